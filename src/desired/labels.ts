@@ -1,0 +1,22 @@
+// Label keys of DESIGN §3. The compose.* ones make `docker compose ps` show
+// Capstan's containers; the io.capstan.* ones are how Capstan owns objects.
+
+export const LABEL = {
+  composeProject: 'com.docker.compose.project',
+  composeService: 'com.docker.compose.service',
+  composeNumber: 'com.docker.compose.container-number',
+  composeConfigHash: 'com.docker.compose.config-hash',
+  composeNetwork: 'com.docker.compose.network',
+  composeVolume: 'com.docker.compose.volume',
+  instance: 'io.capstan.instance',
+  stack: 'io.capstan.stack',
+  service: 'io.capstan.service',
+  specHash: 'io.capstan.spec-hash',
+  revision: 'io.capstan.revision',
+  slot: 'io.capstan.slot',
+} as const;
+
+/** `<stack>-<service>-<n>`, as Compose names containers; never carries the instance. */
+export function containerName(stack: string, service: string, number: number): string {
+  return `${stack}-${service}-${number}`;
+}

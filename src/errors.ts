@@ -1,0 +1,151 @@
+// The error catalogue. Every failure a user can meet is a CapstanError with a
+// stable `code` and structured `data`; only src/main.ts turns them into words
+// on stderr and exit codes. Messages never carry credentials.
+
+export type ErrorCode =
+  | 'E_VALIDATION'
+  | 'E_MANIFESTS_INVALID'
+  | 'E_CONFIG'
+  | 'E_USAGE'
+  | 'E_GIT_AUTH'
+  | 'E_GIT_FETCH'
+  | 'E_GIT_REF_NOT_FOUND'
+  | 'E_DOCKER_UNAVAILABLE'
+  | 'E_DOCKER_API'
+  | 'E_NAME_CONFLICT'
+  | 'E_APPLY';
+
+export class CapstanError extends Error {
+  readonly code: ErrorCode;
+  readonly data: Readonly<Record<string, unknown>>;
+  /** What the user can do about it, one sentence. */
+  readonly hint: string | undefined;
+
+  constructor(code: ErrorCode, message: string, opts: { data?: Record<string, unknown>; hint?: string; cause?: unknown } = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.data = opts.data ?? {};
+    this.hint = opts.hint;
+  }
+}
+
+/** Where in a manifest something is wrong. `file` is relative to the repository root (or to the validated directory). */
+export interface SourcePosition {
+  file: string;
+  line: number;
+  col: number;
+}
+
+/** One problem in one manifest. Collected, never thrown alone: a commit reports all of its problems at once. */
+export class ValidationError extends CapstanError {
+  readonly file: string;
+  readonly line: number;
+  readonly col: number;
+  /** Dotted key path, e.g. `services.api.ports[0]`. Empty for file-level problems. */
+  readonly path: string;
+
+  constructor(pos: SourcePosition, path: string, message: string, hint?: string) {
+    super('E_VALIDATION', message, { data: { ...pos, path }, ...(hint === undefined ? {} : { hint }) });
+    this.file = pos.file;
+    this.line = pos.line;
+    this.col = pos.col;
+    this.path = path;
+  }
+
+  /** `stacks/shop.yaml:12:5 services.api.imagee: unknown key (did you mean "image"?)` */
+  format(): string {
+    const where = `${this.file}:${this.line}:${this.col}`;
+    const key = this.path === '' ? '' : ` ${this.path}:`;
+    const hint = this.hint === undefined ? '' : ` (${this.hint})`;
+    return `${where}${key} ${this.message}${hint}`;
+  }
+}
+
+/** A whole commit (or directory) failed validation; carries every problem found. */
+export class ManifestsInvalidError extends CapstanError {
+  readonly errors: readonly ValidationError[];
+  constructor(errors: readonly ValidationError[], revision?: string) {
+    super('E_MANIFESTS_INVALID', `${errors.length} problem${errors.length === 1 ? '' : 's'} in manifests${revision ? ` at ${revision.slice(0, 7)}` : ''}`, {
+      data: { revision, count: errors.length },
+      hint: 'fix the lines above and commit again; what runs now keeps running',
+    });
+    this.errors = errors;
+  }
+}
+
+export class ConfigError extends CapstanError {
+  constructor(message: string, hint?: string) {
+    super('E_CONFIG', message, hint === undefined ? {} : { hint });
+  }
+}
+
+export class UsageError extends CapstanError {
+  constructor(message: string, hint?: string) {
+    super('E_USAGE', message, hint === undefined ? {} : { hint });
+  }
+}
+
+export class GitAuthError extends CapstanError {
+  constructor(repo: string, cause?: unknown) {
+    super('E_GIT_AUTH', `authentication to ${repo} failed`, {
+      data: { repo },
+      hint: 'set CAPSTAN_GIT_TOKEN, or CAPSTAN_GIT_USERNAME and CAPSTAN_GIT_PASSWORD, to credentials that can read the repository',
+      cause,
+    });
+  }
+}
+
+export class GitFetchError extends CapstanError {
+  constructor(repo: string, reason: string, cause?: unknown) {
+    super('E_GIT_FETCH', `cannot fetch ${repo}: ${reason}`, {
+      data: { repo, reason },
+      hint: 'check --repo and that the server answers; what runs now keeps running',
+      cause,
+    });
+  }
+}
+
+export class GitRefNotFoundError extends CapstanError {
+  constructor(repo: string, ref: string) {
+    super('E_GIT_REF_NOT_FOUND', `${ref} not found in ${repo}`, {
+      data: { repo, ref },
+      hint: 'check --branch (or --ref): the branch, tag or commit must exist in the repository',
+    });
+  }
+}
+
+export class DockerUnavailableError extends CapstanError {
+  constructor(endpoint: string, cause?: unknown) {
+    super('E_DOCKER_UNAVAILABLE', `Docker engine at ${endpoint} does not answer`, {
+      data: { endpoint },
+      hint: 'start dockerd (or set DOCKER_HOST) and make sure this user may use its socket',
+      cause,
+    });
+  }
+}
+
+export class DockerApiError extends CapstanError {
+  constructor(operation: string, message: string, cause?: unknown) {
+    super('E_DOCKER_API', `${operation}: ${message}`, { data: { operation }, cause });
+  }
+}
+
+/** A container name Capstan wants is held by an object it does not own. Never resolved by deleting. */
+export class NameConflictError extends CapstanError {
+  constructor(name: string, holderId: string) {
+    super('E_NAME_CONFLICT', `container name ${name} is taken by ${holderId.slice(0, 12)}, which Capstan does not own`, {
+      data: { name, holderId },
+      hint: `rename or remove that container yourself (docker rm -f ${name}); Capstan never deletes objects without its labels`,
+    });
+  }
+}
+
+/** One or more operations of a pass failed; the others were applied. */
+export class ApplyError extends CapstanError {
+  readonly failures: readonly { operation: string; error: Error }[];
+  constructor(failures: readonly { operation: string; error: Error }[]) {
+    super('E_APPLY', `${failures.length} operation${failures.length === 1 ? '' : 's'} failed`, { data: { count: failures.length } });
+    this.failures = failures;
+  }
+}

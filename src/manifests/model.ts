@@ -1,0 +1,112 @@
+// The normalized form of a Compose stack: what the rest of Capstan reads.
+// Every short/long syntax Compose allows is folded into one shape here, so the
+// planner and the backends never see YAML variety. Values are plain data
+// (frozen after parsing) so they hash and compare structurally.
+
+export type RestartPolicy = 'no' | 'always' | 'on-failure' | 'unless-stopped';
+
+export interface PortSpec {
+  /** Host IP to bind, '' for all interfaces. */
+  hostIp: string;
+  /** Host port; undefined means "container port only" (ephemeral host port or not published). */
+  published: number | undefined;
+  target: number;
+  protocol: 'tcp' | 'udp';
+}
+
+export interface MountSpec {
+  type: 'bind' | 'volume' | 'tmpfs';
+  /** Bind: absolute host path, or a path relative to the repository root (`relative: true`). Volume: stack-local volume name. */
+  source: string;
+  target: string;
+  readOnly: boolean;
+  /** A bind whose source was relative in the manifest; resolved against the repository checkout at the deployed commit. */
+  relative: boolean;
+}
+
+export interface HealthcheckSpec {
+  /** Docker's form: ["CMD", ...], ["CMD-SHELL", "..."] or ["NONE"]. */
+  test: string[];
+  intervalMs: number | undefined;
+  timeoutMs: number | undefined;
+  retries: number | undefined;
+  startPeriodMs: number | undefined;
+}
+
+export type DependsOnCondition = 'service_started' | 'service_healthy' | 'service_completed_successfully';
+
+export interface ResourceLimits {
+  /** deploy.resources.limits.cpus as nano-CPUs. */
+  nanoCpus: number | undefined;
+  memoryBytes: number | undefined;
+  pids: number | undefined;
+}
+
+/** Capstan's own settings from `x-capstan` (DESIGN §2). Kept loose until the features using them land. */
+export interface CapstanExtension {
+  strategy: 'rolling' | 'blue-green' | 'canary';
+  progressDeadlineMs: number;
+  /** Anything else under x-capstan, validated by the feature that owns it. */
+  raw: Readonly<Record<string, unknown>>;
+}
+
+export interface ServiceSpec {
+  image: string;
+  command: string[] | undefined;
+  entrypoint: string[] | undefined;
+  /** Sorted by key when hashed; values after interpolation. */
+  environment: Readonly<Record<string, string>>;
+  ports: readonly PortSpec[];
+  expose: readonly number[];
+  volumes: readonly MountSpec[];
+  /** Stack-local network names this service joins (at least the stack's `default`). */
+  networks: readonly string[];
+  labels: Readonly<Record<string, string>>;
+  healthcheck: HealthcheckSpec | undefined;
+  restart: RestartPolicy;
+  user: string | undefined;
+  workingDir: string | undefined;
+  stopSignal: string | undefined;
+  stopGracePeriodMs: number | undefined;
+  dependsOn: Readonly<Record<string, DependsOnCondition>>;
+  replicas: number;
+  resources: ResourceLimits;
+  deployLabels: Readonly<Record<string, string>>;
+  capstan: CapstanExtension;
+}
+
+export interface NetworkSpec {
+  /** Name inside the stack (`default`, or a key of top-level `networks`). */
+  name: string;
+  /** Engine-level name: `<stack>_<name>`, as Compose names them; or the given `name:` for external networks. */
+  engineName: string;
+  external: boolean;
+  driver: string | undefined;
+}
+
+export interface VolumeSpec {
+  name: string;
+  /** `<stack>_<name>` unless external or given a `name:`. */
+  engineName: string;
+  external: boolean;
+  driver: string | undefined;
+}
+
+export interface StackSpec {
+  /** Normalized project name (lowercase, [a-z0-9_-]). */
+  name: string;
+  /** Manifest path relative to the repository root, e.g. `stacks/web.yaml`. */
+  file: string;
+  services: Readonly<Record<string, ServiceSpec>>;
+  networks: Readonly<Record<string, NetworkSpec>>;
+  volumes: Readonly<Record<string, VolumeSpec>>;
+}
+
+/** A non-fatal remark about a manifest (e.g. `version` is obsolete). */
+export interface ManifestWarning {
+  file: string;
+  line: number;
+  col: number;
+  path: string;
+  message: string;
+}

@@ -1,0 +1,41 @@
+// One snapshot of the engine, collected by Capstan's labels once per pass
+// (Compose's observed_state idea). Only objects carrying this instance's
+// `io.capstan.instance` label appear here, so nothing else can be planned on.
+
+export type ContainerState = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
+
+export interface ObservedContainer {
+  id: string;
+  /** Without the leading slash. */
+  name: string;
+  stack: string;
+  service: string;
+  /** Replica slot from `com.docker.compose.container-number`. */
+  number: number;
+  specHash: string;
+  revision: string;
+  state: ContainerState;
+  /** From Docker's healthcheck, when the container has one. */
+  health: 'starting' | 'healthy' | 'unhealthy' | undefined;
+  labels: Readonly<Record<string, string>>;
+}
+
+export interface ObservedNetwork {
+  id: string;
+  name: string;
+  stack: string;
+  labels: Readonly<Record<string, string>>;
+}
+
+export interface ObservedVolume {
+  name: string;
+  stack: string;
+  labels: Readonly<Record<string, string>>;
+}
+
+export interface ObservedState {
+  instance: string;
+  containers: readonly ObservedContainer[];
+  networks: readonly ObservedNetwork[];
+  volumes: readonly ObservedVolume[];
+}
