@@ -32,5 +32,4 @@ export interface Backend {
   /** Stop (honouring stop_grace_period) and remove. Only ever called with ids from the owned snapshot. */
   removeContainer(containerId: string): Promise<void>;
   removeNetwork(networkId: string): Promise<void>;
-  removeVolume(name: string): Promise<void>;
 }

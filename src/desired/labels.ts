@@ -14,6 +14,8 @@ export const LABEL = {
   specHash: 'io.capstan.spec-hash',
   revision: 'io.capstan.revision',
   slot: 'io.capstan.slot',
+  /** The normalized spec as JSON: explains a change ("image a → b") and lets a rollback rebuild the previous version from what runs. */
+  spec: 'io.capstan.spec',
 } as const;
 
 /** `<stack>-<service>-<n>`, as Compose names containers; never carries the instance. */

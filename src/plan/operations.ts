@@ -21,8 +21,9 @@ export type Operation =
   | (OperationBase & { kind: 'start-container'; service: string; name: string; containerId: string })
   | (OperationBase & { kind: 'recreate-container'; service: DesiredService; number: number; name: string; containerId: string })
   | (OperationBase & { kind: 'remove-container'; service: string; name: string; containerId: string })
-  | (OperationBase & { kind: 'remove-network'; name: string; networkId: string })
-  | (OperationBase & { kind: 'remove-volume'; name: string });
+  | (OperationBase & { kind: 'remove-network'; name: string; networkId: string });
+// Volumes are never removed by a plan: they hold data, and a user who wants
+// one gone says so with `docker volume rm`, as with `docker compose down`.
 
 export type OperationKind = Operation['kind'];
 

@@ -1,0 +1,20 @@
+// `capstan apply`: one reconcile pass of the newest commit, then exit.
+
+import type { Settings } from '../config/settings.js';
+import type { Logger } from '../logging/logger.js';
+import { reconcilePass } from '../reconciler/pass.js';
+import { describeOperation } from '../plan/render.js';
+import { createPassContext } from './context.js';
+
+export async function applyCommand(settings: Settings, logger: Logger): Promise<number> {
+  const ctx = await createPassContext(settings, logger);
+  const result = await reconcilePass(ctx);
+  const sha = result.revision.slice(0, 7);
+  if (result.plan.operations.length === 0) {
+    process.stdout.write(`No changes: instance ${settings.instance} matches ${sha}.\n`);
+  } else {
+    for (const op of result.plan.operations) process.stdout.write(`${describeOperation(op)}\n`);
+    process.stdout.write(`Applied ${result.applied} operation${result.applied === 1 ? '' : 's'}; instance ${settings.instance} now runs ${sha}.\n`);
+  }
+  return 0;
+}

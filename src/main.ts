@@ -1,0 +1,121 @@
+// Entry point: parses argv, runs one command, and is the only place where
+// errors become words on stderr and exit codes. Command modules are imported
+// lazily so `capstan --help` or `validate` never load Docker's client.
+
+import { Command, Option } from 'commander';
+import { readSettingsFile } from './config/file.js';
+import { resolveSettings, type RawSettings, type Settings } from './config/settings.js';
+import { CapstanError, ManifestsInvalidError } from './errors.js';
+import { createLogger, type Logger } from './logging/logger.js';
+import { VERSION } from './version.js';
+
+type Action = (settings: Settings, logger: Logger) => Promise<number>;
+
+function commonOptions(cmd: Command): Command {
+  return cmd
+    .option('--repo <url|path>', 'Git repository: http(s) URL or local path [CAPSTAN_REPO]')
+    .option('--branch <name>', 'branch to follow [CAPSTAN_BRANCH] (default: main)')
+    .option('--path <dir>', 'stacks directory inside the repository [CAPSTAN_PATH] (default: stacks)')
+    .option('--instance <name>', 'name of this Capstan; objects are labelled with it [CAPSTAN_INSTANCE] (default: default)')
+    .option('--data-dir <dir>', 'cache and state directory [CAPSTAN_DATA_DIR] (default: .capstan)')
+    .addOption(new Option('--backend <kind>', 'engine backend [CAPSTAN_BACKEND] (default: docker)').choices(['docker', 'swarm']))
+    .option('--parallelism <n>', 'engine operations in flight at once [CAPSTAN_PARALLELISM] (default: 16)')
+    .option('--allow-env <names>', 'operator env vars manifests may interpolate, comma-separated, PREFIX_* allowed [CAPSTAN_ALLOW_ENV]')
+    .option('--config <file>', 'settings file (default: ./capstan.yaml when present)')
+    .addOption(new Option('--log-format <format>', 'log format on stderr [CAPSTAN_LOG_FORMAT] (default: json)').choices(['json', 'pretty']))
+    .option('--log-level <level>', 'trace|debug|info|warn|error|silent [CAPSTAN_LOG_LEVEL] (default: info)');
+}
+
+function withSettings(cmd: Command, action: (settings: Settings, logger: Logger, cmd: Command) => Promise<number>): Command {
+  return cmd.action(async (...args: unknown[]) => {
+    const self = args[args.length - 1] as Command;
+    const opts = self.optsWithGlobals<Record<string, string | undefined> & { config?: string }>();
+    const flags: RawSettings = {
+      repo: opts.repo, branch: opts.branch, path: opts.path, interval: opts.interval, instance: opts.instance,
+      dataDir: opts.dataDir, statusBranch: opts.statusBranch, httpPort: opts.httpPort, router: opts.router,
+      listen: opts.listen, backend: opts.backend, logFormat: opts.logFormat, logLevel: opts.logLevel,
+      parallelism: opts.parallelism, allowEnv: opts.allowEnv,
+    };
+    const settings = resolveSettings(flags, process.env, readSettingsFile(opts.config));
+    const logger = createLogger({ format: settings.logFormat, level: settings.logLevel });
+    process.exitCode = await action(settings, logger, self);
+  });
+}
+
+function lazy<K extends string, M extends Record<K, Action>>(load: () => Promise<M>, name: K): Action {
+  return async (settings, logger) => (await load())[name](settings, logger);
+}
+
+export function buildProgram(): Command {
+  const program = new Command('capstan')
+    .description('GitOps for Docker: a Git repository of Compose files is the desired state of your engine.')
+    .version(VERSION, '-V, --version')
+    .showHelpAfterError('(run with --help for usage)')
+    .configureHelp({ sortSubcommands: false });
+
+  withSettings(
+    commonOptions(program.command('run').description('run the daemon: follow the branch and keep the engine converged'))
+      .option('--interval <duration>', 'poll interval [CAPSTAN_INTERVAL] (default: 30s)')
+      .option('--status-branch <name|none>', 'branch for status commits [CAPSTAN_STATUS_BRANCH] (default: capstan/status)')
+      .option('--listen <host:port>', 'HTTP API address [CAPSTAN_LISTEN] (default: 127.0.0.1:9420)')
+      .option('--http-port <port>', "router's shared HTTP entry port [CAPSTAN_HTTP_PORT] (default: 8000)")
+      .addOption(new Option('--router <mode>', 'how traffic is routed [CAPSTAN_ROUTER] (default: process)').choices(['process', 'container', 'none'])),
+    lazy(() => import('./cli/run.js'), 'runCommand'),
+  );
+  withSettings(
+    commonOptions(program.command('apply').description('one reconcile pass of the newest commit, then exit (0 converged, 1 error)')),
+    lazy(() => import('./cli/apply.js'), 'applyCommand'),
+  );
+  withSettings(
+    commonOptions(program.command('plan').description('show what applying a ref would change on the live engine (exit 0 no changes, 2 changes, 1 error)'))
+      .option('--ref <ref>', 'branch, tag or commit to plan (default: --branch)')
+      .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text')),
+    async (settings, logger, cmd) => {
+      const { planCommand } = await import('./cli/plan.js');
+      const o = cmd.opts<{ ref?: string; format: string }>();
+      return planCommand(settings, logger, o.ref === undefined ? { format: o.format } : { ref: o.ref, format: o.format });
+    },
+  );
+  withSettings(
+    commonOptions(program.command('validate').argument('[dir]', 'directory of stacks (default: --path); with --repo and no DIR, the repository at --ref'))
+      .description('parse and validate manifests; needs no Docker (exit 0 valid, 1 invalid)')
+      .option('--ref <ref>', 'with --repo: branch, tag or commit to validate'),
+    async (settings, logger, cmd) => {
+      const { validateCommand } = await import('./cli/validate.js');
+      const dir = cmd.args[0];
+      const ref = cmd.opts<{ ref?: string }>().ref;
+      return validateCommand(settings, logger, { ...(dir === undefined ? {} : { dir }), ...(ref === undefined ? {} : { ref }) });
+    },
+  );
+  program.command('version').description('print the version').action(() => {
+    process.stdout.write(`capstan ${VERSION}\n`);
+  });
+  return program;
+}
+
+export function reportError(err: unknown, write: (line: string) => void): number {
+  if (err instanceof ManifestsInvalidError) {
+    for (const e of err.errors) write(e.format());
+    write(`capstan: ${err.message}`);
+    if (err.hint) write(`  ${err.hint}`);
+    return 1;
+  }
+  if (err instanceof CapstanError) {
+    write(`capstan: ${err.message}`);
+    if (err.hint) write(`  hint: ${err.hint}`);
+    return 1;
+  }
+  const e = err instanceof Error ? err : new Error(String(err));
+  write(`capstan: unexpected error: ${e.stack ?? e.message}`);
+  return 1;
+}
+
+async function main(): Promise<void> {
+  try {
+    await buildProgram().parseAsync(process.argv);
+  } catch (err) {
+    process.exitCode = reportError(err, (line) => process.stderr.write(`${line}\n`));
+  }
+}
+
+await main();

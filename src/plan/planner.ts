@@ -1,0 +1,188 @@
+// The planner: a pure function from desired + observed to an ordered plan
+// (Compose's plan.go idea). It reads no clock and does no I/O, so the same
+// inputs always give the same plan, and plans are tested as golden text.
+
+import type { DesiredService, DesiredStack, DesiredState } from '../desired/model.js';
+import { containerName } from '../desired/labels.js';
+import { decodeSpecLabel } from '../desired/spec-label.js';
+import type { ObservedContainer, ObservedState } from '../observed/model.js';
+import type { Operation, Plan, ServiceChange } from './operations.js';
+import { describeSpecChange } from './spec-diff.js';
+
+// Phases: orphans go first so a port or name they hold is free for what
+// replaces them; then networks and volumes; then services level by level
+// of depends_on; unused networks last, once nothing is attached.
+const PHASE_ORPHANS = 0;
+const PHASE_INFRA = 1;
+const PHASE_SERVICES = 2;
+const PHASE_CLEANUP = 1000;
+
+export function planChanges(desired: DesiredState, observed: ObservedState): Plan {
+  const operations: Operation[] = [];
+  const services: ServiceChange[] = [];
+  const desiredStacks = new Set(desired.stacks.map((s) => s.name));
+
+  const byService = groupContainers(observed.containers);
+  for (const stack of desired.stacks) {
+    planStack(stack, observed, byService, operations, services);
+  }
+  planOrphans(desired, byService, operations, services);
+
+  for (const network of observed.networks) {
+    const stack = desired.stacks.find((s) => s.name === network.stack);
+    const stillWanted = stack !== undefined && usedNetworks(stack).some((n) => n.engineName === network.name);
+    if (stillWanted) continue;
+    operations.push({
+      kind: 'remove-network', stack: network.stack, name: network.name, networkId: network.id, phase: PHASE_CLEANUP,
+      cause: desiredStacks.has(network.stack) ? `no service of stack ${network.stack} uses it` : `stack ${network.stack} is no longer in Git`,
+    });
+  }
+
+  return { revision: desired.revision, instance: observed.instance, operations: sortOperations(operations), services };
+}
+
+function planStack(
+  stack: DesiredStack,
+  observed: ObservedState,
+  byService: Map<string, ObservedContainer[]>,
+  operations: Operation[],
+  changes: ServiceChange[],
+): void {
+  for (const network of usedNetworks(stack)) {
+    if (observed.networks.some((n) => n.name === network.engineName)) continue;
+    operations.push({ kind: 'create-network', stack: stack.name, network, phase: PHASE_INFRA, cause: `network ${network.engineName} does not exist` });
+  }
+  for (const volume of usedVolumes(stack)) {
+    if (observed.volumes.some((v) => v.name === volume.engineName)) continue;
+    operations.push({ kind: 'create-volume', stack: stack.name, volume, phase: PHASE_INFRA, cause: `volume ${volume.engineName} does not exist` });
+  }
+
+  const levels = dependencyLevels(stack);
+  for (const service of stack.services) {
+    const phase = PHASE_SERVICES + (levels.get(service.name) ?? 0);
+    const observedReplicas = byService.get(key(stack.name, service.name)) ?? [];
+    changes.push(planService(service, observedReplicas, phase, operations));
+  }
+}
+
+function planService(service: DesiredService, current: readonly ObservedContainer[], phase: number, operations: Operation[]): ServiceChange {
+  const desiredCount = service.spec.replicas;
+  const base = { stack: service.stack, phase };
+  const causes = new Set<string>();
+  let updated = false;
+  const push = (op: Operation): void => {
+    operations.push(op);
+    causes.add(op.cause);
+    if (op.kind === 'recreate-container') updated = true;
+  };
+
+  // One container per slot; a second one in the same slot (left by a crash mid-recreate) is surplus.
+  const bySlot = new Map<number, ObservedContainer>();
+  const surplus: ObservedContainer[] = [];
+  for (const c of [...current].sort((a, b) => a.number - b.number || preferRunning(a, b) || a.name.localeCompare(b.name))) {
+    if (c.number >= 1 && c.number <= desiredCount && !bySlot.has(c.number)) bySlot.set(c.number, c);
+    else surplus.push(c);
+  }
+
+  const currentCount = current.length;
+  for (let n = 1; n <= desiredCount; n++) {
+    const name = containerName(service.stack, service.name, n);
+    const existing = bySlot.get(n);
+    if (existing === undefined) {
+      const cause = currentCount === 0
+        ? `new service, ${desiredCount} replica${desiredCount === 1 ? '' : 's'}`
+        : n > currentCount ? `scale up ${currentCount} → ${desiredCount}` : `replica ${n} is missing`;
+      push({ ...base, kind: 'create-container', service, number: n, name, cause });
+    } else if (existing.specHash !== service.specHash) {
+      push({ ...base, kind: 'recreate-container', service, number: n, name, containerId: existing.id, cause: recreateCause(existing, service) });
+    } else if (existing.state !== 'running' && existing.state !== 'restarting') {
+      push({ ...base, kind: 'start-container', service: service.name, name: existing.name, containerId: existing.id, cause: `container is ${existing.state}` });
+    }
+  }
+  for (const c of surplus) {
+    const cause = c.number > desiredCount ? `scale down ${currentCount} → ${desiredCount}` : `duplicate of replica ${c.number}`;
+    push({ ...base, kind: 'remove-container', service: service.name, name: c.name, containerId: c.id, cause });
+  }
+
+  const action: ServiceChange['action'] = currentCount === 0 && desiredCount > 0
+    ? 'create'
+    : updated ? 'update' : currentCount !== desiredCount ? 'scale' : causes.size > 0 ? 'update' : 'unchanged';
+  return { stack: service.stack, service: service.name, action, replicas: { from: currentCount, to: desiredCount }, causes: [...causes] };
+}
+
+function recreateCause(existing: ObservedContainer, service: DesiredService): string {
+  const before = decodeSpecLabel(existing.labels);
+  const reasons = before === undefined ? [] : describeSpecChange(before, service.spec);
+  if (reasons.length > 0) return reasons.join(', ');
+  return `spec changed (${existing.specHash.slice(0, 12)} → ${service.specHash.slice(0, 12)})`;
+}
+
+function planOrphans(
+  desired: DesiredState,
+  byService: Map<string, ObservedContainer[]>,
+  operations: Operation[],
+  changes: ServiceChange[],
+): void {
+  for (const [k, containers] of [...byService].sort(([a], [b]) => a.localeCompare(b))) {
+    const first = containers[0];
+    if (first === undefined) continue;
+    const stack = desired.stacks.find((s) => s.name === first.stack);
+    if (stack?.services.some((s) => key(s.stack, s.name) === k)) continue;
+    const cause = stack === undefined
+      ? `stack ${first.stack} is no longer in Git`
+      : `service ${first.service} is no longer in ${stack.file}`;
+    for (const c of containers) {
+      operations.push({ kind: 'remove-container', stack: c.stack, service: c.service, name: c.name, containerId: c.id, phase: PHASE_ORPHANS, cause });
+    }
+    changes.push({ stack: first.stack, service: first.service, action: 'remove', replicas: { from: containers.length, to: 0 }, causes: [cause] });
+  }
+}
+
+/** depends_on depth within a stack: a service starts after everything it depends on. */
+function dependencyLevels(stack: DesiredStack): Map<string, number> {
+  const levels = new Map<string, number>();
+  // stack.services is already in dependency order, so one forward sweep suffices.
+  for (const service of stack.services) {
+    let level = 0;
+    for (const dep of Object.keys(service.spec.dependsOn)) level = Math.max(level, (levels.get(dep) ?? 0) + 1);
+    levels.set(service.name, level);
+  }
+  return levels;
+}
+
+function usedNetworks(stack: DesiredStack) {
+  const names = new Set(stack.services.flatMap((s) => s.spec.networks));
+  return Object.values(stack.spec.networks).filter((n) => names.has(n.name) && !n.external).sort((a, b) => a.engineName.localeCompare(b.engineName));
+}
+
+function usedVolumes(stack: DesiredStack) {
+  const names = new Set(stack.services.flatMap((s) => s.spec.volumes.filter((m) => m.type === 'volume').map((m) => m.source)));
+  return Object.values(stack.spec.volumes).filter((v) => names.has(v.name) && !v.external).sort((a, b) => a.engineName.localeCompare(b.engineName));
+}
+
+function groupContainers(containers: readonly ObservedContainer[]): Map<string, ObservedContainer[]> {
+  const groups = new Map<string, ObservedContainer[]>();
+  for (const c of containers) {
+    const k = key(c.stack, c.service);
+    const list = groups.get(k);
+    if (list === undefined) groups.set(k, [c]);
+    else list.push(c);
+  }
+  return groups;
+}
+
+function key(stack: string, service: string): string {
+  return `${stack}\u0000${service}`;
+}
+
+function preferRunning(a: ObservedContainer, b: ObservedContainer): number {
+  return Number(b.state === 'running') - Number(a.state === 'running');
+}
+
+/** Stable order: by phase, then stack, then the order the planner produced (services in dependency order, slots ascending). */
+function sortOperations(operations: Operation[]): Operation[] {
+  return operations
+    .map((op, i) => ({ op, i }))
+    .sort((a, b) => a.op.phase - b.op.phase || a.op.stack.localeCompare(b.op.stack) || a.i - b.i)
+    .map(({ op }) => op);
+}

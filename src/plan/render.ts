@@ -1,0 +1,83 @@
+// Plans as text (terminal, logs) and JSON (tools, tests). Deterministic: the
+// same plan renders to the same bytes, so renders are golden-tested.
+
+import type { Operation, Plan } from './operations.js';
+
+const VERBS: Record<Operation['kind'], string> = {
+  'create-network': 'create network',
+  'create-volume': 'create volume',
+  'create-container': 'create',
+  'start-container': 'start',
+  'recreate-container': 'recreate',
+  'remove-container': 'remove',
+  'remove-network': 'remove network',
+};
+
+export function operationTarget(op: Operation): string {
+  switch (op.kind) {
+    case 'create-network': return op.network.engineName;
+    case 'create-volume': return op.volume.engineName;
+    default: return op.name;
+  }
+}
+
+/** One line per operation: `recreate web-api-2: image example/api:1.4.1 → 1.4.2`. */
+export function describeOperation(op: Operation): string {
+  return `${VERBS[op.kind]} ${operationTarget(op)}: ${op.cause}`;
+}
+
+export function renderText(plan: Plan): string {
+  const sha = plan.revision.slice(0, 7);
+  if (plan.operations.length === 0) return `No changes: instance ${plan.instance} matches ${sha}.\n`;
+  const lines = [`Plan for ${sha} on instance ${plan.instance}:`];
+  let stack: string | undefined;
+  for (const op of [...plan.operations].sort((a, b) => a.stack.localeCompare(b.stack))) {
+    if (op.stack !== stack) {
+      stack = op.stack;
+      lines.push(`  ${stack}`);
+    }
+    lines.push(`    ${describeOperation(op)}`);
+  }
+  lines.push(summary(plan));
+  return `${lines.join('\n')}\n`;
+}
+
+/** `3 to create, 1 to recreate, 2 to remove.` */
+export function summary(plan: Plan): string {
+  const count = (kinds: Operation['kind'][]): number => plan.operations.filter((o) => kinds.includes(o.kind)).length;
+  const parts = [
+    [count(['create-container']), 'to create'],
+    [count(['recreate-container']), 'to recreate'],
+    [count(['start-container']), 'to start'],
+    [count(['remove-container']), 'to remove'],
+    [count(['create-network', 'create-volume', 'remove-network']), 'network/volume changes'],
+  ] as const;
+  const text = parts.filter(([n]) => n > 0).map(([n, what]) => `${n} ${what}`).join(', ');
+  return `Summary: ${text}.`;
+}
+
+/** Stable JSON: operations as flat records (no embedded specs), services summaries as they are. */
+export function renderJson(plan: Plan): string {
+  const operations = plan.operations.map((op) => ({
+    action: op.kind,
+    stack: op.stack,
+    service: serviceOf(op),
+    target: operationTarget(op),
+    cause: op.cause,
+    phase: op.phase,
+  }));
+  return `${JSON.stringify({ revision: plan.revision, instance: plan.instance, changes: operations.length, operations, services: plan.services }, null, 2)}\n`;
+}
+
+function serviceOf(op: Operation): string | null {
+  switch (op.kind) {
+    case 'create-container':
+    case 'recreate-container':
+      return op.service.name;
+    case 'start-container':
+    case 'remove-container':
+      return op.service;
+    default:
+      return null;
+  }
+}

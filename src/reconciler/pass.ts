@@ -1,0 +1,54 @@
+// One reconcile pass, the same for every trigger: resolve the newest commit,
+// load its desired state, take one snapshot of the engine, plan, apply.
+// Level-based: nothing is remembered from the previous pass except caches
+// keyed by immutable commits, so a crash anywhere is healed by the next pass.
+
+import type { Backend } from '../backends/backend.js';
+import { applyPlanOrThrow } from '../apply/executor.js';
+import type { DesiredState } from '../desired/model.js';
+import type { Logger } from '../logging/logger.js';
+import type { Plan } from '../plan/operations.js';
+import { planChanges } from '../plan/planner.js';
+import type { GitSource } from '../source/git-source.js';
+import { needsCheckout, type DesiredLoader } from './desired-source.js';
+
+export interface PassContext {
+  source: GitSource;
+  backend: Backend;
+  desired: DesiredLoader;
+  instance: string;
+  parallelism: number;
+  logger: Logger;
+}
+
+export interface PassResult {
+  revision: string;
+  plan: Plan;
+  applied: number;
+}
+
+/** Plan only: what applying `ref` (default: the branch) would do to the engine now. */
+export async function planPass(ctx: PassContext, ref?: string): Promise<{ desired: DesiredState; plan: Plan }> {
+  // Git and Docker are independent: ask both at once.
+  const [desired, observed] = await Promise.all([
+    ctx.source.resolve(ref).then((revision) => ctx.desired.load(revision)),
+    ctx.backend.observe(ctx.instance),
+  ]);
+  return { desired, plan: planChanges(desired, observed) };
+}
+
+export async function reconcilePass(ctx: PassContext): Promise<PassResult> {
+  const { desired, plan } = await planPass(ctx);
+  const log = ctx.logger.child({ revision: desired.revision });
+  if (plan.operations.length === 0) {
+    log.debug('no changes');
+    return { revision: desired.revision, plan, applied: 0 };
+  }
+  const checkoutDir = needsCheckout(desired) ? await ctx.source.materialize(desired.revision) : undefined;
+  log.info({ operations: plan.operations.length }, `applying ${plan.operations.length} operation${plan.operations.length === 1 ? '' : 's'}`);
+  const applied = await applyPlanOrThrow(plan, ctx.backend, { instance: ctx.instance, revision: desired.revision, checkoutDir }, {
+    parallelism: ctx.parallelism,
+    logger: log,
+  });
+  return { revision: desired.revision, plan, applied };
+}
