@@ -1,0 +1,160 @@
+// Pure translation of one replica of a desired service into the engine's
+// container-create body, following what `docker compose up` would send, plus
+// Capstan's ownership labels (DESIGN §3). No I/O: bind sources are only
+// resolved here; creating missing ones is the backend's job.
+
+import type { ContainerCreateOptions, EndpointSettings, HealthConfig, HostRestartPolicy, MountSettings, PortBinding } from 'dockerode';
+import { isAbsolute, resolve } from 'node:path';
+import type { DeployContext } from '../backend.js';
+import { LABEL, containerName } from '../../desired/labels.js';
+import type { DesiredService } from '../../desired/model.js';
+import type { HealthcheckSpec, MountSpec, RestartPolicy, ServiceSpec } from '../../manifests/model.js';
+
+export type Slot = 'stable' | 'blue' | 'green' | 'canary';
+
+export interface ContainerSpecOptions {
+  /** Which deployment slot this replica belongs to; rolling updates use `stable`. */
+  slot?: Slot;
+}
+
+/** Engine name of a stack-local network, as Compose names it. */
+export function networkEngineName(stack: string, network: string): string {
+  return `${stack}_${network}`;
+}
+
+/** Engine name of a stack-local named volume, as Compose names it. */
+export function volumeEngineName(stack: string, volume: string): string {
+  return `${stack}_${volume}`;
+}
+
+/** The labels every replica carries: the user's, then Compose's and Capstan's, which win so ownership cannot be spoofed by a manifest. */
+export function containerLabels(service: DesiredService, number: number, ctx: DeployContext, slot: Slot = 'stable'): Record<string, string> {
+  return {
+    ...service.spec.labels,
+    [LABEL.composeProject]: service.stack,
+    [LABEL.composeService]: service.name,
+    [LABEL.composeNumber]: String(number),
+    [LABEL.composeConfigHash]: service.specHash,
+    'com.docker.compose.oneoff': 'False',
+    [LABEL.instance]: ctx.instance,
+    [LABEL.stack]: service.stack,
+    [LABEL.service]: service.name,
+    [LABEL.specHash]: service.specHash,
+    [LABEL.revision]: ctx.revision,
+    [LABEL.slot]: slot,
+  };
+}
+
+export function containerCreateOptions(service: DesiredService, number: number, ctx: DeployContext, opts: ContainerSpecOptions = {}): ContainerCreateOptions {
+  const spec = service.spec;
+  const name = containerName(service.stack, service.name, number);
+
+  const options: ContainerCreateOptions = {
+    name,
+    Image: spec.image,
+    Env: Object.keys(spec.environment)
+      .sort()
+      .map((k) => `${k}=${spec.environment[k] ?? ''}`),
+    Labels: containerLabels(service, number, ctx, opts.slot ?? 'stable'),
+    HostConfig: hostConfig(spec, service.stack, ctx),
+  };
+  if (spec.command !== undefined) options.Cmd = [...spec.command];
+  if (spec.entrypoint !== undefined) options.Entrypoint = [...spec.entrypoint];
+  if (spec.user !== undefined) options.User = spec.user;
+  if (spec.workingDir !== undefined) options.WorkingDir = spec.workingDir;
+  if (spec.stopSignal !== undefined) options.StopSignal = spec.stopSignal;
+  // The engine counts whole seconds; rounding up never cuts a grace period short.
+  if (spec.stopGracePeriodMs !== undefined) options.StopTimeout = Math.ceil(spec.stopGracePeriodMs / 1000);
+  if (spec.healthcheck !== undefined) options.Healthcheck = healthConfig(spec.healthcheck);
+
+  const exposed = exposedPorts(spec);
+  if (Object.keys(exposed).length > 0) options.ExposedPorts = exposed;
+
+  const endpoints: Record<string, EndpointSettings> = {};
+  for (const network of spec.networks) {
+    endpoints[networkEngineName(service.stack, network)] = { Aliases: [service.name, name] };
+  }
+  if (Object.keys(endpoints).length > 0) options.NetworkingConfig = { EndpointsConfig: endpoints };
+  return options;
+}
+
+function hostConfig(spec: ServiceSpec, stack: string, ctx: DeployContext): NonNullable<ContainerCreateOptions['HostConfig']> {
+  const host: NonNullable<ContainerCreateOptions['HostConfig']> = {
+    RestartPolicy: restartPolicy(spec.restart),
+  };
+  const bindings = portBindings(spec);
+  if (Object.keys(bindings).length > 0) host.PortBindings = bindings;
+  const mounts = spec.volumes.map((m) => mountSettings(m, stack, ctx));
+  if (mounts.length > 0) host.Mounts = mounts;
+  if (spec.resources.memoryBytes !== undefined) host.Memory = spec.resources.memoryBytes;
+  if (spec.resources.nanoCpus !== undefined) host.NanoCpus = spec.resources.nanoCpus;
+  if (spec.resources.pids !== undefined) host.PidsLimit = spec.resources.pids;
+  // The engine picks the first endpoint as the primary network; naming it
+  // here keeps `docker inspect` readable and matches Compose.
+  const primary = spec.networks[0];
+  if (primary !== undefined) host.NetworkMode = networkEngineName(stack, primary);
+  return host;
+}
+
+function restartPolicy(restart: RestartPolicy): HostRestartPolicy {
+  return restart === 'on-failure' ? { Name: 'on-failure', MaximumRetryCount: 0 } : { Name: restart };
+}
+
+function exposedPorts(spec: ServiceSpec): Record<string, object> {
+  const exposed: Record<string, object> = {};
+  for (const p of spec.ports) exposed[`${p.target}/${p.protocol}`] = {};
+  for (const port of spec.expose) exposed[`${port}/tcp`] = {};
+  return exposed;
+}
+
+/**
+ * Until the router serves published ports (DESIGN §8), a single-replica
+ * service publishes on its container, as Compose does. With more replicas a
+ * fixed host port could be held by only one of them, so none publishes.
+ */
+function portBindings(spec: ServiceSpec): Record<string, PortBinding[]> {
+  const bindings: Record<string, PortBinding[]> = {};
+  if (spec.replicas > 1) return bindings;
+  for (const p of spec.ports) {
+    if (p.published === undefined) continue;
+    const key = `${p.target}/${p.protocol}`;
+    (bindings[key] ??= []).push({ HostIp: p.hostIp, HostPort: String(p.published) });
+  }
+  return bindings;
+}
+
+function mountSettings(m: MountSpec, stack: string, ctx: DeployContext): MountSettings {
+  switch (m.type) {
+    case 'bind':
+      return { Type: 'bind', Source: bindSource(m, ctx), Target: m.target, ReadOnly: m.readOnly };
+    case 'volume':
+      // An empty source is an anonymous volume: the engine names it.
+      return { Type: 'volume', Source: m.source === '' ? '' : volumeEngineName(stack, m.source), Target: m.target, ReadOnly: m.readOnly };
+    case 'tmpfs':
+      return { Type: 'tmpfs', Source: '', Target: m.target, ReadOnly: m.readOnly };
+  }
+}
+
+/** Absolute host path of a bind mount's source. A relative one needs the checkout; without it the plan is wrong, not the manifest. */
+export function bindSource(m: MountSpec, ctx: DeployContext): string {
+  if (!m.relative && isAbsolute(m.source)) return m.source;
+  if (ctx.checkoutDir === undefined) {
+    throw new Error(`bind mount ${m.source} → ${m.target} is relative but no checkout directory was given for revision ${ctx.revision}`);
+  }
+  return resolve(ctx.checkoutDir, m.source);
+}
+
+/** Host paths this replica bind-mounts, for the backend to create when missing (as Compose does). */
+export function bindSources(service: DesiredService, ctx: DeployContext): string[] {
+  return service.spec.volumes.filter((m) => m.type === 'bind').map((m) => bindSource(m, ctx));
+}
+
+function healthConfig(h: HealthcheckSpec): HealthConfig {
+  const out: HealthConfig = { Test: [...h.test] };
+  const ns = (ms: number): number => ms * 1_000_000;
+  if (h.intervalMs !== undefined) out.Interval = ns(h.intervalMs);
+  if (h.timeoutMs !== undefined) out.Timeout = ns(h.timeoutMs);
+  if (h.retries !== undefined) out.Retries = h.retries;
+  if (h.startPeriodMs !== undefined) out.StartPeriod = ns(h.startPeriodMs);
+  return out;
+}

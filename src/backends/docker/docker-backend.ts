@@ -1,0 +1,238 @@
+// The Backend for one Docker engine, through dockerode. Each method is one
+// engine-level step that apply/ asked for; nothing here decides what to do,
+// except refusing to touch objects that lack this instance's label. Every
+// failure leaves as a catalogued error (see ./errors.ts).
+
+import type Docker from 'dockerode';
+import type { ContainerCreateOptions, EndpointSettings } from 'dockerode';
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import type { Backend, DeployContext } from '../backend.js';
+import { LABEL } from '../../desired/labels.js';
+import type { DesiredService } from '../../desired/model.js';
+import { DockerApiError, NameConflictError } from '../../errors.js';
+import type { Logger } from '../../logging/logger.js';
+import type { NetworkSpec, VolumeSpec } from '../../manifests/model.js';
+import type { ObservedState } from '../../observed/model.js';
+import { takeSnapshot } from '../../observed/snapshot.js';
+import { connectDocker, resolveEndpoint, type DockerEndpoint } from './connect.js';
+import { bindSources, containerCreateOptions } from './container-spec.js';
+import { engineMessage, statusCodeOf, toCapstanError } from './errors.js';
+
+export interface DockerBackendOptions {
+  logger: Logger;
+  /** Defaults to DOCKER_HOST as the Docker CLI reads it. */
+  endpoint?: DockerEndpoint;
+}
+
+export async function createDockerBackend(opts: DockerBackendOptions): Promise<Backend> {
+  const { docker, endpoint } = await connectDocker(opts.endpoint ?? resolveEndpoint());
+  return new DockerBackend(docker, endpoint, opts.logger);
+}
+
+class DockerBackend implements Backend {
+  constructor(
+    private readonly docker: Docker,
+    readonly endpoint: string,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Runs one engine call and turns whatever it throws into the catalogue. */
+  private async call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw toCapstanError(err, operation, this.endpoint);
+    }
+  }
+
+  /** Like call(), but the listed HTTP statuses mean "already as wanted" and are not errors. */
+  private async callTolerating(operation: string, okStatuses: readonly number[], fn: () => Promise<unknown>): Promise<void> {
+    try {
+      await fn();
+    } catch (err) {
+      const status = statusCodeOf(err);
+      if (status !== undefined && okStatuses.includes(status)) return;
+      throw toCapstanError(err, operation, this.endpoint);
+    }
+  }
+
+  async ping(): Promise<void> {
+    await this.call('ping', () => this.docker.ping());
+  }
+
+  async observe(instance: string): Promise<ObservedState> {
+    return this.call('observe', () => takeSnapshot(this.docker, instance));
+  }
+
+  async createNetwork(stack: string, network: NetworkSpec, ctx: DeployContext): Promise<void> {
+    const name = network.engineName;
+    if (network.external) {
+      // Not ours to create: it only has to be there.
+      const found = await this.inspectNetwork(name);
+      if (found === undefined) throw new DockerApiError(`use external network ${name}`, `network ${name} does not exist; create it first (docker network create ${name})`);
+      return;
+    }
+    const labels = {
+      [LABEL.composeProject]: stack,
+      [LABEL.composeNetwork]: network.name,
+      [LABEL.instance]: ctx.instance,
+      [LABEL.stack]: stack,
+    };
+    try {
+      await this.docker.createNetwork({
+        Name: name,
+        CheckDuplicate: true,
+        Labels: labels,
+        ...(network.driver === undefined ? {} : { Driver: network.driver }),
+      });
+    } catch (err) {
+      if (statusCodeOf(err) !== 409) throw toCapstanError(err, `create network ${name}`, this.endpoint);
+      // Already there: fine when it is ours (a previous pass made it), never adopted otherwise.
+      const found = await this.inspectNetwork(name);
+      if (found?.Labels?.[LABEL.instance] !== ctx.instance) {
+        throw new DockerApiError(`create network ${name}`, `a network named ${name} already exists and is not owned by Capstan instance ${ctx.instance}; rename or remove it yourself`, err);
+      }
+    }
+  }
+
+  private async inspectNetwork(name: string): Promise<Docker.NetworkInspectInfo | undefined> {
+    try {
+      return await this.docker.getNetwork(name).inspect();
+    } catch (err) {
+      if (statusCodeOf(err) === 404) return undefined;
+      throw toCapstanError(err, `inspect network ${name}`, this.endpoint);
+    }
+  }
+
+  async createVolume(stack: string, volume: VolumeSpec, ctx: DeployContext): Promise<void> {
+    const name = volume.engineName;
+    if (volume.external) {
+      try {
+        await this.docker.getVolume(name).inspect();
+      } catch (err) {
+        if (statusCodeOf(err) === 404) throw new DockerApiError(`use external volume ${name}`, `volume ${name} does not exist; create it first (docker volume create ${name})`, err);
+        throw toCapstanError(err, `inspect volume ${name}`, this.endpoint);
+      }
+      return;
+    }
+    const labels = {
+      [LABEL.composeProject]: stack,
+      [LABEL.composeVolume]: volume.name,
+      [LABEL.instance]: ctx.instance,
+      [LABEL.stack]: stack,
+    };
+    // The engine answers a create of an existing name with success (or 409
+    // for another driver), so ownership is checked by inspecting afterwards.
+    await this.callTolerating(`create volume ${name}`, [409], () =>
+      this.docker.createVolume({ Name: name, Labels: labels, ...(volume.driver === undefined ? {} : { Driver: volume.driver }) }),
+    );
+    const existing = await this.call(`inspect volume ${name}`, () => this.docker.getVolume(name).inspect());
+    if (existing.Labels?.[LABEL.instance] !== ctx.instance) {
+      throw new DockerApiError(`create volume ${name}`, `a volume named ${name} already exists and is not owned by Capstan instance ${ctx.instance}; Capstan does not adopt volumes it did not create`);
+    }
+  }
+
+  async createContainer(service: DesiredService, number: number, ctx: DeployContext): Promise<string> {
+    const options = containerCreateOptions(service, number, ctx);
+    await this.ensureBindSources(service, ctx);
+    const { create, extraNetworks } = splitNetworks(options);
+    const id = await this.createOwned(create, ctx.instance);
+    for (const [network, endpoint] of extraNetworks) {
+      await this.call(`connect ${create.name ?? id} to ${network}`, () => this.docker.getNetwork(network).connect({ Container: id, EndpointConfig: endpoint }));
+    }
+    await this.startContainer(id);
+    return id;
+  }
+
+  /**
+   * Creates the container; a name already taken is resolved only when the
+   * holder carries this instance's label (a leftover in our own slot, e.g.
+   * from a pass that crashed). A foreign holder is reported, never removed.
+   */
+  private async createOwned(options: ContainerCreateOptions, instance: string): Promise<string> {
+    const name = options.name ?? '';
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const container = await this.docker.createContainer(options);
+        return container.id;
+      } catch (err) {
+        if (statusCodeOf(err) !== 409 || attempt > 0) throw toCapstanError(err, `create container ${name}`, this.endpoint);
+        const holder = await this.inspectContainer(name);
+        if (holder === undefined) continue; // gone meanwhile: just try again
+        if (holder.Config.Labels?.[LABEL.instance] !== instance) throw new NameConflictError(name, holder.Id);
+        this.logger.warn({ container: name, id: holder.Id.slice(0, 12) }, 'removing a leftover container of this instance that holds the replica slot');
+        await this.callTolerating(`remove leftover container ${name}`, [404], () => this.docker.getContainer(holder.Id).remove({ force: true, v: false }));
+      }
+    }
+  }
+
+  private async inspectContainer(nameOrId: string): Promise<Docker.ContainerInspectInfo | undefined> {
+    try {
+      return await this.docker.getContainer(nameOrId).inspect();
+    } catch (err) {
+      if (statusCodeOf(err) === 404) return undefined;
+      throw toCapstanError(err, `inspect container ${nameOrId}`, this.endpoint);
+    }
+  }
+
+  /** Compose creates a missing bind source as an empty directory, with a warning, rather than failing. */
+  private async ensureBindSources(service: DesiredService, ctx: DeployContext): Promise<void> {
+    for (const source of bindSources(service, ctx)) {
+      if (existsSync(source)) continue;
+      this.logger.warn({ stack: service.stack, service: service.name, path: source }, 'bind mount source does not exist; creating it as an empty directory');
+      await mkdir(source, { recursive: true });
+    }
+  }
+
+  async startContainer(containerId: string): Promise<void> {
+    // 304: already running, which is what was asked.
+    await this.callTolerating(`start container ${short(containerId)}`, [304], () => this.docker.getContainer(containerId).start());
+  }
+
+  async recreateContainer(service: DesiredService, number: number, oldContainerId: string, ctx: DeployContext): Promise<string> {
+    // Stop-first, as Compose does: the slot's name is free before the new
+    // container takes it. Start-first (zero downtime) belongs to strategies/.
+    await this.removeContainer(oldContainerId);
+    return this.createContainer(service, number, ctx);
+  }
+
+  async removeContainer(containerId: string): Promise<void> {
+    const container = this.docker.getContainer(containerId);
+    // No timeout given: the engine uses the StopTimeout set at create (stop_grace_period).
+    // 304 already stopped, 404 already gone.
+    await this.callTolerating(`stop container ${short(containerId)}`, [304, 404], () => container.stop());
+    try {
+      // v: false — volumes outlive containers; they are removed only on purpose.
+      await container.remove({ v: false });
+    } catch (err) {
+      const status = statusCodeOf(err);
+      if (status === 404) return;
+      if (status === 409 && /already in progress/i.test(engineMessage(err))) return;
+      throw toCapstanError(err, `remove container ${short(containerId)}`, this.endpoint);
+    }
+  }
+
+  async removeNetwork(networkId: string): Promise<void> {
+    await this.callTolerating(`remove network ${short(networkId)}`, [404], () => this.docker.getNetwork(networkId).remove());
+  }
+
+  async removeVolume(name: string): Promise<void> {
+    await this.callTolerating(`remove volume ${name}`, [404], () => this.docker.getVolume(name).remove());
+  }
+}
+
+/**
+ * Engines before API 1.44 attach a container to one network at create; the
+ * others are connected before start, as Compose does.
+ */
+function splitNetworks(options: ContainerCreateOptions): { create: ContainerCreateOptions; extraNetworks: [string, EndpointSettings][] } {
+  const endpoints = Object.entries(options.NetworkingConfig?.EndpointsConfig ?? {});
+  const first = endpoints[0];
+  if (first === undefined || endpoints.length === 1) return { create: options, extraNetworks: [] };
+  return { create: { ...options, NetworkingConfig: { EndpointsConfig: { [first[0]]: first[1] } } }, extraNetworks: endpoints.slice(1) };
+}
+
+function short(id: string): string {
+  return id.length === 64 && /^[0-9a-f]+$/.test(id) ? id.slice(0, 12) : id;
+}
