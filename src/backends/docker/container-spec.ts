@@ -8,6 +8,7 @@ import { isAbsolute, resolve } from 'node:path';
 import type { DeployContext } from '../backend.js';
 import { LABEL, containerName } from '../../desired/labels.js';
 import type { DesiredService } from '../../desired/model.js';
+import { encodeSpecLabel } from '../../desired/spec-label.js';
 import type { HealthcheckSpec, MountSpec, RestartPolicy, ServiceSpec } from '../../manifests/model.js';
 
 export type Slot = 'stable' | 'blue' | 'green' | 'canary';
@@ -42,6 +43,7 @@ export function containerLabels(service: DesiredService, number: number, ctx: De
     [LABEL.specHash]: service.specHash,
     [LABEL.revision]: ctx.revision,
     [LABEL.slot]: slot,
+    [LABEL.spec]: encodeSpecLabel(service.spec),
   };
 }
 

@@ -216,10 +216,6 @@ class DockerBackend implements Backend {
   async removeNetwork(networkId: string): Promise<void> {
     await this.callTolerating(`remove network ${short(networkId)}`, [404], () => this.docker.getNetwork(networkId).remove());
   }
-
-  async removeVolume(name: string): Promise<void> {
-    await this.callTolerating(`remove volume ${name}`, [404], () => this.docker.getVolume(name).remove());
-  }
 }
 
 /**

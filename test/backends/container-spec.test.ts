@@ -1,0 +1,192 @@
+// The pure desired-service → container-create translation, checked field by
+// field against what `docker compose up` would send for the same service.
+
+import { describe, expect, it } from 'vitest';
+import type { DeployContext } from '../../src/backends/backend.js';
+import { bindSources, containerCreateOptions } from '../../src/backends/docker/container-spec.js';
+import { LABEL } from '../../src/desired/labels.js';
+import type { DesiredService } from '../../src/desired/model.js';
+import { decodeSpecLabel } from '../../src/desired/spec-label.js';
+import type { ServiceSpec } from '../../src/manifests/model.js';
+
+const REV = '3f9c2e1'.padEnd(40, '0');
+const ctx: DeployContext = { instance: 'prod', revision: REV, checkoutDir: '/data/checkout' };
+
+function spec(overrides: Partial<ServiceSpec> = {}): ServiceSpec {
+  return {
+    image: 'example/api:1.4.2',
+    command: undefined,
+    entrypoint: undefined,
+    environment: {},
+    ports: [],
+    expose: [],
+    volumes: [],
+    networks: ['default'],
+    labels: {},
+    healthcheck: undefined,
+    restart: 'no',
+    user: undefined,
+    workingDir: undefined,
+    stopSignal: undefined,
+    stopGracePeriodMs: undefined,
+    dependsOn: {},
+    replicas: 1,
+    resources: { nanoCpus: undefined, memoryBytes: undefined, pids: undefined },
+    deployLabels: {},
+    capstan: { strategy: 'rolling', progressDeadlineMs: 60_000, raw: {} },
+    ...overrides,
+  };
+}
+
+function service(overrides: Partial<ServiceSpec> = {}): DesiredService {
+  return { stack: 'web', name: 'api', spec: spec(overrides), specHash: 'h'.repeat(64) };
+}
+
+describe('containerCreateOptions', () => {
+  it('names the replica compose-style and stamps ownership labels over user labels', () => {
+    const opts = containerCreateOptions(service({ labels: { team: 'shop', [LABEL.instance]: 'spoofed' } }), 2, ctx);
+    expect(opts.name).toBe('web-api-2');
+    expect(opts.Image).toBe('example/api:1.4.2');
+    const labels = opts.Labels ?? {};
+    expect(labels).toMatchObject({
+      team: 'shop',
+      'com.docker.compose.project': 'web',
+      'com.docker.compose.service': 'api',
+      'com.docker.compose.container-number': '2',
+      'com.docker.compose.config-hash': 'h'.repeat(64),
+      'com.docker.compose.oneoff': 'False',
+      'io.capstan.instance': 'prod',
+      'io.capstan.stack': 'web',
+      'io.capstan.service': 'api',
+      'io.capstan.spec-hash': 'h'.repeat(64),
+      'io.capstan.revision': REV,
+      'io.capstan.slot': 'stable',
+    });
+    expect(decodeSpecLabel(labels)?.image).toBe('example/api:1.4.2');
+  });
+
+  it('takes another slot when asked', () => {
+    expect(containerCreateOptions(service(), 1, ctx, { slot: 'canary' }).Labels?.[LABEL.slot]).toBe('canary');
+  });
+
+  it('passes command, entrypoint, sorted env, user, workdir and stop settings through', () => {
+    const opts = containerCreateOptions(
+      service({
+        command: ['httpd', '-f'],
+        entrypoint: ['/bin/sh', '-c'],
+        environment: { B: '2', A: 'x=y' },
+        user: '1000:1000',
+        workingDir: '/srv',
+        stopSignal: 'SIGQUIT',
+        stopGracePeriodMs: 1500,
+      }),
+      1,
+      ctx,
+    );
+    expect(opts.Cmd).toEqual(['httpd', '-f']);
+    expect(opts.Entrypoint).toEqual(['/bin/sh', '-c']);
+    expect(opts.Env).toEqual(['A=x=y', 'B=2']);
+    expect(opts.User).toBe('1000:1000');
+    expect(opts.WorkingDir).toBe('/srv');
+    expect(opts.StopSignal).toBe('SIGQUIT');
+    expect(opts.StopTimeout).toBe(2);
+  });
+
+  it('leaves unset fields to the image', () => {
+    const opts = containerCreateOptions(service(), 1, ctx);
+    for (const key of ['Cmd', 'Entrypoint', 'User', 'WorkingDir', 'StopSignal', 'StopTimeout', 'Healthcheck', 'ExposedPorts'] as const) {
+      expect(opts[key], key).toBeUndefined();
+    }
+    expect(opts.Env).toEqual([]);
+    expect(opts.HostConfig).toEqual({ RestartPolicy: { Name: 'no' }, NetworkMode: 'web_default' });
+  });
+
+  it('exposes ports and publishes those with a host port on a single replica', () => {
+    const opts = containerCreateOptions(
+      service({
+        ports: [
+          { hostIp: '', published: 8080, target: 80, protocol: 'tcp' },
+          { hostIp: '127.0.0.1', published: 5353, target: 53, protocol: 'udp' },
+          { hostIp: '', published: undefined, target: 9000, protocol: 'tcp' },
+        ],
+        expose: [8081],
+      }),
+      1,
+      ctx,
+    );
+    expect(opts.ExposedPorts).toEqual({ '80/tcp': {}, '53/udp': {}, '9000/tcp': {}, '8081/tcp': {} });
+    expect(opts.HostConfig?.PortBindings).toEqual({
+      '80/tcp': [{ HostIp: '', HostPort: '8080' }],
+      '53/udp': [{ HostIp: '127.0.0.1', HostPort: '5353' }],
+    });
+  });
+
+  it('publishes nothing when several replicas would fight over one host port', () => {
+    const opts = containerCreateOptions(service({ replicas: 3, ports: [{ hostIp: '', published: 8080, target: 80, protocol: 'tcp' }] }), 1, ctx);
+    expect(opts.ExposedPorts).toEqual({ '80/tcp': {} });
+    expect(opts.HostConfig?.PortBindings).toBeUndefined();
+  });
+
+  it('mounts named volumes by engine name, binds by absolute path, and tmpfs', () => {
+    const svc = service({
+      volumes: [
+        { type: 'volume', source: 'data', target: '/var/lib/data', readOnly: false, relative: false },
+        { type: 'volume', source: '', target: '/cache', readOnly: false, relative: false },
+        { type: 'bind', source: './site', target: '/www', readOnly: true, relative: true },
+        { type: 'bind', source: '/srv/shared', target: '/shared', readOnly: false, relative: false },
+        { type: 'tmpfs', source: '', target: '/tmp', readOnly: false, relative: false },
+      ],
+    });
+    expect(containerCreateOptions(svc, 1, ctx).HostConfig?.Mounts).toEqual([
+      { Type: 'volume', Source: 'web_data', Target: '/var/lib/data', ReadOnly: false },
+      { Type: 'volume', Source: '', Target: '/cache', ReadOnly: false },
+      { Type: 'bind', Source: '/data/checkout/site', Target: '/www', ReadOnly: true },
+      { Type: 'bind', Source: '/srv/shared', Target: '/shared', ReadOnly: false },
+      { Type: 'tmpfs', Source: '', Target: '/tmp', ReadOnly: false },
+    ]);
+    expect(bindSources(svc, ctx)).toEqual(['/data/checkout/site', '/srv/shared']);
+  });
+
+  it('refuses a relative bind without a checkout directory', () => {
+    const svc = service({ volumes: [{ type: 'bind', source: 'site', target: '/www', readOnly: true, relative: true }] });
+    expect(() => containerCreateOptions(svc, 1, { ...ctx, checkoutDir: undefined })).toThrow(/relative/);
+  });
+
+  it('maps restart policies', () => {
+    expect(containerCreateOptions(service({ restart: 'unless-stopped' }), 1, ctx).HostConfig?.RestartPolicy).toEqual({ Name: 'unless-stopped' });
+    expect(containerCreateOptions(service({ restart: 'always' }), 1, ctx).HostConfig?.RestartPolicy).toEqual({ Name: 'always' });
+    expect(containerCreateOptions(service({ restart: 'on-failure' }), 1, ctx).HostConfig?.RestartPolicy).toEqual({ Name: 'on-failure', MaximumRetryCount: 0 });
+  });
+
+  it('converts healthcheck durations from ms to ns', () => {
+    const opts = containerCreateOptions(
+      service({ healthcheck: { test: ['CMD-SHELL', 'wget -qO- http://127.0.0.1/'], intervalMs: 2000, timeoutMs: 3000, retries: 3, startPeriodMs: 500 } }),
+      1,
+      ctx,
+    );
+    expect(opts.Healthcheck).toEqual({ Test: ['CMD-SHELL', 'wget -qO- http://127.0.0.1/'], Interval: 2e9, Timeout: 3e9, Retries: 3, StartPeriod: 5e8 });
+    const partial = containerCreateOptions(service({ healthcheck: { test: ['NONE'], intervalMs: undefined, timeoutMs: undefined, retries: undefined, startPeriodMs: undefined } }), 1, ctx);
+    expect(partial.Healthcheck).toEqual({ Test: ['NONE'] });
+  });
+
+  it('sets resource limits', () => {
+    const opts = containerCreateOptions(service({ resources: { nanoCpus: 250_000_000, memoryBytes: 32 * 1024 * 1024, pids: 100 } }), 1, ctx);
+    expect(opts.HostConfig).toMatchObject({ NanoCpus: 250_000_000, Memory: 33_554_432, PidsLimit: 100 });
+  });
+
+  it('joins every stack network with the service and container name as aliases', () => {
+    const opts = containerCreateOptions(service({ networks: ['front', 'back'] }), 3, ctx);
+    expect(opts.HostConfig?.NetworkMode).toBe('web_front');
+    expect(opts.NetworkingConfig).toEqual({
+      EndpointsConfig: {
+        web_front: { Aliases: ['api', 'web-api-3'] },
+        web_back: { Aliases: ['api', 'web-api-3'] },
+      },
+    });
+  });
+
+  it('is deterministic', () => {
+    const svc = service({ environment: { Z: '1', A: '2' }, networks: ['default'] });
+    expect(JSON.stringify(containerCreateOptions(svc, 1, ctx))).toBe(JSON.stringify(containerCreateOptions(svc, 1, ctx)));
+  });
+});

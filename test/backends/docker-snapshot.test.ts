@@ -1,0 +1,92 @@
+// The snapshot maps the engine's three list answers to ObservedState, asks
+// only with the instance's label filter, and keeps nothing unlabelled.
+
+import type { ContainerInfo, NetworkInspectInfo, VolumeInspectInfo } from 'dockerode';
+import { describe, expect, it } from 'vitest';
+import { parseHealth, takeSnapshot, type SnapshotClient } from '../../src/observed/snapshot.js';
+
+function container(name: string, labels: Record<string, string>, state = 'running', status = 'Up 3 seconds'): ContainerInfo {
+  return {
+    Id: `${name}-id`,
+    Names: [`/${name}`],
+    Image: 'capstan/busybox:latest',
+    ImageID: 'sha256:x',
+    Command: 'sh',
+    Created: 0,
+    Ports: [],
+    Labels: labels,
+    State: state,
+    Status: status,
+    HostConfig: { NetworkMode: 'default' },
+    NetworkSettings: { Networks: {} },
+    Mounts: [],
+  };
+}
+
+const OURS = {
+  'io.capstan.instance': 'prod',
+  'io.capstan.stack': 'web',
+  'io.capstan.service': 'api',
+  'io.capstan.spec-hash': 'abc',
+  'io.capstan.revision': 'f'.repeat(40),
+  'com.docker.compose.container-number': '2',
+};
+
+function fakeClient(containers: ContainerInfo[], networks: Partial<NetworkInspectInfo>[], volumes: Partial<VolumeInspectInfo>[] | null): { client: SnapshotClient; calls: unknown[] } {
+  const calls: unknown[] = [];
+  const client = {
+    listContainers: async (opts: unknown) => (calls.push(['containers', opts]), containers),
+    listNetworks: async (opts: unknown) => (calls.push(['networks', opts]), networks),
+    listVolumes: async (opts: unknown) => (calls.push(['volumes', opts]), { Volumes: volumes, Warnings: [] }),
+  } as unknown as SnapshotClient;
+  return { client, calls };
+}
+
+describe('takeSnapshot', () => {
+  it('filters by the instance label and maps containers, networks and volumes', async () => {
+    const { client, calls } = fakeClient(
+      [
+        container('web-api-2', OURS, 'running', 'Up 5 minutes (healthy)'),
+        container('web-api-1', { ...OURS, 'com.docker.compose.container-number': '1' }, 'exited', 'Exited (0) 2 seconds ago'),
+        container('stranger', { 'io.capstan.instance': 'other' }),
+      ],
+      [{ Id: 'n1', Name: 'web_default', Labels: { 'io.capstan.instance': 'prod', 'io.capstan.stack': 'web' } }],
+      [{ Name: 'web_data', Labels: { 'io.capstan.instance': 'prod', 'com.docker.compose.project': 'web' } }],
+    );
+    const state = await takeSnapshot(client, 'prod');
+    const filters = { label: ['io.capstan.instance=prod'] };
+    expect(calls).toEqual([
+      ['containers', { all: true, filters }],
+      ['networks', { filters }],
+      ['volumes', { filters }],
+    ]);
+    expect(state.instance).toBe('prod');
+    expect(state.containers.map((c) => [c.name, c.number, c.state, c.health])).toEqual([
+      ['web-api-1', 1, 'exited', undefined],
+      ['web-api-2', 2, 'running', 'healthy'],
+    ]);
+    expect(state.containers[1]).toMatchObject({ id: 'web-api-2-id', stack: 'web', service: 'api', specHash: 'abc', revision: 'f'.repeat(40) });
+    expect(state.networks).toEqual([{ id: 'n1', name: 'web_default', stack: 'web', labels: { 'io.capstan.instance': 'prod', 'io.capstan.stack': 'web' } }]);
+    expect(state.volumes.map((v) => [v.name, v.stack])).toEqual([['web_data', 'web']]);
+  });
+
+  it('copes with the engine answering Volumes: null and odd labels', async () => {
+    const { client } = fakeClient([container('x', { 'io.capstan.instance': 'prod', 'com.docker.compose.container-number': 'two' }, 'weird')], [], null);
+    const state = await takeSnapshot(client, 'prod');
+    expect(state.volumes).toEqual([]);
+    expect(state.containers[0]).toMatchObject({ number: 0, state: 'dead', stack: '', service: '', specHash: '' });
+  });
+});
+
+describe('parseHealth', () => {
+  it.each([
+    ['Up 3 seconds (healthy)', 'healthy'],
+    ['Up 1 second (health: starting)', 'starting'],
+    ['Up 2 minutes (unhealthy)', 'unhealthy'],
+    ['Up 2 minutes', undefined],
+    ['Exited (137) 1 second ago', undefined],
+    ['Created', undefined],
+  ])('%s → %s', (status, health) => {
+    expect(parseHealth(status)).toBe(health);
+  });
+});

@@ -1,0 +1,49 @@
+// Shared by every test that talks to the real engine: a unique instance name
+// per test file, the locally built image, and a cleanup that removes only
+// objects labelled with that instance (the engine is shared with other
+// tests and with whatever else runs on the machine: never prune it).
+
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
+import { LABEL } from '../../src/desired/labels.js';
+
+const exec = promisify(execFile);
+
+/** Built by scripts/build-images.sh (no registry here); :1.0 and :1.1 are the same image under other tags. */
+export const TEST_IMAGE = 'capstan/busybox:latest';
+
+/** `<prefix>-<8 hex>`: lowercase and short, so it is a valid stack/instance name and never collides between runs. */
+export function uniqueInstance(prefix: string): string {
+  return `${prefix}-${randomBytes(4).toString('hex')}`;
+}
+
+async function docker(...args: string[]): Promise<string> {
+  const { stdout } = await exec('docker', args, { maxBuffer: 16 * 1024 * 1024 });
+  return stdout;
+}
+
+function lines(text: string): string[] {
+  return text.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+}
+
+/**
+ * Removes containers, then networks, then volumes carrying
+ * `io.capstan.instance=<instance>` — nothing else. Safe to call when there is
+ * nothing to remove. Refuses an empty instance, which would match too much.
+ */
+export async function cleanupInstance(instance: string): Promise<void> {
+  if (instance.trim() === '') throw new Error('cleanupInstance needs a non-empty instance name');
+  const filter = `label=${LABEL.instance}=${instance}`;
+  const containers = lines(await docker('ps', '-aq', '--filter', filter));
+  if (containers.length > 0) await docker('rm', '-f', ...containers);
+  const networks = lines(await docker('network', 'ls', '-q', '--filter', filter));
+  if (networks.length > 0) await docker('network', 'rm', ...networks);
+  const volumes = lines(await docker('volume', 'ls', '-q', '--filter', filter));
+  if (volumes.length > 0) await docker('volume', 'rm', '-f', ...volumes);
+}
+
+/** Ids of containers labelled with `instance` (for assertions after cleanup). */
+export async function instanceContainers(instance: string): Promise<string[]> {
+  return lines(await docker('ps', '-aq', '--filter', `label=${LABEL.instance}=${instance}`));
+}

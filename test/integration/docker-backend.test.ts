@@ -1,0 +1,210 @@
+// The docker backend against the real engine: what it creates shows up in
+// the label snapshot, recreate keeps the slot's name, and a name held by a
+// foreign container is reported — never resolved by deleting it. Everything
+// this file makes carries its own instance label and is removed afterwards.
+
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Backend, DeployContext } from '../../src/backends/backend.js';
+import { resolveEndpoint } from '../../src/backends/docker/connect.js';
+import { createDockerBackend } from '../../src/backends/docker/docker-backend.js';
+import { LABEL } from '../../src/desired/labels.js';
+import type { DesiredService } from '../../src/desired/model.js';
+import { DockerApiError, DockerUnavailableError, NameConflictError } from '../../src/errors.js';
+import { silentLogger } from '../../src/logging/logger.js';
+import type { NetworkSpec, ServiceSpec, VolumeSpec } from '../../src/manifests/model.js';
+import { TEST_IMAGE, cleanupInstance, instanceContainers, uniqueInstance } from '../helpers/docker.js';
+
+const exec = promisify(execFile);
+async function docker(...args: string[]): Promise<string> {
+  return (await exec('docker', args)).stdout.trim();
+}
+
+const instance = uniqueInstance('t-backend');
+// Container names never carry the instance, so the stack must be unique too.
+const stack = instance;
+const checkoutDir = mkdtempSync(join(tmpdir(), 'capstan-backend-'));
+const ctx: DeployContext = { instance, revision: 'a'.repeat(40), checkoutDir };
+const foreignIds: string[] = [];
+
+const defaultNet: NetworkSpec = { name: 'default', engineName: `${stack}_default`, external: false, driver: undefined };
+const backNet: NetworkSpec = { name: 'back', engineName: `${stack}_back`, external: false, driver: undefined };
+const dataVol: VolumeSpec = { name: 'data', engineName: `${stack}_data`, external: false, driver: undefined };
+
+// Exits on SIGTERM at once, so removals do not wait out the grace period.
+const IDLE = ['sh', '-c', "trap 'exit 0' TERM; while true; do sleep 0.2; done"];
+
+function spec(overrides: Partial<ServiceSpec> = {}): ServiceSpec {
+  return {
+    image: TEST_IMAGE,
+    command: IDLE,
+    entrypoint: undefined,
+    environment: { RELEASE: '1' },
+    ports: [],
+    expose: [],
+    volumes: [],
+    networks: ['default'],
+    labels: {},
+    healthcheck: undefined,
+    restart: 'no',
+    user: undefined,
+    workingDir: undefined,
+    stopSignal: undefined,
+    stopGracePeriodMs: 5000,
+    dependsOn: {},
+    replicas: 1,
+    resources: { nanoCpus: undefined, memoryBytes: undefined, pids: undefined },
+    deployLabels: {},
+    capstan: { strategy: 'rolling', progressDeadlineMs: 60_000, raw: {} },
+    ...overrides,
+  };
+}
+
+function service(name: string, specHash: string, overrides: Partial<ServiceSpec> = {}): DesiredService {
+  return { stack, name, spec: spec(overrides), specHash };
+}
+
+let backend: Backend;
+
+beforeAll(async () => {
+  await exec('bash', ['scripts/build-images.sh']);
+  backend = await createDockerBackend({ logger: silentLogger() });
+  await backend.ping();
+});
+
+afterAll(async () => {
+  for (const id of foreignIds) await docker('rm', '-f', id).catch(() => undefined);
+  await cleanupInstance(instance);
+  rmSync(checkoutDir, { recursive: true, force: true });
+  expect(await instanceContainers(instance)).toEqual([]);
+});
+
+describe('docker backend', () => {
+  it('creates networks and volumes idempotently, labelled as ours', async () => {
+    await backend.createNetwork(stack, defaultNet, ctx);
+    await backend.createNetwork(stack, defaultNet, ctx);
+    await backend.createNetwork(stack, backNet, ctx);
+    await backend.createVolume(stack, dataVol, ctx);
+    await backend.createVolume(stack, dataVol, ctx);
+
+    const observed = await backend.observe(instance);
+    expect(observed.networks.map((n) => n.name)).toEqual([`${stack}_back`, `${stack}_default`]);
+    expect(observed.networks[1]?.labels).toMatchObject({ [LABEL.composeProject]: stack, [LABEL.composeNetwork]: 'default', [LABEL.stack]: stack });
+    expect(observed.volumes).toEqual([{ name: `${stack}_data`, stack, labels: expect.objectContaining({ [LABEL.composeVolume]: 'data' }) }]);
+  });
+
+  it('creates and starts a replica that the snapshot shows with its labels', async () => {
+    const app = service('app', 'hash-1', {
+      networks: ['default', 'back'],
+      volumes: [
+        { type: 'volume', source: 'data', target: '/data', readOnly: false, relative: false },
+        { type: 'bind', source: 'site/www', target: '/www', readOnly: true, relative: true },
+      ],
+      healthcheck: { test: ['CMD', 'true'], intervalMs: 500, timeoutMs: 2000, retries: 3, startPeriodMs: undefined },
+    });
+    const id = await backend.createContainer(app, 1, ctx);
+    // A missing bind source is created, as Compose does.
+    expect(existsSync(join(checkoutDir, 'site/www'))).toBe(true);
+
+    const observed = await backend.observe(instance);
+    expect(observed.containers).toHaveLength(1);
+    expect(observed.containers[0]).toMatchObject({
+      id,
+      name: `${stack}-app-1`,
+      stack,
+      service: 'app',
+      number: 1,
+      specHash: 'hash-1',
+      revision: ctx.revision,
+      state: 'running',
+    });
+    expect(observed.containers[0]?.labels).toMatchObject({ [LABEL.composeConfigHash]: 'hash-1', [LABEL.slot]: 'stable', 'com.docker.compose.oneoff': 'False' });
+
+    // Attached to both stack networks, reachable by its service name.
+    const nets = JSON.parse(await docker('inspect', '--format', '{{json .NetworkSettings.Networks}}', id)) as Record<string, { Aliases: string[] | null }>;
+    expect(Object.keys(nets).sort()).toEqual([`${stack}_back`, `${stack}_default`]);
+    expect(nets[`${stack}_back`]?.Aliases).toEqual(expect.arrayContaining(['app', `${stack}-app-1`]));
+    await docker('exec', id, 'ping', '-c', '1', '-W', '2', 'app');
+
+    // Health comes from the list call's status text.
+    let health: string | undefined;
+    for (let i = 0; i < 40 && health !== 'healthy'; i++) {
+      health = (await backend.observe(instance)).containers[0]?.health;
+      if (health !== 'healthy') await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(health).toBe('healthy');
+  });
+
+  it('recreates a replica under the same name with a new id and spec hash', async () => {
+    const before = (await backend.observe(instance)).containers.find((c) => c.service === 'app');
+    expect(before).toBeDefined();
+    const next = service('app', 'hash-2', { environment: { RELEASE: '2' }, volumes: [{ type: 'volume', source: 'data', target: '/data', readOnly: false, relative: false }] });
+    const newId = await backend.recreateContainer(next, 1, before?.id ?? '', ctx);
+    expect(newId).not.toBe(before?.id);
+
+    const after = await backend.observe(instance);
+    expect(after.containers.map((c) => [c.id, c.name, c.specHash, c.state])).toEqual([[newId, `${stack}-app-1`, 'hash-2', 'running']]);
+    expect(await docker('exec', newId, 'sh', '-c', 'echo $RELEASE')).toBe('2');
+  });
+
+  it('removes a replica but keeps its volume', async () => {
+    const current = (await backend.observe(instance)).containers[0];
+    await backend.removeContainer(current?.id ?? '');
+    await backend.removeContainer(current?.id ?? ''); // already gone: fine
+    const observed = await backend.observe(instance);
+    expect(observed.containers).toEqual([]);
+    expect(observed.volumes.map((v) => v.name)).toEqual([`${stack}_data`]);
+  });
+
+  it('reports a name held by a foreign container and leaves that container running', async () => {
+    const name = `${stack}-app-1`;
+    const foreign = await docker('run', '-d', '--name', name, TEST_IMAGE, ...IDLE);
+    foreignIds.push(foreign);
+
+    const err = await backend.createContainer(service('app', 'hash-3'), 1, ctx).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NameConflictError);
+    expect((err as NameConflictError).data).toMatchObject({ name, holderId: foreign });
+    expect(await docker('inspect', '--format', '{{.State.Running}}', foreign)).toBe('true');
+    expect((await backend.observe(instance)).containers).toEqual([]);
+
+    await docker('rm', '-f', foreign);
+  });
+
+  it('replaces a leftover container of this instance that holds the slot', async () => {
+    const name = `${stack}-app-1`;
+    const stale = await docker('create', '--name', name, '--label', `${LABEL.instance}=${instance}`, TEST_IMAGE, 'true');
+    const id = await backend.createContainer(service('app', 'hash-4'), 1, ctx);
+    expect(id).not.toBe(stale);
+    const observed = await backend.observe(instance);
+    expect(observed.containers.map((c) => [c.id, c.specHash])).toEqual([[id, 'hash-4']]);
+    await backend.removeContainer(id);
+  });
+
+  it('never adopts a foreign network of the same name', async () => {
+    const foreignNet: NetworkSpec = { name: 'other', engineName: `${stack}_other`, external: false, driver: undefined };
+    const netId = await docker('network', 'create', foreignNet.engineName);
+    try {
+      await expect(backend.createNetwork(stack, foreignNet, ctx)).rejects.toBeInstanceOf(DockerApiError);
+      expect(await docker('network', 'inspect', '--format', '{{.Id}}', netId)).toBe(netId);
+    } finally {
+      await docker('network', 'rm', netId);
+    }
+  });
+
+  it('removes its networks', async () => {
+    for (const net of (await backend.observe(instance)).networks) await backend.removeNetwork(net.id);
+    expect((await backend.observe(instance)).networks).toEqual([]);
+  });
+
+  it('reports an engine that does not answer as unavailable', async () => {
+    const nowhere = await createDockerBackend({ logger: silentLogger(), endpoint: resolveEndpoint({ DOCKER_HOST: 'unix:///nonexistent/docker.sock' }) });
+    const err = await nowhere.ping().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DockerUnavailableError);
+    expect((err as DockerUnavailableError).data).toEqual({ endpoint: 'unix:///nonexistent/docker.sock' });
+    await expect(nowhere.observe(instance)).rejects.toBeInstanceOf(DockerUnavailableError);
+  });
+});
