@@ -9,7 +9,11 @@ cd "$(dirname "$0")/.."
 
 # npm writes node_modules/.package-lock.json on every install: older than the
 # lock file means the lock changed since the last install.
-if [ ! -d node_modules ] || [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+if [ -L node_modules ]; then
+  # npm ci empties the link's target, which belongs to another checkout:
+  # a linked node_modules is the caller's to keep up to date.
+  :
+elif [ ! -d node_modules ] || [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: npm ci" >&2
   npm ci --no-audit --no-fund --loglevel=error >&2
 fi
