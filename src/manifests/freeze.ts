@@ -1,0 +1,10 @@
+// Normalized values are shared read-only across plan, apply and status;
+// freezing them makes an accidental mutation throw instead of drifting.
+
+export function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}

@@ -1,0 +1,142 @@
+// Orchestrates one load of every stack under the root: discover → parse YAML
+// → interpolate → check keys and types (zod) → normalize → freeze. Collects
+// every problem of every file; never throws for bad input. Pure: all file
+// contents and the operator's environment arrive as data.
+
+import type { ValidationError } from '../errors.js';
+import { discoverStacks, normalizeStackName } from './discover.js';
+import type { StackCandidate } from './discover.js';
+import { parseDotenv } from './dotenv.js';
+import { deepFreeze } from './freeze.js';
+import { interpolateTree } from './interpolate.js';
+import type { Lookup } from './interpolate.js';
+import { checkKeys } from './keys.js';
+import type { ManifestWarning, StackSpec } from './model.js';
+import { normalizeStack } from './normalize.js';
+import { parseYaml, toPlain } from './parse-yaml.js';
+import type { Pos } from './parse-yaml.js';
+import { Problems } from './problems.js';
+import type { FileProblems } from './problems.js';
+import { serviceSchema, stackSchema } from './schema.js';
+import type { ServiceInput } from './schema.js';
+import { reportZodIssues } from './zod-issues.js';
+
+export interface LoadOptions {
+  /** The stacks directory relative to the repo root, e.g. 'stacks' (DESIGN --path). '' or '.' means the root. */
+  root: string;
+  /** The operator's environment allowed for interpolation; it wins over a stack's `.env`, as the shell wins in Compose. */
+  env: Readonly<Record<string, string>>;
+}
+
+export interface LoadResult {
+  /** Stacks without errors, sorted by name. */
+  stacks: StackSpec[];
+  /** Sorted by file, line, col. */
+  errors: ValidationError[];
+  warnings: ManifestWarning[];
+}
+
+const SERVICE_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+
+interface Loaded {
+  spec: StackSpec | undefined;
+  fp: FileProblems;
+  namePos: Pos;
+}
+
+/** files: every file under `root`, keyed by repo-relative POSIX path ('stacks/web.yaml' -> content). Pure. */
+export function loadStacks(files: ReadonlyMap<string, string>, opts: LoadOptions): LoadResult {
+  const problems = new Problems();
+  const dotenvs = new Map<string, Record<string, string>>();
+  const loaded: Loaded[] = [];
+  for (const c of discoverStacks(files.keys(), opts.root)) {
+    loaded.push(loadOne(c, files, opts, problems, dotenvs));
+  }
+  const byName = new Map<string, Loaded[]>();
+  for (const l of loaded) {
+    if (l.spec === undefined) continue;
+    byName.set(l.spec.name, [...(byName.get(l.spec.name) ?? []), l]);
+  }
+  const stacks: StackSpec[] = [];
+  for (const [name, group] of [...byName].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    if (group.length > 1) {
+      for (const l of group) {
+        const others = group.filter((o) => o !== l).map((o) => o.fp.file);
+        problems.errorAtPos(l.fp.file, l.namePos, '', `stack name ${JSON.stringify(name)} is also used by ${others.join(', ')}`, 'rename one of the files or directories, or give one a different `name:`');
+      }
+      continue;
+    }
+    const only = group[0];
+    if (only?.spec !== undefined) stacks.push(only.spec);
+  }
+  const sorted = problems.sorted();
+  return { stacks, errors: sorted.errors, warnings: sorted.warnings };
+}
+
+function loadOne(c: StackCandidate, files: ReadonlyMap<string, string>, opts: LoadOptions, problems: Problems, dotenvs: Map<string, Record<string, string>>): Loaded {
+  const errorsBefore = problems.errors.length;
+  const text = files.get(c.file) ?? '';
+  const parsed = parseYaml(text);
+  const fp = problems.forFile(c.file, parsed.root);
+  const fail = (): Loaded => ({ spec: undefined, fp, namePos: { line: 1, col: 1 } });
+  for (const e of parsed.errors) problems.errorAtPos(c.file, e.pos, e.path, e.message);
+  for (const w of parsed.warnings) problems.warnAtPos(c.file, w.pos, w.path, w.message);
+  const root = parsed.root;
+  if (root === undefined) {
+    if (parsed.errors.length === 0) fp.error([], 'the file is empty', 'add a `services:` section, or delete the file to remove the stack');
+    return fail();
+  }
+  if (root.kind !== 'map') {
+    fp.error([], 'expected a mapping with `services:` at the top level');
+    return fail();
+  }
+
+  const dotenv = c.envFile === undefined ? {} : readDotenv(c.envFile, files, problems, dotenvs);
+  const lookup: Lookup = (name) => (Object.hasOwn(opts.env, name) ? opts.env[name] : Object.hasOwn(dotenv, name) ? dotenv[name] : undefined);
+  const interp = interpolateTree(root, lookup);
+  for (const e of interp.errors) problems.errorAtPos(c.file, e.pos, e.path, e.message, 'set the variable in the stack\'s .env or the operator\'s environment');
+  for (const w of interp.warnings) problems.warnAtPos(c.file, w.pos, w.path, w.message);
+
+  const data = toPlain(root);
+  reportKeys(checkKeys(stackSchema, data), fp);
+  const top = stackSchema.safeParse(data);
+  if (!top.success) reportZodIssues(top.error.issues, [], data, fp);
+  if (root.entries.has('version')) fp.warn(['version'], '`version` is obsolete and ignored', 'key');
+
+  const rawServices = top.success ? (top.data.services ?? {}) : {};
+  const services = new Map<string, ServiceInput>();
+  for (const [name, raw] of Object.entries(rawServices)) {
+    const base = ['services', name];
+    if (!SERVICE_NAME.test(name)) fp.error(base, `invalid service name ${JSON.stringify(name)}`, 'use letters, digits, "_", "." or "-", starting with a letter or digit', 'key');
+    reportKeys(checkKeys(serviceSchema, raw, base), fp);
+    const r = serviceSchema.safeParse(raw);
+    if (r.success) services.set(name, r.data);
+    else reportZodIssues(r.error.issues, base, data, fp);
+  }
+
+  const rawName = top.success ? top.data.name : undefined;
+  const name = normalizeStackName(rawName ?? c.defaultName);
+  const namePos = fp.pos(rawName === undefined ? [] : ['name']);
+  if (name === '') {
+    fp.error(rawName === undefined ? [] : ['name'], `stack name ${JSON.stringify(rawName ?? c.defaultName)} is empty once normalized`, 'use lowercase letters, digits, "-" or "_" in the file name or in `name:`');
+    return fail();
+  }
+  if (!top.success) return { spec: undefined, fp, namePos };
+  const spec = normalizeStack({ name, file: c.file, dir: c.dir, files, lookup, fp, all: problems }, top.data, services, rawServices);
+  // A stack with any error is left out, so a half-valid stack never reaches the planner.
+  const clean = problems.errors.length === errorsBefore;
+  return { spec: clean ? deepFreeze(spec) : undefined, fp, namePos };
+}
+
+function reportKeys(list: ReturnType<typeof checkKeys>, fp: FileProblems): void {
+  for (const k of list) fp.error(k.path, k.message, k.hint, 'key');
+}
+
+function readDotenv(path: string, files: ReadonlyMap<string, string>, problems: Problems, cache: Map<string, Record<string, string>>): Record<string, string> {
+  const hit = cache.get(path);
+  if (hit !== undefined) return hit;
+  const parsed = parseDotenv(files.get(path) ?? '');
+  for (const e of parsed.errors) problems.errorAtPos(path, { line: e.line, col: e.col }, '', e.message);
+  cache.set(path, parsed.vars);
+  return parsed.vars;
+}

@@ -1,0 +1,233 @@
+// Folds one validated stack into the StackSpec the rest of Capstan reads, and
+// checks what needs the whole stack: declared volumes and networks,
+// depends_on targets and cycles, bind paths inside the repository, env_file
+// contents, the fixed-host-port vs replicas rule.
+
+import { posix } from 'node:path';
+import type { CapstanExtension, MountSpec, NetworkSpec, PortSpec, ServiceSpec, StackSpec, VolumeSpec } from './model.js';
+import { parseDotenv } from './dotenv.js';
+import type { Lookup } from './interpolate.js';
+import type { PathSegment } from './parse-yaml.js';
+import type { FileProblems, Problems } from './problems.js';
+import type { ResourceDef, ServiceInput, StackInput } from './schema.js';
+
+export interface StackContext {
+  name: string;
+  file: string;
+  /** Directory of the compose file, repo-relative ('' = repo root). */
+  dir: string;
+  files: ReadonlyMap<string, string>;
+  lookup: Lookup;
+  fp: FileProblems;
+  all: Problems;
+}
+
+export const DEFAULT_PROGRESS_DEADLINE_MS = 60_000;
+
+const setOwn = <V>(obj: Record<string, V>, k: string, v: V): void => void Object.defineProperty(obj, k, { value: v, enumerable: true, writable: true, configurable: true });
+
+/** `dir` + a relative path as a normalized repo-relative path, or undefined when it leaves the repository. */
+export function resolveInRepo(dir: string, rel: string): string | undefined {
+  const joined = posix.normalize(posix.join(dir === '' ? '.' : dir, rel));
+  if (joined === '..' || joined.startsWith('../') || posix.isAbsolute(joined)) return undefined;
+  return joined.replace(/\/+$/, '') || '.';
+}
+
+function engineName(stack: string, key: string, def: ResourceDef | undefined): { engineName: string; external: boolean } {
+  const ext = def?.external;
+  const external = ext === true || (typeof ext === 'object' && ext !== null);
+  const extName = typeof ext === 'object' && ext !== null ? ext.name : undefined;
+  if (external) return { engineName: extName ?? def?.name ?? key, external };
+  return { engineName: def?.name ?? `${stack}_${key}`, external };
+}
+
+export function normalizeStack(
+  ctx: StackContext,
+  top: StackInput,
+  services: ReadonlyMap<string, ServiceInput>,
+  rawServices: Readonly<Record<string, unknown>>,
+): StackSpec {
+  const declaredNetworks = top.networks ?? {};
+  const declaredVolumes = top.volumes ?? {};
+  const allServiceNames = new Set(Object.keys(rawServices));
+  const out: Record<string, ServiceSpec> = {};
+  for (const name of [...services.keys()].sort()) {
+    const s = services.get(name);
+    if (s === undefined) continue;
+    const raw = rawServices[name];
+    setOwn(out, name, normalizeService(ctx, name, s, isRecord(raw) ? raw : {}, declaredNetworks, declaredVolumes, allServiceNames));
+  }
+  checkCycles(ctx.fp, out);
+
+  const networks: Record<string, NetworkSpec> = {};
+  const usesDefault = Object.values(out).some((s) => s.networks.includes('default'));
+  const networkKeys = new Set(Object.keys(declaredNetworks));
+  if (usesDefault) networkKeys.add('default');
+  for (const key of [...networkKeys].sort()) {
+    const def = declaredNetworks[key] ?? undefined;
+    setOwn(networks, key, { name: key, ...engineName(ctx.name, key, def), driver: def?.driver });
+  }
+  const volumes: Record<string, VolumeSpec> = {};
+  for (const key of Object.keys(declaredVolumes).sort()) {
+    const def = declaredVolumes[key] ?? undefined;
+    setOwn(volumes, key, { name: key, ...engineName(ctx.name, key, def), driver: def?.driver });
+  }
+  return { name: ctx.name, file: ctx.file, services: out, networks, volumes };
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function normalizeService(
+  ctx: StackContext,
+  name: string,
+  s: ServiceInput,
+  raw: Record<string, unknown>,
+  declaredNetworks: Readonly<Record<string, unknown>>,
+  declaredVolumes: Readonly<Record<string, unknown>>,
+  allServiceNames: ReadonlySet<string>,
+): ServiceSpec {
+  const base: PathSegment[] = ['services', name];
+  const fp = ctx.fp;
+  const replicas = s.deploy?.replicas ?? 1;
+
+  const ports: PortSpec[] = [];
+  let reportedFixedPort = false;
+  (s.ports ?? []).forEach((item, i) => {
+    if (!reportedFixedPort && replicas > 1 && item.some((p) => p.published !== undefined)) {
+      reportedFixedPort = true;
+      fp.error(
+        [...base, 'ports', i],
+        `a fixed host port cannot be shared by ${replicas} replicas until the router serves published ports`,
+        'set `deploy.replicas: 1`, or drop the host port (e.g. "80" instead of "8080:80")',
+      );
+    }
+    ports.push(...item);
+  });
+
+  const volumes: MountSpec[] = [];
+  (s.volumes ?? []).forEach((m, i) => {
+    const at: PathSegment[] = [...base, 'volumes', i];
+    if (m.type === 'volume') {
+      if (!Object.hasOwn(declaredVolumes, m.source)) {
+        fp.error(at, `volume ${JSON.stringify(m.source)} is not declared in the top-level \`volumes:\``, `add \`volumes: { ${m.source}: {} }\` at the top level of the file`);
+      }
+      volumes.push({ ...m, relative: false });
+    } else if (m.type === 'bind' && !m.source.startsWith('/')) {
+      const resolved = resolveInRepo(ctx.dir, m.source);
+      if (resolved === undefined) fp.error(at, `bind source ${JSON.stringify(m.source)} points outside the repository`, 'keep relative bind sources inside the repository, or use an absolute host path');
+      volumes.push({ ...m, source: resolved ?? m.source, relative: true });
+    } else {
+      volumes.push({ ...m, source: m.type === 'bind' ? posix.normalize(m.source) : m.source, relative: false });
+    }
+  });
+
+  const rawNetworks = raw['networks'];
+  const networks = s.networks === undefined || s.networks === null || s.networks.length === 0 ? ['default'] : s.networks;
+  networks.forEach((n, i) => {
+    if (n !== 'default' && !Object.hasOwn(declaredNetworks, n)) {
+      const at: PathSegment[] = Array.isArray(rawNetworks) ? [...base, 'networks', i] : [...base, 'networks', n];
+      fp.error(at, `network ${JSON.stringify(n)} is not declared in the top-level \`networks:\``, `add \`networks: { ${n}: {} }\` at the top level of the file`, Array.isArray(rawNetworks) ? 'value' : 'key');
+    }
+  });
+
+  const dependsOn = s.depends_on ?? {};
+  const rawDeps = raw['depends_on'];
+  Object.keys(dependsOn).forEach((dep, i) => {
+    if (!allServiceNames.has(dep)) {
+      const at: PathSegment[] = Array.isArray(rawDeps) ? [...base, 'depends_on', i] : [...base, 'depends_on', dep];
+      fp.error(at, `depends on unknown service ${JSON.stringify(dep)}`, `services in this stack: ${[...allServiceNames].sort().join(', ')}`, Array.isArray(rawDeps) ? 'value' : 'key');
+    }
+  });
+
+  const limits = s.deploy?.resources?.limits;
+  const x = s['x-capstan'] ?? undefined;
+  const capstanRaw: Record<string, unknown> = {};
+  if (x) for (const [k, v] of Object.entries(x)) if (k !== 'strategy' && k !== 'progress_deadline') setOwn(capstanRaw, k, v);
+  const capstan: CapstanExtension = {
+    strategy: x?.strategy ?? 'rolling',
+    progressDeadlineMs: x?.progress_deadline ?? DEFAULT_PROGRESS_DEADLINE_MS,
+    raw: capstanRaw,
+  };
+
+  return {
+    image: s.image,
+    command: s.command ?? undefined,
+    entrypoint: s.entrypoint ?? undefined,
+    environment: buildEnvironment(ctx, base, s, raw),
+    ports,
+    expose: [...new Set((s.expose ?? []).flat())],
+    volumes,
+    networks: [...new Set(networks)].sort(),
+    labels: s.labels ?? {},
+    healthcheck: s.healthcheck ?? undefined,
+    restart: s.restart ?? 'no',
+    user: s.user ?? undefined,
+    workingDir: s.working_dir ?? undefined,
+    stopSignal: s.stop_signal ?? undefined,
+    stopGracePeriodMs: s.stop_grace_period ?? undefined,
+    dependsOn,
+    replicas,
+    resources: { nanoCpus: limits?.cpus, memoryBytes: limits?.memory, pids: limits?.pids },
+    deployLabels: s.deploy?.labels ?? {},
+    capstan,
+  };
+}
+
+/** env_file entries in order (later wins), then `environment` over them; a bare name takes its value from the operator env or .env. */
+function buildEnvironment(ctx: StackContext, base: PathSegment[], s: ServiceInput, raw: Record<string, unknown>): Record<string, string> {
+  const env: Record<string, string> = {};
+  const listForm = Array.isArray(raw['env_file']);
+  (s.env_file ?? []).forEach((ref, i) => {
+    const at: PathSegment[] = listForm ? [...base, 'env_file', i] : [...base, 'env_file'];
+    const path = resolveInRepo(ctx.dir, ref.path);
+    if (path === undefined) {
+      ctx.fp.error(at, `env_file ${JSON.stringify(ref.path)} points outside the repository`, 'keep env files inside the repository');
+      return;
+    }
+    const content = ctx.files.get(path);
+    if (content === undefined) {
+      if (ref.required) ctx.fp.error(at, `env_file ${JSON.stringify(ref.path)} not found (looked for ${path})`, 'add the file to the repository, or mark it `required: false`');
+      return;
+    }
+    const parsed = parseDotenv(content);
+    for (const e of parsed.errors) ctx.all.errorAtPos(path, { line: e.line, col: e.col }, '', e.message);
+    for (const [k, v] of Object.entries(parsed.vars)) setOwn(env, k, v);
+  });
+  for (const [k, v] of Object.entries(s.environment ?? {})) {
+    if (v !== null) {
+      setOwn(env, k, v);
+      continue;
+    }
+    const fromEnv = ctx.lookup(k);
+    if (fromEnv !== undefined) setOwn(env, k, fromEnv);
+    // Compose leaves an unresolved bare name out of the container's environment entirely.
+    else delete env[k];
+  }
+  return env;
+}
+
+/** Reports each dependency cycle once, at the depends_on of its alphabetically first service. */
+function checkCycles(fp: FileProblems, services: Readonly<Record<string, ServiceSpec>>): void {
+  const state = new Map<string, 'visiting' | 'done'>();
+  const reported = new Set<string>();
+  const visit = (name: string, stack: string[]): void => {
+    const st = state.get(name);
+    if (st === 'done') return;
+    if (st === 'visiting') {
+      const cycle = stack.slice(stack.indexOf(name));
+      const key = [...cycle].sort().join('\0');
+      if (!reported.has(key)) {
+        reported.add(key);
+        const first = [...cycle].sort()[0] ?? name;
+        const start = cycle.indexOf(first);
+        const ordered = [...cycle.slice(start), ...cycle.slice(0, start), first];
+        fp.error(['services', first, 'depends_on'], `dependency cycle: ${ordered.join(' → ')}`, 'remove one of the depends_on entries', 'key');
+      }
+      return;
+    }
+    state.set(name, 'visiting');
+    for (const dep of Object.keys(services[name]?.dependsOn ?? {}).sort()) if (Object.hasOwn(services, dep)) visit(dep, [...stack, name]);
+    state.set(name, 'done');
+  };
+  for (const name of Object.keys(services).sort()) visit(name, []);
+}

@@ -1,0 +1,346 @@
+// The zod boundary for one Compose file: which keys are supported, their
+// types, and the context-free folding of short/long syntaxes (ports,
+// durations, sizes, command strings). Key names (unknown vs "not supported
+// yet") are checked by keys.ts from the rules registered here.
+
+import { z } from 'zod';
+import type { DependsOnCondition, HealthcheckSpec, PortSpec, RestartPolicy } from './model.js';
+import { parseExpose, parsePortNumber, parsePortShort } from './ports.js';
+import { shellSplit } from './shell-split.js';
+import { parseBytes, parseDurationMs, parseNanoCpus, parseNonNegativeInt } from './units.js';
+import type { RawMount } from './volumes.js';
+import { classifySource, parseVolumeShort, VOLUME_NAME } from './volumes.js';
+
+type Ctx = z.core.$RefinementCtx;
+
+/** Reports a problem from inside a transform; `path` points below the transformed value (e.g. a long-syntax field). */
+function fail(ctx: Ctx, input: unknown, message: string, path: PropertyKey[] = []): never {
+  ctx.issues.push({ code: 'custom', message, input, path });
+  return z.NEVER;
+}
+
+// ---- key rules -------------------------------------------------------------
+
+export interface KeyRules {
+  /** Keys Compose knows that Capstan does not implement yet, with a hint each. */
+  unsupported: Readonly<Record<string, string>>;
+  /** `x-*` keys allowed. */
+  extensions: boolean;
+  /** Any key allowed (raw extension blocks). */
+  open: boolean;
+}
+
+export const keyRules = new WeakMap<object, KeyRules>();
+
+const PLANNED = 'it is planned; remove it for now';
+
+function unsupportedList(keys: readonly string[], special: Readonly<Record<string, string>> = {}): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k of keys) out[k] = special[k] ?? PLANNED;
+  return out;
+}
+
+function obj<S extends z.core.$ZodLooseShape>(shape: S, rules: Partial<KeyRules> = {}) {
+  const schema = z.looseObject(shape);
+  keyRules.set(schema, { unsupported: rules.unsupported ?? {}, extensions: rules.extensions ?? false, open: rules.open ?? false });
+  return schema;
+}
+
+// ---- scalars ---------------------------------------------------------------
+
+const str = z.string({ error: 'expected a string' });
+const strOrNum = z.union([z.string(), z.number()], { error: 'expected a string or a number' });
+const scalarValue = z.union([z.string(), z.number(), z.boolean(), z.null()], { error: 'expected a string, number, boolean or null' });
+
+const stringify = (v: string | number | boolean | null): string => (v === null ? '' : String(v));
+
+export const duration = strOrNum.transform((v, ctx) => parseDurationMs(v) ?? fail(ctx, v, `invalid duration ${JSON.stringify(v)}; use e.g. "1m30s", "2s", "500ms"`));
+const byteSize = strOrNum.transform((v, ctx) => parseBytes(v) ?? fail(ctx, v, `invalid size ${JSON.stringify(v)}; use e.g. "512m", "1g", "1024"`));
+const nanoCpus = strOrNum.transform((v, ctx) => parseNanoCpus(v) ?? fail(ctx, v, `invalid cpus ${JSON.stringify(v)}; use e.g. "0.5" or 2`));
+const nonNegativeInt = strOrNum.transform((v, ctx) => parseNonNegativeInt(v) ?? fail(ctx, v, `expected a whole number ≥ 0, got ${JSON.stringify(v)}`));
+const boolish = z
+  .union([z.boolean(), z.string()], { error: 'expected true or false' })
+  .transform((v, ctx) => (typeof v === 'boolean' ? v : /^true$/i.test(v) ? true : /^false$/i.test(v) ? false : fail(ctx, v, `expected true or false, got ${JSON.stringify(v)}`)));
+
+// ---- service fields --------------------------------------------------------
+
+const argv = z
+  .union([z.string(), z.array(strOrNum.transform(String))], { error: 'expected a string or a list of strings' })
+  .transform((v, ctx) => (typeof v === 'string' ? (shellSplit(v) ?? fail(ctx, v, `unterminated quote in ${JSON.stringify(v)}`)) : v));
+
+const ENV_KEY = /^[^=\s]+$/;
+
+/** Value null means "take it from the operator's environment or .env". */
+const environment = z
+  .union([z.array(str), z.record(z.string(), scalarValue)], { error: 'expected a list of "KEY=value" or a mapping' })
+  .transform((v, ctx) => {
+    const out: Record<string, string | null> = {};
+    const put = (k: string, val: string | null): void => void Object.defineProperty(out, k, { value: val, enumerable: true, writable: true, configurable: true });
+    if (Array.isArray(v)) {
+      for (const item of v) {
+        const eq = item.indexOf('=');
+        const key = eq < 0 ? item : item.slice(0, eq);
+        if (!ENV_KEY.test(key)) return fail(ctx, item, `invalid environment entry ${JSON.stringify(item)}`);
+        put(key, eq < 0 ? null : item.slice(eq + 1));
+      }
+    } else {
+      for (const [k, val] of Object.entries(v)) put(k, val === null ? null : String(val));
+    }
+    return out;
+  });
+
+export interface EnvFileRef {
+  path: string;
+  required: boolean;
+}
+const envFileItem = z.union([str, obj({ path: str, required: boolish.optional(), format: z.literal('raw').optional() })], { error: 'expected a path or { path, required }' });
+const envFile = z
+  .union([str, z.array(envFileItem)], { error: 'expected a path or a list of paths' })
+  .transform((v): EnvFileRef[] => (typeof v === 'string' ? [v] : v).map((e) => (typeof e === 'string' ? { path: e, required: true } : { path: e.path, required: e.required ?? true })));
+
+const protocol = z.enum(['tcp', 'udp'], { error: 'protocol must be tcp or udp' });
+const portLong = obj({
+  target: strOrNum,
+  published: strOrNum.optional(),
+  host_ip: str.optional(),
+  protocol: protocol.optional(),
+  mode: z.enum(['ingress', 'host'], { error: 'mode must be ingress or host' }).optional(),
+  name: str.optional(),
+  app_protocol: str.optional(),
+}).transform((p, ctx): PortSpec[] => {
+  const target = parsePortNumber(p.target);
+  if (target === undefined) return fail(ctx, p.target, `invalid container port ${JSON.stringify(p.target)}`, ['target']);
+  const published = p.published === undefined || p.published === '' ? undefined : parsePortNumber(p.published);
+  if (p.published !== undefined && p.published !== '' && published === undefined) {
+    return fail(ctx, p.published, `invalid host port ${JSON.stringify(p.published)} (ranges are only supported in the short syntax)`, ['published']);
+  }
+  return [{ hostIp: p.host_ip ?? '', published, target, protocol: p.protocol ?? 'tcp' }];
+});
+const port = z
+  .union([strOrNum, portLong], { error: 'expected "published:target" or { target, published }' })
+  .transform((v, ctx): PortSpec[] => {
+    if (Array.isArray(v)) return v;
+    const r = parsePortShort(v as string | number);
+    return typeof r === 'string' ? fail(ctx, v, r) : r;
+  });
+
+const exposeItem = strOrNum.transform((v, ctx) => {
+  const r = parseExpose(v);
+  return typeof r === 'string' ? fail(ctx, v, r) : r;
+});
+
+const MOUNT_TYPES = ['bind', 'volume', 'tmpfs'] as const;
+const volumeLong = obj(
+  {
+    type: z.string({ error: 'expected bind, volume or tmpfs' }),
+    source: str.optional(),
+    target: str,
+    read_only: boolish.optional(),
+    consistency: str.optional(),
+    bind: obj({ propagation: str.optional(), create_host_path: boolish.optional(), selinux: z.enum(['z', 'Z']).optional() }).optional(),
+    volume: obj({ nocopy: boolish.optional() }, { unsupported: unsupportedList(['subpath']) }).optional(),
+    tmpfs: obj({ size: byteSize.optional(), mode: strOrNum.optional() }).optional(),
+  },
+  { extensions: true },
+).transform((m, ctx): RawMount => {
+  const type = (MOUNT_TYPES as readonly string[]).includes(m.type) ? (m.type as RawMount['type']) : undefined;
+  if (type === undefined) {
+    return ['npipe', 'cluster', 'image'].includes(m.type)
+      ? fail(ctx, m.type, `volume type ${JSON.stringify(m.type)} is not supported yet`, ['type'])
+      : fail(ctx, m.type, `volume type must be bind, volume or tmpfs, got ${JSON.stringify(m.type)}`, ['type']);
+  }
+  if (!m.target.startsWith('/')) return fail(ctx, m.target, `the container path ${JSON.stringify(m.target)} must be absolute`, ['target']);
+  const source = m.source ?? '';
+  if (type === 'tmpfs') return { type, source: '', target: m.target, readOnly: m.read_only ?? false };
+  if (source === '') return fail(ctx, m, type === 'volume' ? 'anonymous volumes are not supported yet; give the volume a `source` and declare it under top-level `volumes:`' : 'a bind mount needs a `source`');
+  const kind = classifySource(source);
+  if (kind === 'home') return fail(ctx, source, `"~" in ${JSON.stringify(source)} is not supported: bind sources must be inside the repository or absolute`, ['source']);
+  if (type === 'volume' && !VOLUME_NAME.test(source)) return fail(ctx, source, `invalid volume name ${JSON.stringify(source)}`, ['source']);
+  // In the long syntax a bind source without "./" is still relative to the stack file.
+  const bindSource = type === 'bind' && !source.startsWith('/') && !source.startsWith('.') ? `./${source}` : source;
+  return { type, source: type === 'bind' ? bindSource : source, target: m.target, readOnly: m.read_only ?? false };
+});
+const volumeItem = z
+  .union([str, volumeLong], { error: 'expected "source:target[:mode]" or { type, source, target }' })
+  .transform((v, ctx): RawMount => {
+    if (typeof v !== 'string') return v;
+    const r = parseVolumeShort(v);
+    return typeof r === 'string' ? fail(ctx, v, r) : r;
+  });
+
+const networkAttachment = obj(
+  {},
+  { unsupported: unsupportedList(['aliases', 'ipv4_address', 'ipv6_address', 'link_local_ips', 'mac_address', 'driver_opts', 'priority', 'gw_priority', 'interface_name']) },
+).nullable();
+const serviceNetworks = z
+  .union([z.array(str), z.record(z.string(), networkAttachment)], { error: 'expected a list of network names or a mapping' })
+  .transform((v) => (Array.isArray(v) ? v : Object.keys(v)));
+
+const labels = z
+  .union([z.array(str), z.record(z.string(), scalarValue)], { error: 'expected a list of "key=value" or a mapping' })
+  .transform((v) => {
+    const out: Record<string, string> = {};
+    const entries: [string, string][] = Array.isArray(v)
+      ? v.map((item) => {
+          const eq = item.indexOf('=');
+          return eq < 0 ? [item, ''] : [item.slice(0, eq), item.slice(eq + 1)];
+        })
+      : Object.entries(v).map(([k, val]) => [k, stringify(val)]);
+    for (const [k, val] of entries) Object.defineProperty(out, k, { value: val, enumerable: true, writable: true, configurable: true });
+    return out;
+  });
+
+const healthTest = z
+  .union([z.string(), z.array(str).min(1, 'the test list must not be empty')], { error: 'expected a string or a list like ["CMD", "curl", "-f", "http://localhost"]' })
+  .transform((v, ctx) => {
+    if (typeof v === 'string') return ['CMD-SHELL', v];
+    const head = v[0] ?? '';
+    if (!['CMD', 'CMD-SHELL', 'NONE'].includes(head)) return fail(ctx, v, `a test list must start with "CMD", "CMD-SHELL" or "NONE", got ${JSON.stringify(head)}`);
+    return v;
+  });
+const healthcheck = obj(
+  {
+    test: healthTest.optional(),
+    interval: duration.optional(),
+    timeout: duration.optional(),
+    start_period: duration.optional(),
+    retries: nonNegativeInt.optional(),
+    disable: boolish.optional(),
+  },
+  { unsupported: unsupportedList(['start_interval']) },
+).transform((h): HealthcheckSpec => {
+  if (h.disable === true) return { test: ['NONE'], intervalMs: undefined, timeoutMs: undefined, retries: undefined, startPeriodMs: undefined };
+  // No test: keep the image's own HEALTHCHECK command, as Docker does for an empty test.
+  return { test: h.test ?? [], intervalMs: h.interval, timeoutMs: h.timeout, retries: h.retries, startPeriodMs: h.start_period };
+});
+
+const restart = z.string({ error: 'expected a restart policy' }).transform((v, ctx): RestartPolicy => {
+  if (v === 'no' || v === 'always' || v === 'unless-stopped' || v === 'on-failure') return v;
+  // Docker's maximum-retry count is not modelled yet; the policy itself is kept.
+  if (/^on-failure:\d+$/.test(v)) return 'on-failure';
+  return fail(ctx, v, `restart must be one of "no", "always", "on-failure[:N]", "unless-stopped", got ${JSON.stringify(v)}`);
+});
+
+const CONDITIONS = ['service_started', 'service_healthy', 'service_completed_successfully'] as const;
+const dependsOnLong = obj({
+  condition: z.enum(CONDITIONS, { error: `condition must be one of ${CONDITIONS.join(', ')}` }).optional(),
+  restart: boolish.optional(),
+  required: boolish.optional(),
+}).nullable();
+const dependsOn = z
+  .union([z.array(str), z.record(z.string(), dependsOnLong)], { error: 'expected a list of service names or a mapping' })
+  .transform((v) => {
+    const out: Record<string, DependsOnCondition> = {};
+    const entries: [string, DependsOnCondition][] = Array.isArray(v) ? v.map((s) => [s, 'service_started']) : Object.entries(v).map(([k, d]) => [k, d?.condition ?? 'service_started']);
+    for (const [k, c] of entries) Object.defineProperty(out, k, { value: c, enumerable: true, writable: true, configurable: true });
+    return out;
+  });
+
+const deploy = obj(
+  {
+    mode: z
+      .string({ error: 'expected replicated or global' })
+      .transform((v, ctx) =>
+        v === 'replicated' ? v : v === 'global' ? fail(ctx, v, '`deploy.mode: global` is not supported yet') : fail(ctx, v, `deploy.mode must be replicated or global, got ${JSON.stringify(v)}`),
+      )
+      .optional(),
+    replicas: nonNegativeInt.optional(),
+    labels: labels.optional(),
+    resources: obj({
+      limits: obj({ cpus: nanoCpus.optional(), memory: byteSize.optional(), pids: nonNegativeInt.optional() }).optional(),
+      // Reservations are scheduling hints for Swarm; accepted so existing files load, not enforced.
+      reservations: obj({ cpus: nanoCpus.optional(), memory: byteSize.optional(), devices: z.array(z.unknown()).optional(), generic_resources: z.array(z.unknown()).optional() }).optional(),
+    }).optional(),
+  },
+  {
+    unsupported: unsupportedList(['update_config', 'rollback_config', 'restart_policy', 'placement', 'endpoint_mode'], {
+      restart_policy: 'use the service-level `restart:` key',
+    }),
+    extensions: true,
+  },
+);
+
+const capstan = obj(
+  {
+    strategy: z.enum(['rolling', 'blue-green', 'canary'], { error: 'strategy must be rolling, blue-green or canary' }).optional(),
+    progress_deadline: duration.optional(),
+  },
+  { open: true },
+);
+
+/** Compose service keys Capstan does not implement yet. Anything else unknown is a typo. */
+export const SERVICE_UNSUPPORTED = unsupportedList(
+  [
+    'annotations', 'attach', 'blkio_config', 'build', 'cap_add', 'cap_drop', 'cgroup', 'cgroup_parent', 'configs', 'container_name',
+    'cpu_count', 'cpu_percent', 'cpu_period', 'cpu_quota', 'cpu_rt_period', 'cpu_rt_runtime', 'cpu_shares', 'cpus', 'cpuset',
+    'credential_spec', 'develop', 'device_cgroup_rules', 'devices', 'dns', 'dns_opt', 'dns_search', 'domainname', 'driver_opts',
+    'extends', 'external_links', 'extra_hosts', 'gpus', 'group_add', 'hostname', 'init', 'ipc', 'isolation', 'label_file', 'links',
+    'logging', 'mac_address', 'mem_limit', 'mem_reservation', 'mem_swappiness', 'memswap_limit', 'models', 'network_mode',
+    'oom_kill_disable', 'oom_score_adj', 'pid', 'pids_limit', 'platform', 'post_start', 'pre_stop', 'privileged', 'profiles',
+    'provider', 'pull_policy', 'pull_refresh_after', 'read_only', 'runtime', 'scale', 'secrets', 'security_opt', 'shm_size',
+    'stdin_open', 'storage_opt', 'sysctls', 'tmpfs', 'tty', 'ulimits', 'use_api_socket', 'userns_mode', 'uts', 'volumes_from',
+  ],
+  {
+    build: 'it is planned; remove it, or build and push the image yourself and set `image:`',
+    container_name: 'Capstan names containers <stack>-<service>-<n> so it can run replicas; remove it',
+    scale: 'use `deploy.replicas`',
+    cpus: 'use `deploy.resources.limits.cpus`',
+    mem_limit: 'use `deploy.resources.limits.memory`',
+    pids_limit: 'use `deploy.resources.limits.pids`',
+    links: 'services reach each other by name on the stack network; remove it',
+  },
+);
+
+export const serviceSchema = obj(
+  {
+    image: z.string({ error: (iss) => (iss.input === undefined ? 'missing required key `image` (building images is not supported yet)' : 'expected a string') }).min(1, 'image must not be empty'),
+    command: argv.nullish(),
+    entrypoint: argv.nullish(),
+    environment: environment.nullish(),
+    env_file: envFile.nullish(),
+    ports: z.array(port, { error: 'expected a list of ports' }).nullish(),
+    expose: z.array(exposeItem, { error: 'expected a list of ports' }).nullish(),
+    volumes: z.array(volumeItem, { error: 'expected a list of volumes' }).nullish(),
+    networks: serviceNetworks.nullish(),
+    labels: labels.nullish(),
+    healthcheck: healthcheck.nullish(),
+    restart: restart.nullish(),
+    user: strOrNum.transform(String).nullish(),
+    working_dir: str.nullish(),
+    stop_signal: str.nullish(),
+    stop_grace_period: duration.nullish(),
+    depends_on: dependsOn.nullish(),
+    deploy: deploy.nullish(),
+    'x-capstan': capstan.nullish(),
+  },
+  { unsupported: SERVICE_UNSUPPORTED, extensions: true },
+);
+export type ServiceInput = z.output<typeof serviceSchema>;
+
+const externalFlag = z.union([boolish, obj({ name: str.optional() })], { error: 'expected true or false' });
+
+const networkDef = obj(
+  { name: str.optional(), external: externalFlag.optional(), driver: str.optional() },
+  { unsupported: unsupportedList(['driver_opts', 'attachable', 'enable_ipv6', 'ipam', 'internal', 'labels']), extensions: true },
+).nullable();
+const volumeDef = obj(
+  { name: str.optional(), external: externalFlag.optional(), driver: str.optional() },
+  { unsupported: unsupportedList(['driver_opts', 'labels']), extensions: true },
+).nullable();
+export type ResourceDef = z.output<typeof networkDef>;
+
+/** Services are validated one by one (serviceSchema) so one broken service does not hide the others' problems. */
+export const stackSchema = obj(
+  {
+    name: str.optional(),
+    version: strOrNum.optional(),
+    services: z.record(z.string(), z.unknown(), { error: 'expected a mapping of service names to services' }).nullish(),
+    networks: z.record(z.string(), networkDef, { error: 'expected a mapping of network names' }).nullish(),
+    volumes: z.record(z.string(), volumeDef, { error: 'expected a mapping of volume names' }).nullish(),
+  },
+  {
+    unsupported: unsupportedList(['secrets', 'configs', 'include', 'models'], { include: 'it is planned; inline the included services for now' }),
+    extensions: true,
+  },
+);
+export type StackInput = z.output<typeof stackSchema>;
