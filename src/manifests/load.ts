@@ -39,6 +39,8 @@ export interface LoadResult {
 const SERVICE_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
 interface Loaded {
+  /** Set once the name is known, even when the stack has errors, so duplicates are still reported. */
+  name: string | undefined;
   spec: StackSpec | undefined;
   fp: FileProblems;
   namePos: Pos;
@@ -54,8 +56,8 @@ export function loadStacks(files: ReadonlyMap<string, string>, opts: LoadOptions
   }
   const byName = new Map<string, Loaded[]>();
   for (const l of loaded) {
-    if (l.spec === undefined) continue;
-    byName.set(l.spec.name, [...(byName.get(l.spec.name) ?? []), l]);
+    if (l.name === undefined) continue;
+    byName.set(l.name, [...(byName.get(l.name) ?? []), l]);
   }
   const stacks: StackSpec[] = [];
   for (const [name, group] of [...byName].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
@@ -78,7 +80,7 @@ function loadOne(c: StackCandidate, files: ReadonlyMap<string, string>, opts: Lo
   const text = files.get(c.file) ?? '';
   const parsed = parseYaml(text);
   const fp = problems.forFile(c.file, parsed.root);
-  const fail = (): Loaded => ({ spec: undefined, fp, namePos: { line: 1, col: 1 } });
+  const fail = (): Loaded => ({ name: undefined, spec: undefined, fp, namePos: { line: 1, col: 1 } });
   for (const e of parsed.errors) problems.errorAtPos(c.file, e.pos, e.path, e.message);
   for (const w of parsed.warnings) problems.warnAtPos(c.file, w.pos, w.path, w.message);
   const root = parsed.root;
@@ -121,11 +123,11 @@ function loadOne(c: StackCandidate, files: ReadonlyMap<string, string>, opts: Lo
     fp.error(rawName === undefined ? [] : ['name'], `stack name ${JSON.stringify(rawName ?? c.defaultName)} is empty once normalized`, 'use lowercase letters, digits, "-" or "_" in the file name or in `name:`');
     return fail();
   }
-  if (!top.success) return { spec: undefined, fp, namePos };
+  if (!top.success) return { name, spec: undefined, fp, namePos };
   const spec = normalizeStack({ name, file: c.file, dir: c.dir, files, lookup, fp, all: problems }, top.data, services, rawServices);
   // A stack with any error is left out, so a half-valid stack never reaches the planner.
   const clean = problems.errors.length === errorsBefore;
-  return { spec: clean ? deepFreeze(spec) : undefined, fp, namePos };
+  return { name, spec: clean ? deepFreeze(spec) : undefined, fp, namePos };
 }
 
 function reportKeys(list: ReturnType<typeof checkKeys>, fp: FileProblems): void {
