@@ -56,6 +56,8 @@ export function reportZodIssues(issues: readonly Issue[], base: readonly PathSeg
       else if (actual !== undefined && !message.includes('got')) message = `${message}, got ${describe(actual)}`;
     } else if (isDefaultMessage(message)) {
       message = `invalid value ${describe(actual)}`;
+    } else if (issue.code === 'invalid_union' && actual !== undefined) {
+      message = `${message}, got ${describe(actual)}`;
     }
     fp.error(path, message);
   }

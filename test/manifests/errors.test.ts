@@ -1,0 +1,152 @@
+// Every error kind, with the exact file:line:col, key path, message and hint a user sees.
+import { describe, expect, it } from 'vitest';
+import { errorsOf, load } from './helpers.js';
+
+const one = (yaml: string, extra: Record<string, string> = {}): string[] => errorsOf(load({ 'stacks/web.yaml': yaml, ...extra }));
+
+describe('keys', () => {
+  it('flags a typo with a did-you-mean at the key', () => {
+    expect(one('services:\n  api:\n    image: x\n    imagee: y\n')).toEqual(['stacks/web.yaml:4:5 services.api.imagee: unknown key (did you mean "image"?)']);
+  });
+  it('flags a key with nothing close, and typos at other levels', () => {
+    expect(one('servics:\n  api:\n    image: x\nbanana: 1\n')).toEqual([
+      'stacks/web.yaml:1:1 servics: unknown key (did you mean "services"?)',
+      'stacks/web.yaml:4:1 banana: unknown key',
+    ]);
+    expect(one('services:\n  api:\n    image: x\n    deploy: { replica: 2 }\n    healthcheck: { intervall: 2s }\n')).toEqual([
+      'stacks/web.yaml:4:15 services.api.deploy.replica: unknown key (did you mean "replicas"?)',
+      'stacks/web.yaml:5:20 services.api.healthcheck.intervall: unknown key (did you mean "interval"?)',
+    ]);
+  });
+  it('says which Compose keys are not supported yet, at every level', () => {
+    expect(
+      one(
+        [
+          'services:',
+          '  api:',
+          '    image: x',
+          '    build: .',
+          '    container_name: api',
+          '    privileged: true',
+          '    deploy:',
+          '      update_config: { parallelism: 1 }',
+          '    networks:',
+          '      front: { aliases: [a] }',
+          'networks:',
+          '  front: { internal: true }',
+          'secrets:',
+          '  s: { file: ./s.txt }',
+        ].join('\n'),
+      ),
+    ).toEqual([
+      'stacks/web.yaml:4:5 services.api.build: `build` is not supported yet (it is planned; remove it, or build and push the image yourself and set `image:`)',
+      'stacks/web.yaml:5:5 services.api.container_name: `container_name` is not supported yet (Capstan names containers <stack>-<service>-<n> so it can run replicas; remove it)',
+      'stacks/web.yaml:6:5 services.api.privileged: `privileged` is not supported yet (it is planned; remove it for now)',
+      'stacks/web.yaml:8:7 services.api.deploy.update_config: `update_config` is not supported yet (it is planned; remove it for now)',
+      'stacks/web.yaml:10:16 services.api.networks.front.aliases: `aliases` is not supported yet (it is planned; remove it for now)',
+      'stacks/web.yaml:12:12 networks.front.internal: `internal` is not supported yet (it is planned; remove it for now)',
+      'stacks/web.yaml:13:1 secrets: `secrets` is not supported yet (it is planned; remove it for now)',
+    ]);
+  });
+  it('rejects deploy.mode global for now', () => {
+    expect(one('services:\n  api:\n    image: x\n    deploy:\n      mode: global\n')).toEqual(['stacks/web.yaml:5:13 services.api.deploy.mode: `deploy.mode: global` is not supported yet']);
+  });
+  it('warns that version is obsolete', () => {
+    const r = load({ 'stacks/web.yaml': 'version: "3.8"\nservices:\n  api: { image: x }\n' });
+    expect(r.errors).toEqual([]);
+    expect(r.warnings).toEqual([{ file: 'stacks/web.yaml', line: 1, col: 1, path: 'version', message: '`version` is obsolete and ignored' }]);
+  });
+});
+
+describe('values', () => {
+  it('points a missing image at the service key', () => {
+    expect(one('services:\n  api:\n    restart: always\n')).toEqual(['stacks/web.yaml:2:3 services.api.image: missing required key `image` (building images is not supported yet)']);
+  });
+  it('names wrong types and bad values at the value', () => {
+    expect(
+      one(
+        [
+          'services:',
+          '  api:',
+          '    image: [x]',
+          '    ports: ["80:80:80:80", { target: web }]',
+          '    restart: sometimes',
+          '    stop_grace_period: 10',
+          '    healthcheck: { test: [curl, x] }',
+          '    deploy: { replicas: -1 }',
+          '    environment: 5',
+          '    x-capstan: { strategy: yolo }',
+        ].join('\n'),
+      ),
+    ).toEqual([
+      'stacks/web.yaml:3:12 services.api.image: expected a string, got a list',
+      'stacks/web.yaml:4:13 services.api.ports[0]: invalid port "80:80:80:80"; expected [[ip:]published:]target[/protocol]',
+      'stacks/web.yaml:4:38 services.api.ports[1].target: invalid container port "web"',
+      'stacks/web.yaml:5:14 services.api.restart: restart must be one of "no", "always", "on-failure[:N]", "unless-stopped", got "sometimes"',
+      'stacks/web.yaml:6:24 services.api.stop_grace_period: invalid duration 10; use e.g. "1m30s", "2s", "500ms"',
+      'stacks/web.yaml:7:26 services.api.healthcheck.test: a test list must start with "CMD", "CMD-SHELL" or "NONE", got "curl"',
+      'stacks/web.yaml:8:25 services.api.deploy.replicas: expected a whole number ≥ 0, got -1',
+      'stacks/web.yaml:9:18 services.api.environment: expected a list of "KEY=value" or a mapping, got number 5',
+      'stacks/web.yaml:10:28 services.api.x-capstan.strategy: strategy must be rolling, blue-green or canary',
+    ]);
+  });
+  it('rejects an invalid service name', () => {
+    expect(one('services:\n  "my api":\n    image: x\n')).toEqual(['stacks/web.yaml:2:3 services.my api: invalid service name "my api" (use letters, digits, "_", "." or "-", starting with a letter or digit)']);
+  });
+});
+
+describe('whole-stack rules', () => {
+  it('requires declared volumes and networks', () => {
+    expect(one('services:\n  api:\n    image: x\n    volumes: [data:/d]\n    networks: [front]\n')).toEqual([
+      'stacks/web.yaml:4:15 services.api.volumes[0]: volume "data" is not declared in the top-level `volumes:` (add `volumes: { data: {} }` at the top level of the file)',
+      'stacks/web.yaml:5:16 services.api.networks[0]: network "front" is not declared in the top-level `networks:` (add `networks: { front: {} }` at the top level of the file)',
+    ]);
+  });
+  it('requires depends_on targets to exist and to form no cycle', () => {
+    expect(
+      one(['services:', '  a:', '    image: x', '    depends_on: [b, ghost]', '  b:', '    image: x', '    depends_on:', '      a: { condition: service_healthy }', '      phantom:'].join('\n')),
+    ).toEqual([
+      'stacks/web.yaml:4:5 services.a.depends_on: dependency cycle: a → b → a (remove one of the depends_on entries)',
+      'stacks/web.yaml:4:21 services.a.depends_on[1]: depends on unknown service "ghost" (services in this stack: a, b)',
+      'stacks/web.yaml:9:7 services.b.depends_on.phantom: depends on unknown service "phantom" (services in this stack: a, b)',
+    ]);
+  });
+  it('refuses a fixed host port with more than one replica', () => {
+    expect(one('services:\n  api:\n    image: x\n    deploy: { replicas: 3 }\n    ports:\n      - "80"\n      - "8080:80"\n')).toEqual([
+      'stacks/web.yaml:7:9 services.api.ports[1]: a fixed host port cannot be shared by 3 replicas until the router serves published ports (set `deploy.replicas: 1`, or drop the host port (e.g. "80" instead of "8080:80"))',
+    ]);
+    expect(one('services:\n  api:\n    image: x\n    deploy: { replicas: 3 }\n    ports: ["80"]\n')).toEqual([]);
+  });
+  it('keeps relative binds and env files inside the repository', () => {
+    expect(one('services:\n  api:\n    image: x\n    volumes: ["../../etc:/e"]\n    env_file: [../../secret.env, missing.env]\n')).toEqual([
+      'stacks/web.yaml:4:15 services.api.volumes[0]: bind source "../../etc" points outside the repository (keep relative bind sources inside the repository, or use an absolute host path)',
+      'stacks/web.yaml:5:16 services.api.env_file[0]: env_file "../../secret.env" points outside the repository (keep env files inside the repository)',
+      'stacks/web.yaml:5:34 services.api.env_file[1]: env_file "missing.env" not found (looked for stacks/missing.env) (add the file to the repository, or mark it `required: false`)',
+    ]);
+  });
+});
+
+describe('YAML and collection of errors', () => {
+  it('reports syntax errors and duplicate keys with positions', () => {
+    expect(one('services:\n  api:\n    image: [x\n')).toEqual([expect.stringMatching(/^stacks\/web\.yaml:4:1 YAML syntax: /)]);
+    expect(one('services:\n  api:\n    image: x\n    image: y\n')).toEqual(['stacks/web.yaml:4:5 YAML syntax: Map keys must be unique']);
+  });
+  it('collects all errors of all files at once, ordered by file, line, col', () => {
+    const r = load({
+      'stacks/b.yaml': 'services:\n  api:\n    imagee: x\n    image: y\n    ports: [nope]\n',
+      'stacks/a.yaml': 'services:\n  one: { image: x, build: . }\n  two:\n    image: x\n    restart: never\n',
+    });
+    expect(errorsOf(r)).toEqual([
+      'stacks/a.yaml:2:20 services.one.build: `build` is not supported yet (it is planned; remove it, or build and push the image yourself and set `image:`)',
+      'stacks/a.yaml:5:14 services.two.restart: restart must be one of "no", "always", "on-failure[:N]", "unless-stopped", got "never"',
+      'stacks/b.yaml:3:5 services.api.imagee: unknown key (did you mean "image"?)',
+      'stacks/b.yaml:5:13 services.api.ports[0]: invalid container port "nope" in "nope"',
+    ]);
+    expect(r.stacks).toEqual([]);
+  });
+  it('still returns the valid stacks next to invalid ones', () => {
+    const r = load({ 'stacks/good.yaml': 'services:\n  a: { image: x }\n', 'stacks/bad.yaml': 'services:\n  a: { imag: x }\n' });
+    expect(r.errors).toHaveLength(2);
+    expect(r.stacks.map((s) => s.name)).toEqual(['good']);
+  });
+});

@@ -1,0 +1,232 @@
+// Each supported service key, short and long forms, against the exact normalized output.
+import { describe, expect, it } from 'vitest';
+import { load, service, svc } from './helpers.js';
+
+describe('a minimal service', () => {
+  it('gets every default', () => {
+    expect(service(svc())).toEqual({
+      image: 'nginx:1.25',
+      command: undefined,
+      entrypoint: undefined,
+      environment: {},
+      ports: [],
+      expose: [],
+      volumes: [],
+      networks: ['default'],
+      labels: {},
+      healthcheck: undefined,
+      restart: 'no',
+      user: undefined,
+      workingDir: undefined,
+      stopSignal: undefined,
+      stopGracePeriodMs: undefined,
+      dependsOn: {},
+      replicas: 1,
+      resources: { nanoCpus: undefined, memoryBytes: undefined, pids: undefined },
+      deployLabels: {},
+      capstan: { strategy: 'rolling', progressDeadlineMs: 60_000, raw: {} },
+    });
+  });
+
+  it('is deeply frozen', () => {
+    const s = service(svc('environment: { A: b }'));
+    expect(Object.isFrozen(s)).toBe(true);
+    expect(Object.isFrozen(s.environment)).toBe(true);
+    expect(Object.isFrozen(s.capstan)).toBe(true);
+  });
+});
+
+describe('command and entrypoint', () => {
+  it('splits strings like a shell, without sh -c', () => {
+    const s = service(svc(`command: echo "hello world" 'a b'`, 'entrypoint: /bin/tini --'));
+    expect(s.command).toEqual(['echo', 'hello world', 'a b']);
+    expect(s.entrypoint).toEqual(['/bin/tini', '--']);
+  });
+  it('keeps lists as-is (numbers as strings)', () => {
+    expect(service(svc('command: ["sleep", 10]')).command).toEqual(['sleep', '10']);
+    expect(service(svc('entrypoint: []')).entrypoint).toEqual([]);
+  });
+});
+
+describe('environment and env_file', () => {
+  it('reads the list form; a bare name comes from the environment or is left out', () => {
+    const s = service(svc('environment:', '  - A=1', '  - B=x=y', '  - FROM_OP', '  - NOT_SET'), {}, { FROM_OP: 'op' });
+    expect(s.environment).toEqual({ A: '1', B: 'x=y', FROM_OP: 'op' });
+  });
+  it('reads the map form; null comes from the environment; scalars become strings', () => {
+    const s = service(svc('environment:', '  A: 1', '  B: true', '  C:', '  D: ""'), { 'stacks/.env': 'C=dot\n' });
+    expect(s.environment).toEqual({ A: '1', B: 'true', C: 'dot', D: '' });
+  });
+  it('merges env_file under environment, later files winning, paths relative to the stack file', () => {
+    const r = load({
+      'stacks/shop/compose.yaml': ['services:', '  svc:', '    image: x', '    env_file: [common.env, { path: ./local.env, required: false }, ../shared.env]', '    environment: { A: explicit }'].join('\n'),
+      'stacks/shop/common.env': 'A=common\nB=common\nC=common\n',
+      'stacks/shared.env': 'C=shared\n',
+    });
+    expect(r.errors).toEqual([]);
+    expect(r.stacks[0]?.services['svc']?.environment).toEqual({ A: 'explicit', B: 'common', C: 'shared' });
+  });
+  it('accepts a single env_file string', () => {
+    expect(service(svc('env_file: app.env'), { 'stacks/app.env': 'K=v\n' }).environment).toEqual({ K: 'v' });
+  });
+});
+
+describe('ports and expose', () => {
+  it('reads short and long syntax and expands ranges', () => {
+    const s = service(
+      svc('ports:', '  - "8080:80"', '  - 127.0.0.1:9000-9001:90-91/udp', '  - 443', '  - target: 53', '    published: "5353"', '    host_ip: 0.0.0.0', '    protocol: udp', '    mode: host'),
+    );
+    expect(s.ports).toEqual([
+      { hostIp: '', published: 8080, target: 80, protocol: 'tcp' },
+      { hostIp: '127.0.0.1', published: 9000, target: 90, protocol: 'udp' },
+      { hostIp: '127.0.0.1', published: 9001, target: 91, protocol: 'udp' },
+      { hostIp: '', published: undefined, target: 443, protocol: 'tcp' },
+      { hostIp: '0.0.0.0', published: 5353, target: 53, protocol: 'udp' },
+    ]);
+  });
+  it('reads expose', () => {
+    expect(service(svc('expose: ["3000", 4000, "5000-5001/tcp"]')).expose).toEqual([3000, 4000, 5000, 5001]);
+  });
+});
+
+describe('volumes', () => {
+  it('reads short syntax and resolves relative binds against the stack file', () => {
+    const r = load({
+      'stacks/shop/compose.yaml': ['services:', '  svc:', '    image: x', '    volumes: ["data:/var/lib/data", "./html:/www:ro", "../shared/conf:/etc/app", "/srv/abs/../x:/x"]', 'volumes:', '  data:'].join('\n'),
+    });
+    expect(r.errors).toEqual([]);
+    expect(r.stacks[0]?.services['svc']?.volumes).toEqual([
+      { type: 'volume', source: 'data', target: '/var/lib/data', readOnly: false, relative: false },
+      { type: 'bind', source: 'stacks/shop/html', target: '/www', readOnly: true, relative: true },
+      { type: 'bind', source: 'stacks/shared/conf', target: '/etc/app', readOnly: false, relative: true },
+      { type: 'bind', source: '/srv/x', target: '/x', readOnly: false, relative: false },
+    ]);
+  });
+  it('reads long syntax', () => {
+    const s = service(
+      [
+        svc('volumes:', '  - { type: volume, source: data, target: /d, read_only: true, volume: { nocopy: true } }', '  - { type: bind, source: site, target: /www }', '  - { type: tmpfs, target: /tmp, tmpfs: { size: 64m } }').trimEnd(),
+        'volumes: { data: {} }',
+      ].join('\n'),
+    );
+    expect(s.volumes).toEqual([
+      { type: 'volume', source: 'data', target: '/d', readOnly: true, relative: false },
+      { type: 'bind', source: 'stacks/site', target: '/www', readOnly: false, relative: true },
+      { type: 'tmpfs', source: '', target: '/tmp', readOnly: false, relative: false },
+    ]);
+  });
+  it('gives the stack its volumes with engine names', () => {
+    const r = load({ 'stacks/web.yaml': `${svc('volumes: [a:/a, b:/b, c:/c]')}volumes:\n  a:\n  b: { name: shared-b, driver: local }\n  c: { external: true }\n` });
+    expect(r.stacks[0]?.volumes).toEqual({
+      a: { name: 'a', engineName: 'web_a', external: false, driver: undefined },
+      b: { name: 'b', engineName: 'shared-b', external: false, driver: 'local' },
+      c: { name: 'c', engineName: 'c', external: true, driver: undefined },
+    });
+  });
+});
+
+describe('networks', () => {
+  it('joins default when none is listed, and creates it', () => {
+    const r = load({ 'stacks/web.yaml': svc() });
+    expect(r.stacks[0]?.services['svc']?.networks).toEqual(['default']);
+    expect(r.stacks[0]?.networks).toEqual({ default: { name: 'default', engineName: 'web_default', external: false, driver: undefined } });
+  });
+  it('reads list and map forms of declared networks', () => {
+    const top = 'networks:\n  front:\n  back: { driver: bridge }\n  ext: { external: true, name: proxy }\n';
+    const list = load({ 'stacks/web.yaml': svc('networks: [front, back]') + top });
+    expect(list.stacks[0]?.services['svc']?.networks).toEqual(['back', 'front']);
+    const map = load({ 'stacks/web.yaml': svc('networks:', '  ext:', '  default: {}') + top });
+    expect(map.errors).toEqual([]);
+    expect(map.stacks[0]?.services['svc']?.networks).toEqual(['default', 'ext']);
+    expect(map.stacks[0]?.networks).toEqual({
+      back: { name: 'back', engineName: 'web_back', external: false, driver: 'bridge' },
+      default: { name: 'default', engineName: 'web_default', external: false, driver: undefined },
+      ext: { name: 'ext', engineName: 'proxy', external: true, driver: undefined },
+      front: { name: 'front', engineName: 'web_front', external: false, driver: undefined },
+    });
+  });
+});
+
+describe('labels, healthcheck, restart, user and friends', () => {
+  it('reads labels as a list or a map', () => {
+    expect(service(svc('labels: ["a=1", "b", "c=x=y"]')).labels).toEqual({ a: '1', b: '', c: 'x=y' });
+    expect(service(svc('labels: { com.example.tier: web, n: 3 }')).labels).toEqual({ 'com.example.tier': 'web', n: '3' });
+  });
+  it('reads healthcheck forms', () => {
+    expect(service(svc('healthcheck:', '  test: curl -f http://localhost', '  interval: 1m30s', '  timeout: 2s', '  retries: 3', '  start_period: 500ms')).healthcheck).toEqual({
+      test: ['CMD-SHELL', 'curl -f http://localhost'],
+      intervalMs: 90_000,
+      timeoutMs: 2000,
+      retries: 3,
+      startPeriodMs: 500,
+    });
+    expect(service(svc('healthcheck: { test: [CMD, wget, -qO-, "http://x"] }')).healthcheck?.test).toEqual(['CMD', 'wget', '-qO-', 'http://x']);
+    expect(service(svc('healthcheck: { disable: true, interval: 5s }')).healthcheck).toEqual({ test: ['NONE'], intervalMs: undefined, timeoutMs: undefined, retries: undefined, startPeriodMs: undefined });
+  });
+  it('reads restart policies', () => {
+    expect(service(svc('restart: always')).restart).toBe('always');
+    expect(service(svc('restart: "no"')).restart).toBe('no');
+    expect(service(svc('restart: no')).restart).toBe('no');
+    expect(service(svc('restart: on-failure:3')).restart).toBe('on-failure');
+    expect(service(svc('restart: unless-stopped')).restart).toBe('unless-stopped');
+  });
+  it('reads user, working_dir, stop_signal, stop_grace_period', () => {
+    const s = service(svc('user: 1000', 'working_dir: /app', 'stop_signal: SIGQUIT', 'stop_grace_period: 1m'));
+    expect([s.user, s.workingDir, s.stopSignal, s.stopGracePeriodMs]).toEqual(['1000', '/app', 'SIGQUIT', 60_000]);
+  });
+});
+
+describe('depends_on, deploy and x-capstan', () => {
+  it('reads depends_on as list or map with conditions', () => {
+    const r = load({
+      'stacks/web.yaml': ['services:', '  db: { image: pg }', '  cache: { image: redis }', '  api:', '    image: api', '    depends_on:', '      db: { condition: service_healthy, restart: true }', '      cache:', '  worker: { image: w, depends_on: [db, api] }'].join('\n'),
+    });
+    expect(r.errors).toEqual([]);
+    const s = r.stacks[0]?.services;
+    expect(s?.['api']?.dependsOn).toEqual({ db: 'service_healthy', cache: 'service_started' });
+    expect(s?.['worker']?.dependsOn).toEqual({ db: 'service_started', api: 'service_started' });
+  });
+  it('reads deploy replicas, limits, labels; accepts reservations and mode replicated', () => {
+    const s = service(
+      svc('deploy:', '  mode: replicated', '  replicas: 3', '  labels: [tier=web]', '  resources:', '    limits: { cpus: "0.5", memory: 512m, pids: 100 }', '    reservations: { cpus: "0.25", memory: 128m }'),
+    );
+    expect([s.replicas, s.resources, s.deployLabels]).toEqual([3, { nanoCpus: 500_000_000, memoryBytes: 536_870_912, pids: 100 }, { tier: 'web' }]);
+  });
+  it('reads x-capstan strategy and progress_deadline and keeps the rest raw', () => {
+    const s = service(svc('x-capstan:', '  strategy: blue-green', '  progress_deadline: 2m', '  route: { host: api.example.test, port: 8080 }'));
+    expect(s.capstan).toEqual({ strategy: 'blue-green', progressDeadlineMs: 120_000, raw: { route: { host: 'api.example.test', port: 8080 } } });
+  });
+  it('allows x-* extension keys at the top level and in services', () => {
+    const r = load({ 'stacks/web.yaml': `x-owner: team-a\n${svc('x-note: hi')}` });
+    expect(r.errors).toEqual([]);
+  });
+});
+
+describe('anchors, aliases and merge keys', () => {
+  it('expands them; explicit keys win over merged ones', () => {
+    const r = load({
+      'stacks/web.yaml': [
+        'x-defaults: &defaults',
+        '  restart: always',
+        '  environment: &env { A: "1", B: "2" }',
+        '  image: base:1',
+        'x-more: &more',
+        '  user: nobody',
+        '  restart: on-failure',
+        'services:',
+        '  a:',
+        '    <<: [*defaults, *more]',
+        '    image: a:1',
+        '  b:',
+        '    <<: *defaults',
+        '    environment: *env',
+        '    labels: { x: "y" }',
+      ].join('\n'),
+    });
+    expect(r.errors).toEqual([]);
+    const a = r.stacks[0]?.services['a'];
+    const b = r.stacks[0]?.services['b'];
+    expect([a?.image, a?.restart, a?.user, a?.environment]).toEqual(['a:1', 'always', 'nobody', { A: '1', B: '2' }]);
+    expect([b?.image, b?.restart, b?.environment, b?.labels]).toEqual(['base:1', 'always', { A: '1', B: '2' }, { x: 'y' }]);
+  });
+});
