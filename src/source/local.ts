@@ -2,7 +2,7 @@
 // refs and objects come straight from its store, so a commit there is visible
 // at the next resolve() without any fetch or copy.
 
-import * as fs from 'node:fs';
+import { syncFs as fs } from './sync-fs.js';
 import { readFile, stat } from 'node:fs/promises';
 import { join, resolve as resolvePath } from 'node:path';
 import git from 'isomorphic-git';

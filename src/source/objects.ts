@@ -2,7 +2,7 @@
 // does the store hold an object, which commit does a (tag) object point at,
 // and which full sha does an abbreviated one stand for.
 
-import * as fs from 'node:fs';
+import { syncFs as fs } from './sync-fs.js';
 import git from 'isomorphic-git';
 import { GitRefNotFoundError } from '../errors.js';
 import type { ObjectStore } from './tree.js';

@@ -3,7 +3,7 @@
 // the wanted commit is not in the cache yet, shallow by default; reads then
 // come from the cache's object store. Errors leave as GitAuth/Fetch/RefNotFound.
 
-import * as fs from 'node:fs';
+import { syncFs as fs } from './sync-fs.js';
 import { rmSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';

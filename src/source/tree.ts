@@ -2,9 +2,9 @@
 // packs, via isomorphic-git): the subtree the manifests need as text, or the
 // whole tree written to disk once for relative bind mounts and build contexts.
 
-import * as fs from 'node:fs';
-import { chmod, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { syncFs as fs } from './sync-fs.js';
+import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import git from 'isomorphic-git';
 import { GitRefNotFoundError } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
@@ -89,10 +89,19 @@ export async function readFilesAt(store: ObjectStore, revision: string, dir: str
   const files = new Map<string, string>();
   if (root === undefined) return files;
   const decoder = new TextDecoder('utf-8');
-  for await (const entry of blobsUnder(store, root, logger)) {
-    files.set(entry.path, decoder.decode(await readBlob(store, entry.oid)));
-  }
+  const entries: Entry[] = [];
+  for await (const entry of blobsUnder(store, root, logger)) entries.push(entry);
+  const contents = await inBatches(entries, (entry) => readBlob(store, entry.oid));
+  entries.forEach((entry, i) => files.set(entry.path, decoder.decode(contents[i])));
   return files;
+}
+
+/** Reads overlap their file I/O; bounded so a big tree cannot exhaust file handles. */
+const BATCH = 32;
+async function inBatches<T, R>(items: T[], fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = [];
+  for (let i = 0; i < items.length; i += BATCH) out.push(...(await Promise.all(items.slice(i, i + BATCH).map(fn))));
+  return out;
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -116,12 +125,14 @@ export async function materializeAt(store: ObjectStore, revision: string, checko
   const temp = join(checkoutsDir, `.tmp-${revision}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
   try {
     await mkdir(temp);
-    for await (const entry of blobsUnder(store, root, logger)) {
+    const entries: Entry[] = [];
+    for await (const entry of blobsUnder(store, root, logger)) entries.push(entry);
+    const dirs = new Set(entries.map((entry) => dirname(join(temp, ...entry.path.split('/')))));
+    for (const dir of dirs) await mkdir(dir, { recursive: true });
+    await inBatches(entries, async (entry) => {
       const file = join(temp, ...entry.path.split('/'));
-      await mkdir(join(file, '..'), { recursive: true });
-      await writeFile(file, await readBlob(store, entry.oid));
-      if (entry.mode === MODE_EXECUTABLE) await chmod(file, 0o755);
-    }
+      await writeFile(file, await readBlob(store, entry.oid), { mode: entry.mode === MODE_EXECUTABLE ? 0o755 : 0o644 });
+    });
     try {
       await rename(temp, target);
     } catch (err) {

@@ -1,0 +1,56 @@
+// A promise-shaped fs for isomorphic-git, backed by synchronous calls. Reading
+// one object costs several tiny file operations (a loose-object probe, the pack
+// dir listing, the pack read); through libuv's thread pool each waits a round
+// trip, which made reading a tree ~1 ms per file (now ~0.2 ms). The files are
+// small and local; the largest write, a fetched pack, is in memory already.
+
+import * as fs from 'node:fs';
+
+type Args<F> = F extends (...args: infer A) => unknown ? A : never;
+
+function wrap<F extends (...args: never[]) => unknown>(fn: F): (...args: Args<F>) => Promise<ReturnType<F>> {
+  return (...args) =>
+    new Promise((resolve, reject) => {
+      try {
+        resolve(fn(...args) as ReturnType<F>);
+      } catch (err) {
+        reject(err instanceof Error ? err : new Error(String(err)));
+      }
+    });
+}
+
+/**
+ * isomorphic-git probes for loose objects and refs that mostly do not exist;
+ * answering null (which its FileSystem accepts as "missing") spares building
+ * an exception with a stack for every probe.
+ */
+function readFileOrNull(path: string, options?: { encoding?: BufferEncoding | null } | BufferEncoding): Buffer | string | null {
+  const info = fs.statSync(path, { throwIfNoEntry: false });
+  if (info === undefined || info.isDirectory()) return null;
+  return fs.readFileSync(path, options);
+}
+
+/**
+ * isomorphic-git wraps the fs anew on every API call and tells promise-style
+ * from callback-style by calling readFile() without arguments; answer that
+ * probe with one shared rejection instead of a fresh TypeError each time.
+ */
+const PROBE_ERROR = new TypeError('readFile needs a path');
+const readFile = wrap(readFileOrNull);
+
+/** What isomorphic-git's FileSystem wrapper calls (it adds rm via rmdir/unlink itself). */
+export const syncFs = {
+  promises: {
+    readFile: (...args: Parameters<typeof readFile>) => (typeof args[0] === 'string' ? readFile(...args) : Promise.reject(PROBE_ERROR)),
+    writeFile: wrap(fs.writeFileSync),
+    mkdir: wrap(fs.mkdirSync),
+    rmdir: wrap(fs.rmdirSync),
+    unlink: wrap(fs.unlinkSync),
+    stat: wrap(fs.statSync),
+    lstat: wrap(fs.lstatSync),
+    readdir: wrap(fs.readdirSync),
+    readlink: wrap(fs.readlinkSync),
+    symlink: wrap(fs.symlinkSync),
+    chmod: wrap(fs.chmodSync),
+  },
+};
