@@ -105,7 +105,9 @@ function loadOne(c: StackCandidate, files: ReadonlyMap<string, string>, opts: Lo
   if (!top.success) reportZodIssues(top.error.issues, [], data, fp);
   if (root.entries.has('version')) fp.warn(['version'], '`version` is obsolete and ignored', 'key');
 
-  const rawServices = top.success ? (top.data.services ?? {}) : {};
+  // Read service names from the plain data: a zod record output would turn a `__proto__` key into a prototype.
+  const plainServices = isRecord(data) ? data['services'] : undefined;
+  const rawServices: Record<string, unknown> = top.success && isRecord(plainServices) ? plainServices : {};
   const services = new Map<string, ServiceInput>();
   for (const [name, raw] of Object.entries(rawServices)) {
     const base = ['services', name];
@@ -129,6 +131,8 @@ function loadOne(c: StackCandidate, files: ReadonlyMap<string, string>, opts: Lo
   const clean = problems.errors.length === errorsBefore;
   return { name, spec: clean ? deepFreeze(spec) : undefined, fp, namePos };
 }
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function reportKeys(list: ReturnType<typeof checkKeys>, fp: FileProblems): void {
   for (const k of list) fp.error(k.path, k.message, k.hint, 'key');

@@ -60,7 +60,11 @@ export function parseYaml(text: string): ParsedYaml {
     return { line: lp.line, col: lp.col };
   };
   const firstLine = (m: string): string => (m.split('\n')[0] ?? m).trim();
-  const errors: YamlProblem[] = doc.errors.map((e) => ({ pos: at(e.pos[0]), path: '', message: `YAML syntax: ${firstLine(e.message)}` }));
+  const errors: YamlProblem[] = doc.errors.map((e) => ({
+    pos: at(e.pos[0]),
+    path: '',
+    message: e.code === 'MULTIPLE_DOCS' ? 'a stack file holds one YAML document; split the `---` documents into separate files' : `YAML syntax: ${firstLine(e.message)}`,
+  }));
   const warnings: YamlProblem[] = doc.warnings.map((w) => ({ pos: at(w.pos[0]), path: '', message: `YAML: ${firstLine(w.message)}` }));
   if (errors.length > 0 || doc.contents === null) return { root: undefined, errors, warnings };
   const builder = new TreeBuilder(doc, at);

@@ -25,6 +25,9 @@ function describe(v: unknown): string {
   return `${typeof v} ${String(v)}`;
 }
 
+/** zod's type names in the words of a YAML user. */
+const EXPECTED: Readonly<Record<string, string>> = { object: 'a mapping', record: 'a mapping', array: 'a list', string: 'a string', number: 'a number', boolean: 'true or false' };
+
 const isDefaultMessage = (m: string): boolean => m.startsWith('Invalid input') || m.startsWith('Invalid option');
 
 /** A union branch that failed only because the value had another type is not the user's intent. */
@@ -49,15 +52,15 @@ export function reportZodIssues(issues: readonly Issue[], base: readonly PathSeg
     }
     const actual = valueAt(data, path);
     let message = issue.message;
-    if (issue.code === 'invalid_type') {
-      const key = path[path.length - 1];
-      if (actual === undefined && isDefaultMessage(message)) message = `missing required key \`${String(key)}\``;
-      else if (isDefaultMessage(message)) message = `expected ${issue.expected}, got ${describe(actual)}`;
-      else if (actual !== undefined && !message.includes('got')) message = `${message}, got ${describe(actual)}`;
+    const key = path[path.length - 1];
+    if (actual === undefined && (issue.code === 'invalid_type' || issue.code === 'invalid_union')) {
+      if (!message.startsWith('missing')) message = `missing required key \`${String(key)}\``;
+    } else if (issue.code === 'invalid_type' && isDefaultMessage(message)) {
+      message = `expected ${EXPECTED[issue.expected] ?? issue.expected}, got ${describe(actual)}`;
+    } else if ((issue.code === 'invalid_type' || issue.code === 'invalid_union') && !message.includes(', got ')) {
+      message = `${message}, got ${describe(actual)}`;
     } else if (isDefaultMessage(message)) {
       message = `invalid value ${describe(actual)}`;
-    } else if (issue.code === 'invalid_union' && actual !== undefined) {
-      message = `${message}, got ${describe(actual)}`;
     }
     fp.error(path, message);
   }

@@ -95,6 +95,27 @@ describe('values', () => {
   });
 });
 
+describe('odd shapes', () => {
+  it('explains empty services, top-level lists, missing long-syntax fields and unresolvable aliases', () => {
+    expect(one('services:\n  api:\n')).toEqual(['stacks/web.yaml:2:7 services.api: expected a mapping, got null']);
+    expect(one('- a\n- b\n')).toEqual(['stacks/web.yaml:1:1 expected a mapping with `services:` at the top level']);
+    expect(one('services:\n  api:\n    image: x\n    ports: [{ published: 80 }]\n    volumes: [{ source: a, target: /z }]\n')).toEqual([
+      'stacks/web.yaml:4:13 services.api.ports[0].target: missing required key `target`',
+      'stacks/web.yaml:5:15 services.api.volumes[0].type: missing required key `type`',
+    ]);
+    expect(one('services:\n  api:\n    image: *nope\n')).toEqual(['stacks/web.yaml:3:12 services.api.image: alias *nope cannot be resolved']);
+    expect(one('services:\n  api: { image: x }\n---\nmore: 1\n')).toEqual(['stacks/web.yaml:3:1 a stack file holds one YAML document; split the `---` documents into separate files']);
+  });
+  it('never lets a __proto__ service slip through', () => {
+    expect(one('services:\n  __proto__:\n    image: x\n')).toEqual([
+      'stacks/web.yaml:2:3 services.__proto__: invalid service name "__proto__" (use letters, digits, "_", "." or "-", starting with a letter or digit)',
+    ]);
+  });
+  it('treats a self-dependency as a cycle', () => {
+    expect(one('services:\n  api:\n    image: x\n    depends_on: [api]\n')).toEqual(['stacks/web.yaml:4:5 services.api.depends_on: dependency cycle: api → api (remove one of the depends_on entries)']);
+  });
+});
+
 describe('whole-stack rules', () => {
   it('requires declared volumes and networks', () => {
     expect(one('services:\n  api:\n    image: x\n    volumes: [data:/d]\n    networks: [front]\n')).toEqual([
