@@ -7,6 +7,7 @@ import type { ValidationError } from '../errors.js';
 import { discoverStacks, normalizeStackName } from './discover.js';
 import type { StackCandidate } from './discover.js';
 import { parseDotenv } from './dotenv.js';
+import type { Dotenv } from './dotenv.js';
 import { deepFreeze } from './freeze.js';
 import { interpolateTree } from './interpolate.js';
 import type { Lookup } from './interpolate.js';
@@ -49,7 +50,7 @@ interface Loaded {
 /** files: every file under `root`, keyed by repo-relative POSIX path ('stacks/web.yaml' -> content). Pure. */
 export function loadStacks(files: ReadonlyMap<string, string>, opts: LoadOptions): LoadResult {
   const problems = new Problems();
-  const dotenvs = new Map<string, Record<string, string>>();
+  const dotenvs = new Map<string, Dotenv>();
   const loaded: Loaded[] = [];
   for (const c of discoverStacks(files.keys(), opts.root)) {
     loaded.push(loadOne(c, files, opts, problems, dotenvs));
@@ -75,7 +76,7 @@ export function loadStacks(files: ReadonlyMap<string, string>, opts: LoadOptions
   return { stacks, errors: sorted.errors, warnings: sorted.warnings };
 }
 
-function loadOne(c: StackCandidate, files: ReadonlyMap<string, string>, opts: LoadOptions, problems: Problems, dotenvs: Map<string, Record<string, string>>): Loaded {
+function loadOne(c: StackCandidate, files: ReadonlyMap<string, string>, opts: LoadOptions, problems: Problems, dotenvs: Map<string, Dotenv>): Loaded {
   const errorsBefore = problems.errors.length;
   const text = files.get(c.file) ?? '';
   const parsed = parseYaml(text);
@@ -93,7 +94,8 @@ function loadOne(c: StackCandidate, files: ReadonlyMap<string, string>, opts: Lo
     return fail();
   }
 
-  const dotenv = c.envFile === undefined ? {} : readDotenv(c.envFile, files, problems, dotenvs);
+  const env = c.envFile === undefined ? undefined : readDotenv(c.envFile, files, problems, dotenvs);
+  const dotenv = env?.vars ?? {};
   const lookup: Lookup = (name) => (Object.hasOwn(opts.env, name) ? opts.env[name] : Object.hasOwn(dotenv, name) ? dotenv[name] : undefined);
   const interp = interpolateTree(root, lookup);
   for (const e of interp.errors) problems.errorAtPos(c.file, e.pos, e.path, e.message, 'set the variable in the stack\'s .env or the operator\'s environment');
@@ -128,7 +130,8 @@ function loadOne(c: StackCandidate, files: ReadonlyMap<string, string>, opts: Lo
   if (!top.success) return { name, spec: undefined, fp, namePos };
   const spec = normalizeStack({ name, file: c.file, dir: c.dir, files, lookup, fp, all: problems }, top.data, services, rawServices);
   // A stack with any error is left out, so a half-valid stack never reaches the planner.
-  const clean = problems.errors.length === errorsBefore;
+  // A broken shared .env reports its errors once, but taints every stack that reads it.
+  const clean = problems.errors.length === errorsBefore && (env?.errors.length ?? 0) === 0;
   return { name, spec: clean ? deepFreeze(spec) : undefined, fp, namePos };
 }
 
@@ -138,11 +141,11 @@ function reportKeys(list: ReturnType<typeof checkKeys>, fp: FileProblems): void 
   for (const k of list) fp.error(k.path, k.message, k.hint, 'key');
 }
 
-function readDotenv(path: string, files: ReadonlyMap<string, string>, problems: Problems, cache: Map<string, Record<string, string>>): Record<string, string> {
+function readDotenv(path: string, files: ReadonlyMap<string, string>, problems: Problems, cache: Map<string, Dotenv>): Dotenv {
   const hit = cache.get(path);
   if (hit !== undefined) return hit;
   const parsed = parseDotenv(files.get(path) ?? '');
   for (const e of parsed.errors) problems.errorAtPos(path, { line: e.line, col: e.col }, '', e.message);
-  cache.set(path, parsed.vars);
-  return parsed.vars;
+  cache.set(path, parsed);
+  return parsed;
 }

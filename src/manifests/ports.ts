@@ -41,6 +41,10 @@ export function parsePortShort(input: string | number): PortSpec[] | string {
   let targetText: string;
   if (parts.length === 1) {
     targetText = parts[0] ?? '';
+  } else if (parts.length === 2 && hostIp === '' && /^\d+\.\d+\.\d+\.\d+$/.test(parts[0] ?? '')) {
+    // "127.0.0.1:80": Docker reads an IPv4 address here as the host IP with an ephemeral host port.
+    hostIp = parts[0] ?? '';
+    targetText = parts[1] ?? '';
   } else if (parts.length === 2) {
     publishedText = parts[0];
     targetText = parts[1] ?? '';

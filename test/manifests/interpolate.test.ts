@@ -85,7 +85,8 @@ describe('interpolation in loadStacks', () => {
   });
 
   it('reports a malformed .env line at its position', () => {
-    const r = load({ 'stacks/web.yaml': svc(), 'stacks/.env': 'OK=1\n  9BAD=2\n' });
+    const r = load({ 'stacks/web.yaml': svc(), 'stacks/api.yaml': svc(), 'stacks/.env': 'OK=1\n  9BAD=2\n' });
     expect(errorsOf(r)).toEqual(['stacks/.env:2:3 invalid variable name "9BAD"']);
+    expect(r.stacks).toEqual([]);
   });
 });

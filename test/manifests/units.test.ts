@@ -65,6 +65,7 @@ describe('ports', () => {
     expect(parsePortShort('8080:80')).toEqual([{ hostIp: '', published: 8080, target: 80, protocol: 'tcp' }]);
     expect(parsePortShort('127.0.0.1:8080:80/udp')).toEqual([{ hostIp: '127.0.0.1', published: 8080, target: 80, protocol: 'udp' }]);
     expect(parsePortShort('127.0.0.1::80')).toEqual([{ hostIp: '127.0.0.1', published: undefined, target: 80, protocol: 'tcp' }]);
+    expect(parsePortShort('127.0.0.1:80')).toEqual([{ hostIp: '127.0.0.1', published: undefined, target: 80, protocol: 'tcp' }]);
     expect(parsePortShort('[::1]:53:53/UDP')).toEqual([{ hostIp: '::1', published: 53, target: 53, protocol: 'udp' }]);
   });
   it('expands ranges pairwise', () => {
