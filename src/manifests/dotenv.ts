@@ -1,6 +1,10 @@
 // Parses `.env` and `env_file` contents (KEY=VALUE lines) the way Compose
 // reads them: comments, `export`, single quotes literal, double quotes with
-// escapes. Pure: content in, variables and positioned problems out.
+// escapes; unquoted and double-quoted values interpolate earlier variables
+// of the file, then `outer`. Pure: content in, variables and positioned problems out.
+
+import { interpolateString } from './interpolate.js';
+import type { Lookup } from './interpolate.js';
 
 export interface DotenvProblem {
   line: number;
@@ -15,7 +19,7 @@ export interface Dotenv {
 
 const KEY = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
 
-export function parseDotenv(text: string): Dotenv {
+export function parseDotenv(text: string, outer: Lookup = () => undefined): Dotenv {
   const vars: Record<string, string> = {};
   const errors: DotenvProblem[] = [];
   const lines = text.split(/\r?\n/);
@@ -39,7 +43,16 @@ export function parseDotenv(text: string): Dotenv {
       errors.push({ line: i + 1, col: indent + 1, message: `unterminated quote in value of ${key}` });
       continue;
     }
-    Object.defineProperty(vars, key, { value: parsed, enumerable: true, writable: true, configurable: true });
+    let value = parsed;
+    if (!rest.startsWith("'") && parsed.includes('$')) {
+      const r = interpolateString(parsed, (n) => (Object.hasOwn(vars, n) ? vars[n] : outer(n)));
+      if (r.error !== undefined) {
+        errors.push({ line: i + 1, col: indent + 1, message: r.error });
+        continue;
+      }
+      value = r.value;
+    }
+    Object.defineProperty(vars, key, { value, enumerable: true, writable: true, configurable: true });
   }
   return { vars, errors };
 }

@@ -94,7 +94,7 @@ function loadOne(c: StackCandidate, files: ReadonlyMap<string, string>, opts: Lo
     return fail();
   }
 
-  const env = c.envFile === undefined ? undefined : readDotenv(c.envFile, files, problems, dotenvs);
+  const env = c.envFile === undefined ? undefined : readDotenv(c.envFile, files, opts, problems, dotenvs);
   const dotenv = env?.vars ?? {};
   const lookup: Lookup = (name) => (Object.hasOwn(opts.env, name) ? opts.env[name] : Object.hasOwn(dotenv, name) ? dotenv[name] : undefined);
   const interp = interpolateTree(root, lookup);
@@ -141,10 +141,10 @@ function reportKeys(list: ReturnType<typeof checkKeys>, fp: FileProblems): void 
   for (const k of list) fp.error(k.path, k.message, k.hint, 'key');
 }
 
-function readDotenv(path: string, files: ReadonlyMap<string, string>, problems: Problems, cache: Map<string, Dotenv>): Dotenv {
+function readDotenv(path: string, files: ReadonlyMap<string, string>, opts: LoadOptions, problems: Problems, cache: Map<string, Dotenv>): Dotenv {
   const hit = cache.get(path);
   if (hit !== undefined) return hit;
-  const parsed = parseDotenv(files.get(path) ?? '');
+  const parsed = parseDotenv(files.get(path) ?? '', (n) => (Object.hasOwn(opts.env, n) ? opts.env[n] : undefined));
   for (const e of parsed.errors) problems.errorAtPos(path, { line: e.line, col: e.col }, '', e.message);
   cache.set(path, parsed);
   return parsed;

@@ -189,7 +189,7 @@ function buildEnvironment(ctx: StackContext, base: PathSegment[], s: ServiceInpu
       if (ref.required) ctx.fp.error(at, `env_file ${JSON.stringify(ref.path)} not found (looked for ${path})`, 'add the file to the repository, or mark it `required: false`');
       return;
     }
-    const parsed = parseDotenv(content);
+    const parsed = parseDotenv(content, ctx.lookup);
     for (const e of parsed.errors) ctx.all.errorAtPos(path, { line: e.line, col: e.col }, '', e.message);
     for (const [k, v] of Object.entries(parsed.vars)) setOwn(env, k, v);
   });

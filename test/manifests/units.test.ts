@@ -112,6 +112,11 @@ describe('dotenv', () => {
     expect(r.errors).toEqual([]);
     expect(r.vars).toEqual({ A: '1', B: 'two', C: 'lit $x # no', D: 'x\ny "q"', E: 'v', F: '' });
   });
+  it('interpolates unquoted and double-quoted values from earlier lines, then the outer lookup', () => {
+    const r = parseDotenv(['HOST=db', 'URL=postgres://${HOST}:${PORT:-5432}/$NAME', 'LIT=\'${HOST}\'', 'Q="${HOST}-x"'].join('\n'), (n) => (n === 'NAME' ? 'shop' : undefined));
+    expect(r.vars).toEqual({ HOST: 'db', URL: 'postgres://db:5432/shop', LIT: '${HOST}', Q: 'db-x' });
+    expect(parseDotenv('A=${B:?needed}').errors).toEqual([{ line: 1, col: 1, message: 'required variable B is missing a value: needed' }]);
+  });
   it('reports bad lines with positions', () => {
     expect(parseDotenv('A="open\n=x').errors).toEqual([
       { line: 1, col: 1, message: 'unterminated quote in value of A' },
