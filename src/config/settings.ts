@@ -4,7 +4,7 @@
 
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
-import { parseDurationMs } from '../manifests/durations.js';
+import { parseDurationMs } from '../manifests/units.js';
 
 export interface Settings {
   repo: string | undefined;

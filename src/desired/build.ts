@@ -3,8 +3,8 @@
 // each with its spec hash. Pure and deterministic; the result is frozen.
 
 import { deepFreeze } from '../manifests/freeze.js';
-import type { StackSpec } from '../manifests/model.js';
-import type { DesiredService, DesiredStack, DesiredState } from './model.js';
+import type { ServiceSpec, StackSpec } from '../manifests/model.js';
+import type { DesiredService, DesiredStack, DesiredState, EngineNames } from './model.js';
 import { specHash } from './spec-hash.js';
 
 const byString = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
@@ -30,6 +30,17 @@ export function dependencyOrder(services: Readonly<Record<string, { dependsOn: R
   return order;
 }
 
+/** Resolves the stack-local names a service uses to what the engine calls them. Validation guarantees each is declared. */
+export function engineNamesOf(spec: ServiceSpec, stack: StackSpec): EngineNames {
+  const networks: Record<string, string> = {};
+  for (const n of spec.networks) networks[n] = stack.networks[n]?.engineName ?? `${stack.name}_${n}`;
+  const volumes: Record<string, string> = {};
+  for (const m of spec.volumes) {
+    if (m.type === 'volume' && m.source !== '') volumes[m.source] = stack.volumes[m.source]?.engineName ?? `${stack.name}_${m.source}`;
+  }
+  return { networks, volumes };
+}
+
 export function buildDesired(revision: string, stacks: readonly StackSpec[]): DesiredState {
   const out: DesiredStack[] = [...stacks]
     .sort((a, b) => byString(a.name, b.name))
@@ -37,7 +48,7 @@ export function buildDesired(revision: string, stacks: readonly StackSpec[]): De
       const services: DesiredService[] = dependencyOrder(stack.services).map((name) => {
         const spec = stack.services[name];
         if (spec === undefined) throw new Error(`unreachable: service ${name} vanished`);
-        return { stack: stack.name, name, spec, specHash: specHash(spec) };
+        return { stack: stack.name, name, spec, specHash: specHash(spec), engineNames: engineNamesOf(spec, stack) };
       });
       return { name: stack.name, file: stack.file, spec: stack, services };
     });

@@ -10,6 +10,13 @@ export interface DesiredService {
   spec: ServiceSpec;
   /** Stable hash of the normalized spec, without `replicas` (scaling is not a change of spec). */
   specHash: string;
+  /** Engine-level names of the networks and named volumes the service uses, keyed by their names in the stack (custom `name:` and external ones included). */
+  engineNames: EngineNames;
+}
+
+export interface EngineNames {
+  networks: Readonly<Record<string, string>>;
+  volumes: Readonly<Record<string, string>>;
 }
 
 export interface DesiredStack {

@@ -2,6 +2,7 @@
 // recreate. Values of environment variables are masked: a plan is posted in
 // pull requests and logs, and env often carries secrets.
 
+import { canonicalJson } from '../desired/spec-hash.js';
 import type { ServiceSpec } from '../manifests/model.js';
 
 type Key = keyof ServiceSpec;
@@ -27,7 +28,7 @@ const NAMES: Partial<Record<Key, string>> = {
 export function describeSpecChange(before: ServiceSpec, after: ServiceSpec): string[] {
   const reasons: string[] = [];
   for (const key of KEYS) {
-    if (canonical(before[key]) === canonical(after[key])) continue;
+    if (canonicalJson(before[key]) === canonicalJson(after[key])) continue;
     if (key === 'image') reasons.push(`image ${describeImageChange(before.image, after.image)}`);
     else if (key === 'environment') reasons.push(describeEnvChange(before.environment, after.environment));
     else reasons.push(`${NAMES[key] ?? key} changed`);
@@ -64,14 +65,4 @@ function describeEnvChange(before: Readonly<Record<string, string>>, after: Read
     removed.length > 0 ? `removed: ${removed.join(', ')}` : '',
   ].filter((p) => p !== '');
   return `env ${parts.join('; ')}`;
-}
-
-/** JSON with sorted object keys, so maps compare by content, not by insertion order. */
-export function canonical(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) => {
-    if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
-    const sorted: Record<string, unknown> = {};
-    for (const k of Object.keys(v).sort()) sorted[k] = (v as Record<string, unknown>)[k];
-    return sorted;
-  }) ?? 'undefined';
 }

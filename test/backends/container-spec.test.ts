@@ -8,38 +8,13 @@ import { LABEL } from '../../src/desired/labels.js';
 import type { DesiredService } from '../../src/desired/model.js';
 import { decodeSpecLabel } from '../../src/desired/spec-label.js';
 import type { ServiceSpec } from '../../src/manifests/model.js';
+import { desiredService } from '../helpers/specs.js';
 
 const REV = '3f9c2e1'.padEnd(40, '0');
 const ctx: DeployContext = { instance: 'prod', revision: REV, checkoutDir: '/data/checkout' };
 
-function spec(overrides: Partial<ServiceSpec> = {}): ServiceSpec {
-  return {
-    image: 'example/api:1.4.2',
-    command: undefined,
-    entrypoint: undefined,
-    environment: {},
-    ports: [],
-    expose: [],
-    volumes: [],
-    networks: ['default'],
-    labels: {},
-    healthcheck: undefined,
-    restart: 'no',
-    user: undefined,
-    workingDir: undefined,
-    stopSignal: undefined,
-    stopGracePeriodMs: undefined,
-    dependsOn: {},
-    replicas: 1,
-    resources: { nanoCpus: undefined, memoryBytes: undefined, pids: undefined },
-    deployLabels: {},
-    capstan: { strategy: 'rolling', progressDeadlineMs: 60_000, raw: {} },
-    ...overrides,
-  };
-}
-
 function service(overrides: Partial<ServiceSpec> = {}): DesiredService {
-  return { stack: 'web', name: 'api', spec: spec(overrides), specHash: 'h'.repeat(64) };
+  return desiredService('web', 'api', { image: 'example/api:1.4.2', ...overrides });
 }
 
 describe('containerCreateOptions', () => {

@@ -18,6 +18,7 @@ import { DockerApiError, DockerUnavailableError, NameConflictError } from '../..
 import { silentLogger } from '../../src/logging/logger.js';
 import type { NetworkSpec, ServiceSpec, VolumeSpec } from '../../src/manifests/model.js';
 import { TEST_IMAGE, cleanupInstance, instanceContainers, uniqueInstance } from '../helpers/docker.js';
+import { desiredService } from '../helpers/specs.js';
 
 const exec = promisify(execFile);
 async function docker(...args: string[]): Promise<string> {
@@ -38,34 +39,8 @@ const dataVol: VolumeSpec = { name: 'data', engineName: `${stack}_data`, externa
 // Exits on SIGTERM at once, so removals do not wait out the grace period.
 const IDLE = ['sh', '-c', "trap 'exit 0' TERM; while true; do sleep 0.2; done"];
 
-function spec(overrides: Partial<ServiceSpec> = {}): ServiceSpec {
-  return {
-    image: TEST_IMAGE,
-    command: IDLE,
-    entrypoint: undefined,
-    environment: { RELEASE: '1' },
-    ports: [],
-    expose: [],
-    volumes: [],
-    networks: ['default'],
-    labels: {},
-    healthcheck: undefined,
-    restart: 'no',
-    user: undefined,
-    workingDir: undefined,
-    stopSignal: undefined,
-    stopGracePeriodMs: 5000,
-    dependsOn: {},
-    replicas: 1,
-    resources: { nanoCpus: undefined, memoryBytes: undefined, pids: undefined },
-    deployLabels: {},
-    capstan: { strategy: 'rolling', progressDeadlineMs: 60_000, raw: {} },
-    ...overrides,
-  };
-}
-
-function service(name: string, specHash: string, overrides: Partial<ServiceSpec> = {}): DesiredService {
-  return { stack, name, spec: spec(overrides), specHash };
+function service(name: string, overrides: Partial<ServiceSpec> = {}): DesiredService {
+  return desiredService(stack, name, { image: TEST_IMAGE, command: IDLE, environment: { RELEASE: '1' }, stopGracePeriodMs: 5000, ...overrides });
 }
 
 let backend: Backend;
@@ -98,7 +73,7 @@ describe('docker backend', () => {
   });
 
   it('creates and starts a replica that the snapshot shows with its labels', async () => {
-    const app = service('app', 'hash-1', {
+    const app = service('app', {
       networks: ['default', 'back'],
       volumes: [
         { type: 'volume', source: 'data', target: '/data', readOnly: false, relative: false },
@@ -118,11 +93,11 @@ describe('docker backend', () => {
       stack,
       service: 'app',
       number: 1,
-      specHash: 'hash-1',
+      specHash: app.specHash,
       revision: ctx.revision,
       state: 'running',
     });
-    expect(observed.containers[0]?.labels).toMatchObject({ [LABEL.composeConfigHash]: 'hash-1', [LABEL.slot]: 'stable', 'com.docker.compose.oneoff': 'False' });
+    expect(observed.containers[0]?.labels).toMatchObject({ [LABEL.composeConfigHash]: app.specHash, [LABEL.slot]: 'stable', 'com.docker.compose.oneoff': 'False' });
 
     // Attached to both stack networks, reachable by its service name.
     const nets = JSON.parse(await docker('inspect', '--format', '{{json .NetworkSettings.Networks}}', id)) as Record<string, { Aliases: string[] | null }>;
@@ -142,12 +117,12 @@ describe('docker backend', () => {
   it('recreates a replica under the same name with a new id and spec hash', async () => {
     const before = (await backend.observe(instance)).containers.find((c) => c.service === 'app');
     expect(before).toBeDefined();
-    const next = service('app', 'hash-2', { environment: { RELEASE: '2' }, volumes: [{ type: 'volume', source: 'data', target: '/data', readOnly: false, relative: false }] });
+    const next = service('app', { environment: { RELEASE: '2' }, volumes: [{ type: 'volume', source: 'data', target: '/data', readOnly: false, relative: false }] });
     const newId = await backend.recreateContainer(next, 1, before?.id ?? '', ctx);
     expect(newId).not.toBe(before?.id);
 
     const after = await backend.observe(instance);
-    expect(after.containers.map((c) => [c.id, c.name, c.specHash, c.state])).toEqual([[newId, `${stack}-app-1`, 'hash-2', 'running']]);
+    expect(after.containers.map((c) => [c.id, c.name, c.specHash, c.state])).toEqual([[newId, `${stack}-app-1`, next.specHash, 'running']]);
     expect(await docker('exec', newId, 'sh', '-c', 'echo $RELEASE')).toBe('2');
   });
 
@@ -165,7 +140,7 @@ describe('docker backend', () => {
     const foreign = await docker('run', '-d', '--name', name, TEST_IMAGE, ...IDLE);
     foreignIds.push(foreign);
 
-    const err = await backend.createContainer(service('app', 'hash-3'), 1, ctx).catch((e: unknown) => e);
+    const err = await backend.createContainer(service('app'), 1, ctx).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(NameConflictError);
     expect((err as NameConflictError).data).toMatchObject({ name, holderId: foreign });
     expect(await docker('inspect', '--format', '{{.State.Running}}', foreign)).toBe('true');
@@ -177,10 +152,11 @@ describe('docker backend', () => {
   it('replaces a leftover container of this instance that holds the slot', async () => {
     const name = `${stack}-app-1`;
     const stale = await docker('create', '--name', name, '--label', `${LABEL.instance}=${instance}`, TEST_IMAGE, 'true');
-    const id = await backend.createContainer(service('app', 'hash-4'), 1, ctx);
+    const app = service('app');
+    const id = await backend.createContainer(app, 1, ctx);
     expect(id).not.toBe(stale);
     const observed = await backend.observe(instance);
-    expect(observed.containers.map((c) => [c.id, c.specHash])).toEqual([[id, 'hash-4']]);
+    expect(observed.containers.map((c) => [c.id, c.specHash])).toEqual([[id, app.specHash]]);
     await backend.removeContainer(id);
   });
 

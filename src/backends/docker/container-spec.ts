@@ -18,16 +18,6 @@ export interface ContainerSpecOptions {
   slot?: Slot;
 }
 
-/** Engine name of a stack-local network, as Compose names it. */
-export function networkEngineName(stack: string, network: string): string {
-  return `${stack}_${network}`;
-}
-
-/** Engine name of a stack-local named volume, as Compose names it. */
-export function volumeEngineName(stack: string, volume: string): string {
-  return `${stack}_${volume}`;
-}
-
 /** The labels every replica carries: the user's, then Compose's and Capstan's, which win so ownership cannot be spoofed by a manifest. */
 export function containerLabels(service: DesiredService, number: number, ctx: DeployContext, slot: Slot = 'stable'): Record<string, string> {
   return {
@@ -58,7 +48,7 @@ export function containerCreateOptions(service: DesiredService, number: number, 
       .sort()
       .map((k) => `${k}=${spec.environment[k] ?? ''}`),
     Labels: containerLabels(service, number, ctx, opts.slot ?? 'stable'),
-    HostConfig: hostConfig(spec, service.stack, ctx),
+    HostConfig: hostConfig(service, ctx),
   };
   if (spec.command !== undefined) options.Cmd = [...spec.command];
   if (spec.entrypoint !== undefined) options.Entrypoint = [...spec.entrypoint];
@@ -74,19 +64,20 @@ export function containerCreateOptions(service: DesiredService, number: number, 
 
   const endpoints: Record<string, EndpointSettings> = {};
   for (const network of spec.networks) {
-    endpoints[networkEngineName(service.stack, network)] = { Aliases: [service.name, name] };
+    endpoints[engineName(service.engineNames.networks, network)] = { Aliases: [service.name, name] };
   }
   if (Object.keys(endpoints).length > 0) options.NetworkingConfig = { EndpointsConfig: endpoints };
   return options;
 }
 
-function hostConfig(spec: ServiceSpec, stack: string, ctx: DeployContext): NonNullable<ContainerCreateOptions['HostConfig']> {
+function hostConfig(service: DesiredService, ctx: DeployContext): NonNullable<ContainerCreateOptions['HostConfig']> {
+  const spec = service.spec;
   const host: NonNullable<ContainerCreateOptions['HostConfig']> = {
     RestartPolicy: restartPolicy(spec.restart),
   };
   const bindings = portBindings(spec);
   if (Object.keys(bindings).length > 0) host.PortBindings = bindings;
-  const mounts = spec.volumes.map((m) => mountSettings(m, stack, ctx));
+  const mounts = spec.volumes.map((m) => mountSettings(m, service, ctx));
   if (mounts.length > 0) host.Mounts = mounts;
   if (spec.resources.memoryBytes !== undefined) host.Memory = spec.resources.memoryBytes;
   if (spec.resources.nanoCpus !== undefined) host.NanoCpus = spec.resources.nanoCpus;
@@ -94,7 +85,7 @@ function hostConfig(spec: ServiceSpec, stack: string, ctx: DeployContext): NonNu
   // The engine picks the first endpoint as the primary network; naming it
   // here keeps `docker inspect` readable and matches Compose.
   const primary = spec.networks[0];
-  if (primary !== undefined) host.NetworkMode = networkEngineName(stack, primary);
+  if (primary !== undefined) host.NetworkMode = engineName(service.engineNames.networks, primary);
   return host;
 }
 
@@ -125,13 +116,13 @@ function portBindings(spec: ServiceSpec): Record<string, PortBinding[]> {
   return bindings;
 }
 
-function mountSettings(m: MountSpec, stack: string, ctx: DeployContext): MountSettings {
+function mountSettings(m: MountSpec, service: DesiredService, ctx: DeployContext): MountSettings {
   switch (m.type) {
     case 'bind':
       return { Type: 'bind', Source: bindSource(m, ctx), Target: m.target, ReadOnly: m.readOnly };
     case 'volume':
       // An empty source is an anonymous volume: the engine names it.
-      return { Type: 'volume', Source: m.source === '' ? '' : volumeEngineName(stack, m.source), Target: m.target, ReadOnly: m.readOnly };
+      return { Type: 'volume', Source: m.source === '' ? '' : engineName(service.engineNames.volumes, m.source), Target: m.target, ReadOnly: m.readOnly };
     case 'tmpfs':
       return { Type: 'tmpfs', Source: '', Target: m.target, ReadOnly: m.readOnly };
   }
@@ -159,4 +150,11 @@ function healthConfig(h: HealthcheckSpec): HealthConfig {
   if (h.retries !== undefined) out.Retries = h.retries;
   if (h.startPeriodMs !== undefined) out.StartPeriod = ns(h.startPeriodMs);
   return out;
+}
+
+function engineName(names: Readonly<Record<string, string>>, local: string): string {
+  const name = names[local];
+  // buildDesired resolves every name a service uses; a miss is a bug upstream, not a manifest problem.
+  if (name === undefined) throw new Error(`no engine name for ${local}`);
+  return name;
 }

@@ -1,0 +1,123 @@
+import { describe, expect, it } from 'vitest';
+import type { ObservedContainer, ObservedNetwork, ObservedState } from '../../src/observed/model.js';
+import { planChanges } from '../../src/plan/planner.js';
+import { describeOperation, renderJson, renderText } from '../../src/plan/render.js';
+import { REV_A, REV_B, desiredService, desiredStack, desiredState, observedNetwork, observedReplica, serviceSpec } from '../helpers/specs.js';
+
+function observed(containers: ObservedContainer[], networks: ObservedNetwork[] = []): ObservedState {
+  return { instance: 'test', containers, networks, volumes: [] };
+}
+
+const api = desiredService('web', 'api', { replicas: 3, environment: { DB_URL: 'postgres://db', LOG: 'info' } });
+const worker = desiredService('web', 'worker', { image: 'example/worker:2', dependsOn: { api: 'service_started' } });
+const web = desiredStack('web', [api, worker]);
+const running = (): ObservedContainer[] => [1, 2, 3].map((n) => observedReplica(api, n)).concat(observedReplica(worker, 1));
+
+describe('planChanges, golden text', () => {
+  it('creates network and every replica on an empty engine, dependencies first', () => {
+    const plan = planChanges(desiredState(REV_A, [web]), observed([]));
+    expect(renderText(plan)).toBe(`Plan for aaaaaaa on instance test:
+  web
+    create network web_default: network web_default does not exist
+    create web-api-1: new service, 3 replicas
+    create web-api-2: new service, 3 replicas
+    create web-api-3: new service, 3 replicas
+    create web-worker-1: new service, 1 replica
+Summary: 4 to create, 1 network/volume changes.
+`);
+    // worker depends on api: it must be in a later phase than every api replica.
+    const phases = plan.operations.map((o) => [o.kind === 'create-network' ? 'net' : describeOperation(o).split(':')[0], o.phase]);
+    expect(phases).toEqual([['net', 1], ['create web-api-1', 2], ['create web-api-2', 2], ['create web-api-3', 2], ['create web-worker-1', 3]]);
+  });
+
+  it('plans nothing when the engine matches', () => {
+    const plan = planChanges(desiredState(REV_B, [web]), observed(running(), [observedNetwork('web')]));
+    expect(plan.operations).toEqual([]);
+    expect(renderText(plan)).toBe('No changes: instance test matches bbbbbbb.\n');
+  });
+
+  it('recreates only the service whose env changed, masking values', () => {
+    const changed = desiredService('web', 'api', { replicas: 3, environment: { DB_URL: 'postgres://db2', LOG: 'info', DEBUG: '1' } });
+    const plan = planChanges(desiredState(REV_B, [desiredStack('web', [changed, worker])]), observed(running(), [observedNetwork('web')]));
+    expect(renderText(plan)).toBe(`Plan for bbbbbbb on instance test:
+  web
+    recreate web-api-1: env changed: DB_URL; added: DEBUG
+    recreate web-api-2: env changed: DB_URL; added: DEBUG
+    recreate web-api-3: env changed: DB_URL; added: DEBUG
+Summary: 3 to recreate.
+`);
+    expect(renderText(plan)).not.toContain('postgres://db2');
+  });
+
+  it('names the image change by tag', () => {
+    const bumped = desiredService('web', 'worker', { image: 'example/worker:3', dependsOn: { api: 'service_started' } });
+    const plan = planChanges(desiredState(REV_B, [desiredStack('web', [api, bumped])]), observed(running(), [observedNetwork('web')]));
+    expect(renderText(plan)).toContain('    recreate web-worker-1: image example/worker:2 → 3\n');
+  });
+
+  it('scales up by adding the next slots and keeps existing replicas', () => {
+    const more = desiredService('web', 'api', { ...api.spec, replicas: 5 });
+    const plan = planChanges(desiredState(REV_B, [desiredStack('web', [more, worker])]), observed(running(), [observedNetwork('web')]));
+    expect(renderText(plan)).toBe(`Plan for bbbbbbb on instance test:
+  web
+    create web-api-4: scale up 3 → 5
+    create web-api-5: scale up 3 → 5
+Summary: 2 to create.
+`);
+  });
+
+  it('scales down by removing the highest slots', () => {
+    const fewer = desiredService('web', 'api', { ...api.spec, replicas: 1 });
+    const plan = planChanges(desiredState(REV_B, [desiredStack('web', [fewer, worker])]), observed(running(), [observedNetwork('web')]));
+    expect(renderText(plan)).toBe(`Plan for bbbbbbb on instance test:
+  web
+    remove web-api-2: scale down 3 → 1
+    remove web-api-3: scale down 3 → 1
+Summary: 2 to remove.
+`);
+  });
+
+  it('prunes a service removed from Git, and a whole stack with its network', () => {
+    const onlyApi = desiredStack('web', [desiredService('web', 'api', { ...api.spec })]);
+    const old = desiredService('legacy', 'app');
+    const state = observed([...running(), observedReplica(old, 1)], [observedNetwork('web'), observedNetwork('legacy')]);
+    const plan = planChanges(desiredState(REV_B, [onlyApi]), state);
+    expect(renderText(plan)).toBe(`Plan for bbbbbbb on instance test:
+  legacy
+    remove legacy-app-1: stack legacy is no longer in Git
+    remove network legacy_default: stack legacy is no longer in Git
+  web
+    remove web-worker-1: service worker is no longer in stacks/web.yaml
+Summary: 2 to remove, 1 network/volume changes.
+`);
+    // Orphans go first, the network only after its containers are gone.
+    expect(plan.operations.map((o) => o.phase)).toEqual([0, 0, 1000]);
+  });
+
+  it('restarts a stopped replica and replaces a missing one', () => {
+    const replicas = running().filter((c) => c.name !== 'web-api-2');
+    const stopped = replicas.map((c) => (c.name === 'web-api-3' ? { ...c, state: 'exited' as const } : c));
+    const plan = planChanges(desiredState(REV_A, [web]), observed(stopped, [observedNetwork('web')]));
+    expect(renderText(plan)).toBe(`Plan for aaaaaaa on instance test:
+  web
+    create web-api-2: replica 2 is missing
+    start web-api-3: container is exited
+Summary: 1 to create, 1 to start.
+`);
+  });
+
+  it('explains a change by hash when the old spec label is unreadable', () => {
+    const c = { ...observedReplica(worker, 1, { fromSpec: serviceSpec({ image: 'x:1' }) }), labels: {} };
+    const plan = planChanges(desiredState(REV_A, [web]), observed([...running().filter((r) => r.service === 'api'), c], [observedNetwork('web')]));
+    expect(plan.operations).toHaveLength(1);
+    expect(plan.operations[0]?.cause).toMatch(/^spec changed \([0-9a-f]{12} → [0-9a-f]{12}\)$/);
+  });
+
+  it('renders stable JSON with one record per operation', () => {
+    const plan = planChanges(desiredState(REV_A, [web]), observed([]));
+    const json = JSON.parse(renderJson(plan)) as { changes: number; operations: { action: string; target: string; service: string | null }[] };
+    expect(json.changes).toBe(5);
+    expect(json.operations[1]).toEqual({ action: 'create-container', stack: 'web', service: 'api', target: 'web-api-1', cause: 'new service, 3 replicas', phase: 2 });
+    expect(renderJson(plan)).toBe(renderJson(planChanges(desiredState(REV_A, [web]), observed([]))));
+  });
+});
