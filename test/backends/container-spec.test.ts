@@ -19,7 +19,8 @@ function service(overrides: Partial<ServiceSpec> = {}): DesiredService {
 
 describe('containerCreateOptions', () => {
   it('names the replica compose-style and stamps ownership labels over user labels', () => {
-    const opts = containerCreateOptions(service({ labels: { team: 'shop', [LABEL.instance]: 'spoofed' } }), 2, ctx);
+    const api = service({ labels: { team: 'shop', [LABEL.instance]: 'spoofed' } });
+    const opts = containerCreateOptions(api, 2, ctx);
     expect(opts.name).toBe('web-api-2');
     expect(opts.Image).toBe('example/api:1.4.2');
     const labels = opts.Labels ?? {};
@@ -28,12 +29,12 @@ describe('containerCreateOptions', () => {
       'com.docker.compose.project': 'web',
       'com.docker.compose.service': 'api',
       'com.docker.compose.container-number': '2',
-      'com.docker.compose.config-hash': 'h'.repeat(64),
+      'com.docker.compose.config-hash': api.specHash,
       'com.docker.compose.oneoff': 'False',
       'io.capstan.instance': 'prod',
       'io.capstan.stack': 'web',
       'io.capstan.service': 'api',
-      'io.capstan.spec-hash': 'h'.repeat(64),
+      'io.capstan.spec-hash': api.specHash,
       'io.capstan.revision': REV,
       'io.capstan.slot': 'stable',
     });
