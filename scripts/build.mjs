@@ -1,7 +1,11 @@
 // Bundles the CLI into dist/ so `capstan` starts fast: one file to parse
 // instead of hundreds of modules. dockerode (which drags in ssh2) stays
 // external and is imported lazily, only by commands that talk to Docker.
+import { rmSync } from 'node:fs';
 import { build } from 'esbuild';
+
+// Chunk names carry content hashes: old ones would pile up.
+rmSync('dist', { recursive: true, force: true });
 
 await build({
   entryPoints: { main: 'src/main.ts' },
