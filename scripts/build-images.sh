@@ -10,7 +10,8 @@ exec </dev/null
 REPO=capstan/busybox
 TAGS=(latest 1.0 1.1)
 BUSYBOX=${BUSYBOX:-/bin/busybox}
-SHA_LABEL=io.capstan.busybox-sha256
+# Not in the io.capstan.* namespace: containers inherit image labels, and that namespace means "owned by Capstan".
+SHA_LABEL=local.build.busybox-sha256
 
 if [ ! -x "$BUSYBOX" ]; then
   if [ "$(id -u)" -eq 0 ] && [ "$BUSYBOX" = /bin/busybox ]; then
