@@ -19,6 +19,8 @@ export class ReconcileLoop {
   private pending = true;
   private wake: (() => void) | undefined;
   private failures = 0;
+  /** The last error reported at full volume: the same one again (a bad commit, polled) is logged at debug only. */
+  private lastError: string | undefined;
 
   constructor(private readonly opts: LoopOptions) {}
 
@@ -53,12 +55,16 @@ export class ReconcileLoop {
     try {
       const result = await this.opts.pass();
       this.failures = 0;
+      this.lastError = undefined;
       this.opts.onPass?.(result);
     } catch (err) {
       const error = err instanceof Error ? err : new Error(String(err));
       // A bad commit will not get better by retrying: wait for the next one at the normal pace.
       if (!(error instanceof ManifestsInvalidError)) this.failures++;
-      logPassError(logger, error);
+      const key = `${error.name}:${error.message}`;
+      if (key === this.lastError) logger.debug({ err: error }, `still failing: ${error.message}`);
+      else logPassError(logger, error);
+      this.lastError = key;
       this.opts.onPass?.(error);
     }
   }

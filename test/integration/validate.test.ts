@@ -1,0 +1,32 @@
+// `capstan validate` needs no Docker: it reads a directory (or the repository
+// at a ref) and reports every problem with file:line:col, exit 1; 0 when valid.
+
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { capstan } from '../helpers/cli.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'capstan-validate-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('capstan validate', () => {
+  it('accepts the example repository', async () => {
+    const result = await capstan(['validate', 'manifests-example/stacks']);
+    expect(result).toMatchObject({ code: 0, stdout: 'manifests-example/stacks: 3 stacks, 4 services, valid.\n' });
+  });
+
+  it('reports every problem of every file at once, with positions and hints', async () => {
+    mkdirSync(join(dir, 'stacks/db'), { recursive: true });
+    writeFileSync(join(dir, 'stacks/web.yaml'), 'services:\n  api:\n    image: x\n    restart: sometimes\n    portz: ["80"]\n');
+    writeFileSync(join(dir, 'stacks/db/compose.yaml'), 'services:\n  db:\n    build: .\n');
+    const result = await capstan(['validate', join(dir, 'stacks')]);
+    expect(result.code).toBe(1);
+    const lines = result.stderr.trim().split('\n');
+    expect(lines[0]).toBe('db/compose.yaml:2:3 services.db.image: missing required key `image` (building images is not supported yet)');
+    expect(lines[1]).toMatch(/^db\/compose\.yaml:3:5 services\.db\.build: `build` is not supported yet/);
+    expect(result.stderr).toContain('web.yaml:5:5 services.api.portz: unknown key (did you mean "ports"?)');
+    expect(result.stderr).toMatch(/web\.yaml:4:14 services\.api\.restart: /);
+    expect(result.stderr).toContain('capstan: 4 problems in manifests');
+  });
+});
