@@ -33,6 +33,8 @@ const HTTP_IDLE_TIMEOUT_MS = 30_000;
 /** What `git fetch --unshallow` sends: deepen to the whole history. */
 const DEEPEN_ALL = 2_147_483_647;
 
+const FULL_SHA = /^[0-9a-f]{40}$/;
+
 const NETWORK_REASONS: Readonly<Record<string, string>> = {
   ECONNREFUSED: 'connection refused',
   ECONNRESET: 'connection reset',
@@ -127,6 +129,7 @@ export class RemoteSource implements GitSource {
       }
     }
     // Not here yet (e.g. a sha from before a restart): fetch it, then read where it landed.
+    if (!FULL_SHA.test(revision)) throw new GitRefNotFoundError(this.display, revision);
     await this.resolve(revision);
     return fn(this.store(this.active));
   }
@@ -140,12 +143,12 @@ export class RemoteSource implements GitSource {
   }
 
   private async resolveLocked(ref: string | undefined): Promise<string> {
-    await mkdir(this.gitRoot, { recursive: true });
     let lock: FileLock | undefined;
     try {
+      await mkdir(this.gitRoot, { recursive: true });
       lock = await acquireLock(this.lockPath, { staleMs: LOCK_STALE_MS, waitMs: LOCK_WAIT_MS });
     } catch (err) {
-      throw new GitFetchError(this.display, `cannot lock the cache in ${this.gitRoot}`, err);
+      throw new GitFetchError(this.display, `cannot write the cache in ${this.gitRoot} (${gitErrorCode(err) ?? errorText(err)})`, err);
     }
     if (lock !== undefined) {
       try {
@@ -301,6 +304,7 @@ export class RemoteSource implements GitSource {
     if (code === 'HttpError' && err instanceof Error && 'data' in err) {
       const data = err.data as { statusCode?: number; statusMessage?: string };
       if (data.statusCode === 401 || data.statusCode === 403) return new GitAuthError(this.display, cause);
+      if (data.statusCode === 404) return new GitFetchError(this.display, 'repository not found (HTTP 404)', cause);
       return new GitFetchError(this.display, `HTTP ${data.statusCode ?? '?'} ${data.statusMessage ?? ''}`.trim(), cause);
     }
     if (code === 'UserCanceledError') return new GitAuthError(this.display, cause);
