@@ -117,7 +117,11 @@ export class RemoteSource implements GitSource {
     return this.read(revision, (store) => materializeAt(store, revision, this.checkoutsDir, this.logger));
   }
 
-  /** Try each store this source has fetched into; a commit not fetched yet is fetched once. */
+  /**
+   * Try each store this source has fetched into; a commit not fetched yet is fetched once.
+   * Reads take no lock: objects are only ever added, a pack becomes visible with its
+   * index, which is written after it, and every file is written by rename (sync-fs).
+   */
   private async read<T>(revision: string, fn: (store: ObjectStore) => Promise<T>): Promise<T> {
     const dirs = [this.active, ...[this.cacheDir, this.scratchGitdir()].filter((d): d is string => d !== undefined && d !== this.active)];
     for (const gitdir of dirs) {
