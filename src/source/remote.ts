@@ -27,7 +27,7 @@ const LOCK_STALE_MS = 60_000;
  * clone of a big repository) a one-shot command fetches into its own scratch
  * clone instead, so it neither blocks on the daemon nor writes into its cache.
  */
-const LOCK_WAIT_MS = 3_000;
+const LOCK_WAIT_MS = 1_500;
 /** Idle socket timeout: a server that stops answering must not hang the reconcile loop. */
 const HTTP_IDLE_TIMEOUT_MS = 30_000;
 /** What `git fetch --unshallow` sends: deepen to the whole history. */
