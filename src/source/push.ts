@@ -67,6 +67,9 @@ export class BranchWriter {
       if (!(await stat(`${gitdir}/HEAD`).then(() => true, () => false))) {
         await mkdir(gitdir, { recursive: true });
         await git.init({ fs, gitdir, bare: true, defaultBranch: opts.branch });
+        // isomorphic-git's fetch wants a remote with a refspec to record what it fetched.
+        await git.setConfig({ fs, gitdir, path: 'remote.origin.url', value: withoutUserinfo(opts.repo).url });
+        await git.setConfig({ fs, gitdir, path: 'remote.origin.fetch', value: '+refs/heads/*:refs/remotes/origin/*' });
       }
       return new BranchWriter(opts, gitdir);
     }
@@ -97,7 +100,7 @@ export class BranchWriter {
       const oid = info.refs?.find((r) => r.ref === fullref)?.oid;
       if (oid === undefined) return undefined;
       if (!(await hasObject(this.store, oid))) {
-        await git.fetch({ fs, http, gitdir: this.gitdir, cache: this.cache, url, ref: this.opts.branch, remoteRef: fullref, singleBranch: true, tags: false, depth: this.opts.depth, headers: {}, ...this.auth() });
+        await git.fetch({ fs, http, gitdir: this.gitdir, cache: this.cache, url, ref: `refs/remotes/origin/${this.opts.branch}`, remoteRef: fullref, singleBranch: true, tags: false, depth: this.opts.depth, headers: {}, ...this.auth() });
       }
       return oid;
     } catch (err) {
