@@ -150,7 +150,7 @@ export class StatusReporter {
  * still the branch tip and is not itself an auto-revert is checked against
  * Git when pushing.
  */
-export function autoRevertCandidate(revision: string, failures: readonly { stack: string | undefined }[], previous: ReadonlyMap<string, StackStatus>, reverted: ReadonlySet<string>): boolean {
+export function autoRevertCandidate(revision: string, failures: readonly { stack?: string | undefined }[], previous: ReadonlyMap<string, StackStatus>, reverted: ReadonlySet<string>): boolean {
   if (reverted.has(revision)) return false;
   return failures.some((f) => {
     const before = f.stack === undefined ? undefined : previous.get(f.stack);
