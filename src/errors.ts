@@ -13,7 +13,9 @@ export type ErrorCode =
   | 'E_DOCKER_UNAVAILABLE'
   | 'E_DOCKER_API'
   | 'E_NAME_CONFLICT'
-  | 'E_APPLY';
+  | 'E_APPLY'
+  | 'E_GIT_PUSH'
+  | 'E_ROLLBACK';
 
 export class CapstanError extends Error {
   readonly code: ErrorCode;
@@ -143,9 +145,30 @@ export class NameConflictError extends CapstanError {
 
 /** One or more operations of a pass failed; the others were applied. */
 export class ApplyError extends CapstanError {
-  readonly failures: readonly { operation: string; error: Error }[];
-  constructor(failures: readonly { operation: string; error: Error }[]) {
-    super('E_APPLY', `${failures.length} operation${failures.length === 1 ? '' : 's'} failed`, { data: { count: failures.length } });
+  readonly failures: readonly { operation: string; error: Error; stack?: string }[];
+  /** The revision the pass was applying, when known (status and auto-revert need it). */
+  readonly revision: string | undefined;
+  constructor(failures: readonly { operation: string; error: Error; stack?: string }[], revision?: string) {
+    super('E_APPLY', `${failures.length} operation${failures.length === 1 ? '' : 's'} failed`, { data: { count: failures.length, revision } });
     this.failures = failures;
+    this.revision = revision;
+  }
+}
+
+/** A commit could not be pushed (status, rollback, auto-revert). Never force-pushed. */
+export class GitPushError extends CapstanError {
+  constructor(repo: string, reason: string, cause?: unknown) {
+    super('E_GIT_PUSH', `cannot push to ${repo}: ${reason}`, {
+      data: { repo, reason },
+      hint: 'check that the credentials may push to the branch and that no branch protection refuses it',
+      cause,
+    });
+  }
+}
+
+/** `capstan rollback` found nothing it can safely commit. */
+export class RollbackError extends CapstanError {
+  constructor(message: string, hint: string) {
+    super('E_ROLLBACK', message, { hint });
   }
 }

@@ -26,6 +26,14 @@ function commonOptions(cmd: Command): Command {
     .option('--log-level <level>', 'trace|debug|info|warn|error|silent [CAPSTAN_LOG_LEVEL] (default: info)');
 }
 
+/** Status commits and auto-revert: what `run` and `apply` write back to Git. */
+function statusOptions(cmd: Command): Command {
+  return cmd
+    .option('--status-branch <name|none>', 'branch for status commits; none turns them off [CAPSTAN_STATUS_BRANCH] (default: capstan/status)')
+    .option('--git-author <"Name <email>">', 'author of the commits Capstan pushes [CAPSTAN_GIT_AUTHOR] (default: Capstan <capstan@localhost>)')
+    .option('--auto-revert', 'push a revert of a revision that fails to apply [CAPSTAN_AUTO_REVERT] (default: off)');
+}
+
 function withSettings(cmd: Command, action: (settings: Settings, logger: Logger, cmd: Command) => Promise<number>): Command {
   return cmd.action(async (...args: unknown[]) => {
     const self = args[args.length - 1] as Command;
@@ -34,7 +42,7 @@ function withSettings(cmd: Command, action: (settings: Settings, logger: Logger,
       repo: opts.repo, branch: opts.branch, path: opts.path, interval: opts.interval, instance: opts.instance,
       dataDir: opts.dataDir, statusBranch: opts.statusBranch, httpPort: opts.httpPort, router: opts.router,
       listen: opts.listen, backend: opts.backend, logFormat: opts.logFormat, logLevel: opts.logLevel,
-      parallelism: opts.parallelism, allowEnv: opts.allowEnv,
+      parallelism: opts.parallelism, allowEnv: opts.allowEnv, gitAuthor: opts.gitAuthor, autoRevert: opts.autoRevert,
     };
     const settings = resolveSettings(flags, process.env, readSettingsFile(opts.config));
     const logger = createLogger({ format: settings.logFormat, level: settings.logLevel });
@@ -54,16 +62,15 @@ export function buildProgram(): Command {
     .configureHelp({ sortSubcommands: false });
 
   withSettings(
-    commonOptions(program.command('run').description('run the daemon: follow the branch and keep the engine converged'))
+    statusOptions(commonOptions(program.command('run').description('run the daemon: follow the branch and keep the engine converged')))
       .option('--interval <duration>', 'poll interval [CAPSTAN_INTERVAL] (default: 30s)')
-      .option('--status-branch <name|none>', 'branch for status commits [CAPSTAN_STATUS_BRANCH] (default: capstan/status)')
       .option('--listen <host:port>', 'HTTP API address [CAPSTAN_LISTEN] (default: 127.0.0.1:9420)')
       .option('--http-port <port>', "router's shared HTTP entry port [CAPSTAN_HTTP_PORT] (default: 8000)")
       .addOption(new Option('--router <mode>', 'how traffic is routed [CAPSTAN_ROUTER] (default: process)').choices(['process', 'container', 'none'])),
     lazy(() => import('./cli/run.js'), 'runCommand'),
   );
   withSettings(
-    commonOptions(program.command('apply').description('one reconcile pass of the newest commit, then exit (0 converged, 1 error)')),
+    statusOptions(commonOptions(program.command('apply').description('one reconcile pass of the newest commit, then exit (0 converged, 1 error)'))),
     lazy(() => import('./cli/apply.js'), 'applyCommand'),
   );
   withSettings(
@@ -85,6 +92,25 @@ export function buildProgram(): Command {
       const dir = cmd.args[0];
       const ref = cmd.opts<{ ref?: string }>().ref;
       return validateCommand(settings, logger, { ...(dir === undefined ? {} : { dir }), ...(ref === undefined ? {} : { ref }) });
+    },
+  );
+  withSettings(
+    commonOptions(program.command('status').description('stacks, revisions, conditions and replicas from the status branch (exit 0, or 3 when a stack is not Ready)'))
+      .option('--status-branch <name>', 'branch the daemon writes status to [CAPSTAN_STATUS_BRANCH] (default: capstan/status)')
+      .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text')),
+    async (settings, logger, cmd) => {
+      const { statusCommand } = await import('./cli/status.js');
+      return statusCommand(settings, logger, { format: cmd.opts<{ format: string }>().format });
+    },
+  );
+  withSettings(
+    commonOptions(program.command('rollback').description('commit and push a revert of the newest change to the stacks, or restore them as of --to SHA (exit 0, 1 error)'))
+      .option('--to <sha>', 'restore the stacks directory as it was at this commit')
+      .option('--git-author <"Name <email>">', 'author of the commit [CAPSTAN_GIT_AUTHOR] (default: Capstan <capstan@localhost>)'),
+    async (settings, logger, cmd) => {
+      const { rollbackCommand } = await import('./cli/rollback.js');
+      const to = cmd.opts<{ to?: string }>().to;
+      return rollbackCommand(settings, logger, to === undefined ? {} : { to });
     },
   );
   program.command('version').description('print the version').action(() => {

@@ -16,11 +16,11 @@ export interface ApplyOptions {
 
 export interface ApplyOutcome {
   applied: number;
-  failed: readonly { operation: string; error: Error }[];
+  failed: readonly { operation: string; error: Error; stack: string }[];
 }
 
 export async function applyPlan(plan: Plan, backend: Backend, ctx: DeployContext, opts: ApplyOptions): Promise<ApplyOutcome> {
-  const failures: { operation: string; error: Error }[] = [];
+  const failures: { operation: string; error: Error; stack: string }[] = [];
   let applied = 0;
   for (const phase of phasesOf(plan.operations)) {
     await forEachBounded(phase, opts.parallelism, async (op) => {
@@ -31,7 +31,7 @@ export async function applyPlan(plan: Plan, backend: Backend, ctx: DeployContext
         opts.logger.info({ stack: op.stack, op: op.kind }, line);
       } catch (err) {
         const error = err instanceof Error ? err : new Error(String(err));
-        failures.push({ operation: line, error });
+        failures.push({ operation: line, error, stack: op.stack });
         opts.logger.error({ stack: op.stack, op: op.kind, err: error }, `failed: ${line}`);
       }
     });
@@ -42,7 +42,7 @@ export async function applyPlan(plan: Plan, backend: Backend, ctx: DeployContext
 /** Like applyPlan, but a pass with any failure is an error (the CLI's `apply` contract). */
 export async function applyPlanOrThrow(plan: Plan, backend: Backend, ctx: DeployContext, opts: ApplyOptions): Promise<number> {
   const outcome = await applyPlan(plan, backend, ctx, opts);
-  if (outcome.failed.length > 0) throw new ApplyError(outcome.failed);
+  if (outcome.failed.length > 0) throw new ApplyError(outcome.failed, ctx.revision);
   return outcome.applied;
 }
 

@@ -6,9 +6,11 @@ import type { Logger } from '../logging/logger.js';
 import { ReconcileLoop } from '../reconciler/loop.js';
 import { reconcilePass } from '../reconciler/pass.js';
 import { createPassContext } from './context.js';
+import { createStatusReporter } from './status-reporter.js';
 
 export async function runCommand(settings: Settings, logger: Logger): Promise<number> {
   const ctx = await createPassContext(settings, logger);
+  const status = createStatusReporter(settings, ctx, logger);
   const stop = new AbortController();
   const onSignal = (signal: string): void => {
     logger.info({ signal }, 'stopping after the pass in flight');
@@ -20,7 +22,16 @@ export async function runCommand(settings: Settings, logger: Logger): Promise<nu
   const loop = new ReconcileLoop({
     intervalMs: settings.intervalMs,
     logger,
-    pass: () => reconcilePass(ctx),
+    pass: async () => {
+      try {
+        const result = await reconcilePass(ctx);
+        await status.report(result);
+        return result;
+      } catch (err) {
+        await status.report(err instanceof Error ? err : new Error(String(err)));
+        throw err;
+      }
+    },
     onPass: (result) => {
       if (!(result instanceof Error) && result.applied > 0) {
         logger.info({ revision: result.revision, applied: result.applied }, `converged to ${result.revision.slice(0, 7)}`);

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { parseDurationMs } from '../manifests/units.js';
+import { parseAuthor } from '../source/author.js';
 
 export interface Settings {
   repo: string | undefined;
@@ -24,6 +25,10 @@ export interface Settings {
   parallelism: number;
   /** Names (or `PREFIX_*` patterns) of operator environment variables manifests may interpolate. */
   allowEnv: readonly string[];
+  /** Author (and committer) of the commits Capstan pushes: status, rollback, auto-revert. */
+  gitAuthor: { name: string; email: string };
+  /** Push a revert of a revision whose apply failed (DESIGN §5). */
+  autoRevert: boolean;
 }
 
 /** Each setting: its flag name (camelCase as commander gives it), env var, and capstan.yaml key. */
@@ -43,6 +48,8 @@ const SOURCES = {
   logLevel: 'CAPSTAN_LOG_LEVEL',
   parallelism: 'CAPSTAN_PARALLELISM',
   allowEnv: 'CAPSTAN_ALLOW_ENV',
+  gitAuthor: 'CAPSTAN_GIT_AUTHOR',
+  autoRevert: 'CAPSTAN_AUTO_REVERT',
 } as const;
 
 export type SettingName = keyof typeof SOURCES;
@@ -75,6 +82,18 @@ const schema = z.object({
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   parallelism: z.coerce.number().int().min(1).max(256).default(32),
   allowEnv: list.default([]),
+  gitAuthor: z
+    .string()
+    .transform((v, ctx) => {
+      const author = parseAuthor(v);
+      if (author === undefined) {
+        ctx.addIssue({ code: 'custom', message: `"${v}" is not "Name <email>"` });
+        return z.NEVER;
+      }
+      return author;
+    })
+    .default({ name: 'Capstan', email: 'capstan@localhost' }),
+  autoRevert: z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')]).default(false),
 });
 
 /**
@@ -97,7 +116,7 @@ export function resolveSettings(flags: RawSettings, env: NodeJS.ProcessEnv, file
     throw new ConfigError(`${where}: ${issue?.message ?? 'invalid'}`, 'run `capstan --help` for the accepted values');
   }
   const { interval, ...rest } = parsed.data;
-  return Object.freeze({ ...rest, intervalMs: interval, repo: rest.repo, allowEnv: Object.freeze(rest.allowEnv) });
+  return Object.freeze({ ...rest, intervalMs: interval, repo: rest.repo, allowEnv: Object.freeze(rest.allowEnv), gitAuthor: Object.freeze(rest.gitAuthor) });
 }
 
 /** The operator environment a manifest may see: only the allowed names, never Capstan's own (credentials live there). */

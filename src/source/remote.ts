@@ -62,6 +62,11 @@ export function withoutUserinfo(url: string): { url: string; username: string; p
   }
 }
 
+/** isomorphic-git's node client with an idle timeout, for every request Capstan makes to a Git server. */
+export function gitHttpClient(): HttpClient {
+  return { request: (req) => nodeHttp.request({ ...req, fetchOptions: { ...req.fetchOptions, timeout: HTTP_IDLE_TIMEOUT_MS } }) };
+}
+
 export class RemoteSource implements GitSource {
   readonly display: string;
   private readonly url: string;
@@ -98,9 +103,7 @@ export class RemoteSource implements GitSource {
     this.lockPath = `${this.cacheDir}.lock`;
     this.checkoutsDir = join(opts.dataDir, 'checkouts');
     this.active = this.cacheDir;
-    this.http = {
-      request: (req) => nodeHttp.request({ ...req, fetchOptions: { ...req.fetchOptions, timeout: HTTP_IDLE_TIMEOUT_MS } }),
-    };
+    this.http = gitHttpClient();
   }
 
   resolve(ref?: string): Promise<string> {

@@ -1,0 +1,53 @@
+// Turns what one pass found (its result, or the error it ended with) into the
+// next status of every stack and of the operator. Pure: the caller passes the
+// previous documents and the time; stacks that left Git leave status too.
+
+import type { DesiredState } from '../desired/model.js';
+import type { ObservedState } from '../observed/model.js';
+import { nextStackStatus, servicesOf, type OperatorStatus, type StackStatus } from './model.js';
+
+export type PassReport =
+  /** The engine matches `desired` (nothing to do, or every operation applied). */
+  | { kind: 'converged'; desired: DesiredState; observed: ObservedState }
+  /** Some operations failed; `revert` is the sha of an auto-revert pushed for it. */
+  | { kind: 'apply-failed'; desired: DesiredState; observed: ObservedState; failures: readonly { stack: string | undefined; message: string }[]; revert: string | undefined }
+  | { kind: 'invalid'; revision: string | undefined; problems: readonly string[] }
+  | { kind: 'error'; revision: string | undefined; reason: string; message: string };
+
+export function stackStatusesAfter(previous: ReadonlyMap<string, StackStatus>, report: PassReport, nowMs: number): Map<string, StackStatus> {
+  const next = new Map<string, StackStatus>();
+  if (report.kind === 'converged' || report.kind === 'apply-failed') {
+    const { desired, observed } = report;
+    for (const stack of desired.stacks) {
+      const failures = report.kind === 'apply-failed' ? report.failures.filter((f) => f.stack === stack.name || f.stack === undefined).map((f) => f.message) : [];
+      const outcome =
+        failures.length === 0 ? { kind: 'applied' as const }
+        : report.kind === 'apply-failed' && report.revert !== undefined ? { kind: 'rolled-back' as const, failures, revert: report.revert }
+        : { kind: 'apply-failed' as const, failures };
+      const input = {
+        stack: stack.name,
+        revision: desired.revision,
+        outcome,
+        services: servicesOf(desired, stack.name, observed),
+        containers: observed.containers.filter((c) => c.stack === stack.name),
+      };
+      next.set(stack.name, nextStackStatus(previous.get(stack.name), input, nowMs));
+    }
+    return next;
+  }
+  // Nothing new was learnt about the engine: every known stack keeps its services.
+  const outcome = report.kind === 'invalid' ? { kind: 'invalid' as const, problems: report.problems } : { kind: 'error' as const, reason: report.reason, message: report.message };
+  for (const [name, before] of previous) {
+    next.set(name, nextStackStatus(before, { stack: name, revision: report.revision, outcome, services: undefined, containers: [] }, nowMs));
+  }
+  return next;
+}
+
+export function operatorStatusAfter(base: Omit<OperatorStatus, 'lastError'>, report: PassReport): OperatorStatus {
+  const lastError =
+    report.kind === 'converged' ? undefined
+    : report.kind === 'apply-failed' ? `${report.failures.length} operation${report.failures.length === 1 ? '' : 's'} failed at ${report.desired.revision.slice(0, 7)}`
+    : report.kind === 'invalid' ? `${report.problems.length} problem${report.problems.length === 1 ? '' : 's'} in manifests${report.revision === undefined ? '' : ` at ${report.revision.slice(0, 7)}`}`
+    : report.message;
+  return { ...base, lastError };
+}

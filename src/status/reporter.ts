@@ -1,0 +1,190 @@
+// After every pass: turn its result (or error) into status documents, keep
+// them for the HTTP API, and commit them to the status branch when their
+// content changed. An idle pass costs no I/O here: documents are compared in
+// memory with what was last written. Status never fails a pass: its own
+// errors are logged, and the next pass tries again.
+
+import type { DesiredState } from '../desired/model.js';
+import { ApplyError, CapstanError, ManifestsInvalidError } from '../errors.js';
+import type { Logger } from '../logging/logger.js';
+import type { ObservedState } from '../observed/model.js';
+import type { PushedCommit } from '../source/rollback.js';
+import { operatorStatusAfter, stackStatusesAfter, type PassReport } from './from-pass.js';
+import type { GitStatusWriter } from './git-writer.js';
+import { headline, type OperatorStatus, type StackStatus } from './model.js';
+import { OPERATOR_FILE, parseStackStatus, renderOperatorStatus, renderStackStatus, stackFile, STATUS_DIR } from './render.js';
+
+/** What a pass hands to status: its result, or the error it ended with. */
+export type PassOutcome = { revision: string; applied: number; desired: DesiredState; observed: ObservedState } | Error;
+
+export interface StatusReporterOptions {
+  instance: string;
+  version: string;
+  backend: string;
+  /** Undefined with `--status-branch none`: status is kept for the API only. */
+  writer: GitStatusWriter | undefined;
+  /** A fresh snapshot, taken only after a pass that changed the engine (ready counts) or failed applying. */
+  observe: () => Promise<ObservedState>;
+  loadDesired: (revision: string) => Promise<DesiredState>;
+  /** Set with --auto-revert: pushes the revert of a failed revision, or undefined when it must not (see autoRevertCandidate). */
+  autoRevert: ((revision: string, reason: string) => Promise<PushedCommit | undefined>) | undefined;
+  logger: Logger;
+  now: () => number;
+}
+
+/** The documents of the last pass, as `GET /api/status` and `capstan status` show them. */
+export interface StatusSnapshot {
+  stacks: readonly StackStatus[];
+  operator: OperatorStatus;
+  /** When the last pass ended (ms since epoch); kept out of Git, where it would make a commit per pass. */
+  lastSyncTime: number | undefined;
+}
+
+export class StatusReporter {
+  private stacks: Map<string, StackStatus> | undefined;
+  /** Files as last committed (or found on the branch): what an idle pass is compared with. */
+  private written = new Map<string, string>();
+  private operator: OperatorStatus;
+  private lastSyncTime: number | undefined;
+  /** Revisions already auto-reverted by this process: never twice. */
+  private readonly reverted = new Set<string>();
+
+  constructor(private readonly opts: StatusReporterOptions) {
+    this.operator = { instance: opts.instance, version: opts.version, backend: opts.backend, lastError: undefined };
+  }
+
+  snapshot(): StatusSnapshot {
+    return { stacks: [...(this.stacks?.values() ?? [])], operator: this.operator, lastSyncTime: this.lastSyncTime };
+  }
+
+  /** Never throws. */
+  async report(outcome: PassOutcome): Promise<void> {
+    try {
+      await this.reportOrThrow(outcome);
+    } catch (err) {
+      const error = err instanceof Error ? err : new Error(String(err));
+      this.opts.logger.warn({ err: error, code: error instanceof CapstanError ? error.code : undefined }, `status not written: ${error.message}`);
+    }
+  }
+
+  private async reportOrThrow(outcome: PassOutcome): Promise<void> {
+    const previous = await this.previous();
+    const report = await this.toReport(outcome, previous);
+    const now = this.opts.now();
+    this.lastSyncTime = now;
+    const next = stackStatusesAfter(previous, report, now);
+    this.stacks = next;
+    this.operator = operatorStatusAfter({ instance: this.opts.instance, version: this.opts.version, backend: this.opts.backend }, report);
+
+    const files = new Map<string, string>([[OPERATOR_FILE, renderOperatorStatus(this.operator)]]);
+    for (const status of next.values()) files.set(stackFile(status.stack), renderStackStatus(status));
+    const removed = [...this.written.keys()].filter((path) => !files.has(path));
+    if (removed.length === 0 && [...files].every(([path, content]) => this.written.get(path) === content)) return;
+    if (this.opts.writer === undefined) {
+      this.written = files;
+      return;
+    }
+    const revision = revisionOf(report);
+    const oid = await this.opts.writer.write(files, removed, (changed) => commitMessage(changed, next, revision, this.opts.instance));
+    this.written = files;
+    if (oid !== undefined) this.opts.logger.info({ commit: oid, revision }, `status committed at ${oid.slice(0, 7)}`);
+  }
+
+  /** The stacks' status before this pass: in memory, or (first pass) read back from the branch. */
+  private async previous(): Promise<Map<string, StackStatus>> {
+    if (this.stacks !== undefined) return this.stacks;
+    const stacks = new Map<string, StackStatus>();
+    if (this.opts.writer !== undefined) {
+      const files = await this.opts.writer.read();
+      for (const [path, text] of files) {
+        const status = path === OPERATOR_FILE ? undefined : parseStackStatus(text);
+        if (status !== undefined && path === stackFile(status.stack)) stacks.set(status.stack, status);
+      }
+      this.written = new Map([...files].filter(([path]) => path.startsWith(`${STATUS_DIR}/`)));
+    }
+    this.stacks = stacks;
+    return stacks;
+  }
+
+  private async toReport(outcome: PassOutcome, previous: ReadonlyMap<string, StackStatus>): Promise<PassReport> {
+    if (!(outcome instanceof Error)) {
+      // Containers just created are seen starting only by a new look; a no-op pass reuses its snapshot.
+      const observed = outcome.applied > 0 ? await this.opts.observe() : outcome.observed;
+      return { kind: 'converged', desired: outcome.desired, observed };
+    }
+    if (outcome instanceof ManifestsInvalidError) {
+      const revision = typeof outcome.data['revision'] === 'string' ? outcome.data['revision'] : undefined;
+      return { kind: 'invalid', revision, problems: outcome.errors.map((e) => e.format()) };
+    }
+    if (outcome instanceof ApplyError && outcome.revision !== undefined) {
+      const [desired, observed] = await Promise.all([this.opts.loadDesired(outcome.revision), this.opts.observe()]);
+      const failures = outcome.failures.map((f) => ({ stack: f.stack, message: `${f.operation}: ${f.error.message}` }));
+      const revert = await this.maybeRevert(outcome.revision, failures, previous);
+      return { kind: 'apply-failed', desired, observed, failures, revert };
+    }
+    const reason = outcome instanceof CapstanError ? REASONS[outcome.code] ?? 'PassFailed' : 'PassFailed';
+    return { kind: 'error', revision: undefined, reason, message: outcome.message };
+  }
+
+  private async maybeRevert(revision: string, failures: readonly { stack: string | undefined; message: string }[], previous: ReadonlyMap<string, StackStatus>): Promise<string | undefined> {
+    if (this.opts.autoRevert === undefined || !autoRevertCandidate(revision, failures, previous, this.reverted)) return undefined;
+    this.reverted.add(revision);
+    const reason = `Capstan could not apply ${revision.slice(0, 7)}: ${failures.map((f) => f.message).slice(0, 3).join('; ')}`;
+    let pushed: PushedCommit | undefined;
+    try {
+      pushed = await this.opts.autoRevert(revision, reason);
+    } catch (err) {
+      this.opts.logger.error({ err, revision }, `auto-revert of ${revision.slice(0, 7)} failed: ${err instanceof Error ? err.message : String(err)}`);
+      return undefined;
+    }
+    if (pushed !== undefined) this.opts.logger.warn({ revision, commit: pushed.oid }, `auto-reverted ${revision.slice(0, 7)}: pushed ${pushed.oid.slice(0, 7)} ${pushed.subject}`);
+    return pushed?.oid;
+  }
+}
+
+/**
+ * The auto-revert rule until rollouts decide it: a revision is reverted when
+ * applying it failed for a stack that had run an earlier revision
+ * successfully (a first deploy has nothing to go back to and is healed by
+ * retrying instead), and it was not reverted before. That the revision is
+ * still the branch tip and is not itself an auto-revert is checked against
+ * Git when pushing.
+ */
+export function autoRevertCandidate(revision: string, failures: readonly { stack?: string | undefined }[], previous: ReadonlyMap<string, StackStatus>, reverted: ReadonlySet<string>): boolean {
+  if (reverted.has(revision)) return false;
+  return failures.some((f) => {
+    const before = f.stack === undefined ? undefined : previous.get(f.stack);
+    return before?.lastAppliedRevision !== undefined && before.lastAppliedRevision !== revision;
+  });
+}
+
+const REASONS: Partial<Record<CapstanError['code'], string>> = {
+  E_GIT_AUTH: 'GitAuthFailed',
+  E_GIT_FETCH: 'GitFetchFailed',
+  E_GIT_REF_NOT_FOUND: 'BranchNotFound',
+  E_DOCKER_UNAVAILABLE: 'EngineUnavailable',
+  E_DOCKER_API: 'EngineError',
+  E_APPLY: 'ApplyFailed',
+};
+
+function revisionOf(report: PassReport): string | undefined {
+  return report.kind === 'converged' || report.kind === 'apply-failed' ? report.desired.revision : report.revision;
+}
+
+/** `status(web): Ready at a1b2c3d`, or one subject for several stacks with a line per stack in the body. */
+export function commitMessage(changed: readonly string[], stacks: ReadonlyMap<string, StackStatus>, revision: string | undefined, instance: string): string {
+  const sha = revision?.slice(0, 7) ?? 'no revision';
+  const names = [...new Set(changed.filter((p) => p !== OPERATOR_FILE).map((p) => p.slice(STATUS_DIR.length + 1).replace(/\.yaml$/, '')))];
+  const word = (name: string): string => {
+    const status = stacks.get(name);
+    return status === undefined ? 'Removed' : headline(status);
+  };
+  const only = names[0];
+  const subject =
+    only === undefined ? `status: operator at ${sha}`
+    : names.length === 1 ? `status(${only}): ${word(only)} at ${sha}`
+    : `status: ${names.length} stacks at ${sha}`;
+  const body = names.length > 1 ? ['', ...names.map((n) => `- ${n}: ${word(n)}`)] : [];
+  const trailers = [...(revision === undefined ? [] : [`Capstan-Revision: ${revision}`]), `Capstan-Instance: ${instance}`];
+  return [subject, ...body, '', ...trailers].join('\n');
+}
