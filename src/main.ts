@@ -69,7 +69,7 @@ export function buildProgram(): Command {
   withSettings(
     commonOptions(program.command('plan').description('show what applying a ref would change on the live engine (exit 0 no changes, 2 changes, 1 error)'))
       .option('--ref <ref>', 'branch, tag or commit to plan (default: --branch)')
-      .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text')),
+      .addOption(new Option('--format <format>', 'output format').choices(['text', 'markdown', 'json']).default('text')),
     async (settings, logger, cmd) => {
       const { planCommand } = await import('./cli/plan.js');
       const o = cmd.opts<{ ref?: string; format: string }>();
