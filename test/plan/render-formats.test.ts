@@ -70,7 +70,7 @@ describe('json plan', () => {
       valid: true,
       changes: 2,
       operations: [
-        { action: 'recreate-container', stack: 'web', service: 'api', target: 'web-api-1', cause: 'image example/api:1.4.1 → 1.4.2', phase: 1 },
+        { action: 'recreate-container', stack: 'web', service: 'api', target: 'web-api-1', cause: 'image example/api:1.4.1 → 1.4.2', phase: 2 },
         { action: 'create-container', stack: 'web', service: 'cache', target: 'web-cache-1', cause: 'new service, 1 replica', phase: 2 },
       ],
       services: changed.services,
