@@ -13,7 +13,8 @@ export type ErrorCode =
   | 'E_DOCKER_UNAVAILABLE'
   | 'E_DOCKER_API'
   | 'E_NAME_CONFLICT'
-  | 'E_APPLY';
+  | 'E_APPLY'
+  | 'E_SYNC_WINDOW_CLOSED';
 
 export class CapstanError extends Error {
   readonly code: ErrorCode;
@@ -147,5 +148,15 @@ export class ApplyError extends CapstanError {
   constructor(failures: readonly { operation: string; error: Error }[]) {
     super('E_APPLY', `${failures.length} operation${failures.length === 1 ? '' : 's'} failed`, { data: { count: failures.length } });
     this.failures = failures;
+  }
+}
+
+/** Changes are waiting for a sync window to open; `apply --force` overrides. */
+export class SyncWindowClosedError extends CapstanError {
+  constructor(revision: string, changes: number, windows: readonly string[]) {
+    super('E_SYNC_WINDOW_CLOSED', `a sync window is closed: ${changes} change${changes === 1 ? '' : 's'} for ${revision.slice(0, 7)} wait`, {
+      data: { revision, changes, windows },
+      hint: `windows: ${windows.join('; ')}; run \`capstan apply --force\` to apply now`,
+    });
   }
 }

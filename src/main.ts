@@ -26,15 +26,21 @@ function commonOptions(cmd: Command): Command {
     .option('--log-level <level>', 'trace|debug|info|warn|error|silent [CAPSTAN_LOG_LEVEL] (default: info)');
 }
 
+const syncWindowOption = [
+  '--sync-window <window>',
+  'when changes may be applied, e.g. "deny 0 9-17 * * 1-5" (UTC; repeatable) [CAPSTAN_SYNC_WINDOW, ;-separated]',
+  (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
+] as const;
+
 function withSettings(cmd: Command, action: (settings: Settings, logger: Logger, cmd: Command) => Promise<number>): Command {
   return cmd.action(async (...args: unknown[]) => {
     const self = args[args.length - 1] as Command;
-    const opts = self.optsWithGlobals<Record<string, string | undefined> & { config?: string }>();
+    const opts = self.optsWithGlobals<Record<string, string | undefined> & { config?: string; syncWindow?: string[] }>();
     const flags: RawSettings = {
       repo: opts.repo, branch: opts.branch, path: opts.path, interval: opts.interval, instance: opts.instance,
       dataDir: opts.dataDir, statusBranch: opts.statusBranch, httpPort: opts.httpPort, router: opts.router,
       listen: opts.listen, backend: opts.backend, logFormat: opts.logFormat, logLevel: opts.logLevel,
-      parallelism: opts.parallelism, allowEnv: opts.allowEnv,
+      parallelism: opts.parallelism, allowEnv: opts.allowEnv, resync: opts.resync, syncWindow: opts.syncWindow,
     };
     const settings = resolveSettings(flags, process.env, readSettingsFile(opts.config));
     const logger = createLogger({ format: settings.logFormat, level: settings.logLevel });
@@ -59,12 +65,19 @@ export function buildProgram(): Command {
       .option('--status-branch <name|none>', 'branch for status commits [CAPSTAN_STATUS_BRANCH] (default: capstan/status)')
       .option('--listen <host:port>', 'HTTP API address [CAPSTAN_LISTEN] (default: 127.0.0.1:9420)')
       .option('--http-port <port>', "router's shared HTTP entry port [CAPSTAN_HTTP_PORT] (default: 8000)")
-      .addOption(new Option('--router <mode>', 'how traffic is routed [CAPSTAN_ROUTER] (default: process)').choices(['process', 'container', 'none'])),
+      .addOption(new Option('--router <mode>', 'how traffic is routed [CAPSTAN_ROUTER] (default: process)').choices(['process', 'container', 'none']))
+      .option('--resync <duration|cron>', 'periodic full resync, e.g. 5m or "*/10 * * * *" [CAPSTAN_RESYNC] (default: 5m)')
+      .option(...syncWindowOption),
     lazy(() => import('./cli/run.js'), 'runCommand'),
   );
   withSettings(
-    commonOptions(program.command('apply').description('one reconcile pass of the newest commit, then exit (0 converged, 1 error)')),
-    lazy(() => import('./cli/apply.js'), 'applyCommand'),
+    commonOptions(program.command('apply').description('one reconcile pass of the newest commit, then exit (0 converged, 1 error)'))
+      .option(...syncWindowOption)
+      .option('--force', 'apply even while a sync window is closed'),
+    async (settings, logger, cmd) => {
+      const { applyCommand } = await import('./cli/apply.js');
+      return applyCommand(settings, logger, { force: cmd.opts<{ force?: boolean }>().force === true });
+    },
   );
   withSettings(
     commonOptions(program.command('plan').description('show what applying a ref would change on the live engine (exit 0 no changes, 2 changes, 1 error)'))

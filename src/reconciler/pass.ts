@@ -25,6 +25,8 @@ export interface PassResult {
   revision: string;
   plan: Plan;
   applied: number;
+  /** Set when changes were planned but held back (a closed sync window); nothing was applied. */
+  held?: 'SyncWindowClosed';
 }
 
 /** Plan only: what applying `ref` (default: the branch) would do to the engine now. */

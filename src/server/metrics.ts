@@ -4,6 +4,7 @@
 // engine at scrape time, so they are as fresh as the scrape.
 
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { StackOutcome } from '../reconciler/daemon-state.js';
 
 export interface ContainerCount {
   stack: string;
@@ -12,12 +13,6 @@ export interface ContainerCount {
   count: number;
 }
 
-export interface StackOutcome {
-  stack: string;
-  ready: boolean;
-  /** Set when this pass brought the stack to its revision (seconds since the epoch). */
-  appliedAtSeconds?: number;
-}
 
 export class DaemonMetrics {
   readonly registry = new Registry();

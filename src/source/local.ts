@@ -27,7 +27,7 @@ async function isFile(path: string): Promise<boolean> {
 }
 
 /** The git dir of `path`: `path/.git`, the target of a `.git` file (submodules), or `path` itself when bare. */
-async function findGitdir(path: string): Promise<string | undefined> {
+export async function findGitdir(path: string): Promise<string | undefined> {
   const dotGit = join(path, '.git');
   if (await isDir(dotGit)) return dotGit;
   if (await isFile(dotGit)) {
