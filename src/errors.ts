@@ -15,7 +15,8 @@ export type ErrorCode =
   | 'E_NAME_CONFLICT'
   | 'E_APPLY'
   | 'E_GIT_PUSH'
-  | 'E_ROLLBACK';
+  | 'E_ROLLBACK'
+  | 'E_SYNC_WINDOW_CLOSED';
 
 export class CapstanError extends Error {
   readonly code: ErrorCode;
@@ -170,5 +171,15 @@ export class GitPushError extends CapstanError {
 export class RollbackError extends CapstanError {
   constructor(message: string, hint: string) {
     super('E_ROLLBACK', message, { hint });
+  }
+}
+
+/** Changes are waiting for a sync window to open; `apply --force` overrides. */
+export class SyncWindowClosedError extends CapstanError {
+  constructor(revision: string, changes: number, windows: readonly string[]) {
+    super('E_SYNC_WINDOW_CLOSED', `a sync window is closed: ${changes} change${changes === 1 ? '' : 's'} for ${revision.slice(0, 7)} wait`, {
+      data: { revision, changes, windows },
+      hint: `windows: ${windows.join('; ')}; run \`capstan apply --force\` to apply now`,
+    });
   }
 }

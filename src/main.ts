@@ -33,16 +33,21 @@ function statusOptions(cmd: Command): Command {
     .option('--git-author <"Name <email>">', 'author of the commits Capstan pushes [CAPSTAN_GIT_AUTHOR] (default: Capstan <capstan@localhost>)')
     .option('--auto-revert', 'push a revert of a revision that fails to apply [CAPSTAN_AUTO_REVERT] (default: off)');
 }
+const syncWindowOption = [
+  '--sync-window <window>',
+  'when changes may be applied, e.g. "deny 0 9-17 * * 1-5" (UTC; repeatable) [CAPSTAN_SYNC_WINDOW, ;-separated]',
+  (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
+] as const;
 
 function withSettings(cmd: Command, action: (settings: Settings, logger: Logger, cmd: Command) => Promise<number>): Command {
   return cmd.action(async (...args: unknown[]) => {
     const self = args[args.length - 1] as Command;
-    const opts = self.optsWithGlobals<Record<string, string | undefined> & { config?: string }>();
+    const opts = self.optsWithGlobals<Record<string, string | undefined> & { config?: string; syncWindow?: string[] }>();
     const flags: RawSettings = {
       repo: opts.repo, branch: opts.branch, path: opts.path, interval: opts.interval, instance: opts.instance,
       dataDir: opts.dataDir, statusBranch: opts.statusBranch, httpPort: opts.httpPort, router: opts.router,
       listen: opts.listen, backend: opts.backend, logFormat: opts.logFormat, logLevel: opts.logLevel,
-      parallelism: opts.parallelism, allowEnv: opts.allowEnv, gitAuthor: opts.gitAuthor, autoRevert: opts.autoRevert,
+      parallelism: opts.parallelism, allowEnv: opts.allowEnv, gitAuthor: opts.gitAuthor, autoRevert: opts.autoRevert, resync: opts.resync, syncWindow: opts.syncWindow,
     };
     const settings = resolveSettings(flags, process.env, readSettingsFile(opts.config));
     const logger = createLogger({ format: settings.logFormat, level: settings.logLevel });
@@ -66,17 +71,24 @@ export function buildProgram(): Command {
       .option('--interval <duration>', 'poll interval [CAPSTAN_INTERVAL] (default: 30s)')
       .option('--listen <host:port>', 'HTTP API address [CAPSTAN_LISTEN] (default: 127.0.0.1:9420)')
       .option('--http-port <port>', "router's shared HTTP entry port [CAPSTAN_HTTP_PORT] (default: 8000)")
-      .addOption(new Option('--router <mode>', 'how traffic is routed [CAPSTAN_ROUTER] (default: process)').choices(['process', 'container', 'none'])),
+      .addOption(new Option('--router <mode>', 'how traffic is routed [CAPSTAN_ROUTER] (default: process)').choices(['process', 'container', 'none']))
+      .option('--resync <duration|cron>', 'periodic full resync, e.g. 5m or "*/10 * * * *" [CAPSTAN_RESYNC] (default: 5m)')
+      .option(...syncWindowOption),
     lazy(() => import('./cli/run.js'), 'runCommand'),
   );
   withSettings(
-    statusOptions(commonOptions(program.command('apply').description('one reconcile pass of the newest commit, then exit (0 converged, 1 error)'))),
-    lazy(() => import('./cli/apply.js'), 'applyCommand'),
+    statusOptions(commonOptions(program.command('apply').description('one reconcile pass of the newest commit, then exit (0 converged, 1 error)')))
+      .option(...syncWindowOption)
+      .option('--force', 'apply even while a sync window is closed'),
+    async (settings, logger, cmd) => {
+      const { applyCommand } = await import('./cli/apply.js');
+      return applyCommand(settings, logger, { force: cmd.opts<{ force?: boolean }>().force === true });
+    },
   );
   withSettings(
     commonOptions(program.command('plan').description('show what applying a ref would change on the live engine (exit 0 no changes, 2 changes, 1 error)'))
       .option('--ref <ref>', 'branch, tag or commit to plan (default: --branch)')
-      .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text')),
+      .addOption(new Option('--format <format>', 'output format').choices(['text', 'markdown', 'json']).default('text')),
     async (settings, logger, cmd) => {
       const { planCommand } = await import('./cli/plan.js');
       const o = cmd.opts<{ ref?: string; format: string }>();

@@ -1,12 +1,14 @@
 // `capstan run`: the daemon. Polls the branch every --interval, one pass at
-// a time; SIGTERM/SIGINT finish the pass in flight and exit 0.
+// a time; webhooks, /api/sync, the file watch and --resync trigger passes in
+// between (src/cli/run-api.ts). SIGTERM/SIGINT finish the pass in flight,
+// close the HTTP API and exit 0.
 
 import type { Settings } from '../config/settings.js';
 import type { Logger } from '../logging/logger.js';
 import { ReconcileLoop } from '../reconciler/loop.js';
-import { reconcilePass } from '../reconciler/pass.js';
 import { createPassContext } from './context.js';
 import { createStatusReporter } from './status-reporter.js';
+import { startDaemonApi } from './run-api.js';
 
 export async function runCommand(settings: Settings, logger: Logger): Promise<number> {
   const ctx = await createPassContext(settings, logger);
@@ -22,24 +24,17 @@ export async function runCommand(settings: Settings, logger: Logger): Promise<nu
   const loop = new ReconcileLoop({
     intervalMs: settings.intervalMs,
     logger,
-    pass: async () => {
-      try {
-        const result = await reconcilePass(ctx);
-        await status.report(result);
-        return result;
-      } catch (err) {
-        await status.report(err instanceof Error ? err : new Error(String(err)));
-        throw err;
-      }
-    },
+    pass: () => status.around(() => api.pass()),
     onPass: (result) => {
       if (!(result instanceof Error) && result.applied > 0) {
         logger.info({ revision: result.revision, applied: result.applied }, `converged to ${result.revision.slice(0, 7)}`);
       }
     },
   });
+  const api = await startDaemonApi({ settings, ctx, logger, trigger: (reason) => loop.trigger(reason) });
   logger.info({ repo: ctx.source.display, branch: settings.branch, instance: settings.instance, intervalMs: settings.intervalMs }, 'capstan running');
   await loop.run(stop.signal);
+  await api.stop();
   logger.info('stopped');
   return 0;
 }

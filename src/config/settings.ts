@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { parseDurationMs } from '../manifests/units.js';
 import { parseAuthor } from '../source/author.js';
+import { parseSyncWindow, type SyncWindow } from '../reconciler/sync-window.js';
 
 export interface Settings {
   repo: string | undefined;
@@ -29,7 +30,15 @@ export interface Settings {
   gitAuthor: { name: string; email: string };
   /** Push a revert of a revision whose apply failed (DESIGN §5). */
   autoRevert: boolean;
+  /** Periodic full resync: every `ms`, or on a cron schedule (DESIGN §6: one setting, default 5m). */
+  resync: Resync;
+  /** When changes may be applied; empty: always. */
+  syncWindows: readonly SyncWindow[];
+  /** CAPSTAN_WEBHOOK_SECRET, from the environment only (never a flag: argv is visible to every user). */
+  webhookSecret: string | undefined;
 }
+
+export type Resync = { kind: 'interval'; ms: number } | { kind: 'cron'; expression: string };
 
 /** Each setting: its flag name (camelCase as commander gives it), env var, and capstan.yaml key. */
 const SOURCES = {
@@ -50,6 +59,8 @@ const SOURCES = {
   allowEnv: 'CAPSTAN_ALLOW_ENV',
   gitAuthor: 'CAPSTAN_GIT_AUTHOR',
   autoRevert: 'CAPSTAN_AUTO_REVERT',
+  resync: 'CAPSTAN_RESYNC',
+  syncWindow: 'CAPSTAN_SYNC_WINDOW',
 } as const;
 
 export type SettingName = keyof typeof SOURCES;
@@ -65,6 +76,26 @@ const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
 });
 const port = z.coerce.number().int().min(0).max(65535);
 const list = z.union([z.string(), z.array(z.string())]).transform((v) => (typeof v === 'string' ? v.split(',') : v).map((s) => s.trim()).filter((s) => s !== ''));
+
+const resync = z.string().transform((v, ctx): Resync => {
+  const ms = parseDurationMs(v);
+  if (ms !== undefined && ms > 0) return { kind: 'interval', ms };
+  // Five fields, or six with seconds first (node-cron checks the fields when it schedules).
+  const fields = v.trim().split(/\s+/).length;
+  if (fields === 5 || fields === 6) return { kind: 'cron', expression: v.trim() };
+  ctx.addIssue({ code: 'custom', message: `"${v}" is neither a duration (5m) nor a cron expression ("*/10 * * * *")` });
+  return z.NEVER;
+});
+// Several windows: repeated flags, a YAML list, or `;`-separated in the env (cron fields use commas).
+const windows = z.union([z.string(), z.array(z.string())]).transform((v, ctx) => {
+  const out: SyncWindow[] = [];
+  for (const text of (typeof v === 'string' ? v.split(';') : v).filter((t) => t.trim() !== '')) {
+    const parsed = parseSyncWindow(text);
+    if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', message: parsed });
+    else out.push(parsed);
+  }
+  return Object.freeze(out);
+});
 
 const schema = z.object({
   repo: z.string().min(1).optional(),
@@ -94,6 +125,8 @@ const schema = z.object({
     })
     .default({ name: 'Capstan', email: 'capstan@localhost' }),
   autoRevert: z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')]).default(false),
+  resync: resync.default({ kind: 'interval', ms: 300_000 }),
+  syncWindow: windows.default([]),
 });
 
 /**
@@ -115,8 +148,17 @@ export function resolveSettings(flags: RawSettings, env: NodeJS.ProcessEnv, file
     const where = name in SOURCES ? `--${kebab(name)} (${SOURCES[name]})` : 'settings';
     throw new ConfigError(`${where}: ${issue?.message ?? 'invalid'}`, 'run `capstan --help` for the accepted values');
   }
-  const { interval, ...rest } = parsed.data;
-  return Object.freeze({ ...rest, intervalMs: interval, repo: rest.repo, allowEnv: Object.freeze(rest.allowEnv), gitAuthor: Object.freeze(rest.gitAuthor) });
+  const { interval, syncWindow, ...rest } = parsed.data;
+  const webhookSecret = env['CAPSTAN_WEBHOOK_SECRET'] === '' ? undefined : env['CAPSTAN_WEBHOOK_SECRET'];
+  return Object.freeze({
+    ...rest,
+    intervalMs: interval,
+    repo: rest.repo,
+    allowEnv: Object.freeze(rest.allowEnv),
+    gitAuthor: Object.freeze(rest.gitAuthor),
+    syncWindows: syncWindow,
+    webhookSecret,
+  });
 }
 
 /** The operator environment a manifest may see: only the allowed names, never Capstan's own (credentials live there). */

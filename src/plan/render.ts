@@ -1,9 +1,10 @@
 // Plans as text (terminal, logs) and JSON (tools, tests). Deterministic: the
 // same plan renders to the same bytes, so renders are golden-tested.
 
+import type { ManifestsInvalidError } from '../errors.js';
 import type { Operation, Plan } from './operations.js';
 
-const VERBS: Record<Operation['kind'], string> = {
+export const VERBS: Record<Operation['kind'], string> = {
   'create-network': 'create network',
   'create-volume': 'create volume',
   'create-container': 'create',
@@ -42,8 +43,13 @@ export function renderText(plan: Plan): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** `3 to create, 1 to recreate, 2 to remove.` */
+/** `Summary: 3 to create, 1 to recreate, 2 to remove.` */
 export function summary(plan: Plan): string {
+  return `Summary: ${changeCounts(plan)}.`;
+}
+
+/** `3 to create, 1 to recreate, 2 to remove` (no changes: `no changes`). */
+export function changeCounts(plan: Plan): string {
   const count = (kinds: Operation['kind'][]): number => plan.operations.filter((o) => kinds.includes(o.kind)).length;
   const parts = [
     [count(['create-container']), 'to create'],
@@ -53,10 +59,14 @@ export function summary(plan: Plan): string {
     [count(['create-network', 'create-volume', 'remove-network']), 'network/volume changes'],
   ] as const;
   const text = parts.filter(([n]) => n > 0).map(([n, what]) => `${n} ${what}`).join(', ');
-  return `Summary: ${text}.`;
+  return text === '' ? 'no changes' : text;
 }
 
-/** Stable JSON: operations as flat records (no embedded specs), services summaries as they are. */
+/**
+ * Stable JSON (documented in the README): operations as flat records (no
+ * embedded specs), services summaries as they are, `errors` empty. Fields are
+ * only ever added, never renamed or removed.
+ */
 export function renderJson(plan: Plan): string {
   const operations = plan.operations.map((op) => ({
     action: op.kind,
@@ -66,7 +76,21 @@ export function renderJson(plan: Plan): string {
     cause: op.cause,
     phase: op.phase,
   }));
-  return `${JSON.stringify({ revision: plan.revision, instance: plan.instance, changes: operations.length, operations, services: plan.services }, null, 2)}\n`;
+  const out = { revision: plan.revision, instance: plan.instance, valid: true, changes: operations.length, operations, services: plan.services, errors: [] };
+  return `${JSON.stringify(out, null, 2)}\n`;
+}
+
+/** The same shape for a ref whose manifests are invalid: nothing planned, every problem with its position. */
+export function renderJsonInvalid(err: ManifestsInvalidError, instance: string): string {
+  const errors = err.errors.map((e) => ({ file: e.file, line: e.line, col: e.col, path: e.path, code: e.code, message: e.message, hint: e.hint ?? null }));
+  const out = { revision: revisionOf(err), instance, valid: false, changes: 0, operations: [], services: [], errors };
+  return `${JSON.stringify(out, null, 2)}\n`;
+}
+
+/** The commit an invalid-manifests error is about (null when it came from a directory). */
+export function revisionOf(err: ManifestsInvalidError): string | null {
+  const rev = err.data['revision'];
+  return typeof rev === 'string' ? rev : null;
 }
 
 function serviceOf(op: Operation): string | null {

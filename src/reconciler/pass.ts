@@ -29,6 +29,8 @@ export interface PassResult {
   /** What the pass worked from, for status: the desired state and the one snapshot taken before applying. */
   desired: DesiredState;
   observed: ObservedState;
+  /** Set when changes were planned but held back (a closed sync window); nothing was applied. */
+  held?: 'SyncWindowClosed';
 }
 
 /** Plan only: what applying `ref` (default: the branch) would do to the engine now. */

@@ -57,6 +57,19 @@ export class StatusReporter {
     return { stacks: [...(this.stacks?.values() ?? [])], operator: this.operator, lastSyncTime: this.lastSyncTime };
   }
 
+  /** Runs a pass and reports how it ended; the pass's own result or error is passed on unchanged. */
+  async around<R extends Exclude<PassOutcome, Error>>(pass: () => Promise<R>): Promise<R> {
+    let result: R;
+    try {
+      result = await pass();
+    } catch (err) {
+      await this.report(err instanceof Error ? err : new Error(String(err)));
+      throw err;
+    }
+    await this.report(result);
+    return result;
+  }
+
   /** Never throws. */
   async report(outcome: PassOutcome): Promise<void> {
     try {

@@ -8,8 +8,9 @@ import { GitFetchError, ManifestsInvalidError, ValidationError } from '../../src
 import { silentLogger } from '../../src/logging/logger.js';
 import { ReconcileLoop } from '../../src/reconciler/loop.js';
 import type { PassResult } from '../../src/reconciler/pass.js';
+import { noOpPass } from '../helpers/specs.js';
 
-const ok: PassResult = { revision: 'a'.repeat(40), plan: { revision: 'a'.repeat(40), instance: 't', operations: [], services: [] }, applied: 0 };
+const ok: PassResult = noOpPass();
 
 beforeEach(() => {
   vi.useFakeTimers();

@@ -1,0 +1,123 @@
+// The daemon's outward side, started by `capstan run` next to its loop: the
+// HTTP API, metrics, the file watch of a local repository and the periodic
+// resync. Every trigger goes to the loop, which coalesces bursts. Loaded only
+// by `run` (fastify, prom-client and chokidar cost start-up time).
+
+import type { Settings } from '../config/settings.js';
+import type { Logger } from '../logging/logger.js';
+import { renderJson, renderJsonInvalid } from '../plan/render.js';
+import { DaemonState } from '../reconciler/daemon-state.js';
+import { planPass, type PassContext, type PassResult } from '../reconciler/pass.js';
+import { startResync } from '../reconciler/resync.js';
+import { isSyncAllowed } from '../reconciler/sync-window.js';
+import { windowedPass } from '../reconciler/windowed-pass.js';
+import { buildServer, listen } from '../server/app.js';
+import { DaemonMetrics } from '../server/metrics.js';
+import { ManifestsInvalidError } from '../errors.js';
+import { isRemoteRepo, type GitSource } from '../source/git-source.js';
+import { watchLocalRef } from '../source/watch.js';
+
+export interface DaemonApi {
+  /** The loop's pass: windowed, timed, recorded for status and metrics. */
+  pass(): Promise<PassResult>;
+  /** Where the HTTP API listens (host:port as bound). */
+  address: string;
+  stop(): Promise<void>;
+}
+
+/** `now` is the daemon's clock (injected so tests can move time for sync windows). */
+export async function startDaemonApi(opts: {
+  settings: Settings;
+  ctx: PassContext;
+  logger: Logger;
+  trigger: (reason: string) => void;
+  now?: () => number;
+}): Promise<DaemonApi> {
+  const { settings, logger, trigger } = opts;
+  const now = opts.now ?? Date.now;
+  const metrics = new DaemonMetrics(async () => countContainers(opts.ctx));
+  const ctx: PassContext = { ...opts.ctx, source: timedResolve(opts.ctx.source, (s) => metrics.recordGitFetch(s)) };
+  const syncAllowed = (): boolean => isSyncAllowed(settings.syncWindows, now());
+  const state = new DaemonState({ instance: settings.instance, branch: settings.branch, syncAllowed });
+
+  const app = buildServer({
+    branch: settings.branch,
+    webhookSecret: settings.webhookSecret,
+    trigger,
+    isReady: () => state.isReady(),
+    getStatus: () => state.status(),
+    planJson: async () => {
+      try {
+        return renderJson((await planPass(ctx)).plan);
+      } catch (err) {
+        if (err instanceof ManifestsInvalidError) return renderJsonInvalid(err, settings.instance);
+        throw err;
+      }
+    },
+    metrics,
+    logger,
+  });
+  const address = await listen(app, settings.listen);
+  if (settings.webhookSecret === undefined) logger.info('webhooks are off (set CAPSTAN_WEBHOOK_SECRET to accept them); POST /api/sync is open');
+
+  const watcher = isRemoteRepo(settings.repo ?? '') ? undefined : await watchLocalRef(settings.repo ?? '', settings.branch, (reason) => trigger(`watch: ${reason}`), logger);
+  const resync = await startResync(settings.resync, trigger);
+  logger.info({ listen: address, watch: watcher !== undefined, resync: settings.resync, syncWindows: settings.syncWindows.map((w) => w.text) }, `HTTP API on ${address}`);
+
+  let wasHeld = false;
+  const recordPass = (result: PassResult | Error, started: number): void => {
+    const finished = now();
+    const stacks = state.record(result, started, finished);
+    const outcome = result instanceof Error ? 'error' : result.held !== undefined ? 'held' : 'success';
+    metrics.recordPass(outcome, (finished - started) / 1000, stacks);
+    if (outcome === 'held' && !wasHeld) logger.warn({ reason: 'SyncWindowClosed' }, 'Reconciling: a sync window is closed; changes wait until it opens');
+    if (outcome === 'success' && wasHeld) logger.info('sync window open again; held changes applied');
+    if (outcome !== 'error') wasHeld = outcome === 'held';
+  };
+  return {
+    address,
+    async pass() {
+      const started = now();
+      try {
+        const result = await windowedPass(ctx, settings.syncWindows, started);
+        recordPass(result, started);
+        return result;
+      } catch (err) {
+        recordPass(err instanceof Error ? err : new Error(String(err)), started);
+        throw err;
+      }
+    },
+    async stop() {
+      resync.stop();
+      await watcher?.close();
+      await app.close();
+    },
+  };
+}
+
+function timedResolve(source: GitSource, record: (seconds: number) => void): GitSource {
+  return {
+    display: source.display,
+    resolve: async (ref) => {
+      const t = performance.now();
+      try {
+        return await source.resolve(ref);
+      } finally {
+        record((performance.now() - t) / 1000);
+      }
+    },
+    readFiles: (revision, dir) => source.readFiles(revision, dir),
+    materialize: (revision) => source.materialize(revision),
+  };
+}
+
+async function countContainers(ctx: PassContext): Promise<{ stack: string; service: string; state: string; count: number }[]> {
+  const counts = new Map<string, { stack: string; service: string; state: string; count: number }>();
+  for (const c of (await ctx.backend.observe(ctx.instance)).containers) {
+    const key = `${c.stack}\0${c.service}\0${c.state}`;
+    const entry = counts.get(key) ?? { stack: c.stack, service: c.service, state: c.state, count: 0 };
+    entry.count++;
+    counts.set(key, entry);
+  }
+  return [...counts.values()];
+}

@@ -1,0 +1,67 @@
+// Prometheus metrics of the daemon, on a registry of its own (not prom-client's
+// global one, so tests and several daemons in one process never share counts).
+// Pass results are pushed in by the daemon; container counts are read from the
+// engine at scrape time, so they are as fresh as the scrape.
+
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { StackOutcome } from '../reconciler/daemon-state.js';
+
+export interface ContainerCount {
+  stack: string;
+  service: string;
+  state: string;
+  count: number;
+}
+
+
+export class DaemonMetrics {
+  readonly registry = new Registry();
+  private readonly reconcileTotal = new Counter({ name: 'capstan_reconcile_total', help: 'Reconcile passes by result', labelNames: ['result'], registers: [this.registry] });
+  private readonly reconcileDuration = new Histogram({
+    name: 'capstan_reconcile_duration_seconds',
+    help: 'Duration of a reconcile pass',
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+    registers: [this.registry],
+  });
+  private readonly gitFetchDuration = new Histogram({
+    name: 'capstan_git_fetch_duration_seconds',
+    help: 'Duration of resolving (fetching) the followed branch',
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+  private readonly stackReady = new Gauge({ name: 'capstan_stack_ready', help: '1 when the stack matches its revision, else 0', labelNames: ['stack'], registers: [this.registry] });
+  private readonly lastApplied = new Gauge({
+    name: 'capstan_last_applied_timestamp_seconds',
+    help: 'When the stack was last brought to its revision',
+    labelNames: ['stack'],
+    registers: [this.registry],
+  });
+
+  constructor(countContainers?: () => Promise<readonly ContainerCount[]>) {
+    new Gauge({
+      name: 'capstan_containers',
+      help: 'Containers owned by this instance, by state',
+      labelNames: ['stack', 'service', 'state'],
+      registers: [this.registry],
+      async collect() {
+        if (countContainers === undefined) return;
+        this.reset();
+        for (const c of await countContainers()) this.set({ stack: c.stack, service: c.service, state: c.state }, c.count);
+      },
+    });
+  }
+
+  /** `result` is `success`, `error` or `held` (sync window closed). */
+  recordPass(result: 'success' | 'error' | 'held', seconds: number, stacks: readonly StackOutcome[]): void {
+    this.reconcileTotal.inc({ result });
+    this.reconcileDuration.observe(seconds);
+    for (const s of stacks) {
+      this.stackReady.set({ stack: s.stack }, s.ready ? 1 : 0);
+      if (s.appliedAtSeconds !== undefined) this.lastApplied.set({ stack: s.stack }, s.appliedAtSeconds);
+    }
+  }
+
+  recordGitFetch(seconds: number): void {
+    this.gitFetchDuration.observe(seconds);
+  }
+}

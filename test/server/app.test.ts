@@ -1,0 +1,199 @@
+// The HTTP API in-process through fastify's `inject`: every hook flavour with
+// a right and a wrong secret, other branches ignored, readiness, metrics,
+// /api/sync auth, and a burst of hooks coalesced by the real ReconcileLoop.
+
+import { createHmac } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../src/logging/logger.js';
+import { ReconcileLoop } from '../../src/reconciler/loop.js';
+import type { PassResult } from '../../src/reconciler/pass.js';
+import { buildServer, type ServerOptions } from '../../src/server/app.js';
+import { DaemonMetrics } from '../../src/server/metrics.js';
+import { noOpPass } from '../helpers/specs.js';
+
+const SECRET = 's3cret-for-tests';
+const hmac = (body: string, secret = SECRET): string => createHmac('sha256', secret).update(body).digest('hex');
+const push = (ref: string): string => JSON.stringify({ ref, after: 'f'.repeat(40) });
+
+let triggers: string[] = [];
+let ready = false;
+const apps: ReturnType<typeof buildServer>[] = [];
+
+function server(overrides: Partial<ServerOptions> = {}): ReturnType<typeof buildServer> {
+  const app = buildServer({
+    branch: 'main',
+    webhookSecret: SECRET,
+    trigger: (reason) => triggers.push(reason),
+    isReady: () => ready,
+    getStatus: () => ({ stacks: [{ name: 'web' }] }),
+    planJson: async () => '{"changes":0}\n',
+    metrics: new DaemonMetrics(async () => [{ stack: 'web', service: 'api', state: 'running', count: 2 }]),
+    logger: silentLogger(),
+    ...overrides,
+  });
+  apps.push(app);
+  return app;
+}
+
+afterEach(async () => {
+  triggers = [];
+  ready = false;
+  await Promise.all(apps.splice(0).map((a) => a.close()));
+});
+
+describe('webhooks', () => {
+  const cases = [
+    {
+      flavour: 'github',
+      good: (body: string) => ({ 'x-github-event': 'push', 'x-hub-signature-256': `sha256=${hmac(body)}` }),
+      bad: (body: string) => ({ 'x-github-event': 'push', 'x-hub-signature-256': `sha256=${hmac(body, 'wrong')}` }),
+    },
+    {
+      flavour: 'gitlab',
+      good: () => ({ 'x-gitlab-event': 'Push Hook', 'x-gitlab-token': SECRET }),
+      bad: () => ({ 'x-gitlab-event': 'Push Hook', 'x-gitlab-token': `${SECRET}x` }),
+    },
+    {
+      flavour: 'gitea',
+      good: (body: string) => ({ 'x-gitea-event': 'push', 'x-gitea-signature': hmac(body) }),
+      bad: (body: string) => ({ 'x-gitea-event': 'push', 'x-gitea-signature': hmac(`${body} `) }),
+    },
+    {
+      flavour: 'generic',
+      good: () => ({ authorization: `Bearer ${SECRET}` }),
+      bad: () => ({ authorization: 'Bearer nope' }),
+    },
+  ] as const;
+
+  for (const c of cases) {
+    it(`${c.flavour}: the right secret triggers a pass`, async () => {
+      const body = push('refs/heads/main');
+      const res = await server().inject({ method: 'POST', url: `/hooks/${c.flavour}`, payload: body, headers: { 'content-type': 'application/json', ...c.good(body) } });
+      expect(res.statusCode).toBe(202);
+      expect(triggers).toHaveLength(1);
+    });
+
+    it(`${c.flavour}: a wrong or missing secret gets 401 and triggers nothing`, async () => {
+      const body = push('refs/heads/main');
+      const app = server();
+      const wrong = await app.inject({ method: 'POST', url: `/hooks/${c.flavour}`, payload: body, headers: { 'content-type': 'application/json', ...c.bad(body) } });
+      const missing = await app.inject({ method: 'POST', url: `/hooks/${c.flavour}`, payload: body, headers: { 'content-type': 'application/json' } });
+      expect([wrong.statusCode, missing.statusCode]).toEqual([401, 401]);
+      expect(triggers).toEqual([]);
+    });
+
+    if (c.flavour !== 'generic') {
+      it(`${c.flavour}: a push to another branch is ignored`, async () => {
+        const body = push('refs/heads/feature');
+        const res = await server().inject({ method: 'POST', url: `/hooks/${c.flavour}`, payload: body, headers: { 'content-type': 'application/json', ...c.good(body) } });
+        expect(res.statusCode).toBe(200);
+        expect(res.json()).toMatchObject({ triggered: false });
+        expect(triggers).toEqual([]);
+      });
+    }
+  }
+
+  it('github: a ping is answered 200 without a pass', async () => {
+    const body = JSON.stringify({ zen: 'Keep it logically awesome.' });
+    const res = await server().inject({ method: 'POST', url: '/hooks/github', payload: body, headers: { 'content-type': 'application/json', 'x-github-event': 'ping', 'x-hub-signature-256': `sha256=${hmac(body)}` } });
+    expect(res.statusCode).toBe(200);
+    expect(triggers).toEqual([]);
+  });
+
+  it('github: the form-encoded payload is read too', async () => {
+    const body = new URLSearchParams({ payload: push('refs/heads/main') }).toString();
+    const res = await server().inject({ method: 'POST', url: '/hooks/github', payload: body, headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-github-event': 'push', 'x-hub-signature-256': `sha256=${hmac(body)}` } });
+    expect(res.statusCode).toBe(202);
+    expect(triggers).toHaveLength(1);
+  });
+
+  it('without a configured secret hooks refuse with 503 and say how to turn them on', async () => {
+    const res = await server({ webhookSecret: undefined }).inject({ method: 'POST', url: '/hooks/generic', headers: { authorization: 'Bearer anything' } });
+    expect(res.statusCode).toBe(503);
+    expect(res.json()).toMatchObject({ message: expect.stringContaining('CAPSTAN_WEBHOOK_SECRET') });
+    expect(triggers).toEqual([]);
+  });
+
+  it('a burst of 10 hooks during a pass causes at most 2 passes', async () => {
+    let passes = 0;
+    let release: () => void = () => undefined;
+    const loop = new ReconcileLoop({
+      intervalMs: 3_600_000,
+      logger: silentLogger(),
+      pass: async (): Promise<PassResult> => {
+        passes++;
+        // Passes after the first hold until the burst is over, as a real pass (seconds) would.
+        if (passes > 1) await new Promise<void>((r) => (release = r));
+        return noOpPass();
+      },
+    });
+    const stop = new AbortController();
+    const running = loop.run(stop.signal);
+    await expect.poll(() => passes, { timeout: 5000 }).toBe(1);
+    const app = server({ trigger: (reason) => loop.trigger(reason) });
+    const codes = await Promise.all(
+      Array.from({ length: 10 }, () => app.inject({ method: 'POST', url: '/hooks/generic', headers: { authorization: `Bearer ${SECRET}` } }).then((r) => r.statusCode)),
+    );
+    expect(codes).toEqual(Array(10).fill(202));
+    release();
+    // Let any further (wrongly uncoalesced) passes show up before counting.
+    for (let i = 0; i < 20; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      release();
+    }
+    stop.abort();
+    release();
+    await running;
+    expect(passes).toBeGreaterThanOrEqual(2);
+    expect(passes - 1).toBeLessThanOrEqual(2);
+  });
+});
+
+describe('api', () => {
+  it('/healthz answers while the process is up', async () => {
+    expect((await server().inject({ url: '/healthz' })).statusCode).toBe(200);
+  });
+
+  it('/readyz is 503 until the first pass has finished, then 200', async () => {
+    const app = server();
+    expect((await app.inject({ url: '/readyz' })).statusCode).toBe(503);
+    ready = true;
+    expect((await app.inject({ url: '/readyz' })).statusCode).toBe(200);
+  });
+
+  it('/metrics exposes every documented metric in Prometheus text', async () => {
+    const metrics = new DaemonMetrics(async () => [{ stack: 'web', service: 'api', state: 'running', count: 2 }]);
+    metrics.recordPass('success', 0.3, [{ stack: 'web', ready: true, appliedAtSeconds: 1_700_000_000 }]);
+    metrics.recordGitFetch(0.02);
+    const res = await server({ metrics }).inject({ url: '/metrics' });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toContain('text/plain');
+    for (const name of ['capstan_reconcile_total{result="success"} 1', 'capstan_reconcile_duration_seconds_bucket', 'capstan_git_fetch_duration_seconds_count 1',
+      'capstan_stack_ready{stack="web"} 1', 'capstan_last_applied_timestamp_seconds{stack="web"} 1700000000', 'capstan_containers{stack="web",service="api",state="running"} 2']) {
+      expect(res.body).toContain(name);
+    }
+  });
+
+  it('/api/status returns what the daemon provides', async () => {
+    expect((await server().inject({ url: '/api/status' })).json()).toEqual({ stacks: [{ name: 'web' }] });
+  });
+
+  it('/api/plan returns the plan JSON', async () => {
+    const res = await server().inject({ url: '/api/plan' });
+    expect(res.headers['content-type']).toContain('application/json');
+    expect(res.json()).toEqual({ changes: 0 });
+  });
+
+  it('/api/sync needs the bearer secret when one is set', async () => {
+    const app = server();
+    expect((await app.inject({ method: 'POST', url: '/api/sync' })).statusCode).toBe(401);
+    expect(triggers).toEqual([]);
+    expect((await app.inject({ method: 'POST', url: '/api/sync', headers: { authorization: `Bearer ${SECRET}` } })).statusCode).toBe(202);
+    expect(triggers).toEqual(['api sync']);
+  });
+
+  it('/api/sync is open when no secret is set (the API listens on loopback by default)', async () => {
+    expect((await server({ webhookSecret: undefined }).inject({ method: 'POST', url: '/api/sync' })).statusCode).toBe(202);
+    expect(triggers).toEqual(['api sync']);
+  });
+});
