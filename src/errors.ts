@@ -13,7 +13,10 @@ export type ErrorCode =
   | 'E_DOCKER_UNAVAILABLE'
   | 'E_DOCKER_API'
   | 'E_NAME_CONFLICT'
-  | 'E_APPLY';
+  | 'E_APPLY'
+  | 'E_ROUTER_LISTEN'
+  | 'E_ROUTER_UNAVAILABLE'
+  | 'E_ROUTER_REJECTED';
 
 export class CapstanError extends Error {
   readonly code: ErrorCode;
@@ -147,5 +150,34 @@ export class ApplyError extends CapstanError {
   constructor(failures: readonly { operation: string; error: Error }[]) {
     super('E_APPLY', `${failures.length} operation${failures.length === 1 ? '' : 's'} failed`, { data: { count: failures.length } });
     this.failures = failures;
+  }
+}
+
+/** The router could not bind a listener a routing table asks for; the previous table keeps serving. */
+export class RouterListenError extends CapstanError {
+  constructor(address: string, cause?: unknown) {
+    super('E_ROUTER_LISTEN', `router cannot listen on ${address}${cause instanceof Error ? `: ${cause.message}` : ''}`, {
+      data: { address },
+      hint: 'free the port (another process holds it) or change the published port',
+      cause,
+    });
+  }
+}
+
+/** The router's admin socket does not answer. */
+export class RouterUnavailableError extends CapstanError {
+  constructor(socketPath: string, cause?: unknown) {
+    super('E_ROUTER_UNAVAILABLE', `router admin socket ${socketPath} does not answer`, {
+      data: { socketPath },
+      hint: 'start it with `capstan router --data-dir DIR` (capstan run starts it unless --router none)',
+      cause,
+    });
+  }
+}
+
+/** The router refused a request (a bad table, a port it cannot bind). */
+export class RouterRejectedError extends CapstanError {
+  constructor(status: number, message: string) {
+    super('E_ROUTER_REJECTED', `router refused: ${message}`, { data: { status } });
   }
 }
