@@ -33,7 +33,7 @@ export class BackendState {
 
   /** Upstream keep-alive pool; LIFO so a hot socket is reused and cold ones time out. */
   get agent(): http.Agent {
-    this.agentValue ??= new http.Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 256, scheduling: 'lifo', timeout: 60_000 });
+    this.agentValue ??= new http.Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 256, scheduling: 'lifo' });
     return this.agentValue;
   }
 

@@ -52,6 +52,8 @@ export class RouterClient {
     return new Promise<T>((resolve, reject) => {
       const req = http.request({
         socketPath: this.socketPath,
+        // One connection per call: a pooled socket the router already closed would fail the next call.
+        agent: false,
         method,
         path,
         timeout: timeoutMs,
