@@ -10,23 +10,13 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { RouterClient } from '../src/router/client.js';
+import { freePort } from '../test/helpers/net.js';
 
 const DURATION = process.env.BENCH_DURATION ?? '10s';
 const children: ChildProcess[] = [];
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'capstan-bench-router-'));
 // bench/router.sh runs the bundle from the repository root.
 const BIN = path.resolve('bin/capstan.mjs');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function start(cmd: string, args: string[]): ChildProcess {
   const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'inherit'] });

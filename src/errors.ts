@@ -158,7 +158,7 @@ export class RouterListenError extends CapstanError {
   constructor(address: string, cause?: unknown) {
     super('E_ROUTER_LISTEN', `router cannot listen on ${address}${cause instanceof Error ? `: ${cause.message}` : ''}`, {
       data: { address },
-      hint: 'free the port (another process holds it) or change the published port',
+      hint: 'another process holds it: stop that process, or use another port (or another --data-dir for the admin socket)',
       cause,
     });
   }
