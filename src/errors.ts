@@ -16,7 +16,10 @@ export type ErrorCode =
   | 'E_APPLY'
   | 'E_GIT_PUSH'
   | 'E_ROLLBACK'
-  | 'E_SYNC_WINDOW_CLOSED';
+  | 'E_SYNC_WINDOW_CLOSED'
+  | 'E_ROUTER_LISTEN'
+  | 'E_ROUTER_UNAVAILABLE'
+  | 'E_ROUTER_REJECTED';
 
 export class CapstanError extends Error {
   readonly code: ErrorCode;
@@ -181,5 +184,34 @@ export class SyncWindowClosedError extends CapstanError {
       data: { revision, changes, windows },
       hint: `windows: ${windows.join('; ')}; run \`capstan apply --force\` to apply now`,
     });
+  }
+}
+
+/** The router could not bind a listener a routing table asks for; the previous table keeps serving. */
+export class RouterListenError extends CapstanError {
+  constructor(address: string, cause?: unknown) {
+    super('E_ROUTER_LISTEN', `router cannot listen on ${address}${cause instanceof Error ? `: ${cause.message}` : ''}`, {
+      data: { address },
+      hint: 'another process holds it: stop that process, or use another port (or another --data-dir for the admin socket)',
+      cause,
+    });
+  }
+}
+
+/** The router's admin socket does not answer. */
+export class RouterUnavailableError extends CapstanError {
+  constructor(socketPath: string, cause?: unknown) {
+    super('E_ROUTER_UNAVAILABLE', `router admin socket ${socketPath} does not answer`, {
+      data: { socketPath },
+      hint: 'start it with `capstan router --data-dir DIR` (capstan run starts it unless --router none)',
+      cause,
+    });
+  }
+}
+
+/** The router refused a request (a bad table, a port it cannot bind). */
+export class RouterRejectedError extends CapstanError {
+  constructor(status: number, message: string) {
+    super('E_ROUTER_REJECTED', `router refused: ${message}`, { data: { status } });
   }
 }

@@ -5,7 +5,7 @@
 import { Command, Option } from 'commander';
 import { readSettingsFile } from './config/file.js';
 import { resolveSettings, type RawSettings, type Settings } from './config/settings.js';
-import { CapstanError, ManifestsInvalidError } from './errors.js';
+import { CapstanError, ManifestsInvalidError, UsageError } from './errors.js';
 import { createLogger, type Logger } from './logging/logger.js';
 import { VERSION } from './version.js';
 
@@ -123,6 +123,25 @@ export function buildProgram(): Command {
       const { rollbackCommand } = await import('./cli/rollback.js');
       const to = cmd.opts<{ to?: string }>().to;
       return rollbackCommand(settings, logger, to === undefined ? {} : { to });
+    },
+  );
+  withSettings(
+    program.command('router').description('run the router (data plane) alone: L4 listeners and the shared HTTP entry, driven over <data-dir>/router/admin.sock')
+      .option('--data-dir <dir>', 'state directory; the router keeps router/table.json and router/admin.sock in it [CAPSTAN_DATA_DIR] (default: .capstan)')
+      .option('--http-port <port>', 'shared HTTP entry port when the table names none [CAPSTAN_HTTP_PORT] (default: 8000)')
+      .option('--http-host <ip>', 'address the HTTP entry binds', '0.0.0.0')
+      .option('--admin-socket <path>', 'admin socket path (default: <data-dir>/router/admin.sock)')
+      .option('--access-log', 'log one line per request (off by default: it costs throughput)', false)
+      .option('--grace <ms>', 'on SIGTERM, how long in-flight work may finish', '10000')
+      .option('--config <file>', 'settings file (default: ./capstan.yaml when present)')
+      .addOption(new Option('--log-format <format>', 'log format on stderr [CAPSTAN_LOG_FORMAT] (default: json)').choices(['json', 'pretty']))
+      .option('--log-level <level>', 'trace|debug|info|warn|error|silent [CAPSTAN_LOG_LEVEL] (default: info)'),
+    async (settings, logger, cmd) => {
+      const { routerCommand } = await import('./cli/router.js');
+      const o = cmd.opts<{ httpHost: string; adminSocket?: string; accessLog: boolean; grace: string }>();
+      const graceMs = Number(o.grace);
+      if (!Number.isInteger(graceMs) || graceMs < 0) throw new UsageError(`--grace ${o.grace}: not a number of milliseconds`);
+      return routerCommand({ dataDir: settings.dataDir, httpPort: settings.httpPort, httpHost: o.httpHost, adminSocket: o.adminSocket, accessLog: o.accessLog, graceMs }, logger);
     },
   );
   program.command('version').description('print the version').action(() => {

@@ -18,6 +18,8 @@ export interface ObservedContainer {
   /** From Docker's healthcheck, when the container has one. */
   health: 'starting' | 'healthy' | 'unhealthy' | undefined;
   labels: Readonly<Record<string, string>>;
+  /** The container's address on its first network (by name) that gave it one; what the router sends traffic to. */
+  ip?: string;
 }
 
 export interface ObservedNetwork {

@@ -43,6 +43,7 @@ const STATES: ReadonlySet<string> = new Set<ContainerState>(['created', 'running
 export function toObservedContainer(info: ContainerInfo): ObservedContainer {
   const labels = info.Labels ?? {};
   const name = (info.Names[0] ?? info.Id).replace(/^\//, '');
+  const ip = firstAddress(info);
   return {
     id: info.Id,
     name,
@@ -55,7 +56,18 @@ export function toObservedContainer(info: ContainerInfo): ObservedContainer {
     state: STATES.has(info.State) ? (info.State as ContainerState) : 'dead',
     health: parseHealth(info.Status),
     labels,
+    ...(ip === undefined ? {} : { ip }),
   };
+}
+
+/** The list call already carries each network's address, so the router table needs no inspect. */
+function firstAddress(info: ContainerInfo): string | undefined {
+  const networks = info.NetworkSettings?.Networks ?? {};
+  for (const key of Object.keys(networks).sort()) {
+    const ip = networks[key]?.IPAddress;
+    if (ip !== undefined && ip !== '') return ip;
+  }
+  return undefined;
 }
 
 /**

@@ -90,3 +90,13 @@ describe('parseHealth', () => {
     expect(parseHealth(status)).toBe(health);
   });
 });
+
+describe('container address', () => {
+  it('takes the first network (by name) that gave the container an address, from the list answer alone', async () => {
+    const c = container('web-api-1', OURS);
+    c.NetworkSettings = { Networks: { zz_other: { IPAddress: '10.0.9.9' }, web_default: { IPAddress: '172.20.0.3' }, aa_none: { IPAddress: '' } } } as unknown as ContainerInfo['NetworkSettings'];
+    const { client } = fakeClient([c, container('web-api-2', OURS)], [], []);
+    const state = await takeSnapshot(client, 'prod');
+    expect(state.containers.map((x) => x.ip)).toEqual(['172.20.0.3', undefined]);
+  });
+});

@@ -1,0 +1,157 @@
+// Router benchmark: wrk (2 threads, 50 connections, 10 s per target) against
+// three local HTTP replicas on 127.0.0.1, directly and through Capstan's L7
+// and L4 router, nginx and haproxy, all round-robin over the same replicas,
+// in one run. Prints rps, p99, errors and Capstan's ratios to nginx.
+// Run: bash bench/router.sh  (installs wrk, nginx-light, libnginx-mod-stream and haproxy when missing, as root).
+
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { RouterClient } from '../src/router/client.js';
+import { freePort } from '../test/helpers/net.js';
+
+const DURATION = process.env.BENCH_DURATION ?? '10s';
+const children: ChildProcess[] = [];
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'capstan-bench-router-'));
+// bench/router.sh runs the bundle from the repository root.
+const BIN = path.resolve('bin/capstan.mjs');
+
+function start(cmd: string, args: string[]): ChildProcess {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+  children.push(child);
+  return child;
+}
+
+async function waitPort(port: number): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, '127.0.0.1');
+      s.once('connect', () => (s.destroy(), resolve(true)));
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`nothing listens on 127.0.0.1:${port}`);
+}
+
+interface Result {
+  name: string;
+  rps: number;
+  p99ms: number;
+  errors: number;
+}
+
+function toMs(v: string): number {
+  const m = /^([\d.]+)(us|ms|s)$/.exec(v.trim());
+  if (m === null) return NaN;
+  const n = Number(m[1]);
+  return m[2] === 'us' ? n / 1000 : m[2] === 's' ? n * 1000 : n;
+}
+
+function wrk(name: string, port: number): Result {
+  const out = execFileSync('wrk', ['-t2', '-c50', `-d${DURATION}`, '--latency', `http://127.0.0.1:${port}/`], { encoding: 'utf8' });
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
+  const p99 = toMs(/\s99%\s+(\S+)/.exec(out)?.[1] ?? '');
+  const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
+  const errors = non2xx + (socket === null ? 0 : socket.slice(1).reduce((a, b) => a + Number(b), 0));
+  return { name, rps, p99ms: p99, errors };
+}
+
+const REPLICA = `
+const http = require('node:http');
+const body = Buffer.from('replica ' + process.argv[1] + ' ' + 'x'.repeat(100) + '\\n');
+http.createServer({ keepAliveTimeout: 65000 }, (req, res) => { req.resume(); res.writeHead(200, { 'content-type': 'text/plain', 'content-length': body.length }); res.end(body); })
+  .listen(Number(process.argv[1]), '127.0.0.1');
+`;
+
+async function main(): Promise<void> {
+  const replicas = [await freePort(), await freePort(), await freePort()];
+  for (const p of replicas) start(process.execPath, ['-e', REPLICA, String(p)]);
+  for (const p of replicas) await waitPort(p);
+  const [capL7, capL4, ngL7, ngL4, haL7, haL4] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+
+  const dataDir = path.join(tmp, 'capstan');
+  const routerProcess = start(process.execPath, [BIN, 'router', '--data-dir', dataDir, '--http-port', String(capL7), '--http-host', '127.0.0.1', '--log-level', 'warn']);
+  const client = new RouterClient(path.join(dataDir, 'router', 'admin.sock'));
+  for (let i = 0; i < 200 && !(await client.healthy()); i++) await new Promise((r) => setTimeout(r, 50));
+  const backends = replicas.map((port, i) => ({ id: `replica-${i + 1}`, host: '127.0.0.1', port, weight: 1 }));
+  await client.pushTable({ l7: [{ pathPrefix: '/', backends }], l4: [{ listen: { host: '127.0.0.1', port: capL4 }, backends }] });
+
+  // One worker/thread each: the Capstan router is one Node process, so this compares per core.
+  const servers = replicas.map((p) => `server 127.0.0.1:${p};`).join(' ');
+  fs.writeFileSync(path.join(tmp, 'nginx.conf'), `
+load_module /usr/lib/nginx/modules/ngx_stream_module.so;
+worker_processes 1; daemon off; pid ${tmp}/nginx.pid; error_log ${tmp}/nginx-error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${tmp}/nb; proxy_temp_path ${tmp}/np; fastcgi_temp_path ${tmp}/nf; uwsgi_temp_path ${tmp}/nu; scgi_temp_path ${tmp}/ns;
+  upstream app { ${servers} keepalive 64; }
+  server { listen 127.0.0.1:${ngL7}; location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; } }
+}
+stream { upstream tcpapp { ${servers} } server { listen 127.0.0.1:${ngL4}; proxy_pass tcpapp; } }
+`);
+  start('nginx', ['-c', path.join(tmp, 'nginx.conf'), '-e', path.join(tmp, 'nginx-error.log')]);
+  const haServers = replicas.map((p, i) => `  server s${i} 127.0.0.1:${p}`).join('\n');
+  fs.writeFileSync(path.join(tmp, 'haproxy.cfg'), `
+global
+  nbthread 1
+  maxconn 4000
+defaults
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+frontend http_in
+  mode http
+  bind 127.0.0.1:${haL7}
+  default_backend app
+backend app
+  mode http
+  balance roundrobin
+  option http-keep-alive
+${haServers}
+frontend tcp_in
+  mode tcp
+  bind 127.0.0.1:${haL4}
+  default_backend tcpapp
+backend tcpapp
+  mode tcp
+  balance roundrobin
+${haServers}
+`);
+  start('haproxy', ['-f', path.join(tmp, 'haproxy.cfg'), '-db']);
+  for (const p of [capL7, capL4, ngL7, ngL4, haL7, haL4]) await waitPort(p);
+
+  const results = [
+    wrk('direct (one replica)', replicas[0]!),
+    wrk('capstan L7', capL7),
+    wrk('nginx L7', ngL7),
+    wrk('haproxy L7', haL7),
+    wrk('capstan L4', capL4),
+    wrk('nginx L4', ngL4),
+    wrk('haproxy L4', haL4),
+  ];
+  const by = (n: string): Result => results.find((r) => r.name === n)!;
+  process.stdout.write(`wrk -t2 -c50 -d${DURATION}, 3 node replicas on 127.0.0.1, ${os.cpus().length} cores, proxies with one worker/thread\n\n`);
+  process.stdout.write(`${'target'.padEnd(22)} ${'rps'.padStart(9)} ${'p99 ms'.padStart(8)} ${'errors'.padStart(7)}\n`);
+  for (const r of results) process.stdout.write(`${r.name.padEnd(22)} ${r.rps.toFixed(0).padStart(9)} ${r.p99ms.toFixed(2).padStart(8)} ${String(r.errors).padStart(7)}\n`);
+  const ratio = (a: string, b: string): string => `${((by(a).rps / by(b).rps) * 100).toFixed(0)}%`;
+  process.stdout.write(`\ncapstan L7 / nginx L7: ${ratio('capstan L7', 'nginx L7')} (goal ≥ 70%)   capstan L7 / haproxy L7: ${ratio('capstan L7', 'haproxy L7')}\n`);
+  process.stdout.write(`capstan L4 / nginx L4: ${ratio('capstan L4', 'nginx L4')} (goal ≥ 80%)   capstan L4 / haproxy L4: ${ratio('capstan L4', 'haproxy L4')}\n`);
+  if (routerProcess.exitCode !== null || routerProcess.signalCode !== null) {
+    throw new Error(`the capstan router exited during the run (${routerProcess.exitCode ?? routerProcess.signalCode ?? ''})`);
+  }
+  const stats = await client.stats();
+  process.stdout.write(`capstan per-replica totals: ${stats.backends.map((b) => `${b.id}=${b.total}`).join(' ')}\n`);
+}
+
+try {
+  await main();
+} finally {
+  for (const c of children) c.kill('SIGTERM');
+  fs.rmSync(tmp, { recursive: true, force: true });
+}

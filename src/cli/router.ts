@@ -1,0 +1,33 @@
+// `capstan router`: the data plane as its own process. Restores the last
+// table from <data-dir>/router/table.json, serves until SIGTERM/SIGINT, then
+// stops accepting, lets in-flight work finish briefly and exits 0.
+
+import type { Logger } from '../logging/logger.js';
+import { startRouter } from '../router/service.js';
+
+export interface RouterCommandOptions {
+  dataDir: string;
+  httpPort: number;
+  httpHost: string;
+  adminSocket: string | undefined;
+  accessLog: boolean;
+  graceMs: number;
+}
+
+export async function routerCommand(opts: RouterCommandOptions, logger: Logger): Promise<number> {
+  const started = await startRouter(
+    opts.dataDir,
+    { httpHost: opts.httpHost, httpPort: opts.httpPort, ...(opts.accessLog ? { accessLog: (line: string) => logger.info({ access: line }, 'request') } : {}) },
+    opts.adminSocket,
+  );
+  if (started.restoreProblems.length > 0) logger.warn({ problems: started.restoreProblems, file: started.paths.table }, 'persisted routing table not restored; starting empty');
+  const addr = started.router.addresses();
+  logger.info({ admin: started.paths.socket, httpPort: addr.http, l4: addr.l4, version: started.router.table.version }, 'router serving');
+  await new Promise<void>((resolve) => {
+    process.once('SIGTERM', resolve);
+    process.once('SIGINT', resolve);
+  });
+  logger.info({ graceMs: opts.graceMs }, 'router stopping: no new connections, finishing in-flight');
+  await started.stop(opts.graceMs);
+  return 0;
+}

@@ -1,0 +1,191 @@
+// Live state of every backend the router knows, keyed by the backend id so
+// counters, draining and keep-alive pools survive table swaps. A Pool is one
+// route's weighted round-robin over these states; it never blocks or allocates
+// per pick.
+
+import http from 'node:http';
+import type { Backend } from './table.js';
+
+export class BackendState {
+  readonly id: string;
+  host: string;
+  port: number;
+  inFlight = 0;
+  total = 0;
+  errors = 0;
+  /** In the current table. A removed backend only finishes what it has. */
+  listed = true;
+  /** Out of rotation by POST /drain until the next table lists it again. */
+  draining = false;
+  private agentValue: http.Agent | undefined;
+  private idleWaiters: (() => void)[] = [];
+  private retiredAgents: http.Agent[] = [];
+
+  constructor(b: Backend) {
+    this.id = b.id;
+    this.host = b.host;
+    this.port = b.port;
+  }
+
+  get usable(): boolean {
+    return this.listed && !this.draining;
+  }
+
+  /** Upstream keep-alive pool; LIFO so a hot socket is reused and cold ones time out. */
+  get agent(): http.Agent {
+    this.agentValue ??= new http.Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 256, scheduling: 'lifo' });
+    return this.agentValue;
+  }
+
+  moveTo(host: string, port: number): void {
+    if (host === this.host && port === this.port) return;
+    this.host = host;
+    this.port = port;
+    if (this.agentValue !== undefined) this.retiredAgents.push(this.agentValue);
+    this.agentValue = undefined;
+    this.releaseIfIdle();
+  }
+
+  begin(): void {
+    this.inFlight++;
+    this.total++;
+  }
+
+  end(): void {
+    this.inFlight--;
+    if (this.inFlight === 0) this.releaseIfIdle();
+  }
+
+  /** Resolves true once nothing is in flight, false when the timeout passes first. */
+  whenIdle(timeoutMs: number): Promise<boolean> {
+    if (this.inFlight === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        this.idleWaiters = this.idleWaiters.filter((w) => w !== done);
+        resolve(false);
+      }, timeoutMs);
+      this.idleWaiters.push(done);
+    });
+  }
+
+  /** Closes pooled sockets; destroying an agent also kills sockets in use, so only when idle. */
+  closePool(): void {
+    this.agentValue?.destroy();
+    this.agentValue = undefined;
+    for (const a of this.retiredAgents) a.destroy();
+    this.retiredAgents = [];
+  }
+
+  private releaseIfIdle(): void {
+    if (this.inFlight !== 0) return;
+    for (const a of this.retiredAgents) a.destroy();
+    this.retiredAgents = [];
+    if (!this.listed) {
+      this.agentValue?.destroy();
+      this.agentValue = undefined;
+    }
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+}
+
+/** Smooth weighted round-robin (nginx's): even spread, and weights interleave rather than burst. */
+export class Pool {
+  readonly members: readonly BackendState[];
+  private readonly weights: readonly number[];
+  private readonly current: number[];
+  private readonly uniform: boolean;
+  private cursor = 0;
+
+  constructor(members: readonly BackendState[], weights: readonly number[]) {
+    this.members = members;
+    this.weights = weights;
+    this.current = members.map(() => 0);
+    this.uniform = weights.every((w) => w === 1);
+  }
+
+  /** The next usable backend, skipping `not` (a replica that just refused); undefined when none is usable. */
+  pick(not?: BackendState): BackendState | undefined {
+    const n = this.members.length;
+    if (this.uniform) {
+      for (let i = 0; i < n; i++) {
+        const b = this.members[this.cursor]!;
+        this.cursor = this.cursor + 1 === n ? 0 : this.cursor + 1;
+        if (b.usable && b !== not) return b;
+      }
+      return undefined;
+    }
+    let total = 0;
+    let best = -1;
+    for (let i = 0; i < n; i++) {
+      const b = this.members[i]!;
+      const w = this.weights[i]!;
+      if (!b.usable || b === not || w === 0) continue;
+      total += w;
+      this.current[i]! += w;
+      if (best === -1 || this.current[i]! > this.current[best]!) best = i;
+    }
+    if (best === -1) return undefined;
+    this.current[best]! -= total;
+    return this.members[best];
+  }
+
+  byId(id: string): BackendState | undefined {
+    for (const b of this.members) if (b.id === id && b.usable) return b;
+    return undefined;
+  }
+}
+
+/** All backends by id; `update` marks who the new table lists, `pool` builds a route's pool from it. */
+export class BackendRegistry {
+  private readonly states = new Map<string, BackendState>();
+
+  update(listed: readonly Backend[]): void {
+    const ids = new Set<string>();
+    for (const b of listed) {
+      ids.add(b.id);
+      const s = this.states.get(b.id);
+      if (s === undefined) {
+        this.states.set(b.id, new BackendState(b));
+      } else {
+        s.listed = true;
+        s.draining = false;
+        s.moveTo(b.host, b.port);
+      }
+    }
+    for (const [id, s] of this.states) {
+      if (ids.has(id)) continue;
+      s.listed = false;
+      if (s.inFlight === 0) {
+        s.closePool();
+        this.states.delete(id);
+      }
+    }
+  }
+
+  pool(backends: readonly Backend[]): Pool {
+    return new Pool(backends.map((b) => this.states.get(b.id)!), backends.map((b) => b.weight));
+  }
+
+  get(id: string): BackendState | undefined {
+    return this.states.get(id);
+  }
+
+  all(): BackendState[] {
+    return [...this.states.values()];
+  }
+
+  /** Forget removed backends that have finished. */
+  sweep(): void {
+    for (const [id, s] of this.states) if (!s.listed && s.inFlight === 0) this.states.delete(id);
+  }
+
+  closeAll(): void {
+    for (const s of this.states.values()) s.closePool();
+  }
+}

@@ -1,0 +1,72 @@
+// Builds the routing table from the desired state and one observed snapshot
+// (pure: no I/O, no clock). Published ports become L4 listeners over every
+// ready replica's container port; `x-capstan.route` becomes L7 entries.
+// Ready means running, not failing its healthcheck, and with an address.
+
+import { z } from 'zod';
+import type { DesiredState } from '../desired/model.js';
+import type { ObservedContainer, ObservedState } from '../observed/model.js';
+import type { RoutingTableInput } from './table.js';
+
+const routeSchema = z.object({
+  host: z.string().min(1).optional(),
+  path: z.string().startsWith('/').default('/'),
+  port: z.number().int().min(1).max(65535).optional(),
+  sticky: z.boolean().default(false),
+}).strict();
+const routesSchema = z.union([routeSchema, z.array(routeSchema)]);
+
+export interface BuiltTable {
+  table: RoutingTableInput;
+  /** Routes left out, one sentence each (e.g. a malformed x-capstan.route). */
+  problems: string[];
+}
+
+type TableBackend = { id: string; host: string; port: number; weight: number };
+
+function ready(c: ObservedContainer): c is ObservedContainer & { ip: string } {
+  return c.state === 'running' && c.health !== 'starting' && c.health !== 'unhealthy' && c.ip !== undefined;
+}
+
+export function buildRoutingTable(desired: DesiredState, observed: ObservedState, httpPort: number): BuiltTable {
+  const problems: string[] = [];
+  const l4: NonNullable<RoutingTableInput['l4']> = [];
+  const l7: NonNullable<RoutingTableInput['l7']> = [];
+  const listeners = new Set<string>();
+  for (const stack of desired.stacks) {
+    for (const service of stack.services) {
+      const replicas = observed.containers
+        .filter((c) => c.stack === stack.name && c.service === service.name && ready(c))
+        .sort((a, b) => a.number - b.number || (a.name < b.name ? -1 : 1)) as (ObservedContainer & { ip: string })[];
+      const to = (port: number): TableBackend[] => replicas.map((c) => ({ id: `${c.name}:${port}`, host: c.ip, port, weight: 1 }));
+      const where = `${stack.name}/${service.name}`;
+      for (const p of service.spec.ports) {
+        if (p.published === undefined) continue;
+        if (p.protocol !== 'tcp') {
+          problems.push(`${where}: ${p.published}/${p.protocol} is not routed (the router serves TCP only)`);
+          continue;
+        }
+        const host = p.hostIp === '' ? '0.0.0.0' : p.hostIp;
+        const key = `${host}:${p.published}`;
+        if (listeners.has(key) || p.published === httpPort) {
+          problems.push(`${where}: host port ${key} is already taken by another route`);
+          continue;
+        }
+        listeners.add(key);
+        l4.push({ listen: { host, port: p.published }, protocol: 'tcp', backends: to(p.target) });
+      }
+      const raw = service.spec.capstan.raw.route;
+      if (raw === undefined) continue;
+      const parsed = routesSchema.safeParse(raw);
+      if (!parsed.success) {
+        problems.push(`${where}: x-capstan.route is not { host?, path?, port?, sticky? }: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+        continue;
+      }
+      for (const r of Array.isArray(parsed.data) ? parsed.data : [parsed.data]) {
+        const port = r.port ?? service.spec.ports[0]?.target ?? service.spec.expose[0] ?? 80;
+        l7.push({ ...(r.host === undefined ? {} : { host: r.host }), pathPrefix: r.path, sticky: r.sticky, backends: to(port) });
+      }
+    }
+  }
+  return { table: { l4, l7, httpPort }, problems };
+}

@@ -1,0 +1,302 @@
+// The router on real sockets: local HTTP and TCP servers on 127.0.0.1 are the
+// replicas, a RouterClient drives the admin socket as the operator will.
+
+import fs from 'node:fs/promises';
+import http from 'node:http';
+import type net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { RouterClient } from '../../src/router/client.js';
+import { startRouter, type RunningRouter } from '../../src/router/service.js';
+import type { RoutingTableInput } from '../../src/router/table.js';
+import { countBy, freePort, httpBackend, request, tcpBackend, tcpExchange, type TestServer } from '../helpers/net.js';
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function router(): Promise<{ running: RunningRouter; client: RouterClient; httpPort: number; dataDir: string }> {
+  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'capstan-router-'));
+  const httpPort = await freePort();
+  const running = await startRouter(dataDir, { httpHost: '127.0.0.1', httpPort });
+  cleanups.push(async () => {
+    await running.stop(0);
+    await fs.rm(dataDir, { recursive: true, force: true });
+  });
+  return { running, client: new RouterClient(running.paths.socket), httpPort, dataDir };
+}
+
+async function backends(...names: string[]): Promise<(TestServer & { seen: http.IncomingHttpHeaders[] })[]> {
+  const out = [];
+  for (const n of names) {
+    const b = await httpBackend(n);
+    cleanups.push(() => b.close());
+    out.push(b);
+  }
+  return out;
+}
+
+const b = (id: string, port: number, weight = 1): { id: string; host: string; port: number; weight: number } => ({ id, host: '127.0.0.1', port, weight });
+
+async function bodies(port: number, n: number, opts: Parameters<typeof request>[1] = {}): Promise<string[]> {
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) out.push((await request(port, opts)).body);
+  return out;
+}
+
+describe('L7 entry', () => {
+  it('spreads requests evenly over three replicas', async () => {
+    const { client, httpPort } = await router();
+    const [a, bb, c] = await backends('a', 'b', 'c');
+    await client.pushTable({ l7: [{ pathPrefix: '/', backends: [b('a', a!.port), b('b', bb!.port), b('c', c!.port)] }] });
+    expect(countBy(await bodies(httpPort, 30))).toEqual({ a: 10, b: 10, c: 10 });
+  });
+
+  it('honours weights (canary 1 in 4)', async () => {
+    const { client, httpPort } = await router();
+    const [stable, canary] = await backends('stable', 'canary');
+    await client.pushTable({ l7: [{ pathPrefix: '/', backends: [b('s', stable!.port, 3), b('c', canary!.port, 1)] }] });
+    expect(countBy(await bodies(httpPort, 20))).toEqual({ stable: 15, canary: 5 });
+  });
+
+  it('routes by Host header and the longest path prefix, and says when no route matches', async () => {
+    const { client, httpPort } = await router();
+    const [shop, api, v2, other] = await backends('shop', 'api', 'api-v2', 'other');
+    await client.pushTable({
+      l7: [
+        { host: 'shop.example', pathPrefix: '/', backends: [b('shop', shop!.port)] },
+        { host: 'shop.example', pathPrefix: '/api', backends: [b('api', api!.port)] },
+        { host: 'shop.example', pathPrefix: '/api/v2', backends: [b('v2', v2!.port)] },
+        { pathPrefix: '/other', backends: [b('other', other!.port)] },
+      ],
+    });
+    expect((await request(httpPort, { host: 'shop.example', path: '/cart' })).body).toBe('shop');
+    expect((await request(httpPort, { host: 'SHOP.example:8000', path: '/api/items?x=1' })).body).toBe('api');
+    expect((await request(httpPort, { host: 'shop.example', path: '/api/v2/items' })).body).toBe('api-v2');
+    expect((await request(httpPort, { host: 'shop.example', path: '/apix' })).body).toBe('shop');
+    expect((await request(httpPort, { host: 'elsewhere.example', path: '/other/1' })).body).toBe('other');
+    const none = await request(httpPort, { host: 'elsewhere.example', path: '/x' });
+    expect(none.status).toBe(404);
+    expect(none.body).toContain('no route for host "elsewhere.example" path "/x"');
+  });
+
+  it('sets X-Forwarded-For/Proto/Host and streams a request body to the replica', async () => {
+    const { client, httpPort } = await router();
+    const echo = await httpBackend('echo', (req, res) => {
+      req.pipe(res);
+      return true;
+    });
+    cleanups.push(() => echo.close());
+    await client.pushTable({ l7: [{ pathPrefix: '/', backends: [b('echo', echo.port)] }] });
+    const big = 'x'.repeat(1_000_000);
+    const r = await request(httpPort, { method: 'POST', host: 'app.example', body: big, headers: { 'x-forwarded-for': '10.0.0.9' } });
+    expect(r.body.length).toBe(big.length);
+    expect(echo.seen[0]).toMatchObject({ 'x-forwarded-for': '10.0.0.9, 127.0.0.1', 'x-forwarded-proto': 'http', 'x-forwarded-host': 'app.example' });
+  });
+
+  it('answers 503 with a clear body when the route has no ready replica', async () => {
+    const { client, httpPort } = await router();
+    await client.pushTable({ l7: [{ host: 'shop.example', pathPrefix: '/', backends: [] }] });
+    const r = await request(httpPort, { host: 'shop.example' });
+    expect(r.status).toBe(503);
+    expect(r.body).toBe('capstan router: no ready backend for shop.example/\n');
+  });
+
+  it('answers 502 naming the replica when it fails mid-request', async () => {
+    const { client, httpPort } = await router();
+    const broken = await httpBackend('broken', (req) => {
+      req.socket.destroy();
+      return true;
+    });
+    cleanups.push(() => broken.close());
+    await client.pushTable({ l7: [{ pathPrefix: '/', backends: [b('broken-1', broken.port)] }] });
+    const r = await request(httpPort, { method: 'POST', body: 'x' });
+    expect(r.status).toBe(502);
+    expect(r.body).toMatch(/^capstan router: upstream broken-1 \(127\.0\.0\.1:\d+\) failed: ECONNRESET\n$/);
+    expect((await client.stats()).backends.find((s) => s.id === 'broken-1')?.errors).toBe(1);
+  });
+
+  it('retries an idempotent request on another replica when a connect is refused', async () => {
+    const { client, httpPort } = await router();
+    const [live] = await backends('live');
+    const dead = await freePort();
+    await client.pushTable({ l7: [{ pathPrefix: '/', backends: [b('dead', dead), b('live', live!.port)] }] });
+    const replies = [];
+    for (let i = 0; i < 6; i++) replies.push(await request(httpPort));
+    expect(replies.map((r) => `${r.status} ${r.body}`)).toEqual(Array(6).fill('200 live'));
+    // A POST is not retried: the one that hits the dead replica says so.
+    const posts = [await request(httpPort, { method: 'POST', body: 'a' }), await request(httpPort, { method: 'POST', body: 'a' })];
+    expect(posts.map((r) => r.status).sort()).toEqual([200, 502]);
+  });
+
+  it('keeps a client on one replica with the sticky cookie', async () => {
+    const { client, httpPort } = await router();
+    const [a, bb] = await backends('a', 'b');
+    await client.pushTable({ l7: [{ pathPrefix: '/', sticky: true, backends: [b('a-1', a!.port), b('b-1', bb!.port)] }] });
+    const first = await request(httpPort);
+    const cookie = first.headers['set-cookie']?.[0]?.split(';')[0];
+    expect(cookie).toBe(`capstan_sticky=${first.body}-1`);
+    const again = await bodies(httpPort, 5, { headers: { cookie: `theme=dark; ${cookie!}` } });
+    expect(again).toEqual(Array(5).fill(first.body));
+    // A cookie naming a replica that left the table falls back to round-robin.
+    await client.pushTable({ l7: [{ pathPrefix: '/', sticky: true, backends: [b('z-1', first.body === 'a' ? bb!.port : a!.port)] }] });
+    const moved = await request(httpPort, { headers: { cookie: cookie! } });
+    expect(moved.body).not.toBe(first.body);
+    expect(moved.headers['set-cookie']?.[0]).toMatch(/^capstan_sticky=z-1;/);
+  });
+
+  it('passes a WebSocket upgrade through and relays frames both ways', async () => {
+    const { client, httpPort } = await router();
+    const ws = await httpBackend('ws');
+    cleanups.push(() => ws.close());
+    ws.server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket) => {
+      socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nX-Path: ${req.url ?? ''}\r\n\r\n`);
+      socket.on('data', (d: Buffer) => socket.write(`echo:${d.toString()}`));
+      // Upgraded sockets are half-open capable: close when the router does.
+      socket.on('end', () => socket.end());
+    });
+    await client.pushTable({ l7: [{ pathPrefix: '/', backends: [b('ws', ws.port)] }] });
+    const echoed = await new Promise<{ status: number; path: string | undefined; data: string }>((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port: httpPort, path: '/chat', headers: { connection: 'Upgrade', upgrade: 'websocket' }, agent: false });
+      req.on('error', reject);
+      req.on('upgrade', (res, socket) => {
+        socket.write('hello');
+        socket.once('data', (d: Buffer) => {
+          resolve({ status: res.statusCode ?? 0, path: res.headers['x-path'] as string | undefined, data: d.toString() });
+          socket.destroy();
+        });
+      });
+      req.end();
+    });
+    expect(echoed).toEqual({ status: 101, path: '/chat', data: 'echo:hello' });
+  });
+
+  it('drains: a removed replica finishes its slow request while new requests go elsewhere', async () => {
+    const { client, httpPort } = await router();
+    let release: () => void = () => undefined;
+    let started: () => void = () => undefined;
+    const slowStarted = new Promise<void>((r) => (started = r));
+    const slow = await httpBackend('slow', (_req, res) => {
+      started();
+      release = () => res.end('slow-done');
+      return true;
+    });
+    const [fast] = await backends('fast');
+    cleanups.push(() => slow.close());
+    await client.pushTable({ l7: [{ pathPrefix: '/', backends: [b('slow-1', slow.port), b('fast-1', fast!.port)] }] });
+    const inFlight = request(httpPort);
+    await slowStarted;
+    await client.pushTable({ l7: [{ pathPrefix: '/', backends: [b('fast-1', fast!.port)] }] });
+    let drainDone = false;
+    const drain = client.drain('slow-1', 20_000).then((r) => {
+      drainDone = true;
+      return r;
+    });
+    expect(await bodies(httpPort, 4)).toEqual(Array(4).fill('fast'));
+    expect(drainDone).toBe(false);
+    expect((await client.stats()).backends.find((s) => s.id === 'slow-1')).toMatchObject({ inFlight: 1, listed: false });
+    release();
+    expect(await inFlight).toMatchObject({ status: 200, body: 'slow-done' });
+    expect(await drain).toEqual({ backendId: 'slow-1', drained: true, inFlight: 0, known: true });
+  });
+
+  it('drain gives up at its timeout and reports what is still in flight', async () => {
+    const { client, httpPort } = await router();
+    let release: () => void = () => undefined;
+    let started: () => void = () => undefined;
+    const slowStarted = new Promise<void>((r) => (started = r));
+    const slow = await httpBackend('slow', (_req, res) => {
+      started();
+      release = () => res.end('late');
+      return true;
+    });
+    cleanups.push(() => slow.close());
+    await client.pushTable({ l7: [{ pathPrefix: '/', backends: [b('slow-1', slow.port)] }] });
+    const inFlight = request(httpPort);
+    await slowStarted;
+    expect(await client.drain('slow-1', 50)).toEqual({ backendId: 'slow-1', drained: false, inFlight: 1, known: true });
+    // Drained but still listed: out of rotation, so new requests find no replica.
+    expect((await request(httpPort)).status).toBe(503);
+    release();
+    expect((await inFlight).body).toBe('late');
+  });
+});
+
+describe('L4 listeners', () => {
+  it('balances connections round-robin and keeps half-close', async () => {
+    const { client } = await router();
+    const servers = [await tcpBackend('a'), await tcpBackend('b'), await tcpBackend('c')];
+    for (const s of servers) cleanups.push(() => s.close());
+    const port = await freePort();
+    await client.pushTable({ l4: [{ listen: { host: '127.0.0.1', port }, backends: servers.map((s, i) => b(`t${i}`, s.port)) }] });
+    const replies: string[] = [];
+    for (let i = 0; i < 9; i++) replies.push(await tcpExchange(port, `ping${i}`));
+    expect(replies.slice(0, 3)).toEqual(['a:ping0', 'b:ping1', 'c:ping2']);
+    expect(countBy(replies.map((r) => r.split(':')[0]!))).toEqual({ a: 3, b: 3, c: 3 });
+  });
+
+  it('tries the next replica when a connect is refused', async () => {
+    const { client } = await router();
+    const live = await tcpBackend('live');
+    cleanups.push(() => live.close());
+    const port = await freePort();
+    await client.pushTable({ l4: [{ listen: { host: '127.0.0.1', port }, backends: [b('dead', await freePort()), b('live', live.port)] }] });
+    const replies = [];
+    for (let i = 0; i < 4; i++) replies.push(await tcpExchange(port, 'x'));
+    expect(replies).toEqual(Array(4).fill('live:x'));
+  });
+
+  it('opens added listeners, closes removed ones and refuses a table whose port is taken', async () => {
+    const { client } = await router();
+    const s = await tcpBackend('s');
+    cleanups.push(() => s.close());
+    const [p1, p2] = [await freePort(), await freePort()];
+    await client.pushTable({ l4: [{ listen: { host: '127.0.0.1', port: p1 }, backends: [b('s', s.port)] }] });
+    await client.pushTable({ l4: [{ listen: { host: '127.0.0.1', port: p2 }, backends: [b('s', s.port)] }] });
+    expect(await tcpExchange(p2, 'two')).toBe('s:two');
+    await expect(tcpExchange(p1, 'one')).rejects.toThrow(/ECONNREFUSED/);
+    // s.port is held by the backend itself: the router refuses and keeps serving p2.
+    await expect(client.pushTable({ l4: [{ listen: { host: '127.0.0.1', port: s.port }, backends: [b('s', s.port)] }] }))
+      .rejects.toThrow(/router refused: router cannot listen on 127\.0\.0\.1:\d+/);
+    expect(await tcpExchange(p2, 'still')).toBe('s:still');
+    expect((await client.table()).version).toBe(2);
+  });
+});
+
+describe('admin API', () => {
+  it('refuses a malformed table with 400 and says which value is wrong', async () => {
+    const { client, running } = await router();
+    const bad = { l7: [{ pathPrefix: 'api', backends: [{ id: 'a', host: '127.0.0.1', port: 70000 }] }] } as unknown as RoutingTableInput;
+    await expect(client.pushTable(bad)).rejects.toThrow(
+      'router refused: invalid routing table; l7.0.pathPrefix: a path prefix starts with "/"; l7.0.backends.0.port: Too big: expected number to be <=65535',
+    );
+    const raw = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = http.request({ socketPath: running.paths.socket, method: 'PUT', path: '/table' }, (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      req.on('error', reject);
+      req.end('{not json');
+    });
+    expect(raw.status).toBe(400);
+    expect(raw.body).toContain('body is not JSON');
+    expect((await client.table()).version).toBe(0);
+  });
+
+  it('persists each accepted table and restores it on start', async () => {
+    const { client, dataDir, running } = await router();
+    const [a] = await backends('a');
+    const version = await client.pushTable({ l7: [{ pathPrefix: '/', backends: [b('a', a!.port)] }] });
+    const saved = JSON.parse(await fs.readFile(path.join(dataDir, 'router', 'table.json'), 'utf8')) as { version: number };
+    expect(saved.version).toBe(version);
+    await running.stop(0);
+    const httpPort = await freePort();
+    const again = await startRouter(dataDir, { httpHost: '127.0.0.1', httpPort });
+    cleanups.push(() => again.stop(0));
+    expect(again.router.table.version).toBe(version);
+    expect((await request(httpPort)).body).toBe('a');
+  });
+});
