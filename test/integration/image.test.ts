@@ -89,16 +89,17 @@ services:
     );
     expect(await docker('exec', daemonName, 'id', '-u')).toBe('1000');
 
-    const running = await eventually(async () => {
-      const out = await docker('ps', '--filter', `label=io.capstan.instance=${instance}`, '--format', '{{.Names}} {{.Label "io.capstan.revision"}}');
-      return out === `${stack}-app-1 ${sha}` ? out : undefined;
-    }, 60_000);
-    expect(running).toBe(`${stack}-app-1 ${sha}`);
+    const workload = (): Promise<string> =>
+      docker('ps', '--filter', `label=io.capstan.instance=${instance}`, '--format', '{{.Names}} {{.Label "io.capstan.revision"}}');
+    const running = await eventually(async () => ((await workload()) === `${stack}-app-1 ${sha}` ? true : undefined), 60_000);
+    expect(running).toBe(true);
 
     await docker('stop', '--time', '20', daemonName);
     expect(await docker('inspect', '--format', '{{.State.ExitCode}}', daemonName)).toBe('0');
     // Capstan logs to stderr.
     const { stdout, stderr } = await exec('docker', ['logs', daemonName]);
     expect(stdout + stderr).toContain('"msg":"stopped"');
+    // Stopping the operator never stops the workload.
+    expect(await workload()).toBe(`${stack}-app-1 ${sha}`);
   });
 });
