@@ -98,9 +98,10 @@ describe('status in Git', () => {
 
   it('reports an invalid commit as Stalled with file:line and keeps the last applied revision', async () => {
     const bad = await repo.commitFiles({ 'stacks/app.yaml': manifest('2', 'imagee') }, 'typo');
-    expect((await cli('apply')).code).toBe(1);
+    expect((await cli('apply', ['--git-author', 'Ops Bot <ops@example.test>'])).code).toBe(1);
     const branch = await statusBranch();
     expect(branch.commits).toHaveLength(2);
+    expect(await runGit(cloneDir, 'log', '-1', '--format=%an <%ae>', 'refs/remotes/status')).toBe('Ops Bot <ops@example.test>');
     expect(branch.commits[0]).toContain(`status(${stack}): Stalled at ${bad.slice(0, 7)}`);
     const status = parse(await branch.file(`status/${stack}.yaml`)) as { lastAppliedRevision: string; lastAttemptedRevision: string; conditions: { type: string; status: string; message: string }[] };
     expect(status.lastAppliedRevision).toBe(deployed);
