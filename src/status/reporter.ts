@@ -14,6 +14,9 @@ import type { GitStatusWriter } from './git-writer.js';
 import { headline, type OperatorStatus, type StackStatus } from './model.js';
 import { OPERATOR_FILE, parseStackStatus, renderOperatorStatus, renderStackStatus, stackFile, STATUS_DIR } from './render.js';
 
+/** How long status that failed to push waits before the same content is tried again. */
+const RETRY_UNCHANGED_MS = 60_000;
+
 /** What a pass hands to status: its result, or the error it ended with. */
 export type PassOutcome = { revision: string; applied: number; desired: DesiredState; observed: ObservedState } | Error;
 
@@ -22,7 +25,7 @@ export interface StatusReporterOptions {
   version: string;
   backend: string;
   /** Undefined with `--status-branch none`: status is kept for the API only. */
-  writer: GitStatusWriter | undefined;
+  writer: Pick<GitStatusWriter, 'read' | 'write'> | undefined;
   /** A fresh snapshot, taken only after a pass that changed the engine (ready counts) or failed applying. */
   observe: () => Promise<ObservedState>;
   loadDesired: (revision: string) => Promise<DesiredState>;
@@ -49,6 +52,8 @@ export class StatusReporter {
   /** Revisions already auto-reverted by this process: never twice. */
   private readonly reverted = new Set<string>();
   private readonly rendered = new Map<string, { key: string; text: string }>();
+  /** The files of the last failed write, and when it failed. */
+  private failed: { key: string; at: number } | undefined;
 
   constructor(private readonly opts: StatusReporterOptions) {
     this.operator = { instance: opts.instance, version: opts.version, backend: opts.backend, lastError: undefined };
@@ -85,8 +90,18 @@ export class StatusReporter {
       this.written = files;
       return;
     }
+    // The same content failed to push a moment ago (say, a read-only token): idle passes must not hammer the server.
+    const key = JSON.stringify([...files, removed]);
+    if (this.failed?.key === key && now - this.failed.at < RETRY_UNCHANGED_MS) return;
     const revision = revisionOf(report);
-    const oid = await this.opts.writer.write(files, removed, (changed) => commitMessage(changed, next, revision, this.opts.instance));
+    let oid: string | undefined;
+    try {
+      oid = await this.opts.writer.write(files, removed, (changed) => commitMessage(changed, next, revision, this.opts.instance));
+    } catch (err) {
+      this.failed = { key, at: now };
+      throw err;
+    }
+    this.failed = undefined;
     this.written = files;
     if (oid !== undefined) this.opts.logger.info({ commit: oid, revision }, `status committed at ${oid.slice(0, 7)}`);
   }
