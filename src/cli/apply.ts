@@ -2,22 +2,13 @@
 
 import type { Settings } from '../config/settings.js';
 import type { Logger } from '../logging/logger.js';
-import { reconcilePass } from '../reconciler/pass.js';
 import { describeOperation } from '../plan/render.js';
 import { createPassContext } from './context.js';
-import { createStatusReporter } from './status-reporter.js';
+import { createStatusReporter, reconcileAndReport } from './status-reporter.js';
 
 export async function applyCommand(settings: Settings, logger: Logger): Promise<number> {
   const ctx = await createPassContext(settings, logger);
-  const status = createStatusReporter(settings, ctx, logger);
-  let result;
-  try {
-    result = await reconcilePass(ctx);
-  } catch (err) {
-    await status.report(err instanceof Error ? err : new Error(String(err)));
-    throw err;
-  }
-  await status.report(result);
+  const result = await reconcileAndReport(ctx, createStatusReporter(settings, ctx, logger));
   const sha = result.revision.slice(0, 7);
   if (result.plan.operations.length === 0) {
     process.stdout.write(`No changes: instance ${settings.instance} matches ${sha}.\n`);

@@ -4,9 +4,8 @@
 import type { Settings } from '../config/settings.js';
 import type { Logger } from '../logging/logger.js';
 import { ReconcileLoop } from '../reconciler/loop.js';
-import { reconcilePass } from '../reconciler/pass.js';
 import { createPassContext } from './context.js';
-import { createStatusReporter } from './status-reporter.js';
+import { createStatusReporter, reconcileAndReport } from './status-reporter.js';
 
 export async function runCommand(settings: Settings, logger: Logger): Promise<number> {
   const ctx = await createPassContext(settings, logger);
@@ -22,16 +21,7 @@ export async function runCommand(settings: Settings, logger: Logger): Promise<nu
   const loop = new ReconcileLoop({
     intervalMs: settings.intervalMs,
     logger,
-    pass: async () => {
-      try {
-        const result = await reconcilePass(ctx);
-        await status.report(result);
-        return result;
-      } catch (err) {
-        await status.report(err instanceof Error ? err : new Error(String(err)));
-        throw err;
-      }
-    },
+    pass: () => reconcileAndReport(ctx, status),
     onPass: (result) => {
       if (!(result instanceof Error) && result.applied > 0) {
         logger.info({ revision: result.revision, applied: result.applied }, `converged to ${result.revision.slice(0, 7)}`);

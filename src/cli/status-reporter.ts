@@ -5,7 +5,7 @@
 import { requireRepo, type Settings } from '../config/settings.js';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
-import type { PassContext } from '../reconciler/pass.js';
+import { reconcilePass, type PassContext, type PassResult } from '../reconciler/pass.js';
 import { credentialsFromEnv } from '../source/credentials.js';
 import { pushAutoRevert } from '../source/rollback.js';
 import { GitStatusWriter } from '../status/git-writer.js';
@@ -41,4 +41,17 @@ export function createStatusReporter(settings: Settings, ctx: PassContext, logge
     logger: log,
     now,
   });
+}
+
+/** One reconcile pass whose result or error is reported to status before it is returned or thrown. */
+export async function reconcileAndReport(ctx: PassContext, status: StatusReporter): Promise<PassResult> {
+  let result: PassResult;
+  try {
+    result = await reconcilePass(ctx);
+  } catch (err) {
+    await status.report(err instanceof Error ? err : new Error(String(err)));
+    throw err;
+  }
+  await status.report(result);
+  return result;
 }
