@@ -3,6 +3,7 @@
 // revisions are auto-reverted.
 
 import { requireRepo, type Settings } from '../config/settings.js';
+import { ConfigError } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
 import type { PassContext } from '../reconciler/pass.js';
 import { credentialsFromEnv } from '../source/credentials.js';
@@ -16,6 +17,10 @@ export const NO_STATUS_BRANCH = 'none';
 
 export function createStatusReporter(settings: Settings, ctx: PassContext, logger: Logger): StatusReporter {
   const repo = requireRepo(settings);
+  if (settings.statusBranch === settings.branch) {
+    // Each status commit would be a new revision to deploy, whose status would be another commit: a loop.
+    throw new ConfigError(`--status-branch ${settings.statusBranch} is the branch Capstan deploys from`, 'use a branch of its own (default capstan/status) or none');
+  }
   const credentials = credentialsFromEnv(process.env);
   const now = (): number => Date.now();
   const log = logger.child({ component: 'status' });

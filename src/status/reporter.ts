@@ -14,6 +14,9 @@ import type { GitStatusWriter } from './git-writer.js';
 import { headline, type OperatorStatus, type StackStatus } from './model.js';
 import { OPERATOR_FILE, parseStackStatus, renderOperatorStatus, renderStackStatus, stackFile, STATUS_DIR } from './render.js';
 
+/** How long status that failed to push waits before the same content is tried again. */
+const RETRY_UNCHANGED_MS = 60_000;
+
 /** What a pass hands to status: its result, or the error it ended with. */
 export type PassOutcome = { revision: string; applied: number; desired: DesiredState; observed: ObservedState } | Error;
 
@@ -22,7 +25,7 @@ export interface StatusReporterOptions {
   version: string;
   backend: string;
   /** Undefined with `--status-branch none`: status is kept for the API only. */
-  writer: GitStatusWriter | undefined;
+  writer: Pick<GitStatusWriter, 'read' | 'write'> | undefined;
   /** A fresh snapshot, taken only after a pass that changed the engine (ready counts) or failed applying. */
   observe: () => Promise<ObservedState>;
   loadDesired: (revision: string) => Promise<DesiredState>;
@@ -48,6 +51,9 @@ export class StatusReporter {
   private lastSyncTime: number | undefined;
   /** Revisions already auto-reverted by this process: never twice. */
   private readonly reverted = new Set<string>();
+  private readonly rendered = new Map<string, { key: string; text: string }>();
+  /** The files of the last failed write, and when it failed. */
+  private failed: { key: string; at: number } | undefined;
 
   constructor(private readonly opts: StatusReporterOptions) {
     this.operator = { instance: opts.instance, version: opts.version, backend: opts.backend, lastError: undefined };
@@ -90,17 +96,37 @@ export class StatusReporter {
     this.operator = operatorStatusAfter({ instance: this.opts.instance, version: this.opts.version, backend: this.opts.backend }, report);
 
     const files = new Map<string, string>([[OPERATOR_FILE, renderOperatorStatus(this.operator)]]);
-    for (const status of next.values()) files.set(stackFile(status.stack), renderStackStatus(status));
+    for (const status of next.values()) files.set(stackFile(status.stack), this.render(status));
     const removed = [...this.written.keys()].filter((path) => !files.has(path));
     if (removed.length === 0 && [...files].every(([path, content]) => this.written.get(path) === content)) return;
     if (this.opts.writer === undefined) {
       this.written = files;
       return;
     }
+    // The same content failed to push a moment ago (say, a read-only token): idle passes must not hammer the server.
+    const key = JSON.stringify([...files, removed]);
+    if (this.failed?.key === key && now - this.failed.at < RETRY_UNCHANGED_MS) return;
     const revision = revisionOf(report);
-    const oid = await this.opts.writer.write(files, removed, (changed) => commitMessage(changed, next, revision, this.opts.instance));
+    let oid: string | undefined;
+    try {
+      oid = await this.opts.writer.write(files, removed, (changed) => commitMessage(changed, next, revision, this.opts.instance));
+    } catch (err) {
+      this.failed = { key, at: now };
+      throw err;
+    }
+    this.failed = undefined;
     this.written = files;
     if (oid !== undefined) this.opts.logger.info({ commit: oid, revision }, `status committed at ${oid.slice(0, 7)}`);
+  }
+
+  /** YAML rendering costs ~0.2 ms a stack; an idle pass's statuses equal the last ones, so reuse their text. */
+  private render(status: StackStatus): string {
+    const key = JSON.stringify(status);
+    const cached = this.rendered.get(status.stack);
+    if (cached?.key === key) return cached.text;
+    const text = renderStackStatus(status);
+    this.rendered.set(status.stack, { key, text });
+    return text;
   }
 
   /** The stacks' status before this pass: in memory, or (first pass) read back from the branch. */

@@ -202,4 +202,22 @@ describe('capstan rollback on a local-path repository', () => {
     expect(await runGit(local.bareDir, 'log', '-1', '--format=%B', sha)).toContain(`This reverts commit ${two}.`);
     expect(await runGit(local.bareDir, 'show', `${sha}:stacks/app.yaml`)).toContain('RELEASE: "1"');
   });
+
+  it('refuses to revert when a later commit changed the same files, and never moves a checked-out branch', async () => {
+    const local = await server.createRepo('conflict');
+    await local.commitFiles({ 'stacks/app.yaml': manifest('1'), 'README.md': 'one\n' }, 'one');
+    await local.commitFiles({ 'stacks/app.yaml': manifest('2'), 'README.md': 'two\n' }, 'two');
+    const tip = await local.commitFiles({ 'README.md': 'three\n' }, 'docs');
+    const result = await capstan(['rollback', '--repo', local.bareDir, '--log-level', 'warn']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('README.md changed again after');
+    expect(await runGit(local.bareDir, 'rev-parse', 'refs/heads/main')).toBe(tip);
+
+    // The work tree has main checked out: like git's receive.denyCurrentBranch, leave it alone.
+    const first = await local.git('rev-list', '--max-parents=0', 'HEAD');
+    const checkedOut = await capstan(['rollback', '--repo', local.workDir, '--to', first, '--log-level', 'warn']);
+    expect(checkedOut.code).toBe(1);
+    expect(checkedOut.stderr).toContain('main is checked out');
+    expect(await local.git('rev-parse', 'HEAD')).toBe(tip);
+  });
 });

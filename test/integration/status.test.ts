@@ -3,9 +3,11 @@
 // that idle passes add nothing, that a concurrent writer on the branch does
 // not lose anyone's commit, and what `capstan status` prints from it.
 
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { capstan } from '../helpers/cli.js';
@@ -18,6 +20,7 @@ const dataDir = mkdtempSync(join(tmpdir(), 'capstan-status-'));
 const cloneDir = mkdtempSync(join(tmpdir(), 'capstan-status-clone-'));
 let server: TestGitServer;
 let repo: TestRepo;
+let daemon: ChildProcess | undefined;
 
 const manifest = (release: string, key = 'image'): string => `name: ${stack}
 services:
@@ -46,6 +49,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  daemon?.kill('SIGKILL');
   await cleanupInstance(instance);
   await server.close();
   rmSync(dataDir, { recursive: true, force: true });
@@ -94,9 +98,10 @@ describe('status in Git', () => {
 
   it('reports an invalid commit as Stalled with file:line and keeps the last applied revision', async () => {
     const bad = await repo.commitFiles({ 'stacks/app.yaml': manifest('2', 'imagee') }, 'typo');
-    expect((await cli('apply')).code).toBe(1);
+    expect((await cli('apply', ['--git-author', 'Ops Bot <ops@example.test>'])).code).toBe(1);
     const branch = await statusBranch();
     expect(branch.commits).toHaveLength(2);
+    expect(await runGit(cloneDir, 'log', '-1', '--format=%an <%ae>', 'refs/remotes/status')).toBe('Ops Bot <ops@example.test>');
     expect(branch.commits[0]).toContain(`status(${stack}): Stalled at ${bad.slice(0, 7)}`);
     const status = parse(await branch.file(`status/${stack}.yaml`)) as { lastAppliedRevision: string; lastAttemptedRevision: string; conditions: { type: string; status: string; message: string }[] };
     expect(status.lastAppliedRevision).toBe(deployed);
@@ -142,5 +147,27 @@ describe('status in Git', () => {
     await repo.commitFiles({ 'stacks/app.yaml': manifest('3') }, 'release 3');
     expect((await cli('apply', ['--status-branch', 'none'])).code).toBe(0);
     expect((await statusBranch()).commits).toHaveLength(before);
+  });
+
+  it('the daemon commits status once and then stays quiet through idle passes', async () => {
+    const before = (await statusBranch()).commits.length;
+    let logs = '';
+    const bin = fileURLToPath(new URL('../../bin/capstan.mjs', import.meta.url));
+    daemon = spawn(process.execPath, [bin, 'run', '--repo', repo.url, '--instance', instance, '--data-dir', dataDir, '--interval', '1s', '--log-level', 'debug'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    daemon.stderr?.on('data', (d: Buffer) => (logs += d.toString()));
+    // Bounded wait for five no-op passes (the first pass found release 3 applied already, without status).
+    const deadline = Date.now() + 30_000;
+    while (logs.split('"msg":"no changes"').length - 1 < 5) {
+      if (Date.now() > deadline) throw new Error(`daemon did not pass 5 times; logs:\n${logs}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const exited = new Promise((resolve) => daemon?.once('exit', resolve));
+    daemon.kill('SIGTERM');
+    await exited;
+    const branch = await statusBranch();
+    // One commit for release 3 (applied earlier with --status-branch none), none for the idle passes.
+    expect(branch.commits).toHaveLength(before + 1);
+    expect(branch.commits[0]).toMatch(new RegExp(`status\\(${stack}\\): Ready at [0-9a-f]{7}$`));
+    expect(logs).not.toContain('status not written');
   });
 });
