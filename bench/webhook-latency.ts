@@ -4,7 +4,8 @@
 // next to the container start time measured in the same run, to poll-only at
 // Capstan's default 30s interval and to Argo CD's documented 3-minute default
 // poll (both computed: a push waits interval/2 on average, the full interval
-// at worst). Run: npm run bench:webhook
+// at worst). Run: npm run bench:webhook (bundled by esbuild, then imported
+// through `node -e` so the bundled git-server script does not act as main).
 
 import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
