@@ -12,14 +12,14 @@ import { createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import { TEST_IMAGE, cleanupInstance, uniqueInstance } from '../test/helpers/docker.js';
 import { startTestGitServer } from '../test/helpers/git.js';
 
 const PUSHES = 20;
 const SECRET = 'bench-secret';
-const BIN = fileURLToPath(new URL('../bin/capstan.mjs', import.meta.url));
+// From the repository root (npm runs scripts there): the bundle lives elsewhere.
+const BIN = resolve('bin/capstan.mjs');
 const COMMAND = ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1 & wait; done"];
 
 /** One Docker Engine API call over the default unix socket (fast enough to poll every 10 ms). */
@@ -122,9 +122,15 @@ try {
   for (const [name, p50, p95] of rows) console.log(`${name.padEnd(62)} ${p50.padStart(9)} ${p95.padStart(9)}`);
   console.log(`webhook p50 is ${(15_000 / pct(latencies, 50)).toFixed(0)}x faster than the mean wait of a 30s poll, ${(90_000 / pct(latencies, 50)).toFixed(0)}x faster than Argo CD's default poll`);
   console.log(`goal ${pct(latencies, 50) < 1000 + startMs ? 'met' : 'NOT met'}`);
+} catch (err) {
+  console.error(`benchmark failed; daemon logs:\n${logs}`);
+  throw err;
 } finally {
-  daemon.kill('SIGTERM');
-  await new Promise((r) => daemon.once('exit', r));
+  if (daemon.exitCode === null) {
+    const exited = new Promise((r) => daemon.once('exit', r));
+    daemon.kill('SIGTERM');
+    await exited;
+  }
   await cleanupInstance(instance);
   await server.close();
   rmSync(dataDir, { recursive: true, force: true });
