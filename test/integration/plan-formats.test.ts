@@ -61,6 +61,6 @@ describe('capstan plan formats', () => {
     expect(badMd.stdout).toContain('- `stacks/app.yaml:4:5` `services.app.imagee`: unknown key');
     const badJson = await capstan(['plan', ...common(), '--ref', 'typo', '--format', 'json']);
     expect(badJson.code).toBe(1);
-    expect(JSON.parse(badJson.stdout)).toMatchObject({ valid: false, changes: 0, errors: [{ file: 'stacks/app.yaml', line: 4, col: 5, path: 'services.app.imagee' }] });
+    expect(JSON.parse(badJson.stdout)).toMatchObject({ valid: false, changes: 0, errors: expect.arrayContaining([expect.objectContaining({ file: 'stacks/app.yaml', line: 4, col: 5, path: 'services.app.imagee', hint: 'did you mean "image"?' })]) });
   });
 });
