@@ -6,6 +6,7 @@
 // paid only by `capstan run`, which imports this module lazily.
 
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import { ConfigError } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
 import type { DaemonMetrics } from './metrics.js';
 import { HOOK_FLAVOURS, bearerMatches, decideHook } from './webhooks.js';
@@ -88,5 +89,10 @@ export async function listen(app: FastifyInstance, address: string): Promise<str
   const i = address.lastIndexOf(':');
   const host = address.slice(0, i);
   const port = Number(address.slice(i + 1));
-  return app.listen({ host, port });
+  try {
+    return await app.listen({ host, port });
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    throw new ConfigError(`cannot listen on ${address}: ${code === 'EADDRINUSE' ? 'the address is in use' : err instanceof Error ? err.message : String(err)}`, 'choose another --listen HOST:PORT (port 0 picks a free one)');
+  }
 }

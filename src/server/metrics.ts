@@ -46,7 +46,9 @@ export class DaemonMetrics {
       async collect() {
         if (countContainers === undefined) return;
         this.reset();
-        for (const c of await countContainers()) this.set({ stack: c.stack, service: c.service, state: c.state }, c.count);
+        // An engine that does not answer must not cost the other metrics (that is when they matter most).
+        const counts = await countContainers().catch(() => []);
+        for (const c of counts) this.set({ stack: c.stack, service: c.service, state: c.state }, c.count);
       },
     });
   }

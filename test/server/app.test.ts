@@ -197,3 +197,16 @@ describe('api', () => {
     expect(triggers).toEqual(['api sync']);
   });
 });
+
+describe('metrics without an engine', () => {
+  it('still serves the pass metrics when counting containers fails', async () => {
+    const metrics = new DaemonMetrics(async () => {
+      throw new Error('engine down');
+    });
+    metrics.recordPass('error', 0.1, []);
+    const res = await server({ metrics }).inject({ url: '/metrics' });
+    expect(res.statusCode).toBe(200);
+    expect(res.body).toContain('capstan_reconcile_total{result="error"} 1');
+    expect(res.body).not.toContain('capstan_containers{');
+  });
+});

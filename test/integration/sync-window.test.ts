@@ -1,0 +1,83 @@
+// A closed sync window holds a change until it opens: the daemon's pass
+// (in-process, real local Git repo and real Docker, the clock injected)
+// observes and reports SyncWindowClosed but applies nothing; once the clock
+// reaches an open minute the same commit is applied.
+
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPassContext } from '../../src/cli/context.js';
+import { startDaemonApi, type DaemonApi } from '../../src/cli/run-api.js';
+import { resolveSettings } from '../../src/config/settings.js';
+import { silentLogger } from '../../src/logging/logger.js';
+import { TEST_IMAGE, cleanupInstance, uniqueInstance } from '../helpers/docker.js';
+import { startTestGitServer, type TestGitServer, type TestRepo } from '../helpers/git.js';
+
+const exec = promisify(execFile);
+const instance = uniqueInstance('t-window');
+const stack = instance.replace(/-/g, '');
+const dataDir = mkdtempSync(join(tmpdir(), 'capstan-window-'));
+let server: TestGitServer;
+let repo: TestRepo;
+let api: DaemonApi | undefined;
+/** The injected clock: 2026-11-25 (a Wednesday), 10:30 UTC, inside "deny 0 9-17 * * 1-5". */
+let nowMs = Date.UTC(2026, 10, 25, 10, 30);
+
+const manifest = (release: string): string => `name: ${stack}
+services:
+  app:
+    image: ${TEST_IMAGE}
+    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1 & wait; done"]
+    environment: { RELEASE: "${release}" }
+`;
+
+async function revisionRunning(): Promise<string | undefined> {
+  const { stdout } = await exec('docker', ['ps', '--filter', `label=io.capstan.instance=${instance}`, '--format', '{{.Label "io.capstan.revision"}}']);
+  return stdout.trim() || undefined;
+}
+
+beforeAll(async () => {
+  server = await startTestGitServer();
+  repo = await server.createRepo('windowed');
+});
+
+afterAll(async () => {
+  await api?.stop();
+  await cleanupInstance(instance);
+  await server.close();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe('sync window', () => {
+  it('holds a change while closed, reports SyncWindowClosed, and applies it once the window opens', async () => {
+    await repo.write('stacks/app.yaml', manifest('1'));
+    const first = await repo.commit('first');
+    const settings = resolveSettings(
+      { repo: repo.workDir, instance, dataDir, listen: '127.0.0.1:0', syncWindow: ['deny 0 9-17 * * 1-5'] },
+      {},
+    );
+    const logger = silentLogger();
+    const ctx = await createPassContext(settings, logger);
+    api = await startDaemonApi({ settings, ctx, logger, trigger: () => undefined, now: () => nowMs });
+
+    const held = await api.pass();
+    expect(held.held).toBe('SyncWindowClosed');
+    expect(held.applied).toBe(0);
+    expect(await revisionRunning()).toBeUndefined();
+    const status = (await (await fetch(`${api.address}/api/status`)).json()) as { syncWindow: string; stacks: { conditions: { type: string; reason: string }[] }[] };
+    expect(status.syncWindow).toBe('closed');
+    expect(status.stacks[0]?.conditions.map((c) => `${c.type}/${c.reason}`)).toEqual(['Ready/SyncWindowClosed', 'Reconciling/SyncWindowClosed']);
+
+    // 18:00 on the same day: the last deny hour (17:00 + 1h) has passed.
+    nowMs = Date.UTC(2026, 10, 25, 18, 0);
+    const applied = await api.pass();
+    expect(applied.held).toBeUndefined();
+    expect(await revisionRunning()).toBe(first);
+    const after = (await (await fetch(`${api.address}/api/status`)).json()) as { syncWindow: string; stacks: { conditions: { type: string }[] }[] };
+    expect(after.syncWindow).toBe('open');
+    expect(after.stacks[0]?.conditions.map((c) => c.type)).toEqual(['Ready']);
+  });
+});
