@@ -74,6 +74,7 @@ class DockerBackend implements Backend {
       return;
     }
     const labels = {
+      ...network.labels,
       [LABEL.composeProject]: stack,
       [LABEL.composeNetwork]: network.name,
       [LABEL.instance]: ctx.instance,
@@ -117,6 +118,7 @@ class DockerBackend implements Backend {
       return;
     }
     const labels = {
+      ...volume.labels,
       [LABEL.composeProject]: stack,
       [LABEL.composeVolume]: volume.name,
       [LABEL.instance]: ctx.instance,
