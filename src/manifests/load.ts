@@ -15,6 +15,8 @@ import { checkKeys } from './keys.js';
 import type { ManifestWarning, StackSpec } from './model.js';
 import { normalizeStack } from './normalize.js';
 import { parseYaml, toPlain } from './parse-yaml.js';
+import { NO_EXCEPTIONS, checkPolicy, parsePolicy } from './policy.js';
+import type { Policy } from './policy.js';
 import type { Pos } from './parse-yaml.js';
 import { Problems } from './problems.js';
 import type { FileProblems } from './problems.js';
@@ -27,6 +29,8 @@ export interface LoadOptions {
   root: string;
   /** The operator's environment allowed for interpolation; it wins over a stack's `.env`, as the shell wins in Compose. */
   env: Readonly<Record<string, string>>;
+  /** The repository's capstan.yaml (its `policy:` allows exceptions to the baseline); absent means the baseline alone. */
+  policyFile?: { path: string; text: string } | undefined;
 }
 
 export interface LoadResult {
@@ -51,9 +55,10 @@ interface Loaded {
 export function loadStacks(files: ReadonlyMap<string, string>, opts: LoadOptions): LoadResult {
   const problems = new Problems();
   const dotenvs = new Map<string, Dotenv>();
+  const policy = opts.policyFile === undefined ? NO_EXCEPTIONS : parsePolicy(opts.policyFile.path, opts.policyFile.text, problems);
   const loaded: Loaded[] = [];
   for (const c of discoverStacks(files.keys(), opts.root)) {
-    loaded.push(loadOne(c, files, opts, problems, dotenvs));
+    loaded.push(loadOne(c, files, opts, policy, problems, dotenvs));
   }
   const byName = new Map<string, Loaded[]>();
   for (const l of loaded) {
@@ -76,7 +81,7 @@ export function loadStacks(files: ReadonlyMap<string, string>, opts: LoadOptions
   return { stacks, errors: sorted.errors, warnings: sorted.warnings };
 }
 
-function loadOne(c: StackCandidate, files: ReadonlyMap<string, string>, opts: LoadOptions, problems: Problems, dotenvs: Map<string, Dotenv>): Loaded {
+function loadOne(c: StackCandidate, files: ReadonlyMap<string, string>, opts: LoadOptions, policy: Policy, problems: Problems, dotenvs: Map<string, Dotenv>): Loaded {
   const errorsBefore = problems.errors.length;
   const text = files.get(c.file) ?? '';
   const parsed = parseYaml(text);
@@ -129,6 +134,7 @@ function loadOne(c: StackCandidate, files: ReadonlyMap<string, string>, opts: Lo
   }
   if (!top.success) return { name, spec: undefined, fp, namePos };
   const spec = normalizeStack({ name, file: c.file, dir: c.dir, files, lookup, fp, all: problems }, top.data, services, rawServices);
+  checkPolicy(spec, rawServices, policy, fp);
   // A stack with any error is left out, so a half-valid stack never reaches the planner.
   // A broken shared .env reports its errors once, but taints every stack that reads it.
   const clean = problems.errors.length === errorsBefore && (env?.errors.length ?? 0) === 0;
