@@ -33,7 +33,7 @@ export async function validateCommand(settings: Settings, logger: Logger, opts: 
     root = '';
     label = dir;
   }
-  const result = loadStacks(files, { root, env, policyFile });
+  const result = loadStacks(files, { root, env, policyFile, profiles: settings.profiles });
   for (const w of result.warnings) process.stderr.write(`warning: ${w.file}:${w.line}:${w.col} ${w.path ? `${w.path}: ` : ''}${w.message}\n`);
   if (result.errors.length > 0) throw new ManifestsInvalidError(result.errors);
   const services = result.stacks.reduce((n, s) => n + Object.keys(s.services).length, 0);

@@ -24,6 +24,8 @@ export interface Settings {
   parallelism: number;
   /** Names (or `PREFIX_*` patterns) of operator environment variables manifests may interpolate. */
   allowEnv: readonly string[];
+  /** Active Compose profiles: services with `profiles:` run only when one of theirs is listed ("*" = all). */
+  profiles: readonly string[];
 }
 
 /** Each setting: its flag name (camelCase as commander gives it), env var, and capstan.yaml key. */
@@ -43,6 +45,7 @@ const SOURCES = {
   logLevel: 'CAPSTAN_LOG_LEVEL',
   parallelism: 'CAPSTAN_PARALLELISM',
   allowEnv: 'CAPSTAN_ALLOW_ENV',
+  profiles: 'COMPOSE_PROFILES',
 } as const;
 
 export type SettingName = keyof typeof SOURCES;
@@ -75,6 +78,7 @@ const schema = z.object({
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   parallelism: z.coerce.number().int().min(1).max(256).default(16),
   allowEnv: list.default([]),
+  profiles: list.default([]),
 });
 
 /**
@@ -97,7 +101,7 @@ export function resolveSettings(flags: RawSettings, env: NodeJS.ProcessEnv, file
     throw new ConfigError(`${where}: ${issue?.message ?? 'invalid'}`, 'run `capstan --help` for the accepted values');
   }
   const { interval, ...rest } = parsed.data;
-  return Object.freeze({ ...rest, intervalMs: interval, repo: rest.repo, allowEnv: Object.freeze(rest.allowEnv) });
+  return Object.freeze({ ...rest, intervalMs: interval, repo: rest.repo, allowEnv: Object.freeze(rest.allowEnv), profiles: Object.freeze(rest.profiles) });
 }
 
 /** The operator environment a manifest may see: only the allowed names, never Capstan's own (credentials live there). */

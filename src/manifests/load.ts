@@ -31,6 +31,8 @@ export interface LoadOptions {
   env: Readonly<Record<string, string>>;
   /** The repository's capstan.yaml (its `policy:` allows exceptions to the baseline); absent means the baseline alone. */
   policyFile?: { path: string; text: string } | undefined;
+  /** Active Compose profiles; "*" activates all. A service with `profiles:` is left out unless one of them is active. */
+  profiles?: readonly string[] | undefined;
 }
 
 export interface LoadResult {
@@ -116,13 +118,17 @@ function loadOne(c: StackCandidate, files: ReadonlyMap<string, string>, opts: Lo
   const plainServices = isRecord(data) ? data['services'] : undefined;
   const rawServices: Record<string, unknown> = top.success && isRecord(plainServices) ? plainServices : {};
   const services = new Map<string, ServiceInput>();
+  const active = new Set(opts.profiles ?? []);
+  const inactive = new Set<string>();
   for (const [name, raw] of Object.entries(rawServices)) {
     const base = ['services', name];
     if (!SERVICE_NAME.test(name)) fp.error(base, `invalid service name ${JSON.stringify(name)}`, 'use letters, digits, "_", "." or "-", starting with a letter or digit', 'key');
     reportKeys(checkKeys(serviceSchema, raw, base), fp);
     const r = serviceSchema.safeParse(raw);
-    if (r.success) services.set(name, r.data);
-    else reportZodIssues(r.error.issues, base, data, fp);
+    if (!r.success) reportZodIssues(r.error.issues, base, data, fp);
+    // As in Compose, a service in profiles is still validated, but runs only when one of its profiles is active.
+    else if ((r.data.profiles ?? []).length > 0 && !active.has('*') && !(r.data.profiles ?? []).some((p) => active.has(p))) inactive.add(name);
+    else services.set(name, r.data);
   }
 
   const rawName = top.success ? top.data.name : undefined;
@@ -133,7 +139,8 @@ function loadOne(c: StackCandidate, files: ReadonlyMap<string, string>, opts: Lo
     return fail();
   }
   if (!top.success) return { name, spec: undefined, fp, namePos };
-  const spec = normalizeStack({ name, file: c.file, dir: c.dir, files, lookup, fp, all: problems }, top.data, services, rawServices);
+  const activeRaw = Object.fromEntries(Object.entries(rawServices).filter(([n]) => !inactive.has(n)));
+  const spec = normalizeStack({ name, file: c.file, dir: c.dir, files, lookup, fp, all: problems }, top.data, services, activeRaw);
   checkPolicy(spec, rawServices, policy, fp);
   // A stack with any error is left out, so a half-valid stack never reaches the planner.
   // A broken shared .env reports its errors once, but taints every stack that reads it.

@@ -365,7 +365,7 @@ export const SERVICE_UNSUPPORTED = unsupportedList(
     'credential_spec', 'develop', 'device_cgroup_rules', 'dns_opt', 'dns_search', 'domainname', 'driver_opts',
     'extends', 'external_links', 'gpus', 'group_add', 'isolation', 'label_file', 'links',
     'mac_address', 'mem_limit', 'mem_reservation', 'mem_swappiness', 'memswap_limit', 'models',
-    'oom_kill_disable', 'oom_score_adj', 'pids_limit', 'post_start', 'pre_stop', 'profiles',
+    'oom_kill_disable', 'oom_score_adj', 'pids_limit', 'post_start', 'pre_stop',
     'provider', 'pull_policy', 'pull_refresh_after', 'scale', 'secrets', 'storage_opt', 'use_api_socket', 'userns_mode', 'uts', 'volumes_from',
   ],
   {
@@ -422,6 +422,7 @@ export const serviceSchema = obj(
     network_mode: networkMode.nullish(),
     pid: namespaceMode('pid', ['host']).nullish(),
     ipc: namespaceMode('ipc', ['host', 'private', 'shareable', 'none']).nullish(),
+    profiles: z.array(str.regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/, 'a profile name uses letters, digits, "_", "." or "-"'), { error: 'expected a list of profile names' }).nullish(),
   },
   { unsupported: SERVICE_UNSUPPORTED, extensions: true },
 );
