@@ -147,6 +147,8 @@ export interface NetworkSpec {
   external: boolean;
   driver: string | undefined;
   labels: Readonly<Record<string, string>>;
+  /** `internal: true`: no route out of the network. Optional so older hand-built specs stay valid. */
+  internal?: boolean;
 }
 
 export interface VolumeSpec {

@@ -65,7 +65,7 @@ export function normalizeStack(
   if (usesDefault) networkKeys.add('default');
   for (const key of [...networkKeys].sort()) {
     const def = declaredNetworks[key] ?? undefined;
-    setOwn(networks, key, { name: key, ...engineName(ctx.name, key, def), driver: def?.driver, labels: def?.labels ?? {} });
+    setOwn(networks, key, { name: key, ...engineName(ctx.name, key, def), driver: def?.driver, labels: def?.labels ?? {}, ...(def?.internal === true ? { internal: true } : {}) });
   }
   const volumes: Record<string, VolumeSpec> = {};
   for (const key of Object.keys(declaredVolumes).sort()) {

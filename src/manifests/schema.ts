@@ -296,11 +296,14 @@ const oneOrMany = z.union([str, stringList], { error: 'expected a string or a li
 const capability = str.transform((v) => v.trim().toUpperCase().replace(/^CAP_/, ''));
 const capabilities = z.array(capability, { error: 'expected a list of capabilities like NET_ADMIN' }).transform((v) => [...new Set(v)].sort());
 
+/** -1 is "unlimited", as in Docker (e.g. Elasticsearch's memlock). */
+const ulimitNumber = strOrNum.transform((v, ctx) => (String(v).trim() === '-1' ? -1 : (parseNonNegativeInt(v) ?? fail(ctx, v, `expected a whole number ≥ 0 or -1 (unlimited), got ${JSON.stringify(v)}`))));
 const ulimitValue = z
-  .union([nonNegativeInt, obj({ soft: nonNegativeInt, hard: nonNegativeInt })], { error: 'expected a number or { soft, hard }' })
+  .union([ulimitNumber, obj({ soft: ulimitNumber, hard: ulimitNumber })], { error: 'expected a number or { soft, hard }' })
   .transform((v, ctx): UlimitSpec => {
     if (typeof v === 'number') return { soft: v, hard: v };
-    return v.soft > v.hard ? fail(ctx, v, `soft limit ${v.soft} is above hard limit ${v.hard}`) : v;
+    const above = v.hard !== -1 && (v.soft === -1 || v.soft > v.hard);
+    return above ? fail(ctx, v, `soft limit ${v.soft} is above hard limit ${v.hard}`) : v;
   });
 const ulimits = z.record(z.string(), ulimitValue, { error: 'expected a mapping like { nofile: { soft: 1024, hard: 4096 } }' });
 
@@ -431,8 +434,8 @@ export type ServiceInput = z.output<typeof serviceSchema>;
 const externalFlag = z.union([boolish, obj({ name: str.optional() })], { error: 'expected true or false' });
 
 const networkDef = obj(
-  { name: str.optional(), external: externalFlag.optional(), driver: str.optional(), labels: labels.optional() },
-  { unsupported: unsupportedList(['driver_opts', 'attachable', 'enable_ipv6', 'ipam', 'internal']), extensions: true },
+  { name: str.optional(), external: externalFlag.optional(), driver: str.optional(), labels: labels.optional(), internal: boolish.optional() },
+  { unsupported: unsupportedList(['driver_opts', 'attachable', 'enable_ipv6', 'ipam']), extensions: true },
 ).nullable();
 const volumeDef = obj(
   { name: str.optional(), external: externalFlag.optional(), driver: str.optional(), labels: labels.optional() },

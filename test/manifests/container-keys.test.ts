@@ -79,10 +79,14 @@ describe('container settings', () => {
   });
 
   it('keeps labels of declared networks and volumes', () => {
-    const r = load({ 'stacks/web.yaml': 'services:\n  svc: { image: x }\nnetworks:\n  n: { labels: [tier=back] }\nvolumes:\n  v: { labels: { backup: daily } }\n' });
+    const r = load({ 'stacks/web.yaml': 'services:\n  svc: { image: x }\nnetworks:\n  n: { labels: [tier=back], internal: true }\nvolumes:\n  v: { labels: { backup: daily } }\n' });
     expect(errorsOf(r)).toEqual([]);
-    expect(r.stacks[0]?.networks['n']?.labels).toEqual({ tier: 'back' });
+    expect(r.stacks[0]?.networks['n']).toMatchObject({ labels: { tier: 'back' }, internal: true });
     expect(r.stacks[0]?.volumes['v']?.labels).toEqual({ backup: 'daily' });
+  });
+
+  it('reads -1 as an unlimited ulimit', () => {
+    expect(service(svc('ulimits: { memlock: { soft: -1, hard: -1 }, core: { soft: 0, hard: -1 } }')).ulimits).toEqual({ memlock: { soft: -1, hard: -1 }, core: { soft: 0, hard: -1 } });
   });
 
   it('says what is wrong with malformed values', () => {

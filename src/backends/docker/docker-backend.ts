@@ -86,6 +86,7 @@ class DockerBackend implements Backend {
         CheckDuplicate: true,
         Labels: labels,
         ...(network.driver === undefined ? {} : { Driver: network.driver }),
+        ...(network.internal === true ? { Internal: true } : {}),
       });
     } catch (err) {
       if (statusCodeOf(err) !== 409) throw toCapstanError(err, `create network ${name}`, this.endpoint);
