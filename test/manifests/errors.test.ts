@@ -33,7 +33,7 @@ describe('keys', () => {
           '    networks:',
           '      front: { ipv4_address: 10.0.0.2 }',
           'networks:',
-          '  front: { internal: true }',
+          '  front: { enable_ipv6: true }',
           'secrets:',
           '  s: { file: ./s.txt }',
         ].join('\n'),
@@ -44,7 +44,7 @@ describe('keys', () => {
       'stacks/web.yaml:6:5 services.api.links: `links` is not supported yet (services reach each other by name on the stack network; remove it)',
       'stacks/web.yaml:8:7 services.api.deploy.placement: `placement` is not supported yet (it is planned; remove it for now)',
       'stacks/web.yaml:10:16 services.api.networks.front.ipv4_address: `ipv4_address` is not supported yet (it is planned; remove it for now)',
-      'stacks/web.yaml:12:12 networks.front.internal: `internal` is not supported yet (it is planned; remove it for now)',
+      'stacks/web.yaml:12:12 networks.front.enable_ipv6: `enable_ipv6` is not supported yet (it is planned; remove it for now)',
       'stacks/web.yaml:13:1 secrets: `secrets` is not supported yet (it is planned; remove it for now)',
     ]);
   });
