@@ -19,7 +19,7 @@ function commonOptions(cmd: Command): Command {
     .option('--instance <name>', 'name of this Capstan; objects are labelled with it [CAPSTAN_INSTANCE] (default: default)')
     .option('--data-dir <dir>', 'cache and state directory [CAPSTAN_DATA_DIR] (default: .capstan)')
     .addOption(new Option('--backend <kind>', 'engine backend [CAPSTAN_BACKEND] (default: docker)').choices(['docker', 'swarm']))
-    .option('--parallelism <n>', 'engine operations in flight at once [CAPSTAN_PARALLELISM] (default: 16)')
+    .option('--parallelism <n>', 'engine operations in flight at once [CAPSTAN_PARALLELISM] (default: 32)')
     .option('--allow-env <names>', 'operator env vars manifests may interpolate, comma-separated, PREFIX_* allowed [CAPSTAN_ALLOW_ENV]')
     .option('--profile <names>', 'active Compose profiles, comma-separated, * for all [COMPOSE_PROFILES]')
     .option('--config <file>', 'settings file (default: ./capstan.yaml when present)')

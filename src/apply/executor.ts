@@ -28,11 +28,11 @@ export async function applyPlan(plan: Plan, backend: Backend, ctx: DeployContext
       try {
         await execute(op, backend, ctx);
         applied++;
-        opts.logger.info({ stack: op.stack, revision: ctx.revision, op: op.kind }, line);
+        opts.logger.info({ stack: op.stack, op: op.kind }, line);
       } catch (err) {
         const error = err instanceof Error ? err : new Error(String(err));
         failures.push({ operation: line, error });
-        opts.logger.error({ stack: op.stack, revision: ctx.revision, op: op.kind, err: error }, `failed: ${line}`);
+        opts.logger.error({ stack: op.stack, op: op.kind, err: error }, `failed: ${line}`);
       }
     });
   }

@@ -76,7 +76,7 @@ const schema = z.object({
   backend: z.enum(['docker', 'swarm']).default('docker'),
   logFormat: z.enum(['json', 'pretty']).default('json'),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
-  parallelism: z.coerce.number().int().min(1).max(256).default(16),
+  parallelism: z.coerce.number().int().min(1).max(256).default(32),
   allowEnv: list.default([]),
   profiles: list.default([]),
 });

@@ -16,7 +16,7 @@ export function createLogger(opts: { format: LogFormat; level: string }): Logger
     // Loaded only when asked for: it is not needed on the hot start-up path.
     const require = createRequire(import.meta.url);
     const pretty = require('pino-pretty') as (o: Record<string, unknown>) => NodeJS.WritableStream;
-    return pino(base, pretty({ destination: 2, sync: true, colorize: process.stderr.isTTY, ignore: 'pid,hostname' }));
+    return pino(base, pretty({ destination: 2, sync: true, colorize: process.stderr.isTTY, singleLine: true, ignore: 'pid,hostname' }));
   }
   return pino(base, pino.destination({ fd: 2, sync: true }));
 }

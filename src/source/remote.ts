@@ -27,11 +27,13 @@ const LOCK_STALE_MS = 60_000;
  * clone of a big repository) a one-shot command fetches into its own scratch
  * clone instead, so it neither blocks on the daemon nor writes into its cache.
  */
-const LOCK_WAIT_MS = 3_000;
+const LOCK_WAIT_MS = 1_500;
 /** Idle socket timeout: a server that stops answering must not hang the reconcile loop. */
 const HTTP_IDLE_TIMEOUT_MS = 30_000;
 /** What `git fetch --unshallow` sends: deepen to the whole history. */
 const DEEPEN_ALL = 2_147_483_647;
+
+const FULL_SHA = /^[0-9a-f]{40}$/;
 
 const NETWORK_REASONS: Readonly<Record<string, string>> = {
   ECONNREFUSED: 'connection refused',
@@ -115,7 +117,11 @@ export class RemoteSource implements GitSource {
     return this.read(revision, (store) => materializeAt(store, revision, this.checkoutsDir, this.logger));
   }
 
-  /** Try each store this source has fetched into; a commit not fetched yet is fetched once. */
+  /**
+   * Try each store this source has fetched into; a commit not fetched yet is fetched once.
+   * Reads take no lock: objects are only ever added, a pack becomes visible with its
+   * index, which is written after it, and every file is written by rename (sync-fs).
+   */
   private async read<T>(revision: string, fn: (store: ObjectStore) => Promise<T>): Promise<T> {
     const dirs = [this.active, ...[this.cacheDir, this.scratchGitdir()].filter((d): d is string => d !== undefined && d !== this.active)];
     for (const gitdir of dirs) {
@@ -127,6 +133,7 @@ export class RemoteSource implements GitSource {
       }
     }
     // Not here yet (e.g. a sha from before a restart): fetch it, then read where it landed.
+    if (!FULL_SHA.test(revision)) throw new GitRefNotFoundError(this.display, revision);
     await this.resolve(revision);
     return fn(this.store(this.active));
   }
@@ -140,12 +147,12 @@ export class RemoteSource implements GitSource {
   }
 
   private async resolveLocked(ref: string | undefined): Promise<string> {
-    await mkdir(this.gitRoot, { recursive: true });
     let lock: FileLock | undefined;
     try {
+      await mkdir(this.gitRoot, { recursive: true });
       lock = await acquireLock(this.lockPath, { staleMs: LOCK_STALE_MS, waitMs: LOCK_WAIT_MS });
     } catch (err) {
-      throw new GitFetchError(this.display, `cannot lock the cache in ${this.gitRoot}`, err);
+      throw new GitFetchError(this.display, `cannot write the cache in ${this.gitRoot} (${gitErrorCode(err) ?? errorText(err)})`, err);
     }
     if (lock !== undefined) {
       try {
@@ -301,6 +308,7 @@ export class RemoteSource implements GitSource {
     if (code === 'HttpError' && err instanceof Error && 'data' in err) {
       const data = err.data as { statusCode?: number; statusMessage?: string };
       if (data.statusCode === 401 || data.statusCode === 403) return new GitAuthError(this.display, cause);
+      if (data.statusCode === 404) return new GitFetchError(this.display, 'repository not found (HTTP 404)', cause);
       return new GitFetchError(this.display, `HTTP ${data.statusCode ?? '?'} ${data.statusMessage ?? ''}`.trim(), cause);
     }
     if (code === 'UserCanceledError') return new GitAuthError(this.display, cause);

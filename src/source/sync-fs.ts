@@ -1,8 +1,7 @@
-// A promise-shaped fs for isomorphic-git, backed by synchronous calls. Reading
-// one object costs several tiny file operations (a loose-object probe, the pack
-// dir listing, the pack read); through libuv's thread pool each waits a round
-// trip, which made reading a tree ~1 ms per file (now ~0.2 ms). The files are
-// small and local; the largest write, a fetched pack, is in memory already.
+// A promise-shaped fs for isomorphic-git, backed by synchronous calls: reading an
+// object costs several tiny file operations (loose probe, pack dir listing, pack
+// read), and a thread-pool round trip for each made tree reads ~1 ms per file
+// (now ~0.2 ms). The files are small and local; a fetched pack is in memory already.
 
 import * as fs from 'node:fs';
 
@@ -31,6 +30,21 @@ function readFileOrNull(path: string, options?: { encoding?: BufferEncoding | nu
 }
 
 /**
+ * Readers (one-shot commands) share the daemon's cache without its lock, so no
+ * one may see half a file: every write lands under a temp name, then is renamed.
+ */
+function writeFileAtomic(path: string, data: string | Uint8Array, options?: fs.WriteFileOptions): void {
+  const temp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  try {
+    fs.writeFileSync(temp, data, options);
+    fs.renameSync(temp, path);
+  } catch (err) {
+    fs.rmSync(temp, { force: true });
+    throw err;
+  }
+}
+
+/**
  * isomorphic-git wraps the fs anew on every API call and tells promise-style
  * from callback-style by calling readFile() without arguments; answer that
  * probe with one shared rejection instead of a fresh TypeError each time.
@@ -42,7 +56,7 @@ const readFile = wrap(readFileOrNull);
 export const syncFs = {
   promises: {
     readFile: (...args: Parameters<typeof readFile>) => (typeof args[0] === 'string' ? readFile(...args) : Promise.reject(PROBE_ERROR)),
-    writeFile: wrap(fs.writeFileSync),
+    writeFile: wrap(writeFileAtomic),
     mkdir: wrap(fs.mkdirSync),
     rmdir: wrap(fs.rmdirSync),
     unlink: wrap(fs.unlinkSync),

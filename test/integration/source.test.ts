@@ -106,8 +106,11 @@ describe('remote source (smart HTTP)', () => {
     await repo.push();
     const head = await repo.commitFiles({ 'stacks/extra.yaml': 'services: {}\n' }, 'after the tag');
 
+    await repo.git('push', '--quiet', 'origin', `${tagged}:refs/heads/feature`);
+
     const src = await source(repo.url);
     expect(await src.resolve()).toBe(head);
+    expect(await src.resolve('feature')).toBe(tagged);
     expect(await src.resolve('v1.0.0')).toBe(tagged);
     expect(await src.resolve('v1.0.0-annotated')).toBe(tagged);
     expect(await src.resolve('refs/tags/v1.0.0')).toBe(tagged);
@@ -163,6 +166,7 @@ describe('remote source (smart HTTP)', () => {
     const err = await caught(src.resolve());
     expect(err).toBeInstanceOf(GitFetchError);
     expect((err as Error).message).toContain(`${server.url}/missing.git`);
+    expect((err as Error).message).toContain('not found');
   });
 
   it('a cache of another repository, or a damaged one, is wiped and re-cloned', async () => {

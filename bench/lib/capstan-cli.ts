@@ -1,0 +1,89 @@
+// Capstan as a user runs it from a shell or a CI job: `capstan apply` as a
+// whole process, so Node start-up, module loading, the Git fetch over HTTP
+// and the engine snapshot are all inside the number. Each cold round uses a
+// fresh data dir (no Git cache) after removing the instance's objects.
+
+import { mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { run } from './exec.js';
+import { removeContainers, removeNetworks, runningContainers } from './engine.js';
+import type { GitFixture } from './git-fixture.js';
+import type { Contender } from './results.js';
+import { SERVICE_COUNT } from './stack.js';
+
+export const CAPSTAN_BIN = new URL('../../bin/capstan.mjs', import.meta.url).pathname;
+
+/**
+ * The CLI and the in-daemon contender share one instance (and so one set of
+ * container names, `bench-svcNN-1`): each starts its cold round by clearing
+ * the instance, and each pushes its own commit for its change round.
+ */
+export interface CapstanTarget {
+  repo: GitFixture;
+  instance: string;
+  /** Where fresh data dirs are made. */
+  scratch: string;
+  /** Push the next generation of the stack (one service's environment changes). */
+  pushChange(): Promise<void>;
+}
+
+export async function cleanupInstance(instance: string): Promise<void> {
+  await removeContainers(`io.capstan.instance=${instance}`);
+  await removeNetworks(`io.capstan.instance=${instance}`);
+}
+
+export async function expectConverged(instance: string, who: string): Promise<void> {
+  const running = await runningContainers(`io.capstan.instance=${instance}`);
+  if (running !== SERVICE_COUNT) throw new Error(`${who}: ${running}/${SERVICE_COUNT} containers running afterwards`);
+}
+
+/** Applied-operation count, read from `capstan apply`'s stdout ("Applied N operations"). */
+function appliedCount(stdout: string): number {
+  const m = /Applied (\d+) operation/.exec(stdout);
+  return m === null ? 0 : Number(m[1]);
+}
+
+export function createCapstanCli(target: CapstanTarget): Contender {
+  const notes = new Set<string>();
+  let dataDir = '';
+  const apply = async (): Promise<{ ms: number; applied: number }> => {
+    const { ms, stdout } = await run(
+      process.execPath,
+      [CAPSTAN_BIN, 'apply', '--repo', target.repo.url, '--instance', target.instance, '--data-dir', dataDir, '--log-level', 'warn'],
+      { timeoutMs: 180_000 },
+    );
+    return { ms, applied: appliedCount(stdout) };
+  };
+  const dropDataDir = async () => {
+    if (dataDir !== '') await rm(dataDir, { recursive: true, force: true });
+  };
+
+  return {
+    name: 'capstan CLI',
+    notes,
+    async cold() {
+      await cleanupInstance(target.instance);
+      await dropDataDir();
+      dataDir = await mkdtemp(join(target.scratch, 'cli-data-'));
+      const { ms } = await apply();
+      await expectConverged(target.instance, 'capstan apply (cold)');
+      return ms;
+    },
+    async noop() {
+      const { ms, applied } = await apply();
+      if (applied !== 0) notes.add(`capstan CLI: a no-op apply applied ${applied} operations`);
+      return [ms];
+    },
+    async change() {
+      await target.pushChange();
+      const { ms, applied } = await apply();
+      await expectConverged(target.instance, 'capstan apply (change)');
+      if (applied !== 1) notes.add(`capstan CLI: a one-service change applied ${applied} operations`);
+      return ms;
+    },
+    async dispose() {
+      await cleanupInstance(target.instance);
+      await dropDataDir();
+    },
+  };
+}

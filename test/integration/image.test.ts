@@ -1,0 +1,105 @@
+// The Dockerfile as a user runs it: the image builds (here from the local
+// stand-in for node:20-alpine made by scripts/build-node-base.sh, since no
+// registry is reachable), prints its version, and `capstan run` inside it, as
+// the unprivileged `node` user with the Docker socket mounted, converges the
+// engine to a Git repository and stops cleanly on SIGTERM.
+
+import { execFile } from 'node:child_process';
+import { statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pkg from '../../package.json' with { type: 'json' };
+import { TEST_IMAGE, cleanupInstance, uniqueInstance } from '../helpers/docker.js';
+import { startTestGitServer, type TestGitServer, type TestRepo } from '../helpers/git.js';
+
+const exec = promisify(execFile);
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const SOCKET = '/var/run/docker.sock';
+const BASE = 'capstan/node-base:20';
+
+const instance = uniqueInstance('t-image');
+const stack = instance.replace(/-/g, '');
+// A tag of its own: other runs may build and remove theirs at the same time.
+const image = `capstan/capstan:${instance}`;
+const daemonName = `${stack}-capstan`;
+let server: TestGitServer;
+let repo: TestRepo;
+
+async function docker(...args: string[]): Promise<string> {
+  const { stdout } = await exec('docker', args, { cwd: ROOT, maxBuffer: 16 * 1024 * 1024 });
+  return stdout.trim();
+}
+
+/** Polls `check` every 250 ms for at most `ms`; the daemon's logs explain a timeout. */
+async function eventually<T>(check: () => Promise<T | undefined>, ms: number): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) {
+      const logs = await exec('docker', ['logs', daemonName]).then((r) => r.stdout + r.stderr, (e: Error) => e.message);
+      throw new Error(`timed out after ${ms} ms; capstan container logs:\n${logs}`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+beforeAll(async () => {
+  await exec('bash', ['scripts/build-node-base.sh'], { cwd: ROOT });
+  // The classic builder: no buildx plugin here, and it uses the local base without asking a registry.
+  await exec('docker', ['build', '-q', '--build-arg', `BASE=${BASE}`, '-t', image, '.'], {
+    cwd: ROOT,
+    env: { ...process.env, DOCKER_BUILDKIT: '0' },
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  server = await startTestGitServer();
+  repo = await server.createRepo('infra');
+}, 600_000);
+
+afterAll(async () => {
+  await docker('rm', '-f', '-v', daemonName).catch(() => undefined);
+  await cleanupInstance(instance);
+  await server?.close();
+  await docker('image', 'rm', image).catch(() => undefined);
+});
+
+describe('the Capstan image', () => {
+  it('prints its version', async () => {
+    expect(await docker('run', '--rm', image, 'version')).toBe(`capstan ${pkg.version}`);
+  });
+
+  it('runs the daemon as the node user, converges the engine, and stops cleanly on SIGTERM', async () => {
+    const sha = await repo.commitFiles(
+      {
+        'stacks/app.yaml': `name: ${stack}
+services:
+  app:
+    image: ${TEST_IMAGE}
+    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1 & wait; done"]
+`,
+      },
+      'deploy app',
+    );
+    // Host network: the test's Git server listens on 127.0.0.1 only.
+    await docker(
+      'run', '-d', '--name', daemonName, '--network', 'host',
+      '-v', `${SOCKET}:${SOCKET}`, '--group-add', String(statSync(SOCKET).gid),
+      image, 'run', '--repo', repo.url, '--instance', instance, '--interval', '1s', '--listen', '127.0.0.1:0',
+    );
+    expect(await docker('exec', daemonName, 'id', '-u')).toBe('1000');
+
+    const workload = (): Promise<string> =>
+      docker('ps', '--filter', `label=io.capstan.instance=${instance}`, '--format', '{{.Names}} {{.Label "io.capstan.revision"}}');
+    const running = await eventually(async () => ((await workload()) === `${stack}-app-1 ${sha}` ? true : undefined), 60_000);
+    expect(running).toBe(true);
+
+    await docker('stop', '--time', '20', daemonName);
+    expect(await docker('inspect', '--format', '{{.State.ExitCode}}', daemonName)).toBe('0');
+    // Capstan logs to stderr.
+    const { stdout, stderr } = await exec('docker', ['logs', daemonName]);
+    expect(stdout + stderr).toContain('"msg":"stopped"');
+    // Stopping the operator never stops the workload.
+    expect(await workload()).toBe(`${stack}-app-1 ${sha}`);
+  });
+});
