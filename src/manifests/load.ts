@@ -119,7 +119,7 @@ function loadOne(c: StackCandidate, files: ReadonlyMap<string, string>, opts: Lo
   const rawServices: Record<string, unknown> = top.success && isRecord(plainServices) ? plainServices : {};
   const services = new Map<string, ServiceInput>();
   const active = new Set(opts.profiles ?? []);
-  const inactive = new Set<string>();
+  const inactive = new Map<string, readonly string[]>();
   for (const [name, raw] of Object.entries(rawServices)) {
     const base = ['services', name];
     if (!SERVICE_NAME.test(name)) fp.error(base, `invalid service name ${JSON.stringify(name)}`, 'use letters, digits, "_", "." or "-", starting with a letter or digit', 'key');
@@ -127,7 +127,7 @@ function loadOne(c: StackCandidate, files: ReadonlyMap<string, string>, opts: Lo
     const r = serviceSchema.safeParse(raw);
     if (!r.success) reportZodIssues(r.error.issues, base, data, fp);
     // As in Compose, a service in profiles is still validated, but runs only when one of its profiles is active.
-    else if ((r.data.profiles ?? []).length > 0 && !active.has('*') && !(r.data.profiles ?? []).some((p) => active.has(p))) inactive.add(name);
+    else if ((r.data.profiles ?? []).length > 0 && !active.has('*') && !(r.data.profiles ?? []).some((p) => active.has(p))) inactive.set(name, r.data.profiles ?? []);
     else services.set(name, r.data);
   }
 
@@ -140,7 +140,7 @@ function loadOne(c: StackCandidate, files: ReadonlyMap<string, string>, opts: Lo
   }
   if (!top.success) return { name, spec: undefined, fp, namePos };
   const activeRaw = Object.fromEntries(Object.entries(rawServices).filter(([n]) => !inactive.has(n)));
-  const spec = normalizeStack({ name, file: c.file, dir: c.dir, files, lookup, fp, all: problems }, top.data, services, activeRaw);
+  const spec = normalizeStack({ name, file: c.file, dir: c.dir, files, lookup, fp, all: problems, inactive }, top.data, services, activeRaw);
   checkPolicy(spec, rawServices, policy, fp);
   // A stack with any error is left out, so a half-valid stack never reaches the planner.
   // A broken shared .env reports its errors once, but taints every stack that reads it.

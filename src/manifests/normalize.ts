@@ -20,6 +20,8 @@ export interface StackContext {
   lookup: Lookup;
   fp: FileProblems;
   all: Problems;
+  /** Services left out because none of their profiles is active, with those profiles. */
+  inactive?: ReadonlyMap<string, readonly string[]>;
 }
 
 export const DEFAULT_PROGRESS_DEADLINE_MS = 60_000;
@@ -148,7 +150,12 @@ function normalizeService(
   Object.keys(dependsOn).forEach((dep, i) => {
     if (!allServiceNames.has(dep)) {
       const at: PathSegment[] = Array.isArray(rawDeps) ? [...base, 'depends_on', i] : [...base, 'depends_on', dep];
-      fp.error(at, `depends on unknown service ${JSON.stringify(dep)}`, `services in this stack: ${[...allServiceNames].sort().join(', ')}`, Array.isArray(rawDeps) ? 'value' : 'key');
+      const profiles = ctx.inactive?.get(dep);
+      if (profiles !== undefined) {
+        fp.error(at, `service ${JSON.stringify(dep)} is needed by ${JSON.stringify(name)} but none of its profiles (${profiles.join(', ')}) is active`, 'activate one with --profile or COMPOSE_PROFILES, or remove the dependency', Array.isArray(rawDeps) ? 'value' : 'key');
+      } else {
+        fp.error(at, `depends on unknown service ${JSON.stringify(dep)}`, `services in this stack: ${[...allServiceNames].sort().join(', ')}`, Array.isArray(rawDeps) ? 'value' : 'key');
+      }
     }
   });
 

@@ -25,7 +25,9 @@ describe('profiles', () => {
   });
   it('reports a dependency on a service whose profile is inactive', () => {
     const r = loadStacks(new Map([['stacks/web.yaml', 'services:\n  app: { image: a, depends_on: [db] }\n  db: { image: b, profiles: [db] }\n']]), { root: 'stacks', env: {} });
-    expect(errorsOf(r)).toEqual(['stacks/web.yaml:2:33 services.app.depends_on[0]: depends on unknown service "db" (services in this stack: app)']);
+    expect(errorsOf(r)).toEqual([
+      'stacks/web.yaml:2:33 services.app.depends_on[0]: service "db" is needed by "app" but none of its profiles (db) is active (activate one with --profile or COMPOSE_PROFILES, or remove the dependency)',
+    ]);
   });
   it('rejects malformed profile names', () => {
     const r = loadStacks(new Map([['stacks/web.yaml', 'services:\n  app: { image: a, profiles: ["-x"] }\n']]), { root: 'stacks', env: {} });
