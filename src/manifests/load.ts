@@ -11,6 +11,7 @@ import type { Dotenv } from './dotenv.js';
 import { deepFreeze } from './freeze.js';
 import { interpolateTree } from './interpolate.js';
 import type { Lookup } from './interpolate.js';
+import { resolveExtends } from './extends.js';
 import { checkKeys } from './keys.js';
 import type { ManifestWarning, StackSpec } from './model.js';
 import { normalizeStack } from './normalize.js';
@@ -116,7 +117,8 @@ function loadOne(c: StackCandidate, files: ReadonlyMap<string, string>, opts: Lo
 
   // Read service names from the plain data: a zod record output would turn a `__proto__` key into a prototype.
   const plainServices = isRecord(data) ? data['services'] : undefined;
-  const rawServices: Record<string, unknown> = top.success && isRecord(plainServices) ? plainServices : {};
+  const declared: Record<string, unknown> = top.success && isRecord(plainServices) ? plainServices : {};
+  const rawServices = resolveExtends(declared, { dir: c.dir, file: c.file, files, lookup, fp, all: problems });
   const services = new Map<string, ServiceInput>();
   const active = new Set(opts.profiles ?? []);
   const inactive = new Map<string, readonly string[]>();

@@ -366,7 +366,7 @@ export const SERVICE_UNSUPPORTED = unsupportedList(
     'annotations', 'attach', 'blkio_config', 'build', 'cgroup', 'cgroup_parent', 'configs',
     'cpu_count', 'cpu_percent', 'cpu_period', 'cpu_quota', 'cpu_rt_period', 'cpu_rt_runtime', 'cpu_shares', 'cpus', 'cpuset',
     'credential_spec', 'develop', 'device_cgroup_rules', 'dns_opt', 'dns_search', 'domainname', 'driver_opts',
-    'extends', 'external_links', 'gpus', 'group_add', 'isolation', 'label_file', 'links',
+    'external_links', 'gpus', 'group_add', 'isolation', 'label_file', 'links',
     'mac_address', 'mem_limit', 'mem_reservation', 'mem_swappiness', 'memswap_limit', 'models',
     'oom_kill_disable', 'oom_score_adj', 'pids_limit', 'post_start', 'pre_stop',
     'provider', 'pull_policy', 'pull_refresh_after', 'scale', 'secrets', 'storage_opt', 'use_api_socket', 'userns_mode', 'uts', 'volumes_from',

@@ -36,11 +36,15 @@ services:
     healthcheck: { test: ["CMD", "true"], interval: 2s, start_interval: 1s }
     deploy: { replicas: 2, update_config: { order: stop-first }, resources: { limits: { memory: 64m } } }
     profiles: [x]
+  worker:
+    extends: { service: api }
+    command: work
+  cron: { extends: { file: lib/base.yaml, service: job } }
 volumes: { data: {} }
 networks: { default: { labels: { a: b } } }
 `;
 
-const TOKENS = ['\n', ' ', '  ', ':', '- ', '[', ']', '{', '}', ',', '"', "'", '&a', '*a', '<<: ', '!!str ', '---\n', '#', '${', '}', '\t', '|', '>', '?', '@', '%', 'services:', 'image: x', 'null', '~', '1e9', '-1', '0x10', '__proto__', 'constructor'];
+const TOKENS = ['\n', ' ', '  ', ':', '- ', '[', ']', '{', '}', ',', '"', "'", '&a', '*a', '<<: ', '!!str ', '---\n', '#', '${', '}', '\t', '|', '>', '?', '@', '%', 'services:', 'image: x', 'null', '~', '1e9', '-1', '0x10', '__proto__', 'constructor', 'extends: ', 'extends: { file: ', 'service: '];
 
 function mutate(rand: () => number, text: string): string {
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T;
@@ -76,7 +80,7 @@ describe('loadStacks on random input', () => {
       const policy = rand() < 0.2 ? { path: 'capstan.yaml', text: mutate(rand, 'policy:\n  stacks:\n    shop: { allow: [privileged, "cap:NET_ADMIN"] }\n') } : undefined;
       let result;
       try {
-        result = loadStacks(new Map([['stacks/shop.yaml', text], ['stacks/html/index.html', 'x']]), { root: 'stacks', env: { B: 'b' }, policyFile: policy, profiles: ['x'] });
+        result = loadStacks(new Map([['stacks/shop.yaml', text], ['stacks/html/index.html', 'x'], ['stacks/lib/base.yaml', mutate(rand, 'services:\n  job:\n    image: j:1\n    volumes: [./j:/j]\n')]]), { root: 'stacks', env: { B: 'b' }, policyFile: policy, profiles: ['x'] });
       } catch (err) {
         throw new Error(`case ${n} threw ${String(err)} on:\n${text}`);
       }
