@@ -203,6 +203,18 @@ describe('docker backend', () => {
     }
   });
 
+  it('creates an internal network and a volume with the manifest labels next to its own', async () => {
+    const isolated: NetworkSpec = { name: 'isolated', engineName: `${stack}_isolated`, external: false, driver: undefined, labels: { team: 'data' }, internal: true };
+    const tagged: VolumeSpec = { name: 'tagged', engineName: `${stack}_tagged`, external: false, driver: undefined, labels: { backup: 'daily' } };
+    await backend.createNetwork(stack, isolated, ctx);
+    await backend.createVolume(stack, tagged, ctx);
+    const net = JSON.parse(await docker('network', 'inspect', '--format', '{{json .}}', isolated.engineName)) as { Internal: boolean; Labels: Record<string, string> };
+    expect(net.Internal).toBe(true);
+    expect(net.Labels).toMatchObject({ team: 'data', [LABEL.instance]: instance });
+    const vol = JSON.parse(await docker('volume', 'inspect', '--format', '{{json .Labels}}', tagged.engineName)) as Record<string, string>;
+    expect(vol).toMatchObject({ backup: 'daily', [LABEL.instance]: instance });
+  });
+
   it('never adopts a foreign network of the same name', async () => {
     const foreignNet: NetworkSpec = { name: 'other', engineName: `${stack}_other`, external: false, driver: undefined, labels: {} };
     const netId = await docker('network', 'create', foreignNet.engineName);
