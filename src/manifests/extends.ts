@@ -140,7 +140,7 @@ function asMap(key: string, v: unknown): Obj | undefined {
 const volumeTarget = (v: unknown): unknown => (typeof v === 'string' ? v.split(':')[1] : isRecord(v) ? v['target'] : undefined);
 
 /** Compose's merge: mappings per key (own wins, recursively), listed keys appended, anything else replaced. */
-export function mergeService(base: Obj, own: Obj): Obj {
+function mergeService(base: Obj, own: Obj): Obj {
   const out: Obj = { ...base };
   for (const [k, v] of Object.entries(own)) {
     const b = base[k];
