@@ -21,6 +21,7 @@ function commonOptions(cmd: Command): Command {
     .addOption(new Option('--backend <kind>', 'engine backend [CAPSTAN_BACKEND] (default: docker)').choices(['docker', 'swarm']))
     .option('--parallelism <n>', 'engine operations in flight at once [CAPSTAN_PARALLELISM] (default: 32)')
     .option('--allow-env <names>', 'operator env vars manifests may interpolate, comma-separated, PREFIX_* allowed [CAPSTAN_ALLOW_ENV]')
+    .option('--profile <names>', 'active Compose profiles, comma-separated, * for all [COMPOSE_PROFILES]')
     .option('--config <file>', 'settings file (default: ./capstan.yaml when present)')
     .addOption(new Option('--log-format <format>', 'log format on stderr [CAPSTAN_LOG_FORMAT] (default: json)').choices(['json', 'pretty']))
     .option('--log-level <level>', 'trace|debug|info|warn|error|silent [CAPSTAN_LOG_LEVEL] (default: info)');
@@ -48,6 +49,7 @@ function withSettings(cmd: Command, action: (settings: Settings, logger: Logger,
       dataDir: opts.dataDir, statusBranch: opts.statusBranch, httpPort: opts.httpPort, router: opts.router,
       listen: opts.listen, backend: opts.backend, logFormat: opts.logFormat, logLevel: opts.logLevel,
       parallelism: opts.parallelism, allowEnv: opts.allowEnv, gitAuthor: opts.gitAuthor, autoRevert: opts.autoRevert, resync: opts.resync, syncWindow: opts.syncWindow,
+      profiles: opts.profile,
     };
     const settings = resolveSettings(flags, process.env, readSettingsFile(opts.config));
     const logger = createLogger({ format: settings.logFormat, level: settings.logLevel });

@@ -24,7 +24,7 @@ export async function createPassContext(settings: Settings, logger: Logger): Pro
     credentials: credentialsFromEnv(process.env),
     logger,
   });
-  const desired = new DesiredLoader({ source, path: settings.path, env: allowedEnvironment(settings, process.env), logger });
+  const desired = new DesiredLoader({ source, path: settings.path, env: allowedEnvironment(settings, process.env), profiles: settings.profiles, logger });
   const backend = await createBackend(settings, logger);
   return { source, backend, desired, instance: settings.instance, parallelism: settings.parallelism, logger };
 }

@@ -36,6 +36,8 @@ export interface Settings {
   syncWindows: readonly SyncWindow[];
   /** CAPSTAN_WEBHOOK_SECRET, from the environment only (never a flag: argv is visible to every user). */
   webhookSecret: string | undefined;
+  /** Active Compose profiles: services with `profiles:` run only when one of theirs is listed ("*" = all). */
+  profiles: readonly string[];
 }
 
 export type Resync = { kind: 'interval'; ms: number } | { kind: 'cron'; expression: string };
@@ -61,6 +63,7 @@ const SOURCES = {
   autoRevert: 'CAPSTAN_AUTO_REVERT',
   resync: 'CAPSTAN_RESYNC',
   syncWindow: 'CAPSTAN_SYNC_WINDOW',
+  profiles: 'COMPOSE_PROFILES',
 } as const;
 
 export type SettingName = keyof typeof SOURCES;
@@ -127,6 +130,7 @@ const schema = z.object({
   autoRevert: z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')]).default(false),
   resync: resync.default({ kind: 'interval', ms: 300_000 }),
   syncWindow: windows.default([]),
+  profiles: list.default([]),
 });
 
 /**
@@ -157,6 +161,7 @@ export function resolveSettings(flags: RawSettings, env: NodeJS.ProcessEnv, file
     allowEnv: Object.freeze(rest.allowEnv),
     gitAuthor: Object.freeze(rest.gitAuthor),
     syncWindows: syncWindow,
+    profiles: Object.freeze(rest.profiles),
     webhookSecret,
   });
 }

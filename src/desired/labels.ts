@@ -18,6 +18,11 @@ export const LABEL = {
   spec: 'io.capstan.spec',
 } as const;
 
+/** The name of replica `number`: the manifest's `container_name` (only allowed with one replica), else `<stack>-<service>-<n>`. */
+export function replicaName(service: { stack: string; name: string; spec: { containerName: string | undefined } }, number: number): string {
+  return service.spec.containerName ?? containerName(service.stack, service.name, number);
+}
+
 /** `<stack>-<service>-<n>`, as Compose names containers; never carries the instance. */
 export function containerName(stack: string, service: string, number: number): string {
   return `${stack}-${service}-${number}`;

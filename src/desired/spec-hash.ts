@@ -1,6 +1,7 @@
 // The spec hash of DESIGN §3: equal hash = nothing to change. sha256 over a
 // canonical JSON (sorted keys, undefined dropped) of the normalized spec
-// without `replicas`, because scaling is not a change of spec.
+// without `replicas`, `update` and `rollback`: scaling or a new rollout
+// policy changes how Capstan acts, not what a container is.
 
 import { createHash } from 'node:crypto';
 import type { ServiceSpec } from '../manifests/model.js';
@@ -20,8 +21,8 @@ export function canonicalJson(value: unknown): string {
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
 }
 
-/** Full 64-hex sha256 of the spec without `replicas`. */
+/** Full 64-hex sha256 of the spec without `replicas`, `update` and `rollback`. */
 export function specHash(spec: ServiceSpec): string {
-  const { replicas: _replicas, ...rest } = spec;
+  const { replicas: _replicas, update: _update, rollback: _rollback, ...rest } = spec;
   return createHash('sha256').update(canonicalJson(rest)).digest('hex');
 }

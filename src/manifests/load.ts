@@ -11,10 +11,13 @@ import type { Dotenv } from './dotenv.js';
 import { deepFreeze } from './freeze.js';
 import { interpolateTree } from './interpolate.js';
 import type { Lookup } from './interpolate.js';
+import { resolveExtends } from './extends.js';
 import { checkKeys } from './keys.js';
 import type { ManifestWarning, StackSpec } from './model.js';
 import { normalizeStack } from './normalize.js';
 import { parseYaml, toPlain } from './parse-yaml.js';
+import { NO_EXCEPTIONS, checkPolicy, parsePolicy } from './policy.js';
+import type { Policy } from './policy.js';
 import type { Pos } from './parse-yaml.js';
 import { Problems } from './problems.js';
 import type { FileProblems } from './problems.js';
@@ -27,6 +30,10 @@ export interface LoadOptions {
   root: string;
   /** The operator's environment allowed for interpolation; it wins over a stack's `.env`, as the shell wins in Compose. */
   env: Readonly<Record<string, string>>;
+  /** The repository's capstan.yaml (its `policy:` allows exceptions to the baseline); absent means the baseline alone. */
+  policyFile?: { path: string; text: string } | undefined;
+  /** Active Compose profiles; "*" activates all. A service with `profiles:` is left out unless one of them is active. */
+  profiles?: readonly string[] | undefined;
 }
 
 export interface LoadResult {
@@ -51,9 +58,10 @@ interface Loaded {
 export function loadStacks(files: ReadonlyMap<string, string>, opts: LoadOptions): LoadResult {
   const problems = new Problems();
   const dotenvs = new Map<string, Dotenv>();
+  const policy = opts.policyFile === undefined ? NO_EXCEPTIONS : parsePolicy(opts.policyFile.path, opts.policyFile.text, problems);
   const loaded: Loaded[] = [];
   for (const c of discoverStacks(files.keys(), opts.root)) {
-    loaded.push(loadOne(c, files, opts, problems, dotenvs));
+    loaded.push(loadOne(c, files, opts, policy, problems, dotenvs));
   }
   const byName = new Map<string, Loaded[]>();
   for (const l of loaded) {
@@ -76,7 +84,7 @@ export function loadStacks(files: ReadonlyMap<string, string>, opts: LoadOptions
   return { stacks, errors: sorted.errors, warnings: sorted.warnings };
 }
 
-function loadOne(c: StackCandidate, files: ReadonlyMap<string, string>, opts: LoadOptions, problems: Problems, dotenvs: Map<string, Dotenv>): Loaded {
+function loadOne(c: StackCandidate, files: ReadonlyMap<string, string>, opts: LoadOptions, policy: Policy, problems: Problems, dotenvs: Map<string, Dotenv>): Loaded {
   const errorsBefore = problems.errors.length;
   const text = files.get(c.file) ?? '';
   const parsed = parseYaml(text);
@@ -109,15 +117,20 @@ function loadOne(c: StackCandidate, files: ReadonlyMap<string, string>, opts: Lo
 
   // Read service names from the plain data: a zod record output would turn a `__proto__` key into a prototype.
   const plainServices = isRecord(data) ? data['services'] : undefined;
-  const rawServices: Record<string, unknown> = top.success && isRecord(plainServices) ? plainServices : {};
+  const declared: Record<string, unknown> = top.success && isRecord(plainServices) ? plainServices : {};
+  const rawServices = resolveExtends(declared, { dir: c.dir, file: c.file, files, lookup, fp, all: problems });
   const services = new Map<string, ServiceInput>();
+  const active = new Set(opts.profiles ?? []);
+  const inactive = new Map<string, readonly string[]>();
   for (const [name, raw] of Object.entries(rawServices)) {
     const base = ['services', name];
     if (!SERVICE_NAME.test(name)) fp.error(base, `invalid service name ${JSON.stringify(name)}`, 'use letters, digits, "_", "." or "-", starting with a letter or digit', 'key');
     reportKeys(checkKeys(serviceSchema, raw, base), fp);
     const r = serviceSchema.safeParse(raw);
-    if (r.success) services.set(name, r.data);
-    else reportZodIssues(r.error.issues, base, data, fp);
+    if (!r.success) reportZodIssues(r.error.issues, base, data, fp);
+    // As in Compose, a service in profiles is still validated, but runs only when one of its profiles is active.
+    else if ((r.data.profiles ?? []).length > 0 && !active.has('*') && !(r.data.profiles ?? []).some((p) => active.has(p))) inactive.set(name, r.data.profiles ?? []);
+    else services.set(name, r.data);
   }
 
   const rawName = top.success ? top.data.name : undefined;
@@ -128,7 +141,9 @@ function loadOne(c: StackCandidate, files: ReadonlyMap<string, string>, opts: Lo
     return fail();
   }
   if (!top.success) return { name, spec: undefined, fp, namePos };
-  const spec = normalizeStack({ name, file: c.file, dir: c.dir, files, lookup, fp, all: problems }, top.data, services, rawServices);
+  const activeRaw = Object.fromEntries(Object.entries(rawServices).filter(([n]) => !inactive.has(n)));
+  const spec = normalizeStack({ name, file: c.file, dir: c.dir, files, lookup, fp, all: problems, inactive }, top.data, services, activeRaw);
+  checkPolicy(spec, rawServices, policy, fp);
   // A stack with any error is left out, so a half-valid stack never reaches the planner.
   // A broken shared .env reports its errors once, but taints every stack that reads it.
   const clean = problems.errors.length === errorsBefore && (env?.errors.length ?? 0) === 0;

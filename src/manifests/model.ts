@@ -31,6 +31,7 @@ export interface HealthcheckSpec {
   timeoutMs: number | undefined;
   retries: number | undefined;
   startPeriodMs: number | undefined;
+  startIntervalMs: number | undefined;
 }
 
 export type DependsOnCondition = 'service_started' | 'service_healthy' | 'service_completed_successfully';
@@ -40,6 +41,34 @@ export interface ResourceLimits {
   nanoCpus: number | undefined;
   memoryBytes: number | undefined;
   pids: number | undefined;
+}
+
+export interface UlimitSpec {
+  soft: number;
+  hard: number;
+}
+
+export interface LoggingSpec {
+  /** undefined: the engine's default driver. */
+  driver: string | undefined;
+  options: Readonly<Record<string, string>>;
+}
+
+export interface DeviceSpec {
+  source: string;
+  target: string;
+  /** cgroup permissions, e.g. "rwm". */
+  permissions: string;
+}
+
+/** deploy.update_config / rollback_config with DESIGN §4 defaults filled in. */
+export interface UpdateConfig {
+  parallelism: number;
+  delayMs: number;
+  failureAction: 'rollback' | 'pause' | 'continue';
+  monitorMs: number;
+  maxFailureRatio: number;
+  order: 'start-first' | 'stop-first';
 }
 
 /** Capstan's own settings from `x-capstan` (DESIGN §2). Kept loose until the features using them land. */
@@ -73,6 +102,41 @@ export interface ServiceSpec {
   resources: ResourceLimits;
   deployLabels: Readonly<Record<string, string>>;
   capstan: CapstanExtension;
+  /** `container_name`: the one replica's name instead of `<stack>-<service>-1`. */
+  containerName: string | undefined;
+  hostname: string | undefined;
+  /** Capability names upper-cased without the `CAP_` prefix (`ALL` stays `ALL`). */
+  capAdd: readonly string[];
+  capDrop: readonly string[];
+  sysctls: Readonly<Record<string, string>>;
+  ulimits: Readonly<Record<string, UlimitSpec>>;
+  /** Container path → mount options ('' for none), as Docker's HostConfig.Tmpfs. */
+  tmpfs: Readonly<Record<string, string>>;
+  readOnly: boolean;
+  shmSizeBytes: number | undefined;
+  init: boolean | undefined;
+  tty: boolean;
+  stdinOpen: boolean;
+  /** "host:ip" entries, as Docker's ExtraHosts. */
+  extraHosts: readonly string[];
+  dns: readonly string[];
+  logging: LoggingSpec | undefined;
+  /** Recorded, not enforced: the engine runs the image's platform. */
+  platform: string | undefined;
+  runtime: string | undefined;
+  securityOpt: readonly string[];
+  devices: readonly DeviceSpec[];
+  privileged: boolean;
+  /** 'host' | 'none' | 'bridge'; when set, `networks` is empty (Compose forbids both). */
+  networkMode: string | undefined;
+  pid: string | undefined;
+  ipc: string | undefined;
+  /** Extra DNS aliases per stack-local network (the service name is always one). */
+  networkAliases: Readonly<Record<string, readonly string[]>>;
+  /** `global` runs one replica per node; the docker backend has one node, so `replicas` is 1. */
+  mode: 'replicated' | 'global';
+  update: UpdateConfig;
+  rollback: UpdateConfig;
 }
 
 export interface NetworkSpec {
@@ -82,6 +146,9 @@ export interface NetworkSpec {
   engineName: string;
   external: boolean;
   driver: string | undefined;
+  labels: Readonly<Record<string, string>>;
+  /** `internal: true`: no route out of the network. Optional so older hand-built specs stay valid. */
+  internal?: boolean;
 }
 
 export interface VolumeSpec {
@@ -90,6 +157,7 @@ export interface VolumeSpec {
   engineName: string;
   external: boolean;
   driver: string | undefined;
+  labels: Readonly<Record<string, string>>;
 }
 
 export interface StackSpec {

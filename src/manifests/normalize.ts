@@ -4,12 +4,12 @@
 // contents, the fixed-host-port vs replicas rule.
 
 import { posix } from 'node:path';
-import type { CapstanExtension, MountSpec, NetworkSpec, PortSpec, ServiceSpec, StackSpec, VolumeSpec } from './model.js';
+import type { CapstanExtension, MountSpec, NetworkSpec, PortSpec, ServiceSpec, StackSpec, UpdateConfig, VolumeSpec } from './model.js';
 import { parseDotenv } from './dotenv.js';
 import type { Lookup } from './interpolate.js';
 import type { PathSegment } from './parse-yaml.js';
 import type { FileProblems, Problems } from './problems.js';
-import type { ResourceDef, ServiceInput, StackInput } from './schema.js';
+import type { ResourceDef, ServiceInput, StackInput, UpdateConfigInput } from './schema.js';
 
 export interface StackContext {
   name: string;
@@ -20,6 +20,8 @@ export interface StackContext {
   lookup: Lookup;
   fp: FileProblems;
   all: Problems;
+  /** Services left out because none of their profiles is active, with those profiles. */
+  inactive?: ReadonlyMap<string, readonly string[]>;
 }
 
 export const DEFAULT_PROGRESS_DEADLINE_MS = 60_000;
@@ -65,12 +67,12 @@ export function normalizeStack(
   if (usesDefault) networkKeys.add('default');
   for (const key of [...networkKeys].sort()) {
     const def = declaredNetworks[key] ?? undefined;
-    setOwn(networks, key, { name: key, ...engineName(ctx.name, key, def), driver: def?.driver });
+    setOwn(networks, key, { name: key, ...engineName(ctx.name, key, def), driver: def?.driver, labels: def?.labels ?? {}, ...(def?.internal === true ? { internal: true } : {}) });
   }
   const volumes: Record<string, VolumeSpec> = {};
   for (const key of Object.keys(declaredVolumes).sort()) {
     const def = declaredVolumes[key] ?? undefined;
-    setOwn(volumes, key, { name: key, ...engineName(ctx.name, key, def), driver: def?.driver });
+    setOwn(volumes, key, { name: key, ...engineName(ctx.name, key, def), driver: def?.driver, labels: def?.labels ?? {} });
   }
   return { name: ctx.name, file: ctx.file, services: out, networks, volumes };
 }
@@ -88,7 +90,15 @@ function normalizeService(
 ): ServiceSpec {
   const base: PathSegment[] = ['services', name];
   const fp = ctx.fp;
-  const replicas = s.deploy?.replicas ?? 1;
+  const mode = s.deploy?.mode ?? 'replicated';
+  if (mode === 'global' && s.deploy?.replicas !== undefined) {
+    fp.error([...base, 'deploy', 'replicas'], '`deploy.replicas` cannot be used with `deploy.mode: global`', 'remove `replicas`: a global service runs one replica per node (on the docker backend: one)', 'key');
+  }
+  const replicas = mode === 'global' ? 1 : (s.deploy?.replicas ?? 1);
+  const containerName = s.container_name ?? undefined;
+  if (containerName !== undefined && replicas > 1) {
+    fp.error([...base, 'container_name'], `\`container_name\` ${JSON.stringify(containerName)} cannot be shared by ${replicas} replicas`, 'remove `container_name` or set `deploy.replicas: 1`', 'key');
+  }
 
   const ports: PortSpec[] = [];
   let reportedFixedPort = false;
@@ -122,7 +132,12 @@ function normalizeService(
   });
 
   const rawNetworks = raw['networks'];
-  const networks = s.networks === undefined || s.networks === null || s.networks.length === 0 ? ['default'] : s.networks;
+  const networkMode = s.network_mode ?? undefined;
+  const listed = s.networks?.names ?? [];
+  if (networkMode !== undefined && listed.length > 0) {
+    fp.error([...base, 'network_mode'], '`network_mode` and `networks` cannot be used together', 'remove one of them', 'key');
+  }
+  const networks = networkMode !== undefined ? [] : listed.length === 0 ? ['default'] : listed;
   networks.forEach((n, i) => {
     if (n !== 'default' && !Object.hasOwn(declaredNetworks, n)) {
       const at: PathSegment[] = Array.isArray(rawNetworks) ? [...base, 'networks', i] : [...base, 'networks', n];
@@ -135,7 +150,12 @@ function normalizeService(
   Object.keys(dependsOn).forEach((dep, i) => {
     if (!allServiceNames.has(dep)) {
       const at: PathSegment[] = Array.isArray(rawDeps) ? [...base, 'depends_on', i] : [...base, 'depends_on', dep];
-      fp.error(at, `depends on unknown service ${JSON.stringify(dep)}`, `services in this stack: ${[...allServiceNames].sort().join(', ')}`, Array.isArray(rawDeps) ? 'value' : 'key');
+      const profiles = ctx.inactive?.get(dep);
+      if (profiles !== undefined) {
+        fp.error(at, `service ${JSON.stringify(dep)} is needed by ${JSON.stringify(name)} but none of its profiles (${profiles.join(', ')}) is active`, 'activate one with --profile or COMPOSE_PROFILES, or remove the dependency', Array.isArray(rawDeps) ? 'value' : 'key');
+      } else {
+        fp.error(at, `depends on unknown service ${JSON.stringify(dep)}`, `services in this stack: ${[...allServiceNames].sort().join(', ')}`, Array.isArray(rawDeps) ? 'value' : 'key');
+      }
     }
   });
 
@@ -160,7 +180,7 @@ function normalizeService(
     networks: [...new Set(networks)].sort(),
     labels: s.labels ?? {},
     healthcheck: s.healthcheck ?? undefined,
-    restart: s.restart ?? 'no',
+    restart: s.restart ?? s.deploy?.restart_policy ?? 'no',
     user: s.user ?? undefined,
     workingDir: s.working_dir ?? undefined,
     stopSignal: s.stop_signal ?? undefined,
@@ -170,6 +190,48 @@ function normalizeService(
     resources: { nanoCpus: limits?.cpus, memoryBytes: limits?.memory, pids: limits?.pids },
     deployLabels: s.deploy?.labels ?? {},
     capstan,
+    containerName,
+    hostname: s.hostname ?? undefined,
+    capAdd: s.cap_add ?? [],
+    capDrop: s.cap_drop ?? [],
+    sysctls: s.sysctls ?? {},
+    ulimits: s.ulimits ?? {},
+    tmpfs: s.tmpfs ?? {},
+    readOnly: s.read_only ?? false,
+    shmSizeBytes: s.shm_size ?? undefined,
+    init: s.init ?? undefined,
+    tty: s.tty ?? false,
+    stdinOpen: s.stdin_open ?? false,
+    extraHosts: s.extra_hosts ?? [],
+    dns: s.dns ?? [],
+    logging: s.logging ?? undefined,
+    platform: s.platform ?? undefined,
+    runtime: s.runtime ?? undefined,
+    securityOpt: s.security_opt ?? [],
+    devices: s.devices ?? [],
+    privileged: s.privileged ?? false,
+    networkMode,
+    pid: s.pid ?? undefined,
+    ipc: s.ipc ?? undefined,
+    networkAliases: s.networks?.aliases ?? {},
+    mode,
+    update: updateConfig(s.deploy?.update_config),
+    rollback: updateConfig(s.deploy?.rollback_config),
+  };
+}
+
+/** DESIGN §4: zero downtime unless the manifest says otherwise. */
+export const DEFAULT_UPDATE_CONFIG: UpdateConfig = { parallelism: 1, delayMs: 0, failureAction: 'rollback', monitorMs: 5000, maxFailureRatio: 0, order: 'start-first' };
+
+function updateConfig(u: UpdateConfigInput | undefined): UpdateConfig {
+  const d = DEFAULT_UPDATE_CONFIG;
+  return {
+    parallelism: u?.parallelism ?? d.parallelism,
+    delayMs: u?.delay ?? d.delayMs,
+    failureAction: u?.failure_action ?? d.failureAction,
+    monitorMs: u?.monitor ?? d.monitorMs,
+    maxFailureRatio: u?.max_failure_ratio ?? d.maxFailureRatio,
+    order: u?.order ?? d.order,
   };
 }
 

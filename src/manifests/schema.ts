@@ -4,7 +4,7 @@
 // yet") are checked by keys.ts from the rules registered here.
 
 import { z } from 'zod';
-import type { DependsOnCondition, HealthcheckSpec, PortSpec, RestartPolicy } from './model.js';
+import type { DependsOnCondition, DeviceSpec, HealthcheckSpec, LoggingSpec, PortSpec, RestartPolicy, UlimitSpec } from './model.js';
 import { parseExpose, parsePortNumber, parsePortShort } from './ports.js';
 import { shellSplit } from './shell-split.js';
 import { parseBytes, parseDurationMs, parseNanoCpus, parseNonNegativeInt } from './units.js';
@@ -51,6 +51,8 @@ function obj<S extends z.core.$ZodLooseShape>(shape: S, rules: Partial<KeyRules>
 const str = z.string({ error: 'expected a string' });
 const strOrNum = z.union([z.string(), z.number()], { error: 'expected a string or a number' });
 const scalarValue = z.union([z.string(), z.number(), z.boolean(), z.null()], { error: 'expected a string, number, boolean or null' });
+
+const setOwn = <V>(o: Record<string, V>, k: string, v: V): void => void Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
 
 const stringify = (v: string | number | boolean | null): string => (v === null ? '' : String(v));
 
@@ -169,12 +171,17 @@ const volumeItem = z
   });
 
 const networkAttachment = obj(
-  {},
-  { unsupported: unsupportedList(['aliases', 'ipv4_address', 'ipv6_address', 'link_local_ips', 'mac_address', 'driver_opts', 'priority', 'gw_priority', 'interface_name']) },
+  { aliases: z.array(str, { error: 'expected a list of names' }).nullish() },
+  { unsupported: unsupportedList(['ipv4_address', 'ipv6_address', 'link_local_ips', 'mac_address', 'driver_opts', 'priority', 'gw_priority', 'interface_name']) },
 ).nullable();
 const serviceNetworks = z
   .union([z.array(str), z.record(z.string(), networkAttachment)], { error: 'expected a list of network names or a mapping' })
-  .transform((v) => (Array.isArray(v) ? v : Object.keys(v)));
+  .transform((v) => {
+    if (Array.isArray(v)) return { names: v, aliases: {} };
+    const aliases: Record<string, string[]> = {};
+    for (const [k, a] of Object.entries(v)) if (a?.aliases !== undefined && a.aliases !== null && a.aliases.length > 0) setOwn(aliases, k, [...new Set(a.aliases)].sort());
+    return { names: Object.keys(v), aliases };
+  });
 
 const labels = z
   .union([z.array(str), z.record(z.string(), scalarValue)], { error: 'expected a list of "key=value" or a mapping' })
@@ -205,13 +212,13 @@ const healthcheck = obj(
     timeout: duration.optional(),
     start_period: duration.optional(),
     retries: nonNegativeInt.optional(),
+    start_interval: duration.optional(),
     disable: boolish.optional(),
   },
-  { unsupported: unsupportedList(['start_interval']) },
 ).transform((h): HealthcheckSpec => {
-  if (h.disable === true) return { test: ['NONE'], intervalMs: undefined, timeoutMs: undefined, retries: undefined, startPeriodMs: undefined };
+  if (h.disable === true) return { test: ['NONE'], intervalMs: undefined, timeoutMs: undefined, retries: undefined, startPeriodMs: undefined, startIntervalMs: undefined };
   // No test: keep the image's own HEALTHCHECK command, as Docker does for an empty test.
-  return { test: h.test ?? [], intervalMs: h.interval, timeoutMs: h.timeout, retries: h.retries, startPeriodMs: h.start_period };
+  return { test: h.test ?? [], intervalMs: h.interval, timeoutMs: h.timeout, retries: h.retries, startPeriodMs: h.start_period, startIntervalMs: h.start_interval };
 });
 
 const restart = z.string({ error: 'expected a restart policy' }).transform((v, ctx): RestartPolicy => {
@@ -236,14 +243,31 @@ const dependsOn = z
     return out;
   });
 
+/** Fields left out keep DESIGN §4's defaults, filled in by normalize.ts. */
+const updateConfig = obj({
+  parallelism: nonNegativeInt.optional(),
+  delay: duration.optional(),
+  failure_action: z.enum(['rollback', 'pause', 'continue'], { error: 'failure_action must be rollback, pause or continue' }).optional(),
+  monitor: duration.optional(),
+  max_failure_ratio: z.union([z.number(), z.string()], { error: 'expected a number between 0 and 1' }).transform((v, ctx) => {
+    const n = typeof v === 'number' ? v : /^\d*\.?\d+$/.test(v.trim()) ? Number(v) : NaN;
+    return Number.isFinite(n) && n >= 0 && n <= 1 ? n : fail(ctx, v, `max_failure_ratio must be a number between 0 and 1, got ${JSON.stringify(v)}`);
+  }).optional(),
+  order: z.enum(['start-first', 'stop-first'], { error: 'order must be start-first or stop-first' }).optional(),
+});
+export type UpdateConfigInput = z.output<typeof updateConfig>;
+
+/** Swarm's restart policy, folded into the service-level one: Capstan restarts through the engine. */
+const restartPolicyLong = obj({
+  condition: z.enum(['none', 'on-failure', 'any'], { error: 'condition must be none, on-failure or any' }).optional(),
+  delay: duration.optional(),
+  max_attempts: nonNegativeInt.optional(),
+  window: duration.optional(),
+}).transform((r): RestartPolicy => (r.condition === 'none' ? 'no' : r.condition === 'on-failure' ? 'on-failure' : 'always'));
+
 const deploy = obj(
   {
-    mode: z
-      .string({ error: 'expected replicated or global' })
-      .transform((v, ctx) =>
-        v === 'replicated' ? v : v === 'global' ? fail(ctx, v, '`deploy.mode: global` is not supported yet') : fail(ctx, v, `deploy.mode must be replicated or global, got ${JSON.stringify(v)}`),
-      )
-      .optional(),
+    mode: z.enum(['replicated', 'global'], { error: 'deploy.mode must be replicated or global' }).optional(),
     replicas: nonNegativeInt.optional(),
     labels: labels.optional(),
     resources: obj({
@@ -251,13 +275,11 @@ const deploy = obj(
       // Reservations are scheduling hints for Swarm; accepted so existing files load, not enforced.
       reservations: obj({ cpus: nanoCpus.optional(), memory: byteSize.optional(), devices: z.array(z.unknown()).optional(), generic_resources: z.array(z.unknown()).optional() }).optional(),
     }).optional(),
+    update_config: updateConfig.optional(),
+    rollback_config: updateConfig.optional(),
+    restart_policy: restartPolicyLong.optional(),
   },
-  {
-    unsupported: unsupportedList(['update_config', 'rollback_config', 'restart_policy', 'placement', 'endpoint_mode'], {
-      restart_policy: 'use the service-level `restart:` key',
-    }),
-    extensions: true,
-  },
+  { unsupported: unsupportedList(['placement', 'endpoint_mode']), extensions: true },
 );
 
 const capstan = obj(
@@ -268,21 +290,89 @@ const capstan = obj(
   { open: true },
 );
 
+const stringList = z.array(str, { error: 'expected a list of strings' });
+const oneOrMany = z.union([str, stringList], { error: 'expected a string or a list of strings' }).transform((v) => (typeof v === 'string' ? [v] : v));
+
+const capability = str.transform((v) => v.trim().toUpperCase().replace(/^CAP_/, ''));
+const capabilities = z.array(capability, { error: 'expected a list of capabilities like NET_ADMIN' }).transform((v) => [...new Set(v)].sort());
+
+/** -1 is "unlimited", as in Docker (e.g. Elasticsearch's memlock). */
+const ulimitNumber = strOrNum.transform((v, ctx) => (String(v).trim() === '-1' ? -1 : (parseNonNegativeInt(v) ?? fail(ctx, v, `expected a whole number ≥ 0 or -1 (unlimited), got ${JSON.stringify(v)}`))));
+const ulimitValue = z
+  .union([ulimitNumber, obj({ soft: ulimitNumber, hard: ulimitNumber })], { error: 'expected a number or { soft, hard }' })
+  .transform((v, ctx): UlimitSpec => {
+    if (typeof v === 'number') return { soft: v, hard: v };
+    const above = v.hard !== -1 && (v.soft === -1 || v.soft > v.hard);
+    return above ? fail(ctx, v, `soft limit ${v.soft} is above hard limit ${v.hard}`) : v;
+  });
+const ulimits = z.record(z.string(), ulimitValue, { error: 'expected a mapping like { nofile: { soft: 1024, hard: 4096 } }' });
+
+const tmpfs = oneOrMany.transform((v, ctx) => {
+  const out: Record<string, string> = {};
+  for (const item of v) {
+    const colon = item.indexOf(':');
+    const path = colon < 0 ? item : item.slice(0, colon);
+    if (!path.startsWith('/')) return fail(ctx, item, `the tmpfs path ${JSON.stringify(path)} must be absolute`);
+    setOwn(out, path, colon < 0 ? '' : item.slice(colon + 1));
+  }
+  return out;
+});
+
+/** "host:ip", "host=ip" or { host: ip | [ip] } → Docker's "host:ip" (the first ':' or '=' separates, so IPv6 addresses survive). */
+const extraHosts = z
+  .union([stringList, z.record(z.string(), oneOrMany)], { error: 'expected a list of "host:ip" or a mapping of host to ip' })
+  .transform((v, ctx) => {
+    if (!Array.isArray(v)) return Object.entries(v).flatMap(([host, ips]) => ips.map((ip) => `${host}:${ip}`));
+    return v.map((item, i) => {
+      const m = /^([^:=\s]+)[:=](.+)$/.exec(item.trim());
+      return m === null ? fail(ctx, item, `invalid extra host ${JSON.stringify(item)}; expected "host:ip"`, [i]) : `${m[1] ?? ''}:${m[2] ?? ''}`;
+    });
+  });
+
+const logging = obj({ driver: str.optional(), options: z.record(z.string(), scalarValue.transform(stringify), { error: 'expected a mapping of options' }).nullish() }).transform(
+  (l): LoggingSpec => ({ driver: l.driver, options: l.options ?? {} }),
+);
+
+const deviceLong = obj({ source: str, target: str.optional(), permissions: str.optional() });
+const device = z.union([str, deviceLong], { error: 'expected "/dev/host[:/dev/container[:rwm]]" or { source, target, permissions }' }).transform((v, ctx): DeviceSpec => {
+  const [source = '', target, permissions] = typeof v === 'string' ? v.split(':') : [v.source, v.target, v.permissions];
+  if (!source.startsWith('/')) return fail(ctx, v, `device ${JSON.stringify(source)} must be an absolute host path like /dev/ttyUSB0`);
+  if (permissions !== undefined && !/^[rwm]+$/.test(permissions)) return fail(ctx, v, `device permissions must be made of r, w and m, got ${JSON.stringify(permissions)}`);
+  return { source, target: target === undefined || target === '' ? source : target, permissions: permissions ?? 'rwm' };
+});
+
+const NETWORK_MODES = ['host', 'none', 'bridge'];
+const networkMode = str.transform((v, ctx) =>
+  NETWORK_MODES.includes(v)
+    ? v
+    : /^(service|container):/.test(v)
+      ? fail(ctx, v, `network_mode ${JSON.stringify(v)} (sharing another container's network) is not supported yet`)
+      : fail(ctx, v, `network_mode must be host, none or bridge, got ${JSON.stringify(v)}`),
+);
+const namespaceMode = (key: string, modes: readonly string[]) =>
+  str.transform((v, ctx) =>
+    modes.includes(v)
+      ? v
+      : /^(service|container):/.test(v)
+        ? fail(ctx, v, `${key} ${JSON.stringify(v)} (sharing another container's namespace) is not supported yet`)
+        : fail(ctx, v, `${key} must be ${modes.join(', ')}, got ${JSON.stringify(v)}`),
+  );
+
+const CONTAINER_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
+
 /** Compose service keys Capstan does not implement yet. Anything else unknown is a typo. */
 export const SERVICE_UNSUPPORTED = unsupportedList(
   [
-    'annotations', 'attach', 'blkio_config', 'build', 'cap_add', 'cap_drop', 'cgroup', 'cgroup_parent', 'configs', 'container_name',
+    'annotations', 'attach', 'blkio_config', 'build', 'cgroup', 'cgroup_parent', 'configs',
     'cpu_count', 'cpu_percent', 'cpu_period', 'cpu_quota', 'cpu_rt_period', 'cpu_rt_runtime', 'cpu_shares', 'cpus', 'cpuset',
-    'credential_spec', 'develop', 'device_cgroup_rules', 'devices', 'dns', 'dns_opt', 'dns_search', 'domainname', 'driver_opts',
-    'extends', 'external_links', 'extra_hosts', 'gpus', 'group_add', 'hostname', 'init', 'ipc', 'isolation', 'label_file', 'links',
-    'logging', 'mac_address', 'mem_limit', 'mem_reservation', 'mem_swappiness', 'memswap_limit', 'models', 'network_mode',
-    'oom_kill_disable', 'oom_score_adj', 'pid', 'pids_limit', 'platform', 'post_start', 'pre_stop', 'privileged', 'profiles',
-    'provider', 'pull_policy', 'pull_refresh_after', 'read_only', 'runtime', 'scale', 'secrets', 'security_opt', 'shm_size',
-    'stdin_open', 'storage_opt', 'sysctls', 'tmpfs', 'tty', 'ulimits', 'use_api_socket', 'userns_mode', 'uts', 'volumes_from',
+    'credential_spec', 'develop', 'device_cgroup_rules', 'dns_opt', 'dns_search', 'domainname', 'driver_opts',
+    'external_links', 'gpus', 'group_add', 'isolation', 'label_file', 'links',
+    'mac_address', 'mem_limit', 'mem_reservation', 'mem_swappiness', 'memswap_limit', 'models',
+    'oom_kill_disable', 'oom_score_adj', 'pids_limit', 'post_start', 'pre_stop',
+    'provider', 'pull_policy', 'pull_refresh_after', 'scale', 'secrets', 'storage_opt', 'use_api_socket', 'userns_mode', 'uts', 'volumes_from',
   ],
   {
     build: 'it is planned; remove it, or build and push the image yourself and set `image:`',
-    container_name: 'Capstan names containers <stack>-<service>-<n> so it can run replicas; remove it',
     scale: 'use `deploy.replicas`',
     cpus: 'use `deploy.resources.limits.cpus`',
     mem_limit: 'use `deploy.resources.limits.memory`',
@@ -312,6 +402,30 @@ export const serviceSchema = obj(
     depends_on: dependsOn.nullish(),
     deploy: deploy.nullish(),
     'x-capstan': capstan.nullish(),
+    container_name: str.regex(CONTAINER_NAME, 'a container name uses letters, digits, "_", "." or "-", at least two characters, starting with a letter or digit').nullish(),
+    hostname: str.nullish(),
+    cap_add: capabilities.nullish(),
+    cap_drop: capabilities.nullish(),
+    sysctls: labels.nullish(),
+    ulimits: ulimits.nullish(),
+    tmpfs: tmpfs.nullish(),
+    read_only: boolish.nullish(),
+    shm_size: byteSize.nullish(),
+    init: boolish.nullish(),
+    tty: boolish.nullish(),
+    stdin_open: boolish.nullish(),
+    extra_hosts: extraHosts.nullish(),
+    dns: oneOrMany.nullish(),
+    logging: logging.nullish(),
+    platform: str.nullish(),
+    runtime: str.nullish(),
+    security_opt: stringList.nullish(),
+    devices: z.array(device, { error: 'expected a list of devices' }).nullish(),
+    privileged: boolish.nullish(),
+    network_mode: networkMode.nullish(),
+    pid: namespaceMode('pid', ['host']).nullish(),
+    ipc: namespaceMode('ipc', ['host', 'private', 'shareable', 'none']).nullish(),
+    profiles: z.array(str.regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/, 'a profile name uses letters, digits, "_", "." or "-"'), { error: 'expected a list of profile names' }).nullish(),
   },
   { unsupported: SERVICE_UNSUPPORTED, extensions: true },
 );
@@ -320,12 +434,12 @@ export type ServiceInput = z.output<typeof serviceSchema>;
 const externalFlag = z.union([boolish, obj({ name: str.optional() })], { error: 'expected true or false' });
 
 const networkDef = obj(
-  { name: str.optional(), external: externalFlag.optional(), driver: str.optional() },
-  { unsupported: unsupportedList(['driver_opts', 'attachable', 'enable_ipv6', 'ipam', 'internal', 'labels']), extensions: true },
+  { name: str.optional(), external: externalFlag.optional(), driver: str.optional(), labels: labels.optional(), internal: boolish.optional() },
+  { unsupported: unsupportedList(['driver_opts', 'attachable', 'enable_ipv6', 'ipam']), extensions: true },
 ).nullable();
 const volumeDef = obj(
-  { name: str.optional(), external: externalFlag.optional(), driver: str.optional() },
-  { unsupported: unsupportedList(['driver_opts', 'labels']), extensions: true },
+  { name: str.optional(), external: externalFlag.optional(), driver: str.optional(), labels: labels.optional() },
+  { unsupported: unsupportedList(['driver_opts']), extensions: true },
 ).nullable();
 export type ResourceDef = z.output<typeof networkDef>;
 

@@ -3,7 +3,7 @@
 // inputs always give the same plan, and plans are tested as golden text.
 
 import type { DesiredService, DesiredStack, DesiredState } from '../desired/model.js';
-import { containerName } from '../desired/labels.js';
+import { replicaName } from '../desired/labels.js';
 import { decodeSpecLabel } from '../desired/spec-label.js';
 import type { ObservedContainer, ObservedState } from '../observed/model.js';
 import type { Operation, Plan, ServiceChange } from './operations.js';
@@ -86,7 +86,7 @@ function planService(service: DesiredService, current: readonly ObservedContaine
 
   const currentCount = current.length;
   for (let n = 1; n <= desiredCount; n++) {
-    const name = containerName(service.stack, service.name, n);
+    const name = replicaName(service, n);
     const existing = bySlot.get(n);
     if (existing === undefined) {
       const cause = currentCount === 0

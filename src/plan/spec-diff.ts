@@ -12,6 +12,9 @@ const KEYS: readonly Key[] = [
   'image', 'command', 'entrypoint', 'environment', 'ports', 'expose', 'volumes', 'networks', 'labels',
   'healthcheck', 'restart', 'user', 'workingDir', 'stopSignal', 'stopGracePeriodMs', 'dependsOn',
   'resources', 'deployLabels', 'capstan',
+  'containerName', 'hostname', 'privileged', 'capAdd', 'capDrop', 'networkMode', 'pid', 'ipc', 'devices', 'securityOpt',
+  'sysctls', 'ulimits', 'tmpfs', 'readOnly', 'shmSizeBytes', 'init', 'tty', 'stdinOpen', 'extraHosts', 'dns', 'logging',
+  'platform', 'runtime', 'networkAliases', 'mode',
 ];
 
 const NAMES: Partial<Record<Key, string>> = {
@@ -22,6 +25,17 @@ const NAMES: Partial<Record<Key, string>> = {
   deployLabels: 'deploy.labels',
   resources: 'deploy.resources',
   capstan: 'x-capstan',
+  containerName: 'container_name',
+  capAdd: 'cap_add',
+  capDrop: 'cap_drop',
+  networkMode: 'network_mode',
+  securityOpt: 'security_opt',
+  readOnly: 'read_only',
+  shmSizeBytes: 'shm_size',
+  stdinOpen: 'stdin_open',
+  extraHosts: 'extra_hosts',
+  networkAliases: 'networks.aliases',
+  mode: 'deploy.mode',
 };
 
 /** e.g. ["image example/api:1.4.1 → 1.4.2", "env changed: DB_URL, added: DEBUG"]; empty when equal (replicas are not part of a spec change). */

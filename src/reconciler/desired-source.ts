@@ -15,8 +15,13 @@ export interface DesiredLoaderOptions {
   path: string;
   /** Operator environment manifests may interpolate. */
   env: Readonly<Record<string, string>>;
+  /** Active Compose profiles (--profile / COMPOSE_PROFILES). */
+  profiles?: readonly string[];
   logger: Logger;
 }
+
+/** The repository's own capstan.yaml, read at the same commit as the manifests so a policy change is reviewed with them. */
+export const POLICY_FILE = 'capstan.yaml';
 
 export class DesiredLoader {
   private readonly cache = new Map<string, DesiredState | ManifestsInvalidError>();
@@ -38,7 +43,8 @@ export class DesiredLoader {
 
   private async read(revision: string): Promise<DesiredState | ManifestsInvalidError> {
     const files = await this.opts.source.readFiles(revision, this.opts.path);
-    const result = loadStacks(files, { root: this.opts.path, env: this.opts.env });
+    const policyText = (await this.opts.source.readFiles(revision, POLICY_FILE)).get(POLICY_FILE);
+    const result = loadStacks(files, { root: this.opts.path, env: this.opts.env, profiles: this.opts.profiles, policyFile: policyText === undefined ? undefined : { path: POLICY_FILE, text: policyText } });
     for (const w of result.warnings) {
       this.opts.logger.warn({ revision, file: w.file, line: w.line }, `${w.file}:${w.line}:${w.col} ${w.path ? `${w.path}: ` : ''}${w.message}`);
     }

@@ -136,12 +136,12 @@ describe('containerCreateOptions', () => {
 
   it('converts healthcheck durations from ms to ns', () => {
     const opts = containerCreateOptions(
-      service({ healthcheck: { test: ['CMD-SHELL', 'wget -qO- http://127.0.0.1/'], intervalMs: 2000, timeoutMs: 3000, retries: 3, startPeriodMs: 500 } }),
+      service({ healthcheck: { test: ['CMD-SHELL', 'wget -qO- http://127.0.0.1/'], intervalMs: 2000, timeoutMs: 3000, retries: 3, startPeriodMs: 500, startIntervalMs: undefined } }),
       1,
       ctx,
     );
     expect(opts.Healthcheck).toEqual({ Test: ['CMD-SHELL', 'wget -qO- http://127.0.0.1/'], Interval: 2e9, Timeout: 3e9, Retries: 3, StartPeriod: 5e8 });
-    const partial = containerCreateOptions(service({ healthcheck: { test: ['NONE'], intervalMs: undefined, timeoutMs: undefined, retries: undefined, startPeriodMs: undefined } }), 1, ctx);
+    const partial = containerCreateOptions(service({ healthcheck: { test: ['NONE'], intervalMs: undefined, timeoutMs: undefined, retries: undefined, startPeriodMs: undefined, startIntervalMs: undefined } }), 1, ctx);
     expect(partial.Healthcheck).toEqual({ Test: ['NONE'] });
   });
 
@@ -164,5 +164,69 @@ describe('containerCreateOptions', () => {
   it('is deterministic', () => {
     const svc = service({ environment: { Z: '1', A: '2' }, networks: ['default'] });
     expect(JSON.stringify(containerCreateOptions(svc, 1, ctx))).toBe(JSON.stringify(containerCreateOptions(svc, 1, ctx)));
+  });
+
+  it('maps the container settings to the engine fields docker compose sends', () => {
+    const opts = containerCreateOptions(
+      service({
+        containerName: 'shop-api',
+        hostname: 'api1',
+        tty: true,
+        stdinOpen: true,
+        capAdd: ['NET_BIND_SERVICE'],
+        capDrop: ['ALL'],
+        sysctls: { 'net.core.somaxconn': '1024' },
+        ulimits: { nofile: { soft: 1024, hard: 2048 } },
+        tmpfs: { '/run': '', '/tmp': 'size=64m' },
+        readOnly: true,
+        shmSizeBytes: 1024,
+        init: true,
+        extraHosts: ['db:10.0.0.5'],
+        dns: ['1.1.1.1'],
+        logging: { driver: 'json-file', options: { 'max-size': '10m' } },
+        runtime: 'runc',
+        securityOpt: ['no-new-privileges:true'],
+        devices: [{ source: '/dev/fuse', target: '/dev/fuse', permissions: 'rwm' }],
+        privileged: true,
+        pid: 'host',
+        ipc: 'host',
+        networkAliases: { default: ['backend'] },
+      }),
+      1,
+      ctx,
+    );
+    expect(opts.name).toBe('shop-api');
+    expect(opts).toMatchObject({ Hostname: 'api1', Tty: true, OpenStdin: true });
+    expect(opts.NetworkingConfig?.EndpointsConfig?.['web_default']).toEqual({ Aliases: ['api', 'shop-api', 'backend'] });
+    expect(opts.HostConfig).toMatchObject({
+      CapAdd: ['NET_BIND_SERVICE'],
+      CapDrop: ['ALL'],
+      Sysctls: { 'net.core.somaxconn': '1024' },
+      Ulimits: [{ Name: 'nofile', Soft: 1024, Hard: 2048 }],
+      Tmpfs: { '/run': '', '/tmp': 'size=64m' },
+      ReadonlyRootfs: true,
+      ShmSize: 1024,
+      Init: true,
+      ExtraHosts: ['db:10.0.0.5'],
+      Dns: ['1.1.1.1'],
+      LogConfig: { Type: 'json-file', Config: { 'max-size': '10m' } },
+      Runtime: 'runc',
+      SecurityOpt: ['no-new-privileges:true'],
+      Devices: [{ PathOnHost: '/dev/fuse', PathInContainer: '/dev/fuse', CgroupPermissions: 'rwm' }],
+      Privileged: true,
+      PidMode: 'host',
+      IpcMode: 'host',
+    });
+  });
+
+  it('uses network_mode when the service joins no stack network', () => {
+    const opts = containerCreateOptions(service({ networks: [], networkMode: 'none' }), 1, ctx);
+    expect(opts.HostConfig?.NetworkMode).toBe('none');
+    expect(opts.NetworkingConfig).toBeUndefined();
+  });
+
+  it('sends none of the optional settings for a plain service', () => {
+    const host = containerCreateOptions(service(), 1, ctx).HostConfig ?? {};
+    expect(Object.keys(host).sort()).toEqual(['NetworkMode', 'RestartPolicy']);
   });
 });

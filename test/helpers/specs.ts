@@ -6,6 +6,7 @@ import type { DesiredService, DesiredStack, DesiredState } from '../../src/desir
 import { encodeSpecLabel } from '../../src/desired/spec-label.js';
 import { specHash } from '../../src/desired/spec-hash.js';
 import type { ServiceSpec, StackSpec } from '../../src/manifests/model.js';
+import { DEFAULT_UPDATE_CONFIG } from '../../src/manifests/normalize.js';
 import type { ContainerState, ObservedContainer, ObservedNetwork } from '../../src/observed/model.js';
 import type { PassResult } from '../../src/reconciler/pass.js';
 
@@ -34,6 +35,33 @@ export function serviceSpec(overrides: Partial<ServiceSpec> = {}): ServiceSpec {
     resources: { nanoCpus: undefined, memoryBytes: undefined, pids: undefined },
     deployLabels: {},
     capstan: { strategy: 'rolling', progressDeadlineMs: 60_000, raw: {} },
+    containerName: undefined,
+    hostname: undefined,
+    capAdd: [],
+    capDrop: [],
+    sysctls: {},
+    ulimits: {},
+    tmpfs: {},
+    readOnly: false,
+    shmSizeBytes: undefined,
+    init: undefined,
+    tty: false,
+    stdinOpen: false,
+    extraHosts: [],
+    dns: [],
+    logging: undefined,
+    platform: undefined,
+    runtime: undefined,
+    securityOpt: [],
+    devices: [],
+    privileged: false,
+    networkMode: undefined,
+    pid: undefined,
+    ipc: undefined,
+    networkAliases: {},
+    mode: 'replicated',
+    update: { ...DEFAULT_UPDATE_CONFIG },
+    rollback: { ...DEFAULT_UPDATE_CONFIG },
     ...overrides,
   };
 }
@@ -50,7 +78,7 @@ export function desiredStack(name: string, services: DesiredService[]): DesiredS
     name,
     file: `stacks/${name}.yaml`,
     services: Object.fromEntries(services.map((s) => [s.name, s.spec])),
-    networks: { default: { name: 'default', engineName: `${name}_default`, external: false, driver: undefined } },
+    networks: { default: { name: 'default', engineName: `${name}_default`, external: false, driver: undefined, labels: {} } },
     volumes: {},
   };
   return { name, file: spec.file, spec, services };

@@ -32,9 +32,9 @@ const checkoutDir = mkdtempSync(join(tmpdir(), 'capstan-backend-'));
 const ctx: DeployContext = { instance, revision: 'a'.repeat(40), checkoutDir };
 const foreignIds: string[] = [];
 
-const defaultNet: NetworkSpec = { name: 'default', engineName: `${stack}_default`, external: false, driver: undefined };
-const backNet: NetworkSpec = { name: 'back', engineName: `${stack}_back`, external: false, driver: undefined };
-const dataVol: VolumeSpec = { name: 'data', engineName: `${stack}_data`, external: false, driver: undefined };
+const defaultNet: NetworkSpec = { name: 'default', engineName: `${stack}_default`, external: false, driver: undefined, labels: {} };
+const backNet: NetworkSpec = { name: 'back', engineName: `${stack}_back`, external: false, driver: undefined, labels: {} };
+const dataVol: VolumeSpec = { name: 'data', engineName: `${stack}_data`, external: false, driver: undefined, labels: {} };
 
 // Exits on SIGTERM at once, so removals do not wait out the grace period.
 const IDLE = ['sh', '-c', "trap 'exit 0' TERM; while true; do sleep 0.2; done"];
@@ -79,7 +79,7 @@ describe('docker backend', () => {
         { type: 'volume', source: 'data', target: '/data', readOnly: false, relative: false },
         { type: 'bind', source: 'site/www', target: '/www', readOnly: true, relative: true },
       ],
-      healthcheck: { test: ['CMD', 'true'], intervalMs: 500, timeoutMs: 2000, retries: 3, startPeriodMs: undefined },
+      healthcheck: { test: ['CMD', 'true'], intervalMs: 500, timeoutMs: 2000, retries: 3, startPeriodMs: undefined, startIntervalMs: undefined },
     });
     const id = await backend.createContainer(app, 1, ctx);
     // A missing bind source is created, as Compose does.
@@ -160,8 +160,63 @@ describe('docker backend', () => {
     await backend.removeContainer(id);
   });
 
+  it('applies container settings (name, hostname, capabilities, limits, tmpfs, hosts) that docker inspect shows', async () => {
+    await backend.createNetwork(stack, defaultNet, ctx);
+    const tuned = service('tuned', {
+      containerName: `${stack}-custom`,
+      hostname: 'tuned-host',
+      capDrop: ['NET_RAW'],
+      sysctls: { 'net.core.somaxconn': '511' },
+      ulimits: { nofile: { soft: 1000, hard: 2000 } },
+      tmpfs: { '/scratch': 'size=1m' },
+      readOnly: true,
+      shmSizeBytes: 8 * 1024 * 1024,
+      extraHosts: ['gateway.test:127.0.0.9'],
+      securityOpt: ['no-new-privileges:true'],
+      networkAliases: { default: ['tuned-alias'] },
+    });
+    const id = await backend.createContainer(tuned, 1, ctx);
+    try {
+      const info = JSON.parse(await docker('inspect', id)) as [
+        { Name: string; Config: { Hostname: string }; HostConfig: Record<string, unknown>; NetworkSettings: { Networks: Record<string, { Aliases: string[] | null }> } },
+      ];
+      const c = info[0];
+      expect(c.Name).toBe(`/${stack}-custom`);
+      expect(c.Config.Hostname).toBe('tuned-host');
+      expect(c.HostConfig).toMatchObject({
+        CapDrop: ['NET_RAW'],
+        Sysctls: { 'net.core.somaxconn': '511' },
+        Ulimits: [{ Name: 'nofile', Soft: 1000, Hard: 2000 }],
+        Tmpfs: { '/scratch': 'size=1m' },
+        ReadonlyRootfs: true,
+        ShmSize: 8 * 1024 * 1024,
+        ExtraHosts: ['gateway.test:127.0.0.9'],
+        SecurityOpt: ['no-new-privileges:true'],
+      });
+      expect(c.NetworkSettings.Networks[`${stack}_default`]?.Aliases).toEqual(expect.arrayContaining(['tuned', 'tuned-alias']));
+      // What the process inside sees: the read-only root, the writable tmpfs, the limits and the extra host.
+      expect(await docker('exec', id, 'sh', '-c', 'ulimit -n; cat /proc/sys/net/core/somaxconn; grep gateway.test /etc/hosts; touch /scratch/ok && echo tmpfs-ok; touch /rootfile 2>/dev/null || echo ro-ok')).toBe(
+        '1000\n511\n127.0.0.9\tgateway.test\ntmpfs-ok\nro-ok',
+      );
+    } finally {
+      await backend.removeContainer(id);
+    }
+  });
+
+  it('creates an internal network and a volume with the manifest labels next to its own', async () => {
+    const isolated: NetworkSpec = { name: 'isolated', engineName: `${stack}_isolated`, external: false, driver: undefined, labels: { team: 'data' }, internal: true };
+    const tagged: VolumeSpec = { name: 'tagged', engineName: `${stack}_tagged`, external: false, driver: undefined, labels: { backup: 'daily' } };
+    await backend.createNetwork(stack, isolated, ctx);
+    await backend.createVolume(stack, tagged, ctx);
+    const net = JSON.parse(await docker('network', 'inspect', '--format', '{{json .}}', isolated.engineName)) as { Internal: boolean; Labels: Record<string, string> };
+    expect(net.Internal).toBe(true);
+    expect(net.Labels).toMatchObject({ team: 'data', [LABEL.instance]: instance });
+    const vol = JSON.parse(await docker('volume', 'inspect', '--format', '{{json .Labels}}', tagged.engineName)) as Record<string, string>;
+    expect(vol).toMatchObject({ backup: 'daily', [LABEL.instance]: instance });
+  });
+
   it('never adopts a foreign network of the same name', async () => {
-    const foreignNet: NetworkSpec = { name: 'other', engineName: `${stack}_other`, external: false, driver: undefined };
+    const foreignNet: NetworkSpec = { name: 'other', engineName: `${stack}_other`, external: false, driver: undefined, labels: {} };
     const netId = await docker('network', 'create', foreignNet.engineName);
     try {
       await expect(backend.createNetwork(stack, foreignNet, ctx)).rejects.toBeInstanceOf(DockerApiError);

@@ -25,7 +25,7 @@ const exec = promisify(execFile);
 const instance = uniqueInstance('t-router');
 const stack = instance;
 const ctx: DeployContext = { instance, revision: 'a'.repeat(40), checkoutDir: undefined };
-const net: NetworkSpec = { name: 'default', engineName: `${stack}_default`, external: false, driver: undefined };
+const net: NetworkSpec = { name: 'default', engineName: `${stack}_default`, external: false, driver: undefined, labels: {} };
 // Each replica serves its own hostname (the container id prefix), so bodies tell replicas apart.
 const HTTPD = ['sh', '-c', "trap 'exit 0' TERM; mkdir -p /www && hostname > /www/index.html; httpd -f -p 80 -h /www & wait"];
 

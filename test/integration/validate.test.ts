@@ -29,4 +29,25 @@ describe('capstan validate', () => {
     expect(result.stderr).toMatch(/web\.yaml:4:14 services\.api\.restart: /);
     expect(result.stderr).toContain('capstan: 4 problems in manifests');
   });
+
+  it('applies the baseline policy and the exceptions of the nearest capstan.yaml above the directory', async () => {
+    const repo = join(dir, 'policy-repo');
+    mkdirSync(join(repo, '.git'), { recursive: true });
+    mkdirSync(join(repo, 'stacks'), { recursive: true });
+    writeFileSync(join(repo, 'stacks/vpn.yaml'), 'services:\n  wg:\n    image: x\n    cap_add: [NET_ADMIN]\n    network_mode: host\n');
+    const blocked = await capstan(['validate', join(repo, 'stacks')]);
+    expect(blocked.code).toBe(1);
+    expect(blocked.stderr).toContain(
+      'vpn.yaml:4:15 services.wg.cap_add[0]: breaks policy rule cap:NET_ADMIN: capability NET_ADMIN is beyond Docker\'s default set (to allow it, add to capstan.yaml: policy: { stacks: { vpn: { allow: ["cap:NET_ADMIN"] } } })',
+    );
+    expect(blocked.stderr).toContain('vpn.yaml:5:5 services.wg.network_mode: breaks policy rule host_network');
+
+    writeFileSync(join(repo, 'capstan.yaml'), 'policy: { stacks: { vpn: { allow: ["cap:NET_ADMIN", host_network] } } }\n');
+    expect(await capstan(['validate', join(repo, 'stacks')])).toMatchObject({ code: 0 });
+
+    writeFileSync(join(repo, 'capstan.yaml'), 'policy: { stacks: { vpn: { allow: [host_net] } } }\n');
+    const typo = await capstan(['validate', join(repo, 'stacks')]);
+    expect(typo.code).toBe(1);
+    expect(typo.stderr).toContain('../capstan.yaml:1:36 policy.stacks.vpn.allow[0]: unknown policy rule "host_net"');
+  });
 });

@@ -26,30 +26,41 @@ describe('keys', () => {
           '  api:',
           '    image: x',
           '    build: .',
-          '    container_name: api',
-          '    privileged: true',
+          '    gpus: all',
+          '    links: [db]',
           '    deploy:',
-          '      update_config: { parallelism: 1 }',
+          '      placement: { constraints: [node.role==manager] }',
           '    networks:',
-          '      front: { aliases: [a] }',
+          '      front: { ipv4_address: 10.0.0.2 }',
           'networks:',
-          '  front: { internal: true }',
+          '  front: { enable_ipv6: true }',
           'secrets:',
           '  s: { file: ./s.txt }',
         ].join('\n'),
       ),
     ).toEqual([
       'stacks/web.yaml:4:5 services.api.build: `build` is not supported yet (it is planned; remove it, or build and push the image yourself and set `image:`)',
-      'stacks/web.yaml:5:5 services.api.container_name: `container_name` is not supported yet (Capstan names containers <stack>-<service>-<n> so it can run replicas; remove it)',
-      'stacks/web.yaml:6:5 services.api.privileged: `privileged` is not supported yet (it is planned; remove it for now)',
-      'stacks/web.yaml:8:7 services.api.deploy.update_config: `update_config` is not supported yet (it is planned; remove it for now)',
-      'stacks/web.yaml:10:16 services.api.networks.front.aliases: `aliases` is not supported yet (it is planned; remove it for now)',
-      'stacks/web.yaml:12:12 networks.front.internal: `internal` is not supported yet (it is planned; remove it for now)',
+      'stacks/web.yaml:5:5 services.api.gpus: `gpus` is not supported yet (it is planned; remove it for now)',
+      'stacks/web.yaml:6:5 services.api.links: `links` is not supported yet (services reach each other by name on the stack network; remove it)',
+      'stacks/web.yaml:8:7 services.api.deploy.placement: `placement` is not supported yet (it is planned; remove it for now)',
+      'stacks/web.yaml:10:16 services.api.networks.front.ipv4_address: `ipv4_address` is not supported yet (it is planned; remove it for now)',
+      'stacks/web.yaml:12:12 networks.front.enable_ipv6: `enable_ipv6` is not supported yet (it is planned; remove it for now)',
       'stacks/web.yaml:13:1 secrets: `secrets` is not supported yet (it is planned; remove it for now)',
     ]);
   });
-  it('rejects deploy.mode global for now', () => {
-    expect(one('services:\n  api:\n    image: x\n    deploy:\n      mode: global\n')).toEqual(['stacks/web.yaml:5:13 services.api.deploy.mode: `deploy.mode: global` is not supported yet']);
+  it('refuses replicas together with deploy.mode global, and container_name with several replicas', () => {
+    expect(one('services:\n  api:\n    image: x\n    deploy:\n      mode: global\n      replicas: 2\n')).toEqual([
+      'stacks/web.yaml:6:7 services.api.deploy.replicas: `deploy.replicas` cannot be used with `deploy.mode: global` (remove `replicas`: a global service runs one replica per node (on the docker backend: one))',
+    ]);
+    expect(one('services:\n  api:\n    image: x\n    container_name: api\n    deploy: { replicas: 2 }\n')).toEqual([
+      'stacks/web.yaml:4:5 services.api.container_name: `container_name` "api" cannot be shared by 2 replicas (remove `container_name` or set `deploy.replicas: 1`)',
+    ]);
+    expect(one('services:\n  api:\n    image: x\n    network_mode: host\n    networks: [default]\n', )).toContain(
+      'stacks/web.yaml:4:5 services.api.network_mode: `network_mode` and `networks` cannot be used together (remove one of them)',
+    );
+    expect(one('services:\n  api:\n    image: x\n    network_mode: "service:db"\n')).toEqual([
+      'stacks/web.yaml:4:19 services.api.network_mode: network_mode "service:db" (sharing another container\'s network) is not supported yet',
+    ]);
   });
   it('warns that version is obsolete', () => {
     const r = load({ 'stacks/web.yaml': 'version: "3.8"\nservices:\n  api: { image: x }\n' });

@@ -25,6 +25,33 @@ describe('a minimal service', () => {
       resources: { nanoCpus: undefined, memoryBytes: undefined, pids: undefined },
       deployLabels: {},
       capstan: { strategy: 'rolling', progressDeadlineMs: 60_000, raw: {} },
+      containerName: undefined,
+      hostname: undefined,
+      capAdd: [],
+      capDrop: [],
+      sysctls: {},
+      ulimits: {},
+      tmpfs: {},
+      readOnly: false,
+      shmSizeBytes: undefined,
+      init: undefined,
+      tty: false,
+      stdinOpen: false,
+      extraHosts: [],
+      dns: [],
+      logging: undefined,
+      platform: undefined,
+      runtime: undefined,
+      securityOpt: [],
+      devices: [],
+      privileged: false,
+      networkMode: undefined,
+      pid: undefined,
+      ipc: undefined,
+      networkAliases: {},
+      mode: 'replicated',
+      update: { parallelism: 1, delayMs: 0, failureAction: 'rollback', monitorMs: 5000, maxFailureRatio: 0, order: 'start-first' },
+      rollback: { parallelism: 1, delayMs: 0, failureAction: 'rollback', monitorMs: 5000, maxFailureRatio: 0, order: 'start-first' },
     });
   });
 
@@ -118,9 +145,9 @@ describe('volumes', () => {
   it('gives the stack its volumes with engine names', () => {
     const r = load({ 'stacks/web.yaml': `${svc('volumes: [a:/a, b:/b, c:/c]')}volumes:\n  a:\n  b: { name: shared-b, driver: local }\n  c: { external: true }\n` });
     expect(r.stacks[0]?.volumes).toEqual({
-      a: { name: 'a', engineName: 'web_a', external: false, driver: undefined },
-      b: { name: 'b', engineName: 'shared-b', external: false, driver: 'local' },
-      c: { name: 'c', engineName: 'c', external: true, driver: undefined },
+      a: { name: 'a', engineName: 'web_a', external: false, driver: undefined, labels: {} },
+      b: { name: 'b', engineName: 'shared-b', external: false, driver: 'local', labels: {} },
+      c: { name: 'c', engineName: 'c', external: true, driver: undefined, labels: {} },
     });
   });
 });
@@ -129,7 +156,7 @@ describe('networks', () => {
   it('joins default when none is listed, and creates it', () => {
     const r = load({ 'stacks/web.yaml': svc() });
     expect(r.stacks[0]?.services['svc']?.networks).toEqual(['default']);
-    expect(r.stacks[0]?.networks).toEqual({ default: { name: 'default', engineName: 'web_default', external: false, driver: undefined } });
+    expect(r.stacks[0]?.networks).toEqual({ default: { name: 'default', engineName: 'web_default', external: false, driver: undefined, labels: {} } });
   });
   it('reads list and map forms of declared networks', () => {
     const top = 'networks:\n  front:\n  back: { driver: bridge }\n  ext: { external: true, name: proxy }\n';
@@ -139,10 +166,10 @@ describe('networks', () => {
     expect(map.errors).toEqual([]);
     expect(map.stacks[0]?.services['svc']?.networks).toEqual(['default', 'ext']);
     expect(map.stacks[0]?.networks).toEqual({
-      back: { name: 'back', engineName: 'web_back', external: false, driver: 'bridge' },
-      default: { name: 'default', engineName: 'web_default', external: false, driver: undefined },
-      ext: { name: 'ext', engineName: 'proxy', external: true, driver: undefined },
-      front: { name: 'front', engineName: 'web_front', external: false, driver: undefined },
+      back: { name: 'back', engineName: 'web_back', external: false, driver: 'bridge', labels: {} },
+      default: { name: 'default', engineName: 'web_default', external: false, driver: undefined, labels: {} },
+      ext: { name: 'ext', engineName: 'proxy', external: true, driver: undefined, labels: {} },
+      front: { name: 'front', engineName: 'web_front', external: false, driver: undefined, labels: {} },
     });
   });
 });

@@ -6,7 +6,7 @@
 import type { ContainerCreateOptions, EndpointSettings, HealthConfig, HostRestartPolicy, MountSettings, PortBinding } from 'dockerode';
 import { isAbsolute, resolve } from 'node:path';
 import type { DeployContext } from '../backend.js';
-import { LABEL, containerName } from '../../desired/labels.js';
+import { LABEL, replicaName } from '../../desired/labels.js';
 import type { DesiredService } from '../../desired/model.js';
 import { encodeSpecLabel } from '../../desired/spec-label.js';
 import type { HealthcheckSpec, MountSpec, RestartPolicy, ServiceSpec } from '../../manifests/model.js';
@@ -39,7 +39,7 @@ export function containerLabels(service: DesiredService, number: number, ctx: De
 
 export function containerCreateOptions(service: DesiredService, number: number, ctx: DeployContext, opts: ContainerSpecOptions = {}): ContainerCreateOptions {
   const spec = service.spec;
-  const name = containerName(service.stack, service.name, number);
+  const name = replicaName(service, number);
 
   const options: ContainerCreateOptions = {
     name,
@@ -58,13 +58,16 @@ export function containerCreateOptions(service: DesiredService, number: number, 
   // The engine counts whole seconds; rounding up never cuts a grace period short.
   if (spec.stopGracePeriodMs !== undefined) options.StopTimeout = Math.ceil(spec.stopGracePeriodMs / 1000);
   if (spec.healthcheck !== undefined) options.Healthcheck = healthConfig(spec.healthcheck);
+  if (spec.hostname !== undefined) options.Hostname = spec.hostname;
+  if (spec.tty) options.Tty = true;
+  if (spec.stdinOpen) options.OpenStdin = true;
 
   const exposed = exposedPorts(spec);
   if (Object.keys(exposed).length > 0) options.ExposedPorts = exposed;
 
   const endpoints: Record<string, EndpointSettings> = {};
   for (const network of spec.networks) {
-    endpoints[engineName(service.engineNames.networks, network)] = { Aliases: [service.name, name] };
+    endpoints[engineName(service.engineNames.networks, network)] = { Aliases: [service.name, name, ...(spec.networkAliases[network] ?? [])] };
   }
   if (Object.keys(endpoints).length > 0) options.NetworkingConfig = { EndpointsConfig: endpoints };
   return options;
@@ -86,6 +89,25 @@ function hostConfig(service: DesiredService, ctx: DeployContext): NonNullable<Co
   // here keeps `docker inspect` readable and matches Compose.
   const primary = spec.networks[0];
   if (primary !== undefined) host.NetworkMode = engineName(service.engineNames.networks, primary);
+  else if (spec.networkMode !== undefined) host.NetworkMode = spec.networkMode;
+  if (spec.pid !== undefined) host.PidMode = spec.pid;
+  if (spec.ipc !== undefined) host.IpcMode = spec.ipc;
+  if (spec.privileged) host.Privileged = true;
+  if (spec.capAdd.length > 0) host.CapAdd = [...spec.capAdd];
+  if (spec.capDrop.length > 0) host.CapDrop = [...spec.capDrop];
+  if (Object.keys(spec.sysctls).length > 0) host.Sysctls = { ...spec.sysctls };
+  const ulimits = Object.entries(spec.ulimits);
+  if (ulimits.length > 0) host.Ulimits = ulimits.map(([Name, u]) => ({ Name, Soft: u.soft, Hard: u.hard }));
+  if (Object.keys(spec.tmpfs).length > 0) host.Tmpfs = { ...spec.tmpfs };
+  if (spec.readOnly) host.ReadonlyRootfs = true;
+  if (spec.shmSizeBytes !== undefined) host.ShmSize = spec.shmSizeBytes;
+  if (spec.init !== undefined) host.Init = spec.init;
+  if (spec.extraHosts.length > 0) host.ExtraHosts = [...spec.extraHosts];
+  if (spec.dns.length > 0) host.Dns = [...spec.dns];
+  if (spec.logging !== undefined) host.LogConfig = { Type: spec.logging.driver ?? '', Config: { ...spec.logging.options } };
+  if (spec.runtime !== undefined) host.Runtime = spec.runtime;
+  if (spec.securityOpt.length > 0) host.SecurityOpt = [...spec.securityOpt];
+  if (spec.devices.length > 0) host.Devices = spec.devices.map((d) => ({ PathOnHost: d.source, PathInContainer: d.target, CgroupPermissions: d.permissions }));
   return host;
 }
 
@@ -149,6 +171,7 @@ function healthConfig(h: HealthcheckSpec): HealthConfig {
   if (h.timeoutMs !== undefined) out.Timeout = ns(h.timeoutMs);
   if (h.retries !== undefined) out.Retries = h.retries;
   if (h.startPeriodMs !== undefined) out.StartPeriod = ns(h.startPeriodMs);
+  if (h.startIntervalMs !== undefined) out.StartInterval = ns(h.startIntervalMs);
   return out;
 }
 

@@ -74,6 +74,7 @@ class DockerBackend implements Backend {
       return;
     }
     const labels = {
+      ...network.labels,
       [LABEL.composeProject]: stack,
       [LABEL.composeNetwork]: network.name,
       [LABEL.instance]: ctx.instance,
@@ -85,6 +86,7 @@ class DockerBackend implements Backend {
         CheckDuplicate: true,
         Labels: labels,
         ...(network.driver === undefined ? {} : { Driver: network.driver }),
+        ...(network.internal === true ? { Internal: true } : {}),
       });
     } catch (err) {
       if (statusCodeOf(err) !== 409) throw toCapstanError(err, `create network ${name}`, this.endpoint);
@@ -117,6 +119,7 @@ class DockerBackend implements Backend {
       return;
     }
     const labels = {
+      ...volume.labels,
       [LABEL.composeProject]: stack,
       [LABEL.composeVolume]: volume.name,
       [LABEL.instance]: ctx.instance,
