@@ -75,6 +75,9 @@ export function observedReplica(service: DesiredService, number: number, opts: {
     revision: opts.revision ?? REV_A,
     state: opts.state ?? 'running',
     health: undefined,
+    image: spec.image,
+    ip: undefined,
+    lastRun: undefined,
     labels: { [LABEL.instance]: 'test', [LABEL.stack]: service.stack, [LABEL.service]: service.name, [LABEL.specHash]: hash, [LABEL.spec]: encodeSpecLabel(spec) },
   };
 }
