@@ -7,8 +7,9 @@ import type { Backend } from '../backends/backend.js';
 import { applyPlanOrThrow } from '../apply/executor.js';
 import type { DesiredState } from '../desired/model.js';
 import type { Logger } from '../logging/logger.js';
+import type { ObservedState } from '../observed/model.js';
 import type { Plan } from '../plan/operations.js';
-import { planChanges } from '../plan/planner.js';
+import { planChanges, type HealingInput } from '../plan/planner.js';
 import type { GitSource } from '../source/git-source.js';
 import { needsCheckout, type DesiredLoader } from './desired-source.js';
 
@@ -25,24 +26,29 @@ export interface PassResult {
   revision: string;
   plan: Plan;
   applied: number;
+  /** The snapshot the plan was made from (health reporting reads it). */
+  observed: ObservedState;
 }
 
+/** The daemon's crash-loop input, computed from each pass's snapshot; one-shot commands pass none. */
+export type HealingSource = (observed: ObservedState) => HealingInput;
+
 /** Plan only: what applying `ref` (default: the branch) would do to the engine now. */
-export async function planPass(ctx: PassContext, ref?: string): Promise<{ desired: DesiredState; plan: Plan }> {
+export async function planPass(ctx: PassContext, ref?: string, healing?: HealingSource): Promise<{ desired: DesiredState; plan: Plan; observed: ObservedState }> {
   // Git and Docker are independent: ask both at once.
   const [desired, observed] = await Promise.all([
     ctx.source.resolve(ref).then((revision) => ctx.desired.load(revision)),
     ctx.backend.observe(ctx.instance),
   ]);
-  return { desired, plan: planChanges(desired, observed) };
+  return { desired, observed, plan: planChanges(desired, observed, healing?.(observed)) };
 }
 
-export async function reconcilePass(ctx: PassContext): Promise<PassResult> {
-  const { desired, plan } = await planPass(ctx);
+export async function reconcilePass(ctx: PassContext, healing?: HealingSource): Promise<PassResult> {
+  const { desired, plan, observed } = await planPass(ctx, undefined, healing);
   const log = ctx.logger.child({ revision: desired.revision });
   if (plan.operations.length === 0) {
     log.debug('no changes');
-    return { revision: desired.revision, plan, applied: 0 };
+    return { revision: desired.revision, plan, applied: 0, observed };
   }
   const checkoutDir = needsCheckout(desired) ? await ctx.source.materialize(desired.revision) : undefined;
   log.info({ operations: plan.operations.length }, `applying ${plan.operations.length} operation${plan.operations.length === 1 ? '' : 's'}`);
@@ -50,5 +56,5 @@ export async function reconcilePass(ctx: PassContext): Promise<PassResult> {
     parallelism: ctx.parallelism,
     logger: log,
   });
-  return { revision: desired.revision, plan, applied };
+  return { revision: desired.revision, plan, applied, observed };
 }
