@@ -44,7 +44,7 @@ export async function runCommand(settings: Settings, logger: Logger): Promise<nu
   const events = watchEngineEvents({
     open: dockerEventsOpener(settings.instance),
     onEvent: (e) => {
-      healer.noteEvent(e.action, e.name, e.time);
+      healer.noteEvent(e.action, e.name, e.time, e.containerId);
       loop.trigger(`${e.action} ${e.name}`);
     },
     onReconnect: () => loop.trigger('events stream reconnected'),

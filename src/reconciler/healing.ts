@@ -5,7 +5,7 @@
 // rebuilt from the engine's State after a restart, so nothing here is needed
 // for correctness that a kill -9 could lose beyond the crash count.
 
-import { appendRun, type RunRecord } from '../health/backoff.js';
+import { appendRun, BACKOFF_RESET_MS, crashBackoff, type RunRecord } from '../health/backoff.js';
 import type { HealMetrics } from '../health/metrics.js';
 import type { Logger } from '../logging/logger.js';
 import type { ObservedContainer, ObservedState } from '../observed/model.js';
@@ -48,6 +48,9 @@ export class Healer {
   private readonly logCache = new Map<string, { finishedAt: number; lines: string[] }>();
   private health: readonly ServiceHealth[] = [];
   private lastLogged = new Map<string, string>();
+  /** Container id → passes that still listed it running after its death event (the engine's list lags the event). */
+  private readonly unconfirmedDeaths = new Map<string, number>();
+  private recheckTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: HealerOptions) {}
 
@@ -63,8 +66,10 @@ export class Healer {
     return { now: this.opts.now(), runs: next };
   };
 
-  noteEvent(action: string, name: string, time: number): void {
-    if (DEATH_ACTIONS.has(action.split(':')[0] ?? '') && !this.lostAt.has(name)) this.lostAt.set(name, time > 0 ? time : this.opts.now());
+  noteEvent(action: string, name: string, time: number, containerId: string): void {
+    if (!DEATH_ACTIONS.has(action.split(':')[0] ?? '')) return;
+    if (!this.lostAt.has(name)) this.lostAt.set(name, time > 0 ? time : this.opts.now());
+    if (action !== 'destroy') this.unconfirmedDeaths.set(containerId, 0);
   }
 
   serviceHealth(): readonly ServiceHealth[] {
@@ -73,6 +78,7 @@ export class Healer {
 
   async afterPass(result: PassResult): Promise<void> {
     this.scheduleWake(result);
+    this.recheckLaggingDeaths(result);
     if (result.applied > 0) this.countHeals(result);
     this.health = await this.computeHealth(result);
     for (const h of this.health) {
@@ -87,6 +93,32 @@ export class Healer {
 
   stop(): void {
     if (this.wakeTimer !== undefined) clearTimeout(this.wakeTimer);
+    if (this.recheckTimer !== undefined) clearTimeout(this.recheckTimer);
+  }
+
+  /**
+   * A `die` event can arrive while the engine still lists the container as
+   * running; the pass it triggered then sees nothing to do. Look again
+   * shortly, a bounded number of times, until the snapshot agrees.
+   */
+  private recheckLaggingDeaths(result: PassResult): void {
+    const byId = new Map(result.observed.containers.map((c) => [c.id, c]));
+    let lagging: string | undefined;
+    for (const [id, tries] of this.unconfirmedDeaths) {
+      const c = byId.get(id);
+      if (c === undefined || c.state !== 'running' || tries >= 10) {
+        this.unconfirmedDeaths.delete(id);
+        continue;
+      }
+      this.unconfirmedDeaths.set(id, tries + 1);
+      lagging = c.name;
+    }
+    if (lagging === undefined || this.recheckTimer !== undefined) return;
+    const name = lagging;
+    this.recheckTimer = setTimeout(() => {
+      this.recheckTimer = undefined;
+      this.opts.trigger(`engine still lists ${name} as running after its death event`);
+    }, 200);
   }
 
   /** One timer for the earliest held-back restart: a crash loop costs one pass per backoff step, no polling. */
@@ -131,12 +163,21 @@ export class Healer {
       const desired = change.replicas.to;
       const base = { stack: change.stack, service: change.service, desired, running: running.length, ready: ready.length };
       const crashing = held[0];
+      const recovering = running.map((c) => ({ c, b: crashBackoff(this.runs.get(c.id) ?? [], this.opts.now()) }))
+        .find(({ b, c }) => b.crashes > 1 && this.opts.now() - (this.runs.get(c.id)?.at(-1)?.finishedAt ?? 0) < BACKOFF_RESET_MS);
       if (crashing !== undefined) {
         const container = replicas.find((c) => c.name === crashing.name);
         const lines = container === undefined ? [] : await this.logsOf(container);
         out.push({
           ...base, status: 'Degraded', reason: 'CrashLoop', lastExitCode: crashing.exitCode, lastLogLines: lines,
           message: `${crashing.name} is crash-looping (${crashing.crashes} crashes in a row, exit code ${crashing.exitCode ?? '?'}); next restart in ${Math.max(0, Math.ceil((crashing.until - this.opts.now()) / 1000))} s`,
+        });
+      } else if (recovering !== undefined) {
+        // Restarted after a crash loop: still CrashLoop until it has run for the reset window, so the status does not flap.
+        const last = this.runs.get(recovering.c.id)?.at(-1);
+        out.push({
+          ...base, status: 'Degraded', reason: 'CrashLoop', lastExitCode: last?.exitCode, lastLogLines: await this.logsOf(recovering.c),
+          message: `${recovering.c.name} restarted after ${recovering.b.crashes} crashes in a row (exit code ${last?.exitCode ?? '?'})`,
         });
       } else if (running.length < desired) {
         out.push({ ...base, status: 'Degraded', reason: 'BelowDesired', lastExitCode: undefined, lastLogLines: [], message: `${running.length}/${desired} replicas running` });
@@ -151,7 +192,7 @@ export class Healer {
 
   /** Fetched once per failed run, not on every pass of a long backoff. */
   private async logsOf(c: ObservedContainer): Promise<string[]> {
-    const finishedAt = c.lastRun?.finishedAt ?? 0;
+    const finishedAt = this.runs.get(c.id)?.at(-1)?.finishedAt ?? 0;
     const cached = this.logCache.get(c.id);
     if (cached?.finishedAt === finishedAt) return cached.lines;
     let lines: string[] = [];
