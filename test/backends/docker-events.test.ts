@@ -8,7 +8,7 @@ import { parseEvent, watchEngineEvents, type EngineEvent } from '../../src/backe
 import { silentLogger } from '../../src/logging/logger.js';
 
 const line = (action: string, id = 'c1'): string =>
-  `${JSON.stringify({ Type: 'container', Action: action, Actor: { ID: id, Attributes: { name: 'web-api-2', 'io.capstan.stack': 'web', 'io.capstan.service': 'api', exitCode: '137' } }, timeNano: 1_700_000_000_123_456_789 })}\n`;
+  `${JSON.stringify({ Type: 'container', Action: action, Actor: { ID: id, Attributes: { name: 'web-api-2', 'io.capstan.stack': 'web', 'io.capstan.service': 'api', exitCode: '137' } }, timeNano: 1_700_000_000_123 * 1e6 })}\n`;
 
 describe('parseEvent', () => {
   it('reads container, names, labels and exit code', () => {
