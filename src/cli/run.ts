@@ -7,10 +7,12 @@ import { dockerEventsOpener, watchEngineEvents } from '../backends/docker/events
 import { logTail } from '../backends/docker/logs.js';
 import type { Settings } from '../config/settings.js';
 import { HealMetrics } from '../health/metrics.js';
+import { Prober, type ProbedReplica } from '../health/prober.js';
+import { runProbe } from '../health/probes.js';
 import type { Logger } from '../logging/logger.js';
 import { Healer } from '../reconciler/healing.js';
 import { ReconcileLoop } from '../reconciler/loop.js';
-import { reconcilePass } from '../reconciler/pass.js';
+import { reconcilePass, type PassResult } from '../reconciler/pass.js';
 import { createPassContext } from './context.js';
 
 export async function runCommand(settings: Settings, logger: Logger): Promise<number> {
@@ -24,12 +26,27 @@ export async function runCommand(settings: Settings, logger: Logger): Promise<nu
   process.once('SIGINT', () => onSignal('SIGINT'));
 
   const docker = connectDocker().then((c) => c.docker);
+  const metrics = new HealMetrics();
+  const prober = new Prober({
+    now: () => Date.now(),
+    run: (r) => runProbe(r.probe.check, { containerId: r.containerId, ip: r.ip }, r.probe.timeoutMs, () => docker),
+    onProbeFailure: () => metrics.probeFailed(),
+    onFailed: (r, health) => {
+      // Liveness: it was ready and failed failure_threshold probes in a row. Removing it lets the next pass recreate the slot.
+      logger.warn({ stack: r.stack, service: r.service, container: r.name, output: health.lastOutput }, `liveness: ${r.name} failed ${health.failures} probes in a row (${health.lastOutput}); replacing it`);
+      metrics.replicaRestarted(r.stack, r.service, 'liveness');
+      ctx.backend.removeContainer(r.containerId)
+        .catch((err: unknown) => logger.error({ err, container: r.name }, `cannot remove ${r.name}`))
+        .finally(() => loop.trigger(`liveness failure of ${r.name}`));
+    },
+  });
   const healer = new Healer({
     logger,
     now: () => Date.now(),
     trigger: (reason) => loop.trigger(reason),
     logTail: async (id) => logTail(await docker, id, 5),
-    metrics: new HealMetrics(),
+    metrics,
+    notReady: (c) => prober.isNotReady(c.id),
   });
   const loop: ReconcileLoop = new ReconcileLoop({
     intervalMs: settings.intervalMs,
@@ -37,7 +54,12 @@ export async function runCommand(settings: Settings, logger: Logger): Promise<nu
     pass: () => reconcilePass(ctx, healer.input),
     onPass: (result) => {
       if (result instanceof Error) return;
-      if (result.applied > 0) logger.info({ revision: result.revision, applied: result.applied }, `converged to ${result.revision.slice(0, 7)}`);
+      if (result.applied > 0) {
+        logger.info({ revision: result.revision, applied: result.applied }, `converged to ${result.revision.slice(0, 7)}`);
+        // The snapshot predates what was just applied: look once more so new replicas are probed and reported.
+        loop.trigger('observe what the last pass applied');
+      }
+      prober.sync(probedReplicas(result));
       healer.afterPass(result).catch((err: unknown) => logger.warn({ err }, 'health report failed'));
     },
   });
@@ -54,7 +76,17 @@ export async function runCommand(settings: Settings, logger: Logger): Promise<nu
   logger.info({ repo: ctx.source.display, branch: settings.branch, instance: settings.instance, intervalMs: settings.intervalMs }, 'capstan running');
   await loop.run(stop.signal);
   healer.stop();
+  prober.stop();
   await events;
   logger.info('stopped');
   return 0;
+}
+
+/** Running replicas whose service declares x-capstan.probe. */
+function probedReplicas(result: PassResult): ProbedReplica[] {
+  const probes = new Map(result.desired.stacks.flatMap((st) => st.services.map((s) => [`${s.stack}/${s.name}`, s.spec.capstan.probe] as const)));
+  return result.observed.containers.flatMap((c) => {
+    const probe = probes.get(`${c.stack}/${c.service}`);
+    return probe === undefined || c.state !== 'running' ? [] : [{ containerId: c.id, name: c.name, stack: c.stack, service: c.service, ip: c.ip, probe }];
+  });
 }

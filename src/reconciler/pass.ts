@@ -28,6 +28,7 @@ export interface PassResult {
   applied: number;
   /** The snapshot the plan was made from (health reporting reads it). */
   observed: ObservedState;
+  desired: DesiredState;
 }
 
 /** The daemon's crash-loop input, computed from each pass's snapshot; one-shot commands pass none. */
@@ -48,7 +49,7 @@ export async function reconcilePass(ctx: PassContext, healing?: HealingSource): 
   const log = ctx.logger.child({ revision: desired.revision });
   if (plan.operations.length === 0) {
     log.debug('no changes');
-    return { revision: desired.revision, plan, applied: 0, observed };
+    return { revision: desired.revision, plan, applied: 0, observed, desired };
   }
   const checkoutDir = needsCheckout(desired) ? await ctx.source.materialize(desired.revision) : undefined;
   log.info({ operations: plan.operations.length }, `applying ${plan.operations.length} operation${plan.operations.length === 1 ? '' : 's'}`);
@@ -56,5 +57,5 @@ export async function reconcilePass(ctx: PassContext, healing?: HealingSource): 
     parallelism: ctx.parallelism,
     logger: log,
   });
-  return { revision: desired.revision, plan, applied, observed };
+  return { revision: desired.revision, plan, applied, observed, desired };
 }

@@ -24,6 +24,7 @@ let repo: TestRepo;
 let daemon: ChildProcess | undefined;
 let logs = '';
 
+const HTTPD = `["sh", "-c", "mkdir -p /www && echo ok > /www/healthz; trap 'exit 0' TERM; httpd -f -p 80 -h /www & wait"]`;
 const manifest = `name: ${stack}
 services:
   web:
@@ -33,6 +34,16 @@ services:
   crash:
     image: ${TEST_IMAGE}
     command: ["sh", "-c", "echo boom-$$RANDOM; exit 3"]
+  live:
+    image: ${TEST_IMAGE}
+    command: ${HTTPD}
+    x-capstan:
+      probe: { http: { path: /healthz, port: 80 }, interval: 300ms, timeout: 1s, failure_threshold: 2 }
+  unready:
+    image: ${TEST_IMAGE}
+    command: ${HTTPD}
+    x-capstan:
+      probe: { http: { path: /missing, port: 80 }, interval: 300ms, failure_threshold: 2 }
 `;
 
 async function docker(...args: string[]): Promise<string> {
@@ -117,6 +128,21 @@ describe('self-healing daemon', () => {
     expect(logs).toMatch(/"logs":\["boom-\d+"\]/);
   });
 
+  it('a probe on a missing path marks the service not ready; a failing liveness probe replaces the replica in its slot', async () => {
+    await eventually(async () => (/"service":"unready","status":"Degraded","reason":"Unready"/.test(logs) ? true : undefined), 30_000);
+    expect(logs).toContain('unready: 0/1 replicas ready');
+
+    const before = await eventually(async () => ((await runningIds()).get(`${stack}-live-1`)), 30_000);
+    await eventually(async () => (/"service":"live","status":"Healthy"/.test(logs) ? true : undefined), 30_000);
+    await docker('exec', `${stack}-live-1`, 'rm', '/www/healthz');
+    const replaced = await eventually(async () => {
+      const id = (await runningIds()).get(`${stack}-live-1`);
+      return id !== undefined && id !== before ? id : undefined;
+    }, 30_000);
+    expect(replaced).not.toBe(before);
+    expect(logs).toContain(`liveness: ${stack}-live-1 failed 2 probes in a row (HTTP 404); replacing it`);
+  });
+
   it('an operator restart after kill -9 recreates nothing that runs', async () => {
     const before = await eventually(webUp, 30_000);
     const exited = new Promise((resolve) => daemon?.once('exit', resolve));
@@ -129,5 +155,6 @@ describe('self-healing daemon', () => {
     const after = await runningIds();
     expect(after.get(`${stack}-web-1`)).toBe(before.get(`${stack}-web-1`));
     expect(after.get(`${stack}-web-2`)).toBe(before.get(`${stack}-web-2`));
+    expect(after.get(`${stack}-live-1`)).toBe(before.get(`${stack}-live-1`));
   });
 });
