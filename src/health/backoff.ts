@@ -1,7 +1,9 @@
 // Crash-loop backoff as a pure function of a replica's run history and the
-// time: 1 s after the first short run, doubling per consecutive short run,
-// capped at 5 min; a run that lasted 60 s or more resets the count
-// (DESIGN §6). The history comes from engine data, so it survives restarts.
+// time. One death is not a loop: it is restarted at once (as Docker's
+// restart policy and Kubernetes do). From the second short run in a row the
+// wait is 1 s, doubling per short run, capped at 5 min; a run that lasted
+// 60 s or more resets the count (DESIGN §6). The history comes from engine
+// data, so it survives restarts.
 
 export const BACKOFF_BASE_MS = 1000;
 export const BACKOFF_CAP_MS = 5 * 60_000;
@@ -33,7 +35,7 @@ export function crashBackoff(history: readonly RunRecord[], now: number): Backof
   }
   const last = history[history.length - 1];
   if (last === undefined || crashes === 0) return { crashes: 0, delayMs: 0, until: now, waiting: false };
-  const delayMs = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** Math.min(crashes - 1, 20));
+  const delayMs = crashes === 1 ? 0 : Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** Math.min(crashes - 2, 20));
   const until = last.finishedAt + delayMs;
   return { crashes, delayMs, until, waiting: now < until };
 }

@@ -17,10 +17,13 @@ describe('crash-loop backoff', () => {
     expect(crashBackoff([], 123)).toEqual({ crashes: 0, delayMs: 0, until: 123, waiting: false });
   });
 
-  it('waits 1 s after the first crash, doubling per crash', () => {
-    expect(crashBackoff(crashes(1), 2000)).toMatchObject({ crashes: 1, delayMs: 1000, until: 3000, waiting: true });
-    expect(crashBackoff(crashes(1), 3000).waiting).toBe(false);
-    expect(crashes(5).map((_, i, all) => crashBackoff(all.slice(0, i + 1), 0).delayMs)).toEqual([1000, 2000, 4000, 8000, 16000]);
+  it('restarts a single death at once, then waits 1 s, doubling per crash in a row', () => {
+    expect(crashBackoff(crashes(1), 2000)).toMatchObject({ crashes: 1, delayMs: 0, waiting: false });
+    const two = crashes(2);
+    const end = (two[1] as RunRecord).finishedAt;
+    expect(crashBackoff(two, end)).toMatchObject({ crashes: 2, delayMs: 1000, until: end + 1000, waiting: true });
+    expect(crashBackoff(two, end + 1000).waiting).toBe(false);
+    expect(crashes(6).map((_, i, all) => crashBackoff(all.slice(0, i + 1), 0).delayMs)).toEqual([0, 1000, 2000, 4000, 8000, 16000]);
   });
 
   it('caps at 5 minutes', () => {
@@ -33,7 +36,7 @@ describe('crash-loop backoff', () => {
     history.push({ startedAt: last.finishedAt + 100, finishedAt: last.finishedAt + 100 + 60_000, exitCode: 137 });
     expect(crashBackoff(history, 0).crashes).toBe(0);
     history.push({ startedAt: last.finishedAt + 70_000, finishedAt: last.finishedAt + 71_000, exitCode: 1 });
-    expect(crashBackoff(history, 0)).toMatchObject({ crashes: 1, delayMs: 1000 });
+    expect(crashBackoff(history, 0)).toMatchObject({ crashes: 1, delayMs: 0 });
   });
 
   it('appendRun ignores a run already recorded and keeps the newest', () => {

@@ -134,11 +134,11 @@ describe('planChanges, crash-loop backoff and drift', () => {
     const c = exited(10_000, 2000);
     const earlier = [{ startedAt: 0, finishedAt: 1000, exitCode: 3 }, { startedAt: 2000, finishedAt: 3000, exitCode: 3 }];
     const healing = (now: number) => ({ now, runs: new Map([[c.id, earlier]]) });
-    const held = planChanges(desiredState(REV_A, [web]), observed([...others(), c], [observedNetwork('web')]), healing(12_000));
+    const held = planChanges(desiredState(REV_A, [web]), observed([...others(), c], [observedNetwork('web')]), healing(11_000));
     expect(held.operations).toEqual([]);
-    expect(held.heldBack).toEqual([{ stack: 'web', service: 'worker', name: 'web-worker-1', until: 14_000, crashes: 3, exitCode: 3, cause: 'crash loop: restart backed off 4 s (exit code 3)' }]);
+    expect(held.heldBack).toEqual([{ stack: 'web', service: 'worker', name: 'web-worker-1', until: 12_000, crashes: 3, exitCode: 3, cause: 'crash loop: restart backed off 2 s (exit code 3)' }]);
 
-    const due = planChanges(desiredState(REV_A, [web]), observed([...others(), c], [observedNetwork('web')]), healing(14_000));
+    const due = planChanges(desiredState(REV_A, [web]), observed([...others(), c], [observedNetwork('web')]), healing(12_000));
     expect(due.heldBack).toEqual([]);
     expect(renderText(due)).toContain('start web-worker-1: drift: container web-worker-1 was stopped (exit code 3), crash 3 in a row');
   });
@@ -147,7 +147,8 @@ describe('planChanges, crash-loop backoff and drift', () => {
     const longRun = exited(100_000, 90_000);
     expect(planChanges(desiredState(REV_A, [web]), observed([...others(), longRun], [observedNetwork('web')]), { now: 100_001, runs: new Map() }).operations).toHaveLength(1);
     const crashed = exited(100_000, 500);
-    expect(planChanges(desiredState(REV_A, [web]), observed([...others(), crashed], [observedNetwork('web')]), { now: 100_001, runs: new Map() }).operations).toHaveLength(0);
+    const before = new Map([[crashed.id, [{ startedAt: 90_000, finishedAt: 90_500, exitCode: 3 }]]]);
+    expect(planChanges(desiredState(REV_A, [web]), observed([...others(), crashed], [observedNetwork('web')]), { now: 100_001, runs: before }).operations).toHaveLength(0);
     expect(planChanges(desiredState(REV_A, [web]), observed([...others(), crashed], [observedNetwork('web')])).operations).toHaveLength(1);
   });
 
