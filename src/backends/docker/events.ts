@@ -7,8 +7,12 @@ import type { Logger } from '../../logging/logger.js';
 import { LABEL } from '../../desired/labels.js';
 import { connectDocker, resolveEndpoint } from './connect.js';
 
-/** The actions that can leave a replica dead, stopped, missing or unhealthy. */
-export const HEALING_ACTIONS = ['die', 'destroy', 'stop', 'kill', 'oom', 'health_status'] as const;
+/**
+ * The actions that can leave a replica dead, stopped, missing or unhealthy.
+ * `kill` is left out: it comes before the `die` it causes, and a pass run on
+ * it would still see the container running.
+ */
+export const HEALING_ACTIONS = ['die', 'destroy', 'stop', 'oom', 'health_status'] as const;
 
 export interface EngineEvent {
   /** `die`, `destroy`, `health_status: unhealthy`, ... */
