@@ -13,7 +13,8 @@ export type ErrorCode =
   | 'E_DOCKER_UNAVAILABLE'
   | 'E_DOCKER_API'
   | 'E_NAME_CONFLICT'
-  | 'E_APPLY';
+  | 'E_APPLY'
+  | 'E_DEPENDENCY_TIMEOUT';
 
 export class CapstanError extends Error {
   readonly code: ErrorCode;
@@ -147,5 +148,17 @@ export class ApplyError extends CapstanError {
   constructor(failures: readonly { operation: string; error: Error }[]) {
     super('E_APPLY', `${failures.length} operation${failures.length === 1 ? '' : 's'} failed`, { data: { count: failures.length } });
     this.failures = failures;
+  }
+}
+
+/** A depends_on condition (service_healthy, service_completed_successfully) was not met in time; the dependent was not started. */
+export class DependencyTimeoutError extends CapstanError {
+  constructor(stack: string, service: string, dependency: string, condition: string, timeoutMs: number, seen: string) {
+    super('E_DEPENDENCY_TIMEOUT', `${stack}/${service} waits for ${dependency} to be ${condition === 'service_healthy' ? 'healthy' : 'completed successfully'}, which did not happen within ${timeoutMs / 1000} s (${seen})`, {
+      data: { stack, service, dependency, condition, timeoutMs },
+      hint: condition === 'service_healthy'
+        ? `check ${dependency}'s healthcheck (docker inspect --format '{{json .State.Health}}' ${stack}-${dependency}-1); ${service} is created on a later pass once it passes`
+        : `check why ${dependency} did not exit 0 (docker logs ${stack}-${dependency}-1)`,
+    });
   }
 }
