@@ -51,7 +51,10 @@ export async function runCommand(settings: Settings, logger: Logger): Promise<nu
   const loop: ReconcileLoop = new ReconcileLoop({
     intervalMs: settings.intervalMs,
     logger,
-    pass: () => reconcilePass(ctx, healer.input),
+    pass: () => reconcilePass(ctx, healer.input, (planned) => {
+      prober.sync(probedReplicas(planned));
+      healer.planned(planned).catch((err: unknown) => logger.warn({ err }, 'health report failed'));
+    }),
     onPass: (result) => {
       if (result instanceof Error) return;
       if (result.applied > 0) {
@@ -59,8 +62,7 @@ export async function runCommand(settings: Settings, logger: Logger): Promise<nu
         // The snapshot predates what was just applied: look once more so new replicas are probed and reported.
         loop.trigger('observe what the last pass applied');
       }
-      prober.sync(probedReplicas(result));
-      healer.afterPass(result).catch((err: unknown) => logger.warn({ err }, 'health report failed'));
+      healer.afterApply(result);
     },
   });
   const events = watchEngineEvents({
@@ -83,7 +85,7 @@ export async function runCommand(settings: Settings, logger: Logger): Promise<nu
 }
 
 /** Running replicas whose service declares x-capstan.probe. */
-function probedReplicas(result: PassResult): ProbedReplica[] {
+function probedReplicas(result: Omit<PassResult, 'applied'>): ProbedReplica[] {
   const probes = new Map(result.desired.stacks.flatMap((st) => st.services.map((s) => [`${s.stack}/${s.name}`, s.spec.capstan.probe] as const)));
   return result.observed.containers.flatMap((c) => {
     const probe = probes.get(`${c.stack}/${c.service}`);

@@ -76,10 +76,15 @@ export class Healer {
     return this.health;
   }
 
-  async afterPass(result: PassResult): Promise<void> {
+  /** After the apply succeeded: count restarts and heal durations. */
+  afterApply(result: PassResult): void {
+    if (result.applied > 0) this.countHeals(result);
+  }
+
+  /** Every planned pass, even one whose apply then fails (a name conflict elsewhere must not stall backoff or reports). */
+  async planned(result: Omit<PassResult, 'applied'>): Promise<void> {
     this.scheduleWake(result);
     this.recheckLaggingDeaths(result);
-    if (result.applied > 0) this.countHeals(result);
     this.health = await this.computeHealth(result);
     for (const h of this.health) {
       const line = `${h.status} ${h.reason ?? ''} ${h.message}`;
@@ -101,7 +106,7 @@ export class Healer {
    * running; the pass it triggered then sees nothing to do. Look again
    * shortly, a bounded number of times, until the snapshot agrees.
    */
-  private recheckLaggingDeaths(result: PassResult): void {
+  private recheckLaggingDeaths(result: Omit<PassResult, 'applied'>): void {
     const byId = new Map(result.observed.containers.map((c) => [c.id, c]));
     let lagging: string | undefined;
     for (const [id, tries] of this.unconfirmedDeaths) {
@@ -122,7 +127,7 @@ export class Healer {
   }
 
   /** One timer for the earliest held-back restart: a crash loop costs one pass per backoff step, no polling. */
-  private scheduleWake(result: PassResult): void {
+  private scheduleWake(result: Omit<PassResult, 'applied'>): void {
     if (this.wakeTimer !== undefined) clearTimeout(this.wakeTimer);
     this.wakeTimer = undefined;
     const first = [...result.plan.heldBack].sort((a, b) => a.until - b.until)[0];
@@ -152,7 +157,7 @@ export class Healer {
     }
   }
 
-  private async computeHealth(result: PassResult): Promise<ServiceHealth[]> {
+  private async computeHealth(result: Omit<PassResult, 'applied'>): Promise<ServiceHealth[]> {
     const out: ServiceHealth[] = [];
     for (const change of result.plan.services) {
       if (change.action === 'remove') continue;

@@ -34,6 +34,9 @@ export interface PassResult {
 /** The daemon's crash-loop input, computed from each pass's snapshot; one-shot commands pass none. */
 export type HealingSource = (observed: ObservedState) => HealingInput;
 
+/** What a pass planned, before applying: health reporting needs it even when applying then fails. */
+export type PlannedHook = (planned: Omit<PassResult, 'applied'>) => void;
+
 /** Plan only: what applying `ref` (default: the branch) would do to the engine now. */
 export async function planPass(ctx: PassContext, ref?: string, healing?: HealingSource): Promise<{ desired: DesiredState; plan: Plan; observed: ObservedState }> {
   // Git and Docker are independent: ask both at once.
@@ -44,8 +47,9 @@ export async function planPass(ctx: PassContext, ref?: string, healing?: Healing
   return { desired, observed, plan: planChanges(desired, observed, healing?.(observed)) };
 }
 
-export async function reconcilePass(ctx: PassContext, healing?: HealingSource): Promise<PassResult> {
+export async function reconcilePass(ctx: PassContext, healing?: HealingSource, onPlanned?: PlannedHook): Promise<PassResult> {
   const { desired, plan, observed } = await planPass(ctx, undefined, healing);
+  onPlanned?.({ revision: desired.revision, plan, observed, desired });
   const log = ctx.logger.child({ revision: desired.revision });
   if (plan.operations.length === 0) {
     log.debug('no changes');

@@ -24,8 +24,8 @@ const manifest = (readyFile: string, deadline = '60s'): string => `name: ${stack
 services:
   db:
     image: ${TEST_IMAGE}
-    command: ["sh", "-c", "trap 'exit 0' TERM; sleep 2; touch /tmp/ready; while true; do sleep 1 & wait; done"]
-    healthcheck: { test: ["CMD", "test", "-f", "${readyFile}"], interval: 500ms, retries: 100 }
+    command: ["sh", "-c", "trap 'exit 0' TERM; sleep 2; touch /ready; while true; do sleep 1 & wait; done"]
+    healthcheck: { test: ["CMD-SHELL", "test -f ${readyFile}"], interval: 500ms, retries: 100 }
   app:
     image: ${TEST_IMAGE}
     command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1 & wait; done"]
@@ -50,7 +50,7 @@ afterAll(async () => {
 
 describe('depends_on: service_healthy', () => {
   it('creates the dependent only after the dependency is healthy', async () => {
-    await repo.commitFiles({ 'stacks/app.yaml': manifest('/tmp/ready') }, 'healthy');
+    await repo.commitFiles({ 'stacks/app.yaml': manifest('/ready') }, 'healthy');
     const r = await capstan(['apply', '--repo', repo.url, '--instance', instance, '--data-dir', dataDir, '--log-level', 'warn']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
@@ -63,7 +63,7 @@ describe('depends_on: service_healthy', () => {
 
   it('fails with a timeout naming the dependency when it never gets healthy, and does not create the dependent', async () => {
     await cleanupInstance(instance);
-    await repo.commitFiles({ 'stacks/app.yaml': manifest('/tmp/never', '3s') }, 'never healthy');
+    await repo.commitFiles({ 'stacks/app.yaml': manifest('/never', '3s') }, 'never healthy');
     const r = await capstan(['apply', '--repo', repo.url, '--instance', instance, '--data-dir', dataDir, '--log-level', 'warn']);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`${stack}/app waits for db to be healthy, which did not happen within 3 s`);

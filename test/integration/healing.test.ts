@@ -39,6 +39,9 @@ services:
     command: ${HTTPD}
     x-capstan:
       probe: { http: { path: /healthz, port: 80 }, interval: 300ms, timeout: 1s, failure_threshold: 2 }
+  taken:
+    image: ${TEST_IMAGE}
+    command: ["sleep", "3600"]
   unready:
     image: ${TEST_IMAGE}
     command: ${HTTPD}
@@ -82,10 +85,13 @@ beforeAll(async () => {
   server = await startTestGitServer();
   repo = await server.createRepo('infra');
   await repo.commitFiles({ 'stacks/app.yaml': manifest }, 'first');
+  // A container Capstan does not own, holding the name of a replica it wants.
+  await docker('run', '-d', '--name', `${stack}-taken-1`, '--label', `test.owner=${instance}`, TEST_IMAGE, 'sleep', '3600');
 });
 
 afterAll(async () => {
   daemon?.kill('SIGKILL');
+  await docker('rm', '-f', `${stack}-taken-1`).catch(() => '');
   await cleanupInstance(instance);
   await server.close();
   rmSync(dataDir, { recursive: true, force: true });
@@ -125,7 +131,7 @@ describe('self-healing daemon', () => {
     expect(count).toBeGreaterThanOrEqual(1);
     expect(logs).toMatch(/"reason":"CrashLoop"/);
     expect(logs).toMatch(/"exitCode":3/);
-    expect(logs).toMatch(/"logs":\["boom-\d+"\]/);
+    expect(logs).toMatch(/"logs":\["boom-\d+"/);
   });
 
   it('a probe on a missing path marks the service not ready; a failing liveness probe replaces the replica in its slot', async () => {
@@ -141,6 +147,13 @@ describe('self-healing daemon', () => {
     }, 30_000);
     expect(replaced).not.toBe(before);
     expect(logs).toContain(`liveness: ${stack}-live-1 failed 2 probes in a row (HTTP 404); replacing it`);
+  });
+
+  it('leaves a hand-made container with a colliding name alone and reports it', async () => {
+    const foreign = await docker('inspect', '--format', '{{.Id}} {{.State.Running}}', `${stack}-taken-1`);
+    expect(foreign.endsWith(' true')).toBe(true);
+    expect(logs).toContain(`container name ${stack}-taken-1 is taken by`);
+    expect((await docker('inspect', '--format', '{{index .Config.Labels "test.owner"}}', `${stack}-taken-1`))).toBe(instance);
   });
 
   it('an operator restart after kill -9 recreates nothing that runs', async () => {
