@@ -19,7 +19,9 @@ export type ErrorCode =
   | 'E_SYNC_WINDOW_CLOSED'
   | 'E_ROUTER_LISTEN'
   | 'E_ROUTER_UNAVAILABLE'
-  | 'E_ROUTER_REJECTED';
+  | 'E_ROUTER_REJECTED'
+
+  | 'E_DEPENDENCY_TIMEOUT';
 
 export class CapstanError extends Error {
   readonly code: ErrorCode;
@@ -213,5 +215,17 @@ export class RouterUnavailableError extends CapstanError {
 export class RouterRejectedError extends CapstanError {
   constructor(status: number, message: string) {
     super('E_ROUTER_REJECTED', `router refused: ${message}`, { data: { status } });
+  }
+}
+
+/** A depends_on condition (service_healthy, service_completed_successfully) was not met in time; the dependent was not started. */
+export class DependencyTimeoutError extends CapstanError {
+  constructor(stack: string, service: string, dependency: string, condition: string, timeoutMs: number, seen: string) {
+    super('E_DEPENDENCY_TIMEOUT', `${stack}/${service} waits for ${dependency} to be ${condition === 'service_healthy' ? 'healthy' : 'completed successfully'}, which did not happen within ${timeoutMs / 1000} s (${seen})`, {
+      data: { stack, service, dependency, condition, timeoutMs },
+      hint: condition === 'service_healthy'
+        ? `check ${dependency}'s healthcheck (docker inspect --format '{{json .State.Health}}' ${stack}-${dependency}-1); ${service} is created on a later pass once it passes`
+        : `check why ${dependency} did not exit 0 (docker logs ${stack}-${dependency}-1)`,
+    });
   }
 }

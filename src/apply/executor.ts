@@ -8,6 +8,7 @@ import { ApplyError } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
 import type { Operation, Plan } from '../plan/operations.js';
 import { describeOperation } from '../plan/render.js';
+import { waitForDependencies } from './dependencies.js';
 
 export interface ApplyOptions {
   parallelism: number;
@@ -22,10 +23,20 @@ export interface ApplyOutcome {
 export async function applyPlan(plan: Plan, backend: Backend, ctx: DeployContext, opts: ApplyOptions): Promise<ApplyOutcome> {
   const failures: { operation: string; error: Error; stack: string }[] = [];
   let applied = 0;
+  // One wait per service and pass, shared by its replicas' operations.
+  const waits = new Map<string, Promise<void>>();
+  const ready = (op: Operation): Promise<void> => {
+    if (op.kind !== 'create-container' && op.kind !== 'recreate-container') return Promise.resolve();
+    const key = `${op.stack}/${op.service.name}`;
+    let wait = waits.get(key);
+    if (wait === undefined) waits.set(key, (wait = waitForDependencies(op.service, backend, { instance: ctx.instance })));
+    return wait;
+  };
   for (const phase of phasesOf(plan.operations)) {
     await forEachBounded(phase, opts.parallelism, async (op) => {
       const line = describeOperation(op);
       try {
+        await ready(op);
         await execute(op, backend, ctx);
         applied++;
         opts.logger.info({ stack: op.stack, op: op.kind }, line);

@@ -54,12 +54,14 @@ export function checkKeys(schema: z.ZodType, value: unknown, path: PathSegment[]
     for (const [k, v] of Object.entries(value)) checkKeys(d.valueType, v, [...path, k], out);
   } else if (d.type === 'object' && d.shape && isPlainObject(value)) {
     const rules = keyRules.get(s);
-    if (rules?.open === true) return out;
     const shape = d.shape;
     for (const [k, v] of Object.entries(value)) {
       const keyPath = [...path, k];
       if (Object.hasOwn(shape, k)) {
         checkKeys(shape[k] as z.ZodType, v, keyPath, out);
+      } else if (rules?.open === true) {
+        // Open objects (x-capstan) accept any other key; the keys they do know are still checked.
+        continue;
       } else if (rules?.extensions === true && k.startsWith('x-')) {
         continue;
       } else if (rules !== undefined && Object.hasOwn(rules.unsupported, k)) {

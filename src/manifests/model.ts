@@ -71,10 +71,26 @@ export interface UpdateConfig {
   order: 'start-first' | 'stop-first';
 }
 
+export type ProbeCheck =
+  | { kind: 'http'; path: string; port: number; host: string | undefined }
+  | { kind: 'tcp'; port: number }
+  | { kind: 'exec'; command: string[] };
+
+/** `x-capstan.probe`: run by Capstan against each running replica (DESIGN §6). */
+export interface ProbeSpec {
+  check: ProbeCheck;
+  intervalMs: number;
+  timeoutMs: number;
+  initialDelayMs: number;
+  successThreshold: number;
+  failureThreshold: number;
+}
+
 /** Capstan's own settings from `x-capstan` (DESIGN §2). Kept loose until the features using them land. */
 export interface CapstanExtension {
   strategy: 'rolling' | 'blue-green' | 'canary';
   progressDeadlineMs: number;
+  probe: ProbeSpec | undefined;
   /** Anything else under x-capstan, validated by the feature that owns it. */
   raw: Readonly<Record<string, unknown>>;
 }

@@ -4,7 +4,7 @@
 // contents, the fixed-host-port vs replicas rule.
 
 import { posix } from 'node:path';
-import type { CapstanExtension, MountSpec, NetworkSpec, PortSpec, ServiceSpec, StackSpec, UpdateConfig, VolumeSpec } from './model.js';
+import type { CapstanExtension, MountSpec, NetworkSpec, PortSpec, ProbeSpec, ServiceSpec, StackSpec, UpdateConfig, VolumeSpec } from './model.js';
 import { parseDotenv } from './dotenv.js';
 import type { Lookup } from './interpolate.js';
 import type { PathSegment } from './parse-yaml.js';
@@ -162,10 +162,11 @@ function normalizeService(
   const limits = s.deploy?.resources?.limits;
   const x = s['x-capstan'] ?? undefined;
   const capstanRaw: Record<string, unknown> = {};
-  if (x) for (const [k, v] of Object.entries(x)) if (k !== 'strategy' && k !== 'progress_deadline') setOwn(capstanRaw, k, v);
+  if (x) for (const [k, v] of Object.entries(x)) if (k !== 'strategy' && k !== 'progress_deadline' && k !== 'probe') setOwn(capstanRaw, k, v);
   const capstan: CapstanExtension = {
     strategy: x?.strategy ?? 'rolling',
     progressDeadlineMs: x?.progress_deadline ?? DEFAULT_PROGRESS_DEADLINE_MS,
+    probe: x?.probe ? probeSpec(x.probe, [...base, 'x-capstan', 'probe'], fp) : undefined,
     raw: capstanRaw,
   };
 
@@ -292,4 +293,27 @@ function checkCycles(fp: FileProblems, services: Readonly<Record<string, Service
     state.set(name, 'done');
   };
   for (const name of Object.keys(services).sort()) visit(name, []);
+}
+
+type ProbeInput = NonNullable<NonNullable<ServiceInput['x-capstan']>['probe']>;
+
+/** Kubernetes-like defaults: every 10 s, 1 s timeout, ready at the first pass, replaced after 3 failures. */
+function probeSpec(p: ProbeInput, at: PathSegment[], fp: FileProblems): ProbeSpec | undefined {
+  const kinds = (['http', 'tcp', 'exec'] as const).filter((k) => p[k] !== undefined);
+  if (kinds.length !== 1) {
+    fp.error(at, kinds.length === 0 ? 'a probe needs one of http, tcp or exec' : `a probe has one check, not ${kinds.join(' and ')}`, 'e.g. probe: { http: { path: /healthz, port: 8080 } }');
+    return undefined;
+  }
+  const exec = p.exec === undefined ? undefined : Array.isArray(p.exec) ? p.exec : p.exec.command;
+  const check: ProbeSpec['check'] = p.http !== undefined
+    ? { kind: 'http', path: p.http.path ?? '/', port: p.http.port, host: p.http.host }
+    : p.tcp !== undefined ? { kind: 'tcp', port: p.tcp.port } : { kind: 'exec', command: exec ?? [] };
+  return {
+    check,
+    intervalMs: p.interval ?? 10_000,
+    timeoutMs: p.timeout ?? 1000,
+    initialDelayMs: p.initial_delay ?? 0,
+    successThreshold: p.success_threshold ?? 1,
+    failureThreshold: p.failure_threshold ?? 3,
+  };
 }

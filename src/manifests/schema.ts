@@ -282,10 +282,28 @@ const deploy = obj(
   { unsupported: unsupportedList(['placement', 'endpoint_mode']), extensions: true },
 );
 
+const probePort = strOrNum.transform((v, ctx) => parsePortNumber(v) ?? fail(ctx, v, `invalid port ${JSON.stringify(v)}; expected 1-65535`));
+const positiveInt = strOrNum.transform((v, ctx) => {
+  const n = parseNonNegativeInt(v);
+  return n !== undefined && n >= 1 ? n : fail(ctx, v, `expected a whole number ≥ 1, got ${JSON.stringify(v)}`);
+});
+/** x-capstan.probe (DESIGN §6): exactly one of http/tcp/exec, checked in normalize where the position is known. */
+const probe = obj({
+  http: obj({ path: str.optional(), port: probePort, host: str.optional() }).optional(),
+  tcp: obj({ port: probePort }).optional(),
+  exec: z.union([argv, obj({ command: argv })], { error: 'expected a command or { command }' }).optional(),
+  interval: duration.optional(),
+  timeout: duration.optional(),
+  initial_delay: duration.optional(),
+  success_threshold: positiveInt.optional(),
+  failure_threshold: positiveInt.optional(),
+});
+
 const capstan = obj(
   {
     strategy: z.enum(['rolling', 'blue-green', 'canary'], { error: 'strategy must be rolling, blue-green or canary' }).optional(),
     progress_deadline: duration.optional(),
+    probe: probe.optional(),
   },
   { open: true },
 );

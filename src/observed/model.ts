@@ -18,8 +18,20 @@ export interface ObservedContainer {
   /** From Docker's healthcheck, when the container has one. */
   health: 'starting' | 'healthy' | 'unhealthy' | undefined;
   labels: Readonly<Record<string, string>>;
-  /** The container's address on its first network (by name) that gave it one; what the router sends traffic to. */
-  ip?: string;
+  /** Image reference the container was created from (as listed), for drift reporting. */
+  image: string;
+  /** Address on the first network that has one (from the list call); probes reach the replica here. */
+  ip: string | undefined;
+  /** The last finished run, inspected only for containers that are not running (crash-loop backoff, status). */
+  lastRun: LastRun | undefined;
+}
+
+export interface LastRun {
+  /** ms since the epoch. */
+  startedAt: number;
+  finishedAt: number;
+  exitCode: number;
+  oomKilled: boolean;
 }
 
 export interface ObservedNetwork {

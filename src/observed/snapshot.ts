@@ -1,15 +1,16 @@
 // Takes the one snapshot of a pass: containers, networks and volumes that
 // carry this instance's label, listed in parallel with label filters (three
-// list calls, no per-container inspect) and mapped to ObservedState. Errors
-// are left to the caller (the backend maps them to the catalogue).
+// list calls; an inspect only for containers that are not running, whose last
+// run feeds crash-loop backoff — a pass where everything runs inspects
+// nothing) and mapped to ObservedState. Errors are left to the caller.
 
 import type Docker from 'dockerode';
 import type { ContainerInfo, NetworkInspectInfo, VolumeInspectInfo } from 'dockerode';
 import { LABEL } from '../desired/labels.js';
-import type { ContainerState, ObservedContainer, ObservedNetwork, ObservedState, ObservedVolume } from './model.js';
+import type { ContainerState, LastRun, ObservedContainer, ObservedNetwork, ObservedState, ObservedVolume } from './model.js';
 
 /** The three list calls a snapshot needs; a narrow type so tests can pass a fake. */
-export type SnapshotClient = Pick<Docker, 'listContainers' | 'listNetworks' | 'listVolumes'>;
+export type SnapshotClient = Pick<Docker, 'listContainers' | 'listNetworks' | 'listVolumes' | 'getContainer'>;
 
 export function instanceFilter(instance: string): { label: string[] } {
   return { label: [`${LABEL.instance}=${instance}`] };
@@ -25,9 +26,11 @@ export async function takeSnapshot(docker: SnapshotClient, instance: string): Pr
   // The engine filters by label already; filtering again keeps the ownership
   // promise even against an engine (or fake) that ignores a filter.
   const owned = (labels: Record<string, string> | null | undefined): boolean => labels?.[LABEL.instance] === instance;
+  const mapped = containers.filter((c) => owned(c.Labels)).map(toObservedContainer);
+  const withRuns = await Promise.all(mapped.map(async (c) => (c.state === 'running' ? c : { ...c, lastRun: await lastRunOf(docker, c.id) })));
   return {
     instance,
-    containers: containers.filter((c) => owned(c.Labels)).map(toObservedContainer).sort(byName),
+    containers: withRuns.sort(byName),
     networks: networks.filter((n) => owned(n.Labels)).map(toObservedNetwork).sort(byName),
     // The engine answers `Volumes: null`, not [], when none match.
     volumes: (volumes.Volumes ?? []).filter((v) => owned(v.Labels)).map(toObservedVolume).sort(byName),
@@ -56,7 +59,9 @@ export function toObservedContainer(info: ContainerInfo): ObservedContainer {
     state: STATES.has(info.State) ? (info.State as ContainerState) : 'dead',
     health: parseHealth(info.Status),
     labels,
-    ...(ip === undefined ? {} : { ip }),
+    image: info.Image,
+    ip,
+    lastRun: undefined,
   };
 }
 
@@ -68,6 +73,21 @@ function firstAddress(info: ContainerInfo): string | undefined {
     if (ip !== undefined && ip !== '') return ip;
   }
   return undefined;
+}
+
+/** A container removed between list and inspect has no last run to report. */
+async function lastRunOf(docker: SnapshotClient, id: string): Promise<LastRun | undefined> {
+  try {
+    const { State } = await docker.getContainer(id).inspect();
+    const startedAt = Date.parse(State.StartedAt);
+    const finishedAt = Date.parse(State.FinishedAt);
+    // A container never started reports the zero time (year 1): no run yet.
+    if (!(startedAt > 0) || !(finishedAt > 0)) return undefined;
+    return { startedAt, finishedAt, exitCode: State.ExitCode, oomKilled: State.OOMKilled };
+  } catch (err) {
+    if ((err as { statusCode?: unknown }).statusCode === 404) return undefined;
+    throw err;
+  }
 }
 
 /**

@@ -36,11 +36,25 @@ export interface ServiceChange {
   causes: readonly string[];
 }
 
+/** A replica the planner would restart but does not yet: it is crash-looping and its backoff has not elapsed. */
+export interface HeldBack {
+  stack: string;
+  service: string;
+  name: string;
+  /** ms since the epoch: the next pass at or after this time restarts it. */
+  until: number;
+  crashes: number;
+  exitCode: number | undefined;
+  cause: string;
+}
+
 export interface Plan {
   revision: string;
   instance: string;
   operations: readonly Operation[];
   services: readonly ServiceChange[];
+  /** Restarts postponed by crash-loop backoff (daemon passes only). */
+  heldBack: readonly HeldBack[];
 }
 
 export function isEmpty(plan: Plan): boolean {

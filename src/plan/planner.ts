@@ -5,8 +5,9 @@
 import type { DesiredService, DesiredStack, DesiredState } from '../desired/model.js';
 import { replicaName } from '../desired/labels.js';
 import { decodeSpecLabel } from '../desired/spec-label.js';
+import { crashBackoff, type RunRecord } from '../health/backoff.js';
 import type { ObservedContainer, ObservedState } from '../observed/model.js';
-import type { Operation, Plan, ServiceChange } from './operations.js';
+import type { HeldBack, Operation, Plan, ServiceChange } from './operations.js';
 import { describeSpecChange } from './spec-diff.js';
 
 // Phases: orphans go first so a port or name they hold is free for what
@@ -17,14 +18,26 @@ const PHASE_INFRA = 1;
 const PHASE_SERVICES = 2;
 const PHASE_CLEANUP = 1000;
 
-export function planChanges(desired: DesiredState, observed: ObservedState): Plan {
+/**
+ * Crash-loop input for the daemon's passes. Without it (one-shot `apply`,
+ * `plan`) a stopped replica is started at once: a human asked for it.
+ */
+export interface HealingInput {
+  /** ms since the epoch. */
+  now: number;
+  /** Finished runs per container id, oldest first (the snapshot's lastRun is added when missing). */
+  runs: ReadonlyMap<string, readonly RunRecord[]>;
+}
+
+export function planChanges(desired: DesiredState, observed: ObservedState, healing?: HealingInput): Plan {
   const operations: Operation[] = [];
+  const heldBack: HeldBack[] = [];
   const services: ServiceChange[] = [];
   const desiredStacks = new Set(desired.stacks.map((s) => s.name));
 
   const byService = groupContainers(observed.containers);
   for (const stack of desired.stacks) {
-    planStack(stack, observed, byService, operations, services);
+    planStack(stack, observed, byService, operations, services, heldBack, healing);
   }
   planOrphans(desired, byService, operations, services);
 
@@ -38,7 +51,7 @@ export function planChanges(desired: DesiredState, observed: ObservedState): Pla
     });
   }
 
-  return { revision: desired.revision, instance: observed.instance, operations: sortOperations(operations), services };
+  return { revision: desired.revision, instance: observed.instance, operations: sortOperations(operations), services, heldBack };
 }
 
 function planStack(
@@ -47,6 +60,8 @@ function planStack(
   byService: Map<string, ObservedContainer[]>,
   operations: Operation[],
   changes: ServiceChange[],
+  heldBack: HeldBack[],
+  healing: HealingInput | undefined,
 ): void {
   for (const network of usedNetworks(stack)) {
     if (observed.networks.some((n) => n.name === network.engineName)) continue;
@@ -61,11 +76,18 @@ function planStack(
   for (const service of stack.services) {
     const phase = PHASE_SERVICES + (levels.get(service.name) ?? 0);
     const observedReplicas = byService.get(key(stack.name, service.name)) ?? [];
-    changes.push(planService(service, observedReplicas, phase, operations));
+    changes.push(planService(service, observedReplicas, phase, operations, heldBack, healing));
   }
 }
 
-function planService(service: DesiredService, current: readonly ObservedContainer[], phase: number, operations: Operation[]): ServiceChange {
+function planService(
+  service: DesiredService,
+  current: readonly ObservedContainer[],
+  phase: number,
+  operations: Operation[],
+  heldBack: HeldBack[],
+  healing: HealingInput | undefined,
+): ServiceChange {
   const desiredCount = service.spec.replicas;
   const base = { stack: service.stack, phase };
   const causes = new Set<string>();
@@ -95,8 +117,21 @@ function planService(service: DesiredService, current: readonly ObservedContaine
       push({ ...base, kind: 'create-container', service, number: n, name, cause });
     } else if (existing.specHash !== service.specHash) {
       push({ ...base, kind: 'recreate-container', service, number: n, name, containerId: existing.id, cause: recreateCause(existing, service) });
+    } else if (imageDrifted(existing, service)) {
+      push({ ...base, kind: 'recreate-container', service, number: n, name, containerId: existing.id, cause: `drift: container ${name} runs image ${existing.image}, Git says ${service.spec.image}` });
     } else if (existing.state !== 'running' && existing.state !== 'restarting') {
-      push({ ...base, kind: 'start-container', service: service.name, name: existing.name, containerId: existing.id, cause: `container is ${existing.state}` });
+      const history = runHistory(existing, healing);
+      const backoff = healing === undefined ? undefined : crashBackoff(history, healing.now);
+      const last = history[history.length - 1];
+      const exit = last === undefined ? '' : ` (exit code ${last.exitCode}${existing.lastRun?.oomKilled === true ? ', out of memory' : ''})`;
+      const crashes = backoff !== undefined && backoff.crashes > 1 ? `, crash ${backoff.crashes} in a row` : '';
+      const cause = `drift: container ${existing.name} was ${existing.state === 'exited' ? 'stopped' : existing.state}${exit}${crashes}`;
+      if (backoff?.waiting === true) {
+        heldBack.push({ stack: service.stack, service: service.name, name: existing.name, until: backoff.until, crashes: backoff.crashes, exitCode: last?.exitCode, cause: `crash loop: restart backed off ${formatMs(backoff.delayMs)}${exit}` });
+        causes.add(`${existing.name} backing off`);
+      } else {
+        push({ ...base, kind: 'start-container', service: service.name, name: existing.name, containerId: existing.id, cause });
+      }
     }
   }
   for (const c of surplus) {
@@ -108,6 +143,32 @@ function planService(service: DesiredService, current: readonly ObservedContaine
     ? 'create'
     : updated ? 'update' : currentCount !== desiredCount ? 'scale' : causes.size > 0 ? 'update' : 'unchanged';
   return { stack: service.stack, service: service.name, action, replicas: { from: currentCount, to: desiredCount }, causes: [...causes] };
+}
+
+function runHistory(c: ObservedContainer, healing: HealingInput | undefined): readonly RunRecord[] {
+  const known = healing?.runs.get(c.id) ?? [];
+  const last = c.lastRun;
+  if (last === undefined || known.some((r) => r.finishedAt === last.finishedAt)) return known;
+  return [...known, last];
+}
+
+/**
+ * A container whose listed image is another reference than Git's was made or
+ * replaced by hand under our labels. A bare image id (the tag moved since the
+ * create) is not drift: the container still runs what the tag named then.
+ */
+function imageDrifted(c: ObservedContainer, service: DesiredService): boolean {
+  if (c.image === '' || c.image.startsWith('sha256:')) return false;
+  return normalizeImage(c.image) !== normalizeImage(service.spec.image);
+}
+
+function normalizeImage(ref: string): string {
+  const withTag = /:[^/]+$/.test(ref) || ref.includes('@') ? ref : `${ref}:latest`;
+  return withTag.replace(/^(docker\.io\/)?(library\/)?/, '');
+}
+
+function formatMs(ms: number): string {
+  return ms % 60_000 === 0 ? `${ms / 60_000} min` : ms >= 1000 ? `${Math.round(ms / 100) / 10} s` : `${ms} ms`;
 }
 
 function recreateCause(existing: ObservedContainer, service: DesiredService): string {

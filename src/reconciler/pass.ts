@@ -9,7 +9,7 @@ import type { DesiredState } from '../desired/model.js';
 import type { Logger } from '../logging/logger.js';
 import type { ObservedState } from '../observed/model.js';
 import type { Plan } from '../plan/operations.js';
-import { planChanges } from '../plan/planner.js';
+import { planChanges, type HealingInput } from '../plan/planner.js';
 import type { GitSource } from '../source/git-source.js';
 import { needsCheckout, type DesiredLoader } from './desired-source.js';
 
@@ -20,6 +20,9 @@ export interface PassContext {
   instance: string;
   parallelism: number;
   logger: Logger;
+  /** The daemon's self-healing: crash-loop input for the planner, and a hook told what each pass planned. One-shot commands set neither. */
+  healing?: HealingSource;
+  onPlanned?: PlannedHook;
 }
 
 export interface PassResult {
@@ -33,6 +36,12 @@ export interface PassResult {
   held?: 'SyncWindowClosed';
 }
 
+/** The daemon's crash-loop input, computed from each pass's snapshot; one-shot commands pass none. */
+export type HealingSource = (observed: ObservedState) => HealingInput;
+
+/** What a pass planned, before applying: health reporting needs it even when applying then fails. */
+export type PlannedHook = (planned: Omit<PassResult, 'applied'>) => void;
+
 /** Plan only: what applying `ref` (default: the branch) would do to the engine now. */
 export async function planPass(ctx: PassContext, ref?: string): Promise<{ desired: DesiredState; plan: Plan; observed: ObservedState }> {
   // Git and Docker are independent: ask both at once.
@@ -40,15 +49,16 @@ export async function planPass(ctx: PassContext, ref?: string): Promise<{ desire
     ctx.source.resolve(ref).then((revision) => ctx.desired.load(revision)),
     ctx.backend.observe(ctx.instance),
   ]);
-  return { desired, plan: planChanges(desired, observed), observed };
+  return { desired, observed, plan: planChanges(desired, observed, ctx.healing?.(observed)) };
 }
 
 export async function reconcilePass(ctx: PassContext): Promise<PassResult> {
   const { desired, plan, observed } = await planPass(ctx);
+  ctx.onPlanned?.({ revision: desired.revision, plan, observed, desired });
   const log = ctx.logger.child({ revision: desired.revision });
   if (plan.operations.length === 0) {
     log.debug('no changes');
-    return { revision: desired.revision, plan, applied: 0, desired, observed };
+    return { revision: desired.revision, plan, applied: 0, observed, desired };
   }
   const checkoutDir = needsCheckout(desired) ? await ctx.source.materialize(desired.revision) : undefined;
   log.info({ operations: plan.operations.length }, `applying ${plan.operations.length} operation${plan.operations.length === 1 ? '' : 's'}`);
@@ -56,5 +66,5 @@ export async function reconcilePass(ctx: PassContext): Promise<PassResult> {
     parallelism: ctx.parallelism,
     logger: log,
   });
-  return { revision: desired.revision, plan, applied, desired, observed };
+  return { revision: desired.revision, plan, applied, observed, desired };
 }

@@ -38,6 +38,9 @@ function fakeClient(containers: ContainerInfo[], networks: Partial<NetworkInspec
     listContainers: async (opts: unknown) => (calls.push(['containers', opts]), containers),
     listNetworks: async (opts: unknown) => (calls.push(['networks', opts]), networks),
     listVolumes: async (opts: unknown) => (calls.push(['volumes', opts]), { Volumes: volumes, Warnings: [] }),
+    getContainer: (id: string) => ({
+      inspect: async () => (calls.push(['inspect', id]), { State: { StartedAt: '2026-11-25T10:00:00Z', FinishedAt: '2026-11-25T10:00:02.5Z', ExitCode: 3, OOMKilled: false } }),
+    }),
   } as unknown as SnapshotClient;
   return { client, calls };
 }
@@ -59,7 +62,11 @@ describe('takeSnapshot', () => {
       ['containers', { all: true, filters }],
       ['networks', { filters }],
       ['volumes', { filters }],
+      // Only the container that is not running is inspected (its last run feeds crash-loop backoff).
+      ['inspect', 'web-api-1-id'],
     ]);
+    expect(state.containers[0]?.lastRun).toEqual({ startedAt: Date.parse('2026-11-25T10:00:00Z'), finishedAt: Date.parse('2026-11-25T10:00:02.5Z'), exitCode: 3, oomKilled: false });
+    expect(state.containers[1]?.lastRun).toBeUndefined();
     expect(state.instance).toBe('prod');
     expect(state.containers.map((c) => [c.name, c.number, c.state, c.health])).toEqual([
       ['web-api-1', 1, 'exited', undefined],

@@ -34,7 +34,7 @@ export function serviceSpec(overrides: Partial<ServiceSpec> = {}): ServiceSpec {
     replicas: 1,
     resources: { nanoCpus: undefined, memoryBytes: undefined, pids: undefined },
     deployLabels: {},
-    capstan: { strategy: 'rolling', progressDeadlineMs: 60_000, raw: {} },
+    capstan: { strategy: 'rolling', progressDeadlineMs: 60_000, probe: undefined, raw: {} },
     containerName: undefined,
     hostname: undefined,
     capAdd: [],
@@ -104,6 +104,9 @@ export function observedReplica(service: DesiredService, number: number, opts: {
     revision: opts.revision ?? REV_A,
     state: opts.state ?? 'running',
     health: undefined,
+    image: spec.image,
+    ip: undefined,
+    lastRun: undefined,
     labels: { [LABEL.instance]: 'test', [LABEL.stack]: service.stack, [LABEL.service]: service.name, [LABEL.specHash]: hash, [LABEL.spec]: encodeSpecLabel(spec) },
   };
 }
@@ -116,7 +119,7 @@ export function observedNetwork(stack: string, name = `${stack}_default`): Obser
 export function noOpPass(revision = REV_A): PassResult {
   return {
     revision,
-    plan: { revision, instance: 'test', operations: [], services: [] },
+    plan: { revision, instance: 'test', operations: [], services: [], heldBack: [] },
     applied: 0,
     desired: { revision, stacks: [] },
     observed: { instance: 'test', containers: [], networks: [], volumes: [] },

@@ -182,3 +182,13 @@ describe('YAML and collection of errors', () => {
     expect(r.stacks.map((s) => s.name)).toEqual(['good']);
   });
 });
+
+describe('x-capstan.probe', () => {
+  it('names a missing or doubled check, a typo and a bad value at their positions', () => {
+    const svcWith = (probe: string): string => `services:\n  api:\n    image: x\n    x-capstan:\n      probe: ${probe}\n`;
+    expect(one(svcWith('{ interval: 1s }'))).toEqual(['stacks/web.yaml:5:14 services.api.x-capstan.probe: a probe needs one of http, tcp or exec (e.g. probe: { http: { path: /healthz, port: 8080 } })']);
+    expect(one(svcWith('{ http: { port: 80 }, tcp: { port: 80 } }'))).toHaveLength(1);
+    expect(one(svcWith('{ http: { port: 80, pth: / } }'))[0]).toMatch(/services\.api\.x-capstan\.probe\.http\.pth: unknown key \(did you mean "path"\?\)/);
+    expect(one(svcWith('{ tcp: { port: 80 }, failure_threshold: 0 }'))[0]).toMatch(/probe\.failure_threshold: expected a whole number ≥ 1, got 0/);
+  });
+});

@@ -221,7 +221,13 @@ describe('depends_on, deploy and x-capstan', () => {
   });
   it('reads x-capstan strategy and progress_deadline and keeps the rest raw', () => {
     const s = service(svc('x-capstan:', '  strategy: blue-green', '  progress_deadline: 2m', '  route: { host: api.example.test, port: 8080 }'));
-    expect(s.capstan).toEqual({ strategy: 'blue-green', progressDeadlineMs: 120_000, raw: { route: { host: 'api.example.test', port: 8080 } } });
+    expect(s.capstan).toEqual({ strategy: 'blue-green', progressDeadlineMs: 120_000, probe: undefined, raw: { route: { host: 'api.example.test', port: 8080 } } });
+  });
+  it('reads x-capstan.probe with defaults', () => {
+    const s = service(svc('x-capstan:', '  probe: { http: { path: /healthz, port: "8080", host: api.test }, interval: 1s, failure_threshold: 2 }'));
+    expect(s.capstan.probe).toEqual({ check: { kind: 'http', path: '/healthz', port: 8080, host: 'api.test' }, intervalMs: 1000, timeoutMs: 1000, initialDelayMs: 0, successThreshold: 1, failureThreshold: 2 });
+    expect(service(svc('x-capstan:', '  probe: { tcp: { port: 5432 }, initial_delay: 3s }')).capstan.probe?.check).toEqual({ kind: 'tcp', port: 5432 });
+    expect(service(svc('x-capstan:', '  probe: { exec: ["test", "-f", "/ready"] }')).capstan.probe?.check).toEqual({ kind: 'exec', command: ['test', '-f', '/ready'] });
   });
   it('allows x-* extension keys at the top level and in services', () => {
     const r = load({ 'stacks/web.yaml': `x-owner: team-a\n${svc('x-note: hi')}` });

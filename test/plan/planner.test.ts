@@ -101,7 +101,7 @@ Summary: 2 to remove, 1 network/volume changes.
     expect(renderText(plan)).toBe(`Plan for aaaaaaa on instance test:
   web
     create web-api-2: replica 2 is missing
-    start web-api-3: container is exited
+    start web-api-3: drift: container web-api-3 was stopped
 Summary: 1 to create, 1 to start.
 `);
   });
@@ -119,5 +119,44 @@ Summary: 1 to create, 1 to start.
     expect(json.changes).toBe(5);
     expect(json.operations[1]).toEqual({ action: 'create-container', stack: 'web', service: 'api', target: 'web-api-1', cause: 'new service, 3 replicas', phase: 2 });
     expect(renderJson(plan)).toBe(renderJson(planChanges(desiredState(REV_A, [web]), observed([]))));
+  });
+});
+
+describe('planChanges, crash-loop backoff and drift', () => {
+  const exited = (finishedAt: number, ranMs: number) => ({
+    ...observedReplica(worker, 1),
+    state: 'exited' as const,
+    lastRun: { startedAt: finishedAt - ranMs, finishedAt, exitCode: 3, oomKilled: false },
+  });
+  const others = (): ObservedContainer[] => running().filter((c) => c.service === 'api');
+
+  it('holds back the restart of a replica that crashed within its backoff, and restarts it after', () => {
+    const c = exited(10_000, 2000);
+    const earlier = [{ startedAt: 0, finishedAt: 1000, exitCode: 3 }, { startedAt: 2000, finishedAt: 3000, exitCode: 3 }];
+    const healing = (now: number) => ({ now, runs: new Map([[c.id, earlier]]) });
+    const held = planChanges(desiredState(REV_A, [web]), observed([...others(), c], [observedNetwork('web')]), healing(11_000));
+    expect(held.operations).toEqual([]);
+    expect(held.heldBack).toEqual([{ stack: 'web', service: 'worker', name: 'web-worker-1', until: 12_000, crashes: 3, exitCode: 3, cause: 'crash loop: restart backed off 2 s (exit code 3)' }]);
+
+    const due = planChanges(desiredState(REV_A, [web]), observed([...others(), c], [observedNetwork('web')]), healing(12_000));
+    expect(due.heldBack).toEqual([]);
+    expect(renderText(due)).toContain('start web-worker-1: drift: container web-worker-1 was stopped (exit code 3), crash 3 in a row');
+  });
+
+  it('restarts at once after a long run, and always in one-shot apply (no healing input)', () => {
+    const longRun = exited(100_000, 90_000);
+    expect(planChanges(desiredState(REV_A, [web]), observed([...others(), longRun], [observedNetwork('web')]), { now: 100_001, runs: new Map() }).operations).toHaveLength(1);
+    const crashed = exited(100_000, 500);
+    const before = new Map([[crashed.id, [{ startedAt: 90_000, finishedAt: 90_500, exitCode: 3 }]]]);
+    expect(planChanges(desiredState(REV_A, [web]), observed([...others(), crashed], [observedNetwork('web')]), { now: 100_001, runs: before }).operations).toHaveLength(0);
+    expect(planChanges(desiredState(REV_A, [web]), observed([...others(), crashed], [observedNetwork('web')])).operations).toHaveLength(1);
+  });
+
+  it('recreates a container whose image is not the one in Git, but not one listed by image id', () => {
+    const byHand = { ...observedReplica(worker, 1), image: 'other/image:2' };
+    const plan = planChanges(desiredState(REV_A, [web]), observed([...others(), byHand], [observedNetwork('web')]));
+    expect(plan.operations.map((op) => `${op.kind} ${op.cause}`)).toEqual([`recreate-container drift: container web-worker-1 runs image other/image:2, Git says ${worker.spec.image}`]);
+    const moved = { ...observedReplica(worker, 1), image: 'sha256:0123' };
+    expect(planChanges(desiredState(REV_A, [web]), observed([...others(), moved], [observedNetwork('web')])).operations).toEqual([]);
   });
 });

@@ -13,7 +13,7 @@ describe('buildRoutingTable', () => {
   const api = desiredService('shop', 'api', {
     replicas: 3,
     ports: [port(8080, 80), port(undefined, 9000), port(5353, 53, '', 'udp')],
-    capstan: { strategy: 'rolling', progressDeadlineMs: 60_000, raw: { route: { host: 'shop.example', path: '/api', sticky: true } } },
+    capstan: { strategy: 'rolling', progressDeadlineMs: 60_000, probe: undefined, raw: { route: { host: 'shop.example', path: '/api', sticky: true } } },
   });
   const db = desiredService('shop', 'db', { ports: [port(5432, 5432, '127.0.0.1')] });
   const desired = desiredState('a'.repeat(40), [desiredStack('shop', [api, db])]);
@@ -53,7 +53,7 @@ describe('buildRoutingTable', () => {
   it('names a malformed route and a port that collides with the HTTP entry', () => {
     const bad = desiredService('blog', 'web', {
       ports: [port(8000, 80)],
-      capstan: { strategy: 'rolling', progressDeadlineMs: 60_000, raw: { route: { path: 'no-slash' } } },
+      capstan: { strategy: 'rolling', progressDeadlineMs: 60_000, probe: undefined, raw: { route: { path: 'no-slash' } } },
     });
     const { table, problems } = buildRoutingTable(desiredState('b'.repeat(40), [desiredStack('blog', [bad])]), { instance: 't', networks: [], volumes: [], containers: [] }, 8000);
     expect(table).toEqual({ l4: [], l7: [], httpPort: 8000 });

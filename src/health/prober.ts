@@ -1,0 +1,103 @@
+// Runs each running replica's `x-capstan.probe` on its own timer and feeds
+// the state machine. Readiness is offered to the router (readyReplicas) and
+// to status; a liveness verdict (failed after having been ready) is handed
+// to `onFailed` once, which replaces the replica. Targets come from each
+// pass's snapshot; a replica gone from it stops being probed.
+
+import type { ProbeSpec } from '../manifests/model.js';
+import { initialHealth, probeDue, recordProbe, type ProbeResult, type ReplicaHealth } from './replica-health.js';
+
+export interface ProbedReplica {
+  containerId: string;
+  name: string;
+  stack: string;
+  service: string;
+  ip: string | undefined;
+  probe: ProbeSpec;
+}
+
+export interface ProberOptions {
+  now: () => number;
+  run: (replica: ProbedReplica) => Promise<ProbeResult>;
+  onFailed: (replica: ProbedReplica, health: ReplicaHealth) => void;
+  onProbeFailure?: (replica: ProbedReplica, result: ProbeResult) => void;
+}
+
+interface Tracked {
+  replica: ProbedReplica;
+  health: ReplicaHealth;
+  timer: NodeJS.Timeout | undefined;
+  reported: boolean;
+}
+
+export class Prober {
+  private readonly tracked = new Map<string, Tracked>();
+  private stopped = false;
+
+  constructor(private readonly opts: ProberOptions) {}
+
+  /** The replicas to probe now; new ones start in `starting`, vanished ones are dropped. */
+  sync(replicas: readonly ProbedReplica[]): void {
+    const wanted = new Map(replicas.map((r) => [r.containerId, r]));
+    for (const [id, t] of this.tracked) {
+      if (wanted.has(id)) continue;
+      clearTimeout(t.timer);
+      this.tracked.delete(id);
+    }
+    for (const replica of replicas) {
+      const known = this.tracked.get(replica.containerId);
+      if (known !== undefined) {
+        known.replica = replica;
+        continue;
+      }
+      const t: Tracked = { replica, health: initialHealth(this.opts.now()), timer: undefined, reported: false };
+      this.tracked.set(replica.containerId, t);
+      this.schedule(t, replica.probe.initialDelayMs);
+    }
+  }
+
+  /** Ready replicas per the probes, for the router's table. Replicas without a probe are not listed here. */
+  readyReplicas(): ProbedReplica[] {
+    return [...this.tracked.values()].filter((t) => t.health.state === 'ready').map((t) => t.replica);
+  }
+
+  /** True when the container has a probe and is not (yet, or any more) ready. */
+  isNotReady(containerId: string): boolean {
+    const t = this.tracked.get(containerId);
+    return t !== undefined && t.health.state !== 'ready';
+  }
+
+  healthOf(containerId: string): ReplicaHealth | undefined {
+    return this.tracked.get(containerId)?.health;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const t of this.tracked.values()) clearTimeout(t.timer);
+    this.tracked.clear();
+  }
+
+  private schedule(t: Tracked, delayMs: number): void {
+    if (this.stopped) return;
+    t.timer = setTimeout(() => void this.tick(t), delayMs);
+  }
+
+  private async tick(t: Tracked): Promise<void> {
+    const { probe } = t.replica;
+    const thresholds = { initialDelayMs: probe.initialDelayMs, successThreshold: probe.successThreshold, failureThreshold: probe.failureThreshold };
+    if (probeDue(t.health, this.opts.now(), thresholds)) {
+      const result = await this.opts.run(t.replica);
+      if (this.tracked.get(t.replica.containerId) !== t) return; // dropped meanwhile
+      if (!result.ok) this.opts.onProbeFailure?.(t.replica, result);
+      t.health = recordProbe(t.health, result, this.opts.now(), thresholds);
+      if (t.health.state === 'failed') {
+        if (!t.reported) {
+          t.reported = true;
+          this.opts.onFailed(t.replica, t.health);
+        }
+        return;
+      }
+    }
+    this.schedule(t, probe.intervalMs);
+  }
+}
