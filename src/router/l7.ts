@@ -327,7 +327,7 @@ class ClientConnection implements UpstreamOwner {
     if (u !== this.up) return;
     this.resStarted = true;
     if (this.resHeadDone) {
-      this.responseBody(chunk, 0);
+      this.responseBody(chunk, 0, 0);
       return;
     }
     let buf = this.resBuf === undefined ? chunk : Buffer.concat([this.resBuf, chunk]);
@@ -369,15 +369,30 @@ class ClientConnection implements UpstreamOwner {
         out += `set-cookie: ${STICKY_COOKIE}=${encodeURIComponent(backend.id)}; Path=/; HttpOnly; SameSite=Lax\r\n`;
       }
       out += this.closeAfter ? 'connection: close\r\n\r\n' : '\r\n';
-      this.socket.cork();
-      this.socket.write(out, 'latin1');
-      this.responseBody(buf, end + 4);
-      this.socket.uncork();
+      this.responseStart(out, buf, end + 4);
       return;
     }
   }
 
-  private responseBody(buf: Buffer, from: number): void {
+  /**
+   * Writes the rewritten head with the body bytes that came with it as one
+   * buffer: one write is cheaper than cork/uncork's writev for small answers.
+   */
+  private responseStart(head: string, buf: Buffer, from: number): void {
+    const rest = buf.length - from;
+    if (rest === 0 || rest > 16 * 1024) {
+      this.socket.write(head, 'latin1');
+      this.responseBody(buf, from, from);
+      return;
+    }
+    const out = Buffer.allocUnsafe(head.length + rest);
+    out.write(head, 0, 'latin1');
+    buf.copy(out, head.length, from);
+    this.responseBody(out, head.length, 0);
+  }
+
+  /** Follows the body's framing from `from`; writes `buf` to the client from `writeFrom` (a head may precede the body). */
+  private responseBody(buf: Buffer, from: number, writeFrom: number): void {
     let end: number;
     if (this.resToClose) end = -1;
     else if (this.resChunks !== undefined) {
@@ -393,7 +408,7 @@ class ClientConnection implements UpstreamOwner {
       end = this.resLeft === 0 ? from + take : -1;
     }
     const to = end === -1 ? buf.length : end;
-    if (to > from && !this.socket.write(from === 0 && to === buf.length ? buf : buf.subarray(from, to))) this.up?.socket.pause();
+    if (to > writeFrom && !this.socket.write(writeFrom === 0 && to === buf.length ? buf : buf.subarray(writeFrom, to))) this.up?.socket.pause();
     if (end === -1) return;
     // Bytes after the answer's end belong to no request: that connection cannot be reused.
     if (end < buf.length || !this.reqDone) this.upReusable = false;

@@ -4,9 +4,6 @@
 
 import net from 'node:net';
 
-/** Idle pooled connections close after this long unused. */
-const IDLE_MS = 60_000;
-
 export interface UpstreamOwner {
   upstreamData(u: Upstream, chunk: Buffer): void;
   upstreamDrain(u: Upstream): void;
@@ -40,7 +37,6 @@ export class Upstream {
       this.owner = undefined;
       o?.upstreamClosed(this, this.error);
     });
-    this.socket.on('timeout', () => this.socket.destroy());
   }
 
   get alive(): boolean {
@@ -49,15 +45,17 @@ export class Upstream {
 
   claim(owner: UpstreamOwner): void {
     this.owner = owner;
-    this.socket.setTimeout(0);
   }
 
-  /** Back in the pool: nobody owns it, reading goes on so a close is noticed. */
+  /**
+   * Back in the pool: nobody owns it, and reading goes on so a close is
+   * noticed. No idle timer of its own (one per request costs throughput):
+   * the backend's keep-alive timeout ends connections nobody uses.
+   */
   idleNow(): void {
     this.owner = undefined;
     this.reused = true;
     this.socket.resume();
-    this.socket.setTimeout(IDLE_MS);
   }
 
   close(): void {
