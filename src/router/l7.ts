@@ -97,6 +97,11 @@ const KEEP_ALIVE_MS = 65_000;
 const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
 const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 404: 'Not Found', 431: 'Request Header Fields Too Large', 502: 'Bad Gateway', 503: 'Service Unavailable' };
 
+/** An answer from the router itself: plain text that says what is wrong. */
+function plainAnswer(status: number, body: string, close: boolean, withBody: boolean): string {
+  return `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? ''}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\ncache-control: no-store\r\n${close ? 'connection: close\r\n' : ''}\r\n${withBody ? body : ''}`;
+}
+
 /** The L7 listener; it tracks its client connections so a close can be graceful. */
 export class L7Server extends net.Server {
   readonly clients = new Set<ClientConnection>();
@@ -231,7 +236,7 @@ class ClientConnection implements UpstreamOwner {
   private refuse(status: number): void {
     this.pending = undefined;
     this.socket.off('data', this.onData);
-    this.socket.end(`HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? ''}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+    this.socket.end(plainAnswer(status, '', true, false));
   }
 
   private start(req: RequestHead): void {
@@ -276,8 +281,7 @@ class ClientConnection implements UpstreamOwner {
   /** A 404 or 503 from the router itself; a request body it did not read means the connection closes. */
   private answerDirect(req: RequestHead, status: number, body: string): void {
     const close = req.close || this.ended || this.server.closing || req.chunked || req.contentLength > 0 || req.upgrade !== undefined;
-    const head = `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? ''}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\ncache-control: no-store\r\n${close ? 'connection: close\r\n' : ''}\r\n`;
-    const out = req.method === 'HEAD' ? head : head + body;
+    const out = plainAnswer(status, body, close, req.method !== 'HEAD');
     if (close) {
       this.pending = undefined;
       this.socket.off('data', this.onData);
@@ -471,7 +475,7 @@ class ClientConnection implements UpstreamOwner {
     this.status = 502;
     if (!this.reqDone) this.closeAfter = true;
     const close = this.closeAfter || this.server.closing;
-    this.socket.write(`HTTP/1.1 502 Bad Gateway\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\ncache-control: no-store\r\n${close ? 'connection: close\r\n' : ''}\r\n${this.req!.method === 'HEAD' ? '' : body}`);
+    this.socket.write(plainAnswer(502, body, close, this.req!.method !== 'HEAD'));
     this.closeAfter = close;
     this.finish();
   }
@@ -519,7 +523,7 @@ class ClientConnection implements UpstreamOwner {
       else {
         this.socket.unpipe(up);
         const body = `capstan router: upstream ${backend.id} (${backend.host}:${backend.port}) failed: ${err.code ?? err.message}\n`;
-        this.socket.end(`HTTP/1.1 502 Bad Gateway\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+        this.socket.end(plainAnswer(502, body, true, true));
       }
     });
     up.once('close', (hadError) => {
