@@ -1,7 +1,9 @@
 // Router benchmark: wrk (2 threads, 50 connections, 10 s per target) against
 // three local HTTP replicas on 127.0.0.1, directly and through Capstan's L7
 // and L4 router, nginx and haproxy, all round-robin over the same replicas,
-// in one run. Prints rps, p99, errors and Capstan's ratios to nginx.
+// in one run. The targets take turns for BENCH_ROUNDS rounds (3 by default)
+// so load from elsewhere on a shared machine falls on all of them alike.
+// Prints the median rps and p99, all errors and Capstan's ratios to nginx.
 // Run: bash bench/router.sh  (installs wrk, nginx-light, libnginx-mod-stream and haproxy when missing, as root).
 
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -13,6 +15,7 @@ import { RouterClient } from '../src/router/client.js';
 import { freePort } from '../test/helpers/net.js';
 
 const DURATION = process.env.BENCH_DURATION ?? '10s';
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const children: ChildProcess[] = [];
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'capstan-bench-router-'));
 // bench/router.sh runs the bundle from the repository root.
@@ -49,6 +52,12 @@ function toMs(v: string): number {
   if (m === null) return NaN;
   const n = Number(m[1]);
   return m[2] === 'us' ? n / 1000 : m[2] === 's' ? n * 1000 : n;
+}
+
+function median(values: readonly number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
 function wrk(name: string, port: number): Result {
@@ -126,20 +135,28 @@ ${haServers}
   start('haproxy', ['-f', path.join(tmp, 'haproxy.cfg'), '-db']);
   for (const p of [capL7, capL4, ngL7, ngL4, haL7, haL4]) await waitPort(p);
 
-  const results = [
-    wrk('direct (one replica)', replicas[0]!),
-    wrk('capstan L7', capL7),
-    wrk('nginx L7', ngL7),
-    wrk('haproxy L7', haL7),
-    wrk('capstan L4', capL4),
-    wrk('nginx L4', ngL4),
-    wrk('haproxy L4', haL4),
+  const targets: [string, number][] = [
+    ['direct (one replica)', replicas[0]!],
+    ['capstan L7', capL7],
+    ['nginx L7', ngL7],
+    ['haproxy L7', haL7],
+    ['capstan L4', capL4],
+    ['nginx L4', ngL4],
+    ['haproxy L4', haL4],
   ];
+  const rounds: Result[][] = [];
+  for (let i = 0; i < ROUNDS; i++) rounds.push(targets.map(([name, port]) => wrk(name, port)));
+  const results = targets.map(([name]) => {
+    const runs = rounds.map((r) => r.find((x) => x.name === name)!);
+    return { name, rps: median(runs.map((r) => r.rps)), p99ms: median(runs.map((r) => r.p99ms)), errors: runs.reduce((a, r) => a + r.errors, 0) };
+  });
   const by = (n: string): Result => results.find((r) => r.name === n)!;
-  process.stdout.write(`wrk -t2 -c50 -d${DURATION}, 3 node replicas on 127.0.0.1, ${os.cpus().length} cores, proxies with one worker/thread\n\n`);
+  process.stdout.write(`wrk -t2 -c50 -d${DURATION}, ${ROUNDS} rounds (medians), 3 node replicas on 127.0.0.1, ${os.cpus().length} cores, proxies with one worker/thread\n\n`);
   process.stdout.write(`${'target'.padEnd(22)} ${'rps'.padStart(9)} ${'p99 ms'.padStart(8)} ${'errors'.padStart(7)}\n`);
   for (const r of results) process.stdout.write(`${r.name.padEnd(22)} ${r.rps.toFixed(0).padStart(9)} ${r.p99ms.toFixed(2).padStart(8)} ${String(r.errors).padStart(7)}\n`);
   const ratio = (a: string, b: string): string => `${((by(a).rps / by(b).rps) * 100).toFixed(0)}%`;
+  const perRound = (a: string, b: string): string => rounds.map((r) => `${((r.find((x) => x.name === a)!.rps / r.find((x) => x.name === b)!.rps) * 100).toFixed(0)}%`).join(' ');
+  process.stdout.write(`\nper round: L7 ${perRound('capstan L7', 'nginx L7')}   L4 ${perRound('capstan L4', 'nginx L4')}\n`);
   process.stdout.write(`\ncapstan L7 / nginx L7: ${ratio('capstan L7', 'nginx L7')} (goal ≥ 70%)   capstan L7 / haproxy L7: ${ratio('capstan L7', 'haproxy L7')}\n`);
   process.stdout.write(`capstan L4 / nginx L4: ${ratio('capstan L4', 'nginx L4')} (goal ≥ 80%)   capstan L4 / haproxy L4: ${ratio('capstan L4', 'haproxy L4')}\n`);
   if (routerProcess.exitCode !== null || routerProcess.signalCode !== null) {

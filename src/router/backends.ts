@@ -3,8 +3,11 @@
 // route's weighted round-robin over these states; it never blocks or allocates
 // per pick.
 
-import http from 'node:http';
 import type { Backend } from './table.js';
+import type { Upstream } from './upstream.js';
+
+/** Idle upstream connections kept per backend; more are closed when released. */
+const MAX_IDLE = 256;
 
 export class BackendState {
   readonly id: string;
@@ -17,9 +20,10 @@ export class BackendState {
   listed = true;
   /** Out of rotation by POST /drain until the next table lists it again. */
   draining = false;
-  private agentValue: http.Agent | undefined;
+  /** Bumped when the address changes, so connections to the old one are not reused. */
+  epoch = 0;
+  private idle: Upstream[] = [];
   private idleWaiters: (() => void)[] = [];
-  private retiredAgents: http.Agent[] = [];
 
   constructor(b: Backend) {
     this.id = b.id;
@@ -31,19 +35,27 @@ export class BackendState {
     return this.listed && !this.draining;
   }
 
-  /** Upstream keep-alive pool; LIFO so a hot socket is reused and cold ones time out. */
-  get agent(): http.Agent {
-    this.agentValue ??= new http.Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 256, scheduling: 'lifo' });
-    return this.agentValue;
+  /** An idle keep-alive connection; LIFO so a hot socket is reused and cold ones time out. */
+  takeIdle(): Upstream | undefined {
+    for (let u = this.idle.pop(); u !== undefined; u = this.idle.pop()) if (u.alive) return u;
+    return undefined;
+  }
+
+  /** Pools a connection whose last exchange ended cleanly, unless it is stale or not wanted. */
+  putIdle(u: Upstream): void {
+    if (u.epoch !== this.epoch || !this.listed || this.idle.length >= MAX_IDLE) u.close();
+    else {
+      u.idleNow();
+      this.idle.push(u);
+    }
   }
 
   moveTo(host: string, port: number): void {
     if (host === this.host && port === this.port) return;
     this.host = host;
     this.port = port;
-    if (this.agentValue !== undefined) this.retiredAgents.push(this.agentValue);
-    this.agentValue = undefined;
-    this.releaseIfIdle();
+    this.epoch++;
+    this.closePool();
   }
 
   begin(): void {
@@ -72,22 +84,15 @@ export class BackendState {
     });
   }
 
-  /** Closes pooled sockets; destroying an agent also kills sockets in use, so only when idle. */
+  /** Closes the idle connections; ones in use are closed when released (putIdle). */
   closePool(): void {
-    this.agentValue?.destroy();
-    this.agentValue = undefined;
-    for (const a of this.retiredAgents) a.destroy();
-    this.retiredAgents = [];
+    for (const u of this.idle) u.close();
+    this.idle = [];
   }
 
   private releaseIfIdle(): void {
     if (this.inFlight !== 0) return;
-    for (const a of this.retiredAgents) a.destroy();
-    this.retiredAgents = [];
-    if (!this.listed) {
-      this.agentValue?.destroy();
-      this.agentValue = undefined;
-    }
+    if (!this.listed) this.closePool();
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
     for (const w of waiters) w();

@@ -1,13 +1,16 @@
-// The shared HTTP entry: picks a route by Host and longest path prefix, then a
-// backend per request (weighted round-robin, or the sticky cookie's), and
-// streams both bodies through keep-alive upstream pools. WebSocket (any
-// Upgrade) requests are tunnelled as raw sockets after the 101. Failures
-// answer with a plain-text body that says what is wrong.
+// The shared HTTP entry on raw sockets: parses each request head itself
+// (http1.ts), picks a route by Host and longest path prefix, then a backend
+// per request (weighted round-robin, or the sticky cookie's), and streams both
+// bodies through keep-alive upstream connections, following each message's
+// framing so both sides stay reusable. Upgrade and HTTP/1.0 requests get a
+// connection of their own that is tunnelled as raw bytes. Failures answer
+// with a plain-text body that says what is wrong.
 
-import http from 'node:http';
-import type net from 'node:net';
+import net from 'node:net';
 import type { BackendState, Pool } from './backends.js';
+import { bodiless, ChunkedScanner, MAX_HEAD, parseRequestHead, parseResponseHead, type RequestHead } from './http1.js';
 import { isConnectError } from './l4.js';
+import { Upstream, type UpstreamOwner } from './upstream.js';
 
 export interface L7Route {
   host: string | undefined;
@@ -24,7 +27,6 @@ export interface L7Routes {
 
 export const STICKY_COOKIE = 'capstan_sticky';
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
-const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade', 'proxy-authorization', 'proxy-authenticate'];
 
 export function indexRoutes(routes: readonly L7Route[]): L7Routes {
   const byHost = new Map<string, L7Route[]>();
@@ -74,9 +76,9 @@ function stickyId(cookie: string | undefined): string | undefined {
   return decodeURIComponent(cookie.slice(from, to === -1 ? undefined : to).trim());
 }
 
-function choose(route: L7Route, req: http.IncomingMessage): BackendState | undefined {
+function choose(route: L7Route, cookie: string | undefined): BackendState | undefined {
   if (route.sticky) {
-    const id = stickyId(req.headers.cookie);
+    const id = stickyId(cookie);
     if (id !== undefined) {
       const b = route.pool.byId(id);
       if (b !== undefined) return b;
@@ -85,187 +87,451 @@ function choose(route: L7Route, req: http.IncomingMessage): BackendState | undef
   return route.pool.pick();
 }
 
-function upstreamHeaders(req: http.IncomingMessage): http.OutgoingHttpHeaders {
-  const h: http.OutgoingHttpHeaders = { ...req.headers };
-  dropHopByHop(h);
-  const peer = req.socket.remoteAddress ?? '';
-  const prior = req.headers['x-forwarded-for'];
-  h['x-forwarded-for'] = prior === undefined ? peer : `${Array.isArray(prior) ? prior.join(', ') : prior}, ${peer}`;
-  h['x-forwarded-proto'] = 'http';
-  if (req.headers.host !== undefined) h['x-forwarded-host'] = req.headers.host;
-  return h;
-}
-
-/** Deleting only what is there keeps the common header object in V8's fast shape. */
-function dropHopByHop(h: Record<string, unknown>): void {
-  for (const name of HOP_BY_HOP) if (h[name] !== undefined) delete h[name];
-}
-
-function hasBody(req: http.IncomingMessage): boolean {
-  const len = req.headers['content-length'];
-  return req.headers['transfer-encoding'] !== undefined || (len !== undefined && len !== '0');
-}
-
-function answer(res: http.ServerResponse, status: number, body: string): void {
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
-  res.end(body);
-}
-
 export interface L7Options {
   routes: () => L7Routes;
   accessLog: ((line: string) => void) | undefined;
 }
 
-export function createL7Server(opts: L7Options): http.Server {
-  const server = http.createServer({ keepAlive: true, keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 60_000 });
-  server.on('request', (req, res) => {
-    const route = findRoute(opts.routes(), req.headers.host, req.url ?? '/');
-    if (route === undefined) {
-      answer(res, 404, `capstan router: no route for host "${hostOf(req.headers.host)}" path "${req.url ?? ''}"\n`);
-      return;
-    }
-    const backend = choose(route, req);
-    if (backend === undefined) {
-      answer(res, 503, `capstan router: no ready backend for ${route.host ?? '*'}${route.pathPrefix}\n`);
-      return;
-    }
-    const retryable = IDEMPOTENT.has(req.method ?? '') && !hasBody(req);
-    forward(req, res, route, backend, retryable, opts.accessLog);
-  });
-  server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
-    tunnel(req, socket, head, opts.routes());
-  });
-  server.on('clientError', (_err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
-    else socket.destroy();
-  });
-  return server;
+/** Client connections idle this long between requests are closed. */
+const KEEP_ALIVE_MS = 65_000;
+const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
+const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 404: 'Not Found', 431: 'Request Header Fields Too Large', 502: 'Bad Gateway', 503: 'Service Unavailable' };
+
+/** An answer from the router itself: plain text that says what is wrong. */
+function plainAnswer(status: number, body: string, close: boolean, withBody: boolean): string {
+  return `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? ''}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\ncache-control: no-store\r\n${close ? 'connection: close\r\n' : ''}\r\n${withBody ? body : ''}`;
 }
 
-function forward(
-  req: http.IncomingMessage,
-  res: http.ServerResponse,
-  route: L7Route,
-  backend: BackendState,
-  retryable: boolean,
-  accessLog: ((line: string) => void) | undefined,
-): void {
-  backend.begin();
-  let released = false;
-  const release = (): void => {
-    if (released) return;
-    released = true;
-    backend.end();
-  };
-  const up = http.request({
-    host: backend.host,
-    port: backend.port,
-    method: req.method,
-    path: req.url,
-    headers: upstreamHeaders(req),
-    agent: backend.agent,
-  });
-  let responded = false;
-  up.on('response', (upRes) => {
-    responded = true;
-    const headers = upRes.headers;
-    dropHopByHop(headers);
-    if (route.sticky && stickyId(req.headers.cookie) !== backend.id) {
-      const cookie = `${STICKY_COOKIE}=${encodeURIComponent(backend.id)}; Path=/; HttpOnly; SameSite=Lax`;
-      const prior = headers['set-cookie'];
-      headers['set-cookie'] = prior === undefined ? [cookie] : [...prior, cookie];
+/** The L7 listener; it tracks its client connections so a close can be graceful. */
+export class L7Server extends net.Server {
+  readonly clients = new Set<ClientConnection>();
+  readonly opts: L7Options;
+  /** Set by closeIdleConnections: busy connections close after their current exchange. */
+  closing = false;
+
+  constructor(opts: L7Options) {
+    super({ allowHalfOpen: true, noDelay: true });
+    this.opts = opts;
+    this.on('connection', (socket: net.Socket) => {
+      this.clients.add(new ClientConnection(socket, this));
+    });
+  }
+
+  closeIdleConnections(): void {
+    this.closing = true;
+    for (const c of this.clients) c.closeIfIdle();
+  }
+
+  closeAllConnections(): void {
+    for (const c of this.clients) c.socket.destroy();
+  }
+}
+
+export function createL7Server(opts: L7Options): L7Server {
+  return new L7Server(opts);
+}
+
+/**
+ * One client connection: requests are handled one at a time in order, so a
+ * pipelining client's later requests wait in `pending` until the current
+ * answer is complete.
+ */
+class ClientConnection implements UpstreamOwner {
+  readonly socket: net.Socket;
+  private readonly server: L7Server;
+  /** Bytes received and not yet handled: the next request's head, or more. */
+  private pending: Buffer | undefined;
+  private ended = false;
+  private tunnel: net.Socket | undefined;
+
+  // The exchange in progress, when `req` is set.
+  private req: RequestHead | undefined;
+  private route: L7Route | undefined;
+  private backend: BackendState | undefined;
+  private up: Upstream | undefined;
+  private upHead = '';
+  private retryable = false;
+  private retried = false;
+  private closeAfter = false;
+  private reqDone = true;
+  private reqLeft = 0;
+  private reqChunks: ChunkedScanner | undefined;
+  private resBuf: Buffer | undefined;
+  private resStarted = false;
+  private resHeadDone = false;
+  private resLeft = 0;
+  private resChunks: ChunkedScanner | undefined;
+  private resToClose = false;
+  private upReusable = false;
+  private status = 0;
+
+  constructor(socket: net.Socket, server: L7Server) {
+    this.socket = socket;
+    this.server = server;
+    socket.setTimeout(KEEP_ALIVE_MS);
+    socket.on('data', this.onData);
+    socket.on('end', () => {
+      this.ended = true;
+      if (this.req === undefined && this.tunnel === undefined) socket.end();
+    });
+    socket.on('drain', () => this.up?.socket.resume());
+    socket.on('timeout', () => {
+      if (this.req === undefined && this.tunnel === undefined) socket.destroy();
+    });
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => {
+      server.clients.delete(this);
+      this.tunnel?.destroy();
+      if (this.req !== undefined) {
+        this.up?.close();
+        this.up = undefined;
+        this.finish();
+      }
+    });
+  }
+
+  closeIfIdle(): void {
+    if (this.req === undefined && this.tunnel === undefined) this.socket.destroy();
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    if (this.req !== undefined && !this.reqDone) {
+      this.forwardBody(chunk);
+      return;
     }
-    res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, headers);
-    // pipe, not pipeline: pipeline's per-stream bookkeeping costs a visible
-    // share of throughput here; the error paths below cover what it would.
-    upRes.pipe(res);
-    upRes.once('error', () => {
-      backend.errors++;
-      res.destroy();
-    });
-    res.once('close', () => {
-      if (!upRes.complete) upRes.destroy();
-      release();
-      if (accessLog !== undefined) accessLog(`${req.socket.remoteAddress ?? '-'} ${req.method ?? '-'} ${req.headers.host ?? '-'}${req.url ?? ''} ${upRes.statusCode ?? 0} ${backend.id}`);
-    });
-  });
-  up.on('error', (err: NodeJS.ErrnoException) => {
-    if (responded) return;
-    backend.errors++;
-    release();
-    if (retryable && isConnectError(err)) {
-      const next = route.pool.pick(backend);
-      if (next !== undefined && !res.headersSent) {
-        forward(req, res, route, next, false, accessLog);
+    this.pending = this.pending === undefined ? chunk : Buffer.concat([this.pending, chunk]);
+    // A pipelining client waits for the answer in progress; bound what it may queue meanwhile.
+    if (this.req !== undefined) {
+      if (this.pending.length > MAX_HEAD) this.socket.pause();
+      return;
+    }
+    this.next();
+  };
+
+  /** Starts the requests waiting in `pending` until one is in progress or the bytes run out. */
+  private next(): void {
+    while (this.pending !== undefined && this.req === undefined && this.tunnel === undefined && !this.socket.destroyed) {
+      let buf = this.pending;
+      // Stray CRLFs between requests are allowed (RFC 9112 §2.2).
+      let skip = 0;
+      while (skip + 1 < buf.length && buf[skip] === 13 && buf[skip + 1] === 10) skip += 2;
+      if (skip > 0) buf = buf.subarray(skip);
+      const end = buf.indexOf(HEAD_END);
+      if (end === -1 || end > MAX_HEAD) {
+        this.pending = buf.length === 0 ? undefined : buf;
+        if (end !== -1 || buf.length > MAX_HEAD) this.refuse(431);
+        return;
+      }
+      this.pending = end + 4 < buf.length ? buf.subarray(end + 4) : undefined;
+      const head = parseRequestHead(buf.toString('latin1', 0, end));
+      if (head === undefined) {
+        this.refuse(400);
+        return;
+      }
+      this.start(head);
+    }
+  }
+
+  /** Answers a request that could not be read and closes: nothing after it can be trusted. */
+  private refuse(status: number): void {
+    this.pending = undefined;
+    this.socket.off('data', this.onData);
+    this.socket.end(plainAnswer(status, '', true, false));
+  }
+
+  private start(req: RequestHead): void {
+    const route = findRoute(this.server.opts.routes(), req.host, req.target);
+    if (route === undefined) {
+      this.answerDirect(req, 404, `capstan router: no route for host "${hostOf(req.host)}" path "${req.target}"\n`);
+      return;
+    }
+    const backend = choose(route, req.cookie);
+    if (backend === undefined) {
+      this.answerDirect(req, 503, `capstan router: no ready backend for ${route.host ?? '*'}${route.pathPrefix}\n`);
+      return;
+    }
+    if (req.upgrade !== undefined || req.minor === 0) {
+      this.startTunnel(req, backend);
+      return;
+    }
+    const hasBody = req.chunked || req.contentLength > 0;
+    this.req = req;
+    this.route = route;
+    this.retryable = IDEMPOTENT.has(req.method) && !hasBody;
+    this.retried = false;
+    this.closeAfter = req.close || this.ended;
+    this.reqDone = !hasBody;
+    this.reqLeft = req.contentLength > 0 ? req.contentLength : 0;
+    this.reqChunks = req.chunked ? new ChunkedScanner() : undefined;
+    this.upHead = `${req.method} ${req.target} HTTP/1.1\r\n${req.passOn}${this.forwardedHeaders(req)}\r\n`;
+    this.dispatch(backend);
+    if (hasBody && this.pending !== undefined) {
+      const body = this.pending;
+      this.pending = undefined;
+      this.forwardBody(body);
+    }
+  }
+
+  private forwardedHeaders(req: RequestHead): string {
+    const peer = this.socket.remoteAddress ?? '';
+    const xff = req.forwardedFor === undefined ? peer : `${req.forwardedFor}, ${peer}`;
+    return `x-forwarded-for: ${xff}\r\nx-forwarded-proto: http\r\n${req.host === undefined ? '' : `x-forwarded-host: ${req.host}\r\n`}`;
+  }
+
+  /** A 404 or 503 from the router itself; a request body it did not read means the connection closes. */
+  private answerDirect(req: RequestHead, status: number, body: string): void {
+    const close = req.close || this.ended || this.server.closing || req.chunked || req.contentLength > 0 || req.upgrade !== undefined;
+    const out = plainAnswer(status, body, close, req.method !== 'HEAD');
+    if (close) {
+      this.pending = undefined;
+      this.socket.off('data', this.onData);
+      this.socket.end(out);
+    } else this.socket.write(out);
+  }
+
+  private dispatch(backend: BackendState): void {
+    this.backend = backend;
+    backend.begin();
+    let up = backend.takeIdle();
+    up ??= new Upstream(backend.host, backend.port, backend.epoch);
+    up.claim(this);
+    this.up = up;
+    this.resBuf = undefined;
+    this.resStarted = false;
+    this.resHeadDone = false;
+    this.resChunks = undefined;
+    this.resToClose = false;
+    up.socket.write(this.upHead, 'latin1');
+  }
+
+  private forwardBody(chunk: Buffer): void {
+    let end: number;
+    if (this.reqChunks !== undefined) {
+      end = this.reqChunks.feed(chunk, 0);
+      if (end === -2) {
+        this.socket.destroy();
+        return;
+      }
+    } else {
+      const take = Math.min(this.reqLeft, chunk.length);
+      this.reqLeft -= take;
+      end = this.reqLeft === 0 ? take : -1;
+    }
+    const piece = end === -1 || end === chunk.length ? chunk : chunk.subarray(0, end);
+    if (this.up !== undefined && piece.length > 0 && !this.up.socket.write(piece)) this.socket.pause();
+    if (end === -1) return;
+    this.reqDone = true;
+    if (end < chunk.length) {
+      const rest = chunk.subarray(end);
+      this.pending = this.pending === undefined ? rest : Buffer.concat([this.pending, rest]);
+    }
+  }
+
+  upstreamData(u: Upstream, chunk: Buffer): void {
+    if (u !== this.up) return;
+    this.resStarted = true;
+    if (this.resHeadDone) {
+      this.responseBody(chunk, 0, 0);
+      return;
+    }
+    let buf = this.resBuf === undefined ? chunk : Buffer.concat([this.resBuf, chunk]);
+    for (;;) {
+      const end = buf.indexOf(HEAD_END);
+      if (end === -1 || end > MAX_HEAD) {
+        this.resBuf = buf;
+        if (end !== -1 || buf.length > MAX_HEAD) this.upstreamFailed(u, 'response head too large');
+        return;
+      }
+      const res = parseResponseHead(buf.toString('latin1', 0, end));
+      if (res === undefined || res.status === 101) {
+        this.upstreamFailed(u, 'malformed response');
+        return;
+      }
+      if (res.status < 200) {
+        // 100 Continue and other interim answers go to the client as they are.
+        this.socket.write(buf.subarray(0, end + 4));
+        buf = buf.subarray(end + 4);
+        if (buf.length === 0) {
+          this.resBuf = undefined;
+          return;
+        }
+        continue;
+      }
+      this.resBuf = undefined;
+      this.resHeadDone = true;
+      this.status = res.status;
+      const req = this.req!;
+      if (bodiless(req.method, res.status)) this.resLeft = 0;
+      else if (res.chunked) this.resChunks = new ChunkedScanner();
+      else if (res.otherEncoding || res.contentLength === -1) this.resToClose = true;
+      else this.resLeft = res.contentLength;
+      this.upReusable = !res.close && !this.resToClose;
+      if (this.resToClose || this.server.closing) this.closeAfter = true;
+      let out = res.passOn;
+      const backend = this.backend!;
+      if (this.route!.sticky && stickyId(req.cookie) !== backend.id) {
+        out += `set-cookie: ${STICKY_COOKIE}=${encodeURIComponent(backend.id)}; Path=/; HttpOnly; SameSite=Lax\r\n`;
+      }
+      out += this.closeAfter ? 'connection: close\r\n\r\n' : '\r\n';
+      this.responseStart(out, buf, end + 4);
+      return;
+    }
+  }
+
+  /**
+   * Writes the rewritten head with the body bytes that came with it as one
+   * buffer: one write is cheaper than cork/uncork's writev for small answers.
+   */
+  private responseStart(head: string, buf: Buffer, from: number): void {
+    const rest = buf.length - from;
+    if (rest === 0 || rest > 16 * 1024) {
+      this.socket.write(head, 'latin1');
+      this.responseBody(buf, from, from);
+      return;
+    }
+    const out = Buffer.allocUnsafe(head.length + rest);
+    out.write(head, 0, 'latin1');
+    buf.copy(out, head.length, from);
+    this.responseBody(out, head.length, 0);
+  }
+
+  /** Follows the body's framing from `from`; writes `buf` to the client from `writeFrom` (a head may precede the body). */
+  private responseBody(buf: Buffer, from: number, writeFrom: number): void {
+    let end: number;
+    if (this.resToClose) end = -1;
+    else if (this.resChunks !== undefined) {
+      end = this.resChunks.feed(buf, from);
+      if (end === -2) {
+        this.backend!.errors++;
+        this.socket.destroy();
+        return;
+      }
+    } else {
+      const take = Math.min(this.resLeft, buf.length - from);
+      this.resLeft -= take;
+      end = this.resLeft === 0 ? from + take : -1;
+    }
+    const to = end === -1 ? buf.length : end;
+    if (to > writeFrom && !this.socket.write(writeFrom === 0 && to === buf.length ? buf : buf.subarray(writeFrom, to))) this.up?.socket.pause();
+    if (end === -1) return;
+    // Bytes after the answer's end belong to no request: that connection cannot be reused.
+    if (end < buf.length || !this.reqDone) this.upReusable = false;
+    if (!this.reqDone) this.closeAfter = true;
+    const up = this.up!;
+    this.up = undefined;
+    if (this.upReusable) this.backend!.putIdle(up);
+    else up.close();
+    this.finish();
+  }
+
+  /** The backend took the request body so far: read more of it. */
+  upstreamDrain(u: Upstream): void {
+    if (u === this.up && !this.reqDone) this.socket.resume();
+  }
+
+  upstreamClosed(u: Upstream, err: NodeJS.ErrnoException | undefined): void {
+    if (u !== this.up) return;
+    this.up = undefined;
+    const backend = this.backend!;
+    if (this.resHeadDone) {
+      if (this.resToClose && err === undefined) this.socket.end();
+      else {
+        backend.errors++;
+        this.socket.destroy();
+      }
+      this.finish();
+      return;
+    }
+    if (this.retryable && !this.resStarted) {
+      // A pooled connection the backend had closed while idle: the request never reached it.
+      if (u.reused) {
+        backend.end();
+        this.dispatch(backend);
+        return;
+      }
+      const next = !this.retried && err !== undefined && isConnectError(err) ? this.route!.pool.pick(backend) : undefined;
+      if (next !== undefined) {
+        backend.errors++;
+        backend.end();
+        this.retried = true;
+        this.dispatch(next);
         return;
       }
     }
-    answer(res, 502, `capstan router: upstream ${backend.id} (${backend.host}:${backend.port}) failed: ${err.code ?? err.message}\n`);
-  });
-  // A client that goes away before the answer cancels its upstream request.
-  const onClose = (): void => {
-    if (!responded) up.destroy();
-  };
-  res.once('close', onClose);
-  up.once('response', () => res.off('close', onClose));
-  if (retryable) up.end();
-  else req.pipe(up);
-}
-
-function tunnel(req: http.IncomingMessage, socket: net.Socket, head: Buffer, routes: L7Routes): void {
-  socket.on('error', () => socket.destroy());
-  const route = findRoute(routes, req.headers.host, req.url ?? '/');
-  const backend = route === undefined ? undefined : choose(route, req);
-  if (backend === undefined) {
-    socket.end(`HTTP/1.1 ${route === undefined ? '404 Not Found' : '503 Service Unavailable'}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
-    return;
-  }
-  backend.begin();
-  const headers = upstreamHeaders(req);
-  headers.connection = 'Upgrade';
-  if (req.headers.upgrade !== undefined) headers.upgrade = req.headers.upgrade;
-  const up = http.request({ host: backend.host, port: backend.port, method: req.method, path: req.url, headers, agent: false });
-  let released = false;
-  const release = (): void => {
-    if (!released) {
-      released = true;
-      backend.end();
-    }
-  };
-  up.on('upgrade', (upRes, upSocket, upHead) => {
-    let lines = `HTTP/1.1 ${upRes.statusCode ?? 101} ${upRes.statusMessage ?? 'Switching Protocols'}\r\n`;
-    for (let i = 0; i < upRes.rawHeaders.length; i += 2) lines += `${upRes.rawHeaders[i]!}: ${upRes.rawHeaders[i + 1]!}\r\n`;
-    socket.write(`${lines}\r\n`);
-    if (upHead.length > 0) socket.write(upHead);
-    if (head.length > 0) upSocket.write(head);
-    upSocket.on('error', () => socket.destroy());
-    socket.on('close', () => upSocket.destroy());
-    upSocket.on('close', () => {
-      release();
-      socket.destroy();
-    });
-    upSocket.pipe(socket);
-    socket.pipe(upSocket);
-  });
-  // The backend answered without upgrading: relay its answer and close.
-  up.on('response', (upRes) => {
-    let lines = `HTTP/1.1 ${upRes.statusCode ?? 502} ${upRes.statusMessage ?? ''}\r\n`;
-    for (let i = 0; i < upRes.rawHeaders.length; i += 2) {
-      const name = upRes.rawHeaders[i]!;
-      if (name.toLowerCase() !== 'connection') lines += `${name}: ${upRes.rawHeaders[i + 1]!}\r\n`;
-    }
-    socket.write(`${lines}connection: close\r\n\r\n`);
-    upRes.pipe(socket);
-    upRes.on('end', release);
-  });
-  up.on('error', () => {
     backend.errors++;
-    release();
-    socket.end('HTTP/1.1 502 Bad Gateway\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
-  });
-  up.end();
+    this.failed(`capstan router: upstream ${backend.id} (${backend.host}:${backend.port}) failed: ${err?.code ?? err?.message ?? 'ECONNRESET'}\n`);
+  }
+
+  /** The backend broke the protocol: 502, and that connection is dropped. */
+  private upstreamFailed(u: Upstream, why: string): void {
+    this.up = undefined;
+    u.close();
+    const backend = this.backend!;
+    backend.errors++;
+    this.failed(`capstan router: upstream ${backend.id} (${backend.host}:${backend.port}) failed: ${why}\n`);
+  }
+
+  private failed(body: string): void {
+    this.status = 502;
+    if (!this.reqDone) this.closeAfter = true;
+    const close = this.closeAfter || this.server.closing;
+    this.socket.write(plainAnswer(502, body, close, this.req!.method !== 'HEAD'));
+    this.closeAfter = close;
+    this.finish();
+  }
+
+  /** The exchange is over (or abandoned): account for it and go on with the next request. */
+  private finish(): void {
+    const req = this.req;
+    const backend = this.backend;
+    this.req = undefined;
+    this.backend = undefined;
+    this.route = undefined;
+    if (backend !== undefined) backend.end();
+    const log = this.server.opts.accessLog;
+    if (log !== undefined && req !== undefined) log(`${this.socket.remoteAddress ?? '-'} ${req.method} ${req.host ?? '-'}${req.target} ${this.status} ${backend?.id ?? '-'}`);
+    if (this.socket.destroyed) return;
+    if (this.closeAfter || this.ended || this.server.closing) {
+      this.pending = undefined;
+      this.socket.off('data', this.onData);
+      this.socket.end();
+      return;
+    }
+    this.socket.resume();
+    if (this.pending !== undefined) this.next();
+  }
+
+  /** Upgrade and HTTP/1.0 requests: a fresh backend connection of their own, then raw bytes both ways. */
+  private startTunnel(req: RequestHead, backend: BackendState): void {
+    this.socket.off('data', this.onData);
+    this.socket.setTimeout(0);
+    backend.begin();
+    const version = req.minor === 0 ? 'HTTP/1.0' : 'HTTP/1.1';
+    const connection = req.upgrade !== undefined ? `connection: upgrade\r\nupgrade: ${req.upgrade}\r\n` : 'connection: close\r\n';
+    const up = net.connect({ host: backend.host, port: backend.port, noDelay: true, allowHalfOpen: true });
+    this.tunnel = up;
+    up.write(`${req.method} ${req.target} ${version}\r\n${req.passOn}${this.forwardedHeaders(req)}${connection}\r\n`, 'latin1');
+    if (this.pending !== undefined) up.write(this.pending);
+    this.pending = undefined;
+    let connected = false;
+    up.once('connect', () => {
+      connected = true;
+    });
+    up.on('error', (err: NodeJS.ErrnoException) => {
+      backend.errors++;
+      if (connected) this.socket.destroy();
+      else {
+        this.socket.unpipe(up);
+        const body = `capstan router: upstream ${backend.id} (${backend.host}:${backend.port}) failed: ${err.code ?? err.message}\n`;
+        this.socket.end(plainAnswer(502, body, true, true));
+      }
+    });
+    up.once('close', (hadError) => {
+      backend.end();
+      if (hadError) this.socket.destroy();
+    });
+    up.pipe(this.socket);
+    this.socket.pipe(up);
+    this.socket.resume();
+  }
 }

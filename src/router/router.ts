@@ -3,12 +3,11 @@
 // table serving), counts per-backend traffic and drains. No I/O beyond its
 // own sockets; the admin API and persistence sit on top of it.
 
-import type http from 'node:http';
 import type net from 'node:net';
 import { RouterListenError } from '../errors.js';
 import { BackendRegistry } from './backends.js';
 import { createL4Listener, type L4Listener } from './l4.js';
-import { createL7Server, indexRoutes, type L7Routes } from './l7.js';
+import { createL7Server, indexRoutes, type L7Routes, type L7Server } from './l7.js';
 import type { Backend, RoutingTable } from './table.js';
 
 export interface RouterOptions {
@@ -37,7 +36,7 @@ export class Router {
   private readonly registry = new BackendRegistry();
   private readonly l4 = new Map<string, L4Listener>();
   private routes: L7Routes = { byHost: new Map(), anyHost: [] };
-  private http: { server: http.Server; port: number } | undefined;
+  private http: { server: L7Server; port: number } | undefined;
   private tableValue: RoutingTable = EMPTY;
 
   constructor(opts: RouterOptions) {
@@ -53,7 +52,7 @@ export class Router {
     const wanted = new Map(table.l4.map((r) => [`${r.listen.host}:${r.listen.port}`, r]));
     const httpPort = table.httpPort ?? this.opts.httpPort;
     const opened: { key: string; listener: L4Listener }[] = [];
-    let newHttp: { server: http.Server; port: number } | undefined;
+    let newHttp: { server: L7Server; port: number } | undefined;
     try {
       for (const [key, r] of wanted) {
         if (this.l4.has(key)) continue;
@@ -150,7 +149,7 @@ function closeL4(l: L4Listener): void {
   l.server.close();
 }
 
-function closeHttp(server: http.Server): void {
+function closeHttp(server: L7Server): void {
   server.close();
   server.closeIdleConnections();
 }

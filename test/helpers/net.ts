@@ -105,3 +105,60 @@ export function countBy(values: readonly string[]): Record<string, number> {
   for (const v of values) out[v] = (out[v] ?? 0) + 1;
   return out;
 }
+
+/**
+ * An HTTP backend on a bare socket, for exact bytes: each bodiless request
+ * head gets `answer(head)` written as it is. Counts connections, so tests can
+ * see keep-alive reuse.
+ */
+export function rawHttpBackend(answer: (head: string) => string): Promise<TestServer & { connections: () => number }> {
+  let count = 0;
+  const open = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    count++;
+    open.add(socket);
+    socket.on('close', () => open.delete(socket));
+    let buf = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (d: string) => {
+      buf += d;
+      for (let end = buf.indexOf('\r\n\r\n'); end !== -1; end = buf.indexOf('\r\n\r\n')) {
+        socket.write(answer(buf.slice(0, end)), 'latin1');
+        buf = buf.slice(end + 4);
+      }
+    });
+    socket.on('error', () => socket.destroy());
+  });
+  // The router keeps idle keep-alive connections: close cuts them so it does not wait on them.
+  return listenOn(server).then((s) => ({
+    ...s,
+    close: () => {
+      for (const c of open) c.destroy();
+      return s.close();
+    },
+    connections: () => count,
+  }));
+}
+
+/**
+ * Sends raw bytes and collects what comes back until `done(received)` says
+ * so or the other side closes; `closed` tells which.
+ */
+export function rawExchange(port: number, payload: string | Buffer, done: (received: string) => boolean): Promise<{ received: string; closed: boolean }> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ host: '127.0.0.1', port });
+    let received = '';
+    s.setEncoding('latin1');
+    s.setTimeout(20_000, () => s.destroy(new Error(`raw exchange timed out with: ${received.slice(0, 200)}`)));
+    s.on('data', (d: string) => {
+      received += d;
+      if (done(received)) {
+        s.destroy();
+        resolve({ received, closed: false });
+      }
+    });
+    s.on('error', reject);
+    s.on('close', () => resolve({ received, closed: true }));
+    s.write(payload);
+  });
+}

@@ -1,6 +1,7 @@
 // The router on real sockets: local HTTP and TCP servers on 127.0.0.1 are the
 // replicas, a RouterClient drives the admin socket as the operator will.
 
+import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import http from 'node:http';
 import type net from 'node:net';
@@ -10,7 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { RouterClient } from '../../src/router/client.js';
 import { startRouter, type RunningRouter } from '../../src/router/service.js';
 import type { RoutingTableInput } from '../../src/router/table.js';
-import { countBy, freePort, httpBackend, request, tcpBackend, tcpExchange, type TestServer } from '../helpers/net.js';
+import { countBy, freePort, httpBackend, rawExchange, rawHttpBackend, request, tcpBackend, tcpExchange, type TestServer } from '../helpers/net.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -45,6 +46,94 @@ async function bodies(port: number, n: number, opts: Parameters<typeof request>[
   for (let i = 0; i < n; i++) out.push((await request(port, opts)).body);
   return out;
 }
+
+describe('L7 wire handling', () => {
+  it('relays a chunked answer byte for byte, trailers included, and reuses both connections', async () => {
+    const { client, httpPort } = await router();
+    const backend = await rawHttpBackend(() => 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n5\r\nhello\r\n0\r\nx-sum: 5\r\n\r\n');
+    cleanups.push(() => backend.close());
+    await client.pushTable({ l7: [{ pathPrefix: '/', backends: [b('raw', backend.port)] }] });
+    const answer = 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nx-sum: 5\r\n\r\n';
+    const get = 'GET /c HTTP/1.1\r\nHost: app\r\n\r\n';
+    const first = await rawExchange(httpPort, get + get, (r) => r.length >= answer.length * 2);
+    expect(first).toEqual({ received: answer + answer, closed: false });
+    const second = await rawExchange(httpPort, get, (r) => r.length >= answer.length);
+    expect(second.received).toBe(answer);
+    expect(backend.connections()).toBe(1);
+  });
+
+  it('ends HEAD, 204 and 304 answers at their head whatever Content-Length says, and the connection goes on', async () => {
+    const { client, httpPort } = await router();
+    const backend = await rawHttpBackend((head) => {
+      if (head.startsWith('HEAD')) return 'HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n';
+      if (head.startsWith('GET /204')) return 'HTTP/1.1 204 No Content\r\n\r\n';
+      if (head.startsWith('GET /304')) return 'HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n';
+      return 'HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nlast';
+    });
+    cleanups.push(() => backend.close());
+    await client.pushTable({ l7: [{ pathPrefix: '/', backends: [b('raw', backend.port)] }] });
+    const expected = 'HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nHTTP/1.1 204 No Content\r\n\r\nHTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nlast';
+    const r = await rawExchange(httpPort, ['HEAD /', 'GET /204', 'GET /304', 'GET /last'].map((l) => `${l} HTTP/1.1\r\nHost: app\r\n\r\n`).join(''), (got) => got.endsWith('last'));
+    expect(r).toEqual({ received: expected, closed: false });
+    expect(backend.connections()).toBe(1);
+  });
+
+  it('answers pipelined requests in order, round-robin, over one pooled connection per replica', async () => {
+    const { client, httpPort } = await router();
+    const raws = [];
+    for (const name of ['a', 'b', 'c']) {
+      const r = await rawHttpBackend(() => `HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n${name}`);
+      cleanups.push(() => r.close());
+      raws.push(r);
+    }
+    await client.pushTable({ l7: [{ pathPrefix: '/', backends: raws.map((r, i) => b(`r${i}`, r.port)) }] });
+    const one = (name: string): string => `HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n${name}`;
+    const expected = ['a', 'b', 'c', 'a', 'b', 'c'].map(one).join('');
+    const r = await rawExchange(httpPort, 'GET / HTTP/1.1\r\nHost: app\r\n\r\n'.repeat(6), (got) => got.length >= expected.length);
+    expect(r.received).toBe(expected);
+    expect(raws.map((x) => x.connections())).toEqual([1, 1, 1]);
+  });
+
+  it('streams large bodies both ways, with Content-Length and chunked', async () => {
+    const { client, httpPort } = await router();
+    const echo = await httpBackend('echo', (req, res) => {
+      req.pipe(res);
+      return true;
+    });
+    cleanups.push(() => echo.close());
+    await client.pushTable({ l7: [{ pathPrefix: '/', backends: [b('echo', echo.port)] }] });
+    const big = crypto.randomBytes(3_000_000).toString('base64');
+    const sized = await request(httpPort, { method: 'POST', body: big });
+    const chunked = await request(httpPort, { method: 'PUT', body: big, headers: { 'transfer-encoding': 'chunked' } });
+    expect([sized.status, sized.body === big, chunked.status, chunked.body === big]).toEqual([200, true, 200, true]);
+    expect(echo.seen.map((h) => h['transfer-encoding'] ?? h['content-length'])).toEqual([String(big.length), 'chunked']);
+  });
+
+  it('answers an HTTP/1.0 request and closes the connection', async () => {
+    const { client, httpPort } = await router();
+    const [a] = await backends('a');
+    await client.pushTable({ l7: [{ pathPrefix: '/', backends: [b('a', a!.port)] }] });
+    const r = await rawExchange(httpPort, 'GET / HTTP/1.0\r\nHost: app\r\n\r\n', () => false);
+    expect(r.closed).toBe(true);
+    expect(r.received).toMatch(/^HTTP\/1\.[01] 200 OK\r\n[\s\S]*\r\n\r\na$/);
+  });
+
+  it('refuses a malformed request with 400 and an oversized head with 431, and closes that connection', async () => {
+    const { client, httpPort } = await router();
+    const [a] = await backends('a');
+    await client.pushTable({ l7: [{ pathPrefix: '/', backends: [b('a', a!.port)] }] });
+    const bad = await rawExchange(httpPort, 'GET / HTTP/1.1\r\nno colon\r\n\r\n', () => false);
+    const smuggle = await rawExchange(httpPort, 'POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', () => false);
+    const huge = await rawExchange(httpPort, `GET / HTTP/1.1\r\nX-Big: ${'a'.repeat(70_000)}\r\n\r\n`, () => false);
+    expect([bad, smuggle, huge].map((r) => `${r.received.split('\r\n', 1)[0]!} ${String(r.closed)}`)).toEqual([
+      'HTTP/1.1 400 Bad Request true',
+      'HTTP/1.1 400 Bad Request true',
+      'HTTP/1.1 431 Request Header Fields Too Large true',
+    ]);
+    expect((await request(httpPort)).body).toBe('a');
+    expect(a!.seen).toHaveLength(1);
+  });
+});
 
 describe('L7 entry', () => {
   it('spreads requests evenly over three replicas', async () => {

@@ -1,0 +1,87 @@
+// The L7 fast path's parsing units: request heads (what is refused, what is
+// passed on), response heads and the chunked-body scanner fed in pieces.
+
+import { describe, expect, it } from 'vitest';
+import { bodiless, ChunkedScanner, parseRequestHead, parseResponseHead } from '../../src/router/http1.js';
+
+const CHUNKED = Buffer.from('5\r\nhello\r\n7;ext=1\r\n, world\r\n0\r\nx-sum: 1\r\n\r\n');
+
+describe('ChunkedScanner', () => {
+  it('finds the end after the last chunk and its trailers, leaving what follows', () => {
+    const buf = Buffer.concat([CHUNKED, Buffer.from('HTTP/1.1 200 OK\r\n')]);
+    expect(new ChunkedScanner().feed(buf, 0)).toBe(CHUNKED.length);
+  });
+
+  it('finds the same end when the body arrives one byte at a time', () => {
+    const s = new ChunkedScanner();
+    const ends = [];
+    for (let i = 0; i < CHUNKED.length; i++) ends.push(s.feed(CHUNKED.subarray(i, i + 1), 0));
+    expect(ends.slice(0, -1).every((e) => e === -1)).toBe(true);
+    expect(ends.at(-1)).toBe(1);
+  });
+
+  it('refuses framing that is not chunked', () => {
+    for (const bad of ['zz\r\n', '5\r\nhelloXX', '\r\n', '5\nhello\r\n', '1234567890abc\r\n']) {
+      expect(new ChunkedScanner().feed(Buffer.from(bad), 0), bad).toBe(-2);
+    }
+  });
+});
+
+describe('parseRequestHead', () => {
+  it('reads what routing and framing need and passes on all but hop-by-hop headers', () => {
+    const r = parseRequestHead('POST /api?q=1 HTTP/1.1\r\nHost: Shop.example:8000\r\nContent-Length: 5\r\nConnection: keep-alive, X-Drop\r\nKeep-Alive: 5\r\nCookie: a=1\r\nX-Forwarded-For: 10.0.0.1\r\nX-Trace: t1');
+    expect(r).toMatchObject({ method: 'POST', target: '/api?q=1', minor: 1, host: 'Shop.example:8000', contentLength: 5, chunked: false, close: false, cookie: 'a=1', forwardedFor: '10.0.0.1' });
+    expect(r?.passOn).toBe('Host: Shop.example:8000\r\nContent-Length: 5\r\nCookie: a=1\r\nX-Trace: t1\r\n');
+  });
+
+  it('knows when the client closes: Connection: close, or HTTP/1.0 without keep-alive', () => {
+    expect(parseRequestHead('GET / HTTP/1.1\r\nConnection: close')?.close).toBe(true);
+    expect(parseRequestHead('GET / HTTP/1.0')?.close).toBe(true);
+    expect(parseRequestHead('GET / HTTP/1.0\r\nConnection: Keep-Alive')?.close).toBe(false);
+  });
+
+  it('sees an upgrade only when Connection names it', () => {
+    expect(parseRequestHead('GET /ws HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket')?.upgrade).toBe('websocket');
+    expect(parseRequestHead('GET /ws HTTP/1.1\r\nUpgrade: websocket')?.upgrade).toBeUndefined();
+  });
+
+  it('refuses malformed and ambiguous heads', () => {
+    const bad = [
+      'GET /',
+      'GET / HTTP/2.0',
+      'GET  / HTTP/1.1',
+      'G(T / HTTP/1.1',
+      'GET / HTTP/1.1\r\nno colon here',
+      'GET / HTTP/1.1\r\nBad Name: x',
+      'GET / HTTP/1.1\r\nX: a\r\n folded',
+      'GET / HTTP/1.1\r\nHost: a\r\nHost: b',
+      'POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2',
+      'POST / HTTP/1.1\r\nContent-Length: -1',
+      'POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3',
+      'POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked',
+      'GET / HTTP/1.1\r\nX: a\nb',
+    ];
+    for (const h of bad) expect(parseRequestHead(h), h).toBeUndefined();
+    expect(parseRequestHead('POST / HTTP/1.1\r\nTransfer-Encoding: chunked')?.chunked).toBe(true);
+  });
+});
+
+describe('parseResponseHead', () => {
+  it('reads status and framing and drops hop-by-hop headers', () => {
+    const r = parseResponseHead('HTTP/1.1 200 OK\r\nContent-Length: 12\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\nX-A: 1');
+    expect(r).toEqual({ status: 200, contentLength: 12, chunked: false, otherEncoding: false, close: false, passOn: 'HTTP/1.1 200 OK\r\nContent-Length: 12\r\nX-A: 1\r\n' });
+    expect(parseResponseHead('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close')).toMatchObject({ chunked: true, close: true });
+    expect(parseResponseHead('HTTP/1.0 200 OK')).toMatchObject({ close: true, contentLength: -1 });
+    expect(parseResponseHead('HTTP/1.1 204')?.status).toBe(204);
+  });
+
+  it('refuses what is not an HTTP/1 response', () => {
+    for (const h of ['HTTP/2 200 OK', 'HTTP/1.1 2000 OK', 'HTTP/1.1 abc OK', 'hello', 'HTTP/1.1 200 OK\r\nbroken']) expect(parseResponseHead(h), h).toBeUndefined();
+  });
+});
+
+describe('bodiless', () => {
+  it('is true for HEAD, 1xx, 204 and 304 whatever the headers say', () => {
+    expect([bodiless('HEAD', 200), bodiless('GET', 204), bodiless('GET', 304), bodiless('GET', 100), bodiless('GET', 200)]).toEqual([true, true, true, true, false]);
+  });
+});
