@@ -1,18 +1,20 @@
 // `capstan run --router process` as a user runs it: the daemon starts the
 // router, pushes the table after its passes (round-robin over 3 replicas on
-// the HTTP entry), and the router keeps serving when the operator is killed;
+// the HTTP entry and the published port, which the replicas do not bind), and the router keeps serving when the operator is killed;
 // a restarted operator reuses it instead of starting another.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TEST_IMAGE, cleanupInstance, uniqueInstance } from '../helpers/docker.js';
 import { startTestGitServer, type TestGitServer, type TestRepo } from '../helpers/git.js';
 import { countBy, freePort, request } from '../helpers/net.js';
 
+const exec = promisify(execFile);
 const BIN = fileURLToPath(new URL('../../bin/capstan.mjs', import.meta.url));
 const instance = uniqueInstance('t-rrun');
 const stack = instance.replace(/-/g, '');
@@ -20,16 +22,18 @@ const dataDir = mkdtempSync(join(tmpdir(), 'capstan-rrun-'));
 let server: TestGitServer;
 let repo: TestRepo;
 let httpPort: number;
+let l4Port: number;
 let logs = '';
 const daemons: ChildProcess[] = [];
 
 // Each replica answers with its own hostname (the container id), so bodies tell replicas apart.
-const manifest = `name: ${stack}
+const manifest = (): string => `name: ${stack}
 services:
   web:
     image: ${TEST_IMAGE}
     command: ["sh", "-c", "mkdir -p /www && hostname > /www/index.html && trap 'exit 0' TERM; httpd -f -p 80 -h /www & wait"]
     deploy: { replicas: 3 }
+    ports: ["127.0.0.1:${l4Port}:80"]
     x-capstan: { route: { path: / } }
 `;
 
@@ -58,7 +62,7 @@ async function load(clients: number, stop: { done: boolean }, maxRequests: numbe
   await Promise.all(Array.from({ length: clients }, async () => {
     for (let i = 0; i < maxRequests && !stop.done; i++) {
       try {
-        const r = await request(httpPort);
+        const r = await request(l4Port);
         if (r.status === 200) ok++;
         else failed.push(`${r.status} ${r.body.slice(0, 80)}`);
       } catch (err) {
@@ -73,6 +77,7 @@ beforeAll(async () => {
   server = await startTestGitServer();
   repo = await server.createRepo('infra');
   httpPort = await freePort();
+  l4Port = await freePort();
 });
 
 afterAll(async () => {
@@ -89,7 +94,7 @@ afterAll(async () => {
 
 describe('capstan run --router process', () => {
   it('round-robins over 3 replicas and keeps serving through kill -9 of the operator', async () => {
-    await repo.commitFiles({ 'stacks/web.yaml': manifest }, 'three replicas behind a route');
+    await repo.commitFiles({ 'stacks/web.yaml': manifest() }, 'three replicas behind a route');
     const first = startDaemon();
     const spread = await eventually(async () => {
       const bodies: string[] = [];
@@ -98,6 +103,11 @@ describe('capstan run --router process', () => {
       return Object.keys(counts).length === 3 ? counts : undefined;
     }, 60_000);
     expect(Object.values(spread)).toEqual([10, 10, 10]);
+    // The published port is the router's L4 listener, balancing connections; the replicas bind no host port.
+    const l4 = countBy(await Promise.all(Array.from({ length: 30 }, async (_, i) => { await new Promise((r) => setTimeout(r, i * 5)); return (await request(l4Port)).body.trim(); })));
+    expect(Object.keys(l4).sort()).toEqual(Object.keys(spread).sort());
+    const { stdout } = await exec('docker', ['ps', '--filter', `label=io.capstan.instance=${instance}`, '--format', '{{.Ports}}']);
+    expect(stdout).not.toContain(String(l4Port));
 
     const stop = { done: false };
     const running = load(4, stop, 2000);
