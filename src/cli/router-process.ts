@@ -59,7 +59,9 @@ export async function superviseRouter(opts: { dataDir: string; httpPort: number;
   const check = async (): Promise<void> => {
     // A reused router is not our child: its death shows only here.
     if (stopped || starting) return;
-    if (!(await client.healthy())) await launch();
+    if (await client.healthy()) return;
+    log.warn({ admin: paths.socket }, 'the router does not answer on its admin socket; starting one');
+    await launch();
   };
   const schedule = (delayMs: number): void => {
     if (timer !== undefined) clearTimeout(timer);

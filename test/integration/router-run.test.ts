@@ -1,7 +1,8 @@
 // `capstan run --router process` as a user runs it: the daemon starts the
 // router, pushes the table after its passes (round-robin over 3 replicas on
 // the HTTP entry and the published port, which the replicas do not bind), and the router keeps serving when the operator is killed;
-// a restarted operator reuses it instead of starting another.
+// a restarted operator reuses it instead of starting another, and starts
+// a new one (serving the persisted table) when the router itself dies.
 
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -93,7 +94,7 @@ afterAll(async () => {
 });
 
 describe('capstan run --router process', () => {
-  it('round-robins over 3 replicas and keeps serving through kill -9 of the operator', async () => {
+  it('round-robins over 3 replicas, keeps serving through kill -9 of the operator, and comes back with its table when the router dies', async () => {
     await repo.commitFiles({ 'stacks/web.yaml': manifest() }, 'three replicas behind a route');
     const first = startDaemon();
     const spread = await eventually(async () => {
@@ -121,5 +122,12 @@ describe('capstan run --router process', () => {
     const result = await running;
     expect(result.failed).toEqual([]);
     expect(result.ok).toBeGreaterThan(0);
+
+    // The router itself dies: the operator starts a new one, which serves the persisted table again.
+    const pidFile = join(dataDir, 'router', 'router.pid');
+    const oldPid = Number(readFileSync(pidFile, 'utf8'));
+    process.kill(oldPid, 'SIGKILL');
+    await eventually(async () => (Number(readFileSync(pidFile, 'utf8')) !== oldPid && (await request(l4Port)).status === 200 ? true : undefined), 30_000);
+    expect(logs).toContain('the router does not answer on its admin socket; starting one');
   });
 });
