@@ -39,6 +39,7 @@ export async function runCommand(settings: Settings, logger: Logger): Promise<nu
     now: () => Date.now(),
     run: (r) => runProbe(r.probe.check, { containerId: r.containerId, ip: r.ip }, r.probe.timeoutMs, () => docker),
     onProbeFailure: () => metrics.probeFailed(),
+    onReadinessChange: (r, ready) => loop.trigger(`probe: ${r.name} is ${ready ? 'ready' : 'not ready'}`),
     onFailed: (r, health) => {
       // Liveness: it was ready and failed failure_threshold probes in a row. Removing it lets the next pass recreate the slot.
       logger.warn({ stack: r.stack, service: r.service, container: r.name, output: health.lastOutput }, `liveness: ${r.name} failed ${health.failures} probes in a row (${health.lastOutput}); replacing it`);
