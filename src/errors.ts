@@ -21,7 +21,8 @@ export type ErrorCode =
   | 'E_ROUTER_UNAVAILABLE'
   | 'E_ROUTER_REJECTED'
 
-  | 'E_DEPENDENCY_TIMEOUT';
+  | 'E_DEPENDENCY_TIMEOUT'
+  | 'E_PORT_SHARED';
 
 export class CapstanError extends Error {
   readonly code: ErrorCode;
@@ -215,6 +216,16 @@ export class RouterUnavailableError extends CapstanError {
 export class RouterRejectedError extends CapstanError {
   constructor(status: number, message: string) {
     super('E_ROUTER_REJECTED', `router refused: ${message}`, { data: { status } });
+  }
+}
+
+/** Without the router, replicas would each bind the same fixed host port; nothing of the service is created. */
+export class PortSharedError extends CapstanError {
+  constructor(stack: string, service: string, port: number, replicas: number) {
+    super('E_PORT_SHARED', `${stack}/${service}: host port ${port} cannot be published by ${replicas} replicas without the router`, {
+      data: { stack, service, port, replicas },
+      hint: 'run with --router process (the router balances the port over the replicas), set `deploy.replicas: 1`, or drop the host port (e.g. "80" instead of "8080:80")',
+    });
   }
 }
 

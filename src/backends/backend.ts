@@ -12,6 +12,8 @@ export interface DeployContext {
   revision: string;
   /** Directory holding the repository's files at `revision`; relative bind mounts resolve against it. Undefined when no service needs it. */
   checkoutDir: string | undefined;
+  /** False when the router serves published TCP ports (DESIGN §8): containers then bind no host port for them. */
+  publishPorts: boolean;
 }
 
 export interface Backend {

@@ -26,5 +26,10 @@ export async function createPassContext(settings: Settings, logger: Logger): Pro
   });
   const desired = new DesiredLoader({ source, path: settings.path, env: allowedEnvironment(settings, process.env), profiles: settings.profiles, logger });
   const backend = await createBackend(settings, logger);
-  return { source, backend, desired, instance: settings.instance, parallelism: settings.parallelism, logger };
+  return { source, backend, desired, instance: settings.instance, parallelism: settings.parallelism, publishPorts: routerServesPorts(settings) === false, logger };
+}
+
+/** Only `--router process` serves published ports today; `container` is not implemented and falls back to containers publishing. */
+export function routerServesPorts(settings: Settings): boolean {
+  return settings.router === 'process';
 }

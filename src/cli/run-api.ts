@@ -31,6 +31,8 @@ export async function startDaemonApi(opts: {
   ctx: PassContext;
   logger: Logger;
   trigger: (reason: string) => void;
+  /** The routing table of the last pass (GET /api/endpoints). */
+  endpoints: () => unknown;
   now?: () => number;
 }): Promise<DaemonApi> {
   const { settings, logger, trigger } = opts;
@@ -54,6 +56,7 @@ export async function startDaemonApi(opts: {
         throw err;
       }
     },
+    endpoints: opts.endpoints,
     metrics,
     logger,
   });

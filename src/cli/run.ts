@@ -10,12 +10,15 @@ import { logTail } from '../backends/docker/logs.js';
 import type { Settings } from '../config/settings.js';
 import { HealMetrics } from '../health/metrics.js';
 import { Prober, type ProbedReplica } from '../health/prober.js';
+import type { ObservedState } from '../observed/model.js';
 import { runProbe } from '../health/probes.js';
 import type { Logger } from '../logging/logger.js';
 import { Healer } from '../reconciler/healing.js';
 import { ReconcileLoop } from '../reconciler/loop.js';
+import { buildRoutingTable, type BuiltTable } from '../router/routes.js';
 import type { PassContext, PassResult } from '../reconciler/pass.js';
 import { createPassContext } from './context.js';
+import { superviseRouter } from './router-process.js';
 import { startDaemonApi } from './run-api.js';
 import { createStatusReporter } from './status-reporter.js';
 
@@ -36,6 +39,7 @@ export async function runCommand(settings: Settings, logger: Logger): Promise<nu
     now: () => Date.now(),
     run: (r) => runProbe(r.probe.check, { containerId: r.containerId, ip: r.ip }, r.probe.timeoutMs, () => docker),
     onProbeFailure: () => metrics.probeFailed(),
+    onReadinessChange: (r, ready) => loop.trigger(`probe: ${r.name} is ${ready ? 'ready' : 'not ready'}`),
     onFailed: (r, health) => {
       // Liveness: it was ready and failed failure_threshold probes in a row. Removing it lets the next pass recreate the slot.
       logger.warn({ stack: r.stack, service: r.service, container: r.name, output: health.lastOutput }, `liveness: ${r.name} failed ${health.failures} probes in a row (${health.lastOutput}); replacing it`);
@@ -53,12 +57,23 @@ export async function runCommand(settings: Settings, logger: Logger): Promise<nu
     metrics,
     notReady: (c) => prober.isNotReady(c.id),
   });
-  // Every pass of the daemon, whatever triggered it, feeds the healer and the prober.
+  const router = settings.router === 'process' ? await superviseRouter({ dataDir: settings.dataDir, httpPort: settings.httpPort, logger }) : undefined;
+  if (settings.router === 'container') logger.warn('--router container is not implemented yet; routing is off (the table is still at /api/endpoints)');
+  let endpoints: BuiltTable | undefined;
+  let pushing = Promise.resolve();
+  // Every pass of the daemon, whatever triggered it, feeds the healer, the prober and the routing table.
   const ctx: PassContext = {
     ...base,
     healing: healer.input,
     onPlanned: (planned) => {
       prober.sync(probedReplicas(planned));
+      const built = buildRoutingTable(planned.desired, withoutUnready(planned.observed, (id) => prober.isNotReady(id)), settings.httpPort);
+      if (built.problems.length > 0 && JSON.stringify(built.problems) !== JSON.stringify(endpoints?.problems)) logger.warn({ problems: built.problems }, 'some routes are left out');
+      endpoints = built;
+      if (router !== undefined) {
+        // One push at a time, in pass order: the router must never go back to an older table.
+        pushing = pushing.then(() => router.client.pushTable(built.table)).then(() => undefined, (err: unknown) => logger.warn({ err }, 'cannot push the routing table'));
+      }
       healer.planned(planned).catch((err: unknown) => logger.warn({ err }, 'health report failed'));
     },
   };
@@ -77,7 +92,7 @@ export async function runCommand(settings: Settings, logger: Logger): Promise<nu
       healer.afterApply(result);
     },
   });
-  const api = await startDaemonApi({ settings, ctx, logger, trigger: (reason) => loop.trigger(reason) });
+  const api = await startDaemonApi({ settings, ctx, logger, trigger: (reason) => loop.trigger(reason), endpoints: () => endpoints?.table ?? { l4: [], l7: [] } });
   const events = watchEngineEvents({
     open: dockerEventsOpener(settings.instance),
     onEvent: (e) => {
@@ -93,9 +108,17 @@ export async function runCommand(settings: Settings, logger: Logger): Promise<nu
   healer.stop();
   prober.stop();
   await events;
+  await pushing;
+  // The router keeps serving across operator restarts: it is not stopped with the daemon.
+  router?.stop();
   await api.stop();
   logger.info('stopped');
   return 0;
+}
+
+/** The snapshot without replicas whose Capstan probe has not (or no longer) passed: they take no traffic. */
+function withoutUnready(observed: ObservedState, notReady: (id: string) => boolean): ObservedState {
+  return { ...observed, containers: observed.containers.filter((c) => !notReady(c.id)) };
 }
 
 /** Running replicas whose service declares x-capstan.probe. */

@@ -21,6 +21,8 @@ export interface ProberOptions {
   run: (replica: ProbedReplica) => Promise<ProbeResult>;
   onFailed: (replica: ProbedReplica, health: ReplicaHealth) => void;
   onProbeFailure?: (replica: ProbedReplica, result: ProbeResult) => void;
+  /** A replica became ready or stopped being ready: the routing table must follow without waiting for a pass. */
+  onReadinessChange?: (replica: ProbedReplica, ready: boolean) => void;
 }
 
 interface Tracked {
@@ -89,7 +91,9 @@ export class Prober {
       const result = await this.opts.run(t.replica);
       if (this.tracked.get(t.replica.containerId) !== t) return; // dropped meanwhile
       if (!result.ok) this.opts.onProbeFailure?.(t.replica, result);
+      const wasReady = t.health.state === 'ready';
       t.health = recordProbe(t.health, result, this.opts.now(), thresholds);
+      if (wasReady !== (t.health.state === 'ready')) this.opts.onReadinessChange?.(t.replica, !wasReady);
       if (t.health.state === 'failed') {
         if (!t.reported) {
           t.reported = true;

@@ -100,19 +100,8 @@ function normalizeService(
     fp.error([...base, 'container_name'], `\`container_name\` ${JSON.stringify(containerName)} cannot be shared by ${replicas} replicas`, 'remove `container_name` or set `deploy.replicas: 1`', 'key');
   }
 
-  const ports: PortSpec[] = [];
-  let reportedFixedPort = false;
-  (s.ports ?? []).forEach((item, i) => {
-    if (!reportedFixedPort && replicas > 1 && item.some((p) => p.published !== undefined)) {
-      reportedFixedPort = true;
-      fp.error(
-        [...base, 'ports', i],
-        `a fixed host port cannot be shared by ${replicas} replicas until the router serves published ports`,
-        'set `deploy.replicas: 1`, or drop the host port (e.g. "80" instead of "8080:80")',
-      );
-    }
-    ports.push(...item);
-  });
+  // A fixed host port over several replicas is fine with the router; without it, applying refuses (PortSharedError).
+  const ports: PortSpec[] = (s.ports ?? []).flat();
 
   const volumes: MountSpec[] = [];
   (s.volumes ?? []).forEach((m, i) => {

@@ -19,6 +19,8 @@ export interface PassContext {
   desired: DesiredLoader;
   instance: string;
   parallelism: number;
+  /** False when the router serves published TCP ports; containers then publish none themselves. */
+  publishPorts: boolean;
   logger: Logger;
   /** The daemon's self-healing: crash-loop input for the planner, and a hook told what each pass planned. One-shot commands set neither. */
   healing?: HealingSource;
@@ -62,7 +64,7 @@ export async function reconcilePass(ctx: PassContext): Promise<PassResult> {
   }
   const checkoutDir = needsCheckout(desired) ? await ctx.source.materialize(desired.revision) : undefined;
   log.info({ operations: plan.operations.length }, `applying ${plan.operations.length} operation${plan.operations.length === 1 ? '' : 's'}`);
-  const applied = await applyPlanOrThrow(plan, ctx.backend, { instance: ctx.instance, revision: desired.revision, checkoutDir }, {
+  const applied = await applyPlanOrThrow(plan, ctx.backend, { instance: ctx.instance, revision: desired.revision, checkoutDir, publishPorts: ctx.publishPorts }, {
     parallelism: ctx.parallelism,
     logger: log,
   });

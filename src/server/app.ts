@@ -24,6 +24,8 @@ export interface ServerOptions {
   getStatus: () => unknown;
   /** The plan of the branch head against the live engine, as the JSON renderer prints it. */
   planJson: () => Promise<string>;
+  /** The routing table built from the last pass: ready replicas per published port and route (with or without the router). */
+  endpoints: () => unknown;
   metrics: DaemonMetrics;
   logger: Logger;
 }
@@ -42,6 +44,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   app.get('/readyz', async (_req, reply) => (opts.isReady() ? { ready: true } : reply.code(503).send({ ready: false, reason: 'the first pass has not finished' })));
   app.get('/metrics', async (_req, reply) => reply.type(opts.metrics.registry.contentType).send(await opts.metrics.registry.metrics()));
   app.get('/api/status', async () => opts.getStatus());
+  app.get('/api/endpoints', async () => opts.endpoints());
   app.get('/api/plan', async (_req, reply) => reply.type('application/json').send(await opts.planJson()));
 
   app.post('/api/sync', async (req, reply) => {

@@ -7,11 +7,12 @@ import { bindSources, containerCreateOptions } from '../../src/backends/docker/c
 import { LABEL } from '../../src/desired/labels.js';
 import type { DesiredService } from '../../src/desired/model.js';
 import { decodeSpecLabel } from '../../src/desired/spec-label.js';
+import { PortSharedError } from '../../src/errors.js';
 import type { ServiceSpec } from '../../src/manifests/model.js';
 import { desiredService } from '../helpers/specs.js';
 
 const REV = '3f9c2e1'.padEnd(40, '0');
-const ctx: DeployContext = { instance: 'prod', revision: REV, checkoutDir: '/data/checkout' };
+const ctx: DeployContext = { instance: 'prod', revision: REV, checkoutDir: '/data/checkout', publishPorts: true };
 
 function service(overrides: Partial<ServiceSpec> = {}): DesiredService {
   return desiredService('web', 'api', { image: 'example/api:1.4.2', ...overrides });
@@ -97,10 +98,17 @@ describe('containerCreateOptions', () => {
     });
   });
 
-  it('publishes nothing when several replicas would fight over one host port', () => {
-    const opts = containerCreateOptions(service({ replicas: 3, ports: [{ hostIp: '', published: 8080, target: 80, protocol: 'tcp' }] }), 1, ctx);
-    expect(opts.ExposedPorts).toEqual({ '80/tcp': {} });
-    expect(opts.HostConfig?.PortBindings).toBeUndefined();
+  it('refuses to publish one fixed host port from several replicas without the router', () => {
+    expect(() => containerCreateOptions(service({ replicas: 3, ports: [{ hostIp: '', published: 8080, target: 80, protocol: 'tcp' }] }), 1, ctx)).toThrow(PortSharedError);
+  });
+
+  it('leaves TCP host ports to the router and still publishes UDP', () => {
+    const ports = [{ hostIp: '', published: 8080, target: 80, protocol: 'tcp' as const }, { hostIp: '', published: 5353, target: 53, protocol: 'udp' as const }];
+    const opts = containerCreateOptions(service({ replicas: 1, ports }), 1, { ...ctx, publishPorts: false });
+    expect(opts.ExposedPorts).toEqual({ '80/tcp': {}, '53/udp': {} });
+    expect(opts.HostConfig?.PortBindings).toEqual({ '53/udp': [{ HostIp: '', HostPort: '5353' }] });
+    const scaled = containerCreateOptions(service({ replicas: 3, ports: ports.slice(0, 1) }), 2, { ...ctx, publishPorts: false });
+    expect(scaled.HostConfig?.PortBindings).toBeUndefined();
   });
 
   it('mounts named volumes by engine name, binds by absolute path, and tmpfs', () => {

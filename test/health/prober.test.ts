@@ -1,6 +1,7 @@
 // The prober with a scripted probe (a pure unit; real probes run in the
-// healing integration test): readiness follows the results, liveness is
-// reported once, and a replica gone from the snapshot is no longer probed.
+// healing integration test): readiness follows the results and each change
+// is told (the routing table follows it), liveness is reported once, and a
+// replica gone from the snapshot is no longer probed.
 
 import { describe, expect, it } from 'vitest';
 import type { ProbeSpec } from '../../src/manifests/model.js';
@@ -19,7 +20,9 @@ describe('Prober', () => {
     const results = new Map<string, boolean>([['1', true], ['2', true]]);
     const calls = new Map<string, number>();
     const failed: string[] = [];
+    const changes: string[] = [];
     const prober = new Prober({
+      onReadinessChange: (r, ready) => changes.push(`${r.name} ${ready ? 'ready' : 'not ready'}`),
       now: () => Date.now(),
       run: async (r) => {
         calls.set(r.containerId, (calls.get(r.containerId) ?? 0) + 1);
@@ -34,6 +37,7 @@ describe('Prober', () => {
     results.set('1', false);
     await until(() => failed.length === 1);
     expect(failed).toEqual(['web-api-1']);
+    expect(changes.sort()).toEqual(['web-api-1 not ready', 'web-api-1 ready', 'web-api-2 ready']);
     expect(prober.readyReplicas().map((r) => r.name)).toEqual(['web-api-2']);
     const probedAfterFailure = calls.get('1');
     await new Promise((r) => setTimeout(r, 30));

@@ -29,7 +29,7 @@ const instance = uniqueInstance('t-backend');
 // Container names never carry the instance, so the stack must be unique too.
 const stack = instance;
 const checkoutDir = mkdtempSync(join(tmpdir(), 'capstan-backend-'));
-const ctx: DeployContext = { instance, revision: 'a'.repeat(40), checkoutDir };
+const ctx: DeployContext = { instance, revision: 'a'.repeat(40), checkoutDir, publishPorts: true };
 const foreignIds: string[] = [];
 
 const defaultNet: NetworkSpec = { name: 'default', engineName: `${stack}_default`, external: false, driver: undefined, labels: {} };

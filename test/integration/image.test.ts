@@ -85,7 +85,7 @@ services:
     await docker(
       'run', '-d', '--name', daemonName, '--network', 'host',
       '-v', `${SOCKET}:${SOCKET}`, '--group-add', String(statSync(SOCKET).gid),
-      image, 'run', '--repo', repo.url, '--instance', instance, '--interval', '1s', '--listen', '127.0.0.1:0',
+      image, 'run', '--repo', repo.url, '--instance', instance, '--interval', '1s', '--listen', '127.0.0.1:0', '--router', 'none',
     );
     expect(await docker('exec', daemonName, 'id', '-u')).toBe('1000');
 

@@ -24,7 +24,7 @@ import { desiredService, desiredStack, desiredState } from '../helpers/specs.js'
 const exec = promisify(execFile);
 const instance = uniqueInstance('t-router');
 const stack = instance;
-const ctx: DeployContext = { instance, revision: 'a'.repeat(40), checkoutDir: undefined };
+const ctx: DeployContext = { instance, revision: 'a'.repeat(40), checkoutDir: undefined, publishPorts: false };
 const net: NetworkSpec = { name: 'default', engineName: `${stack}_default`, external: false, driver: undefined, labels: {} };
 // Each replica serves its own hostname (the container id prefix), so bodies tell replicas apart.
 const HTTPD = ['sh', '-c', "trap 'exit 0' TERM; mkdir -p /www && hostname > /www/index.html; httpd -f -p 80 -h /www & wait"];

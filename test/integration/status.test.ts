@@ -153,7 +153,7 @@ describe('status in Git', () => {
     const before = (await statusBranch()).commits.length;
     let logs = '';
     const bin = fileURLToPath(new URL('../../bin/capstan.mjs', import.meta.url));
-    daemon = spawn(process.execPath, [bin, 'run', '--repo', repo.url, '--instance', instance, '--data-dir', dataDir, '--interval', '1s', '--listen', '127.0.0.1:0', '--log-level', 'debug'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    daemon = spawn(process.execPath, [bin, 'run', '--repo', repo.url, '--instance', instance, '--data-dir', dataDir, '--interval', '1s', '--listen', '127.0.0.1:0', '--router', 'none', '--log-level', 'debug'], { stdio: ['ignore', 'ignore', 'pipe'] });
     daemon.stderr?.on('data', (d: Buffer) => (logs += d.toString()));
     // Bounded wait for five no-op passes (the first pass found release 3 applied already, without status).
     const deadline = Date.now() + 30_000;

@@ -61,7 +61,7 @@ describe('sync window', () => {
     );
     const logger = silentLogger();
     const ctx = await createPassContext(settings, logger);
-    api = await startDaemonApi({ settings, ctx, logger, trigger: () => undefined, now: () => nowMs });
+    api = await startDaemonApi({ settings, ctx, logger, trigger: () => undefined, endpoints: () => ({}), now: () => nowMs });
 
     const held = await api.pass();
     expect(held.held).toBe('SyncWindowClosed');

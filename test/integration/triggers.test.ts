@@ -51,7 +51,7 @@ async function startDaemon(repo: string, prefix: string): Promise<{ instance: st
   const dataDir = mkdtempSync(join(tmpdir(), 'capstan-triggers-'));
   dataDirs.push(dataDir);
   let out = '';
-  const child = spawn(process.execPath, [BIN, 'run', '--repo', repo, '--instance', instance, '--data-dir', dataDir, '--interval', '1h', '--listen', '127.0.0.1:0'], {
+  const child = spawn(process.execPath, [BIN, 'run', '--repo', repo, '--instance', instance, '--data-dir', dataDir, '--interval', '1h', '--listen', '127.0.0.1:0', '--router', 'none'], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, CAPSTAN_WEBHOOK_SECRET: SECRET },
   });

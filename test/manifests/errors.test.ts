@@ -143,11 +143,8 @@ describe('whole-stack rules', () => {
       'stacks/web.yaml:9:7 services.b.depends_on.phantom: depends on unknown service "phantom" (services in this stack: a, b)',
     ]);
   });
-  it('refuses a fixed host port with more than one replica', () => {
-    expect(one('services:\n  api:\n    image: x\n    deploy: { replicas: 3 }\n    ports:\n      - "80"\n      - "8080:80"\n')).toEqual([
-      'stacks/web.yaml:7:9 services.api.ports[1]: a fixed host port cannot be shared by 3 replicas until the router serves published ports (set `deploy.replicas: 1`, or drop the host port (e.g. "80" instead of "8080:80"))',
-    ]);
-    expect(one('services:\n  api:\n    image: x\n    deploy: { replicas: 3 }\n    ports: ["80"]\n')).toEqual([]);
+  it('accepts a fixed host port with more than one replica (the router balances it)', () => {
+    expect(one('services:\n  api:\n    image: x\n    deploy: { replicas: 3 }\n    ports:\n      - "80"\n      - "8080:80"\n')).toEqual([]);
   });
   it('keeps relative binds and env files inside the repository', () => {
     expect(one('services:\n  api:\n    image: x\n    volumes: ["../../etc:/e"]\n    env_file: [../../secret.env, missing.env]\n')).toEqual([

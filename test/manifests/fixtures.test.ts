@@ -82,9 +82,7 @@ const EXPECTED: Readonly<Record<string, 'accepted' | readonly string[]>> = {
     'stacks/rails-secrets.yaml:7:1 secrets: `secrets` is not supported yet (it is planned; remove it for now)',
   ],
   'redis-sentinel-global.yaml': 'accepted',
-  'replicas-fixed-port.yaml': [
-    'stacks/replicas-fixed-port.yaml:4:13 services.web.ports[0]: a fixed host port cannot be shared by 2 replicas until the router serves published ports (set `deploy.replicas: 1`, or drop the host port (e.g. "80" instead of "8080:80"))',
-  ],
+  'replicas-fixed-port.yaml': 'accepted',
   'scaled-named.yaml': [
     'stacks/scaled-named.yaml:4:5 services.worker.container_name: `container_name` "worker" cannot be shared by 3 replicas (remove `container_name` or set `deploy.replicas: 1`)',
   ],

@@ -27,6 +27,7 @@ function server(overrides: Partial<ServerOptions> = {}): ReturnType<typeof build
     isReady: () => ready,
     getStatus: () => ({ stacks: [{ name: 'web' }] }),
     planJson: async () => '{"changes":0}\n',
+    endpoints: () => ({ l4: [{ listen: { host: '0.0.0.0', port: 8080 }, backends: [{ id: 'web-api-1:80' }] }], l7: [] }),
     metrics: new DaemonMetrics(async () => [{ stack: 'web', service: 'api', state: 'running', count: 2 }]),
     logger: silentLogger(),
     ...overrides,
@@ -208,5 +209,13 @@ describe('metrics without an engine', () => {
     expect(res.statusCode).toBe(200);
     expect(res.body).toContain('capstan_reconcile_total{result="error"} 1');
     expect(res.body).not.toContain('capstan_containers{');
+  });
+});
+
+describe('endpoints', () => {
+  it('GET /api/endpoints returns the routing table of the last pass', async () => {
+    const res = await server().inject({ method: 'GET', url: '/api/endpoints' });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ l4: [{ listen: { port: 8080 }, backends: [{ id: 'web-api-1:80' }] }] });
   });
 });

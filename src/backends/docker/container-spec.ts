@@ -9,6 +9,7 @@ import type { DeployContext } from '../backend.js';
 import { LABEL, replicaName } from '../../desired/labels.js';
 import type { DesiredService } from '../../desired/model.js';
 import { encodeSpecLabel } from '../../desired/spec-label.js';
+import { PortSharedError } from '../../errors.js';
 import type { HealthcheckSpec, MountSpec, RestartPolicy, ServiceSpec } from '../../manifests/model.js';
 
 export type Slot = 'stable' | 'blue' | 'green' | 'canary';
@@ -78,7 +79,7 @@ function hostConfig(service: DesiredService, ctx: DeployContext): NonNullable<Co
   const host: NonNullable<ContainerCreateOptions['HostConfig']> = {
     RestartPolicy: restartPolicy(spec.restart),
   };
-  const bindings = portBindings(spec);
+  const bindings = portBindings(service, ctx.publishPorts);
   if (Object.keys(bindings).length > 0) host.PortBindings = bindings;
   const mounts = spec.volumes.map((m) => mountSettings(m, service, ctx));
   if (mounts.length > 0) host.Mounts = mounts;
@@ -127,11 +128,13 @@ function exposedPorts(spec: ServiceSpec): Record<string, object> {
  * service publishes on its container, as Compose does. With more replicas a
  * fixed host port could be held by only one of them, so none publishes.
  */
-function portBindings(spec: ServiceSpec): Record<string, PortBinding[]> {
+/** With the router, it binds the TCP host ports and containers publish only what it does not serve (UDP, SCTP). */
+function portBindings(service: DesiredService, publishTcp: boolean): Record<string, PortBinding[]> {
+  const spec = service.spec;
   const bindings: Record<string, PortBinding[]> = {};
-  if (spec.replicas > 1) return bindings;
   for (const p of spec.ports) {
-    if (p.published === undefined) continue;
+    if (p.published === undefined || (p.protocol === 'tcp' && !publishTcp)) continue;
+    if (spec.replicas > 1) throw new PortSharedError(service.stack, service.name, p.published, spec.replicas);
     const key = `${p.target}/${p.protocol}`;
     (bindings[key] ??= []).push({ HostIp: p.hostIp, HostPort: String(p.published) });
   }
