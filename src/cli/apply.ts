@@ -6,7 +6,10 @@ import { SyncWindowClosedError } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
 import { windowedPass } from '../reconciler/windowed-pass.js';
 import { describeOperation } from '../plan/render.js';
-import { createPassContext } from './context.js';
+import type { DesiredState } from '../desired/model.js';
+import { RouterClient } from '../router/client.js';
+import { routerPaths } from '../router/store.js';
+import { createPassContext, routerServesPorts } from './context.js';
 import { createStatusReporter } from './status-reporter.js';
 
 export async function applyCommand(settings: Settings, logger: Logger, opts: { force: boolean } = { force: false }): Promise<number> {
@@ -14,6 +17,7 @@ export async function applyCommand(settings: Settings, logger: Logger, opts: { f
   const status = createStatusReporter(settings, ctx, logger);
   const result = await status.around(() => windowedPass(ctx, settings.syncWindows, Date.now(), opts.force));
   const sha = result.revision.slice(0, 7);
+  await warnWhenNoRouterServes(settings, result.desired, logger);
   if (result.held !== undefined) {
     throw new SyncWindowClosedError(result.revision, result.plan.operations.length, settings.syncWindows.map((w) => w.text));
   }
@@ -24,4 +28,20 @@ export async function applyCommand(settings: Settings, logger: Logger, opts: { f
     process.stdout.write(`Applied ${result.applied} operation${result.applied === 1 ? '' : 's'}; instance ${settings.instance} now runs ${sha}.\n`);
   }
   return 0;
+}
+
+/**
+ * With the router serving published ports, containers publish none: a
+ * one-shot apply with no router running (no `capstan run` for this data dir)
+ * leaves them unreachable from the host. Say so, and how to get either way.
+ */
+async function warnWhenNoRouterServes(settings: Settings, desired: DesiredState, logger: Logger): Promise<void> {
+  if (!routerServesPorts(settings)) return;
+  const published = desired.stacks.flatMap((st) => st.services.flatMap((s) => s.spec.ports.filter((p) => p.published !== undefined && p.protocol === 'tcp').map((p) => `${s.stack}/${s.name}:${p.published}`)));
+  if (published.length === 0) return;
+  if (await new RouterClient(routerPaths(settings.dataDir).socket).healthy()) return;
+  logger.warn(
+    { ports: published, dataDir: settings.dataDir },
+    `published ports (${published.join(', ')}) are served by Capstan's router, and none runs for --data-dir ${settings.dataDir}: start \`capstan run\` (it starts the router) or \`capstan router --data-dir ${settings.dataDir}\`, or pass --router none to publish them on the containers as docker compose does`,
+  );
 }
