@@ -195,7 +195,7 @@ describe('docker backend', () => {
       });
       expect(c.NetworkSettings.Networks[`${stack}_default`]?.Aliases).toEqual(expect.arrayContaining(['tuned', 'tuned-alias']));
       // What the process inside sees: the read-only root, the writable tmpfs, the limits and the extra host.
-      expect(await docker('exec', id, 'sh', '-c', 'ulimit -n; cat /proc/sys/net/core/somaxconn; grep gateway.test /etc/hosts; touch /scratch/ok && echo tmpfs-ok; touch /rootfile 2>/dev/null || echo ro-ok')).toBe(
+      expect(await docker('exec', id, 'sh', '-c', 'ulimit -Sn; cat /proc/sys/net/core/somaxconn; grep gateway.test /etc/hosts; touch /scratch/ok && echo tmpfs-ok; touch /rootfile 2>/dev/null || echo ro-ok')).toBe(
         '1000\n511\n127.0.0.9\tgateway.test\ntmpfs-ok\nro-ok',
       );
     } finally {
