@@ -8,6 +8,13 @@ cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh
 
+# The peer: Debian's docker-compose v1 (the swarm peer is the engine itself).
+if [ ! -x /usr/bin/docker-compose ]; then
+  if [ "$(id -u)" != 0 ]; then echo "bench: install docker-compose (apt-get install docker-compose, as root) first" >&2; exit 1; fi
+  echo "bench: installing docker-compose" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null </dev/null
+fi
+
 mkdir -p .tmp/bench
 for entry in converge daemon-pass; do
   npx esbuild "bench/$entry.ts" --bundle --platform=node --format=esm --target=node20 \
