@@ -10,14 +10,13 @@ import { logTail } from '../backends/docker/logs.js';
 import type { Settings } from '../config/settings.js';
 import { HealMetrics } from '../health/metrics.js';
 import { Prober, type ProbedReplica } from '../health/prober.js';
-import type { ObservedState } from '../observed/model.js';
-import { runProbe } from '../health/probes.js';
 import type { Logger } from '../logging/logger.js';
 import { Healer } from '../reconciler/healing.js';
 import { ReconcileLoop } from '../reconciler/loop.js';
-import { buildRoutingTable, type BuiltTable } from '../router/routes.js';
 import type { PassContext, PassResult } from '../reconciler/pass.js';
-import { createPassContext } from './context.js';
+import { readinessGate } from '../apply/readiness.js';
+import { createPassContext, probeRunner } from './context.js';
+import { RoutedTraffic } from './routed-traffic.js';
 import { superviseRouter } from './router-process.js';
 import { startDaemonApi } from './run-api.js';
 import { createStatusReporter } from './status-reporter.js';
@@ -37,7 +36,7 @@ export async function runCommand(settings: Settings, logger: Logger): Promise<nu
   const metrics = new HealMetrics();
   const prober = new Prober({
     now: () => Date.now(),
-    run: (r) => runProbe(r.probe.check, { containerId: r.containerId, ip: r.ip }, r.probe.timeoutMs, () => docker),
+    run: probeRunner(),
     onProbeFailure: () => metrics.probeFailed(),
     onReadinessChange: (r, ready) => loop.trigger(`probe: ${r.name} is ${ready ? 'ready' : 'not ready'}`),
     onFailed: (r, health) => {
@@ -59,21 +58,31 @@ export async function runCommand(settings: Settings, logger: Logger): Promise<nu
   });
   const router = settings.router === 'process' ? await superviseRouter({ dataDir: settings.dataDir, httpPort: settings.httpPort, logger }) : undefined;
   if (settings.router === 'container') logger.warn('--router container is not implemented yet; routing is off (the table is still at /api/endpoints)');
-  let endpoints: BuiltTable | undefined;
-  let pushing = Promise.resolve();
+  const traffic = new RoutedTraffic({
+    httpPort: settings.httpPort,
+    notReady: (id) => prober.isNotReady(id),
+    push: router === undefined ? undefined : async (table) => void (await router.client.pushTable(table)),
+    drain: router === undefined ? undefined : async (id, ms) => void (await router.client.drain(id, ms)),
+    logger,
+  });
   // Every pass of the daemon, whatever triggered it, feeds the healer, the prober and the routing table.
   const ctx: PassContext = {
     ...base,
+    rollout: {
+      ...base.rollout,
+      traffic,
+      readiness: readinessGate({ backend: base.backend, probes: prober, now: Date.now, sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)) }),
+      // A rollout stops between batches for a newer commit (the next pass takes it from there) or a shutdown.
+      interrupted: async (revision) => {
+        if (stop.signal.aborted) return 'the daemon is stopping';
+        const head = await base.source.resolve().catch(() => revision);
+        return head === revision ? undefined : `a newer commit (${head.slice(0, 7)}) arrived`;
+      },
+    },
     healing: healer.input,
     onPlanned: (planned) => {
       prober.sync(probedReplicas(planned));
-      const built = buildRoutingTable(planned.desired, withoutUnready(planned.observed, (id) => prober.isNotReady(id)), settings.httpPort);
-      if (built.problems.length > 0 && JSON.stringify(built.problems) !== JSON.stringify(endpoints?.problems)) logger.warn({ problems: built.problems }, 'some routes are left out');
-      endpoints = built;
-      if (router !== undefined) {
-        // One push at a time, in pass order: the router must never go back to an older table.
-        pushing = pushing.then(() => router.client.pushTable(built.table)).then(() => undefined, (err: unknown) => logger.warn({ err }, 'cannot push the routing table'));
-      }
+      void traffic.planned(planned.desired, planned.observed);
       healer.planned(planned).catch((err: unknown) => logger.warn({ err }, 'health report failed'));
     },
   };
@@ -92,7 +101,7 @@ export async function runCommand(settings: Settings, logger: Logger): Promise<nu
       healer.afterApply(result);
     },
   });
-  const api = await startDaemonApi({ settings, ctx, logger, trigger: (reason) => loop.trigger(reason), endpoints: () => endpoints?.table ?? { l4: [], l7: [] } });
+  const api = await startDaemonApi({ settings, ctx, logger, trigger: (reason) => loop.trigger(reason), endpoints: () => traffic.table() });
   const events = watchEngineEvents({
     open: dockerEventsOpener(settings.instance),
     onEvent: (e) => {
@@ -108,17 +117,12 @@ export async function runCommand(settings: Settings, logger: Logger): Promise<nu
   healer.stop();
   prober.stop();
   await events;
-  await pushing;
+  await traffic.settled();
   // The router keeps serving across operator restarts: it is not stopped with the daemon.
   router?.stop();
   await api.stop();
   logger.info('stopped');
   return 0;
-}
-
-/** The snapshot without replicas whose Capstan probe has not (or no longer) passed: they take no traffic. */
-function withoutUnready(observed: ObservedState, notReady: (id: string) => boolean): ObservedState {
-  return { ...observed, containers: observed.containers.filter((c) => !notReady(c.id)) };
 }
 
 /** Running replicas whose service declares x-capstan.probe. */

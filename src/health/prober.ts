@@ -46,16 +46,19 @@ export class Prober {
       clearTimeout(t.timer);
       this.tracked.delete(id);
     }
-    for (const replica of replicas) {
-      const known = this.tracked.get(replica.containerId);
-      if (known !== undefined) {
-        known.replica = replica;
-        continue;
-      }
-      const t: Tracked = { replica, health: initialHealth(this.opts.now()), timer: undefined, reported: false };
-      this.tracked.set(replica.containerId, t);
-      this.schedule(t, replica.probe.initialDelayMs);
+    for (const replica of replicas) this.track(replica);
+  }
+
+  /** Starts probing one replica (a rollout's new one, before any pass has seen it); known ones keep their state. */
+  track(replica: ProbedReplica): void {
+    const known = this.tracked.get(replica.containerId);
+    if (known !== undefined) {
+      known.replica = replica;
+      return;
     }
+    const t: Tracked = { replica, health: initialHealth(this.opts.now()), timer: undefined, reported: false };
+    this.tracked.set(replica.containerId, t);
+    this.schedule(t, replica.probe.initialDelayMs);
   }
 
   /** Ready replicas per the probes, for the router's table. Replicas without a probe are not listed here. */
@@ -81,7 +84,9 @@ export class Prober {
 
   private schedule(t: Tracked, delayMs: number): void {
     if (this.stopped) return;
+    // Unref'd: probes never keep a finished one-shot command alive.
     t.timer = setTimeout(() => void this.tick(t), delayMs);
+    t.timer.unref();
   }
 
   private async tick(t: Tracked): Promise<void> {

@@ -4,13 +4,14 @@
 
 import type { DesiredState } from '../desired/model.js';
 import type { ObservedState } from '../observed/model.js';
+import { describeHeld, type HeldRollout } from '../strategies/rolling.js';
 import { nextStackStatus, servicesOf, type OperatorStatus, type StackStatus } from './model.js';
 
 export type PassReport =
   /** The engine matches `desired` (nothing to do, or every operation applied). */
-  | { kind: 'converged'; desired: DesiredState; observed: ObservedState }
-  /** Some operations failed; `revert` is the sha of an auto-revert pushed for it. */
-  | { kind: 'apply-failed'; desired: DesiredState; observed: ObservedState; failures: readonly { stack: string | undefined; message: string }[]; revert: string | undefined }
+  | { kind: 'converged'; desired: DesiredState; observed: ObservedState; held?: readonly HeldRollout[] }
+  /** Some operations failed (`rolledBack`: a rollout that was rolled back); `revert` is the sha of an auto-revert pushed for it. */
+  | { kind: 'apply-failed'; desired: DesiredState; observed: ObservedState; failures: readonly { stack: string | undefined; message: string; rolledBack?: boolean }[]; revert: string | undefined }
   | { kind: 'invalid'; revision: string | undefined; problems: readonly string[] }
   | { kind: 'error'; revision: string | undefined; reason: string; message: string };
 
@@ -19,10 +20,14 @@ export function stackStatusesAfter(previous: ReadonlyMap<string, StackStatus>, r
   if (report.kind === 'converged' || report.kind === 'apply-failed') {
     const { desired, observed } = report;
     for (const stack of desired.stacks) {
-      const failures = report.kind === 'apply-failed' ? report.failures.filter((f) => f.stack === stack.name || f.stack === undefined).map((f) => f.message) : [];
+      const mine = report.kind === 'apply-failed' ? report.failures.filter((f) => f.stack === stack.name || f.stack === undefined) : [];
+      const failures = mine.map((f) => f.message);
+      const held = report.kind === 'converged' ? (report.held ?? []).filter((h) => h.stack === stack.name).map(describeHeld) : [];
+      const revert = report.kind === 'apply-failed' ? report.revert : undefined;
       const outcome =
-        failures.length === 0 ? { kind: 'applied' as const }
-        : report.kind === 'apply-failed' && report.revert !== undefined ? { kind: 'rolled-back' as const, failures, revert: report.revert }
+        held.length > 0 ? { kind: 'rolled-back' as const, failures: held, revert: undefined }
+        : failures.length === 0 ? { kind: 'applied' as const }
+        : revert !== undefined || mine.some((f) => f.rolledBack === true) ? { kind: 'rolled-back' as const, failures, revert }
         : { kind: 'apply-failed' as const, failures };
       const input = {
         stack: stack.name,

@@ -5,7 +5,8 @@
 // errors are logged, and the next pass tries again.
 
 import type { DesiredState } from '../desired/model.js';
-import { ApplyError, CapstanError, ManifestsInvalidError } from '../errors.js';
+import { ApplyError, CapstanError, ManifestsInvalidError, RolloutFailedError } from '../errors.js';
+import type { HeldRollout } from '../strategies/rolling.js';
 import type { Logger } from '../logging/logger.js';
 import type { ObservedState } from '../observed/model.js';
 import type { PushedCommit } from '../source/rollback.js';
@@ -18,7 +19,7 @@ import { OPERATOR_FILE, parseStackStatus, renderOperatorStatus, renderStackStatu
 const RETRY_UNCHANGED_MS = 60_000;
 
 /** What a pass hands to status: its result, or the error it ended with. */
-export type PassOutcome = { revision: string; applied: number; desired: DesiredState; observed: ObservedState } | Error;
+export type PassOutcome = { revision: string; applied: number; desired: DesiredState; observed: ObservedState; plan?: { heldRollouts: readonly HeldRollout[] } } | Error;
 
 export interface StatusReporterOptions {
   instance: string;
@@ -149,7 +150,7 @@ export class StatusReporter {
     if (!(outcome instanceof Error)) {
       // Containers just created are seen starting only by a new look; a no-op pass reuses its snapshot.
       const observed = outcome.applied > 0 ? await this.opts.observe() : outcome.observed;
-      return { kind: 'converged', desired: outcome.desired, observed };
+      return { kind: 'converged', desired: outcome.desired, observed, held: outcome.plan?.heldRollouts ?? [] };
     }
     if (outcome instanceof ManifestsInvalidError) {
       const revision = typeof outcome.data['revision'] === 'string' ? outcome.data['revision'] : undefined;
@@ -157,7 +158,11 @@ export class StatusReporter {
     }
     if (outcome instanceof ApplyError && outcome.revision !== undefined) {
       const [desired, observed] = await Promise.all([this.opts.loadDesired(outcome.revision), this.opts.observe()]);
-      const failures = outcome.failures.map((f) => ({ stack: f.stack, message: `${f.operation}: ${f.error.message}` }));
+      const failures = outcome.failures.map((f) => ({
+        stack: f.stack,
+        message: f.error instanceof RolloutFailedError ? f.error.message : `${f.operation}: ${f.error.message}`,
+        rolledBack: f.error instanceof RolloutFailedError && f.error.end === 'rolled-back',
+      }));
       const revert = await this.maybeRevert(outcome.revision, failures, previous);
       return { kind: 'apply-failed', desired, observed, failures, revert };
     }
