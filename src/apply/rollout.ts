@@ -148,7 +148,9 @@ async function moveSlot(slot: SlotState, to: DesiredService | undefined, reuseTw
     // A twin the planner found (an interrupted pass made it) already runs the target spec: wait on it instead of making another.
     let twin = reuseTwin && slot.current === slot.op.containerId ? slot.op.update.twinId : undefined;
     try {
-      twin ??= await deps.backend.createContainer(to, n, deps.ctx, name);
+      // The interrupted pass may have made it without starting it.
+      if (twin !== undefined) await deps.backend.startContainer(twin);
+      else twin = await deps.backend.createContainer(to, n, deps.ctx, name);
     } catch (err) {
       return { number: n, ok: false, moved: false, reason: `cannot start ${name}: ${messageOf(err)}` };
     }

@@ -80,6 +80,11 @@ export class RoutedTraffic implements Traffic {
     return [...new Set(all.map((b) => b.id).filter((id) => id.startsWith(`${name}:`)))];
   }
 
+  /** Readiness changed (a probe): the same snapshot, filtered anew. */
+  refresh(): Promise<void> {
+    return this.rebuild();
+  }
+
   private rebuild(): Promise<void> {
     if (this.base === undefined) return Promise.resolve();
     const containers = [...this.base.observed.containers, ...this.added.values()]

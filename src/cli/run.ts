@@ -8,6 +8,7 @@ import { connectDocker } from '../backends/docker/connect.js';
 import { dockerEventsOpener, watchEngineEvents } from '../backends/docker/events.js';
 import { logTail } from '../backends/docker/logs.js';
 import type { Settings } from '../config/settings.js';
+import { decodeSpecLabel } from '../desired/spec-label.js';
 import { HealMetrics } from '../health/metrics.js';
 import { Prober, type ProbedReplica } from '../health/prober.js';
 import type { Logger } from '../logging/logger.js';
@@ -15,9 +16,12 @@ import { Healer } from '../reconciler/healing.js';
 import { ReconcileLoop } from '../reconciler/loop.js';
 import type { PassContext, PassResult } from '../reconciler/pass.js';
 import { readinessGate } from '../apply/readiness.js';
+import type { Traffic } from '../apply/traffic.js';
 import { createPassContext, probeRunner } from './context.js';
 import { RoutedTraffic } from './routed-traffic.js';
 import { superviseRouter } from './router-process.js';
+import type { RouterClient } from '../router/client.js';
+import type { ObservedState } from '../observed/model.js';
 import { startDaemonApi } from './run-api.js';
 import { createStatusReporter } from './status-reporter.js';
 
@@ -38,7 +42,11 @@ export async function runCommand(settings: Settings, logger: Logger): Promise<nu
     now: () => Date.now(),
     run: probeRunner(),
     onProbeFailure: () => metrics.probeFailed(),
-    onReadinessChange: (r, ready) => loop.trigger(`probe: ${r.name} is ${ready ? 'ready' : 'not ready'}`),
+    onReadinessChange: (r, ready) => {
+      // The table follows at once, even while a long pass (a rollout) holds the loop.
+      void routed.refresh();
+      loop.trigger(`probe: ${r.name} is ${ready ? 'ready' : 'not ready'}`);
+    },
     onFailed: (r, health) => {
       // Liveness: it was ready and failed failure_threshold probes in a row. Removing it lets the next pass recreate the slot.
       logger.warn({ stack: r.stack, service: r.service, container: r.name, output: health.lastOutput }, `liveness: ${r.name} failed ${health.failures} probes in a row (${health.lastOutput}); replacing it`);
@@ -57,14 +65,18 @@ export async function runCommand(settings: Settings, logger: Logger): Promise<nu
     notReady: (c) => prober.isNotReady(c.id),
   });
   const router = settings.router === 'process' ? await superviseRouter({ dataDir: settings.dataDir, httpPort: settings.httpPort, logger }) : undefined;
+  // What the router serves from before this process: those replicas were ready, and keep their traffic until a probe says otherwise.
+  let served: Set<string> | undefined = router === undefined ? undefined : await servedBackends(router.client);
   if (settings.router === 'container') logger.warn('--router container is not implemented yet; routing is off (the table is still at /api/endpoints)');
-  const traffic = new RoutedTraffic({
+  const routed = new RoutedTraffic({
     httpPort: settings.httpPort,
     notReady: (id) => prober.isNotReady(id),
     push: router === undefined ? undefined : async (table) => void (await router.client.pushTable(table)),
     drain: router === undefined ? undefined : async (id, ms) => void (await router.client.drain(id, ms)),
     logger,
   });
+  // A replica on its way out is no longer probed: its liveness must not race the stop (or remove it from under the rollout).
+  const traffic: Traffic = { admit: (r) => routed.admit(r), renamed: (id, name) => routed.renamed(id, name), retire: (id, ms) => { prober.forget(id); return routed.retire(id, ms); } };
   // Every pass of the daemon, whatever triggered it, feeds the healer, the prober and the routing table.
   const ctx: PassContext = {
     ...base,
@@ -81,8 +93,9 @@ export async function runCommand(settings: Settings, logger: Logger): Promise<nu
     },
     healing: healer.input,
     onPlanned: (planned) => {
-      prober.sync(probedReplicas(planned));
-      void traffic.planned(planned.desired, planned.observed);
+      prober.sync(probedReplicas(planned), presumedReady(planned.observed, served));
+      served = undefined;
+      void routed.planned(planned.desired, planned.observed);
       healer.planned(planned).catch((err: unknown) => logger.warn({ err }, 'health report failed'));
     },
   };
@@ -101,7 +114,7 @@ export async function runCommand(settings: Settings, logger: Logger): Promise<nu
       healer.afterApply(result);
     },
   });
-  const api = await startDaemonApi({ settings, ctx, logger, trigger: (reason) => loop.trigger(reason), endpoints: () => traffic.table() });
+  const api = await startDaemonApi({ settings, ctx, logger, trigger: (reason) => loop.trigger(reason), endpoints: () => routed.table() });
   const events = watchEngineEvents({
     open: dockerEventsOpener(settings.instance),
     onEvent: (e) => {
@@ -117,7 +130,7 @@ export async function runCommand(settings: Settings, logger: Logger): Promise<nu
   healer.stop();
   prober.stop();
   await events;
-  await traffic.settled();
+  await routed.settled();
   // The router keeps serving across operator restarts: it is not stopped with the daemon.
   router?.stop();
   await api.stop();
@@ -125,11 +138,31 @@ export async function runCommand(settings: Settings, logger: Logger): Promise<nu
   return 0;
 }
 
-/** Running replicas whose service declares x-capstan.probe. */
+/** `name@ip` of every backend the router's current table lists (empty when it does not answer). */
+async function servedBackends(client: RouterClient): Promise<Set<string>> {
+  try {
+    const table = await client.table();
+    return new Set([...table.l4.flatMap((r) => r.backends), ...table.l7.flatMap((r) => r.backends)].map((b) => `${b.id.split(':')[0] ?? ''}@${b.host}`));
+  } catch {
+    return new Set();
+  }
+}
+
+function presumedReady(observed: ObservedState, served: ReadonlySet<string> | undefined): Set<string> {
+  if (served === undefined) return new Set();
+  return new Set(observed.containers.filter((c) => served.has(`${c.name}@${c.ip ?? ''}`)).map((c) => c.id));
+}
+
+/**
+ * Running replicas whose spec declares x-capstan.probe. Each is probed as it
+ * was made (its spec label): mid-rollout, old replicas must not be judged by
+ * the new release's probe.
+ */
 function probedReplicas(result: Omit<PassResult, 'applied'>): ProbedReplica[] {
   const probes = new Map(result.desired.stacks.flatMap((st) => st.services.map((s) => [`${s.stack}/${s.name}`, s.spec.capstan.probe] as const)));
   return result.observed.containers.flatMap((c) => {
-    const probe = probes.get(`${c.stack}/${c.service}`);
+    const own = decodeSpecLabel(c.labels);
+    const probe = own === undefined ? probes.get(`${c.stack}/${c.service}`) : own.capstan.probe;
     return probe === undefined || c.state !== 'running' ? [] : [{ containerId: c.id, name: c.name, stack: c.stack, service: c.service, ip: c.ip, probe }];
   });
 }

@@ -204,9 +204,18 @@ class DockerBackend implements Backend {
     } catch (err) {
       const status = statusCodeOf(err);
       if (status === 404) return;
-      if (status === 409 && /already in progress/i.test(engineMessage(err))) return;
+      // Someone else removes it already: done once it is gone, so that its name is free when this returns.
+      if (status === 409 && /already in progress/i.test(engineMessage(err))) return this.untilGone(containerId);
       throw toCapstanError(err, `remove container ${short(containerId)}`, this.endpoint);
     }
+  }
+
+  private async untilGone(containerId: string): Promise<void> {
+    for (let i = 0; i < 100; i++) {
+      if ((await this.inspectContainer(containerId)) === undefined) return;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    throw new DockerApiError(`remove container ${short(containerId)}`, 'the engine has been removing it for 10 s and it is still there');
   }
 
   async removeNetwork(networkId: string): Promise<void> {
