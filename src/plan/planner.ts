@@ -147,7 +147,8 @@ function planService(
     }
     const resumable = twin !== undefined && existing !== undefined && twin.specHash === service.specHash && existing.specHash !== service.specHash && replaces;
     if (twin !== undefined && !resumable) {
-      push({ ...base, kind: 'remove-container', service: service.name, name: twin.name, containerId: twin.id, cause: `leftover of an interrupted update of replica ${n}` });
+      // Before anything of the service runs: a new twin of this slot will want the name.
+      push({ ...base, phase: PHASE_ORPHANS, kind: 'remove-container', service: service.name, name: twin.name, containerId: twin.id, cause: `leftover of an interrupted update of replica ${n}` });
     }
     if (existing === undefined) {
       const cause = currentCount === 0

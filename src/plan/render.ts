@@ -80,14 +80,15 @@ export function renderJson(plan: Plan): string {
     cause: op.cause,
     phase: op.phase,
   }));
-  const out = { revision: plan.revision, instance: plan.instance, valid: true, changes: operations.length, operations, services: plan.services, errors: [] };
+  const held = plan.heldRollouts.map((h) => ({ stack: h.stack, service: h.service, revision: h.revision, end: h.end, reason: h.reason }));
+  const out = { revision: plan.revision, instance: plan.instance, valid: true, changes: operations.length, operations, services: plan.services, errors: [], held };
   return `${JSON.stringify(out, null, 2)}\n`;
 }
 
 /** The same shape for a ref whose manifests are invalid: nothing planned, every problem with its position. */
 export function renderJsonInvalid(err: ManifestsInvalidError, instance: string): string {
   const errors = err.errors.map((e) => ({ file: e.file, line: e.line, col: e.col, path: e.path, code: e.code, message: e.message, hint: e.hint ?? null }));
-  const out = { revision: revisionOf(err), instance, valid: false, changes: 0, operations: [], services: [], errors };
+  const out = { revision: revisionOf(err), instance, valid: false, changes: 0, operations: [], services: [], errors, held: [] };
   return `${JSON.stringify(out, null, 2)}\n`;
 }
 
