@@ -81,7 +81,7 @@ export function buildProgram(): Command {
   withSettings(
     statusOptions(commonOptions(program.command('apply').description('one reconcile pass of the newest commit, then exit (0 converged, 1 error)')))
       .option(...syncWindowOption)
-      .option('--force', 'apply even while a sync window is closed'),
+      .option('--force', 'apply even while a sync window is closed, and retry a revision whose rolling update failed and was held'),
     async (settings, logger, cmd) => {
       const { applyCommand } = await import('./cli/apply.js');
       return applyCommand(settings, logger, { force: cmd.opts<{ force?: boolean }>().force === true });
