@@ -102,7 +102,6 @@ export async function rollService(ops: readonly RecreateOp[], deps: RolloutDeps)
     const before = state;
     state = afterBatch(state, final, configs);
     const turnedBack = before.direction === 'forward' && state.direction === 'back';
-    await settleFailedTwins(slots, state.direction === 'forward' && state.end !== 'paused', deps);
     if (turnedBack || (state.end === 'paused' && before.end === undefined)) {
       // Decided before the way back starts: a crash from here on resumes the rollback, never the failed update.
       await deps.held.hold({
@@ -112,6 +111,7 @@ export async function rollService(ops: readonly RecreateOp[], deps: RolloutDeps)
       });
       log.warn({ reason: state.reason, action: configs.update.failureAction }, `rolling update of ${label} failed (${state.reason ?? '?'}): ${state.end === 'paused' ? 'pausing' : 'rolling back'}`);
     }
+    await settleFailedTwins(slots, state.direction === 'forward' && state.end !== 'paused', deps);
   }
 
   if (state.end === 'converged') {
