@@ -22,7 +22,9 @@ export type ErrorCode =
   | 'E_ROUTER_REJECTED'
 
   | 'E_DEPENDENCY_TIMEOUT'
-  | 'E_PORT_SHARED';
+  | 'E_PORT_SHARED'
+  | 'E_BUILD'
+  | 'E_SECRET';
 
 export class CapstanError extends Error {
   readonly code: ErrorCode;
@@ -238,5 +240,22 @@ export class DependencyTimeoutError extends CapstanError {
         ? `check ${dependency}'s healthcheck (docker inspect --format '{{json .State.Health}}' ${stack}-${dependency}-1); ${service} is created on a later pass once it passes`
         : `check why ${dependency} did not exit 0 (docker logs ${stack}-${dependency}-1)`,
     });
+  }
+}
+
+/** An image of a service's `build:` could not be built; that service keeps running its previous version. */
+export class BuildError extends CapstanError {
+  constructor(stack: string, service: string, image: string, reason: string, lastLines: readonly string[] = []) {
+    super('E_BUILD', `${stack}/${service}: building image ${image} failed: ${reason}`, {
+      data: { stack, service, image, lastLines },
+      hint: `the running version of ${service} stays; fix the Dockerfile or the context and commit again${lastLines.length > 0 ? ` (last build output: ${lastLines.join(' | ')})` : ''}`,
+    });
+  }
+}
+
+/** A secret or config could not be read or decrypted; the service using it is not (re)created. The message never holds the content. */
+export class SecretError extends CapstanError {
+  constructor(file: string, message: string, hint: string) {
+    super('E_SECRET', `${file}: ${message}`, { data: { file }, hint });
   }
 }

@@ -5,6 +5,7 @@
 import type { DesiredService } from '../desired/model.js';
 import type { NetworkSpec, VolumeSpec } from '../manifests/model.js';
 import type { ObservedState } from '../observed/model.js';
+import type { ContentReader } from '../secrets/contents.js';
 
 export interface DeployContext {
   instance: string;
@@ -14,6 +15,8 @@ export interface DeployContext {
   checkoutDir: string | undefined;
   /** False when the router serves published TCP ports (DESIGN §8): containers then bind no host port for them. */
   publishPorts: boolean;
+  /** Content of secrets and configs, read (and decrypted) only when a container that uses them is created. */
+  readContent?: ContentReader;
 }
 
 export interface Backend {
@@ -26,7 +29,7 @@ export interface Backend {
 
   createNetwork(stack: string, network: NetworkSpec, ctx: DeployContext): Promise<void>;
   createVolume(stack: string, volume: VolumeSpec, ctx: DeployContext): Promise<void>;
-  /** Create and start replica `number` of the service; returns the container id. A name held by a foreign object → NameConflictError. */
+  /** Build the service's image when it has `build:` and the tag does not exist; then create, copy its secrets and configs in, and start replica `number`; returns the container id. A name held by a foreign object → NameConflictError. */
   createContainer(service: DesiredService, number: number, ctx: DeployContext): Promise<string>;
   startContainer(containerId: string): Promise<void>;
   /** Replace the container in the replica's slot with one built from the new spec; returns the new id. */

@@ -24,9 +24,11 @@ export async function createPassContext(settings: Settings, logger: Logger): Pro
     credentials: credentialsFromEnv(process.env),
     logger,
   });
-  const desired = new DesiredLoader({ source, path: settings.path, env: allowedEnvironment(settings, process.env), profiles: settings.profiles, logger });
+  const env = allowedEnvironment(settings, process.env);
+  const desired = new DesiredLoader({ source, path: settings.path, env, profiles: settings.profiles, secretsDir: settings.secretsDir, logger });
   const backend = await createBackend(settings, logger);
-  return { source, backend, desired, instance: settings.instance, parallelism: settings.parallelism, publishPorts: routerServesPorts(settings) === false, logger };
+  const contents = { env, ageKeyFile: settings.ageKeyFile };
+  return { source, backend, desired, instance: settings.instance, parallelism: settings.parallelism, publishPorts: routerServesPorts(settings) === false, contents, logger };
 }
 
 /** Only `--router process` serves published ports today; `container` is not implemented and falls back to containers publishing. */

@@ -18,6 +18,8 @@ import { takeSnapshot } from '../../observed/snapshot.js';
 import { connectDocker, resolveEndpoint, type DockerEndpoint } from './connect.js';
 import { bindSources, containerCreateOptions } from './container-spec.js';
 import { engineMessage, statusCodeOf, toCapstanError } from './errors.js';
+import { ImageBuilder } from './image-build.js';
+import { injectFiles } from './inject-files.js';
 
 export interface DockerBackendOptions {
   logger: Logger;
@@ -31,11 +33,15 @@ export async function createDockerBackend(opts: DockerBackendOptions): Promise<B
 }
 
 class DockerBackend implements Backend {
+  private readonly images: ImageBuilder;
+
   constructor(
     private readonly docker: Docker,
     readonly endpoint: string,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.images = new ImageBuilder(docker, endpoint, logger);
+  }
 
   /** Runs one engine call and turns whatever it throws into the catalogue. */
   private async call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
@@ -138,11 +144,19 @@ class DockerBackend implements Backend {
 
   async createContainer(service: DesiredService, number: number, ctx: DeployContext): Promise<string> {
     const options = containerCreateOptions(service, number, ctx);
+    await this.images.ensure(service, ctx);
     await this.ensureBindSources(service, ctx);
     const { create, extraNetworks } = splitNetworks(options);
     const id = await this.createOwned(create, ctx.instance);
-    for (const [network, endpoint] of extraNetworks) {
-      await this.call(`connect ${create.name ?? id} to ${network}`, () => this.docker.getNetwork(network).connect({ Container: id, EndpointConfig: endpoint }));
+    try {
+      for (const [network, endpoint] of extraNetworks) {
+        await this.call(`connect ${create.name ?? id} to ${network}`, () => this.docker.getNetwork(network).connect({ Container: id, EndpointConfig: endpoint }));
+      }
+      await injectFiles(this.docker, this.endpoint, id, service, ctx);
+    } catch (err) {
+      // A container without its secrets must not be left for a later pass to start.
+      await this.callTolerating(`remove half-made container ${create.name ?? id}`, [404], () => this.docker.getContainer(id).remove({ force: true, v: false }));
+      throw err;
     }
     await this.startContainer(id);
     return id;
@@ -196,6 +210,8 @@ class DockerBackend implements Backend {
   async recreateContainer(service: DesiredService, number: number, oldContainerId: string, ctx: DeployContext): Promise<string> {
     // Stop-first, as Compose does: the slot's name is free before the new
     // container takes it. Start-first (zero downtime) belongs to strategies/.
+    // The image is built first: a failed build leaves the old container running.
+    await this.images.ensure(service, ctx);
     await this.removeContainer(oldContainerId);
     return this.createContainer(service, number, ctx);
   }
