@@ -19,7 +19,8 @@ import { connectDocker, resolveEndpoint, type DockerEndpoint } from './connect.j
 import { bindSources, containerCreateOptions } from './container-spec.js';
 import { engineMessage, statusCodeOf, toCapstanError } from './errors.js';
 import { ImageBuilder } from './image-build.js';
-import { injectFiles } from './inject-files.js';
+import { injectFiles, readFiles } from './inject-files.js';
+import type { TarEntry } from './tar.js';
 
 export interface DockerBackendOptions {
   logger: Logger;
@@ -143,8 +144,17 @@ class DockerBackend implements Backend {
   }
 
   async createContainer(service: DesiredService, number: number, ctx: DeployContext): Promise<string> {
-    const options = containerCreateOptions(service, number, ctx);
+    return this.createPrepared(service, number, ctx, await this.prepare(service, ctx));
+  }
+
+  /** What can fail before a container is touched: building its image, reading and decrypting its secrets. */
+  private async prepare(service: DesiredService, ctx: DeployContext): Promise<TarEntry[]> {
     await this.images.ensure(service, ctx);
+    return readFiles(service, ctx);
+  }
+
+  private async createPrepared(service: DesiredService, number: number, ctx: DeployContext, files: readonly TarEntry[]): Promise<string> {
+    const options = containerCreateOptions(service, number, ctx);
     await this.ensureBindSources(service, ctx);
     const { create, extraNetworks } = splitNetworks(options);
     const id = await this.createOwned(create, ctx.instance);
@@ -152,7 +162,7 @@ class DockerBackend implements Backend {
       for (const [network, endpoint] of extraNetworks) {
         await this.call(`connect ${create.name ?? id} to ${network}`, () => this.docker.getNetwork(network).connect({ Container: id, EndpointConfig: endpoint }));
       }
-      await injectFiles(this.docker, this.endpoint, id, service, ctx);
+      await injectFiles(this.docker, this.endpoint, id, service, files);
     } catch (err) {
       // A container without its secrets must not be left for a later pass to start.
       await this.callTolerating(`remove half-made container ${create.name ?? id}`, [404], () => this.docker.getContainer(id).remove({ force: true, v: false }));
@@ -210,10 +220,10 @@ class DockerBackend implements Backend {
   async recreateContainer(service: DesiredService, number: number, oldContainerId: string, ctx: DeployContext): Promise<string> {
     // Stop-first, as Compose does: the slot's name is free before the new
     // container takes it. Start-first (zero downtime) belongs to strategies/.
-    // The image is built first: a failed build leaves the old container running.
-    await this.images.ensure(service, ctx);
+    // Built and read first: a failed build or an undecryptable secret leaves the old container running.
+    const files = await this.prepare(service, ctx);
     await this.removeContainer(oldContainerId);
-    return this.createContainer(service, number, ctx);
+    return this.createPrepared(service, number, ctx, files);
   }
 
   async removeContainer(containerId: string): Promise<void> {

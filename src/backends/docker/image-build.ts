@@ -107,12 +107,17 @@ export class ImageBuilder {
       throw fail(toCapstanError(err, `build image ${image}`, this.endpoint).message);
     }
     const tail: string[] = [];
+    // The classic builder reports a failed step as an event in the stream, not as a failed request.
+    let failure: string | undefined;
     const error = await new Promise<string | undefined>((resolve) => {
       this.docker.modem.followProgress(
         stream,
-        (err: Error | null) => resolve(err === null ? undefined : err.message),
+        (err: Error | null) => resolve(err === null ? failure : err.message),
         (event: BuildEvent) => {
-          if (event.error !== undefined) return;
+          if (event.error !== undefined || event.errorDetail !== undefined) {
+            failure ??= (event.errorDetail?.message ?? event.error ?? 'unknown error').trim();
+            return;
+          }
           for (const line of (event.stream ?? event.status ?? '').split('\n')) {
             const text = line.trim();
             if (text === '') continue;

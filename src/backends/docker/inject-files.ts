@@ -12,13 +12,19 @@ import type { DesiredService } from '../../desired/model.js';
 import { toCapstanError } from './errors.js';
 import { tarStream, type TarEntry } from './tar.js';
 
-export async function injectFiles(docker: Docker, endpoint: string, containerId: string, service: DesiredService, ctx: DeployContext): Promise<void> {
+/** Reads (and decrypts) every file first, so a missing key fails before anything running is touched. */
+export async function readFiles(service: DesiredService, ctx: DeployContext): Promise<TarEntry[]> {
   const files = [...(service.spec.secrets ?? []), ...(service.spec.configs ?? [])];
-  if (files.length === 0) return;
+  if (files.length === 0) return [];
   const read = ctx.readContent;
   if (read === undefined) throw new Error(`${service.stack}/${service.name} has secrets or configs but no content reader was given`);
   const entries: TarEntry[] = [];
   for (const f of files) entries.push({ name: f.target.replace(/^\/+/, ''), data: await read(f), mode: f.mode, uid: f.uid, gid: f.gid });
+  return entries;
+}
+
+export async function injectFiles(docker: Docker, endpoint: string, containerId: string, service: DesiredService, entries: readonly TarEntry[]): Promise<void> {
+  if (entries.length === 0) return;
   try {
     // Missing parent directories (/run/secrets) are made by the engine; existing ones keep their owner and mode.
     await docker.getContainer(containerId).putArchive(tarStream(entries), { path: '/' });
