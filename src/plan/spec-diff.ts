@@ -44,7 +44,7 @@ export function describeSpecChange(before: ServiceSpec, after: ServiceSpec): str
   for (const key of KEYS) {
     if (canonicalJson(before[key]) === canonicalJson(after[key])) continue;
     // A built image's tag follows its build inputs, which the build line names.
-    if (key === 'image' && after.build !== undefined && before.build !== undefined) continue;
+    if (key === 'image' && after.build !== undefined) continue;
     if (key === 'build') reasons.push(describeBuildChange(before, after));
     else if (key === 'secrets' || key === 'configs') reasons.push(...describeFilesChange(key === 'secrets' ? 'secret' : 'config', before[key] ?? [], after[key] ?? []));
     else if (key === 'image') reasons.push(`image ${describeImageChange(before.image, after.image)}`);
