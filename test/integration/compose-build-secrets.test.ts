@@ -1,6 +1,7 @@
 // Issue 6 against the real engine: a service built from its directory in the
 // repository (built once per context, rebuilt when a file of it changes),
-// secrets from an age file and from the operator's environment and a config
+// secrets from an age file, the operator's environment and a host file under
+// --secrets-dir, and a config
 // written into the container with their modes, rotation that rolls the
 // service, a service from an included file, and a broken build or a missing
 // secret that leaves the running version alone.
@@ -22,6 +23,8 @@ const instance = uniqueInstance('t-build');
 const stack = instance.replace(/-/g, '');
 const dataDir = mkdtempSync(join(tmpdir(), 'capstan-build-'));
 const keyFile = join(dataDir, '..', `${stack}-age-key.txt`);
+// The operator host's own secrets: only files under --secrets-dir may be named by a manifest.
+const secretsDir = mkdtempSync(join(tmpdir(), 'capstan-host-secrets-'));
 const env = { CAPSTAN_AGE_KEY_FILE: keyFile, APP_TOKEN: 'tok-1' };
 let server: TestGitServer;
 let repo: TestRepo;
@@ -41,11 +44,13 @@ services:
     secrets:
       - db_password
       - { source: api_token, target: token, uid: "1000", mode: 0400 }
+      - host_cert
     configs:
       - { source: app_conf, target: /etc/app.conf }
 secrets:
   db_password: { file: ./db_password.age }
   api_token: { environment: APP_TOKEN }
+  host_cert: { file: ${secretsDir}/cert.pem }
 configs:
   app_conf: { content: "mode=test\\n" }
 `;
@@ -57,7 +62,7 @@ const worker = `services:
 `;
 
 function run(args: string[]) {
-  return capstan([...args, '--repo', repo.url, '--instance', instance, '--data-dir', dataDir, '--allow-env', 'APP_TOKEN', '--log-level', 'warn'], env);
+  return capstan([...args, '--repo', repo.url, '--instance', instance, '--data-dir', dataDir, '--allow-env', 'APP_TOKEN', '--secrets-dir', secretsDir, '--log-level', 'warn'], env);
 }
 const apply = () => run(['apply', '--status-branch', 'none']);
 
@@ -89,6 +94,7 @@ afterAll(async () => {
   await server.close();
   rmSync(dataDir, { recursive: true, force: true });
   rmSync(keyFile, { force: true });
+  rmSync(secretsDir, { recursive: true, force: true });
 });
 
 describe('build, secrets, configs and include on the real engine', () => {
@@ -102,6 +108,7 @@ describe('build, secrets, configs and include on the real engine', () => {
     await repo.write('stacks/app/web/notes.txt', 'not for the image\n');
     await repo.write('stacks/app/web/.dockerignore', 'notes.txt\n');
     await writeSecret('pw-1');
+    writeFileSync(join(secretsDir, 'cert.pem'), 'cert-1');
     expect(readFileSync(join(repo.workDir, 'stacks/app/db_password.age'), 'utf8')).toMatch(/^-----BEGIN AGE ENCRYPTED FILE-----/);
     await repo.commit('app');
     await repo.push();
@@ -116,6 +123,7 @@ describe('build, secrets, configs and include on the real engine', () => {
     expect(await inWeb('cat /run/secrets/db_password; echo; stat -c "%a %u %g" /run/secrets/db_password')).toBe('pw-1\n444 0 0');
     expect(await inWeb('cat /run/secrets/token; echo; stat -c "%a %u" /run/secrets/token')).toBe('tok-1\n400 1000');
     expect(await inWeb('cat /etc/app.conf')).toBe('mode=test');
+    expect(await inWeb('cat /run/secrets/host_cert')).toBe('cert-1');
     // The plain text is nowhere in Capstan's data dir, nor in the container's labels.
     expect((await exec('grep', ['-rl', 'pw-1', dataDir]).catch(() => ({ stdout: '' }))).stdout).toBe('');
     expect(await docker('inspect', '--format', '{{json .Config.Labels}}', `${stack}-web-1`)).not.toMatch(/pw-1|tok-1/);
@@ -159,6 +167,15 @@ describe('build, secrets, configs and include on the real engine', () => {
     web.id = await containerId(`${stack}-web-1`);
   });
 
+  it('rolls the service when a host secret under --secrets-dir changes, with no commit', async () => {
+    writeFileSync(join(secretsDir, 'cert.pem'), 'cert-2');
+    const result = await apply();
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain(`recreate ${stack}-web-1: secret host_cert content changed`);
+    expect(await inWeb('cat /run/secrets/host_cert')).toBe('cert-2');
+    web.id = await containerId(`${stack}-web-1`);
+  });
+
   it('keeps the running version when the build fails or the secret cannot be decrypted', async () => {
     const worker1 = await containerId(`${stack}-worker-1`);
     await repo.commitFiles({ 'stacks/app/web/Dockerfile': `FROM ${TEST_IMAGE}\nRUN exit 3\n` }, 'broken build');
@@ -170,7 +187,7 @@ describe('build, secrets, configs and include on the real engine', () => {
     expect(await containerId(`${stack}-worker-1`)).toBe(worker1);
 
     await repo.commitFiles({ 'stacks/app/web/Dockerfile': DOCKERFILE, 'stacks/app/web/index.html': 'v3\n' }, 'fixed');
-    const noKey = await capstan(['apply', '--repo', repo.url, '--instance', instance, '--data-dir', dataDir, '--allow-env', 'APP_TOKEN', '--status-branch', 'none', '--log-level', 'warn'], { APP_TOKEN: 'tok-1' });
+    const noKey = await capstan(['apply', '--repo', repo.url, '--instance', instance, '--data-dir', dataDir, '--allow-env', 'APP_TOKEN', '--secrets-dir', secretsDir, '--status-branch', 'none', '--log-level', 'warn'], { APP_TOKEN: 'tok-1' });
     expect(noKey.code).toBe(1);
     expect(noKey.stderr).toContain('stacks/app/db_password.age: is age-encrypted and no key is configured');
     expect(await containerId(`${stack}-web-1`)).toBe(web.id);
@@ -180,8 +197,8 @@ describe('build, secrets, configs and include on the real engine', () => {
     await repo.remove('stacks/app/db_password.age');
     await repo.commit('lose the secret');
     await repo.push();
-    const line = 'stacks/app/compose.yaml:12:24 secrets.db_password.file: secret file "./db_password.age" not found at the commit (looked for stacks/app/db_password.age)';
-    const validate = await capstan(['validate', '--repo', repo.url, '--data-dir', dataDir]);
+    const line = 'stacks/app/compose.yaml:13:24 secrets.db_password.file: secret file "./db_password.age" not found at the commit (looked for stacks/app/db_password.age)';
+    const validate = await capstan(['validate', '--repo', repo.url, '--data-dir', dataDir, '--allow-env', 'APP_TOKEN', '--secrets-dir', secretsDir], env);
     const plan = await run(['plan']);
     const applied = await apply();
     for (const r of [validate, plan, applied]) {
