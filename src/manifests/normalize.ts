@@ -83,6 +83,7 @@ export function normalizeStack(parts: readonly StackPart[]): StackSpec {
     }
   }
   checkCycles((name) => fpOf.get(name) ?? main.ctx.fp, out);
+  shareBuilds(out);
 
   const services: Record<string, ServiceSpec> = {};
   for (const name of Object.keys(out).sort()) setOwn(services, name, out[name] as ServiceSpec);
@@ -101,6 +102,23 @@ export function normalizeStack(parts: readonly StackPart[]): StackSpec {
     setOwn(volumes, key, { name: key, ...engineName(stackName, key, def), driver: def?.driver, labels: def?.labels ?? {} });
   }
   return { name: stackName, file: main.ctx.file, services, networks, volumes };
+}
+
+const withTag = (ref: string): string => (/:[^/]+$/.test(ref) || ref.includes('@') ? ref : `${ref}:latest`);
+
+/**
+ * Compose's "build once, reuse the image" pattern: a service whose `image:`
+ * names what another service builds (`image:` beside `build:`) runs that
+ * build's content tag, so it rolls with it and waits for the same build.
+ */
+function shareBuilds(services: Record<string, ServiceSpec>): void {
+  const built = new Map<string, ServiceSpec>();
+  for (const s of Object.values(services)) if (s.build?.alsoTag !== undefined) built.set(withTag(s.build.alsoTag), s);
+  if (built.size === 0) return;
+  for (const [name, s] of Object.entries(services)) {
+    const from = s.build === undefined ? built.get(withTag(s.image)) : undefined;
+    if (from?.build !== undefined) setOwn(services, name, { ...s, image: from.image, build: from.build });
+  }
 }
 
 /** What the top-level sections of all parts of a stack declare. */

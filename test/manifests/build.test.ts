@@ -89,6 +89,16 @@ describe('build', () => {
     expect(built({ 'stacks/shop/compose.yaml': manifest.replace('"1"', '"2"'), ...app }).image).not.toBe(base);
   });
 
+  it('lets a service that names the built image run the same build, so it rolls with it', () => {
+    const r = loadWith({ 'stacks/shop/compose.yaml': 'services:\n  api:\n    image: shop/app\n    build: ./app\n  worker:\n    image: shop/app:latest\n    command: [work]\n', ...app });
+    expect(errorsOf(r)).toEqual([]);
+    const api = r.stacks[0]?.services['api'];
+    const worker = r.stacks[0]?.services['worker'];
+    expect(worker?.image).toBe(api?.image);
+    expect(worker?.build).toEqual(api?.build);
+    expect(worker?.command).toEqual(['work']);
+  });
+
   it('names the built image after the service as a valid Docker reference', () => {
     const s = built({ 'stacks/Shop_1.yaml': 'services:\n  api:\n    build: ./app\n', 'stacks/app/Dockerfile': DOCKERFILE });
     expect(s.image).toMatch(/^shop_1-api:[0-9a-f]{12}$/);
