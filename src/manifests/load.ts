@@ -117,7 +117,7 @@ function loadOne(c: StackCandidate, files: ReadonlyMap<string, string>, opts: Lo
   }
   const dotenv = c.envFile === undefined ? undefined : readDotenv(c.envFile, files, opts, problems, dotenvs);
   let envBroken = (dotenv?.errors.length ?? 0) > 0;
-  const main = readPart({ file: c.file, dir: c.dir, root, fp, vars: dotenv?.vars ?? {} }, files, opts, env, problems);
+  const main = readPart({ file: c.file, dir: c.dir, root, fp, vars: dotenv?.vars ?? {} }, files, opts, problems);
 
   const rawName = main.top?.name;
   const name = normalizeStackName(rawName ?? c.defaultName);
@@ -175,7 +175,7 @@ interface Part {
   inactive: Map<string, readonly string[]>;
 }
 
-function readPart(src: { file: string; dir: string; root: YNode; fp: FileProblems; vars: Readonly<Record<string, string>> }, files: ReadonlyMap<string, string>, opts: LoadOptions, env: Shared, problems: Problems): Part {
+function readPart(src: { file: string; dir: string; root: YNode; fp: FileProblems; vars: Readonly<Record<string, string>> }, files: ReadonlyMap<string, string>, opts: LoadOptions, problems: Problems): Part {
   const { file, fp, root, vars } = src;
   // The operator's environment wins over a file's .env, as the shell wins in Compose.
   const lookup: Lookup = (n) => (Object.hasOwn(opts.env, n) ? opts.env[n] : Object.hasOwn(vars, n) ? vars[n] : undefined);
@@ -273,7 +273,7 @@ function collectIncludes(part: Part, chain: readonly string[], out: Part[], file
       if (yaml.errors.length === 0) fp.error([], 'an included file must be a mapping with `services:` (or networks, volumes, secrets, configs)');
       return;
     }
-    const included = readPart({ file, dir, root: yaml.root, fp, vars }, files, opts, env, problems);
+    const included = readPart({ file, dir, root: yaml.root, fp, vars }, files, opts, problems);
     out.push(included);
     envBroken = collectIncludes(included, [...chain, file], out, files, opts, env, problems, dotenvs) || envBroken;
   });
