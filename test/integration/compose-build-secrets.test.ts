@@ -176,6 +176,22 @@ describe('build, secrets, configs and include on the real engine', () => {
     web.id = await containerId(`${stack}-web-1`);
   });
 
+  it('never starts a replica that was created without its secrets (an operator stopped between create and copy)', async () => {
+    // Stand-in for the crash: the same labels and image, created but never started, with no files copied in.
+    const labels = JSON.parse(await docker('inspect', '--format', '{{json .Config.Labels}}', `${stack}-web-1`)) as Record<string, string>;
+    const [image] = (await imageOf(`${stack}-web-1`)).split(' ');
+    await docker('rm', '-f', `${stack}-web-1`);
+    await docker('create', '--name', `${stack}-web-1`, ...Object.entries(labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]), image ?? '');
+    const first = await apply();
+    expect(first.code).toBe(1);
+    expect(first.stderr).toContain('was created but never started, so its secrets and configs may be missing; removed it');
+    const second = await apply();
+    expect(second.code).toBe(0);
+    expect(second.stdout).toContain(`create ${stack}-web-1: new service, 1 replica`);
+    expect(await inWeb('cat /run/secrets/db_password')).toBe('pw-2');
+    web.id = await containerId(`${stack}-web-1`);
+  });
+
   it('keeps the running version when the build fails or the secret cannot be decrypted', async () => {
     const worker1 = await containerId(`${stack}-worker-1`);
     await repo.commitFiles({ 'stacks/app/web/Dockerfile': `FROM ${TEST_IMAGE}\nRUN exit 3\n` }, 'broken build');

@@ -10,6 +10,7 @@ import { mkdir } from 'node:fs/promises';
 import type { Backend, DeployContext } from '../backend.js';
 import { LABEL } from '../../desired/labels.js';
 import type { DesiredService } from '../../desired/model.js';
+import { decodeSpecLabel } from '../../desired/spec-label.js';
 import { DockerApiError, NameConflictError } from '../../errors.js';
 import type { Logger } from '../../logging/logger.js';
 import type { NetworkSpec, VolumeSpec } from '../../manifests/model.js';
@@ -168,7 +169,7 @@ class DockerBackend implements Backend {
       await this.callTolerating(`remove half-made container ${create.name ?? id}`, [404], () => this.docker.getContainer(id).remove({ force: true, v: false }));
       throw err;
     }
-    await this.startContainer(id);
+    await this.start(id);
     return id;
   }
 
@@ -213,6 +214,20 @@ class DockerBackend implements Backend {
   }
 
   async startContainer(containerId: string): Promise<void> {
+    // A replica with secrets or configs that was created but never started may
+    // lack them (the operator stopped between create and copy): starting it
+    // would run it without. Removed instead, its slot is filled by the next pass.
+    const info = await this.inspectContainer(containerId);
+    const spec = info === undefined ? undefined : decodeSpecLabel(info.Config.Labels ?? {});
+    const neverStarted = info !== undefined && /^0001-01-01/.test(info.State.StartedAt);
+    if (neverStarted && spec !== undefined && (spec.secrets ?? []).length + (spec.configs ?? []).length > 0) {
+      await this.callTolerating(`remove unstarted container ${info.Name.replace(/^\//, '')}`, [404], () => this.docker.getContainer(containerId).remove({ force: true, v: false }));
+      throw new DockerApiError(`start container ${info.Name.replace(/^\//, '')}`, 'it was created but never started, so its secrets and configs may be missing; removed it, and the next pass creates it again with them');
+    }
+    await this.start(containerId);
+  }
+
+  private async start(containerId: string): Promise<void> {
     // 304: already running, which is what was asked.
     await this.callTolerating(`start container ${short(containerId)}`, [304], () => this.docker.getContainer(containerId).start());
   }
