@@ -98,7 +98,8 @@ export class ImageBuilder {
         t: image,
         dockerfile,
         buildargs: { ...build.args },
-        labels: { ...build.labels, 'io.capstan.build.stack': service.stack, 'io.capstan.build.service': service.name },
+        // Only the manifest's labels: containers inherit an image's labels, and io.capstan.* on them would mean "owned by Capstan".
+        labels: { ...build.labels },
         ...(build.target === undefined ? {} : { target: build.target }),
         rm: true,
         forcerm: true,
