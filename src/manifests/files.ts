@@ -61,6 +61,7 @@ export function resolveFileDef(kind: FileKind, name: string, def: FileDefInput |
     fp.error([...at, 'external'], `external ${kind}s are not supported on the docker engine backend`, `they live in Swarm's ${kind} store; declare the ${kind} with \`file:\` or \`environment:\` instead`, 'key');
     return undefined;
   }
+  if (def?.name !== undefined) fp.warn([...at, 'name'], `\`name\` is the ${kind}'s name in Swarm's store; the docker engine backend ignores it`, 'key');
   const given = (['file', 'environment', 'content'] as const).filter((k) => def?.[k] !== undefined);
   if (given.length !== 1) {
     const which = kind === 'secret' ? '`file:` or `environment:`' : '`file:`, `environment:` or `content:`';

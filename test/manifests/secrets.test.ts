@@ -78,6 +78,12 @@ describe('secrets and configs', () => {
     ]);
   });
 
+  it('warns that a Swarm store name is ignored', () => {
+    const r = loadWith({ 'stacks/shop.yaml': 'services:\n  app: { image: app:1, configs: [c] }\nconfigs:\n  c: { content: x, name: shop_c_v2 }\n' });
+    expect(errorsOf(r)).toEqual([]);
+    expect(r.warnings.map((w) => `${w.file}:${w.line}:${w.col} ${w.message}`)).toEqual(["stacks/shop.yaml:4:20 `name` is the config's name in Swarm's store; the docker engine backend ignores it"]);
+  });
+
   it('reads host files only under --secrets-dir, digested so a change on the host rolls the service', () => {
     const manifest = 'services:\n  app: { image: app:1, secrets: [db] }\nsecrets:\n  db: { file: /etc/capstan/secrets/db.txt }\n';
     const first = svc(loadWith({ 'stacks/shop.yaml': manifest }, { host: { '/etc/capstan/secrets/db.txt': 'one' } })).secrets?.[0];
