@@ -24,7 +24,9 @@ export type ErrorCode =
   | 'E_DEPENDENCY_TIMEOUT'
   | 'E_PORT_SHARED'
   | 'E_ROLLOUT_FAILED'
-  | 'E_ROLLOUT_HELD';
+  | 'E_ROLLOUT_HELD'
+  | 'E_BUILD'
+  | 'E_SECRET';
 
 export class CapstanError extends Error {
   readonly code: ErrorCode;
@@ -274,5 +276,22 @@ export class RolloutHeldError extends CapstanError {
       data: { revision, services },
       hint: 'push a new commit (a fix, or git revert), or run `capstan apply --force` to try this revision again',
     });
+  }
+}
+
+/** An image of a service's `build:` could not be built; that service keeps running its previous version. */
+export class BuildError extends CapstanError {
+  constructor(stack: string, service: string, image: string, reason: string, lastLines: readonly string[] = []) {
+    super('E_BUILD', `${stack}/${service}: building image ${image} failed: ${reason}`, {
+      data: { stack, service, image, lastLines },
+      hint: `the running version of ${service} stays; fix the Dockerfile or the context and commit again${lastLines.length > 0 ? ` (last build output: ${lastLines.join(' | ')})` : ''}`,
+    });
+  }
+}
+
+/** A secret or config could not be read or decrypted; the service using it is not (re)created. The message never holds the content. */
+export class SecretError extends CapstanError {
+  constructor(file: string, message: string, hint: string) {
+    super('E_SECRET', `${file}: ${message}`, { data: { file }, hint });
   }
 }

@@ -22,6 +22,7 @@ function commonOptions(cmd: Command): Command {
     .option('--parallelism <n>', 'engine operations in flight at once [CAPSTAN_PARALLELISM] (default: 32)')
     .option('--allow-env <names>', 'operator env vars manifests may interpolate, comma-separated, PREFIX_* allowed [CAPSTAN_ALLOW_ENV]')
     .option('--profile <names>', 'active Compose profiles, comma-separated, * for all [COMPOSE_PROFILES]')
+    .option('--secrets-dir <dir>', 'the only host directory manifests may read secret/config files from (absolute `file:`) [CAPSTAN_SECRETS_DIR] (default: none)')
     .option('--config <file>', 'settings file (default: ./capstan.yaml when present)')
     .addOption(new Option('--log-format <format>', 'log format on stderr [CAPSTAN_LOG_FORMAT] (default: json)').choices(['json', 'pretty']))
     .option('--log-level <level>', 'trace|debug|info|warn|error|silent [CAPSTAN_LOG_LEVEL] (default: info)');
@@ -49,7 +50,7 @@ function withSettings(cmd: Command, action: (settings: Settings, logger: Logger,
       dataDir: opts.dataDir, statusBranch: opts.statusBranch, httpPort: opts.httpPort, router: opts.router,
       listen: opts.listen, backend: opts.backend, logFormat: opts.logFormat, logLevel: opts.logLevel,
       parallelism: opts.parallelism, allowEnv: opts.allowEnv, gitAuthor: opts.gitAuthor, autoRevert: opts.autoRevert, resync: opts.resync, syncWindow: opts.syncWindow,
-      profiles: opts.profile,
+      profiles: opts.profile, secretsDir: opts.secretsDir,
     };
     const settings = resolveSettings(flags, process.env, readSettingsFile(opts.config));
     const logger = createLogger({ format: settings.logFormat, level: settings.logLevel });
@@ -146,6 +147,29 @@ export function buildProgram(): Command {
       return routerCommand({ dataDir: settings.dataDir, httpPort: settings.httpPort, httpHost: o.httpHost, adminSocket: o.adminSocket, accessLog: o.accessLog, graceMs }, logger);
     },
   );
+  const secret = program.command('secret').description('make age-encrypted secret files for the repository, and the key the operator decrypts them with');
+  secret
+    .command('keygen')
+    .description('create an age identity for CAPSTAN_AGE_KEY_FILE (prints the public key to stderr)')
+    .option('-o, --output <file>', 'write the identity to FILE (mode 0600, never overwritten) instead of stdout')
+    .action(async (o: { output?: string }) => {
+      const { keygenCommand } = await import('./cli/secret.js');
+      process.exitCode = await keygenCommand(o.output);
+    });
+  secret
+    .command('encrypt')
+    .argument('<file>', 'the plain file to encrypt')
+    .description('encrypt FILE with age to FILE.age, for a `secrets: { x: { file: ./FILE.age } }` in the repository')
+    .option('-r, --recipient <age1...>', 'public key to encrypt to (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('-R, --recipients-file <file>', 'file of public keys, one per line')
+    .option('-o, --output <file>', 'where to write; - for stdout (default: FILE.age)')
+    .option('--binary', 'write binary age instead of ASCII armor', false)
+    .addHelpText('after', '\nWithout --recipient or --recipients-file, encrypts to the identities of CAPSTAN_AGE_KEY_FILE.\nThe operator decrypts with CAPSTAN_AGE_KEY_FILE set to the matching identity file.')
+    .action(async (file: string, o: { recipient?: string[]; recipientsFile?: string; output?: string; binary: boolean }) => {
+      const { encryptCommand } = await import('./cli/secret.js');
+      const keyFile = process.env['CAPSTAN_AGE_KEY_FILE'];
+      process.exitCode = await encryptCommand(file, { recipients: o.recipient ?? [], recipientsFile: o.recipientsFile, output: o.output, binary: o.binary, ageKeyFile: keyFile === '' ? undefined : keyFile });
+    });
   program.command('version').description('print the version').action(() => {
     process.stdout.write(`capstan ${VERSION}\n`);
   });

@@ -167,6 +167,12 @@ async function moveSlot(slot: SlotState, to: DesiredService | undefined, reuseTw
     return { number: n, ok: true, moved: true };
   }
 
+  try {
+    // Built and read before the old replica goes: a failed build or an undecryptable secret leaves it serving.
+    await deps.backend.prepare(to, deps.ctx);
+  } catch (err) {
+    return { number: n, ok: false, moved: false, reason: `cannot prepare ${slot.op.name}: ${messageOf(err)}` };
+  }
   await retire(slot, grace, deps);
   let id: string;
   try {

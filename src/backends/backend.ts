@@ -5,6 +5,7 @@
 import type { DesiredService } from '../desired/model.js';
 import type { NetworkSpec, VolumeSpec } from '../manifests/model.js';
 import type { ObservedContainer, ObservedState } from '../observed/model.js';
+import type { ContentReader } from '../secrets/contents.js';
 
 export interface DeployContext {
   instance: string;
@@ -14,6 +15,8 @@ export interface DeployContext {
   checkoutDir: string | undefined;
   /** False when the router serves published TCP ports (DESIGN §8): containers then bind no host port for them. */
   publishPorts: boolean;
+  /** Content of secrets and configs, read (and decrypted) only when a container that uses them is created. */
+  readContent?: ContentReader;
 }
 
 export interface Backend {
@@ -26,8 +29,10 @@ export interface Backend {
 
   createNetwork(stack: string, network: NetworkSpec, ctx: DeployContext): Promise<void>;
   createVolume(stack: string, volume: VolumeSpec, ctx: DeployContext): Promise<void>;
+  /** What can fail before a container is touched: builds the image when the service has `build:` (once per content tag), reads and decrypts its secrets and configs. */
+  prepare(service: DesiredService, ctx: DeployContext): Promise<void>;
   /**
-   * Create and start replica `number` of the service; returns the container id. A name held by a foreign object → NameConflictError.
+   * Prepare, create, copy the secrets and configs in, and start replica `number` of the service; returns the container id. A name held by a foreign object → NameConflictError.
    * `name` overrides the replica's name: a start-first update runs the new replica beside the old one under a second name first.
    */
   createContainer(service: DesiredService, number: number, ctx: DeployContext, name?: string): Promise<string>;

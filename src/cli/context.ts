@@ -30,10 +30,12 @@ export async function createPassContext(settings: Settings, logger: Logger): Pro
     credentials: credentialsFromEnv(process.env),
     logger,
   });
-  const desired = new DesiredLoader({ source, path: settings.path, env: allowedEnvironment(settings, process.env), profiles: settings.profiles, logger });
+  const env = allowedEnvironment(settings, process.env);
+  const desired = new DesiredLoader({ source, path: settings.path, env, profiles: settings.profiles, secretsDir: settings.secretsDir, logger });
   const backend = await createBackend(settings, logger);
   const rollout = rolloutSupport(settings, backend, new Prober({ now: Date.now, run: probeRunner(), onFailed: () => undefined }));
-  return { source, backend, desired, instance: settings.instance, parallelism: settings.parallelism, publishPorts: routerServesPorts(settings) === false, rollout, logger };
+  const contents = { env, ageKeyFile: settings.ageKeyFile };
+  return { source, backend, desired, instance: settings.instance, parallelism: settings.parallelism, publishPorts: routerServesPorts(settings) === false, contents, rollout, logger };
 }
 
 /** Rolling updates as a one-shot command runs them: no router to tell, readiness from `probes`. The daemon swaps in its router and prober. */

@@ -111,6 +111,7 @@ function timedResolve(source: GitSource, record: (seconds: number) => void): Git
     },
     readFiles: (revision, dir) => source.readFiles(revision, dir),
     materialize: (revision) => source.materialize(revision),
+    listTree: (revision) => source.listTree(revision),
   };
 }
 

@@ -9,7 +9,9 @@ import type { Logger } from '../logging/logger.js';
 import { loadStacks } from '../manifests/load.js';
 import { credentialsFromEnv } from '../source/credentials.js';
 import { openSource } from '../source/git-source.js';
+import type { RepoTree } from '../manifests/repo-tree.js';
 import { POLICY_FILE } from '../reconciler/desired-source.js';
+import { readHostFiles } from '../secrets/host-files.js';
 
 export async function validateCommand(settings: Settings, logger: Logger, opts: { dir?: string; ref?: string }): Promise<number> {
   const env = allowedEnvironment(settings, process.env);
@@ -17,10 +19,12 @@ export async function validateCommand(settings: Settings, logger: Logger, opts: 
   let root: string;
   let label: string;
   let policyFile: { path: string; text: string } | undefined;
+  let tree: RepoTree | undefined;
   if (opts.dir === undefined && settings.repo !== undefined) {
     const source = openSource({ repo: settings.repo, branch: settings.branch, dataDir: settings.dataDir, credentials: credentialsFromEnv(process.env), logger });
     const revision = await source.resolve(opts.ref);
     files = await source.readFiles(revision, settings.path);
+    tree = await source.listTree(revision);
     const text = (await source.readFiles(revision, POLICY_FILE)).get(POLICY_FILE);
     policyFile = text === undefined ? undefined : { path: POLICY_FILE, text };
     root = settings.path;
@@ -33,7 +37,8 @@ export async function validateCommand(settings: Settings, logger: Logger, opts: 
     root = '';
     label = dir;
   }
-  const result = loadStacks(files, { root, env, policyFile, profiles: settings.profiles });
+  const hostFiles = await readHostFiles(settings.secretsDir);
+  const result = loadStacks(files, { root, env, policyFile, profiles: settings.profiles, tree, hostFiles });
   for (const w of result.warnings) process.stderr.write(`warning: ${w.file}:${w.line}:${w.col} ${w.path ? `${w.path}: ` : ''}${w.message}\n`);
   if (result.errors.length > 0) throw new ManifestsInvalidError(result.errors);
   const services = result.stacks.reduce((n, s) => n + Object.keys(s.services).length, 0);

@@ -36,8 +36,12 @@ export interface Settings {
   syncWindows: readonly SyncWindow[];
   /** CAPSTAN_WEBHOOK_SECRET, from the environment only (never a flag: argv is visible to every user). */
   webhookSecret: string | undefined;
+  /** CAPSTAN_AGE_KEY_FILE: the age identities that decrypt `*.age` secrets; from the environment only, like every credential. */
+  ageKeyFile: string | undefined;
   /** Active Compose profiles: services with `profiles:` run only when one of theirs is listed ("*" = all). */
   profiles: readonly string[];
+  /** The one operator-host directory manifests may read secret and config files from (absolute `file:`); none by default. */
+  secretsDir: string | undefined;
 }
 
 export type Resync = { kind: 'interval'; ms: number } | { kind: 'cron'; expression: string };
@@ -64,6 +68,7 @@ const SOURCES = {
   resync: 'CAPSTAN_RESYNC',
   syncWindow: 'CAPSTAN_SYNC_WINDOW',
   profiles: 'COMPOSE_PROFILES',
+  secretsDir: 'CAPSTAN_SECRETS_DIR',
 } as const;
 
 export type SettingName = keyof typeof SOURCES;
@@ -131,6 +136,7 @@ const schema = z.object({
   resync: resync.default({ kind: 'interval', ms: 300_000 }),
   syncWindow: windows.default([]),
   profiles: list.default([]),
+  secretsDir: z.string().min(1).optional(),
 });
 
 /**
@@ -158,11 +164,13 @@ export function resolveSettings(flags: RawSettings, env: NodeJS.ProcessEnv, file
     ...rest,
     intervalMs: interval,
     repo: rest.repo,
+    secretsDir: rest.secretsDir,
     allowEnv: Object.freeze(rest.allowEnv),
     gitAuthor: Object.freeze(rest.gitAuthor),
     syncWindows: syncWindow,
     profiles: Object.freeze(rest.profiles),
     webhookSecret,
+    ageKeyFile: env['CAPSTAN_AGE_KEY_FILE'] === '' ? undefined : env['CAPSTAN_AGE_KEY_FILE'],
   });
 }
 

@@ -6,7 +6,7 @@
 import { posix } from 'node:path';
 import type { Lookup } from './interpolate.js';
 import { interpolateTree } from './interpolate.js';
-import { resolveInRepo } from './normalize.js';
+import { resolveInRepo } from './paths.js';
 import type { PathSegment } from './parse-yaml.js';
 import { parseYaml, toPlain } from './parse-yaml.js';
 import type { FileProblems, Problems } from './problems.js';

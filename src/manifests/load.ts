@@ -4,7 +4,8 @@
 // contents and the operator's environment arrive as data.
 
 import type { ValidationError } from '../errors.js';
-import { discoverStacks, normalizeStackName } from './discover.js';
+import { posix } from 'node:path';
+import { discoverStacks, normalizeRoot, normalizeStackName } from './discover.js';
 import type { StackCandidate } from './discover.js';
 import { parseDotenv } from './dotenv.js';
 import type { Dotenv } from './dotenv.js';
@@ -14,15 +15,19 @@ import type { Lookup } from './interpolate.js';
 import { resolveExtends } from './extends.js';
 import { checkKeys } from './keys.js';
 import type { ManifestWarning, StackSpec } from './model.js';
-import { normalizeStack } from './normalize.js';
+import { NO_HOST_FILES, type HostFiles } from './files.js';
+import { normalizeStack, type StackPart } from './normalize.js';
 import { parseYaml, toPlain } from './parse-yaml.js';
+import type { PathSegment, YNode } from './parse-yaml.js';
+import { resolveInRepo } from './paths.js';
+import { treeFromFiles, type RepoTree } from './repo-tree.js';
 import { NO_EXCEPTIONS, checkPolicy, parsePolicy } from './policy.js';
 import type { Policy } from './policy.js';
 import type { Pos } from './parse-yaml.js';
 import { Problems } from './problems.js';
 import type { FileProblems } from './problems.js';
 import { serviceSchema, stackSchema } from './schema.js';
-import type { ServiceInput } from './schema.js';
+import type { ServiceInput, StackInput } from './schema.js';
 import { reportZodIssues } from './zod-issues.js';
 
 export interface LoadOptions {
@@ -34,6 +39,10 @@ export interface LoadOptions {
   policyFile?: { path: string; text: string } | undefined;
   /** Active Compose profiles; "*" activates all. A service with `profiles:` is left out unless one of them is active. */
   profiles?: readonly string[] | undefined;
+  /** Every path of the repository at the commit with its Git id (build contexts, secret files may lie outside `root`); default: derived from `files`. */
+  tree?: RepoTree | undefined;
+  /** Operator-host files under --secrets-dir, by digest; default: none may be used. */
+  hostFiles?: HostFiles | undefined;
 }
 
 export interface LoadResult {
@@ -60,8 +69,14 @@ export function loadStacks(files: ReadonlyMap<string, string>, opts: LoadOptions
   const dotenvs = new Map<string, Dotenv>();
   const policy = opts.policyFile === undefined ? NO_EXCEPTIONS : parsePolicy(opts.policyFile.path, opts.policyFile.text, problems);
   const loaded: Loaded[] = [];
-  for (const c of discoverStacks(files.keys(), opts.root)) {
-    loaded.push(loadOne(c, files, opts, policy, problems, dotenvs));
+  const candidates = discoverStacks(files.keys(), opts.root);
+  const shared: Shared = {
+    tree: opts.tree ?? treeFromFiles(files),
+    host: opts.hostFiles ?? NO_HOST_FILES,
+    stackFiles: new Set(candidates.filter((c) => c.dir === normalizeRoot(opts.root)).map((c) => c.file)),
+  };
+  for (const c of candidates) {
+    loaded.push(loadOne(c, files, opts, shared, policy, problems, dotenvs));
   }
   const byName = new Map<string, Loaded[]>();
   for (const l of loaded) {
@@ -84,10 +99,9 @@ export function loadStacks(files: ReadonlyMap<string, string>, opts: LoadOptions
   return { stacks, errors: sorted.errors, warnings: sorted.warnings };
 }
 
-function loadOne(c: StackCandidate, files: ReadonlyMap<string, string>, opts: LoadOptions, policy: Policy, problems: Problems, dotenvs: Map<string, Dotenv>): Loaded {
+function loadOne(c: StackCandidate, files: ReadonlyMap<string, string>, opts: LoadOptions, env: Shared, policy: Policy, problems: Problems, dotenvs: Map<string, Dotenv>): Loaded {
   const errorsBefore = problems.errors.length;
-  const text = files.get(c.file) ?? '';
-  const parsed = parseYaml(text);
+  const parsed = parseYaml(files.get(c.file) ?? '');
   const fp = problems.forFile(c.file, parsed.root);
   const fail = (): Loaded => ({ name: undefined, spec: undefined, fp, namePos: { line: 1, col: 1 } });
   for (const e of parsed.errors) problems.errorAtPos(c.file, e.pos, e.path, e.message);
@@ -101,24 +115,84 @@ function loadOne(c: StackCandidate, files: ReadonlyMap<string, string>, opts: Lo
     fp.error([], 'expected a mapping with `services:` at the top level');
     return fail();
   }
+  const dotenv = c.envFile === undefined ? undefined : readDotenv(c.envFile, files, opts, problems, dotenvs);
+  let envBroken = (dotenv?.errors.length ?? 0) > 0;
+  const main = readPart({ file: c.file, dir: c.dir, root, fp, vars: dotenv?.vars ?? {} }, files, opts, problems);
 
-  const env = c.envFile === undefined ? undefined : readDotenv(c.envFile, files, opts, problems, dotenvs);
-  const dotenv = env?.vars ?? {};
-  const lookup: Lookup = (name) => (Object.hasOwn(opts.env, name) ? opts.env[name] : Object.hasOwn(dotenv, name) ? dotenv[name] : undefined);
+  const rawName = main.top?.name;
+  const name = normalizeStackName(rawName ?? c.defaultName);
+  const namePos = fp.pos(rawName === undefined ? [] : ['name']);
+  if (name === '') {
+    fp.error(rawName === undefined ? [] : ['name'], `stack name ${JSON.stringify(rawName ?? c.defaultName)} is empty once normalized`, 'use lowercase letters, digits, "-" or "_" in the file name or in `name:`');
+    return fail();
+  }
+  if (main.top === undefined) return { name, spec: undefined, fp, namePos };
+  const parts: Part[] = [main];
+  envBroken = collectIncludes(main, [c.file], parts, files, opts, env, problems, dotenvs) || envBroken;
+  const owner = new Map<string, Part>();
+  for (const part of parts) {
+    for (const svc of Object.keys(part.rawServices)) {
+      const first = owner.get(svc);
+      if (first === undefined) owner.set(svc, part);
+      else part.fp.error(['services', svc], `service ${JSON.stringify(svc)} is also defined in ${first.file}`, 'rename one of them: an included file cannot redefine a service', 'key');
+    }
+  }
+  checkSharedDeclarations(parts);
+  const stackParts: StackPart[] = parts.filter((p): p is Part & { top: StackInput } => p.top !== undefined).map((p) => ({
+    ctx: { name, file: p.file, dir: p.dir, files, lookup: p.lookup, fp: p.fp, all: problems, inactive: p.inactive, tree: env.tree, host: env.host },
+    top: p.top,
+    services: new Map([...p.services].filter(([svc]) => owner.get(svc) === p)),
+    rawServices: Object.fromEntries(Object.entries(p.rawServices).filter(([svc]) => owner.get(svc) === p && !p.inactive.has(svc))),
+  }));
+  const spec = normalizeStack(stackParts);
+  const rawServices = Object.assign({}, ...stackParts.map((p) => p.rawServices)) as Record<string, unknown>;
+  checkPolicy(spec, rawServices, policy, (svc) => owner.get(svc)?.fp ?? fp);
+  // A stack with any error is left out, so a half-valid stack never reaches the planner.
+  // A broken shared .env reports its errors once, but taints every stack that reads it.
+  const clean = problems.errors.length === errorsBefore && !envBroken;
+  return { name, spec: clean ? deepFreeze(spec) : undefined, fp, namePos };
+}
+
+/** What every stack of one load shares: the repository's paths and the operator-host files a manifest may name. */
+interface Shared {
+  tree: RepoTree;
+  host: HostFiles;
+  /** Top-level stack files: including one would run its services twice. */
+  stackFiles: ReadonlySet<string>;
+}
+
+/** One file of a stack, validated on its own terms: its positions, directory and variables. */
+interface Part {
+  file: string;
+  dir: string;
+  fp: FileProblems;
+  lookup: Lookup;
+  /** undefined when the top level is invalid. */
+  top: StackInput | undefined;
+  data: unknown;
+  rawServices: Record<string, unknown>;
+  services: Map<string, ServiceInput>;
+  inactive: Map<string, readonly string[]>;
+}
+
+function readPart(src: { file: string; dir: string; root: YNode; fp: FileProblems; vars: Readonly<Record<string, string>> }, files: ReadonlyMap<string, string>, opts: LoadOptions, problems: Problems): Part {
+  const { file, fp, root, vars } = src;
+  // The operator's environment wins over a file's .env, as the shell wins in Compose.
+  const lookup: Lookup = (n) => (Object.hasOwn(opts.env, n) ? opts.env[n] : Object.hasOwn(vars, n) ? vars[n] : undefined);
   const interp = interpolateTree(root, lookup);
-  for (const e of interp.errors) problems.errorAtPos(c.file, e.pos, e.path, e.message, 'set the variable in the stack\'s .env or the operator\'s environment');
-  for (const w of interp.warnings) problems.warnAtPos(c.file, w.pos, w.path, w.message);
+  for (const e of interp.errors) problems.errorAtPos(file, e.pos, e.path, e.message, 'set the variable in the stack\'s .env or the operator\'s environment');
+  for (const w of interp.warnings) problems.warnAtPos(file, w.pos, w.path, w.message);
 
   const data = toPlain(root);
   reportKeys(checkKeys(stackSchema, data), fp);
   const top = stackSchema.safeParse(data);
   if (!top.success) reportZodIssues(top.error.issues, [], data, fp);
-  if (root.entries.has('version')) fp.warn(['version'], '`version` is obsolete and ignored', 'key');
+  if (root.kind === 'map' && root.entries.has('version')) fp.warn(['version'], '`version` is obsolete and ignored', 'key');
 
   // Read service names from the plain data: a zod record output would turn a `__proto__` key into a prototype.
   const plainServices = isRecord(data) ? data['services'] : undefined;
   const declared: Record<string, unknown> = top.success && isRecord(plainServices) ? plainServices : {};
-  const rawServices = resolveExtends(declared, { dir: c.dir, file: c.file, files, lookup, fp, all: problems });
+  const rawServices = resolveExtends(declared, { dir: src.dir, file, files, lookup, fp, all: problems });
   const services = new Map<string, ServiceInput>();
   const active = new Set(opts.profiles ?? []);
   const inactive = new Map<string, readonly string[]>();
@@ -132,22 +206,95 @@ function loadOne(c: StackCandidate, files: ReadonlyMap<string, string>, opts: Lo
     else if ((r.data.profiles ?? []).length > 0 && !active.has('*') && !(r.data.profiles ?? []).some((p) => active.has(p))) inactive.set(name, r.data.profiles ?? []);
     else services.set(name, r.data);
   }
+  return { file, dir: src.dir, fp, lookup, top: top.success ? top.data : undefined, data, rawServices, services, inactive };
+}
 
-  const rawName = top.success ? top.data.name : undefined;
-  const name = normalizeStackName(rawName ?? c.defaultName);
-  const namePos = fp.pos(rawName === undefined ? [] : ['name']);
-  if (name === '') {
-    fp.error(rawName === undefined ? [] : ['name'], `stack name ${JSON.stringify(rawName ?? c.defaultName)} is empty once normalized`, 'use lowercase letters, digits, "-" or "_" in the file name or in `name:`');
-    return fail();
+/** Depth of nested includes; deeper is surely a mistake (cycles are reported on their own). */
+const MAX_INCLUDE_DEPTH = 16;
+
+/**
+ * Compose's top-level `include:`: each file's services, networks, volumes,
+ * secrets and configs join the stack. Paths are relative to the including
+ * file; an included file resolves its own relative paths against its
+ * `project_directory` (default: its own directory) and reads its own `.env`.
+ * Returns whether an env file of an included part was broken.
+ */
+function collectIncludes(part: Part, chain: readonly string[], out: Part[], files: ReadonlyMap<string, string>, opts: LoadOptions, env: Shared, problems: Problems, dotenvs: Map<string, Dotenv>): boolean {
+  let envBroken = false;
+  (part.top?.include ?? []).forEach((item, i) => {
+    const at: PathSegment[] = ['include', i];
+    const long = typeof item === 'string' ? { path: item, project_directory: undefined, env_file: undefined } : item;
+    const paths = typeof long.path === 'string' ? [long.path] : long.path;
+    if (paths.length > 1) {
+      part.fp.error([...at, 'path'], 'including several files merged into one (a list under `path`) is not supported yet', 'include each file on its own line; a service defined in two of them is an error');
+      return;
+    }
+    const rel = paths[0] ?? '';
+    const file = rel.startsWith('/') ? undefined : resolveInRepo(part.dir, rel);
+    if (file === undefined) {
+      part.fp.error(typeof item === 'string' ? at : [...at, 'path'], `included file ${JSON.stringify(rel)} points outside the repository`, 'use a path relative to the including file, inside the stacks directory');
+      return;
+    }
+    const text = files.get(file);
+    if (text === undefined) {
+      part.fp.error(typeof item === 'string' ? at : [...at, 'path'], `included file ${JSON.stringify(rel)} not found (looked for ${file})`, 'keep included files inside the stacks directory');
+      return;
+    }
+    if (env.stackFiles.has(file)) {
+      part.fp.error(typeof item === 'string' ? at : [...at, 'path'], `included file ${file} is a stack of its own, so its services would run twice`, 'move it into a subdirectory without a compose.yaml (e.g. stacks/lib/), or stop including it');
+      return;
+    }
+    if (chain.includes(file) || chain.length >= MAX_INCLUDE_DEPTH) {
+      part.fp.error(typeof item === 'string' ? at : [...at, 'path'], `include cycle: ${[...chain, file].join(' → ')}`, 'remove one of the includes');
+      return;
+    }
+    const projectDir = long.project_directory === undefined ? posix.dirname(file) : resolveInRepo(part.dir, long.project_directory);
+    if (projectDir === undefined) {
+      part.fp.error([...at, 'project_directory'], `project_directory ${JSON.stringify(long.project_directory)} points outside the repository`);
+      return;
+    }
+    const dir = projectDir === '.' ? '' : projectDir;
+    const envFiles = long.env_file === undefined ? [posix.join(projectDir, '.env')].filter((f) => files.has(f)) : (typeof long.env_file === 'string' ? [long.env_file] : long.env_file).map((e) => resolveInRepo(part.dir, e) ?? '');
+    const vars: Record<string, string> = {};
+    for (const [j, envFile] of envFiles.entries()) {
+      if (!files.has(envFile)) {
+        part.fp.error(typeof long.env_file === 'string' ? [...at, 'env_file'] : [...at, 'env_file', j], `env_file not found (looked for ${envFile || JSON.stringify(long.env_file)})`, 'add the file to the repository, or fix the path (it is relative to the including file)');
+        continue;
+      }
+      const parsed = readDotenv(envFile, files, opts, problems, dotenvs);
+      envBroken ||= parsed.errors.length > 0;
+      Object.assign(vars, parsed.vars);
+    }
+    const yaml = parseYaml(text);
+    const fp = problems.forFile(file, yaml.root);
+    for (const e of yaml.errors) problems.errorAtPos(file, e.pos, e.path, e.message);
+    for (const w of yaml.warnings) problems.warnAtPos(file, w.pos, w.path, w.message);
+    if (yaml.root === undefined || yaml.root.kind !== 'map') {
+      if (yaml.errors.length === 0) fp.error([], 'an included file must be a mapping with `services:` (or networks, volumes, secrets, configs)');
+      return;
+    }
+    const included = readPart({ file, dir, root: yaml.root, fp, vars }, files, opts, problems);
+    out.push(included);
+    envBroken = collectIncludes(included, [...chain, file], out, files, opts, env, problems, dotenvs) || envBroken;
+  });
+  return envBroken;
+}
+
+/** A network, volume, secret or config declared by several files of a stack must be declared the same way. */
+function checkSharedDeclarations(parts: readonly Part[]): void {
+  for (const section of ['networks', 'volumes', 'secrets', 'configs'] as const) {
+    const first = new Map<string, { part: Part; text: string }>();
+    for (const part of parts) {
+      const declared = isRecord(part.data) ? part.data[section] : undefined;
+      if (!isRecord(declared)) continue;
+      for (const [k, v] of Object.entries(declared)) {
+        const text = JSON.stringify(v ?? {});
+        const seen = first.get(k);
+        if (seen === undefined) first.set(k, { part, text });
+        else if (seen.text !== text) part.fp.error([section, k], `${section.slice(0, -1)} ${JSON.stringify(k)} is declared differently in ${seen.part.file}`, 'declare it once, or the same way in both files', 'key');
+      }
+    }
   }
-  if (!top.success) return { name, spec: undefined, fp, namePos };
-  const activeRaw = Object.fromEntries(Object.entries(rawServices).filter(([n]) => !inactive.has(n)));
-  const spec = normalizeStack({ name, file: c.file, dir: c.dir, files, lookup, fp, all: problems, inactive }, top.data, services, activeRaw);
-  checkPolicy(spec, rawServices, policy, fp);
-  // A stack with any error is left out, so a half-valid stack never reaches the planner.
-  // A broken shared .env reports its errors once, but taints every stack that reads it.
-  const clean = problems.errors.length === errorsBefore && (env?.errors.length ?? 0) === 0;
-  return { name, spec: clean ? deepFreeze(spec) : undefined, fp, namePos };
 }
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);

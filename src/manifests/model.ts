@@ -153,6 +153,58 @@ export interface ServiceSpec {
   mode: 'replicated' | 'global';
   update: UpdateConfig;
   rollback: UpdateConfig;
+  // The three below are left out (not empty) when a service uses none of them, so the spec
+  // hash of every other service stays what earlier versions computed: upgrading Capstan must
+  // not roll services whose manifests did not change.
+  /** `build:`: `image` is then the tag Capstan builds, `<stack>-<service>:<content id>`. */
+  build?: BuildSpec;
+  secrets?: readonly MountedFile[];
+  configs?: readonly MountedFile[];
+}
+
+/** `build:` resolved against the repository at the commit. */
+export interface BuildSpec {
+  /** Repository-relative directory sent to the engine as the build context ('.' = repository root). */
+  context: string;
+  /** Repository-relative path of the Dockerfile; undefined with `dockerfileInline`. */
+  dockerfile: string | undefined;
+  dockerfileInline: string | undefined;
+  /** Build arguments after interpolation; a bare name without a value in the environment is left out, as in Compose. */
+  args: Readonly<Record<string, string>>;
+  target: string | undefined;
+  labels: Readonly<Record<string, string>>;
+  /** Git tree id of the context directory at the commit (with .dockerignore'd files: a change there rebuilds too). */
+  contextId: string;
+  /** Git blob id of the Dockerfile; undefined with `dockerfileInline`. */
+  dockerfileId: string | undefined;
+  /** `image:` given beside `build:`: an extra tag on the built image, as Compose names it. */
+  alsoTag: string | undefined;
+}
+
+/** Where a secret's or config's content comes from. Never the content of a secret. */
+export type FileSource =
+  /** A file of the repository at the commit (repository-relative); `age` ones are decrypted at apply time. */
+  | { kind: 'repo'; path: string; encryption: 'age' | undefined }
+  /** A file on the operator's host, under --secrets-dir (absolute path). */
+  | { kind: 'host'; path: string; encryption: 'age' | undefined }
+  /** An operator environment variable allowed by --allow-env. */
+  | { kind: 'env'; variable: string }
+  /** A config's inline `content:` (configs are not secret; the text is in Git anyway). */
+  | { kind: 'content'; content: string };
+
+/** A secret or config as the service sees it: a file at `target`, written into the container before it starts. */
+export interface MountedFile {
+  /** The top-level `secrets:` / `configs:` key. */
+  name: string;
+  /** Absolute path in the container. */
+  target: string;
+  uid: number;
+  gid: number;
+  /** Permission bits, e.g. 0o444. */
+  mode: number;
+  source: FileSource;
+  /** Identifies the content so a change rolls the service: a Git blob id, or a sha256 prefix. Never the content. */
+  digest: string;
 }
 
 export interface NetworkSpec {

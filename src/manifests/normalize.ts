@@ -1,14 +1,20 @@
 // Folds one validated stack into the StackSpec the rest of Capstan reads, and
 // checks what needs the whole stack: declared volumes and networks,
 // depends_on targets and cycles, bind paths inside the repository, env_file
-// contents, the fixed-host-port vs replicas rule.
+// contents, the fixed-host-port vs replicas rule. A stack may be made of
+// several files (top-level `include:`): each part keeps its own directory,
+// variables and positions, and declarations are shared by all of them.
 
 import { posix } from 'node:path';
+import { normalizeBuild } from './build.js';
+import { resolveFileDef, serviceFiles, type FileKind, type HostFiles, type ResolvedDef } from './files.js';
 import type { CapstanExtension, MountSpec, NetworkSpec, PortSpec, ProbeSpec, ServiceSpec, StackSpec, UpdateConfig, VolumeSpec } from './model.js';
 import { parseDotenv } from './dotenv.js';
 import type { Lookup } from './interpolate.js';
 import type { PathSegment } from './parse-yaml.js';
+import { resolveInRepo } from './paths.js';
 import type { FileProblems, Problems } from './problems.js';
+import type { RepoTree } from './repo-tree.js';
 import type { ResourceDef, ServiceInput, StackInput, UpdateConfigInput } from './schema.js';
 
 export interface StackContext {
@@ -22,18 +28,24 @@ export interface StackContext {
   all: Problems;
   /** Services left out because none of their profiles is active, with those profiles. */
   inactive?: ReadonlyMap<string, readonly string[]>;
+  tree: RepoTree;
+  host: HostFiles;
+}
+
+/** One file of a stack: the stack file itself, or a file it includes. */
+export interface StackPart {
+  ctx: StackContext;
+  top: StackInput;
+  /** Valid services of this file whose profiles are active. */
+  services: ReadonlyMap<string, ServiceInput>;
+  /** Every service of this file after `extends`, active or not, as plain data. */
+  rawServices: Readonly<Record<string, unknown>>;
 }
 
 export const DEFAULT_PROGRESS_DEADLINE_MS = 60_000;
 
 const setOwn = <V>(obj: Record<string, V>, k: string, v: V): void => void Object.defineProperty(obj, k, { value: v, enumerable: true, writable: true, configurable: true });
 
-/** `dir` + a relative path as a normalized repo-relative path, or undefined when it leaves the repository. */
-export function resolveInRepo(dir: string, rel: string): string | undefined {
-  const joined = posix.normalize(posix.join(dir === '' ? '.' : dir, rel));
-  if (joined === '..' || joined.startsWith('../') || posix.isAbsolute(joined)) return undefined;
-  return joined.replace(/\/+$/, '') || '.';
-}
 
 function engineName(stack: string, key: string, def: ResourceDef | undefined): { engineName: string; external: boolean } {
   const ext = def?.external;
@@ -43,38 +55,77 @@ function engineName(stack: string, key: string, def: ResourceDef | undefined): {
   return { engineName: def?.name ?? `${stack}_${key}`, external };
 }
 
-export function normalizeStack(
-  ctx: StackContext,
-  top: StackInput,
-  services: ReadonlyMap<string, ServiceInput>,
-  rawServices: Readonly<Record<string, unknown>>,
-): StackSpec {
-  const declaredNetworks = top.networks ?? {};
-  const declaredVolumes = top.volumes ?? {};
-  const allServiceNames = new Set(Object.keys(rawServices));
-  const out: Record<string, ServiceSpec> = {};
-  for (const name of [...services.keys()].sort()) {
-    const s = services.get(name);
-    if (s === undefined) continue;
-    const raw = rawServices[name];
-    setOwn(out, name, normalizeService(ctx, name, s, isRecord(raw) ? raw : {}, declaredNetworks, declaredVolumes, allServiceNames));
+/** parts[0] is the stack file; included files follow. Declarations of every part are visible to all services. */
+export function normalizeStack(parts: readonly StackPart[]): StackSpec {
+  const main = parts[0];
+  if (main === undefined) throw new Error('unreachable: a stack has at least its own file');
+  const declaredNetworks: Record<string, ResourceDef | null> = {};
+  const declaredVolumes: Record<string, ResourceDef | null> = {};
+  const allServiceNames = new Set<string>();
+  const fileDefs: Record<FileKind, Map<string, ResolvedDef | undefined>> = { secret: new Map(), config: new Map() };
+  for (const part of parts) {
+    for (const [k, v] of Object.entries(part.top.networks ?? {})) setOwn(declaredNetworks, k, v);
+    for (const [k, v] of Object.entries(part.top.volumes ?? {})) setOwn(declaredVolumes, k, v);
+    for (const n of Object.keys(part.rawServices)) allServiceNames.add(n);
+    const env = { tree: part.ctx.tree, lookup: part.ctx.lookup, host: part.ctx.host };
+    for (const [k, def] of Object.entries(part.top.secrets ?? {})) if (!fileDefs.secret.has(k)) fileDefs.secret.set(k, resolveFileDef('secret', k, def, part.ctx, env));
+    for (const [k, def] of Object.entries(part.top.configs ?? {})) if (!fileDefs.config.has(k)) fileDefs.config.set(k, resolveFileDef('config', k, def, part.ctx, env));
   }
-  checkCycles(ctx.fp, out);
+  const out: Record<string, ServiceSpec> = {};
+  const fpOf = new Map<string, FileProblems>();
+  for (const part of parts) {
+    for (const name of [...part.services.keys()].sort()) {
+      const s = part.services.get(name);
+      if (s === undefined) continue;
+      const raw = part.rawServices[name];
+      fpOf.set(name, part.ctx.fp);
+      setOwn(out, name, normalizeService(part.ctx, name, s, isRecord(raw) ? raw : {}, { networks: declaredNetworks, volumes: declaredVolumes, files: fileDefs }, allServiceNames));
+    }
+  }
+  checkCycles((name) => fpOf.get(name) ?? main.ctx.fp, out);
+  shareBuilds(out);
 
+  const services: Record<string, ServiceSpec> = {};
+  for (const name of Object.keys(out).sort()) setOwn(services, name, out[name] as ServiceSpec);
+  const stackName = main.ctx.name;
   const networks: Record<string, NetworkSpec> = {};
   const usesDefault = Object.values(out).some((s) => s.networks.includes('default'));
   const networkKeys = new Set(Object.keys(declaredNetworks));
   if (usesDefault) networkKeys.add('default');
   for (const key of [...networkKeys].sort()) {
     const def = declaredNetworks[key] ?? undefined;
-    setOwn(networks, key, { name: key, ...engineName(ctx.name, key, def), driver: def?.driver, labels: def?.labels ?? {}, ...(def?.internal === true ? { internal: true } : {}) });
+    setOwn(networks, key, { name: key, ...engineName(stackName, key, def), driver: def?.driver, labels: def?.labels ?? {}, ...(def?.internal === true ? { internal: true } : {}) });
   }
   const volumes: Record<string, VolumeSpec> = {};
   for (const key of Object.keys(declaredVolumes).sort()) {
     const def = declaredVolumes[key] ?? undefined;
-    setOwn(volumes, key, { name: key, ...engineName(ctx.name, key, def), driver: def?.driver, labels: def?.labels ?? {} });
+    setOwn(volumes, key, { name: key, ...engineName(stackName, key, def), driver: def?.driver, labels: def?.labels ?? {} });
   }
-  return { name: ctx.name, file: ctx.file, services: out, networks, volumes };
+  return { name: stackName, file: main.ctx.file, services, networks, volumes };
+}
+
+const withTag = (ref: string): string => (/:[^/]+$/.test(ref) || ref.includes('@') ? ref : `${ref}:latest`);
+
+/**
+ * Compose's "build once, reuse the image" pattern: a service whose `image:`
+ * names what another service builds (`image:` beside `build:`) runs that
+ * build's content tag, so it rolls with it and waits for the same build.
+ */
+function shareBuilds(services: Record<string, ServiceSpec>): void {
+  const built = new Map<string, ServiceSpec>();
+  for (const s of Object.values(services)) if (s.build?.alsoTag !== undefined) built.set(withTag(s.build.alsoTag), s);
+  if (built.size === 0) return;
+  for (const [name, s] of Object.entries(services)) {
+    const from = s.build === undefined ? built.get(withTag(s.image)) : undefined;
+    if (from?.build !== undefined) setOwn(services, name, { ...s, image: from.image, build: from.build });
+  }
+}
+
+/** What the top-level sections of all parts of a stack declare. */
+interface Declared {
+  networks: Readonly<Record<string, unknown>>;
+  volumes: Readonly<Record<string, unknown>>;
+  files: Readonly<Record<FileKind, ReadonlyMap<string, ResolvedDef | undefined>>>;
 }
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -84,12 +135,13 @@ function normalizeService(
   name: string,
   s: ServiceInput,
   raw: Record<string, unknown>,
-  declaredNetworks: Readonly<Record<string, unknown>>,
-  declaredVolumes: Readonly<Record<string, unknown>>,
+  declared: Declared,
   allServiceNames: ReadonlySet<string>,
 ): ServiceSpec {
   const base: PathSegment[] = ['services', name];
   const fp = ctx.fp;
+  const declaredNetworks = declared.networks;
+  const declaredVolumes = declared.volumes;
   const mode = s.deploy?.mode ?? 'replicated';
   if (mode === 'global' && s.deploy?.replicas !== undefined) {
     fp.error([...base, 'deploy', 'replicas'], '`deploy.replicas` cannot be used with `deploy.mode: global`', 'remove `replicas`: a global service runs one replica per node (on the docker backend: one)', 'key');
@@ -159,8 +211,20 @@ function normalizeService(
     raw: capstanRaw,
   };
 
+  const built = s.build === undefined || s.build === null ? undefined : normalizeBuild({ stack: ctx.name, dir: ctx.dir, tree: ctx.tree, lookup: ctx.lookup, fp }, name, s.build, s.image, base);
+  if (s.image === undefined && (s.build === undefined || s.build === null)) fp.error(base, `service ${JSON.stringify(name)} has neither \`image\` nor \`build\``, 'add `image: <reference>` or `build: <context directory>`', 'key');
+  const taken = new Set<string>();
+  const secrets = serviceFiles('secret', s.secrets ?? [], declared.files.secret, base, fp, taken);
+  const configs = serviceFiles('config', s.configs ?? [], declared.files.config, base, fp, taken);
+  if (s.read_only === true && secrets.length + configs.length > 0) {
+    fp.error([...base, 'read_only'], '`read_only: true` cannot be combined with secrets or configs yet', 'Capstan writes them into the container\'s file system before it starts, which a read-only root file system refuses; drop `read_only`, or mount the files with `volumes:`', 'key');
+  }
+
   return {
-    image: s.image,
+    image: built?.image ?? s.image ?? '',
+    ...(built === undefined ? {} : { build: built.build }),
+    ...(secrets.length === 0 ? {} : { secrets }),
+    ...(configs.length === 0 ? {} : { configs }),
     command: s.command ?? undefined,
     entrypoint: s.entrypoint ?? undefined,
     environment: buildEnvironment(ctx, base, s, raw),
@@ -259,7 +323,7 @@ function buildEnvironment(ctx: StackContext, base: PathSegment[], s: ServiceInpu
 }
 
 /** Reports each dependency cycle once, at the depends_on of its alphabetically first service. */
-function checkCycles(fp: FileProblems, services: Readonly<Record<string, ServiceSpec>>): void {
+function checkCycles(fpOf: (service: string) => FileProblems, services: Readonly<Record<string, ServiceSpec>>): void {
   const state = new Map<string, 'visiting' | 'done'>();
   const reported = new Set<string>();
   const visit = (name: string, stack: string[]): void => {
@@ -273,7 +337,7 @@ function checkCycles(fp: FileProblems, services: Readonly<Record<string, Service
         const first = [...cycle].sort()[0] ?? name;
         const start = cycle.indexOf(first);
         const ordered = [...cycle.slice(start), ...cycle.slice(0, start), first];
-        fp.error(['services', first, 'depends_on'], `dependency cycle: ${ordered.join(' → ')}`, 'remove one of the depends_on entries', 'key');
+        fpOf(first).error(['services', first, 'depends_on'], `dependency cycle: ${ordered.join(' → ')}`, 'remove one of the depends_on entries', 'key');
       }
       return;
     }

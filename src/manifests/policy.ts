@@ -99,9 +99,11 @@ const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 const normalizeCap = (v: unknown): string => String(v).trim().toUpperCase().replace(/^CAP_/, '');
 
 /** Reports every breach of the baseline in `stack` that `policy` does not allow for it. */
-export function checkPolicy(stack: StackSpec, rawServices: Readonly<Record<string, unknown>>, policy: Policy, fp: FileProblems): void {
+/** `fpOf` names the file that declares each service (a stack may include others). */
+export function checkPolicy(stack: StackSpec, rawServices: Readonly<Record<string, unknown>>, policy: Policy, fpOf: (service: string) => FileProblems): void {
   const allowed = policy.get(stack.name) ?? new Set<string>();
   for (const [name, s] of Object.entries(stack.services)) {
+    const fp = fpOf(name);
     const base: PathSegment[] = ['services', name];
     const raw = rawServices[name];
     const rawOf = (key: string): unknown[] => (isRecord(raw) && Array.isArray(raw[key]) ? raw[key] : []);

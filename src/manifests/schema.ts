@@ -381,16 +381,15 @@ const CONTAINER_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 /** Compose service keys Capstan does not implement yet. Anything else unknown is a typo. */
 export const SERVICE_UNSUPPORTED = unsupportedList(
   [
-    'annotations', 'attach', 'blkio_config', 'build', 'cgroup', 'cgroup_parent', 'configs',
+    'annotations', 'attach', 'blkio_config', 'cgroup', 'cgroup_parent',
     'cpu_count', 'cpu_percent', 'cpu_period', 'cpu_quota', 'cpu_rt_period', 'cpu_rt_runtime', 'cpu_shares', 'cpus', 'cpuset',
     'credential_spec', 'develop', 'device_cgroup_rules', 'dns_opt', 'dns_search', 'domainname', 'driver_opts',
     'external_links', 'gpus', 'group_add', 'isolation', 'label_file', 'links',
     'mac_address', 'mem_limit', 'mem_reservation', 'mem_swappiness', 'memswap_limit', 'models',
     'oom_kill_disable', 'oom_score_adj', 'pids_limit', 'post_start', 'pre_stop',
-    'provider', 'pull_policy', 'pull_refresh_after', 'scale', 'secrets', 'storage_opt', 'use_api_socket', 'userns_mode', 'uts', 'volumes_from',
+    'provider', 'pull_policy', 'pull_refresh_after', 'scale', 'storage_opt', 'use_api_socket', 'userns_mode', 'uts', 'volumes_from',
   ],
   {
-    build: 'it is planned; remove it, or build and push the image yourself and set `image:`',
     scale: 'use `deploy.replicas`',
     cpus: 'use `deploy.resources.limits.cpus`',
     mem_limit: 'use `deploy.resources.limits.memory`',
@@ -399,9 +398,46 @@ export const SERVICE_UNSUPPORTED = unsupportedList(
   },
 );
 
+/** `build:` short (the context path) and long form; the context is resolved against the repository in build.ts. */
+const buildLong = obj(
+  {
+    context: str.optional(),
+    dockerfile: str.optional(),
+    dockerfile_inline: str.optional(),
+    args: environment.nullish(),
+    target: str.optional(),
+    labels: labels.nullish(),
+  },
+  {
+    unsupported: unsupportedList(
+      ['additional_contexts', 'cache_from', 'cache_to', 'entitlements', 'extra_hosts', 'isolation', 'network', 'no_cache', 'platforms', 'privileged', 'provenance', 'pull', 'sbom', 'secrets', 'shm_size', 'ssh', 'tags', 'ulimits'],
+      { network: 'builds use the engine\'s default network; remove it', pull: 'the base image must be on the engine already (Capstan never pulls for a build); remove it' },
+    ),
+    extensions: true,
+  },
+);
+export const buildSchema = z.union([str, buildLong], { error: 'expected a context path or { context, dockerfile, args, target }' });
+export type BuildInput = z.output<typeof buildSchema>;
+
+/** Octal as Compose reads it: 440, 0440 and "0440" all mean r--r-----. */
+const fileMode = strOrNum.transform((v, ctx) => {
+  const digits = String(v).trim().replace(/^0o?/, '');
+  return /^[0-7]{1,4}$/.test(digits) ? parseInt(digits, 8) : fail(ctx, v, `mode must be octal permission bits like 0440, got ${JSON.stringify(v)}`);
+});
+const ownerId = strOrNum.transform((v, ctx) => parseNonNegativeInt(v) ?? fail(ctx, v, `expected a numeric user or group id, got ${JSON.stringify(v)}`));
+const fileRefLong = obj({ source: str, target: str.optional(), uid: ownerId.optional(), gid: ownerId.optional(), mode: fileMode.optional() });
+/** A service's `secrets:` / `configs:` entry: a name, or { source, target, uid, gid, mode }. */
+const fileRefs = z
+  .array(z.union([str, fileRefLong], { error: 'expected a name or { source, target, uid, gid, mode }' }), { error: 'expected a list' })
+  .transform((v) => v.map((r) => (typeof r === 'string' ? { source: r } : r)));
+export type FileRefInput = z.output<typeof fileRefs>[number];
+
 export const serviceSchema = obj(
   {
-    image: z.string({ error: (iss) => (iss.input === undefined ? 'missing required key `image` (building images is not supported yet)' : 'expected a string') }).min(1, 'image must not be empty'),
+    image: z.string({ error: 'expected a string' }).min(1, 'image must not be empty').optional(),
+    build: buildSchema.nullish(),
+    secrets: fileRefs.nullish(),
+    configs: fileRefs.nullish(),
     command: argv.nullish(),
     entrypoint: argv.nullish(),
     environment: environment.nullish(),
@@ -461,6 +497,30 @@ const volumeDef = obj(
 ).nullable();
 export type ResourceDef = z.output<typeof networkDef>;
 
+const SWARM_ONLY = 'it belongs to Swarm\'s secret store; the docker backend reads `file:` or `environment:`';
+/** Top-level `secrets:` / `configs:`: where the content comes from; which one is checked in files.ts, where positions are known. */
+const fileDefShape = { file: str.optional(), environment: str.optional(), external: externalFlag.optional(), name: str.optional() };
+const fileDefRules = {
+  unsupported: unsupportedList(['driver', 'driver_opts', 'template_driver', 'labels'], { driver: SWARM_ONLY, driver_opts: SWARM_ONLY, template_driver: SWARM_ONLY, labels: 'labels of secrets and configs exist on Swarm only; remove them' }),
+  extensions: true,
+};
+const secretDef = obj(fileDefShape, fileDefRules).nullable();
+const configDef = obj({ ...fileDefShape, content: str.optional() }, fileDefRules).nullable();
+export interface FileDefInput {
+  file?: string | undefined;
+  environment?: string | undefined;
+  content?: string | undefined;
+  external?: boolean | { name?: string | undefined } | undefined;
+  name?: string | undefined;
+}
+
+/** `include:` entries: a path, or { path, project_directory, env_file }. */
+const includeItem = z.union(
+  [str, obj({ path: z.union([str, z.array(str).min(1, 'the path list must not be empty')], { error: 'expected a path or a list of paths' }), project_directory: str.optional(), env_file: z.union([str, z.array(str)], { error: 'expected a path or a list of paths' }).optional() })],
+  { error: 'expected a path or { path, project_directory, env_file }' },
+);
+export type IncludeInput = z.output<typeof includeItem>;
+
 /** Services are validated one by one (serviceSchema) so one broken service does not hide the others' problems. */
 export const stackSchema = obj(
   {
@@ -469,9 +529,12 @@ export const stackSchema = obj(
     services: z.record(z.string(), z.unknown(), { error: 'expected a mapping of service names to services' }).nullish(),
     networks: z.record(z.string(), networkDef, { error: 'expected a mapping of network names' }).nullish(),
     volumes: z.record(z.string(), volumeDef, { error: 'expected a mapping of volume names' }).nullish(),
+    secrets: z.record(z.string(), secretDef, { error: 'expected a mapping of secret names' }).nullish(),
+    configs: z.record(z.string(), configDef, { error: 'expected a mapping of config names' }).nullish(),
+    include: z.array(includeItem, { error: 'expected a list of files to include' }).nullish(),
   },
   {
-    unsupported: unsupportedList(['secrets', 'configs', 'include', 'models'], { include: 'it is planned; inline the included services for now' }),
+    unsupported: unsupportedList(['models']),
     extensions: true,
   },
 );

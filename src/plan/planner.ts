@@ -152,7 +152,7 @@ function planService(
     }
     if (existing === undefined) {
       const cause = currentCount === 0
-        ? `new service, ${desiredCount} replica${desiredCount === 1 ? '' : 's'}`
+        ? `new service, ${desiredCount} replica${desiredCount === 1 ? '' : 's'}${service.spec.build === undefined ? '' : `, build image ${service.spec.image}`}`
         : n > currentCount ? `scale up ${currentCount} → ${desiredCount}` : `replica ${n} is missing`;
       push({ ...base, kind: 'create-container', service, number: n, name, cause });
     } else if (existing.specHash !== service.specHash && replaces) {

@@ -1,15 +1,15 @@
 // Says in words how two versions of a service spec differ, for the cause of a
-// recreate. Values of environment variables are masked: a plan is posted in
-// pull requests and logs, and env often carries secrets.
+// recreate. Values of environment variables and build args are masked, and
+// secrets are named, never shown: a plan is posted in pull requests and logs.
 
 import { canonicalJson } from '../desired/spec-hash.js';
-import type { ServiceSpec } from '../manifests/model.js';
+import type { BuildSpec, MountedFile, ServiceSpec } from '../manifests/model.js';
 
 type Key = keyof ServiceSpec;
 
 // Order of the reasons in a cause: the ones a reviewer cares about first.
 const KEYS: readonly Key[] = [
-  'image', 'command', 'entrypoint', 'environment', 'ports', 'expose', 'volumes', 'networks', 'labels',
+  'build', 'image', 'secrets', 'configs', 'command', 'entrypoint', 'environment', 'ports', 'expose', 'volumes', 'networks', 'labels',
   'healthcheck', 'restart', 'user', 'workingDir', 'stopSignal', 'stopGracePeriodMs', 'dependsOn',
   'resources', 'deployLabels', 'capstan',
   'containerName', 'hostname', 'privileged', 'capAdd', 'capDrop', 'networkMode', 'pid', 'ipc', 'devices', 'securityOpt',
@@ -43,7 +43,11 @@ export function describeSpecChange(before: ServiceSpec, after: ServiceSpec): str
   const reasons: string[] = [];
   for (const key of KEYS) {
     if (canonicalJson(before[key]) === canonicalJson(after[key])) continue;
-    if (key === 'image') reasons.push(`image ${describeImageChange(before.image, after.image)}`);
+    // A built image's tag follows its build inputs, which the build line names.
+    if (key === 'image' && after.build !== undefined) continue;
+    if (key === 'build') reasons.push(describeBuildChange(before, after));
+    else if (key === 'secrets' || key === 'configs') reasons.push(...describeFilesChange(key === 'secrets' ? 'secret' : 'config', before[key] ?? [], after[key] ?? []));
+    else if (key === 'image') reasons.push(`image ${describeImageChange(before.image, after.image)}`);
     else if (key === 'environment') reasons.push(describeEnvChange(before.environment, after.environment));
     else reasons.push(`${NAMES[key] ?? key} changed`);
   }
@@ -79,4 +83,41 @@ function describeEnvChange(before: Readonly<Record<string, string>>, after: Read
     removed.length > 0 ? `removed: ${removed.join(', ')}` : '',
   ].filter((p) => p !== '');
   return `env ${parts.join('; ')}`;
+}
+
+/** `build shop-web:1f2e3d4c5b6a (context changed, args changed: VERSION)`; arg values are not shown. */
+function describeBuildChange(before: ServiceSpec, after: ServiceSpec): string {
+  const a: BuildSpec | undefined = before.build;
+  const b: BuildSpec | undefined = after.build;
+  if (b === undefined) return 'no longer built';
+  if (a === undefined) return `build ${after.image} (was image ${before.image})`;
+  const what: string[] = [];
+  if (a.context !== b.context) what.push(`context ${a.context} → ${b.context}`);
+  else if (a.contextId !== b.contextId) what.push('context changed');
+  if (a.dockerfile !== b.dockerfile || a.dockerfileId !== b.dockerfileId || a.dockerfileInline !== b.dockerfileInline) what.push('Dockerfile changed');
+  const args = changedKeys(a.args, b.args);
+  if (args.length > 0) what.push(`args changed: ${args.join(', ')}`);
+  if (a.target !== b.target) what.push(`target ${a.target ?? '(last stage)'} → ${b.target ?? '(last stage)'}`);
+  if (canonicalJson(a.labels) !== canonicalJson(b.labels)) what.push('labels changed');
+  if (a.alsoTag !== b.alsoTag) what.push(`tag ${a.alsoTag ?? '(none)'} → ${b.alsoTag ?? '(none)'}`);
+  return `build ${after.image}${what.length > 0 ? ` (${what.join(', ')})` : ''}`;
+}
+
+function changedKeys(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): string[] {
+  return [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => a[k] !== b[k]).sort();
+}
+
+/** `secret db_password content changed`, `config nginx added`: by name, never by value. */
+function describeFilesChange(kind: 'secret' | 'config', before: readonly MountedFile[], after: readonly MountedFile[]): string[] {
+  const out: string[] = [];
+  const old = new Map(before.map((f) => [f.name, f]));
+  for (const f of after) {
+    const was = old.get(f.name);
+    if (was === undefined) out.push(`${kind} ${f.name} added`);
+    else if (was.digest !== f.digest || canonicalJson(was.source) !== canonicalJson(f.source)) out.push(`${kind} ${f.name} content changed`);
+    else if (canonicalJson(was) !== canonicalJson(f)) out.push(`${kind} ${f.name} target, owner or mode changed`);
+  }
+  const now = new Set(after.map((f) => f.name));
+  for (const f of before) if (!now.has(f.name)) out.push(`${kind} ${f.name} removed`);
+  return out.length > 0 ? out : [`${kind}s changed`];
 }

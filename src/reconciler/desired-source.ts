@@ -6,7 +6,9 @@ import type { DesiredState } from '../desired/model.js';
 import { buildDesired } from '../desired/build.js';
 import { ManifestsInvalidError } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
+import type { HostFiles } from '../manifests/files.js';
 import { loadStacks } from '../manifests/load.js';
+import { readHostFiles } from '../secrets/host-files.js';
 import type { GitSource } from '../source/git-source.js';
 
 export interface DesiredLoaderOptions {
@@ -17,6 +19,8 @@ export interface DesiredLoaderOptions {
   env: Readonly<Record<string, string>>;
   /** Active Compose profiles (--profile / COMPOSE_PROFILES). */
   profiles?: readonly string[];
+  /** --secrets-dir: the host directory manifests may read files from. */
+  secretsDir?: string | undefined;
   logger: Logger;
 }
 
@@ -30,21 +34,28 @@ export class DesiredLoader {
 
   /** The desired state at `revision`; throws ManifestsInvalidError with every problem of the commit. */
   async load(revision: string): Promise<DesiredState> {
-    let entry = this.cache.get(revision);
+    // Host files can change between commits (a rotated secret), so their digests are part of the key.
+    const host = await readHostFiles(this.opts.secretsDir);
+    const key = `${revision}\0${[...host.digests].map(([p, d]) => `${p}=${d}`).join('\0')}`;
+    let entry = this.cache.get(key);
     if (entry === undefined) {
-      entry = await this.read(revision);
+      entry = await this.read(revision, host);
       // Only the newest few commits matter to a running daemon.
       if (this.cache.size >= 8) this.cache.delete(this.cache.keys().next().value as string);
-      this.cache.set(revision, entry);
+      this.cache.set(key, entry);
     }
     if (entry instanceof ManifestsInvalidError) throw entry;
     return entry;
   }
 
-  private async read(revision: string): Promise<DesiredState | ManifestsInvalidError> {
-    const files = await this.opts.source.readFiles(revision, this.opts.path);
-    const policyText = (await this.opts.source.readFiles(revision, POLICY_FILE)).get(POLICY_FILE);
-    const result = loadStacks(files, { root: this.opts.path, env: this.opts.env, profiles: this.opts.profiles, policyFile: policyText === undefined ? undefined : { path: POLICY_FILE, text: policyText } });
+  private async read(revision: string, hostFiles: HostFiles): Promise<DesiredState | ManifestsInvalidError> {
+    const [files, policyFiles, tree] = await Promise.all([
+      this.opts.source.readFiles(revision, this.opts.path),
+      this.opts.source.readFiles(revision, POLICY_FILE),
+      this.opts.source.listTree(revision),
+    ]);
+    const policyText = policyFiles.get(POLICY_FILE);
+    const result = loadStacks(files, { root: this.opts.path, env: this.opts.env, profiles: this.opts.profiles, tree, hostFiles, policyFile: policyText === undefined ? undefined : { path: POLICY_FILE, text: policyText } });
     for (const w of result.warnings) {
       this.opts.logger.warn({ revision, file: w.file, line: w.line }, `${w.file}:${w.line}:${w.col} ${w.path ? `${w.path}: ` : ''}${w.message}`);
     }
@@ -53,7 +64,14 @@ export class DesiredLoader {
   }
 }
 
-/** Does any service bind-mount a path from the repository (so the commit must be checked out on disk)? */
+/** Does any service need the commit's files on disk: a relative bind mount, a build context, a secret or config file of the repository? */
 export function needsCheckout(desired: DesiredState): boolean {
-  return desired.stacks.some((stack) => stack.services.some((s) => s.spec.volumes.some((m) => m.type === 'bind' && m.relative)));
+  return desired.stacks.some((stack) =>
+    stack.services.some(
+      (s) =>
+        s.spec.volumes.some((m) => m.type === 'bind' && m.relative) ||
+        s.spec.build !== undefined ||
+        [...(s.spec.secrets ?? []), ...(s.spec.configs ?? [])].some((f) => f.source.kind === 'repo'),
+    ),
+  );
 }

@@ -10,6 +10,7 @@ import type { Logger } from '../logging/logger.js';
 import type { ObservedState } from '../observed/model.js';
 import type { Plan } from '../plan/operations.js';
 import { planChanges, type HealingInput } from '../plan/planner.js';
+import { contentReader, type ContentSources } from '../secrets/contents.js';
 import type { GitSource } from '../source/git-source.js';
 import { needsCheckout, type DesiredLoader } from './desired-source.js';
 
@@ -21,6 +22,8 @@ export interface PassContext {
   parallelism: number;
   /** False when the router serves published TCP ports; containers then publish none themselves. */
   publishPorts: boolean;
+  /** Where secrets and configs from the environment and age keys come from; without it only plain files and inline configs can be read. */
+  contents?: ContentSources;
   logger: Logger;
   /** Rolling updates: router, readiness, the record of failed rollouts (whose revisions the planner holds). */
   rollout: RolloutSupport;
@@ -72,7 +75,8 @@ export async function reconcilePass(ctx: PassContext, opts: PassOptions = {}): P
   }
   const checkoutDir = needsCheckout(desired) ? await ctx.source.materialize(desired.revision) : undefined;
   log.info({ operations: plan.operations.length }, `applying ${plan.operations.length} operation${plan.operations.length === 1 ? '' : 's'}`);
-  const applied = await applyPlanOrThrow(plan, ctx.backend, { instance: ctx.instance, revision: desired.revision, checkoutDir, publishPorts: ctx.publishPorts }, {
+  const readContent = contentReader(ctx.contents ?? { env: {}, ageKeyFile: undefined }, checkoutDir);
+  const applied = await applyPlanOrThrow(plan, ctx.backend, { instance: ctx.instance, revision: desired.revision, checkoutDir, publishPorts: ctx.publishPorts, readContent }, {
     parallelism: ctx.parallelism,
     logger: log,
     rollout: ctx.rollout,

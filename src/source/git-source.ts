@@ -6,6 +6,7 @@
 import { fileURLToPath } from 'node:url';
 import { resolve as resolvePath } from 'node:path';
 import type { Logger } from '../logging/logger.js';
+import type { RepoTree } from '../manifests/repo-tree.js';
 import type { GitCredentials } from './credentials.js';
 import { LocalSource } from './local.js';
 import { RemoteSource } from './remote.js';
@@ -29,6 +30,8 @@ export interface GitSource {
   resolve(ref?: string): Promise<string>;
   /** Every file under `dir` (repo-relative POSIX, '' or '.' = whole repo) at `revision`, as Map<repo-relative path, utf8 content>. Reads blobs from the object store; no checkout. Skips submodules/symlinks (note it). */
   readFiles(revision: string, dir: string): Promise<Map<string, string>>;
+  /** Every directory and plain file at `revision` with its Git id (trees only; no blob is read). */
+  listTree(revision: string): Promise<RepoTree>;
   /** Write the whole tree at revision to <dataDir>/checkouts/<sha>/ (once; reuse if present; write into a temp dir and rename for crash safety) and return that absolute path. For relative bind mounts. */
   materialize(revision: string): Promise<string>;
 }

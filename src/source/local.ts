@@ -10,7 +10,8 @@ import { GitFetchError, GitRefNotFoundError } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
 import type { GitSource } from './git-source.js';
 import { expandLocal, gitErrorCode, peelToCommit, SHA_LIKE } from './objects.js';
-import { materializeAt, readFilesAt, type ObjectStore } from './tree.js';
+import { listTreeAt, materializeAt, readFilesAt, type ObjectStore } from './tree.js';
+import type { RepoTree } from '../manifests/repo-tree.js';
 
 async function isDir(path: string): Promise<boolean> {
   return stat(path).then(
@@ -92,5 +93,9 @@ export class LocalSource implements GitSource {
 
   async materialize(revision: string): Promise<string> {
     return materializeAt(await this.store(), revision, this.checkoutsDir, this.logger);
+  }
+
+  async listTree(revision: string): Promise<RepoTree> {
+    return listTreeAt(await this.store(), revision);
   }
 }

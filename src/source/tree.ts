@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import git from 'isomorphic-git';
 import { GitRefNotFoundError } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
+import type { RepoTree, TreeEntry } from '../manifests/repo-tree.js';
 
 /** Where objects are read from; `cache` is isomorphic-git's per-process pack cache. */
 export interface ObjectStore {
@@ -94,6 +95,35 @@ export async function readFilesAt(store: ObjectStore, revision: string, dir: str
   const contents = await inBatches(entries, (entry) => readBlob(store, entry.oid));
   entries.forEach((entry, i) => files.set(entry.path, decoder.decode(contents[i])));
   return files;
+}
+
+/**
+ * Every directory and plain file of the commit with its Git id, reading
+ * trees only (no blob contents): build contexts and secret files are found
+ * and fingerprinted from it. Symlinks and submodules are left out, as in
+ * checkouts.
+ */
+export async function listTreeAt(store: ObjectStore, revision: string): Promise<RepoTree> {
+  const out = new Map<string, TreeEntry>();
+  const rootId = await commitTree(store, revision);
+  out.set('.', { type: 'tree', id: rootId });
+  const pending: { path: string; oid: string }[] = [{ path: '', oid: rootId }];
+  while (pending.length > 0) {
+    const dirs = pending.splice(0, BATCH);
+    const trees = await Promise.all(dirs.map((d) => git.readTree({ fs, gitdir: store.gitdir, oid: d.oid, cache: store.cache })));
+    dirs.forEach((dir, i) => {
+      for (const entry of trees[i]?.tree ?? []) {
+        const path = dir.path === '' ? entry.path : `${dir.path}/${entry.path}`;
+        if (entry.type === 'tree') {
+          out.set(path, { type: 'tree', id: entry.oid });
+          pending.push({ path, oid: entry.oid });
+        } else if (entry.type === 'blob' && entry.mode !== MODE_SYMLINK) {
+          out.set(path, { type: 'blob', id: entry.oid });
+        }
+      }
+    });
+  }
+  return out;
 }
 
 /** Reads overlap their file I/O; bounded so a big tree cannot exhaust file handles. */

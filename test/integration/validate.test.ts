@@ -23,11 +23,10 @@ describe('capstan validate', () => {
     const result = await capstan(['validate', join(dir, 'stacks')]);
     expect(result.code).toBe(1);
     const lines = result.stderr.trim().split('\n');
-    expect(lines[0]).toBe('db/compose.yaml:2:3 services.db.image: missing required key `image` (building images is not supported yet)');
-    expect(lines[1]).toMatch(/^db\/compose\.yaml:3:5 services\.db\.build: `build` is not supported yet/);
+    expect(lines[0]).toBe('db/compose.yaml:3:12 services.db.build: Dockerfile not found at the commit (looked for db/Dockerfile) (add a Dockerfile to the context, or name it with `dockerfile:`)');
     expect(result.stderr).toContain('web.yaml:5:5 services.api.portz: unknown key (did you mean "ports"?)');
     expect(result.stderr).toMatch(/web\.yaml:4:14 services\.api\.restart: /);
-    expect(result.stderr).toContain('capstan: 4 problems in manifests');
+    expect(result.stderr).toContain('capstan: 3 problems in manifests');
   });
 
   it('applies the baseline policy and the exceptions of the nearest capstan.yaml above the directory', async () => {

@@ -25,7 +25,7 @@ describe('keys', () => {
           'services:',
           '  api:',
           '    image: x',
-          '    build: .',
+          '    develop: { watch: [] }',
           '    gpus: all',
           '    links: [db]',
           '    deploy:',
@@ -34,18 +34,18 @@ describe('keys', () => {
           '      front: { ipv4_address: 10.0.0.2 }',
           'networks:',
           '  front: { enable_ipv6: true }',
-          'secrets:',
-          '  s: { file: ./s.txt }',
+          'models:',
+          '  m: { model: ai/smollm2 }',
         ].join('\n'),
       ),
     ).toEqual([
-      'stacks/web.yaml:4:5 services.api.build: `build` is not supported yet (it is planned; remove it, or build and push the image yourself and set `image:`)',
+      'stacks/web.yaml:4:5 services.api.develop: `develop` is not supported yet (it is planned; remove it for now)',
       'stacks/web.yaml:5:5 services.api.gpus: `gpus` is not supported yet (it is planned; remove it for now)',
       'stacks/web.yaml:6:5 services.api.links: `links` is not supported yet (services reach each other by name on the stack network; remove it)',
       'stacks/web.yaml:8:7 services.api.deploy.placement: `placement` is not supported yet (it is planned; remove it for now)',
       'stacks/web.yaml:10:16 services.api.networks.front.ipv4_address: `ipv4_address` is not supported yet (it is planned; remove it for now)',
       'stacks/web.yaml:12:12 networks.front.enable_ipv6: `enable_ipv6` is not supported yet (it is planned; remove it for now)',
-      'stacks/web.yaml:13:1 secrets: `secrets` is not supported yet (it is planned; remove it for now)',
+      'stacks/web.yaml:13:1 models: `models` is not supported yet (it is planned; remove it for now)',
     ]);
   });
   it('refuses replicas together with deploy.mode global, and container_name with several replicas', () => {
@@ -71,7 +71,7 @@ describe('keys', () => {
 
 describe('values', () => {
   it('points a missing image at the service key', () => {
-    expect(one('services:\n  api:\n    restart: always\n')).toEqual(['stacks/web.yaml:2:3 services.api.image: missing required key `image` (building images is not supported yet)']);
+    expect(one('services:\n  api:\n    restart: always\n')).toEqual(['stacks/web.yaml:2:3 services.api: service "api" has neither `image` nor `build` (add `image: <reference>` or `build: <context directory>`)']);
   });
   it('names wrong types and bad values at the value', () => {
     expect(
@@ -163,10 +163,10 @@ describe('YAML and collection of errors', () => {
   it('collects all errors of all files at once, ordered by file, line, col', () => {
     const r = load({
       'stacks/b.yaml': 'services:\n  api:\n    imagee: x\n    image: y\n    ports: [nope]\n',
-      'stacks/a.yaml': 'services:\n  one: { image: x, build: . }\n  two:\n    image: x\n    restart: never\n',
+      'stacks/a.yaml': 'services:\n  one: { image: x, develop: . }\n  two:\n    image: x\n    restart: never\n',
     });
     expect(errorsOf(r)).toEqual([
-      'stacks/a.yaml:2:20 services.one.build: `build` is not supported yet (it is planned; remove it, or build and push the image yourself and set `image:`)',
+      'stacks/a.yaml:2:20 services.one.develop: `develop` is not supported yet (it is planned; remove it for now)',
       'stacks/a.yaml:5:14 services.two.restart: restart must be one of "no", "always", "on-failure[:N]", "unless-stopped", got "never"',
       'stacks/b.yaml:3:5 services.api.imagee: unknown key (did you mean "image"?)',
       'stacks/b.yaml:5:13 services.api.ports[0]: invalid container port "nope" in "nope"',

@@ -10,6 +10,7 @@ import { mkdir } from 'node:fs/promises';
 import type { Backend, DeployContext, ReplicaState } from '../backend.js';
 import { LABEL } from '../../desired/labels.js';
 import type { DesiredService } from '../../desired/model.js';
+import { decodeSpecLabel } from '../../desired/spec-label.js';
 import { DockerApiError, NameConflictError } from '../../errors.js';
 import type { Logger } from '../../logging/logger.js';
 import type { NetworkSpec, VolumeSpec } from '../../manifests/model.js';
@@ -18,6 +19,9 @@ import { parseState, takeSnapshot } from '../../observed/snapshot.js';
 import { connectDocker, resolveEndpoint, type DockerEndpoint } from './connect.js';
 import { bindSources, containerCreateOptions } from './container-spec.js';
 import { engineMessage, statusCodeOf, toCapstanError } from './errors.js';
+import { ImageBuilder } from './image-build.js';
+import { injectFiles, readFiles } from './inject-files.js';
+import type { TarEntry } from './tar.js';
 
 export interface DockerBackendOptions {
   logger: Logger;
@@ -31,11 +35,15 @@ export async function createDockerBackend(opts: DockerBackendOptions): Promise<B
 }
 
 class DockerBackend implements Backend {
+  private readonly images: ImageBuilder;
+
   constructor(
     private readonly docker: Docker,
     readonly endpoint: string,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.images = new ImageBuilder(docker, endpoint, logger);
+  }
 
   /** Runs one engine call and turns whatever it throws into the catalogue. */
   private async call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
@@ -137,14 +145,35 @@ class DockerBackend implements Backend {
   }
 
   async createContainer(service: DesiredService, number: number, ctx: DeployContext, name?: string): Promise<string> {
+    return this.createPrepared(service, number, ctx, await this.prepareFiles(service, ctx), name);
+  }
+
+  async prepare(service: DesiredService, ctx: DeployContext): Promise<void> {
+    await this.prepareFiles(service, ctx);
+  }
+
+  /** What can fail before a container is touched: building its image, reading and decrypting its secrets. */
+  private async prepareFiles(service: DesiredService, ctx: DeployContext): Promise<TarEntry[]> {
+    await this.images.ensure(service, ctx);
+    return readFiles(service, ctx);
+  }
+
+  private async createPrepared(service: DesiredService, number: number, ctx: DeployContext, files: readonly TarEntry[], name: string | undefined): Promise<string> {
     const options = containerCreateOptions(service, number, ctx, name === undefined ? {} : { name });
     await this.ensureBindSources(service, ctx);
     const { create, extraNetworks } = splitNetworks(options);
     const id = await this.createOwned(create, ctx.instance);
-    for (const [network, endpoint] of extraNetworks) {
-      await this.call(`connect ${create.name ?? id} to ${network}`, () => this.docker.getNetwork(network).connect({ Container: id, EndpointConfig: endpoint }));
+    try {
+      for (const [network, endpoint] of extraNetworks) {
+        await this.call(`connect ${create.name ?? id} to ${network}`, () => this.docker.getNetwork(network).connect({ Container: id, EndpointConfig: endpoint }));
+      }
+      await injectFiles(this.docker, this.endpoint, id, service, files);
+    } catch (err) {
+      // A container without its secrets must not be left for a later pass to start.
+      await this.callTolerating(`remove half-made container ${create.name ?? id}`, [404], () => this.docker.getContainer(id).remove({ force: true, v: false }));
+      throw err;
     }
-    await this.startContainer(id);
+    await this.start(id);
     return id;
   }
 
@@ -189,6 +218,20 @@ class DockerBackend implements Backend {
   }
 
   async startContainer(containerId: string): Promise<void> {
+    // A replica with secrets or configs that was created but never started may
+    // lack them (the operator stopped between create and copy): starting it
+    // would run it without. Removed instead, its slot is filled by the next pass.
+    const info = await this.inspectContainer(containerId);
+    const spec = info === undefined ? undefined : decodeSpecLabel(info.Config.Labels ?? {});
+    const neverStarted = info !== undefined && /^0001-01-01/.test(info.State.StartedAt);
+    if (neverStarted && spec !== undefined && (spec.secrets ?? []).length + (spec.configs ?? []).length > 0) {
+      await this.callTolerating(`remove unstarted container ${info.Name.replace(/^\//, '')}`, [404], () => this.docker.getContainer(containerId).remove({ force: true, v: false }));
+      throw new DockerApiError(`start container ${info.Name.replace(/^\//, '')}`, 'it was created but never started, so its secrets and configs may be missing; removed it, and the next pass creates it again with them');
+    }
+    await this.start(containerId);
+  }
+
+  private async start(containerId: string): Promise<void> {
     // 304: already running, which is what was asked.
     await this.callTolerating(`start container ${short(containerId)}`, [304], () => this.docker.getContainer(containerId).start());
   }
