@@ -1,7 +1,8 @@
 // The one 20-service stack every contender deploys, as Compose YAML. It stays
 // inside the keys Capstan supports today (image, command, environment,
-// deploy.replicas, labels, restart) and inside what Compose v1 and
-// `docker stack deploy` accept, so all of them read the very same file.
+// deploy.replicas, deploy.update_config, labels, restart) and inside what
+// Compose v1 and `docker stack deploy` accept, so all of them read the very
+// same file.
 
 export const SERVICE_COUNT = 20;
 export const IMAGE = 'capstan/busybox:latest';
@@ -47,6 +48,9 @@ export function stackYaml(generation: number): string {
       '    restart: unless-stopped',
       '    deploy:',
       '      replicas: 1',
+      // What `docker-compose up -d` does to a changed service (stop, then start the new one, watch nothing),
+      // asked of Capstan and Swarm alike; the zero-downtime default (start-first, monitor 5s) is bench/rollout.ts's.
+      '      update_config: { order: stop-first, monitor: 0s }',
     );
   }
   return `${lines.join('\n')}\n`;
