@@ -8,7 +8,6 @@ import { connectDocker } from '../backends/docker/connect.js';
 import { dockerEventsOpener, watchEngineEvents } from '../backends/docker/events.js';
 import { logTail } from '../backends/docker/logs.js';
 import type { Settings } from '../config/settings.js';
-import { HealMetrics } from '../health/metrics.js';
 import { Prober, type ProbedReplica } from '../health/prober.js';
 import type { ObservedState } from '../observed/model.js';
 import { runProbe } from '../health/probes.js';
@@ -17,6 +16,8 @@ import { Healer } from '../reconciler/healing.js';
 import { ReconcileLoop } from '../reconciler/loop.js';
 import { buildRoutingTable, type BuiltTable } from '../router/routes.js';
 import type { PassContext, PassResult } from '../reconciler/pass.js';
+import { countContainers, DaemonMetrics } from '../server/metrics.js';
+import { isReadyReplica } from '../status/service-health.js';
 import { createPassContext } from './context.js';
 import { superviseRouter } from './router-process.js';
 import { startDaemonApi } from './run-api.js';
@@ -24,7 +25,6 @@ import { createStatusReporter } from './status-reporter.js';
 
 export async function runCommand(settings: Settings, logger: Logger): Promise<number> {
   const base = await createPassContext(settings, logger);
-  const status = createStatusReporter(settings, base, logger);
   const stop = new AbortController();
   const onSignal = (signal: string): void => {
     logger.info({ signal }, 'stopping after the pass in flight');
@@ -34,16 +34,16 @@ export async function runCommand(settings: Settings, logger: Logger): Promise<nu
   process.once('SIGINT', () => onSignal('SIGINT'));
 
   const docker = connectDocker().then((c) => c.docker);
-  const metrics = new HealMetrics();
+  const metrics = new DaemonMetrics(async () => countContainers(await base.backend.observe(base.instance)));
   const prober = new Prober({
     now: () => Date.now(),
     run: (r) => runProbe(r.probe.check, { containerId: r.containerId, ip: r.ip }, r.probe.timeoutMs, () => docker),
-    onProbeFailure: () => metrics.probeFailed(),
+    onProbeFailure: () => metrics.heal.probeFailed(),
     onReadinessChange: (r, ready) => loop.trigger(`probe: ${r.name} is ${ready ? 'ready' : 'not ready'}`),
     onFailed: (r, health) => {
       // Liveness: it was ready and failed failure_threshold probes in a row. Removing it lets the next pass recreate the slot.
       logger.warn({ stack: r.stack, service: r.service, container: r.name, output: health.lastOutput }, `liveness: ${r.name} failed ${health.failures} probes in a row (${health.lastOutput}); replacing it`);
-      metrics.replicaRestarted(r.stack, r.service, 'liveness');
+      healer.noteLivenessFailure(r.name);
       base.backend.removeContainer(r.containerId)
         .catch((err: unknown) => logger.error({ err, container: r.name }, `cannot remove ${r.name}`))
         .finally(() => loop.trigger(`liveness failure of ${r.name}`));
@@ -54,9 +54,10 @@ export async function runCommand(settings: Settings, logger: Logger): Promise<nu
     now: () => Date.now(),
     trigger: (reason) => loop.trigger(reason),
     logTail: async (id) => logTail(await docker, id, 5),
-    metrics,
-    notReady: (c) => prober.isNotReady(c.id),
+    metrics: metrics.heal,
+    isReady: (c) => isReadyReplica(c) && !prober.isNotReady(c.id),
   });
+  const status = createStatusReporter(settings, base, logger, async () => ({ probes: prober.verdicts(), crashLoops: await healer.crashLoops() }));
   const router = settings.router === 'process' ? await superviseRouter({ dataDir: settings.dataDir, httpPort: settings.httpPort, logger }) : undefined;
   if (settings.router === 'container') logger.warn('--router container is not implemented yet; routing is off (the table is still at /api/endpoints)');
   let endpoints: BuiltTable | undefined;
@@ -74,25 +75,25 @@ export async function runCommand(settings: Settings, logger: Logger): Promise<nu
         // One push at a time, in pass order: the router must never go back to an older table.
         pushing = pushing.then(() => router.client.pushTable(built.table)).then(() => undefined, (err: unknown) => logger.warn({ err }, 'cannot push the routing table'));
       }
-      healer.planned(planned).catch((err: unknown) => logger.warn({ err }, 'health report failed'));
+      healer.planned(planned);
     },
   };
 
   const loop: ReconcileLoop = new ReconcileLoop({
     intervalMs: settings.intervalMs,
     logger,
-    pass: () => status.around(() => api.pass()),
+    pass: () => api.pass(),
     onPass: (result) => {
+      healer.afterPass(result);
       if (result instanceof Error) return;
       if (result.applied > 0) {
         logger.info({ revision: result.revision, applied: result.applied }, `converged to ${result.revision.slice(0, 7)}`);
         // The snapshot predates what was just applied: look once more so new replicas are probed and reported.
         loop.trigger('observe what the last pass applied');
       }
-      healer.afterApply(result);
     },
   });
-  const api = await startDaemonApi({ settings, ctx, logger, trigger: (reason) => loop.trigger(reason), endpoints: () => endpoints?.table ?? { l4: [], l7: [] } });
+  const api = await startDaemonApi({ settings, ctx, logger, trigger: (reason) => loop.trigger(reason), endpoints: () => endpoints?.table ?? { l4: [], l7: [] }, status, metrics });
   const events = watchEngineEvents({
     open: dockerEventsOpener(settings.instance),
     onEvent: (e) => {

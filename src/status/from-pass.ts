@@ -5,12 +5,20 @@
 import type { DesiredState } from '../desired/model.js';
 import type { ObservedState } from '../observed/model.js';
 import { nextStackStatus, servicesOf, type OperatorStatus, type StackStatus } from './model.js';
+import type { ServiceHealth } from './service-health.js';
+
+/** What a pass saw of the engine: the snapshot and each service's health in it (see assessServices). */
+interface Seen {
+  desired: DesiredState;
+  observed: ObservedState;
+  health: readonly ServiceHealth[];
+}
 
 export type PassReport =
-  /** The engine matches `desired` (nothing to do, or every operation applied). */
-  | { kind: 'converged'; desired: DesiredState; observed: ObservedState }
+  /** The engine matches `desired` (nothing to do, or every operation applied), except for stacks whose changes a closed sync window holds. */
+  | (Seen & { kind: 'converged'; held: ReadonlyMap<string, number> })
   /** Some operations failed; `revert` is the sha of an auto-revert pushed for it. */
-  | { kind: 'apply-failed'; desired: DesiredState; observed: ObservedState; failures: readonly { stack: string | undefined; message: string }[]; revert: string | undefined }
+  | (Seen & { kind: 'apply-failed'; failures: readonly { stack: string | undefined; message: string }[]; revert: string | undefined })
   | { kind: 'invalid'; revision: string | undefined; problems: readonly string[] }
   | { kind: 'error'; revision: string | undefined; reason: string; message: string };
 
@@ -20,15 +28,19 @@ export function stackStatusesAfter(previous: ReadonlyMap<string, StackStatus>, r
     const { desired, observed } = report;
     for (const stack of desired.stacks) {
       const failures = report.kind === 'apply-failed' ? report.failures.filter((f) => f.stack === stack.name || f.stack === undefined).map((f) => f.message) : [];
+      const waiting = report.kind === 'converged' ? report.held.get(stack.name) : undefined;
       const outcome =
-        failures.length === 0 ? { kind: 'applied' as const }
+        waiting !== undefined ? { kind: 'held' as const, waiting }
+        : failures.length === 0 ? { kind: 'applied' as const }
         : report.kind === 'apply-failed' && report.revert !== undefined ? { kind: 'rolled-back' as const, failures, revert: report.revert }
         : { kind: 'apply-failed' as const, failures };
+      const specs = new Map(stack.services.map((s) => [s.name, { image: s.spec.image, specHash: s.specHash }]));
       const input = {
         stack: stack.name,
         revision: desired.revision,
         outcome,
-        services: servicesOf(desired, stack.name, observed),
+        // What runs while changes wait is the previous revision: its services stay as last reported.
+        services: waiting !== undefined ? undefined : servicesOf(stack.name, report.health, specs),
         containers: observed.containers.filter((c) => c.stack === stack.name),
       };
       next.set(stack.name, nextStackStatus(previous.get(stack.name), input, nowMs));
