@@ -44,7 +44,7 @@ export class DaemonMetrics {
     buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: [this.registry],
   });
-  private readonly stackReady = new Gauge({ name: 'capstan_stack_ready', help: '1 when the stack matches its revision, else 0', labelNames: ['stack'], registers: [this.registry] });
+  private readonly stackReady = new Gauge({ name: 'capstan_stack_ready', help: '1 when the stack is Ready (its revision applied, its replicas ready), else 0', labelNames: ['stack'], registers: [this.registry] });
   private readonly lastApplied = new Gauge({
     name: 'capstan_last_applied_timestamp_seconds',
     help: 'When the stack was last brought to its revision',

@@ -198,7 +198,7 @@ export class StatusReporter {
   private logHealth(health: readonly ServiceHealth[]): void {
     for (const h of health) {
       const key = `${h.stack}/${h.service}`;
-      const line = `${h.status} ${h.reason ?? ''} ${h.live.message}`;
+      const line = `${h.status} ${h.reason ?? ''} ${h.live.message} ${JSON.stringify(h.unhealthy)}`;
       const before = this.logged.get(key);
       if (before === line) continue;
       this.logged.set(key, line);
