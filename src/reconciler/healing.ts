@@ -5,6 +5,7 @@
 // engine's State after a restart, so nothing here is needed for correctness
 // that a kill -9 could lose beyond the crash count.
 
+import { ApplyError } from '../errors.js';
 import { appendRun, BACKOFF_RESET_MS, crashBackoff, type RunRecord } from '../health/backoff.js';
 import type { HealMetrics } from '../health/metrics.js';
 import type { Logger } from '../logging/logger.js';
@@ -12,7 +13,6 @@ import type { ObservedContainer, ObservedState } from '../observed/model.js';
 import type { Operation } from '../plan/operations.js';
 import type { HealingInput } from '../plan/planner.js';
 import { describeOperation } from '../plan/render.js';
-import { ApplyError } from '../errors.js';
 import { serviceKey, type CrashLoop } from '../status/service-health.js';
 import type { PassResult } from './pass.js';
 
@@ -57,8 +57,9 @@ export class Healer {
       const known = this.runs.get(c.id) ?? [];
       next.set(c.id, c.lastRun === undefined ? known : appendRun(known, { startedAt: c.lastRun.startedAt, finishedAt: c.lastRun.finishedAt, exitCode: c.lastRun.exitCode }));
     }
-    // Containers gone from the engine take their history with them.
+    // Containers gone from the engine take their history (and its log lines) with them.
     this.runs = next;
+    for (const id of this.logCache.keys()) if (!next.has(id)) this.logCache.delete(id);
     return { now: this.opts.now(), runs: next };
   };
 

@@ -189,6 +189,14 @@ describe('health in status', () => {
     expect(parseStackStatus(text)).toEqual(first);
   });
 
+  it('says Degraded/CrashLoop next to a failed apply, since what runs can crash-loop meanwhile', () => {
+    const obs = observed([one, { ...two, state: 'exited' }]);
+    const f = facts([[one.id, health('ready', 'HTTP 200')]], [['web/api', { replica: 'web-api-2', crashes: 3, exitCode: 1, logLines: [], nextRestartAt: T0 + 4000 }]]);
+    const failures = [{ stack: 'web', message: 'create web-db-1: name taken' }];
+    const status = stackStatusesAfter(new Map(), { kind: 'apply-failed', desired: probedState, observed: obs, health: assessServices(probedState, obs, f, T0), failures, revert: undefined }, T0).get('web') as StackStatus;
+    expect(status.conditions.map((c) => [c.type, c.reason])).toEqual([['Ready', 'ApplyFailed'], ['Reconciling', 'RetryingApply'], ['Degraded', 'CrashLoop']]);
+  });
+
   it('keeps the volatile details for the API: crash count, next restart, newest log lines', () => {
     const [h] = assessServices(probedState, observed([one, { ...two, state: 'exited' }]), facts([[one.id, health('ready', 'HTTP 200')]], [['web/api', { replica: 'web-api-2', crashes: 4, exitCode: 3, logLines: ['boom 4'], nextRestartAt: T0 + 12_000 }]]), T0);
     expect(h).toMatchObject({ status: 'Degraded', reason: 'CrashLoop', crashLoop: { lastLogLines: ['boom 4'] } });
