@@ -22,7 +22,9 @@ export type ErrorCode =
   | 'E_ROUTER_REJECTED'
 
   | 'E_DEPENDENCY_TIMEOUT'
-  | 'E_PORT_SHARED';
+  | 'E_PORT_SHARED'
+  | 'E_ROLLOUT_FAILED'
+  | 'E_ROLLOUT_HELD';
 
 export class CapstanError extends Error {
   readonly code: ErrorCode;
@@ -237,6 +239,40 @@ export class DependencyTimeoutError extends CapstanError {
       hint: condition === 'service_healthy'
         ? `check ${dependency}'s healthcheck (docker inspect --format '{{json .State.Health}}' ${stack}-${dependency}-1); ${service} is created on a later pass once it passes`
         : `check why ${dependency} did not exit 0 (docker logs ${stack}-${dependency}-1)`,
+    });
+  }
+}
+
+/** How a failed rolling update of one service ended (DESIGN §4, deploy.update_config.failure_action). */
+export type RolloutEnd = 'rolled-back' | 'paused' | 'rollback-failed';
+
+/**
+ * New replicas of a service failed within the update's progress deadline or
+ * monitor window more often than max_failure_ratio allows. `end` says what
+ * Capstan did about it; what ran before keeps serving unless it is
+ * `rollback-failed`.
+ */
+export class RolloutFailedError extends CapstanError {
+  constructor(readonly stackName: string, readonly service: string, readonly revision: string, readonly end: RolloutEnd, readonly reason: string) {
+    const stack = stackName;
+    const what = end === 'rolled-back' ? 'rolled back to the previous spec'
+      : end === 'paused' ? 'paused (failure_action: pause)'
+      : 'and rolling back failed too';
+    super('E_ROLLOUT_FAILED', `rolling update of ${stack}/${service} to ${revision.slice(0, 7)} failed: ${reason}; ${what}`, {
+      data: { stack, service, revision, end, reason },
+      hint: end === 'rollback-failed'
+        ? 'the service runs a mix of old and new replicas; fix the manifest and push a new commit'
+        : `${revision.slice(0, 7)} is not retried: push a fix (or git revert it), or run \`capstan apply --force\` to try it again`,
+    });
+  }
+}
+
+/** The newest revision's rollout failed earlier and is held back; nothing was retried. */
+export class RolloutHeldError extends CapstanError {
+  constructor(revision: string, services: readonly string[]) {
+    super('E_ROLLOUT_HELD', `${revision.slice(0, 7)} is held: its rolling update of ${services.join(', ')} failed before and was not retried`, {
+      data: { revision, services },
+      hint: 'push a new commit (a fix, or git revert), or run `capstan apply --force` to try this revision again',
     });
   }
 }

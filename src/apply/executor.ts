@@ -1,7 +1,9 @@
 // Runs a plan against a backend: phases in order, operations of one phase in
-// parallel up to a bound. A failed operation does not stop the others (one
-// broken service must not hold back the rest); failures are collected and
-// raised together as one ApplyError at the end.
+// parallel up to a bound. The recreations of one service go together to the
+// rolling-update driver (apply/rollout.ts); everything else is one engine
+// step each, removals drained off the router first. A failed operation does
+// not stop the others (one broken service must not hold back the rest);
+// failures are collected and raised together as one ApplyError at the end.
 
 import type { Backend, DeployContext } from '../backends/backend.js';
 import { ApplyError } from '../errors.js';
@@ -9,16 +11,37 @@ import type { Logger } from '../logging/logger.js';
 import type { Operation, Plan } from '../plan/operations.js';
 import { describeOperation } from '../plan/render.js';
 import { waitForDependencies } from './dependencies.js';
+import type { HeldRolloutStore } from './held-rollouts.js';
+import type { ReadinessGate } from './readiness.js';
+import { rollService, type RecreateOp } from './rollout.js';
+import type { Traffic } from './traffic.js';
 
 export interface ApplyOptions {
   parallelism: number;
   logger: Logger;
+  /** What rolling updates need: the router, readiness, the hold record, a clock. */
+  rollout: RolloutSupport;
+}
+
+export interface RolloutSupport {
+  traffic: Traffic;
+  readiness: ReadinessGate;
+  held: HeldRolloutStore;
+  now: () => number;
+  sleep: (ms: number) => Promise<void>;
+  /** Asked between batches with the revision being rolled out: a reason to stop at this safe step, or undefined. */
+  interrupted?: (revision: string) => Promise<string | undefined>;
 }
 
 export interface ApplyOutcome {
   applied: number;
   failed: readonly { operation: string; error: Error; stack: string }[];
 }
+
+/** Removed replicas finish their in-flight work first, for at most this long (a stop_grace_period would bound the stop after it). */
+const RETIRE_GRACE_MS = 10_000;
+
+type Unit = { kind: 'op'; op: Exclude<Operation, RecreateOp> } | { kind: 'rollout'; stack: string; ops: RecreateOp[] };
 
 export async function applyPlan(plan: Plan, backend: Backend, ctx: DeployContext, opts: ApplyOptions): Promise<ApplyOutcome> {
   const failures: { operation: string; error: Error; stack: string }[] = [];
@@ -32,22 +55,60 @@ export async function applyPlan(plan: Plan, backend: Backend, ctx: DeployContext
     if (wait === undefined) waits.set(key, (wait = waitForDependencies(op.service, backend, { instance: ctx.instance })));
     return wait;
   };
+  const fail = (line: string, stack: string, kind: string, err: unknown): void => {
+    const error = err instanceof Error ? err : new Error(String(err));
+    failures.push({ operation: line, error, stack });
+    opts.logger.error({ stack, op: kind, err: error }, `failed: ${line}`);
+  };
   for (const phase of phasesOf(plan.operations)) {
-    await forEachBounded(phase, opts.parallelism, async (op) => {
+    await forEachBounded(unitsOf(phase), opts.parallelism, async (unit) => {
+      if (unit.kind === 'rollout') {
+        const first = unit.ops[0] as RecreateOp;
+        const line = `rolling update of ${first.stack}/${first.service.name}`;
+        try {
+          await ready(first);
+          const result = await rollService(unit.ops, { backend, ctx, logger: opts.logger, ...opts.rollout });
+          applied += result.updated;
+          if (result.failure !== undefined) fail(line, unit.stack, first.kind, result.failure);
+        } catch (err) {
+          fail(line, unit.stack, first.kind, err);
+        }
+        return;
+      }
+      const { op } = unit;
       const line = describeOperation(op);
       try {
         await ready(op);
-        await execute(op, backend, ctx);
+        await execute(op, backend, ctx, opts.rollout.traffic);
         applied++;
         opts.logger.info({ stack: op.stack, op: op.kind }, line);
       } catch (err) {
-        const error = err instanceof Error ? err : new Error(String(err));
-        failures.push({ operation: line, error, stack: op.stack });
-        opts.logger.error({ stack: op.stack, op: op.kind, err: error }, `failed: ${line}`);
+        fail(line, op.stack, op.kind, err);
       }
     });
   }
   return { applied, failed: failures };
+}
+
+/** A phase's operations as units of work: each service's recreations become one rollout. */
+function unitsOf(phase: readonly Operation[]): Unit[] {
+  const units: Unit[] = [];
+  const rollouts = new Map<string, RecreateOp[]>();
+  for (const op of phase) {
+    if (op.kind !== 'recreate-container') {
+      units.push({ kind: 'op', op });
+      continue;
+    }
+    const key = `${op.stack}\u0000${op.service.name}`;
+    const list = rollouts.get(key);
+    if (list !== undefined) list.push(op);
+    else {
+      const ops = [op];
+      rollouts.set(key, ops);
+      units.push({ kind: 'rollout', stack: op.stack, ops });
+    }
+  }
+  return units;
 }
 
 /** Like applyPlan, but a pass with any failure is an error (the CLI's `apply` contract). */
@@ -57,14 +118,19 @@ export async function applyPlanOrThrow(plan: Plan, backend: Backend, ctx: Deploy
   return outcome.applied;
 }
 
-async function execute(op: Operation, backend: Backend, ctx: DeployContext): Promise<void> {
+async function execute(op: Exclude<Operation, RecreateOp>, backend: Backend, ctx: DeployContext, traffic: Traffic): Promise<void> {
   switch (op.kind) {
     case 'create-network': return backend.createNetwork(op.stack, op.network, ctx);
     case 'create-volume': return backend.createVolume(op.stack, op.volume, ctx);
     case 'create-container': await backend.createContainer(op.service, op.number, ctx); return;
-    case 'recreate-container': await backend.recreateContainer(op.service, op.number, op.containerId, ctx); return;
     case 'start-container': return backend.startContainer(op.containerId);
-    case 'remove-container': return backend.removeContainer(op.containerId);
+    case 'promote-container':
+      await backend.renameContainer(op.containerId, op.name);
+      return traffic.renamed(op.containerId, op.name);
+    case 'remove-container':
+      // Scale-down, prune, leftovers: no new requests, in-flight ones finish, then the stop signal.
+      await traffic.retire(op.containerId, RETIRE_GRACE_MS);
+      return backend.removeContainer(op.containerId);
     case 'remove-network': return backend.removeNetwork(op.networkId);
   }
 }

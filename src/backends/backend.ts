@@ -4,7 +4,7 @@
 
 import type { DesiredService } from '../desired/model.js';
 import type { NetworkSpec, VolumeSpec } from '../manifests/model.js';
-import type { ObservedState } from '../observed/model.js';
+import type { ObservedContainer, ObservedState } from '../observed/model.js';
 
 export interface DeployContext {
   instance: string;
@@ -26,12 +26,26 @@ export interface Backend {
 
   createNetwork(stack: string, network: NetworkSpec, ctx: DeployContext): Promise<void>;
   createVolume(stack: string, volume: VolumeSpec, ctx: DeployContext): Promise<void>;
-  /** Create and start replica `number` of the service; returns the container id. A name held by a foreign object → NameConflictError. */
-  createContainer(service: DesiredService, number: number, ctx: DeployContext): Promise<string>;
+  /**
+   * Create and start replica `number` of the service; returns the container id. A name held by a foreign object → NameConflictError.
+   * `name` overrides the replica's name: a start-first update runs the new replica beside the old one under a second name first.
+   */
+  createContainer(service: DesiredService, number: number, ctx: DeployContext, name?: string): Promise<string>;
   startContainer(containerId: string): Promise<void>;
-  /** Replace the container in the replica's slot with one built from the new spec; returns the new id. */
-  recreateContainer(service: DesiredService, number: number, oldContainerId: string, ctx: DeployContext): Promise<string>;
   /** Stop (honouring stop_grace_period) and remove. Only ever called with ids from the owned snapshot. */
   removeContainer(containerId: string): Promise<void>;
   removeNetwork(networkId: string): Promise<void>;
+  /** Gives a container (running or not) another name; the promotion step of a start-first update. */
+  renameContainer(containerId: string, name: string): Promise<void>;
+  /** What a rollout waits on: state, health, address. Undefined when the container is gone. */
+  inspectReplica(containerId: string): Promise<ReplicaState | undefined>;
+}
+
+export interface ReplicaState {
+  state: ObservedContainer['state'];
+  health: ObservedContainer['health'];
+  ip: string | undefined;
+  /** ms since the epoch; 0 when it never started. */
+  startedAt: number;
+  exitCode: number;
 }

@@ -2,7 +2,8 @@
 // closed sync window holds the changes (exit 1) unless --force.
 
 import type { Settings } from '../config/settings.js';
-import { SyncWindowClosedError } from '../errors.js';
+import { RolloutHeldError, SyncWindowClosedError } from '../errors.js';
+import { describeHeld } from '../strategies/rolling.js';
 import type { Logger } from '../logging/logger.js';
 import { windowedPass } from '../reconciler/windowed-pass.js';
 import { describeOperation } from '../plan/render.js';
@@ -21,11 +22,16 @@ export async function applyCommand(settings: Settings, logger: Logger, opts: { f
   if (result.held !== undefined) {
     throw new SyncWindowClosedError(result.revision, result.plan.operations.length, settings.syncWindows.map((w) => w.text));
   }
-  if (result.plan.operations.length === 0) {
+  const held = result.plan.heldRollouts;
+  if (result.plan.operations.length === 0 && held.length === 0) {
     process.stdout.write(`No changes: instance ${settings.instance} matches ${sha}.\n`);
-  } else {
+  } else if (result.plan.operations.length > 0) {
     for (const op of result.plan.operations) process.stdout.write(`${describeOperation(op)}\n`);
     process.stdout.write(`Applied ${result.applied} operation${result.applied === 1 ? '' : 's'}; instance ${settings.instance} now runs ${sha}.\n`);
+  }
+  if (held.length > 0) {
+    for (const h of held) logger.warn({ stack: h.stack, service: h.service, revision: h.revision, end: h.end }, describeHeld(h));
+    throw new RolloutHeldError(result.revision, held.map((h) => `${h.stack}/${h.service}`));
   }
   return 0;
 }

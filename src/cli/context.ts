@@ -2,7 +2,13 @@
 // The Docker backend is created lazily: dockerode is heavy to import, and
 // `validate` or `plan` errors should not pay for it.
 
+import type { RolloutSupport } from '../apply/executor.js';
+import { fileHeldRollouts, heldRolloutsFile } from '../apply/held-rollouts.js';
+import { readinessGate, type ProbeTracker } from '../apply/readiness.js';
+import { NO_TRAFFIC } from '../apply/traffic.js';
 import type { Backend } from '../backends/backend.js';
+import { Prober, type ProberOptions } from '../health/prober.js';
+import { runProbe, type ExecClient } from '../health/probes.js';
 import { allowedEnvironment, requireRepo, type Settings } from '../config/settings.js';
 import type { Logger } from '../logging/logger.js';
 import { DesiredLoader } from '../reconciler/desired-source.js';
@@ -26,7 +32,27 @@ export async function createPassContext(settings: Settings, logger: Logger): Pro
   });
   const desired = new DesiredLoader({ source, path: settings.path, env: allowedEnvironment(settings, process.env), profiles: settings.profiles, logger });
   const backend = await createBackend(settings, logger);
-  return { source, backend, desired, instance: settings.instance, parallelism: settings.parallelism, publishPorts: routerServesPorts(settings) === false, logger };
+  const rollout = rolloutSupport(settings, backend, new Prober({ now: Date.now, run: probeRunner(), onFailed: () => undefined }));
+  return { source, backend, desired, instance: settings.instance, parallelism: settings.parallelism, publishPorts: routerServesPorts(settings) === false, rollout, logger };
+}
+
+/** Rolling updates as a one-shot command runs them: no router to tell, readiness from `probes`. The daemon swaps in its router and prober. */
+export function rolloutSupport(settings: Settings, backend: Backend, probes: ProbeTracker): RolloutSupport {
+  const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+  return {
+    traffic: NO_TRAFFIC,
+    readiness: readinessGate({ backend, probes, now: Date.now, sleep }),
+    held: fileHeldRollouts(heldRolloutsFile(settings.dataDir, settings.instance)),
+    now: Date.now,
+    sleep,
+  };
+}
+
+/** Runs x-capstan.probe checks; exec probes reach the engine through a client made on first use. */
+export function probeRunner(): ProberOptions['run'] {
+  let docker: Promise<ExecClient> | undefined;
+  const client = (): Promise<ExecClient> => (docker ??= import('../backends/docker/connect.js').then((m) => m.connectDocker()).then((c) => c.docker));
+  return (r) => runProbe(r.probe.check, { containerId: r.containerId, ip: r.ip }, r.probe.timeoutMs, client);
 }
 
 /** Only `--router process` serves published ports today; `container` is not implemented and falls back to containers publishing. */

@@ -8,18 +8,21 @@ import { connectDocker } from '../backends/docker/connect.js';
 import { dockerEventsOpener, watchEngineEvents } from '../backends/docker/events.js';
 import { logTail } from '../backends/docker/logs.js';
 import type { Settings } from '../config/settings.js';
+import { decodeSpecLabel } from '../desired/spec-label.js';
 import { Prober, type ProbedReplica } from '../health/prober.js';
-import type { ObservedState } from '../observed/model.js';
-import { runProbe } from '../health/probes.js';
 import type { Logger } from '../logging/logger.js';
 import { Healer } from '../reconciler/healing.js';
 import { ReconcileLoop } from '../reconciler/loop.js';
-import { buildRoutingTable, type BuiltTable } from '../router/routes.js';
 import type { PassContext, PassResult } from '../reconciler/pass.js';
 import { countContainers, DaemonMetrics } from '../server/metrics.js';
 import { isReadyReplica } from '../status/service-health.js';
-import { createPassContext } from './context.js';
+import { readinessGate } from '../apply/readiness.js';
+import type { Traffic } from '../apply/traffic.js';
+import { createPassContext, probeRunner } from './context.js';
+import { RoutedTraffic } from './routed-traffic.js';
 import { superviseRouter } from './router-process.js';
+import type { RouterClient } from '../router/client.js';
+import type { ObservedState } from '../observed/model.js';
 import { startDaemonApi } from './run-api.js';
 import { createStatusReporter } from './status-reporter.js';
 
@@ -37,9 +40,13 @@ export async function runCommand(settings: Settings, logger: Logger): Promise<nu
   const metrics = new DaemonMetrics(async () => countContainers(await base.backend.observe(base.instance)));
   const prober = new Prober({
     now: () => Date.now(),
-    run: (r) => runProbe(r.probe.check, { containerId: r.containerId, ip: r.ip }, r.probe.timeoutMs, () => docker),
+    run: probeRunner(),
     onProbeFailure: () => metrics.heal.probeFailed(),
-    onReadinessChange: (r, ready) => loop.trigger(`probe: ${r.name} is ${ready ? 'ready' : 'not ready'}`),
+    onReadinessChange: (r, ready) => {
+      // The table follows at once, even while a long pass (a rollout) holds the loop.
+      void routed.refresh();
+      loop.trigger(`probe: ${r.name} is ${ready ? 'ready' : 'not ready'}`);
+    },
     onFailed: (r, health) => {
       // Liveness: it was ready and failed failure_threshold probes in a row. Removing it lets the next pass recreate the slot.
       logger.warn({ stack: r.stack, service: r.service, container: r.name, output: health.lastOutput }, `liveness: ${r.name} failed ${health.failures} probes in a row (${health.lastOutput}); replacing it`);
@@ -59,22 +66,37 @@ export async function runCommand(settings: Settings, logger: Logger): Promise<nu
   });
   const status = createStatusReporter(settings, base, logger, async () => ({ probes: prober.verdicts(), crashLoops: await healer.crashLoops() }));
   const router = settings.router === 'process' ? await superviseRouter({ dataDir: settings.dataDir, httpPort: settings.httpPort, logger }) : undefined;
+  // What the router serves from before this process: those replicas were ready, and keep their traffic until a probe says otherwise.
+  let served: Set<string> | undefined = router === undefined ? undefined : await servedBackends(router.client);
   if (settings.router === 'container') logger.warn('--router container is not implemented yet; routing is off (the table is still at /api/endpoints)');
-  let endpoints: BuiltTable | undefined;
-  let pushing = Promise.resolve();
+  const routed = new RoutedTraffic({
+    httpPort: settings.httpPort,
+    notReady: (id) => prober.isNotReady(id),
+    push: router === undefined ? undefined : async (table) => void (await router.client.pushTable(table)),
+    drain: router === undefined ? undefined : async (id, ms) => void (await router.client.drain(id, ms)),
+    logger,
+  });
+  // A replica on its way out is no longer probed: its liveness must not race the stop (or remove it from under the rollout).
+  const traffic: Traffic = { admit: (r) => routed.admit(r), renamed: (id, name) => routed.renamed(id, name), retire: (id, ms) => { prober.forget(id); return routed.retire(id, ms); } };
   // Every pass of the daemon, whatever triggered it, feeds the healer, the prober and the routing table.
   const ctx: PassContext = {
     ...base,
+    rollout: {
+      ...base.rollout,
+      traffic,
+      readiness: readinessGate({ backend: base.backend, probes: prober, now: Date.now, sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)) }),
+      // A rollout stops between batches for a newer commit (the next pass takes it from there) or a shutdown.
+      interrupted: async (revision) => {
+        if (stop.signal.aborted) return 'the daemon is stopping';
+        const head = await base.source.resolve().catch(() => revision);
+        return head === revision ? undefined : `a newer commit (${head.slice(0, 7)}) arrived`;
+      },
+    },
     healing: healer.input,
     onPlanned: (planned) => {
-      prober.sync(probedReplicas(planned));
-      const built = buildRoutingTable(planned.desired, withoutUnready(planned.observed, (id) => prober.isNotReady(id)), settings.httpPort);
-      if (built.problems.length > 0 && JSON.stringify(built.problems) !== JSON.stringify(endpoints?.problems)) logger.warn({ problems: built.problems }, 'some routes are left out');
-      endpoints = built;
-      if (router !== undefined) {
-        // One push at a time, in pass order: the router must never go back to an older table.
-        pushing = pushing.then(() => router.client.pushTable(built.table)).then(() => undefined, (err: unknown) => logger.warn({ err }, 'cannot push the routing table'));
-      }
+      prober.sync(probedReplicas(planned), presumedReady(planned.observed, served));
+      served = undefined;
+      void routed.planned(planned.desired, planned.observed);
       healer.planned(planned);
     },
   };
@@ -93,7 +115,7 @@ export async function runCommand(settings: Settings, logger: Logger): Promise<nu
       }
     },
   });
-  const api = await startDaemonApi({ settings, ctx, logger, trigger: (reason) => loop.trigger(reason), endpoints: () => endpoints?.table ?? { l4: [], l7: [] }, status, metrics });
+  const api = await startDaemonApi({ settings, ctx, logger, trigger: (reason) => loop.trigger(reason), endpoints: () => routed.table(), status, metrics });
   const events = watchEngineEvents({
     open: dockerEventsOpener(settings.instance),
     onEvent: (e) => {
@@ -109,7 +131,7 @@ export async function runCommand(settings: Settings, logger: Logger): Promise<nu
   healer.stop();
   prober.stop();
   await events;
-  await pushing;
+  await routed.settled();
   // The router keeps serving across operator restarts: it is not stopped with the daemon.
   router?.stop();
   await api.stop();
@@ -117,16 +139,31 @@ export async function runCommand(settings: Settings, logger: Logger): Promise<nu
   return 0;
 }
 
-/** The snapshot without replicas whose Capstan probe has not (or no longer) passed: they take no traffic. */
-function withoutUnready(observed: ObservedState, notReady: (id: string) => boolean): ObservedState {
-  return { ...observed, containers: observed.containers.filter((c) => !notReady(c.id)) };
+/** `name@ip` of every backend the router's current table lists (empty when it does not answer). */
+async function servedBackends(client: RouterClient): Promise<Set<string>> {
+  try {
+    const table = await client.table();
+    return new Set([...table.l4.flatMap((r) => r.backends), ...table.l7.flatMap((r) => r.backends)].map((b) => `${b.id.split(':')[0] ?? ''}@${b.host}`));
+  } catch {
+    return new Set();
+  }
 }
 
-/** Running replicas whose service declares x-capstan.probe. */
+function presumedReady(observed: ObservedState, served: ReadonlySet<string> | undefined): Set<string> {
+  if (served === undefined) return new Set();
+  return new Set(observed.containers.filter((c) => served.has(`${c.name}@${c.ip ?? ''}`)).map((c) => c.id));
+}
+
+/**
+ * Running replicas whose spec declares x-capstan.probe. Each is probed as it
+ * was made (its spec label): mid-rollout, old replicas must not be judged by
+ * the new release's probe.
+ */
 function probedReplicas(result: Omit<PassResult, 'applied'>): ProbedReplica[] {
   const probes = new Map(result.desired.stacks.flatMap((st) => st.services.map((s) => [`${s.stack}/${s.name}`, s.spec.capstan.probe] as const)));
   return result.observed.containers.flatMap((c) => {
-    const probe = probes.get(`${c.stack}/${c.service}`);
+    const own = decodeSpecLabel(c.labels);
+    const probe = own === undefined ? probes.get(`${c.stack}/${c.service}`) : own.capstan.probe;
     return probe === undefined || c.state !== 'running' ? [] : [{ containerId: c.id, name: c.name, stack: c.stack, service: c.service, ip: c.ip, probe }];
   });
 }

@@ -27,3 +27,8 @@ export function replicaName(service: { stack: string; name: string; spec: { cont
 export function containerName(stack: string, service: string, number: number): string {
   return `${stack}-${service}-${number}`;
 }
+
+/** The name a start-first update gives the new replica while the old one still holds the replica's name. */
+export function twinName(service: { stack: string; name: string; spec: { containerName: string | undefined } }, number: number): string {
+  return `${replicaName(service, number)}-next`;
+}

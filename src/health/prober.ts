@@ -5,7 +5,7 @@
 // pass's snapshot; a replica gone from it stops being probed.
 
 import type { ProbeCheck, ProbeSpec } from '../manifests/model.js';
-import { initialHealth, probeDue, recordProbe, type ProbeResult, type ReplicaHealth } from './replica-health.js';
+import { initialHealth, presumedReadyHealth, probeDue, recordProbe, type ProbeResult, type ReplicaHealth } from './replica-health.js';
 
 export interface ProbedReplica {
   containerId: string;
@@ -38,24 +38,40 @@ export class Prober {
 
   constructor(private readonly opts: ProberOptions) {}
 
-  /** The replicas to probe now; new ones start in `starting`, vanished ones are dropped. */
-  sync(replicas: readonly ProbedReplica[]): void {
+  /**
+   * The replicas to probe now; new ones start in `starting` (or `ready` when
+   * in `presumedReady`: served before the operator restarted), vanished ones
+   * are dropped.
+   */
+  sync(replicas: readonly ProbedReplica[], presumedReady: ReadonlySet<string> = new Set()): void {
     const wanted = new Map(replicas.map((r) => [r.containerId, r]));
     for (const [id, t] of this.tracked) {
       if (wanted.has(id)) continue;
       clearTimeout(t.timer);
       this.tracked.delete(id);
     }
-    for (const replica of replicas) {
-      const known = this.tracked.get(replica.containerId);
-      if (known !== undefined) {
-        known.replica = replica;
-        continue;
-      }
-      const t: Tracked = { replica, health: initialHealth(this.opts.now()), timer: undefined, reported: false };
-      this.tracked.set(replica.containerId, t);
-      this.schedule(t, replica.probe.initialDelayMs);
+    for (const replica of replicas) this.track(replica, presumedReady.has(replica.containerId));
+  }
+
+  /** Starts probing one replica (a rollout's new one, before any pass has seen it); known ones keep their state. */
+  track(replica: ProbedReplica, presumedReady = false): void {
+    const known = this.tracked.get(replica.containerId);
+    if (known !== undefined) {
+      known.replica = replica;
+      return;
     }
+    const now = this.opts.now();
+    const t: Tracked = { replica, health: presumedReady ? presumedReadyHealth(now) : initialHealth(now), timer: undefined, reported: false };
+    this.tracked.set(replica.containerId, t);
+    this.schedule(t, replica.probe.initialDelayMs);
+  }
+
+  /** Stops probing one replica (it is being stopped on purpose). */
+  forget(containerId: string): void {
+    const t = this.tracked.get(containerId);
+    if (t === undefined) return;
+    clearTimeout(t.timer);
+    this.tracked.delete(containerId);
   }
 
   /** Ready replicas per the probes, for the router's table. Replicas without a probe are not listed here. */
@@ -67,6 +83,10 @@ export class Prober {
   isNotReady(containerId: string): boolean {
     const t = this.tracked.get(containerId);
     return t !== undefined && t.health.state !== 'ready';
+  }
+
+  healthOf(containerId: string): ReplicaHealth | undefined {
+    return this.tracked.get(containerId)?.health;
   }
 
   /** Every tracked replica's check and health, by container id: status says why one is not ready. */
@@ -82,7 +102,9 @@ export class Prober {
 
   private schedule(t: Tracked, delayMs: number): void {
     if (this.stopped) return;
+    // Unref'd: probes never keep a finished one-shot command alive.
     t.timer = setTimeout(() => void this.tick(t), delayMs);
+    t.timer.unref();
   }
 
   private async tick(t: Tracked): Promise<void> {

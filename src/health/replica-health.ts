@@ -39,6 +39,15 @@ export function initialHealth(startedAt: number): ReplicaHealth {
   return { state: 'starting', startedAt, successes: 0, failures: 0, wasReady: false, lastOutput: '', lastProbeAt: undefined };
 }
 
+/**
+ * A replica known to have been ready before this process started (the
+ * router still serves it): it keeps its traffic until a probe says
+ * otherwise, so restarting the operator takes nothing out of rotation.
+ */
+export function presumedReadyHealth(startedAt: number): ReplicaHealth {
+  return { ...initialHealth(startedAt), state: 'ready', wasReady: true, lastOutput: 'ready before the operator restarted' };
+}
+
 /** Probes do not count (and are not run) before initial_delay has passed since the start. */
 export function probeDue(health: ReplicaHealth, now: number, t: HealthThresholds): boolean {
   return now - health.startedAt >= t.initialDelayMs && health.state !== 'failed';

@@ -44,6 +44,11 @@ function byName(a: { name: string }, b: { name: string }): number {
 
 const STATES: ReadonlySet<string> = new Set<ContainerState>(['created', 'running', 'paused', 'restarting', 'removing', 'exited', 'dead']);
 
+/** The engine's state word; an unknown one is treated as dead: something to replace, never to keep. */
+export function parseState(word: string): ContainerState {
+  return STATES.has(word) ? (word as ContainerState) : 'dead';
+}
+
 export function toObservedContainer(info: ContainerInfo): ObservedContainer {
   const labels = info.Labels ?? {};
   const name = (info.Names[0] ?? info.Id).replace(/^\//, '');
@@ -56,8 +61,7 @@ export function toObservedContainer(info: ContainerInfo): ObservedContainer {
     number: parseNumber(labels[LABEL.composeNumber]),
     specHash: labels[LABEL.specHash] ?? '',
     revision: labels[LABEL.revision] ?? '',
-    // An unknown state word is treated as dead: something to replace, never to keep.
-    state: STATES.has(info.State) ? (info.State as ContainerState) : 'dead',
+    state: parseState(info.State),
     health: parseHealth(info.Status),
     labels,
     image: info.Image,

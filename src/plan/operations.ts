@@ -4,7 +4,8 @@
 // operation of a phase may run in parallel, phases run in order.
 
 import type { DesiredService } from '../desired/model.js';
-import type { NetworkSpec, VolumeSpec } from '../manifests/model.js';
+import type { NetworkSpec, ServiceSpec, VolumeSpec } from '../manifests/model.js';
+import type { Direction, HeldRollout } from '../strategies/rolling.js';
 
 interface OperationBase {
   stack: string;
@@ -19,13 +20,25 @@ export type Operation =
   | (OperationBase & { kind: 'create-volume'; volume: VolumeSpec })
   | (OperationBase & { kind: 'create-container'; service: DesiredService; number: number; name: string })
   | (OperationBase & { kind: 'start-container'; service: string; name: string; containerId: string })
-  | (OperationBase & { kind: 'recreate-container'; service: DesiredService; number: number; name: string; containerId: string })
+  | (OperationBase & { kind: 'recreate-container'; service: DesiredService; number: number; name: string; containerId: string; update: RolloutInfo })
+  /** A start-first update was interrupted after the old replica left: the twin takes the replica's name. */
+  | (OperationBase & { kind: 'promote-container'; service: string; name: string; containerId: string; from: string })
   | (OperationBase & { kind: 'remove-container'; service: string; name: string; containerId: string })
   | (OperationBase & { kind: 'remove-network'; name: string; networkId: string });
 // Volumes are never removed by a plan: they hold data, and a user who wants
 // one gone says so with `docker volume rm`, as with `docker compose down`.
 
 export type OperationKind = Operation['kind'];
+
+/** What the rolling-update driver needs to know about one slot it replaces. */
+export interface RolloutInfo {
+  /** `back` when the planner resumes a rollback of a held revision: rollback_config applies and a failure is final. */
+  direction: Direction;
+  /** The spec the slot's replica was made from (its spec label): where a rollback returns to. Undefined when unreadable. */
+  previous: { spec: ServiceSpec; specHash: string } | undefined;
+  /** A start-first twin already running the target spec (left by an interrupted pass): waited on instead of created. */
+  twinId: string | undefined;
+}
 
 /** Per-service summary lines for renderers ("api: 3 replicas, image x"). */
 export interface ServiceChange {
@@ -55,6 +68,8 @@ export interface Plan {
   services: readonly ServiceChange[];
   /** Restarts postponed by crash-loop backoff (daemon passes only). */
   heldBack: readonly HeldBack[];
+  /** Services whose rollout of this revision failed before: held at what they were restored to, not retried. */
+  heldRollouts: readonly HeldRollout[];
 }
 
 export function isEmpty(plan: Plan): boolean {

@@ -3,11 +3,12 @@
 // inputs always give the same plan, and plans are tested as golden text.
 
 import type { DesiredService, DesiredStack, DesiredState } from '../desired/model.js';
-import { replicaName } from '../desired/labels.js';
+import { replicaName, twinName } from '../desired/labels.js';
 import { decodeSpecLabel } from '../desired/spec-label.js';
 import { crashBackoff, type RunRecord } from '../health/backoff.js';
 import type { ObservedContainer, ObservedState } from '../observed/model.js';
-import type { HeldBack, Operation, Plan, ServiceChange } from './operations.js';
+import { holds, type HeldRollout } from '../strategies/rolling.js';
+import type { HeldBack, Operation, Plan, RolloutInfo, ServiceChange } from './operations.js';
 import { describeSpecChange } from './spec-diff.js';
 
 // Phases: orphans go first so a port or name they hold is free for what
@@ -29,15 +30,25 @@ export interface HealingInput {
   runs: ReadonlyMap<string, readonly RunRecord[]>;
 }
 
-export function planChanges(desired: DesiredState, observed: ObservedState, healing?: HealingInput): Plan {
+/**
+ * `held`: rollouts that failed before (from the driver's record); a service
+ * still at that revision and spec is kept at what it was restored to.
+ */
+export function planChanges(desired: DesiredState, observed: ObservedState, healing?: HealingInput, held: readonly HeldRollout[] = []): Plan {
   const operations: Operation[] = [];
   const heldBack: HeldBack[] = [];
   const services: ServiceChange[] = [];
   const desiredStacks = new Set(desired.stacks.map((s) => s.name));
+  const heldRollouts: HeldRollout[] = [];
 
   const byService = groupContainers(observed.containers);
   for (const stack of desired.stacks) {
-    planStack(stack, observed, byService, operations, services, heldBack, healing);
+    const holding = (service: DesiredService): HeldRollout | undefined => {
+      const h = held.find((x) => x.stack === service.stack && x.service === service.name && holds(x, desired.revision, service.specHash));
+      if (h !== undefined) heldRollouts.push(h);
+      return h;
+    };
+    planStack(stack, observed, byService, operations, services, heldBack, healing, holding);
   }
   planOrphans(desired, byService, operations, services);
 
@@ -51,7 +62,7 @@ export function planChanges(desired: DesiredState, observed: ObservedState, heal
     });
   }
 
-  return { revision: desired.revision, instance: observed.instance, operations: sortOperations(operations), services, heldBack };
+  return { revision: desired.revision, instance: observed.instance, operations: sortOperations(operations), services, heldBack, heldRollouts };
 }
 
 function planStack(
@@ -62,6 +73,7 @@ function planStack(
   changes: ServiceChange[],
   heldBack: HeldBack[],
   healing: HealingInput | undefined,
+  holding: (service: DesiredService) => HeldRollout | undefined,
 ): void {
   for (const network of usedNetworks(stack)) {
     if (observed.networks.some((n) => n.name === network.engineName)) continue;
@@ -76,18 +88,33 @@ function planStack(
   for (const service of stack.services) {
     const phase = PHASE_SERVICES + (levels.get(service.name) ?? 0);
     const observedReplicas = byService.get(key(stack.name, service.name)) ?? [];
-    changes.push(planService(service, observedReplicas, phase, operations, heldBack, healing));
+    changes.push(planService(service, observedReplicas, phase, operations, heldBack, healing, holding(service)));
   }
 }
 
+/**
+ * The service a held rollout keeps: rolled back → the restored spec (missing
+ * replicas are made from it, leftovers of the failed spec go back to it);
+ * paused or failed rolling back → Git's spec, but nothing is replaced.
+ */
+function heldTarget(service: DesiredService, held: HeldRollout | undefined): { target: DesiredService; direction: RolloutInfo['direction']; replaces: boolean } {
+  if (held === undefined) return { target: service, direction: 'forward', replaces: true };
+  if (held.end === 'rolled-back' && held.restored !== undefined) {
+    return { target: { ...service, spec: held.restored.spec, specHash: held.restored.specHash }, direction: 'back', replaces: true };
+  }
+  return { target: service, direction: 'forward', replaces: false };
+}
+
 function planService(
-  service: DesiredService,
+  gitService: DesiredService,
   current: readonly ObservedContainer[],
   phase: number,
   operations: Operation[],
   heldBack: HeldBack[],
   healing: HealingInput | undefined,
+  held: HeldRollout | undefined,
 ): ServiceChange {
+  const { target: service, direction, replaces } = heldTarget(gitService, held);
   const desiredCount = service.spec.replicas;
   const base = { stack: service.stack, phase };
   const causes = new Set<string>();
@@ -98,27 +125,42 @@ function planService(
     if (op.kind === 'recreate-container') updated = true;
   };
 
-  // One container per slot; a second one in the same slot (left by a crash mid-recreate) is surplus.
+  // One container per slot, plus at most its start-first twin; anything else in a slot (left by a crash mid-recreate) is surplus.
   const bySlot = new Map<number, ObservedContainer>();
+  const twins = new Map<number, ObservedContainer>();
   const surplus: ObservedContainer[] = [];
   for (const c of [...current].sort((a, b) => a.number - b.number || preferRunning(a, b) || a.name.localeCompare(b.name))) {
-    if (c.number >= 1 && c.number <= desiredCount && !bySlot.has(c.number)) bySlot.set(c.number, c);
+    const inRange = c.number >= 1 && c.number <= desiredCount;
+    if (inRange && c.name === twinName(service, c.number) && !twins.has(c.number)) twins.set(c.number, c);
+    else if (inRange && c.name !== twinName(service, c.number) && !bySlot.has(c.number)) bySlot.set(c.number, c);
     else surplus.push(c);
   }
 
-  const currentCount = current.length;
+  const currentCount = current.length - twins.size;
   for (let n = 1; n <= desiredCount; n++) {
     const name = replicaName(service, n);
     const existing = bySlot.get(n);
+    const twin = twins.get(n);
+    if (twin !== undefined && existing === undefined) {
+      push({ ...base, kind: 'promote-container', service: service.name, name, containerId: twin.id, from: twin.name, cause: `finish the update of replica ${n}: its old replica is gone, ${twin.name} takes its name` });
+      continue;
+    }
+    const resumable = twin !== undefined && existing !== undefined && twin.specHash === service.specHash && existing.specHash !== service.specHash && replaces;
+    if (twin !== undefined && !resumable) {
+      // Before anything of the service runs: a new twin of this slot will want the name.
+      push({ ...base, phase: PHASE_ORPHANS, kind: 'remove-container', service: service.name, name: twin.name, containerId: twin.id, cause: `leftover of an interrupted update of replica ${n}` });
+    }
     if (existing === undefined) {
       const cause = currentCount === 0
         ? `new service, ${desiredCount} replica${desiredCount === 1 ? '' : 's'}`
         : n > currentCount ? `scale up ${currentCount} → ${desiredCount}` : `replica ${n} is missing`;
       push({ ...base, kind: 'create-container', service, number: n, name, cause });
-    } else if (existing.specHash !== service.specHash) {
-      push({ ...base, kind: 'recreate-container', service, number: n, name, containerId: existing.id, cause: recreateCause(existing, service) });
-    } else if (imageDrifted(existing, service)) {
-      push({ ...base, kind: 'recreate-container', service, number: n, name, containerId: existing.id, cause: `drift: container ${name} runs image ${existing.image}, Git says ${service.spec.image}` });
+    } else if (existing.specHash !== service.specHash && replaces) {
+      const update = rolloutInfo(existing, direction, resumable ? twin : undefined);
+      const cause = direction === 'back' ? `roll back: ${recreateCause(existing, service)}` : recreateCause(existing, service);
+      push({ ...base, kind: 'recreate-container', service, number: n, name, containerId: existing.id, update, cause });
+    } else if (existing.specHash === service.specHash && imageDrifted(existing, service)) {
+      push({ ...base, kind: 'recreate-container', service, number: n, name, containerId: existing.id, update: rolloutInfo(existing, direction, undefined), cause: `drift: container ${name} runs image ${existing.image}, Git says ${service.spec.image}` });
     } else if (existing.state !== 'running' && existing.state !== 'restarting') {
       const history = runHistory(existing, healing);
       const backoff = healing === undefined ? undefined : crashBackoff(history, healing.now);
@@ -143,6 +185,11 @@ function planService(
     ? 'create'
     : updated ? 'update' : currentCount !== desiredCount ? 'scale' : causes.size > 0 ? 'update' : 'unchanged';
   return { stack: service.stack, service: service.name, action, replicas: { from: currentCount, to: desiredCount }, causes: [...causes] };
+}
+
+function rolloutInfo(existing: ObservedContainer, direction: RolloutInfo['direction'], twin: ObservedContainer | undefined): RolloutInfo {
+  const spec = decodeSpecLabel(existing.labels);
+  return { direction, previous: spec === undefined ? undefined : { spec, specHash: existing.specHash }, twinId: twin?.id };
 }
 
 function runHistory(c: ObservedContainer, healing: HealingInput | undefined): readonly RunRecord[] {

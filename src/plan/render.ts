@@ -2,6 +2,7 @@
 // same plan renders to the same bytes, so renders are golden-tested.
 
 import type { ManifestsInvalidError } from '../errors.js';
+import { describeHeld } from '../strategies/rolling.js';
 import type { Operation, Plan } from './operations.js';
 
 export const VERBS: Record<Operation['kind'], string> = {
@@ -10,6 +11,7 @@ export const VERBS: Record<Operation['kind'], string> = {
   'create-container': 'create',
   'start-container': 'start',
   'recreate-container': 'recreate',
+  'promote-container': 'promote',
   'remove-container': 'remove',
   'remove-network': 'remove network',
 };
@@ -29,7 +31,8 @@ export function describeOperation(op: Operation): string {
 
 export function renderText(plan: Plan): string {
   const sha = plan.revision.slice(0, 7);
-  if (plan.operations.length === 0) return `No changes: instance ${plan.instance} matches ${sha}.\n`;
+  const held = plan.heldRollouts.map((h) => `Held: ${describeHeld(h)}.\n`).join('');
+  if (plan.operations.length === 0) return `No changes: instance ${plan.instance} matches ${sha}.\n${held}`;
   const lines = [`Plan for ${sha} on instance ${plan.instance}:`];
   let stack: string | undefined;
   for (const op of [...plan.operations].sort((a, b) => a.stack.localeCompare(b.stack))) {
@@ -40,7 +43,7 @@ export function renderText(plan: Plan): string {
     lines.push(`    ${describeOperation(op)}`);
   }
   lines.push(summary(plan));
-  return `${lines.join('\n')}\n`;
+  return `${lines.join('\n')}\n${held}`;
 }
 
 /** `Summary: 3 to create, 1 to recreate, 2 to remove.` */
@@ -54,6 +57,7 @@ export function changeCounts(plan: Plan): string {
   const parts = [
     [count(['create-container']), 'to create'],
     [count(['recreate-container']), 'to recreate'],
+    [count(['promote-container']), 'to promote'],
     [count(['start-container']), 'to start'],
     [count(['remove-container']), 'to remove'],
     [count(['create-network', 'create-volume', 'remove-network']), 'network/volume changes'],
@@ -76,14 +80,15 @@ export function renderJson(plan: Plan): string {
     cause: op.cause,
     phase: op.phase,
   }));
-  const out = { revision: plan.revision, instance: plan.instance, valid: true, changes: operations.length, operations, services: plan.services, errors: [] };
+  const held = plan.heldRollouts.map((h) => ({ stack: h.stack, service: h.service, revision: h.revision, end: h.end, reason: h.reason }));
+  const out = { revision: plan.revision, instance: plan.instance, valid: true, changes: operations.length, operations, services: plan.services, errors: [], held };
   return `${JSON.stringify(out, null, 2)}\n`;
 }
 
 /** The same shape for a ref whose manifests are invalid: nothing planned, every problem with its position. */
 export function renderJsonInvalid(err: ManifestsInvalidError, instance: string): string {
   const errors = err.errors.map((e) => ({ file: e.file, line: e.line, col: e.col, path: e.path, code: e.code, message: e.message, hint: e.hint ?? null }));
-  const out = { revision: revisionOf(err), instance, valid: false, changes: 0, operations: [], services: [], errors };
+  const out = { revision: revisionOf(err), instance, valid: false, changes: 0, operations: [], services: [], errors, held: [] };
   return `${JSON.stringify(out, null, 2)}\n`;
 }
 
@@ -99,6 +104,7 @@ function serviceOf(op: Operation): string | null {
     case 'recreate-container':
       return op.service.name;
     case 'start-container':
+    case 'promote-container':
     case 'remove-container':
       return op.service;
     default:

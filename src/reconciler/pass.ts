@@ -4,7 +4,7 @@
 // keyed by immutable commits, so a crash anywhere is healed by the next pass.
 
 import type { Backend } from '../backends/backend.js';
-import { applyPlanOrThrow } from '../apply/executor.js';
+import { applyPlanOrThrow, type RolloutSupport } from '../apply/executor.js';
 import type { DesiredState } from '../desired/model.js';
 import type { Logger } from '../logging/logger.js';
 import type { ObservedState } from '../observed/model.js';
@@ -22,6 +22,8 @@ export interface PassContext {
   /** False when the router serves published TCP ports; containers then publish none themselves. */
   publishPorts: boolean;
   logger: Logger;
+  /** Rolling updates: router, readiness, the record of failed rollouts (whose revisions the planner holds). */
+  rollout: RolloutSupport;
   /** The daemon's self-healing: crash-loop input for the planner, and a hook told what each pass planned. One-shot commands set neither. */
   healing?: HealingSource;
   onPlanned?: PlannedHook;
@@ -44,18 +46,24 @@ export type HealingSource = (observed: ObservedState) => HealingInput;
 /** What a pass planned, before applying: health reporting needs it even when applying then fails. */
 export type PlannedHook = (planned: Omit<PassResult, 'applied'>) => void;
 
-/** Plan only: what applying `ref` (default: the branch) would do to the engine now. */
-export async function planPass(ctx: PassContext, ref?: string): Promise<{ desired: DesiredState; plan: Plan; observed: ObservedState }> {
-  // Git and Docker are independent: ask both at once.
-  const [desired, observed] = await Promise.all([
-    ctx.source.resolve(ref).then((revision) => ctx.desired.load(revision)),
-    ctx.backend.observe(ctx.instance),
-  ]);
-  return { desired, observed, plan: planChanges(desired, observed, ctx.healing?.(observed)) };
+export interface PassOptions {
+  /** `apply --force`: try revisions whose rollout failed before, too. */
+  force?: boolean;
 }
 
-export async function reconcilePass(ctx: PassContext): Promise<PassResult> {
-  const { desired, plan, observed } = await planPass(ctx);
+/** Plan only: what applying `ref` (default: the branch) would do to the engine now. */
+export async function planPass(ctx: PassContext, ref?: string, opts: PassOptions = {}): Promise<{ desired: DesiredState; plan: Plan; observed: ObservedState }> {
+  // Git, Docker and the hold record are independent: ask all at once.
+  const [desired, observed, held] = await Promise.all([
+    ctx.source.resolve(ref).then((revision) => ctx.desired.load(revision)),
+    ctx.backend.observe(ctx.instance),
+    opts.force === true ? [] : ctx.rollout.held.list(),
+  ]);
+  return { desired, observed, plan: planChanges(desired, observed, ctx.healing?.(observed), held) };
+}
+
+export async function reconcilePass(ctx: PassContext, opts: PassOptions = {}): Promise<PassResult> {
+  const { desired, plan, observed } = await planPass(ctx, undefined, opts);
   ctx.onPlanned?.({ revision: desired.revision, plan, observed, desired });
   const log = ctx.logger.child({ revision: desired.revision });
   if (plan.operations.length === 0) {
@@ -67,6 +75,7 @@ export async function reconcilePass(ctx: PassContext): Promise<PassResult> {
   const applied = await applyPlanOrThrow(plan, ctx.backend, { instance: ctx.instance, revision: desired.revision, checkoutDir, publishPorts: ctx.publishPorts }, {
     parallelism: ctx.parallelism,
     logger: log,
+    rollout: ctx.rollout,
   });
   return { revision: desired.revision, plan, applied, observed, desired };
 }

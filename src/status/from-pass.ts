@@ -4,6 +4,7 @@
 
 import type { DesiredState } from '../desired/model.js';
 import type { ObservedState } from '../observed/model.js';
+import { describeHeld, type HeldRollout } from '../strategies/rolling.js';
 import { nextStackStatus, servicesOf, type OperatorStatus, type StackStatus } from './model.js';
 import type { ServiceHealth } from './service-health.js';
 
@@ -15,10 +16,14 @@ interface Seen {
 }
 
 export type PassReport =
-  /** The engine matches `desired` (nothing to do, or every operation applied), except for stacks whose changes a closed sync window holds. */
-  | (Seen & { kind: 'converged'; held: ReadonlyMap<string, number> })
-  /** Some operations failed; `revert` is the sha of an auto-revert pushed for it. */
-  | (Seen & { kind: 'apply-failed'; failures: readonly { stack: string | undefined; message: string }[]; revert: string | undefined })
+  /**
+   * The engine matches `desired` (nothing to do, or every operation applied),
+   * except for rollouts held after failing (`held`) and stacks whose changes a
+   * closed sync window holds (`windowHeld`: how many, per stack).
+   */
+  | (Seen & { kind: 'converged'; held?: readonly HeldRollout[]; windowHeld?: ReadonlyMap<string, number> })
+  /** Some operations failed (`rolledBack`: a rollout that was rolled back); `revert` is the sha of an auto-revert pushed for it. */
+  | (Seen & { kind: 'apply-failed'; failures: readonly { stack: string | undefined; message: string; rolledBack?: boolean }[]; revert: string | undefined })
   | { kind: 'invalid'; revision: string | undefined; problems: readonly string[] }
   | { kind: 'error'; revision: string | undefined; reason: string; message: string };
 
@@ -27,12 +32,16 @@ export function stackStatusesAfter(previous: ReadonlyMap<string, StackStatus>, r
   if (report.kind === 'converged' || report.kind === 'apply-failed') {
     const { desired, observed } = report;
     for (const stack of desired.stacks) {
-      const failures = report.kind === 'apply-failed' ? report.failures.filter((f) => f.stack === stack.name || f.stack === undefined).map((f) => f.message) : [];
-      const waiting = report.kind === 'converged' ? report.held.get(stack.name) : undefined;
+      const mine = report.kind === 'apply-failed' ? report.failures.filter((f) => f.stack === stack.name || f.stack === undefined) : [];
+      const failures = mine.map((f) => f.message);
+      const held = report.kind === 'converged' ? (report.held ?? []).filter((h) => h.stack === stack.name).map(describeHeld) : [];
+      const waiting = report.kind === 'converged' ? report.windowHeld?.get(stack.name) : undefined;
+      const revert = report.kind === 'apply-failed' ? report.revert : undefined;
       const outcome =
-        waiting !== undefined ? { kind: 'held' as const, waiting }
+        held.length > 0 ? { kind: 'rolled-back' as const, failures: held, revert: undefined }
+        : waiting !== undefined ? { kind: 'held' as const, waiting }
         : failures.length === 0 ? { kind: 'applied' as const }
-        : report.kind === 'apply-failed' && report.revert !== undefined ? { kind: 'rolled-back' as const, failures, revert: report.revert }
+        : revert !== undefined || mine.some((f) => f.rolledBack === true) ? { kind: 'rolled-back' as const, failures, revert }
         : { kind: 'apply-failed' as const, failures };
       const specs = new Map(stack.services.map((s) => [s.name, { image: s.spec.image, specHash: s.specHash }]));
       const input = {

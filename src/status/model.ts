@@ -54,7 +54,8 @@ export interface OperatorStatus {
 export type StackOutcome =
   | { kind: 'applied' } // engine matches the revision (or was made to)
   | { kind: 'apply-failed'; failures: readonly string[] }
-  | { kind: 'rolled-back'; failures: readonly string[]; revert: string }
+  /** A rollout failed and was rolled back (this pass, or earlier and held since); `revert` is the auto-revert commit when one was pushed. */
+  | { kind: 'rolled-back'; failures: readonly string[]; revert: string | undefined }
   | { kind: 'invalid'; problems: readonly string[] }
   | { kind: 'held'; waiting: number } // a closed sync window holds this many changes
   | { kind: 'error'; reason: string; message: string };
@@ -129,7 +130,10 @@ export function stackConditions(outcome: StackOutcome, services: Readonly<Record
     case 'rolled-back':
       return [
         { type: 'Ready', status: 'False', reason: 'ApplyFailed', message: summarize(outcome.failures) },
-        { type: 'Degraded', status: 'True', reason: 'RolledBack', message: `${sha} failed to apply; reverted by ${outcome.revert.slice(0, 7)}` },
+        {
+          type: 'Degraded', status: 'True', reason: 'RolledBack',
+          message: outcome.revert === undefined ? `${sha} was rolled back: ${summarize(outcome.failures)}` : `${sha} failed to apply; reverted by ${outcome.revert.slice(0, 7)}`,
+        },
       ];
     case 'error':
       return [{ type: 'Ready', status: 'False', reason: outcome.reason, message: outcome.message }];

@@ -6,7 +6,8 @@
 // errors are logged, and the next pass tries again.
 
 import type { DesiredState } from '../desired/model.js';
-import { ApplyError, CapstanError, ManifestsInvalidError } from '../errors.js';
+import { ApplyError, CapstanError, ManifestsInvalidError, RolloutFailedError } from '../errors.js';
+import type { HeldRollout } from '../strategies/rolling.js';
 import type { Logger } from '../logging/logger.js';
 import type { ObservedState } from '../observed/model.js';
 import type { PushedCommit } from '../source/rollback.js';
@@ -26,7 +27,7 @@ export type PassOutcome =
       applied: number;
       desired: DesiredState;
       observed: ObservedState;
-      plan: { operations: readonly { stack: string }[] };
+      plan: { operations: readonly { stack: string }[]; heldRollouts: readonly HeldRollout[] };
       /** Set when a closed sync window held the planned operations. */
       held?: string;
     }
@@ -172,9 +173,9 @@ export class StatusReporter {
     if (!(outcome instanceof Error)) {
       // Containers just created are seen starting only by a new look; a no-op pass reuses its snapshot.
       const observed = outcome.applied > 0 ? await this.opts.observe() : outcome.observed;
-      const held = new Map<string, number>();
-      if (outcome.held !== undefined) for (const op of outcome.plan.operations) held.set(op.stack, (held.get(op.stack) ?? 0) + 1);
-      return { kind: 'converged', desired: outcome.desired, observed, health: await this.assess(outcome.desired, observed), held };
+      const windowHeld = new Map<string, number>();
+      if (outcome.held !== undefined) for (const op of outcome.plan.operations) windowHeld.set(op.stack, (windowHeld.get(op.stack) ?? 0) + 1);
+      return { kind: 'converged', desired: outcome.desired, observed, health: await this.assess(outcome.desired, observed), held: outcome.plan.heldRollouts, windowHeld };
     }
     if (outcome instanceof ManifestsInvalidError) {
       const revision = typeof outcome.data['revision'] === 'string' ? outcome.data['revision'] : undefined;
@@ -182,7 +183,11 @@ export class StatusReporter {
     }
     if (outcome instanceof ApplyError && outcome.revision !== undefined) {
       const [desired, observed] = await Promise.all([this.opts.loadDesired(outcome.revision), this.opts.observe()]);
-      const failures = outcome.failures.map((f) => ({ stack: f.stack, message: `${f.operation}: ${f.error.message}` }));
+      const failures = outcome.failures.map((f) => ({
+        stack: f.stack,
+        message: f.error instanceof RolloutFailedError ? f.error.message : `${f.operation}: ${f.error.message}`,
+        rolledBack: f.error instanceof RolloutFailedError && f.error.end === 'rolled-back',
+      }));
       const revert = await this.maybeRevert(outcome.revision, failures, previous);
       return { kind: 'apply-failed', desired, observed, health: await this.assess(desired, observed), failures, revert };
     }

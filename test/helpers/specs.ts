@@ -120,7 +120,7 @@ export function observedNetwork(stack: string, name = `${stack}_default`): Obser
 export function noOpPass(revision = REV_A): PassResult {
   return {
     revision,
-    plan: { revision, instance: 'test', operations: [], services: [], heldBack: [] },
+    plan: { revision, instance: 'test', operations: [], services: [], heldBack: [], heldRollouts: [] },
     applied: 0,
     desired: { revision, stacks: [] },
     observed: { instance: 'test', containers: [], networks: [], volumes: [] },

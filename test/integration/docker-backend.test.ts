@@ -114,16 +114,25 @@ describe('docker backend', () => {
     expect(health).toBe('healthy');
   });
 
-  it('recreates a replica under the same name with a new id and spec hash', async () => {
+  it('runs a start-first twin beside a replica, then promotes it to the replica\'s name', async () => {
     const before = (await backend.observe(instance)).containers.find((c) => c.service === 'app');
     expect(before).toBeDefined();
     const next = service('app', { environment: { RELEASE: '2' }, volumes: [{ type: 'volume', source: 'data', target: '/data', readOnly: false, relative: false }] });
-    const newId = await backend.recreateContainer(next, 1, before?.id ?? '', ctx);
-    expect(newId).not.toBe(before?.id);
+    const twin = await backend.createContainer(next, 1, ctx, `${stack}-app-1-next`);
+    expect(twin).not.toBe(before?.id);
+    const both = await backend.observe(instance);
+    expect(both.containers.map((c) => [c.name, c.number, c.state])).toEqual([[`${stack}-app-1`, 1, 'running'], [`${stack}-app-1-next`, 1, 'running']]);
+    const seen = await backend.inspectReplica(twin);
+    expect(seen).toMatchObject({ state: 'running', exitCode: 0 });
+    expect(seen?.ip).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
 
+    await backend.removeContainer(before?.id ?? '');
+    await backend.renameContainer(twin, `${stack}-app-1`);
+    await backend.renameContainer(twin, `${stack}-app-1`); // done already (a pass that crashed after it): fine
     const after = await backend.observe(instance);
-    expect(after.containers.map((c) => [c.id, c.name, c.specHash, c.state])).toEqual([[newId, `${stack}-app-1`, next.specHash, 'running']]);
-    expect(await docker('exec', newId, 'sh', '-c', 'echo $RELEASE')).toBe('2');
+    expect(after.containers.map((c) => [c.id, c.name, c.specHash, c.state])).toEqual([[twin, `${stack}-app-1`, next.specHash, 'running']]);
+    expect(await docker('exec', twin, 'sh', '-c', 'echo $RELEASE')).toBe('2');
+    expect(await backend.inspectReplica(before?.id ?? '')).toBeUndefined();
   });
 
   it('removes a replica but keeps its volume', async () => {

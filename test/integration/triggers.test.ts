@@ -109,11 +109,11 @@ describe('triggers of a running daemon', () => {
     expect(good.status).toBe(202);
     await eventually(async () => ((await revisionRunning(d.instance)) === second ? true : undefined), 30_000, d.logs);
 
-    // The pass ends once its status is written (a push to the status branch), a moment after the containers change.
+    // The new replica runs before its rolling update (and so the pass) has finished watching it.
     const status = await eventually(async () => {
       const s = (await (await fetch(`${d.api}/api/status`)).json()) as { lastPass: { revision: string }; stacks: { stack: string }[] };
       return s.lastPass.revision === second ? s : undefined;
-    }, 10_000, d.logs);
+    }, 30_000, d.logs);
     expect(status.stacks.map((s) => s.stack)).toEqual([stack]);
     expect(await (await fetch(`${d.api}/metrics`)).text()).toContain(`capstan_stack_ready{stack="${stack}"} 1`);
   });

@@ -160,3 +160,72 @@ describe('planChanges, crash-loop backoff and drift', () => {
     expect(planChanges(desiredState(REV_A, [web]), observed([...others(), moved], [observedNetwork('web')])).operations).toEqual([]);
   });
 });
+
+describe('planChanges, rolling updates', () => {
+  const v1 = desiredService('web', 'api', { replicas: 2, image: 'example/api:1' });
+  const v2 = desiredService('web', 'api', { replicas: 2, image: 'example/api:2' });
+  const stackOf = (s: typeof v1) => desiredState(REV_B, [desiredStack('web', [s])]);
+  const onV1 = (): ObservedContainer[] => [1, 2].map((n) => observedReplica(v2, n, { fromSpec: v1.spec }));
+  const twin = (n: number, spec = v2.spec): ObservedContainer => ({ ...observedReplica(v2, n, { fromSpec: spec }), name: `web-api-${n}-next` });
+
+  it('hands each replacement the spec it replaces, for the way back', () => {
+    const plan = planChanges(stackOf(v2), observed(onV1(), [observedNetwork('web')]));
+    const op = plan.operations[0];
+    expect(op?.kind === 'recreate-container' ? op.update : undefined).toEqual({ direction: 'forward', previous: { spec: v1.spec, specHash: v1.specHash }, twinId: undefined });
+  });
+
+  it('resumes an interrupted start-first update: waits on the twin already running the new spec', () => {
+    const [one, two] = onV1();
+    const t = twin(1);
+    const plan = planChanges(stackOf(v2), observed([one!, two!, t], [observedNetwork('web')]));
+    expect(renderText(plan)).toBe(`Plan for bbbbbbb on instance test:
+  web
+    recreate web-api-1: image example/api:1 → 2
+    recreate web-api-2: image example/api:1 → 2
+Summary: 2 to recreate.
+`);
+    const first = plan.operations[0];
+    expect(first?.kind === 'recreate-container' ? first.update.twinId : undefined).toBe(t.id);
+  });
+
+  it('promotes a twin whose old replica is already gone, and removes a twin of a superseded spec', () => {
+    const [, two] = onV1();
+    const stale = twin(2, desiredService('web', 'api', { image: 'example/api:1.5' }).spec);
+    const plan = planChanges(stackOf(v2), observed([twin(1), two!, stale], [observedNetwork('web')]));
+    expect(renderText(plan)).toBe(`Plan for bbbbbbb on instance test:
+  web
+    remove web-api-2-next: leftover of an interrupted update of replica 2
+    promote web-api-1: finish the update of replica 1: its old replica is gone, web-api-1-next takes its name
+    recreate web-api-2: image example/api:1 → 2
+Summary: 1 to recreate, 1 to promote, 1 to remove.
+`);
+  });
+
+  const held = { stack: 'web', service: 'api', revision: REV_B, specHash: v2.specHash, end: 'rolled-back' as const, reason: 'web-api-1-next not ready', restored: { spec: v1.spec, specHash: v1.specHash }, at: 0 };
+
+  it('holds a service whose rollout of this revision was rolled back: nothing to do, and says so', () => {
+    const plan = planChanges(stackOf(v2), observed(onV1(), [observedNetwork('web')]), undefined, [held]);
+    expect(plan.operations).toEqual([]);
+    expect(plan.heldRollouts).toEqual([held]);
+    expect(renderText(plan)).toBe('No changes: instance test matches bbbbbbb.\nHeld: web/api: the rolling update to bbbbbbb failed (web-api-1-next not ready); rolled back, not retried until a new commit or `capstan apply --force`.\n');
+  });
+
+  it('finishes a rollback interrupted by a crash, and heals a held service to the restored spec', () => {
+    const [one] = onV1();
+    const onV2 = observedReplica(v2, 2);
+    const plan = planChanges(stackOf(v2), observed([one!, onV2], [observedNetwork('web')]), undefined, [held]);
+    expect(renderText(plan)).toContain('recreate web-api-2: roll back: image example/api:2 → 1\n');
+    const op = plan.operations[0];
+    expect(op?.kind === 'recreate-container' ? [op.update.direction, op.service.specHash] : undefined).toEqual(['back', v1.specHash]);
+    const missing = planChanges(stackOf(v2), observed([one!], [observedNetwork('web')]), undefined, [held]);
+    const create = missing.operations[0];
+    expect(create?.kind === 'create-container' ? create.service.spec.image : undefined).toBe('example/api:1');
+  });
+
+  it('tries again once a new commit arrives, and keeps a paused service as it is', () => {
+    const next = planChanges(desiredState(REV_A, [desiredStack('web', [v2])]), observed(onV1(), [observedNetwork('web')]), undefined, [held]);
+    expect(next.operations.map((o) => o.kind)).toEqual(['recreate-container', 'recreate-container']);
+    const paused = planChanges(stackOf(v2), observed(onV1(), [observedNetwork('web')]), undefined, [{ ...held, end: 'paused', restored: undefined }]);
+    expect(paused.operations).toEqual([]);
+  });
+});

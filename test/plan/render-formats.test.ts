@@ -75,6 +75,7 @@ describe('json plan', () => {
       ],
       services: changed.services,
       errors: [],
+      held: [],
     });
   });
 
@@ -105,7 +106,8 @@ describe('json plan', () => {
       "message": "not a mapping | list",
       "hint": null
     }
-  ]
+  ],
+  "held": []
 }
 `);
   });

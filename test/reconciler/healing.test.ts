@@ -41,7 +41,7 @@ function setup() {
 function planned(containers: readonly ObservedContainer[], operations: Operation[] = []): Omit<PassResult, 'applied'> {
   return {
     revision: REV_A,
-    plan: { revision: REV_A, instance: 'test', operations, services: [], heldBack: [] },
+    plan: { revision: REV_A, instance: 'test', operations, services: [], heldBack: [], heldRollouts: [] },
     desired: desiredState(REV_A, [desiredStack('web', [web])]),
     observed: { instance: 'test', containers, networks: [], volumes: [] },
   };
@@ -82,7 +82,7 @@ describe('Healer', () => {
   it('does not count a replica the plan itself replaced as a heal', async () => {
     const { healer, registry, tick, now } = setup();
     const old = observedReplica(web, 1);
-    const recreate: Operation = { kind: 'recreate-container', stack: 'web', service: web, number: 1, name: 'web-api-1', containerId: old.id, cause: 'image changed', phase: 2 };
+    const recreate: Operation = { kind: 'recreate-container', stack: 'web', service: web, number: 1, name: 'web-api-1', containerId: old.id, cause: 'image changed', phase: 2, update: { direction: 'forward', previous: undefined, twinId: undefined } };
     pass(healer, [old], [recreate], applied(1));
     // The engine reports the old container's end after the recreate.
     for (const action of ['kill', 'die', 'stop', 'destroy']) healer.noteEvent(action, 'web-api-1', T0, old.id);

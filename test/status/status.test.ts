@@ -26,7 +26,7 @@ function observed(containers = [observedReplica(api, 1), observedReplica(api, 2)
 }
 
 function converged(at: number, previous = new Map<string, StackStatus>(), obs = observed(), facts?: HealthFacts, state = desired): Map<string, StackStatus> {
-  return stackStatusesAfter(previous, { kind: 'converged', desired: state, observed: obs, health: assessServices(state, obs, facts, at), held: new Map() }, at);
+  return stackStatusesAfter(previous, { kind: 'converged', desired: state, observed: obs, health: assessServices(state, obs, facts, at) }, at);
 }
 
 describe('stack status', () => {
@@ -105,7 +105,7 @@ services:
   it('holds the services as they were while a closed sync window holds changes', () => {
     const first = converged(T0);
     const changed = desiredState(REV_B, [desiredStack('web', [desiredService('web', 'api', { replicas: 2, image: 'example/api:1.4.2' })])]);
-    const held = stackStatusesAfter(first, { kind: 'converged', desired: changed, observed: observed(), health: assessServices(changed, observed(), undefined, T1), held: new Map([['web', 2]]) }, T1).get('web') as StackStatus;
+    const held = stackStatusesAfter(first, { kind: 'converged', desired: changed, observed: observed(), health: assessServices(changed, observed(), undefined, T1), windowHeld: new Map([['web', 2]]) }, T1).get('web') as StackStatus;
     expect(held.conditions.map((c) => [c.type, c.reason, c.message])).toEqual([
       ['Ready', 'SyncWindowClosed', 'changes wait for a sync window to open'],
       ['Reconciling', 'SyncWindowClosed', '2 changes wait'],

@@ -17,6 +17,8 @@ export type Slot = 'stable' | 'blue' | 'green' | 'canary';
 export interface ContainerSpecOptions {
   /** Which deployment slot this replica belongs to; rolling updates use `stable`. */
   slot?: Slot;
+  /** The container's name when it is not the replica's own (a start-first twin); DNS aliases stay the replica's. */
+  name?: string;
 }
 
 /** The labels every replica carries: the user's, then Compose's and Capstan's, which win so ownership cannot be spoofed by a manifest. */
@@ -43,7 +45,7 @@ export function containerCreateOptions(service: DesiredService, number: number, 
   const name = replicaName(service, number);
 
   const options: ContainerCreateOptions = {
-    name,
+    name: opts.name ?? name,
     Image: spec.image,
     Env: Object.keys(spec.environment)
       .sort()

@@ -7,14 +7,14 @@ import type Docker from 'dockerode';
 import type { ContainerCreateOptions, EndpointSettings } from 'dockerode';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import type { Backend, DeployContext } from '../backend.js';
+import type { Backend, DeployContext, ReplicaState } from '../backend.js';
 import { LABEL } from '../../desired/labels.js';
 import type { DesiredService } from '../../desired/model.js';
 import { DockerApiError, NameConflictError } from '../../errors.js';
 import type { Logger } from '../../logging/logger.js';
 import type { NetworkSpec, VolumeSpec } from '../../manifests/model.js';
 import type { ObservedState } from '../../observed/model.js';
-import { takeSnapshot } from '../../observed/snapshot.js';
+import { parseState, takeSnapshot } from '../../observed/snapshot.js';
 import { connectDocker, resolveEndpoint, type DockerEndpoint } from './connect.js';
 import { bindSources, containerCreateOptions } from './container-spec.js';
 import { engineMessage, statusCodeOf, toCapstanError } from './errors.js';
@@ -136,8 +136,8 @@ class DockerBackend implements Backend {
     }
   }
 
-  async createContainer(service: DesiredService, number: number, ctx: DeployContext): Promise<string> {
-    const options = containerCreateOptions(service, number, ctx);
+  async createContainer(service: DesiredService, number: number, ctx: DeployContext, name?: string): Promise<string> {
+    const options = containerCreateOptions(service, number, ctx, name === undefined ? {} : { name });
     await this.ensureBindSources(service, ctx);
     const { create, extraNetworks } = splitNetworks(options);
     const id = await this.createOwned(create, ctx.instance);
@@ -193,13 +193,6 @@ class DockerBackend implements Backend {
     await this.callTolerating(`start container ${short(containerId)}`, [304], () => this.docker.getContainer(containerId).start());
   }
 
-  async recreateContainer(service: DesiredService, number: number, oldContainerId: string, ctx: DeployContext): Promise<string> {
-    // Stop-first, as Compose does: the slot's name is free before the new
-    // container takes it. Start-first (zero downtime) belongs to strategies/.
-    await this.removeContainer(oldContainerId);
-    return this.createContainer(service, number, ctx);
-  }
-
   async removeContainer(containerId: string): Promise<void> {
     const container = this.docker.getContainer(containerId);
     // No timeout given: the engine uses the StopTimeout set at create (stop_grace_period).
@@ -211,15 +204,56 @@ class DockerBackend implements Backend {
     } catch (err) {
       const status = statusCodeOf(err);
       if (status === 404) return;
-      if (status === 409 && /already in progress/i.test(engineMessage(err))) return;
+      // Someone else removes it already: done once it is gone, so that its name is free when this returns.
+      if (status === 409 && /already in progress/i.test(engineMessage(err))) return this.untilGone(containerId);
       throw toCapstanError(err, `remove container ${short(containerId)}`, this.endpoint);
     }
+  }
+
+  private async untilGone(containerId: string): Promise<void> {
+    for (let i = 0; i < 100; i++) {
+      if ((await this.inspectContainer(containerId)) === undefined) return;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    throw new DockerApiError(`remove container ${short(containerId)}`, 'the engine has been removing it for 10 s and it is still there');
   }
 
   async removeNetwork(networkId: string): Promise<void> {
     await this.callTolerating(`remove network ${short(networkId)}`, [404], () => this.docker.getNetwork(networkId).remove());
   }
+
+  async renameContainer(containerId: string, name: string): Promise<void> {
+    try {
+      await this.docker.getContainer(containerId).rename({ name });
+    } catch (err) {
+      // Renamed already (a pass that crashed after the rename; the engine answers 400 for its own name): nothing to do.
+      const self = await this.inspectContainer(containerId);
+      if (self?.Name.replace(/^\//, '') === name) return;
+      if (statusCodeOf(err) === 409) {
+        const holder = await this.inspectContainer(name);
+        if (holder !== undefined && holder.Config.Labels?.[LABEL.instance] === undefined) throw new NameConflictError(name, holder.Id);
+      }
+      throw toCapstanError(err, `rename container ${short(containerId)} to ${name}`, this.endpoint);
+    }
+  }
+
+  async inspectReplica(containerId: string): Promise<ReplicaState | undefined> {
+    const info = await this.inspectContainer(containerId);
+    if (info === undefined) return undefined;
+    const st = info.State;
+    const health = st.Health?.Status;
+    const ip = Object.keys(info.NetworkSettings.Networks).sort().map((k) => info.NetworkSettings.Networks[k]?.IPAddress).find((a) => a !== undefined && a !== '');
+    const startedAt = Date.parse(st.StartedAt);
+    return {
+      state: parseState(st.Status),
+      health: health === 'starting' || health === 'healthy' || health === 'unhealthy' ? health : undefined,
+      ip,
+      startedAt: startedAt > 0 ? startedAt : 0,
+      exitCode: st.ExitCode,
+    };
+  }
 }
+
 
 /**
  * Engines before API 1.44 attach a container to one network at create; the

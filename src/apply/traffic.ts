@@ -1,0 +1,27 @@
+// How apply/ tells the data plane about replicas it brings and takes away,
+// so that no request meets a replica that is not ready or already stopping.
+// The daemon implements it over the router's admin API; one-shot commands,
+// and `--router none`, have no router to tell.
+
+export interface AdmittedReplica {
+  containerId: string;
+  name: string;
+  stack: string;
+  service: string;
+  ip: string | undefined;
+}
+
+export interface Traffic {
+  /** The replica is ready: it takes requests from now on. */
+  admit(replica: AdmittedReplica): Promise<void>;
+  /** The replica takes no new requests; resolves once what it has in flight finished, or after `graceMs`. */
+  retire(containerId: string, graceMs: number): Promise<void>;
+  /** A start-first twin took its replica's name: routes follow the new name. */
+  renamed(containerId: string, name: string): Promise<void>;
+}
+
+export const NO_TRAFFIC: Traffic = {
+  admit: async () => undefined,
+  retire: async () => undefined,
+  renamed: async () => undefined,
+};
