@@ -6,8 +6,9 @@
 // (what `docker run -d` does, without the CLI's own start-up) — to poll-only
 // at Capstan's default 30s interval and to Argo CD's documented 3-minute
 // default poll (both computed: a push waits interval/2 on average, the full
-// interval at worst), and with where the daemon's pass spent its time (its
-// own /metrics). Writes bench/results/webhook.md. Run: npm run bench:webhook
+// interval at worst), and with where the time went (the daemon's log times
+// and the engine's events). Each push is measured from an idle daemon.
+// Writes bench/results/webhook.md. Run: npm run bench:webhook
 // (bundled by esbuild, then imported through `node -e` so the bundled
 // git-server script does not act as main).
 
