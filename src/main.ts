@@ -110,8 +110,9 @@ export function buildProgram(): Command {
     },
   );
   withSettings(
-    commonOptions(program.command('status').description('stacks, revisions, conditions and replicas from the status branch (exit 0, or 3 when a stack is not Ready)'))
-      .option('--status-branch <name>', 'branch the daemon writes status to [CAPSTAN_STATUS_BRANCH] (default: capstan/status)')
+    commonOptions(program.command('status').description("stacks, revisions, conditions and replicas from the daemon's HTTP API, else the status branch (exit 0, or 3 when a stack is not Ready)"))
+      .option('--listen <host:port>', "the daemon's HTTP API, asked first [CAPSTAN_LISTEN] (default: 127.0.0.1:9420)")
+      .option('--status-branch <name|none>', 'branch the daemon writes status to, read when no daemon answers [CAPSTAN_STATUS_BRANCH] (default: capstan/status)')
       .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text')),
     async (settings, logger, cmd) => {
       const { statusCommand } = await import('./cli/status.js');

@@ -50,7 +50,7 @@ export class RoutedTraffic implements Traffic {
     const labels = {};
     this.added.set(replica.containerId, {
       id: replica.containerId, name: replica.name, stack: replica.stack, service: replica.service, number: 0, specHash: '', revision: '',
-      state: 'running', health: undefined, labels, image: '', ip: replica.ip, lastRun: undefined,
+      state: 'running', health: undefined, labels, image: '', ip: replica.ip, lastRun: undefined, healthcheck: undefined,
     });
     return this.rebuild();
   }

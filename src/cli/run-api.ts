@@ -1,6 +1,7 @@
 // The daemon's outward side, started by `capstan run` next to its loop: the
 // HTTP API, metrics, the file watch of a local repository and the periodic
-// resync. Every trigger goes to the loop, which coalesces bursts. Loaded only
+// resync. Every trigger goes to the loop, which coalesces bursts. Each pass
+// is reported to status, then recorded for the API and metrics. Loaded only
 // by `run` (fastify, prom-client and chokidar cost start-up time).
 
 import type { Settings } from '../config/settings.js';
@@ -12,13 +13,14 @@ import { startResync } from '../reconciler/resync.js';
 import { isSyncAllowed } from '../reconciler/sync-window.js';
 import { windowedPass } from '../reconciler/windowed-pass.js';
 import { buildServer, listen } from '../server/app.js';
-import { DaemonMetrics } from '../server/metrics.js';
+import type { DaemonMetrics } from '../server/metrics.js';
 import { ManifestsInvalidError } from '../errors.js';
+import type { StatusReporter } from '../status/reporter.js';
 import { isRemoteRepo, type GitSource } from '../source/git-source.js';
 import { watchLocalRef } from '../source/watch.js';
 
 export interface DaemonApi {
-  /** The loop's pass: windowed, timed, recorded for status and metrics. */
+  /** The loop's pass: windowed, timed, reported to status, recorded for the API and metrics. */
   pass(): Promise<PassResult>;
   /** Where the HTTP API listens (host:port as bound). */
   address: string;
@@ -33,14 +35,15 @@ export async function startDaemonApi(opts: {
   trigger: (reason: string) => void;
   /** The routing table of the last pass (GET /api/endpoints). */
   endpoints: () => unknown;
+  status: StatusReporter;
+  metrics: DaemonMetrics;
   now?: () => number;
 }): Promise<DaemonApi> {
-  const { settings, logger, trigger } = opts;
+  const { settings, logger, trigger, status, metrics } = opts;
   const now = opts.now ?? Date.now;
-  const metrics = new DaemonMetrics(async () => countContainers(opts.ctx));
   const ctx: PassContext = { ...opts.ctx, source: timedResolve(opts.ctx.source, (s) => metrics.recordGitFetch(s)) };
   const syncAllowed = (): boolean => isSyncAllowed(settings.syncWindows, now());
-  const state = new DaemonState({ instance: settings.instance, branch: settings.branch, syncAllowed });
+  const state = new DaemonState({ instance: settings.instance, branch: settings.branch, syncAllowed, documents: () => status.snapshot() });
 
   const app = buildServer({
     branch: settings.branch,
@@ -82,7 +85,7 @@ export async function startDaemonApi(opts: {
     async pass() {
       const started = now();
       try {
-        const result = await windowedPass(ctx, settings.syncWindows, started);
+        const result = await status.around(() => windowedPass(ctx, settings.syncWindows, started));
         recordPass(result, started);
         return result;
       } catch (err) {
@@ -113,15 +116,4 @@ function timedResolve(source: GitSource, record: (seconds: number) => void): Git
     materialize: (revision) => source.materialize(revision),
     listTree: (revision) => source.listTree(revision),
   };
-}
-
-async function countContainers(ctx: PassContext): Promise<{ stack: string; service: string; state: string; count: number }[]> {
-  const counts = new Map<string, { stack: string; service: string; state: string; count: number }>();
-  for (const c of (await ctx.backend.observe(ctx.instance)).containers) {
-    const key = `${c.stack}\0${c.service}\0${c.state}`;
-    const entry = counts.get(key) ?? { stack: c.stack, service: c.service, state: c.state, count: 0 };
-    entry.count++;
-    counts.set(key, entry);
-  }
-  return [...counts.values()];
 }

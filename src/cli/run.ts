@@ -9,12 +9,13 @@ import { dockerEventsOpener, watchEngineEvents } from '../backends/docker/events
 import { logTail } from '../backends/docker/logs.js';
 import type { Settings } from '../config/settings.js';
 import { decodeSpecLabel } from '../desired/spec-label.js';
-import { HealMetrics } from '../health/metrics.js';
 import { Prober, type ProbedReplica } from '../health/prober.js';
 import type { Logger } from '../logging/logger.js';
 import { Healer } from '../reconciler/healing.js';
 import { ReconcileLoop } from '../reconciler/loop.js';
 import type { PassContext, PassResult } from '../reconciler/pass.js';
+import { countContainers, DaemonMetrics } from '../server/metrics.js';
+import { isReadyReplica } from '../status/service-health.js';
 import { readinessGate } from '../apply/readiness.js';
 import type { Traffic } from '../apply/traffic.js';
 import { createPassContext, probeRunner } from './context.js';
@@ -27,7 +28,6 @@ import { createStatusReporter } from './status-reporter.js';
 
 export async function runCommand(settings: Settings, logger: Logger): Promise<number> {
   const base = await createPassContext(settings, logger);
-  const status = createStatusReporter(settings, base, logger);
   const stop = new AbortController();
   const onSignal = (signal: string): void => {
     logger.info({ signal }, 'stopping after the pass in flight');
@@ -37,11 +37,11 @@ export async function runCommand(settings: Settings, logger: Logger): Promise<nu
   process.once('SIGINT', () => onSignal('SIGINT'));
 
   const docker = connectDocker().then((c) => c.docker);
-  const metrics = new HealMetrics();
+  const metrics = new DaemonMetrics(async () => countContainers(await base.backend.observe(base.instance)));
   const prober = new Prober({
     now: () => Date.now(),
     run: probeRunner(),
-    onProbeFailure: () => metrics.probeFailed(),
+    onProbeFailure: () => metrics.heal.probeFailed(),
     onReadinessChange: (r, ready) => {
       // The table follows at once, even while a long pass (a rollout) holds the loop.
       void routed.refresh();
@@ -50,7 +50,7 @@ export async function runCommand(settings: Settings, logger: Logger): Promise<nu
     onFailed: (r, health) => {
       // Liveness: it was ready and failed failure_threshold probes in a row. Removing it lets the next pass recreate the slot.
       logger.warn({ stack: r.stack, service: r.service, container: r.name, output: health.lastOutput }, `liveness: ${r.name} failed ${health.failures} probes in a row (${health.lastOutput}); replacing it`);
-      metrics.replicaRestarted(r.stack, r.service, 'liveness');
+      healer.noteLivenessFailure(r.name);
       base.backend.removeContainer(r.containerId)
         .catch((err: unknown) => logger.error({ err, container: r.name }, `cannot remove ${r.name}`))
         .finally(() => loop.trigger(`liveness failure of ${r.name}`));
@@ -61,9 +61,10 @@ export async function runCommand(settings: Settings, logger: Logger): Promise<nu
     now: () => Date.now(),
     trigger: (reason) => loop.trigger(reason),
     logTail: async (id) => logTail(await docker, id, 5),
-    metrics,
-    notReady: (c) => prober.isNotReady(c.id),
+    metrics: metrics.heal,
+    isReady: (c) => isReadyReplica(c) && !prober.isNotReady(c.id),
   });
+  const status = createStatusReporter(settings, base, logger, async () => ({ probes: prober.verdicts(), crashLoops: await healer.crashLoops() }));
   const router = settings.router === 'process' ? await superviseRouter({ dataDir: settings.dataDir, httpPort: settings.httpPort, logger }) : undefined;
   // What the router serves from before this process: those replicas were ready, and keep their traffic until a probe says otherwise.
   let served: Set<string> | undefined = router === undefined ? undefined : await servedBackends(router.client);
@@ -96,25 +97,25 @@ export async function runCommand(settings: Settings, logger: Logger): Promise<nu
       prober.sync(probedReplicas(planned), presumedReady(planned.observed, served));
       served = undefined;
       void routed.planned(planned.desired, planned.observed);
-      healer.planned(planned).catch((err: unknown) => logger.warn({ err }, 'health report failed'));
+      healer.planned(planned);
     },
   };
 
   const loop: ReconcileLoop = new ReconcileLoop({
     intervalMs: settings.intervalMs,
     logger,
-    pass: () => status.around(() => api.pass()),
+    pass: () => api.pass(),
     onPass: (result) => {
+      healer.afterPass(result);
       if (result instanceof Error) return;
       if (result.applied > 0) {
         logger.info({ revision: result.revision, applied: result.applied }, `converged to ${result.revision.slice(0, 7)}`);
         // The snapshot predates what was just applied: look once more so new replicas are probed and reported.
         loop.trigger('observe what the last pass applied');
       }
-      healer.afterApply(result);
     },
   });
-  const api = await startDaemonApi({ settings, ctx, logger, trigger: (reason) => loop.trigger(reason), endpoints: () => routed.table() });
+  const api = await startDaemonApi({ settings, ctx, logger, trigger: (reason) => loop.trigger(reason), endpoints: () => routed.table(), status, metrics });
   const events = watchEngineEvents({
     open: dockerEventsOpener(settings.instance),
     onEvent: (e) => {

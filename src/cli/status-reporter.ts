@@ -10,12 +10,14 @@ import { credentialsFromEnv } from '../source/credentials.js';
 import { pushAutoRevert } from '../source/rollback.js';
 import { GitStatusWriter } from '../status/git-writer.js';
 import { StatusReporter } from '../status/reporter.js';
+import type { HealthFacts } from '../status/service-health.js';
 import { VERSION } from '../version.js';
 
 /** `--status-branch none` turns status commits off. */
 export const NO_STATUS_BRANCH = 'none';
 
-export function createStatusReporter(settings: Settings, ctx: PassContext, logger: Logger): StatusReporter {
+/** `health` is the daemon's (probes, crash loops); one-shot commands have none. */
+export function createStatusReporter(settings: Settings, ctx: PassContext, logger: Logger, health?: () => Promise<HealthFacts>): StatusReporter {
   const repo = requireRepo(settings);
   if (settings.statusBranch === settings.branch) {
     // Each status commit would be a new revision to deploy, whose status would be another commit: a loop.
@@ -38,6 +40,7 @@ export function createStatusReporter(settings: Settings, ctx: PassContext, logge
       ? (revision, reason) =>
           pushAutoRevert({ repo, branch: settings.branch, path: settings.path, credentials, author: settings.gitAuthor, logger: log, now, revision, reason, instance: settings.instance })
       : undefined,
+    ...(health === undefined ? {} : { health }),
     logger: log,
     now,
   });

@@ -1,31 +1,39 @@
 // `capstan status`: the stacks' conditions, revisions and replicas as a table
-// or JSON; exit 3 when any stack is not Ready. Reads the status branch (in a
-// scratch clone, so a daemon on the same data dir is never disturbed).
-// Reading the daemon's HTTP API first slots in at loadStatus: printStatus
-// takes the same documents from either place.
+// or JSON; exit 3 when any stack is not Ready. Asks the daemon's HTTP API on
+// --listen first (DESIGN §8): it knows the last pass and each service's live
+// health. Without a daemon answering, reads the status branch (in a scratch
+// clone, so a daemon on the same data dir is never disturbed). printStatus
+// takes the same documents from either place and says which it was.
 
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
+import { z } from 'zod';
 import { requireRepo, type Settings } from '../config/settings.js';
-import { UsageError } from '../errors.js';
+import { ConfigError, UsageError } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
 import { credentialsFromEnv } from '../source/credentials.js';
 import { GitStatusWriter } from '../status/git-writer.js';
 import { isReady, type StackStatus } from '../status/model.js';
-import { OPERATOR_FILE, parseStackStatus } from '../status/render.js';
+import { OPERATOR_FILE, parseStackStatus, stackStatusFrom } from '../status/render.js';
 import { NO_STATUS_BRANCH } from './status-reporter.js';
 
 export interface StatusDocuments {
-  /** Where they came from, for the reader: `capstan/status at <repo>` or an API URL. */
+  /** Where they came from, for the reader: `capstan/status of <repo>` or the daemon's API. */
   source: string;
   stacks: readonly StackStatus[];
   /** The operator's own document as found (instance, version, backend, lastError). */
   operator: Readonly<Record<string, unknown>> | undefined;
+  /** From the daemon only: per service, its live health (message with countdowns, newest log lines). */
+  health?: readonly LiveHealth[];
+  /** Why the documents cannot say every stack is Ready yet (the daemon has not finished a pass). */
+  pending?: string;
 }
 
 export const NOT_READY_EXIT = 3;
+/** A daemon on this machine answers in milliseconds; one that does not within this is treated as absent. */
+const API_TIMEOUT_MS = 1500;
 
 export async function statusCommand(settings: Settings, logger: Logger, opts: { format: string }): Promise<number> {
   if (opts.format !== 'text' && opts.format !== 'json') throw new UsageError(`--format ${opts.format} is not supported`, 'use --format text or --format json');
@@ -33,8 +41,65 @@ export async function statusCommand(settings: Settings, logger: Logger, opts: { 
 }
 
 export async function loadStatus(settings: Settings, logger: Logger): Promise<StatusDocuments> {
-  if (settings.statusBranch === NO_STATUS_BRANCH) throw new UsageError('--status-branch is none: there is no status branch to read', 'give the branch the daemon writes to with --status-branch');
+  const daemon = await askDaemon(settings, logger);
+  if (daemon.docs !== undefined) return daemon.docs;
+  if (settings.statusBranch === NO_STATUS_BRANCH) {
+    throw new UsageError(`${daemon.why}, and --status-branch is none: there is no status to read`, 'start `capstan run` (or point --listen at its HTTP API), or give the branch the daemon writes to with --status-branch');
+  }
+  if (settings.repo === undefined) throw new ConfigError(`${daemon.why}, and no repository is given to read ${settings.statusBranch} from`, 'pass --repo URL|PATH (or CAPSTAN_REPO), or point --listen at the daemon');
+  logger.debug(`${daemon.why}; reading ${settings.statusBranch}`);
   return readStatusBranch(settings, logger);
+}
+
+const liveHealth = z.object({
+  stack: z.string(),
+  service: z.string(),
+  status: z.string(),
+  reason: z.string().optional(),
+  crashLoop: z.object({ lastLogLines: z.array(z.string()) }).optional(),
+  live: z.object({ message: z.string() }),
+});
+type LiveHealth = z.infer<typeof liveHealth>;
+
+const apiStatus = z.object({
+  instance: z.string(),
+  ready: z.boolean(),
+  lastSyncTime: z.string().nullable(),
+  operator: z.record(z.string(), z.unknown()),
+  stacks: z.array(z.unknown()),
+  health: z.array(liveHealth).default([]),
+});
+
+/** GET /api/status of the daemon on --listen: its documents, or why there are none. */
+async function askDaemon(settings: Settings, logger: Logger): Promise<{ docs: StatusDocuments; why?: undefined } | { docs?: undefined; why: string }> {
+  const url = `http://${settings.listen}/api/status`;
+  if (settings.listen.endsWith(':0')) return { why: `--listen ${settings.listen} names no daemon to ask` };
+  let body: unknown;
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(API_TIMEOUT_MS) });
+    if (!res.ok) return { why: `the daemon at ${url} answered HTTP ${res.status}` };
+    body = await res.json();
+  } catch (err) {
+    const cause = (err as { cause?: { code?: unknown } }).cause?.code;
+    return { why: `no daemon answers at ${url}${typeof cause === 'string' ? ` (${cause})` : err instanceof Error && err.name === 'TimeoutError' ? ' within 1.5 s' : ''}` };
+  }
+  const parsed = apiStatus.safeParse(body);
+  if (!parsed.success) return { why: `${url} does not answer as a Capstan daemon` };
+  const d = parsed.data;
+  if (d.instance !== settings.instance) {
+    logger.info(`the daemon at ${url} serves instance ${d.instance}, not ${settings.instance}`);
+    return { why: `the daemon at ${url} serves another instance (${d.instance})` };
+  }
+  const stacks = d.stacks.map(stackStatusFrom).filter((s): s is StackStatus => s !== undefined);
+  return {
+    docs: {
+      source: `the daemon at ${url}${d.lastSyncTime === null ? '' : ` (last pass ${d.lastSyncTime.replace(/\.\d{3}Z$/, 'Z')})`}`,
+      stacks,
+      operator: d.operator,
+      health: d.health,
+      ...(d.ready ? {} : { pending: 'the daemon has not finished its first pass' }),
+    },
+  };
 }
 
 async function readStatusBranch(settings: Settings, logger: Logger): Promise<StatusDocuments> {
@@ -54,9 +119,10 @@ async function readStatusBranch(settings: Settings, logger: Logger): Promise<Sta
 
 /** Print the documents; 0 when every stack is Ready, else 3. */
 export function printStatus(docs: StatusDocuments, format: 'text' | 'json', write: (text: string) => void): number {
-  const allReady = docs.stacks.every(isReady);
+  const allReady = docs.pending === undefined && docs.stacks.every(isReady);
   if (format === 'json') {
-    write(`${JSON.stringify({ source: docs.source, ready: allReady, operator: docs.operator ?? null, stacks: docs.stacks }, null, 2)}\n`);
+    const extra = { ...(docs.health === undefined ? {} : { health: docs.health }), ...(docs.pending === undefined ? {} : { pending: docs.pending }) };
+    write(`${JSON.stringify({ source: docs.source, ready: allReady, operator: docs.operator ?? null, stacks: docs.stacks, ...extra }, null, 2)}\n`);
   } else {
     write(renderStatusTable(docs));
   }
@@ -64,7 +130,8 @@ export function printStatus(docs: StatusDocuments, format: 'text' | 'json', writ
 }
 
 export function renderStatusTable(docs: StatusDocuments): string {
-  if (docs.stacks.length === 0) return `No stacks in ${docs.source}.\n`;
+  const header = `From ${docs.source}:${docs.pending === undefined ? '' : `\n${docs.pending}.`}`;
+  if (docs.stacks.length === 0) return `${header}\nNo stacks.\n`;
   const rows = [['STACK', 'READY', 'REASON', 'APPLIED', 'ATTEMPTED', 'REPLICAS', 'MESSAGE']];
   for (const s of docs.stacks) {
     const ready = s.conditions.find((c) => c.type === 'Ready');
@@ -75,8 +142,32 @@ export function renderStatusTable(docs: StatusDocuments): string {
     rows.push([s.stack, ready?.status ?? 'Unknown', worst?.reason ?? '', s.lastAppliedRevision?.slice(0, 7) ?? '-', s.lastAttemptedRevision?.slice(0, 7) ?? '-', replicas, worst?.message ?? '']);
   }
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
-  const lines = rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ').trimEnd());
+  const lines = [header, ...rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ').trimEnd())];
+  const problems = serviceProblems(docs);
+  if (problems.length > 0) lines.push('', ...problems);
   const lastError = docs.operator?.['lastError'];
   if (typeof lastError === 'string') lines.push('', `last error: ${lastError}`);
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * A line per service that is not healthy, with the daemon's live words when
+ * it was asked (they count down to the next restart), else the file's.
+ */
+function serviceProblems(docs: StatusDocuments): string[] {
+  const out: string[] = [];
+  for (const s of docs.stacks) {
+    for (const [name, svc] of Object.entries(s.services)) {
+      const live = docs.health?.find((h) => h.stack === s.stack && h.service === name && h.status !== 'Healthy');
+      const said = [
+        ...(svc.crashLoop === undefined ? [] : [`${svc.crashLoop.replica} is crash-looping (exit code ${svc.crashLoop.exitCode ?? '?'})`]),
+        ...(svc.unhealthy ?? []).map((u) => `${u.replica} fails ${u.probe}${u.output === '' ? '' : `: ${u.output}`}`),
+      ];
+      const messages = live !== undefined && svc.crashLoop !== undefined ? [live.live.message, ...said.slice(1)] : said;
+      for (const m of messages) out.push(`${s.stack}/${name}: ${m}`);
+      const logLines = live?.crashLoop?.lastLogLines ?? svc.crashLoop?.lastLogLines ?? [];
+      for (const l of logLines) out.push(`  | ${l}`);
+    }
+  }
+  return out;
 }

@@ -1,48 +1,42 @@
-// Healing counters in plain form (prom-client is added with /metrics by the
-// server work): the names and labels are the contract, so the exporter only
-// has to read them. restarts{stack,service,reason}, probe failures, and heal
-// durations (engine event → replacement running) as histogram buckets.
+// Healing metrics (issue 4), registered on the daemon's one registry so
+// /metrics serves them beside the reconcile metrics: replica restarts by
+// stack, service and reason, failed probes, and heal durations (engine event
+// → replacement started). The healer and the prober only call the methods.
 
-export const HEAL_BUCKETS_S = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60] as const;
+import { Counter, Histogram, type Registry } from 'prom-client';
 
-export interface HealMetricsSnapshot {
-  /** capstan_replica_restarts_total, keyed `stack\0service\0reason`. */
-  restarts: ReadonlyMap<string, number>;
-  /** capstan_probe_failures_total */
-  probeFailures: number;
-  /** capstan_heal_duration_seconds */
-  healDuration: { buckets: readonly number[]; counts: readonly number[]; sum: number; count: number };
-}
+export type RestartReason = 'missing' | 'crashed' | 'stopped' | 'drift' | 'liveness';
 
 export class HealMetrics {
-  private readonly restarts = new Map<string, number>();
-  private probeFailures = 0;
-  private readonly bucketCounts: number[] = HEAL_BUCKETS_S.map(() => 0);
-  private sum = 0;
-  private count = 0;
+  private readonly restarts: Counter<'stack' | 'service' | 'reason'>;
+  private readonly probeFailures: Counter;
+  private readonly healDuration: Histogram;
 
-  replicaRestarted(stack: string, service: string, reason: string): void {
-    const k = `${stack}\u0000${service}\u0000${reason}`;
-    this.restarts.set(k, (this.restarts.get(k) ?? 0) + 1);
-  }
-
-  probeFailed(): void {
-    this.probeFailures++;
-  }
-
-  healed(seconds: number): void {
-    this.sum += seconds;
-    this.count++;
-    HEAL_BUCKETS_S.forEach((b, i) => {
-      if (seconds <= b) this.bucketCounts[i] = (this.bucketCounts[i] ?? 0) + 1;
+  constructor(registry: Registry) {
+    this.restarts = new Counter({
+      name: 'capstan_replica_restarts_total',
+      help: 'Replicas restarted or replaced by self-healing, by reason (missing, crashed, stopped, drift, liveness)',
+      labelNames: ['stack', 'service', 'reason'],
+      registers: [registry],
+    });
+    this.probeFailures = new Counter({ name: 'capstan_probe_failures_total', help: 'x-capstan.probe checks that failed', registers: [registry] });
+    this.healDuration = new Histogram({
+      name: 'capstan_heal_duration_seconds',
+      help: 'From the engine reporting a replica dead or gone to its replacement being started',
+      buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers: [registry],
     });
   }
 
-  snapshot(): HealMetricsSnapshot {
-    return {
-      restarts: new Map(this.restarts),
-      probeFailures: this.probeFailures,
-      healDuration: { buckets: HEAL_BUCKETS_S, counts: [...this.bucketCounts], sum: this.sum, count: this.count },
-    };
+  replicaRestarted(stack: string, service: string, reason: RestartReason): void {
+    this.restarts.inc({ stack, service, reason });
+  }
+
+  probeFailed(): void {
+    this.probeFailures.inc();
+  }
+
+  healed(seconds: number): void {
+    this.healDuration.observe(seconds);
   }
 }

@@ -4,7 +4,7 @@
 // to `onFailed` once, which replaces the replica. Targets come from each
 // pass's snapshot; a replica gone from it stops being probed.
 
-import type { ProbeSpec } from '../manifests/model.js';
+import type { ProbeCheck, ProbeSpec } from '../manifests/model.js';
 import { initialHealth, presumedReadyHealth, probeDue, recordProbe, type ProbeResult, type ReplicaHealth } from './replica-health.js';
 
 export interface ProbedReplica {
@@ -87,6 +87,11 @@ export class Prober {
 
   healthOf(containerId: string): ReplicaHealth | undefined {
     return this.tracked.get(containerId)?.health;
+  }
+
+  /** Every tracked replica's check and health, by container id: status says why one is not ready. */
+  verdicts(): Map<string, { check: ProbeCheck; health: ReplicaHealth }> {
+    return new Map([...this.tracked].map(([id, t]) => [id, { check: t.replica.probe.check, health: t.health }]));
   }
 
   stop(): void {

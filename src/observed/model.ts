@@ -24,6 +24,14 @@ export interface ObservedContainer {
   ip: string | undefined;
   /** The last finished run, inspected only for containers that are not running (crash-loop backoff, status). */
   lastRun: LastRun | undefined;
+  /** What Docker's healthcheck last said, inspected only for containers it reports unhealthy (status shows why). */
+  healthcheck: HealthcheckRun | undefined;
+}
+
+export interface HealthcheckRun {
+  exitCode: number;
+  /** The check's output, trimmed to one line of at most 200 characters. */
+  output: string;
 }
 
 export interface LastRun {

@@ -1,13 +1,14 @@
 // Takes the one snapshot of a pass: containers, networks and volumes that
 // carry this instance's label, listed in parallel with label filters (three
 // list calls; an inspect only for containers that are not running, whose last
-// run feeds crash-loop backoff — a pass where everything runs inspects
+// run feeds crash-loop backoff, and for those Docker reports unhealthy, whose
+// check output status shows — a pass where everything runs healthy inspects
 // nothing) and mapped to ObservedState. Errors are left to the caller.
 
 import type Docker from 'dockerode';
-import type { ContainerInfo, NetworkInspectInfo, VolumeInspectInfo } from 'dockerode';
 import { LABEL } from '../desired/labels.js';
-import type { ContainerState, LastRun, ObservedContainer, ObservedNetwork, ObservedState, ObservedVolume } from './model.js';
+import type { ContainerInspectInfo, ContainerInfo, NetworkInspectInfo, VolumeInspectInfo } from 'dockerode';
+import type { ContainerState, HealthcheckRun, LastRun, ObservedContainer, ObservedNetwork, ObservedState, ObservedVolume } from './model.js';
 
 /** The three list calls a snapshot needs; a narrow type so tests can pass a fake. */
 export type SnapshotClient = Pick<Docker, 'listContainers' | 'listNetworks' | 'listVolumes' | 'getContainer'>;
@@ -27,10 +28,10 @@ export async function takeSnapshot(docker: SnapshotClient, instance: string): Pr
   // promise even against an engine (or fake) that ignores a filter.
   const owned = (labels: Record<string, string> | null | undefined): boolean => labels?.[LABEL.instance] === instance;
   const mapped = containers.filter((c) => owned(c.Labels)).map(toObservedContainer);
-  const withRuns = await Promise.all(mapped.map(async (c) => (c.state === 'running' ? c : { ...c, lastRun: await lastRunOf(docker, c.id) })));
+  const inspected = await Promise.all(mapped.map((c) => withInspectedState(docker, c)));
   return {
     instance,
-    containers: withRuns.sort(byName),
+    containers: inspected.sort(byName),
     networks: networks.filter((n) => owned(n.Labels)).map(toObservedNetwork).sort(byName),
     // The engine answers `Volumes: null`, not [], when none match.
     volumes: (volumes.Volumes ?? []).filter((v) => owned(v.Labels)).map(toObservedVolume).sort(byName),
@@ -66,6 +67,7 @@ export function toObservedContainer(info: ContainerInfo): ObservedContainer {
     image: info.Image,
     ip,
     lastRun: undefined,
+    healthcheck: undefined,
   };
 }
 
@@ -79,19 +81,35 @@ function firstAddress(info: ContainerInfo): string | undefined {
   return undefined;
 }
 
-/** A container removed between list and inspect has no last run to report. */
-async function lastRunOf(docker: SnapshotClient, id: string): Promise<LastRun | undefined> {
+async function withInspectedState(docker: SnapshotClient, c: ObservedContainer): Promise<ObservedContainer> {
+  if (c.state === 'running' && c.health !== 'unhealthy') return c;
+  const state = await inspectState(docker, c.id);
+  if (state === undefined) return c;
+  return c.state === 'running' ? { ...c, healthcheck: lastHealthcheck(state) } : { ...c, lastRun: lastRun(state) };
+}
+
+/** A container removed between list and inspect has nothing to report. */
+async function inspectState(docker: SnapshotClient, id: string): Promise<ContainerInspectInfo['State'] | undefined> {
   try {
-    const { State } = await docker.getContainer(id).inspect();
-    const startedAt = Date.parse(State.StartedAt);
-    const finishedAt = Date.parse(State.FinishedAt);
-    // A container never started reports the zero time (year 1): no run yet.
-    if (!(startedAt > 0) || !(finishedAt > 0)) return undefined;
-    return { startedAt, finishedAt, exitCode: State.ExitCode, oomKilled: State.OOMKilled };
+    return (await docker.getContainer(id).inspect()).State;
   } catch (err) {
     if ((err as { statusCode?: unknown }).statusCode === 404) return undefined;
     throw err;
   }
+}
+
+function lastRun(State: ContainerInspectInfo['State']): LastRun | undefined {
+  const startedAt = Date.parse(State.StartedAt);
+  const finishedAt = Date.parse(State.FinishedAt);
+  // A container never started reports the zero time (year 1): no run yet.
+  if (!(startedAt > 0) || !(finishedAt > 0)) return undefined;
+  return { startedAt, finishedAt, exitCode: State.ExitCode, oomKilled: State.OOMKilled };
+}
+
+function lastHealthcheck(State: ContainerInspectInfo['State']): HealthcheckRun | undefined {
+  const last = State.Health?.Log?.at(-1);
+  if (last === undefined) return undefined;
+  return { exitCode: last.ExitCode, output: last.Output.trim().replace(/\s*\n\s*/g, ' | ').slice(-200) };
 }
 
 /**

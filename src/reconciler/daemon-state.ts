@@ -1,10 +1,13 @@
 // What the daemon knows after its last pass, for GET /api/status, /readyz and
-// the per-stack metrics. This is the seam the status files (status/<stack>.yaml,
-// written by the status reporter) plug into: until then it reports from the
-// last pass alone (revision, plan summary, errors), in memory.
+// the per-stack metrics: the last pass itself (revision, result, errors) and
+// the status documents the status reporter made of it — the same documents
+// as the status branch's files, plus what changes too often for Git (the
+// sync time, each service's live health).
 
 import { CapstanError, ManifestsInvalidError } from '../errors.js';
-import type { ServiceChange } from '../plan/operations.js';
+import { isReady, type OperatorStatus, type StackStatus } from '../status/model.js';
+import type { StatusSnapshot } from '../status/reporter.js';
+import type { ServiceHealth } from '../status/service-health.js';
 import type { PassResult } from './pass.js';
 
 export interface StackOutcome {
@@ -12,13 +15,6 @@ export interface StackOutcome {
   ready: boolean;
   /** Set when this pass brought the stack to its revision (seconds since the epoch). */
   appliedAtSeconds?: number;
-}
-
-export interface StackView {
-  stack: string;
-  revision: string;
-  conditions: { type: 'Ready' | 'Reconciling' | 'Stalled'; status: 'True' | 'False'; reason: string; message: string }[];
-  services: { service: string; action: ServiceChange['action']; replicas: ServiceChange['replicas'] }[];
 }
 
 export interface LastPass {
@@ -37,71 +33,57 @@ export interface DaemonStatus {
   ready: boolean;
   syncWindow: 'open' | 'closed';
   lastPass: LastPass | null;
-  stacks: StackView[];
+  /** When the last pass ended (ISO), null before the first. */
+  lastSyncTime: string | null;
+  operator: OperatorStatus;
+  /** As in status/<stack>.yaml on the status branch. */
+  stacks: readonly StackStatus[];
+  /** Per service, with what the files leave out: crash counts, the next restart, the newest log lines, probe failures in a row. */
+  health: readonly ServiceHealth[];
 }
 
 export class DaemonState {
   private lastPass: LastPass | null = null;
-  private stacks: StackView[] = [];
 
-  constructor(private readonly opts: { instance: string; branch: string; syncAllowed: () => boolean }) {}
+  constructor(private readonly opts: { instance: string; branch: string; syncAllowed: () => boolean; documents: () => StatusSnapshot }) {}
 
   /** /readyz: the first pass has finished, whatever its outcome. */
   isReady(): boolean {
     return this.lastPass !== null;
   }
 
-  /** Records a pass and returns what the metrics need per stack. */
+  /** Records a pass (after status has reported it) and returns what the metrics need per stack. */
   record(result: PassResult | Error, startedAtMs: number, finishedAtMs: number): StackOutcome[] {
     const base = { finishedAt: new Date(finishedAtMs).toISOString(), durationSeconds: (finishedAtMs - startedAtMs) / 1000 };
+    let touched = new Set<string>();
     if (result instanceof Error) {
       const revision = result instanceof ManifestsInvalidError && typeof result.data['revision'] === 'string' ? result.data['revision'] : null;
       const code = result instanceof CapstanError ? result.code : 'E_UNEXPECTED';
       const problems = result instanceof ManifestsInvalidError ? result.errors.map((e) => e.format()) : [];
       this.lastPass = { ...base, result: 'error', revision, changes: 0, applied: 0, error: { code, message: result.message, problems } };
-      const stalled = result instanceof ManifestsInvalidError;
-      // What runs keeps running: the stacks keep their revision, with the failure as their condition.
-      this.stacks = this.stacks.map((s) => ({
-        ...s,
-        conditions: [
-          { type: 'Ready', status: 'False', reason: stalled ? 'ManifestsInvalid' : 'PassFailed', message: result.message },
-          ...(stalled ? [{ type: 'Stalled' as const, status: 'True' as const, reason: 'ManifestsInvalid', message: problems.join('\n') }] : []),
-        ],
-      }));
-      return this.stacks.map((s) => ({ stack: s.stack, ready: false }));
+    } else {
+      const held = result.held !== undefined;
+      this.lastPass = { ...base, result: held ? 'held' : 'success', revision: result.revision, changes: result.plan.operations.length, applied: result.applied, error: null };
+      if (!held && result.applied > 0) touched = new Set(result.plan.operations.map((o) => o.stack));
     }
-    const held = result.held !== undefined;
-    this.lastPass = { ...base, result: held ? 'held' : 'success', revision: result.revision, changes: result.plan.operations.length, applied: result.applied, error: null };
-    const byStack = new Map<string, ServiceChange[]>();
-    for (const s of result.plan.services) byStack.set(s.stack, [...(byStack.get(s.stack) ?? []), s]);
-    const touched = new Set(result.plan.operations.map((o) => o.stack));
-    this.stacks = [...byStack.entries()]
-      .sort(([a], [b]) => a.localeCompare(b))
-      .map(([stack, services]) => ({
-        stack,
-        revision: result.revision,
-        conditions: held && touched.has(stack)
-          ? [
-              { type: 'Ready', status: 'False', reason: 'SyncWindowClosed', message: 'changes wait for a sync window to open' },
-              { type: 'Reconciling', status: 'True', reason: 'SyncWindowClosed', message: `${result.plan.operations.filter((o) => o.stack === stack).length} changes wait` },
-            ]
-          : [{ type: 'Ready', status: 'True', reason: 'Converged', message: `${services.length} services at ${result.revision.slice(0, 7)}` }],
-        services: services.map((s) => ({ service: s.service, action: s.action, replicas: s.replicas })),
-      }));
-    return this.stacks.map((s) => {
-      const ready = s.conditions[0]?.status === 'True';
+    return this.opts.documents().stacks.map((s) => {
+      const ready = isReady(s);
       return { stack: s.stack, ready, ...(ready && touched.has(s.stack) ? { appliedAtSeconds: finishedAtMs / 1000 } : {}) };
     });
   }
 
   status(): DaemonStatus {
+    const docs = this.opts.documents();
     return {
       instance: this.opts.instance,
       branch: this.opts.branch,
       ready: this.isReady(),
       syncWindow: this.opts.syncAllowed() ? 'open' : 'closed',
       lastPass: this.lastPass,
-      stacks: this.stacks,
+      lastSyncTime: docs.lastSyncTime === undefined ? null : new Date(docs.lastSyncTime).toISOString(),
+      operator: docs.operator,
+      stacks: docs.stacks,
+      health: docs.health,
     };
   }
 }

@@ -1,31 +1,20 @@
 // The daemon's self-healing glue between passes: feeds the planner the run
 // history of crash-looping replicas, wakes the loop when a backoff ends,
-// counts restarts and heal times, and turns each pass into a ServiceHealth
-// record per service (the seam the status writer reads). The history is
-// rebuilt from the engine's State after a restart, so nothing here is needed
-// for correctness that a kill -9 could lose beyond the crash count.
+// counts restarts and heal times, and tells status which replicas crash-loop
+// (with their exit code and last log lines). The history is rebuilt from the
+// engine's State after a restart, so nothing here is needed for correctness
+// that a kill -9 could lose beyond the crash count.
 
+import { ApplyError } from '../errors.js';
 import { appendRun, BACKOFF_RESET_MS, crashBackoff, type RunRecord } from '../health/backoff.js';
 import type { HealMetrics } from '../health/metrics.js';
 import type { Logger } from '../logging/logger.js';
 import type { ObservedContainer, ObservedState } from '../observed/model.js';
+import type { Operation } from '../plan/operations.js';
 import type { HealingInput } from '../plan/planner.js';
+import { describeOperation } from '../plan/render.js';
+import { serviceKey, type CrashLoop } from '../status/service-health.js';
 import type { PassResult } from './pass.js';
-
-export interface ServiceHealth {
-  stack: string;
-  service: string;
-  desired: number;
-  running: number;
-  /** Replicas passing readiness (probe or Docker health); equals `running` for a service with neither. */
-  ready: number;
-  status: 'Healthy' | 'Degraded';
-  reason: 'CrashLoop' | 'Unready' | 'BelowDesired' | undefined;
-  message: string;
-  lastExitCode: number | undefined;
-  /** `docker logs --tail 5` of the failing replica, only when one failed. */
-  lastLogLines: readonly string[];
-}
 
 export interface HealerOptions {
   logger: Logger;
@@ -34,8 +23,8 @@ export interface HealerOptions {
   trigger: (reason: string) => void;
   logTail: (containerId: string) => Promise<string[]>;
   metrics: HealMetrics;
-  /** Container ids the prober does not consider ready (probe failing or not yet passing); undefined → no probes. */
-  notReady?: (c: ObservedContainer) => boolean;
+  /** Whether a replica is ready (running, healthy, its probe passing): a heal ends when its replacement is. */
+  isReady: (c: ObservedContainer) => boolean;
 }
 
 const DEATH_ACTIONS = new Set(['die', 'destroy', 'kill', 'oom', 'stop']);
@@ -45,9 +34,16 @@ export class Healer {
   private wakeTimer: NodeJS.Timeout | undefined;
   /** Replica name → when the engine reported it dead, for heal durations. */
   private readonly lostAt = new Map<string, number>();
+  /** Replica name → when it was lost, for replacements started but not yet ready. */
+  private readonly replacing = new Map<string, number>();
+  /** Replica names removed for failing liveness: their re-creation is counted as that, not as a missing replica. */
+  private readonly failedLiveness = new Set<string>();
+  /** Containers a plan removes or replaces: their death is a deploy, not something to heal (forgotten at their destroy event). */
+  private readonly removing = new Set<string>();
   private readonly logCache = new Map<string, { finishedAt: number; lines: string[] }>();
-  private health: readonly ServiceHealth[] = [];
-  private lastLogged = new Map<string, string>();
+  private loops: Promise<ReadonlyMap<string, CrashLoop>> = Promise.resolve(new Map());
+  /** The pass planned last, until it has ended. */
+  private pending: Omit<PassResult, 'applied'> | undefined;
   /** Container id → passes that still listed it running after its death event (the engine's list lags the event). */
   private readonly unconfirmedDeaths = new Map<string, number>();
   private recheckTimer: NodeJS.Timeout | undefined;
@@ -61,39 +57,57 @@ export class Healer {
       const known = this.runs.get(c.id) ?? [];
       next.set(c.id, c.lastRun === undefined ? known : appendRun(known, { startedAt: c.lastRun.startedAt, finishedAt: c.lastRun.finishedAt, exitCode: c.lastRun.exitCode }));
     }
-    // Containers gone from the engine take their history with them.
+    // Containers gone from the engine take their history (and its log lines) with them.
     this.runs = next;
+    for (const id of this.logCache.keys()) if (!next.has(id)) this.logCache.delete(id);
     return { now: this.opts.now(), runs: next };
   };
 
   noteEvent(action: string, name: string, time: number, containerId: string): void {
     if (!DEATH_ACTIONS.has(action.split(':')[0] ?? '')) return;
+    if (this.removing.has(containerId)) {
+      if (action === 'destroy') this.removing.delete(containerId);
+      return;
+    }
     if (!this.lostAt.has(name)) this.lostAt.set(name, time > 0 ? time : this.opts.now());
     if (action !== 'destroy') this.unconfirmedDeaths.set(containerId, 0);
   }
 
-  serviceHealth(): readonly ServiceHealth[] {
-    return this.health;
+  /** The prober's verdict: `name` failed liveness and is being removed; the next pass re-creates it. */
+  noteLivenessFailure(name: string): void {
+    this.failedLiveness.add(name);
   }
 
-  /** After the apply succeeded: count restarts and heal durations. */
-  afterApply(result: PassResult): void {
-    if (result.applied > 0) this.countHeals(result);
+  /** The crash loops of the last planned pass, by `stack/service` (waits for their log lines). */
+  crashLoops(): Promise<ReadonlyMap<string, CrashLoop>> {
+    return this.loops;
+  }
+
+  /** After every pass: count the restarts it applied, also when other operations failed (a name conflict elsewhere must not hide heals). */
+  afterPass(result: PassResult | Error): void {
+    const planned = this.pending;
+    this.pending = undefined;
+    if (planned === undefined) return;
+    if (result instanceof ApplyError) {
+      const failed = new Set(result.failures.map((f) => f.operation));
+      this.countHeals(planned, (op) => !failed.has(describeOperation(op)));
+    } else if (!(result instanceof Error) && result.applied > 0) {
+      this.countHeals(planned, () => true);
+    }
   }
 
   /** Every planned pass, even one whose apply then fails (a name conflict elsewhere must not stall backoff or reports). */
-  async planned(result: Omit<PassResult, 'applied'>): Promise<void> {
+  planned(result: Omit<PassResult, 'applied'>): void {
+    this.pending = result;
     this.scheduleWake(result);
     this.recheckLaggingDeaths(result);
-    this.health = await this.computeHealth(result);
-    for (const h of this.health) {
-      const line = `${h.status} ${h.reason ?? ''} ${h.message}`;
-      if (this.lastLogged.get(`${h.stack}/${h.service}`) === line) continue;
-      this.lastLogged.set(`${h.stack}/${h.service}`, line);
-      const fields = { stack: h.stack, service: h.service, status: h.status, reason: h.reason, exitCode: h.lastExitCode, logs: h.lastLogLines.length > 0 ? h.lastLogLines : undefined };
-      if (h.status === 'Healthy') this.opts.logger.info(fields, `${h.service}: ${h.message}`);
-      else this.opts.logger.warn(fields, `${h.service}: ${h.message}`);
-    }
+    this.finishHeals(result.observed);
+    for (const op of result.plan.operations) if (op.kind === 'remove-container' || op.kind === 'recreate-container') this.removing.add(op.containerId);
+    // Set before the pass ends, so the status report of this pass waits for these and not older ones.
+    this.loops = this.findCrashLoops(result.observed).catch((err: unknown) => {
+      this.opts.logger.warn({ err }, 'cannot tell which replicas crash-loop');
+      return new Map();
+    });
   }
 
   stop(): void {
@@ -136,63 +150,63 @@ export class Healer {
     this.wakeTimer = setTimeout(() => this.opts.trigger(`backoff of ${first.name} elapsed`), delay);
   }
 
-  private countHeals(result: PassResult): void {
+  private countHeals(result: Omit<PassResult, 'applied'>, applied: (op: Operation) => boolean): void {
     const byName = new Map(result.observed.containers.map((c) => [c.name, c]));
-    const now = this.opts.now();
     for (const op of result.plan.operations) {
       if (op.kind !== 'start-container' && op.kind !== 'create-container' && op.kind !== 'recreate-container') continue;
+      if (!applied(op)) continue;
       const service = typeof op.service === 'string' ? op.service : op.service.name;
       const before = byName.get(op.name);
-      const reason = op.kind === 'create-container'
-        ? (before === undefined && /missing/.test(op.cause) ? 'missing' : undefined)
+      const liveness = op.kind === 'create-container' && this.failedLiveness.delete(op.name);
+      const reason = liveness ? 'liveness'
+        : op.kind === 'create-container' ? (before === undefined && /missing/.test(op.cause) ? 'missing' : undefined)
         : op.kind === 'start-container'
           ? (before?.lastRun !== undefined && before.lastRun.exitCode !== 0 ? 'crashed' : 'stopped')
           : op.cause.startsWith('drift') ? 'drift' : undefined;
       if (reason !== undefined) this.opts.metrics.replicaRestarted(op.stack, service, reason);
       const lost = this.lostAt.get(op.name);
       if (lost !== undefined) {
-        this.opts.metrics.healed(Math.max(0, now - lost) / 1000);
+        // A replacement that died before it was ready is still the same heal: keep the first loss.
+        if (!this.replacing.has(op.name)) this.replacing.set(op.name, lost);
         this.lostAt.delete(op.name);
       }
     }
   }
 
-  private async computeHealth(result: Omit<PassResult, 'applied'>): Promise<ServiceHealth[]> {
-    const out: ServiceHealth[] = [];
-    for (const change of result.plan.services) {
-      if (change.action === 'remove') continue;
-      const replicas = result.observed.containers.filter((c) => c.stack === change.stack && c.service === change.service);
-      const running = replicas.filter((c) => c.state === 'running');
-      const ready = running.filter((c) => c.health !== 'unhealthy' && c.health !== 'starting' && this.opts.notReady?.(c) !== true);
-      const held = result.plan.heldBack.filter((h) => h.stack === change.stack && h.service === change.service);
-      const desired = change.replicas.to;
-      const base = { stack: change.stack, service: change.service, desired, running: running.length, ready: ready.length };
-      const crashing = held[0];
-      const recovering = running.map((c) => ({ c, b: crashBackoff(this.runs.get(c.id) ?? [], this.opts.now()) }))
-        .find(({ b, c }) => b.crashes > 1 && this.opts.now() - (this.runs.get(c.id)?.at(-1)?.finishedAt ?? 0) < BACKOFF_RESET_MS);
-      if (crashing !== undefined) {
-        const container = replicas.find((c) => c.name === crashing.name);
-        const lines = container === undefined ? [] : await this.logsOf(container);
-        out.push({
-          ...base, status: 'Degraded', reason: 'CrashLoop', lastExitCode: crashing.exitCode, lastLogLines: lines,
-          message: `${crashing.name} is crash-looping (${crashing.crashes} crashes in a row, exit code ${crashing.exitCode ?? '?'}); next restart in ${Math.max(0, Math.ceil((crashing.until - this.opts.now()) / 1000))} s`,
-        });
-      } else if (recovering !== undefined) {
-        // Restarted after a crash loop: still CrashLoop until it has run for the reset window, so the status does not flap.
-        const last = this.runs.get(recovering.c.id)?.at(-1);
-        out.push({
-          ...base, status: 'Degraded', reason: 'CrashLoop', lastExitCode: last?.exitCode, lastLogLines: await this.logsOf(recovering.c),
-          message: `${recovering.c.name} restarted after ${recovering.b.crashes} crashes in a row (exit code ${last?.exitCode ?? '?'})`,
-        });
-      } else if (running.length < desired) {
-        out.push({ ...base, status: 'Degraded', reason: 'BelowDesired', lastExitCode: undefined, lastLogLines: [], message: `${running.length}/${desired} replicas running` });
-      } else if (ready.length < desired) {
-        out.push({ ...base, status: 'Degraded', reason: 'Unready', lastExitCode: undefined, lastLogLines: [], message: `${ready.length}/${desired} replicas ready` });
-      } else {
-        out.push({ ...base, status: 'Healthy', reason: undefined, lastExitCode: undefined, lastLogLines: [], message: `${ready.length}/${desired} replicas ready` });
-      }
+  /** A heal ends when a pass sees the replacement ready (the prober asks for a pass when it becomes ready). */
+  private finishHeals(observed: ObservedState): void {
+    if (this.replacing.size === 0) return;
+    const now = this.opts.now();
+    for (const c of observed.containers) {
+      const lost = this.replacing.get(c.name);
+      if (lost === undefined || !this.opts.isReady(c)) continue;
+      this.opts.metrics.healed(Math.max(0, now - lost) / 1000);
+      this.replacing.delete(c.name);
     }
-    return out;
+  }
+
+  /**
+   * A replica crash-loops from its second short run in a row, and keeps doing
+   * so once restarted until it has run for the reset window: the status must
+   * not flap between crashes.
+   */
+  private async findCrashLoops(observed: ObservedState): Promise<Map<string, CrashLoop>> {
+    const now = this.opts.now();
+    const loops = new Map<string, CrashLoop>();
+    for (const c of observed.containers) {
+      const key = serviceKey(c.stack, c.service);
+      if (loops.has(key)) continue;
+      const runs = this.runs.get(c.id) ?? [];
+      const backoff = crashBackoff(runs, now);
+      const last = runs.at(-1);
+      if (backoff.crashes < 2 || last === undefined) continue;
+      if (c.state === 'running' && now - last.finishedAt >= BACKOFF_RESET_MS) continue;
+      loops.set(key, {
+        replica: c.name, crashes: backoff.crashes, exitCode: last.exitCode,
+        logLines: await this.logsOf(c), nextRestartAt: c.state !== 'running' && backoff.waiting ? backoff.until : undefined,
+      });
+    }
+    return loops;
   }
 
   /** Fetched once per failed run, not on every pass of a long backoff. */

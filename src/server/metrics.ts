@@ -1,9 +1,12 @@
 // Prometheus metrics of the daemon, on a registry of its own (not prom-client's
 // global one, so tests and several daemons in one process never share counts).
-// Pass results are pushed in by the daemon; container counts are read from the
-// engine at scrape time, so they are as fresh as the scrape.
+// Pass results are pushed in by the daemon, healing counts by the healer and
+// prober (`heal`); container counts are read from the engine at scrape time,
+// so they are as fresh as the scrape.
 
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { HealMetrics } from '../health/metrics.js';
+import type { ObservedState } from '../observed/model.js';
 import type { StackOutcome } from '../reconciler/daemon-state.js';
 
 export interface ContainerCount {
@@ -13,9 +16,21 @@ export interface ContainerCount {
   count: number;
 }
 
+/** Containers of a snapshot counted by stack, service and state. */
+export function countContainers(observed: ObservedState): ContainerCount[] {
+  const counts = new Map<string, ContainerCount>();
+  for (const c of observed.containers) {
+    const key = `${c.stack}\0${c.service}\0${c.state}`;
+    const entry = counts.get(key) ?? { stack: c.stack, service: c.service, state: c.state, count: 0 };
+    entry.count++;
+    counts.set(key, entry);
+  }
+  return [...counts.values()];
+}
 
 export class DaemonMetrics {
   readonly registry = new Registry();
+  readonly heal = new HealMetrics(this.registry);
   private readonly reconcileTotal = new Counter({ name: 'capstan_reconcile_total', help: 'Reconcile passes by result', labelNames: ['result'], registers: [this.registry] });
   private readonly reconcileDuration = new Histogram({
     name: 'capstan_reconcile_duration_seconds',
@@ -29,7 +44,7 @@ export class DaemonMetrics {
     buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: [this.registry],
   });
-  private readonly stackReady = new Gauge({ name: 'capstan_stack_ready', help: '1 when the stack matches its revision, else 0', labelNames: ['stack'], registers: [this.registry] });
+  private readonly stackReady = new Gauge({ name: 'capstan_stack_ready', help: '1 when the stack is Ready (its revision applied, its replicas ready), else 0', labelNames: ['stack'], registers: [this.registry] });
   private readonly lastApplied = new Gauge({
     name: 'capstan_last_applied_timestamp_seconds',
     help: 'When the stack was last brought to its revision',

@@ -6,12 +6,24 @@ import type { DesiredState } from '../desired/model.js';
 import type { ObservedState } from '../observed/model.js';
 import { describeHeld, type HeldRollout } from '../strategies/rolling.js';
 import { nextStackStatus, servicesOf, type OperatorStatus, type StackStatus } from './model.js';
+import type { ServiceHealth } from './service-health.js';
+
+/** What a pass saw of the engine: the snapshot and each service's health in it (see assessServices). */
+interface Seen {
+  desired: DesiredState;
+  observed: ObservedState;
+  health: readonly ServiceHealth[];
+}
 
 export type PassReport =
-  /** The engine matches `desired` (nothing to do, or every operation applied). */
-  | { kind: 'converged'; desired: DesiredState; observed: ObservedState; held?: readonly HeldRollout[] }
+  /**
+   * The engine matches `desired` (nothing to do, or every operation applied),
+   * except for rollouts held after failing (`held`) and stacks whose changes a
+   * closed sync window holds (`windowHeld`: how many, per stack).
+   */
+  | (Seen & { kind: 'converged'; held?: readonly HeldRollout[]; windowHeld?: ReadonlyMap<string, number> })
   /** Some operations failed (`rolledBack`: a rollout that was rolled back); `revert` is the sha of an auto-revert pushed for it. */
-  | { kind: 'apply-failed'; desired: DesiredState; observed: ObservedState; failures: readonly { stack: string | undefined; message: string; rolledBack?: boolean }[]; revert: string | undefined }
+  | (Seen & { kind: 'apply-failed'; failures: readonly { stack: string | undefined; message: string; rolledBack?: boolean }[]; revert: string | undefined })
   | { kind: 'invalid'; revision: string | undefined; problems: readonly string[] }
   | { kind: 'error'; revision: string | undefined; reason: string; message: string };
 
@@ -23,17 +35,21 @@ export function stackStatusesAfter(previous: ReadonlyMap<string, StackStatus>, r
       const mine = report.kind === 'apply-failed' ? report.failures.filter((f) => f.stack === stack.name || f.stack === undefined) : [];
       const failures = mine.map((f) => f.message);
       const held = report.kind === 'converged' ? (report.held ?? []).filter((h) => h.stack === stack.name).map(describeHeld) : [];
+      const waiting = report.kind === 'converged' ? report.windowHeld?.get(stack.name) : undefined;
       const revert = report.kind === 'apply-failed' ? report.revert : undefined;
       const outcome =
         held.length > 0 ? { kind: 'rolled-back' as const, failures: held, revert: undefined }
+        : waiting !== undefined ? { kind: 'held' as const, waiting }
         : failures.length === 0 ? { kind: 'applied' as const }
         : revert !== undefined || mine.some((f) => f.rolledBack === true) ? { kind: 'rolled-back' as const, failures, revert }
         : { kind: 'apply-failed' as const, failures };
+      const specs = new Map(stack.services.map((s) => [s.name, { image: s.spec.image, specHash: s.specHash }]));
       const input = {
         stack: stack.name,
         revision: desired.revision,
         outcome,
-        services: servicesOf(desired, stack.name, observed),
+        // What runs while changes wait is the previous revision: its services stay as last reported.
+        services: waiting !== undefined ? undefined : servicesOf(stack.name, report.health, specs),
         containers: observed.containers.filter((c) => c.stack === stack.name),
       };
       next.set(stack.name, nextStackStatus(previous.get(stack.name), input, nowMs));

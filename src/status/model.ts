@@ -3,8 +3,8 @@
 // and no clock of its own: a condition whose status did not change keeps its
 // lastTransitionTime, so an idle operator computes byte-identical documents.
 
-import type { DesiredState } from '../desired/model.js';
-import type { ObservedContainer, ObservedState } from '../observed/model.js';
+import type { ObservedContainer } from '../observed/model.js';
+import type { ServiceHealth, UnhealthyReplica } from './service-health.js';
 
 export type ConditionType = 'Ready' | 'Reconciling' | 'Stalled' | 'Degraded';
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
@@ -21,7 +21,15 @@ export interface Condition {
 export interface ServiceStatus {
   image: string;
   specHash: string;
-  replicas: { desired: number; ready: number };
+  replicas: { desired: number; running: number; ready: number };
+  /** Running replicas failing their readiness check, each with the check and its last output; omitted when none. */
+  unhealthy?: readonly UnhealthyReplica[];
+  /**
+   * Set while a replica crash-loops: its exit code and log lines. The lines
+   * are those of the crash that began the loop (see nextStackStatus): newer
+   * ones are in /api/status, so a loop does not commit once per crash.
+   */
+  crashLoop?: { replica: string; exitCode: number | undefined; lastLogLines: readonly string[] };
 }
 
 export interface StackStatus {
@@ -49,6 +57,7 @@ export type StackOutcome =
   /** A rollout failed and was rolled back (this pass, or earlier and held since); `revert` is the auto-revert commit when one was pushed. */
   | { kind: 'rolled-back'; failures: readonly string[]; revert: string | undefined }
   | { kind: 'invalid'; problems: readonly string[] }
+  | { kind: 'held'; waiting: number } // a closed sync window holds this many changes
   | { kind: 'error'; reason: string; message: string };
 
 /** The order conditions are written in, so files diff cleanly. */
@@ -58,25 +67,22 @@ export function isoSeconds(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
-/** A replica counts as ready when it runs and, if it has a healthcheck, is healthy. */
-export function isReadyReplica(c: ObservedContainer): boolean {
-  return c.state === 'running' && (c.health === undefined || c.health === 'healthy');
-}
-
 function isFailingReplica(c: ObservedContainer): boolean {
-  return c.state === 'exited' || c.state === 'dead' || c.state === 'restarting' || c.health === 'unhealthy';
+  return c.state === 'exited' || c.state === 'dead' || c.state === 'restarting';
 }
 
-/** Services of a stack as desired at `desired.revision`, counted from the snapshot. */
-export function servicesOf(desired: DesiredState, stack: string, observed: ObservedState): Record<string, ServiceStatus> {
+/** The services of one stack as status files show them, from their health after the pass. */
+export function servicesOf(stack: string, health: readonly ServiceHealth[], specs: ReadonlyMap<string, { image: string; specHash: string }>): Record<string, ServiceStatus> {
   const out: Record<string, ServiceStatus> = {};
-  const spec = desired.stacks.find((s) => s.name === stack);
-  for (const service of [...(spec?.services ?? [])].sort((a, b) => (a.name < b.name ? -1 : 1))) {
-    const replicas = observed.containers.filter((c) => c.stack === stack && c.service === service.name && c.specHash === service.specHash);
-    out[service.name] = {
-      image: service.spec.image,
-      specHash: service.specHash,
-      replicas: { desired: service.spec.replicas, ready: replicas.filter(isReadyReplica).length },
+  for (const h of health.filter((x) => x.stack === stack).sort((a, b) => (a.service < b.service ? -1 : 1))) {
+    const spec = specs.get(h.service);
+    if (spec === undefined) continue;
+    out[h.service] = {
+      image: spec.image,
+      specHash: spec.specHash,
+      replicas: { desired: h.desired, running: h.running, ready: h.ready },
+      ...(h.unhealthy.length > 0 ? { unhealthy: h.unhealthy } : {}),
+      ...(h.crashLoop !== undefined ? { crashLoop: h.crashLoop } : {}),
     };
   }
   return out;
@@ -112,11 +118,15 @@ export function stackConditions(outcome: StackOutcome, services: Readonly<Record
         { type: 'Ready', status: 'False', reason: 'ManifestsInvalid', message: `${sha} is invalid; the last good revision keeps running` },
         { type: 'Stalled', status: 'True', reason: 'ManifestsInvalid', message: summarize(outcome.problems) },
       ];
-    case 'apply-failed':
+    case 'apply-failed': {
+      // What does run can crash-loop meanwhile: say so too.
+      const degraded = healthProblem(services, observed);
       return [
         { type: 'Ready', status: 'False', reason: 'ApplyFailed', message: summarize(outcome.failures) },
         { type: 'Reconciling', status: 'True', reason: 'RetryingApply', message: `applying ${sha} failed; retrying` },
+        ...(degraded === undefined ? [] : [{ type: 'Degraded' as const, status: 'True' as const, ...degraded }]),
       ];
+    }
     case 'rolled-back':
       return [
         { type: 'Ready', status: 'False', reason: 'ApplyFailed', message: summarize(outcome.failures) },
@@ -127,18 +137,23 @@ export function stackConditions(outcome: StackOutcome, services: Readonly<Record
       ];
     case 'error':
       return [{ type: 'Ready', status: 'False', reason: outcome.reason, message: outcome.message }];
+    case 'held':
+      return [
+        { type: 'Ready', status: 'False', reason: 'SyncWindowClosed', message: 'changes wait for a sync window to open' },
+        { type: 'Reconciling', status: 'True', reason: 'SyncWindowClosed', message: `${outcome.waiting} change${outcome.waiting === 1 ? '' : 's'} wait` },
+      ];
     case 'applied': {
       const names = Object.keys(services);
       const ready = names.filter((n) => {
         const s = services[n];
         return s !== undefined && s.replicas.ready >= s.replicas.desired;
       });
-      const failing = observed.filter(isFailingReplica).map((c) => `${c.name} ${c.health === 'unhealthy' ? 'unhealthy' : c.state}`);
       const counts = `${ready.length}/${names.length} services ready`;
-      if (failing.length > 0) {
+      const degraded = healthProblem(services, observed);
+      if (degraded !== undefined) {
         return [
-          { type: 'Ready', status: 'False', reason: 'ReplicasFailing', message: counts },
-          { type: 'Degraded', status: 'True', reason: 'ReplicasFailing', message: summarize(failing) },
+          { type: 'Ready', status: 'False', reason: degraded.reason, message: counts },
+          { type: 'Degraded', status: 'True', ...degraded },
         ];
       }
       if (ready.length < names.length) {
@@ -151,6 +166,17 @@ export function stackConditions(outcome: StackOutcome, services: Readonly<Record
       return [{ type: 'Ready', status: 'True', reason: 'Converged', message: counts }];
     }
   }
+}
+
+/** Replicas crash-looping, stopped, or running but failing their readiness check: the worst names the reason, the message lists them all. */
+function healthProblem(services: Readonly<Record<string, ServiceStatus>>, observed: readonly ObservedContainer[]): { reason: string; message: string } | undefined {
+  const all = Object.values(services);
+  const looping = all.flatMap((s) => (s.crashLoop === undefined ? [] : [s.crashLoop]));
+  const stopped = observed.filter((c) => isFailingReplica(c) && !looping.some((l) => l.replica === c.name)).map((c) => `${c.name} ${c.state}`);
+  const unready = all.flatMap((s) => s.unhealthy ?? []).map((u) => `${u.replica} fails ${u.probe}${u.output === '' ? '' : `: ${u.output}`}`);
+  const reason = looping.length > 0 ? 'CrashLoop' : stopped.length > 0 ? 'ReplicasFailing' : unready.length > 0 ? 'Unready' : undefined;
+  if (reason === undefined) return undefined;
+  return { reason, message: summarize([...looping.map((l) => `${l.replica} is crash-looping (exit code ${l.exitCode ?? '?'})`), ...stopped, ...unready]) };
 }
 
 export interface StackInput {
@@ -166,13 +192,27 @@ export interface StackInput {
 
 export function nextStackStatus(previous: StackStatus | undefined, input: StackInput, nowMs: number): StackStatus {
   const applied = input.outcome.kind === 'applied';
+  const services = input.services === undefined ? previous?.services ?? {} : keepLoopLogs(previous?.services ?? {}, input.services);
   return {
     stack: input.stack,
     lastAppliedRevision: applied ? input.revision : previous?.lastAppliedRevision,
     lastAttemptedRevision: input.revision ?? previous?.lastAttemptedRevision,
-    conditions: settle(previous?.conditions ?? [], stackConditions(input.outcome, input.services ?? previous?.services ?? {}, input.containers, input.revision), isoSeconds(nowMs)),
-    services: input.services ?? previous?.services ?? {},
+    conditions: settle(previous?.conditions ?? [], stackConditions(input.outcome, services, input.containers, input.revision), isoSeconds(nowMs)),
+    services,
   };
+}
+
+/**
+ * While the same replica crash-loops with the same exit code, its log lines
+ * stay those of the crash that began the loop: a log line with a timestamp
+ * or counter would otherwise make every crash a status commit.
+ */
+function keepLoopLogs(previous: Readonly<Record<string, ServiceStatus>>, next: Readonly<Record<string, ServiceStatus>>): Record<string, ServiceStatus> {
+  return Object.fromEntries(Object.entries(next).map(([name, s]) => {
+    const before = previous[name]?.crashLoop;
+    const same = before !== undefined && s.crashLoop !== undefined && before.replica === s.crashLoop.replica && before.exitCode === s.crashLoop.exitCode;
+    return [name, same ? { ...s, crashLoop: before } : s];
+  }));
 }
 
 export function isReady(status: StackStatus): boolean {

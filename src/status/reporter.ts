@@ -1,5 +1,6 @@
 // After every pass: turn its result (or error) into status documents, keep
-// them for the HTTP API, and commit them to the status branch when their
+// them (and each service's live health) for the HTTP API, log services whose
+// health changed, and commit the documents to the status branch when their
 // content changed. An idle pass costs no I/O here: documents are compared in
 // memory with what was last written. Status never fails a pass: its own
 // errors are logged, and the next pass tries again.
@@ -14,12 +15,23 @@ import { operatorStatusAfter, stackStatusesAfter, type PassReport } from './from
 import type { GitStatusWriter } from './git-writer.js';
 import { headline, type OperatorStatus, type StackStatus } from './model.js';
 import { OPERATOR_FILE, parseStackStatus, renderOperatorStatus, renderStackStatus, stackFile, STATUS_DIR } from './render.js';
+import { assessServices, type HealthFacts, type ServiceHealth } from './service-health.js';
 
 /** How long status that failed to push waits before the same content is tried again. */
 const RETRY_UNCHANGED_MS = 60_000;
 
 /** What a pass hands to status: its result, or the error it ended with. */
-export type PassOutcome = { revision: string; applied: number; desired: DesiredState; observed: ObservedState; plan?: { heldRollouts: readonly HeldRollout[] } } | Error;
+export type PassOutcome =
+  | {
+      revision: string;
+      applied: number;
+      desired: DesiredState;
+      observed: ObservedState;
+      plan: { operations: readonly { stack: string }[]; heldRollouts: readonly HeldRollout[] };
+      /** Set when a closed sync window held the planned operations. */
+      held?: string;
+    }
+  | Error;
 
 export interface StatusReporterOptions {
   instance: string;
@@ -32,6 +44,8 @@ export interface StatusReporterOptions {
   loadDesired: (revision: string) => Promise<DesiredState>;
   /** Set with --auto-revert: pushes the revert of a failed revision, or undefined when it must not (see autoRevertCandidate). */
   autoRevert: ((revision: string, reason: string) => Promise<PushedCommit | undefined>) | undefined;
+  /** The daemon's probes and crash loops; one-shot commands have none, and count replicas from the snapshot alone. */
+  health?: () => Promise<HealthFacts>;
   logger: Logger;
   now: () => number;
 }
@@ -42,6 +56,8 @@ export interface StatusSnapshot {
   operator: OperatorStatus;
   /** When the last pass ended (ms since epoch); kept out of Git, where it would make a commit per pass. */
   lastSyncTime: number | undefined;
+  /** Each service's health at the last pass that looked at the engine, with what changes too often for Git. */
+  health: readonly ServiceHealth[];
 }
 
 export class StatusReporter {
@@ -50,6 +66,9 @@ export class StatusReporter {
   private written = new Map<string, string>();
   private operator: OperatorStatus;
   private lastSyncTime: number | undefined;
+  private health: readonly ServiceHealth[] = [];
+  /** The health line last logged per service: a service is logged when it changes, not every pass. */
+  private readonly logged = new Map<string, string>();
   /** Revisions already auto-reverted by this process: never twice. */
   private readonly reverted = new Set<string>();
   private readonly rendered = new Map<string, { key: string; text: string }>();
@@ -61,7 +80,7 @@ export class StatusReporter {
   }
 
   snapshot(): StatusSnapshot {
-    return { stacks: [...(this.stacks?.values() ?? [])], operator: this.operator, lastSyncTime: this.lastSyncTime };
+    return { stacks: [...(this.stacks?.values() ?? [])], operator: this.operator, lastSyncTime: this.lastSyncTime, health: this.health };
   }
 
   /** Runs a pass and reports how it ended; the pass's own result or error is passed on unchanged. */
@@ -92,6 +111,10 @@ export class StatusReporter {
     const report = await this.toReport(outcome, previous);
     const now = this.opts.now();
     this.lastSyncTime = now;
+    if (report.kind === 'converged' || report.kind === 'apply-failed') {
+      this.health = report.health;
+      this.logHealth(report.health);
+    }
     const next = stackStatusesAfter(previous, report, now);
     this.stacks = next;
     this.operator = operatorStatusAfter({ instance: this.opts.instance, version: this.opts.version, backend: this.opts.backend }, report);
@@ -150,7 +173,9 @@ export class StatusReporter {
     if (!(outcome instanceof Error)) {
       // Containers just created are seen starting only by a new look; a no-op pass reuses its snapshot.
       const observed = outcome.applied > 0 ? await this.opts.observe() : outcome.observed;
-      return { kind: 'converged', desired: outcome.desired, observed, held: outcome.plan?.heldRollouts ?? [] };
+      const windowHeld = new Map<string, number>();
+      if (outcome.held !== undefined) for (const op of outcome.plan.operations) windowHeld.set(op.stack, (windowHeld.get(op.stack) ?? 0) + 1);
+      return { kind: 'converged', desired: outcome.desired, observed, health: await this.assess(outcome.desired, observed), held: outcome.plan.heldRollouts, windowHeld };
     }
     if (outcome instanceof ManifestsInvalidError) {
       const revision = typeof outcome.data['revision'] === 'string' ? outcome.data['revision'] : undefined;
@@ -164,10 +189,33 @@ export class StatusReporter {
         rolledBack: f.error instanceof RolloutFailedError && f.error.end === 'rolled-back',
       }));
       const revert = await this.maybeRevert(outcome.revision, failures, previous);
-      return { kind: 'apply-failed', desired, observed, failures, revert };
+      return { kind: 'apply-failed', desired, observed, health: await this.assess(desired, observed), failures, revert };
     }
     const reason = outcome instanceof CapstanError ? REASONS[outcome.code] ?? 'PassFailed' : 'PassFailed';
     return { kind: 'error', revision: undefined, reason, message: outcome.message };
+  }
+
+  private async assess(desired: DesiredState, observed: ObservedState): Promise<ServiceHealth[]> {
+    return assessServices(desired, observed, await this.opts.health?.(), this.opts.now());
+  }
+
+  /** A Degraded service is a warning each time its problem changes; a first Healthy one is only worth a debug line. */
+  private logHealth(health: readonly ServiceHealth[]): void {
+    for (const h of health) {
+      const key = `${h.stack}/${h.service}`;
+      const line = `${h.status} ${h.reason ?? ''} ${h.live.message} ${JSON.stringify(h.unhealthy)}`;
+      const before = this.logged.get(key);
+      if (before === line) continue;
+      this.logged.set(key, line);
+      const fields = {
+        stack: h.stack, service: h.service, status: h.status, reason: h.reason,
+        exitCode: h.crashLoop?.exitCode, logs: h.crashLoop?.lastLogLines, unhealthy: h.unhealthy.length > 0 ? h.unhealthy : undefined,
+      };
+      const message = `${h.service}: ${h.live.message}`;
+      if (h.status === 'Degraded') this.opts.logger.warn(fields, message);
+      else if (before === undefined) this.opts.logger.debug(fields, message);
+      else this.opts.logger.info(fields, message);
+    }
   }
 
   private async maybeRevert(revision: string, failures: readonly { stack: string | undefined; message: string }[], previous: ReadonlyMap<string, StackStatus>): Promise<string | undefined> {

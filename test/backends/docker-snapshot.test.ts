@@ -85,6 +85,25 @@ describe('takeSnapshot', () => {
   });
 });
 
+describe('unhealthy containers', () => {
+  it('are inspected for the last output of their healthcheck, which status shows', async () => {
+    const { client, calls } = fakeClient([container('web-api-2', OURS, 'running', 'Up 2 minutes (unhealthy)'), container('web-api-3', OURS, 'running', 'Up 2 minutes (healthy)')], [], []);
+    client.getContainer = ((id: string) => ({
+      inspect: async () => (calls.push(['inspect', id]), {
+        State: { Health: { Status: 'unhealthy', FailingStreak: 4, Log: [
+          { Start: '', End: '', ExitCode: 0, Output: 'ok' },
+          { Start: '', End: '', ExitCode: 1, Output: 'wget: server returned error:\n HTTP/1.1 404 Not Found\n' },
+        ] } },
+      }),
+    })) as unknown as SnapshotClient['getContainer'];
+    const state = await takeSnapshot(client, 'prod');
+    expect(calls.filter((c) => (c as string[])[0] === 'inspect')).toEqual([['inspect', 'web-api-2-id']]);
+    expect(state.containers.map((c) => c.healthcheck)).toEqual([{ exitCode: 1, output: 'wget: server returned error: | HTTP/1.1 404 Not Found' }, undefined]);
+    // A running container has no finished run to feed backoff.
+    expect(state.containers[0]?.lastRun).toBeUndefined();
+  });
+});
+
 describe('parseHealth', () => {
   it.each([
     ['Up 3 seconds (healthy)', 'healthy'],

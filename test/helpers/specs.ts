@@ -107,6 +107,7 @@ export function observedReplica(service: DesiredService, number: number, opts: {
     image: spec.image,
     ip: undefined,
     lastRun: undefined,
+    healthcheck: undefined,
     labels: { [LABEL.instance]: 'test', [LABEL.stack]: service.stack, [LABEL.service]: service.name, [LABEL.specHash]: hash, [LABEL.spec]: encodeSpecLabel(spec) },
   };
 }

@@ -1,8 +1,11 @@
 // Self-healing of a running daemon, as a user sees it: with a poll interval
 // of an hour only Docker events can bring a replica back, so kill, rm -f and
-// stop must each be healed within a bounded wait; a crash-looping service is
-// restarted with backoff (few starts in a window) and reported as CrashLoop;
-// an operator restart after kill -9 leaves running containers untouched.
+// stop must each be healed within a bounded wait, and /metrics counts them; a
+// crash-looping service is restarted with backoff (few starts in a window)
+// and reported as CrashLoop — in the status file, /api/status and `capstan
+// status`, without a status commit per crash — next to a failing probe with
+// its output; an operator restart after kill -9 leaves running containers
+// untouched; without the daemon, `capstan status` reads the status branch.
 
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -10,9 +13,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { capstan } from '../helpers/cli.js';
 import { TEST_IMAGE, cleanupInstance, uniqueInstance } from '../helpers/docker.js';
-import { startTestGitServer, type TestGitServer, type TestRepo } from '../helpers/git.js';
+import { runGit, startTestGitServer, type TestGitServer, type TestRepo } from '../helpers/git.js';
 
 const exec = promisify(execFile);
 const BIN = fileURLToPath(new URL('../../bin/capstan.mjs', import.meta.url));
@@ -69,6 +74,23 @@ async function eventually<T>(check: () => Promise<T | undefined>, ms: number): P
   }
 }
 
+/** The API address the newest daemon logged. */
+function api(): string {
+  const found = [...logs.matchAll(/"listen":"(http:\/\/[^"]+)"/g)].at(-1)?.[1];
+  if (found === undefined) throw new Error(`the daemon logged no API address; logs:\n${logs.slice(-3000)}`);
+  return found;
+}
+
+/** The status branch as the Git server holds it. */
+async function statusCommits(): Promise<number> {
+  return Number(await runGit(repo.bareDir, 'rev-list', '--count', 'capstan/status'));
+}
+
+interface StatusFile {
+  conditions: { type: string; reason: string; message: string }[];
+  services: Record<string, { replicas: { desired: number; running: number; ready: number }; unhealthy?: { replica: string; probe: string; output: string }[]; crashLoop?: { replica: string; exitCode: number; lastLogLines: string[] } }>;
+}
+
 function startDaemon(): ChildProcess {
   const child = spawn(process.execPath, [BIN, 'run', '--repo', repo.url, '--instance', instance, '--data-dir', dataDir, '--interval', '1h', '--listen', '127.0.0.1:0', '--router', 'none'], { stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout?.on('data', (d: Buffer) => (logs += d.toString()));
@@ -118,11 +140,29 @@ describe('self-healing daemon', () => {
     await eventually(async () => ((await runningIds()).has(`${stack}-web-2`) ? true : undefined), 30_000);
   });
 
+  it('counts restarts by reason, failed probes and heal durations in /metrics', async () => {
+    // A heal ends when a pass sees the replacement ready, just after it started.
+    const metrics = await eventually(async () => {
+      const text = await (await fetch(`${api()}/metrics`)).text();
+      return /^capstan_heal_duration_seconds_count [3-9]/m.test(text) ? text : undefined;
+    }, 15_000);
+    for (const reason of ['crashed', 'missing', 'stopped']) {
+      expect(metrics).toMatch(new RegExp(`^capstan_replica_restarts_total\\{stack="${stack}",service="web",reason="${reason}"\\} 1$`, 'm'));
+    }
+    expect(metrics).toMatch(new RegExp(`^capstan_replica_restarts_total\\{stack="${stack}",service="crash",reason="crashed"\\} [1-9]`, 'm'));
+    expect(metrics).toMatch(/^capstan_probe_failures_total [1-9]/m);
+    expect(Number(/^capstan_heal_duration_seconds_sum (\S+)$/m.exec(metrics)?.[1])).toBeGreaterThan(0);
+  });
+
   it('restarts a crash-looping replica with backoff and reports CrashLoop with exit code and log lines', async () => {
     // The daemon has been restarting `crash` since it started; count its starts over a window.
     const since = Math.floor(Date.now() / 1000);
-    await new Promise((r) => setTimeout(r, 20_000));
+    // Status settles from the heals above first; from then on crashes must not be status commits.
+    await new Promise((r) => setTimeout(r, 3_000));
+    const commits = await statusCommits();
+    await new Promise((r) => setTimeout(r, 17_000));
     const until = Math.floor(Date.now() / 1000);
+    expect(await statusCommits()).toBe(commits);
     const starts = await docker('events', '--since', String(since), '--until', String(until), '--filter', `container=${stack}-crash-1`, '--filter', 'event=start', '--format', '{{.ID}}');
     const count = starts.split('\n').filter((l) => l !== '').length;
     // Without backoff an event-driven restart of a container that exits at once would start it
@@ -132,6 +172,32 @@ describe('self-healing daemon', () => {
     expect(logs).toMatch(/"reason":"CrashLoop"/);
     expect(logs).toMatch(/"exitCode":3/);
     expect(logs).toMatch(/"logs":\["boom-\d+"/);
+  });
+
+  it('reports the crash loop and the failing probe in the status file, /api/status and capstan status', async () => {
+    const file = parse(await runGit(repo.bareDir, 'show', `capstan/status:status/${stack}.yaml`)) as StatusFile;
+    expect(file.conditions.find((c) => c.type === 'Degraded')).toMatchObject({ reason: 'CrashLoop', message: expect.stringContaining(`${stack}-crash-1 is crash-looping (exit code 3)`) });
+    expect(file.services['crash']).toMatchObject({ replicas: { desired: 1, running: 0, ready: 0 }, crashLoop: { replica: `${stack}-crash-1`, exitCode: 3 } });
+    expect(file.services['crash']?.crashLoop?.lastLogLines[0]).toMatch(/^boom-\d+$/);
+    expect(file.services['unready']).toMatchObject({ replicas: { desired: 1, running: 1, ready: 0 }, unhealthy: [{ replica: `${stack}-unready-1`, probe: 'http GET :80/missing', output: 'HTTP 404' }] });
+
+    const status = (await (await fetch(`${api()}/api/status`)).json()) as { stacks: StatusFile[]; health: { service: string; reason: string; live: { message: string; crashes: number } }[] };
+    expect(status.stacks[0]?.services['crash']?.crashLoop?.replica).toBe(`${stack}-crash-1`);
+    expect(status.stacks[0]?.services['unready']?.unhealthy?.[0]?.output).toBe('HTTP 404');
+    // What changes every crash is in the API only.
+    const crash = status.health.find((h) => h.service === 'crash');
+    expect(crash).toMatchObject({ reason: 'CrashLoop', live: { message: expect.stringMatching(new RegExp(`^${stack}-crash-1 (is crash-looping|restarted after) `)) } });
+    expect(crash?.live.crashes).toBeGreaterThanOrEqual(2);
+
+    const shown = await capstan(['status', '--listen', api().replace('http://', ''), '--instance', instance, '--repo', repo.url, '--log-level', 'warn']);
+    expect(shown.stderr).toBe('');
+    expect(shown.code).toBe(3);
+    const url = `${api()}/api/status`.replace(/[.]/g, '\\.');
+    expect(shown.stdout.split('\n')[0]).toMatch(new RegExp(`^From the daemon at ${url} \\(last pass \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ\\):$`));
+    expect(shown.stdout).toMatch(new RegExp(`^${stack}\\s+False\\s+`, 'm'));
+    expect(shown.stdout).toMatch(new RegExp(`^${stack}/crash: ${stack}-crash-1 (is crash-looping|restarted after)`, 'm'));
+    expect(shown.stdout).toMatch(/^ {2}\| boom-\d+$/m);
+    expect(shown.stdout).toContain(`${stack}/unready: ${stack}-unready-1 fails http GET :80/missing: HTTP 404`);
   });
 
   it('a probe on a missing path marks the service not ready; a failing liveness probe replaces the replica in its slot', async () => {
@@ -169,5 +235,22 @@ describe('self-healing daemon', () => {
     expect(after.get(`${stack}-web-1`)).toBe(before.get(`${stack}-web-1`));
     expect(after.get(`${stack}-web-2`)).toBe(before.get(`${stack}-web-2`));
     expect(after.get(`${stack}-live-1`)).toBe(before.get(`${stack}-live-1`));
+  });
+
+  it('without a daemon, capstan status reads the status branch, and says so', async () => {
+    const address = api().replace('http://', '');
+    const exited = new Promise((resolve) => daemon?.once('exit', resolve));
+    daemon?.kill('SIGTERM');
+    await exited;
+    const shown = await capstan(['status', '--listen', address, '--instance', instance, '--repo', repo.url, '--log-level', 'warn']);
+    expect(shown.stderr).toBe('');
+    expect(shown.code).toBe(3);
+    expect(shown.stdout.split('\n')[0]).toBe(`From capstan/status of ${repo.url}:`);
+    expect(shown.stdout).toContain(`${stack}/crash: ${stack}-crash-1 is crash-looping (exit code 3)`);
+
+    const none = await capstan(['status', '--listen', address, '--instance', instance, '--status-branch', 'none']);
+    expect(none.code).toBe(1);
+    expect(none.stdout).toBe('');
+    expect(none.stderr).toContain(`capstan: no daemon answers at http://${address}/api/status (ECONNREFUSED), and --status-branch is none: there is no status to read`);
   });
 });

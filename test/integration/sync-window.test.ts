@@ -11,8 +11,10 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPassContext } from '../../src/cli/context.js';
 import { startDaemonApi, type DaemonApi } from '../../src/cli/run-api.js';
+import { createStatusReporter } from '../../src/cli/status-reporter.js';
 import { resolveSettings } from '../../src/config/settings.js';
 import { silentLogger } from '../../src/logging/logger.js';
+import { DaemonMetrics } from '../../src/server/metrics.js';
 import { TEST_IMAGE, cleanupInstance, uniqueInstance } from '../helpers/docker.js';
 import { startTestGitServer, type TestGitServer, type TestRepo } from '../helpers/git.js';
 
@@ -56,12 +58,13 @@ describe('sync window', () => {
     await repo.write('stacks/app.yaml', manifest('1'));
     const first = await repo.commit('first');
     const settings = resolveSettings(
-      { repo: repo.workDir, instance, dataDir, listen: '127.0.0.1:0', syncWindow: ['deny 0 9-17 * * 1-5'] },
+      { repo: repo.workDir, instance, dataDir, listen: '127.0.0.1:0', syncWindow: ['deny 0 9-17 * * 1-5'], statusBranch: 'none' },
       {},
     );
     const logger = silentLogger();
     const ctx = await createPassContext(settings, logger);
-    api = await startDaemonApi({ settings, ctx, logger, trigger: () => undefined, endpoints: () => ({}), now: () => nowMs });
+    const reporter = createStatusReporter(settings, ctx, logger);
+    api = await startDaemonApi({ settings, ctx, logger, trigger: () => undefined, endpoints: () => ({}), status: reporter, metrics: new DaemonMetrics(), now: () => nowMs });
 
     const held = await api.pass();
     expect(held.held).toBe('SyncWindowClosed');

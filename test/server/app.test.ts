@@ -166,11 +166,17 @@ describe('api', () => {
     const metrics = new DaemonMetrics(async () => [{ stack: 'web', service: 'api', state: 'running', count: 2 }]);
     metrics.recordPass('success', 0.3, [{ stack: 'web', ready: true, appliedAtSeconds: 1_700_000_000 }]);
     metrics.recordGitFetch(0.02);
+    metrics.heal.replicaRestarted('web', 'api', 'crashed');
+    metrics.heal.replicaRestarted('web', 'api', 'crashed');
+    metrics.heal.probeFailed();
+    metrics.heal.healed(0.7);
     const res = await server({ metrics }).inject({ url: '/metrics' });
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toContain('text/plain');
     for (const name of ['capstan_reconcile_total{result="success"} 1', 'capstan_reconcile_duration_seconds_bucket', 'capstan_git_fetch_duration_seconds_count 1',
-      'capstan_stack_ready{stack="web"} 1', 'capstan_last_applied_timestamp_seconds{stack="web"} 1700000000', 'capstan_containers{stack="web",service="api",state="running"} 2']) {
+      'capstan_stack_ready{stack="web"} 1', 'capstan_last_applied_timestamp_seconds{stack="web"} 1700000000', 'capstan_containers{stack="web",service="api",state="running"} 2',
+      'capstan_replica_restarts_total{stack="web",service="api",reason="crashed"} 2', 'capstan_probe_failures_total 1',
+      'capstan_heal_duration_seconds_bucket{le="0.5"} 0', 'capstan_heal_duration_seconds_bucket{le="1"} 1', 'capstan_heal_duration_seconds_sum 0.7', 'capstan_heal_duration_seconds_count 1']) {
       expect(res.body).toContain(name);
     }
   });

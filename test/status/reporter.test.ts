@@ -11,7 +11,7 @@ import { REV_A, REV_B, desiredService, desiredStack, desiredState, observedRepli
 
 const api = desiredService('web', 'api');
 const observed: ObservedState = { instance: 'test', containers: [observedReplica(api, 1)], networks: [], volumes: [] };
-const pass = (revision: string) => ({ revision, applied: 0, desired: desiredState(revision, [desiredStack('web', [api])]), observed });
+const pass = (revision: string) => ({ revision, applied: 0, desired: desiredState(revision, [desiredStack('web', [api])]), observed, plan: { operations: [], heldRollouts: [] } });
 
 function reporter(opts: { fail?: boolean } = {}) {
   const writes: string[][] = [];

@@ -1,6 +1,8 @@
 // The pure status model: conditions from a pass, transition times kept while
-// a condition holds, the rendered file, the auto-revert rule and the commit
-// message. Hand-built desired/observed values; no Git, no Docker.
+// a condition holds, the rendered file, what health checks add (crash loops,
+// failing probes) and that it stays quiet while they go on, the auto-revert
+// rule and the commit message. Hand-built desired/observed values; no Git, no
+// Docker.
 
 import { describe, expect, it } from 'vitest';
 import { ApplyError } from '../../src/errors.js';
@@ -9,6 +11,8 @@ import { operatorStatusAfter, stackStatusesAfter } from '../../src/status/from-p
 import type { StackStatus } from '../../src/status/model.js';
 import { parseStackStatus, renderOperatorStatus, renderStackStatus } from '../../src/status/render.js';
 import { autoRevertCandidate, commitMessage } from '../../src/status/reporter.js';
+import { assessServices, type CrashLoop, type HealthFacts } from '../../src/status/service-health.js';
+import type { ReplicaHealth } from '../../src/health/replica-health.js';
 import { REV_A, REV_B, desiredService, desiredStack, desiredState, observedNetwork, observedReplica } from '../helpers/specs.js';
 
 const T0 = Date.parse('2026-11-25T10:00:00Z');
@@ -21,8 +25,8 @@ function observed(containers = [observedReplica(api, 1), observedReplica(api, 2)
   return { instance: 'test', containers, networks: [observedNetwork('web')], volumes: [] };
 }
 
-function converged(at: number, previous = new Map<string, StackStatus>(), obs = observed()): Map<string, StackStatus> {
-  return stackStatusesAfter(previous, { kind: 'converged', desired, observed: obs }, at);
+function converged(at: number, previous = new Map<string, StackStatus>(), obs = observed(), facts?: HealthFacts, state = desired): Map<string, StackStatus> {
+  return stackStatusesAfter(previous, { kind: 'converged', desired: state, observed: obs, health: assessServices(state, obs, facts, at) }, at);
 }
 
 describe('stack status', () => {
@@ -35,7 +39,7 @@ lastAttemptedRevision: ${REV_A}
 conditions:
   - { type: Ready, status: "True", reason: Converged, message: 1/1 services ready, lastTransitionTime: 2026-11-25T10:00:00Z }
 services:
-  api: { image: example/api:1.4.1, specHash: ${api.specHash}, replicas: { desired: 2, ready: 2 } }
+  api: { image: example/api:1.4.1, specHash: ${api.specHash}, replicas: { desired: 2, running: 2, ready: 2 } }
 `);
   });
 
@@ -53,7 +57,7 @@ services:
       { type: 'Ready', status: 'False', reason: 'ReplicasFailing', message: '0/1 services ready', lastTransitionTime: '2026-11-25T10:05:00Z' },
       { type: 'Degraded', status: 'True', reason: 'ReplicasFailing', message: 'web-api-2 exited', lastTransitionTime: '2026-11-25T10:05:00Z' },
     ]);
-    expect(web.services['api']?.replicas).toEqual({ desired: 2, ready: 1 });
+    expect(web.services['api']?.replicas).toEqual({ desired: 2, running: 1, ready: 1 });
   });
 
   it('says Reconciling while replicas start, counting only healthy ones as ready', () => {
@@ -78,20 +82,125 @@ services:
 
   it('says RolledBack for a stack whose failed revision was auto-reverted', () => {
     const failures = [{ stack: 'web', message: 'create web-api-1: No such image' }];
-    const after = stackStatusesAfter(converged(T0), { kind: 'apply-failed', desired: desiredState(REV_B, desired.stacks.slice()), observed: observed([]), failures, revert: 'c'.repeat(40) }, T1).get('web') as StackStatus;
+    const after = stackStatusesAfter(converged(T0), { kind: 'apply-failed', desired: desiredState(REV_B, desired.stacks.slice()), observed: observed([]), health: [], failures, revert: 'c'.repeat(40) }, T1).get('web') as StackStatus;
     expect(after.lastAppliedRevision).toBe(REV_A);
     expect(after.conditions.find((c) => c.type === 'Degraded')).toMatchObject({ reason: 'RolledBack', message: `${REV_B.slice(0, 7)} failed to apply; reverted by ccccccc` });
   });
 
   it('drops stacks that left Git', () => {
-    const empty = desiredState(REV_B, []);
-    expect(stackStatusesAfter(converged(T0), { kind: 'converged', desired: empty, observed: observed([]) }, T1).size).toBe(0);
+    expect(converged(T1, converged(T0), observed([]), undefined, desiredState(REV_B, [])).size).toBe(0);
   });
 
   it('reads back what it wrote', () => {
     const web = converged(T0).get('web') as StackStatus;
     expect(parseStackStatus(renderStackStatus(web))).toEqual(web);
     expect(parseStackStatus('not: [a status')).toBeUndefined();
+  });
+
+  it('reads a file written before running replicas were reported, taking the ready count', () => {
+    const old = `stack: web\nlastAppliedRevision: ${REV_A}\nlastAttemptedRevision: ${REV_A}\nconditions: []\nservices:\n  api: { image: x, specHash: h, replicas: { desired: 2, ready: 1 } }\n`;
+    expect(parseStackStatus(old)?.services['api']?.replicas).toEqual({ desired: 2, running: 1, ready: 1 });
+  });
+
+  it('holds the services as they were while a closed sync window holds changes', () => {
+    const first = converged(T0);
+    const changed = desiredState(REV_B, [desiredStack('web', [desiredService('web', 'api', { replicas: 2, image: 'example/api:1.4.2' })])]);
+    const held = stackStatusesAfter(first, { kind: 'converged', desired: changed, observed: observed(), health: assessServices(changed, observed(), undefined, T1), windowHeld: new Map([['web', 2]]) }, T1).get('web') as StackStatus;
+    expect(held.conditions.map((c) => [c.type, c.reason, c.message])).toEqual([
+      ['Ready', 'SyncWindowClosed', 'changes wait for a sync window to open'],
+      ['Reconciling', 'SyncWindowClosed', '2 changes wait'],
+    ]);
+    expect(held.lastAppliedRevision).toBe(REV_A);
+    expect(held.lastAttemptedRevision).toBe(REV_B);
+    expect(held.services).toEqual(first.get('web')?.services);
+  });
+});
+
+describe('health in status', () => {
+  const probe = { check: { kind: 'http' as const, path: '/healthz', port: 8080, host: undefined }, intervalMs: 1000, timeoutMs: 1000, initialDelayMs: 0, successThreshold: 1, failureThreshold: 3 };
+  const probed = desiredService('web', 'api', { replicas: 2, capstan: { strategy: 'rolling', progressDeadlineMs: 60_000, probe, raw: {} } });
+  const probedState = desiredState(REV_A, [desiredStack('web', [probed])]);
+  const one = observedReplica(probed, 1);
+  const two = observedReplica(probed, 2);
+  const health = (state: ReplicaHealth['state'], lastOutput: string, failures = 0): { check: typeof probe.check; health: ReplicaHealth } => ({
+    check: probe.check, health: { state, startedAt: T0, successes: 0, failures, wasReady: state !== 'starting', lastOutput, lastProbeAt: T0 + failures },
+  });
+  const facts = (probes: [string, ReturnType<typeof health>][], loops: [string, CrashLoop][] = []): HealthFacts => ({ probes: new Map(probes), crashLoops: new Map(loops) });
+  const web = (at: number, f: HealthFacts | undefined, obs = observed([one, two]), previous = new Map<string, StackStatus>()): StackStatus =>
+    converged(at, previous, obs, f, probedState).get('web') as StackStatus;
+
+  it('names the failing probe and its output for an unready replica, and says Degraded/Unready', () => {
+    const status = web(T0, facts([[one.id, health('ready', 'HTTP 200')], [two.id, health('unready', 'HTTP 404', 3)]]));
+    expect(status.services['api']).toMatchObject({ replicas: { desired: 2, running: 2, ready: 1 }, unhealthy: [{ replica: 'web-api-2', probe: 'http GET :8080/healthz', output: 'HTTP 404' }] });
+    expect(status.conditions.map((c) => [c.type, c.status, c.reason, c.message])).toEqual([
+      ['Ready', 'False', 'Unready', '0/1 services ready'],
+      ['Degraded', 'True', 'Unready', 'web-api-2 fails http GET :8080/healthz: HTTP 404'],
+    ]);
+    expect(renderStackStatus(status)).toContain(`  api:
+    image: example/api:1.4.1
+    specHash: ${probed.specHash}
+    replicas: { desired: 2, running: 2, ready: 1 }
+    unhealthy:
+      - { replica: web-api-2, probe: http GET :8080/healthz, output: HTTP 404 }
+`);
+    expect(parseStackStatus(renderStackStatus(status))).toEqual(status);
+  });
+
+  it('counts a replica whose probe has not passed yet as not ready, without calling it unhealthy', () => {
+    const status = web(T0, facts([[one.id, health('ready', 'HTTP 200')], [two.id, health('starting', 'connect ECONNREFUSED', 1)]]));
+    expect(status.services['api']?.replicas).toEqual({ desired: 2, running: 2, ready: 1 });
+    expect(status.services['api']?.unhealthy).toBeUndefined();
+    expect(status.conditions.map((c) => c.reason)).toEqual(['Progressing', 'Progressing']);
+  });
+
+  it('counts from the snapshot alone without the daemon (a one-shot apply runs no probes)', () => {
+    expect(web(T0, undefined).services['api']?.replicas).toEqual({ desired: 2, running: 2, ready: 2 });
+  });
+
+  it("reports a replica Docker's healthcheck calls unhealthy with the check and its output", () => {
+    const checked = desiredService('web', 'api', { replicas: 1, healthcheck: { test: ['CMD', 'wget', '-qO-', 'http://localhost/'], intervalMs: undefined, timeoutMs: undefined, retries: undefined, startPeriodMs: undefined, startIntervalMs: undefined } });
+    const sick = { ...observedReplica(checked, 1), health: 'unhealthy' as const, healthcheck: { exitCode: 1, output: 'wget: server returned error: HTTP/1.1 500' } };
+    const status = converged(T0, new Map(), observed([sick]), undefined, desiredState(REV_A, [desiredStack('web', [checked])])).get('web') as StackStatus;
+    expect(status.services['api']?.unhealthy).toEqual([{ replica: 'web-api-1', probe: 'healthcheck CMD wget -qO- http://localhost/', output: 'wget: server returned error: HTTP/1.1 500' }]);
+    expect(status.conditions[1]).toMatchObject({ type: 'Degraded', reason: 'Unready' });
+  });
+
+  it('says Degraded/CrashLoop with the exit code and log lines, and stays byte-identical while the loop goes on', () => {
+    const exited = { ...two, state: 'exited' as const };
+    const loop = (crashes: number, lines: string[], nextRestartAt: number | undefined): CrashLoop => ({ replica: 'web-api-2', crashes, exitCode: 3, logLines: lines, nextRestartAt });
+    const first = web(T0, facts([[one.id, health('ready', 'HTTP 200')]], [['web/api', loop(2, ['boom 1'], T0 + 1000)]]), observed([one, exited]));
+    expect(first.conditions.map((c) => [c.type, c.status, c.reason, c.message])).toEqual([
+      ['Ready', 'False', 'CrashLoop', '0/1 services ready'],
+      ['Degraded', 'True', 'CrashLoop', 'web-api-2 is crash-looping (exit code 3)'],
+    ]);
+    expect(first.services['api']).toMatchObject({ replicas: { desired: 2, running: 1, ready: 1 }, crashLoop: { replica: 'web-api-2', exitCode: 3, lastLogLines: ['boom 1'] } });
+    const text = renderStackStatus(first);
+    expect(text).toContain(`    crashLoop:
+      replica: web-api-2
+      exitCode: 3
+      lastLogLines:
+        - boom 1
+`);
+    // Restarted and crashed again: new log lines, more crashes, another countdown; the replica runs for a moment in between.
+    const running = web(T1, facts([[one.id, health('ready', 'HTTP 200')], [two.id, health('starting', '')]], [['web/api', loop(3, ['boom 2'], undefined)]]), observed([one, two]), new Map([['web', first]]));
+    const again = web(T1 + 5000, facts([[one.id, health('ready', 'HTTP 200')]], [['web/api', loop(4, ['boom 3'], T1 + 9000)]]), observed([one, exited]), new Map([['web', running]]));
+    expect(renderStackStatus(running)).toBe(text);
+    expect(renderStackStatus(again)).toBe(text);
+    expect(parseStackStatus(text)).toEqual(first);
+  });
+
+  it('says Degraded/CrashLoop next to a failed apply, since what runs can crash-loop meanwhile', () => {
+    const obs = observed([one, { ...two, state: 'exited' }]);
+    const f = facts([[one.id, health('ready', 'HTTP 200')]], [['web/api', { replica: 'web-api-2', crashes: 3, exitCode: 1, logLines: [], nextRestartAt: T0 + 4000 }]]);
+    const failures = [{ stack: 'web', message: 'create web-db-1: name taken' }];
+    const status = stackStatusesAfter(new Map(), { kind: 'apply-failed', desired: probedState, observed: obs, health: assessServices(probedState, obs, f, T0), failures, revert: undefined }, T0).get('web') as StackStatus;
+    expect(status.conditions.map((c) => [c.type, c.reason])).toEqual([['Ready', 'ApplyFailed'], ['Reconciling', 'RetryingApply'], ['Degraded', 'CrashLoop']]);
+  });
+
+  it('keeps the volatile details for the API: crash count, next restart, newest log lines', () => {
+    const [h] = assessServices(probedState, observed([one, { ...two, state: 'exited' }]), facts([[one.id, health('ready', 'HTTP 200')]], [['web/api', { replica: 'web-api-2', crashes: 4, exitCode: 3, logLines: ['boom 4'], nextRestartAt: T0 + 12_000 }]]), T0);
+    expect(h).toMatchObject({ status: 'Degraded', reason: 'CrashLoop', crashLoop: { lastLogLines: ['boom 4'] } });
+    expect(h?.live).toEqual({ message: 'web-api-2 is crash-looping (4 crashes in a row, exit code 3); next restart in 12 s', crashes: 4, nextRestartAt: '2026-11-25T10:00:12.000Z', probeFailures: {} });
   });
 });
 
