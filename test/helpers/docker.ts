@@ -35,10 +35,20 @@ function lines(text: string): string[] {
 export async function cleanupInstance(instance: string): Promise<void> {
   if (instance.trim() === '') throw new Error('cleanupInstance needs a non-empty instance name');
   const filter = `label=${LABEL.instance}=${instance}`;
-  const containers = lines(await docker('ps', '-aq', '--filter', filter));
-  if (containers.length > 0) await docker('rm', '-f', ...containers);
-  const networks = lines(await docker('network', 'ls', '-q', '--filter', filter));
-  if (networks.length > 0) await docker('network', 'rm', ...networks);
+  // A daemon killed just before may still have a create in flight at the engine: a network can gain an endpoint
+  // after the containers were listed, so look again a few times before giving up.
+  for (let round = 1; ; round++) {
+    const containers = lines(await docker('ps', '-aq', '--filter', filter));
+    if (containers.length > 0) await docker('rm', '-f', ...containers);
+    const networks = lines(await docker('network', 'ls', '-q', '--filter', filter));
+    try {
+      if (networks.length > 0) await docker('network', 'rm', ...networks);
+      break;
+    } catch (err) {
+      if (round >= 5) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
   const volumes = lines(await docker('volume', 'ls', '-q', '--filter', filter));
   if (volumes.length > 0) await docker('volume', 'rm', '-f', ...volumes);
 }
