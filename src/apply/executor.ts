@@ -11,26 +11,13 @@ import type { Logger } from '../logging/logger.js';
 import type { Operation, Plan } from '../plan/operations.js';
 import { describeOperation } from '../plan/render.js';
 import { waitForDependencies } from './dependencies.js';
-import type { HeldRolloutStore } from './held-rollouts.js';
-import type { ReadinessGate } from './readiness.js';
-import { rollService, type RecreateOp } from './rollout.js';
+import { rollService, type RecreateOp, type RolloutSupport } from './rollout.js';
 import type { Traffic } from './traffic.js';
 
 export interface ApplyOptions {
   parallelism: number;
   logger: Logger;
-  /** What rolling updates need: the router, readiness, the hold record, a clock. */
   rollout: RolloutSupport;
-}
-
-export interface RolloutSupport {
-  traffic: Traffic;
-  readiness: ReadinessGate;
-  held: HeldRolloutStore;
-  now: () => number;
-  sleep: (ms: number) => Promise<void>;
-  /** Asked between batches with the revision being rolled out: a reason to stop at this safe step, or undefined. */
-  interrupted?: (revision: string) => Promise<string | undefined>;
 }
 
 export interface ApplyOutcome {

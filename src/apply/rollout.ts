@@ -20,17 +20,21 @@ import type { Traffic } from './traffic.js';
 
 export type RecreateOp = Extract<Operation, { kind: 'recreate-container' }>;
 
-export interface RolloutDeps {
-  backend: Backend;
-  ctx: DeployContext;
+/** What rolling updates need besides the engine: the router, readiness, the hold record, a clock. */
+export interface RolloutSupport {
   traffic: Traffic;
   readiness: ReadinessGate;
   held: HeldRolloutStore;
-  logger: Logger;
   now: () => number;
   sleep: (ms: number) => Promise<void>;
-  /** Asked between batches: a reason to stop at this safe step (a newer commit, a shutdown), or undefined. */
+  /** Asked between batches with the revision being rolled out: a reason to stop at this safe step (a newer commit, a shutdown), or undefined. */
   interrupted?: (revision: string) => Promise<string | undefined>;
+}
+
+export interface RolloutDeps extends RolloutSupport {
+  backend: Backend;
+  ctx: DeployContext;
+  logger: Logger;
 }
 
 export interface RolloutResult {

@@ -2,7 +2,7 @@
 // The Docker backend is created lazily: dockerode is heavy to import, and
 // `validate` or `plan` errors should not pay for it.
 
-import type { RolloutSupport } from '../apply/executor.js';
+import type { RolloutSupport } from '../apply/rollout.js';
 import { fileHeldRollouts, heldRolloutsFile } from '../apply/held-rollouts.js';
 import { readinessGate, type ProbeTracker } from '../apply/readiness.js';
 import { NO_TRAFFIC } from '../apply/traffic.js';

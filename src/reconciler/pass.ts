@@ -4,7 +4,8 @@
 // keyed by immutable commits, so a crash anywhere is healed by the next pass.
 
 import type { Backend } from '../backends/backend.js';
-import { applyPlanOrThrow, type RolloutSupport } from '../apply/executor.js';
+import { applyPlanOrThrow } from '../apply/executor.js';
+import type { RolloutSupport } from '../apply/rollout.js';
 import type { DesiredState } from '../desired/model.js';
 import type { Logger } from '../logging/logger.js';
 import type { ObservedState } from '../observed/model.js';
