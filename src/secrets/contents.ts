@@ -9,7 +9,10 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { SecretError } from '../errors.js';
 import type { MountedFile } from '../manifests/model.js';
-import { decryptAge, parseIdentities } from './age.js';
+import type * as Age from './age.js';
+
+// age (typage and its crypto, ~300 kB) is loaded only when an `*.age` file is read: most passes have none.
+const age = (): Promise<typeof Age> => import('./age.js');
 
 export type ContentReader = (file: MountedFile) => Promise<Uint8Array>;
 
@@ -27,8 +30,8 @@ export function contentReader(sources: ContentSources, checkoutDir: string | und
       return Promise.reject(new SecretError(file, 'is age-encrypted and no key is configured', 'set CAPSTAN_AGE_KEY_FILE to an age identity file (`capstan secret keygen` makes one) whose public key the file was encrypted to'));
     }
     const keyFile = sources.ageKeyFile;
-    identities ??= readFile(keyFile, 'utf8').then(
-      (text) => {
+    identities ??= Promise.all([readFile(keyFile, 'utf8'), age()]).then(
+      ([text, { parseIdentities }]) => {
         const ids = parseIdentities(text);
         if (ids.length === 0) throw new SecretError(keyFile, 'holds no age identity (AGE-SECRET-KEY-1...)', 'point CAPSTAN_AGE_KEY_FILE at the file `capstan secret keygen` or `age-keygen` wrote');
         return ids;
@@ -42,7 +45,7 @@ export function contentReader(sources: ContentSources, checkoutDir: string | und
   const decrypt = async (label: string, data: Uint8Array): Promise<Uint8Array> => {
     const ids = await keys(label);
     try {
-      return await decryptAge(data, ids);
+      return await (await age()).decryptAge(data, ids);
     } catch (err) {
       const why = err instanceof Error ? err.message : String(err);
       throw new SecretError(label, `cannot be decrypted with the key in ${sources.ageKeyFile ?? '?'} (${why})`, 're-encrypt it to the public key of that identity (`capstan secret encrypt --recipient age1...`), or point CAPSTAN_AGE_KEY_FILE at the matching identity');
