@@ -29,7 +29,7 @@ export async function createPassContext(settings: Settings, logger: Logger): Pro
   return { source, backend, desired, instance: settings.instance, parallelism: settings.parallelism, publishPorts: routerServesPorts(settings) === false, logger };
 }
 
-/** Only `--router process` serves published ports today; `container` is not implemented and falls back to containers publishing. */
+/** With a router (a process or a container), it serves published TCP ports; with none, containers publish them. */
 export function routerServesPorts(settings: Settings): boolean {
-  return settings.router === 'process';
+  return settings.router !== 'none';
 }

@@ -18,7 +18,7 @@ import { ReconcileLoop } from '../reconciler/loop.js';
 import { buildRoutingTable, type BuiltTable } from '../router/routes.js';
 import type { PassContext, PassResult } from '../reconciler/pass.js';
 import { createPassContext } from './context.js';
-import { superviseRouter } from './router-process.js';
+import { startRouterSupervisor } from './router-mode.js';
 import { startDaemonApi } from './run-api.js';
 import { createStatusReporter } from './status-reporter.js';
 
@@ -57,8 +57,7 @@ export async function runCommand(settings: Settings, logger: Logger): Promise<nu
     metrics,
     notReady: (c) => prober.isNotReady(c.id),
   });
-  const router = settings.router === 'process' ? await superviseRouter({ dataDir: settings.dataDir, httpPort: settings.httpPort, logger }) : undefined;
-  if (settings.router === 'container') logger.warn('--router container is not implemented yet; routing is off (the table is still at /api/endpoints)');
+  const router = await startRouterSupervisor(settings, logger);
   let endpoints: BuiltTable | undefined;
   let pushing = Promise.resolve();
   // Every pass of the daemon, whatever triggered it, feeds the healer, the prober and the routing table.

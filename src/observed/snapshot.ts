@@ -2,11 +2,13 @@
 // carry this instance's label, listed in parallel with label filters (three
 // list calls; an inspect only for containers that are not running, whose last
 // run feeds crash-loop backoff — a pass where everything runs inspects
-// nothing) and mapped to ObservedState. Errors are left to the caller.
+// nothing) and mapped to ObservedState. The router container is left out: it
+// belongs to no stack, so the planner would prune it. Errors are left to the
+// caller.
 
 import type Docker from 'dockerode';
 import type { ContainerInfo, NetworkInspectInfo, VolumeInspectInfo } from 'dockerode';
-import { LABEL } from '../desired/labels.js';
+import { LABEL, ROUTER_ROLE } from '../desired/labels.js';
 import type { ContainerState, LastRun, ObservedContainer, ObservedNetwork, ObservedState, ObservedVolume } from './model.js';
 
 /** The three list calls a snapshot needs; a narrow type so tests can pass a fake. */
@@ -26,7 +28,7 @@ export async function takeSnapshot(docker: SnapshotClient, instance: string): Pr
   // The engine filters by label already; filtering again keeps the ownership
   // promise even against an engine (or fake) that ignores a filter.
   const owned = (labels: Record<string, string> | null | undefined): boolean => labels?.[LABEL.instance] === instance;
-  const mapped = containers.filter((c) => owned(c.Labels)).map(toObservedContainer);
+  const mapped = containers.filter((c) => owned(c.Labels) && c.Labels[LABEL.role] !== ROUTER_ROLE).map(toObservedContainer);
   const withRuns = await Promise.all(mapped.map(async (c) => (c.state === 'running' ? c : { ...c, lastRun: await lastRunOf(docker, c.id) })));
   return {
     instance,
