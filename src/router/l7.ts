@@ -8,7 +8,7 @@
 
 import net from 'node:net';
 import type { BackendState, Pool } from './backends.js';
-import { bodiless, ChunkedScanner, MAX_HEAD, parseRequestHead, parseResponseHead, type RequestHead } from './http1.js';
+import { bodiless, ChunkedScanner, copyKept, keptLength, MAX_HEAD, parseRequestHead, parseResponseHead, type RequestHead } from './http1.js';
 import { isConnectError } from './l4.js';
 import { Upstream, type UpstreamOwner } from './upstream.js';
 
@@ -26,7 +26,15 @@ export interface L7Routes {
 }
 
 export const STICKY_COOKIE = 'capstan_sticky';
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+
+function idempotent(method: string): boolean {
+  switch (method) {
+    case 'GET': case 'HEAD': case 'OPTIONS': case 'PUT': case 'DELETE': case 'TRACE':
+      return true;
+    default:
+      return false;
+  }
+}
 
 export function indexRoutes(routes: readonly L7Route[]): L7Routes {
   const byHost = new Map<string, L7Route[]>();
@@ -61,9 +69,17 @@ function matches(prefix: string, path: string): boolean {
 }
 
 export function findRoute(routes: L7Routes, hostHeader: string | undefined, url: string): L7Route | undefined {
-  const list = routes.byHost.get(hostOf(hostHeader));
-  if (list !== undefined) for (const r of list) if (matches(r.pathPrefix, url)) return r;
-  for (const r of routes.anyHost) if (matches(r.pathPrefix, url)) return r;
+  return matchPath(hostRoutes(routes, hostHeader), routes.anyHost, url);
+}
+
+/** The routes for this Host header; undefined when no route names it. */
+function hostRoutes(routes: L7Routes, hostHeader: string | undefined): L7Route[] | undefined {
+  return routes.byHost.size === 0 ? undefined : routes.byHost.get(hostOf(hostHeader));
+}
+
+function matchPath(forHost: readonly L7Route[] | undefined, anyHost: readonly L7Route[], url: string): L7Route | undefined {
+  if (forHost !== undefined) for (const r of forHost) if (matches(r.pathPrefix, url)) return r;
+  for (const r of anyHost) if (matches(r.pathPrefix, url)) return r;
   return undefined;
 }
 
@@ -92,8 +108,12 @@ export interface L7Options {
   accessLog: ((line: string) => void) | undefined;
 }
 
-/** Client connections idle this long between requests are closed. */
-const KEEP_ALIVE_MS = 65_000;
+/**
+ * Client connections idle between requests are closed after one to two of
+ * these: one sweep for all, rather than a socket timeout that every read and
+ * write would have to push back.
+ */
+const IDLE_SWEEP_MS = 35_000;
 const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
 const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 404: 'Not Found', 431: 'Request Header Fields Too Large', 502: 'Bad Gateway', 503: 'Service Unavailable' };
 
@@ -108,13 +128,18 @@ export class L7Server extends net.Server {
   readonly opts: L7Options;
   /** Set by closeIdleConnections: busy connections close after their current exchange. */
   closing = false;
+  private sweeper: NodeJS.Timeout | undefined;
 
   constructor(opts: L7Options) {
     super({ allowHalfOpen: true, noDelay: true });
     this.opts = opts;
     this.on('connection', (socket: net.Socket) => {
       this.clients.add(new ClientConnection(socket, this));
+      this.sweeper ??= setInterval(() => {
+        for (const c of this.clients) c.sweep();
+      }, IDLE_SWEEP_MS).unref();
     });
+    this.on('close', () => clearInterval(this.sweeper));
   }
 
   closeIdleConnections(): void {
@@ -143,13 +168,20 @@ class ClientConnection implements UpstreamOwner {
   private pending: Buffer | undefined;
   private ended = false;
   private tunnel: net.Socket | undefined;
+  /** Data arrived since the last idle sweep. */
+  private seen = true;
+  private peer: string | undefined;
+  // The host routes of the last request: a keep-alive connection mostly asks for the same host.
+  private lastRoutes: L7Routes | undefined;
+  private lastHost: string | undefined;
+  private lastHostRoutes: L7Route[] | undefined;
 
   // The exchange in progress, when `req` is set.
   private req: RequestHead | undefined;
   private route: L7Route | undefined;
   private backend: BackendState | undefined;
   private up: Upstream | undefined;
-  private upHead = '';
+  private upHead: Buffer | undefined;
   private retryable = false;
   private retried = false;
   private closeAfter = false;
@@ -168,16 +200,12 @@ class ClientConnection implements UpstreamOwner {
   constructor(socket: net.Socket, server: L7Server) {
     this.socket = socket;
     this.server = server;
-    socket.setTimeout(KEEP_ALIVE_MS);
     socket.on('data', this.onData);
     socket.on('end', () => {
       this.ended = true;
       if (this.req === undefined && this.tunnel === undefined) socket.end();
     });
     socket.on('drain', () => this.up?.socket.resume());
-    socket.on('timeout', () => {
-      if (this.req === undefined && this.tunnel === undefined) socket.destroy();
-    });
     socket.on('error', () => socket.destroy());
     socket.on('close', () => {
       server.clients.delete(this);
@@ -194,7 +222,14 @@ class ClientConnection implements UpstreamOwner {
     if (this.req === undefined && this.tunnel === undefined) this.socket.destroy();
   }
 
+  /** Closes the connection when it sat idle since the last sweep, or never sent a whole head. */
+  sweep(): void {
+    if (!this.seen) this.closeIfIdle();
+    this.seen = false;
+  }
+
   private readonly onData = (chunk: Buffer): void => {
+    this.seen = true;
     if (this.req !== undefined && !this.reqDone) {
       this.forwardBody(chunk);
       return;
@@ -228,7 +263,7 @@ class ClientConnection implements UpstreamOwner {
         this.refuse(400);
         return;
       }
-      this.start(head);
+      this.start(head, buf);
     }
   }
 
@@ -239,8 +274,15 @@ class ClientConnection implements UpstreamOwner {
     this.socket.end(plainAnswer(status, '', true, false));
   }
 
-  private start(req: RequestHead): void {
-    const route = findRoute(this.server.opts.routes(), req.host, req.target);
+  /** `buf` holds the request head from its first byte. */
+  private start(req: RequestHead, buf: Buffer): void {
+    const routes = this.server.opts.routes();
+    if (routes !== this.lastRoutes || req.host !== this.lastHost) {
+      this.lastRoutes = routes;
+      this.lastHost = req.host;
+      this.lastHostRoutes = hostRoutes(routes, req.host);
+    }
+    const route = matchPath(this.lastHostRoutes, routes.anyHost, req.target);
     if (route === undefined) {
       this.answerDirect(req, 404, `capstan router: no route for host "${hostOf(req.host)}" path "${req.target}"\n`);
       return;
@@ -251,19 +293,19 @@ class ClientConnection implements UpstreamOwner {
       return;
     }
     if (req.upgrade !== undefined || req.minor === 0) {
-      this.startTunnel(req, backend);
+      this.startTunnel(req, buf, backend);
       return;
     }
     const hasBody = req.chunked || req.contentLength > 0;
     this.req = req;
     this.route = route;
-    this.retryable = IDEMPOTENT.has(req.method) && !hasBody;
+    this.retryable = !hasBody && idempotent(req.method);
     this.retried = false;
     this.closeAfter = req.close || this.ended;
     this.reqDone = !hasBody;
     this.reqLeft = req.contentLength > 0 ? req.contentLength : 0;
     this.reqChunks = req.chunked ? new ChunkedScanner() : undefined;
-    this.upHead = `${req.method} ${req.target} HTTP/1.1\r\n${req.passOn}${this.forwardedHeaders(req)}\r\n`;
+    this.upHead = withHeaders(buf, req.keep, `${this.forwardedHeaders(req)}\r\n`);
     this.dispatch(backend);
     if (hasBody && this.pending !== undefined) {
       const body = this.pending;
@@ -273,7 +315,8 @@ class ClientConnection implements UpstreamOwner {
   }
 
   private forwardedHeaders(req: RequestHead): string {
-    const peer = this.socket.remoteAddress ?? '';
+    // Asking the socket costs a system call each time.
+    const peer = (this.peer ??= this.socket.remoteAddress ?? '');
     const xff = req.forwardedFor === undefined ? peer : `${req.forwardedFor}, ${peer}`;
     return `x-forwarded-for: ${xff}\r\nx-forwarded-proto: http\r\n${req.host === undefined ? '' : `x-forwarded-host: ${req.host}\r\n`}`;
   }
@@ -301,7 +344,7 @@ class ClientConnection implements UpstreamOwner {
     this.resHeadDone = false;
     this.resChunks = undefined;
     this.resToClose = false;
-    up.socket.write(this.upHead, 'latin1');
+    up.socket.write(this.upHead!);
   }
 
   private forwardBody(chunk: Buffer): void {
@@ -338,7 +381,8 @@ class ClientConnection implements UpstreamOwner {
     for (;;) {
       const end = buf.indexOf(HEAD_END);
       if (end === -1 || end > MAX_HEAD) {
-        this.resBuf = buf;
+        // `chunk` lives in the connection's read buffer, which the next read overwrites.
+        this.resBuf = buf === chunk ? Buffer.from(chunk) : buf;
         if (end !== -1 || buf.length > MAX_HEAD) this.upstreamFailed(u, 'response head too large');
         return;
       }
@@ -350,6 +394,7 @@ class ClientConnection implements UpstreamOwner {
       if (res.status < 200) {
         // 100 Continue and other interim answers go to the client as they are.
         this.socket.write(buf.subarray(0, end + 4));
+        u.keepIfQueued(this.socket);
         buf = buf.subarray(end + 4);
         if (buf.length === 0) {
           this.resBuf = undefined;
@@ -367,32 +412,34 @@ class ClientConnection implements UpstreamOwner {
       else this.resLeft = res.contentLength;
       this.upReusable = !res.close && !this.resToClose;
       if (this.resToClose || this.server.closing) this.closeAfter = true;
-      let out = res.passOn;
+      let extra = '';
       const backend = this.backend!;
       if (this.route!.sticky && stickyId(req.cookie) !== backend.id) {
-        out += `set-cookie: ${STICKY_COOKIE}=${encodeURIComponent(backend.id)}; Path=/; HttpOnly; SameSite=Lax\r\n`;
+        extra = `set-cookie: ${STICKY_COOKIE}=${encodeURIComponent(backend.id)}; Path=/; HttpOnly; SameSite=Lax\r\n`;
       }
-      out += this.closeAfter ? 'connection: close\r\n\r\n' : '\r\n';
-      this.responseStart(out, buf, end + 4);
+      extra += this.closeAfter ? 'connection: close\r\n\r\n' : '\r\n';
+      this.responseStart(buf, res.keep, extra, end + 4);
       return;
     }
   }
 
   /**
-   * Writes the rewritten head with the body bytes that came with it as one
-   * buffer: one write is cheaper than cork/uncork's writev for small answers.
+   * Writes the rewritten head (the kept bytes of `buf` and `extra`) with the
+   * body bytes that came with it as one buffer: one write is cheaper than
+   * cork/uncork's writev for small answers.
    */
-  private responseStart(head: string, buf: Buffer, from: number): void {
+  private responseStart(buf: Buffer, keep: readonly number[], extra: string, from: number): void {
     const rest = buf.length - from;
-    if (rest === 0 || rest > 16 * 1024) {
-      this.socket.write(head, 'latin1');
+    if (rest > 16 * 1024) {
+      this.socket.write(withHeaders(buf, keep, extra));
       this.responseBody(buf, from, from);
       return;
     }
-    const out = Buffer.allocUnsafe(head.length + rest);
-    out.write(head, 0, 'latin1');
-    buf.copy(out, head.length, from);
-    this.responseBody(out, head.length, 0);
+    const headLength = keptLength(keep) + extra.length;
+    const out = Buffer.allocUnsafe(headLength + rest);
+    out.write(extra, copyKept(buf, 0, keep, out, 0), 'latin1');
+    buf.copy(out, headLength, from);
+    this.responseBody(out, headLength, 0);
   }
 
   /** Follows the body's framing from `from`; writes `buf` to the client from `writeFrom` (a head may precede the body). */
@@ -412,7 +459,11 @@ class ClientConnection implements UpstreamOwner {
       end = this.resLeft === 0 ? from + take : -1;
     }
     const to = end === -1 ? buf.length : end;
-    if (to > writeFrom && !this.socket.write(writeFrom === 0 && to === buf.length ? buf : buf.subarray(writeFrom, to))) this.up?.socket.pause();
+    if (to > writeFrom) {
+      const accepted = this.socket.write(writeFrom === 0 && to === buf.length ? buf : buf.subarray(writeFrom, to));
+      this.up?.keepIfQueued(this.socket);
+      if (!accepted) this.up?.socket.pause();
+    }
     if (end === -1) return;
     // Bytes after the answer's end belong to no request: that connection cannot be reused.
     if (end < buf.length || !this.reqDone) this.upReusable = false;
@@ -502,15 +553,14 @@ class ClientConnection implements UpstreamOwner {
   }
 
   /** Upgrade and HTTP/1.0 requests: a fresh backend connection of their own, then raw bytes both ways. */
-  private startTunnel(req: RequestHead, backend: BackendState): void {
+  private startTunnel(req: RequestHead, buf: Buffer, backend: BackendState): void {
     this.socket.off('data', this.onData);
     this.socket.setTimeout(0);
     backend.begin();
-    const version = req.minor === 0 ? 'HTTP/1.0' : 'HTTP/1.1';
     const connection = req.upgrade !== undefined ? `connection: upgrade\r\nupgrade: ${req.upgrade}\r\n` : 'connection: close\r\n';
     const up = net.connect({ host: backend.host, port: backend.port, noDelay: true, allowHalfOpen: true });
     this.tunnel = up;
-    up.write(`${req.method} ${req.target} ${version}\r\n${req.passOn}${this.forwardedHeaders(req)}${connection}\r\n`, 'latin1');
+    up.write(withHeaders(buf, req.keep, `${this.forwardedHeaders(req)}${connection}\r\n`));
     if (this.pending !== undefined) up.write(this.pending);
     this.pending = undefined;
     let connected = false;
@@ -534,4 +584,11 @@ class ClientConnection implements UpstreamOwner {
     this.socket.pipe(up);
     this.socket.resume();
   }
+}
+
+/** A head made of the kept lines of `from` (which holds it from its first byte) and then `extra`. */
+function withHeaders(from: Buffer, keep: readonly number[], extra: string): Buffer {
+  const out = Buffer.allocUnsafe(keptLength(keep) + extra.length);
+  out.write(extra, copyKept(from, 0, keep, out, 0), 'latin1');
+  return out;
 }

@@ -4,7 +4,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import http from 'node:http';
-import type net from 'node:net';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -37,6 +37,38 @@ async function backends(...names: string[]): Promise<(TestServer & { seen: http.
     out.push(b);
   }
   return out;
+}
+
+const digest = (data: Buffer): string => crypto.createHash('sha256').update(data).digest('hex');
+
+/** Writes `data` in 4 KB pieces a turn apart, so the router reads it in small chunks too, then ends. */
+function trickle(data: Buffer, to: NodeJS.WritableStream): void {
+  let at = 0;
+  const step = (): void => {
+    if (at >= data.length) {
+      to.end();
+      return;
+    }
+    to.write(data.subarray(at, at + 4096));
+    at += 4096;
+    setImmediate(step);
+  };
+  step();
+}
+
+/** Sends `payload`, reads nothing for 300 ms (the other side's writes queue up), then everything until the close. */
+function slowRead(port: number, payload: string): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ host: '127.0.0.1', port });
+    const chunks: Buffer[] = [];
+    s.setTimeout(20_000, () => s.destroy(new Error('slow read timed out')));
+    s.pause();
+    s.on('data', (c: Buffer) => chunks.push(c));
+    s.on('error', reject);
+    s.on('close', () => resolve(Buffer.concat(chunks)));
+    s.write(payload);
+    setTimeout(() => s.resume(), 300);
+  });
 }
 
 const b = (id: string, port: number, weight = 1): { id: string; host: string; port: number; weight: number } => ({ id, host: '127.0.0.1', port, weight });
@@ -107,6 +139,24 @@ describe('L7 wire handling', () => {
     const chunked = await request(httpPort, { method: 'PUT', body: big, headers: { 'transfer-encoding': 'chunked' } });
     expect([sized.status, sized.body === big, chunked.status, chunked.body === big]).toEqual([200, true, 200, true]);
     expect(echo.seen.map((h) => h['transfer-encoding'] ?? h['content-length'])).toEqual([String(big.length), 'chunked']);
+  });
+
+  it('keeps a large answer intact for a client that stops reading for a while', async () => {
+    const { client, httpPort } = await router();
+    // Binary and larger than the kernel's socket buffers, so the router's writes to the client queue up.
+    const big = crypto.randomBytes(8 * 1024 * 1024);
+    const backend = await httpBackend('big', (_req, res) => {
+      res.setHeader('content-length', big.length);
+      trickle(big, res);
+      return true;
+    });
+    cleanups.push(() => backend.close());
+    await client.pushTable({ l7: [{ pathPrefix: '/', backends: [b('big', backend.port)] }] });
+    const head = 'HTTP/1.1 200 OK\r\n';
+    const got = await slowRead(httpPort, 'GET / HTTP/1.1\r\nHost: app\r\nConnection: close\r\n\r\n');
+    const bodyAt = got.indexOf('\r\n\r\n') + 4;
+    expect(got.subarray(0, head.length).toString('latin1')).toBe(head);
+    expect(digest(got.subarray(bodyAt))).toBe(digest(big));
   });
 
   it('answers an HTTP/1.0 request and closes the connection', async () => {
@@ -324,6 +374,17 @@ describe('L4 listeners', () => {
     for (let i = 0; i < 9; i++) replies.push(await tcpExchange(port, `ping${i}`));
     expect(replies.slice(0, 3)).toEqual(['a:ping0', 'b:ping1', 'c:ping2']);
     expect(countBy(replies.map((r) => r.split(':')[0]!))).toEqual({ a: 3, b: 3, c: 3 });
+  });
+
+  it('relays a large stream intact to a client that stops reading for a while', async () => {
+    const { client } = await router();
+    const big = crypto.randomBytes(8 * 1024 * 1024);
+    const server = net.createServer((socket) => trickle(big, socket));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const port = await freePort();
+    await client.pushTable({ l4: [{ listen: { host: '127.0.0.1', port }, backends: [b('big', (server.address() as net.AddressInfo).port)] }] });
+    expect(digest(await slowRead(port, ''))).toBe(digest(big));
   });
 
   it('tries the next replica when a connect is refused', async () => {
