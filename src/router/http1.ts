@@ -1,21 +1,43 @@
 // HTTP/1.x message heads and body framing for the L7 fast path: just enough
 // parsing to route a request, rewrite its hop-by-hop headers and know where
-// each message ends, so sockets can be reused. Pure: strings and buffers in,
-// plain values out; no sockets here.
+// each message ends, so sockets can be reused. Pure: buffers in, plain
+// values out; no sockets here.
 //
-// Heads are read with charCodeAt and indexOf, never regexes, sets or
-// lowercased copies: per request this is most of the proxy's own work. What
-// passes on is given as offsets into the head (`keep`), so the outgoing head
-// is assembled by copying those bytes of the received buffer.
+// Heads are read byte by byte from the received buffer in one pass that also
+// finds their end: no string of the whole head, no regexes, sets or
+// lowercased copies (per request this is most of the proxy's own work).
+// What passes on is given as offsets into that buffer (`keep`), so the
+// outgoing head is assembled by copying those bytes.
 
 /** Longest request or response head accepted; beyond it a request gets 431. */
 export const MAX_HEAD = 64 * 1024;
 
-/** tchar of RFC 9110 §5.6.2, by char code. */
-const TOKEN_CHAR = new Uint8Array(128);
+/** The buffer ends before the head does: wait for more bytes. */
+export const INCOMPLETE = 'incomplete';
+
+/** tchar of RFC 9110 §5.6.2, by byte. */
+const TOKEN_CHAR = new Uint8Array(256);
 for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") TOKEN_CHAR[c.charCodeAt(0)] = 1;
 
-export interface RequestHead {
+function bytes(lower: string): Uint8Array {
+  return Uint8Array.from(lower, (c) => c.charCodeAt(0));
+}
+const N = {
+  host: bytes('host'), contentLength: bytes('content-length'), transferEncoding: bytes('transfer-encoding'), connection: bytes('connection'),
+  keepAlive: bytes('keep-alive'), proxyConnection: bytes('proxy-connection'), te: bytes('te'), trailer: bytes('trailer'), upgrade: bytes('upgrade'),
+  proxyAuthorization: bytes('proxy-authorization'), proxyAuthenticate: bytes('proxy-authenticate'), cookie: bytes('cookie'),
+  forwardedFor: bytes('x-forwarded-for'), forwardedProto: bytes('x-forwarded-proto'), forwardedHost: bytes('x-forwarded-host'), chunked: bytes('chunked'),
+  version: bytes('HTTP/1.'),
+};
+
+interface Head {
+  /** Bytes from the head's start to just past its blank line. */
+  length: number;
+  /** The first line and the header lines to pass on: [start, end) pairs of offsets into the buffer, each line with its CRLF. */
+  keep: number[];
+}
+
+export interface RequestHead extends Head {
   method: string;
   target: string;
   /** The minor version: 0 for HTTP/1.0, 1 for HTTP/1.1. */
@@ -29,113 +51,96 @@ export interface RequestHead {
   close: boolean;
   /** The Upgrade header's value when Connection names upgrade. */
   upgrade: string | undefined;
-  /** The request line and the header lines to pass on (hop-by-hop and X-Forwarded-* left out): [start, end) pairs of offsets into the head, each line with its CRLF. */
-  keep: number[];
   /** Any X-Forwarded-For the client sent, joined. */
   forwardedFor: string | undefined;
 }
 
 /**
- * Parses a request head (without its final blank line); undefined when
- * malformed (400). The offsets in `keep` count the CRLF after each line, so
- * they are offsets into the received bytes, where the head's last line is
- * followed by CRLF CRLF.
+ * Parses the request head at the start of `buf`; undefined when malformed
+ * (400). Hop-by-hop and X-Forwarded-* headers are left out of `keep`; the
+ * request line passes on as it is (the tunnel keeps its version, and the
+ * fast path only takes HTTP/1.1).
  */
-export function parseRequestHead(head: string): RequestHead | undefined {
-  if (head.indexOf('\0') !== -1) return undefined;
-  const eol = lineEnd(head, 0);
-  if (eol === -1) return undefined;
-  const sp1 = head.indexOf(' ');
-  const sp2 = sp1 === -1 ? -1 : head.indexOf(' ', sp1 + 1);
-  if (sp1 <= 0 || sp2 === -1 || sp2 >= eol || !isToken(head, 0, sp1) || !isTarget(head, sp1 + 1, sp2)) return undefined;
-  // "HTTP/1.1" or "HTTP/1.0" and nothing after it.
-  if (eol - sp2 !== 9 || !head.startsWith('HTTP/1.', sp2 + 1)) return undefined;
-  const minorCode = head.charCodeAt(eol - 1);
-  if (minorCode !== 48 && minorCode !== 49) return undefined;
-  const minor = minorCode - 48;
+export function parseRequestHead(buf: Buffer): RequestHead | typeof INCOMPLETE | undefined {
+  // "METHOD TARGET HTTP/1.x": a token, visible ASCII, and nothing after the version.
+  const n = buf.length;
+  let i = 0;
+  while (i < n && TOKEN_CHAR[buf[i]!] === 1) i++;
+  const sp1 = i;
+  if (sp1 === n) return INCOMPLETE;
+  if (sp1 === 0 || buf[sp1] !== 32) return undefined;
+  for (i = sp1 + 1; i < n; i++) {
+    const c = buf[i]!;
+    if (c < 0x21 || c > 0x7e) break;
+  }
+  const sp2 = i;
+  if (sp2 === n) return INCOMPLETE;
+  if (sp2 === sp1 + 1 || buf[sp2] !== 32) return undefined;
+  const eol = sp2 + 9;
+  if (eol + 1 >= n) return startsLike(buf, sp2 + 1, N.version) ? INCOMPLETE : undefined;
+  const minor = buf[eol - 1]! - 48;
+  if (!startsLike(buf, sp2 + 1, N.version) || (minor !== 0 && minor !== 1) || buf[eol] !== 13 || buf[eol + 1] !== 10) return undefined;
   const r: RequestHead = {
-    method: head.slice(0, sp1), target: head.slice(sp1 + 1, sp2), minor, host: undefined, cookie: undefined, contentLength: -1, chunked: false,
-    close: minor === 0, upgrade: undefined, keep: [], forwardedFor: undefined,
+    length: 0, keep: [], method: buf.toString('latin1', 0, sp1), target: buf.toString('latin1', sp1 + 1, sp2), minor, host: undefined, cookie: undefined,
+    contentLength: -1, chunked: false, close: minor === 0, upgrade: undefined, forwardedFor: undefined,
   };
   let connection = '';
   let upgrade: string | undefined;
   let te: string | undefined;
-  // The request line passes on as it is: the tunnel keeps its version, and the fast path only takes HTTP/1.1.
-  let run = 0;
-  let pos = eol + 2;
-  while (pos < head.length) {
-    const end = lineEnd(head, pos);
-    const colon = end === -1 ? -1 : head.indexOf(':', pos);
-    if (colon === -1 || colon >= end || colon === pos || !isToken(head, pos, colon)) return undefined;
-    const [vs, ve] = trimmed(head, colon + 1, end);
-    let drop = false;
-    switch (colon - pos) {
+  const end = walkHeaders(buf, eol + 2, r.keep, (pos) => {
+    switch (line.colon - pos) {
       case 4:
-        if (named(head, pos, 'host')) {
-          if (r.host !== undefined) return undefined;
-          r.host = head.slice(vs, ve);
+        if (named(buf, pos, N.host)) {
+          if (r.host !== undefined) return MALFORMED;
+          r.host = value(buf);
         }
-        break;
+        return KEEP;
       case 14:
-        if (named(head, pos, 'content-length')) {
-          const n = digits(head, vs, ve);
-          if (n === -1 || (r.contentLength !== -1 && r.contentLength !== n)) return undefined;
-          r.contentLength = n;
+        if (named(buf, pos, N.contentLength)) {
+          const len = digits(buf, line.valueStart, line.valueEnd);
+          if (len === -1 || (r.contentLength !== -1 && r.contentLength !== len)) return MALFORMED;
+          r.contentLength = len;
         }
-        break;
+        return KEEP;
       case 17:
-        if (named(head, pos, 'transfer-encoding')) {
-          const v = head.slice(vs, ve);
-          te = te === undefined ? v : `${te}, ${v}`;
-        } else drop = named(head, pos, 'x-forwarded-proto');
-        break;
+        if (named(buf, pos, N.transferEncoding)) {
+          te = te === undefined ? value(buf) : `${te}, ${value(buf)}`;
+          return KEEP;
+        }
+        return named(buf, pos, N.forwardedProto) ? DROP : KEEP;
       case 10:
-        if (named(head, pos, 'connection')) {
-          const v = head.slice(vs, ve);
-          connection = connection === '' ? v : `${connection}, ${v}`;
-          drop = true;
-        } else drop = named(head, pos, 'keep-alive');
-        break;
+        if (named(buf, pos, N.connection)) {
+          connection = connection === '' ? value(buf) : `${connection}, ${value(buf)}`;
+          return DROP;
+        }
+        return named(buf, pos, N.keepAlive) ? DROP : KEEP;
       case 7:
-        if (named(head, pos, 'upgrade')) {
-          upgrade = head.slice(vs, ve);
-          drop = true;
-        } else drop = named(head, pos, 'trailer');
-        break;
+        if (named(buf, pos, N.upgrade)) {
+          upgrade = value(buf);
+          return DROP;
+        }
+        return named(buf, pos, N.trailer) ? DROP : KEEP;
       case 6:
-        if (named(head, pos, 'cookie')) {
-          const v = head.slice(vs, ve);
-          r.cookie = r.cookie === undefined ? v : `${r.cookie}; ${v}`;
-        }
-        break;
+        if (named(buf, pos, N.cookie)) r.cookie = r.cookie === undefined ? value(buf) : `${r.cookie}; ${value(buf)}`;
+        return KEEP;
       case 15:
-        if (named(head, pos, 'x-forwarded-for')) {
-          const v = head.slice(vs, ve);
-          r.forwardedFor = r.forwardedFor === undefined ? v : `${r.forwardedFor}, ${v}`;
-          drop = true;
-        }
-        break;
+        if (!named(buf, pos, N.forwardedFor)) return KEEP;
+        r.forwardedFor = r.forwardedFor === undefined ? value(buf) : `${r.forwardedFor}, ${value(buf)}`;
+        return DROP;
       case 16:
-        drop = named(head, pos, 'proxy-connection') || named(head, pos, 'x-forwarded-host');
-        break;
+        return named(buf, pos, N.proxyConnection) || named(buf, pos, N.forwardedHost) ? DROP : KEEP;
       case 2:
-        drop = named(head, pos, 'te');
-        break;
+        return named(buf, pos, N.te) ? DROP : KEEP;
       case 18:
-        drop = named(head, pos, 'proxy-authenticate');
-        break;
+        return named(buf, pos, N.proxyAuthenticate) ? DROP : KEEP;
       case 19:
-        drop = named(head, pos, 'proxy-authorization');
-        break;
+        return named(buf, pos, N.proxyAuthorization) ? DROP : KEEP;
+      default:
+        return KEEP;
     }
-    const next = end === -1 ? head.length + 2 : end + 2;
-    if (drop) {
-      if (pos > run) r.keep.push(run, pos);
-      run = next;
-    }
-    pos = next;
-  }
-  if (pos > run) r.keep.push(run, pos);
+  });
+  if (end < 0) return end === WALK_INCOMPLETE ? INCOMPLETE : undefined;
+  r.length = end;
   if (te !== undefined) {
     // Only "chunked" as the one coding is framed here; anything else, or a
     // Content-Length next to it, is how request smuggling starts.
@@ -153,7 +158,7 @@ export function parseRequestHead(head: string): RequestHead | undefined {
   return r;
 }
 
-export interface ResponseHead {
+export interface ResponseHead extends Head {
   status: number;
   /** -1 without a Content-Length. */
   contentLength: number;
@@ -162,61 +167,59 @@ export interface ResponseHead {
   otherEncoding: boolean;
   /** The backend will close this connection. */
   close: boolean;
-  /** The status line and the header lines to pass on, as in RequestHead.keep. */
-  keep: number[];
 }
 
-/** Parses a response head (without its final blank line); undefined when malformed (502). */
-export function parseResponseHead(head: string): ResponseHead | undefined {
-  if (head.indexOf('\0') !== -1) return undefined;
-  const statusEnd = lineEnd(head, 0);
-  if (statusEnd === -1) return undefined;
+/** Parses the response head at the start of `buf`; undefined when malformed (502). */
+export function parseResponseHead(buf: Buffer): ResponseHead | typeof INCOMPLETE | undefined {
   // "HTTP/1.1 200 OK": version, a three-digit status, an optional reason.
-  if (!head.startsWith('HTTP/1.') || head.charCodeAt(8) !== 32 || statusEnd < 12 || (statusEnd > 12 && head.charCodeAt(12) !== 32)) return undefined;
-  const status = digits(head, 9, 12);
+  const n = buf.length;
+  if (n < 13) return startsLike(buf, 0, N.version) ? INCOMPLETE : undefined;
+  if (!startsLike(buf, 0, N.version) || buf[8] !== 32 || (buf[12] !== 32 && buf[12] !== 13)) return undefined;
+  const status = digits(buf, 9, 12);
   if (status < 100) return undefined;
-  const r: ResponseHead = { status, contentLength: -1, chunked: false, otherEncoding: false, close: head.charCodeAt(7) === 48 /* 1.0 */, keep: [] };
-  let run = 0;
-  let pos = statusEnd + 2;
-  while (pos < head.length) {
-    const end = lineEnd(head, pos);
-    const colon = end === -1 ? -1 : head.indexOf(':', pos);
-    if (colon === -1 || colon >= end || colon === pos || !isToken(head, pos, colon)) return undefined;
-    const [vs, ve] = trimmed(head, colon + 1, end);
-    let drop = false;
-    switch (colon - pos) {
+  let eol = 12;
+  for (; eol < n; eol++) {
+    const c = buf[eol]!;
+    if (c === 13) break;
+    if (c === 10 || c === 0) return undefined;
+  }
+  if (eol + 1 >= n) return INCOMPLETE;
+  if (buf[eol + 1] !== 10) return undefined;
+  const r: ResponseHead = { length: 0, keep: [], status, contentLength: -1, chunked: false, otherEncoding: false, close: buf[7] === 48 /* 1.0 */ };
+  const end = walkHeaders(buf, eol + 2, r.keep, (pos) => {
+    switch (line.colon - pos) {
       case 14:
-        if (named(head, pos, 'content-length')) {
-          r.contentLength = digits(head, vs, ve);
-          if (r.contentLength === -1) return undefined;
+        if (named(buf, pos, N.contentLength)) {
+          r.contentLength = digits(buf, line.valueStart, line.valueEnd);
+          if (r.contentLength === -1) return MALFORMED;
         }
-        break;
+        return KEEP;
       case 17:
-        if (named(head, pos, 'transfer-encoding')) {
-          if (ve - vs >= 7 && equalsLower(head.slice(ve - 7, ve), 'chunked')) r.chunked = true;
+        if (named(buf, pos, N.transferEncoding)) {
+          if (line.valueEnd - line.valueStart >= 7 && named(buf, line.valueEnd - 7, N.chunked)) r.chunked = true;
           else r.otherEncoding = true;
         }
-        break;
+        return KEEP;
       case 10:
-        if (named(head, pos, 'connection')) {
-          const v = head.slice(vs, ve).toLowerCase();
-          if (v.includes('close')) r.close = true;
-          else if (v.includes('keep-alive')) r.close = false;
-          drop = true;
-        } else drop = named(head, pos, 'keep-alive');
-        break;
+        if (named(buf, pos, N.connection)) {
+          // Mostly exactly "keep-alive": no lowercased copy for that.
+          if (line.valueEnd - line.valueStart === 10 && named(buf, line.valueStart, N.keepAlive)) r.close = false;
+          else {
+            const v = value(buf).toLowerCase();
+            if (v.includes('close')) r.close = true;
+            else if (v.includes('keep-alive')) r.close = false;
+          }
+          return DROP;
+        }
+        return named(buf, pos, N.keepAlive) ? DROP : KEEP;
       case 16:
-        drop = named(head, pos, 'proxy-connection');
-        break;
+        return named(buf, pos, N.proxyConnection) ? DROP : KEEP;
+      default:
+        return KEEP;
     }
-    const next = end === -1 ? head.length + 2 : end + 2;
-    if (drop) {
-      if (pos > run) r.keep.push(run, pos);
-      run = next;
-    }
-    pos = next;
-  }
-  if (pos > run) r.keep.push(run, pos);
+  });
+  if (end < 0) return end === WALK_INCOMPLETE ? INCOMPLETE : undefined;
+  r.length = end;
   return r;
 }
 
@@ -227,45 +230,93 @@ export function keptLength(keep: readonly number[]): number {
   return n;
 }
 
-/** Copies the kept ranges of `from` (offsets relative to `base`) into `to` at `at`; returns the offset after them. */
-export function copyKept(from: Buffer, base: number, keep: readonly number[], to: Buffer, at: number): number {
+/** Copies the kept ranges of `from` into `to` at `at`; returns the offset after them. */
+export function copyKept(from: Buffer, keep: readonly number[], to: Buffer, at: number): number {
   let o = at;
-  for (let i = 0; i < keep.length; i += 2) o += from.copy(to, o, base + keep[i]!, base + keep[i + 1]!);
+  for (let i = 0; i < keep.length; i += 2) o += from.copy(to, o, keep[i]!, keep[i + 1]!);
   return o;
 }
 
+// The header line walkHeaders is at, filled by readHeader: no object per line.
+const line = { colon: 0, valueStart: 0, valueEnd: 0, next: 0 };
+
+const KEEP = 0;
+const DROP = 1;
+const MALFORMED = 2;
+const WALK_INCOMPLETE = -1;
+const WALK_MALFORMED = -2;
+
 /**
- * Where the line starting at `pos` ends (its CR), or head.length for the
- * last line; -1 when a CR or LF stands alone in it.
+ * Reads the header lines from `pos` up to the blank line, asks `visit`
+ * (given the line's start; name, colon and value are in `line`) whether each
+ * passes on, and adds the runs that do to `keep`, from the first line on.
+ * Returns the offset just past the blank line, WALK_INCOMPLETE when `buf`
+ * ends first, or WALK_MALFORMED.
  */
-function lineEnd(head: string, pos: number): number {
-  const cr = head.indexOf('\r', pos);
-  const lf = head.indexOf('\n', pos);
-  if (cr === -1) return lf === -1 ? head.length : -1;
-  return lf === cr + 1 ? cr : -1;
+function walkHeaders(buf: Buffer, pos: number, keep: number[], visit: (pos: number) => number): number {
+  let run = 0;
+  for (;;) {
+    if (pos + 1 >= buf.length) return WALK_INCOMPLETE;
+    if (buf[pos] === 13) {
+      if (buf[pos + 1] !== 10) return WALK_MALFORMED;
+      if (pos > run) keep.push(run, pos);
+      return pos + 2;
+    }
+    const read = readHeader(buf, pos);
+    if (read !== 0) return read;
+    const verdict = visit(pos);
+    if (verdict === MALFORMED) return WALK_MALFORMED;
+    if (verdict === DROP) {
+      if (pos > run) keep.push(run, pos);
+      run = line.next;
+    }
+    pos = line.next;
+  }
 }
 
-function isToken(s: string, from: number, to: number): boolean {
-  for (let i = from; i < to; i++) {
-    const c = s.charCodeAt(i);
-    if (c > 127 || TOKEN_CHAR[c] === 0) return false;
+/**
+ * One pass over "name: value" CRLF at `pos`: the name must be a token, the
+ * line may hold no NUL and no CR or LF but the CRLF that ends it. 0 when
+ * read (into `line`), else WALK_INCOMPLETE or WALK_MALFORMED.
+ */
+function readHeader(buf: Buffer, pos: number): number {
+  const n = buf.length;
+  let colon = -1;
+  let i = pos;
+  for (; i < n; i++) {
+    const c = buf[i]!;
+    if (c === 13) break;
+    if (colon !== -1) {
+      if (c === 10 || c === 0) return WALK_MALFORMED;
+    } else if (c === 58) colon = i;
+    else if (TOKEN_CHAR[c] === 0) return WALK_MALFORMED;
   }
+  if (i + 1 >= n) return WALK_INCOMPLETE;
+  if (colon <= pos || buf[i + 1] !== 10) return WALK_MALFORMED;
+  let a = colon + 1;
+  let b = i;
+  while (a < b && (buf[a] === 32 || buf[a] === 9)) a++;
+  while (b > a && (buf[b - 1] === 32 || buf[b - 1] === 9)) b--;
+  line.colon = colon;
+  line.valueStart = a;
+  line.valueEnd = b;
+  line.next = i + 2;
+  return 0;
+}
+
+function value(buf: Buffer): string {
+  return buf.toString('latin1', line.valueStart, line.valueEnd);
+}
+
+/** Whether the bytes at `from` spell `lower` ignoring ASCII case (setting 0x20 lowercases letters and leaves the other bytes these names hold). */
+function named(buf: Buffer, from: number, lower: Uint8Array): boolean {
+  for (let i = 0; i < lower.length; i++) if ((buf[from + i]! | 0x20) !== lower[i]) return false;
   return true;
 }
 
-/** Visible ASCII only, as a request target must be. */
-function isTarget(s: string, from: number, to: number): boolean {
-  if (from === to) return false;
-  for (let i = from; i < to; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x21 || c > 0x7e) return false;
-  }
-  return true;
-}
-
-/** Whether the token at `from` spells `lower` (already known to be as long), ignoring case: tokens only lowercase by setting 0x20. */
-function named(s: string, from: number, lower: string): boolean {
-  for (let i = 0; i < lower.length; i++) if ((s.charCodeAt(from + i) | 0x20) !== lower.charCodeAt(i)) return false;
+/** `prefix` as far as `buf` goes (exact case). */
+function startsLike(buf: Buffer, from: number, prefix: Uint8Array): boolean {
+  for (let i = 0; i < prefix.length && from + i < buf.length; i++) if (buf[from + i] !== prefix[i]) return false;
   return true;
 }
 
@@ -273,25 +324,16 @@ function equalsLower(s: string, lower: string): boolean {
   return s.length === lower.length && s.toLowerCase() === lower;
 }
 
-/** [start, end) of the value between `from` and `to` without the spaces and tabs around it. */
-function trimmed(s: string, from: number, to: number): [number, number] {
-  let a = from;
-  let b = to;
-  while (a < b && (s.charCodeAt(a) === 32 || s.charCodeAt(a) === 9)) a++;
-  while (b > a && (s.charCodeAt(b - 1) === 32 || s.charCodeAt(b - 1) === 9)) b--;
-  return [a, b];
-}
-
 /** A decimal of 1 to 15 digits, or -1. */
-function digits(s: string, from: number, to: number): number {
+function digits(buf: Buffer, from: number, to: number): number {
   if (to <= from || to - from > 15) return -1;
-  let n = 0;
+  let v = 0;
   for (let i = from; i < to; i++) {
-    const d = s.charCodeAt(i) - 48;
+    const d = buf[i]! - 48;
     if (d < 0 || d > 9) return -1;
-    n = n * 10 + d;
+    v = v * 10 + d;
   }
-  return n;
+  return v;
 }
 
 /** Whether a response to `method` with `status` carries no body whatever its headers say. */

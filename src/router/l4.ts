@@ -3,12 +3,12 @@
 // kept (allowHalfOpen), so protocols that shut down one direction still work.
 // A refused connect moves on to the next backend before the client sees it.
 //
-// Built for per-round-trip cost: the backend side reads into a buffer of its
-// own (read-buffer.ts) and writes straight from it; the client side is a
-// plain 'data' listener. Each side pauses the other while its writes are
-// queued (backpressure).
+// Built for per-round-trip cost: both sides read into buffers of their own
+// (read-buffer.ts, accept.ts) and write straight from them. Each side pauses
+// the other while its writes are queued (backpressure).
 
 import net from 'node:net';
+import { acceptConnections } from './accept.js';
 import type { BackendState, Pool } from './backends.js';
 import { ReadBuffer } from './read-buffer.js';
 
@@ -19,19 +19,29 @@ export interface L4Listener {
   connections: Set<net.Socket>;
 }
 
-export function createL4Listener(pool: Pool): L4Listener {
+export function createL4Listener(pool: Pool, ownReads: boolean): L4Listener {
   const connections = new Set<net.Socket>();
   const listener: L4Listener = { server: net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }), pool, connections };
-  listener.server.on('connection', (client) => {
+  acceptConnections(listener.server, { allowHalfOpen: true, ownReads }, (client, clientReads) => {
+    // Nothing is read before a backend is connected to take it.
+    client.pause();
     connections.add(client);
     client.on('close', () => connections.delete(client));
     client.on('error', () => client.destroy());
-    connect(listener.pool, client, 0, undefined);
+    const relay: { to: net.Socket | undefined } = { to: undefined };
+    connect(listener.pool, client, relay, 0, undefined);
+    return (chunk) => {
+      const to = relay.to!;
+      const accepted = to.write(chunk);
+      clientReads.keepIfQueued(to);
+      return accepted;
+    };
   });
   return listener;
 }
 
-function connect(pool: Pool, client: net.Socket, attempt: number, refused: BackendState | undefined): void {
+/** Connects `client` to the next backend of `pool` (skipping one that refused) and relays between them once connected. */
+function connect(pool: Pool, client: net.Socket, relay: { to: net.Socket | undefined }, attempt: number, refused: BackendState | undefined): void {
   const backend = pool.pick(refused);
   if (backend === undefined || client.destroyed) {
     client.destroy();
@@ -43,21 +53,15 @@ function connect(pool: Pool, client: net.Socket, attempt: number, refused: Backe
   const reads = new ReadBuffer();
   const upstream = net.connect({
     host: backend.host, port: backend.port, allowHalfOpen: true, noDelay: true,
-    onread: {
-      buffer: reads.next,
-      callback: (n: number, buf: Buffer): boolean => {
-        const accepted = client.write(n === buf.length ? buf : buf.subarray(0, n));
-        reads.keepIfQueued(client);
-        // false pauses reading until the client drains.
-        return accepted;
-      },
-    },
+    onread: reads.onread((chunk) => {
+      const accepted = client.write(chunk);
+      reads.keepIfQueued(client);
+      return accepted;
+    }),
   });
   upstream.once('connect', () => {
     connected = true;
-    client.on('data', (chunk: Buffer) => {
-      if (!upstream.write(chunk)) client.pause();
-    });
+    relay.to = upstream;
     upstream.on('drain', () => client.resume());
     client.on('drain', () => upstream.resume());
     client.once('end', () => upstream.end());
@@ -76,7 +80,7 @@ function connect(pool: Pool, client: net.Socket, attempt: number, refused: Backe
   // failure on one side tears down the other.
   upstream.once('close', (hadError) => {
     backend.end();
-    if (retrying) connect(pool, client, attempt + 1, backend);
+    if (retrying) connect(pool, client, relay, attempt + 1, backend);
     else if (hadError || !connected) client.destroy();
   });
   client.once('close', (hadError) => {

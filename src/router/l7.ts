@@ -8,8 +8,10 @@
 
 import net from 'node:net';
 import type { BackendState, Pool } from './backends.js';
-import { bodiless, ChunkedScanner, copyKept, keptLength, MAX_HEAD, parseRequestHead, parseResponseHead, type RequestHead } from './http1.js';
+import { acceptConnections } from './accept.js';
+import { bodiless, ChunkedScanner, copyKept, INCOMPLETE, keptLength, MAX_HEAD, parseRequestHead, parseResponseHead, type RequestHead } from './http1.js';
 import { isConnectError } from './l4.js';
+import type { ReadBuffer } from './read-buffer.js';
 import { Upstream, type UpstreamOwner } from './upstream.js';
 
 export interface L7Route {
@@ -106,6 +108,8 @@ function choose(route: L7Route, cookie: string | undefined): BackendState | unde
 export interface L7Options {
   routes: () => L7Routes;
   accessLog: ((line: string) => void) | undefined;
+  /** See accept.ts. */
+  ownReads: boolean;
 }
 
 /**
@@ -133,11 +137,13 @@ export class L7Server extends net.Server {
   constructor(opts: L7Options) {
     super({ allowHalfOpen: true, noDelay: true });
     this.opts = opts;
-    this.on('connection', (socket: net.Socket) => {
-      this.clients.add(new ClientConnection(socket, this));
+    acceptConnections(this, { allowHalfOpen: true, ownReads: opts.ownReads }, (socket, reads) => {
+      const c = new ClientConnection(socket, this, reads);
+      this.clients.add(c);
       this.sweeper ??= setInterval(() => {
-        for (const c of this.clients) c.sweep();
+        for (const client of this.clients) client.sweep();
       }, IDLE_SWEEP_MS).unref();
+      return c.onRead;
     });
     this.on('close', () => clearInterval(this.sweeper));
   }
@@ -164,8 +170,13 @@ export function createL7Server(opts: L7Options): L7Server {
 class ClientConnection implements UpstreamOwner {
   readonly socket: net.Socket;
   private readonly server: L7Server;
+  private readonly reads: ReadBuffer;
+  /** Off once the connection is answered for good (refused, or closing): later bytes are dropped. */
+  private reading = true;
   /** Bytes received and not yet handled: the next request's head, or more. */
   private pending: Buffer | undefined;
+  /** Where to look for the end of a head that came in pieces (-1: none waits): it is parsed once whole, not again per piece. */
+  private headScan = -1;
   private ended = false;
   private tunnel: net.Socket | undefined;
   /** Data arrived since the last idle sweep. */
@@ -189,6 +200,7 @@ class ClientConnection implements UpstreamOwner {
   private reqLeft = 0;
   private reqChunks: ChunkedScanner | undefined;
   private resBuf: Buffer | undefined;
+  private resScan = -1;
   private resStarted = false;
   private resHeadDone = false;
   private resLeft = 0;
@@ -197,13 +209,14 @@ class ClientConnection implements UpstreamOwner {
   private upReusable = false;
   private status = 0;
 
-  constructor(socket: net.Socket, server: L7Server) {
+  constructor(socket: net.Socket, server: L7Server, reads: ReadBuffer) {
     this.socket = socket;
     this.server = server;
-    socket.on('data', this.onData);
+    this.reads = reads;
     socket.on('end', () => {
       this.ended = true;
-      if (this.req === undefined && this.tunnel === undefined) socket.end();
+      if (this.tunnel !== undefined) this.tunnel.end();
+      else if (this.req === undefined) socket.end();
     });
     socket.on('drain', () => this.up?.socket.resume());
     socket.on('error', () => socket.destroy());
@@ -228,19 +241,25 @@ class ClientConnection implements UpstreamOwner {
     this.seen = false;
   }
 
-  private readonly onData = (chunk: Buffer): void => {
+  /** Each chunk the client sent: a view of its read buffer, so what is kept past this call is copied (own). */
+  readonly onRead = (chunk: Buffer): boolean => {
     this.seen = true;
-    if (this.req !== undefined && !this.reqDone) {
-      this.forwardBody(chunk);
-      return;
+    if (!this.reading) return true;
+    if (this.tunnel !== undefined) {
+      const accepted = this.tunnel.write(chunk);
+      this.reads.keepIfQueued(this.tunnel);
+      return accepted;
     }
-    this.pending = this.pending === undefined ? chunk : Buffer.concat([this.pending, chunk]);
-    // A pipelining client waits for the answer in progress; bound what it may queue meanwhile.
-    if (this.req !== undefined) {
-      if (this.pending.length > MAX_HEAD) this.socket.pause();
-      return;
+    if (this.req !== undefined && !this.reqDone) this.forwardBody(chunk);
+    else {
+      this.pending = this.pending === undefined ? chunk : Buffer.concat([this.pending, chunk]);
+      // A pipelining client waits for the answer in progress; bound what it may queue meanwhile.
+      if (this.req !== undefined) {
+        if (this.pending.length > MAX_HEAD) this.socket.pause();
+      } else this.next();
     }
-    this.next();
+    if (this.pending !== undefined) this.pending = this.reads.own(this.pending);
+    return true;
   };
 
   /** Starts the requests waiting in `pending` until one is in progress or the bytes run out. */
@@ -251,18 +270,19 @@ class ClientConnection implements UpstreamOwner {
       let skip = 0;
       while (skip + 1 < buf.length && buf[skip] === 13 && buf[skip + 1] === 10) skip += 2;
       if (skip > 0) buf = buf.subarray(skip);
-      const end = buf.indexOf(HEAD_END);
-      if (end === -1 || end > MAX_HEAD) {
+      const head = this.headScan !== -1 && buf.indexOf(HEAD_END, this.headScan) === -1 ? INCOMPLETE : parseRequestHead(buf);
+      if (head === INCOMPLETE) {
         this.pending = buf.length === 0 ? undefined : buf;
-        if (end !== -1 || buf.length > MAX_HEAD) this.refuse(431);
+        this.headScan = Math.max(0, buf.length - 3);
+        if (buf.length > MAX_HEAD) this.refuse(431);
         return;
       }
-      this.pending = end + 4 < buf.length ? buf.subarray(end + 4) : undefined;
-      const head = parseRequestHead(buf.toString('latin1', 0, end));
-      if (head === undefined) {
-        this.refuse(400);
+      this.headScan = -1;
+      if (head === undefined || head.length > MAX_HEAD) {
+        this.refuse(head === undefined ? 400 : 431);
         return;
       }
+      this.pending = head.length < buf.length ? buf.subarray(head.length) : undefined;
       this.start(head, buf);
     }
   }
@@ -270,7 +290,7 @@ class ClientConnection implements UpstreamOwner {
   /** Answers a request that could not be read and closes: nothing after it can be trusted. */
   private refuse(status: number): void {
     this.pending = undefined;
-    this.socket.off('data', this.onData);
+    this.reading = false;
     this.socket.end(plainAnswer(status, '', true, false));
   }
 
@@ -327,7 +347,7 @@ class ClientConnection implements UpstreamOwner {
     const out = plainAnswer(status, body, close, req.method !== 'HEAD');
     if (close) {
       this.pending = undefined;
-      this.socket.off('data', this.onData);
+      this.reading = false;
       this.socket.end(out);
     } else this.socket.write(out);
   }
@@ -340,6 +360,7 @@ class ClientConnection implements UpstreamOwner {
     up.claim(this);
     this.up = up;
     this.resBuf = undefined;
+    this.resScan = -1;
     this.resStarted = false;
     this.resHeadDone = false;
     this.resChunks = undefined;
@@ -361,7 +382,11 @@ class ClientConnection implements UpstreamOwner {
       end = this.reqLeft === 0 ? take : -1;
     }
     const piece = end === -1 || end === chunk.length ? chunk : chunk.subarray(0, end);
-    if (this.up !== undefined && piece.length > 0 && !this.up.socket.write(piece)) this.socket.pause();
+    if (this.up !== undefined && piece.length > 0) {
+      const accepted = this.up.socket.write(piece);
+      this.reads.keepIfQueued(this.up.socket);
+      if (!accepted) this.socket.pause();
+    }
     if (end === -1) return;
     this.reqDone = true;
     if (end < chunk.length) {
@@ -379,23 +404,24 @@ class ClientConnection implements UpstreamOwner {
     }
     let buf = this.resBuf === undefined ? chunk : Buffer.concat([this.resBuf, chunk]);
     for (;;) {
-      const end = buf.indexOf(HEAD_END);
-      if (end === -1 || end > MAX_HEAD) {
+      const res = this.resScan !== -1 && buf.indexOf(HEAD_END, this.resScan) === -1 ? INCOMPLETE : parseResponseHead(buf);
+      if (res === INCOMPLETE) {
         // `chunk` lives in the connection's read buffer, which the next read overwrites.
         this.resBuf = buf === chunk ? Buffer.from(chunk) : buf;
-        if (end !== -1 || buf.length > MAX_HEAD) this.upstreamFailed(u, 'response head too large');
+        this.resScan = Math.max(0, buf.length - 3);
+        if (buf.length > MAX_HEAD) this.upstreamFailed(u, 'response head too large');
         return;
       }
-      const res = parseResponseHead(buf.toString('latin1', 0, end));
-      if (res === undefined || res.status === 101) {
-        this.upstreamFailed(u, 'malformed response');
+      this.resScan = -1;
+      if (res === undefined || res.status === 101 || res.length > MAX_HEAD) {
+        this.upstreamFailed(u, res === undefined || res.status === 101 ? 'malformed response' : 'response head too large');
         return;
       }
       if (res.status < 200) {
         // 100 Continue and other interim answers go to the client as they are.
-        this.socket.write(buf.subarray(0, end + 4));
+        this.socket.write(buf.subarray(0, res.length));
         u.keepIfQueued(this.socket);
-        buf = buf.subarray(end + 4);
+        buf = buf.subarray(res.length);
         if (buf.length === 0) {
           this.resBuf = undefined;
           return;
@@ -418,7 +444,7 @@ class ClientConnection implements UpstreamOwner {
         extra = `set-cookie: ${STICKY_COOKIE}=${encodeURIComponent(backend.id)}; Path=/; HttpOnly; SameSite=Lax\r\n`;
       }
       extra += this.closeAfter ? 'connection: close\r\n\r\n' : '\r\n';
-      this.responseStart(buf, res.keep, extra, end + 4);
+      this.responseStart(buf, res.keep, extra, res.length);
       return;
     }
   }
@@ -437,7 +463,7 @@ class ClientConnection implements UpstreamOwner {
     }
     const headLength = keptLength(keep) + extra.length;
     const out = Buffer.allocUnsafe(headLength + rest);
-    out.write(extra, copyKept(buf, 0, keep, out, 0), 'latin1');
+    out.write(extra, copyKept(buf, keep, out, 0), 'latin1');
     buf.copy(out, headLength, from);
     this.responseBody(out, headLength, 0);
   }
@@ -544,7 +570,7 @@ class ClientConnection implements UpstreamOwner {
     if (this.socket.destroyed) return;
     if (this.closeAfter || this.ended || this.server.closing) {
       this.pending = undefined;
-      this.socket.off('data', this.onData);
+      this.reading = false;
       this.socket.end();
       return;
     }
@@ -554,14 +580,15 @@ class ClientConnection implements UpstreamOwner {
 
   /** Upgrade and HTTP/1.0 requests: a fresh backend connection of their own, then raw bytes both ways. */
   private startTunnel(req: RequestHead, buf: Buffer, backend: BackendState): void {
-    this.socket.off('data', this.onData);
-    this.socket.setTimeout(0);
     backend.begin();
     const connection = req.upgrade !== undefined ? `connection: upgrade\r\nupgrade: ${req.upgrade}\r\n` : 'connection: close\r\n';
     const up = net.connect({ host: backend.host, port: backend.port, noDelay: true, allowHalfOpen: true });
     this.tunnel = up;
     up.write(withHeaders(buf, req.keep, `${this.forwardedHeaders(req)}${connection}\r\n`));
-    if (this.pending !== undefined) up.write(this.pending);
+    if (this.pending !== undefined) {
+      up.write(this.pending);
+      this.reads.keepIfQueued(up);
+    }
     this.pending = undefined;
     let connected = false;
     up.once('connect', () => {
@@ -571,7 +598,7 @@ class ClientConnection implements UpstreamOwner {
       backend.errors++;
       if (connected) this.socket.destroy();
       else {
-        this.socket.unpipe(up);
+        this.reading = false;
         const body = `capstan router: upstream ${backend.id} (${backend.host}:${backend.port}) failed: ${err.code ?? err.message}\n`;
         this.socket.end(plainAnswer(502, body, true, true));
       }
@@ -580,8 +607,9 @@ class ClientConnection implements UpstreamOwner {
       backend.end();
       if (hadError) this.socket.destroy();
     });
+    // The client's bytes go through onRead; the backend's are a plain stream.
+    up.on('drain', () => this.socket.resume());
     up.pipe(this.socket);
-    this.socket.pipe(up);
     this.socket.resume();
   }
 }
@@ -589,6 +617,6 @@ class ClientConnection implements UpstreamOwner {
 /** A head made of the kept lines of `from` (which holds it from its first byte) and then `extra`. */
 function withHeaders(from: Buffer, keep: readonly number[], extra: string): Buffer {
   const out = Buffer.allocUnsafe(keptLength(keep) + extra.length);
-  out.write(extra, copyKept(from, 0, keep, out, 0), 'latin1');
+  out.write(extra, copyKept(from, keep, out, 0), 'latin1');
   return out;
 }

@@ -6,24 +6,34 @@
 
 import type net from 'node:net';
 
+/** One chunk a socket read: a view of its ReadBuffer, valid until the next read. False pauses reading until resume(). */
+export type OnRead = (chunk: Buffer) => boolean;
+
 /** Bytes read at once; like nginx's proxy_buffer_size, one buffer per backend connection. */
 export const READ_BUFFER = 16 * 1024;
 
 export class ReadBuffer {
-  private buf = Buffer.allocUnsafe(READ_BUFFER);
-  private retained = false;
+  /** Made at the first read: a socket that never reads through it (the stream path) costs nothing. */
+  private buf: Buffer | undefined;
 
   /** For `onread.buffer`: where the next read goes. */
   readonly next = (): Buffer => {
-    if (this.retained) {
-      this.retained = false;
-      this.buf = Buffer.allocUnsafe(READ_BUFFER);
-    }
+    this.buf ??= Buffer.allocUnsafe(READ_BUFFER);
     return this.buf;
   };
 
+  /** The `onread` option of a socket that reads into this buffer and hands each chunk to `fn`. */
+  onread(fn: OnRead): { buffer: () => Buffer; callback: (n: number, buf: Buffer) => boolean } {
+    return { buffer: this.next, callback: (n, buf) => fn(n === buf.length ? buf : buf.subarray(0, n)) };
+  }
+
   /** Call after writing a view of the last chunk to `sink`. */
   keepIfQueued(sink: net.Socket): void {
-    if (sink.writableLength > 0) this.retained = true;
+    if (sink.writableLength > 0) this.buf = undefined;
+  }
+
+  /** A copy of `chunk` if it is a view of this buffer (which the next read overwrites), else `chunk` itself. */
+  own(chunk: Buffer): Buffer {
+    return this.buf !== undefined && chunk.buffer === this.buf.buffer ? Buffer.from(chunk) : chunk;
   }
 }

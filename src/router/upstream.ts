@@ -27,7 +27,7 @@ export class Upstream {
 
   constructor(host: string, port: number, epoch: number) {
     this.epoch = epoch;
-    this.socket = net.connect({ host, port, noDelay: true, onread: { buffer: this.reads.next, callback: this.onRead } });
+    this.socket = net.connect({ host, port, noDelay: true, onread: this.reads.onread(this.onRead) });
     this.socket.on('drain', () => this.owner?.upstreamDrain(this));
     this.socket.on('error', (err: NodeJS.ErrnoException) => {
       this.error = err;
@@ -68,8 +68,8 @@ export class Upstream {
     this.socket.destroy();
   }
 
-  private readonly onRead = (n: number, buf: Buffer): boolean => {
-    if (this.owner !== undefined) this.owner.upstreamData(this, buf.subarray(0, n));
+  private readonly onRead = (chunk: Buffer): boolean => {
+    if (this.owner !== undefined) this.owner.upstreamData(this, chunk);
     // Bytes on an idle connection belong to no request: it cannot be trusted again.
     else this.socket.destroy();
     return true;

@@ -2,13 +2,28 @@
 // passed on), response heads and the chunked-body scanner fed in pieces.
 
 import { describe, expect, it } from 'vitest';
-import { bodiless, ChunkedScanner, parseRequestHead, parseResponseHead } from '../../src/router/http1.js';
+import { bodiless, ChunkedScanner, INCOMPLETE, parseRequestHead as parseRequestBytes, parseResponseHead as parseResponseBytes } from '../../src/router/http1.js';
 
-/** What passes on of `head` (which arrives followed by CRLF CRLF), from the offsets a parser kept. */
+// Heads as they arrive: followed by the blank line.
+const received = (head: string): Buffer => Buffer.from(`${head}\r\n\r\n`, 'latin1');
+
+function parseRequestHead(head: string): Exclude<ReturnType<typeof parseRequestBytes>, typeof INCOMPLETE> {
+  const r = parseRequestBytes(received(head));
+  if (r === INCOMPLETE) throw new Error(`incomplete: ${head}`);
+  return r;
+}
+
+function parseResponseHead(head: string): Exclude<ReturnType<typeof parseResponseBytes>, typeof INCOMPLETE> {
+  const r = parseResponseBytes(received(head));
+  if (r === INCOMPLETE) throw new Error(`incomplete: ${head}`);
+  return r;
+}
+
+/** What passes on of `head`, from the offsets a parser kept. */
 function kept(head: string, keep: readonly number[]): string {
-  const received = `${head}\r\n\r\n`;
+  const bytes = received(head);
   let out = '';
-  for (let i = 0; i < keep.length; i += 2) out += received.slice(keep[i], keep[i + 1]);
+  for (let i = 0; i < keep.length; i += 2) out += bytes.toString('latin1', keep[i], keep[i + 1]);
   return out;
 }
 
@@ -82,6 +97,23 @@ describe('parseRequestHead', () => {
     ];
     for (const h of bad) expect(parseRequestHead(h), h).toBeUndefined();
     expect(parseRequestHead('POST / HTTP/1.1\r\nTransfer-Encoding: chunked')?.chunked).toBe(true);
+  });
+});
+
+describe('where a head ends', () => {
+  it('says incomplete until the blank line is there, and how long the head is with what follows it', () => {
+    const whole = Buffer.from('GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b', 'latin1');
+    for (const cut of [1, 5, 10, 16, 20, 26, 27]) expect(parseRequestBytes(whole.subarray(0, cut)), String(cut)).toBe(INCOMPLETE);
+    expect(parseRequestBytes(whole)).toMatchObject({ target: '/a', length: 28 });
+    const res = Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok', 'latin1');
+    for (const cut of [3, 12, 17, 20, 36, 37]) expect(parseResponseBytes(res.subarray(0, cut)), String(cut)).toBe(INCOMPLETE);
+    expect(parseResponseBytes(res)).toMatchObject({ status: 200, contentLength: 2, length: 38 });
+  });
+
+  it('refuses a broken head at once, without waiting for its end', () => {
+    expect(parseRequestBytes(Buffer.from('G(T / HT', 'latin1'))).toBeUndefined();
+    expect(parseRequestBytes(Buffer.from('GET / HTTP/1.1\r\nBad Name', 'latin1'))).toBeUndefined();
+    expect(parseResponseBytes(Buffer.from('HTTX', 'latin1'))).toBeUndefined();
   });
 });
 
