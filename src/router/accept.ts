@@ -10,7 +10,7 @@
 // chunks instead, with the same callback.
 
 import net from 'node:net';
-import { ReadBuffer, type OnRead } from './read-buffer.js';
+import { chunkOf, ReadBuffer, type OnRead } from './read-buffer.js';
 
 export interface AcceptOptions {
   allowHalfOpen: boolean;
@@ -44,7 +44,7 @@ export function acceptConnections(server: net.Server, opts: AcceptOptions, accep
       let onRead: OnRead = () => true;
       const socket = new net.Socket({
         handle: clientHandle, allowHalfOpen: opts.allowHalfOpen, readable: true, writable: true,
-        onread: reads.onread((chunk) => onRead(chunk)),
+        onread: { buffer: reads.next, callback: (n: number, buf: Buffer) => onRead(chunkOf(n, buf)) },
       } as net.SocketConstructorOpts);
       // As Node does: the server counts it (close() waits for it, and the socket's destroy uncounts it).
       (internals._connections as number)++;

@@ -119,6 +119,9 @@ export interface L7Options {
  */
 const IDLE_SWEEP_MS = 35_000;
 const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
+/** What ends a rewritten response head: the blank line, with `connection: close` before it when the connection ends after it. */
+const HEAD_END_LINE = Buffer.from('\r\n', 'latin1');
+const CLOSE_END = Buffer.from('connection: close\r\n\r\n', 'latin1');
 const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 404: 'Not Found', 431: 'Request Header Fields Too Large', 502: 'Bad Gateway', 503: 'Service Unavailable' };
 
 /** An answer from the router itself: plain text that says what is wrong. */
@@ -173,6 +176,7 @@ class ClientConnection implements UpstreamOwner {
   private readonly reads: ReadBuffer;
   /** Off once the connection is answered for good (refused, or closing): later bytes are dropped. */
   private reading = true;
+  private paused = false;
   /** Bytes received and not yet handled: the next request's head, or more. */
   private pending: Buffer | undefined;
   /** Where to look for the end of a head that came in pieces (-1: none waits): it is parsed once whole, not again per piece. */
@@ -182,6 +186,8 @@ class ClientConnection implements UpstreamOwner {
   /** Data arrived since the last idle sweep. */
   private seen = true;
   private peer: string | undefined;
+  private forwarded: Buffer | undefined;
+  private forwardedHost: string | undefined;
   // The host routes of the last request: a keep-alive connection mostly asks for the same host.
   private lastRoutes: L7Routes | undefined;
   private lastHost: string | undefined;
@@ -218,7 +224,7 @@ class ClientConnection implements UpstreamOwner {
       if (this.tunnel !== undefined) this.tunnel.end();
       else if (this.req === undefined) socket.end();
     });
-    socket.on('drain', () => this.up?.socket.resume());
+    socket.on('drain', () => this.up?.resume());
     socket.on('error', () => socket.destroy());
     socket.on('close', () => {
       server.clients.delete(this);
@@ -229,6 +235,20 @@ class ClientConnection implements UpstreamOwner {
         this.finish();
       }
     });
+  }
+
+  /** Stops reading from the client (backpressure, or too much pipelined ahead). */
+  private pause(): void {
+    if (this.paused) return;
+    this.paused = true;
+    this.socket.pause();
+  }
+
+  /** Only when paused: a resume() of a socket that reads already still costs a tick of stream work. */
+  private resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.socket.resume();
   }
 
   closeIfIdle(): void {
@@ -246,16 +266,16 @@ class ClientConnection implements UpstreamOwner {
     this.seen = true;
     if (!this.reading) return true;
     if (this.tunnel !== undefined) {
-      const accepted = this.tunnel.write(chunk);
+      if (!this.tunnel.write(chunk)) this.pause();
       this.reads.keepIfQueued(this.tunnel);
-      return accepted;
+      return true;
     }
     if (this.req !== undefined && !this.reqDone) this.forwardBody(chunk);
     else {
       this.pending = this.pending === undefined ? chunk : Buffer.concat([this.pending, chunk]);
       // A pipelining client waits for the answer in progress; bound what it may queue meanwhile.
       if (this.req !== undefined) {
-        if (this.pending.length > MAX_HEAD) this.socket.pause();
+        if (this.pending.length > MAX_HEAD) this.pause();
       } else this.next();
     }
     if (this.pending !== undefined) this.pending = this.reads.own(this.pending);
@@ -325,13 +345,24 @@ class ClientConnection implements UpstreamOwner {
     this.reqDone = !hasBody;
     this.reqLeft = req.contentLength > 0 ? req.contentLength : 0;
     this.reqChunks = req.chunked ? new ChunkedScanner() : undefined;
-    this.upHead = withHeaders(buf, req.keep, `${this.forwardedHeaders(req)}\r\n`);
+    this.upHead = withHeaders(buf, req.keep, this.forwardedBytes(req));
     this.dispatch(backend);
     if (hasBody && this.pending !== undefined) {
       const body = this.pending;
       this.pending = undefined;
       this.forwardBody(body);
     }
+  }
+
+  /** The X-Forwarded-* lines and the blank line; the same for each request of a connection that sends the same Host and no X-Forwarded-For. */
+  private forwardedBytes(req: RequestHead): Buffer {
+    if (req.forwardedFor === undefined && this.forwarded !== undefined && req.host === this.forwardedHost) return this.forwarded;
+    const bytes = Buffer.from(`${this.forwardedHeaders(req)}\r\n`, 'latin1');
+    if (req.forwardedFor === undefined) {
+      this.forwarded = bytes;
+      this.forwardedHost = req.host;
+    }
+    return bytes;
   }
 
   private forwardedHeaders(req: RequestHead): string {
@@ -385,7 +416,7 @@ class ClientConnection implements UpstreamOwner {
     if (this.up !== undefined && piece.length > 0) {
       const accepted = this.up.socket.write(piece);
       this.reads.keepIfQueued(this.up.socket);
-      if (!accepted) this.socket.pause();
+      if (!accepted) this.pause();
     }
     if (end === -1) return;
     this.reqDone = true;
@@ -438,12 +469,11 @@ class ClientConnection implements UpstreamOwner {
       else this.resLeft = res.contentLength;
       this.upReusable = !res.close && !this.resToClose;
       if (this.resToClose || this.server.closing) this.closeAfter = true;
-      let extra = '';
+      let extra = this.closeAfter ? CLOSE_END : HEAD_END_LINE;
       const backend = this.backend!;
       if (this.route!.sticky && stickyId(req.cookie) !== backend.id) {
-        extra = `set-cookie: ${STICKY_COOKIE}=${encodeURIComponent(backend.id)}; Path=/; HttpOnly; SameSite=Lax\r\n`;
+        extra = Buffer.concat([Buffer.from(`set-cookie: ${STICKY_COOKIE}=${encodeURIComponent(backend.id)}; Path=/; HttpOnly; SameSite=Lax\r\n`, 'latin1'), extra]);
       }
-      extra += this.closeAfter ? 'connection: close\r\n\r\n' : '\r\n';
       this.responseStart(buf, res.keep, extra, res.length);
       return;
     }
@@ -454,7 +484,7 @@ class ClientConnection implements UpstreamOwner {
    * body bytes that came with it as one buffer: one write is cheaper than
    * cork/uncork's writev for small answers.
    */
-  private responseStart(buf: Buffer, keep: readonly number[], extra: string, from: number): void {
+  private responseStart(buf: Buffer, keep: readonly number[], extra: Buffer, from: number): void {
     const rest = buf.length - from;
     if (rest > 16 * 1024) {
       this.socket.write(withHeaders(buf, keep, extra));
@@ -463,7 +493,7 @@ class ClientConnection implements UpstreamOwner {
     }
     const headLength = keptLength(keep) + extra.length;
     const out = Buffer.allocUnsafe(headLength + rest);
-    out.write(extra, copyKept(buf, keep, out, 0), 'latin1');
+    extra.copy(out, copyKept(buf, keep, out, 0));
     buf.copy(out, headLength, from);
     this.responseBody(out, headLength, 0);
   }
@@ -488,7 +518,7 @@ class ClientConnection implements UpstreamOwner {
     if (to > writeFrom) {
       const accepted = this.socket.write(writeFrom === 0 && to === buf.length ? buf : buf.subarray(writeFrom, to));
       this.up?.keepIfQueued(this.socket);
-      if (!accepted) this.up?.socket.pause();
+      if (!accepted) this.up?.pause();
     }
     if (end === -1) return;
     // Bytes after the answer's end belong to no request: that connection cannot be reused.
@@ -503,7 +533,7 @@ class ClientConnection implements UpstreamOwner {
 
   /** The backend took the request body so far: read more of it. */
   upstreamDrain(u: Upstream): void {
-    if (u === this.up && !this.reqDone) this.socket.resume();
+    if (u === this.up && !this.reqDone) this.resume();
   }
 
   upstreamClosed(u: Upstream, err: NodeJS.ErrnoException | undefined): void {
@@ -574,7 +604,7 @@ class ClientConnection implements UpstreamOwner {
       this.socket.end();
       return;
     }
-    this.socket.resume();
+    this.resume();
     if (this.pending !== undefined) this.next();
   }
 
@@ -584,7 +614,7 @@ class ClientConnection implements UpstreamOwner {
     const connection = req.upgrade !== undefined ? `connection: upgrade\r\nupgrade: ${req.upgrade}\r\n` : 'connection: close\r\n';
     const up = net.connect({ host: backend.host, port: backend.port, noDelay: true, allowHalfOpen: true });
     this.tunnel = up;
-    up.write(withHeaders(buf, req.keep, `${this.forwardedHeaders(req)}${connection}\r\n`));
+    up.write(withHeaders(buf, req.keep, Buffer.from(`${this.forwardedHeaders(req)}${connection}\r\n`, 'latin1')));
     if (this.pending !== undefined) {
       up.write(this.pending);
       this.reads.keepIfQueued(up);
@@ -608,15 +638,15 @@ class ClientConnection implements UpstreamOwner {
       if (hadError) this.socket.destroy();
     });
     // The client's bytes go through onRead; the backend's are a plain stream.
-    up.on('drain', () => this.socket.resume());
+    up.on('drain', () => this.resume());
     up.pipe(this.socket);
-    this.socket.resume();
+    this.resume();
   }
 }
 
 /** A head made of the kept lines of `from` (which holds it from its first byte) and then `extra`. */
-function withHeaders(from: Buffer, keep: readonly number[], extra: string): Buffer {
+function withHeaders(from: Buffer, keep: readonly number[], extra: Buffer): Buffer {
   const out = Buffer.allocUnsafe(keptLength(keep) + extra.length);
-  out.write(extra, copyKept(from, keep, out, 0), 'latin1');
+  extra.copy(out, copyKept(from, keep, out, 0));
   return out;
 }

@@ -24,7 +24,7 @@ export class ReadBuffer {
 
   /** The `onread` option of a socket that reads into this buffer and hands each chunk to `fn`. */
   onread(fn: OnRead): { buffer: () => Buffer; callback: (n: number, buf: Buffer) => boolean } {
-    return { buffer: this.next, callback: (n, buf) => fn(n === buf.length ? buf : buf.subarray(0, n)) };
+    return { buffer: this.next, callback: (n, buf) => fn(chunkOf(n, buf)) };
   }
 
   /** Call after writing a view of the last chunk to `sink`. */
@@ -36,4 +36,9 @@ export class ReadBuffer {
   own(chunk: Buffer): Buffer {
     return this.buf !== undefined && chunk.buffer === this.buf.buffer ? Buffer.from(chunk) : chunk;
   }
+}
+
+/** The `n` bytes an onread callback got in `buf`. */
+export function chunkOf(n: number, buf: Buffer): Buffer {
+  return n === buf.length ? buf : buf.subarray(0, n);
 }

@@ -24,6 +24,7 @@ export class Upstream {
   private owner: UpstreamOwner | undefined;
   private error: NodeJS.ErrnoException | undefined;
   private readonly reads = new ReadBuffer();
+  private paused = false;
 
   constructor(host: string, port: number, epoch: number) {
     this.epoch = epoch;
@@ -52,6 +53,20 @@ export class Upstream {
     this.reads.keepIfQueued(sink);
   }
 
+  /** Stops reading while the client cannot take more. */
+  pause(): void {
+    if (this.paused) return;
+    this.paused = true;
+    this.socket.pause();
+  }
+
+  /** Only when paused: a resume() of a socket that reads already still costs a tick of stream work. */
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.socket.resume();
+  }
+
   /**
    * Back in the pool: nobody owns it, and reading goes on so a close is
    * noticed. No idle timer of its own (one per request costs throughput):
@@ -60,7 +75,7 @@ export class Upstream {
   idleNow(): void {
     this.owner = undefined;
     this.reused = true;
-    this.socket.resume();
+    this.resume();
   }
 
   close(): void {

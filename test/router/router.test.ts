@@ -257,6 +257,17 @@ describe.each([['own read buffers', true], ['Node streams', false]] as const)('%
       expect(echo.seen[0]).toMatchObject({ 'x-forwarded-for': '10.0.0.9, 127.0.0.1', 'x-forwarded-proto': 'http', 'x-forwarded-host': 'app.example' });
     });
 
+    it('sets the X-Forwarded headers of each request on one connection, whatever the one before sent', async () => {
+      const { httpPort, echo } = await echoRoute();
+      const get = (host: string, more = ''): string => `GET / HTTP/1.1\r\nHost: ${host}\r\n${more}\r\n`;
+      const heads = [get('a.example'), get('a.example'), get('b.example'), get('b.example', 'X-Forwarded-For: 10.0.0.7\r\n'), get('b.example')];
+      const r = await rawExchange(httpPort, heads.join(''), (got) => got.split('HTTP/1.1 200').length - 1 === heads.length);
+      expect(r.closed).toBe(false);
+      expect(echo.seen.map((h) => `${String(h['x-forwarded-host'])} ${String(h['x-forwarded-for'])}`)).toEqual([
+        'a.example 127.0.0.1', 'a.example 127.0.0.1', 'b.example 127.0.0.1', 'b.example 10.0.0.7, 127.0.0.1', 'b.example 127.0.0.1',
+      ]);
+    });
+
     it('answers 503 with a clear body when the route has no ready replica', async () => {
       const { client, httpPort } = await router();
       await client.pushTable({ l7: [{ host: 'shop.example', pathPrefix: '/', backends: [] }] });
