@@ -19,8 +19,8 @@ export const INCOMPLETE = 'incomplete';
 const TOKEN_CHAR = new Uint8Array(256);
 for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") TOKEN_CHAR[c.charCodeAt(0)] = 1;
 
-function bytes(lower: string): Uint8Array {
-  return Uint8Array.from(lower, (c) => c.charCodeAt(0));
+function bytes(text: string): Uint8Array {
+  return Uint8Array.from(text, (c) => c.charCodeAt(0));
 }
 const N = {
   host: bytes('host'), contentLength: bytes('content-length'), transferEncoding: bytes('transfer-encoding'), connection: bytes('connection'),
@@ -81,7 +81,7 @@ export function parseRequestHead(buf: Buffer): RequestHead | typeof INCOMPLETE |
   const minor = buf[eol - 1]! - 48;
   if (!startsLike(buf, sp2 + 1, N.version) || (minor !== 0 && minor !== 1) || buf[eol] !== 13 || buf[eol + 1] !== 10) return undefined;
   const r: RequestHead = {
-    length: 0, keep: [], method: buf.toString('latin1', 0, sp1), target: buf.toString('latin1', sp1 + 1, sp2), minor, host: undefined, cookie: undefined,
+    length: 0, keep: [], method: methodOf(buf, sp1), target: buf.toString('latin1', sp1 + 1, sp2), minor, host: undefined, cookie: undefined,
     contentLength: -1, chunked: false, close: minor === 0, upgrade: undefined, forwardedFor: undefined,
   };
   let connection = '';
@@ -302,6 +302,14 @@ function readHeader(buf: Buffer, pos: number): number {
   line.valueEnd = b;
   line.next = i + 2;
   return 0;
+}
+
+/** The common methods as constant strings; others sliced from the buffer. Methods are case-sensitive. */
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH'].map((m) => ({ name: m, bytes: bytes(m) }));
+
+function methodOf(buf: Buffer, length: number): string {
+  for (const m of METHODS) if (m.bytes.length === length && startsLike(buf, 0, m.bytes)) return m.name;
+  return buf.toString('latin1', 0, length);
 }
 
 function value(buf: Buffer): string {
