@@ -130,7 +130,7 @@ export function buildProgram(): Command {
     },
   );
   withSettings(
-    program.command('router').description('run the router (data plane) alone: L4 listeners and the shared HTTP entry, driven over <data-dir>/router/admin.sock')
+    program.command('router').description('run the router (data plane) alone: L4 listeners and the shared HTTP entry, driven over <data-dir>/router/admin.sock (or --admin 127.0.0.1:PORT with a token)')
       .option('--data-dir <dir>', 'state directory; the router keeps router/table.json and router/admin.sock in it [CAPSTAN_DATA_DIR] (default: .capstan)')
       .option('--http-port <port>', 'shared HTTP entry port when the table names none [CAPSTAN_HTTP_PORT] (default: 8000)')
       .option('--http-host <ip>', 'address the HTTP entry binds', '0.0.0.0')
