@@ -3,7 +3,14 @@
 // and L4 router, nginx and haproxy, all round-robin over the same replicas,
 // in one run. The targets take turns for BENCH_ROUNDS rounds (3 by default)
 // so load from elsewhere on a shared machine falls on all of them alike.
-// Prints the median rps and p99, all errors and Capstan's ratios to nginx.
+// Prints the median rps and p99, all errors and Capstan's ratios to nginx,
+// and each proxy's CPU time (user + system, from /proc) per request: on a
+// shared machine throughput swings with whatever else runs, CPU per request
+// much less.
+// BENCH_BASELINE=path/to/other/bin/capstan.mjs adds that build's router as
+// "baseline L7/L4" in the same rounds, for before/after comparisons under the
+// same load; BENCH_TARGETS=capstan,baseline,nginx keeps only targets whose
+// names start with one of those words.
 // Run: bash bench/router.sh  (installs wrk, nginx-light, libnginx-mod-stream and haproxy when missing, as root).
 
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -16,6 +23,8 @@ import { freePort } from '../test/helpers/net.js';
 
 const DURATION = process.env.BENCH_DURATION ?? '10s';
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const BASELINE = process.env.BENCH_BASELINE;
+const ONLY = (process.env.BENCH_TARGETS ?? '').split(',').map((t) => t.trim()).filter((t) => t !== '');
 const children: ChildProcess[] = [];
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'capstan-bench-router-'));
 // bench/router.sh runs the bundle from the repository root.
@@ -45,6 +54,17 @@ interface Result {
   rps: number;
   p99ms: number;
   errors: number;
+  /** CPU µs the proxy process spent per request; NaN when not measured. */
+  cpuUs: number;
+}
+
+const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+
+/** utime + stime of `pid` in clock ticks (fields 14 and 15 of /proc/PID/stat, counted after the command name). */
+function cpuTicks(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]);
 }
 
 function toMs(v: string): number {
@@ -60,14 +80,17 @@ function median(values: readonly number[]): number {
   return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
-function wrk(name: string, port: number): Result {
-  const out = execFileSync('wrk', ['-t2', '-c50', `-d${DURATION}`, '--latency', `http://127.0.0.1:${port}/`], { encoding: 'utf8' });
+function wrk(name: string, port: number, pid: number | undefined, duration = DURATION): Result {
+  const before = pid === undefined ? 0 : cpuTicks(pid);
+  const out = execFileSync('wrk', ['-t2', '-c50', `-d${duration}`, '--latency', `http://127.0.0.1:${port}/`], { encoding: 'utf8' });
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? NaN);
+  const cpuUs = pid === undefined ? NaN : ((cpuTicks(pid) - before) * 1e6) / CLK_TCK / requests;
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
   const p99 = toMs(/\s99%\s+(\S+)/.exec(out)?.[1] ?? '');
   const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
   const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
   const errors = non2xx + (socket === null ? 0 : socket.slice(1).reduce((a, b) => a + Number(b), 0));
-  return { name, rps, p99ms: p99, errors };
+  return { name, rps, p99ms: p99, errors, cpuUs };
 }
 
 const REPLICA = `
@@ -83,12 +106,18 @@ async function main(): Promise<void> {
   for (const p of replicas) await waitPort(p);
   const [capL7, capL4, ngL7, ngL4, haL7, haL4] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
 
-  const dataDir = path.join(tmp, 'capstan');
-  const routerProcess = start(process.execPath, [BIN, 'router', '--data-dir', dataDir, '--http-port', String(capL7), '--http-host', '127.0.0.1', '--log-level', 'warn']);
-  const client = new RouterClient(path.join(dataDir, 'router', 'admin.sock'));
-  for (let i = 0; i < 200 && !(await client.healthy()); i++) await new Promise((r) => setTimeout(r, 50));
   const backends = replicas.map((port, i) => ({ id: `replica-${i + 1}`, host: '127.0.0.1', port, weight: 1 }));
-  await client.pushTable({ l7: [{ pathPrefix: '/', backends }], l4: [{ listen: { host: '127.0.0.1', port: capL4 }, backends }] });
+  const router = async (bin: string, name: string, l7: number, l4: number): Promise<{ process: ChildProcess; client: RouterClient }> => {
+    const dataDir = path.join(tmp, name);
+    const child = start(process.execPath, [bin, 'router', '--data-dir', dataDir, '--http-port', String(l7), '--http-host', '127.0.0.1', '--log-level', 'warn']);
+    const client = new RouterClient(path.join(dataDir, 'router', 'admin.sock'));
+    for (let i = 0; i < 200 && !(await client.healthy()); i++) await new Promise((r) => setTimeout(r, 50));
+    await client.pushTable({ l7: [{ pathPrefix: '/', backends }], l4: [{ listen: { host: '127.0.0.1', port: l4 }, backends }] });
+    return { process: child, client };
+  };
+  const { process: routerProcess, client } = await router(BIN, 'capstan', capL7, capL4);
+  const [baseL7, baseL4] = [await freePort(), await freePort()];
+  const baseline = BASELINE === undefined ? undefined : await router(path.resolve(BASELINE), 'baseline', baseL7, baseL4);
 
   // One worker/thread each: the Capstan router is one Node process, so this compares per core.
   const servers = replicas.map((p) => `server 127.0.0.1:${p};`).join(' ');
@@ -104,7 +133,7 @@ http {
 }
 stream { upstream tcpapp { ${servers} } server { listen 127.0.0.1:${ngL4}; proxy_pass tcpapp; } }
 `);
-  start('nginx', ['-c', path.join(tmp, 'nginx.conf'), '-e', path.join(tmp, 'nginx-error.log')]);
+  const nginx = start('nginx', ['-c', path.join(tmp, 'nginx.conf'), '-e', path.join(tmp, 'nginx-error.log')]);
   const haServers = replicas.map((p, i) => `  server s${i} 127.0.0.1:${p}`).join('\n');
   fs.writeFileSync(path.join(tmp, 'haproxy.cfg'), `
 global
@@ -132,33 +161,49 @@ backend tcpapp
   balance roundrobin
 ${haServers}
 `);
-  start('haproxy', ['-f', path.join(tmp, 'haproxy.cfg'), '-db']);
-  for (const p of [capL7, capL4, ngL7, ngL4, haL7, haL4]) await waitPort(p);
+  const haproxy = start('haproxy', ['-f', path.join(tmp, 'haproxy.cfg'), '-db']);
+  for (const p of [capL7, capL4, ngL7, ngL4, haL7, haL4, ...(BASELINE === undefined ? [] : [baseL7, baseL4])]) await waitPort(p);
+  // The master forks one worker, which does the proxying.
+  const nginxWorker = Number(execFileSync('pgrep', ['-P', String(nginx.pid)], { encoding: 'utf8' }).trim().split('\n')[0]);
 
-  const targets: [string, number][] = [
-    ['direct (one replica)', replicas[0]!],
-    ['capstan L7', capL7],
-    ['nginx L7', ngL7],
-    ['haproxy L7', haL7],
-    ['capstan L4', capL4],
-    ['nginx L4', ngL4],
-    ['haproxy L4', haL4],
-  ];
+  const targets: [string, number, number | undefined][] = ([
+    ['direct (one replica)', replicas[0]!, undefined],
+    ['capstan L7', capL7, routerProcess.pid],
+    ...(baseline === undefined ? [] : [['baseline L7', baseL7, baseline.process.pid] as [string, number, number | undefined]]),
+    ['nginx L7', ngL7, nginxWorker],
+    ['haproxy L7', haL7, haproxy.pid],
+    ['capstan L4', capL4, routerProcess.pid],
+    ...(baseline === undefined ? [] : [['baseline L4', baseL4, baseline.process.pid] as [string, number, number | undefined]]),
+    ['nginx L4', ngL4, nginxWorker],
+    ['haproxy L4', haL4, haproxy.pid],
+  ] satisfies [string, number, number | undefined][]).filter(([name]) => ONLY.length === 0 || ONLY.some((o) => name.startsWith(o)));
+  // Not counted: the first seconds of a Node router run before the JIT has compiled its hot paths.
+  for (const [name, port, pid] of targets) wrk(name, port, pid, '2s');
   const rounds: Result[][] = [];
-  for (let i = 0; i < ROUNDS; i++) rounds.push(targets.map(([name, port]) => wrk(name, port)));
+  for (let i = 0; i < ROUNDS; i++) rounds.push(targets.map(([name, port, pid]) => wrk(name, port, pid)));
   const results = targets.map(([name]) => {
     const runs = rounds.map((r) => r.find((x) => x.name === name)!);
-    return { name, rps: median(runs.map((r) => r.rps)), p99ms: median(runs.map((r) => r.p99ms)), errors: runs.reduce((a, r) => a + r.errors, 0) };
+    return {
+      name, rps: median(runs.map((r) => r.rps)), p99ms: median(runs.map((r) => r.p99ms)), errors: runs.reduce((a, r) => a + r.errors, 0), cpuUs: median(runs.map((r) => r.cpuUs)),
+    };
   });
-  const by = (n: string): Result => results.find((r) => r.name === n)!;
+  const by = (n: string): Result | undefined => results.find((r) => r.name === n);
   process.stdout.write(`wrk -t2 -c50 -d${DURATION}, ${ROUNDS} rounds (medians), 3 node replicas on 127.0.0.1, ${os.cpus().length} cores, proxies with one worker/thread\n\n`);
-  process.stdout.write(`${'target'.padEnd(22)} ${'rps'.padStart(9)} ${'p99 ms'.padStart(8)} ${'errors'.padStart(7)}\n`);
-  for (const r of results) process.stdout.write(`${r.name.padEnd(22)} ${r.rps.toFixed(0).padStart(9)} ${r.p99ms.toFixed(2).padStart(8)} ${String(r.errors).padStart(7)}\n`);
-  const ratio = (a: string, b: string): string => `${((by(a).rps / by(b).rps) * 100).toFixed(0)}%`;
-  const perRound = (a: string, b: string): string => rounds.map((r) => `${((r.find((x) => x.name === a)!.rps / r.find((x) => x.name === b)!.rps) * 100).toFixed(0)}%`).join(' ');
+  process.stdout.write(`${'target'.padEnd(22)} ${'rps'.padStart(9)} ${'p99 ms'.padStart(8)} ${'errors'.padStart(7)} ${'cpu µs/req'.padStart(11)}\n`);
+  for (const r of results) {
+    process.stdout.write(`${r.name.padEnd(22)} ${r.rps.toFixed(0).padStart(9)} ${r.p99ms.toFixed(2).padStart(8)} ${String(r.errors).padStart(7)} ${(Number.isNaN(r.cpuUs) ? '-' : r.cpuUs.toFixed(1)).padStart(11)}\n`);
+  }
+  const pct = (a: number | undefined, b: number | undefined): string => (a === undefined || b === undefined ? '-' : `${((a / b) * 100).toFixed(0)}%`);
+  const ratio = (a: string, b: string): string => pct(by(a)?.rps, by(b)?.rps);
+  const perRound = (a: string, b: string): string => rounds.map((r) => pct(r.find((x) => x.name === a)?.rps, r.find((x) => x.name === b)?.rps)).join(' ');
   process.stdout.write(`\nper round: L7 ${perRound('capstan L7', 'nginx L7')}   L4 ${perRound('capstan L4', 'nginx L4')}\n`);
   process.stdout.write(`\ncapstan L7 / nginx L7: ${ratio('capstan L7', 'nginx L7')} (goal ≥ 70%)   capstan L7 / haproxy L7: ${ratio('capstan L7', 'haproxy L7')}\n`);
   process.stdout.write(`capstan L4 / nginx L4: ${ratio('capstan L4', 'nginx L4')} (goal ≥ 80%)   capstan L4 / haproxy L4: ${ratio('capstan L4', 'haproxy L4')}\n`);
+  const cpu = (a: string, b: string): string => pct(by(b)?.cpuUs, by(a)?.cpuUs);
+  process.stdout.write(`requests per CPU second, capstan / nginx: L7 ${cpu('capstan L7', 'nginx L7')}   L4 ${cpu('capstan L4', 'nginx L4')}\n`);
+  if (BASELINE !== undefined) {
+    process.stdout.write(`capstan / baseline: L7 ${ratio('capstan L7', 'baseline L7')} (per round ${perRound('capstan L7', 'baseline L7')})   L4 ${ratio('capstan L4', 'baseline L4')} (per round ${perRound('capstan L4', 'baseline L4')})\n`);
+  }
   if (routerProcess.exitCode !== null || routerProcess.signalCode !== null) {
     throw new Error(`the capstan router exited during the run (${routerProcess.exitCode ?? routerProcess.signalCode ?? ''})`);
   }

@@ -20,6 +20,7 @@ export type ErrorCode =
   | 'E_ROUTER_LISTEN'
   | 'E_ROUTER_UNAVAILABLE'
   | 'E_ROUTER_REJECTED'
+  | 'E_ROUTER_IMAGE'
 
   | 'E_DEPENDENCY_TIMEOUT'
   | 'E_PORT_SHARED'
@@ -205,21 +206,35 @@ export class RouterListenError extends CapstanError {
   }
 }
 
-/** The router's admin socket does not answer. */
+/** The router's admin API (its unix socket or loopback port) does not answer. */
 export class RouterUnavailableError extends CapstanError {
-  constructor(socketPath: string, cause?: unknown) {
-    super('E_ROUTER_UNAVAILABLE', `router admin socket ${socketPath} does not answer`, {
-      data: { socketPath },
+  constructor(address: string, cause?: unknown) {
+    super('E_ROUTER_UNAVAILABLE', `router admin API ${address} does not answer${cause instanceof Error ? `: ${cause.message}` : ''}`, {
+      data: { address },
       hint: 'start it with `capstan router --data-dir DIR` (capstan run starts it unless --router none)',
       cause,
     });
   }
 }
 
-/** The router refused a request (a bad table, a port it cannot bind). */
+/** The router refused a request (a bad table, a port it cannot bind, a wrong admin token). */
 export class RouterRejectedError extends CapstanError {
   constructor(status: number, message: string) {
-    super('E_ROUTER_REJECTED', `router refused: ${message}`, { data: { status } });
+    super('E_ROUTER_REJECTED', `router refused: ${message}`, {
+      data: { status },
+      ...(status === 401 ? { hint: 'give operator and router the same CAPSTAN_ROUTER_TOKEN, or let the operator read <data-dir>/router/admin.token' } : {}),
+    });
+  }
+}
+
+/** `--router container` names an image the engine does not have; nothing is started. */
+export class RouterImageMissingError extends CapstanError {
+  constructor(image: string, cause?: unknown) {
+    super('E_ROUTER_IMAGE', `the router image ${image} is not on the engine`, {
+      data: { image },
+      hint: `build it from a checkout of Capstan: \`docker build -t ${image} .\` (add --build-arg BASE=... without a registry), or pass --router-image / CAPSTAN_ROUTER_IMAGE`,
+      cause,
+    });
   }
 }
 

@@ -47,7 +47,7 @@ function withSettings(cmd: Command, action: (settings: Settings, logger: Logger,
     const opts = self.optsWithGlobals<Record<string, string | undefined> & { config?: string; syncWindow?: string[] }>();
     const flags: RawSettings = {
       repo: opts.repo, branch: opts.branch, path: opts.path, interval: opts.interval, instance: opts.instance,
-      dataDir: opts.dataDir, statusBranch: opts.statusBranch, httpPort: opts.httpPort, router: opts.router,
+      dataDir: opts.dataDir, statusBranch: opts.statusBranch, httpPort: opts.httpPort, router: opts.router, routerImage: opts.routerImage, routerAdmin: opts.routerAdmin ?? opts.admin,
       listen: opts.listen, backend: opts.backend, logFormat: opts.logFormat, logLevel: opts.logLevel,
       parallelism: opts.parallelism, allowEnv: opts.allowEnv, gitAuthor: opts.gitAuthor, autoRevert: opts.autoRevert, resync: opts.resync, syncWindow: opts.syncWindow,
       profiles: opts.profile, secretsDir: opts.secretsDir,
@@ -74,7 +74,9 @@ export function buildProgram(): Command {
       .option('--interval <duration>', 'poll interval [CAPSTAN_INTERVAL] (default: 30s)')
       .option('--listen <host:port>', 'HTTP API address [CAPSTAN_LISTEN] (default: 127.0.0.1:9420)')
       .option('--http-port <port>', "router's shared HTTP entry port [CAPSTAN_HTTP_PORT] (default: 8000)")
-      .addOption(new Option('--router <mode>', 'how traffic is routed [CAPSTAN_ROUTER] (default: process)').choices(['process', 'container', 'none']))
+      .addOption(new Option('--router <mode>', 'how traffic is routed: the router as a host process, as a container (host network), or none [CAPSTAN_ROUTER] (default: process)').choices(['process', 'container', 'none']))
+      .option('--router-image <image>', 'image --router container runs [CAPSTAN_ROUTER_IMAGE] (default: capstan:<version>)')
+      .option('--router-admin <127.0.0.1:port>', "router's admin API on the loopback with a bearer token (CAPSTAN_ROUTER_TOKEN, else the one the router writes to <data-dir>/router/admin.token) instead of its unix socket [CAPSTAN_ROUTER_ADMIN]")
       .option('--resync <duration|cron>', 'periodic full resync, e.g. 5m or "*/10 * * * *" [CAPSTAN_RESYNC] (default: 5m)')
       .option(...syncWindowOption),
     lazy(() => import('./cli/run.js'), 'runCommand'),
@@ -130,11 +132,12 @@ export function buildProgram(): Command {
     },
   );
   withSettings(
-    program.command('router').description('run the router (data plane) alone: L4 listeners and the shared HTTP entry, driven over <data-dir>/router/admin.sock')
+    program.command('router').description('run the router (data plane) alone: L4 listeners and the shared HTTP entry, driven over <data-dir>/router/admin.sock (or --admin 127.0.0.1:PORT with a token)')
       .option('--data-dir <dir>', 'state directory; the router keeps router/table.json and router/admin.sock in it [CAPSTAN_DATA_DIR] (default: .capstan)')
       .option('--http-port <port>', 'shared HTTP entry port when the table names none [CAPSTAN_HTTP_PORT] (default: 8000)')
       .option('--http-host <ip>', 'address the HTTP entry binds', '0.0.0.0')
       .option('--admin-socket <path>', 'admin socket path (default: <data-dir>/router/admin.sock)')
+      .option('--admin <127.0.0.1:port>', 'serve the admin API on this loopback port instead, every request carrying Authorization: Bearer <token> (CAPSTAN_ROUTER_TOKEN, else generated and written 0600 to <data-dir>/router/admin.token) [CAPSTAN_ROUTER_ADMIN]')
       .option('--access-log', 'log one line per request (off by default: it costs throughput)', false)
       .option('--grace <ms>', 'on SIGTERM, how long in-flight work may finish', '10000')
       .option('--config <file>', 'settings file (default: ./capstan.yaml when present)')
@@ -145,7 +148,9 @@ export function buildProgram(): Command {
       const o = cmd.opts<{ httpHost: string; adminSocket?: string; accessLog: boolean; grace: string }>();
       const graceMs = Number(o.grace);
       if (!Number.isInteger(graceMs) || graceMs < 0) throw new UsageError(`--grace ${o.grace}: not a number of milliseconds`);
-      return routerCommand({ dataDir: settings.dataDir, httpPort: settings.httpPort, httpHost: o.httpHost, adminSocket: o.adminSocket, accessLog: o.accessLog, graceMs }, logger);
+      if (o.adminSocket !== undefined && settings.routerAdmin !== undefined) throw new UsageError('--admin-socket and --admin (CAPSTAN_ROUTER_ADMIN) both say where the admin API listens: give one');
+      const admin = o.adminSocket === undefined ? settings.routerAdmin : { kind: 'unix' as const, path: o.adminSocket };
+      return routerCommand({ dataDir: settings.dataDir, httpPort: settings.httpPort, httpHost: o.httpHost, admin, token: settings.routerToken, accessLog: o.accessLog, graceMs }, logger);
     },
   );
   const secret = program.command('secret').description('make age-encrypted secret files for the repository, and the key the operator decrypts them with');

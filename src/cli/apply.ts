@@ -8,8 +8,7 @@ import type { Logger } from '../logging/logger.js';
 import { windowedPass } from '../reconciler/windowed-pass.js';
 import { describeOperation } from '../plan/render.js';
 import type { DesiredState } from '../desired/model.js';
-import { RouterClient } from '../router/client.js';
-import { routerPaths } from '../router/store.js';
+import { routerClient } from '../router/client.js';
 import { createPassContext, routerServesPorts } from './context.js';
 import { createStatusReporter } from './status-reporter.js';
 
@@ -45,7 +44,7 @@ async function warnWhenNoRouterServes(settings: Settings, desired: DesiredState,
   if (!routerServesPorts(settings)) return;
   const published = desired.stacks.flatMap((st) => st.services.flatMap((s) => s.spec.ports.filter((p) => p.published !== undefined && p.protocol === 'tcp').map((p) => `${s.stack}/${s.name}:${p.published}`)));
   if (published.length === 0) return;
-  if (await new RouterClient(routerPaths(settings.dataDir).socket).healthy()) return;
+  if (await routerClient(settings.dataDir, settings.routerAdmin, settings.routerToken).healthy()) return;
   logger.warn(
     { ports: published, dataDir: settings.dataDir },
     `published ports (${published.join(', ')}) are served by Capstan's router, and none runs for --data-dir ${settings.dataDir}: start \`capstan run\` (it starts the router) or \`capstan router --data-dir ${settings.dataDir}\`, or pass --router none to publish them on the containers as docker compose does`,

@@ -57,7 +57,7 @@ export function probeRunner(): ProberOptions['run'] {
   return (r) => runProbe(r.probe.check, { containerId: r.containerId, ip: r.ip }, r.probe.timeoutMs, client);
 }
 
-/** Only `--router process` serves published ports today; `container` is not implemented and falls back to containers publishing. */
+/** With a router (a process or a container), it serves published TCP ports; with none, containers publish them. */
 export function routerServesPorts(settings: Settings): boolean {
-  return settings.router === 'process';
+  return settings.router !== 'none';
 }

@@ -8,25 +8,19 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../logging/logger.js';
-import { RouterClient } from '../router/client.js';
+import { formatAdminAddress, type TcpAdminAddress } from '../router/address.js';
+import type { RouterClient } from '../router/client.js';
 import { routerPaths } from '../router/store.js';
+import { READY_WAIT_MS, WATCH_MS, waitHealthy, type RouterSupervisor } from './router-supervisor.js';
 
 const RESTART_BASE_MS = 500;
 const RESTART_CAP_MS = 30_000;
 // A router that served this long before dying is not crash-looping: restart at once.
 const STABLE_RUN_MS = 60_000;
-const WATCH_MS = 2_000;
-const READY_WAIT_MS = 10_000;
 
-export interface RouterSupervisor {
-  client: RouterClient;
-  /** Stops watching; the router keeps running. */
-  stop(): void;
-}
-
-export async function superviseRouter(opts: { dataDir: string; httpPort: number; logger: Logger }): Promise<RouterSupervisor> {
+export async function superviseRouter(opts: { dataDir: string; httpPort: number; admin: TcpAdminAddress | undefined; client: RouterClient; logger: Logger }): Promise<RouterSupervisor> {
   const paths = routerPaths(opts.dataDir);
-  const client = new RouterClient(paths.socket);
+  const { client } = opts;
   const log = opts.logger.child({ component: 'router-supervisor' });
   let stopped = false;
   let starting = false;
@@ -39,7 +33,8 @@ export async function superviseRouter(opts: { dataDir: string; httpPort: number;
     const out = fs.openSync(path.join(paths.dir, 'router.log'), 'a');
     const script = process.argv[1] ?? '';
     // Detached, in its own process group and without our pipes: a signal to the operator's group or the end of its stdout must not reach the router.
-    const child = spawn(process.execPath, [script, 'router', '--data-dir', opts.dataDir, '--http-port', String(opts.httpPort)], { detached: true, stdio: ['ignore', out, out] });
+    const admin = opts.admin === undefined ? [] : ['--admin', formatAdminAddress(opts.admin)];
+    const child = spawn(process.execPath, [script, 'router', '--data-dir', opts.dataDir, '--http-port', String(opts.httpPort), ...admin], { detached: true, stdio: ['ignore', out, out] });
     fs.closeSync(out);
     const startedAt = Date.now();
     if (child.pid !== undefined) fs.writeFileSync(path.join(paths.dir, 'router.pid'), `${child.pid}\n`);
@@ -51,16 +46,15 @@ export async function superviseRouter(opts: { dataDir: string; httpPort: number;
       log.warn({ code, signal, restartInMs: delay, log: path.join(paths.dir, 'router.log') }, `router exited (${signal ?? `code ${code}`}); starting it again in ${delay} ms`);
       schedule(delay);
     });
-    log.info({ pid: child.pid, httpPort: opts.httpPort, admin: paths.socket }, 'router started');
-    const deadline = Date.now() + READY_WAIT_MS;
-    while (Date.now() < deadline && !stopped && child.exitCode === null && !(await client.healthy())) await sleep(100);
+    log.info({ pid: child.pid, httpPort: opts.httpPort, admin: client.display }, 'router started');
+    await waitHealthy(client, READY_WAIT_MS, () => stopped || child.exitCode !== null);
     starting = false;
   };
   const check = async (): Promise<void> => {
     // A reused router is not our child: its death shows only here.
     if (stopped || starting) return;
     if (await client.healthy()) return;
-    log.warn({ admin: paths.socket }, 'the router does not answer on its admin socket; starting one');
+    log.warn({ admin: client.display }, 'the router does not answer on its admin API; starting one');
     await launch();
   };
   const schedule = (delayMs: number): void => {
@@ -72,7 +66,7 @@ export async function superviseRouter(opts: { dataDir: string; httpPort: number;
     timer.unref();
   };
 
-  if (await client.healthy()) log.info({ admin: paths.socket }, 'reusing the router already serving');
+  if (await client.healthy()) log.info({ admin: client.display }, 'reusing the router already serving');
   else await launch();
   schedule(WATCH_MS);
   return {
@@ -82,8 +76,4 @@ export async function superviseRouter(opts: { dataDir: string; httpPort: number;
       if (timer !== undefined) clearTimeout(timer);
     },
   };
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

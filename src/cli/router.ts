@@ -3,13 +3,17 @@
 // stops accepting, lets in-flight work finish briefly and exits 0.
 
 import type { Logger } from '../logging/logger.js';
+import { formatAdminAddress, type AdminAddress } from '../router/address.js';
 import { startRouter } from '../router/service.js';
 
 export interface RouterCommandOptions {
   dataDir: string;
   httpPort: number;
   httpHost: string;
-  adminSocket: string | undefined;
+  /** Default: the unix socket <data-dir>/router/admin.sock. */
+  admin: AdminAddress | undefined;
+  /** CAPSTAN_ROUTER_TOKEN for a TCP admin API; generated when absent. */
+  token: string | undefined;
   accessLog: boolean;
   graceMs: number;
 }
@@ -18,11 +22,12 @@ export async function routerCommand(opts: RouterCommandOptions, logger: Logger):
   const started = await startRouter(
     opts.dataDir,
     { httpHost: opts.httpHost, httpPort: opts.httpPort, ...(opts.accessLog ? { accessLog: (line: string) => logger.info({ access: line }, 'request') } : {}) },
-    opts.adminSocket,
+    { ...(opts.admin === undefined ? {} : { address: opts.admin }), ...(opts.token === undefined ? {} : { token: opts.token }) },
   );
   if (started.restoreProblems.length > 0) logger.warn({ problems: started.restoreProblems, file: started.paths.table }, 'persisted routing table not restored; starting empty');
   const addr = started.router.addresses();
-  logger.info({ admin: started.paths.socket, httpPort: addr.http, l4: addr.l4, version: started.router.table.version }, 'router serving');
+  const tokenFile = started.admin.kind === 'tcp' && opts.token === undefined ? started.paths.token : undefined;
+  logger.info({ admin: formatAdminAddress(started.admin), ...(tokenFile === undefined ? {} : { tokenFile }), httpPort: addr.http, l4: addr.l4, version: started.router.table.version }, 'router serving');
   await new Promise<void>((resolve) => {
     process.once('SIGTERM', resolve);
     process.once('SIGINT', resolve);

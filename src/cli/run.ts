@@ -20,7 +20,7 @@ import { readinessGate } from '../apply/readiness.js';
 import type { Traffic } from '../apply/traffic.js';
 import { createPassContext, probeRunner } from './context.js';
 import { RoutedTraffic } from './routed-traffic.js';
-import { superviseRouter } from './router-process.js';
+import { startRouterSupervisor } from './router-mode.js';
 import type { RouterClient } from '../router/client.js';
 import type { ObservedState } from '../observed/model.js';
 import { startDaemonApi } from './run-api.js';
@@ -65,10 +65,9 @@ export async function runCommand(settings: Settings, logger: Logger): Promise<nu
     isReady: (c) => isReadyReplica(c) && !prober.isNotReady(c.id),
   });
   const status = createStatusReporter(settings, base, logger, async () => ({ probes: prober.verdicts(), crashLoops: await healer.crashLoops() }));
-  const router = settings.router === 'process' ? await superviseRouter({ dataDir: settings.dataDir, httpPort: settings.httpPort, logger }) : undefined;
+  const router = await startRouterSupervisor(settings, logger);
   // What the router serves from before this process: those replicas were ready, and keep their traffic until a probe says otherwise.
   let served: Set<string> | undefined = router === undefined ? undefined : await servedBackends(router.client);
-  if (settings.router === 'container') logger.warn('--router container is not implemented yet; routing is off (the table is still at /api/endpoints)');
   const routed = new RoutedTraffic({
     httpPort: settings.httpPort,
     notReady: (id) => prober.isNotReady(id),

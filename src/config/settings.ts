@@ -7,6 +7,8 @@ import { ConfigError } from '../errors.js';
 import { parseDurationMs } from '../manifests/units.js';
 import { parseAuthor } from '../source/author.js';
 import { parseSyncWindow, type SyncWindow } from '../reconciler/sync-window.js';
+import { parseAdminAddress, type TcpAdminAddress } from '../router/address.js';
+import { VERSION } from '../version.js';
 
 export interface Settings {
   repo: string | undefined;
@@ -18,6 +20,12 @@ export interface Settings {
   statusBranch: string;
   httpPort: number;
   router: 'process' | 'container' | 'none';
+  /** The image `--router container` runs. */
+  routerImage: string;
+  /** The router's admin API on the loopback with a token; undefined: the unix socket in <data-dir>/router. */
+  routerAdmin: TcpAdminAddress | undefined;
+  /** CAPSTAN_ROUTER_TOKEN, from the environment only: the admin token of a TCP admin API (else the router generates one). */
+  routerToken: string | undefined;
   listen: string;
   backend: 'docker' | 'swarm';
   logFormat: 'json' | 'pretty';
@@ -57,6 +65,8 @@ const SOURCES = {
   statusBranch: 'CAPSTAN_STATUS_BRANCH',
   httpPort: 'CAPSTAN_HTTP_PORT',
   router: 'CAPSTAN_ROUTER',
+  routerImage: 'CAPSTAN_ROUTER_IMAGE',
+  routerAdmin: 'CAPSTAN_ROUTER_ADMIN',
   listen: 'CAPSTAN_LISTEN',
   backend: 'CAPSTAN_BACKEND',
   logFormat: 'CAPSTAN_LOG_FORMAT',
@@ -115,6 +125,13 @@ const schema = z.object({
   statusBranch: z.string().min(1).default('capstan/status'),
   httpPort: port.default(8000),
   router: z.enum(['process', 'container', 'none']).default('process'),
+  routerImage: z.string().min(1).default(`capstan:${VERSION}`),
+  routerAdmin: z.string().transform((v, ctx) => {
+    const parsed = parseAdminAddress(v);
+    if (parsed.ok) return parsed.address;
+    ctx.addIssue({ code: 'custom', message: parsed.error });
+    return z.NEVER;
+  }).optional(),
   listen: z.string().regex(/^[^:]+:\d+$/, 'use HOST:PORT, e.g. 127.0.0.1:9420').default('127.0.0.1:9420'),
   backend: z.enum(['docker', 'swarm']).default('docker'),
   logFormat: z.enum(['json', 'pretty']).default('json'),
@@ -160,6 +177,7 @@ export function resolveSettings(flags: RawSettings, env: NodeJS.ProcessEnv, file
   }
   const { interval, syncWindow, ...rest } = parsed.data;
   const webhookSecret = env['CAPSTAN_WEBHOOK_SECRET'] === '' ? undefined : env['CAPSTAN_WEBHOOK_SECRET'];
+  const routerToken = env['CAPSTAN_ROUTER_TOKEN'] === '' ? undefined : env['CAPSTAN_ROUTER_TOKEN'];
   return Object.freeze({
     ...rest,
     intervalMs: interval,
@@ -169,8 +187,10 @@ export function resolveSettings(flags: RawSettings, env: NodeJS.ProcessEnv, file
     gitAuthor: Object.freeze(rest.gitAuthor),
     syncWindows: syncWindow,
     profiles: Object.freeze(rest.profiles),
+    routerAdmin: rest.routerAdmin === undefined ? undefined : Object.freeze(rest.routerAdmin),
     webhookSecret,
     ageKeyFile: env['CAPSTAN_AGE_KEY_FILE'] === '' ? undefined : env['CAPSTAN_AGE_KEY_FILE'],
+    routerToken,
   });
 }
 

@@ -14,9 +14,13 @@ export const LABEL = {
   specHash: 'io.capstan.spec-hash',
   revision: 'io.capstan.revision',
   slot: 'io.capstan.slot',
+  /** `router` on the container `--router container` runs: Capstan's own, but no stack's replica (never planned, never pruned). */
+  role: 'io.capstan.role',
   /** The normalized spec as JSON: explains a change ("image a → b") and lets a rollback rebuild the previous version from what runs. */
   spec: 'io.capstan.spec',
 } as const;
+
+export const ROUTER_ROLE = 'router';
 
 /** The name of replica `number`: the manifest's `container_name` (only allowed with one replica), else `<stack>-<service>-<n>`. */
 export function replicaName(service: { stack: string; name: string; spec: { containerName: string | undefined } }, number: number): string {

@@ -3,10 +3,12 @@
 // list calls; an inspect only for containers that are not running, whose last
 // run feeds crash-loop backoff, and for those Docker reports unhealthy, whose
 // check output status shows — a pass where everything runs healthy inspects
-// nothing) and mapped to ObservedState. Errors are left to the caller.
+// nothing) and mapped to ObservedState. The router container is left out: it
+// belongs to no stack, so the planner would prune it. Errors are left to the
+// caller.
 
 import type Docker from 'dockerode';
-import { LABEL } from '../desired/labels.js';
+import { LABEL, ROUTER_ROLE } from '../desired/labels.js';
 import type { ContainerInspectInfo, ContainerInfo, NetworkInspectInfo, VolumeInspectInfo } from 'dockerode';
 import type { ContainerState, HealthcheckRun, LastRun, ObservedContainer, ObservedNetwork, ObservedState, ObservedVolume } from './model.js';
 
@@ -27,7 +29,7 @@ export async function takeSnapshot(docker: SnapshotClient, instance: string): Pr
   // The engine filters by label already; filtering again keeps the ownership
   // promise even against an engine (or fake) that ignores a filter.
   const owned = (labels: Record<string, string> | null | undefined): boolean => labels?.[LABEL.instance] === instance;
-  const mapped = containers.filter((c) => owned(c.Labels)).map(toObservedContainer);
+  const mapped = containers.filter((c) => owned(c.Labels) && c.Labels[LABEL.role] !== ROUTER_ROLE).map(toObservedContainer);
   const inspected = await Promise.all(mapped.map((c) => withInspectedState(docker, c)));
   return {
     instance,

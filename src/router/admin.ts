@@ -1,13 +1,17 @@
-// The router's admin API on a unix socket (only local users with access to
-// <data-dir>/router can reach it): PUT/GET /table, GET /stats, POST /drain,
-// GET /healthz. A PUT is parsed with zod, applied, then persisted; a table
-// that fails to parse or bind is refused and the old one keeps serving.
+// The router's admin API: PUT/GET /table, GET /stats, POST /drain,
+// GET /healthz, on a unix socket (only local users with access to
+// <data-dir>/router can reach it) or on a loopback TCP port where every
+// request must carry the bearer token (compared in constant time; 401
+// otherwise). A PUT is parsed with zod, applied, then persisted; a table that
+// fails to parse or bind is refused and the old one keeps serving.
 
 import fs from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
 import { z } from 'zod';
 import { CapstanError } from '../errors.js';
+import { safeEqual } from '../server/webhooks.js';
+import { formatAdminAddress, type AdminAddress } from './address.js';
 import type { Router } from './router.js';
 import { saveTable } from './store.js';
 import { parseTable } from './table.js';
@@ -17,8 +21,9 @@ const drainBody = z.object({ backendId: z.string().min(1), timeoutMs: z.number()
 
 export interface AdminOptions {
   router: Router;
-  socketPath: string;
   tableFile: string;
+  /** Required in `Authorization: Bearer` of every request when set (the TCP transport). */
+  token: string | undefined;
 }
 
 function send(res: http.ServerResponse, status: number, body: unknown): void {
@@ -47,6 +52,10 @@ export function createAdminServer(opts: AdminOptions): http.Server {
   // Table updates run one at a time so versions and listener changes never interleave.
   let queue: Promise<unknown> = Promise.resolve();
   return http.createServer((req, res) => {
+    if (opts.token !== undefined && !bearerMatches(req.headers.authorization, opts.token)) {
+      res.setHeader('www-authenticate', 'Bearer');
+      return send(res, 401, { error: 'missing or wrong admin token', hint: 'send Authorization: Bearer <token>, the token in <data-dir>/router/admin.token or CAPSTAN_ROUTER_TOKEN' });
+    }
     const route = `${req.method ?? ''} ${(req.url ?? '').split('?', 1)[0]!}`;
     void (async () => {
       switch (route) {
@@ -89,8 +98,18 @@ export function createAdminServer(opts: AdminOptions): http.Server {
   });
 }
 
-/** Listens on the socket path, replacing a stale socket file but never one a live router answers on. */
-export async function listenAdmin(server: http.Server, socketPath: string): Promise<void> {
+function bearerMatches(header: string | undefined, token: string): boolean {
+  if (header === undefined || !header.startsWith('Bearer ')) return false;
+  return safeEqual(header.slice('Bearer '.length).trim(), token);
+}
+
+/** Listens on the socket path (replacing a stale socket file but never one a live router answers on) or the TCP address. */
+export async function listenAdmin(server: http.Server, address: AdminAddress): Promise<void> {
+  if (address.kind === 'tcp') {
+    await listening(server, { host: address.host, port: address.port });
+    return;
+  }
+  const socketPath = address.path;
   const alive = await new Promise<boolean>((resolve) => {
     const s = net.connect(socketPath);
     s.once('connect', () => {
@@ -99,14 +118,18 @@ export async function listenAdmin(server: http.Server, socketPath: string): Prom
     });
     s.once('error', () => resolve(false));
   });
-  if (alive) throw new Error(`another router answers on ${socketPath}`);
+  if (alive) throw new Error(`another router answers on ${formatAdminAddress(address)}`);
   await fs.rm(socketPath, { force: true });
-  await new Promise<void>((resolve, reject) => {
+  await listening(server, { path: socketPath });
+  await fs.chmod(socketPath, 0o600);
+}
+
+function listening(server: http.Server, where: net.ListenOptions): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(socketPath, () => {
+    server.listen(where, () => {
       server.off('error', reject);
       resolve();
     });
   });
-  await fs.chmod(socketPath, 0o600);
 }

@@ -1,9 +1,13 @@
 // The operator's side of the admin API: push a table, drain a backend, read
-// stats, over the router's unix socket. Failures become catalogued errors.
+// stats, over the router's unix socket or its loopback TCP port (with the
+// bearer token). Failures become catalogued errors.
 
+import fs from 'node:fs/promises';
 import http from 'node:http';
 import { RouterRejectedError, RouterUnavailableError } from '../errors.js';
+import { formatAdminAddress, type AdminAddress } from './address.js';
 import type { BackendStats } from './router.js';
+import { routerPaths } from './store.js';
 import type { RoutingTable, RoutingTableInput } from './table.js';
 
 export interface DrainResult {
@@ -13,11 +17,31 @@ export interface DrainResult {
   known: boolean;
 }
 
-export class RouterClient {
-  readonly socketPath: string;
+/** Where the router answers; a TCP endpoint also says how to get the token, read anew for each call (a restarted router writes a new one). */
+export type RouterEndpoint = { kind: 'unix'; path: string } | { kind: 'tcp'; host: string; port: number; token: () => Promise<string> };
 
-  constructor(socketPath: string) {
-    this.socketPath = socketPath;
+/**
+ * The client for a router started with `--data-dir dataDir` and this admin
+ * address: the token is `envToken` (CAPSTAN_ROUTER_TOKEN) when set, else the
+ * one the router wrote to <data-dir>/router/admin.token.
+ */
+export function routerClient(dataDir: string, address: AdminAddress | undefined, envToken: string | undefined): RouterClient {
+  const paths = routerPaths(dataDir);
+  if (address === undefined) return new RouterClient(paths.socket);
+  if (address.kind === 'unix') return new RouterClient(address.path);
+  const token = envToken === undefined ? async () => (await fs.readFile(paths.token, 'utf8')).trim() : () => Promise.resolve(envToken);
+  return new RouterClient({ ...address, token });
+}
+
+export class RouterClient {
+  readonly endpoint: RouterEndpoint;
+  /** The socket path or HOST:PORT, for logs and errors. */
+  readonly display: string;
+
+  /** A string is the path of the unix socket. */
+  constructor(endpoint: RouterEndpoint | string) {
+    this.endpoint = typeof endpoint === 'string' ? { kind: 'unix', path: endpoint } : endpoint;
+    this.display = formatAdminAddress(this.endpoint);
   }
 
   /** Replaces the whole table; resolves to the version the router gave it. */
@@ -47,24 +71,38 @@ export class RouterClient {
     }
   }
 
-  private call<T>(method: string, path: string, body: unknown, timeoutMs: number): Promise<T> {
+  private async call<T>(method: string, path: string, body: unknown, timeoutMs: number): Promise<T> {
     const payload = body === undefined ? undefined : JSON.stringify(body);
+    const headers: http.OutgoingHttpHeaders = payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) };
+    const e = this.endpoint;
+    let where: http.RequestOptions;
+    if (e.kind === 'unix') where = { socketPath: e.path };
+    else {
+      let token: string;
+      try {
+        token = await e.token();
+      } catch (err) {
+        throw new RouterUnavailableError(this.display, err);
+      }
+      where = { host: e.host, port: e.port };
+      headers.authorization = `Bearer ${token}`;
+    }
     return new Promise<T>((resolve, reject) => {
       const req = http.request({
-        socketPath: this.socketPath,
+        ...where,
         // One connection per call: a pooled socket the router already closed would fail the next call.
         agent: false,
         method,
         path,
         timeout: timeoutMs,
-        headers: payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+        headers,
       });
       req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-      req.on('error', (err) => reject(new RouterUnavailableError(this.socketPath, err)));
+      req.on('error', (err) => reject(new RouterUnavailableError(this.display, err)));
       req.on('response', (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', (err) => reject(new RouterUnavailableError(this.socketPath, err)));
+        res.on('error', (err) => reject(new RouterUnavailableError(this.display, err)));
         res.on('end', () => {
           let json: unknown;
           try {

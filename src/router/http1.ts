@@ -1,17 +1,43 @@
 // HTTP/1.x message heads and body framing for the L7 fast path: just enough
 // parsing to route a request, rewrite its hop-by-hop headers and know where
-// each message ends, so sockets can be reused. Pure: strings and buffers in,
-// plain values out; no sockets here.
+// each message ends, so sockets can be reused. Pure: buffers in, plain
+// values out; no sockets here.
+//
+// Heads are read byte by byte from the received buffer in one pass that also
+// finds their end: no string of the whole head, no regexes, sets or
+// lowercased copies (per request this is most of the proxy's own work).
+// What passes on is given as offsets into that buffer (`keep`), so the
+// outgoing head is assembled by copying those bytes.
 
 /** Longest request or response head accepted; beyond it a request gets 431. */
 export const MAX_HEAD = 64 * 1024;
 
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const TARGET = /^[\x21-\x7e]+$/;
-const REQUEST_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade', 'proxy-authorization', 'proxy-authenticate', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host']);
-const RESPONSE_HOP = new Set(['connection', 'keep-alive', 'proxy-connection']);
+/** The buffer ends before the head does: wait for more bytes. */
+export const INCOMPLETE = 'incomplete';
 
-export interface RequestHead {
+/** tchar of RFC 9110 §5.6.2, by byte. */
+const TOKEN_CHAR = new Uint8Array(256);
+for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") TOKEN_CHAR[c.charCodeAt(0)] = 1;
+
+function bytes(text: string): Uint8Array {
+  return Uint8Array.from(text, (c) => c.charCodeAt(0));
+}
+const N = {
+  host: bytes('host'), contentLength: bytes('content-length'), transferEncoding: bytes('transfer-encoding'), connection: bytes('connection'),
+  keepAlive: bytes('keep-alive'), proxyConnection: bytes('proxy-connection'), te: bytes('te'), trailer: bytes('trailer'), upgrade: bytes('upgrade'),
+  proxyAuthorization: bytes('proxy-authorization'), proxyAuthenticate: bytes('proxy-authenticate'), cookie: bytes('cookie'),
+  forwardedFor: bytes('x-forwarded-for'), forwardedProto: bytes('x-forwarded-proto'), forwardedHost: bytes('x-forwarded-host'), chunked: bytes('chunked'),
+  version: bytes('HTTP/1.'),
+};
+
+interface Head {
+  /** Bytes from the head's start to just past its blank line. */
+  length: number;
+  /** The first line and the header lines to pass on: [start, end) pairs of offsets into the buffer, each line with its CRLF. */
+  keep: number[];
+}
+
+export interface RequestHead extends Head {
   method: string;
   target: string;
   /** The minor version: 0 for HTTP/1.0, 1 for HTTP/1.1. */
@@ -25,102 +51,114 @@ export interface RequestHead {
   close: boolean;
   /** The Upgrade header's value when Connection names upgrade. */
   upgrade: string | undefined;
-  /** The header lines to pass on (hop-by-hop and X-Forwarded-* left out), each ending in CRLF. */
-  passOn: string;
   /** Any X-Forwarded-For the client sent, joined. */
   forwardedFor: string | undefined;
 }
 
-/** Parses a request head (without its final blank line); undefined when malformed (400). */
-export function parseRequestHead(head: string): RequestHead | undefined {
-  let eol = head.indexOf('\r\n');
-  if (eol === -1) eol = head.length;
-  const line = head.slice(0, eol);
-  const sp1 = line.indexOf(' ');
-  const sp2 = line.indexOf(' ', sp1 + 1);
-  if (sp1 <= 0 || sp2 === -1 || line.indexOf(' ', sp2 + 1) !== -1) return undefined;
-  const method = line.slice(0, sp1);
-  const target = line.slice(sp1 + 1, sp2);
-  const version = line.slice(sp2 + 1);
-  if (!TOKEN.test(method) || !TARGET.test(target)) return undefined;
-  if (version !== 'HTTP/1.1' && version !== 'HTTP/1.0') return undefined;
+/**
+ * Parses the request head at the start of `buf`; undefined when malformed
+ * (400). Hop-by-hop and X-Forwarded-* headers are left out of `keep`; the
+ * request line passes on as it is (the tunnel keeps its version, and the
+ * fast path only takes HTTP/1.1).
+ */
+export function parseRequestHead(buf: Buffer): RequestHead | typeof INCOMPLETE | undefined {
+  // "METHOD TARGET HTTP/1.x": a token, visible ASCII, and nothing after the version.
+  const n = buf.length;
+  let i = 0;
+  while (i < n && TOKEN_CHAR[buf[i]!] === 1) i++;
+  const sp1 = i;
+  if (sp1 === n) return INCOMPLETE;
+  if (sp1 === 0 || buf[sp1] !== 32) return undefined;
+  for (i = sp1 + 1; i < n; i++) {
+    const c = buf[i]!;
+    if (c < 0x21 || c > 0x7e) break;
+  }
+  const sp2 = i;
+  if (sp2 === n) return INCOMPLETE;
+  if (sp2 === sp1 + 1 || buf[sp2] !== 32) return undefined;
+  const eol = sp2 + 9;
+  if (eol + 1 >= n) return startsLike(buf, sp2 + 1, N.version) ? INCOMPLETE : undefined;
+  const minor = buf[eol - 1]! - 48;
+  if (!startsLike(buf, sp2 + 1, N.version) || (minor !== 0 && minor !== 1) || buf[eol] !== 13 || buf[eol + 1] !== 10) return undefined;
   const r: RequestHead = {
-    method, target, minor: version === 'HTTP/1.1' ? 1 : 0, host: undefined, cookie: undefined, contentLength: -1, chunked: false,
-    close: version !== 'HTTP/1.1', upgrade: undefined, passOn: '', forwardedFor: undefined,
+    length: 0, keep: [], method: methodOf(buf, sp1), target: buf.toString('latin1', sp1 + 1, sp2), minor, host: undefined, cookie: undefined,
+    contentLength: -1, chunked: false, close: minor === 0, upgrade: undefined, forwardedFor: undefined,
   };
   let connection = '';
   let upgrade: string | undefined;
   let te: string | undefined;
-  let pos = eol + 2;
-  while (pos < head.length) {
-    let end = head.indexOf('\r\n', pos);
-    if (end === -1) end = head.length;
-    const h = parseHeaderLine(head, pos, end);
-    if (h === undefined) return undefined;
-    const [name, value] = h;
-    pos = end + 2;
-    switch (name) {
-      case 'host':
-        if (r.host !== undefined) return undefined;
-        r.host = value;
-        break;
-      case 'content-length': {
-        if (!/^\d{1,15}$/.test(value)) return undefined;
-        const n = Number(value);
-        if (r.contentLength !== -1 && r.contentLength !== n) return undefined;
-        r.contentLength = n;
-        break;
-      }
-      case 'transfer-encoding':
-        te = te === undefined ? value : `${te}, ${value}`;
-        break;
-      case 'connection':
-        connection = connection === '' ? value : `${connection}, ${value}`;
-        break;
-      case 'upgrade':
-        upgrade = value;
-        break;
-      case 'cookie':
-        r.cookie = r.cookie === undefined ? value : `${r.cookie}; ${value}`;
-        break;
-      case 'x-forwarded-for':
-        r.forwardedFor = r.forwardedFor === undefined ? value : `${r.forwardedFor}, ${value}`;
-        break;
+  const end = walkHeaders(buf, eol + 2, r.keep, (pos) => {
+    switch (line.colon - pos) {
+      case 4:
+        if (named(buf, pos, N.host)) {
+          if (r.host !== undefined) return MALFORMED;
+          r.host = value(buf);
+        }
+        return KEEP;
+      case 14:
+        if (named(buf, pos, N.contentLength)) {
+          const len = digits(buf, line.valueStart, line.valueEnd);
+          if (len === -1 || (r.contentLength !== -1 && r.contentLength !== len)) return MALFORMED;
+          r.contentLength = len;
+        }
+        return KEEP;
+      case 17:
+        if (named(buf, pos, N.transferEncoding)) {
+          te = te === undefined ? value(buf) : `${te}, ${value(buf)}`;
+          return KEEP;
+        }
+        return named(buf, pos, N.forwardedProto) ? DROP : KEEP;
+      case 10:
+        if (named(buf, pos, N.connection)) {
+          connection = connection === '' ? value(buf) : `${connection}, ${value(buf)}`;
+          return DROP;
+        }
+        return named(buf, pos, N.keepAlive) ? DROP : KEEP;
+      case 7:
+        if (named(buf, pos, N.upgrade)) {
+          upgrade = value(buf);
+          return DROP;
+        }
+        return named(buf, pos, N.trailer) ? DROP : KEEP;
+      case 6:
+        if (named(buf, pos, N.cookie)) r.cookie = r.cookie === undefined ? value(buf) : `${r.cookie}; ${value(buf)}`;
+        return KEEP;
+      case 15:
+        if (!named(buf, pos, N.forwardedFor)) return KEEP;
+        r.forwardedFor = r.forwardedFor === undefined ? value(buf) : `${r.forwardedFor}, ${value(buf)}`;
+        return DROP;
+      case 16:
+        return named(buf, pos, N.proxyConnection) || named(buf, pos, N.forwardedHost) ? DROP : KEEP;
+      case 2:
+        return named(buf, pos, N.te) ? DROP : KEEP;
+      case 18:
+        return named(buf, pos, N.proxyAuthenticate) ? DROP : KEEP;
+      case 19:
+        return named(buf, pos, N.proxyAuthorization) ? DROP : KEEP;
+      default:
+        return KEEP;
     }
-    if (!REQUEST_HOP.has(name)) r.passOn += `${head.slice(h[2], end)}\r\n`;
-  }
+  });
+  if (end < 0) return end === WALK_INCOMPLETE ? INCOMPLETE : undefined;
+  r.length = end;
   if (te !== undefined) {
     // Only "chunked" as the one coding is framed here; anything else, or a
     // Content-Length next to it, is how request smuggling starts.
-    if (te.toLowerCase() !== 'chunked' || r.contentLength !== -1) return undefined;
+    if (!equalsLower(te, 'chunked') || r.contentLength !== -1) return undefined;
     r.chunked = true;
   }
   if (connection !== '') {
-    for (const token of connection.toLowerCase().split(',')) {
+    for (const token of connection.split(',')) {
       const t = token.trim();
-      if (t === 'close') r.close = true;
-      else if (t === 'keep-alive' && r.minor === 0) r.close = false;
-      else if (t === 'upgrade' && upgrade !== undefined) r.upgrade = upgrade;
+      if (equalsLower(t, 'close')) r.close = true;
+      else if (equalsLower(t, 'keep-alive') && r.minor === 0) r.close = false;
+      else if (equalsLower(t, 'upgrade') && upgrade !== undefined) r.upgrade = upgrade;
     }
   }
   return r;
 }
 
-/**
- * [lowercased name, trimmed value, start of the line] for "name: value"
- * between `from` and `to`; undefined for a malformed or folded line.
- */
-function parseHeaderLine(head: string, from: number, to: number): [string, string, number] | undefined {
-  const colon = head.indexOf(':', from);
-  if (colon === -1 || colon >= to || colon === from) return undefined;
-  const rawName = head.slice(from, colon);
-  if (!TOKEN.test(rawName)) return undefined;
-  const value = head.slice(colon + 1, to);
-  if (value.includes('\n') || value.includes('\r') || value.includes('\0')) return undefined;
-  return [rawName.toLowerCase(), value.trim(), from];
-}
-
-export interface ResponseHead {
+export interface ResponseHead extends Head {
   status: number;
   /** -1 without a Content-Length. */
   contentLength: number;
@@ -129,41 +167,181 @@ export interface ResponseHead {
   otherEncoding: boolean;
   /** The backend will close this connection. */
   close: boolean;
-  /** Status line and the header lines to pass on, each ending in CRLF, without the blank line. */
-  passOn: string;
 }
 
-/** Parses a response head (without its final blank line); undefined when malformed (502). */
-export function parseResponseHead(head: string): ResponseHead | undefined {
-  let eol = head.indexOf('\r\n');
-  if (eol === -1) eol = head.length;
+/** Parses the response head at the start of `buf`; undefined when malformed (502). */
+export function parseResponseHead(buf: Buffer): ResponseHead | typeof INCOMPLETE | undefined {
   // "HTTP/1.1 200 OK": version, a three-digit status, an optional reason.
-  if (!head.startsWith('HTTP/1.') || head.charCodeAt(8) !== 32 || (eol > 12 && head.charCodeAt(12) !== 32)) return undefined;
-  const status = Number(head.slice(9, 12));
-  if (!Number.isInteger(status) || status < 100 || eol < 12) return undefined;
-  const r: ResponseHead = { status, contentLength: -1, chunked: false, otherEncoding: false, close: head.charCodeAt(7) === 48 /* 1.0 */, passOn: `${head.slice(0, eol)}\r\n` };
-  let pos = eol + 2;
-  while (pos < head.length) {
-    let end = head.indexOf('\r\n', pos);
-    if (end === -1) end = head.length;
-    const h = parseHeaderLine(head, pos, end);
-    if (h === undefined) return undefined;
-    const [name, value] = h;
-    pos = end + 2;
-    if (name === 'content-length') {
-      if (!/^\d{1,15}$/.test(value)) return undefined;
-      r.contentLength = Number(value);
-    } else if (name === 'transfer-encoding') {
-      if (value.toLowerCase().endsWith('chunked')) r.chunked = true;
-      else r.otherEncoding = true;
-    } else if (name === 'connection') {
-      const v = value.toLowerCase();
-      if (v.includes('close')) r.close = true;
-      else if (v.includes('keep-alive')) r.close = false;
-    }
-    if (!RESPONSE_HOP.has(name)) r.passOn += `${head.slice(h[2], end)}\r\n`;
+  const n = buf.length;
+  if (n < 13) return startsLike(buf, 0, N.version) ? INCOMPLETE : undefined;
+  if (!startsLike(buf, 0, N.version) || buf[8] !== 32 || (buf[12] !== 32 && buf[12] !== 13)) return undefined;
+  const status = digits(buf, 9, 12);
+  if (status < 100) return undefined;
+  let eol = 12;
+  for (; eol < n; eol++) {
+    const c = buf[eol]!;
+    if (c === 13) break;
+    if (c === 10 || c === 0) return undefined;
   }
+  if (eol + 1 >= n) return INCOMPLETE;
+  if (buf[eol + 1] !== 10) return undefined;
+  const r: ResponseHead = { length: 0, keep: [], status, contentLength: -1, chunked: false, otherEncoding: false, close: buf[7] === 48 /* 1.0 */ };
+  const end = walkHeaders(buf, eol + 2, r.keep, (pos) => {
+    switch (line.colon - pos) {
+      case 14:
+        if (named(buf, pos, N.contentLength)) {
+          r.contentLength = digits(buf, line.valueStart, line.valueEnd);
+          if (r.contentLength === -1) return MALFORMED;
+        }
+        return KEEP;
+      case 17:
+        if (named(buf, pos, N.transferEncoding)) {
+          if (line.valueEnd - line.valueStart >= 7 && named(buf, line.valueEnd - 7, N.chunked)) r.chunked = true;
+          else r.otherEncoding = true;
+        }
+        return KEEP;
+      case 10:
+        if (named(buf, pos, N.connection)) {
+          // Mostly exactly "keep-alive": no lowercased copy for that.
+          if (line.valueEnd - line.valueStart === 10 && named(buf, line.valueStart, N.keepAlive)) r.close = false;
+          else {
+            const v = value(buf).toLowerCase();
+            if (v.includes('close')) r.close = true;
+            else if (v.includes('keep-alive')) r.close = false;
+          }
+          return DROP;
+        }
+        return named(buf, pos, N.keepAlive) ? DROP : KEEP;
+      case 16:
+        return named(buf, pos, N.proxyConnection) ? DROP : KEEP;
+      default:
+        return KEEP;
+    }
+  });
+  if (end < 0) return end === WALK_INCOMPLETE ? INCOMPLETE : undefined;
+  r.length = end;
   return r;
+}
+
+/** The number of bytes `keep` names. */
+export function keptLength(keep: readonly number[]): number {
+  let n = 0;
+  for (let i = 0; i < keep.length; i += 2) n += keep[i + 1]! - keep[i]!;
+  return n;
+}
+
+/** Copies the kept ranges of `from` into `to` at `at`; returns the offset after them. */
+export function copyKept(from: Buffer, keep: readonly number[], to: Buffer, at: number): number {
+  let o = at;
+  for (let i = 0; i < keep.length; i += 2) o += from.copy(to, o, keep[i]!, keep[i + 1]!);
+  return o;
+}
+
+// The header line walkHeaders is at, filled by readHeader: no object per line.
+const line = { colon: 0, valueStart: 0, valueEnd: 0, next: 0 };
+
+const KEEP = 0;
+const DROP = 1;
+const MALFORMED = 2;
+const WALK_INCOMPLETE = -1;
+const WALK_MALFORMED = -2;
+
+/**
+ * Reads the header lines from `pos` up to the blank line, asks `visit`
+ * (given the line's start; name, colon and value are in `line`) whether each
+ * passes on, and adds the runs that do to `keep`, from the first line on.
+ * Returns the offset just past the blank line, WALK_INCOMPLETE when `buf`
+ * ends first, or WALK_MALFORMED.
+ */
+function walkHeaders(buf: Buffer, pos: number, keep: number[], visit: (pos: number) => number): number {
+  let run = 0;
+  for (;;) {
+    if (pos + 1 >= buf.length) return WALK_INCOMPLETE;
+    if (buf[pos] === 13) {
+      if (buf[pos + 1] !== 10) return WALK_MALFORMED;
+      if (pos > run) keep.push(run, pos);
+      return pos + 2;
+    }
+    const read = readHeader(buf, pos);
+    if (read !== 0) return read;
+    const verdict = visit(pos);
+    if (verdict === MALFORMED) return WALK_MALFORMED;
+    if (verdict === DROP) {
+      if (pos > run) keep.push(run, pos);
+      run = line.next;
+    }
+    pos = line.next;
+  }
+}
+
+/**
+ * One pass over "name: value" CRLF at `pos`: the name must be a token, the
+ * line may hold no NUL and no CR or LF but the CRLF that ends it. 0 when
+ * read (into `line`), else WALK_INCOMPLETE or WALK_MALFORMED.
+ */
+function readHeader(buf: Buffer, pos: number): number {
+  const n = buf.length;
+  let colon = -1;
+  let i = pos;
+  for (; i < n; i++) {
+    const c = buf[i]!;
+    if (c === 13) break;
+    if (colon !== -1) {
+      if (c === 10 || c === 0) return WALK_MALFORMED;
+    } else if (c === 58) colon = i;
+    else if (TOKEN_CHAR[c] === 0) return WALK_MALFORMED;
+  }
+  if (i + 1 >= n) return WALK_INCOMPLETE;
+  if (colon <= pos || buf[i + 1] !== 10) return WALK_MALFORMED;
+  let a = colon + 1;
+  let b = i;
+  while (a < b && (buf[a] === 32 || buf[a] === 9)) a++;
+  while (b > a && (buf[b - 1] === 32 || buf[b - 1] === 9)) b--;
+  line.colon = colon;
+  line.valueStart = a;
+  line.valueEnd = b;
+  line.next = i + 2;
+  return 0;
+}
+
+/** The common methods as constant strings; others sliced from the buffer. Methods are case-sensitive. */
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH'].map((m) => ({ name: m, bytes: bytes(m) }));
+
+function methodOf(buf: Buffer, length: number): string {
+  for (const m of METHODS) if (m.bytes.length === length && startsLike(buf, 0, m.bytes)) return m.name;
+  return buf.toString('latin1', 0, length);
+}
+
+function value(buf: Buffer): string {
+  return buf.toString('latin1', line.valueStart, line.valueEnd);
+}
+
+/** Whether the bytes at `from` spell `lower` ignoring ASCII case (setting 0x20 lowercases letters and leaves the other bytes these names hold). */
+function named(buf: Buffer, from: number, lower: Uint8Array): boolean {
+  for (let i = 0; i < lower.length; i++) if ((buf[from + i]! | 0x20) !== lower[i]) return false;
+  return true;
+}
+
+/** `prefix` as far as `buf` goes (exact case). */
+function startsLike(buf: Buffer, from: number, prefix: Uint8Array): boolean {
+  for (let i = 0; i < prefix.length && from + i < buf.length; i++) if (buf[from + i] !== prefix[i]) return false;
+  return true;
+}
+
+function equalsLower(s: string, lower: string): boolean {
+  return s.length === lower.length && s.toLowerCase() === lower;
+}
+
+/** A decimal of 1 to 15 digits, or -1. */
+function digits(buf: Buffer, from: number, to: number): number {
+  if (to <= from || to - from > 15) return -1;
+  let v = 0;
+  for (let i = from; i < to; i++) {
+    const d = buf[i]! - 48;
+    if (d < 0 || d > 9) return -1;
+    v = v * 10 + d;
+  }
+  return v;
 }
 
 /** Whether a response to `method` with `status` carries no body whatever its headers say. */

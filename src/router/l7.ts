@@ -8,8 +8,10 @@
 
 import net from 'node:net';
 import type { BackendState, Pool } from './backends.js';
-import { bodiless, ChunkedScanner, MAX_HEAD, parseRequestHead, parseResponseHead, type RequestHead } from './http1.js';
+import { acceptConnections } from './accept.js';
+import { bodiless, ChunkedScanner, copyKept, INCOMPLETE, keptLength, MAX_HEAD, parseRequestHead, parseResponseHead, type RequestHead } from './http1.js';
 import { isConnectError } from './l4.js';
+import type { ReadBuffer } from './read-buffer.js';
 import { Upstream, type UpstreamOwner } from './upstream.js';
 
 export interface L7Route {
@@ -26,7 +28,15 @@ export interface L7Routes {
 }
 
 export const STICKY_COOKIE = 'capstan_sticky';
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+
+function idempotent(method: string): boolean {
+  switch (method) {
+    case 'GET': case 'HEAD': case 'OPTIONS': case 'PUT': case 'DELETE': case 'TRACE':
+      return true;
+    default:
+      return false;
+  }
+}
 
 export function indexRoutes(routes: readonly L7Route[]): L7Routes {
   const byHost = new Map<string, L7Route[]>();
@@ -61,9 +71,17 @@ function matches(prefix: string, path: string): boolean {
 }
 
 export function findRoute(routes: L7Routes, hostHeader: string | undefined, url: string): L7Route | undefined {
-  const list = routes.byHost.get(hostOf(hostHeader));
-  if (list !== undefined) for (const r of list) if (matches(r.pathPrefix, url)) return r;
-  for (const r of routes.anyHost) if (matches(r.pathPrefix, url)) return r;
+  return matchPath(hostRoutes(routes, hostHeader), routes.anyHost, url);
+}
+
+/** The routes for this Host header; undefined when no route names it. */
+function hostRoutes(routes: L7Routes, hostHeader: string | undefined): L7Route[] | undefined {
+  return routes.byHost.size === 0 ? undefined : routes.byHost.get(hostOf(hostHeader));
+}
+
+function matchPath(forHost: readonly L7Route[] | undefined, anyHost: readonly L7Route[], url: string): L7Route | undefined {
+  if (forHost !== undefined) for (const r of forHost) if (matches(r.pathPrefix, url)) return r;
+  for (const r of anyHost) if (matches(r.pathPrefix, url)) return r;
   return undefined;
 }
 
@@ -90,11 +108,20 @@ function choose(route: L7Route, cookie: string | undefined): BackendState | unde
 export interface L7Options {
   routes: () => L7Routes;
   accessLog: ((line: string) => void) | undefined;
+  /** See accept.ts. */
+  ownReads: boolean;
 }
 
-/** Client connections idle this long between requests are closed. */
-const KEEP_ALIVE_MS = 65_000;
+/**
+ * Client connections idle between requests are closed after one to two of
+ * these: one sweep for all, rather than a socket timeout that every read and
+ * write would have to push back.
+ */
+const IDLE_SWEEP_MS = 35_000;
 const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
+/** What ends a rewritten response head: the blank line, with `connection: close` before it when the connection ends after it. */
+const HEAD_END_LINE = Buffer.from('\r\n', 'latin1');
+const CLOSE_END = Buffer.from('connection: close\r\n\r\n', 'latin1');
 const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 404: 'Not Found', 431: 'Request Header Fields Too Large', 502: 'Bad Gateway', 503: 'Service Unavailable' };
 
 /** An answer from the router itself: plain text that says what is wrong. */
@@ -108,13 +135,20 @@ export class L7Server extends net.Server {
   readonly opts: L7Options;
   /** Set by closeIdleConnections: busy connections close after their current exchange. */
   closing = false;
+  private sweeper: NodeJS.Timeout | undefined;
 
   constructor(opts: L7Options) {
     super({ allowHalfOpen: true, noDelay: true });
     this.opts = opts;
-    this.on('connection', (socket: net.Socket) => {
-      this.clients.add(new ClientConnection(socket, this));
+    acceptConnections(this, { allowHalfOpen: true, ownReads: opts.ownReads }, (socket, reads) => {
+      const c = new ClientConnection(socket, this, reads);
+      this.clients.add(c);
+      this.sweeper ??= setInterval(() => {
+        for (const client of this.clients) client.sweep();
+      }, IDLE_SWEEP_MS).unref();
+      return c.onRead;
     });
+    this.on('close', () => clearInterval(this.sweeper));
   }
 
   closeIdleConnections(): void {
@@ -139,17 +173,32 @@ export function createL7Server(opts: L7Options): L7Server {
 class ClientConnection implements UpstreamOwner {
   readonly socket: net.Socket;
   private readonly server: L7Server;
+  private readonly reads: ReadBuffer;
+  /** Off once the connection is answered for good (refused, or closing): later bytes are dropped. */
+  private reading = true;
+  private paused = false;
   /** Bytes received and not yet handled: the next request's head, or more. */
   private pending: Buffer | undefined;
+  /** Where to look for the end of a head that came in pieces (-1: none waits): it is parsed once whole, not again per piece. */
+  private headScan = -1;
   private ended = false;
   private tunnel: net.Socket | undefined;
+  /** Data arrived since the last idle sweep. */
+  private seen = true;
+  private peer: string | undefined;
+  private forwarded: Buffer | undefined;
+  private forwardedHost: string | undefined;
+  // The host routes of the last request: a keep-alive connection mostly asks for the same host.
+  private lastRoutes: L7Routes | undefined;
+  private lastHost: string | undefined;
+  private lastHostRoutes: L7Route[] | undefined;
 
   // The exchange in progress, when `req` is set.
   private req: RequestHead | undefined;
   private route: L7Route | undefined;
   private backend: BackendState | undefined;
   private up: Upstream | undefined;
-  private upHead = '';
+  private upHead: Buffer | undefined;
   private retryable = false;
   private retried = false;
   private closeAfter = false;
@@ -157,6 +206,7 @@ class ClientConnection implements UpstreamOwner {
   private reqLeft = 0;
   private reqChunks: ChunkedScanner | undefined;
   private resBuf: Buffer | undefined;
+  private resScan = -1;
   private resStarted = false;
   private resHeadDone = false;
   private resLeft = 0;
@@ -165,19 +215,16 @@ class ClientConnection implements UpstreamOwner {
   private upReusable = false;
   private status = 0;
 
-  constructor(socket: net.Socket, server: L7Server) {
+  constructor(socket: net.Socket, server: L7Server, reads: ReadBuffer) {
     this.socket = socket;
     this.server = server;
-    socket.setTimeout(KEEP_ALIVE_MS);
-    socket.on('data', this.onData);
+    this.reads = reads;
     socket.on('end', () => {
       this.ended = true;
-      if (this.req === undefined && this.tunnel === undefined) socket.end();
+      if (this.tunnel !== undefined) this.tunnel.end();
+      else if (this.req === undefined) socket.end();
     });
-    socket.on('drain', () => this.up?.socket.resume());
-    socket.on('timeout', () => {
-      if (this.req === undefined && this.tunnel === undefined) socket.destroy();
-    });
+    socket.on('drain', () => this.up?.resume());
     socket.on('error', () => socket.destroy());
     socket.on('close', () => {
       server.clients.delete(this);
@@ -190,22 +237,49 @@ class ClientConnection implements UpstreamOwner {
     });
   }
 
+  /** Stops reading from the client (backpressure, or too much pipelined ahead). */
+  private pause(): void {
+    if (this.paused) return;
+    this.paused = true;
+    this.socket.pause();
+  }
+
+  /** Only when paused: a resume() of a socket that reads already still costs a tick of stream work. */
+  private resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.socket.resume();
+  }
+
   closeIfIdle(): void {
     if (this.req === undefined && this.tunnel === undefined) this.socket.destroy();
   }
 
-  private readonly onData = (chunk: Buffer): void => {
-    if (this.req !== undefined && !this.reqDone) {
-      this.forwardBody(chunk);
-      return;
+  /** Closes the connection when it sat idle since the last sweep, or never sent a whole head. */
+  sweep(): void {
+    if (!this.seen) this.closeIfIdle();
+    this.seen = false;
+  }
+
+  /** Each chunk the client sent: a view of its read buffer, so what is kept past this call is copied (own). */
+  readonly onRead = (chunk: Buffer): boolean => {
+    this.seen = true;
+    if (!this.reading) return true;
+    if (this.tunnel !== undefined) {
+      if (!this.tunnel.write(chunk)) this.pause();
+      this.reads.keepIfQueued(this.tunnel);
+      return true;
     }
-    this.pending = this.pending === undefined ? chunk : Buffer.concat([this.pending, chunk]);
-    // A pipelining client waits for the answer in progress; bound what it may queue meanwhile.
-    if (this.req !== undefined) {
-      if (this.pending.length > MAX_HEAD) this.socket.pause();
-      return;
+    if (this.req !== undefined && !this.reqDone) this.forwardBody(chunk);
+    else {
+      this.pending = this.pending === undefined ? chunk : Buffer.concat([this.pending, chunk]);
+      // A pipelining client waits for the answer in progress; bound what it may queue meanwhile.
+      if (this.req !== undefined) {
+        if (this.pending.length > MAX_HEAD) this.pause();
+      } else this.next();
     }
-    this.next();
+    if (this.pending !== undefined) this.pending = this.reads.own(this.pending);
+    return true;
   };
 
   /** Starts the requests waiting in `pending` until one is in progress or the bytes run out. */
@@ -216,31 +290,39 @@ class ClientConnection implements UpstreamOwner {
       let skip = 0;
       while (skip + 1 < buf.length && buf[skip] === 13 && buf[skip + 1] === 10) skip += 2;
       if (skip > 0) buf = buf.subarray(skip);
-      const end = buf.indexOf(HEAD_END);
-      if (end === -1 || end > MAX_HEAD) {
+      const head = this.headScan !== -1 && buf.indexOf(HEAD_END, this.headScan) === -1 ? INCOMPLETE : parseRequestHead(buf);
+      if (head === INCOMPLETE) {
         this.pending = buf.length === 0 ? undefined : buf;
-        if (end !== -1 || buf.length > MAX_HEAD) this.refuse(431);
+        this.headScan = Math.max(0, buf.length - 3);
+        if (buf.length > MAX_HEAD) this.refuse(431);
         return;
       }
-      this.pending = end + 4 < buf.length ? buf.subarray(end + 4) : undefined;
-      const head = parseRequestHead(buf.toString('latin1', 0, end));
-      if (head === undefined) {
-        this.refuse(400);
+      this.headScan = -1;
+      if (head === undefined || head.length > MAX_HEAD) {
+        this.refuse(head === undefined ? 400 : 431);
         return;
       }
-      this.start(head);
+      this.pending = head.length < buf.length ? buf.subarray(head.length) : undefined;
+      this.start(head, buf);
     }
   }
 
   /** Answers a request that could not be read and closes: nothing after it can be trusted. */
   private refuse(status: number): void {
     this.pending = undefined;
-    this.socket.off('data', this.onData);
+    this.reading = false;
     this.socket.end(plainAnswer(status, '', true, false));
   }
 
-  private start(req: RequestHead): void {
-    const route = findRoute(this.server.opts.routes(), req.host, req.target);
+  /** `buf` holds the request head from its first byte. */
+  private start(req: RequestHead, buf: Buffer): void {
+    const routes = this.server.opts.routes();
+    if (routes !== this.lastRoutes || req.host !== this.lastHost) {
+      this.lastRoutes = routes;
+      this.lastHost = req.host;
+      this.lastHostRoutes = hostRoutes(routes, req.host);
+    }
+    const route = matchPath(this.lastHostRoutes, routes.anyHost, req.target);
     if (route === undefined) {
       this.answerDirect(req, 404, `capstan router: no route for host "${hostOf(req.host)}" path "${req.target}"\n`);
       return;
@@ -251,19 +333,19 @@ class ClientConnection implements UpstreamOwner {
       return;
     }
     if (req.upgrade !== undefined || req.minor === 0) {
-      this.startTunnel(req, backend);
+      this.startTunnel(req, buf, backend);
       return;
     }
     const hasBody = req.chunked || req.contentLength > 0;
     this.req = req;
     this.route = route;
-    this.retryable = IDEMPOTENT.has(req.method) && !hasBody;
+    this.retryable = !hasBody && idempotent(req.method);
     this.retried = false;
     this.closeAfter = req.close || this.ended;
     this.reqDone = !hasBody;
     this.reqLeft = req.contentLength > 0 ? req.contentLength : 0;
     this.reqChunks = req.chunked ? new ChunkedScanner() : undefined;
-    this.upHead = `${req.method} ${req.target} HTTP/1.1\r\n${req.passOn}${this.forwardedHeaders(req)}\r\n`;
+    this.upHead = withHeaders(buf, req.keep, this.forwardedBytes(req));
     this.dispatch(backend);
     if (hasBody && this.pending !== undefined) {
       const body = this.pending;
@@ -272,8 +354,20 @@ class ClientConnection implements UpstreamOwner {
     }
   }
 
+  /** The X-Forwarded-* lines and the blank line; the same for each request of a connection that sends the same Host and no X-Forwarded-For. */
+  private forwardedBytes(req: RequestHead): Buffer {
+    if (req.forwardedFor === undefined && this.forwarded !== undefined && req.host === this.forwardedHost) return this.forwarded;
+    const bytes = Buffer.from(`${this.forwardedHeaders(req)}\r\n`, 'latin1');
+    if (req.forwardedFor === undefined) {
+      this.forwarded = bytes;
+      this.forwardedHost = req.host;
+    }
+    return bytes;
+  }
+
   private forwardedHeaders(req: RequestHead): string {
-    const peer = this.socket.remoteAddress ?? '';
+    // Asking the socket costs a system call each time.
+    const peer = (this.peer ??= this.socket.remoteAddress ?? '');
     const xff = req.forwardedFor === undefined ? peer : `${req.forwardedFor}, ${peer}`;
     return `x-forwarded-for: ${xff}\r\nx-forwarded-proto: http\r\n${req.host === undefined ? '' : `x-forwarded-host: ${req.host}\r\n`}`;
   }
@@ -284,7 +378,7 @@ class ClientConnection implements UpstreamOwner {
     const out = plainAnswer(status, body, close, req.method !== 'HEAD');
     if (close) {
       this.pending = undefined;
-      this.socket.off('data', this.onData);
+      this.reading = false;
       this.socket.end(out);
     } else this.socket.write(out);
   }
@@ -297,11 +391,12 @@ class ClientConnection implements UpstreamOwner {
     up.claim(this);
     this.up = up;
     this.resBuf = undefined;
+    this.resScan = -1;
     this.resStarted = false;
     this.resHeadDone = false;
     this.resChunks = undefined;
     this.resToClose = false;
-    up.socket.write(this.upHead, 'latin1');
+    up.socket.write(this.upHead!);
   }
 
   private forwardBody(chunk: Buffer): void {
@@ -318,7 +413,11 @@ class ClientConnection implements UpstreamOwner {
       end = this.reqLeft === 0 ? take : -1;
     }
     const piece = end === -1 || end === chunk.length ? chunk : chunk.subarray(0, end);
-    if (this.up !== undefined && piece.length > 0 && !this.up.socket.write(piece)) this.socket.pause();
+    if (this.up !== undefined && piece.length > 0) {
+      const accepted = this.up.socket.write(piece);
+      this.reads.keepIfQueued(this.up.socket);
+      if (!accepted) this.pause();
+    }
     if (end === -1) return;
     this.reqDone = true;
     if (end < chunk.length) {
@@ -336,21 +435,24 @@ class ClientConnection implements UpstreamOwner {
     }
     let buf = this.resBuf === undefined ? chunk : Buffer.concat([this.resBuf, chunk]);
     for (;;) {
-      const end = buf.indexOf(HEAD_END);
-      if (end === -1 || end > MAX_HEAD) {
-        this.resBuf = buf;
-        if (end !== -1 || buf.length > MAX_HEAD) this.upstreamFailed(u, 'response head too large');
+      const res = this.resScan !== -1 && buf.indexOf(HEAD_END, this.resScan) === -1 ? INCOMPLETE : parseResponseHead(buf);
+      if (res === INCOMPLETE) {
+        // `chunk` lives in the connection's read buffer, which the next read overwrites.
+        this.resBuf = buf === chunk ? Buffer.from(chunk) : buf;
+        this.resScan = Math.max(0, buf.length - 3);
+        if (buf.length > MAX_HEAD) this.upstreamFailed(u, 'response head too large');
         return;
       }
-      const res = parseResponseHead(buf.toString('latin1', 0, end));
-      if (res === undefined || res.status === 101) {
-        this.upstreamFailed(u, 'malformed response');
+      this.resScan = -1;
+      if (res === undefined || res.status === 101 || res.length > MAX_HEAD) {
+        this.upstreamFailed(u, res === undefined || res.status === 101 ? 'malformed response' : 'response head too large');
         return;
       }
       if (res.status < 200) {
         // 100 Continue and other interim answers go to the client as they are.
-        this.socket.write(buf.subarray(0, end + 4));
-        buf = buf.subarray(end + 4);
+        this.socket.write(buf.subarray(0, res.length));
+        u.keepIfQueued(this.socket);
+        buf = buf.subarray(res.length);
         if (buf.length === 0) {
           this.resBuf = undefined;
           return;
@@ -367,32 +469,33 @@ class ClientConnection implements UpstreamOwner {
       else this.resLeft = res.contentLength;
       this.upReusable = !res.close && !this.resToClose;
       if (this.resToClose || this.server.closing) this.closeAfter = true;
-      let out = res.passOn;
+      let extra = this.closeAfter ? CLOSE_END : HEAD_END_LINE;
       const backend = this.backend!;
       if (this.route!.sticky && stickyId(req.cookie) !== backend.id) {
-        out += `set-cookie: ${STICKY_COOKIE}=${encodeURIComponent(backend.id)}; Path=/; HttpOnly; SameSite=Lax\r\n`;
+        extra = Buffer.concat([Buffer.from(`set-cookie: ${STICKY_COOKIE}=${encodeURIComponent(backend.id)}; Path=/; HttpOnly; SameSite=Lax\r\n`, 'latin1'), extra]);
       }
-      out += this.closeAfter ? 'connection: close\r\n\r\n' : '\r\n';
-      this.responseStart(out, buf, end + 4);
+      this.responseStart(buf, res.keep, extra, res.length);
       return;
     }
   }
 
   /**
-   * Writes the rewritten head with the body bytes that came with it as one
-   * buffer: one write is cheaper than cork/uncork's writev for small answers.
+   * Writes the rewritten head (the kept bytes of `buf` and `extra`) with the
+   * body bytes that came with it as one buffer: one write is cheaper than
+   * cork/uncork's writev for small answers.
    */
-  private responseStart(head: string, buf: Buffer, from: number): void {
+  private responseStart(buf: Buffer, keep: readonly number[], extra: Buffer, from: number): void {
     const rest = buf.length - from;
-    if (rest === 0 || rest > 16 * 1024) {
-      this.socket.write(head, 'latin1');
+    if (rest > 16 * 1024) {
+      this.socket.write(withHeaders(buf, keep, extra));
       this.responseBody(buf, from, from);
       return;
     }
-    const out = Buffer.allocUnsafe(head.length + rest);
-    out.write(head, 0, 'latin1');
-    buf.copy(out, head.length, from);
-    this.responseBody(out, head.length, 0);
+    const headLength = keptLength(keep) + extra.length;
+    const out = Buffer.allocUnsafe(headLength + rest);
+    extra.copy(out, copyKept(buf, keep, out, 0));
+    buf.copy(out, headLength, from);
+    this.responseBody(out, headLength, 0);
   }
 
   /** Follows the body's framing from `from`; writes `buf` to the client from `writeFrom` (a head may precede the body). */
@@ -412,7 +515,11 @@ class ClientConnection implements UpstreamOwner {
       end = this.resLeft === 0 ? from + take : -1;
     }
     const to = end === -1 ? buf.length : end;
-    if (to > writeFrom && !this.socket.write(writeFrom === 0 && to === buf.length ? buf : buf.subarray(writeFrom, to))) this.up?.socket.pause();
+    if (to > writeFrom) {
+      const accepted = this.socket.write(writeFrom === 0 && to === buf.length ? buf : buf.subarray(writeFrom, to));
+      this.up?.keepIfQueued(this.socket);
+      if (!accepted) this.up?.pause();
+    }
     if (end === -1) return;
     // Bytes after the answer's end belong to no request: that connection cannot be reused.
     if (end < buf.length || !this.reqDone) this.upReusable = false;
@@ -426,7 +533,7 @@ class ClientConnection implements UpstreamOwner {
 
   /** The backend took the request body so far: read more of it. */
   upstreamDrain(u: Upstream): void {
-    if (u === this.up && !this.reqDone) this.socket.resume();
+    if (u === this.up && !this.reqDone) this.resume();
   }
 
   upstreamClosed(u: Upstream, err: NodeJS.ErrnoException | undefined): void {
@@ -493,25 +600,25 @@ class ClientConnection implements UpstreamOwner {
     if (this.socket.destroyed) return;
     if (this.closeAfter || this.ended || this.server.closing) {
       this.pending = undefined;
-      this.socket.off('data', this.onData);
+      this.reading = false;
       this.socket.end();
       return;
     }
-    this.socket.resume();
+    this.resume();
     if (this.pending !== undefined) this.next();
   }
 
   /** Upgrade and HTTP/1.0 requests: a fresh backend connection of their own, then raw bytes both ways. */
-  private startTunnel(req: RequestHead, backend: BackendState): void {
-    this.socket.off('data', this.onData);
-    this.socket.setTimeout(0);
+  private startTunnel(req: RequestHead, buf: Buffer, backend: BackendState): void {
     backend.begin();
-    const version = req.minor === 0 ? 'HTTP/1.0' : 'HTTP/1.1';
     const connection = req.upgrade !== undefined ? `connection: upgrade\r\nupgrade: ${req.upgrade}\r\n` : 'connection: close\r\n';
     const up = net.connect({ host: backend.host, port: backend.port, noDelay: true, allowHalfOpen: true });
     this.tunnel = up;
-    up.write(`${req.method} ${req.target} ${version}\r\n${req.passOn}${this.forwardedHeaders(req)}${connection}\r\n`, 'latin1');
-    if (this.pending !== undefined) up.write(this.pending);
+    up.write(withHeaders(buf, req.keep, Buffer.from(`${this.forwardedHeaders(req)}${connection}\r\n`, 'latin1')));
+    if (this.pending !== undefined) {
+      up.write(this.pending);
+      this.reads.keepIfQueued(up);
+    }
     this.pending = undefined;
     let connected = false;
     up.once('connect', () => {
@@ -521,7 +628,7 @@ class ClientConnection implements UpstreamOwner {
       backend.errors++;
       if (connected) this.socket.destroy();
       else {
-        this.socket.unpipe(up);
+        this.reading = false;
         const body = `capstan router: upstream ${backend.id} (${backend.host}:${backend.port}) failed: ${err.code ?? err.message}\n`;
         this.socket.end(plainAnswer(502, body, true, true));
       }
@@ -530,8 +637,16 @@ class ClientConnection implements UpstreamOwner {
       backend.end();
       if (hadError) this.socket.destroy();
     });
+    // The client's bytes go through onRead; the backend's are a plain stream.
+    up.on('drain', () => this.resume());
     up.pipe(this.socket);
-    this.socket.pipe(up);
-    this.socket.resume();
+    this.resume();
   }
+}
+
+/** A head made of the kept lines of `from` (which holds it from its first byte) and then `extra`. */
+function withHeaders(from: Buffer, keep: readonly number[], extra: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(keptLength(keep) + extra.length);
+  extra.copy(out, copyKept(from, keep, out, 0));
+  return out;
 }

@@ -16,6 +16,8 @@ export interface RouterOptions {
   /** Used when the table names no httpPort. */
   httpPort: number;
   accessLog?: (line: string) => void;
+  /** Client connections read into buffers of their own (accept.ts); default true, false takes Node's public path. */
+  ownReads?: boolean;
 }
 
 export interface BackendStats {
@@ -56,12 +58,12 @@ export class Router {
     try {
       for (const [key, r] of wanted) {
         if (this.l4.has(key)) continue;
-        const listener = createL4Listener(this.registry.pool([]));
+        const listener = createL4Listener(this.registry.pool([]), this.opts.ownReads ?? true);
         await listen(listener.server, r.listen.host, r.listen.port);
         opened.push({ key, listener });
       }
       if (this.http?.port !== httpPort) {
-        const server = createL7Server({ routes: () => this.routes, accessLog: this.opts.accessLog });
+        const server = createL7Server({ routes: () => this.routes, accessLog: this.opts.accessLog, ownReads: this.opts.ownReads ?? true });
         await listen(server, this.opts.httpHost, httpPort);
         newHttp = { server, port: httpPort };
       }

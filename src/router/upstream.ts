@@ -1,10 +1,14 @@
 // One keep-alive connection from the L7 entry to a backend. Its socket
 // listeners are bound once and report to whichever client connection owns it
-// now, so reusing it from the pool costs no new closures.
+// now, so reusing it from the pool costs no new closures. It reads into a
+// buffer of its own (read-buffer.ts); the owner says when a write still holds
+// a view of a chunk.
 
 import net from 'node:net';
+import { ReadBuffer } from './read-buffer.js';
 
 export interface UpstreamOwner {
+  /** `chunk` is valid only during the call unless keepIfQueued is called after writing it. */
   upstreamData(u: Upstream, chunk: Buffer): void;
   upstreamDrain(u: Upstream): void;
   /** The connection closed; `err` says why when it failed. */
@@ -19,15 +23,12 @@ export class Upstream {
   reused = false;
   private owner: UpstreamOwner | undefined;
   private error: NodeJS.ErrnoException | undefined;
+  private readonly reads = new ReadBuffer();
+  private paused = false;
 
   constructor(host: string, port: number, epoch: number) {
     this.epoch = epoch;
-    this.socket = net.connect({ host, port, noDelay: true });
-    this.socket.on('data', (chunk: Buffer) => {
-      if (this.owner !== undefined) this.owner.upstreamData(this, chunk);
-      // Bytes on an idle connection belong to no request: it cannot be trusted again.
-      else this.socket.destroy();
-    });
+    this.socket = net.connect({ host, port, noDelay: true, onread: this.reads.onread(this.onRead) });
     this.socket.on('drain', () => this.owner?.upstreamDrain(this));
     this.socket.on('error', (err: NodeJS.ErrnoException) => {
       this.error = err;
@@ -47,6 +48,25 @@ export class Upstream {
     this.owner = owner;
   }
 
+  /** After writing a view of a chunk to `sink`: if the write is queued, it keeps that memory, so reading moves to a new buffer. */
+  keepIfQueued(sink: net.Socket): void {
+    this.reads.keepIfQueued(sink);
+  }
+
+  /** Stops reading while the client cannot take more. */
+  pause(): void {
+    if (this.paused) return;
+    this.paused = true;
+    this.socket.pause();
+  }
+
+  /** Only when paused: a resume() of a socket that reads already still costs a tick of stream work. */
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.socket.resume();
+  }
+
   /**
    * Back in the pool: nobody owns it, and reading goes on so a close is
    * noticed. No idle timer of its own (one per request costs throughput):
@@ -55,11 +75,18 @@ export class Upstream {
   idleNow(): void {
     this.owner = undefined;
     this.reused = true;
-    this.socket.resume();
+    this.resume();
   }
 
   close(): void {
     this.owner = undefined;
     this.socket.destroy();
   }
+
+  private readonly onRead = (chunk: Buffer): boolean => {
+    if (this.owner !== undefined) this.owner.upstreamData(this, chunk);
+    // Bytes on an idle connection belong to no request: it cannot be trusted again.
+    else this.socket.destroy();
+    return true;
+  };
 }

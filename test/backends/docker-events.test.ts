@@ -18,6 +18,9 @@ describe('parseEvent', () => {
     expect(parseEvent('not json')).toBeUndefined();
     expect(parseEvent(JSON.stringify({ Type: 'network', Action: 'connect', Actor: { ID: 'n' } }))).toBeUndefined();
   });
+  it('leaves out the router container, which is no replica to heal', () => {
+    expect(parseEvent(JSON.stringify({ Type: 'container', Action: 'die', Actor: { ID: 'r', Attributes: { name: 'capstan-router-prod', 'io.capstan.role': 'router' } } }))).toBeUndefined();
+  });
 });
 
 describe('watchEngineEvents', () => {

@@ -52,6 +52,8 @@ describe('takeSnapshot', () => {
         container('web-api-2', OURS, 'running', 'Up 5 minutes (healthy)'),
         container('web-api-1', { ...OURS, 'com.docker.compose.container-number': '1' }, 'exited', 'Exited (0) 2 seconds ago'),
         container('stranger', { 'io.capstan.instance': 'other' }),
+        // Capstan's own router container: owned, but no stack's replica (the planner would prune it).
+        container('capstan-router-prod', { 'io.capstan.instance': 'prod', 'io.capstan.role': 'router' }),
       ],
       [{ Id: 'n1', Name: 'web_default', Labels: { 'io.capstan.instance': 'prod', 'io.capstan.stack': 'web' } }],
       [{ Name: 'web_data', Labels: { 'io.capstan.instance': 'prod', 'com.docker.compose.project': 'web' } }],

@@ -1,7 +1,8 @@
 // The Dockerfile as a user runs it: the image builds (here from the local
 // stand-in for node:20-alpine made by scripts/build-node-base.sh, since no
-// registry is reachable), prints its version, and `capstan run` inside it, as
-// the unprivileged `node` user with the Docker socket mounted, converges the
+// registry is reachable; test/helpers/image.ts, shared with the router
+// container test), prints its version, and `capstan run` inside it, as the
+// unprivileged `node` user with the Docker socket mounted, converges the
 // engine to a Git repository and stops cleanly on SIGTERM.
 
 import { execFile } from 'node:child_process';
@@ -12,16 +13,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pkg from '../../package.json' with { type: 'json' };
 import { TEST_IMAGE, cleanupInstance, uniqueInstance } from '../helpers/docker.js';
 import { startTestGitServer, type TestGitServer, type TestRepo } from '../helpers/git.js';
+import { capstanImage } from '../helpers/image.js';
+import { eventually } from '../helpers/load.js';
 
 const exec = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const SOCKET = '/var/run/docker.sock';
-const BASE = 'capstan/node-base:20';
 
 const instance = uniqueInstance('t-image');
 const stack = instance.replace(/-/g, '');
-// A tag of its own: other runs may build and remove theirs at the same time.
-const image = `capstan/capstan:${instance}`;
+let image: string;
 const daemonName = `${stack}-capstan`;
 let server: TestGitServer;
 let repo: TestRepo;
@@ -31,28 +32,10 @@ async function docker(...args: string[]): Promise<string> {
   return stdout.trim();
 }
 
-/** Polls `check` every 250 ms for at most `ms`; the daemon's logs explain a timeout. */
-async function eventually<T>(check: () => Promise<T | undefined>, ms: number): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) {
-      const logs = await exec('docker', ['logs', daemonName]).then((r) => r.stdout + r.stderr, (e: Error) => e.message);
-      throw new Error(`timed out after ${ms} ms; capstan container logs:\n${logs}`);
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+const daemonLogs = (): Promise<string> => exec('docker', ['logs', daemonName]).then((r) => `capstan container logs:\n${r.stdout}${r.stderr}`, (e: Error) => e.message);
 
 beforeAll(async () => {
-  await exec('bash', ['scripts/build-node-base.sh'], { cwd: ROOT });
-  // The classic builder: no buildx plugin here, and it uses the local base without asking a registry.
-  await exec('docker', ['build', '-q', '--build-arg', `BASE=${BASE}`, '-t', image, '.'], {
-    cwd: ROOT,
-    env: { ...process.env, DOCKER_BUILDKIT: '0' },
-    maxBuffer: 16 * 1024 * 1024,
-  });
+  image = await capstanImage();
   server = await startTestGitServer();
   repo = await server.createRepo('infra');
 }, 600_000);
@@ -61,7 +44,6 @@ afterAll(async () => {
   await docker('rm', '-f', '-v', daemonName).catch(() => undefined);
   await cleanupInstance(instance);
   await server?.close();
-  await docker('image', 'rm', image).catch(() => undefined);
 });
 
 describe('the Capstan image', () => {
@@ -91,7 +73,7 @@ services:
 
     const workload = (): Promise<string> =>
       docker('ps', '--filter', `label=io.capstan.instance=${instance}`, '--format', '{{.Names}} {{.Label "io.capstan.revision"}}');
-    const running = await eventually(async () => ((await workload()) === `${stack}-app-1 ${sha}` ? true : undefined), 60_000);
+    const running = await eventually(async () => ((await workload()) === `${stack}-app-1 ${sha}` ? true : undefined), 60_000, daemonLogs);
     expect(running).toBe(true);
 
     await docker('stop', '--time', '20', daemonName);

@@ -2,7 +2,30 @@
 // passed on), response heads and the chunked-body scanner fed in pieces.
 
 import { describe, expect, it } from 'vitest';
-import { bodiless, ChunkedScanner, parseRequestHead, parseResponseHead } from '../../src/router/http1.js';
+import { bodiless, ChunkedScanner, INCOMPLETE, parseRequestHead as parseRequestBytes, parseResponseHead as parseResponseBytes } from '../../src/router/http1.js';
+
+// Heads as they arrive: followed by the blank line.
+const received = (head: string): Buffer => Buffer.from(`${head}\r\n\r\n`, 'latin1');
+
+function parseRequestHead(head: string): Exclude<ReturnType<typeof parseRequestBytes>, typeof INCOMPLETE> {
+  const r = parseRequestBytes(received(head));
+  if (r === INCOMPLETE) throw new Error(`incomplete: ${head}`);
+  return r;
+}
+
+function parseResponseHead(head: string): Exclude<ReturnType<typeof parseResponseBytes>, typeof INCOMPLETE> {
+  const r = parseResponseBytes(received(head));
+  if (r === INCOMPLETE) throw new Error(`incomplete: ${head}`);
+  return r;
+}
+
+/** What passes on of `head`, from the offsets a parser kept. */
+function kept(head: string, keep: readonly number[]): string {
+  const bytes = received(head);
+  let out = '';
+  for (let i = 0; i < keep.length; i += 2) out += bytes.toString('latin1', keep[i], keep[i + 1]);
+  return out;
+}
 
 const CHUNKED = Buffer.from('5\r\nhello\r\n7;ext=1\r\n, world\r\n0\r\nx-sum: 1\r\n\r\n');
 
@@ -29,9 +52,15 @@ describe('ChunkedScanner', () => {
 
 describe('parseRequestHead', () => {
   it('reads what routing and framing need and passes on all but hop-by-hop headers', () => {
-    const r = parseRequestHead('POST /api?q=1 HTTP/1.1\r\nHost: Shop.example:8000\r\nContent-Length: 5\r\nConnection: keep-alive, X-Drop\r\nKeep-Alive: 5\r\nCookie: a=1\r\nX-Forwarded-For: 10.0.0.1\r\nX-Trace: t1');
+    const head = 'POST /api?q=1 HTTP/1.1\r\nHost: Shop.example:8000\r\nContent-Length: 5\r\nConnection: keep-alive, X-Drop\r\nKeep-Alive: 5\r\nCookie: a=1\r\nX-Forwarded-For: 10.0.0.1\r\nX-Trace: t1';
+    const r = parseRequestHead(head);
     expect(r).toMatchObject({ method: 'POST', target: '/api?q=1', minor: 1, host: 'Shop.example:8000', contentLength: 5, chunked: false, close: false, cookie: 'a=1', forwardedFor: '10.0.0.1' });
-    expect(r?.passOn).toBe('Host: Shop.example:8000\r\nContent-Length: 5\r\nCookie: a=1\r\nX-Trace: t1\r\n');
+    expect(kept(head, r!.keep)).toBe('POST /api?q=1 HTTP/1.1\r\nHost: Shop.example:8000\r\nContent-Length: 5\r\nCookie: a=1\r\nX-Trace: t1\r\n');
+    // Names in any case; values trimmed of spaces and tabs; the last header dropped too.
+    const mixed = 'GET / HTTP/1.1\r\nHOST:\t a.test \r\nx-forwarded-FOR: 1.2.3.4\r\nTE: trailers\r\nUpgrade: h2c';
+    const m = parseRequestHead(mixed);
+    expect(m).toMatchObject({ host: 'a.test', forwardedFor: '1.2.3.4', upgrade: undefined });
+    expect(kept(mixed, m!.keep)).toBe('GET / HTTP/1.1\r\nHOST:\t a.test \r\n');
   });
 
   it('knows when the client closes: Connection: close, or HTTP/1.0 without keep-alive', () => {
@@ -60,23 +89,52 @@ describe('parseRequestHead', () => {
       'POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3',
       'POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked',
       'GET / HTTP/1.1\r\nX: a\nb',
+      'GET / HTTP/1.1\r\nX: a\rb',
+      'GET / HTTP/1.1\r\nX: a\u0000b',
+      'GET /\u00e9 HTTP/1.1',
+      'GET / HTTP/1.1 extra',
+      'GET / HTTP/1.12',
     ];
     for (const h of bad) expect(parseRequestHead(h), h).toBeUndefined();
     expect(parseRequestHead('POST / HTTP/1.1\r\nTransfer-Encoding: chunked')?.chunked).toBe(true);
   });
 });
 
+describe('where a head ends', () => {
+  it('says incomplete until the blank line is there, and how long the head is with what follows it', () => {
+    const whole = Buffer.from('GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b', 'latin1');
+    for (const cut of [1, 5, 10, 16, 20, 26, 27]) expect(parseRequestBytes(whole.subarray(0, cut)), String(cut)).toBe(INCOMPLETE);
+    expect(parseRequestBytes(whole)).toMatchObject({ target: '/a', length: 28 });
+    const res = Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok', 'latin1');
+    for (const cut of [3, 12, 17, 20, 36, 37]) expect(parseResponseBytes(res.subarray(0, cut)), String(cut)).toBe(INCOMPLETE);
+    expect(parseResponseBytes(res)).toMatchObject({ status: 200, contentLength: 2, length: 38 });
+  });
+
+  it('refuses a broken head at once, without waiting for its end', () => {
+    expect(parseRequestBytes(Buffer.from('G(T / HT', 'latin1'))).toBeUndefined();
+    expect(parseRequestBytes(Buffer.from('GET / HTTP/1.1\r\nBad Name', 'latin1'))).toBeUndefined();
+    expect(parseResponseBytes(Buffer.from('HTTX', 'latin1'))).toBeUndefined();
+  });
+});
+
 describe('parseResponseHead', () => {
   it('reads status and framing and drops hop-by-hop headers', () => {
-    const r = parseResponseHead('HTTP/1.1 200 OK\r\nContent-Length: 12\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\nX-A: 1');
-    expect(r).toEqual({ status: 200, contentLength: 12, chunked: false, otherEncoding: false, close: false, passOn: 'HTTP/1.1 200 OK\r\nContent-Length: 12\r\nX-A: 1\r\n' });
+    const head = 'HTTP/1.1 200 OK\r\nContent-Length: 12\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\nX-A: 1';
+    const r = parseResponseHead(head);
+    expect(r).toMatchObject({ status: 200, contentLength: 12, chunked: false, otherEncoding: false, close: false });
+    expect(kept(head, r!.keep)).toBe('HTTP/1.1 200 OK\r\nContent-Length: 12\r\nX-A: 1\r\n');
+    const last = 'HTTP/1.1 200 OK\r\nX-A: 1\r\nConnection: close';
+    expect(kept(last, parseResponseHead(last)!.keep)).toBe('HTTP/1.1 200 OK\r\nX-A: 1\r\n');
+    expect(kept('HTTP/1.1 304', parseResponseHead('HTTP/1.1 304')!.keep)).toBe('HTTP/1.1 304\r\n');
     expect(parseResponseHead('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close')).toMatchObject({ chunked: true, close: true });
     expect(parseResponseHead('HTTP/1.0 200 OK')).toMatchObject({ close: true, contentLength: -1 });
     expect(parseResponseHead('HTTP/1.1 204')?.status).toBe(204);
   });
 
   it('refuses what is not an HTTP/1 response', () => {
-    for (const h of ['HTTP/2 200 OK', 'HTTP/1.1 2000 OK', 'HTTP/1.1 abc OK', 'hello', 'HTTP/1.1 200 OK\r\nbroken']) expect(parseResponseHead(h), h).toBeUndefined();
+    for (const h of ['HTTP/2 200 OK', 'HTTP/1.1 2000 OK', 'HTTP/1.1 abc OK', 'hello', 'HTTP/1.1 200 OK\r\nbroken', 'HTTP/1.1 200 OK\nX: 1', 'HTTP/1.1 200 OK\r\nX: a\rb', 'HTTP/1.1 200 OK\r\nContent-Length: 1x']) {
+      expect(parseResponseHead(h), h).toBeUndefined();
+    }
   });
 });
 

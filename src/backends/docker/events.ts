@@ -4,7 +4,7 @@
 // not replayed, so every reconnect asks for a full pass instead.
 
 import type { Logger } from '../../logging/logger.js';
-import { LABEL } from '../../desired/labels.js';
+import { LABEL, ROUTER_ROLE } from '../../desired/labels.js';
 import { connectDocker, resolveEndpoint } from './connect.js';
 
 /**
@@ -126,6 +126,8 @@ export function parseEvent(line: string): EngineEvent | undefined {
   if (e.Type !== 'container' || typeof e.Action !== 'string' || typeof e.Actor?.ID !== 'string') return undefined;
   const attrs = e.Actor.Attributes ?? {};
   const text = (k: string): string => (typeof attrs[k] === 'string' ? (attrs[k] as string) : '');
+  // The router container is no replica: its supervisor watches it, not the healer.
+  if (text(LABEL.role) === ROUTER_ROLE) return undefined;
   const exit = Number.parseInt(text('exitCode'), 10);
   const time = typeof e.timeNano === 'number' ? Math.floor(e.timeNano / 1e6) : typeof e.time === 'number' ? e.time * 1000 : 0;
   return {
