@@ -5,18 +5,18 @@
 // failed request), reported, and not retried; the operator killed mid-rollout
 // finishes the job after a restart; scaling down drains before it stops.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { TEST_IMAGE, cleanupInstance, uniqueInstance } from '../helpers/docker.js';
 import { runGit, startTestGitServer, type TestGitServer, type TestRepo } from '../helpers/git.js';
+import { eventually } from '../helpers/load.js';
 import { countBy, freePort, request } from '../helpers/net.js';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 
 const exec = promisify(execFile);
 const BIN = fileURLToPath(new URL('../../bin/capstan.mjs', import.meta.url));
@@ -57,15 +57,8 @@ function startDaemon(): ChildProcess {
   return d;
 }
 
-async function eventually<T>(check: () => Promise<T | undefined>, ms: number): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await check().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms; daemon logs:\n${logs.slice(-6000)}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+/** The daemon's last lines, for a wait that timed out. */
+const daemonLogs = (): string => `daemon logs:\n${logs.slice(-6000)}`;
 
 /** Bounded load on both entries: `clients` loops of sequential requests until `stop` (or `maxRequests` each). */
 function load(clients: number, maxRequests: number): { stop: () => Promise<{ ok: number; failed: string[]; bodies: Record<string, number> }> } {
@@ -107,7 +100,7 @@ async function containerNames(): Promise<string[]> {
 
 /** The last step of a slot (the twin takes its replica's name) follows its first request by a moment. */
 async function namesSettleAt(expected: readonly string[]): Promise<void> {
-  await eventually(async () => (JSON.stringify(await containerNames()) === JSON.stringify(expected) ? true : undefined), 20_000);
+  await eventually(async () => (JSON.stringify(await containerNames()) === JSON.stringify(expected) ? true : undefined), 20_000, daemonLogs);
 }
 
 async function stackStatus(): Promise<{ lastAppliedRevision: string; conditions: { type: string; status: string; reason: string; message: string }[] }> {
@@ -121,11 +114,10 @@ beforeAll(async () => {
   l4Port = await freePort();
   await repo.commitFiles({ 'stacks/web.yaml': manifest({ release: 1 }) }, 'release 1');
   startDaemon();
-  await eventually(async () => ((await releases())['release-1'] === 30 ? true : undefined), 60_000);
+  await eventually(async () => ((await releases())['release-1'] === 30 ? true : undefined), 60_000, daemonLogs);
 });
 
 afterAll(async () => {
-  if (process.env['ROLLOUT_LOGS'] !== undefined) (await import('node:fs')).writeFileSync(process.env['ROLLOUT_LOGS'], logs);
   daemon?.kill('SIGKILL');
   try {
     process.kill(Number(readFileSync(join(dataDir, 'router', 'router.pid'), 'utf8')), 'SIGTERM');
@@ -143,7 +135,7 @@ describe('rolling updates behind the router', () => {
   it('rolls a new release over 3 replicas under load without one failed request', async () => {
     const traffic = load(6, 5000);
     await repo.commitFiles({ 'stacks/web.yaml': manifest({ release: 2 }) }, 'release 2');
-    await eventually(async () => ((await releases())['release-2'] === 30 ? true : undefined), 60_000);
+    await eventually(async () => ((await releases())['release-2'] === 30 ? true : undefined), 60_000, daemonLogs);
     const result = await traffic.stop();
     expect(result.failed).toEqual([]);
     // Both releases answered while it rolled: old replicas kept serving until new ones were ready.
@@ -156,11 +148,11 @@ describe('rolling updates behind the router', () => {
   it('rolls back a release whose new replicas never pass their probe, fails no request, says why, and does not retry it', async () => {
     const traffic = load(6, 5000);
     const bad = await repo.commitFiles({ 'stacks/web.yaml': manifest({ release: 3, probePath: 'healthz-missing' }) }, 'release 3 (probe fails)');
-    await eventually(async () => (logs.includes('rolling back') ? true : undefined), 60_000);
+    await eventually(async () => (logs.includes('rolling back') ? true : undefined), 60_000, daemonLogs);
     const status = await eventually(async () => {
       const s = await stackStatus();
       return s.conditions.some((c) => c.reason === 'RolledBack') ? s : undefined;
-    }, 60_000);
+    }, 60_000, daemonLogs);
     const result = await traffic.stop();
     expect(result.failed).toEqual([]);
     expect(Object.keys(result.bodies)).toEqual(['release-2']);
@@ -181,11 +173,11 @@ describe('rolling updates behind the router', () => {
     const traffic = load(6, 8000);
     // A slow probe start keeps the first twin waiting long enough to kill the operator while it waits.
     await repo.commitFiles({ 'stacks/web.yaml': manifest({ release: 4, initialDelay: '2s' }) }, 'release 4');
-    await eventually(async () => ((await containerNames()).some((n) => n.endsWith('-next')) ? true : undefined), 30_000);
+    await eventually(async () => ((await containerNames()).some((n) => n.endsWith('-next')) ? true : undefined), 30_000, daemonLogs);
     daemon?.kill('SIGKILL');
     await new Promise((r) => setTimeout(r, 500));
     startDaemon();
-    await eventually(async () => ((await releases())['release-4'] === 30 ? true : undefined), 90_000);
+    await eventually(async () => ((await releases())['release-4'] === 30 ? true : undefined), 90_000, daemonLogs);
     const result = await traffic.stop();
     expect(result.failed).toEqual([]);
     await namesSettleAt(slots);
@@ -194,7 +186,7 @@ describe('rolling updates behind the router', () => {
   it('scales down through the drain path: the highest slot leaves without a failed request', async () => {
     const traffic = load(6, 5000);
     await repo.commitFiles({ 'stacks/web.yaml': manifest({ release: 4, replicas: 2, initialDelay: '2s' }) }, 'scale to 2');
-    await eventually(async () => ((await containerNames()).length === 2 ? true : undefined), 30_000);
+    await eventually(async () => ((await containerNames()).length === 2 ? true : undefined), 30_000, daemonLogs);
     await new Promise((r) => setTimeout(r, 500));
     const result = await traffic.stop();
     expect(result.failed).toEqual([]);
