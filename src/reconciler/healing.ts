@@ -27,6 +27,11 @@ export interface HealerOptions {
   isReady: (c: ObservedContainer) => boolean;
 }
 
+// The engine's list catches up with a death within tens of milliseconds; each
+// look is one no-op pass (~10 ms), so look often, for at most 2 s.
+const RECHECK_MS = 25;
+const RECHECK_TRIES = 80;
+
 const DEATH_ACTIONS = new Set(['die', 'destroy', 'kill', 'oom', 'stop']);
 
 export class Healer {
@@ -125,7 +130,7 @@ export class Healer {
     let lagging: string | undefined;
     for (const [id, tries] of this.unconfirmedDeaths) {
       const c = byId.get(id);
-      if (c === undefined || c.state !== 'running' || tries >= 10) {
+      if (c === undefined || c.state !== 'running' || tries >= RECHECK_TRIES) {
         this.unconfirmedDeaths.delete(id);
         continue;
       }
@@ -137,7 +142,7 @@ export class Healer {
     this.recheckTimer = setTimeout(() => {
       this.recheckTimer = undefined;
       this.opts.trigger(`engine still lists ${name} as running after its death event`);
-    }, 200);
+    }, RECHECK_MS);
   }
 
   /** One timer for the earliest held-back restart: a crash loop costs one pass per backoff step, no polling. */
