@@ -131,7 +131,7 @@ services:
 const repo = await server.createRepo('bench');
 const first = await repo.commitFiles({ 'stacks/app.yaml': manifest(0) }, 'release 0');
 let logs = '';
-const daemon = spawn(process.execPath, [BIN, 'run', '--repo', repo.url, '--instance', instance, '--data-dir', dataDir, '--interval', '1h', '--listen', '127.0.0.1:0', '--status-branch', 'none'], {
+const daemon = spawn(process.execPath, [BIN, 'run', '--repo', repo.url, '--instance', instance, '--data-dir', dataDir, '--interval', '1h', '--listen', '127.0.0.1:0', '--status-branch', 'none', '--router', 'none'], {
   stdio: ['ignore', 'ignore', 'pipe'],
   env: { ...process.env, CAPSTAN_WEBHOOK_SECRET: SECRET },
 });
