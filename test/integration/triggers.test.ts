@@ -82,8 +82,8 @@ describe('triggers of a running daemon', () => {
     const first = await repo.commit('first');
     const d = await startDaemon(repo.workDir, 't-watch');
     await eventually(async () => ((await revisionRunning(d.instance)) === first ? true : undefined), 60_000, d.logs);
-    const ready = await fetch(`${d.api}/readyz`);
-    expect(ready.status).toBe(200);
+    // /readyz turns 200 once the first pass is over, a moment after its replicas run (a timeout fails the test).
+    await eventually(async () => ((await fetch(`${d.api}/readyz`)).status === 200 ? true : undefined), 30_000, d.logs);
 
     await repo.write('stacks/app.yaml', manifest(stack, '2'));
     const second = await repo.commit('second');
