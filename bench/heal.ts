@@ -7,7 +7,7 @@
 // active, left only if started here). Each kill hits a different replica, so
 // every kill is a first death (no crash-loop backoff on any side). Polling
 // goes through the engine API (dockerode), not the CLI, to keep the clock fair.
-// Run (root, local engine; after npm run build):
+// Run: npm run bench:heal (root, local engine). By hand, after npm run build:
 //   npx esbuild bench/heal.ts --bundle --platform=node --format=esm --external:dockerode --outfile=bench/.heal.mjs && node bench/.heal.mjs
 
 import { execFile, spawn } from 'node:child_process';
