@@ -1,8 +1,11 @@
 // Runs the real `capstan` binary (the built bundle, as users run it) and
 // captures exit code, stdout and stderr. Never throws on a non-zero exit:
-// exit codes are part of what tests assert.
+// exit codes are part of what tests assert. Long-running commands (the
+// daemon) are spawned with their output handed to the test as it comes.
 
-import { execFile } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const BIN = fileURLToPath(new URL('../../bin/capstan.mjs', import.meta.url));
@@ -20,6 +23,23 @@ export function capstan(args: readonly string[], env: Record<string, string | un
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+/** `capstan <args>` left running (`run`, `router`); everything it writes goes to `onOutput`. */
+export function spawnCapstan(args: readonly string[], onOutput: (text: string) => void, env: Record<string, string | undefined> = {}): ChildProcess {
+  const child = spawn(process.execPath, [BIN, ...args], { env: { ...cleanEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout?.on('data', (b: Buffer) => onOutput(b.toString()));
+  child.stderr?.on('data', (b: Buffer) => onOutput(b.toString()));
+  return child;
+}
+
+/** Stops the router `capstan run --router process` started for `dataDir` (it outlives its daemon by design); none started is fine. */
+export function stopRouter(dataDir: string): void {
+  try {
+    process.kill(Number(readFileSync(join(dataDir, 'router', 'router.pid'), 'utf8')), 'SIGTERM');
+  } catch {
+    // no router was started, or it is gone already
+  }
 }
 
 /** The test process's env without Capstan's own variables, so a developer's shell cannot change what a test sees. */

@@ -5,21 +5,20 @@
 // failed request), reported, and not retried; the operator killed mid-rollout
 // finishes the job after a restart; scaling down drains before it stops.
 
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFile, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { spawnCapstan, stopRouter } from '../helpers/cli.js';
 import { TEST_IMAGE, cleanupInstance, uniqueInstance } from '../helpers/docker.js';
 import { runGit, startTestGitServer, type TestGitServer, type TestRepo } from '../helpers/git.js';
 import { eventually } from '../helpers/load.js';
 import { countBy, freePort, request } from '../helpers/net.js';
 
 const exec = promisify(execFile);
-const BIN = fileURLToPath(new URL('../../bin/capstan.mjs', import.meta.url));
 const instance = uniqueInstance('t-roll');
 const stack = instance.replace(/-/g, '');
 const dataDir = mkdtempSync(join(tmpdir(), 'capstan-roll-'));
@@ -50,11 +49,8 @@ services:
 }
 
 function startDaemon(): ChildProcess {
-  const d = spawn(process.execPath, [BIN, 'run', '--repo', repo.url, '--instance', instance, '--data-dir', dataDir, '--interval', '1s', '--listen', '127.0.0.1:0', '--http-port', String(httpPort)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  d.stdout?.on('data', (b: Buffer) => (logs += b.toString()));
-  d.stderr?.on('data', (b: Buffer) => (logs += b.toString()));
-  daemon = d;
-  return d;
+  daemon = spawnCapstan(['run', '--repo', repo.url, '--instance', instance, '--data-dir', dataDir, '--interval', '1s', '--listen', '127.0.0.1:0', '--http-port', String(httpPort)], (text) => (logs += text));
+  return daemon;
 }
 
 /** The daemon's last lines, for a wait that timed out. */
@@ -119,11 +115,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   daemon?.kill('SIGKILL');
-  try {
-    process.kill(Number(readFileSync(join(dataDir, 'router', 'router.pid'), 'utf8')), 'SIGTERM');
-  } catch {
-    // no router was started
-  }
+  stopRouter(dataDir);
   await cleanupInstance(instance);
   await server.close();
   rmSync(dataDir, { recursive: true, force: true });

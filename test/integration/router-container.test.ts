@@ -6,14 +6,13 @@
 // kill -9 of the operator (a new operator reuses it), comes back with the
 // persisted table when it is removed, and is replaced when the image changes.
 
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { capstan } from '../helpers/cli.js';
+import { capstan, spawnCapstan } from '../helpers/cli.js';
 import { cleanupInstance, routedReplicasManifest, uniqueInstance } from '../helpers/docker.js';
 import { startTestGitServer, type TestGitServer, type TestRepo } from '../helpers/git.js';
 import { capstanImage } from '../helpers/image.js';
@@ -21,7 +20,6 @@ import { connectionSpread, eventually, requestSpread, underLoad } from '../helpe
 import { freePort, request } from '../helpers/net.js';
 
 const exec = promisify(execFile);
-const BIN = fileURLToPath(new URL('../../bin/capstan.mjs', import.meta.url));
 const instance = uniqueInstance('t-rcont');
 const stack = instance.replace(/-/g, '');
 const routerName = `capstan-router-${instance}`;
@@ -47,10 +45,8 @@ const explain = async (): Promise<string> => {
 };
 
 function startDaemon(routerImage: string): ChildProcess {
-  const d = spawn(process.execPath, [BIN, 'run', '--repo', repo.url, '--instance', instance, '--data-dir', dataDir, '--interval', '1s', '--listen', '127.0.0.1:0',
-    '--http-port', String(httpPort), '--router', 'container', '--router-image', routerImage, '--status-branch', 'none'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  d.stdout?.on('data', (b: Buffer) => (logs += b.toString()));
-  d.stderr?.on('data', (b: Buffer) => (logs += b.toString()));
+  const d = spawnCapstan(['run', '--repo', repo.url, '--instance', instance, '--data-dir', dataDir, '--interval', '1s', '--listen', '127.0.0.1:0',
+    '--http-port', String(httpPort), '--router', 'container', '--router-image', routerImage, '--status-branch', 'none'], (text) => (logs += text));
   daemons.push(d);
   return d;
 }

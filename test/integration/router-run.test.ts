@@ -4,20 +4,19 @@
 // a restarted operator reuses it instead of starting another, and starts
 // a new one (serving the persisted table) when the router itself dies.
 
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnCapstan, stopRouter } from '../helpers/cli.js';
 import { cleanupInstance, routedReplicasManifest, uniqueInstance } from '../helpers/docker.js';
 import { startTestGitServer, type TestGitServer, type TestRepo } from '../helpers/git.js';
 import { connectionSpread, eventually, requestSpread, underLoad } from '../helpers/load.js';
 import { freePort, request } from '../helpers/net.js';
 
 const exec = promisify(execFile);
-const BIN = fileURLToPath(new URL('../../bin/capstan.mjs', import.meta.url));
 const instance = uniqueInstance('t-rrun');
 const stack = instance.replace(/-/g, '');
 const dataDir = mkdtempSync(join(tmpdir(), 'capstan-rrun-'));
@@ -31,9 +30,7 @@ const daemons: ChildProcess[] = [];
 const daemonLogs = (): string => `daemon logs:\n${logs}`;
 
 function startDaemon(): ChildProcess {
-  const d = spawn(process.execPath, [BIN, 'run', '--repo', repo.url, '--instance', instance, '--data-dir', dataDir, '--interval', '1s', '--listen', '127.0.0.1:0', '--http-port', String(httpPort)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  d.stdout?.on('data', (b: Buffer) => (logs += b.toString()));
-  d.stderr?.on('data', (b: Buffer) => (logs += b.toString()));
+  const d = spawnCapstan(['run', '--repo', repo.url, '--instance', instance, '--data-dir', dataDir, '--interval', '1s', '--listen', '127.0.0.1:0', '--http-port', String(httpPort)], (text) => (logs += text));
   daemons.push(d);
   return d;
 }
@@ -47,11 +44,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const d of daemons) d.kill('SIGKILL');
-  try {
-    process.kill(Number(readFileSync(join(dataDir, 'router', 'router.pid'), 'utf8')), 'SIGTERM');
-  } catch {
-    // no router was started
-  }
+  stopRouter(dataDir);
   await cleanupInstance(instance);
   await server.close();
   rmSync(dataDir, { recursive: true, force: true });
