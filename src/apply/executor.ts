@@ -11,7 +11,7 @@ import type { Logger } from '../logging/logger.js';
 import type { Operation, Plan } from '../plan/operations.js';
 import { describeOperation } from '../plan/render.js';
 import { waitForDependencies } from './dependencies.js';
-import { rollService, type RecreateOp, type RolloutSupport } from './rollout.js';
+import { DEFAULT_GRACE_MS, rollService, type RecreateOp, type RolloutSupport } from './rollout.js';
 import type { Traffic } from './traffic.js';
 
 export interface ApplyOptions {
@@ -24,9 +24,6 @@ export interface ApplyOutcome {
   applied: number;
   failed: readonly { operation: string; error: Error; stack: string }[];
 }
-
-/** Removed replicas finish their in-flight work first, for at most this long (a stop_grace_period would bound the stop after it). */
-const RETIRE_GRACE_MS = 10_000;
 
 type Unit = { kind: 'op'; op: Exclude<Operation, RecreateOp> } | { kind: 'rollout'; stack: string; ops: RecreateOp[] };
 
@@ -116,7 +113,7 @@ async function execute(op: Exclude<Operation, RecreateOp>, backend: Backend, ctx
       return traffic.renamed(op.containerId, op.name);
     case 'remove-container':
       // Scale-down, prune, leftovers: no new requests, in-flight ones finish, then the stop signal.
-      await traffic.retire(op.containerId, RETIRE_GRACE_MS);
+      await traffic.retire(op.containerId, DEFAULT_GRACE_MS);
       return backend.removeContainer(op.containerId);
     case 'remove-network': return backend.removeNetwork(op.networkId);
   }

@@ -7,6 +7,7 @@
 
 import type { Backend, ReplicaState } from '../backends/backend.js';
 import type { DesiredService } from '../desired/model.js';
+import { describeProbe } from '../health/describe.js';
 import type { ProbedReplica } from '../health/prober.js';
 import type { ReplicaHealth } from '../health/replica-health.js';
 
@@ -51,9 +52,9 @@ export function readinessGate(opts: ReadinessOptions): ReadinessGate {
     opts.probes.track({ containerId, name, stack: service.stack, service: service.name, ip: st.ip, probe });
     const health = opts.probes.healthOf(containerId);
     if (health?.state === 'ready') return { ok: true, replica: st };
-    if (health?.state === 'failed') return { ok: false, reason: `${name} failed its probe (${describeProbe(service)}): ${health.lastOutput}` };
+    if (health?.state === 'failed') return { ok: false, reason: `${name} failed its probe (${describeProbe(probe.check)}): ${health.lastOutput}` };
     const last = health?.lastOutput ? `: ${health.lastOutput}` : '';
-    return { ok: 'waiting', why: `${name} has not passed its probe (${describeProbe(service)})${last}` };
+    return { ok: 'waiting', why: `${name} has not passed its probe (${describeProbe(probe.check)})${last}` };
   };
 
   return {
@@ -81,15 +82,4 @@ export function readinessGate(opts: ReadinessOptions): ReadinessGate {
       return replicas.map((r) => failures.get(r.containerId));
     },
   };
-}
-
-/** `http GET :8080/healthz`, `tcp :5432`, `exec test -f /ready`. */
-export function describeProbe(service: DesiredService): string {
-  const check = service.spec.capstan.probe?.check;
-  if (check === undefined) return 'no probe';
-  switch (check.kind) {
-    case 'http': return `http GET :${check.port}${check.path}`;
-    case 'tcp': return `tcp :${check.port}`;
-    case 'exec': return `exec ${check.command.join(' ')}`;
-  }
 }

@@ -54,7 +54,8 @@ interface SlotState {
   failedTwin: string | undefined;
 }
 
-const DEFAULT_GRACE_MS = 10_000;
+/** Docker's own stop timeout when a service sets no stop_grace_period: how long a replica being retired may finish its work. */
+export const DEFAULT_GRACE_MS = 10_000;
 
 export async function rollService(ops: readonly RecreateOp[], deps: RolloutDeps): Promise<RolloutResult> {
   const first = ops[0];
