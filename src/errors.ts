@@ -27,7 +27,9 @@ export type ErrorCode =
   | 'E_ROLLOUT_FAILED'
   | 'E_ROLLOUT_HELD'
   | 'E_BUILD'
-  | 'E_SECRET';
+  | 'E_SECRET'
+  | 'E_SWARM_UNSUPPORTED'
+  | 'E_SWARM_NOT_MANAGER';
 
 export class CapstanError extends Error {
   readonly code: ErrorCode;
@@ -308,5 +310,26 @@ export class BuildError extends CapstanError {
 export class SecretError extends CapstanError {
   constructor(file: string, message: string, hint: string) {
     super('E_SECRET', `${file}: ${message}`, { data: { file }, hint });
+  }
+}
+
+/** A stack uses what the swarm backend cannot run; nothing was changed. */
+export class SwarmUnsupportedError extends CapstanError {
+  constructor(readonly problems: readonly { stack: string; service: string; key: string; why: string }[]) {
+    const lines = problems.map((p) => `${p.stack}/${p.service}: ${p.key}: ${p.why}`);
+    super('E_SWARM_UNSUPPORTED', `${problems.length} setting${problems.length === 1 ? '' : 's'} the swarm backend cannot run: ${lines.join('; ')}`, {
+      data: { problems: problems.map((p) => ({ ...p })) },
+      hint: 'change the stack as each message says, or deploy it with --backend docker',
+    });
+  }
+}
+
+/** `--backend swarm` needs the engine it talks to to be a manager of an active swarm. */
+export class SwarmNotManagerError extends CapstanError {
+  constructor(endpoint: string, state: string) {
+    super('E_SWARM_NOT_MANAGER', `the engine at ${endpoint} is not a swarm manager (swarm state: ${state})`, {
+      data: { endpoint, state },
+      hint: 'point DOCKER_HOST at a manager node (`docker node ls` works there), or run `docker swarm init` first',
+    });
   }
 }

@@ -6,7 +6,6 @@
 // failures are collected and raised together as one ApplyError at the end.
 
 import type { Backend, DeployContext } from '../backends/backend.js';
-import { ApplyError } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
 import type { Operation, Plan } from '../plan/operations.js';
 import { describeOperation } from '../plan/render.js';
@@ -95,13 +94,6 @@ function unitsOf(phase: readonly Operation[]): Unit[] {
   return units;
 }
 
-/** Like applyPlan, but a pass with any failure is an error (the CLI's `apply` contract). */
-export async function applyPlanOrThrow(plan: Plan, backend: Backend, ctx: DeployContext, opts: ApplyOptions): Promise<number> {
-  const outcome = await applyPlan(plan, backend, ctx, opts);
-  if (outcome.failed.length > 0) throw new ApplyError(outcome.failed, ctx.revision);
-  return outcome.applied;
-}
-
 async function execute(op: Exclude<Operation, RecreateOp>, backend: Backend, ctx: DeployContext, traffic: Traffic): Promise<void> {
   switch (op.kind) {
     case 'create-network': return backend.createNetwork(op.stack, op.network, ctx);
@@ -116,10 +108,14 @@ async function execute(op: Exclude<Operation, RecreateOp>, backend: Backend, ctx
       await traffic.retire(op.containerId, DEFAULT_GRACE_MS);
       return backend.removeContainer(op.containerId);
     case 'remove-network': return backend.removeNetwork(op.networkId);
+    default:
+      // The docker backend plans none of Swarm's operations (plan/containers.ts).
+      throw new Error(`the docker engine backend cannot ${op.kind}`);
   }
 }
 
-function phasesOf(operations: readonly Operation[]): Operation[][] {
+/** Operations grouped by phase, lowest first. */
+export function phasesOf(operations: readonly Operation[]): Operation[][] {
   const byPhase = new Map<number, Operation[]>();
   for (const op of operations) {
     const list = byPhase.get(op.phase);

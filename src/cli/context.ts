@@ -6,7 +6,9 @@ import type { RolloutSupport } from '../apply/rollout.js';
 import { fileHeldRollouts, heldRolloutsFile } from '../apply/held-rollouts.js';
 import { readinessGate, type ProbeTracker } from '../apply/readiness.js';
 import { NO_TRAFFIC } from '../apply/traffic.js';
+import { dockerPort } from '../apply/docker-port.js';
 import type { Backend } from '../backends/backend.js';
+import type { AnyBackend } from '../backends/port.js';
 import { Prober, type ProberOptions } from '../health/prober.js';
 import { runProbe, type ExecClient } from '../health/probes.js';
 import { allowedEnvironment, requireRepo, type Settings } from '../config/settings.js';
@@ -16,11 +18,19 @@ import type { PassContext } from '../reconciler/pass.js';
 import { credentialsFromEnv } from '../source/credentials.js';
 import { openSource } from '../source/git-source.js';
 
-export async function createBackend(settings: Settings, logger: Logger): Promise<Backend> {
+export async function createBackend(settings: Settings, logger: Logger): Promise<AnyBackend> {
+  if (settings.backend === 'swarm') {
+    const { createSwarmBackend } = await import('../apply/swarm-port.js');
+    return createSwarmBackend({ logger });
+  }
   const { createDockerBackend } = await import('../backends/docker/docker-backend.js');
-  if (settings.backend === 'swarm') logger.warn('the swarm backend is not built yet; using the docker backend');
-  return createDockerBackend({ logger });
+  return dockerPort(await createDockerBackend({ logger }));
 }
+
+/** Swarm waits on its own tasks (update_config.monitor); nothing of Capstan's inspects a replica there. */
+const NO_REPLICAS: Pick<Backend, 'inspectReplica'> = {
+  inspectReplica: () => Promise.reject(new Error('the swarm backend has no replicas of its own to inspect: Swarm watches its tasks')),
+};
 
 export async function createPassContext(settings: Settings, logger: Logger): Promise<PassContext> {
   const source = openSource({
@@ -33,13 +43,13 @@ export async function createPassContext(settings: Settings, logger: Logger): Pro
   const env = allowedEnvironment(settings, process.env);
   const desired = new DesiredLoader({ source, path: settings.path, env, profiles: settings.profiles, secretsDir: settings.secretsDir, logger });
   const backend = await createBackend(settings, logger);
-  const rollout = rolloutSupport(settings, backend, new Prober({ now: Date.now, run: probeRunner(), onFailed: () => undefined }));
+  const rollout = rolloutSupport(settings, backend.kind === 'docker' ? backend.engine : NO_REPLICAS, new Prober({ now: Date.now, run: probeRunner(), onFailed: () => undefined }));
   const contents = { env, ageKeyFile: settings.ageKeyFile };
   return { source, backend, desired, instance: settings.instance, parallelism: settings.parallelism, publishPorts: routerServesPorts(settings) === false, contents, rollout, logger };
 }
 
 /** Rolling updates as a one-shot command runs them: no router to tell, readiness from `probes`. The daemon swaps in its router and prober. */
-export function rolloutSupport(settings: Settings, backend: Backend, probes: ProbeTracker): RolloutSupport {
+export function rolloutSupport(settings: Settings, backend: Pick<Backend, 'inspectReplica'>, probes: ProbeTracker): RolloutSupport {
   const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
   return {
     traffic: NO_TRAFFIC,

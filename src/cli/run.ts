@@ -24,10 +24,13 @@ import { startRouterSupervisor } from './router-mode.js';
 import type { RouterClient } from '../router/client.js';
 import type { ObservedState } from '../observed/model.js';
 import { startDaemonApi } from './run-api.js';
+import { runSwarmDaemon } from './run-swarm.js';
 import { createStatusReporter } from './status-reporter.js';
 
 export async function runCommand(settings: Settings, logger: Logger): Promise<number> {
   const base = await createPassContext(settings, logger);
+  if (base.backend.kind === 'swarm') return runSwarmDaemon(settings, base, logger);
+  const engine = base.backend.engine;
   const stop = new AbortController();
   const onSignal = (signal: string): void => {
     logger.info({ signal }, 'stopping after the pass in flight');
@@ -51,7 +54,7 @@ export async function runCommand(settings: Settings, logger: Logger): Promise<nu
       // Liveness: it was ready and failed failure_threshold probes in a row. Removing it lets the next pass recreate the slot.
       logger.warn({ stack: r.stack, service: r.service, container: r.name, output: health.lastOutput }, `liveness: ${r.name} failed ${health.failures} probes in a row (${health.lastOutput}); replacing it`);
       healer.noteLivenessFailure(r.name);
-      base.backend.removeContainer(r.containerId)
+      engine.removeContainer(r.containerId)
         .catch((err: unknown) => logger.error({ err, container: r.name }, `cannot remove ${r.name}`))
         .finally(() => loop.trigger(`liveness failure of ${r.name}`));
     },
@@ -83,7 +86,7 @@ export async function runCommand(settings: Settings, logger: Logger): Promise<nu
     rollout: {
       ...base.rollout,
       traffic,
-      readiness: readinessGate({ backend: base.backend, probes: prober, now: Date.now, sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)) }),
+      readiness: readinessGate({ backend: engine, probes: prober, now: Date.now, sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)) }),
       // A rollout stops between batches for a newer commit (the next pass takes it from there) or a shutdown.
       interrupted: async (revision) => {
         if (stop.signal.aborted) return 'the daemon is stopping';

@@ -8,14 +8,14 @@
 import { posix } from 'node:path';
 import { normalizeBuild } from './build.js';
 import { resolveFileDef, serviceFiles, type FileKind, type HostFiles, type ResolvedDef } from './files.js';
-import type { CapstanExtension, MountSpec, NetworkSpec, PortSpec, ProbeSpec, ServiceSpec, StackSpec, UpdateConfig, VolumeSpec } from './model.js';
+import type { CapstanExtension, MountSpec, NetworkSpec, PortSpec, ProbeSpec, ServiceSpec, StackSpec, SwarmSettings, UpdateConfig, VolumeSpec } from './model.js';
 import { parseDotenv } from './dotenv.js';
 import type { Lookup } from './interpolate.js';
 import type { PathSegment } from './parse-yaml.js';
 import { resolveInRepo } from './paths.js';
 import type { FileProblems, Problems } from './problems.js';
 import type { RepoTree } from './repo-tree.js';
-import type { ResourceDef, ServiceInput, StackInput, UpdateConfigInput } from './schema.js';
+import { engineRestart, type DeployInput, type ResourceDef, type ServiceInput, type StackInput, type UpdateConfigInput } from './schema.js';
 
 export interface StackContext {
   name: string;
@@ -220,9 +220,11 @@ function normalizeService(
     fp.error([...base, 'read_only'], '`read_only: true` cannot be combined with secrets or configs yet', 'Capstan writes them into the container\'s file system before it starts, which a read-only root file system refuses; drop `read_only`, or mount the files with `volumes:`', 'key');
   }
 
+  const swarm = swarmSettings(s.deploy ?? undefined);
   return {
     image: built?.image ?? s.image ?? '',
     ...(built === undefined ? {} : { build: built.build }),
+    ...(swarm === undefined ? {} : { swarm }),
     ...(secrets.length === 0 ? {} : { secrets }),
     ...(configs.length === 0 ? {} : { configs }),
     command: s.command ?? undefined,
@@ -234,7 +236,7 @@ function normalizeService(
     networks: [...new Set(networks)].sort(),
     labels: s.labels ?? {},
     healthcheck: s.healthcheck ?? undefined,
-    restart: s.restart ?? s.deploy?.restart_policy ?? 'no',
+    restart: s.restart ?? (s.deploy?.restart_policy ? engineRestart(s.deploy.restart_policy) : 'no'),
     user: s.user ?? undefined,
     workingDir: s.working_dir ?? undefined,
     stopSignal: s.stop_signal ?? undefined,
@@ -272,6 +274,22 @@ function normalizeService(
     update: updateConfig(s.deploy?.update_config),
     rollback: updateConfig(s.deploy?.rollback_config),
   };
+}
+
+/** The swarm-only `deploy` keys, or undefined when none is set (so every other spec hash stays as it was). */
+function swarmSettings(deploy: DeployInput | undefined): SwarmSettings | undefined {
+  if (deploy === undefined) return undefined;
+  const out: SwarmSettings = {};
+  const p = deploy.placement;
+  if (p !== undefined) {
+    out.placement = { constraints: p.constraints ?? [], preferences: (p.preferences ?? []).map((x) => x.spread), maxReplicasPerNode: p.max_replicas_per_node };
+  }
+  if (deploy.endpoint_mode !== undefined) out.endpointMode = deploy.endpoint_mode;
+  const r = deploy.restart_policy;
+  if (r !== undefined) out.restartPolicy = { condition: r.condition ?? 'any', delayMs: r.delay, maxAttempts: r.max_attempts, windowMs: r.window };
+  const res = deploy.resources?.reservations;
+  if (res?.cpus !== undefined || res?.memory !== undefined) out.reservations = { nanoCpus: res.cpus, memoryBytes: res.memory };
+  return Object.keys(out).length === 0 ? undefined : out;
 }
 
 /** DESIGN §4: zero downtime unless the manifest says otherwise. */

@@ -4,7 +4,7 @@
 // operation of a phase may run in parallel, phases run in order.
 
 import type { DesiredService } from '../desired/model.js';
-import type { NetworkSpec, ServiceSpec, VolumeSpec } from '../manifests/model.js';
+import type { MountedFile, NetworkSpec, ServiceSpec, VolumeSpec } from '../manifests/model.js';
 import type { Direction, HeldRollout } from '../strategies/rolling.js';
 
 interface OperationBase {
@@ -24,7 +24,17 @@ export type Operation =
   /** A start-first update was interrupted after the old replica left: the twin takes the replica's name. */
   | (OperationBase & { kind: 'promote-container'; service: string; name: string; containerId: string; from: string })
   | (OperationBase & { kind: 'remove-container'; service: string; name: string; containerId: string })
-  | (OperationBase & { kind: 'remove-network'; name: string; networkId: string });
+  | (OperationBase & { kind: 'remove-network'; name: string; networkId: string })
+  // The swarm backend's operations: Swarm runs the replicas, so a plan names services, not containers.
+  | (OperationBase & { kind: 'create-service'; service: DesiredService; name: string })
+  /** A new spec, rolled out by Swarm's own rolling update (update_config), rolled back by Swarm on failure (rollback_config). */
+  | (OperationBase & { kind: 'update-service'; service: DesiredService; name: string; serviceId: string; version: number; direction: Direction; previous: { spec: ServiceSpec; specHash: string } | undefined })
+  /** Only the replica count changed: no task is replaced. */
+  | (OperationBase & { kind: 'scale-service'; service: DesiredService; name: string; serviceId: string; version: number; replicas: { from: number; to: number } })
+  | (OperationBase & { kind: 'remove-service'; service: string; name: string; serviceId: string })
+  /** Secrets and configs are immutable in Swarm: a new content is a new object, named after its digest. */
+  | (OperationBase & { kind: 'create-secret' | 'create-config'; name: string; file: MountedFile })
+  | (OperationBase & { kind: 'remove-secret' | 'remove-config'; name: string; fileId: string });
 // Volumes are never removed by a plan: they hold data, and a user who wants
 // one gone says so with `docker volume rm`, as with `docker compose down`.
 

@@ -6,6 +6,7 @@
 
 import { CapstanError, ManifestsInvalidError } from '../errors.js';
 import { isReady, type OperatorStatus, type StackStatus } from '../status/model.js';
+import type { NodeStatus } from '../status/swarm-health.js';
 import type { StatusSnapshot } from '../status/reporter.js';
 import type { ServiceHealth } from '../status/service-health.js';
 import type { PassResult } from './pass.js';
@@ -38,6 +39,8 @@ export interface DaemonStatus {
   operator: OperatorStatus;
   /** As in status/<stack>.yaml on the status branch. */
   stacks: readonly StackStatus[];
+  /** Swarm backend: every node, its state and how many of this instance's tasks run on it. */
+  nodes?: readonly NodeStatus[];
   /** Per service, with what the files leave out: crash counts, the next restart, the newest log lines, probe failures in a row. */
   health: readonly ServiceHealth[];
 }
@@ -84,6 +87,7 @@ export class DaemonState {
       operator: docs.operator,
       stacks: docs.stacks,
       health: docs.health,
+      ...(docs.nodes === undefined ? {} : { nodes: docs.nodes }),
     };
   }
 }

@@ -3,21 +3,22 @@
 // Level-based: nothing is remembered from the previous pass except caches
 // keyed by immutable commits, so a crash anywhere is healed by the next pass.
 
-import type { Backend } from '../backends/backend.js';
-import { applyPlanOrThrow } from '../apply/executor.js';
 import type { RolloutSupport } from '../apply/rollout.js';
+import type { AnyBackend } from '../backends/port.js';
+import { ApplyError } from '../errors.js';
 import type { DesiredState } from '../desired/model.js';
 import type { Logger } from '../logging/logger.js';
 import type { ObservedState } from '../observed/model.js';
 import type { Plan } from '../plan/operations.js';
-import { planChanges, type HealingInput } from '../plan/planner.js';
+import type { HealingInput } from '../plan/planner.js';
 import { contentReader, type ContentSources } from '../secrets/contents.js';
 import type { GitSource } from '../source/git-source.js';
 import { needsCheckout, type DesiredLoader } from './desired-source.js';
 
 export interface PassContext {
   source: GitSource;
-  backend: Backend;
+  /** The port to the engine or swarm: observe, plan, apply. */
+  backend: AnyBackend;
   desired: DesiredLoader;
   instance: string;
   parallelism: number;
@@ -63,7 +64,7 @@ export async function planPass(ctx: PassContext, ref?: string, opts: PassOptions
     ctx.backend.observe(ctx.instance),
     opts.force === true ? [] : ctx.rollout.held.list(),
   ]);
-  return { desired, observed, plan: planChanges(desired, observed, ctx.healing?.(observed), held) };
+  return { desired, observed, plan: ctx.backend.plan(desired, observed, held, ctx.healing?.(observed)) };
 }
 
 export async function reconcilePass(ctx: PassContext, opts: PassOptions = {}): Promise<PassResult> {
@@ -77,10 +78,12 @@ export async function reconcilePass(ctx: PassContext, opts: PassOptions = {}): P
   const checkoutDir = needsCheckout(desired) ? await ctx.source.materialize(desired.revision) : undefined;
   log.info({ operations: plan.operations.length }, `applying ${plan.operations.length} operation${plan.operations.length === 1 ? '' : 's'}`);
   const readContent = contentReader(ctx.contents ?? { env: {}, ageKeyFile: undefined }, checkoutDir);
-  const applied = await applyPlanOrThrow(plan, ctx.backend, { instance: ctx.instance, revision: desired.revision, checkoutDir, publishPorts: ctx.publishPorts, readContent }, {
+  const outcome = await ctx.backend.apply(plan, { instance: ctx.instance, revision: desired.revision, checkoutDir, publishPorts: ctx.publishPorts, readContent }, {
     parallelism: ctx.parallelism,
     logger: log,
     rollout: ctx.rollout,
   });
-  return { revision: desired.revision, plan, applied, observed, desired };
+  // A pass with any failure is an error (the CLI's `apply` contract); status reads what failed from it.
+  if (outcome.failed.length > 0) throw new ApplyError(outcome.failed, desired.revision);
+  return { revision: desired.revision, plan, applied: outcome.applied, observed, desired };
 }

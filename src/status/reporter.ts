@@ -16,6 +16,7 @@ import type { GitStatusWriter } from './git-writer.js';
 import { headline, type OperatorStatus, type StackStatus } from './model.js';
 import { OPERATOR_FILE, parseStackStatus, renderOperatorStatus, renderStackStatus, stackFile, STATUS_DIR } from './render.js';
 import { assessServices, type HealthFacts, type ServiceHealth } from './service-health.js';
+import { nodeStatuses, type NodeStatus } from './swarm-health.js';
 
 /** How long status that failed to push waits before the same content is tried again. */
 const RETRY_UNCHANGED_MS = 60_000;
@@ -58,6 +59,8 @@ export interface StatusSnapshot {
   lastSyncTime: number | undefined;
   /** Each service's health at the last pass that looked at the engine, with what changes too often for Git. */
   health: readonly ServiceHealth[];
+  /** The swarm's nodes at that pass (swarm backend only). */
+  nodes?: readonly NodeStatus[];
 }
 
 export class StatusReporter {
@@ -67,6 +70,7 @@ export class StatusReporter {
   private operator: OperatorStatus;
   private lastSyncTime: number | undefined;
   private health: readonly ServiceHealth[] = [];
+  private nodes: readonly NodeStatus[] | undefined;
   /** The health line last logged per service: a service is logged when it changes, not every pass. */
   private readonly logged = new Map<string, string>();
   /** Revisions already auto-reverted by this process: never twice. */
@@ -80,7 +84,7 @@ export class StatusReporter {
   }
 
   snapshot(): StatusSnapshot {
-    return { stacks: [...(this.stacks?.values() ?? [])], operator: this.operator, lastSyncTime: this.lastSyncTime, health: this.health };
+    return { stacks: [...(this.stacks?.values() ?? [])], operator: this.operator, lastSyncTime: this.lastSyncTime, health: this.health, ...(this.nodes === undefined ? {} : { nodes: this.nodes }) };
   }
 
   /** Runs a pass and reports how it ended; the pass's own result or error is passed on unchanged. */
@@ -113,6 +117,7 @@ export class StatusReporter {
     this.lastSyncTime = now;
     if (report.kind === 'converged' || report.kind === 'apply-failed') {
       this.health = report.health;
+      if (report.observed.swarm !== undefined) this.nodes = nodeStatuses(report.observed.swarm);
       this.logHealth(report.health);
     }
     const next = stackStatusesAfter(previous, report, now);

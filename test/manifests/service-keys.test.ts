@@ -108,7 +108,7 @@ describe('ports and expose', () => {
       { hostIp: '127.0.0.1', published: 9000, target: 90, protocol: 'udp' },
       { hostIp: '127.0.0.1', published: 9001, target: 91, protocol: 'udp' },
       { hostIp: '', published: undefined, target: 443, protocol: 'tcp' },
-      { hostIp: '0.0.0.0', published: 5353, target: 53, protocol: 'udp' },
+      { hostIp: '0.0.0.0', published: 5353, target: 53, protocol: 'udp', mode: 'host' },
     ]);
   });
   it('reads expose', () => {
