@@ -132,19 +132,20 @@ function updateConfig(u: UpdateConfig, hostPorts: boolean): SwarmUpdateConfig {
   };
 }
 
-/** deploy.restart_policy as written, else the service's `restart:` in Swarm's words (Swarm's default is any). */
+/**
+ * deploy.restart_policy as written, else Swarm's default (any), as `docker
+ * stack deploy` does: it ignores the service-level `restart:`, which on a
+ * swarm would mean a task lost with its node is never replaced.
+ */
 function restartPolicy(service: DesiredService): TaskRestartPolicy {
   const r = service.spec.swarm?.restartPolicy;
-  if (r !== undefined) {
-    return {
-      Condition: r.condition,
-      ...(r.delayMs === undefined ? {} : { Delay: ns(r.delayMs) }),
-      ...(r.maxAttempts === undefined ? {} : { MaxAttempts: r.maxAttempts }),
-      ...(r.windowMs === undefined ? {} : { Window: ns(r.windowMs) }),
-    };
-  }
-  const restart = service.spec.restart;
-  return { Condition: restart === 'no' ? 'none' : restart === 'on-failure' ? 'on-failure' : 'any' };
+  if (r === undefined) return { Condition: 'any' };
+  return {
+    Condition: r.condition,
+    ...(r.delayMs === undefined ? {} : { Delay: ns(r.delayMs) }),
+    ...(r.maxAttempts === undefined ? {} : { MaxAttempts: r.maxAttempts }),
+    ...(r.windowMs === undefined ? {} : { Window: ns(r.windowMs) }),
+  };
 }
 
 /** A mount as Swarm's API takes it: source and options only where they mean something. */
