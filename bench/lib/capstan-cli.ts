@@ -6,7 +6,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from './exec.js';
-import { removeContainers, removeNetworks, runningContainers } from './engine.js';
+import { removeContainers, removeNetworks, removeServices, runningContainers, runningServices } from './engine.js';
 import type { GitFixture } from './git-fixture.js';
 import type { Contender } from './results.js';
 import { SERVICE_COUNT } from './stack.js';
@@ -25,16 +25,20 @@ export interface CapstanTarget {
   scratch: string;
   /** Push the next generation of the stack (one service's environment changes). */
   pushChange(): Promise<void>;
+  /** `swarm`: `--backend swarm` against the manager DOCKER_HOST names (bench/swarm.ts). */
+  backend?: 'docker' | 'swarm';
 }
 
-export async function cleanupInstance(instance: string): Promise<void> {
+export async function cleanupInstance(instance: string, backend: CapstanTarget['backend'] = 'docker'): Promise<void> {
+  if (backend === 'swarm') return removeServices(`io.capstan.instance=${instance}`);
   await removeContainers(`io.capstan.instance=${instance}`);
   await removeNetworks(`io.capstan.instance=${instance}`);
 }
 
-export async function expectConverged(instance: string, who: string): Promise<void> {
-  const running = await runningContainers(`io.capstan.instance=${instance}`);
-  if (running !== SERVICE_COUNT) throw new Error(`${who}: ${running}/${SERVICE_COUNT} containers running afterwards`);
+export async function expectConverged(instance: string, who: string, backend: CapstanTarget['backend'] = 'docker'): Promise<void> {
+  const label = `io.capstan.instance=${instance}`;
+  const running = backend === 'swarm' ? await runningServices(label) : await runningContainers(label);
+  if (running !== SERVICE_COUNT) throw new Error(`${who}: ${running}/${SERVICE_COUNT} ${backend === 'swarm' ? 'services' : 'containers'} running afterwards`);
 }
 
 /** Applied-operation count, read from `capstan apply`'s stdout ("Applied N operations"). */
@@ -49,7 +53,7 @@ export function createCapstanCli(target: CapstanTarget): Contender {
   const apply = async (): Promise<{ ms: number; applied: number }> => {
     const { ms, stdout } = await run(
       process.execPath,
-      [CAPSTAN_BIN, 'apply', '--repo', target.repo.url, '--instance', target.instance, '--data-dir', dataDir, '--log-level', 'warn'],
+      [CAPSTAN_BIN, 'apply', '--repo', target.repo.url, '--instance', target.instance, '--data-dir', dataDir, '--log-level', 'warn', '--backend', target.backend ?? 'docker'],
       { timeoutMs: 180_000 },
     );
     return { ms, applied: appliedCount(stdout) };
@@ -62,11 +66,11 @@ export function createCapstanCli(target: CapstanTarget): Contender {
     name: 'capstan CLI',
     notes,
     async cold() {
-      await cleanupInstance(target.instance);
+      await cleanupInstance(target.instance, target.backend);
       await dropDataDir();
       dataDir = await mkdtemp(join(target.scratch, 'cli-data-'));
       const { ms } = await apply();
-      await expectConverged(target.instance, 'capstan apply (cold)');
+      await expectConverged(target.instance, 'capstan apply (cold)', target.backend);
       return ms;
     },
     async noop() {
@@ -77,12 +81,12 @@ export function createCapstanCli(target: CapstanTarget): Contender {
     async change() {
       await target.pushChange();
       const { ms, applied } = await apply();
-      await expectConverged(target.instance, 'capstan apply (change)');
+      await expectConverged(target.instance, 'capstan apply (change)', target.backend);
       if (applied !== 1) notes.add(`capstan CLI: a one-service change applied ${applied} operations`);
       return ms;
     },
     async dispose() {
-      await cleanupInstance(target.instance);
+      await cleanupInstance(target.instance, target.backend);
       await dropDataDir();
     },
   };

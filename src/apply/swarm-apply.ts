@@ -31,6 +31,7 @@ const SLACK_MS = 30_000;
 const NETWORK_DRAIN_MS = 20_000;
 
 export async function applySwarmPlan(plan: Plan, engine: SwarmEngine, ctx: DeployContext, opts: ApplyOptions, auth: RegistryAuth = async () => undefined): Promise<ApplyOutcome> {
+  const watch = batchedProgress(engine);
   const failures: ApplyOutcome['failed'][number][] = [];
   let applied = 0;
   const needsIds = plan.operations.some((op) => op.kind === 'create-service' || op.kind === 'update-service' || op.kind === 'scale-service');
@@ -63,13 +64,13 @@ export async function applySwarmPlan(plan: Plan, engine: SwarmEngine, ctx: Deplo
       }
       case 'create-service': {
         const id = await engine.createService(specOf(op.service), await auth(op.service.spec.image));
-        return waitRunning(engine, id, op.service, opts, 'start');
+        return waitRunning(watch, id, op.service, opts, 'start');
       }
       case 'scale-service': {
         await engine.updateService(op.serviceId, op.version, specOf({ ...op.service, spec: { ...op.service.spec, replicas: op.replicas.to } }), await auth(op.service.spec.image));
-        return waitRunning(engine, op.serviceId, op.service, opts, 'scale');
+        return waitRunning(watch, op.serviceId, op.service, opts, 'scale');
       }
-      case 'update-service': return updateService(engine, op, specOf, ctx, opts, auth);
+      case 'update-service': return updateService(engine, watch, op, specOf, ctx, opts, auth);
       case 'remove-service': return engine.removeService(op.serviceId);
       default:
         // The swarm plan has no containers of its own (plan/swarm.ts).
@@ -101,6 +102,7 @@ export async function applySwarmPlan(plan: Plan, engine: SwarmEngine, ctx: Deplo
  */
 async function updateService(
   engine: SwarmEngine,
+  watch: Watch,
   op: UpdateOp,
   specOf: (service: DesiredService) => ReturnType<typeof swarmServiceSpec>,
   ctx: DeployContext,
@@ -109,14 +111,14 @@ async function updateService(
 ): Promise<void> {
   const { held, now, sleep } = opts.rollout;
   const service = op.service;
-  const before = await engine.progress(op.serviceId, service.specHash);
+  const before = await watch(op.serviceId, service.specHash);
   await engine.updateService(op.serviceId, op.version, specOf(service), await auth(service.spec.image));
   const budget = updateBudgetMs(service, Math.max(before?.desired ?? 0, service.spec.replicas));
   const deadline = now() + budget;
   const label = `${service.stack}/${service.name}`;
   let completedAt: number | undefined;
   for (;;) {
-    const p = await engine.progress(op.serviceId, service.specHash);
+    const p = await watch(op.serviceId, service.specHash);
     if (p === undefined) throw new Error(`service ${op.name} disappeared during its update`);
     // Until Swarm starts this update, its status is the previous one's.
     const ours = p.update !== undefined && p.update.startedAt !== before?.update?.startedAt;
@@ -177,11 +179,11 @@ function updateBudgetMs(service: DesiredService, tasks: number): number {
 }
 
 /** A new or scaled service is done when every task Swarm wants runs the current spec; bounded by the progress deadline. */
-async function waitRunning(engine: SwarmEngine, serviceId: string, service: DesiredService, opts: ApplyOptions, what: 'start' | 'scale'): Promise<void> {
+async function waitRunning(watch: Watch, serviceId: string, service: DesiredService, opts: ApplyOptions, what: 'start' | 'scale'): Promise<void> {
   const { now, sleep } = opts.rollout;
   const deadline = now() + service.spec.capstan.progressDeadlineMs + SLACK_MS;
   for (;;) {
-    const p = await engine.progress(serviceId, service.specHash);
+    const p = await watch(serviceId, service.specHash);
     if (p === undefined) throw new Error(`service ${service.stack}_${service.name} disappeared`);
     if (p.running >= wantedTasks(service, p)) return;
     if (now() > deadline) {
@@ -189,6 +191,30 @@ async function waitRunning(engine: SwarmEngine, serviceId: string, service: Desi
     }
     await sleep(POLL_MS);
   }
+}
+
+/** How one service's rollout of `specHash` fares; undefined once the service is gone. */
+type Watch = (serviceId: string, specHash: string) => Promise<ServiceProgress | undefined>;
+
+/**
+ * One service's progress, where every call made in the same tick (the
+ * services of a phase waiting side by side) is answered by one progress()
+ * call for all of them.
+ */
+function batchedProgress(engine: SwarmEngine): Watch {
+  let queue: { serviceId: string; specHash: string; resolve: (p: ServiceProgress | undefined) => void; reject: (e: unknown) => void }[] = [];
+  const flush = (): void => {
+    const batch = queue;
+    queue = [];
+    engine.progress(batch).then(
+      (answers) => batch.forEach((q, i) => q.resolve(answers[i])),
+      (err: unknown) => batch.forEach((q) => q.reject(err)),
+    );
+  };
+  return (serviceId, specHash) => new Promise<ServiceProgress | undefined>((resolve, reject) => {
+    if (queue.length === 0) setImmediate(flush);
+    queue.push({ serviceId, specHash, resolve, reject });
+  });
 }
 
 /** Right after its services go, a network may still hold endpoints of stopping tasks: retry a little. */

@@ -44,8 +44,8 @@ export interface SwarmEngine {
   /** Replaces the spec of `version`; Swarm rolls it out with the spec's UpdateConfig. */
   updateService(serviceId: string, version: number, spec: SwarmServiceSpec, auth: AuthConfig | undefined): Promise<void>;
   removeService(serviceId: string): Promise<void>;
-  /** How the tasks of `specHash` (the spec being rolled out) fare; undefined when the service is gone. */
-  progress(serviceId: string, specHash: string): Promise<ServiceProgress | undefined>;
+  /** For each service, how the tasks of `specHash` (the spec being rolled out) fare; undefined for a service that is gone. */
+  progress(targets: readonly { serviceId: string; specHash: string }[]): Promise<(ServiceProgress | undefined)[]>;
 }
 
 export async function createSwarmEngine(endpoint: DockerEndpoint = resolveEndpoint()): Promise<SwarmEngine> {
@@ -176,26 +176,32 @@ class DockerodeSwarm implements SwarmEngine {
     }
   }
 
-  async progress(serviceId: string, target: string): Promise<ServiceProgress | undefined> {
-    let service: { Version?: { Index?: number }; Spec?: { Labels?: Record<string, string> }; UpdateStatus?: { State?: SwarmUpdateState; Message?: string; StartedAt?: string } };
-    try {
-      service = (await this.docker.getService(serviceId).inspect()) as typeof service;
-    } catch (err) {
-      if (statusCodeOf(err) === 404) return undefined;
-      throw toCapstanError(err, `inspect service ${serviceId.slice(0, 12)}`, this.endpoint);
-    }
-    const specHash = service.Spec?.Labels?.[LABEL.specHash] ?? '';
-    const tasks = (await this.call('list tasks', () => this.docker.listTasks({ filters: { service: [serviceId] } }))) as TaskInfo[];
-    const wanted = tasks.filter((t) => t.DesiredState === 'running');
-    const ofTarget = (t: TaskInfo): boolean => t.Spec?.ContainerSpec?.Labels?.[LABEL.specHash] === target;
-    const failed = tasks.filter(ofTarget).filter((t) => (t.Status?.Err ?? '') !== '').sort((a, b) => (b.Status?.Timestamp ?? '').localeCompare(a.Status?.Timestamp ?? ''));
-    return {
-      version: service.Version?.Index ?? 0,
-      specHash,
-      update: service.UpdateStatus === undefined ? undefined : { state: service.UpdateStatus.State, message: service.UpdateStatus.Message ?? '', startedAt: service.UpdateStatus.StartedAt ?? '' },
-      desired: wanted.length,
-      running: wanted.filter((t) => t.Status?.State === 'running' && ofTarget(t)).length,
-      taskError: failed[0]?.Status?.Err,
-    };
+  async progress(targets: readonly { serviceId: string; specHash: string }[]): Promise<(ServiceProgress | undefined)[]> {
+    if (targets.length === 0) return [];
+    const ids = [...new Set(targets.map((t) => t.serviceId))];
+    // Two list calls for every service waited on, however many: 20 services polled one by one would load the manager they wait on.
+    const [services, tasks] = await this.call('watch services', () => Promise.all([
+      this.docker.listServices({ filters: { id: ids } }),
+      this.docker.listTasks({ filters: { service: ids } }) as Promise<(TaskInfo & { ServiceID?: string })[]>,
+    ]));
+    return targets.map(({ serviceId, specHash: target }) => {
+      // The id filter matches by prefix: compare whole ids.
+      const service = services.find((s) => s.ID === serviceId);
+      if (service === undefined) return undefined;
+      const mine = tasks.filter((t) => t.ServiceID === serviceId);
+      const wanted = mine.filter((t) => t.DesiredState === 'running');
+      const ofTarget = (t: TaskInfo): boolean => t.Spec?.ContainerSpec?.Labels?.[LABEL.specHash] === target;
+      const failed = mine.filter(ofTarget).filter((t) => (t.Status?.Err ?? '') !== '').sort((a, b) => (b.Status?.Timestamp ?? '').localeCompare(a.Status?.Timestamp ?? ''));
+      const u = service.UpdateStatus;
+      return {
+        version: service.Version?.Index ?? 0,
+        specHash: service.Spec?.Labels?.[LABEL.specHash] ?? '',
+        update: u === undefined ? undefined : { state: u.State, message: u.Message ?? '', startedAt: u.StartedAt ?? '' },
+        desired: wanted.length,
+        running: wanted.filter((t) => t.Status?.State === 'running' && ofTarget(t)).length,
+        taskError: failed[0]?.Status?.Err,
+      };
+    });
   }
+
 }
