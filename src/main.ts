@@ -50,7 +50,7 @@ function withSettings(cmd: Command, action: (settings: Settings, logger: Logger,
       dataDir: opts.dataDir, statusBranch: opts.statusBranch, httpPort: opts.httpPort, router: opts.router, routerImage: opts.routerImage, routerAdmin: opts.routerAdmin ?? opts.admin,
       listen: opts.listen, backend: opts.backend, logFormat: opts.logFormat, logLevel: opts.logLevel,
       parallelism: opts.parallelism, allowEnv: opts.allowEnv, gitAuthor: opts.gitAuthor, autoRevert: opts.autoRevert, resync: opts.resync, syncWindow: opts.syncWindow,
-      profiles: opts.profile, secretsDir: opts.secretsDir,
+      profiles: opts.profile, secretsDir: opts.secretsDir, metricsPublic: opts.metricsPublic,
     };
     const settings = resolveSettings(flags, process.env, readSettingsFile(opts.config));
     const logger = createLogger({ format: settings.logFormat, level: settings.logLevel });
@@ -72,7 +72,8 @@ export function buildProgram(): Command {
   withSettings(
     statusOptions(commonOptions(program.command('run').description('run the daemon: follow the branch and keep the engine converged')))
       .option('--interval <duration>', 'poll interval [CAPSTAN_INTERVAL] (default: 30s)')
-      .option('--listen <host:port>', 'HTTP API address [CAPSTAN_LISTEN] (default: 127.0.0.1:9420)')
+      .option('--listen <host:port>', 'HTTP API and dashboard address; a non-loopback one needs CAPSTAN_API_TOKEN or CAPSTAN_API_TOKEN_FILE [CAPSTAN_LISTEN] (default: 127.0.0.1:9420)')
+      .option('--metrics-public', 'serve /metrics without the API token [CAPSTAN_METRICS_PUBLIC] (default: off)')
       .option('--http-port <port>', "router's shared HTTP entry port [CAPSTAN_HTTP_PORT] (default: 8000)")
       .addOption(new Option('--router <mode>', 'how traffic is routed: the router as a host process, as a container (host network), or none [CAPSTAN_ROUTER] (default: process)').choices(['process', 'container', 'none']))
       .option('--router-image <image>', 'image --router container runs [CAPSTAN_ROUTER_IMAGE] (default: capstan:<version>)')

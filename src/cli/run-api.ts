@@ -12,6 +12,7 @@ import { planPass, type PassContext, type PassResult } from '../reconciler/pass.
 import { startResync } from '../reconciler/resync.js';
 import { isSyncAllowed } from '../reconciler/sync-window.js';
 import { windowedPass } from '../reconciler/windowed-pass.js';
+import type { ApiToken } from '../server/api-token.js';
 import { buildServer, listen } from '../server/app.js';
 import type { DaemonMetrics } from '../server/metrics.js';
 import { ManifestsInvalidError } from '../errors.js';
@@ -37,9 +38,11 @@ export async function startDaemonApi(opts: {
   endpoints: () => unknown;
   status: StatusReporter;
   metrics: DaemonMetrics;
+  /** Resolved (and checked against --listen) before anything starts: see apiTokenFor. */
+  token: ApiToken;
   now?: () => number;
 }): Promise<DaemonApi> {
-  const { settings, logger, trigger, status, metrics } = opts;
+  const { settings, logger, trigger, status, metrics, token } = opts;
   const now = opts.now ?? Date.now;
   const ctx: PassContext = { ...opts.ctx, source: timedResolve(opts.ctx.source, (s) => metrics.recordGitFetch(s)) };
   const syncAllowed = (): boolean => isSyncAllowed(settings.syncWindows, now());
@@ -48,6 +51,8 @@ export async function startDaemonApi(opts: {
   const app = buildServer({
     branch: settings.branch,
     webhookSecret: settings.webhookSecret,
+    apiToken: token.value,
+    metricsPublic: settings.metricsPublic,
     trigger,
     isReady: () => state.isReady(),
     getStatus: () => state.status(),
@@ -64,7 +69,8 @@ export async function startDaemonApi(opts: {
     logger,
   });
   const address = await listen(app, settings.listen);
-  if (settings.webhookSecret === undefined) logger.info('webhooks are off (set CAPSTAN_WEBHOOK_SECRET to accept them); POST /api/sync is open');
+  if (settings.webhookSecret === undefined) logger.info('webhooks are off (set CAPSTAN_WEBHOOK_SECRET to accept them)');
+  logger.info({ tokenSource: token.source, tokenFile: token.path }, token.path === undefined ? 'the HTTP API needs the token from CAPSTAN_API_TOKEN' : `the HTTP API needs the token in ${token.path}`);
 
   const watcher = isRemoteRepo(settings.repo ?? '') ? undefined : await watchLocalRef(settings.repo ?? '', settings.branch, (reason) => trigger(`watch: ${reason}`), logger);
   const resync = await startResync(settings.resync, trigger);

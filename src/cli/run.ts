@@ -14,6 +14,7 @@ import type { Logger } from '../logging/logger.js';
 import { Healer } from '../reconciler/healing.js';
 import { ReconcileLoop } from '../reconciler/loop.js';
 import type { PassContext, PassResult } from '../reconciler/pass.js';
+import { checkListenToken, resolveApiToken } from '../server/api-token.js';
 import { countContainers, DaemonMetrics } from '../server/metrics.js';
 import { isReadyReplica } from '../status/service-health.js';
 import { readinessGate } from '../apply/readiness.js';
@@ -27,6 +28,9 @@ import { startDaemonApi } from './run-api.js';
 import { createStatusReporter } from './status-reporter.js';
 
 export async function runCommand(settings: Settings, logger: Logger): Promise<number> {
+  // First: a daemon that may not open its API must not start a router or touch the engine either.
+  const token = resolveApiToken(settings);
+  checkListenToken(settings.listen, token);
   const base = await createPassContext(settings, logger);
   const stop = new AbortController();
   const onSignal = (signal: string): void => {
@@ -114,7 +118,7 @@ export async function runCommand(settings: Settings, logger: Logger): Promise<nu
       }
     },
   });
-  const api = await startDaemonApi({ settings, ctx, logger, trigger: (reason) => loop.trigger(reason), endpoints: () => routed.table(), status, metrics });
+  const api = await startDaemonApi({ settings, ctx, logger, trigger: (reason) => loop.trigger(reason), endpoints: () => routed.table(), status, metrics, token });
   const events = watchEngineEvents({
     open: dockerEventsOpener(settings.instance),
     onEvent: (e) => {

@@ -14,6 +14,7 @@ import { requireRepo, type Settings } from '../config/settings.js';
 import { ConfigError, UsageError } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
 import { credentialsFromEnv } from '../source/credentials.js';
+import { askDaemon } from './daemon-client.js';
 import { GitStatusWriter } from '../status/git-writer.js';
 import { isReady, type StackStatus } from '../status/model.js';
 import { OPERATOR_FILE, parseStackStatus, stackStatusFrom } from '../status/render.js';
@@ -32,8 +33,6 @@ export interface StatusDocuments {
 }
 
 export const NOT_READY_EXIT = 3;
-/** A daemon on this machine answers in milliseconds; one that does not within this is treated as absent. */
-const API_TIMEOUT_MS = 1500;
 
 export async function statusCommand(settings: Settings, logger: Logger, opts: { format: string }): Promise<number> {
   if (opts.format !== 'text' && opts.format !== 'json') throw new UsageError(`--format ${opts.format} is not supported`, 'use --format text or --format json');
@@ -41,7 +40,7 @@ export async function statusCommand(settings: Settings, logger: Logger, opts: { 
 }
 
 export async function loadStatus(settings: Settings, logger: Logger): Promise<StatusDocuments> {
-  const daemon = await askDaemon(settings, logger);
+  const daemon = await statusFromDaemon(settings, logger);
   if (daemon.docs !== undefined) return daemon.docs;
   if (settings.statusBranch === NO_STATUS_BRANCH) {
     throw new UsageError(`${daemon.why}, and --status-branch is none: there is no status to read`, 'start `capstan run` (or point --listen at its HTTP API), or give the branch the daemon writes to with --status-branch');
@@ -71,19 +70,15 @@ const apiStatus = z.object({
 });
 
 /** GET /api/status of the daemon on --listen: its documents, or why there are none. */
-async function askDaemon(settings: Settings, logger: Logger): Promise<{ docs: StatusDocuments; why?: undefined } | { docs?: undefined; why: string }> {
-  const url = `http://${settings.listen}/api/status`;
-  if (settings.listen.endsWith(':0')) return { why: `--listen ${settings.listen} names no daemon to ask` };
-  let body: unknown;
-  try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(API_TIMEOUT_MS) });
-    if (!res.ok) return { why: `the daemon at ${url} answered HTTP ${res.status}` };
-    body = await res.json();
-  } catch (err) {
-    const cause = (err as { cause?: { code?: unknown } }).cause?.code;
-    return { why: `no daemon answers at ${url}${typeof cause === 'string' ? ` (${cause})` : err instanceof Error && err.name === 'TimeoutError' ? ' within 1.5 s' : ''}` };
+async function statusFromDaemon(settings: Settings, logger: Logger): Promise<{ docs: StatusDocuments; why?: undefined } | { docs?: undefined; why: string }> {
+  const answer = await askDaemon(settings, '/api/status');
+  const url = answer.url;
+  if (!answer.ok) {
+    // A daemon that is there but refuses us is worth a word even when the branch answers instead.
+    if (answer.why.includes('answered 401')) logger.warn(answer.why);
+    return { why: answer.why };
   }
-  const parsed = apiStatus.safeParse(body);
+  const parsed = apiStatus.safeParse(answer.body);
   if (!parsed.success) return { why: `${url} does not answer as a Capstan daemon` };
   const d = parsed.data;
   if (d.instance !== settings.instance) {

@@ -5,17 +5,23 @@
 // give hooks the raw bytes their HMACs are computed over; its start-up cost is
 // paid only by `capstan run`, which imports this module lazily.
 
-import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
+import { authorize, loginCookie, loginToken, logoutCookie, type Access, type AuthOptions } from './auth.js';
 import type { DaemonMetrics } from './metrics.js';
-import { HOOK_FLAVOURS, bearerMatches, decideHook } from './webhooks.js';
+import { loginPage } from './login-page.js';
+import { HOOK_FLAVOURS, decideHook, safeEqual } from './webhooks.js';
 
 export interface ServerOptions {
   /** The followed branch: pushes to other branches are ignored. */
   branch: string;
-  /** CAPSTAN_WEBHOOK_SECRET; without it hooks answer 503 and /api/sync is open. */
+  /** CAPSTAN_WEBHOOK_SECRET; without it hooks answer 503. POST /api/sync takes it as well as the API token. */
   webhookSecret: string | undefined;
+  /** The API token (server/api-token.ts): every route but health, readiness, login and hooks needs it. */
+  apiToken: string;
+  /** --metrics-public: /metrics answers without the token. */
+  metricsPublic: boolean;
   /** Ask for a pass (the loop coalesces bursts). */
   trigger: (reason: string) => void;
   /** True once the first pass has finished, good or bad. */
@@ -33,30 +39,60 @@ export interface ServerOptions {
 // GitHub allows push payloads up to 25 MB.
 const BODY_LIMIT = 25 * 1024 * 1024;
 
+/** Route options that declare who may call it; routes that declare nothing (and unknown paths) need the token. */
+const access = (a: Access): { config: { access: Access } } => ({ config: { access: a } });
+
 export function buildServer(opts: ServerOptions): FastifyInstance {
   const app = Fastify({ bodyLimit: BODY_LIMIT, logger: false });
   // Every body stays raw bytes: hook signatures are over exactly what was sent.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
   const log = opts.logger.child({ component: 'http' });
+  const auth: AuthOptions = { token: opts.apiToken, webhookSecret: opts.webhookSecret, metricsPublic: opts.metricsPublic };
+  // Listed in 404 answers, so a client (and the auth test) sees every route there is.
+  const endpoints: string[] = [];
+  app.addHook('onRoute', (r) => {
+    for (const m of [r.method].flat()) if (m !== 'HEAD') endpoints.push(`${m} ${r.url}`);
+  });
 
-  app.get('/healthz', async () => ({ ok: true }));
-  app.get('/readyz', async (_req, reply) => (opts.isReady() ? { ready: true } : reply.code(503).send({ ready: false, reason: 'the first pass has not finished' })));
-  app.get('/metrics', async (_req, reply) => reply.type(opts.metrics.registry.contentType).send(await opts.metrics.registry.metrics()));
+  app.addHook('onRequest', async (req, reply) => {
+    const decision = authorize(routeAccess(req), { method: req.method, headers: req.headers }, auth);
+    if (decision.ok) return;
+    if (decision.status === 401) void reply.header('www-authenticate', 'Bearer');
+    return reply.code(decision.status).send({ error: decision.status === 401 ? 'unauthorized' : 'unsupported media type', message: decision.message });
+  });
+
+  app.get('/healthz', access('open'), async () => ({ ok: true }));
+  app.get('/readyz', access('open'), async (_req, reply) => (opts.isReady() ? { ready: true } : reply.code(503).send({ ready: false, reason: 'the first pass has not finished' })));
+  app.get('/metrics', access('metrics'), async (_req, reply) => reply.type(opts.metrics.registry.contentType).send(await opts.metrics.registry.metrics()));
   app.get('/api/status', async () => opts.getStatus());
   app.get('/api/endpoints', async () => opts.endpoints());
   app.get('/api/plan', async (_req, reply) => reply.type('application/json').send(await opts.planJson()));
 
-  app.post('/api/sync', async (req, reply) => {
-    if (opts.webhookSecret !== undefined && !bearerMatches(req.headers, opts.webhookSecret)) {
-      return unauthorized(reply, 'Authorization: Bearer <CAPSTAN_WEBHOOK_SECRET> is missing or does not match');
+  // `/` is open so that it can answer the login form (401) to a browser without the cookie; it shows nothing else then.
+  app.get('/', access('open'), async (req, reply) => {
+    if (!authorize('token', { method: 'GET', headers: req.headers }, auth).ok) return page(reply.code(401), loginPage());
+    return page(reply, loginPage());
+  });
+  app.post('/login', access('open'), async (req, reply) => {
+    const form = req.headers['content-type']?.startsWith('application/x-www-form-urlencoded') === true;
+    const token = loginToken(Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0), req.headers['content-type']);
+    if (token === undefined || !safeEqual(token, opts.apiToken)) {
+      log.warn({ ip: req.ip }, 'rejected a login: wrong API token');
+      return form ? page(reply.code(401), loginPage('That is not the API token.')) : unauthorized(reply, 'wrong API token');
     }
+    void reply.header('set-cookie', loginCookie(opts.apiToken));
+    return form ? reply.code(303).header('location', '/').send() : reply.send({ ok: true });
+  });
+  app.post('/logout', async (_req, reply) => reply.header('set-cookie', logoutCookie()).send({ ok: true }));
+
+  app.post('/api/sync', access('sync'), async (_req, reply) => {
     opts.trigger('api sync');
     return reply.code(202).send({ triggered: true });
   });
 
   for (const flavour of HOOK_FLAVOURS) {
-    app.post(`/hooks/${flavour}`, async (req, reply) => {
+    app.post(`/hooks/${flavour}`, access('open'), async (req, reply) => {
       if (opts.webhookSecret === undefined) {
         return reply.code(503).send({ error: 'webhooks are off', message: 'set CAPSTAN_WEBHOOK_SECRET on the daemon to accept webhooks' });
       }
@@ -75,12 +111,27 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     });
   }
 
+  app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: 'not found', message: `no such endpoint: ${req.method} ${req.url.split('?', 1)[0] ?? ''}`, endpoints }));
   app.setErrorHandler((err: Error & { statusCode?: number; code?: unknown }, _req, reply) => {
     const code = typeof err.statusCode === 'number' && err.statusCode >= 400 ? err.statusCode : 500;
     if (code >= 500) log.error({ err }, `HTTP handler failed: ${err.message}`);
     void reply.code(code).send({ error: typeof err.code === 'string' ? err.code : err.name, message: err.message });
   });
   return app;
+}
+
+function routeAccess(req: FastifyRequest): Access {
+  return (req.routeOptions.config as { access?: Access } | undefined)?.access ?? 'token';
+}
+
+/** An HTML page that loads nothing from elsewhere and cannot be framed by another site. */
+function page(reply: FastifyReply, html: string): FastifyReply {
+  return reply
+    .type('text/html; charset=utf-8')
+    .header('content-security-policy', "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'")
+    .header('x-content-type-options', 'nosniff')
+    .header('cache-control', 'no-store')
+    .send(html);
 }
 
 function unauthorized(reply: FastifyReply, message: string): FastifyReply {
