@@ -123,6 +123,30 @@ export function buildProgram(): Command {
     },
   );
   withSettings(
+    commonOptions(program.command('ps').argument('[stack]', 'only this stack'))
+      .description("this instance's replicas: state, health, uptime, revision, image digest, like `docker compose ps` (exit 0)")
+      .option('--listen <host:port>', "the daemon's HTTP API, asked for probe results and crash loops [CAPSTAN_LISTEN] (default: 127.0.0.1:9420)")
+      .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text')),
+    async (settings, logger, cmd) => {
+      const { psCommand } = await import('./cli/ps.js');
+      return psCommand(settings, logger, { format: cmd.opts<{ format: string }>().format, stack: cmd.args[0] });
+    },
+  );
+  withSettings(
+    commonOptions(program.command('history').argument('<stack>', 'the stack'))
+      .description("the stack's deploys from the status branch: when, revision, outcome, duration; newest first (exit 0)")
+      .option('--status-branch <name>', 'branch the daemon writes status to [CAPSTAN_STATUS_BRANCH] (default: capstan/status)')
+      .option('--limit <n>', 'status commits to look back through', '1000')
+      .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text')),
+    async (settings, logger, cmd) => {
+      const { historyCommand } = await import('./cli/history.js');
+      const o = cmd.opts<{ format: string; limit: string }>();
+      const limit = Number(o.limit);
+      if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit ${o.limit}: not a positive number`);
+      return historyCommand(settings, logger, { stack: cmd.args[0] ?? '', format: o.format, limit });
+    },
+  );
+  withSettings(
     commonOptions(program.command('rollback').description('commit and push a revert of the newest change to the stacks, or restore them as of --to SHA (exit 0, 1 error)'))
       .option('--to <sha>', 'restore the stacks directory as it was at this commit')
       .option('--git-author <"Name <email>">', 'author of the commit [CAPSTAN_GIT_AUTHOR] (default: Capstan <capstan@localhost>)'),

@@ -15,6 +15,7 @@ import { ConfigError, UsageError } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
 import { credentialsFromEnv } from '../source/credentials.js';
 import { askDaemon } from './daemon-client.js';
+import { renderTable } from './table.js';
 import { GitStatusWriter } from '../status/git-writer.js';
 import { isReady, type StackStatus } from '../status/model.js';
 import { OPERATOR_FILE, parseStackStatus, stackStatusFrom } from '../status/render.js';
@@ -50,15 +51,17 @@ export async function loadStatus(settings: Settings, logger: Logger): Promise<St
   return readStatusBranch(settings, logger);
 }
 
-const liveHealth = z.object({
+/** A service's health as /api/status gives it: what `status` and `ps` read of it. */
+export const liveHealth = z.object({
   stack: z.string(),
   service: z.string(),
   status: z.string(),
   reason: z.string().optional(),
-  crashLoop: z.object({ lastLogLines: z.array(z.string()) }).optional(),
+  crashLoop: z.object({ replica: z.string().optional(), lastLogLines: z.array(z.string()) }).optional(),
+  unhealthy: z.array(z.object({ replica: z.string(), probe: z.string(), output: z.string() })).default([]),
   live: z.object({ message: z.string() }),
 });
-type LiveHealth = z.infer<typeof liveHealth>;
+export type LiveHealth = z.infer<typeof liveHealth>;
 
 const apiStatus = z.object({
   instance: z.string(),
@@ -136,8 +139,7 @@ export function renderStatusTable(docs: StatusDocuments): string {
     const replicas = `${services.reduce((n, x) => n + x.replicas.ready, 0)}/${services.reduce((n, x) => n + x.replicas.desired, 0)}`;
     rows.push([s.stack, ready?.status ?? 'Unknown', worst?.reason ?? '', s.lastAppliedRevision?.slice(0, 7) ?? '-', s.lastAttemptedRevision?.slice(0, 7) ?? '-', replicas, worst?.message ?? '']);
   }
-  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
-  const lines = [header, ...rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ').trimEnd())];
+  const lines = [header, ...renderTable(rows)];
   const problems = serviceProblems(docs);
   if (problems.length > 0) lines.push('', ...problems);
   const lastError = docs.operator?.['lastError'];
