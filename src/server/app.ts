@@ -5,10 +5,14 @@
 // give hooks the raw bytes their HMACs are computed over; its start-up cost is
 // paid only by `capstan run`, which imports this module lazily.
 
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
 import { authorize, loginCookie, loginToken, logoutCookie, type Access, type AuthOptions } from './auth.js';
+import type { DashboardFeed } from './dashboard/feed.js';
+import { dashboardPage } from './dashboard/page.js';
 import type { DaemonMetrics } from './metrics.js';
 import { loginPage } from './login-page.js';
 import { HOOK_FLAVOURS, decideHook, safeEqual } from './webhooks.js';
@@ -34,7 +38,16 @@ export interface ServerOptions {
   endpoints: () => unknown;
   metrics: DaemonMetrics;
   logger: Logger;
+  /** The dashboard at GET /: its live feed, each stack's deploy history, and the directory of its built script (dist/dashboard). */
+  dashboard?: {
+    feed: DashboardFeed;
+    history: (stack: string) => Promise<unknown>;
+    assetsDir: string | undefined;
+  };
 }
+
+/** Comment lines that keep an idle event stream open through proxies that cut silent connections. */
+const SSE_HEARTBEAT_MS = 15_000;
 
 // GitHub allows push payloads up to 25 MB.
 const BODY_LIMIT = 25 * 1024 * 1024;
@@ -72,7 +85,41 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   // `/` is open so that it can answer the login form (401) to a browser without the cookie; it shows nothing else then.
   app.get('/', access('open'), async (req, reply) => {
     if (!authorize('token', { method: 'GET', headers: req.headers }, auth).ok) return page(reply.code(401), loginPage());
-    return page(reply, loginPage());
+    return page(reply, dashboardPage());
+  });
+  app.get('/ui/app.js', async (_req, reply) => {
+    const dir = opts.dashboard?.assetsDir;
+    const script = dir === undefined ? undefined : await readFile(join(dir, 'app.js'), 'utf8').catch(() => undefined);
+    if (script === undefined) return reply.code(503).send({ error: 'dashboard not built', message: 'the dashboard script is missing: run `npm run build`' });
+    return reply.type('text/javascript; charset=utf-8').header('cache-control', 'no-cache').send(script);
+  });
+  const streams = new Set<() => void>();
+  app.get('/api/events', (req, reply) => {
+    const feed = opts.dashboard?.feed;
+    if (feed === undefined) return reply.code(404).send({ error: 'not found', message: 'this daemon has no event feed' });
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    res.write('retry: 2000\n\n');
+    const unsubscribe = feed.subscribe((event, data) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`));
+    const heartbeat = setInterval(() => res.write(': ping\n\n'), SSE_HEARTBEAT_MS);
+    const end = (): void => {
+      clearInterval(heartbeat);
+      unsubscribe();
+      streams.delete(end);
+      res.end();
+    };
+    streams.add(end);
+    req.raw.on('close', end);
+  });
+  // Open event streams would hold app.close() forever.
+  app.addHook('preClose', (done) => {
+    for (const end of [...streams]) end();
+    done();
+  });
+  app.get<{ Params: { stack: string } }>('/api/history/:stack', async (req, reply) => {
+    if (opts.dashboard === undefined) return reply.code(404).send({ error: 'not found', message: 'this daemon has no history reader' });
+    return opts.dashboard.history(req.params.stack);
   });
   app.post('/login', access('open'), async (req, reply) => {
     const form = req.headers['content-type']?.startsWith('application/x-www-form-urlencoded') === true;

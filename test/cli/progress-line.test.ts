@@ -27,6 +27,7 @@ function screen(writes: string): string[] {
   let row = 0;
   for (let i = 0; i < writes.length; i++) {
     const rest = writes.slice(i);
+    // eslint-disable-next-line no-control-regex -- the escape sequences are what is under test
     const up = /^\x1b\[(\d+)A/.exec(rest);
     if (up !== null) { row = Math.max(0, row - Number(up[1])); i += up[0].length - 1; continue; }
     if (rest.startsWith('\x1b[J')) { lines.length = row + 1; lines[row] = ''; i += 2; continue; }

@@ -18,6 +18,7 @@ import { DaemonMetrics } from '../../src/server/metrics.js';
 import { TEST_IMAGE, cleanupInstance, uniqueInstance } from '../helpers/docker.js';
 import { startTestGitServer, type TestGitServer, type TestRepo } from '../helpers/git.js';
 import { resolveApiToken } from '../../src/server/api-token.js';
+import { DashboardFeed } from '../../src/server/dashboard/feed.js';
 import { apiGet } from '../helpers/cli.js';
 
 const exec = promisify(execFile);
@@ -66,7 +67,7 @@ describe('sync window', () => {
     const logger = silentLogger();
     const ctx = await createPassContext(settings, logger);
     const reporter = createStatusReporter(settings, ctx, logger);
-    api = await startDaemonApi({ settings, ctx, logger, trigger: () => undefined, endpoints: () => ({}), status: reporter, metrics: new DaemonMetrics(), token: resolveApiToken(settings), now: () => nowMs });
+    api = await startDaemonApi({ settings, ctx, logger, trigger: () => undefined, endpoints: () => ({}), status: reporter, metrics: new DaemonMetrics(), token: resolveApiToken(settings), feed: new DashboardFeed(null), now: () => nowMs });
 
     const held = await api.pass();
     expect(held.held).toBe('SyncWindowClosed');
