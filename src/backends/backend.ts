@@ -18,7 +18,7 @@ export interface DeployContext {
   publishPorts: boolean;
   /** Content of secrets and configs, read (and decrypted) only when a container that uses them is created. */
   readContent?: ContentReader;
-  /** Where long work (builds, pulls, rollouts) reports how far it is; `capstan apply` shows it, the daemon passes none. */
+  /** Where long work (builds, pulls, rollouts) reports how far it is; `capstan apply` shows it, the daemon its dashboard. */
   progress?: Progress;
 }
 

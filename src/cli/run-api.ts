@@ -101,9 +101,8 @@ export async function startDaemonApi(opts: {
   let lastError: string | undefined;
   const recordPass = (result: PassResult | Error, started: number): void => {
     const finished = now();
-    const before = state.status().stacks;
     const stacks = state.record(result, started, finished);
-    publish(result, before, finished);
+    publish(result, finished);
     const outcome = result instanceof Error ? 'error' : result.held !== undefined ? 'held' : 'success';
     metrics.recordPass(outcome, (finished - started) / 1000, stacks);
     if (outcome === 'held' && !wasHeld) logger.warn({ reason: 'SyncWindowClosed' }, 'Reconciling: a sync window is closed; changes wait until it opens');
@@ -111,10 +110,13 @@ export async function startDaemonApi(opts: {
     if (outcome !== 'error') wasHeld = outcome === 'held';
   };
   /** What the dashboard hears of a pass: the new status, what changed as events, the plan when it did something, commit subjects. */
-  const publish = (result: PassResult | Error, before: DaemonStatus['stacks'], at: number): void => {
+  // The status reporter has already moved on when a pass is recorded: compare with what the feed last published.
+  let published: DaemonStatus['stacks'] = [];
+  const publish = (result: PassResult | Error, at: number): void => {
     const current = state.status();
     const time = new Date(at).toISOString();
-    for (const e of eventsBetween(before, current.stacks, time)) feed.event(e);
+    for (const e of eventsBetween(published, current.stacks, time)) feed.event(e);
+    published = current.stacks;
     if (result instanceof Error) {
       if (result.message !== lastError) feed.event({ time, kind: 'pass-failed', message: result.message, bad: true });
       lastError = result.message;

@@ -1,7 +1,7 @@
 // Progress of long work (builds, pulls, rollouts), reported by whoever does
 // it and shown by whoever runs it: `capstan apply` draws live lines on a TTY
 // and prints plain lines otherwise (src/cli/progress-line.ts); the daemon
-// passes none. Keys name one piece of work ("build web-api:1f2e3d4c5b6a",
+// shows it on its dashboard (src/server/dashboard/feed.ts). Keys name one piece of work ("build web-api:1f2e3d4c5b6a",
 // "pull redis:7", "rollout web/api"); an update replaces the key's line, done
 // ends it. Reporters never wait on it and never fail because of it.
 

@@ -27,7 +27,7 @@ export interface PassContext {
   /** Where secrets and configs from the environment and age keys come from; without it only plain files and inline configs can be read. */
   contents?: ContentSources;
   logger: Logger;
-  /** Shown by `capstan apply` (live lines on a TTY); the daemon sets none. */
+  /** Long work reports here: `capstan apply` draws it (live lines on a TTY), the daemon feeds its dashboard. */
   progress?: Progress;
   /** Rolling updates: router, readiness, the record of failed rollouts (whose revisions the planner holds). */
   rollout: RolloutSupport;

@@ -11,6 +11,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/logging/logger.js';
 import { buildServer, listen } from '../../src/server/app.js';
+import { DashboardFeed } from '../../src/server/dashboard/feed.js';
 import { DaemonMetrics } from '../../src/server/metrics.js';
 import { capstan } from '../helpers/cli.js';
 
@@ -19,6 +20,8 @@ const dir = mkdtempSync(join(tmpdir(), 'capstan-api-auth-'));
 let app: FastifyInstance;
 let base: string;
 const triggers: string[] = [];
+const feed = new DashboardFeed(null);
+writeFileSync(join(dir, 'app.js'), '// the dashboard\n');
 
 const STATUS = {
   instance: 'auth-test', branch: 'main', ready: true, syncWindow: 'open', lastPass: null, lastSyncTime: '2026-12-01T10:00:00.000Z',
@@ -32,6 +35,7 @@ beforeAll(async () => {
     branch: 'main', webhookSecret: 'hook-secret', apiToken: TOKEN, metricsPublic: false,
     trigger: (r) => triggers.push(r), isReady: () => true, getStatus: () => STATUS, planJson: async () => '{"changes":0}',
     endpoints: () => ({ l4: [], l7: [] }), metrics: new DaemonMetrics(), logger: silentLogger(),
+    dashboard: { feed, history: async () => [], assetsDir: dir },
   });
   base = await listen(app, '127.0.0.1:0');
 });
@@ -79,6 +83,29 @@ describe('the API over a socket', () => {
     const csrf = await fetch(`${base}/api/sync`, { method: 'POST', headers: { cookie, 'content-type': 'text/plain' }, body: '{}' });
     expect(csrf.status).toBe(415);
     expect(triggers.length).toBe(before);
+  });
+});
+
+describe('the event stream', () => {
+  it('needs the token, then sends a snapshot and each change as server-sent events', async () => {
+    expect((await fetch(`${base}/api/events`)).status).toBe(401);
+    const res = await fetch(`${base}/api/events`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
+    const reader = res.body?.getReader();
+    let text = '';
+    const readUntil = async (needle: string): Promise<void> => {
+      for (let i = 0; i < 50 && !text.includes(needle); i++) {
+        const chunk = await reader?.read();
+        if (chunk === undefined || chunk.done) break;
+        text += Buffer.from(chunk.value).toString('utf8');
+      }
+    };
+    await readUntil('event: snapshot');
+    feed.event({ time: '2026-12-01T10:00:00.000Z', kind: 'heal', stack: 'web', service: 'api', message: 'restarted a replica that crashed', bad: true });
+    await readUntil('restarted a replica');
+    expect(text).toContain('event: event\ndata: {"time":"2026-12-01T10:00:00.000Z","kind":"heal"');
+    await reader?.cancel();
   });
 });
 

@@ -9,6 +9,10 @@ import { silentLogger } from '../../src/logging/logger.js';
 import { ReconcileLoop } from '../../src/reconciler/loop.js';
 import type { PassResult } from '../../src/reconciler/pass.js';
 import { buildServer, type ServerOptions } from '../../src/server/app.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DashboardFeed } from '../../src/server/dashboard/feed.js';
 import { DaemonMetrics } from '../../src/server/metrics.js';
 import { noOpPass } from '../helpers/specs.js';
 
@@ -18,6 +22,8 @@ const withToken = { authorization: `Bearer ${TOKEN}` };
 const hmac = (body: string, secret = SECRET): string => createHmac('sha256', secret).update(body).digest('hex');
 const push = (ref: string): string => JSON.stringify({ ref, after: 'f'.repeat(40) });
 
+const assetsDir = mkdtempSync(join(tmpdir(), 'capstan-ui-'));
+writeFileSync(join(assetsDir, 'app.js'), 'console.log("dashboard")\n');
 let triggers: string[] = [];
 let ready = false;
 const apps: ReturnType<typeof buildServer>[] = [];
@@ -35,6 +41,7 @@ function server(overrides: Partial<ServerOptions> = {}): ReturnType<typeof build
     endpoints: () => ({ l4: [{ listen: { host: '0.0.0.0', port: 8080 }, backends: [{ id: 'web-api-1:80' }] }], l7: [] }),
     metrics: new DaemonMetrics(async () => [{ stack: 'web', service: 'api', state: 'running', count: 2 }]),
     logger: silentLogger(),
+    dashboard: { feed: new DashboardFeed(null), history: async () => [], assetsDir },
     ...overrides,
   });
   apps.push(app);
@@ -271,6 +278,8 @@ describe('the API token', () => {
       }
       expect([name, without.statusCode, wrong.statusCode]).toEqual([name, 401, 401]);
       expect(without.headers['www-authenticate']).toBe('Bearer');
+      // An event stream never ends, which inject waits for: test/integration/api-auth.test.ts reads it over a socket.
+      if (name === 'GET /api/events') continue;
       const withIt = await app.inject({ method: r.method as 'GET', url: r.url, headers: { ...json, ...withToken }, payload: r.method === 'POST' ? '{}' : undefined });
       expect([name, withIt.statusCode < 400]).toEqual([name, true]);
     }
@@ -335,5 +344,23 @@ describe('the API token', () => {
     expect(res.statusCode).toBe(200);
     expect(String(res.headers['set-cookie'])).toContain('HttpOnly');
     expect((await app.inject({ method: 'POST', url: '/login', headers: { 'content-type': 'application/json' }, payload: '{"token":"no"}' })).statusCode).toBe(401);
+  });
+});
+
+describe('dashboard', () => {
+  it('GET / with the token serves the page, which loads only its own script', async () => {
+    const res = await server().inject({ url: '/', headers: withToken });
+    expect(res.statusCode).toBe(200);
+    expect(res.body).toContain('<script type="module" src="/ui/app.js"></script>');
+    expect(res.body).not.toMatch(/https?:\/\//);
+    expect(res.headers['content-security-policy']).toContain("default-src 'self'");
+    const script = await server().inject({ url: '/ui/app.js', headers: withToken });
+    expect([script.statusCode, script.headers['content-type'], script.body]).toEqual([200, 'text/javascript; charset=utf-8', 'console.log("dashboard")\n']);
+  });
+
+  it('says how to build the script when it is missing', async () => {
+    const res = await server({ dashboard: { feed: new DashboardFeed(null), history: async () => [], assetsDir: undefined } }).inject({ url: '/ui/app.js', headers: withToken });
+    expect(res.statusCode).toBe(503);
+    expect(res.json()).toMatchObject({ message: expect.stringContaining('npm run build') });
   });
 });

@@ -40,6 +40,8 @@ interface Snapshot {
 
 const state: Snapshot = { status: null, events: [], progress: [], plan: null, traffic: [], commits: {}, meta: null };
 const openHistories = new Set<string>();
+/** Deploy histories read so far, by stack: cards are redrawn often (traffic every 2 s), histories fetched only when opened or after a deploy. */
+const histories = new Map<string, readonly Deploy[] | string>();
 const TRAFFIC_KEEP = 60;
 
 function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, ...children: (Node | string | null | undefined)[]): HTMLElementTagNameMap[K] {
@@ -76,22 +78,31 @@ function progressFor(stack: string): HTMLElement[] {
   });
 }
 
-function sparkline(values: readonly (number | null)[], color: string): SVGElement {
-  const ns = 'http://www.w3.org/2000/svg';
-  const svg = document.createElementNS(ns, 'svg');
+const SVG_NS = 'http://www.w3.org/2000/svg';
+
+/** One line per version in one box; `series` as (time, value), all on one time axis and one scale. */
+function sparklines(series: readonly { color: string; values: readonly (readonly [number, number | null])[] }[]): SVGElement {
+  const svg = document.createElementNS(SVG_NS, 'svg');
   svg.setAttribute('viewBox', '0 0 100 36');
   svg.setAttribute('preserveAspectRatio', 'none');
-  const nums = values.filter((v): v is number => v !== null);
-  const max = Math.max(1e-9, ...nums);
-  const points = values.map((v, i) => (v === null ? null : `${(i / Math.max(1, TRAFFIC_KEEP - 1)) * 100},${34 - (v / max) * 32}`)).filter((p) => p !== null);
-  const line = document.createElementNS(ns, 'polyline');
+  const all = series.flatMap((s) => s.values);
+  const times = all.map(([t]) => t);
+  const from = Math.min(...times);
+  const to = Math.max(...times);
+  const max = Math.max(1e-9, ...all.map(([, v]) => v ?? 0));
+  for (const s of series) svg.append(polyline(s.values, from, to, max, s.color));
+  return svg;
+}
+
+function polyline(values: readonly (readonly [number, number | null])[], from: number, to: number, max: number, color: string): SVGElement {
+  const points = values.map(([t, v]) => (v === null ? null : `${((t - from) / Math.max(1, to - from)) * 100},${34 - (v / max) * 32}`)).filter((p) => p !== null);
+  const line = document.createElementNS(SVG_NS, 'polyline');
   line.setAttribute('points', points.join(' '));
   line.setAttribute('fill', 'none');
   line.setAttribute('stroke', color);
   line.setAttribute('stroke-width', '1.5');
   line.setAttribute('vector-effect', 'non-scaling-stroke');
-  svg.append(line);
-  return svg;
+  return line;
 }
 
 const COLORS = ['#2357c5', '#c2410c', '#15803d', '#7e22ce'];
@@ -100,6 +111,9 @@ function chartsFor(stack: string, service: string): HTMLElement | null {
   const points = state.traffic.filter((p) => p.stack === stack && p.service === service);
   if (points.length === 0) return null;
   const versions = [...new Set(points.map((p) => p.version))];
+  const to = Math.max(...points.map((p) => Date.parse(p.time)));
+  // The values shown are the newest sample's: a version that no longer gets traffic drops out of them.
+  const newest = points.filter((p) => Date.parse(p.time) === to);
   const metrics: { title: string; pick: (p: TrafficPoint) => number | null; fmt: (v: number) => string }[] = [
     { title: 'requests/s', pick: (p) => p.rps, fmt: (v) => v.toFixed(1) },
     { title: 'errors', pick: (p) => (p.errorRate === null ? null : p.errorRate * 100), fmt: (v) => `${v.toFixed(1)}%` },
@@ -107,10 +121,9 @@ function chartsFor(stack: string, service: string): HTMLElement | null {
   ];
   const charts = metrics.map((m) => {
     const box = h('div', { class: 'chart', 'data-chart': `${stack}/${service}/${m.title}` }, h('div', { class: 'title' }, m.title));
-    const latest = versions.map((v) => points.filter((p) => p.version === v).at(-1)).map((p) => (p === undefined ? null : m.pick(p)));
-    const shown = latest.filter((v): v is number => v !== null);
-    box.append(h('div', { class: 'value' }, shown.length === 0 ? '—' : shown.map(m.fmt).join(' / ')));
-    versions.forEach((v, i) => box.append(sparkline(points.filter((p) => p.version === v).slice(-TRAFFIC_KEEP).map(m.pick), COLORS[i % COLORS.length] ?? '#000')));
+    const shown = newest.map((p) => [p.version, m.pick(p)] as const).filter((x): x is readonly [string, number] => x[1] !== null);
+    box.append(h('div', { class: 'value' }, shown.length === 0 ? '—' : shown.map(([v, x]) => (newest.length > 1 ? `${m.fmt(x)} (${v})` : m.fmt(x))).join(' · ')));
+    box.append(sparklines(versions.map((v, i) => ({ color: COLORS[i % COLORS.length] ?? '#000', values: points.filter((p) => p.version === v).slice(-TRAFFIC_KEEP).map((p) => [Date.parse(p.time), m.pick(p)] as const) }))));
     return box;
   });
   const legend = h('div', { class: 'legend' }, ...versions.map((v, i) => h('span', { style: `color:${COLORS[i % COLORS.length] ?? '#000'}` }, `■ ${v}`)));
@@ -125,15 +138,21 @@ function historyTable(deploys: readonly Deploy[]): HTMLElement {
   return h('table', {}, h('thead', {}, h('tr', {}, h('th', {}, 'started'), h('th', {}, 'revision'), h('th', {}, 'outcome'), h('th', {}, 'took'), h('th', {}, 'why'))), h('tbody', {}, ...rows));
 }
 
-async function loadHistory(stack: string, into: HTMLElement): Promise<void> {
+async function loadHistory(stack: string): Promise<void> {
   try {
     const res = await fetch(`/api/history/${encodeURIComponent(stack)}`);
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
-    const deploys = (await res.json()) as Deploy[];
-    into.replaceChildren(historyTable(deploys));
+    histories.set(stack, (await res.json()) as Deploy[]);
   } catch (err) {
-    into.replaceChildren(h('p', { class: 'problem' }, `cannot read the history: ${err instanceof Error ? err.message : String(err)}`));
+    histories.set(stack, `cannot read the history: ${err instanceof Error ? err.message : String(err)}`);
   }
+  renderStacks();
+}
+
+function historyBody(stack: string): HTMLElement {
+  const known = histories.get(stack);
+  if (known === undefined) return h('p', { class: 'muted' }, 'Loading…');
+  return typeof known === 'string' ? h('p', { class: 'problem' }, known) : historyTable(known);
 }
 
 function stackCard(s: StackStatus): HTMLElement {
@@ -152,16 +171,14 @@ function stackCard(s: StackStatus): HTMLElement {
     const c = chartsFor(s.stack, name);
     return c === null ? null : h('div', {}, h('h3', {}, `${name} traffic`), c);
   });
-  const historyBody = h('div', {}, h('p', { class: 'muted' }, 'Loading…'));
-  const history = h('details', { 'data-history': s.stack }, h('summary', {}, 'Deploy history'), historyBody);
-  if (openHistories.has(s.stack)) {
-    history.setAttribute('open', '');
-    void loadHistory(s.stack, historyBody);
-  }
+  const history = h('details', { 'data-history': s.stack }, h('summary', {}, 'Deploy history'), historyBody(s.stack));
+  if (openHistories.has(s.stack)) history.setAttribute('open', '');
   history.addEventListener('toggle', () => {
-    if ((history as HTMLDetailsElement).open) {
+    const open = (history as HTMLDetailsElement).open;
+    if (open === openHistories.has(s.stack)) return;
+    if (open) {
       openHistories.add(s.stack);
-      void loadHistory(s.stack, historyBody);
+      void loadHistory(s.stack);
     } else openHistories.delete(s.stack);
   });
   return h('article', { class: 'stack', 'data-stack': s.stack },
@@ -223,8 +240,11 @@ function connect(): void {
   on<OpsEvent>('event', (e) => {
     state.events.push(e);
     renderEvents();
-    // A deploy or rollback adds a row to an open history.
-    if (['deployed', 'rolled-back', 'deploy-failed', 'invalid'].includes(e.kind)) renderStacks();
+    // A deploy or rollback adds a row to the history: read it again (now if it is open, else when it is opened).
+    if (e.stack !== undefined && ['deployed', 'rolled-back', 'deploy-failed', 'pull-failed', 'invalid'].includes(e.kind)) {
+      histories.delete(e.stack);
+      if (openHistories.has(e.stack)) void loadHistory(e.stack);
+    }
   });
   on<ProgressItem[]>('progress', (p) => {
     state.progress = p;
