@@ -11,11 +11,14 @@ import type { Settings } from '../config/settings.js';
 import type { Logger } from '../logging/logger.js';
 import { ReconcileLoop } from '../reconciler/loop.js';
 import type { PassContext } from '../reconciler/pass.js';
+import type { ApiToken } from '../server/api-token.js';
+import type { DashboardFeed } from '../server/dashboard/feed.js';
 import { DaemonMetrics } from '../server/metrics.js';
 import { startDaemonApi } from './run-api.js';
 import { createStatusReporter } from './status-reporter.js';
 
-export async function runSwarmDaemon(settings: Settings, base: PassContext, logger: Logger): Promise<number> {
+/** `api`: the API token and the dashboard feed run.ts resolved before anything started. */
+export async function runSwarmDaemon(settings: Settings, base: PassContext, logger: Logger, api: { token: ApiToken; feed: DashboardFeed }): Promise<number> {
   const stop = new AbortController();
   const onSignal = (signal: string): void => {
     logger.info({ signal }, 'stopping after the pass in flight');
@@ -30,8 +33,8 @@ export async function runSwarmDaemon(settings: Settings, base: PassContext, logg
     ...base,
     rollout: { ...base.rollout, interrupted: async () => (stop.signal.aborted ? 'the daemon is stopping' : undefined) },
   };
-  const loop: ReconcileLoop = new ReconcileLoop({ intervalMs: settings.intervalMs, logger, pass: () => api.pass() });
-  const api = await startDaemonApi({ settings, ctx, logger, trigger: (reason) => loop.trigger(reason), endpoints: () => ({ l4: [], l7: [] }), status, metrics });
+  const loop: ReconcileLoop = new ReconcileLoop({ intervalMs: settings.intervalMs, logger, pass: () => daemon.pass() });
+  const daemon = await startDaemonApi({ settings, ctx, logger, trigger: (reason) => loop.trigger(reason), endpoints: () => ({ l4: [], l7: [] }), status, metrics, token: api.token, feed: api.feed });
   const events = watchEngineEvents({
     open: swarmNodeEventsOpener(),
     parse: parseNodeEvent,
@@ -43,7 +46,7 @@ export async function runSwarmDaemon(settings: Settings, base: PassContext, logg
   logger.info({ repo: ctx.source.display, branch: settings.branch, instance: settings.instance, intervalMs: settings.intervalMs, backend: 'swarm', manager: base.backend.endpoint }, 'capstan running on a swarm');
   await loop.run(stop.signal);
   await events;
-  await api.stop();
+  await daemon.stop();
   logger.info('stopped');
   return 0;
 }

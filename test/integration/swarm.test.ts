@@ -125,11 +125,14 @@ describe('capstan --backend swarm on a 3-node swarm', () => {
   });
 
   it('plans against the swarm: update, scale and remove, each with its cause, without changing anything', async () => {
+    // Someone else's service in the stack's namespace: never planned on, never removed.
+    await swarm.docker('service', 'create', '--quiet', '--detach', '--name', `${stack}_foreign`, '--label', `com.docker.stack.namespace=${stack}`, '--replicas', '0', '--no-resolve-image', TEST_IMAGE, 'true');
     await repo.commitFiles({ 'stacks/shop.yaml': manifest({ release: '2', replicas: 2, worker: false }) }, 'plan me');
     const plan = await capstan(['plan', ...common()], swarmEnv());
     expect(plan.code).toBe(2);
     expect(plan.stdout).toContain('update service shop_web: env changed: RELEASE, scale 3 → 2');
     expect(plan.stdout).toContain('remove service shop_agent: service agent is no longer in stacks/shop.yaml');
+    expect(plan.stdout).not.toContain('foreign');
     expect((await answers()).map((a) => a.split(' ')[0])).toEqual(['1', '1', '1']);
   });
 
@@ -153,6 +156,7 @@ describe('capstan --backend swarm on a 3-node swarm', () => {
     expect(after).not.toBe(before);
     expect(after.split('\n')).toHaveLength(1);
     expect(await secretIn('web')).toBe('second');
+    expect(await swarm.docker('service', 'ls', '--filter', `name=${stack}_foreign`, '--format', '{{.Name}}')).toBe(`${stack}_foreign`);
   });
 
   it('reports an update Swarm rolled back as a failed deploy: apply exits non-zero, status says Degraded, and it is not retried', async () => {
@@ -166,7 +170,8 @@ describe('capstan --backend swarm on a 3-node swarm', () => {
     // What ran before still runs.
     expect((await answers()).map((a) => a.split(' ')[0])).toEqual(['2', '2', '2']);
 
-    const status = await capstan(['status', ...common(), '--format', 'json'], swarmEnv('second'));
+    // A port nothing listens on: status comes from the status branch, not from some other daemon on the default port.
+    const status = await capstan(['status', ...common(), '--format', 'json', '--listen', `127.0.0.1:${await freePort()}`], swarmEnv('second'));
     expect(status.code).toBe(3);
     const doc = JSON.parse(status.stdout) as { stacks: { stack: string; conditions: { type: string; status: string }[] }[] };
     const conditions = doc.stacks.find((s) => s.stack === stack)?.conditions ?? [];
@@ -181,10 +186,11 @@ describe('capstan --backend swarm on a 3-node swarm', () => {
     await repo.commitFiles({ 'stacks/shop.yaml': manifest({ release: '4', replicas: 2 }) }, 'release 4, 2 replicas');
     const port = await freePort();
     let output = '';
-    const daemon: ChildProcess = spawnCapstan(['run', ...common(), '--interval', '1s', '--listen', `127.0.0.1:${port}`, '--status-branch', 'none'], (t) => (output += t), swarmEnv('second'));
+    const token = 'swarm-test-token';
+    const daemon: ChildProcess = spawnCapstan(['run', ...common(), '--interval', '1s', '--listen', `127.0.0.1:${port}`, '--status-branch', 'none'], (t) => (output += t), { ...swarmEnv('second'), CAPSTAN_API_TOKEN: token });
     try {
       type ApiStatus = { nodes?: { hostname: string; state: string; tasks: number }[]; health: { service: string; running: number; desired: number; status: string }[] };
-      const api = async (): Promise<ApiStatus> => (await (await fetch(`http://127.0.0.1:${port}/api/status`)).json()) as ApiStatus;
+      const api = async (): Promise<ApiStatus> => (await (await fetch(`http://127.0.0.1:${port}/api/status`, { headers: { authorization: `Bearer ${token}` } })).json()) as ApiStatus;
       const web = (s: ApiStatus) => s.health.find((h) => h.service === 'web');
       await eventually(async () => ((await api()).nodes?.length === 3 && web(await api())?.status === 'Healthy' ? true : undefined), 90_000, () => output);
 
