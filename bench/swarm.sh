@@ -9,11 +9,5 @@ bash scripts/setup.sh
 export CAPSTAN_SWARM_NAME=${CAPSTAN_SWARM_NAME:-capstan-swarm-bench}
 trap 'bash scripts/swarm-harness.sh down' EXIT
 eval "$(bash scripts/swarm-harness.sh up 3 | grep '^DOCKER_HOST=' | sed 's/^/export /')"
-mkdir -p .tmp/bench
-for entry in swarm daemon-pass; do
-  npx esbuild "bench/$entry.ts" --bundle --platform=node --format=esm --target=node20 \
-    --outfile=".tmp/bench/$entry.mjs" --external:dockerode --external:pino-pretty \
-    --external:cpu-features --external:ssh2 --log-level=warning \
-    --banner:js="import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);"
-done
+bash bench/bundle.sh swarm daemon-pass
 node .tmp/bench/swarm.mjs "$@"

@@ -15,17 +15,12 @@ import type { ApiToken } from '../server/api-token.js';
 import type { DashboardFeed } from '../server/dashboard/feed.js';
 import { DaemonMetrics } from '../server/metrics.js';
 import { startDaemonApi } from './run-api.js';
+import { stopOnSignals } from './signals.js';
 import { createStatusReporter } from './status-reporter.js';
 
 /** `api`: the API token and the dashboard feed run.ts resolved before anything started. */
 export async function runSwarmDaemon(settings: Settings, base: PassContext, logger: Logger, api: { token: ApiToken; feed: DashboardFeed }): Promise<number> {
-  const stop = new AbortController();
-  const onSignal = (signal: string): void => {
-    logger.info({ signal }, 'stopping after the pass in flight');
-    stop.abort();
-  };
-  process.once('SIGTERM', () => onSignal('SIGTERM'));
-  process.once('SIGINT', () => onSignal('SIGINT'));
+  const stop = stopOnSignals(logger);
 
   const metrics = new DaemonMetrics();
   const status = createStatusReporter(settings, base, logger);

@@ -30,6 +30,7 @@ import type { RouterClient } from '../router/client.js';
 import type { ObservedState } from '../observed/model.js';
 import { startDaemonApi } from './run-api.js';
 import { runSwarmDaemon } from './run-swarm.js';
+import { stopOnSignals } from './signals.js';
 import { createStatusReporter } from './status-reporter.js';
 
 export async function runCommand(settings: Settings, logger: Logger): Promise<number> {
@@ -42,13 +43,7 @@ export async function runCommand(settings: Settings, logger: Logger): Promise<nu
   const base: PassContext = { ...created, progress: feed };
   if (base.backend.kind === 'swarm') return runSwarmDaemon(settings, base, logger, { token, feed });
   const engine = base.backend.engine;
-  const stop = new AbortController();
-  const onSignal = (signal: string): void => {
-    logger.info({ signal }, 'stopping after the pass in flight');
-    stop.abort();
-  };
-  process.once('SIGTERM', () => onSignal('SIGTERM'));
-  process.once('SIGINT', () => onSignal('SIGINT'));
+  const stop = stopOnSignals(logger);
 
   const docker = connectDocker().then((c) => c.docker);
   const metrics = new DaemonMetrics(async () => countContainers(await base.backend.observe(base.instance)));

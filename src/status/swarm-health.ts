@@ -9,16 +9,7 @@ import type { ObservedNode, ObservedService, ObservedSwarm } from '../observed/m
 import type { ServiceHealth } from './service-health.js';
 
 /** One node as /api/status shows it: what Swarm says of it, and how many of this instance's tasks run there. */
-export interface NodeStatus {
-  id: string;
-  hostname: string;
-  role: 'manager' | 'worker';
-  /** `ready`, `down`, ... as Swarm reports it. */
-  state: string;
-  availability: string;
-  addr: string;
-  tasks: number;
-}
+export type NodeStatus = ObservedNode & { tasks: number };
 
 export function assessSwarmServices(desired: DesiredState, swarm: ObservedSwarm): ServiceHealth[] {
   const up = new Set(swarm.nodes.filter((n) => n.state === 'ready').map((n) => n.id));
@@ -52,5 +43,5 @@ export function nodeStatuses(swarm: ObservedSwarm): NodeStatus[] {
   for (const s of swarm.services) {
     for (const t of s.tasks) if (t.desiredState === 'running' && t.state === 'running') tasks.set(t.nodeId, (tasks.get(t.nodeId) ?? 0) + 1);
   }
-  return swarm.nodes.map((n) => ({ id: n.id, hostname: n.hostname, role: n.role, state: n.state, availability: n.availability, addr: n.addr, tasks: tasks.get(n.id) ?? 0 }));
+  return swarm.nodes.map((n) => ({ ...n, tasks: tasks.get(n.id) ?? 0 }));
 }
