@@ -24,8 +24,8 @@ export interface Backend {
   readonly endpoint: string;
   /** Fails with DockerUnavailableError when the engine does not answer. */
   ping(): Promise<void>;
-  /** One snapshot of everything this instance owns. */
-  observe(instance: string): Promise<ObservedState>;
+  /** One snapshot of everything this instance owns, or (with `stack`) of one stack's objects: a lane looks at its own stack only. */
+  observe(instance: string, scope?: { stack?: string }): Promise<ObservedState>;
 
   createNetwork(stack: string, network: NetworkSpec, ctx: DeployContext): Promise<void>;
   createVolume(stack: string, volume: VolumeSpec, ctx: DeployContext): Promise<void>;

@@ -4,10 +4,10 @@
 
 import type { RolloutSupport } from '../apply/rollout.js';
 import { fileHeldRollouts, heldRolloutsFile } from '../apply/held-rollouts.js';
-import { readinessGate, type ProbeTracker } from '../apply/readiness.js';
+import { fileRolloutStore, rolloutsDir } from '../apply/rollout-store.js';
 import { NO_TRAFFIC } from '../apply/traffic.js';
 import type { Backend } from '../backends/backend.js';
-import { Prober, type ProberOptions } from '../health/prober.js';
+import { Prober, type ProberOptions, type ProbeTracker } from '../health/prober.js';
 import { runProbe, type ExecClient } from '../health/probes.js';
 import { allowedEnvironment, requireRepo, type Settings } from '../config/settings.js';
 import type { Logger } from '../logging/logger.js';
@@ -33,20 +33,19 @@ export async function createPassContext(settings: Settings, logger: Logger): Pro
   const env = allowedEnvironment(settings, process.env);
   const desired = new DesiredLoader({ source, path: settings.path, env, profiles: settings.profiles, secretsDir: settings.secretsDir, logger });
   const backend = await createBackend(settings, logger);
-  const rollout = rolloutSupport(settings, backend, new Prober({ now: Date.now, run: probeRunner(), onFailed: () => undefined }));
+  const rollout = rolloutSupport(settings, new Prober({ now: Date.now, run: probeRunner(), onFailed: () => undefined }));
   const contents = { env, ageKeyFile: settings.ageKeyFile };
   return { source, backend, desired, instance: settings.instance, parallelism: settings.parallelism, publishPorts: routerServesPorts(settings) === false, contents, rollout, logger };
 }
 
 /** Rolling updates as a one-shot command runs them: no router to tell, readiness from `probes`. The daemon swaps in its router and prober. */
-export function rolloutSupport(settings: Settings, backend: Backend, probes: ProbeTracker): RolloutSupport {
-  const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+export function rolloutSupport(settings: Settings, probes: ProbeTracker): RolloutSupport {
   return {
     traffic: NO_TRAFFIC,
-    readiness: readinessGate({ backend, probes, now: Date.now, sleep }),
+    probes,
     held: fileHeldRollouts(heldRolloutsFile(settings.dataDir, settings.instance)),
+    store: fileRolloutStore(rolloutsDir(settings.dataDir, settings.instance)),
     now: Date.now,
-    sleep,
   };
 }
 

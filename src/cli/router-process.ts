@@ -4,6 +4,7 @@
 // binary and script, and starts it again with a growing delay when it dies.
 // Stopping the daemon leaves the router serving.
 
+import { doublingDelayMs } from '../backoff.js';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -42,7 +43,7 @@ export async function superviseRouter(opts: { dataDir: string; httpPort: number;
     child.once('exit', (code, signal) => {
       if (stopped) return;
       failures = Date.now() - startedAt >= STABLE_RUN_MS ? 0 : failures + 1;
-      const delay = failures === 0 ? 0 : Math.min(RESTART_CAP_MS, RESTART_BASE_MS * 2 ** (failures - 1));
+      const delay = doublingDelayMs(failures, RESTART_BASE_MS, RESTART_CAP_MS);
       log.warn({ code, signal, restartInMs: delay, log: path.join(paths.dir, 'router.log') }, `router exited (${signal ?? `code ${code}`}); starting it again in ${delay} ms`);
       schedule(delay);
     });

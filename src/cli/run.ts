@@ -1,168 +1,25 @@
-// `capstan run`: the daemon. Polls the branch every --interval, one pass at
-// a time; webhooks, /api/sync, the file watch and --resync trigger passes in
-// between (src/cli/run-api.ts), and Docker events for this instance's
-// containers trigger one at once (self-healing). SIGTERM/SIGINT finish the
-// pass in flight, close the HTTP API and exit 0.
+// `capstan run`: the daemon. Builds what every command needs, starts the
+// router (which outlives the daemon), and hands both to the daemon's wiring
+// (reconciler/daemon.ts); SIGTERM/SIGINT let the passes in flight finish,
+// close the HTTP API and exit 0.
 
-import { connectDocker } from '../backends/docker/connect.js';
-import { dockerEventsOpener, watchEngineEvents } from '../backends/docker/events.js';
-import { logTail } from '../backends/docker/logs.js';
 import type { Settings } from '../config/settings.js';
-import { decodeSpecLabel } from '../desired/spec-label.js';
-import { Prober, type ProbedReplica } from '../health/prober.js';
 import type { Logger } from '../logging/logger.js';
-import { Healer } from '../reconciler/healing.js';
-import { ReconcileLoop } from '../reconciler/loop.js';
-import type { PassContext, PassResult } from '../reconciler/pass.js';
-import { countContainers, DaemonMetrics } from '../server/metrics.js';
-import { isReadyReplica } from '../status/service-health.js';
-import { readinessGate } from '../apply/readiness.js';
-import type { Traffic } from '../apply/traffic.js';
+import { startDaemon } from '../reconciler/daemon.js';
 import { createPassContext, probeRunner } from './context.js';
-import { RoutedTraffic } from './routed-traffic.js';
 import { startRouterSupervisor } from './router-mode.js';
-import type { RouterClient } from '../router/client.js';
-import type { ObservedState } from '../observed/model.js';
-import { startDaemonApi } from './run-api.js';
 import { createStatusReporter } from './status-reporter.js';
 
 export async function runCommand(settings: Settings, logger: Logger): Promise<number> {
   const base = await createPassContext(settings, logger);
-  const stop = new AbortController();
-  const onSignal = (signal: string): void => {
-    logger.info({ signal }, 'stopping after the pass in flight');
-    stop.abort();
-  };
-  process.once('SIGTERM', () => onSignal('SIGTERM'));
-  process.once('SIGINT', () => onSignal('SIGINT'));
-
-  const docker = connectDocker().then((c) => c.docker);
-  const metrics = new DaemonMetrics(async () => countContainers(await base.backend.observe(base.instance)));
-  const prober = new Prober({
-    now: () => Date.now(),
-    run: probeRunner(),
-    onProbeFailure: () => metrics.heal.probeFailed(),
-    onReadinessChange: (r, ready) => {
-      // The table follows at once, even while a long pass (a rollout) holds the loop.
-      void routed.refresh();
-      loop.trigger(`probe: ${r.name} is ${ready ? 'ready' : 'not ready'}`);
-    },
-    onFailed: (r, health) => {
-      // Liveness: it was ready and failed failure_threshold probes in a row. Removing it lets the next pass recreate the slot.
-      logger.warn({ stack: r.stack, service: r.service, container: r.name, output: health.lastOutput }, `liveness: ${r.name} failed ${health.failures} probes in a row (${health.lastOutput}); replacing it`);
-      healer.noteLivenessFailure(r.name);
-      base.backend.removeContainer(r.containerId)
-        .catch((err: unknown) => logger.error({ err, container: r.name }, `cannot remove ${r.name}`))
-        .finally(() => loop.trigger(`liveness failure of ${r.name}`));
-    },
-  });
-  const healer = new Healer({
-    logger,
-    now: () => Date.now(),
-    trigger: (reason) => loop.trigger(reason),
-    logTail: async (id) => logTail(await docker, id, 5),
-    metrics: metrics.heal,
-    isReady: (c) => isReadyReplica(c) && !prober.isNotReady(c.id),
-  });
-  const status = createStatusReporter(settings, base, logger, async () => ({ probes: prober.verdicts(), crashLoops: await healer.crashLoops() }));
+  const status = createStatusReporter(settings, logger);
   const router = await startRouterSupervisor(settings, logger);
-  // What the router serves from before this process: those replicas were ready, and keep their traffic until a probe says otherwise.
-  let served: Set<string> | undefined = router === undefined ? undefined : await servedBackends(router.client);
-  const routed = new RoutedTraffic({
-    httpPort: settings.httpPort,
-    notReady: (id) => prober.isNotReady(id),
-    push: router === undefined ? undefined : async (table) => void (await router.client.pushTable(table)),
-    drain: router === undefined ? undefined : async (id, ms) => void (await router.client.drain(id, ms)),
-    logger,
-  });
-  // A replica on its way out is no longer probed: its liveness must not race the stop (or remove it from under the rollout).
-  const traffic: Traffic = { admit: (r) => routed.admit(r), renamed: (id, name) => routed.renamed(id, name), retire: (id, ms) => { prober.forget(id); return routed.retire(id, ms); } };
-  // Every pass of the daemon, whatever triggered it, feeds the healer, the prober and the routing table.
-  const ctx: PassContext = {
-    ...base,
-    rollout: {
-      ...base.rollout,
-      traffic,
-      readiness: readinessGate({ backend: base.backend, probes: prober, now: Date.now, sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)) }),
-      // A rollout stops between batches for a newer commit (the next pass takes it from there) or a shutdown.
-      interrupted: async (revision) => {
-        if (stop.signal.aborted) return 'the daemon is stopping';
-        const head = await base.source.resolve().catch(() => revision);
-        return head === revision ? undefined : `a newer commit (${head.slice(0, 7)}) arrived`;
-      },
-    },
-    healing: healer.input,
-    onPlanned: (planned) => {
-      prober.sync(probedReplicas(planned), presumedReady(planned.observed, served));
-      served = undefined;
-      void routed.planned(planned.desired, planned.observed);
-      healer.planned(planned);
-    },
-  };
-
-  const loop: ReconcileLoop = new ReconcileLoop({
-    intervalMs: settings.intervalMs,
-    logger,
-    pass: () => api.pass(),
-    onPass: (result) => {
-      healer.afterPass(result);
-      if (result instanceof Error) return;
-      if (result.applied > 0) {
-        logger.info({ revision: result.revision, applied: result.applied }, `converged to ${result.revision.slice(0, 7)}`);
-        // The snapshot predates what was just applied: look once more so new replicas are probed and reported.
-        loop.trigger('observe what the last pass applied');
-      }
-    },
-  });
-  const api = await startDaemonApi({ settings, ctx, logger, trigger: (reason) => loop.trigger(reason), endpoints: () => routed.table(), status, metrics });
-  const events = watchEngineEvents({
-    open: dockerEventsOpener(settings.instance),
-    onEvent: (e) => {
-      healer.noteEvent(e.action, e.name, e.time, e.containerId);
-      loop.trigger(`${e.action} ${e.name}`);
-    },
-    onReconnect: () => loop.trigger('events stream reconnected'),
-    logger,
-    signal: stop.signal,
-  });
-  logger.info({ repo: ctx.source.display, branch: settings.branch, instance: settings.instance, intervalMs: settings.intervalMs }, 'capstan running');
-  await loop.run(stop.signal);
-  healer.stop();
-  prober.stop();
-  await events;
-  await routed.settled();
+  const daemon = await startDaemon({ settings, logger, base, status, router, probeRun: probeRunner() });
+  process.once('SIGTERM', () => daemon.stop('SIGTERM'));
+  process.once('SIGINT', () => daemon.stop('SIGINT'));
+  await daemon.stopped;
   // The router keeps serving across operator restarts: it is not stopped with the daemon.
   router?.stop();
-  await api.stop();
   logger.info('stopped');
   return 0;
-}
-
-/** `name@ip` of every backend the router's current table lists (empty when it does not answer). */
-async function servedBackends(client: RouterClient): Promise<Set<string>> {
-  try {
-    const table = await client.table();
-    return new Set([...table.l4.flatMap((r) => r.backends), ...table.l7.flatMap((r) => r.backends)].map((b) => `${b.id.split(':')[0] ?? ''}@${b.host}`));
-  } catch {
-    return new Set();
-  }
-}
-
-function presumedReady(observed: ObservedState, served: ReadonlySet<string> | undefined): Set<string> {
-  if (served === undefined) return new Set();
-  return new Set(observed.containers.filter((c) => served.has(`${c.name}@${c.ip ?? ''}`)).map((c) => c.id));
-}
-
-/**
- * Running replicas whose spec declares x-capstan.probe. Each is probed as it
- * was made (its spec label): mid-rollout, old replicas must not be judged by
- * the new release's probe.
- */
-function probedReplicas(result: Omit<PassResult, 'applied'>): ProbedReplica[] {
-  const probes = new Map(result.desired.stacks.flatMap((st) => st.services.map((s) => [`${s.stack}/${s.name}`, s.spec.capstan.probe] as const)));
-  return result.observed.containers.flatMap((c) => {
-    const own = decodeSpecLabel(c.labels);
-    const probe = own === undefined ? probes.get(`${c.stack}/${c.service}`) : own.capstan.probe;
-    return probe === undefined || c.state !== 'running' ? [] : [{ containerId: c.id, name: c.name, stack: c.stack, service: c.service, ip: c.ip, probe }];
-  });
 }

@@ -16,6 +16,13 @@ export interface ProbedReplica {
   probe: ProbeSpec;
 }
 
+/** The prober's side rollouts need (the daemon's Prober, or one of the one-shot command's own). */
+export interface ProbeTracker {
+  /** Starts probing a replica a rollout made, before any pass has listed it. */
+  track(replica: ProbedReplica): void;
+  healthOf(containerId: string): ReplicaHealth | undefined;
+}
+
 export interface ProberOptions {
   now: () => number;
   run: (replica: ProbedReplica) => Promise<ProbeResult>;
@@ -32,21 +39,21 @@ interface Tracked {
   reported: boolean;
 }
 
-export class Prober {
+export class Prober implements ProbeTracker {
   private readonly tracked = new Map<string, Tracked>();
   private stopped = false;
 
   constructor(private readonly opts: ProberOptions) {}
 
   /**
-   * The replicas to probe now; new ones start in `starting` (or `ready` when
-   * in `presumedReady`: served before the operator restarted), vanished ones
-   * are dropped.
+   * The replicas of `stack` to probe now (each lane syncs its own stack); new
+   * ones start in `starting` (or `ready` when in `presumedReady`: served
+   * before the operator restarted), vanished ones are dropped.
    */
-  sync(replicas: readonly ProbedReplica[], presumedReady: ReadonlySet<string> = new Set()): void {
+  sync(stack: string, replicas: readonly ProbedReplica[], presumedReady: ReadonlySet<string> = new Set()): void {
     const wanted = new Map(replicas.map((r) => [r.containerId, r]));
     for (const [id, t] of this.tracked) {
-      if (wanted.has(id)) continue;
+      if (t.replica.stack !== stack || wanted.has(id)) continue;
       clearTimeout(t.timer);
       this.tracked.delete(id);
     }
@@ -83,6 +90,12 @@ export class Prober {
   isNotReady(containerId: string): boolean {
     const t = this.tracked.get(containerId);
     return t !== undefined && t.health.state !== 'ready';
+  }
+
+  /** The replica's check and health, for readiness; undefined when it has no probe (or is not tracked). */
+  verdict(containerId: string): { check: ProbeCheck; health: ReplicaHealth } | undefined {
+    const t = this.tracked.get(containerId);
+    return t === undefined ? undefined : { check: t.replica.probe.check, health: t.health };
   }
 
   healthOf(containerId: string): ReplicaHealth | undefined {

@@ -20,6 +20,7 @@ import { normalizeStack, type StackPart } from './normalize.js';
 import { parseYaml, toPlain } from './parse-yaml.js';
 import type { PathSegment, YNode } from './parse-yaml.js';
 import { resolveInRepo } from './paths.js';
+import { RecordingMap } from './reads.js';
 import { treeFromFiles, type RepoTree } from './repo-tree.js';
 import { NO_EXCEPTIONS, checkPolicy, parsePolicy } from './policy.js';
 import type { Policy } from './policy.js';
@@ -45,9 +46,20 @@ export interface LoadOptions {
   hostFiles?: HostFiles | undefined;
 }
 
+/** What one stack (valid or not) was read from, for the daemon's per-stack fingerprints and errors. */
+export interface StackInputs {
+  /** The stack's name (its `name:`, else the file's or directory's), normalized. */
+  name: string;
+  file: string;
+  /** Repository paths read while loading it, sorted; `*` when it read every path. */
+  reads: readonly string[];
+}
+
 export interface LoadResult {
   /** Stacks without errors, sorted by name. */
   stacks: StackSpec[];
+  /** Every stack found, with what it read, in discovery order. */
+  inputs: StackInputs[];
   /** Sorted by file, line, col. */
   errors: ValidationError[];
   warnings: ManifestWarning[];
@@ -75,8 +87,13 @@ export function loadStacks(files: ReadonlyMap<string, string>, opts: LoadOptions
     host: opts.hostFiles ?? NO_HOST_FILES,
     stackFiles: new Set(candidates.filter((c) => c.dir === normalizeRoot(opts.root)).map((c) => c.file)),
   };
+  const inputs: StackInputs[] = [];
   for (const c of candidates) {
-    loaded.push(loadOne(c, files, opts, shared, policy, problems, dotenvs));
+    const seen = new Set<string>();
+    const one = loadOne(c, new RecordingMap(files, seen), opts, { ...shared, tree: new RecordingMap(shared.tree, seen) }, policy, problems, dotenvs);
+    loaded.push(one);
+    seen.add(c.file);
+    inputs.push({ name: one.name ?? normalizeStackName(c.defaultName), file: c.file, reads: [...seen].sort() });
   }
   const byName = new Map<string, Loaded[]>();
   for (const l of loaded) {
@@ -96,7 +113,7 @@ export function loadStacks(files: ReadonlyMap<string, string>, opts: LoadOptions
     if (only?.spec !== undefined) stacks.push(only.spec);
   }
   const sorted = problems.sorted();
-  return { stacks, errors: sorted.errors, warnings: sorted.warnings };
+  return { stacks, inputs, errors: sorted.errors, warnings: sorted.warnings };
 }
 
 function loadOne(c: StackCandidate, files: ReadonlyMap<string, string>, opts: LoadOptions, env: Shared, policy: Policy, problems: Problems, dotenvs: Map<string, Dotenv>): Loaded {
@@ -304,9 +321,11 @@ function reportKeys(list: ReturnType<typeof checkKeys>, fp: FileProblems): void 
 }
 
 function readDotenv(path: string, files: ReadonlyMap<string, string>, opts: LoadOptions, problems: Problems, cache: Map<string, Dotenv>): Dotenv {
+  // Read even when cached: the read is what makes this stack depend on the file.
+  const text = files.get(path);
   const hit = cache.get(path);
   if (hit !== undefined) return hit;
-  const parsed = parseDotenv(files.get(path) ?? '', (n) => (Object.hasOwn(opts.env, n) ? opts.env[n] : undefined));
+  const parsed = parseDotenv(text ?? '', (n) => (Object.hasOwn(opts.env, n) ? opts.env[n] : undefined));
   for (const e of parsed.errors) problems.errorAtPos(path, { line: e.line, col: e.col }, '', e.message);
   cache.set(path, parsed);
   return parsed;

@@ -15,12 +15,13 @@ import type { ContainerState, HealthcheckRun, LastRun, ObservedContainer, Observ
 /** The three list calls a snapshot needs; a narrow type so tests can pass a fake. */
 export type SnapshotClient = Pick<Docker, 'listContainers' | 'listNetworks' | 'listVolumes' | 'getContainer'>;
 
-export function instanceFilter(instance: string): { label: string[] } {
-  return { label: [`${LABEL.instance}=${instance}`] };
+export function instanceFilter(instance: string, stack?: string): { label: string[] } {
+  return { label: [`${LABEL.instance}=${instance}`, ...(stack === undefined ? [] : [`${LABEL.stack}=${stack}`])] };
 }
 
-export async function takeSnapshot(docker: SnapshotClient, instance: string): Promise<ObservedState> {
-  const filters = instanceFilter(instance);
+/** Everything `instance` owns, or only `stack`'s objects. */
+export async function takeSnapshot(docker: SnapshotClient, instance: string, stack?: string): Promise<ObservedState> {
+  const filters = instanceFilter(instance, stack);
   const [containers, networks, volumes] = await Promise.all([
     docker.listContainers({ all: true, filters }),
     docker.listNetworks({ filters }),
@@ -28,7 +29,7 @@ export async function takeSnapshot(docker: SnapshotClient, instance: string): Pr
   ]);
   // The engine filters by label already; filtering again keeps the ownership
   // promise even against an engine (or fake) that ignores a filter.
-  const owned = (labels: Record<string, string> | null | undefined): boolean => labels?.[LABEL.instance] === instance;
+  const owned = (labels: Record<string, string> | null | undefined): boolean => labels?.[LABEL.instance] === instance && (stack === undefined || labels[LABEL.stack] === stack);
   const mapped = containers.filter((c) => owned(c.Labels) && c.Labels[LABEL.role] !== ROUTER_ROLE).map(toObservedContainer);
   const inspected = await Promise.all(mapped.map((c) => withInspectedState(docker, c)));
   return {

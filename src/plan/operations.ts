@@ -7,8 +7,21 @@ import type { DesiredService } from '../desired/model.js';
 import type { NetworkSpec, ServiceSpec, VolumeSpec } from '../manifests/model.js';
 import type { Direction, HeldRollout } from '../strategies/rolling.js';
 
+/**
+ * Why an operation exists, as a value: healing, metrics and status decide on
+ * this, never on the rendered `cause` (which is for people and may change).
+ */
+export type OperationReason =
+  | 'network-missing' | 'volume-missing' | 'network-unused'
+  | 'new-service' | 'scale-up' | 'scale-down' | 'replica-missing' | 'duplicate'
+  | 'spec-changed' | 'roll-back' | 'image-drift' | 'stopped' | 'crashed'
+  | 'finish-update' | 'leftover-twin' | 'service-removed' | 'stack-removed';
+
 interface OperationBase {
+  /** Stable within a plan and across plans of the same change: `<kind>:<stack>/<target>`. */
+  id: string;
   stack: string;
+  reason: OperationReason;
   /** Why this operation exists, in words: "image changed example/api:1.4.1 → 1.4.2". */
   cause: string;
   /** Operations of a lower phase complete before a higher phase starts. */

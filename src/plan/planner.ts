@@ -8,7 +8,8 @@ import { decodeSpecLabel } from '../desired/spec-label.js';
 import { crashBackoff, type RunRecord } from '../health/backoff.js';
 import type { ObservedContainer, ObservedState } from '../observed/model.js';
 import { holds, type HeldRollout } from '../strategies/rolling.js';
-import type { HeldBack, Operation, Plan, RolloutInfo, ServiceChange } from './operations.js';
+import type { HeldBack, Operation, OperationReason, Plan, RolloutInfo, ServiceChange } from './operations.js';
+import { operationTarget } from './render.js';
 import { describeSpecChange } from './spec-diff.js';
 
 // Phases: orphans go first so a port or name they hold is free for what
@@ -18,6 +19,9 @@ const PHASE_ORPHANS = 0;
 const PHASE_INFRA = 1;
 const PHASE_SERVICES = 2;
 const PHASE_CLEANUP = 1000;
+
+/** An operation before it is given its id (sortOperations does). */
+type Draft = Operation extends infer O ? (O extends Operation ? Omit<O, 'id'> : never) : never;
 
 /**
  * Crash-loop input for the daemon's passes. Without it (one-shot `apply`,
@@ -35,7 +39,7 @@ export interface HealingInput {
  * still at that revision and spec is kept at what it was restored to.
  */
 export function planChanges(desired: DesiredState, observed: ObservedState, healing?: HealingInput, held: readonly HeldRollout[] = []): Plan {
-  const operations: Operation[] = [];
+  const operations: Draft[] = [];
   const heldBack: HeldBack[] = [];
   const services: ServiceChange[] = [];
   const desiredStacks = new Set(desired.stacks.map((s) => s.name));
@@ -58,6 +62,7 @@ export function planChanges(desired: DesiredState, observed: ObservedState, heal
     if (stillWanted) continue;
     operations.push({
       kind: 'remove-network', stack: network.stack, name: network.name, networkId: network.id, phase: PHASE_CLEANUP,
+      reason: desiredStacks.has(network.stack) ? 'network-unused' : 'stack-removed',
       cause: desiredStacks.has(network.stack) ? `no service of stack ${network.stack} uses it` : `stack ${network.stack} is no longer in Git`,
     });
   }
@@ -69,7 +74,7 @@ function planStack(
   stack: DesiredStack,
   observed: ObservedState,
   byService: Map<string, ObservedContainer[]>,
-  operations: Operation[],
+  operations: Draft[],
   changes: ServiceChange[],
   heldBack: HeldBack[],
   healing: HealingInput | undefined,
@@ -77,11 +82,11 @@ function planStack(
 ): void {
   for (const network of usedNetworks(stack)) {
     if (observed.networks.some((n) => n.name === network.engineName)) continue;
-    operations.push({ kind: 'create-network', stack: stack.name, network, phase: PHASE_INFRA, cause: `network ${network.engineName} does not exist` });
+    operations.push({ kind: 'create-network', stack: stack.name, network, phase: PHASE_INFRA, reason: 'network-missing', cause: `network ${network.engineName} does not exist` });
   }
   for (const volume of usedVolumes(stack)) {
     if (observed.volumes.some((v) => v.name === volume.engineName)) continue;
-    operations.push({ kind: 'create-volume', stack: stack.name, volume, phase: PHASE_INFRA, cause: `volume ${volume.engineName} does not exist` });
+    operations.push({ kind: 'create-volume', stack: stack.name, volume, phase: PHASE_INFRA, reason: 'volume-missing', cause: `volume ${volume.engineName} does not exist` });
   }
 
   const levels = dependencyLevels(stack);
@@ -109,7 +114,7 @@ function planService(
   gitService: DesiredService,
   current: readonly ObservedContainer[],
   phase: number,
-  operations: Operation[],
+  operations: Draft[],
   heldBack: HeldBack[],
   healing: HealingInput | undefined,
   held: HeldRollout | undefined,
@@ -119,7 +124,7 @@ function planService(
   const base = { stack: service.stack, phase };
   const causes = new Set<string>();
   let updated = false;
-  const push = (op: Operation): void => {
+  const push = (op: Draft): void => {
     operations.push(op);
     causes.add(op.cause);
     if (op.kind === 'recreate-container') updated = true;
@@ -142,25 +147,26 @@ function planService(
     const existing = bySlot.get(n);
     const twin = twins.get(n);
     if (twin !== undefined && existing === undefined) {
-      push({ ...base, kind: 'promote-container', service: service.name, name, containerId: twin.id, from: twin.name, cause: `finish the update of replica ${n}: its old replica is gone, ${twin.name} takes its name` });
+      push({ ...base, kind: 'promote-container', service: service.name, name, containerId: twin.id, from: twin.name, reason: 'finish-update', cause: `finish the update of replica ${n}: its old replica is gone, ${twin.name} takes its name` });
       continue;
     }
     const resumable = twin !== undefined && existing !== undefined && twin.specHash === service.specHash && existing.specHash !== service.specHash && replaces;
     if (twin !== undefined && !resumable) {
       // Before anything of the service runs: a new twin of this slot will want the name.
-      push({ ...base, phase: PHASE_ORPHANS, kind: 'remove-container', service: service.name, name: twin.name, containerId: twin.id, cause: `leftover of an interrupted update of replica ${n}` });
+      push({ ...base, phase: PHASE_ORPHANS, kind: 'remove-container', service: service.name, name: twin.name, containerId: twin.id, reason: 'leftover-twin', cause: `leftover of an interrupted update of replica ${n}` });
     }
     if (existing === undefined) {
-      const cause = currentCount === 0
+      const reason: OperationReason = currentCount === 0 ? 'new-service' : n > currentCount ? 'scale-up' : 'replica-missing';
+      const cause = reason === 'new-service'
         ? `new service, ${desiredCount} replica${desiredCount === 1 ? '' : 's'}${service.spec.build === undefined ? '' : `, build image ${service.spec.image}`}`
-        : n > currentCount ? `scale up ${currentCount} → ${desiredCount}` : `replica ${n} is missing`;
-      push({ ...base, kind: 'create-container', service, number: n, name, cause });
+        : reason === 'scale-up' ? `scale up ${currentCount} → ${desiredCount}` : `replica ${n} is missing`;
+      push({ ...base, kind: 'create-container', service, number: n, name, reason, cause });
     } else if (existing.specHash !== service.specHash && replaces) {
       const update = rolloutInfo(existing, direction, resumable ? twin : undefined);
       const cause = direction === 'back' ? `roll back: ${recreateCause(existing, service)}` : recreateCause(existing, service);
-      push({ ...base, kind: 'recreate-container', service, number: n, name, containerId: existing.id, update, cause });
+      push({ ...base, kind: 'recreate-container', service, number: n, name, containerId: existing.id, update, reason: direction === 'back' ? 'roll-back' : 'spec-changed', cause });
     } else if (existing.specHash === service.specHash && imageDrifted(existing, service)) {
-      push({ ...base, kind: 'recreate-container', service, number: n, name, containerId: existing.id, update: rolloutInfo(existing, direction, undefined), cause: `drift: container ${name} runs image ${existing.image}, Git says ${service.spec.image}` });
+      push({ ...base, kind: 'recreate-container', service, number: n, name, containerId: existing.id, update: rolloutInfo(existing, direction, undefined), reason: 'image-drift', cause: `drift: container ${name} runs image ${existing.image}, Git says ${service.spec.image}` });
     } else if (existing.state !== 'running' && existing.state !== 'restarting') {
       const history = runHistory(existing, healing);
       const backoff = healing === undefined ? undefined : crashBackoff(history, healing.now);
@@ -172,13 +178,14 @@ function planService(
         heldBack.push({ stack: service.stack, service: service.name, name: existing.name, until: backoff.until, crashes: backoff.crashes, exitCode: last?.exitCode, cause: `crash loop: restart backed off ${formatMs(backoff.delayMs)}${exit}` });
         causes.add(`${existing.name} backing off`);
       } else {
-        push({ ...base, kind: 'start-container', service: service.name, name: existing.name, containerId: existing.id, cause });
+        push({ ...base, kind: 'start-container', service: service.name, name: existing.name, containerId: existing.id, reason: last !== undefined && last.exitCode !== 0 ? 'crashed' : 'stopped', cause });
       }
     }
   }
   for (const c of surplus) {
-    const cause = c.number > desiredCount ? `scale down ${currentCount} → ${desiredCount}` : `duplicate of replica ${c.number}`;
-    push({ ...base, kind: 'remove-container', service: service.name, name: c.name, containerId: c.id, cause });
+    const reason: OperationReason = c.number > desiredCount ? 'scale-down' : 'duplicate';
+    const cause = reason === 'scale-down' ? `scale down ${currentCount} → ${desiredCount}` : `duplicate of replica ${c.number}`;
+    push({ ...base, kind: 'remove-container', service: service.name, name: c.name, containerId: c.id, reason, cause });
   }
 
   const action: ServiceChange['action'] = currentCount === 0 && desiredCount > 0
@@ -228,7 +235,7 @@ function recreateCause(existing: ObservedContainer, service: DesiredService): st
 function planOrphans(
   desired: DesiredState,
   byService: Map<string, ObservedContainer[]>,
-  operations: Operation[],
+  operations: Draft[],
   changes: ServiceChange[],
 ): void {
   for (const [k, containers] of [...byService].sort(([a], [b]) => a.localeCompare(b))) {
@@ -236,11 +243,12 @@ function planOrphans(
     if (first === undefined) continue;
     const stack = desired.stacks.find((s) => s.name === first.stack);
     if (stack?.services.some((s) => key(s.stack, s.name) === k)) continue;
+    const reason: OperationReason = stack === undefined ? 'stack-removed' : 'service-removed';
     const cause = stack === undefined
       ? `stack ${first.stack} is no longer in Git`
       : `service ${first.service} is no longer in ${stack.file}`;
     for (const c of containers) {
-      operations.push({ kind: 'remove-container', stack: c.stack, service: c.service, name: c.name, containerId: c.id, phase: PHASE_ORPHANS, cause });
+      operations.push({ kind: 'remove-container', stack: c.stack, service: c.service, name: c.name, containerId: c.id, phase: PHASE_ORPHANS, reason, cause });
     }
     changes.push({ stack: first.stack, service: first.service, action: 'remove', replicas: { from: containers.length, to: 0 }, causes: [cause] });
   }
@@ -288,9 +296,12 @@ function preferRunning(a: ObservedContainer, b: ObservedContainer): number {
 }
 
 /** Stable order: by phase, then stack, then the order the planner produced (services in dependency order, slots ascending). */
-function sortOperations(operations: Operation[]): Operation[] {
+function sortOperations(operations: Draft[]): Operation[] {
   return operations
     .map((op, i) => ({ op, i }))
     .sort((a, b) => a.op.phase - b.op.phase || a.op.stack.localeCompare(b.op.stack) || a.i - b.i)
-    .map(({ op }) => op);
+    .map(({ op }) => {
+      const withId = { ...op, id: '' } as Operation;
+      return { ...withId, id: `${op.kind}:${op.stack}/${operationTarget(withId)}` } as Operation;
+    });
 }

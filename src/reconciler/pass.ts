@@ -1,19 +1,18 @@
-// One reconcile pass, the same for every trigger: resolve the newest commit,
-// load its desired state, take one snapshot of the engine, plan, apply.
-// Level-based: nothing is remembered from the previous pass except caches
-// keyed by immutable commits, so a crash anywhere is healed by the next pass.
+// What every command that plans or applies needs, and the plan of a whole
+// revision against the live engine (`capstan plan`, GET /api/plan). Applying
+// happens per stack, in lanes (stack-pass.ts); a plan is read-only and looks
+// at everything at once.
 
-import type { Backend } from '../backends/backend.js';
-import { applyPlanOrThrow } from '../apply/executor.js';
 import type { RolloutSupport } from '../apply/rollout.js';
+import type { Backend } from '../backends/backend.js';
 import type { DesiredState } from '../desired/model.js';
 import type { Logger } from '../logging/logger.js';
 import type { ObservedState } from '../observed/model.js';
 import type { Plan } from '../plan/operations.js';
-import { planChanges, type HealingInput } from '../plan/planner.js';
-import { contentReader, type ContentSources } from '../secrets/contents.js';
+import { planChanges } from '../plan/planner.js';
+import type { ContentSources } from '../secrets/contents.js';
 import type { GitSource } from '../source/git-source.js';
-import { needsCheckout, type DesiredLoader } from './desired-source.js';
+import type { DesiredLoader } from './desired-source.js';
 
 export interface PassContext {
   source: GitSource;
@@ -26,29 +25,9 @@ export interface PassContext {
   /** Where secrets and configs from the environment and age keys come from; without it only plain files and inline configs can be read. */
   contents?: ContentSources;
   logger: Logger;
-  /** Rolling updates: router, readiness, the record of failed rollouts (whose revisions the planner holds). */
+  /** Rollouts: router, prober, the hold and progress records (the daemon swaps in its router and prober). */
   rollout: RolloutSupport;
-  /** The daemon's self-healing: crash-loop input for the planner, and a hook told what each pass planned. One-shot commands set neither. */
-  healing?: HealingSource;
-  onPlanned?: PlannedHook;
 }
-
-export interface PassResult {
-  revision: string;
-  plan: Plan;
-  applied: number;
-  /** What the pass worked from, for status: the desired state and the one snapshot taken before applying. */
-  desired: DesiredState;
-  observed: ObservedState;
-  /** Set when changes were planned but held back (a closed sync window); nothing was applied. */
-  held?: 'SyncWindowClosed';
-}
-
-/** The daemon's crash-loop input, computed from each pass's snapshot; one-shot commands pass none. */
-export type HealingSource = (observed: ObservedState) => HealingInput;
-
-/** What a pass planned, before applying: health reporting needs it even when applying then fails. */
-export type PlannedHook = (planned: Omit<PassResult, 'applied'>) => void;
 
 export interface PassOptions {
   /** `apply --force`: try revisions whose rollout failed before, too. */
@@ -63,24 +42,5 @@ export async function planPass(ctx: PassContext, ref?: string, opts: PassOptions
     ctx.backend.observe(ctx.instance),
     opts.force === true ? [] : ctx.rollout.held.list(),
   ]);
-  return { desired, observed, plan: planChanges(desired, observed, ctx.healing?.(observed), held) };
-}
-
-export async function reconcilePass(ctx: PassContext, opts: PassOptions = {}): Promise<PassResult> {
-  const { desired, plan, observed } = await planPass(ctx, undefined, opts);
-  ctx.onPlanned?.({ revision: desired.revision, plan, observed, desired });
-  const log = ctx.logger.child({ revision: desired.revision });
-  if (plan.operations.length === 0) {
-    log.debug('no changes');
-    return { revision: desired.revision, plan, applied: 0, observed, desired };
-  }
-  const checkoutDir = needsCheckout(desired) ? await ctx.source.materialize(desired.revision) : undefined;
-  log.info({ operations: plan.operations.length }, `applying ${plan.operations.length} operation${plan.operations.length === 1 ? '' : 's'}`);
-  const readContent = contentReader(ctx.contents ?? { env: {}, ageKeyFile: undefined }, checkoutDir);
-  const applied = await applyPlanOrThrow(plan, ctx.backend, { instance: ctx.instance, revision: desired.revision, checkoutDir, publishPorts: ctx.publishPorts, readContent }, {
-    parallelism: ctx.parallelism,
-    logger: log,
-    rollout: ctx.rollout,
-  });
-  return { revision: desired.revision, plan, applied, observed, desired };
+  return { desired, observed, plan: planChanges(desired, observed, undefined, held) };
 }

@@ -4,6 +4,7 @@
 // again on top of it and retry with backoff, a bounded number of times.
 // Never force-pushes. A local-path repository is written in place.
 
+import { doublingDelayMs } from '../backoff.js';
 import { syncFs as fs } from './sync-fs.js';
 import { mkdir, stat } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
@@ -120,7 +121,7 @@ export class BranchWriter {
       const oid = await writeCommitObject(this.store, { tree: next.tree, parent: tip, message: next.message, author, timestampMs: now() });
       if (await this.publish(tip, oid)) return oid;
       if (attempt >= MAX_ATTEMPTS) throw new GitPushError(this.display, `${this.opts.branch} kept moving; gave up after ${MAX_ATTEMPTS} attempts`);
-      const wait = BACKOFF_MS * 2 ** (attempt - 1) * (0.5 + Math.random());
+      const wait = doublingDelayMs(attempt, BACKOFF_MS, Number.MAX_SAFE_INTEGER) * (0.5 + Math.random());
       this.opts.logger.info({ repo: this.display, branch: this.opts.branch, attempt, waitMs: Math.round(wait) }, 'branch moved under us; rebuilding the commit on the new tip');
       await new Promise((resolve) => setTimeout(resolve, wait));
     }

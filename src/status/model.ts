@@ -188,10 +188,12 @@ export interface StackInput {
   services: Readonly<Record<string, ServiceStatus>> | undefined;
   /** The stack's containers in the snapshot, for failing replicas. */
   containers: readonly ObservedContainer[];
+  /** The stack runs `revision` as Git has it, every replica ready: only then does lastAppliedRevision move (DESIGN §4). */
+  converged: boolean;
 }
 
 export function nextStackStatus(previous: StackStatus | undefined, input: StackInput, nowMs: number): StackStatus {
-  const applied = input.outcome.kind === 'applied';
+  const applied = input.converged && input.outcome.kind === 'applied';
   const services = input.services === undefined ? previous?.services ?? {} : keepLoopLogs(previous?.services ?? {}, input.services);
   return {
     stack: input.stack,

@@ -3,6 +3,7 @@
 // stream ends or the engine restarts; events missed while disconnected are
 // not replayed, so every reconnect asks for a full pass instead.
 
+import { doublingDelayMs } from '../../backoff.js';
 import type { Logger } from '../../logging/logger.js';
 import { LABEL, ROUTER_ROLE } from '../../desired/labels.js';
 import { connectDocker, resolveEndpoint } from './connect.js';
@@ -76,7 +77,7 @@ export async function watchEngineEvents(opts: WatchOptions): Promise<void> {
       opts.logger.warn('Docker events stream ended; reconnecting');
     }
     failures++;
-    await sleep(Math.min(cap, base * 2 ** Math.min(failures - 1, 16)), opts.signal);
+    await sleep(doublingDelayMs(failures, base, cap), opts.signal);
   }
 }
 

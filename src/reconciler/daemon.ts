@@ -1,0 +1,313 @@
+// `capstan run`'s moving parts, wired in one place and in dependency order:
+// the engine bound, the prober and the healer, the routing table, status, the
+// lanes (one per stack), the view of Git that wakes them, then the outward
+// side — the HTTP API, the engine's events, the file watch and the resync.
+// Everything that needs to wake a lane is handed the Wakeup made first, so no
+// part refers to one made after it.
+//
+// Triggers: a poll every --interval, webhooks, POST /api/sync, the file watch
+// and --resync refresh the view of Git, which wakes the lanes whose stacks
+// changed (resync wakes them all); engine events and probe verdicts wake the
+// lane of their stack. SIGTERM stops new passes and waits for those in flight.
+
+import { logTail } from '../backends/docker/logs.js';
+import { connectDocker } from '../backends/docker/connect.js';
+import { dockerEventsOpener, watchEngineEvents } from '../backends/docker/events.js';
+import { limitBackend, Semaphore } from '../backends/limited.js';
+import { fileRolloutStore, rolloutsDir } from '../apply/rollout-store.js';
+import type { Traffic } from '../apply/traffic.js';
+import type { Settings } from '../config/settings.js';
+import { ManifestsInvalidError } from '../errors.js';
+import { Prober, type ProberOptions } from '../health/prober.js';
+import { isReady } from '../health/readiness.js';
+import type { Logger } from '../logging/logger.js';
+import type { ObservedState } from '../observed/model.js';
+import { renderJson, renderJsonInvalid } from '../plan/render.js';
+import type { RouterClient } from '../router/client.js';
+import { buildServer, listen } from '../server/app.js';
+import { countContainers, DaemonMetrics } from '../server/metrics.js';
+import { isRemoteRepo } from '../source/git-source.js';
+import { watchLocalRef } from '../source/watch.js';
+import { isReady as stackIsReady } from '../status/model.js';
+import type { StatusReporter } from '../status/reporter.js';
+import { DaemonState } from './daemon-state.js';
+import { LaneScheduler } from './lanes.js';
+import { logPassError } from './log-error.js';
+import { planPass, type PassContext } from './pass.js';
+import { startResync } from './resync.js';
+import { Revisions } from './revisions.js';
+import { RoutedTraffic } from './routed-traffic.js';
+import { Healer } from './healing.js';
+import { newLaneMemory, probedReplicas, runStackPass, type DaemonHooks, type LaneMemory, type LaneOutcome, type StackPassDeps } from './stack-pass.js';
+import { isSyncAllowed } from './sync-window.js';
+
+export interface DaemonOptions {
+  settings: Settings;
+  logger: Logger;
+  /** Source, backend and desired loader, as every command builds them. */
+  base: PassContext;
+  status: StatusReporter;
+  /** The router's admin client when one runs (--router process|container). */
+  router: { client: RouterClient } | undefined;
+  probeRun: ProberOptions['run'];
+  /** The daemon's clock (tests move it for sync windows). */
+  now?: () => number;
+}
+
+export interface Daemon {
+  /** Where the HTTP API listens (host:port as bound). */
+  address: string;
+  /** Resolves when the daemon has stopped (after `stop`). */
+  stopped: Promise<void>;
+  stop(reason: string): void;
+}
+
+/**
+ * What parts made early ask of parts made later (a probe verdict wakes a lane
+ * and refreshes the routing table; a liveness failure is noted by the
+ * healer): connected once, after everything exists.
+ */
+class Signals {
+  private targets: { lanes: LaneScheduler; routed: RoutedTraffic; healer: Healer } | undefined;
+  connect(targets: { lanes: LaneScheduler; routed: RoutedTraffic; healer: Healer }): void {
+    this.targets = targets;
+  }
+  wake(stack: string, reason: string): void {
+    this.targets?.lanes.wake(stack, reason);
+  }
+  readinessChanged(): void {
+    void this.targets?.routed.refresh();
+  }
+  livenessFailed(name: string): void {
+    this.targets?.healer.noteLivenessFailure(name);
+  }
+}
+
+export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
+  const { settings, logger, base, status } = opts;
+  const now = opts.now ?? Date.now;
+  const instance = settings.instance;
+  const signals = new Signals();
+  const stop = new AbortController();
+
+  // The engine, bounded for every lane together.
+  const engine = new Semaphore(settings.parallelism);
+  const backend = limitBackend(base.backend, engine);
+  const docker = connectDocker().then((c) => c.docker);
+  const metrics = new DaemonMetrics(async () => countContainers(await backend.observe(instance)));
+
+  // Health: probes and self-healing.
+  const prober = new Prober({
+    now,
+    run: opts.probeRun,
+    onProbeFailure: () => metrics.heal.probeFailed(),
+    onReadinessChange: (r, ready) => {
+      // The table follows at once; the lane looks again (a rollout may wait on this replica).
+      signals.readinessChanged();
+      signals.wake(r.stack, `probe: ${r.name} is ${ready ? 'ready' : 'not ready'}`);
+    },
+    onFailed: (r, health) => {
+      // Liveness: it was ready and failed failure_threshold probes in a row. Removing it lets the next pass recreate the slot.
+      logger.warn({ stack: r.stack, service: r.service, container: r.name, output: health.lastOutput }, `liveness: ${r.name} failed ${health.failures} probes in a row (${health.lastOutput}); replacing it`);
+      signals.livenessFailed(r.name);
+      backend.removeContainer(r.containerId)
+        .catch((err: unknown) => logger.error({ err, container: r.name }, `cannot remove ${r.name}`))
+        .finally(() => signals.wake(r.stack, `liveness failure of ${r.name}`));
+    },
+  });
+  const healer = new Healer({
+    logger,
+    now,
+    logTail: async (id) => logTail(await docker, id, 5),
+    metrics: metrics.heal,
+    isReady: (c) => isReady(c, prober.verdict(c.id)),
+  });
+
+  // Traffic: the routing table, pushed to the router when one runs.
+  const served = opts.router === undefined ? undefined : await servedBackends(opts.router.client);
+  const routerClient = opts.router?.client;
+  const routed = new RoutedTraffic({
+    httpPort: settings.httpPort,
+    notReady: (id) => prober.isNotReady(id),
+    push: routerClient === undefined ? undefined : async (table) => void (await routerClient.pushTable(table)),
+    drain: routerClient === undefined ? undefined : async (id, ms) => void (await routerClient.drain(id, ms)),
+    logger,
+  });
+  // A replica on its way out is no longer probed: its liveness must not race the stop (or remove it from under the rollout).
+  const traffic: Traffic = { admit: (r) => routed.admit(r), renamed: (id, name) => routed.renamed(id, name), retire: (id, ms) => { prober.forget(id); return routed.retire(id, ms); } };
+
+  // What the API says, and Git: one fetch per trigger, waking only the lanes whose stacks changed.
+  const syncAllowed = (): boolean => isSyncAllowed(settings.syncWindows, now());
+  const state = new DaemonState({ instance, branch: settings.branch, syncAllowed, documents: () => status.snapshot() });
+  const revisions = new Revisions({
+    source: timedResolve(base.source, (s) => metrics.recordGitFetch(s)),
+    desired: base.desired,
+    onChanged: (stacks, reason) => {
+      for (const s of stacks) signals.wake(s, reason);
+    },
+    onError: (error) => {
+      logPassError(logger, error);
+      void status.reportSourceError(error);
+    },
+    onRecovered: () => void status.clearSourceError(),
+    logger,
+  });
+
+  // The lanes.
+  const lastKinds = new Map<string, string>();
+  const recordOutcome = (stack: string, outcome: LaneOutcome, started: number): void => {
+    const finished = now();
+    state.record(stack, outcome, started, finished);
+    const doc = status.snapshot().stacks.find((s) => s.stack === stack);
+    metrics.recordPass(stack, outcome.kind, (finished - started) / 1000, doc !== undefined && stackIsReady(doc), outcome.kind === 'converged' && outcome.applied > 0 ? finished / 1000 : undefined);
+    metrics.recordProgress(stack, outcome.progress);
+    const key = `${outcome.kind}/${outcome.reason}/${outcome.revision ?? ''}`;
+    if (lastKinds.get(stack) === key) return;
+    lastKinds.set(stack, key);
+    const fields = { stack, outcome: outcome.kind, reason: outcome.reason, revision: outcome.revision };
+    const line = `${stack}: ${outcome.kind} (${outcome.reason})${outcome.revision === undefined ? '' : ` at ${outcome.revision.slice(0, 7)}`}`;
+    if (outcome.kind === 'failed') logger.warn(fields, line);
+    else logger.info(fields, line);
+  };
+  const hooks: DaemonHooks = {
+    healing: (stack, observed) => healer.input(stack, observed),
+    planned: (stack, desired, plan, observed, drained) => {
+      // What the router served before this process started was ready; it keeps its traffic until a probe says otherwise.
+      prober.sync(stack, probedReplicas(desired, observed.containers), presumedReady(observed, served));
+      void routed.planned(stack, desired, observed.containers, drained);
+      return healer.planned(stack, { plan, observed });
+    },
+    applied: (_stack, plan, observed, done) => healer.afterPass({ plan, observed }, done),
+    facts: async (stack) => ({ probes: prober.verdicts(), crashLoops: await healer.crashLoops(stack) }),
+  };
+  const passDeps: StackPassDeps = {
+    backend, instance, publishPorts: base.publishPorts, contents: base.contents,
+    materialize: (revision) => base.source.materialize(revision),
+    rollout: { ...base.rollout, traffic, probes: prober, store: fileRolloutStore(rolloutsDir(settings.dataDir, instance)), now, removing: (id) => healer.noteRemoving(id) },
+    parallelism: settings.parallelism, logger, now, syncAllowed, force: false, hooks,
+    report: (stack, report) => status.report(stack, report),
+  };
+  const memory = new Map<string, LaneMemory>();
+  const lanes = new LaneScheduler({
+    maxRetryMs: settings.intervalMs,
+    onError: (stack, error) => {
+      state.record(stack, error, now(), now());
+      metrics.recordPass(stack, 'error', 0, false, undefined);
+      logPassError(logger.child({ stack }), error);
+    },
+    pass: async (stack) => {
+      const started = now();
+      const lane = memory.get(stack) ?? newLaneMemory();
+      memory.set(stack, lane);
+      const outcome = await runStackPass(stack, revisions.stack(stack), lane, passDeps);
+      recordOutcome(stack, outcome, started);
+      return { requeueAt: outcome.requeueAt };
+    },
+  });
+  signals.connect({ lanes, routed, healer });
+
+  /** Every stack in Git or on the engine: resync and start-up wake them all (a stack removed from Git while the daemon was down is pruned). */
+  const resyncAll = async (reason: string): Promise<void> => {
+    await revisions.refresh(reason);
+    const onEngine = await backend.observe(instance).then(stacksOf).catch(() => []);
+    for (const s of new Set([...revisions.names(), ...onEngine])) lanes.wake(s, reason);
+  };
+  const trigger = (reason: string): void => {
+    if (stop.signal.aborted) return;
+    if (reason.startsWith('resync')) void resyncAll(reason);
+    else void revisions.refresh(reason);
+  };
+
+  // The outward side.
+  const app = buildServer({
+    branch: settings.branch,
+    webhookSecret: settings.webhookSecret,
+    trigger,
+    isReady: () => state.isReady(),
+    getStatus: () => state.status(lanes.info(), revisions.revision()),
+    planJson: async () => {
+      try {
+        return renderJson((await planPass({ ...base, backend })).plan);
+      } catch (err) {
+        if (err instanceof ManifestsInvalidError) return renderJsonInvalid(err, instance);
+        throw err;
+      }
+    },
+    endpoints: () => routed.table(),
+    metrics,
+    logger,
+  });
+  const address = await listen(app, settings.listen);
+  if (settings.webhookSecret === undefined) logger.info('webhooks are off (set CAPSTAN_WEBHOOK_SECRET to accept them); POST /api/sync is open');
+  const watcher = isRemoteRepo(settings.repo ?? '') ? undefined : await watchLocalRef(settings.repo ?? '', settings.branch, (reason) => trigger(`watch: ${reason}`), logger);
+  const resync = await startResync(settings.resync, trigger);
+  const poll = setInterval(() => trigger('poll'), settings.intervalMs);
+  const events = watchEngineEvents({
+    open: dockerEventsOpener(instance),
+    onEvent: (e) => {
+      healer.noteEvent(e.action, e.stack, e.name, e.time, e.containerId);
+      lanes.wake(e.stack, `${e.action} ${e.name}`);
+    },
+    onReconnect: () => trigger('resync: events stream reconnected'),
+    logger,
+    signal: stop.signal,
+  });
+  logger.info({ listen: address, watch: watcher !== undefined, resync: settings.resync, syncWindows: settings.syncWindows.map((w) => w.text), repo: base.source.display, branch: settings.branch, instance, intervalMs: settings.intervalMs }, `capstan running; HTTP API on ${address}`);
+
+  // The first look: every stack in Git and on the engine gets a pass; ready once those ended.
+  void resyncAll('start').then(() => lanes.idle()).then(() => state.markReady());
+
+  const stopped = (async () => {
+    await new Promise<void>((resolve) => stop.signal.addEventListener('abort', () => resolve(), { once: true }));
+    clearInterval(poll);
+    resync.stop();
+    await lanes.stop();
+    prober.stop();
+    await events;
+    await routed.settled();
+    await status.settled();
+    await watcher?.close();
+    await app.close();
+  })();
+  return {
+    address,
+    stopped,
+    stop: (reason) => {
+      if (stop.signal.aborted) return;
+      logger.info({ reason }, 'stopping after the passes in flight');
+      stop.abort();
+    },
+  };
+}
+
+function stacksOf(observed: ObservedState): string[] {
+  return [...new Set([...observed.containers.map((c) => c.stack), ...observed.networks.map((n) => n.stack)])];
+}
+
+/** `name@ip` of every backend the router's current table lists (empty when it does not answer). */
+async function servedBackends(client: RouterClient): Promise<Set<string>> {
+  try {
+    const table = await client.table();
+    return new Set([...table.l4.flatMap((r) => r.backends), ...table.l7.flatMap((r) => r.backends)].map((b) => `${b.id.split(':')[0] ?? ''}@${b.host}`));
+  } catch {
+    return new Set();
+  }
+}
+
+function presumedReady(observed: ObservedState, served: ReadonlySet<string> | undefined): Set<string> {
+  if (served === undefined) return new Set();
+  return new Set(observed.containers.filter((c) => served.has(`${c.name}@${c.ip ?? ''}`)).map((c) => c.id));
+}
+
+function timedResolve<S extends PassContext['source']>(source: S, record: (seconds: number) => void): Pick<S, 'resolve'> {
+  return {
+    resolve: async (ref?: string) => {
+      const t = performance.now();
+      try {
+        return await source.resolve(ref);
+      } finally {
+        record((performance.now() - t) / 1000);
+      }
+    },
+  };
+}

@@ -1,0 +1,50 @@
+// One pass of every stack for the one-shot commands (`capstan apply`, the
+// converge benchmark): the newest commit's stacks, plus those only the engine
+// still has (to prune), in lanes side by side; each lane is stepped until
+// nothing more can be done now — its rollouts ended, its creates made —
+// without waiting for replicas to become ready, as `docker compose up -d`.
+
+import type { StackReport } from '../status/reporter.js';
+import type { PassContext } from './pass.js';
+import type { RevisionModel } from './desired-source.js';
+import { newLaneMemory, runStackPass, type LaneOutcome, type StackPassDeps } from './stack-pass.js';
+
+/** Passes one stack may take (each a rollout step or a phase of creates); a bound a rollout that ends never reaches. */
+const MAX_PASSES = 10_000;
+
+export interface StackApplied {
+  stack: string;
+  /** How its last pass ended. */
+  last: LaneOutcome;
+  /** The first pass's planned operations, one line each. */
+  lines: string[];
+  applied: number;
+}
+
+export async function applyRevision(ctx: PassContext, model: RevisionModel, opts: {
+  syncAllowed: boolean;
+  force: boolean;
+  report?: (stack: string, report: StackReport) => Promise<void>;
+}): Promise<StackApplied[]> {
+  const onEngine = (await ctx.backend.observe(ctx.instance)).containers.map((c) => c.stack);
+  const stacks = [...new Set([...model.stacks.keys(), ...onEngine])].sort();
+  const deps: StackPassDeps = {
+    backend: ctx.backend, instance: ctx.instance, publishPorts: ctx.publishPorts, contents: ctx.contents,
+    materialize: (rev) => ctx.source.materialize(rev), rollout: ctx.rollout, parallelism: ctx.parallelism, logger: ctx.logger, now: Date.now,
+    syncAllowed: () => opts.syncAllowed, force: opts.force, hooks: undefined, report: opts.report,
+  };
+  return Promise.all(stacks.map(async (stack) => {
+    const memory = newLaneMemory();
+    const lines: string[] = [];
+    let applied = 0;
+    for (let i = 0; ; i++) {
+      const last = await runStackPass(stack, model.stacks.get(stack), memory, deps);
+      if (i === 0) lines.push(...last.lines);
+      applied += last.applied;
+      const more = last.kind === 'superseded' || (last.kind === 'progressing' && last.reason !== 'AwaitingReadiness');
+      if (!more || i >= MAX_PASSES) return { stack, last, lines, applied };
+      const wait = Math.max(0, (last.requeueAt ?? Date.now()) - Date.now());
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  }));
+}

@@ -1,0 +1,135 @@
+// The daemon's routing table between snapshots. Each lane pass rebuilds its
+// stack's part from Git and the pass's snapshot; rollout steps change it in
+// between (a ready twin joins, a replica to be stopped leaves, a twin takes
+// its replica's name) and each change is pushed at once, so the router never
+// sends a request to a replica that is not ready or about to stop. A table
+// equal to the last one pushed is not sent again.
+
+import type { AdmittedReplica, Traffic } from '../apply/traffic.js';
+import type { DesiredStack, DesiredState } from '../desired/model.js';
+import type { Logger } from '../logging/logger.js';
+import type { ObservedContainer } from '../observed/model.js';
+import { buildRoutingTable, type BuiltTable } from '../router/routes.js';
+
+export interface RoutedTrafficOptions {
+  httpPort: number;
+  /** Replicas whose Capstan probe has not (or no longer) passed: they take no traffic. */
+  notReady: (containerId: string) => boolean;
+  /** Sends the table to the router; undefined without one (the table still feeds /api/endpoints). */
+  push: ((table: BuiltTable['table']) => Promise<void>) | undefined;
+  drain: ((backendId: string, timeoutMs: number) => Promise<void>) | undefined;
+  logger: Logger;
+}
+
+export class RoutedTraffic implements Traffic {
+  /** Each lane's last plan of its stack: what Git wants and what its snapshot saw. */
+  private readonly bases = new Map<string, { desired: DesiredStack | undefined; containers: readonly ObservedContainer[] }>();
+  private readonly added = new Map<string, ObservedContainer>();
+  private readonly removed = new Map<string, string>();
+  private readonly names = new Map<string, { stack: string; name: string }>();
+  private built: BuiltTable | undefined;
+  private lastProblems = '[]';
+  private lastPushed = '';
+  /** One push at a time, in order: the router must never go back to an older table. */
+  private pushing: Promise<void> = Promise.resolve();
+
+  constructor(private readonly opts: RoutedTrafficOptions) {}
+
+  /** The table now (GET /api/endpoints). */
+  table(): BuiltTable['table'] {
+    return this.built?.table ?? { l4: [], l7: [] };
+  }
+
+  /**
+   * A lane's new snapshot of its stack replaces what that stack's earlier
+   * steps changed; `drained` are replicas a rollout in progress keeps out of
+   * rotation (its record says so, so this survives restarts too).
+   */
+  planned(stack: string, desired: DesiredStack | undefined, containers: readonly ObservedContainer[], drained: readonly string[] = []): Promise<void> {
+    this.bases.set(stack, { desired, containers });
+    for (const [id, c] of this.added) if (c.stack === stack) this.added.delete(id);
+    for (const [id, s] of this.removed) if (s === stack) this.removed.delete(id);
+    for (const [id, n] of this.names) if (n.stack === stack) this.names.delete(id);
+    for (const id of drained) this.removed.set(id, stack);
+    if (desired === undefined && containers.length === 0) this.bases.delete(stack);
+    return this.rebuild();
+  }
+
+  admit(replica: AdmittedReplica): Promise<void> {
+    this.removed.delete(replica.containerId);
+    this.added.set(replica.containerId, {
+      id: replica.containerId, name: replica.name, stack: replica.stack, service: replica.service, number: 0, specHash: '', revision: '',
+      state: 'running', health: undefined, labels: {}, image: '', ip: replica.ip, lastRun: undefined, healthcheck: undefined,
+    });
+    return this.rebuild();
+  }
+
+  async retire(containerId: string, graceMs: number): Promise<void> {
+    const found = this.find(containerId);
+    const backendIds = found === undefined ? [] : this.backendIdsOf(this.names.get(containerId)?.name ?? found.name);
+    this.removed.set(containerId, found?.stack ?? '');
+    await this.rebuild();
+    const drain = this.opts.drain;
+    if (drain === undefined) return;
+    await Promise.all(backendIds.map((id) => drain(id, graceMs).catch((err: unknown) => this.opts.logger.warn({ err, backend: id }, `cannot drain ${id}; stopping it anyway`))));
+  }
+
+  renamed(containerId: string, name: string): Promise<void> {
+    this.names.set(containerId, { stack: this.find(containerId)?.stack ?? '', name });
+    return this.rebuild();
+  }
+
+  /** Readiness changed (a probe): the same snapshots, filtered anew. */
+  refresh(): Promise<void> {
+    return this.rebuild();
+  }
+
+  /** Waits for the pushes in flight (shutdown). */
+  settled(): Promise<void> {
+    return this.pushing;
+  }
+
+  private find(containerId: string): ObservedContainer | undefined {
+    const added = this.added.get(containerId);
+    if (added !== undefined) return added;
+    for (const base of this.bases.values()) {
+      const c = base.containers.find((x) => x.id === containerId);
+      if (c !== undefined) return c;
+    }
+    return undefined;
+  }
+
+  private backendIdsOf(name: string): string[] {
+    const table = this.table();
+    const all = [...(table.l4 ?? []).flatMap((r) => r.backends), ...(table.l7 ?? []).flatMap((r) => r.backends)];
+    return [...new Set(all.map((b) => b.id).filter((id) => id.startsWith(`${name}:`)))];
+  }
+
+  private rebuild(): Promise<void> {
+    const stacks = [...this.bases.keys()].sort();
+    const desired: DesiredState = { revision: '', stacks: stacks.flatMap((s) => { const d = this.bases.get(s)?.desired; return d === undefined ? [] : [d]; }) };
+    const containers = [...stacks.flatMap((s) => this.bases.get(s)?.containers ?? []), ...this.added.values()]
+      .filter((c) => !this.removed.has(c.id) && !this.opts.notReady(c.id))
+      .map((c) => {
+        const name = this.names.get(c.id)?.name;
+        return name === undefined ? c : { ...c, name };
+      });
+    const built = buildRoutingTable(desired, { instance: '', containers, networks: [], volumes: [] }, this.opts.httpPort);
+    const problems = JSON.stringify(built.problems);
+    if (built.problems.length > 0 && problems !== this.lastProblems) this.opts.logger.warn({ problems: built.problems }, 'some routes are left out');
+    this.lastProblems = problems;
+    this.built = built;
+    const push = this.opts.push;
+    if (push === undefined) return Promise.resolve();
+    // Each push sends the newest table at its turn, so a burst of changes costs one push per change at most and never reorders; an unchanged table is not sent.
+    const step = this.pushing.then(async () => {
+      const table = this.table();
+      const text = JSON.stringify(table);
+      if (text === this.lastPushed) return;
+      await push(table);
+      this.lastPushed = text;
+    });
+    this.pushing = step.catch((err: unknown) => this.opts.logger.warn({ err }, 'cannot push the routing table'));
+    return this.pushing;
+  }
+}

@@ -1,0 +1,256 @@
+// One lane pass of one stack (DESIGN §4): take the stack as the newest commit
+// has it, one snapshot of its objects, plan, apply what needs one engine call
+// each and advance each rollout by one step, then report. Level-based: what
+// runs and the persisted rollout records are read afresh every pass, so a
+// crash anywhere is healed by the next one. The pass ends with a typed
+// outcome — converged, progressing, superseded, failed or held — and says
+// when it wants to run again; lastAppliedRevision moves only on converged.
+
+import { applyStackPlan, type OperationFailure } from '../apply/executor.js';
+import type { RolloutSupport } from '../apply/rollout.js';
+import type { Backend } from '../backends/backend.js';
+import type { DesiredStack, DesiredState } from '../desired/model.js';
+import { decodeSpecLabel } from '../desired/spec-label.js';
+import { RolloutFailedError } from '../errors.js';
+import type { ProbedReplica } from '../health/prober.js';
+import type { Logger } from '../logging/logger.js';
+import type { ObservedContainer, ObservedState } from '../observed/model.js';
+import type { Plan } from '../plan/operations.js';
+import { planChanges, type HealingInput } from '../plan/planner.js';
+import { describeOperation } from '../plan/render.js';
+import { contentReader, type ContentSources } from '../secrets/contents.js';
+import { servicesOf, type StackInput, type StackOutcome as StatusOutcome } from '../status/model.js';
+import type { LaneOutcomeKind, StackReport } from '../status/reporter.js';
+import { assessServices, type HealthFacts } from '../status/service-health.js';
+import { describeHeld, type RollingRecord } from '../strategies/rolling.js';
+import type { RolloutProgress } from '../strategies/step.js';
+import { needsCheckout, type StackAtRevision } from './desired-source.js';
+
+/** Why a pass ended as it did, as a value (metrics, logs, tests). */
+export type LaneReason =
+  | 'Converged'
+  | 'RolloutProgressing' | 'Applied' | 'AwaitingReadiness' | 'AwaitingDependency'
+  | 'Superseded'
+  | 'ApplyFailed' | 'RolloutFailed' | 'ManifestsInvalid' | 'ReplicasFailing'
+  | 'SyncWindowClosed' | 'RolloutHeld';
+
+export interface LaneOutcome {
+  kind: LaneOutcomeKind;
+  reason: LaneReason;
+  stack: string;
+  revision: string | undefined;
+  /** Operations planned, and done (rollouts count the slots they moved). */
+  planned: number;
+  /** The planned operations, one line each (`recreate web-api-2: image …`). */
+  lines: readonly string[];
+  applied: number;
+  failures: readonly OperationFailure[];
+  progress: readonly RolloutProgress[];
+  /** When the lane wants to run again by itself (ms). */
+  requeueAt: number | undefined;
+}
+
+/** What a lane remembers between its passes; nothing here is needed after a restart. */
+export interface LaneMemory {
+  /** The stack's last valid desired state: healed to while a newer commit's file is invalid. */
+  lastGood: StackAtRevision | undefined;
+  /** When each service began waiting for its depends_on. */
+  dependencyWaits: Map<string, number>;
+}
+
+export function newLaneMemory(): LaneMemory {
+  return { lastGood: undefined, dependencyWaits: new Map() };
+}
+
+/** The daemon's own parts a pass feeds; one-shot commands leave them out. */
+export interface DaemonHooks {
+  healing(stack: string, observed: ObservedState): HealingInput;
+  /** Returns when the lane should look again for healing's sake. */
+  planned(stack: string, desired: DesiredStack | undefined, plan: Plan, observed: ObservedState, drained: readonly string[]): number | undefined;
+  /** Ids of the operations this pass did. */
+  applied(stack: string, plan: Plan, observed: ObservedState, done: ReadonlySet<string>): void;
+  facts(stack: string): Promise<HealthFacts>;
+}
+
+export interface StackPassDeps {
+  backend: Backend;
+  instance: string;
+  publishPorts: boolean;
+  contents: ContentSources | undefined;
+  /** The repository's files at a revision on disk (builds, relative binds, secret files). */
+  materialize: (revision: string) => Promise<string>;
+  rollout: RolloutSupport;
+  parallelism: number;
+  logger: Logger;
+  now: () => number;
+  /** False while a sync window holds changes (and no --force). */
+  syncAllowed: () => boolean;
+  /** `apply --force`: try revisions whose rollout failed before, too. */
+  force: boolean;
+  hooks: DaemonHooks | undefined;
+  report: ((stack: string, report: StackReport) => Promise<void>) | undefined;
+}
+
+/** Looks again this soon while replicas start and no event has said so (events and probes usually wake the lane first). */
+const READINESS_RECHECK_MS = 2000;
+
+export async function runStackPass(stack: string, at: StackAtRevision | undefined, memory: LaneMemory, deps: StackPassDeps): Promise<LaneOutcome> {
+  const invalid = at !== undefined && at.errors.length > 0;
+  if (at !== undefined && !invalid) memory.lastGood = at;
+  // While its newest file is invalid, the stack is healed to what last was valid (nothing changes otherwise).
+  const working = invalid ? memory.lastGood : at;
+  const revision = working?.revision ?? at?.revision;
+  const desiredStack = working?.desired;
+  const log = deps.logger.child({ stack, ...(revision === undefined ? {} : { revision }) });
+  const observed = scoped(await deps.backend.observe(deps.instance, { stack }), stack);
+  const [allHeld, records] = await Promise.all([deps.force ? [] : deps.rollout.held.list(), deps.rollout.store.read(stack)]);
+  const desired: DesiredState = { revision: revision ?? '', stacks: desiredStack === undefined ? [] : [desiredStack] };
+  if (invalid && desiredStack === undefined && observed.containers.length > 0) {
+    // Nothing valid is known to heal to (an operator restart on a bad commit): leave what runs alone.
+    return finish(stack, at, memory, deps, { plan: undefined, observed, records, outcome: base('failed', 'ManifestsInvalid') });
+  }
+  const plan = planChanges(desired, observed, deps.hooks?.healing(stack, observed), allHeld.filter((h) => h.stack === stack));
+  const drained = drainedReplicas(records, observed.containers);
+  const healWake = deps.hooks?.planned(stack, desiredStack, plan, observed, drained);
+
+  if (plan.operations.length > 0 && !deps.syncAllowed()) {
+    log.info({ operations: plan.operations.length, reason: 'SyncWindowClosed' }, `sync window closed: ${plan.operations.length} changes wait`);
+    return finish(stack, at, memory, deps, { plan, observed, records, outcome: { ...base('held', 'SyncWindowClosed'), planned: plan.operations.length, requeueAt: healWake } });
+  }
+  if (plan.operations.length === 0 && records.size === 0) {
+    const outcome = await settle(stack, desired, plan, observed, deps, healWake);
+    return finish(stack, at, memory, deps, { plan, observed, records, outcome });
+  }
+
+  const checkoutDir = revision !== undefined && needsCheckout(desired) ? await deps.materialize(revision) : undefined;
+  if (plan.operations.length > 0) log.info({ operations: plan.operations.length }, `applying ${plan.operations.length} operation${plan.operations.length === 1 ? '' : 's'}`);
+  const readContent = contentReader(deps.contents ?? { env: {}, ageKeyFile: undefined }, checkoutDir);
+  const ctx = { instance: deps.instance, revision: revision ?? '', checkoutDir, publishPorts: deps.publishPorts, readContent };
+  const result = await applyStackPlan({ plan, desired: desiredStack, observed: observed.containers, records, dependencyWaits: memory.dependencyWaits }, deps.backend, ctx, {
+    parallelism: deps.parallelism, logger: log, rollout: deps.rollout,
+  });
+  if (!sameRecords(records, result.records)) await deps.rollout.store.write(stack, result.records);
+  deps.hooks?.applied(stack, plan, observed, new Set(result.done));
+
+  const requeueAt = earliest(result.wakeAt, healWake, result.applied > 0 || result.finished > 0 ? deps.now() : undefined);
+  const common = { planned: plan.operations.length, applied: result.applied, failures: result.failures, progress: result.progress, requeueAt };
+  let outcome: LaneOutcome;
+  if (result.failures.length > 0) outcome = { ...base('failed', result.failures.some((f) => f.reason === 'rollout') ? 'RolloutFailed' : 'ApplyFailed'), ...common };
+  else if (result.superseded.length > 0) outcome = { ...base('superseded', 'Superseded'), ...common, requeueAt: deps.now() };
+  else if (result.records.size > 0) outcome = { ...base('progressing', 'RolloutProgressing'), ...common };
+  else if (result.applied > 0 || result.finished > 0) outcome = { ...base('progressing', 'Applied'), ...common };
+  else if (result.waiting.length > 0) outcome = { ...base('progressing', 'AwaitingDependency'), ...common };
+  else {
+    const settled = await settle(stack, desired, plan, observed, deps, requeueAt);
+    outcome = { ...settled, ...common, requeueAt: settled.requeueAt };
+  }
+  return finish(stack, at, memory, deps, { plan, observed, records: result.records, outcome });
+
+  function base(kind: LaneOutcomeKind, reason: LaneReason): LaneOutcome {
+    return { kind, reason, stack, revision, planned: 0, lines: [], applied: 0, failures: [], progress: [], requeueAt: undefined };
+  }
+}
+
+/** Nothing left to do this pass: converged when every replica is ready, else waiting for them or failing. */
+async function settle(stack: string, desired: DesiredState, plan: Plan, observed: ObservedState, deps: StackPassDeps, healWake: number | undefined): Promise<LaneOutcome> {
+  const revision = plan.revision === '' ? undefined : plan.revision;
+  const outcome = (kind: LaneOutcomeKind, reason: LaneReason, requeueAt: number | undefined): LaneOutcome => ({ kind, reason, stack, revision, planned: 0, lines: [], applied: 0, failures: [], progress: [], requeueAt });
+  if (plan.heldRollouts.length > 0) return outcome('held', 'RolloutHeld', healWake);
+  const health = assessServices(desired, observed, await deps.hooks?.facts(stack), deps.now());
+  if (health.every((h) => h.status === 'Healthy')) return outcome('converged', 'Converged', healWake);
+  const failing = health.some((h) => h.reason === 'CrashLoop') || observed.containers.some((c) => c.state === 'exited' || c.state === 'dead' || c.state === 'restarting');
+  if (failing) return outcome('failed', 'ReplicasFailing', healWake);
+  return outcome('progressing', 'AwaitingReadiness', earliest(healWake, deps.now() + READINESS_RECHECK_MS));
+}
+
+interface Finished {
+  plan: Plan | undefined;
+  observed: ObservedState;
+  records: ReadonlyMap<string, RollingRecord>;
+  outcome: LaneOutcome;
+}
+
+/** Logs the outcome when it says something new, reports status, and hands the outcome to the lane. */
+async function finish(stack: string, at: StackAtRevision | undefined, memory: LaneMemory, deps: StackPassDeps, finished: Finished): Promise<LaneOutcome> {
+  const f: Finished = { ...finished, outcome: { ...finished.outcome, planned: finished.plan?.operations.length ?? 0, lines: finished.plan?.operations.map(describeOperation) ?? [] } };
+  if (deps.report === undefined) return f.outcome;
+  const working = at !== undefined && at.errors.length > 0 ? memory.lastGood : at;
+  const desired: DesiredState = { revision: working?.revision ?? '', stacks: working?.desired === undefined ? [] : [working.desired] };
+  const facts = await deps.hooks?.facts(stack);
+  const health = working?.desired === undefined ? [] : assessServices(desired, f.observed, facts, deps.now());
+  const specs = new Map((working?.desired?.services ?? []).map((s) => [s.name, { image: s.spec.image, specHash: s.specHash }]));
+  const gone = at === undefined && f.observed.containers.length === 0 && f.observed.networks.length === 0;
+  const input: StackInput = {
+    stack,
+    revision: at?.revision ?? working?.revision,
+    outcome: statusOutcome(at, f),
+    // What runs while changes wait is the previous revision: its services stay as last reported.
+    services: f.outcome.reason === 'SyncWindowClosed' || working?.desired === undefined ? undefined : servicesOf(stack, health, specs),
+    containers: f.observed.containers,
+    converged: f.outcome.kind === 'converged' && !(at !== undefined && at.errors.length > 0),
+  };
+  const failures = f.outcome.failures.map((x) => x.error instanceof RolloutFailedError ? x.error.message : `${x.line}: ${x.error.message}`);
+  const rolledBack = f.outcome.failures.some((x) => x.error instanceof RolloutFailedError && x.error.end === 'rolled-back');
+  await deps.report(stack, {
+    outcome: f.outcome.kind,
+    input,
+    health: working?.desired === undefined ? undefined : health,
+    progress: f.outcome.progress,
+    ...(f.outcome.failures.length > 0 && input.revision !== undefined && (rolledBack || f.outcome.reason === 'ApplyFailed') ? { failed: { revision: input.revision, messages: failures } } : {}),
+    ...(gone ? { gone: true } : {}),
+  });
+  return f.outcome;
+}
+
+function statusOutcome(at: StackAtRevision | undefined, f: Finished): StatusOutcome {
+  if (at !== undefined && at.errors.length > 0) return { kind: 'invalid', problems: at.errors.map((e) => e.format()) };
+  if (f.outcome.reason === 'SyncWindowClosed') return { kind: 'held', waiting: f.outcome.planned };
+  const failures = f.outcome.failures.map((x) => x.error instanceof RolloutFailedError ? x.error.message : `${x.line}: ${x.error.message}`);
+  const rolledBack = f.outcome.failures.some((x) => x.error instanceof RolloutFailedError && x.error.end === 'rolled-back');
+  if (failures.length > 0) return rolledBack ? { kind: 'rolled-back', failures, revert: undefined } : { kind: 'apply-failed', failures };
+  const held = f.plan?.heldRollouts ?? [];
+  if (held.length > 0) return { kind: 'rolled-back', failures: held.map(describeHeld), revert: undefined };
+  return { kind: 'applied' };
+}
+
+/** Only this stack's objects, even from a backend that ignores the scope. */
+function scoped(observed: ObservedState, stack: string): ObservedState {
+  return {
+    instance: observed.instance,
+    containers: observed.containers.filter((c) => c.stack === stack),
+    networks: observed.networks.filter((n) => n.stack === stack),
+    volumes: observed.volumes.filter((v) => v.stack === stack),
+  };
+}
+
+/** Replicas a rollout in progress keeps out of rotation until it retires them. */
+function drainedReplicas(records: ReadonlyMap<string, RollingRecord>, containers: readonly ObservedContainer[]): string[] {
+  return [...records.values()].flatMap((r) => (r.batch?.slots ?? []).filter((s) => s.drained).flatMap((s) => {
+    const old = containers.find((c) => c.service === r.service && c.number === s.number && c.specHash !== r.targetHash && !c.name.endsWith('-next'));
+    return old === undefined ? [] : [old.id];
+  }));
+}
+
+function sameRecords(a: ReadonlyMap<string, RollingRecord>, b: ReadonlyMap<string, RollingRecord>): boolean {
+  return a.size === b.size && [...a].every(([k, v]) => JSON.stringify(b.get(k)) === JSON.stringify(v));
+}
+
+function earliest(...times: (number | undefined)[]): number | undefined {
+  const set = times.filter((t): t is number => t !== undefined);
+  return set.length === 0 ? undefined : Math.min(...set);
+}
+
+/**
+ * Running replicas whose spec declares x-capstan.probe. A replica on the
+ * desired spec is probed as Git says now (a probe edit needs no new replica);
+ * any other as it was made (its spec label): mid-rollout, old replicas must
+ * not be judged by the new release's probe.
+ */
+export function probedReplicas(desired: DesiredStack | undefined, observed: readonly ObservedContainer[]): ProbedReplica[] {
+  const services = new Map((desired?.services ?? []).map((s) => [s.name, s]));
+  return observed.flatMap((c) => {
+    const service = services.get(c.service);
+    const probe = service !== undefined && service.specHash === c.specHash ? service.spec.capstan.probe : decodeSpecLabel(c.labels)?.capstan.probe;
+    return probe === undefined || c.state !== 'running' ? [] : [{ containerId: c.id, name: c.name, stack: c.stack, service: c.service, ip: c.ip, probe }];
+  });
+}
