@@ -173,7 +173,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     healing: (stack, observed) => healer.input(stack, observed),
     planned: (stack, desired, plan, observed, drained) => {
       // What the router served before this process started was ready; it keeps its traffic until a probe says otherwise.
-      prober.sync(stack, probedReplicas(desired, observed.containers), presumedReady(observed, served));
+      prober.sync(stack, probedReplicas(desired, observed.containers.filter((c) => !drained.includes(c.id))), presumedReady(observed, served));
       void routed.planned(stack, desired, observed.containers, drained);
       return healer.planned(stack, { plan, observed });
     },
@@ -183,7 +183,11 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const passDeps: StackPassDeps = {
     backend, instance, publishPorts: base.publishPorts, contents: base.contents,
     materialize: (revision) => base.source.materialize(revision),
-    rollout: { ...base.rollout, traffic, probes: prober, store: fileRolloutStore(rolloutsDir(settings.dataDir, instance)), now, removing: (id) => healer.noteRemoving(id) },
+    rollout: { ...base.rollout, traffic, probes: prober, store: fileRolloutStore(rolloutsDir(settings.dataDir, instance)), now, removing: (id) => {
+      // Stopping on purpose: its probes must not call that a liveness failure.
+      prober.forget(id);
+      healer.noteRemoving(id);
+    } },
     parallelism: settings.parallelism, logger, now, syncAllowed, force: false, hooks,
     report: (stack, report) => status.report(stack, report),
   };

@@ -56,10 +56,12 @@ export interface LaneMemory {
   lastGood: StackAtRevision | undefined;
   /** When each service began waiting for its depends_on. */
   dependencyWaits: Map<string, number>;
+  /** The invalid revision whose problems were logged: a bad commit is reported once, not on every pass. */
+  invalidLogged: string | undefined;
 }
 
 export function newLaneMemory(): LaneMemory {
-  return { lastGood: undefined, dependencyWaits: new Map() };
+  return { lastGood: undefined, dependencyWaits: new Map(), invalidLogged: undefined };
 }
 
 /** The daemon's own parts a pass feeds; one-shot commands leave them out. */
@@ -102,6 +104,11 @@ export async function runStackPass(stack: string, at: StackAtRevision | undefine
   const revision = working?.revision ?? at?.revision;
   const desiredStack = working?.desired;
   const log = deps.logger.child({ stack, ...(revision === undefined ? {} : { revision }) });
+  if (invalid && memory.invalidLogged !== at.revision) {
+    memory.invalidLogged = at.revision;
+    for (const e of at.errors) log.error({ file: e.file, line: e.line, col: e.col, code: e.code }, e.format());
+    log.error({ code: 'E_MANIFESTS_INVALID', revision: at.revision }, `${at.revision.slice(0, 7)}: ${at.errors.length} problem${at.errors.length === 1 ? '' : 's'} in the manifests of ${stack}; ${memory.lastGood === undefined ? 'nothing of it is changed' : `the last good revision ${memory.lastGood.revision.slice(0, 7)} keeps running`}`);
+  }
   const observed = scoped(await deps.backend.observe(deps.instance, { stack }), stack);
   const [allHeld, records] = await Promise.all([deps.force ? [] : deps.rollout.held.list(), deps.rollout.store.read(stack)]);
   const desired: DesiredState = { revision: revision ?? '', stacks: desiredStack === undefined ? [] : [desiredStack] };
