@@ -216,9 +216,15 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     const onEngine = await backend.observe(instance).then(stacksOf).catch(() => []);
     for (const s of new Set([...revisions.names(), ...onEngine])) lanes.wake(s, reason);
   };
+  // A sync window that opens (or closes) changes what every lane may do: each looks again.
+  let windowOpen = syncAllowed();
   const trigger = (reason: string): void => {
     if (stop.signal.aborted) return;
-    if (reason.startsWith('resync')) void resyncAll(reason);
+    const open = syncAllowed();
+    const windowMoved = open !== windowOpen;
+    windowOpen = open;
+    // A resync, a sync asked for through the API, or a window that moved: every lane; anything else: the lanes Git changed.
+    if (reason.startsWith('resync') || reason === 'api sync' || windowMoved) void resyncAll(windowMoved ? `sync window ${open ? 'opened' : 'closed'}` : reason);
     else void revisions.refresh(reason);
   };
 

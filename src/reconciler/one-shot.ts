@@ -31,18 +31,24 @@ export async function applyRevision(ctx: PassContext, model: RevisionModel, opts
   const deps: StackPassDeps = {
     backend: ctx.backend, instance: ctx.instance, publishPorts: ctx.publishPorts, contents: ctx.contents,
     materialize: (rev) => ctx.source.materialize(rev), rollout: ctx.rollout, parallelism: ctx.parallelism, logger: ctx.logger, now: Date.now,
-    syncAllowed: () => opts.syncAllowed, force: opts.force, hooks: undefined, report: opts.report,
+    syncAllowed: () => opts.syncAllowed, force: opts.force, hooks: undefined, report: undefined,
   };
   return Promise.all(stacks.map(async (stack) => {
     const memory = newLaneMemory();
     const lines: string[] = [];
     let applied = 0;
+    // Status hears only how the stack ended up: one command, one commit per stack at most.
+    let report: StackReport | undefined;
+    const lane = { ...deps, report: opts.report === undefined ? undefined : async (_: string, r: StackReport) => void (report = r) };
     for (let i = 0; ; i++) {
-      const last = await runStackPass(stack, model.stacks.get(stack), memory, deps);
+      const last = await runStackPass(stack, model.stacks.get(stack), memory, lane);
       if (i === 0) lines.push(...last.lines);
       applied += last.applied;
       const more = last.kind === 'superseded' || (last.kind === 'progressing' && last.reason !== 'AwaitingReadiness');
-      if (!more || i >= MAX_PASSES) return { stack, last, lines, applied };
+      if (!more || i >= MAX_PASSES) {
+        if (report !== undefined) await opts.report?.(stack, report);
+        return { stack, last, lines, applied };
+      }
       const wait = Math.max(0, (last.requeueAt ?? Date.now()) - Date.now());
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
     }

@@ -151,7 +151,7 @@ export class StatusReporter {
     const previous = this.stacks.get(stack);
     if (report.health !== undefined) {
       this.health.set(stack, report.health);
-      this.logHealth(report.health);
+      this.logHealth(report.health, report.outcome);
     }
     if (report.progress.length > 0) this.progress.set(stack, report.progress);
     else this.progress.delete(stack);
@@ -277,8 +277,13 @@ export class StatusReporter {
     return text;
   }
 
-  /** A Degraded service is a warning each time its problem changes; a first Healthy one is only worth a debug line. */
-  private logHealth(health: readonly ServiceHealth[]): void {
+  /**
+   * A Degraded service is a warning each time its problem changes once its
+   * lane settled (replicas still starting during a deploy are no news); a
+   * first Healthy one is only worth a debug line.
+   */
+  private logHealth(health: readonly ServiceHealth[], outcome: LaneOutcomeKind): void {
+    if (outcome === 'progressing' || outcome === 'superseded') return;
     for (const h of health) {
       const key = `${h.stack}/${h.service}`;
       const line = `${h.status} ${h.reason ?? ''} ${h.live.message} ${JSON.stringify(h.unhealthy)}`;

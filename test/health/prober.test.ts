@@ -30,7 +30,7 @@ describe('Prober', () => {
       },
       onFailed: (r) => failed.push(r.name),
     });
-    prober.sync([replica('1'), replica('2')]);
+    prober.sync('web', [replica('1'), replica('2')]);
     expect(prober.isNotReady('1')).toBe(true);
     await until(() => prober.readyReplicas().length === 2);
 
@@ -44,7 +44,7 @@ describe('Prober', () => {
     expect(calls.get('1')).toBe(probedAfterFailure);
     expect(failed).toHaveLength(1);
 
-    prober.sync([replica('1')]);
+    prober.sync('web', [replica('1')]);
     const probes2 = calls.get('2');
     await new Promise((r) => setTimeout(r, 30));
     expect(calls.get('2')).toBe(probes2);
