@@ -125,7 +125,8 @@ export async function runStackPass(stack: string, at: StackAtRevision | undefine
     return finish(stack, at, memory, deps, { plan, observed, records, outcome: { ...base('held', 'SyncWindowClosed'), planned: plan.operations.length, requeueAt: healWake } });
   }
   if (plan.operations.length === 0 && records.size === 0) {
-    const outcome = await settle(stack, desired, plan, observed, deps, healWake);
+    const settled = await settle(stack, desired, plan, observed, deps, healWake);
+    const outcome = invalid ? { ...settled, kind: 'failed' as const, reason: 'ManifestsInvalid' as const } : settled;
     return finish(stack, at, memory, deps, { plan, observed, records, outcome });
   }
 
@@ -151,6 +152,8 @@ export async function runStackPass(stack: string, at: StackAtRevision | undefine
     const settled = await settle(stack, desired, plan, observed, deps, requeueAt);
     outcome = { ...settled, ...common, requeueAt: settled.requeueAt };
   }
+  // Healing to the last good revision does not make an invalid commit any better.
+  if (invalid) outcome = { ...outcome, kind: 'failed', reason: 'ManifestsInvalid' };
   return finish(stack, at, memory, deps, { plan, observed, records: result.records, outcome });
 
   function base(kind: LaneOutcomeKind, reason: LaneReason): LaneOutcome {

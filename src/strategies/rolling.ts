@@ -184,8 +184,13 @@ export interface RollingStep {
   end: RollingEnd | undefined;
 }
 
-/** How often a replica that is still starting is looked at (events and probes wake the lane sooner). */
+/**
+ * How often a replica that is still starting is looked at: soon at first,
+ * then less often the longer it takes (up to AWAIT_POLL_MAX_MS); engine
+ * events and probe verdicts wake the lane sooner anyway.
+ */
 export const AWAIT_POLL_MS = 250;
+export const AWAIT_POLL_MAX_MS = 2000;
 
 export function beginRolling(opts: {
   id: string; stack: string; service: string; revision: string; targetHash: string; slots: readonly number[];
@@ -284,7 +289,10 @@ function awaitReady(record: RollingRecord, batch: NonNullable<RollingRecord['bat
     waiting = true;
     return s;
   });
-  if (waiting) return { record: { ...record, batch: { ...batch, slots } }, actions: [], wakeAt: Math.min(batch.deadline, now + AWAIT_POLL_MS), end: undefined };
+  if (waiting) {
+    const poll = Math.min(AWAIT_POLL_MAX_MS, Math.max(AWAIT_POLL_MS, (now - record.phaseSince) / 4));
+    return { record: { ...record, batch: { ...batch, slots } }, actions: [], wakeAt: Math.min(batch.deadline, now + poll), end: undefined };
+  }
   // Shift traffic: every ready newcomer in, every replica it replaces out (start-first keeps it running until retired).
   const actions: RolloutAction[] = [];
   const shifted = slots.map((s): BatchSlot => {
