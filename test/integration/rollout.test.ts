@@ -6,7 +6,7 @@
 // finishes the job after a restart; scaling down drains before it stops.
 
 import { execFile, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -54,7 +54,7 @@ function startDaemon(): ChildProcess {
 }
 
 /** The daemon's last lines, for a wait that timed out. */
-const daemonLogs = (): string => { writeFileSync("/tmp/roll-logs.txt", logs); return `daemon logs:\n${logs.slice(-6000)}`; };
+const daemonLogs = (): string => `daemon logs:\n${logs.slice(-6000)}`;
 
 /** Bounded load on both entries: `clients` loops of sequential requests until `stop` (or `maxRequests` each). */
 function load(clients: number, maxRequests: number): { stop: () => Promise<{ ok: number; failed: string[]; bodies: Record<string, number> }> } {
