@@ -1,6 +1,6 @@
 // Runs each running replica's `x-capstan.probe` on its own timer and feeds
-// the state machine. Readiness is offered to the router (readyReplicas) and
-// to status; a liveness verdict (failed after having been ready) is handed
+// the state machine. Its verdicts feed readiness (health/readiness.ts) for
+// the router, rollouts and status; a liveness verdict (failed after having been ready) is handed
 // to `onFailed` once, which replaces the replica. Targets come from each
 // pass's snapshot; a replica gone from it stops being probed.
 
@@ -79,17 +79,6 @@ export class Prober implements ProbeTracker {
     if (t === undefined) return;
     clearTimeout(t.timer);
     this.tracked.delete(containerId);
-  }
-
-  /** Ready replicas per the probes, for the router's table. Replicas without a probe are not listed here. */
-  readyReplicas(): ProbedReplica[] {
-    return [...this.tracked.values()].filter((t) => t.health.state === 'ready').map((t) => t.replica);
-  }
-
-  /** True when the container has a probe and is not (yet, or any more) ready. */
-  isNotReady(containerId: string): boolean {
-    const t = this.tracked.get(containerId);
-    return t !== undefined && t.health.state !== 'ready';
   }
 
   /** The replica's check and health, for readiness; undefined when it has no probe (or is not tracked). */

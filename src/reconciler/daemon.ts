@@ -128,7 +128,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const routerClient = opts.router?.client;
   const routed = new RoutedTraffic({
     httpPort: settings.httpPort,
-    notReady: (id) => prober.isNotReady(id),
+    probeOf: (id) => prober.verdict(id),
     push: routerClient === undefined ? undefined : async (table) => void (await routerClient.pushTable(table)),
     drain: routerClient === undefined ? undefined : async (id, ms) => void (await routerClient.drain(id, ms)),
     logger,

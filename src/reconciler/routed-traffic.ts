@@ -7,14 +7,15 @@
 
 import type { AdmittedReplica, Traffic } from '../apply/traffic.js';
 import type { DesiredStack, DesiredState } from '../desired/model.js';
+import type { ProbeVerdict } from '../health/readiness.js';
 import type { Logger } from '../logging/logger.js';
 import type { ObservedContainer } from '../observed/model.js';
 import { buildRoutingTable, type BuiltTable } from '../router/routes.js';
 
 export interface RoutedTrafficOptions {
   httpPort: number;
-  /** Replicas whose Capstan probe has not (or no longer) passed: they take no traffic. */
-  notReady: (containerId: string) => boolean;
+  /** The prober's verdict of a replica with an x-capstan.probe: one that has not (or no longer) passed takes no traffic. */
+  probeOf: (containerId: string) => ProbeVerdict | undefined;
   /** Sends the table to the router; undefined without one (the table still feeds /api/endpoints). */
   push: ((table: BuiltTable['table']) => Promise<void>) | undefined;
   drain: ((backendId: string, timeoutMs: number) => Promise<void>) | undefined;
@@ -109,12 +110,12 @@ export class RoutedTraffic implements Traffic {
     const stacks = [...this.bases.keys()].sort();
     const desired: DesiredState = { revision: '', stacks: stacks.flatMap((s) => { const d = this.bases.get(s)?.desired; return d === undefined ? [] : [d]; }) };
     const containers = [...stacks.flatMap((s) => this.bases.get(s)?.containers ?? []), ...this.added.values()]
-      .filter((c) => !this.removed.has(c.id) && !this.opts.notReady(c.id))
+      .filter((c) => !this.removed.has(c.id))
       .map((c) => {
         const name = this.names.get(c.id)?.name;
         return name === undefined ? c : { ...c, name };
       });
-    const built = buildRoutingTable(desired, { instance: '', containers, networks: [], volumes: [] }, this.opts.httpPort);
+    const built = buildRoutingTable(desired, { instance: '', containers, networks: [], volumes: [] }, this.opts.httpPort, this.opts.probeOf);
     const problems = JSON.stringify(built.problems);
     if (built.problems.length > 0 && problems !== this.lastProblems) this.opts.logger.warn({ problems: built.problems }, 'some routes are left out');
     this.lastProblems = problems;

@@ -1,10 +1,12 @@
 // Builds the routing table from the desired state and one observed snapshot
 // (pure: no I/O, no clock). Published ports become L4 listeners over every
 // ready replica's container port; `x-capstan.route` becomes L7 entries.
-// Ready means running, not failing its healthcheck, and with an address.
+// A replica is routed when it is ready (health/readiness.ts: the one
+// definition, with what the prober knows) and has an address.
 
 import { z } from 'zod';
 import type { DesiredState } from '../desired/model.js';
+import { isReady, type ProbeVerdict } from '../health/readiness.js';
 import type { ObservedContainer, ObservedState } from '../observed/model.js';
 import type { RoutingTableInput } from './table.js';
 
@@ -24,11 +26,9 @@ export interface BuiltTable {
 
 type TableBackend = { id: string; host: string; port: number; weight: number };
 
-function ready(c: ObservedContainer): c is ObservedContainer & { ip: string } {
-  return c.state === 'running' && c.health !== 'starting' && c.health !== 'unhealthy' && c.ip !== undefined;
-}
-
-export function buildRoutingTable(desired: DesiredState, observed: ObservedState, httpPort: number): BuiltTable {
+/** `probeOf`: the prober's verdict of a replica with a probe (none: its healthcheck alone decides). */
+export function buildRoutingTable(desired: DesiredState, observed: ObservedState, httpPort: number, probeOf: (containerId: string) => ProbeVerdict | undefined = () => undefined): BuiltTable {
+  const ready = (c: ObservedContainer): c is ObservedContainer & { ip: string } => c.ip !== undefined && isReady(c, probeOf(c.id));
   const problems: string[] = [];
   const l4: NonNullable<RoutingTableInput['l4']> = [];
   const l7: NonNullable<RoutingTableInput['l7']> = [];
