@@ -6,7 +6,7 @@ import type { Settings } from '../config/settings.js';
 import { ApplyError, ManifestsInvalidError, RolloutHeldError, SyncWindowClosedError } from '../errors.js';
 import { describeHeld } from '../strategies/rolling.js';
 import type { Logger } from '../logging/logger.js';
-import { isSyncAllowed } from '../reconciler/sync-window.js';
+import { isSyncAllowed } from '../config/sync-window.js';
 import { applyRevision } from '../reconciler/one-shot.js';
 import type { DesiredState } from '../desired/model.js';
 import { routerClient } from '../router/client.js';

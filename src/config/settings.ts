@@ -6,7 +6,8 @@ import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { parseDurationMs } from '../manifests/units.js';
 import { parseAuthor } from '../source/author.js';
-import { parseSyncWindow, type SyncWindow } from '../reconciler/sync-window.js';
+import { parseCron } from '../schedule/cron.js';
+import { parseSyncWindow, type SyncWindow } from './sync-window.js';
 import { parseAdminAddress, type TcpAdminAddress } from '../router/address.js';
 import { VERSION } from '../version.js';
 
@@ -98,10 +99,10 @@ const list = z.union([z.string(), z.array(z.string())]).transform((v) => (typeof
 const resync = z.string().transform((v, ctx): Resync => {
   const ms = parseDurationMs(v);
   if (ms !== undefined && ms > 0) return { kind: 'interval', ms };
-  // Five fields, or six with seconds first (node-cron checks the fields when it schedules).
+  const schedule = parseCron(v);
+  if (typeof schedule !== 'string') return { kind: 'cron', expression: schedule.text };
   const fields = v.trim().split(/\s+/).length;
-  if (fields === 5 || fields === 6) return { kind: 'cron', expression: v.trim() };
-  ctx.addIssue({ code: 'custom', message: `"${v}" is neither a duration (5m) nor a cron expression ("*/10 * * * *")` });
+  ctx.addIssue({ code: 'custom', message: fields === 5 || fields === 6 ? schedule : `"${v}" is neither a duration (5m) nor a cron expression ("*/10 * * * *")` });
   return z.NEVER;
 });
 // Several windows: repeated flags, a YAML list, or `;`-separated in the env (cron fields use commas).

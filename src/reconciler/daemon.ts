@@ -39,7 +39,7 @@ import { Revisions } from './revisions.js';
 import { RoutedTraffic } from './routed-traffic.js';
 import { Healer } from './healing.js';
 import { newLaneMemory, probedReplicas, runStackPass, type DaemonHooks, type LaneMemory, type LaneOutcome, type StackPassDeps } from './stack-pass.js';
-import { isSyncAllowed } from './sync-window.js';
+import { isSyncAllowed } from '../config/sync-window.js';
 
 export interface DaemonOptions {
   settings: Settings;

@@ -2,7 +2,7 @@
 // over allow, the day-of-month/day-of-week rule, and parse errors.
 
 import { describe, expect, it } from 'vitest';
-import { isSyncAllowed, parseSyncWindow, type SyncWindow } from '../../src/reconciler/sync-window.js';
+import { isSyncAllowed, parseSyncWindow, type SyncWindow } from '../../src/config/sync-window.js';
 
 function w(text: string): SyncWindow {
   const parsed = parseSyncWindow(text);
@@ -62,7 +62,7 @@ describe('parseSyncWindow', () => {
   it('names what is wrong', () => {
     expect(parseSyncWindow('block 0 9 * * *')).toMatch(/start with allow or deny/);
     expect(parseSyncWindow('deny 0 9 * *')).toMatch(/<minute> <hour>/);
-    expect(parseSyncWindow('deny 0 25 * * *')).toMatch(/"25" is not a cron field within 0-23/);
+    expect(parseSyncWindow('deny 0 25 * * *')).toMatch(/"25" is not an hour field within 0-23/);
     expect(parseSyncWindow('deny 0 9 * * * 10s')).toMatch(/duration "10s"/);
   });
 });
