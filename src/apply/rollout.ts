@@ -93,10 +93,13 @@ export async function stepServiceRollout(input: RolloutInput, deps: RolloutDeps)
   for (const f of results.failed) next = failSlot(next, f.slot, f.reason, f.moved);
   const moved = next.state.onNewSpec.filter((n) => !before.has(n)).length;
   const log = deps.logger.child({ stack: record.stack, service: record.service, rollout: record.id });
+  const progressKey = `${record.state.direction === 'back' ? 'rollback' : 'rollout'} ${record.stack}/${record.service}`;
   if (record.batch?.phase !== next.batch?.phase || record.state.batches !== next.state.batches) {
     const p = rollingProgress(next, step.wakeAt);
     log.info({ phase: p.phase, batch: p.batch, batches: p.batches }, `${record.stack}/${record.service}: batch ${p.batch}/${p.batches} ${p.phase}`);
+    deps.ctx.progress?.update(progressKey, `batch ${p.batch}/${p.batches}: ${p.phase}`, (p.batch - 1) / p.batches);
   }
+  if (step.end !== undefined) deps.ctx.progress?.done(progressKey, step.end.kind === 'converged' ? 'done' : step.end.kind, step.end.kind === 'converged');
   if (step.end === undefined) {
     return { record: next, superseded, wakeAt: step.wakeAt, state: 'progressing', failure: undefined, moved, progress: rollingProgress(next, step.wakeAt) };
   }

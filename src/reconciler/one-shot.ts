@@ -32,6 +32,7 @@ export async function applyRevision(ctx: PassContext, model: RevisionModel, opts
     backend: ctx.backend, instance: ctx.instance, publishPorts: ctx.publishPorts, contents: ctx.contents,
     materialize: (rev) => ctx.source.materialize(rev), rollout: ctx.rollout, parallelism: ctx.parallelism, logger: ctx.logger, now: Date.now,
     syncAllowed: () => opts.syncAllowed, force: opts.force, hooks: undefined, report: undefined,
+    ...(ctx.progress === undefined ? {} : { progress: ctx.progress }),
   };
   return Promise.all(stacks.map(async (stack) => {
     const memory = newLaneMemory();

@@ -85,6 +85,11 @@ export class RoutedTraffic implements Traffic {
     return this.rebuild();
   }
 
+  /** Every replica of the lanes' last snapshots (the dashboard tells the router's backends apart by them). */
+  replicas(): ObservedContainer[] {
+    return [...this.bases.values()].flatMap((b) => b.containers);
+  }
+
   /** Waits for the pushes in flight (shutdown). */
   settled(): Promise<void> {
     return this.pushing;
