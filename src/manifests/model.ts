@@ -86,13 +86,29 @@ export interface ProbeSpec {
   failureThreshold: number;
 }
 
-/** Capstan's own settings from `x-capstan` (DESIGN §2). Kept loose until the features using them land. */
+/** `x-capstan.route`: an L7 route on the shared HTTP entry (--http-port). */
+export interface RouteSpec {
+  host: string | undefined;
+  pathPrefix: string;
+  /** The container port requests go to (the route's, else the first published target, else the first exposed, else 80). */
+  port: number;
+  sticky: boolean;
+}
+
+/** The rollout strategies this version runs (blue-green and canary are refused by validation until they are built). */
+export type Strategy = 'rolling';
+
+/**
+ * Capstan's own settings from `x-capstan` (DESIGN §2), parsed at the boundary.
+ * None of it reaches the container, so none of it is in the spec hash: a new
+ * probe or route is taken up by the prober and the router, no replica is
+ * recreated.
+ */
 export interface CapstanExtension {
-  strategy: 'rolling' | 'blue-green' | 'canary';
+  strategy: Strategy;
   progressDeadlineMs: number;
   probe: ProbeSpec | undefined;
-  /** Anything else under x-capstan, validated by the feature that owns it. */
-  raw: Readonly<Record<string, unknown>>;
+  routes: readonly RouteSpec[];
 }
 
 export interface ServiceSpec {

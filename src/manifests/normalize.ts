@@ -202,13 +202,13 @@ function normalizeService(
 
   const limits = s.deploy?.resources?.limits;
   const x = s['x-capstan'] ?? undefined;
-  const capstanRaw: Record<string, unknown> = {};
-  if (x) for (const [k, v] of Object.entries(x)) if (k !== 'strategy' && k !== 'progress_deadline' && k !== 'probe') setOwn(capstanRaw, k, v);
+  const routes = x?.route === undefined ? [] : Array.isArray(x.route) ? x.route : [x.route];
+  const firstPort = ports[0]?.target ?? (s.expose ?? []).flat()[0] ?? 80;
   const capstan: CapstanExtension = {
     strategy: x?.strategy ?? 'rolling',
     progressDeadlineMs: x?.progress_deadline ?? DEFAULT_PROGRESS_DEADLINE_MS,
     probe: x?.probe ? probeSpec(x.probe, [...base, 'x-capstan', 'probe'], fp) : undefined,
-    raw: capstanRaw,
+    routes: routes.map((r) => ({ host: r.host, pathPrefix: r.path ?? '/', port: r.port ?? firstPort, sticky: r.sticky ?? false })),
   };
 
   const built = s.build === undefined || s.build === null ? undefined : normalizeBuild({ stack: ctx.name, dir: ctx.dir, tree: ctx.tree, lookup: ctx.lookup, fp }, name, s.build, s.image, base);

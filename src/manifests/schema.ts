@@ -26,8 +26,6 @@ export interface KeyRules {
   unsupported: Readonly<Record<string, string>>;
   /** `x-*` keys allowed. */
   extensions: boolean;
-  /** Any key allowed (raw extension blocks). */
-  open: boolean;
 }
 
 export const keyRules = new WeakMap<object, KeyRules>();
@@ -42,7 +40,7 @@ function unsupportedList(keys: readonly string[], special: Readonly<Record<strin
 
 function obj<S extends z.core.$ZodLooseShape>(shape: S, rules: Partial<KeyRules> = {}) {
   const schema = z.looseObject(shape);
-  keyRules.set(schema, { unsupported: rules.unsupported ?? {}, extensions: rules.extensions ?? false, open: rules.open ?? false });
+  keyRules.set(schema, { unsupported: rules.unsupported ?? {}, extensions: rules.extensions ?? false });
   return schema;
 }
 
@@ -299,13 +297,35 @@ const probe = obj({
   failure_threshold: positiveInt.optional(),
 });
 
+/** x-capstan.route (DESIGN §6): one route or a list, each on the shared HTTP entry. */
+const route = obj({
+  host: str.min(1, 'a host cannot be empty').optional(),
+  path: str.startsWith('/', 'a path starts with "/"').optional(),
+  port: probePort.optional(),
+  sticky: boolish.optional(),
+});
+
+/** Strategies DESIGN names that this version does not run yet: a clear error, never a silent rolling update. */
+const NOT_YET = 'comes with the next release (blue-green, canary and autoscale); use strategy: rolling for now';
+const strategy = str.transform((v, ctx) => {
+  if (v === 'rolling') return 'rolling' as const;
+  if (v === 'blue-green' || v === 'canary') return fail(ctx, v, `strategy ${v} is not built yet: it ${NOT_YET.replace('; use', '. Use')}`);
+  return fail(ctx, v, `strategy must be rolling (blue-green and canary are planned), got ${JSON.stringify(v)}`);
+});
+
+/**
+ * Capstan's own settings (DESIGN §2), checked like every Compose key: a typo
+ * gets a did-you-mean, the settings of features not built yet say so. Keys
+ * use underscores, values hyphens.
+ */
 const capstan = obj(
   {
-    strategy: z.enum(['rolling', 'blue-green', 'canary'], { error: 'strategy must be rolling, blue-green or canary' }).optional(),
+    strategy: strategy.optional(),
     progress_deadline: duration.optional(),
     probe: probe.optional(),
+    route: z.union([route, z.array(route, { error: 'expected a route or a list of routes' })], { error: 'expected { host, path, port, sticky } or a list of them' }).optional(),
   },
-  { open: true },
+  { unsupported: { canary: NOT_YET, blue_green: NOT_YET, autoscale: NOT_YET } },
 );
 
 const stringList = z.array(str, { error: 'expected a list of strings' });

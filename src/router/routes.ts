@@ -1,26 +1,18 @@
 // Builds the routing table from the desired state and one observed snapshot
 // (pure: no I/O, no clock). Published ports become L4 listeners over every
-// ready replica's container port; `x-capstan.route` becomes L7 entries.
+// ready replica's container port; `x-capstan.route` (parsed and checked with
+// the manifests) becomes L7 entries.
 // A replica is routed when it is ready (health/readiness.ts: the one
 // definition, with what the prober knows) and has an address.
 
-import { z } from 'zod';
 import type { DesiredState } from '../desired/model.js';
 import { isReady, type ProbeVerdict } from '../health/readiness.js';
 import type { ObservedContainer, ObservedState } from '../observed/model.js';
 import type { RoutingTableInput } from './table.js';
 
-const routeSchema = z.object({
-  host: z.string().min(1).optional(),
-  path: z.string().startsWith('/').default('/'),
-  port: z.number().int().min(1).max(65535).optional(),
-  sticky: z.boolean().default(false),
-}).strict();
-const routesSchema = z.union([routeSchema, z.array(routeSchema)]);
-
 export interface BuiltTable {
   table: RoutingTableInput;
-  /** Routes left out, one sentence each (e.g. a malformed x-capstan.route). */
+  /** Routes left out, one sentence each (e.g. a port two services want). */
   problems: string[];
 }
 
@@ -55,16 +47,8 @@ export function buildRoutingTable(desired: DesiredState, observed: ObservedState
         listeners.add(key);
         l4.push({ listen: { host, port: p.published }, protocol: 'tcp', backends: to(p.target) });
       }
-      const raw = service.spec.capstan.raw.route;
-      if (raw === undefined) continue;
-      const parsed = routesSchema.safeParse(raw);
-      if (!parsed.success) {
-        problems.push(`${where}: x-capstan.route is not { host?, path?, port?, sticky? }: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
-        continue;
-      }
-      for (const r of Array.isArray(parsed.data) ? parsed.data : [parsed.data]) {
-        const port = r.port ?? service.spec.ports[0]?.target ?? service.spec.expose[0] ?? 80;
-        l7.push({ ...(r.host === undefined ? {} : { host: r.host }), pathPrefix: r.path, sticky: r.sticky, backends: to(port) });
+      for (const r of service.spec.capstan.routes) {
+        l7.push({ ...(r.host === undefined ? {} : { host: r.host }), pathPrefix: r.pathPrefix, sticky: r.sticky, backends: to(r.port) });
       }
     }
   }

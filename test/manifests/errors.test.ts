@@ -98,7 +98,7 @@ describe('values', () => {
       'stacks/web.yaml:7:26 services.api.healthcheck.test: a test list must start with "CMD", "CMD-SHELL" or "NONE", got "curl"',
       'stacks/web.yaml:8:25 services.api.deploy.replicas: expected a whole number ≥ 0, got -1',
       'stacks/web.yaml:9:18 services.api.environment: expected a list of "KEY=value" or a mapping, got number 5',
-      'stacks/web.yaml:10:28 services.api.x-capstan.strategy: strategy must be rolling, blue-green or canary',
+      'stacks/web.yaml:10:28 services.api.x-capstan.strategy: strategy must be rolling (blue-green and canary are planned), got "yolo"',
     ]);
   });
   it('rejects an invalid service name', () => {
@@ -187,5 +187,23 @@ describe('x-capstan.probe', () => {
     expect(one(svcWith('{ http: { port: 80 }, tcp: { port: 80 } }'))).toHaveLength(1);
     expect(one(svcWith('{ http: { port: 80, pth: / } }'))[0]).toMatch(/services\.api\.x-capstan\.probe\.http\.pth: unknown key \(did you mean "path"\?\)/);
     expect(one(svcWith('{ tcp: { port: 80 }, failure_threshold: 0 }'))[0]).toMatch(/probe\.failure_threshold: expected a whole number ≥ 1, got 0/);
+  });
+});
+
+describe('x-capstan at the boundary', () => {
+  const svcWith = (lines: string): string => `services:\n  api:\n    image: x\n    x-capstan:\n${lines}`;
+  it('names every wrong key and value with file:line, a did-you-mean for typos', () => {
+    expect(one(svcWith('      route: { path: no-slash, port: web }\n'))).toEqual([
+      'stacks/web.yaml:5:22 services.api.x-capstan.route.path: a path starts with "/"',
+      'stacks/web.yaml:5:38 services.api.x-capstan.route.port: invalid port "web"; expected 1-65535',
+    ]);
+    expect(one(svcWith('      rout: { path: / }\n'))).toEqual(['stacks/web.yaml:5:7 services.api.x-capstan.rout: unknown key (did you mean "route"?)']);
+    expect(one(svcWith('      route: [{ hots: a.test }]\n'))[0]).toMatch(/x-capstan\.route\[0\]\.hots: unknown key \(did you mean "host"\?\)/);
+    expect(one(svcWith('      progress_deadline: soon\n'))[0]).toMatch(/x-capstan\.progress_deadline: invalid duration "soon"/);
+  });
+  it('refuses strategies and settings that are not built yet, clearly, instead of rolling silently', () => {
+    expect(one(svcWith('      strategy: canary\n'))).toEqual(['stacks/web.yaml:5:17 services.api.x-capstan.strategy: strategy canary is not built yet: it comes with the next release (blue-green, canary and autoscale). Use strategy: rolling for now']);
+    expect(one(svcWith('      blue_green: { scale_down_delay: 30s }\n'))).toEqual(['stacks/web.yaml:5:7 services.api.x-capstan.blue_green: `blue_green` is not supported yet (comes with the next release (blue-green, canary and autoscale); use strategy: rolling for now)']);
+    expect(one(svcWith('      autoscale: { min: 2, max: 4 }\n'))[0]).toMatch(/x-capstan\.autoscale: `autoscale` is not supported yet/);
   });
 });
