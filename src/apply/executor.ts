@@ -111,15 +111,7 @@ export async function applyStackPlan(input: StackApplyInput, backend: Backend, c
   };
 
   const rolloutDeps = { ...opts.rollout, backend, ctx, logger: opts.logger };
-  // One line per stack for its one-call operations; rollouts and builds report their own.
-  const stackName = input.desired?.name ?? plan.operations[0]?.stack ?? '';
-  const total = plan.operations.filter((o) => o.kind !== 'recreate-container').length;
-  let finished = 0;
-  const progressed = (): void => {
-    finished++;
-    if (finished < total) ctx.progress?.update(`apply ${stackName}`, `${finished}/${total} operations`, finished / total);
-  };
-  if (total > 0) ctx.progress?.update(`apply ${stackName}`, `0/${total} operations`, 0);
+
   const stepped = new Set<string>();
   const stepRollout = async (name: string): Promise<void> => {
     if (stepped.has(name)) return;
@@ -154,7 +146,6 @@ export async function applyStackPlan(input: StackApplyInput, backend: Backend, c
       const line = describeOperation(op);
       try {
         await execute(op, backend, ctx, opts.rollout);
-        progressed();
         result.applied++;
         result.done.push(op.id);
         opts.logger.info({ stack: op.stack, op: op.kind, reason: op.reason }, line);
@@ -167,7 +158,6 @@ export async function applyStackPlan(input: StackApplyInput, backend: Backend, c
   }
   // Rollouts under way whose service the plan no longer touches still have steps to take (monitor, retire).
   await forEachBounded([...input.records.keys()], opts.parallelism, stepRollout);
-  if (total > 0) ctx.progress?.done(`apply ${stackName}`, `${result.done.length}/${total} operations applied${result.failures.length === 0 ? '' : `, ${result.failures.length} failed`}`, result.failures.length === 0);
   return result;
 }
 

@@ -93,18 +93,32 @@ export async function stepServiceRollout(input: RolloutInput, deps: RolloutDeps)
   for (const f of results.failed) next = failSlot(next, f.slot, f.reason, f.moved);
   const moved = next.state.onNewSpec.filter((n) => !before.has(n)).length;
   const log = deps.logger.child({ stack: record.stack, service: record.service, rollout: record.id });
-  const progressKey = `${record.state.direction === 'back' ? 'rollback' : 'rollout'} ${record.stack}/${record.service}`;
   if (record.batch?.phase !== next.batch?.phase || record.state.batches !== next.state.batches) {
     const p = rollingProgress(next, step.wakeAt);
     log.info({ phase: p.phase, batch: p.batch, batches: p.batches }, `${record.stack}/${record.service}: batch ${p.batch}/${p.batches} ${p.phase}`);
-    deps.ctx.progress?.update(progressKey, `batch ${p.batch}/${p.batches}: ${p.phase}`, (p.batch - 1) / p.batches);
   }
-  if (step.end !== undefined) deps.ctx.progress?.done(progressKey, step.end.kind === 'converged' ? 'done' : step.end.kind, step.end.kind === 'converged');
+  reportProgress(input.record === undefined || superseded !== undefined, record, next, step.end, deps);
   if (step.end === undefined) {
     return { record: next, superseded, wakeAt: step.wakeAt, state: 'progressing', failure: undefined, moved, progress: rollingProgress(next, step.wakeAt) };
   }
   const failure = await ended(next, step.end, deps, log);
   return { record: undefined, superseded, wakeAt: step.end.kind === 'turned-back' ? now : undefined, state: 'ended', failure, moved, progress: undefined };
+}
+
+/** `rollout web/api: 1/3 replicas updated` as slots move (apply draws it, the dashboard shows it); how it ended. */
+function reportProgress(started: boolean, before: RollingRecord, after: RollingRecord, end: RollingEnd | undefined, deps: RolloutDeps): void {
+  const progress = deps.ctx.progress;
+  if (progress === undefined) return;
+  const back = before.state.direction === 'back';
+  const key = `${back ? 'rollback' : 'rollout'} ${before.stack}/${before.service}`;
+  const total = before.state.total;
+  const moved = back ? total - after.state.pending.length : after.state.onNewSpec.length;
+  const text = `${moved}/${total} replicas ${back ? 'rolled back' : 'updated'}`;
+  if (started || moved !== (back ? total - before.state.pending.length : before.state.onNewSpec.length)) progress.update(key, text, total === 0 ? 1 : moved / total);
+  if (end === undefined) return;
+  if (end.kind === 'converged' || end.kind === 'converged-with-failures' || end.kind === 'rolled-back') progress.done(key, text, end.kind !== 'converged-with-failures');
+  else if (end.kind === 'turned-back') progress.done(key, `${end.nothingToRestore ? 'rolled-back' : 'rolling back'}: ${end.reason}`, false);
+  else progress.done(key, `${end.kind}: ${end.reason}`, false);
 }
 
 function begin(ops: readonly RecreateOp[], service: DesiredService, deps: RolloutDeps): RollingRecord {

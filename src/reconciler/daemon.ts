@@ -174,6 +174,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   // The dashboard hears each lane pass: the new status, what changed as events, the plan when it did something, commit subjects.
   let published: DaemonStatus['stacks'] = [];
   const lastFailure = new Map<string, string>();
+  /** Per stack, whether its last pass left work under way: the plan of a deploy is the one that began it, not each step's rest. */
+  const underway = new Set<string>();
   const publish = (stack: string, outcome: LaneOutcome | Error, at: number): void => {
     const current = state.status(signals.lanes(), revisions.revision());
     const time = new Date(at).toISOString();
@@ -183,9 +185,11 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     if (failure !== undefined && failure !== lastFailure.get(stack)) feed.event({ time, kind: 'pass-failed', stack, message: failure, bad: true });
     if (failure === undefined) lastFailure.delete(stack);
     else lastFailure.set(stack, failure);
-    if (!(outcome instanceof Error) && outcome.operations.length > 0 && outcome.kind !== 'held') {
+    if (!(outcome instanceof Error) && outcome.operations.length > 0 && outcome.kind !== 'held' && !underway.has(stack)) {
       feed.setPlan({ revision: outcome.revision ?? '', at: time, operations: outcome.operations });
     }
+    if (!(outcome instanceof Error) && (outcome.kind === 'progressing' || outcome.kind === 'superseded')) underway.add(stack);
+    else underway.delete(stack);
     feed.setStatus(current);
     const shas = new Set(current.stacks.flatMap((s) => [s.lastAppliedRevision, s.lastAttemptedRevision]).filter((x): x is string => x !== undefined && !feed.knowsCommit(x)));
     void Promise.all([...shas].map(async (sha) => [sha, await base.source.commitSubject(sha).catch(() => undefined)] as const))
