@@ -15,7 +15,8 @@ import type { DashboardFeed } from './dashboard/feed.js';
 import { dashboardPage } from './dashboard/page.js';
 import type { DaemonMetrics } from './metrics.js';
 import { loginPage } from './login-page.js';
-import { HOOK_FLAVOURS, decideHook, safeEqual } from './webhooks.js';
+import { safeEqual } from '../safe-equal.js';
+import { HOOK_FLAVOURS, decideHook } from './webhooks.js';
 
 export interface ServerOptions {
   /** The followed branch: pushes to other branches are ignored. */
