@@ -27,8 +27,12 @@ export interface Backend {
   readonly endpoint: string;
   /** Fails with DockerUnavailableError when the engine does not answer. */
   ping(): Promise<void>;
-  /** One snapshot of everything this instance owns, or (with `stack`) of one stack's objects: a lane looks at its own stack only. */
-  observe(instance: string, scope?: { stack?: string }): Promise<ObservedState>;
+  /**
+   * One snapshot of everything this instance owns, or (with `stack`) of one
+   * stack's objects: a lane looks at its own stack only. `volumes: false`
+   * may leave volumes out (a stack that declares none needs no look at them).
+   */
+  observe(instance: string, scope?: { stack?: string; volumes?: boolean }): Promise<ObservedState>;
 
   createNetwork(stack: string, network: NetworkSpec, ctx: DeployContext): Promise<void>;
   createVolume(stack: string, volume: VolumeSpec, ctx: DeployContext): Promise<void>;

@@ -21,13 +21,13 @@ export function instanceFilter(instance: string, stack?: string): { label: strin
   return { label: [`${LABEL.instance}=${instance}`, ...(stack === undefined ? [] : [`${LABEL.stack}=${stack}`])] };
 }
 
-/** Everything `instance` owns, or only `stack`'s objects. */
-export async function takeSnapshot(docker: SnapshotClient, instance: string, stack?: string): Promise<ObservedState> {
+/** Everything `instance` owns, or only `stack`'s objects; volumes only when asked for (listing them is the slowest call). */
+export async function takeSnapshot(docker: SnapshotClient, instance: string, stack?: string, withVolumes = true): Promise<ObservedState> {
   const filters = instanceFilter(instance, stack);
   const [containers, networks, volumes] = await Promise.all([
     docker.listContainers({ all: true, filters }),
     docker.listNetworks({ filters }),
-    docker.listVolumes({ filters }),
+    withVolumes ? docker.listVolumes({ filters }) : { Volumes: [] },
   ]);
   // The engine filters by label already; filtering again keeps the ownership
   // promise even against an engine (or fake) that ignores a filter.

@@ -176,11 +176,26 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const lastFailure = new Map<string, string>();
   /** Per stack, whether its last pass left work under way: the plan of a deploy is the one that began it, not each step's rest. */
   const underway = new Set<string>();
-  const publish = (stack: string, outcome: LaneOutcome | Error, at: number): void => {
+  // The whole status document is built and sent once per burst of lane passes (25 lanes woken together are one update, not 25).
+  let statusQueued = false;
+  const publishStatus = (): void => {
+    statusQueued = false;
     const current = state.status(signals.lanes(), revisions.revision());
-    const time = new Date(at).toISOString();
+    const time = new Date(now()).toISOString();
     for (const e of eventsBetween(published, current.stacks, time)) feed.event(e);
     published = current.stacks;
+    feed.setStatus(current);
+    const shas = new Set(current.stacks.flatMap((s) => [s.lastAppliedRevision, s.lastAttemptedRevision]).filter((x): x is string => x !== undefined && !feed.knowsCommit(x)));
+    if (shas.size === 0) return;
+    void Promise.all([...shas].map(async (sha) => [sha, await base.source.commitSubject(sha).catch(() => undefined)] as const))
+      .then((found) => feed.setCommits(new Map(found.filter((f): f is readonly [string, string] => f[1] !== undefined))));
+  };
+  const publish = (stack: string, outcome: LaneOutcome | Error, at: number): void => {
+    const time = new Date(at).toISOString();
+    if (!statusQueued) {
+      statusQueued = true;
+      setTimeout(publishStatus, PUBLISH_COALESCE_MS).unref();
+    }
     const failure = outcome instanceof Error ? outcome.message : undefined;
     if (failure !== undefined && failure !== lastFailure.get(stack)) feed.event({ time, kind: 'pass-failed', stack, message: failure, bad: true });
     if (failure === undefined) lastFailure.delete(stack);
@@ -190,10 +205,6 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     }
     if (!(outcome instanceof Error) && (outcome.kind === 'progressing' || outcome.kind === 'superseded')) underway.add(stack);
     else underway.delete(stack);
-    feed.setStatus(current);
-    const shas = new Set(current.stacks.flatMap((s) => [s.lastAppliedRevision, s.lastAttemptedRevision]).filter((x): x is string => x !== undefined && !feed.knowsCommit(x)));
-    void Promise.all([...shas].map(async (sha) => [sha, await base.source.commitSubject(sha).catch(() => undefined)] as const))
-      .then((found) => feed.setCommits(new Map(found.filter((f): f is readonly [string, string] => f[1] !== undefined))));
   };
 
   // The lanes.
@@ -202,7 +213,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     const finished = now();
     state.record(stack, outcome, started, finished);
     publish(stack, outcome, finished);
-    const doc = status.snapshot().stacks.find((s) => s.stack === stack);
+    const doc = status.stack(stack);
     metrics.recordPass(stack, outcome.kind, (finished - started) / 1000, doc !== undefined && stackIsReady(doc), outcome.kind === 'converged' && outcome.applied > 0 ? finished / 1000 : undefined);
     metrics.recordProgress(stack, outcome.progress);
     const key = `${outcome.kind}/${outcome.reason}/${outcome.revision ?? ''}`;
@@ -349,6 +360,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     },
   };
 }
+
+/** Lane passes ending this close together update the dashboard's status once. */
+const PUBLISH_COALESCE_MS = 50;
 
 /** Status commits a dashboard's deploy history looks back through. */
 const HISTORY_LIMIT = 300;

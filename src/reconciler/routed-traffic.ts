@@ -28,6 +28,8 @@ export class RoutedTraffic implements Traffic {
   private readonly added = new Map<string, ObservedContainer>();
   private readonly removed = new Map<string, string>();
   private readonly names = new Map<string, { stack: string; name: string }>();
+  /** What each stack's part of the table was built from, to skip rebuilding an unchanged one. */
+  private readonly keys = new Map<string, string>();
   private built: BuiltTable | undefined;
   private lastProblems = '[]';
   private lastPushed = '';
@@ -47,6 +49,11 @@ export class RoutedTraffic implements Traffic {
    * rotation (its record says so, so this survives restarts too).
    */
   planned(stack: string, desired: DesiredStack | undefined, containers: readonly ObservedContainer[], drained: readonly string[] = []): Promise<void> {
+    // A lane's no-op pass changes nothing here: the table of every stack is not rebuilt for it.
+    const key = baseKey(desired, containers, drained);
+    const unchanged = this.keys.get(stack) === key && ![...this.added.values(), ...this.names.values()].some((x) => x.stack === stack);
+    this.keys.set(stack, key);
+    if (unchanged) return Promise.resolve();
     this.bases.set(stack, { desired, containers });
     for (const [id, c] of this.added) if (c.stack === stack) this.added.delete(id);
     for (const [id, s] of this.removed) if (s === stack) this.removed.delete(id);
@@ -138,4 +145,10 @@ export class RoutedTraffic implements Traffic {
     this.pushing = step.catch((err: unknown) => this.opts.logger.warn({ err }, 'cannot push the routing table'));
     return this.pushing;
   }
+}
+
+/** Everything of a lane's snapshot the table depends on. */
+function baseKey(desired: DesiredStack | undefined, containers: readonly ObservedContainer[], drained: readonly string[]): string {
+  const services = desired?.services.map((s) => `${s.name}:${s.specHash}:${JSON.stringify(s.spec.ports)}:${JSON.stringify(s.spec.capstan.routes)}`) ?? [];
+  return JSON.stringify([services, containers.map((c) => `${c.id}:${c.name}:${c.state}:${c.health ?? ''}:${c.ip ?? ''}`), drained]);
 }

@@ -113,7 +113,9 @@ export async function runStackPass(stack: string, at: StackAtRevision | undefine
     for (const e of at.errors) log.error({ file: e.file, line: e.line, col: e.col, code: e.code }, e.format());
     log.error({ code: 'E_MANIFESTS_INVALID', revision: at.revision }, `${at.revision.slice(0, 7)}: ${at.errors.length} problem${at.errors.length === 1 ? '' : 's'} in the manifests of ${stack}; ${memory.lastGood === undefined ? 'nothing of it is changed' : `the last good revision ${memory.lastGood.revision.slice(0, 7)} keeps running`}`);
   }
-  const observed = scoped(await deps.backend.observe(deps.instance, { stack }), stack);
+  // Volumes are only ever created, never pruned: a stack that declares none needs no look at them.
+  const volumes = desiredStack === undefined || Object.values(desiredStack.spec.volumes).some((v) => !v.external);
+  const observed = scoped(await deps.backend.observe(deps.instance, { stack, volumes }), stack);
   const [allHeld, records] = await Promise.all([deps.force ? [] : deps.rollout.held.list(), deps.rollout.store.read(stack)]);
   const desired: DesiredState = { revision: revision ?? '', stacks: desiredStack === undefined ? [] : [desiredStack] };
   if (invalid && desiredStack === undefined && observed.containers.length > 0) {
