@@ -22,12 +22,12 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import Docker from 'dockerode';
+import { httpOk } from './lib/http-ok.js';
 import { createPassContext } from '../src/cli/context.js';
 import { resolveSettings } from '../src/config/settings.js';
 import { silentLogger } from '../src/logging/logger.js';
@@ -61,18 +61,6 @@ async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, ms: nu
 function pct(xs: readonly number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
-}
-
-function httpOk(ip: string): Promise<boolean> {
-  return new Promise((res) => {
-    const req = request({ host: ip, port: 80, path: '/healthz', timeout: 200, agent: false }, (r) => {
-      r.resume();
-      res((r.statusCode ?? 0) < 400);
-    });
-    req.once('timeout', () => req.destroy());
-    req.once('error', () => res(false));
-    req.end();
-  });
 }
 
 /** Running containers matching the label filters: id → { ip, labels }. */
@@ -184,6 +172,16 @@ async function startDaemon(repo: Repo, dataDir: string, instance: string, extra:
   return { child, base, token, logs: () => out };
 }
 
+/** SIGTERM, then wait for it to exit: a daemon still running would recreate what the cleanup removes. */
+async function stopDaemon(d: Daemon): Promise<void> {
+  if (d.child.exitCode !== null) return;
+  const exited = new Promise((r) => d.child.once('exit', r));
+  d.child.kill('SIGTERM');
+  const timer = setTimeout(() => d.child.kill('SIGKILL'), 15_000);
+  await exited;
+  clearTimeout(timer);
+}
+
 type LaneStatus = { stack: string; outcome: string; durationSeconds: number; passes: number; running: boolean };
 async function lanes(d: Daemon): Promise<LaneStatus[]> {
   const res = await fetch(`${d.base}/api/status`, { headers: { authorization: `Bearer ${d.token}` } });
@@ -264,7 +262,7 @@ async function rolloutRun(root: string): Promise<{ healDuring: number[]; healIdl
     const healIdle = await heals([`io.capstan.instance=${instance}`, `io.capstan.stack=heal${id}`], KILLS, KILLS);
     return { healDuring, healIdle, pushes, starts, rolloutSeconds };
   } finally {
-    d.child.kill('SIGTERM');
+    await stopDaemon(d);
     await cleanup(instance);
   }
 }
@@ -339,7 +337,7 @@ async function manyStacksRun(root: string): Promise<{ noop: number[]; lanePass: 
     const lanePass = await noopPasses(repo, join(root, 'data-inproc'), instance, 8);
     return { noop: lanePass, lanePass: noop, resyncMs, idleCpu };
   } finally {
-    d.child.kill('SIGTERM');
+    await stopDaemon(d);
     await cleanup(instance);
   }
 }

@@ -96,7 +96,8 @@ export function revisionOf(err: ManifestsInvalidError): string | null {
   return typeof rev === 'string' ? rev : null;
 }
 
-function serviceOf(op: Operation): string | null {
+/** The service an operation is about; null for networks and volumes. */
+export function serviceOf(op: Operation): string | null {
   switch (op.kind) {
     case 'create-container':
     case 'recreate-container':
