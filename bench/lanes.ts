@@ -5,8 +5,9 @@
 //   (a) heal: while stack `slow` rolls 3 replicas with a 20 s monitor window
 //       each (~60 s), a replica of stack `heal` is killed (SIGKILL of its
 //       process) again and again, each time another replica, and timed until
-//       it answers HTTP 200 on its IP again. Peers in the same run: the same
-//       kills after the rollout (Capstan idle), and Docker's --restart=always.
+//       it answers HTTP 200 on its IP again, in turn with a kill of a
+//       --restart=always container (the peer, under the same load); then
+//       the same after the rollout (Capstan idle).
 //   (b) push → running: during the same rollout, commits to stack `push`
 //       (its environment changes) are announced by a signed webhook; timed
 //       from the hook until a replica of the new revision runs. Peer: one
@@ -37,7 +38,7 @@ const exec = promisify(execFile);
 const IMAGE = 'capstan/busybox:latest';
 const HTTPD = "mkdir -p /www && echo ok > /www/healthz; trap 'exit 0' TERM; httpd -f -p 80 -h /www & wait";
 const SLEEPER = "trap 'exit 0' TERM; while true; do sleep 1 & wait; done";
-const KILLS = Number(process.env.KILLS ?? 8);
+const KILLS = Number(process.env.KILLS ?? 10);
 const PUSHES = Number(process.env.PUSHES ?? 5);
 const STACKS = Number(process.env.STACKS ?? 25);
 const SECRET = 'bench-hook-secret';
@@ -69,25 +70,47 @@ async function running(labels: string[]): Promise<Map<string, { ip: string | und
   return new Map(list.filter((c) => c.State === 'running').map((c) => [c.Id, { ip: Object.values(c.NetworkSettings?.Networks ?? {}).map((n) => n.IPAddress).find((x) => x !== ''), labels: c.Labels }]));
 }
 
-/** Kills each replica matching `labels` once, one after the other; each heal ends when `count` of them answer again. */
-async function heals(labels: string[], count: number, kills: number): Promise<number[]> {
-  const healthy = async (): Promise<Map<string, { ip: string | undefined }> | undefined> => {
-    const r = await running(labels);
-    if (r.size < count) return undefined;
-    const ok = await Promise.all([...r.values()].map((c) => (c.ip === undefined ? false : httpOk(c.ip))));
-    return ok.every(Boolean) ? r : undefined;
-  };
-  const all = await waitFor('replicas to heal', healthy, 120_000, 100);
-  const times: number[] = [];
-  for (const victim of [...all.keys()].slice(0, kills)) {
-    const { State } = await api.getContainer(victim).inspect();
-    const t0 = performance.now();
-    process.kill(State.Pid, 'SIGKILL');
-    await waitFor('a heal', healthy, 60_000);
-    times.push(performance.now() - t0);
-    await new Promise((r) => setTimeout(r, 300));
+/** A set of replicas to kill: the label filter that finds them and how many must answer for a heal to be over. */
+interface Target {
+  labels: string[];
+  count: number;
+}
+
+async function healthy(t: Target): Promise<Map<string, { ip: string | undefined }> | undefined> {
+  const r = await running(t.labels);
+  if (r.size < t.count) return undefined;
+  const ok = await Promise.all([...r.values()].map((c) => (c.ip === undefined ? false : httpOk(c.ip))));
+  return ok.every(Boolean) ? r : undefined;
+}
+
+/**
+ * Kills one replica of each target in turn (Capstan's, then the peer's, then
+ * Capstan's again …), so both heal under the same load; each replica once
+ * (a second kill within a minute is a crash loop, rightly backed off, on both
+ * sides). A heal is over when all of the target's replicas answer again.
+ */
+async function alternatingHeals(targets: readonly Target[], kills: number): Promise<number[][]> {
+  const victims = await Promise.all(targets.map(async (t) => [...(await waitFor('replicas to heal', () => healthy(t), 120_000, 100)).keys()]));
+  const times: number[][] = targets.map(() => []);
+  for (let k = 0; k < kills; k++) {
+    for (const [i, t] of targets.entries()) {
+      const victim = victims[i]?.[k];
+      if (victim === undefined) continue;
+      const { State } = await api.getContainer(victim).inspect();
+      const t0 = performance.now();
+      process.kill(State.Pid, 'SIGKILL');
+      await waitFor('a heal', () => healthy(t), 60_000);
+      times[i]?.push(performance.now() - t0);
+      await new Promise((r) => setTimeout(r, 300));
+    }
   }
   return times;
+}
+
+/** `count` containers with --restart=always, as a user would run them; removed by `cleanup`. */
+async function restartAlways(label: string, count: number): Promise<Target> {
+  for (let i = 0; i < count; i++) await docker('run', '-d', '--restart=always', '--label', label, '--name', `lanes-bench-${id}-${label.split('.')[2]?.split('=')[0] ?? ''}-${i}`, IMAGE, 'sh', '-c', HTTPD);
+  return { labels: [label], count };
 }
 
 class Repo {
@@ -218,11 +241,14 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
-async function rolloutRun(root: string): Promise<{ healDuring: number[]; healIdle: number[]; pushes: number[]; starts: number[]; rolloutSeconds: number }> {
+async function rolloutRun(root: string): Promise<{ healDuring: number[]; alwaysDuring: number[]; healIdle: number[]; alwaysIdle: number[]; pushes: number[]; starts: number[]; rolloutSeconds: number }> {
   const repo = await Repo.create(root);
   const instance = `lanes-bench-${id}`;
   await repo.commit({ [`stacks/slow.yaml`]: slow(1), [`stacks/heal.yaml`]: healStack, [`stacks/push.yaml`]: push(0) }, 'start');
   const d = await startDaemon(repo, join(root, 'data'), instance, ['--interval', '1h']);
+  // The peer's replicas, one set for each phase (each is killed once).
+  const alwaysA = await restartAlways(`bench.lanes.a=${id}`, KILLS);
+  const alwaysB = await restartAlways(`bench.lanes.b=${id}`, KILLS);
   try {
     await waitFor('all three stacks converged', async () => {
       const l = await lanes(d);
@@ -235,7 +261,8 @@ async function rolloutRun(root: string): Promise<{ healDuring: number[]; healIdl
     const rolling = async (): Promise<boolean> => (await lanes(d)).find((l) => l.stack === `slow${id}`)?.outcome === 'progressing';
     await waitFor('the rollout to start', async () => ((await rolling()) ? true : undefined), 30_000, 50);
 
-    const healDuring = await heals([`io.capstan.instance=${instance}`, `io.capstan.stack=heal${id}`], KILLS, KILLS);
+    const heal: Target = { labels: [`io.capstan.instance=${instance}`, `io.capstan.stack=heal${id}`], count: KILLS };
+    const [healDuring = [], alwaysDuring = []] = await alternatingHeals([heal, alwaysA], KILLS);
     const pushes: number[] = [];
     const starts: number[] = [];
     for (let i = 1; i <= PUSHES; i++) {
@@ -259,22 +286,11 @@ async function rolloutRun(root: string): Promise<{ healDuring: number[]; healIdl
     // Idle Capstan: the same kills, nothing else going on. On fresh replicas (Capstan recreates the removed ones):
     // a second kill of a replica within a minute would be a crash loop, rightly backed off.
     await docker('rm', '-f', ...(await docker('ps', '-aq', '--filter', `label=io.capstan.stack=heal${id}`)).split('\n').filter(Boolean));
-    const healIdle = await heals([`io.capstan.instance=${instance}`, `io.capstan.stack=heal${id}`], KILLS, KILLS);
-    return { healDuring, healIdle, pushes, starts, rolloutSeconds };
+    const [healIdle = [], alwaysIdle = []] = await alternatingHeals([heal, alwaysB], KILLS);
+    return { healDuring, alwaysDuring, healIdle, alwaysIdle, pushes, starts, rolloutSeconds };
   } finally {
     await stopDaemon(d);
-    await cleanup(instance);
-  }
-}
-
-async function restartAlways(): Promise<number[]> {
-  const label = `bench.lanes.restart=${id}`;
-  try {
-    for (let i = 0; i < KILLS; i++) await docker('run', '-d', '--restart=always', '--label', label, '--name', `lanes-bench-${id}-${i}`, IMAGE, 'sh', '-c', HTTPD);
-    return await heals([label], KILLS, KILLS);
-  } finally {
-    const ids = (await docker('ps', '-aq', '--filter', `label=${label}`)).split('\n').filter(Boolean);
-    if (ids.length > 0) await docker('rm', '-f', ...ids);
+    await cleanup(instance, [`bench.lanes.a=${id}`, `bench.lanes.b=${id}`]);
   }
 }
 
@@ -344,10 +360,8 @@ async function manyStacksRun(root: string): Promise<{ noop: number[]; lanePass: 
 
 const root = mkdtempSync(join(tmpdir(), 'lanes-bench-'));
 try {
-  console.error('bench:lanes — (a)+(b) during a ~60 s rolling update…');
+  console.error('bench:lanes — (a)+(b) during a ~60 s rolling update, then (a) idle…');
   const r = await rolloutRun(join(root, 'a'));
-  console.error('bench:lanes — (a) peer: docker --restart=always…');
-  const always = await restartAlways();
   console.error(`bench:lanes — (c) ${STACKS} stacks…`);
   const many = await manyStacksRun(join(root, 'c'));
   const ms = (x: number): string => `${x.toFixed(0)} ms`;
@@ -356,9 +370,10 @@ try {
     '',
     '| measure (2 cores shared with other work) | p50 | p95 | vs peer (p50) |',
     '|---|---|---|---|',
-    `| (a) heal of a killed replica in another stack, during the rollout (${r.healDuring.length} kills) | ${ms(pct(r.healDuring, 50))} | ${ms(pct(r.healDuring, 95))} | ${(pct(r.healDuring, 50) / pct(always, 50)).toFixed(2)}× --restart=always |`,
-    `| (a) the same, Capstan idle | ${ms(pct(r.healIdle, 50))} | ${ms(pct(r.healIdle, 95))} | ${(pct(r.healIdle, 50) / pct(always, 50)).toFixed(2)}× --restart=always |`,
-    `| (a) peer: docker --restart=always (${always.length} kills) | ${ms(pct(always, 50))} | ${ms(pct(always, 95))} | 1 |`,
+    `| (a) heal of a killed replica in another stack, during the rollout (${r.healDuring.length} kills) | ${ms(pct(r.healDuring, 50))} | ${ms(pct(r.healDuring, 95))} | ${(pct(r.healDuring, 50) / pct(r.alwaysDuring, 50)).toFixed(2)}× --restart=always |`,
+    `| (a) peer, killed in turn with those: docker --restart=always | ${ms(pct(r.alwaysDuring, 50))} | ${ms(pct(r.alwaysDuring, 95))} | 1 |`,
+    `| (a) the same after the rollout, Capstan idle (${r.healIdle.length} kills) | ${ms(pct(r.healIdle, 50))} | ${ms(pct(r.healIdle, 95))} | ${(pct(r.healIdle, 50) / pct(r.alwaysIdle, 50)).toFixed(2)}× --restart=always |`,
+    `| (a) peer, killed in turn with those: docker --restart=always | ${ms(pct(r.alwaysIdle, 50))} | ${ms(pct(r.alwaysIdle, 95))} | 1 |`,
     `| (b) webhook → the pushed revision runs, another stack, during the rollout (${r.pushes.length} pushes) | ${ms(pct(r.pushes, 50))} | ${ms(pct(r.pushes, 95))} | start + ${ms(pct(r.pushes, 50) - pct(r.starts, 50))} |`,
     `| (b) peer: one container create + start (Engine API) | ${ms(pct(r.starts, 50))} | ${ms(pct(r.starts, 95))} | 1 |`,
     `| (c) no-op lane pass, one of ${STACKS} stacks (${many.noop.length} passes, one at a time) | ${pct(many.noop, 50).toFixed(1)} ms | ${pct(many.noop, 95).toFixed(1)} ms | |`,
