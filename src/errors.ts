@@ -27,7 +27,8 @@ export type ErrorCode =
   | 'E_ROLLOUT_FAILED'
   | 'E_ROLLOUT_HELD'
   | 'E_BUILD'
-  | 'E_SECRET';
+  | 'E_SECRET'
+  | 'E_SUBNET_POOL_EXHAUSTED';
 
 export class CapstanError extends Error {
   readonly code: ErrorCode;
@@ -308,5 +309,15 @@ export class BuildError extends CapstanError {
 export class SecretError extends CapstanError {
   constructor(file: string, message: string, hint: string) {
     super('E_SECRET', `${file}: ${message}`, { data: { file }, hint });
+  }
+}
+
+/** Every subnet of Capstan's pool for stack networks is taken (by its own networks, anyone else's, or the host's routes). */
+export class SubnetPoolExhaustedError extends CapstanError {
+  constructor(network: string, pool: string, size: number, subnets: number) {
+    super('E_SUBNET_POOL_EXHAUSTED', `cannot create network ${network}: the subnet pool ${pool} is exhausted (all ${subnets} /${size} subnets overlap networks of the engine or routes of the host)`, {
+      data: { network, pool, size, subnets },
+      hint: 'widen --subnet-pool (CAPSTAN_SUBNET_POOL) or make --subnet-size smaller subnets, remove networks nobody uses (docker network ls), or give the stack\'s network its own ipam',
+    });
   }
 }

@@ -35,6 +35,12 @@ function statusOptions(cmd: Command): Command {
     .option('--git-author <"Name <email>">', 'author of the commits Capstan pushes [CAPSTAN_GIT_AUTHOR] (default: Capstan <capstan@localhost>)')
     .option('--auto-revert', 'push a revert of a revision that fails to apply [CAPSTAN_AUTO_REVERT] (default: off)');
 }
+/** Stack networks' addresses: what `run` and `apply` create networks with. */
+function networkOptions(cmd: Command): Command {
+  return cmd
+    .option('--subnet-pool <cidr|none>', "pool each stack network without its own ipam gets a subnet from; none: the engine's default pools [CAPSTAN_SUBNET_POOL] (default: 10.231.0.0/16)")
+    .option('--subnet-size <bits>', 'prefix length of each subnet taken from --subnet-pool [CAPSTAN_SUBNET_SIZE] (default: 24)');
+}
 const syncWindowOption = [
   '--sync-window <window>',
   'when changes may be applied, e.g. "deny 0 9-17 * * 1-5" (UTC; repeatable) [CAPSTAN_SYNC_WINDOW, ;-separated]',
@@ -50,7 +56,7 @@ function withSettings(cmd: Command, action: (settings: Settings, logger: Logger,
       dataDir: opts.dataDir, statusBranch: opts.statusBranch, httpPort: opts.httpPort, router: opts.router, routerImage: opts.routerImage, routerAdmin: opts.routerAdmin ?? opts.admin,
       listen: opts.listen, backend: opts.backend, logFormat: opts.logFormat, logLevel: opts.logLevel,
       parallelism: opts.parallelism, allowEnv: opts.allowEnv, gitAuthor: opts.gitAuthor, autoRevert: opts.autoRevert, resync: opts.resync, syncWindow: opts.syncWindow,
-      profiles: opts.profile, secretsDir: opts.secretsDir,
+      profiles: opts.profile, secretsDir: opts.secretsDir, subnetPool: opts.subnetPool, subnetSize: opts.subnetSize,
     };
     const settings = resolveSettings(flags, process.env, readSettingsFile(opts.config));
     const logger = createLogger({ format: settings.logFormat, level: settings.logLevel });
@@ -70,7 +76,7 @@ export function buildProgram(): Command {
     .configureHelp({ sortSubcommands: false });
 
   withSettings(
-    statusOptions(commonOptions(program.command('run').description('run the daemon: follow the branch and keep the engine converged')))
+    networkOptions(statusOptions(commonOptions(program.command('run').description('run the daemon: follow the branch and keep the engine converged'))))
       .option('--interval <duration>', 'poll interval [CAPSTAN_INTERVAL] (default: 30s)')
       .option('--listen <host:port>', 'HTTP API address [CAPSTAN_LISTEN] (default: 127.0.0.1:9420)')
       .option('--http-port <port>', "router's shared HTTP entry port [CAPSTAN_HTTP_PORT] (default: 8000)")
@@ -82,7 +88,7 @@ export function buildProgram(): Command {
     lazy(() => import('./cli/run.js'), 'runCommand'),
   );
   withSettings(
-    statusOptions(commonOptions(program.command('apply').description('one reconcile pass of the newest commit, then exit (0 converged, 1 error)')))
+    networkOptions(statusOptions(commonOptions(program.command('apply').description('one reconcile pass of the newest commit, then exit (0 converged, 1 error)'))))
       .option(...syncWindowOption)
       .option('--force', 'apply even while a sync window is closed, and retry a revision whose rolling update failed and was held'),
     async (settings, logger, cmd) => {

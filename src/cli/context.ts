@@ -19,7 +19,7 @@ import { openSource } from '../source/git-source.js';
 export async function createBackend(settings: Settings, logger: Logger): Promise<Backend> {
   const { createDockerBackend } = await import('../backends/docker/docker-backend.js');
   if (settings.backend === 'swarm') logger.warn('the swarm backend is not built yet; using the docker backend');
-  return createDockerBackend({ logger });
+  return createDockerBackend({ logger, subnetPool: settings.subnetPool });
 }
 
 export async function createPassContext(settings: Settings, logger: Logger): Promise<PassContext> {

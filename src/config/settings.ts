@@ -9,6 +9,15 @@ import { parseAuthor } from '../source/author.js';
 import { parseSyncWindow, type SyncWindow } from '../reconciler/sync-window.js';
 import { parseAdminAddress, type TcpAdminAddress } from '../router/address.js';
 import { VERSION } from '../version.js';
+import { formatCidr, parseCidr, type SubnetPoolSpec } from '../backends/docker/cidr.js';
+
+/**
+ * Stack networks' subnets by default: /24s from a /16 outside Docker's own
+ * pools (172.17-31.x, 192.168.x), the usual home and office LANs (10.0.x,
+ * 10.1.x, 10.10.x, 192.168.x), Kubernetes' (10.96/12, 10.244/16) and CGNAT
+ * (100.64/10): 10.231.0.0/16. Whatever the host or engine uses inside it is skipped anyway.
+ */
+const DEFAULT_SUBNET_POOL = { base: (10 << 24) + (231 << 16), prefix: 16 };
 
 export interface Settings {
   repo: string | undefined;
@@ -50,6 +59,8 @@ export interface Settings {
   profiles: readonly string[];
   /** The one operator-host directory manifests may read secret and config files from (absolute `file:`); none by default. */
   secretsDir: string | undefined;
+  /** Where stack networks without an ipam of their own get their subnet; undefined (`--subnet-pool none`): the engine's default pools. */
+  subnetPool: SubnetPoolSpec | undefined;
 }
 
 export type Resync = { kind: 'interval'; ms: number } | { kind: 'cron'; expression: string };
@@ -79,6 +90,8 @@ const SOURCES = {
   syncWindow: 'CAPSTAN_SYNC_WINDOW',
   profiles: 'COMPOSE_PROFILES',
   secretsDir: 'CAPSTAN_SECRETS_DIR',
+  subnetPool: 'CAPSTAN_SUBNET_POOL',
+  subnetSize: 'CAPSTAN_SUBNET_SIZE',
 } as const;
 
 export type SettingName = keyof typeof SOURCES;
@@ -154,6 +167,14 @@ const schema = z.object({
   syncWindow: windows.default([]),
   profiles: list.default([]),
   secretsDir: z.string().min(1).optional(),
+  subnetPool: z.string().transform((v, ctx) => {
+    if (v === 'none') return undefined;
+    const parsed = parseCidr(v);
+    if (typeof parsed !== 'string') return parsed;
+    ctx.addIssue({ code: 'custom', message: `${parsed}, or none` });
+    return z.NEVER;
+  }).default(DEFAULT_SUBNET_POOL),
+  subnetSize: z.coerce.number().int().min(8).max(29).default(24),
 });
 
 /**
@@ -175,7 +196,10 @@ export function resolveSettings(flags: RawSettings, env: NodeJS.ProcessEnv, file
     const where = name in SOURCES ? `--${kebab(name)} (${SOURCES[name]})` : 'settings';
     throw new ConfigError(`${where}: ${issue?.message ?? 'invalid'}`, 'run `capstan --help` for the accepted values');
   }
-  const { interval, syncWindow, ...rest } = parsed.data;
+  const { interval, syncWindow, subnetPool, subnetSize, ...rest } = parsed.data;
+  if (subnetPool !== undefined && subnetSize < subnetPool.prefix) {
+    throw new ConfigError(`--subnet-size ${subnetSize} (CAPSTAN_SUBNET_SIZE): subnets cannot be larger than their pool ${formatCidr(subnetPool)}`, `use a --subnet-size of ${subnetPool.prefix} or more (default 24)`);
+  }
   const webhookSecret = env['CAPSTAN_WEBHOOK_SECRET'] === '' ? undefined : env['CAPSTAN_WEBHOOK_SECRET'];
   const routerToken = env['CAPSTAN_ROUTER_TOKEN'] === '' ? undefined : env['CAPSTAN_ROUTER_TOKEN'];
   return Object.freeze({
@@ -191,6 +215,7 @@ export function resolveSettings(flags: RawSettings, env: NodeJS.ProcessEnv, file
     webhookSecret,
     ageKeyFile: env['CAPSTAN_AGE_KEY_FILE'] === '' ? undefined : env['CAPSTAN_AGE_KEY_FILE'],
     routerToken,
+    subnetPool: subnetPool === undefined ? undefined : Object.freeze({ pool: Object.freeze(subnetPool), size: subnetSize }),
   });
 }
 

@@ -20,6 +20,8 @@ import { connectDocker, resolveEndpoint, type DockerEndpoint } from './connect.j
 import { bindSources, containerCreateOptions } from './container-spec.js';
 import { engineMessage, statusCodeOf, toCapstanError } from './errors.js';
 import { ImageBuilder } from './image-build.js';
+import type { SubnetPoolSpec } from './cidr.js';
+import { SubnetPool, subnetsInUse } from './subnet-pool.js';
 import { injectFiles, readFiles } from './inject-files.js';
 import type { TarEntry } from './tar.js';
 
@@ -27,11 +29,14 @@ export interface DockerBackendOptions {
   logger: Logger;
   /** Defaults to DOCKER_HOST as the Docker CLI reads it. */
   endpoint?: DockerEndpoint;
+  /** Where bridge networks without an ipam of their own get their subnet; undefined: the engine's default pools. */
+  subnetPool?: SubnetPoolSpec | undefined;
 }
 
 export async function createDockerBackend(opts: DockerBackendOptions): Promise<Backend> {
   const { docker, endpoint } = await connectDocker(opts.endpoint ?? resolveEndpoint());
-  return new DockerBackend(docker, endpoint, opts.logger);
+  const subnets = opts.subnetPool === undefined ? undefined : new SubnetPool(opts.subnetPool, () => subnetsInUse(docker));
+  return new DockerBackend(docker, endpoint, opts.logger, subnets);
 }
 
 class DockerBackend implements Backend {
@@ -41,6 +46,7 @@ class DockerBackend implements Backend {
     private readonly docker: Docker,
     readonly endpoint: string,
     private readonly logger: Logger,
+    private readonly subnets: SubnetPool | undefined,
   ) {
     this.images = new ImageBuilder(docker, endpoint, logger);
   }
@@ -88,14 +94,22 @@ class DockerBackend implements Backend {
       [LABEL.instance]: ctx.instance,
       [LABEL.stack]: stack,
     };
+    const create = (subnet: string | undefined): Promise<unknown> => this.docker.createNetwork({
+      Name: name,
+      CheckDuplicate: true,
+      Labels: labels,
+      ...(network.driver === undefined ? {} : { Driver: network.driver }),
+      ...(network.internal === true ? { Internal: true } : {}),
+      ...(subnet === undefined ? {} : { IPAM: { Driver: 'default', Config: [{ Subnet: subnet }] } }),
+    });
+    // Only bridge networks: other drivers (macvlan, overlay, ...) take their addresses from elsewhere.
+    const pool = network.driver === undefined || network.driver === 'bridge' ? this.subnets : undefined;
     try {
-      await this.docker.createNetwork({
-        Name: name,
-        CheckDuplicate: true,
-        Labels: labels,
-        ...(network.driver === undefined ? {} : { Driver: network.driver }),
-        ...(network.internal === true ? { Internal: true } : {}),
-      });
+      if (pool === undefined) await create(undefined);
+      else {
+        const subnet = await pool.allocate(name, async (s) => void (await create(s)));
+        this.logger.info({ stack, network: name, subnet }, `network ${name} gets subnet ${subnet} from the pool`);
+      }
     } catch (err) {
       if (statusCodeOf(err) !== 409) throw toCapstanError(err, `create network ${name}`, this.endpoint);
       // Already there: fine when it is ours (a previous pass made it), never adopted otherwise.
