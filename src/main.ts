@@ -41,6 +41,15 @@ function networkOptions(cmd: Command): Command {
     .option('--subnet-pool <cidr|none>', "pool each stack network without its own ipam gets a subnet from; none: the engine's default pools [CAPSTAN_SUBNET_POOL] (default: 10.231.0.0/16)")
     .option('--subnet-size <bits>', 'prefix length of each subnet taken from --subnet-pool [CAPSTAN_SUBNET_SIZE] (default: 24)');
 }
+/** Where the daemon tells of deploys: commit statuses on the forge and webhooks. */
+function notifyOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--commit-status <forge>', 'commit status per stack on each deployed sha: auto (a known forge in --repo and a token), github, gitlab, gitea or off; token from CAPSTAN_FORGE_TOKEN or CAPSTAN_GIT_TOKEN [CAPSTAN_COMMIT_STATUS] (default: auto)').choices(['auto', 'github', 'gitlab', 'gitea', 'off']))
+    .option('--forge-api <url>', "the forge's API base when --repo does not tell, e.g. https://gitea.example.com/api/v1 [CAPSTAN_FORGE_API]")
+    .option('--forge-repo <owner/name>', "the repository on the forge when --repo's path differs [CAPSTAN_FORGE_REPO]")
+    .option('--status-url <url>', 'link of every commit status, e.g. the dashboard [CAPSTAN_STATUS_URL]')
+    .option('--notify-webhook <url>', 'POST deploy events as JSON here (signed with CAPSTAN_NOTIFY_WEBHOOK_SECRET when set); Slack-compatible: CAPSTAN_SLACK_WEBHOOK_URL [CAPSTAN_NOTIFY_WEBHOOK]');
+}
 const syncWindowOption = [
   '--sync-window <window>',
   'when changes may be applied, e.g. "deny 0 9-17 * * 1-5" (UTC; repeatable) [CAPSTAN_SYNC_WINDOW, ;-separated]',
@@ -57,6 +66,7 @@ function withSettings(cmd: Command, action: (settings: Settings, logger: Logger,
       listen: opts.listen, backend: opts.backend, logFormat: opts.logFormat, logLevel: opts.logLevel,
       parallelism: opts.parallelism, allowEnv: opts.allowEnv, gitAuthor: opts.gitAuthor, autoRevert: opts.autoRevert, resync: opts.resync, syncWindow: opts.syncWindow,
       profiles: opts.profile, secretsDir: opts.secretsDir, subnetPool: opts.subnetPool, subnetSize: opts.subnetSize,
+      commitStatus: opts.commitStatus, forgeApi: opts.forgeApi, forgeRepo: opts.forgeRepo, statusUrl: opts.statusUrl, notifyWebhook: opts.notifyWebhook,
     };
     const settings = resolveSettings(flags, process.env, readSettingsFile(opts.config));
     const logger = createLogger({ format: settings.logFormat, level: settings.logLevel });
@@ -76,7 +86,7 @@ export function buildProgram(): Command {
     .configureHelp({ sortSubcommands: false });
 
   withSettings(
-    networkOptions(statusOptions(commonOptions(program.command('run').description('run the daemon: follow the branch and keep the engine converged'))))
+    notifyOptions(networkOptions(statusOptions(commonOptions(program.command('run').description('run the daemon: follow the branch and keep the engine converged')))))
       .option('--interval <duration>', 'poll interval [CAPSTAN_INTERVAL] (default: 30s)')
       .option('--listen <host:port>', 'HTTP API address [CAPSTAN_LISTEN] (default: 127.0.0.1:9420)')
       .option('--http-port <port>', "router's shared HTTP entry port [CAPSTAN_HTTP_PORT] (default: 8000)")

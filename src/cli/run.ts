@@ -25,6 +25,9 @@ import type { RouterClient } from '../router/client.js';
 import type { ObservedState } from '../observed/model.js';
 import { startDaemonApi } from './run-api.js';
 import { createStatusReporter } from './status-reporter.js';
+import { createNotifier } from './notifier.js';
+import { DeployEvents } from '../events/deploy-events.js';
+import { crashLoopsFromStatus, outcomesFromStatus } from '../events/from-status.js';
 
 export async function runCommand(settings: Settings, logger: Logger): Promise<number> {
   const base = await createPassContext(settings, logger);
@@ -64,7 +67,10 @@ export async function runCommand(settings: Settings, logger: Logger): Promise<nu
     metrics: metrics.heal,
     isReady: (c) => isReadyReplica(c) && !prober.isNotReady(c.id),
   });
-  const status = createStatusReporter(settings, base, logger, async () => ({ probes: prober.verdicts(), crashLoops: await healer.crashLoops() }));
+  // The one source of deploy events: fed when a pass starts applying to stacks, and with the status documents it ends with.
+  const notifier = createNotifier(settings, logger);
+  const deploys = new DeployEvents((event) => notifier.emit(event));
+  const status = createStatusReporter(settings, base, logger, async () => ({ probes: prober.verdicts(), crashLoops: await healer.crashLoops() }), (stacks, revert) => deploys.passEnded(outcomesFromStatus(stacks, revert), crashLoopsFromStatus(stacks)));
   const router = await startRouterSupervisor(settings, logger);
   // What the router serves from before this process: those replicas were ready, and keep their traffic until a probe says otherwise.
   let served: Set<string> | undefined = router === undefined ? undefined : await servedBackends(router.client);
@@ -97,6 +103,7 @@ export async function runCommand(settings: Settings, logger: Logger): Promise<nu
       served = undefined;
       void routed.planned(planned.desired, planned.observed);
       healer.planned(planned);
+      deploys.started(planned.desired.revision, new Set(planned.plan.operations.map((op) => op.stack)));
     },
   };
 
@@ -134,6 +141,8 @@ export async function runCommand(settings: Settings, logger: Logger): Promise<nu
   // The router keeps serving across operator restarts: it is not stopped with the daemon.
   router?.stop();
   await api.stop();
+  // A deploy's last status should not be lost to a restart; a forge that does not answer must not hold the shutdown long either.
+  await notifier.drain(5000);
   logger.info('stopped');
   return 0;
 }

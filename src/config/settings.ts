@@ -61,6 +61,22 @@ export interface Settings {
   secretsDir: string | undefined;
   /** Where stack networks without an ipam of their own get their subnet; undefined (`--subnet-pool none`): the engine's default pools. */
   subnetPool: SubnetPoolSpec | undefined;
+  /** Commit statuses per stack on each deployed sha: `auto` when the repository URL names a known forge and a token is set. */
+  commitStatus: 'auto' | 'github' | 'gitlab' | 'gitea' | 'off';
+  /** The forge's API base when it cannot be derived from --repo (self-hosted, or a local test server). */
+  forgeApi: string | undefined;
+  /** `owner/name` on the forge when it differs from --repo's path. */
+  forgeRepo: string | undefined;
+  /** Link of every commit status (e.g. the dashboard). */
+  statusUrl: string | undefined;
+  /** CAPSTAN_FORGE_TOKEN, else CAPSTAN_GIT_TOKEN; from the environment only. */
+  forgeToken: string | undefined;
+  /** Generic JSON webhook for deploy events. */
+  notifyWebhook: string | undefined;
+  /** CAPSTAN_NOTIFY_WEBHOOK_SECRET: signs the generic webhook's body; environment only. */
+  notifyWebhookSecret: string | undefined;
+  /** CAPSTAN_SLACK_WEBHOOK_URL: a Slack-compatible incoming webhook; environment only (its path is its secret). */
+  slackWebhookUrl: string | undefined;
 }
 
 export type Resync = { kind: 'interval'; ms: number } | { kind: 'cron'; expression: string };
@@ -92,6 +108,11 @@ const SOURCES = {
   secretsDir: 'CAPSTAN_SECRETS_DIR',
   subnetPool: 'CAPSTAN_SUBNET_POOL',
   subnetSize: 'CAPSTAN_SUBNET_SIZE',
+  commitStatus: 'CAPSTAN_COMMIT_STATUS',
+  forgeApi: 'CAPSTAN_FORGE_API',
+  forgeRepo: 'CAPSTAN_FORGE_REPO',
+  statusUrl: 'CAPSTAN_STATUS_URL',
+  notifyWebhook: 'CAPSTAN_NOTIFY_WEBHOOK',
 } as const;
 
 export type SettingName = keyof typeof SOURCES;
@@ -106,6 +127,7 @@ const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
   return ms;
 });
 const port = z.coerce.number().int().min(0).max(65535);
+const httpUrl = z.string().regex(/^https?:\/\/[^\s]+$/, 'use an http(s) URL');
 const list = z.union([z.string(), z.array(z.string())]).transform((v) => (typeof v === 'string' ? v.split(',') : v).map((s) => s.trim()).filter((s) => s !== ''));
 
 const resync = z.string().transform((v, ctx): Resync => {
@@ -175,6 +197,11 @@ const schema = z.object({
     return z.NEVER;
   }).default(DEFAULT_SUBNET_POOL),
   subnetSize: z.coerce.number().int().min(8).max(29).default(24),
+  commitStatus: z.enum(['auto', 'github', 'gitlab', 'gitea', 'off']).default('auto'),
+  forgeApi: httpUrl.optional(),
+  forgeRepo: z.string().regex(/^[^/\s]+(\/[^/\s]+)+$/, 'use owner/name (GitLab: group/subgroup/name)').optional(),
+  statusUrl: httpUrl.optional(),
+  notifyWebhook: httpUrl.optional(),
 });
 
 /**
@@ -216,6 +243,13 @@ export function resolveSettings(flags: RawSettings, env: NodeJS.ProcessEnv, file
     ageKeyFile: env['CAPSTAN_AGE_KEY_FILE'] === '' ? undefined : env['CAPSTAN_AGE_KEY_FILE'],
     routerToken,
     subnetPool: subnetPool === undefined ? undefined : Object.freeze({ pool: Object.freeze(subnetPool), size: subnetSize }),
+    forgeApi: rest.forgeApi,
+    forgeRepo: rest.forgeRepo,
+    statusUrl: rest.statusUrl,
+    notifyWebhook: rest.notifyWebhook,
+    forgeToken: fromEnv(env, 'CAPSTAN_FORGE_TOKEN') ?? fromEnv(env, 'CAPSTAN_GIT_TOKEN'),
+    notifyWebhookSecret: fromEnv(env, 'CAPSTAN_NOTIFY_WEBHOOK_SECRET'),
+    slackWebhookUrl: fromEnv(env, 'CAPSTAN_SLACK_WEBHOOK_URL'),
   });
 }
 
@@ -234,6 +268,11 @@ export function requireRepo(settings: Settings): string {
     throw new ConfigError('no repository given', 'pass --repo URL|PATH or set CAPSTAN_REPO');
   }
   return settings.repo;
+}
+
+function fromEnv(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const value = env[name];
+  return value === undefined || value === '' ? undefined : value;
 }
 
 function kebab(name: string): string {

@@ -46,6 +46,8 @@ export interface StatusReporterOptions {
   autoRevert: ((revision: string, reason: string) => Promise<PushedCommit | undefined>) | undefined;
   /** The daemon's probes and crash loops; one-shot commands have none, and count replicas from the snapshot alone. */
   health?: () => Promise<HealthFacts>;
+  /** Told the documents of every pass as soon as they are made, and the auto-revert pushed in it (deploy events come from them). */
+  onReported?: (stacks: readonly StackStatus[], revert: string | undefined) => void;
   logger: Logger;
   now: () => number;
 }
@@ -118,6 +120,7 @@ export class StatusReporter {
     const next = stackStatusesAfter(previous, report, now);
     this.stacks = next;
     this.operator = operatorStatusAfter({ instance: this.opts.instance, version: this.opts.version, backend: this.opts.backend }, report);
+    this.opts.onReported?.([...next.values()], report.kind === 'apply-failed' ? report.revert : undefined);
 
     const files = new Map<string, string>([[OPERATOR_FILE, renderOperatorStatus(this.operator)]]);
     for (const status of next.values()) files.set(stackFile(status.stack), this.render(status));
