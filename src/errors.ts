@@ -28,7 +28,8 @@ export type ErrorCode =
   | 'E_ROLLOUT_HELD'
   | 'E_BUILD'
   | 'E_SECRET'
-  | 'E_SUBNET_POOL_EXHAUSTED';
+  | 'E_SUBNET_POOL_EXHAUSTED'
+  | 'E_LEADERSHIP';
 
 export class CapstanError extends Error {
   readonly code: ErrorCode;
@@ -319,5 +320,12 @@ export class SubnetPoolExhaustedError extends CapstanError {
       data: { network, pool, size, subnets },
       hint: 'widen --subnet-pool (CAPSTAN_SUBNET_POOL) or make --subnet-size smaller subnets, remove networks nobody uses (docker network ls), or give the stack\'s network its own ipam',
     });
+  }
+}
+
+/** One leader per instance (DESIGN §4): the lock could not be taken, or was lost while leading. */
+export class LeadershipError extends CapstanError {
+  constructor(message: string, hint: string) {
+    super('E_LEADERSHIP', message, { hint });
   }
 }

@@ -26,11 +26,13 @@ import type { ObservedState } from '../observed/model.js';
 import { startDaemonApi } from './run-api.js';
 import { createStatusReporter } from './status-reporter.js';
 import { createNotifier } from './notifier.js';
+import { becomeLeader } from '../leader/election.js';
+import { LeadershipError } from '../errors.js';
+import { startStandbyServer } from '../server/standby.js';
 import { DeployEvents } from '../events/deploy-events.js';
 import { crashLoopsFromStatus, outcomesFromStatus } from '../events/from-status.js';
 
 export async function runCommand(settings: Settings, logger: Logger): Promise<number> {
-  const base = await createPassContext(settings, logger);
   const stop = new AbortController();
   const onSignal = (signal: string): void => {
     logger.info({ signal }, 'stopping after the pass in flight');
@@ -38,6 +40,36 @@ export async function runCommand(settings: Settings, logger: Logger): Promise<nu
   };
   process.once('SIGTERM', () => onSignal('SIGTERM'));
   process.once('SIGINT', () => onSignal('SIGINT'));
+
+  const leadership = await becomeLeader({
+    dataDir: settings.dataDir,
+    instance: settings.instance,
+    logger,
+    signal: stop.signal,
+    whileWaiting: (reason) => startStandbyServer(settings.listen, reason),
+  });
+  if (leadership === undefined) {
+    logger.info('stopped while waiting to lead');
+    return 0;
+  }
+  let lost: string | undefined;
+  void leadership.lost.then((reason) => {
+    lost = reason;
+    logger.error({ reason }, `lost the lead of instance ${settings.instance}: ${reason}; stopping after the pass in flight`);
+    stop.abort();
+  });
+  try {
+    await lead(settings, logger, stop.signal);
+  } finally {
+    await leadership.release();
+  }
+  if (lost !== undefined) throw new LeadershipError(`lost the lead of instance ${settings.instance}: ${lost}`, 'another operator may lead it now; start this one again and it waits for its turn');
+  return 0;
+}
+
+/** The daemon proper, once this operator leads its instance; returns when `stopped` aborts. */
+async function lead(settings: Settings, logger: Logger, stopped: AbortSignal): Promise<void> {
+  const base = await createPassContext(settings, logger);
 
   const docker = connectDocker().then((c) => c.docker);
   const metrics = new DaemonMetrics(async () => countContainers(await base.backend.observe(base.instance)));
@@ -92,7 +124,7 @@ export async function runCommand(settings: Settings, logger: Logger): Promise<nu
       readiness: readinessGate({ backend: base.backend, probes: prober, now: Date.now, sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)) }),
       // A rollout stops between batches for a newer commit (the next pass takes it from there) or a shutdown.
       interrupted: async (revision) => {
-        if (stop.signal.aborted) return 'the daemon is stopping';
+        if (stopped.aborted) return 'the daemon is stopping';
         const head = await base.source.resolve().catch(() => revision);
         return head === revision ? undefined : `a newer commit (${head.slice(0, 7)}) arrived`;
       },
@@ -130,10 +162,10 @@ export async function runCommand(settings: Settings, logger: Logger): Promise<nu
     },
     onReconnect: () => loop.trigger('events stream reconnected'),
     logger,
-    signal: stop.signal,
+    signal: stopped,
   });
   logger.info({ repo: ctx.source.display, branch: settings.branch, instance: settings.instance, intervalMs: settings.intervalMs }, 'capstan running');
-  await loop.run(stop.signal);
+  await loop.run(stopped);
   healer.stop();
   prober.stop();
   await events;
@@ -144,7 +176,6 @@ export async function runCommand(settings: Settings, logger: Logger): Promise<nu
   // A deploy's last status should not be lost to a restart; a forge that does not answer must not hold the shutdown long either.
   await notifier.drain(5000);
   logger.info('stopped');
-  return 0;
 }
 
 /** `name@ip` of every backend the router's current table lists (empty when it does not answer). */
