@@ -66,6 +66,7 @@ function withSettings(cmd: Command, action: (settings: Settings, logger: Logger,
       listen: opts.listen, backend: opts.backend, logFormat: opts.logFormat, logLevel: opts.logLevel,
       parallelism: opts.parallelism, allowEnv: opts.allowEnv, gitAuthor: opts.gitAuthor, autoRevert: opts.autoRevert, resync: opts.resync, syncWindow: opts.syncWindow,
       profiles: opts.profile, secretsDir: opts.secretsDir, subnetPool: opts.subnetPool, subnetSize: opts.subnetSize,
+      engineLease: opts.engineLease, leaseImage: opts.leaseImage,
       commitStatus: opts.commitStatus, forgeApi: opts.forgeApi, forgeRepo: opts.forgeRepo, statusUrl: opts.statusUrl, notifyWebhook: opts.notifyWebhook,
     };
     const settings = resolveSettings(flags, process.env, readSettingsFile(opts.config));
@@ -93,6 +94,8 @@ export function buildProgram(): Command {
       .addOption(new Option('--router <mode>', 'how traffic is routed: the router as a host process, as a container (host network), or none [CAPSTAN_ROUTER] (default: process)').choices(['process', 'container', 'none']))
       .option('--router-image <image>', 'image --router container runs [CAPSTAN_ROUTER_IMAGE] (default: capstan:<version>)')
       .option('--router-admin <127.0.0.1:port>', "router's admin API on the loopback with a bearer token (CAPSTAN_ROUTER_TOKEN, else the one the router writes to <data-dir>/router/admin.token) instead of its unix socket [CAPSTAN_ROUTER_ADMIN]")
+      .option('--engine-lease', 'lead the instance only while also holding a lease container on the engine: for operators that share the engine but not the data dir [CAPSTAN_ENGINE_LEASE] (default: off)')
+      .option('--lease-image <image>', 'image of the lease container; it runs `cat` [CAPSTAN_LEASE_IMAGE] (default: --router-image)')
       .option('--resync <duration|cron>', 'periodic full resync, e.g. 5m or "*/10 * * * *" [CAPSTAN_RESYNC] (default: 5m)')
       .option(...syncWindowOption),
     lazy(() => import('./cli/run.js'), 'runCommand'),

@@ -26,7 +26,9 @@ import type { ObservedState } from '../observed/model.js';
 import { startDaemonApi } from './run-api.js';
 import { createStatusReporter } from './status-reporter.js';
 import { createNotifier } from './notifier.js';
-import { becomeLeader } from '../leader/election.js';
+import { becomeLeader, leaderLockPath } from '../leader/election.js';
+import { fileLock } from '../leader/file-lock.js';
+import type { LeaderLock } from '../leader/lock.js';
 import { LeadershipError } from '../errors.js';
 import { startStandbyServer } from '../server/standby.js';
 import { DeployEvents } from '../events/deploy-events.js';
@@ -42,8 +44,8 @@ export async function runCommand(settings: Settings, logger: Logger): Promise<nu
   process.once('SIGINT', () => onSignal('SIGINT'));
 
   const leadership = await becomeLeader({
-    dataDir: settings.dataDir,
     instance: settings.instance,
+    locks: await leaderLocks(settings),
     logger,
     signal: stop.signal,
     whileWaiting: (reason) => startStandbyServer(settings.listen, reason),
@@ -176,6 +178,15 @@ async function lead(settings: Settings, logger: Logger, stopped: AbortSignal): P
   // A deploy's last status should not be lost to a restart; a forge that does not answer must not hold the shutdown long either.
   await notifier.drain(5000);
   logger.info('stopped');
+}
+
+/** The data-dir lock always; with --engine-lease, the lease container on the engine after it. */
+async function leaderLocks(settings: Settings): Promise<LeaderLock[]> {
+  const locks = [fileLock(leaderLockPath(settings.dataDir, settings.instance))];
+  if (!settings.engineLease) return locks;
+  const { engineLease } = await import('../backends/docker/lease.js');
+  const { docker, endpoint } = await connectDocker();
+  return [...locks, engineLease(docker, endpoint, settings.instance, settings.leaseImage)];
 }
 
 /** `name@ip` of every backend the router's current table lists (empty when it does not answer). */

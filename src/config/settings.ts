@@ -77,6 +77,10 @@ export interface Settings {
   notifyWebhookSecret: string | undefined;
   /** CAPSTAN_SLACK_WEBHOOK_URL: a Slack-compatible incoming webhook; environment only (its path is its secret). */
   slackWebhookUrl: string | undefined;
+  /** Lead only while holding a lease container on the engine too: for operators that share the engine but not the data dir. */
+  engineLease: boolean;
+  /** The image of the lease container (it runs `cat`); default the router image. */
+  leaseImage: string;
 }
 
 export type Resync = { kind: 'interval'; ms: number } | { kind: 'cron'; expression: string };
@@ -113,6 +117,8 @@ const SOURCES = {
   forgeRepo: 'CAPSTAN_FORGE_REPO',
   statusUrl: 'CAPSTAN_STATUS_URL',
   notifyWebhook: 'CAPSTAN_NOTIFY_WEBHOOK',
+  engineLease: 'CAPSTAN_ENGINE_LEASE',
+  leaseImage: 'CAPSTAN_LEASE_IMAGE',
 } as const;
 
 export type SettingName = keyof typeof SOURCES;
@@ -127,6 +133,7 @@ const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
   return ms;
 });
 const port = z.coerce.number().int().min(0).max(65535);
+const flag = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')]);
 const httpUrl = z.string().regex(/^https?:\/\/[^\s]+$/, 'use an http(s) URL');
 const list = z.union([z.string(), z.array(z.string())]).transform((v) => (typeof v === 'string' ? v.split(',') : v).map((s) => s.trim()).filter((s) => s !== ''));
 
@@ -184,7 +191,9 @@ const schema = z.object({
       return author;
     })
     .default({ name: 'Capstan', email: 'capstan@localhost' }),
-  autoRevert: z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')]).default(false),
+  autoRevert: flag.default(false),
+  engineLease: flag.default(false),
+  leaseImage: z.string().min(1).optional(),
   resync: resync.default({ kind: 'interval', ms: 300_000 }),
   syncWindow: windows.default([]),
   profiles: list.default([]),
@@ -243,6 +252,7 @@ export function resolveSettings(flags: RawSettings, env: NodeJS.ProcessEnv, file
     ageKeyFile: env['CAPSTAN_AGE_KEY_FILE'] === '' ? undefined : env['CAPSTAN_AGE_KEY_FILE'],
     routerToken,
     subnetPool: subnetPool === undefined ? undefined : Object.freeze({ pool: Object.freeze(subnetPool), size: subnetSize }),
+    leaseImage: rest.leaseImage ?? rest.routerImage,
     forgeApi: rest.forgeApi,
     forgeRepo: rest.forgeRepo,
     statusUrl: rest.statusUrl,

@@ -17,15 +17,18 @@ import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { LeadershipError } from '../errors.js';
+import type { HeldLock, LeaderLock } from './lock.js';
 
-export interface HeldLock {
-  /** Settles with a reason if the lock is lost while held (its child was killed). */
-  readonly lost: Promise<string>;
-  release(): Promise<void>;
+export function fileLock(path: string): LeaderLock {
+  return {
+    name: path,
+    holder: async () => ((await isLocked(path)) ? (await describeHolder(path)) ?? 'another operator' : undefined),
+    acquire: (signal) => acquireLock(path, signal),
+  };
 }
 
 /** Who holds the lock, as its holder wrote it (`pid 123 on host h since 2026-…`), when it is readable. */
-export async function describeHolder(path: string): Promise<string | undefined> {
+async function describeHolder(path: string): Promise<string | undefined> {
   try {
     const holder = JSON.parse(await readFile(path, 'utf8')) as { pid?: unknown; host?: unknown; since?: unknown };
     return `pid ${String(holder.pid)} on ${String(holder.host)} since ${String(holder.since)}`;
@@ -35,7 +38,7 @@ export async function describeHolder(path: string): Promise<string | undefined> 
 }
 
 /** True when another process holds the lock right now. */
-export async function isLocked(path: string): Promise<boolean> {
+async function isLocked(path: string): Promise<boolean> {
   await mkdir(dirname(path), { recursive: true });
   const child = spawn('flock', ['-x', '-n', path, 'true'], { stdio: ['ignore', 'ignore', 'pipe'] });
   const { code, stderr } = await exited(child).catch((err: unknown) => {
@@ -47,7 +50,7 @@ export async function isLocked(path: string): Promise<boolean> {
 }
 
 /** Waits for the lock (or `signal`); undefined when aborted first. */
-export async function acquireLock(path: string, signal: AbortSignal): Promise<HeldLock | undefined> {
+async function acquireLock(path: string, signal: AbortSignal): Promise<HeldLock | undefined> {
   await mkdir(dirname(path), { recursive: true });
   const child = spawn('flock', ['-x', path, 'sh', '-c', 'echo locked; read _'], { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
   let stderr = '';
