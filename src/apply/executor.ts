@@ -3,10 +3,11 @@
 // rolling-update driver (apply/rollout.ts); everything else is one engine
 // step each, removals drained off the router first. A failed operation does
 // not stop the others (one broken service must not hold back the rest);
-// failures are collected and raised together as one ApplyError at the end.
+// failures are collected and returned together at the end, except that a
+// stack whose network or volume failed gets none of its later operations.
 
 import type { Backend, DeployContext } from '../backends/backend.js';
-import { ApplyError } from '../errors.js';
+import { CapstanError } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
 import type { Operation, Plan } from '../plan/operations.js';
 import { describeOperation } from '../plan/render.js';
@@ -18,6 +19,8 @@ export interface ApplyOptions {
   parallelism: number;
   logger: Logger;
   rollout: RolloutSupport;
+  /** True for a failure already reported by an earlier pass: logged at debug, so a stack failing the same way is not a wall of errors every pass. */
+  repeated?: (stack: string, operation: string, error: Error) => boolean;
 }
 
 export interface ApplyOutcome {
@@ -39,13 +42,19 @@ export async function applyPlan(plan: Plan, backend: Backend, ctx: DeployContext
     if (wait === undefined) waits.set(key, (wait = waitForDependencies(op.service, backend, { instance: ctx.instance })));
     return wait;
   };
+  // A stack whose network or volume could not be made cannot have its containers either: one failure, not one per replica.
+  const blocked = new Set<string>();
   const fail = (line: string, stack: string, kind: string, err: unknown): void => {
     const error = err instanceof Error ? err : new Error(String(err));
     failures.push({ operation: line, error, stack });
-    opts.logger.error({ stack, op: kind, err: error }, `failed: ${line}`);
+    if (kind === 'create-network' || kind === 'create-volume') blocked.add(stack);
+    const fields = { stack, op: kind, ...(error instanceof CapstanError ? { code: error.code, hint: error.hint } : { err: error }) };
+    if (opts.repeated?.(stack, line, error) === true) opts.logger.debug(fields, `still failing: ${line}: ${error.message}`);
+    else opts.logger.error(fields, `failed: ${line}: ${error.message}`);
   };
   for (const phase of phasesOf(plan.operations)) {
-    await forEachBounded(unitsOf(phase), opts.parallelism, async (unit) => {
+    const units = unitsOf(phase).filter((u) => !blocked.has(u.kind === 'op' ? u.op.stack : u.stack));
+    await forEachBounded(units, opts.parallelism, async (unit) => {
       if (unit.kind === 'rollout') {
         const first = unit.ops[0] as RecreateOp;
         const line = `rolling update of ${first.stack}/${first.service.name}`;
@@ -93,13 +102,6 @@ function unitsOf(phase: readonly Operation[]): Unit[] {
     }
   }
   return units;
-}
-
-/** Like applyPlan, but a pass with any failure is an error (the CLI's `apply` contract). */
-export async function applyPlanOrThrow(plan: Plan, backend: Backend, ctx: DeployContext, opts: ApplyOptions): Promise<number> {
-  const outcome = await applyPlan(plan, backend, ctx, opts);
-  if (outcome.failed.length > 0) throw new ApplyError(outcome.failed, ctx.revision);
-  return outcome.applied;
 }
 
 async function execute(op: Exclude<Operation, RecreateOp>, backend: Backend, ctx: DeployContext, traffic: Traffic): Promise<void> {

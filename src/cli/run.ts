@@ -13,6 +13,7 @@ import { Prober, type ProbedReplica } from '../health/prober.js';
 import type { Logger } from '../logging/logger.js';
 import { Healer } from '../reconciler/healing.js';
 import { ReconcileLoop } from '../reconciler/loop.js';
+import { StackBackoff } from '../reconciler/stack-backoff.js';
 import type { PassContext, PassResult } from '../reconciler/pass.js';
 import { countContainers, DaemonMetrics } from '../server/metrics.js';
 import { isReadyReplica } from '../status/service-health.js';
@@ -132,6 +133,7 @@ async function lead(settings: Settings, logger: Logger, stopped: AbortSignal): P
       },
     },
     healing: healer.input,
+    backoff: new StackBackoff(logger),
     onPlanned: (planned) => {
       prober.sync(probedReplicas(planned), presumedReady(planned.observed, served));
       served = undefined;

@@ -4,7 +4,8 @@
 // keyed by immutable commits, so a crash anywhere is healed by the next pass.
 
 import type { Backend } from '../backends/backend.js';
-import { applyPlanOrThrow } from '../apply/executor.js';
+import { applyPlan } from '../apply/executor.js';
+import { ApplyError } from '../errors.js';
 import type { RolloutSupport } from '../apply/rollout.js';
 import type { DesiredState } from '../desired/model.js';
 import type { Logger } from '../logging/logger.js';
@@ -14,6 +15,7 @@ import { planChanges, type HealingInput } from '../plan/planner.js';
 import { contentReader, type ContentSources } from '../secrets/contents.js';
 import type { GitSource } from '../source/git-source.js';
 import { needsCheckout, type DesiredLoader } from './desired-source.js';
+import type { StackBackoff } from './stack-backoff.js';
 
 export interface PassContext {
   source: GitSource;
@@ -31,6 +33,8 @@ export interface PassContext {
   /** The daemon's self-healing: crash-loop input for the planner, and a hook told what each pass planned. One-shot commands set neither. */
   healing?: HealingSource;
   onPlanned?: PlannedHook;
+  /** The daemon's: stacks that keep failing the same way wait between attempts. One-shot commands try everything. */
+  backoff?: StackBackoff;
 }
 
 export interface PassResult {
@@ -74,13 +78,25 @@ export async function reconcilePass(ctx: PassContext, opts: PassOptions = {}): P
     log.debug('no changes');
     return { revision: desired.revision, plan, applied: 0, observed, desired };
   }
-  const checkoutDir = needsCheckout(desired) ? await ctx.source.materialize(desired.revision) : undefined;
-  log.info({ operations: plan.operations.length }, `applying ${plan.operations.length} operation${plan.operations.length === 1 ? '' : 's'}`);
-  const readContent = contentReader(ctx.contents ?? { env: {}, ageKeyFile: undefined }, checkoutDir);
-  const applied = await applyPlanOrThrow(plan, ctx.backend, { instance: ctx.instance, revision: desired.revision, checkoutDir, publishPorts: ctx.publishPorts, readContent }, {
-    parallelism: ctx.parallelism,
-    logger: log,
-    rollout: ctx.rollout,
-  });
+  const started = ctx.rollout.now();
+  const { plan: runnable, waiting } = ctx.backoff?.split(plan, started) ?? { plan, waiting: [] };
+  let applied = 0;
+  const failed = [...waiting];
+  if (runnable.operations.length > 0) {
+    const checkoutDir = needsCheckout(desired) ? await ctx.source.materialize(desired.revision) : undefined;
+    log.info({ operations: runnable.operations.length }, `applying ${runnable.operations.length} operation${runnable.operations.length === 1 ? '' : 's'}`);
+    const readContent = contentReader(ctx.contents ?? { env: {}, ageKeyFile: undefined }, checkoutDir);
+    const backoff = ctx.backoff;
+    const outcome = await applyPlan(runnable, ctx.backend, { instance: ctx.instance, revision: desired.revision, checkoutDir, publishPorts: ctx.publishPorts, readContent }, {
+      parallelism: ctx.parallelism,
+      logger: log,
+      rollout: ctx.rollout,
+      ...(backoff === undefined ? {} : { repeated: (stack: string, operation: string, error: Error) => backoff.isRepeat(stack, operation, error) }),
+    });
+    ctx.backoff?.record(runnable, outcome.failed, ctx.rollout.now());
+    applied = outcome.applied;
+    failed.push(...outcome.failed);
+  }
+  if (failed.length > 0) throw new ApplyError(failed, desired.revision);
   return { revision: desired.revision, plan, applied, observed, desired };
 }

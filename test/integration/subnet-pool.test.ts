@@ -12,7 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { capstan } from '../helpers/cli.js';
+import { capstan, spawnCapstan } from '../helpers/cli.js';
+import { eventually } from '../helpers/load.js';
+import { freePort } from '../helpers/net.js';
 import { TEST_IMAGE, cleanupInstance, uniqueInstance } from '../helpers/docker.js';
 import { startTestGitServer, type TestGitServer, type TestRepo } from '../helpers/git.js';
 
@@ -58,9 +60,32 @@ describe('the subnet pool for stack networks', () => {
     const networks = (await docker('network', 'ls', '--filter', `label=io.capstan.instance=${instance}`, '--format', '{{.Name}}')).split('\n').filter((n) => n !== '');
     expect(networks).toHaveLength(3);
     const subnets = await Promise.all(networks.map((n) => docker('network', 'inspect', n, '--format', '{{range .IPAM.Config}}{{.Subnet}}{{end}}')));
-    expect(subnets.sort()).toEqual([subnet(0), subnet(2), subnet(3)]);
+    expect(subnets.sort()).toEqual([subnet(0), subnet(2), subnet(3)].sort());
     // The stacks that got a network run.
     const running = await docker('ps', '--filter', `label=io.capstan.instance=${instance}`, '--format', '{{.Names}}');
     expect(running.split('\n').filter((n) => n !== '')).toHaveLength(3);
+  });
+
+  it('backs off the stack that keeps failing, with one log line per change instead of one per pass, and retries at once on a new commit', async () => {
+    let logs = '';
+    const daemon = spawnCapstan(['run', '--repo', repo.url, '--instance', instance, '--data-dir', dataDir, '--status-branch', 'none', '--router', 'none', '--interval', '1s',
+      '--listen', `127.0.0.1:${await freePort()}`, '--log-level', 'debug', '--subnet-pool', pool, '--subnet-size', '28'], (text) => (logs += text));
+    try {
+      const lines = (): Record<string, unknown>[] => logs.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+      const loud = (word: string): number => lines().filter((l) => Number(l['level']) >= 40 && String(l['msg']).includes(word)).length;
+      // Passes go on (the loop's own debug line for an error it has seen), the stack waits longer each time.
+      await eventually(async () => (lines().filter((l) => String(l['msg']).startsWith('still failing:')).length >= 6 ? true : undefined), 60_000, () => logs);
+      expect(loud('is exhausted')).toBe(1);
+      expect(loud('fails the same way again')).toBe(1);
+
+      // Someone frees a subnet; a new commit for the stack ends its wait.
+      await docker('network', 'rm', foreign);
+      await repo.commitFiles({ [`stacks/${stacks[3] ?? ''}.yaml`]: `name: ${stacks[3] ?? ''}\nservices:\n  app:\n    image: ${TEST_IMAGE}\n    command: ["sleep", "3601"]\n` }, 'touch the fourth stack');
+      await eventually(async () => (logs.includes(`${stacks[3] ?? ''}: applied after`) ? true : undefined), 60_000, () => logs);
+      expect(await docker('network', 'inspect', `${stacks[3] ?? ''}_default`, '--format', '{{range .IPAM.Config}}{{.Subnet}}{{end}}')).toBe(subnet(1));
+    } finally {
+      daemon.kill('SIGTERM');
+      await new Promise((resolve) => daemon.once('exit', resolve));
+    }
   });
 });
