@@ -28,7 +28,8 @@ import { startDaemonApi } from './run-api.js';
 import { createStatusReporter } from './status-reporter.js';
 import { createNotifier } from './notifier.js';
 import { becomeLeader, leaderLockPath } from '../leader/election.js';
-import { fileLock } from '../leader/file-lock.js';
+import { fileLock, flockAvailable } from '../leader/file-lock.js';
+import { socketLock } from '../leader/socket-lock.js';
 import type { LeaderLock } from '../leader/lock.js';
 import { LeadershipError } from '../errors.js';
 import { startStandbyServer } from '../server/standby.js';
@@ -46,7 +47,7 @@ export async function runCommand(settings: Settings, logger: Logger): Promise<nu
 
   const leadership = await becomeLeader({
     instance: settings.instance,
-    locks: await leaderLocks(settings),
+    locks: await leaderLocks(settings, logger),
     logger,
     signal: stop.signal,
     whileWaiting: (reason) => startStandbyServer(settings.listen, reason),
@@ -183,8 +184,11 @@ async function lead(settings: Settings, logger: Logger, stopped: AbortSignal): P
 }
 
 /** The data-dir lock always; with --engine-lease, the lease container on the engine after it. */
-async function leaderLocks(settings: Settings): Promise<LeaderLock[]> {
-  const locks = [fileLock(leaderLockPath(settings.dataDir, settings.instance))];
+async function leaderLocks(settings: Settings, logger: Logger): Promise<LeaderLock[]> {
+  const path = leaderLockPath(settings.dataDir, settings.instance);
+  const flock = await flockAvailable();
+  if (!flock) logger.warn({ lock: path }, 'no flock program here (util-linux, or BusyBox with the applet): the leader lock is an abstract socket, which operators in other network namespaces sharing this data dir do not see');
+  const locks = [flock ? fileLock(path) : socketLock(path)];
   if (!settings.engineLease) return locks;
   const { engineLease } = await import('../backends/docker/lease.js');
   const { docker, endpoint } = await connectDocker();

@@ -27,6 +27,15 @@ export function fileLock(path: string): LeaderLock {
   };
 }
 
+/** Whether a `flock` program can be run here. */
+export function flockAvailable(): Promise<boolean> {
+  return new Promise((done) => {
+    const child = spawn('flock', ['-h'], { stdio: 'ignore' });
+    child.once('error', () => done(false));
+    child.once('exit', () => done(true));
+  });
+}
+
 /** Who holds the lock, as its holder wrote it (`pid 123 on host h since 2026-…`), when it is readable. */
 async function describeHolder(path: string): Promise<string | undefined> {
   try {
@@ -52,6 +61,7 @@ async function isLocked(path: string): Promise<boolean> {
 /** Waits for the lock (or `signal`); undefined when aborted first. */
 async function acquireLock(path: string, signal: AbortSignal): Promise<HeldLock | undefined> {
   await mkdir(dirname(path), { recursive: true });
+  if (signal.aborted) return undefined;
   const child = spawn('flock', ['-x', path, 'sh', '-c', 'echo locked; read _'], { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
   let stderr = '';
   child.stderr?.on('data', (b: Buffer) => (stderr += b.toString()));
