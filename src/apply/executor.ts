@@ -52,6 +52,14 @@ export async function applyPlan(plan: Plan, backend: Backend, ctx: DeployContext
     if (opts.repeated?.(stack, line, error) === true) opts.logger.debug(fields, `still failing: ${line}: ${error.message}`);
     else opts.logger.error(fields, `failed: ${line}: ${error.message}`);
   };
+  // One line for the whole plan; rollouts and builds report their own.
+  const total = plan.operations.length;
+  let finished = 0;
+  const progressed = (n: number): void => {
+    finished += n;
+    if (finished < total) ctx.progress?.update('apply', `${finished}/${total} operations`, finished / total);
+  };
+  ctx.progress?.update('apply', `0/${total} operations`, 0);
   for (const phase of phasesOf(plan.operations)) {
     const units = unitsOf(phase).filter((u) => !blocked.has(u.kind === 'op' ? u.op.stack : u.stack));
     await forEachBounded(units, opts.parallelism, async (unit) => {
@@ -66,6 +74,7 @@ export async function applyPlan(plan: Plan, backend: Backend, ctx: DeployContext
         } catch (err) {
           fail(line, unit.stack, first.kind, err);
         }
+        progressed(unit.ops.length);
         return;
       }
       const { op } = unit;
@@ -78,8 +87,10 @@ export async function applyPlan(plan: Plan, backend: Backend, ctx: DeployContext
       } catch (err) {
         fail(line, op.stack, op.kind, err);
       }
+      progressed(1);
     });
   }
+  ctx.progress?.done('apply', `${applied}/${total} operations applied${failures.length === 0 ? '' : `, ${failures.length} failed`}`, failures.length === 0);
   return { applied, failed: failures };
 }
 

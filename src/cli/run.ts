@@ -15,6 +15,11 @@ import { Healer } from '../reconciler/healing.js';
 import { ReconcileLoop } from '../reconciler/loop.js';
 import { StackBackoff } from '../reconciler/stack-backoff.js';
 import type { PassContext, PassResult } from '../reconciler/pass.js';
+import { checkListenToken, resolveApiToken, type ApiToken } from '../server/api-token.js';
+import { commitUrlOf, DashboardFeed } from '../server/dashboard/feed.js';
+import { startTrafficSampler } from '../server/dashboard/sampler.js';
+import { countersFromRouterStats } from '../server/dashboard/traffic.js';
+import type { RestartReason } from '../health/metrics.js';
 import { countContainers, DaemonMetrics } from '../server/metrics.js';
 import { isReadyReplica } from '../status/service-health.js';
 import { readinessGate } from '../apply/readiness.js';
@@ -37,6 +42,9 @@ import { DeployEvents } from '../events/deploy-events.js';
 import { crashLoopsFromStatus, outcomesFromStatus } from '../events/from-status.js';
 
 export async function runCommand(settings: Settings, logger: Logger): Promise<number> {
+  // First: a daemon that may not open its API must neither wait to lead nor touch the engine.
+  const token = resolveApiToken(settings);
+  checkListenToken(settings.listen, token);
   const stop = new AbortController();
   const onSignal = (signal: string): void => {
     logger.info({ signal }, 'stopping after the pass in flight');
@@ -63,7 +71,7 @@ export async function runCommand(settings: Settings, logger: Logger): Promise<nu
     stop.abort();
   });
   try {
-    await lead(settings, logger, stop.signal);
+    await lead(settings, logger, token, stop.signal);
   } finally {
     await leadership.release();
   }
@@ -72,11 +80,15 @@ export async function runCommand(settings: Settings, logger: Logger): Promise<nu
 }
 
 /** The daemon proper, once this operator leads its instance; returns when `stopped` aborts. */
-async function lead(settings: Settings, logger: Logger, stopped: AbortSignal): Promise<void> {
-  const base = await createPassContext(settings, logger);
+async function lead(settings: Settings, logger: Logger, token: ApiToken, stopped: AbortSignal): Promise<void> {
+  const created = await createPassContext(settings, logger);
+  // The dashboard's feed hears the progress of rollouts and builds (where `apply` draws lines).
+  const feed = new DashboardFeed({ repo: created.source.display, commitUrl: commitUrlOf(created.source.display) });
+  const base: PassContext = { ...created, progress: feed };
 
   const docker = connectDocker().then((c) => c.docker);
   const metrics = new DaemonMetrics(async () => countContainers(await base.backend.observe(base.instance)));
+  metrics.heal.onRestart = (stack, service, reason) => feed.event({ time: new Date().toISOString(), kind: 'heal', stack, service, message: HEALED[reason], bad: reason === 'crashed' || reason === 'liveness' });
   const prober = new Prober({
     now: () => Date.now(),
     run: probeRunner(),
@@ -108,6 +120,9 @@ async function lead(settings: Settings, logger: Logger, stopped: AbortSignal): P
   const deploys = new DeployEvents((event) => notifier.emit(event));
   const status = createStatusReporter(settings, base, logger, async () => ({ probes: prober.verdicts(), crashLoops: await healer.crashLoops() }), (stacks, revert) => deploys.passEnded(outcomesFromStatus(stacks, revert), crashLoopsFromStatus(stacks)));
   const router = await startRouterSupervisor(settings, logger);
+  // The replicas of the newest snapshot, to tell the router's backends apart by service and revision.
+  let replicas: ObservedState['containers'] = [];
+  const stopSampler = router === undefined ? undefined : startTrafficSampler(feed, { sample: async () => countersFromRouterStats((await router.client.stats()).backends, replicas) });
   // What the router serves from before this process: those replicas were ready, and keep their traffic until a probe says otherwise.
   let served: Set<string> | undefined = router === undefined ? undefined : await servedBackends(router.client);
   const routed = new RoutedTraffic({
@@ -136,6 +151,7 @@ async function lead(settings: Settings, logger: Logger, stopped: AbortSignal): P
     healing: healer.input,
     backoff: new StackBackoff(logger),
     onPlanned: (planned) => {
+      replicas = planned.observed.containers;
       prober.sync(probedReplicas(planned), presumedReady(planned.observed, served));
       served = undefined;
       void routed.planned(planned.desired, planned.observed);
@@ -158,7 +174,7 @@ async function lead(settings: Settings, logger: Logger, stopped: AbortSignal): P
       }
     },
   });
-  const api = await startDaemonApi({ settings, ctx, logger, trigger: (reason) => loop.trigger(reason), endpoints: () => routed.table(), status, metrics });
+  const api = await startDaemonApi({ settings, ctx, logger, trigger: (reason) => loop.trigger(reason), endpoints: () => routed.table(), status, metrics, token, feed });
   const events = watchEngineEvents({
     open: dockerEventsOpener(settings.instance),
     onEvent: (e) => {
@@ -173,6 +189,7 @@ async function lead(settings: Settings, logger: Logger, stopped: AbortSignal): P
   await loop.run(stopped);
   healer.stop();
   prober.stop();
+  stopSampler?.();
   await events;
   await routed.settled();
   // The router keeps serving across operator restarts: it is not stopped with the daemon.
@@ -194,6 +211,14 @@ async function leaderLocks(settings: Settings, logger: Logger): Promise<LeaderLo
   const { docker, endpoint } = await connectDocker();
   return [...locks, engineLease(docker, endpoint, settings.instance, settings.leaseImage)];
 }
+
+const HEALED: Record<RestartReason, string> = {
+  crashed: 'restarted a replica that crashed',
+  stopped: 'restarted a replica that was stopped',
+  missing: 'recreated a missing replica',
+  drift: 'replaced a replica that drifted from Git',
+  liveness: 'replaced a replica that failed its liveness probe',
+};
 
 /** `name@ip` of every backend the router's current table lists (empty when it does not answer). */
 async function servedBackends(client: RouterClient): Promise<Set<string>> {

@@ -53,6 +53,12 @@ export interface Settings {
   syncWindows: readonly SyncWindow[];
   /** CAPSTAN_WEBHOOK_SECRET, from the environment only (never a flag: argv is visible to every user). */
   webhookSecret: string | undefined;
+  /** CAPSTAN_API_TOKEN, from the environment only: the HTTP API's token (server/api-token.ts says where else it comes from). */
+  apiToken: string | undefined;
+  /** CAPSTAN_API_TOKEN_FILE, from the environment only: a 0600 file holding the API token. */
+  apiTokenFile: string | undefined;
+  /** --metrics-public: /metrics answers without the API token (for a Prometheus that cannot send one). */
+  metricsPublic: boolean;
   /** CAPSTAN_AGE_KEY_FILE: the age identities that decrypt `*.age` secrets; from the environment only, like every credential. */
   ageKeyFile: string | undefined;
   /** Active Compose profiles: services with `profiles:` run only when one of theirs is listed ("*" = all). */
@@ -119,6 +125,7 @@ const SOURCES = {
   notifyWebhook: 'CAPSTAN_NOTIFY_WEBHOOK',
   engineLease: 'CAPSTAN_ENGINE_LEASE',
   leaseImage: 'CAPSTAN_LEASE_IMAGE',
+  metricsPublic: 'CAPSTAN_METRICS_PUBLIC',
 } as const;
 
 export type SettingName = keyof typeof SOURCES;
@@ -192,6 +199,7 @@ const schema = z.object({
     })
     .default({ name: 'Capstan', email: 'capstan@localhost' }),
   autoRevert: flag.default(false),
+  metricsPublic: flag.default(false),
   engineLease: flag.default(false),
   leaseImage: z.string().min(1).optional(),
   resync: resync.default({ kind: 'interval', ms: 300_000 }),
@@ -237,7 +245,8 @@ export function resolveSettings(flags: RawSettings, env: NodeJS.ProcessEnv, file
     throw new ConfigError(`--subnet-size ${subnetSize} (CAPSTAN_SUBNET_SIZE): subnets cannot be larger than their pool ${formatCidr(subnetPool)}`, `use a --subnet-size of ${subnetPool.prefix} or more (default 24)`);
   }
   const webhookSecret = env['CAPSTAN_WEBHOOK_SECRET'] === '' ? undefined : env['CAPSTAN_WEBHOOK_SECRET'];
-  const routerToken = env['CAPSTAN_ROUTER_TOKEN'] === '' ? undefined : env['CAPSTAN_ROUTER_TOKEN'];
+  const fromEnv = (name: string): string | undefined => (env[name] === '' ? undefined : env[name]);
+  const routerToken = fromEnv('CAPSTAN_ROUTER_TOKEN');
   return Object.freeze({
     ...rest,
     intervalMs: interval,
@@ -257,9 +266,11 @@ export function resolveSettings(flags: RawSettings, env: NodeJS.ProcessEnv, file
     forgeRepo: rest.forgeRepo,
     statusUrl: rest.statusUrl,
     notifyWebhook: rest.notifyWebhook,
-    forgeToken: fromEnv(env, 'CAPSTAN_FORGE_TOKEN') ?? fromEnv(env, 'CAPSTAN_GIT_TOKEN'),
-    notifyWebhookSecret: fromEnv(env, 'CAPSTAN_NOTIFY_WEBHOOK_SECRET'),
-    slackWebhookUrl: fromEnv(env, 'CAPSTAN_SLACK_WEBHOOK_URL'),
+    forgeToken: fromEnv('CAPSTAN_FORGE_TOKEN') ?? fromEnv('CAPSTAN_GIT_TOKEN'),
+    notifyWebhookSecret: fromEnv('CAPSTAN_NOTIFY_WEBHOOK_SECRET'),
+    slackWebhookUrl: fromEnv('CAPSTAN_SLACK_WEBHOOK_URL'),
+    apiToken: fromEnv('CAPSTAN_API_TOKEN'),
+    apiTokenFile: fromEnv('CAPSTAN_API_TOKEN_FILE'),
   });
 }
 
@@ -278,11 +289,6 @@ export function requireRepo(settings: Settings): string {
     throw new ConfigError('no repository given', 'pass --repo URL|PATH or set CAPSTAN_REPO');
   }
   return settings.repo;
-}
-
-function fromEnv(env: NodeJS.ProcessEnv, name: string): string | undefined {
-  const value = env[name];
-  return value === undefined || value === '' ? undefined : value;
 }
 
 function kebab(name: string): string {
