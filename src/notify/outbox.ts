@@ -3,10 +3,11 @@
 // pending status never lands after its success), retries what may succeed
 // later (no answer, 408, 429, 5xx) with a doubling delay, and gives up on
 // what will not (any other 4xx: a bad token, an unknown repository) with one
-// warning. The queue is bounded: when a receiver stays away, the oldest
-// entries go first. A newer status for the same commit and context replaces
-// one still waiting. Logs name the receiver by host only: never a token,
-// never a URL path (a Slack webhook's path is its secret).
+// warning; the same refusal again is logged at debug. The queue is bounded:
+// when a receiver stays away, the oldest entries go first. A newer status
+// for the same commit and context replaces one still waiting. Logs name the
+// receiver by host only: never a token, never a URL path (a Slack webhook's
+// path is its secret).
 
 import type { Logger } from '../logging/logger.js';
 import type { HttpRequest } from './forge.js';
@@ -41,6 +42,8 @@ export class Outbox {
   private readonly queue: Delivery[] = [];
   private running: Promise<void> | undefined;
   private dropped = 0;
+  /** The last refusal warned about: a read-only token refuses every status alike, and one warning says so. */
+  private refused: string | undefined;
   private readonly o: Required<Omit<OutboxOptions, 'logger' | 'name'>>;
 
   constructor(private readonly opts: OutboxOptions) {
@@ -98,6 +101,7 @@ export class Outbox {
         answer = await this.o.send(d.request, this.o.timeoutMs);
         if (answer.status >= 200 && answer.status < 300) {
           log.debug({ ...fields, status: answer.status, attempt }, `sent ${d.what} to ${this.opts.name}`);
+          this.refused = undefined;
           return;
         }
         problem = `HTTP ${answer.status}${answer.body === '' ? '' : `: ${answer.body.slice(0, 200)}`}`;
@@ -106,7 +110,10 @@ export class Outbox {
       }
       const retryable = answer === undefined || answer.status === 408 || answer.status === 429 || answer.status >= 500;
       if (!retryable || attempt >= this.o.attempts) {
-        log.warn({ ...fields, attempts: attempt, problem }, `${this.opts.name} did not take ${d.what}: ${problem}${retryable ? ` (gave up after ${attempt} attempts)` : ''}`);
+        const line = `${this.opts.name} did not take ${d.what}: ${problem}${retryable ? ` (gave up after ${attempt} attempts)` : ''}`;
+        if (problem === this.refused) log.debug({ ...fields, attempts: attempt, problem }, line);
+        else log.warn({ ...fields, attempts: attempt, problem }, line);
+        this.refused = problem;
         return;
       }
       const backoff = Math.min(this.o.maxDelayMs, this.o.baseDelayMs * 2 ** (attempt - 1));

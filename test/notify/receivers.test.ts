@@ -87,6 +87,12 @@ describe('commit statuses', () => {
     n.emit({ kind: 'deploy.converged', stack: 'api', revision: sha(7), message: '1/1 services ready' });
     await n.drain(10_000);
     expect(server.received.length).toBe(before + 1);
+    // The same refusal again (a read-only token refuses every status) is not a second warning.
+    server.failNext(1, 401);
+    n.emit({ kind: 'deploy.started', stack: 'api', revision: sha(8) });
+    await n.drain(10_000);
+    const warnings = log.filter((l) => l.includes('"level":40'));
+    expect(warnings).toHaveLength(1);
     const text = log.join('');
     expect(text).toContain('GitHub at 127.0.0.1');
     expect(text).toContain('did not take success on aaaaaaa for capstan/prod/api: HTTP 401');
