@@ -206,8 +206,9 @@ const schema = z.object({
   syncWindow: windows.default([]),
   profiles: list.default([]),
   secretsDir: z.string().min(1).optional(),
+  // `none` is null here: zod would put the default in place of an undefined.
   subnetPool: z.string().transform((v, ctx) => {
-    if (v === 'none') return undefined;
+    if (v === 'none') return null;
     const parsed = parseCidr(v);
     if (typeof parsed !== 'string') return parsed;
     ctx.addIssue({ code: 'custom', message: `${parsed}, or none` });
@@ -241,7 +242,7 @@ export function resolveSettings(flags: RawSettings, env: NodeJS.ProcessEnv, file
     throw new ConfigError(`${where}: ${issue?.message ?? 'invalid'}`, 'run `capstan --help` for the accepted values');
   }
   const { interval, syncWindow, subnetPool, subnetSize, ...rest } = parsed.data;
-  if (subnetPool !== undefined && subnetSize < subnetPool.prefix) {
+  if (subnetPool !== null && subnetSize < subnetPool.prefix) {
     throw new ConfigError(`--subnet-size ${subnetSize} (CAPSTAN_SUBNET_SIZE): subnets cannot be larger than their pool ${formatCidr(subnetPool)}`, `use a --subnet-size of ${subnetPool.prefix} or more (default 24)`);
   }
   const webhookSecret = env['CAPSTAN_WEBHOOK_SECRET'] === '' ? undefined : env['CAPSTAN_WEBHOOK_SECRET'];
@@ -260,7 +261,7 @@ export function resolveSettings(flags: RawSettings, env: NodeJS.ProcessEnv, file
     webhookSecret,
     ageKeyFile: env['CAPSTAN_AGE_KEY_FILE'] === '' ? undefined : env['CAPSTAN_AGE_KEY_FILE'],
     routerToken,
-    subnetPool: subnetPool === undefined ? undefined : Object.freeze({ pool: Object.freeze(subnetPool), size: subnetSize }),
+    subnetPool: subnetPool === null ? undefined : Object.freeze({ pool: Object.freeze(subnetPool), size: subnetSize }),
     leaseImage: rest.leaseImage ?? rest.routerImage,
     forgeApi: rest.forgeApi,
     forgeRepo: rest.forgeRepo,
