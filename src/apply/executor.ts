@@ -6,7 +6,8 @@
 // failures are collected and raised together as one ApplyError at the end.
 
 import type { Backend, DeployContext } from '../backends/backend.js';
-import { ApplyError } from '../errors.js';
+import type { DesiredService } from '../desired/model.js';
+import { ApplyError, ImagePullError } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
 import type { Operation, Plan } from '../plan/operations.js';
 import { describeOperation } from '../plan/render.js';
@@ -25,7 +26,8 @@ export interface ApplyOutcome {
   failed: readonly { operation: string; error: Error; stack: string }[];
 }
 
-type Unit = { kind: 'op'; op: Exclude<Operation, RecreateOp> } | { kind: 'rollout'; stack: string; ops: RecreateOp[] };
+type PullOp = Extract<Operation, { kind: 'pull-image' }>;
+type Unit = { kind: 'op'; op: Exclude<Operation, RecreateOp | PullOp> } | { kind: 'rollout'; stack: string; ops: RecreateOp[] };
 
 export async function applyPlan(plan: Plan, backend: Backend, ctx: DeployContext, opts: ApplyOptions): Promise<ApplyOutcome> {
   const failures: { operation: string; error: Error; stack: string }[] = [];
@@ -42,13 +44,44 @@ export async function applyPlan(plan: Plan, backend: Backend, ctx: DeployContext
   const fail = (line: string, stack: string, kind: string, err: unknown): void => {
     const error = err instanceof Error ? err : new Error(String(err));
     failures.push({ operation: line, error, stack });
-    opts.logger.error({ stack, op: kind, err: error }, `failed: ${line}`);
+    if (error instanceof ImagePullError) opts.logger.error({ stack, op: kind, code: error.code, image: error.image, registry: error.registry }, `failed: ${line}: ${error.message}`);
+    else opts.logger.error({ stack, op: kind, err: error }, `failed: ${line}`);
+  };
+  // Pulls start at once, bounded by the backend; each service waits for its own image only, so
+  // nothing of a service whose image cannot be pulled is touched (no twin is started).
+  const pulls = new Map<string, { op: PullOp; done: Promise<Error | undefined>; reported: boolean }>();
+  for (const op of plan.operations) {
+    if (op.kind !== 'pull-image') continue;
+    pulls.set(op.image, { op, reported: false, done: backend.pullImage(op.image, ctx).then(() => undefined, (err: unknown) => (err instanceof Error ? err : new Error(String(err)))) });
+  }
+  const pulled = async (service: DesiredService): Promise<void> => {
+    const pull = pulls.get(service.spec.image);
+    const error = pull === undefined ? undefined : await pull.done;
+    if (pull === undefined || error === undefined) return;
+    pull.reported = true;
+    throw error instanceof ImagePullError ? error.forService(service.stack, service.name) : error;
+  };
+  // One failure per service for an image it could not get, however many replicas wait for it.
+  const pullFailed = new Set<string>();
+  const failOrSkip = (line: string, stack: string, kind: string, service: DesiredService, err: unknown): void => {
+    const key = `${service.stack}/${service.name}`;
+    if (err instanceof ImagePullError) {
+      if (pullFailed.has(key)) return;
+      pullFailed.add(key);
+    }
+    fail(line, stack, kind, err);
   };
   for (const phase of phasesOf(plan.operations)) {
     await forEachBounded(unitsOf(phase), opts.parallelism, async (unit) => {
       if (unit.kind === 'rollout') {
         const first = unit.ops[0] as RecreateOp;
         const line = `rolling update of ${first.stack}/${first.service.name}`;
+        try {
+          await pulled(first.service);
+        } catch (err) {
+          failOrSkip(line, unit.stack, first.kind, first.service, err);
+          return;
+        }
         try {
           await ready(first);
           const result = await rollService(unit.ops, { backend, ctx, logger: opts.logger, ...opts.rollout });
@@ -62,14 +95,22 @@ export async function applyPlan(plan: Plan, backend: Backend, ctx: DeployContext
       const { op } = unit;
       const line = describeOperation(op);
       try {
+        if (op.kind === 'create-container') await pulled(op.service);
         await ready(op);
         await execute(op, backend, ctx, opts.rollout.traffic);
         applied++;
         opts.logger.info({ stack: op.stack, op: op.kind }, line);
       } catch (err) {
-        fail(line, op.stack, op.kind, err);
+        if (op.kind === 'create-container') failOrSkip(line, op.stack, op.kind, op.service, err);
+        else fail(line, op.stack, op.kind, err);
       }
     });
+  }
+  for (const pull of pulls.values()) {
+    const error = await pull.done;
+    if (error === undefined) applied++;
+    // A pull no service waited for (a moved tag with nothing to roll) still reports its failure.
+    else if (!pull.reported) fail(describeOperation(pull.op), pull.op.stack, pull.op.kind, error);
   }
   return { applied, failed: failures };
 }
@@ -79,6 +120,7 @@ function unitsOf(phase: readonly Operation[]): Unit[] {
   const units: Unit[] = [];
   const rollouts = new Map<string, RecreateOp[]>();
   for (const op of phase) {
+    if (op.kind === 'pull-image') continue;
     if (op.kind !== 'recreate-container') {
       units.push({ kind: 'op', op });
       continue;
@@ -102,7 +144,7 @@ export async function applyPlanOrThrow(plan: Plan, backend: Backend, ctx: Deploy
   return outcome.applied;
 }
 
-async function execute(op: Exclude<Operation, RecreateOp>, backend: Backend, ctx: DeployContext, traffic: Traffic): Promise<void> {
+async function execute(op: Exclude<Operation, RecreateOp | PullOp>, backend: Backend, ctx: DeployContext, traffic: Traffic): Promise<void> {
   switch (op.kind) {
     case 'create-network': return backend.createNetwork(op.stack, op.network, ctx);
     case 'create-volume': return backend.createVolume(op.stack, op.volume, ctx);

@@ -16,6 +16,8 @@ export const LABEL = {
   slot: 'io.capstan.slot',
   /** `router` on the container `--router container` runs: Capstan's own, but no stack's replica (never planned, never pruned). */
   role: 'io.capstan.role',
+  /** The repo digest (`sha256:…`) of the image the container was made from; absent for images only built locally. */
+  imageDigest: 'io.capstan.image-digest',
   /** The normalized spec as JSON: explains a change ("image a → b") and lets a rollback rebuild the previous version from what runs. */
   spec: 'io.capstan.spec',
 } as const;

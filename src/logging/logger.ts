@@ -3,6 +3,8 @@
 
 import { pino, type Logger } from 'pino';
 import { createRequire } from 'node:module';
+import { Writable } from 'node:stream';
+import { writeStderr } from './status-line.js';
 
 export type { Logger };
 export type LogFormat = 'json' | 'pretty';
@@ -16,9 +18,11 @@ export function createLogger(opts: { format: LogFormat; level: string }): Logger
     // Loaded only when asked for: it is not needed on the hot start-up path.
     const require = createRequire(import.meta.url);
     const pretty = require('pino-pretty') as (o: Record<string, unknown>) => NodeJS.WritableStream;
-    return pino(base, pretty({ destination: 2, sync: true, colorize: process.stderr.isTTY, singleLine: true, ignore: 'pid,hostname' }));
+    const destination = new Writable({ write: (chunk: Buffer, _enc, done) => { writeStderr(chunk.toString()); done(); } });
+    return pino(base, pretty({ destination, sync: true, colorize: process.stderr.isTTY, singleLine: true, ignore: 'pid,hostname' }));
   }
-  return pino(base, pino.destination({ fd: 2, sync: true }));
+  // Through writeStderr, so a live status line on the terminal stays below the logs.
+  return pino(base, { write: writeStderr });
 }
 
 export function silentLogger(): Logger {

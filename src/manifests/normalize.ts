@@ -43,6 +43,8 @@ export interface StackPart {
 }
 
 export const DEFAULT_PROGRESS_DEADLINE_MS = 60_000;
+/** How often x-capstan.image_update lists a repository's tags when it sets no `interval`. */
+export const DEFAULT_IMAGE_UPDATE_INTERVAL_MS = 300_000;
 
 const setOwn = <V>(obj: Record<string, V>, k: string, v: V): void => void Object.defineProperty(obj, k, { value: v, enumerable: true, writable: true, configurable: true });
 
@@ -203,16 +205,24 @@ function normalizeService(
   const limits = s.deploy?.resources?.limits;
   const x = s['x-capstan'] ?? undefined;
   const capstanRaw: Record<string, unknown> = {};
-  if (x) for (const [k, v] of Object.entries(x)) if (k !== 'strategy' && k !== 'progress_deadline' && k !== 'probe') setOwn(capstanRaw, k, v);
+  if (x) for (const [k, v] of Object.entries(x)) if (!['strategy', 'progress_deadline', 'probe', 'image_update'].includes(k)) setOwn(capstanRaw, k, v);
   const capstan: CapstanExtension = {
     strategy: x?.strategy ?? 'rolling',
     progressDeadlineMs: x?.progress_deadline ?? DEFAULT_PROGRESS_DEADLINE_MS,
     probe: x?.probe ? probeSpec(x.probe, [...base, 'x-capstan', 'probe'], fp) : undefined,
+    ...(x?.image_update ? { imageUpdate: { semver: x.image_update.semver, tagPattern: x.image_update.tag_pattern, intervalMs: x.image_update.interval ?? DEFAULT_IMAGE_UPDATE_INTERVAL_MS } } : {}),
     raw: capstanRaw,
   };
 
   const built = s.build === undefined || s.build === null ? undefined : normalizeBuild({ stack: ctx.name, dir: ctx.dir, tree: ctx.tree, lookup: ctx.lookup, fp }, name, s.build, s.image, base);
   if (s.image === undefined && (s.build === undefined || s.build === null)) fp.error(base, `service ${JSON.stringify(name)} has neither \`image\` nor \`build\``, 'add `image: <reference>` or `build: <context directory>`', 'key');
+  const pullPolicy = s.pull_policy ?? undefined;
+  if (pullPolicy?.kind === 'build' && built === undefined) {
+    fp.error([...base, 'pull_policy'], '`pull_policy: build` needs a `build:` section', 'add `build: <context directory>`, or use another pull_policy (missing, always, never, daily, weekly, every_<duration>)');
+  }
+  if (x?.image_update && built !== undefined) {
+    fp.error([...base, 'x-capstan', 'image_update'], '`image_update` follows a registry\'s tags, but this service is built from `build:`', 'remove `image_update`, or run an image from a registry instead of building it', 'key');
+  }
   const taken = new Set<string>();
   const secrets = serviceFiles('secret', s.secrets ?? [], declared.files.secret, base, fp, taken);
   const configs = serviceFiles('config', s.configs ?? [], declared.files.config, base, fp, taken);
@@ -223,6 +233,7 @@ function normalizeService(
   return {
     image: built?.image ?? s.image ?? '',
     ...(built === undefined ? {} : { build: built.build }),
+    ...(pullPolicy === undefined || pullPolicy.kind === 'missing' ? {} : { pullPolicy }),
     ...(secrets.length === 0 ? {} : { secrets }),
     ...(configs.length === 0 ? {} : { configs }),
     command: s.command ?? undefined,

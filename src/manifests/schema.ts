@@ -3,9 +3,11 @@
 // durations, sizes, command strings). Key names (unknown vs "not supported
 // yet") are checked by keys.ts from the rules registered here.
 
+import semver from 'semver';
 import { z } from 'zod';
 import type { DependsOnCondition, DeviceSpec, HealthcheckSpec, LoggingSpec, PortSpec, RestartPolicy, UlimitSpec } from './model.js';
 import { parseExpose, parsePortNumber, parsePortShort } from './ports.js';
+import { parsePullPolicy } from './pull-policy.js';
 import { shellSplit } from './shell-split.js';
 import { parseBytes, parseDurationMs, parseNanoCpus, parseNonNegativeInt } from './units.js';
 import type { RawMount } from './volumes.js';
@@ -299,11 +301,26 @@ const probe = obj({
   failure_threshold: positiveInt.optional(),
 });
 
+/** x-capstan.image_update (DESIGN §2, §5): which newer tags Capstan may commit into the file. */
+const imageUpdate = obj({
+  semver: str.transform((v, ctx) => (semver.validRange(v) === null ? fail(ctx, v, `invalid semver range ${JSON.stringify(v)}; use e.g. "^1.4", "~2.0.1" or ">=1.2 <2"`) : v)),
+  tag_pattern: str.transform((v, ctx) => {
+    try {
+      new RegExp(v);
+      return v;
+    } catch (err) {
+      return fail(ctx, v, `invalid tag_pattern ${JSON.stringify(v)}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }).optional(),
+  interval: duration.optional(),
+});
+
 const capstan = obj(
   {
     strategy: z.enum(['rolling', 'blue-green', 'canary'], { error: 'strategy must be rolling, blue-green or canary' }).optional(),
     progress_deadline: duration.optional(),
     probe: probe.optional(),
+    image_update: imageUpdate.optional(),
   },
   { open: true },
 );
@@ -387,7 +404,7 @@ export const SERVICE_UNSUPPORTED = unsupportedList(
     'external_links', 'gpus', 'group_add', 'isolation', 'label_file', 'links',
     'mac_address', 'mem_limit', 'mem_reservation', 'mem_swappiness', 'memswap_limit', 'models',
     'oom_kill_disable', 'oom_score_adj', 'pids_limit', 'post_start', 'pre_stop',
-    'provider', 'pull_policy', 'pull_refresh_after', 'scale', 'storage_opt', 'use_api_socket', 'userns_mode', 'uts', 'volumes_from',
+    'provider', 'pull_refresh_after', 'scale', 'storage_opt', 'use_api_socket', 'userns_mode', 'uts', 'volumes_from',
   ],
   {
     scale: 'use `deploy.replicas`',
@@ -436,6 +453,10 @@ export const serviceSchema = obj(
   {
     image: z.string({ error: 'expected a string' }).min(1, 'image must not be empty').optional(),
     build: buildSchema.nullish(),
+    pull_policy: str.transform((v, ctx) => {
+      const p = parsePullPolicy(v);
+      return typeof p === 'string' ? fail(ctx, v, p) : p;
+    }).nullish(),
     secrets: fileRefs.nullish(),
     configs: fileRefs.nullish(),
     command: argv.nullish(),

@@ -19,10 +19,12 @@ export interface ContainerSpecOptions {
   slot?: Slot;
   /** The container's name when it is not the replica's own (a start-first twin); DNS aliases stay the replica's. */
   name?: string;
+  /** Repo digest of the image it is made from (the io.capstan.image-digest label); undefined for local-only images. */
+  imageDigest?: string | undefined;
 }
 
 /** The labels every replica carries: the user's, then Compose's and Capstan's, which win so ownership cannot be spoofed by a manifest. */
-export function containerLabels(service: DesiredService, number: number, ctx: DeployContext, slot: Slot = 'stable'): Record<string, string> {
+export function containerLabels(service: DesiredService, number: number, ctx: DeployContext, slot: Slot = 'stable', imageDigest?: string): Record<string, string> {
   return {
     ...service.spec.labels,
     [LABEL.composeProject]: service.stack,
@@ -37,6 +39,7 @@ export function containerLabels(service: DesiredService, number: number, ctx: De
     [LABEL.revision]: ctx.revision,
     [LABEL.slot]: slot,
     [LABEL.spec]: encodeSpecLabel(service.spec),
+    ...(imageDigest === undefined ? {} : { [LABEL.imageDigest]: imageDigest }),
   };
 }
 
@@ -50,7 +53,7 @@ export function containerCreateOptions(service: DesiredService, number: number, 
     Env: Object.keys(spec.environment)
       .sort()
       .map((k) => `${k}=${spec.environment[k] ?? ''}`),
-    Labels: containerLabels(service, number, ctx, opts.slot ?? 'stable'),
+    Labels: containerLabels(service, number, ctx, opts.slot ?? 'stable', opts.imageDigest),
     HostConfig: hostConfig(service, ctx),
   };
   if (spec.command !== undefined) options.Cmd = [...spec.command];

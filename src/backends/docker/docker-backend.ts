@@ -11,15 +11,18 @@ import type { Backend, DeployContext, ReplicaState } from '../backend.js';
 import { LABEL } from '../../desired/labels.js';
 import type { DesiredService } from '../../desired/model.js';
 import { decodeSpecLabel } from '../../desired/spec-label.js';
-import { DockerApiError, NameConflictError } from '../../errors.js';
+import { DockerApiError, ImagePullError, NameConflictError } from '../../errors.js';
+import { dockerCredentials, type CredentialStore } from '../../images/credentials.js';
+import { parseImageRef, repoDigestOf } from '../../images/reference.js';
 import type { Logger } from '../../logging/logger.js';
 import type { NetworkSpec, VolumeSpec } from '../../manifests/model.js';
-import type { ObservedState } from '../../observed/model.js';
+import type { ObservedImage, ObservedState } from '../../observed/model.js';
 import { parseState, takeSnapshot } from '../../observed/snapshot.js';
 import { connectDocker, resolveEndpoint, type DockerEndpoint } from './connect.js';
 import { bindSources, containerCreateOptions } from './container-spec.js';
 import { engineMessage, statusCodeOf, toCapstanError } from './errors.js';
 import { ImageBuilder } from './image-build.js';
+import { ImagePuller } from './image-pull.js';
 import { injectFiles, readFiles } from './inject-files.js';
 import type { TarEntry } from './tar.js';
 
@@ -27,22 +30,27 @@ export interface DockerBackendOptions {
   logger: Logger;
   /** Defaults to DOCKER_HOST as the Docker CLI reads it. */
   endpoint?: DockerEndpoint;
+  /** Registry credentials for pulls; defaults to the Docker client's config ($DOCKER_CONFIG, else ~/.docker). */
+  credentials?: CredentialStore;
 }
 
 export async function createDockerBackend(opts: DockerBackendOptions): Promise<Backend> {
   const { docker, endpoint } = await connectDocker(opts.endpoint ?? resolveEndpoint());
-  return new DockerBackend(docker, endpoint, opts.logger);
+  return new DockerBackend(docker, endpoint, opts.logger, opts.credentials ?? dockerCredentials());
 }
 
 class DockerBackend implements Backend {
   private readonly images: ImageBuilder;
+  private readonly puller: ImagePuller;
 
   constructor(
     private readonly docker: Docker,
     readonly endpoint: string,
     private readonly logger: Logger,
+    credentials: CredentialStore,
   ) {
     this.images = new ImageBuilder(docker, endpoint, logger);
+    this.puller = new ImagePuller(docker, credentials, logger);
   }
 
   /** Runs one engine call and turns whatever it throws into the catalogue. */
@@ -71,6 +79,15 @@ class DockerBackend implements Backend {
 
   async observe(instance: string): Promise<ObservedState> {
     return this.call('observe', () => takeSnapshot(this.docker, instance));
+  }
+
+  async inspectImages(refs: readonly string[]): Promise<Map<string, ObservedImage | undefined>> {
+    const found = await Promise.all(refs.map((ref) => this.call(`inspect image ${ref}`, () => this.puller.inspect(ref))));
+    return new Map(refs.map((ref, i) => [ref, found[i]]));
+  }
+
+  async pullImage(ref: string, ctx: DeployContext): Promise<ObservedImage> {
+    return this.puller.pull(ref, ctx.onPullProgress);
   }
 
   async createNetwork(stack: string, network: NetworkSpec, ctx: DeployContext): Promise<void> {
@@ -159,7 +176,8 @@ class DockerBackend implements Backend {
   }
 
   private async createPrepared(service: DesiredService, number: number, ctx: DeployContext, files: readonly TarEntry[], name: string | undefined): Promise<string> {
-    const options = containerCreateOptions(service, number, ctx, name === undefined ? {} : { name });
+    const imageDigest = await this.imageDigest(service);
+    const options = containerCreateOptions(service, number, ctx, { ...(name === undefined ? {} : { name }), imageDigest });
     await this.ensureBindSources(service, ctx);
     const { create, extraNetworks } = splitNetworks(options);
     const id = await this.createOwned(create, ctx.instance);
@@ -175,6 +193,23 @@ class DockerBackend implements Backend {
     }
     await this.start(id);
     return id;
+  }
+
+  /**
+   * The repo digest the replica will run (its io.capstan.image-digest label).
+   * A missing image is reported as a pull failure: pulls come before creates,
+   * so it is pull_policy never, or removed behind Capstan's back.
+   */
+  private async imageDigest(service: DesiredService): Promise<string | undefined> {
+    const ref = service.spec.image;
+    const image = await this.call(`inspect image ${ref}`, () => this.puller.inspect(ref));
+    const parsed = parseImageRef(ref);
+    if (image === undefined) {
+      const never = service.spec.pullPolicy?.kind === 'never';
+      throw new ImagePullError(ref, parsed?.registry ?? 'docker.io', never ? 'never' : 'not-found', never ? 'it is not on the engine and pull_policy is never' : 'it is not on the engine', { stack: service.stack, service: service.name });
+    }
+    if (service.spec.build !== undefined || parsed === undefined) return undefined;
+    return parsed.digest ?? repoDigestOf(parsed, image.repoDigests);
   }
 
   /**
