@@ -5,7 +5,7 @@
 import { Command, Option } from 'commander';
 import { readSettingsFile } from './config/file.js';
 import { resolveSettings, type RawSettings, type Settings } from './config/settings.js';
-import { ApplyError, CapstanError, ManifestsInvalidError, UsageError } from './errors.js';
+import { ApplyError, CapstanError, ImagePullError, ManifestsInvalidError, UsageError } from './errors.js';
 import { createLogger, type Logger } from './logging/logger.js';
 import { VERSION } from './version.js';
 
@@ -191,7 +191,8 @@ export function reportError(err: unknown, write: (line: string) => void): number
   }
   if (err instanceof ApplyError) {
     write(`capstan: ${err.message}:`);
-    for (const f of err.failures) write(`  ${f.operation}: ${f.error.message}`);
+    // A pull failure says which service it stops on its own; the operation it stopped adds nothing.
+    for (const f of err.failures) write(`  ${f.error instanceof ImagePullError ? f.error.message : `${f.operation}: ${f.error.message}`}`);
     const hints = [...new Set(err.failures.flatMap((f) => (f.error instanceof CapstanError && f.error.hint !== undefined ? [f.error.hint] : [])))];
     for (const h of hints) write(`  hint: ${h}`);
     return 1;

@@ -53,7 +53,8 @@ export function planChanges(desired: DesiredState, observed: ObservedState, heal
     planStack(stack, observed, byService, operations, services, heldBack, healing, holding);
   }
   planOrphans(desired, byService, operations, services);
-  operations.push(...planPulls(desired.stacks.flatMap((s) => s.services), operations, observed.images, PHASE_INFRA));
+  // First in their phase, so a plan reads "pull, then create".
+  operations.unshift(...planPulls(desired.stacks.flatMap((s) => s.services), operations, observed.images, PHASE_INFRA));
 
   for (const network of observed.networks) {
     const stack = desired.stacks.find((s) => s.name === network.stack);

@@ -70,6 +70,8 @@ auth:
   const env = { DOCKER_CONFIG: dockerConfig };
   const push = async (local: string, repo: string, tag: string): Promise<string> => {
     const ref = `${host}/${repo}:${tag}`;
+    // An image the engine has under this tag (pulled by Capstan) keeps it: the registry's tag moves, the engine's does not.
+    const previous = await docker(['image', 'inspect', '--format', '{{.Id}}', ref]).catch(() => undefined);
     await docker(['tag', local, ref]);
     try {
       const out = await docker(['push', ref], { env });
@@ -78,6 +80,7 @@ auth:
       return digest;
     } finally {
       await docker(['rmi', ref]).catch(() => undefined);
+      if (previous !== undefined) await docker(['tag', previous, ref]);
     }
   };
   return {
