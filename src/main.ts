@@ -78,6 +78,7 @@ export function buildProgram(): Command {
       .option('--router-image <image>', 'image --router container runs [CAPSTAN_ROUTER_IMAGE] (default: capstan:<version>)')
       .option('--router-admin <127.0.0.1:port>', "router's admin API on the loopback with a bearer token (CAPSTAN_ROUTER_TOKEN, else the one the router writes to <data-dir>/router/admin.token) instead of its unix socket [CAPSTAN_ROUTER_ADMIN]")
       .option('--resync <duration|cron>', 'periodic full resync, e.g. 5m or "*/10 * * * *" [CAPSTAN_RESYNC] (default: 5m)')
+      .option('--image-update-branch <name>', 'commit x-capstan.image_update tag bumps to this branch (for review) instead of --branch [CAPSTAN_IMAGE_UPDATE_BRANCH]')
       .option(...syncWindowOption),
     lazy(() => import('./cli/run.js'), 'runCommand'),
   );

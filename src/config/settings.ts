@@ -50,6 +50,8 @@ export interface Settings {
   profiles: readonly string[];
   /** The one operator-host directory manifests may read secret and config files from (absolute `file:`); none by default. */
   secretsDir: string | undefined;
+  /** Where x-capstan.image_update commits go; undefined: `branch` itself (deployed at once). */
+  imageUpdateBranch: string | undefined;
 }
 
 export type Resync = { kind: 'interval'; ms: number } | { kind: 'cron'; expression: string };
@@ -79,6 +81,7 @@ const SOURCES = {
   syncWindow: 'CAPSTAN_SYNC_WINDOW',
   profiles: 'COMPOSE_PROFILES',
   secretsDir: 'CAPSTAN_SECRETS_DIR',
+  imageUpdateBranch: 'CAPSTAN_IMAGE_UPDATE_BRANCH',
 } as const;
 
 export type SettingName = keyof typeof SOURCES;
@@ -154,6 +157,7 @@ const schema = z.object({
   syncWindow: windows.default([]),
   profiles: list.default([]),
   secretsDir: z.string().min(1).optional(),
+  imageUpdateBranch: z.string().min(1).optional(),
 });
 
 /**
@@ -183,6 +187,7 @@ export function resolveSettings(flags: RawSettings, env: NodeJS.ProcessEnv, file
     intervalMs: interval,
     repo: rest.repo,
     secretsDir: rest.secretsDir,
+    imageUpdateBranch: rest.imageUpdateBranch,
     allowEnv: Object.freeze(rest.allowEnv),
     gitAuthor: Object.freeze(rest.gitAuthor),
     syncWindows: syncWindow,

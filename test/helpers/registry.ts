@@ -109,13 +109,16 @@ auth:
   };
 }
 
-/** Removes every local tag of `repo` under the registry (images a test pulled), never anything else. */
+/**
+ * Removes the images the engine holds under `<registryHost>/<repoPrefix>…`
+ * (what a test pulled): only images built by pushNew land there, so removing
+ * them by id touches nothing anyone else uses.
+ */
 export async function removeLocalTags(registryHost: string, repoPrefix: string): Promise<void> {
-  const out = await docker(['images', '--format', '{{.Repository}}:{{.Tag}}', `${registryHost}/${repoPrefix}*`]).catch(() => '');
-  const refs = out.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.endsWith(':<none>'));
-  const digests = await docker(['images', '--digests', '--format', '{{.Repository}}@{{.Digest}}', `${registryHost}/${repoPrefix}*`]).catch(() => '');
-  const pinned = digests.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.endsWith('@<none>'));
-  for (const ref of [...refs, ...pinned]) await docker(['rmi', '-f', ref]).catch(() => undefined);
+  const out = await docker(['images', '--digests', '--format', '{{.Repository}}|{{.ID}}']);
+  const ids = new Set(out.split('\n').map((l) => l.split('|')).filter(([repo]) => repo?.startsWith(`${registryHost}/${repoPrefix}`)).map(([, id]) => id ?? ''));
+  ids.delete('');
+  if (ids.size > 0) await docker(['rmi', '-f', ...ids]).catch(() => undefined);
 }
 
 async function untilAnswers(host: string, child: ChildProcess, log: () => string): Promise<void> {
