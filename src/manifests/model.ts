@@ -169,6 +169,8 @@ export interface ServiceSpec {
   rollback: UpdateConfig;
   /** Compose's `pull_policy`; left out for the default `missing`, and never part of the spec hash (it says when to pull, not what runs). */
   pullPolicy?: PullPolicy;
+  /** Fixed addresses per stack-local network (`ipv4_address`, `ipv6_address`, `mac_address`); left out when none. */
+  networkAddresses?: Readonly<Record<string, NetworkAddress>>;
   // The three below are left out (not empty) when a service uses none of them, so the spec
   // hash of every other service stays what earlier versions computed: upgrading Capstan must
   // not roll services whose manifests did not change.
@@ -223,6 +225,19 @@ export interface MountedFile {
   digest: string;
 }
 
+export interface NetworkAddress {
+  ipv4: string | undefined;
+  ipv6: string | undefined;
+  mac: string | undefined;
+}
+
+/** A network's own address management (Compose `ipam:`), passed to the engine as given. */
+export interface IpamSpec {
+  driver: string | undefined;
+  config: readonly { subnet: string | undefined; ipRange: string | undefined; gateway: string | undefined; auxAddresses: Readonly<Record<string, string>> }[];
+  options: Readonly<Record<string, string>>;
+}
+
 export interface NetworkSpec {
   /** Name inside the stack (`default`, or a key of top-level `networks`). */
   name: string;
@@ -233,6 +248,9 @@ export interface NetworkSpec {
   labels: Readonly<Record<string, string>>;
   /** `internal: true`: no route out of the network. Optional so older hand-built specs stay valid. */
   internal?: boolean;
+  /** `ipam:`, when the manifest gives one. */
+  ipam?: IpamSpec;
+  enableIpv6?: boolean;
 }
 
 export interface VolumeSpec {

@@ -11,7 +11,7 @@ import { parsePullPolicy } from './pull-policy.js';
 import { shellSplit } from './shell-split.js';
 import { parseBytes, parseDurationMs, parseNanoCpus, parseNonNegativeInt } from './units.js';
 import type { RawMount } from './volumes.js';
-import { classifySource, parseVolumeShort, VOLUME_NAME } from './volumes.js';
+import { classifySource, homeBind, parseVolumeShort, VOLUME_NAME } from './volumes.js';
 
 type Ctx = z.core.$RefinementCtx;
 
@@ -156,9 +156,13 @@ const volumeLong = obj(
   if (!m.target.startsWith('/')) return fail(ctx, m.target, `the container path ${JSON.stringify(m.target)} must be absolute`, ['target']);
   const source = m.source ?? '';
   if (type === 'tmpfs') return { type, source: '', target: m.target, readOnly: m.read_only ?? false };
-  if (source === '') return fail(ctx, m, type === 'volume' ? 'anonymous volumes are not supported yet; give the volume a `source` and declare it under top-level `volumes:`' : 'a bind mount needs a `source`');
+  if (source === '' && type === 'volume') return { type, source: '', target: m.target, readOnly: m.read_only ?? false };
+  if (source === '') return fail(ctx, m, 'a bind mount needs a `source`');
   const kind = classifySource(source);
-  if (kind === 'home') return fail(ctx, source, `"~" in ${JSON.stringify(source)} is not supported: bind sources must be inside the repository or absolute`, ['source']);
+  if (kind === 'home') {
+    const home = homeBind(source, m.target, m.read_only ?? false, source);
+    return typeof home === 'string' ? fail(ctx, source, home, ['source']) : home;
+  }
   if (type === 'volume' && !VOLUME_NAME.test(source)) return fail(ctx, source, `invalid volume name ${JSON.stringify(source)}`, ['source']);
   // In the long syntax a bind source without "./" is still relative to the stack file.
   const bindSource = type === 'bind' && !source.startsWith('/') && !source.startsWith('.') ? `./${source}` : source;
@@ -172,17 +176,32 @@ const volumeItem = z
     return typeof r === 'string' ? fail(ctx, v, r) : r;
   });
 
+const ipv4 = str.regex(/^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/, 'expected an IPv4 address like 172.28.0.10');
+const ipv6 = str.regex(/^[0-9a-fA-F:.]+$/, 'expected an IPv6 address like 2001:db8::10').refine((v) => v.includes(':'), 'expected an IPv6 address like 2001:db8::10');
+const macAddress = str.regex(/^([0-9a-fA-F]{2}[:-]){5}[0-9a-fA-F]{2}$/, 'expected a MAC address like 02:42:ac:11:00:02');
 const networkAttachment = obj(
-  { aliases: z.array(str, { error: 'expected a list of names' }).nullish() },
-  { unsupported: unsupportedList(['ipv4_address', 'ipv6_address', 'link_local_ips', 'mac_address', 'driver_opts', 'priority', 'gw_priority', 'interface_name']) },
+  { aliases: z.array(str, { error: 'expected a list of names' }).nullish(), ipv4_address: ipv4.nullish(), ipv6_address: ipv6.nullish(), mac_address: macAddress.nullish() },
+  { unsupported: unsupportedList(['link_local_ips', 'driver_opts', 'priority', 'gw_priority', 'interface_name']) },
 ).nullable();
+
+/** A fixed address on one network: Docker's EndpointSettings.IPAMConfig and MacAddress. */
+export interface NetworkAddressInput {
+  ipv4: string | undefined;
+  ipv6: string | undefined;
+  mac: string | undefined;
+}
 const serviceNetworks = z
   .union([z.array(str), z.record(z.string(), networkAttachment)], { error: 'expected a list of network names or a mapping' })
   .transform((v) => {
-    if (Array.isArray(v)) return { names: v, aliases: {} };
+    if (Array.isArray(v)) return { names: v, aliases: {}, addresses: {} };
     const aliases: Record<string, string[]> = {};
-    for (const [k, a] of Object.entries(v)) if (a?.aliases !== undefined && a.aliases !== null && a.aliases.length > 0) setOwn(aliases, k, [...new Set(a.aliases)].sort());
-    return { names: Object.keys(v), aliases };
+    const addresses: Record<string, NetworkAddressInput> = {};
+    for (const [k, a] of Object.entries(v)) {
+      if (a?.aliases !== undefined && a.aliases !== null && a.aliases.length > 0) setOwn(aliases, k, [...new Set(a.aliases)].sort());
+      const address = { ipv4: a?.ipv4_address ?? undefined, ipv6: a?.ipv6_address ?? undefined, mac: a?.mac_address ?? undefined };
+      if (address.ipv4 !== undefined || address.ipv6 !== undefined || address.mac !== undefined) setOwn(addresses, k, address);
+    }
+    return { names: Object.keys(v), aliases, addresses };
   });
 
 const labels = z
@@ -508,9 +527,13 @@ export type ServiceInput = z.output<typeof serviceSchema>;
 
 const externalFlag = z.union([boolish, obj({ name: str.optional() })], { error: 'expected true or false' });
 
+/** Compose's `ipam:` as Docker's network create takes it; a network's own ipam always wins over any subnet Capstan would pick. */
+const ipamPool = obj({ subnet: str.optional(), ip_range: str.optional(), gateway: str.optional(), aux_addresses: z.record(z.string(), str).optional() });
+const ipam = obj({ driver: str.optional(), config: z.array(ipamPool, { error: 'expected a list of { subnet, ip_range, gateway }' }).optional(), options: z.record(z.string(), str).optional() });
+export type IpamInput = z.output<typeof ipam>;
 const networkDef = obj(
-  { name: str.optional(), external: externalFlag.optional(), driver: str.optional(), labels: labels.optional(), internal: boolish.optional() },
-  { unsupported: unsupportedList(['driver_opts', 'attachable', 'enable_ipv6', 'ipam']), extensions: true },
+  { name: str.optional(), external: externalFlag.optional(), driver: str.optional(), labels: labels.optional(), internal: boolish.optional(), ipam: ipam.optional(), enable_ipv6: boolish.optional() },
+  { unsupported: unsupportedList(['driver_opts', 'attachable']), extensions: true },
 ).nullable();
 const volumeDef = obj(
   { name: str.optional(), external: externalFlag.optional(), driver: str.optional(), labels: labels.optional() },

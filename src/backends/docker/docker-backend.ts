@@ -8,7 +8,7 @@ import type { ContainerCreateOptions, EndpointSettings } from 'dockerode';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import type { Backend, DeployContext, ReplicaState } from '../backend.js';
-import { LABEL } from '../../desired/labels.js';
+import { LABEL, anonymousVolumeName } from '../../desired/labels.js';
 import type { DesiredService } from '../../desired/model.js';
 import { decodeSpecLabel } from '../../desired/spec-label.js';
 import { DockerApiError, ImagePullError, NameConflictError } from '../../errors.js';
@@ -112,6 +112,20 @@ class DockerBackend implements Backend {
         Labels: labels,
         ...(network.driver === undefined ? {} : { Driver: network.driver }),
         ...(network.internal === true ? { Internal: true } : {}),
+        ...(network.enableIpv6 === true ? { EnableIPv6: true } : {}),
+        // The manifest's own address plan, as given: it wins over anything Capstan or the engine would pick.
+        ...(network.ipam === undefined ? {} : {
+          IPAM: {
+            ...(network.ipam.driver === undefined ? {} : { Driver: network.ipam.driver }),
+            Config: network.ipam.config.map((c) => ({
+              ...(c.subnet === undefined ? {} : { Subnet: c.subnet }),
+              ...(c.ipRange === undefined ? {} : { IPRange: c.ipRange }),
+              ...(c.gateway === undefined ? {} : { Gateway: c.gateway }),
+              ...(Object.keys(c.auxAddresses).length === 0 ? {} : { AuxiliaryAddresses: { ...c.auxAddresses } }),
+            })),
+            Options: { ...network.ipam.options },
+          },
+        }),
       });
     } catch (err) {
       if (statusCodeOf(err) !== 409) throw toCapstanError(err, `create network ${name}`, this.endpoint);
@@ -179,6 +193,7 @@ class DockerBackend implements Backend {
     const imageDigest = await this.imageDigest(service);
     const options = containerCreateOptions(service, number, ctx, { ...(name === undefined ? {} : { name }), imageDigest });
     await this.ensureBindSources(service, ctx);
+    await this.ensureAnonymousVolumes(service, number, ctx);
     const { create, extraNetworks } = splitNetworks(options);
     const id = await this.createOwned(create, ctx.instance);
     try {
@@ -240,6 +255,32 @@ class DockerBackend implements Backend {
     } catch (err) {
       if (statusCodeOf(err) === 404) return undefined;
       throw toCapstanError(err, `inspect container ${nameOrId}`, this.endpoint);
+    }
+  }
+
+  /**
+   * The slot's anonymous volumes, made with Capstan's labels before the
+   * container (the engine would make them unlabelled). Reused as they are
+   * when the slot's container is recreated; never removed.
+   */
+  private async ensureAnonymousVolumes(service: DesiredService, number: number, ctx: DeployContext): Promise<void> {
+    for (const m of service.spec.volumes) {
+      if (m.type !== 'volume' || m.source !== '') continue;
+      const name = anonymousVolumeName(service.stack, service.name, number, m.target);
+      const labels = {
+        [LABEL.composeProject]: service.stack,
+        [LABEL.composeVolume]: name,
+        [LABEL.instance]: ctx.instance,
+        [LABEL.stack]: service.stack,
+        [LABEL.service]: service.name,
+        [LABEL.composeNumber]: String(number),
+        [LABEL.anonymousVolume]: m.target,
+      };
+      await this.callTolerating(`create volume ${name}`, [409], () => this.docker.createVolume({ Name: name, Labels: labels }));
+      const existing = await this.call(`inspect volume ${name}`, () => this.docker.getVolume(name).inspect());
+      if (existing.Labels?.[LABEL.instance] !== ctx.instance) {
+        throw new DockerApiError(`create volume ${name}`, `a volume named ${name} already exists and is not owned by Capstan instance ${ctx.instance}; Capstan does not adopt volumes it did not create`);
+      }
     }
   }
 
