@@ -1,5 +1,6 @@
-// Runs a plan against a backend: phases in order, operations of one phase in
-// parallel up to a bound. The recreations of one service go together to the
+// Runs a plan against a backend: image pulls at once (bounded by the
+// backend), each service waiting for its own image only; then phases in
+// order, operations of one phase in parallel up to a bound. The recreations of one service go together to the
 // rolling-update driver (apply/rollout.ts); everything else is one engine
 // step each, removals drained off the router first. A failed operation does
 // not stop the others (one broken service must not hold back the rest);
@@ -47,12 +48,21 @@ export async function applyPlan(plan: Plan, backend: Backend, ctx: DeployContext
     if (error instanceof ImagePullError) opts.logger.error({ stack, op: kind, code: error.code, image: error.image, registry: error.registry }, `failed: ${line}: ${error.message}`);
     else opts.logger.error({ stack, op: kind, err: error }, `failed: ${line}`);
   };
+  // One line for the whole plan; rollouts and builds report their own.
+  const total = plan.operations.length;
+  let finished = 0;
+  const progressed = (n: number): void => {
+    finished += n;
+    if (finished < total) ctx.progress?.update('apply', `${finished}/${total} operations`, finished / total);
+  };
+  ctx.progress?.update('apply', `0/${total} operations`, 0);
   // Pulls start at once, bounded by the backend; each service waits for its own image only, so
   // nothing of a service whose image cannot be pulled is touched (no twin is started).
   const pulls = new Map<string, { op: PullOp; done: Promise<Error | undefined>; reported: boolean }>();
   for (const op of plan.operations) {
     if (op.kind !== 'pull-image') continue;
-    pulls.set(op.image, { op, reported: false, done: backend.pullImage(op.image, ctx).then(() => undefined, (err: unknown) => (err instanceof Error ? err : new Error(String(err)))) });
+    const done = backend.pullImage(op.image, ctx).then(() => undefined, (err: unknown) => (err instanceof Error ? err : new Error(String(err))));
+    pulls.set(op.image, { op, reported: false, done: done.finally(() => progressed(1)) });
   }
   const pulled = async (service: DesiredService): Promise<void> => {
     const pull = pulls.get(service.spec.image);
@@ -80,6 +90,7 @@ export async function applyPlan(plan: Plan, backend: Backend, ctx: DeployContext
           await pulled(first.service);
         } catch (err) {
           failOrSkip(line, unit.stack, first.kind, first.service, err);
+          progressed(unit.ops.length);
           return;
         }
         try {
@@ -90,6 +101,7 @@ export async function applyPlan(plan: Plan, backend: Backend, ctx: DeployContext
         } catch (err) {
           fail(line, unit.stack, first.kind, err);
         }
+        progressed(unit.ops.length);
         return;
       }
       const { op } = unit;
@@ -104,6 +116,7 @@ export async function applyPlan(plan: Plan, backend: Backend, ctx: DeployContext
         if (op.kind === 'create-container') failOrSkip(line, op.stack, op.kind, op.service, err);
         else fail(line, op.stack, op.kind, err);
       }
+      progressed(1);
     });
   }
   for (const pull of pulls.values()) {
@@ -112,6 +125,7 @@ export async function applyPlan(plan: Plan, backend: Backend, ctx: DeployContext
     // A pull no service waited for (a moved tag with nothing to roll) still reports its failure.
     else if (!pull.reported) fail(describeOperation(pull.op), pull.op.stack, pull.op.kind, error);
   }
+  ctx.progress?.done('apply', `${applied}/${total} operations applied${failures.length === 0 ? '' : `, ${failures.length} failed`}`, failures.length === 0);
   return { applied, failed: failures };
 }
 

@@ -10,16 +10,19 @@ import { describeOperation } from '../plan/render.js';
 import type { DesiredState } from '../desired/model.js';
 import { routerClient } from '../router/client.js';
 import { createPassContext, routerServesPorts } from './context.js';
+import { stderrProgress } from './progress-line.js';
 import { createStatusReporter } from './status-reporter.js';
-import type { PullProgress } from '../images/progress.js';
-import { PullProgressLine } from './pull-progress-line.js';
 
 export async function applyCommand(settings: Settings, logger: Logger, opts: { force: boolean } = { force: false }): Promise<number> {
-  const base = await createPassContext(settings, logger);
-  const line = process.stderr.isTTY ? new PullProgressLine() : undefined;
-  const ctx = line === undefined ? base : { ...base, onPullProgress: (p: PullProgress) => line.update(p) };
+  const progress = stderrProgress(logger);
+  const ctx = { ...(await createPassContext(settings, logger)), progress };
   const status = createStatusReporter(settings, ctx, logger);
-  const result = await status.around(() => windowedPass(ctx, settings.syncWindows, Date.now(), opts.force)).finally(() => line?.stop());
+  let result;
+  try {
+    result = await status.around(() => windowedPass(ctx, settings.syncWindows, Date.now(), opts.force));
+  } finally {
+    progress.close();
+  }
   const sha = result.revision.slice(0, 7);
   await warnWhenNoRouterServes(settings, result.desired, logger);
   if (result.held !== undefined) {

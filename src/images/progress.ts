@@ -1,7 +1,7 @@
 // Folds the engine's pull events (one JSON object per layer step) into one
 // progress record per image: layers done of total, bytes downloaded of
-// total, the digest once known. Pure: events and the clock come in; logs
-// and the TTY line read the result, at most every `LOG_EVERY_MS` for logs.
+// total, the digest once known. Pure: events and the clock come in; the
+// log (at most every `LOG_EVERY_MS`) and the progress lines read the result.
 
 /** Logs say how a pull goes at most this often, per image. */
 export const LOG_EVERY_MS = 2000;
@@ -12,7 +12,6 @@ export interface PullProgress {
   bytes: { current: number; total: number };
   /** Repo digest, once the engine reported it. */
   digest: string | undefined;
-  finished: boolean;
 }
 
 /** One line of the engine's /images/create stream. */
@@ -33,7 +32,6 @@ interface Layer {
 export class PullTracker {
   private readonly layers = new Map<string, Layer>();
   private digest: string | undefined;
-  private finished = false;
   private lastLogAt: number | undefined;
 
   constructor(readonly image: string) {}
@@ -42,7 +40,6 @@ export class PullTracker {
     const status = event.status ?? '';
     const digest = /^Digest: (\S+)/.exec(status)?.[1];
     if (digest !== undefined) this.digest = digest;
-    if (/^Status: /.test(status)) this.finished = true;
     // Events with an id and a layer-ish status are per layer; the first one ("Pulling from …") carries the tag as its id.
     const id = event.id;
     if (id === undefined || /^Pulling from /.test(status)) return;
@@ -68,7 +65,7 @@ export class PullTracker {
       current += l.current;
       total += l.total;
     }
-    return { image: this.image, layers: { done, total: this.layers.size }, bytes: { current, total }, digest: this.digest, finished: this.finished };
+    return { image: this.image, layers: { done, total: this.layers.size }, bytes: { current, total }, digest: this.digest };
   }
 
   /** True at most once every LOG_EVERY_MS: whether a progress line is due. */

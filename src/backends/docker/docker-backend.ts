@@ -87,7 +87,7 @@ class DockerBackend implements Backend {
   }
 
   async pullImage(ref: string, ctx: DeployContext): Promise<ObservedImage> {
-    return this.puller.pull(ref, ctx.onPullProgress);
+    return this.puller.pull(ref, ctx.progress);
   }
 
   async createNetwork(stack: string, network: NetworkSpec, ctx: DeployContext): Promise<void> {

@@ -10,7 +10,8 @@
 import type Docker from 'dockerode';
 import { ImagePullError, type PullFailure } from '../../errors.js';
 import { engineAuthConfig, type CredentialStore } from '../../images/credentials.js';
-import { describeProgress, PullTracker, type PullEvent, type PullProgress } from '../../images/progress.js';
+import { describeProgress, PullTracker, type PullEvent } from '../../images/progress.js';
+import type { Progress } from '../../logging/progress.js';
 import { parseImageRef, repoDigestOf } from '../../images/reference.js';
 import type { Logger } from '../../logging/logger.js';
 import type { ObservedImage } from '../../observed/model.js';
@@ -52,7 +53,7 @@ export class ImagePuller {
     }
   }
 
-  pull(ref: string, onProgress?: (p: PullProgress) => void): Promise<ObservedImage> {
+  pull(ref: string, progress?: Progress): Promise<ObservedImage> {
     const parsed = parseImageRef(ref);
     const registry = parsed?.registry ?? 'docker.io';
     const held = this.failed.get(ref);
@@ -62,7 +63,7 @@ export class ImagePuller {
     }
     let run = this.inFlight.get(ref);
     if (run === undefined) {
-      run = this.withSlot(() => this.pullOnce(ref, registry, onProgress))
+      run = this.withSlot(() => this.pullOnce(ref, registry, progress))
         .then((image) => {
           this.failed.delete(ref);
           return image;
@@ -89,7 +90,7 @@ export class ImagePuller {
     }
   }
 
-  private async pullOnce(ref: string, registry: string, onProgress: ((p: PullProgress) => void) | undefined): Promise<ObservedImage> {
+  private async pullOnce(ref: string, registry: string, progress: Progress | undefined): Promise<ObservedImage> {
     const parsed = parseImageRef(ref);
     if (parsed === undefined) throw new ImagePullError(ref, registry, 'other', 'not a valid image reference');
     let auth: Record<string, string> | undefined;
@@ -104,12 +105,16 @@ export class ImagePuller {
     const tag = parsed.digest ?? parsed.tag ?? 'latest';
     const log = this.logger.child({ image: ref, registry });
     log.info({ authenticated: auth !== undefined }, `pulling image ${ref}`);
+    const key = `pull ${ref}`;
+    progress?.update(key, 'starting');
     const tracker = new PullTracker(ref);
     let stream: NodeJS.ReadableStream;
     try {
       stream = (await this.docker.createImage(auth ?? {}, { fromImage: repo, tag })) as NodeJS.ReadableStream;
     } catch (err) {
-      throw this.failure(ref, registry, err);
+      const failure = this.failure(ref, registry, err);
+      progress?.done(key, failure.reason, false);
+      throw failure;
     }
     const error = await new Promise<string | undefined>((resolve) => {
       let failure: string | undefined;
@@ -134,16 +139,22 @@ export class ImagePuller {
           }
           tracker.add(event);
           const p = tracker.progress();
-          onProgress?.(p);
+          if (p.layers.total > 0) progress?.update(key, describeProgress(p), p.bytes.total > 0 ? p.bytes.current / p.bytes.total : p.layers.done / p.layers.total);
           if (tracker.logDue(this.now()) && p.layers.total > 0) log.info({ layers: p.layers, bytes: p.bytes }, `pulling image ${ref}: ${describeProgress(p)}`);
         },
       );
     });
-    if (error !== undefined) throw new ImagePullError(ref, registry, classify(error), error);
+    if (error !== undefined) {
+      progress?.done(key, error, false);
+      throw new ImagePullError(ref, registry, classify(error), error);
+    }
     const image = await this.inspect(ref).catch(() => undefined);
-    if (image === undefined) throw new ImagePullError(ref, registry, 'other', 'the engine reported success but does not have the image');
-    const final = { ...tracker.progress(), finished: true };
-    onProgress?.(final);
+    if (image === undefined) {
+      progress?.done(key, 'the engine does not have it after the pull', false);
+      throw new ImagePullError(ref, registry, 'other', 'the engine reported success but does not have the image');
+    }
+    const final = tracker.progress();
+    progress?.done(key, `pulled, ${describeProgress(final)}`, true);
     const digest = parsed.digest ?? final.digest ?? repoDigestOf(parsed, image.repoDigests);
     log.info({ digest, layers: final.layers, bytes: final.bytes }, `pulled image ${ref}${digest === undefined ? '' : ` (${digest})`}`);
     return image;
