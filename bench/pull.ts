@@ -56,6 +56,15 @@ async function main(): Promise<void> {
   const registry = await startTestRegistry();
   const env = { ...process.env, DOCKER_CONFIG: registry.dockerConfig };
   const docker = (...args: string[]) => run('docker', args, { env, allowFailure: true });
+  const composeDir = join(scratch, 'compose');
+  const removeImages = () => removeLocalTags(registry.host, REPO_PREFIX);
+  const composeDown = () => run('/usr/bin/docker-compose', ['-p', PROJECT, 'down', '-t', '1'], { cwd: composeDir, env, timeoutMs: 180_000, allowFailure: true }).catch(() => undefined);
+  const capstanDown = async () => {
+    const ids = (await docker('ps', '-aq', '--filter', `label=io.capstan.instance=${INSTANCE}`)).stdout.split('\n').filter((l) => l !== '');
+    if (ids.length > 0) await docker('rm', '-f', ...ids);
+    const nets = (await docker('network', 'ls', '-q', '--filter', `label=io.capstan.instance=${INSTANCE}`)).stdout.split('\n').filter((l) => l !== '');
+    if (nets.length > 0) await docker('network', 'rm', ...nets);
+  };
   try {
     progress(`pushing ${SERVICES} images (${LAYER_BYTES / 1e6} MB layer each) to ${registry.host}`);
     for (let i = 0; i < SERVICES; i++) await registry.pushNew(`${REPO_PREFIX}/${name(i)}`, '1.0', { bytes: LAYER_BYTES });
@@ -68,18 +77,9 @@ async function main(): Promise<void> {
     await git('init', '--quiet', '-b', 'main');
     await git('add', '-A');
     await git('commit', '--quiet', '-m', 'bench');
-    const composeDir = join(scratch, 'compose');
     await mkdir(composeDir, { recursive: true });
     await writeFile(join(composeDir, 'docker-compose.yml'), stackYaml(registry.host, undefined));
 
-    const removeImages = () => removeLocalTags(registry.host, REPO_PREFIX);
-    const composeDown = () => run('/usr/bin/docker-compose', ['-p', PROJECT, 'down', '-t', '1'], { cwd: composeDir, env, timeoutMs: 180_000, allowFailure: true });
-    const capstanDown = async () => {
-      const ids = (await docker('ps', '-aq', '--filter', `label=io.capstan.instance=${INSTANCE}`)).stdout.split('\n').filter((l) => l !== '');
-      if (ids.length > 0) await docker('rm', '-f', ...ids);
-      const nets = (await docker('network', 'ls', '-q', '--filter', `label=io.capstan.instance=${INSTANCE}`)).stdout.split('\n').filter((l) => l !== '');
-      if (nets.length > 0) await docker('network', 'rm', ...nets);
-    };
     const contenders = {
       capstan: async () => {
         await capstanDown();
@@ -131,12 +131,9 @@ async function main(): Promise<void> {
     await writeFile(RESULTS, `${report}\n`);
     progress('written to bench/results/pull.md');
   } finally {
-    await run('/usr/bin/docker-compose', ['-p', PROJECT, 'down', '-t', '1'], { cwd: join(scratch, 'compose'), env, allowFailure: true }).catch(() => undefined);
-    const ids = (await docker('ps', '-aq', '--filter', `label=io.capstan.instance=${INSTANCE}`)).stdout.split('\n').filter((l) => l !== '');
-    if (ids.length > 0) await docker('rm', '-f', ...ids);
-    const nets = (await docker('network', 'ls', '-q', '--filter', `label=io.capstan.instance=${INSTANCE}`)).stdout.split('\n').filter((l) => l !== '');
-    if (nets.length > 0) await docker('network', 'rm', ...nets);
-    await removeLocalTags(registry.host, REPO_PREFIX);
+    await composeDown();
+    await capstanDown();
+    await removeImages();
     await registry.close();
     await rm(scratch, { recursive: true, force: true });
   }

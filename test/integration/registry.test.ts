@@ -141,6 +141,9 @@ printf '{"ServerURL":"%s","Username":"${registry.username}","Secret":"${registry
     expect(missing.stderr).toContain(`${stack}/app: cannot pull image ${image('app', '9.9')} from ${registry.host}: `);
     expect(missing.stderr).toMatch(/not found|manifest unknown/);
     expect(missing.stderr).toContain('E_IMAGE_PULL');
+    // The rolling update never began: no twin was made for a replica whose new image is not there.
+    expect(missing.stderr).not.toContain(`${stack}-app-1-next`);
+    expect(missing.stderr).not.toMatch(/rolling update of \S+: \d+ replica/);
     expect(await containers()).toEqual(before);
     const status = await statusFile();
     expect(status['conditions']).toEqual(expect.arrayContaining([expect.objectContaining({ type: 'Degraded', status: 'True', reason: 'ImagePullFailed' })]));
