@@ -19,6 +19,8 @@ const exec = promisify(execFile);
 export interface TestRegistry {
   /** `127.0.0.1:PORT`, the registry part of image references. */
   host: string;
+  /** Where it keeps what was pushed (another registry can serve the same, read-only use). */
+  storage: string;
   username: string;
   password: string;
   /** A DOCKER_CONFIG directory whose config.json holds this registry's credentials in `auths`. */
@@ -40,8 +42,10 @@ export async function docker(args: readonly string[], opts: { env?: NodeJS.Proce
   });
 }
 
-export async function startTestRegistry(): Promise<TestRegistry> {
+/** `anonymous: { storage }` serves another registry's images without auth (the bench's comparison of auth costs). */
+export async function startTestRegistry(opts: { anonymous?: { storage: string } } = {}): Promise<TestRegistry> {
   const dir = await mkdtemp(join(tmpdir(), 'capstan-test-registry-'));
+  const storage = opts.anonymous?.storage ?? join(dir, 'data');
   const port = await freePort();
   const host = `127.0.0.1:${port}`;
   const username = 'capstan';
@@ -51,13 +55,13 @@ export async function startTestRegistry(): Promise<TestRegistry> {
   await writeFile(join(dir, 'config.yml'), `version: 0.1
 log: { level: warn, accesslog: { disabled: true } }
 storage:
-  filesystem: { rootdirectory: ${join(dir, 'data')} }
+  filesystem: { rootdirectory: ${storage} }
   delete: { enabled: true }
 http:
   addr: ${host}
-auth:
+${opts.anonymous === undefined ? `auth:
   htpasswd: { realm: capstan-test, path: ${join(dir, 'htpasswd')} }
-`);
+` : ''}`);
   const dockerConfig = join(dir, 'docker-config');
   await exec('mkdir', ['-p', dockerConfig]);
   await writeFile(join(dockerConfig, 'config.json'), JSON.stringify({ auths: { [host]: { auth: Buffer.from(`${username}:${password}`).toString('base64') } } }));
@@ -85,6 +89,7 @@ auth:
   };
   return {
     host,
+    storage,
     username,
     password,
     dockerConfig,

@@ -6,7 +6,7 @@
 // rebuilt on the new tip (keeping the other writer's change); a review
 // branch starts from the followed branch.
 
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,9 +18,11 @@ import { RegistryClient } from '../../src/images/registry.js';
 import { ImageUpdater } from '../../src/images/updater.js';
 import { silentLogger } from '../../src/logging/logger.js';
 import { loadStacks } from '../../src/manifests/load.js';
-import { uniqueInstance } from '../helpers/docker.js';
+import { spawnCapstan } from '../helpers/cli.js';
+import { cleanupInstance, uniqueInstance } from '../helpers/docker.js';
+import { eventually } from '../helpers/load.js';
 import { runGit, startTestGitServer, type TestGitServer, type TestRepo } from '../helpers/git.js';
-import { startTestRegistry, type TestRegistry } from '../helpers/registry.js';
+import { docker, removeLocalTags, startTestRegistry, type TestRegistry } from '../helpers/registry.js';
 
 const exec = promisify(execFile);
 const name = uniqueInstance('t-imgupd');
@@ -28,6 +30,7 @@ const dataDir = mkdtempSync(join(tmpdir(), 'capstan-imgupd-'));
 let server: TestGitServer;
 let repo: TestRepo;
 let registry: TestRegistry;
+let daemon: ChildProcess | undefined;
 
 const compose = (api: string, worker: string): string => `# Shop: the API and its worker.
 name: shop
@@ -74,6 +77,9 @@ beforeAll(async () => {
 }, 240_000);
 
 afterAll(async () => {
+  daemon?.kill('SIGKILL');
+  await cleanupInstance(name);
+  if (registry !== undefined) await removeLocalTags(registry.host, name);
   await registry?.close();
   await server?.close();
   rmSync(dataDir, { recursive: true, force: true });
@@ -143,5 +149,25 @@ describe('image updates committed to Git', () => {
     expect(await repo.git('rev-parse', 'origin/capstan/image-updates^')).toBe(head);
     expect(await show('origin/capstan/image-updates', 'stacks/shop.yaml')).toContain(`${api}:1.5.0`);
     await runGit(repo.workDir, 'push', '--quiet', 'origin', ':refs/heads/capstan/image-updates');
+  });
+
+  it('capstan run commits the bump to its branch and then deploys it like any commit', async () => {
+    const stack = name.replace(/-/g, '');
+    const api = `${registry.host}/${name}/api`;
+    await repo.git('fetch', '--quiet', 'origin');
+    await repo.git('reset', '--quiet', '--hard', 'origin/main');
+    await repo.remove('stacks/shop.yaml');
+    await repo.commitFiles({ [`stacks/${stack}.yaml`]: `services:
+  api:
+    image: ${api}:1.4.2
+    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1 & wait; done"]
+    x-capstan: { image_update: { semver: "~1.4", interval: 1s } }
+` }, 'the daemon follows api');
+    let logs = '';
+    daemon = spawnCapstan(['run', '--repo', repo.url, '--instance', name, '--data-dir', join(dataDir, 'daemon'), '--interval', '2s', '--listen', '127.0.0.1:0', '--router', 'none', '--status-branch', 'none'], (t) => (logs += t), { DOCKER_CONFIG: registry.dockerConfig });
+    const running = (): Promise<string | undefined> => docker(['inspect', '--format', '{{.Config.Image}}', `${stack}-api-1`]).then((image) => (image === `${api}:1.4.9` ? image : undefined));
+    await eventually(running, 90_000, () => `daemon logs:\n${logs.slice(-3000)}`);
+    await repo.git('fetch', '--quiet', 'origin');
+    expect(await repo.git('log', '-1', '--format=%s', 'origin/main')).toBe(`image(${stack}/api): 1.4.2 → 1.4.9`);
   });
 });
