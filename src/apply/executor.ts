@@ -61,7 +61,8 @@ export async function applyPlan(plan: Plan, backend: Backend, ctx: DeployContext
   const pulls = new Map<string, { op: PullOp; done: Promise<Error | undefined>; reported: boolean }>();
   for (const op of plan.operations) {
     if (op.kind !== 'pull-image') continue;
-    const done = backend.pullImage(op.image, ctx).then(() => undefined, (err: unknown) => (err instanceof Error ? err : new Error(String(err))));
+    const pull = backend.pullImage?.(op.image, ctx) ?? Promise.reject(new Error(`this backend cannot pull ${op.image}`));
+    const done = pull.then(() => undefined, (err: unknown) => (err instanceof Error ? err : new Error(String(err))));
     pulls.set(op.image, { op, reported: false, done: done.finally(() => progressed(1)) });
   }
   const pulled = async (service: DesiredService): Promise<void> => {

@@ -71,12 +71,13 @@ export async function planPass(ctx: PassContext, ref?: string, opts: PassOptions
     opts.force === true ? [] : ctx.rollout.held.list(),
     loading.then((d) => imageFacts(ctx, d)),
   ]);
-  const observed: ObservedState = { ...snapshot, images };
+  const observed: ObservedState = images === undefined ? snapshot : { ...snapshot, images };
   return { desired, observed, plan: planChanges(desired, observed, ctx.healing?.(observed), held) };
 }
 
 /** The engine's copy of every registry image Git names (one inspect each), and the registry's digest of moving tags. */
-async function imageFacts(ctx: PassContext, desired: DesiredState): Promise<ImageFacts> {
+async function imageFacts(ctx: PassContext, desired: DesiredState): Promise<ImageFacts | undefined> {
+  if (ctx.backend.inspectImages === undefined) return undefined;
   const services = desired.stacks.flatMap((s) => s.services).filter((s) => s.spec.build === undefined);
   const refs = [...new Set(services.map((s) => s.spec.image))].sort();
   const [engine, registry] = await Promise.all([ctx.backend.inspectImages(refs), ctx.digests?.digests(services) ?? new Map<string, string>()]);
