@@ -5,7 +5,7 @@
 import { Command, Option } from 'commander';
 import { readSettingsFile } from './config/file.js';
 import { resolveSettings, type RawSettings, type Settings } from './config/settings.js';
-import { ApplyError, CapstanError, ManifestsInvalidError, UsageError } from './errors.js';
+import { ApplyError, CapstanError, ImagePullError, ManifestsInvalidError, UsageError } from './errors.js';
 import { createLogger, type Logger } from './logging/logger.js';
 import { VERSION } from './version.js';
 
@@ -98,6 +98,7 @@ export function buildProgram(): Command {
       .option('--engine-lease', 'lead the instance only while also holding a lease container on the engine: for operators that share the engine but not the data dir [CAPSTAN_ENGINE_LEASE] (default: off)')
       .option('--lease-image <image>', 'image of the lease container; it runs `cat` [CAPSTAN_LEASE_IMAGE] (default: --router-image)')
       .option('--resync <duration|cron>', 'periodic full resync, e.g. 5m or "*/10 * * * *" [CAPSTAN_RESYNC] (default: 5m)')
+      .option('--image-update-branch <name>', 'commit x-capstan.image_update tag bumps to this branch (for review) instead of --branch [CAPSTAN_IMAGE_UPDATE_BRANCH]')
       .option(...syncWindowOption),
     lazy(() => import('./cli/run.js'), 'runCommand'),
   );
@@ -235,7 +236,8 @@ export function reportError(err: unknown, write: (line: string) => void): number
   }
   if (err instanceof ApplyError) {
     write(`capstan: ${err.message}:`);
-    for (const f of err.failures) write(`  ${f.operation}: ${f.error.message}`);
+    // A pull failure says which service it stops on its own; the operation it stopped adds nothing.
+    for (const f of err.failures) write(`  ${f.error instanceof ImagePullError ? f.error.message : `${f.operation}: ${f.error.message}`}`);
     const hints = [...new Set(err.failures.flatMap((f) => (f.error instanceof CapstanError && f.error.hint !== undefined ? [f.error.hint] : [])))];
     for (const h of hints) write(`  hint: ${h}`);
     return 1;

@@ -7,7 +7,11 @@
 import { connectDocker } from '../backends/docker/connect.js';
 import { dockerEventsOpener, watchEngineEvents } from '../backends/docker/events.js';
 import { logTail } from '../backends/docker/logs.js';
-import type { Settings } from '../config/settings.js';
+import { requireRepo, type Settings } from '../config/settings.js';
+import { dockerCredentials } from '../images/credentials.js';
+import { RegistryClient } from '../images/registry.js';
+import { ImageUpdater } from '../images/updater.js';
+import { credentialsFromEnv } from '../source/credentials.js';
 import { decodeSpecLabel } from '../desired/spec-label.js';
 import { Prober, type ProbedReplica } from '../health/prober.js';
 import type { Logger } from '../logging/logger.js';
@@ -160,6 +164,7 @@ async function lead(settings: Settings, logger: Logger, token: ApiToken, stopped
     },
   };
 
+  const updater = imageUpdater(settings, logger);
   const loop: ReconcileLoop = new ReconcileLoop({
     intervalMs: settings.intervalMs,
     logger,
@@ -167,6 +172,12 @@ async function lead(settings: Settings, logger: Logger, token: ApiToken, stopped
     onPass: (result) => {
       healer.afterPass(result);
       if (result instanceof Error) return;
+      // Never holds the loop: tags are listed and the commit pushed beside it; a commit to --branch is the next pass's.
+      if (updater.due(result.desired).length > 0) {
+        void updater.scan(result.desired).then((scan) => {
+          if (scan.commit !== undefined && settings.imageUpdateBranch === undefined) loop.trigger(`image update ${scan.commit.slice(0, 7)}`);
+        });
+      }
       if (result.applied > 0) {
         logger.info({ revision: result.revision, applied: result.applied }, `converged to ${result.revision.slice(0, 7)}`);
         // The snapshot predates what was just applied: look once more so new replicas are probed and reported.
@@ -210,6 +221,22 @@ async function leaderLocks(settings: Settings, logger: Logger): Promise<LeaderLo
   const { engineLease } = await import('../backends/docker/lease.js');
   const { docker, endpoint } = await connectDocker();
   return [...locks, engineLease(docker, endpoint, settings.instance, settings.leaseImage)];
+}
+
+function imageUpdater(settings: Settings, logger: Logger): ImageUpdater {
+  const credentials = dockerCredentials();
+  return new ImageUpdater({
+    repo: requireRepo(settings),
+    branch: settings.branch,
+    targetBranch: settings.imageUpdateBranch ?? settings.branch,
+    path: settings.path,
+    dataDir: settings.dataDir,
+    credentials: credentialsFromEnv(process.env),
+    registry: new RegistryClient({ credentials }),
+    author: settings.gitAuthor,
+    logger: logger.child({ component: 'image-update' }),
+    now: Date.now,
+  });
 }
 
 const HEALED: Record<RestartReason, string> = {

@@ -87,6 +87,8 @@ export interface Settings {
   engineLease: boolean;
   /** The image of the lease container (it runs `cat`); default the router image. */
   leaseImage: string;
+  /** Where x-capstan.image_update commits go; undefined: `branch` itself (deployed at once). */
+  imageUpdateBranch: string | undefined;
 }
 
 export type Resync = { kind: 'interval'; ms: number } | { kind: 'cron'; expression: string };
@@ -125,6 +127,7 @@ const SOURCES = {
   notifyWebhook: 'CAPSTAN_NOTIFY_WEBHOOK',
   engineLease: 'CAPSTAN_ENGINE_LEASE',
   leaseImage: 'CAPSTAN_LEASE_IMAGE',
+  imageUpdateBranch: 'CAPSTAN_IMAGE_UPDATE_BRANCH',
   metricsPublic: 'CAPSTAN_METRICS_PUBLIC',
 } as const;
 
@@ -220,6 +223,7 @@ const schema = z.object({
   forgeRepo: z.string().regex(/^[^/\s]+(\/[^/\s]+)+$/, 'use owner/name (GitLab: group/subgroup/name)').optional(),
   statusUrl: httpUrl.optional(),
   notifyWebhook: httpUrl.optional(),
+  imageUpdateBranch: z.string().min(1).optional(),
 });
 
 /**
@@ -253,6 +257,7 @@ export function resolveSettings(flags: RawSettings, env: NodeJS.ProcessEnv, file
     intervalMs: interval,
     repo: rest.repo,
     secretsDir: rest.secretsDir,
+    imageUpdateBranch: rest.imageUpdateBranch,
     allowEnv: Object.freeze(rest.allowEnv),
     gitAuthor: Object.freeze(rest.gitAuthor),
     syncWindows: syncWindow,

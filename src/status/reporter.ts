@@ -6,7 +6,7 @@
 // errors are logged, and the next pass tries again.
 
 import type { DesiredState } from '../desired/model.js';
-import { ApplyError, CapstanError, ManifestsInvalidError, RolloutFailedError } from '../errors.js';
+import { ApplyError, CapstanError, ImagePullError, ManifestsInvalidError, RolloutFailedError } from '../errors.js';
 import type { HeldRollout } from '../strategies/rolling.js';
 import type { Logger } from '../logging/logger.js';
 import type { ObservedState } from '../observed/model.js';
@@ -188,8 +188,9 @@ export class StatusReporter {
       const [desired, observed] = await Promise.all([this.opts.loadDesired(outcome.revision), this.opts.observe()]);
       const failures = outcome.failures.map((f) => ({
         stack: f.stack,
-        message: f.error instanceof RolloutFailedError ? f.error.message : `${f.operation}: ${f.error.message}`,
+        message: f.error instanceof RolloutFailedError || f.error instanceof ImagePullError ? f.error.message : `${f.operation}: ${f.error.message}`,
         rolledBack: f.error instanceof RolloutFailedError && f.error.end === 'rolled-back',
+        imagePull: f.error instanceof ImagePullError,
       }));
       const revert = await this.maybeRevert(outcome.revision, failures, previous);
       return { kind: 'apply-failed', desired, observed, health: await this.assess(desired, observed), failures, revert };
