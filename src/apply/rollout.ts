@@ -8,7 +8,7 @@
 // a leftover it removes).
 
 import type { Backend, DeployContext } from '../backends/backend.js';
-import { replicaName, twinName } from '../desired/labels.js';
+import { LABEL, replicaName, twinName } from '../desired/labels.js';
 import type { DesiredService } from '../desired/model.js';
 import { decodeSpecLabel } from '../desired/spec-label.js';
 import { RolloutFailedError } from '../errors.js';
@@ -74,7 +74,8 @@ export async function stepServiceRollout(input: RolloutInput, deps: RolloutDeps)
   let superseded: RollingRecord | undefined;
   const target = input.target;
   const targetHash = input.ops[0]?.service.specHash ?? target?.specHash;
-  if (record !== undefined && (target === undefined || record.targetHash !== targetHash)) {
+  const targetDigest = input.ops.find((o) => o.update.targetDigest !== undefined)?.update.targetDigest;
+  if (record !== undefined && (target === undefined || record.targetHash !== targetHash || (targetDigest !== undefined && record.targetDigest !== targetDigest))) {
     superseded = record;
     record = undefined;
     deps.logger.info({ stack: superseded.stack, service: superseded.service, rollout: superseded.id }, `rollout of ${superseded.stack}/${superseded.service} to ${superseded.revision.slice(0, 7)} superseded by a newer target; the new plan takes over at this step`);
@@ -128,6 +129,7 @@ function begin(ops: readonly RecreateOp[], service: DesiredService, deps: Rollou
   const record = beginRolling({
     id: `${service.stack}/${service.name}@${service.specHash.slice(0, 12)}.${now.toString(36)}`,
     stack: service.stack, service: service.name, revision: deps.ctx.revision, targetHash: service.specHash,
+    targetDigest: ops.find((o) => o.update.targetDigest !== undefined)?.update.targetDigest,
     slots: ops.map((o) => o.number), direction: first.update.direction,
     order: effectiveOrder(service.spec.update, bindsHostPort), configs: { update: service.spec.update, rollback: service.spec.rollback },
     progressDeadlineMs: service.spec.capstan.progressDeadlineMs, now,
@@ -146,7 +148,8 @@ function slotViews(record: RollingRecord, service: DesiredService, observed: rea
   const byName = new Map(observed.filter((c) => c.stack === service.stack && c.service === service.name).map((c) => [c.name, c]));
   const view = (c: ObservedContainer | undefined) => {
     if (c === undefined) return undefined;
-    const onTarget = c.specHash === record.targetHash;
+    // A moved tag keeps the spec hash: the repo digest the replica was made from tells old and new apart.
+    const onTarget = c.specHash === record.targetHash && (record.targetDigest === undefined || c.labels[LABEL.imageDigest] === record.targetDigest);
     const probe = onTarget ? service.spec.capstan.probe : decodeSpecLabel(c.labels)?.capstan.probe;
     if (probe !== undefined && onTarget && c.state === 'running') probes.track({ containerId: c.id, name: c.name, stack: c.stack, service: c.service, ip: c.ip, probe });
     const verdict: ProbeVerdict | undefined = probe === undefined ? undefined : { check: probe.check, health: probes.healthOf(c.id) };
