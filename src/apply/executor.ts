@@ -38,7 +38,8 @@ export interface ApplyOptions {
 export interface OperationFailure {
   /** The operation's id, or `rollout:<stack>/<service>`. */
   id: string;
-  reason: OperationReason | 'rollout';
+  /** `waiting`: a failure a stack backing off still stands for (stack-backoff.ts). */
+  reason: OperationReason | 'rollout' | 'waiting';
   stack: string;
   service: string | undefined;
   /** For people: the operation's line, or the rollout's. */

@@ -3,7 +3,7 @@
 // inputs always give the same plan, and plans are tested as golden text.
 
 import type { DesiredService, DesiredStack, DesiredState } from '../desired/model.js';
-import { replicaName, twinName } from '../desired/labels.js';
+import { LABEL, replicaName, twinName } from '../desired/labels.js';
 import { decodeSpecLabel } from '../desired/spec-label.js';
 import { crashBackoff, type RunRecord } from '../health/backoff.js';
 import { sameImage } from '../manifests/image-ref.js';
@@ -153,7 +153,10 @@ function planService(
       push({ ...base, kind: 'promote-container', service: service.name, name, containerId: twin.id, from: twin.name, reason: 'finish-update', cause: `finish the update of replica ${n}: its old replica is gone, ${twin.name} takes its name` });
       continue;
     }
-    const resumable = twin !== undefined && existing !== undefined && twin.specHash === service.specHash && existing.specHash !== service.specHash && replaces;
+    // A twin of the target beside a replica of another spec (or, for a moved tag, of another digest) is a rollout under way.
+    const moved = existing === undefined ? undefined : digestMove(existing, service, images);
+    const twinIsNext = twin !== undefined && twin.specHash === service.specHash && (moved === undefined || twin.labels[LABEL.imageDigest] === moved.to);
+    const resumable = twinIsNext && existing !== undefined && (existing.specHash !== service.specHash || moved !== undefined) && replaces;
     if (twin !== undefined && !resumable) {
       // Before anything of the service runs: a new twin of this slot will want the name.
       push({ ...base, phase: PHASE_ORPHANS, kind: 'remove-container', service: service.name, name: twin.name, containerId: twin.id, reason: 'leftover-twin', cause: `leftover of an interrupted update of replica ${n}` });

@@ -160,7 +160,7 @@ export async function runStackPass(stack: string, at: StackAtRevision | undefine
     ...(backoff === undefined ? {} : { repeated: (s: string, line: string, error: Error) => backoff.isRepeat(s, line, error) }),
   });
   backoff?.record(runnable, result.failures.map((f) => ({ operation: f.line, error: f.error, stack: f.stack })), deps.now());
-  result.failures.push(...waiting.map((w) => ({ id: `backoff:${w.stack}`, reason: 'rollout' as const, stack: w.stack, service: undefined, line: w.operation, error: w.error })));
+  result.failures.push(...waiting.map((w) => ({ id: `backoff:${w.stack}`, reason: 'waiting' as const, stack: w.stack, service: undefined, line: w.operation, error: w.error })));
   if (!sameRecords(records, result.records)) await deps.rollout.store.write(stack, result.records);
   deps.hooks?.applied(stack, plan, observed, new Set(result.done));
 
