@@ -1,13 +1,18 @@
 // The data plane as one object: applies routing tables (opening new
 // listeners before closing removed ones, so a failed bind leaves the old
-// table serving), counts per-backend traffic and drains. No I/O beyond its
-// own sockets; the admin API and persistence sit on top of it.
+// table serving), counts per-backend and per-route traffic, enforces the edge
+// limits and drains. No I/O beyond its own sockets; the admin API and
+// persistence sit on top of it.
 
 import type net from 'node:net';
 import { RouterListenError } from '../errors.js';
 import { BackendRegistry } from './backends.js';
-import { createL4Listener, type L4Listener } from './l4.js';
-import { createL7Server, indexRoutes, type L7Routes, type L7Server } from './l7.js';
+import { Deadlines } from './deadlines.js';
+import { ConnectionGate, type GateCounts } from './gate.js';
+import { createL4Listener, type L4Listener, type L4Options } from './l4.js';
+import { createL7Server, indexRoutes, noEvents, type EdgeEvents, type L7Routes, type L7Server } from './l7.js';
+import { DEFAULT_LIMITS, trustedProxyMatcher, type EdgeLimits } from './limits.js';
+import { RouteStatsRegistry, type RouteVersionStats } from './route-stats.js';
 import type { Backend, RoutingTable } from './table.js';
 
 export interface RouterOptions {
@@ -18,6 +23,8 @@ export interface RouterOptions {
   accessLog?: (line: string) => void;
   /** Client connections read into buffers of their own (accept.ts); default true, false takes Node's public path. */
   ownReads?: boolean;
+  /** Default: DEFAULT_LIMITS. */
+  limits?: EdgeLimits;
 }
 
 export interface BackendStats {
@@ -29,7 +36,14 @@ export interface BackendStats {
   errors: number;
   listed: boolean;
   draining: boolean;
+  /** Out of rotation after a refused connect (passive health). */
+  ejected: boolean;
+  /** Times a refused connect ejected it. */
+  ejections: number;
 }
+
+/** What the edge limits did: open and refused connections, timeouts, retries. */
+export interface EdgeStats extends GateCounts, EdgeEvents {}
 
 const EMPTY: RoutingTable = { version: 0, l4: [], l7: [], httpPort: undefined };
 
@@ -40,9 +54,19 @@ export class Router {
   private routes: L7Routes = { byHost: new Map(), anyHost: [] };
   private http: { server: L7Server; port: number } | undefined;
   private tableValue: RoutingTable = EMPTY;
+  private readonly routeStats = new RouteStatsRegistry();
+  private readonly deadlines: Deadlines;
+  private readonly gate: ConnectionGate;
+  private readonly events = noEvents();
+  private readonly l4Options: L4Options;
+  readonly limits: EdgeLimits;
 
   constructor(opts: RouterOptions) {
     this.opts = opts;
+    const limits = (this.limits = opts.limits ?? DEFAULT_LIMITS);
+    this.deadlines = new Deadlines(Math.min(limits.headTimeoutMs, limits.bodyTimeoutMs, limits.keepAliveTimeoutMs, limits.tunnelIdleTimeoutMs, limits.l4IdleTimeoutMs));
+    this.gate = new ConnectionGate(limits.maxConnections, limits.maxConnectionsPerIp);
+    this.l4Options = { ownReads: opts.ownReads ?? true, limits, deadlines: this.deadlines, gate: this.gate, events: this.events };
   }
 
   get table(): RoutingTable {
@@ -58,12 +82,15 @@ export class Router {
     try {
       for (const [key, r] of wanted) {
         if (this.l4.has(key)) continue;
-        const listener = createL4Listener(this.registry.pool([]), this.opts.ownReads ?? true);
+        const listener = createL4Listener(this.registry.pool([]), this.l4Options);
         await listen(listener.server, r.listen.host, r.listen.port);
         opened.push({ key, listener });
       }
       if (this.http?.port !== httpPort) {
-        const server = createL7Server({ routes: () => this.routes, accessLog: this.opts.accessLog, ownReads: this.opts.ownReads ?? true });
+        const server = createL7Server({
+          routes: () => this.routes, accessLog: this.opts.accessLog, ownReads: this.opts.ownReads ?? true,
+          limits: this.limits, deadlines: this.deadlines, gate: this.gate, events: this.events, trusted: trustedProxyMatcher(this.limits.trustedProxies),
+        });
         await listen(server, this.opts.httpHost, httpPort);
         newHttp = { server, port: httpPort };
       }
@@ -85,7 +112,9 @@ export class Router {
         listener.pool = this.registry.pool(r.backends);
       }
     }
-    this.routes = indexRoutes(table.l7.map((r) => ({ host: r.host, pathPrefix: r.pathPrefix, sticky: r.sticky, pool: this.registry.pool(r.backends) })));
+    this.routes = indexRoutes(table.l7.map((r) => ({
+      host: r.host, pathPrefix: r.pathPrefix, sticky: r.sticky, pool: this.registry.pool(r.backends), counters: this.routeStats.route(routeName(r)),
+    })));
     if (newHttp !== undefined) {
       const old = this.http;
       this.http = newHttp;
@@ -98,7 +127,17 @@ export class Router {
     this.registry.sweep();
     return this.registry.all().map((b) => ({
       id: b.id, host: b.host, port: b.port, inFlight: b.inFlight, total: b.total, errors: b.errors, listed: b.listed, draining: b.draining,
+      ejected: !b.inRotation && b.usable, ejections: b.ejections,
     })).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  /** Requests, errors and latency per L7 route and version, cumulative since the router started. */
+  routeCounters(): RouteVersionStats[] {
+    return this.routeStats.snapshot();
+  }
+
+  edge(): EdgeStats {
+    return { ...this.gate.counts(), ...this.events };
   }
 
   /**
@@ -132,7 +171,13 @@ export class Router {
     this.registry.closeAll();
     this.l4.clear();
     this.http = undefined;
+    this.deadlines.stop();
   }
+}
+
+/** The label of a route's counters: its name (`stack/service`), else host and path prefix. */
+export function routeName(r: { name?: string | undefined; host?: string | undefined; pathPrefix: string }): string {
+  return r.name ?? `${r.host ?? '*'}${r.pathPrefix}`;
 }
 
 function listen(server: net.Server, host: string, port: number): Promise<void> {

@@ -13,6 +13,9 @@ const backend = z.object({
   host,
   port,
   weight: z.number().int().min(0).max(1000).default(1),
+  /** The replica's spec hash and slot: the router counts requests, errors and latency per route and version. Optional: older tables lack them. */
+  version: z.string().max(128).optional(),
+  slot: z.string().max(32).optional(),
 });
 
 const l4Route = z.object({
@@ -22,6 +25,8 @@ const l4Route = z.object({
 });
 
 const l7Route = z.object({
+  /** What the per-route counters are labelled with (`stack/service`); absent: host and path prefix. */
+  name: z.string().min(1).max(255).optional(),
   /** Matched against the Host header without its port, case-insensitively; absent matches any host. */
   host: host.optional(),
   pathPrefix: z.string().startsWith('/', 'a path prefix starts with "/"').default('/'),
