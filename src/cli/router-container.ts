@@ -12,6 +12,7 @@ import { ensureRouterContainer, type EnsureResult, type RouterContainerSpec } fr
 import type { Settings } from '../config/settings.js';
 import type { Logger } from '../logging/logger.js';
 import type { RouterClient } from '../router/client.js';
+import { limitArgs } from '../router/limits.js';
 import { routerPaths } from '../router/store.js';
 import { READY_WAIT_MS, WATCH_MS, waitHealthy, type RouterSupervisor } from './router-supervisor.js';
 
@@ -27,6 +28,7 @@ export async function superviseRouterContainer(opts: { settings: Settings; clien
     hostDir,
     httpPort: settings.httpPort,
     admin: settings.routerAdmin,
+    args: limitArgs(settings.routerLimits),
     token: settings.routerToken,
     user: typeof process.getuid === 'function' && typeof process.getgid === 'function' ? `${process.getuid()}:${process.getgid()}` : undefined,
   };

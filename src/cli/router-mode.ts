@@ -7,6 +7,7 @@
 import type { Settings } from '../config/settings.js';
 import type { Logger } from '../logging/logger.js';
 import { routerClient } from '../router/client.js';
+import { limitArgs } from '../router/limits.js';
 import { superviseRouterContainer } from './router-container.js';
 import { superviseRouter } from './router-process.js';
 import type { RouterSupervisor } from './router-supervisor.js';
@@ -15,5 +16,5 @@ export async function startRouterSupervisor(settings: Settings, logger: Logger):
   if (settings.router === 'none') return undefined;
   const client = routerClient(settings.dataDir, settings.routerAdmin, settings.routerToken);
   if (settings.router === 'container') return superviseRouterContainer({ settings, client, logger });
-  return superviseRouter({ dataDir: settings.dataDir, httpPort: settings.httpPort, admin: settings.routerAdmin, client, logger });
+  return superviseRouter({ dataDir: settings.dataDir, httpPort: settings.httpPort, admin: settings.routerAdmin, args: limitArgs(settings.routerLimits), client, logger });
 }

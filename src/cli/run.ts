@@ -66,6 +66,7 @@ export async function runCommand(settings: Settings, logger: Logger): Promise<nu
   });
   const status = createStatusReporter(settings, base, logger, async () => ({ probes: prober.verdicts(), crashLoops: await healer.crashLoops() }));
   const router = await startRouterSupervisor(settings, logger);
+  if (router !== undefined) metrics.routerText = () => router.client.metrics();
   // What the router serves from before this process: those replicas were ready, and keep their traffic until a probe says otherwise.
   let served: Set<string> | undefined = router === undefined ? undefined : await servedBackends(router.client);
   const routed = new RoutedTraffic({

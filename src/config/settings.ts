@@ -8,6 +8,7 @@ import { parseDurationMs } from '../manifests/units.js';
 import { parseAuthor } from '../source/author.js';
 import { parseSyncWindow, type SyncWindow } from '../reconciler/sync-window.js';
 import { parseAdminAddress, type TcpAdminAddress } from '../router/address.js';
+import { DEFAULT_LIMITS, trustedProxyProblem, type EdgeLimits } from '../router/limits.js';
 import { VERSION } from '../version.js';
 
 export interface Settings {
@@ -26,6 +27,8 @@ export interface Settings {
   routerAdmin: TcpAdminAddress | undefined;
   /** CAPSTAN_ROUTER_TOKEN, from the environment only: the admin token of a TCP admin API (else the router generates one). */
   routerToken: string | undefined;
+  /** The router's timeouts, connection caps and trusted proxies. */
+  routerLimits: EdgeLimits;
   listen: string;
   backend: 'docker' | 'swarm';
   logFormat: 'json' | 'pretty';
@@ -79,6 +82,14 @@ const SOURCES = {
   syncWindow: 'CAPSTAN_SYNC_WINDOW',
   profiles: 'COMPOSE_PROFILES',
   secretsDir: 'CAPSTAN_SECRETS_DIR',
+  headTimeout: 'CAPSTAN_HEAD_TIMEOUT',
+  bodyTimeout: 'CAPSTAN_BODY_TIMEOUT',
+  keepAliveTimeout: 'CAPSTAN_KEEP_ALIVE_TIMEOUT',
+  tunnelIdleTimeout: 'CAPSTAN_TUNNEL_IDLE_TIMEOUT',
+  l4IdleTimeout: 'CAPSTAN_L4_IDLE_TIMEOUT',
+  maxConnections: 'CAPSTAN_MAX_CONNECTIONS',
+  maxConnectionsPerIp: 'CAPSTAN_MAX_CONNECTIONS_PER_IP',
+  trustedProxies: 'CAPSTAN_TRUSTED_PROXIES',
 } as const;
 
 export type SettingName = keyof typeof SOURCES;
@@ -93,6 +104,15 @@ const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
   return ms;
 });
 const port = z.coerce.number().int().min(0).max(65535);
+const connections = z.coerce.number().int().min(1).max(1_000_000);
+const proxies = z.union([z.string(), z.array(z.string())]).transform((v, ctx) => {
+  const entries = (typeof v === 'string' ? v.split(',') : v).map((s) => s.trim()).filter((s) => s !== '');
+  for (const e of entries) {
+    const problem = trustedProxyProblem(e);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+  }
+  return Object.freeze(entries);
+});
 const list = z.union([z.string(), z.array(z.string())]).transform((v) => (typeof v === 'string' ? v.split(',') : v).map((s) => s.trim()).filter((s) => s !== ''));
 
 const resync = z.string().transform((v, ctx): Resync => {
@@ -154,6 +174,14 @@ const schema = z.object({
   syncWindow: windows.default([]),
   profiles: list.default([]),
   secretsDir: z.string().min(1).optional(),
+  headTimeout: duration.default(DEFAULT_LIMITS.headTimeoutMs),
+  bodyTimeout: duration.default(DEFAULT_LIMITS.bodyTimeoutMs),
+  keepAliveTimeout: duration.default(DEFAULT_LIMITS.keepAliveTimeoutMs),
+  tunnelIdleTimeout: duration.default(DEFAULT_LIMITS.tunnelIdleTimeoutMs),
+  l4IdleTimeout: duration.default(DEFAULT_LIMITS.l4IdleTimeoutMs),
+  maxConnections: connections.default(DEFAULT_LIMITS.maxConnections),
+  maxConnectionsPerIp: connections.default(DEFAULT_LIMITS.maxConnectionsPerIp),
+  trustedProxies: proxies.default(DEFAULT_LIMITS.trustedProxies),
 });
 
 /**
@@ -175,7 +203,11 @@ export function resolveSettings(flags: RawSettings, env: NodeJS.ProcessEnv, file
     const where = name in SOURCES ? `--${kebab(name)} (${SOURCES[name]})` : 'settings';
     throw new ConfigError(`${where}: ${issue?.message ?? 'invalid'}`, 'run `capstan --help` for the accepted values');
   }
-  const { interval, syncWindow, ...rest } = parsed.data;
+  const { interval, syncWindow, headTimeout, bodyTimeout, keepAliveTimeout, tunnelIdleTimeout, l4IdleTimeout, maxConnections, maxConnectionsPerIp, trustedProxies, ...rest } = parsed.data;
+  const routerLimits: EdgeLimits = Object.freeze({
+    headTimeoutMs: headTimeout, bodyTimeoutMs: bodyTimeout, keepAliveTimeoutMs: keepAliveTimeout, tunnelIdleTimeoutMs: tunnelIdleTimeout, l4IdleTimeoutMs: l4IdleTimeout,
+    maxConnections, maxConnectionsPerIp, trustedProxies,
+  });
   const webhookSecret = env['CAPSTAN_WEBHOOK_SECRET'] === '' ? undefined : env['CAPSTAN_WEBHOOK_SECRET'];
   const routerToken = env['CAPSTAN_ROUTER_TOKEN'] === '' ? undefined : env['CAPSTAN_ROUTER_TOKEN'];
   return Object.freeze({
@@ -191,6 +223,7 @@ export function resolveSettings(flags: RawSettings, env: NodeJS.ProcessEnv, file
     webhookSecret,
     ageKeyFile: env['CAPSTAN_AGE_KEY_FILE'] === '' ? undefined : env['CAPSTAN_AGE_KEY_FILE'],
     routerToken,
+    routerLimits,
   });
 }
 

@@ -1,5 +1,6 @@
-// The router's admin API: PUT/GET /table, GET /stats, POST /drain,
-// GET /healthz, on a unix socket (only local users with access to
+// The router's admin API: PUT/GET /table, GET /stats (backends and edge
+// counts), GET /routes (per-route, per-version counters), GET /metrics
+// (Prometheus text), POST /drain, GET /healthz, on a unix socket (only local users with access to
 // <data-dir>/router can reach it) or on a loopback TCP port where every
 // request must carry the bearer token (compared in constant time; 401
 // otherwise). A PUT is parsed with zod, applied, then persisted; a table that
@@ -12,6 +13,7 @@ import { z } from 'zod';
 import { CapstanError } from '../errors.js';
 import { safeEqual } from '../server/webhooks.js';
 import { formatAdminAddress, type AdminAddress } from './address.js';
+import { renderRouterMetrics } from './metrics.js';
 import type { Router } from './router.js';
 import { saveTable } from './store.js';
 import { parseTable } from './table.js';
@@ -64,7 +66,14 @@ export function createAdminServer(opts: AdminOptions): http.Server {
         case 'GET /table':
           return send(res, 200, router.table);
         case 'GET /stats':
-          return send(res, 200, { version: router.table.version, backends: router.stats() });
+          return send(res, 200, { version: router.table.version, backends: router.stats(), edge: router.edge() });
+        case 'GET /routes':
+          return send(res, 200, { version: router.table.version, routes: router.routeCounters() });
+        case 'GET /metrics': {
+          const text = renderRouterMetrics(router.routeCounters(), router.stats(), router.edge());
+          res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+          return res.end(text);
+        }
         case 'PUT /table': {
           const body = await readJson(req);
           if (!body.ok) return send(res, 400, { error: body.error });
@@ -92,7 +101,7 @@ export function createAdminServer(opts: AdminOptions): http.Server {
           return send(res, 200, r === undefined ? { backendId: parsed.data.backendId, drained: true, inFlight: 0, known: false } : { backendId: parsed.data.backendId, ...r, known: true });
         }
         default:
-          return send(res, 404, { error: `no such endpoint: ${route}`, endpoints: ['GET /healthz', 'GET /table', 'PUT /table', 'GET /stats', 'POST /drain'] });
+          return send(res, 404, { error: `no such endpoint: ${route}`, endpoints: ['GET /healthz', 'GET /table', 'PUT /table', 'GET /stats', 'GET /routes', 'GET /metrics', 'POST /drain'] });
       }
     })().catch((err: unknown) => send(res, 500, { error: err instanceof Error ? err.message : String(err) }));
   });

@@ -62,3 +62,17 @@ export function trustedProxyMatcher(entries: readonly string[]): ((address: stri
     return net.isIP(v4) !== 0 && list.check(v4, type);
   };
 }
+
+/** The `capstan router` flags that give a router these limits; only those that differ from the defaults (a supervisor passes them on). */
+export function limitArgs(limits: EdgeLimits): string[] {
+  const out: string[] = [];
+  const ms: [string, keyof EdgeLimits][] = [
+    ['--head-timeout', 'headTimeoutMs'], ['--body-timeout', 'bodyTimeoutMs'], ['--keep-alive-timeout', 'keepAliveTimeoutMs'],
+    ['--tunnel-idle-timeout', 'tunnelIdleTimeoutMs'], ['--l4-idle-timeout', 'l4IdleTimeoutMs'],
+  ];
+  for (const [flag, key] of ms) if (limits[key] !== DEFAULT_LIMITS[key]) out.push(flag, `${String(limits[key])}ms`);
+  if (limits.maxConnections !== DEFAULT_LIMITS.maxConnections) out.push('--max-connections', String(limits.maxConnections));
+  if (limits.maxConnectionsPerIp !== DEFAULT_LIMITS.maxConnectionsPerIp) out.push('--max-connections-per-ip', String(limits.maxConnectionsPerIp));
+  if (limits.trustedProxies.length > 0) out.push('--trusted-proxies', limits.trustedProxies.join(','));
+  return out;
+}

@@ -4,6 +4,7 @@
 // Ready means running, not failing its healthcheck, and with an address.
 
 import { z } from 'zod';
+import { LABEL } from '../desired/labels.js';
 import type { DesiredState } from '../desired/model.js';
 import type { ObservedContainer, ObservedState } from '../observed/model.js';
 import type { RoutingTableInput } from './table.js';
@@ -22,7 +23,12 @@ export interface BuiltTable {
   problems: string[];
 }
 
-type TableBackend = { id: string; host: string; port: number; weight: number };
+type TableBackend = { id: string; host: string; port: number; weight: number; version: string; slot?: string };
+
+/** The version the router counts a replica's requests under: its spec hash, short as `docker ps` shortens ids. */
+export function replicaVersion(specHash: string): string {
+  return specHash.slice(0, 12);
+}
 
 function ready(c: ObservedContainer): c is ObservedContainer & { ip: string } {
   return c.state === 'running' && c.health !== 'starting' && c.health !== 'unhealthy' && c.ip !== undefined;
@@ -38,7 +44,10 @@ export function buildRoutingTable(desired: DesiredState, observed: ObservedState
       const replicas = observed.containers
         .filter((c) => c.stack === stack.name && c.service === service.name && ready(c))
         .sort((a, b) => a.number - b.number || (a.name < b.name ? -1 : 1)) as (ObservedContainer & { ip: string })[];
-      const to = (port: number): TableBackend[] => replicas.map((c) => ({ id: `${c.name}:${port}`, host: c.ip, port, weight: 1 }));
+      const to = (port: number): TableBackend[] => replicas.map((c) => {
+        const slot = c.labels[LABEL.slot];
+        return { id: `${c.name}:${port}`, host: c.ip, port, weight: 1, version: replicaVersion(c.specHash), ...(slot === undefined ? {} : { slot }) };
+      });
       const where = `${stack.name}/${service.name}`;
       for (const p of service.spec.ports) {
         if (p.published === undefined) continue;
@@ -64,7 +73,7 @@ export function buildRoutingTable(desired: DesiredState, observed: ObservedState
       }
       for (const r of Array.isArray(parsed.data) ? parsed.data : [parsed.data]) {
         const port = r.port ?? service.spec.ports[0]?.target ?? service.spec.expose[0] ?? 80;
-        l7.push({ ...(r.host === undefined ? {} : { host: r.host }), pathPrefix: r.path, sticky: r.sticky, backends: to(port) });
+        l7.push({ name: where, ...(r.host === undefined ? {} : { host: r.host }), pathPrefix: r.path, sticky: r.sticky, backends: to(port) });
       }
     }
   }
