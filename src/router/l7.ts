@@ -382,12 +382,13 @@ class ClientConnection implements UpstreamOwner, Expiring {
     // Otherwise the answer still comes, and the connection closes after it.
   }
 
-  /** Drops the backend connection of an exchange that cannot complete (reset if the request was not whole). */
+  /** Drops the backend connection of an exchange that cannot complete (reset if the request was not whole, or a tunnel). */
   private abortUpstream(): void {
     const up = this.up;
     if (up === undefined) return;
     this.up = undefined;
-    if (this.reqDone || this.tunnelling) up.close();
+    // A reset tells the backend the exchange was cut, even one that ignores a FIN.
+    if (this.reqDone && !this.tunnelling) up.close();
     else up.reset();
   }
 
