@@ -45,7 +45,11 @@ function edgeOptions(cmd: Command): Command {
     .option('--l4-idle-timeout <duration>', 'router: idle time of a published-port connection [CAPSTAN_L4_IDLE_TIMEOUT] (default: 1h)')
     .option('--max-connections <n>', 'router: open client connections, all entries [CAPSTAN_MAX_CONNECTIONS] (default: 10000)')
     .option('--max-connections-per-ip <n>', 'router: open client connections from one IP [CAPSTAN_MAX_CONNECTIONS_PER_IP] (default: 1000)')
-    .option('--trusted-proxies <ips>', 'router: comma-separated addresses/CIDRs whose X-Forwarded-* are passed on [CAPSTAN_TRUSTED_PROXIES] (default: none)');
+    .option('--trusted-proxies <ips>', 'router: comma-separated addresses/CIDRs whose X-Forwarded-* are passed on [CAPSTAN_TRUSTED_PROXIES] (default: none)')
+    .option('--https-port <port>', "router's HTTPS entry, open while some route has x-capstan.route.tls [CAPSTAN_HTTPS_PORT] (default: 8443)")
+    .option('--acme-directory <url>', 'ACME directory for routes with tls: { acme: true } [CAPSTAN_ACME_DIRECTORY] (default: none)')
+    .option('--acme-email <email>', 'contact of the ACME account [CAPSTAN_ACME_EMAIL]')
+    .option('--acme-ca <file>', "PEM CA to trust for the ACME directory's own HTTPS (a test server such as pebble) [CAPSTAN_ACME_CA]");
 }
 
 const syncWindowOption = [
@@ -66,6 +70,7 @@ function withSettings(cmd: Command, action: (settings: Settings, logger: Logger,
       profiles: opts.profile, secretsDir: opts.secretsDir,
       headTimeout: opts.headTimeout, bodyTimeout: opts.bodyTimeout, keepAliveTimeout: opts.keepAliveTimeout, tunnelIdleTimeout: opts.tunnelIdleTimeout,
       l4IdleTimeout: opts.l4IdleTimeout, maxConnections: opts.maxConnections, maxConnectionsPerIp: opts.maxConnectionsPerIp, trustedProxies: opts.trustedProxies,
+      httpsPort: opts.httpsPort, acmeDirectory: opts.acmeDirectory, acmeEmail: opts.acmeEmail, acmeCa: opts.acmeCa,
     };
     const settings = resolveSettings(flags, process.env, readSettingsFile(opts.config));
     const logger = createLogger({ format: settings.logFormat, level: settings.logLevel });
@@ -165,7 +170,7 @@ export function buildProgram(): Command {
       if (!Number.isInteger(graceMs) || graceMs < 0) throw new UsageError(`--grace ${o.grace}: not a number of milliseconds`);
       if (o.adminSocket !== undefined && settings.routerAdmin !== undefined) throw new UsageError('--admin-socket and --admin (CAPSTAN_ROUTER_ADMIN) both say where the admin API listens: give one');
       const admin = o.adminSocket === undefined ? settings.routerAdmin : { kind: 'unix' as const, path: o.adminSocket };
-      return routerCommand({ dataDir: settings.dataDir, httpPort: settings.httpPort, httpHost: o.httpHost, admin, token: settings.routerToken, accessLog: o.accessLog, graceMs, limits: settings.routerLimits }, logger);
+      return routerCommand({ dataDir: settings.dataDir, httpPort: settings.httpPort, httpHost: o.httpHost, admin, token: settings.routerToken, accessLog: o.accessLog, graceMs, limits: settings.routerLimits, httpsPort: settings.httpsPort, acme: settings.acme }, logger);
     },
   );
   const secret = program.command('secret').description('make age-encrypted secret files for the repository, and the key the operator decrypts them with');

@@ -12,9 +12,8 @@ import { ensureRouterContainer, type EnsureResult, type RouterContainerSpec } fr
 import type { Settings } from '../config/settings.js';
 import type { Logger } from '../logging/logger.js';
 import type { RouterClient } from '../router/client.js';
-import { limitArgs } from '../router/limits.js';
 import { routerPaths } from '../router/store.js';
-import { READY_WAIT_MS, WATCH_MS, waitHealthy, type RouterSupervisor } from './router-supervisor.js';
+import { READY_WAIT_MS, routerArgs, WATCH_MS, waitHealthy, type RouterSupervisor } from './router-supervisor.js';
 
 export async function superviseRouterContainer(opts: { settings: Settings; client: RouterClient; logger: Logger }): Promise<RouterSupervisor> {
   const { settings, client } = opts;
@@ -28,7 +27,7 @@ export async function superviseRouterContainer(opts: { settings: Settings; clien
     hostDir,
     httpPort: settings.httpPort,
     admin: settings.routerAdmin,
-    args: limitArgs(settings.routerLimits),
+    args: routerArgs(settings),
     token: settings.routerToken,
     user: typeof process.getuid === 'function' && typeof process.getgid === 'function' ? `${process.getuid()}:${process.getgid()}` : undefined,
   };

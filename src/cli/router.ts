@@ -4,6 +4,7 @@
 
 import type { Logger } from '../logging/logger.js';
 import { formatAdminAddress, type AdminAddress } from '../router/address.js';
+import type { AcmeSettings } from '../router/acme.js';
 import type { EdgeLimits } from '../router/limits.js';
 import { startRouter } from '../router/service.js';
 
@@ -18,12 +19,18 @@ export interface RouterCommandOptions {
   accessLog: boolean;
   graceMs: number;
   limits: EdgeLimits;
+  httpsPort: number;
+  acme: AcmeSettings | undefined;
 }
 
 export async function routerCommand(opts: RouterCommandOptions, logger: Logger): Promise<number> {
   const started = await startRouter(
     opts.dataDir,
-    { httpHost: opts.httpHost, httpPort: opts.httpPort, limits: opts.limits, ...(opts.accessLog ? { accessLog: (line: string) => logger.info({ access: line }, 'request') } : {}) },
+    {
+      httpHost: opts.httpHost, httpPort: opts.httpPort, limits: opts.limits, httpsPort: opts.httpsPort, ...(opts.acme === undefined ? {} : { acme: opts.acme }),
+      log: { info: (fields, message) => logger.info(fields, message), warn: (fields, message) => logger.warn(fields, message) },
+      ...(opts.accessLog ? { accessLog: (line: string) => logger.info({ access: line }, 'request') } : {}),
+    },
     { ...(opts.admin === undefined ? {} : { address: opts.admin }), ...(opts.token === undefined ? {} : { token: opts.token }) },
   );
   if (started.restoreProblems.length > 0) logger.warn({ problems: started.restoreProblems, file: started.paths.table }, 'persisted routing table not restored; starting empty');

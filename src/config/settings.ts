@@ -29,6 +29,10 @@ export interface Settings {
   routerToken: string | undefined;
   /** The router's timeouts, connection caps and trusted proxies. */
   routerLimits: EdgeLimits;
+  /** The router's HTTPS entry, open while some route has `tls`. */
+  httpsPort: number;
+  /** For routes with `tls: { acme: true }`: the ACME directory, the account's contact, and a CA to trust for the directory (a test server's). */
+  acme: { directory: string; email: string | undefined; caFile: string | undefined } | undefined;
   listen: string;
   backend: 'docker' | 'swarm';
   logFormat: 'json' | 'pretty';
@@ -67,6 +71,10 @@ const SOURCES = {
   dataDir: 'CAPSTAN_DATA_DIR',
   statusBranch: 'CAPSTAN_STATUS_BRANCH',
   httpPort: 'CAPSTAN_HTTP_PORT',
+  httpsPort: 'CAPSTAN_HTTPS_PORT',
+  acmeDirectory: 'CAPSTAN_ACME_DIRECTORY',
+  acmeEmail: 'CAPSTAN_ACME_EMAIL',
+  acmeCa: 'CAPSTAN_ACME_CA',
   router: 'CAPSTAN_ROUTER',
   routerImage: 'CAPSTAN_ROUTER_IMAGE',
   routerAdmin: 'CAPSTAN_ROUTER_ADMIN',
@@ -144,6 +152,10 @@ const schema = z.object({
   dataDir: z.string().min(1).default('.capstan'),
   statusBranch: z.string().min(1).default('capstan/status'),
   httpPort: port.default(8000),
+  httpsPort: port.default(8443),
+  acmeDirectory: z.string().url('use the directory URL, e.g. https://acme-v02.api.letsencrypt.org/directory').optional(),
+  acmeEmail: z.string().email().optional(),
+  acmeCa: z.string().min(1).optional(),
   router: z.enum(['process', 'container', 'none']).default('process'),
   routerImage: z.string().min(1).default(`capstan:${VERSION}`),
   routerAdmin: z.string().transform((v, ctx) => {
@@ -203,7 +215,12 @@ export function resolveSettings(flags: RawSettings, env: NodeJS.ProcessEnv, file
     const where = name in SOURCES ? `--${kebab(name)} (${SOURCES[name]})` : 'settings';
     throw new ConfigError(`${where}: ${issue?.message ?? 'invalid'}`, 'run `capstan --help` for the accepted values');
   }
-  const { interval, syncWindow, headTimeout, bodyTimeout, keepAliveTimeout, tunnelIdleTimeout, l4IdleTimeout, maxConnections, maxConnectionsPerIp, trustedProxies, ...rest } = parsed.data;
+  const { acmeDirectory, acmeEmail, acmeCa, ...settled } = parsed.data;
+  if (acmeDirectory === undefined && (acmeEmail !== undefined || acmeCa !== undefined)) {
+    throw new ConfigError('--acme-email and --acme-ca need --acme-directory', 'set --acme-directory (CAPSTAN_ACME_DIRECTORY) to the ACME directory URL');
+  }
+  const acme = acmeDirectory === undefined ? undefined : Object.freeze({ directory: acmeDirectory, email: acmeEmail, caFile: acmeCa });
+  const { interval, syncWindow, headTimeout, bodyTimeout, keepAliveTimeout, tunnelIdleTimeout, l4IdleTimeout, maxConnections, maxConnectionsPerIp, trustedProxies, ...rest } = settled;
   const routerLimits: EdgeLimits = Object.freeze({
     headTimeoutMs: headTimeout, bodyTimeoutMs: bodyTimeout, keepAliveTimeoutMs: keepAliveTimeout, tunnelIdleTimeoutMs: tunnelIdleTimeout, l4IdleTimeoutMs: l4IdleTimeout,
     maxConnections, maxConnectionsPerIp, trustedProxies,
@@ -224,6 +241,7 @@ export function resolveSettings(flags: RawSettings, env: NodeJS.ProcessEnv, file
     ageKeyFile: env['CAPSTAN_AGE_KEY_FILE'] === '' ? undefined : env['CAPSTAN_AGE_KEY_FILE'],
     routerToken,
     routerLimits,
+    acme,
   });
 }
 

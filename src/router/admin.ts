@@ -1,6 +1,7 @@
 // The router's admin API: PUT/GET /table, GET /stats (backends and edge
 // counts), GET /routes (per-route, per-version counters), GET /metrics
-// (Prometheus text), POST /drain, GET /healthz, on a unix socket (only local users with access to
+// (Prometheus text), PUT /certificates/<id> and GET /certificates (names
+// and expiry, never keys), POST /drain, GET /healthz, on a unix socket (only local users with access to
 // <data-dir>/router can reach it) or on a loopback TCP port where every
 // request must carry the bearer token (compared in constant time; 401
 // otherwise). A PUT is parsed with zod, applied, then persisted; a table that
@@ -20,6 +21,8 @@ import { parseTable } from './table.js';
 
 const MAX_BODY = 4 * 1024 * 1024;
 const drainBody = z.object({ backendId: z.string().min(1), timeoutMs: z.number().int().min(0).max(3_600_000).default(30_000) });
+const certificateBody = z.object({ cert: z.string().min(1).max(1_000_000), key: z.string().min(1).max(100_000) });
+const CERTIFICATE_PATH = /^\/certificates\/([A-Za-z0-9_.-]{1,255})$/;
 
 export interface AdminOptions {
   router: Router;
@@ -58,9 +61,22 @@ export function createAdminServer(opts: AdminOptions): http.Server {
       res.setHeader('www-authenticate', 'Bearer');
       return send(res, 401, { error: 'missing or wrong admin token', hint: 'send Authorization: Bearer <token>, the token in <data-dir>/router/admin.token or CAPSTAN_ROUTER_TOKEN' });
     }
-    const route = `${req.method ?? ''} ${(req.url ?? '').split('?', 1)[0]!}`;
+    const url = (req.url ?? '').split('?', 1)[0]!;
+    const route = `${req.method ?? ''} ${url}`;
     void (async () => {
+      const certificateId = req.method === 'PUT' ? CERTIFICATE_PATH.exec(url)?.[1] : undefined;
+      if (certificateId !== undefined) {
+        const body = await readJson(req);
+        if (!body.ok) return send(res, 400, { error: body.error });
+        const parsed = certificateBody.safeParse(body.value);
+        if (!parsed.success) return send(res, 400, { error: 'invalid certificate', problems: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) });
+        const problem = await router.certs.put(certificateId, parsed.data.cert, parsed.data.key);
+        if (problem !== undefined) return send(res, 400, { error: `certificate ${certificateId} refused: ${problem}` });
+        return send(res, 200, router.certs.get(certificateId)!.info);
+      }
       switch (route) {
+        case 'GET /certificates':
+          return send(res, 200, router.certificates());
         case 'GET /healthz':
           return send(res, 200, { ok: true, version: router.table.version });
         case 'GET /table':
@@ -101,7 +117,7 @@ export function createAdminServer(opts: AdminOptions): http.Server {
           return send(res, 200, r === undefined ? { backendId: parsed.data.backendId, drained: true, inFlight: 0, known: false } : { backendId: parsed.data.backendId, ...r, known: true });
         }
         default:
-          return send(res, 404, { error: `no such endpoint: ${route}`, endpoints: ['GET /healthz', 'GET /table', 'PUT /table', 'GET /stats', 'GET /routes', 'GET /metrics', 'POST /drain'] });
+          return send(res, 404, { error: `no such endpoint: ${route}`, endpoints: ['GET /healthz', 'GET /table', 'PUT /table', 'GET /stats', 'GET /routes', 'GET /metrics', 'GET /certificates', 'PUT /certificates/<id>', 'POST /drain'] });
       }
     })().catch((err: unknown) => send(res, 500, { error: err instanceof Error ? err.message : String(err) }));
   });

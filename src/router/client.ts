@@ -6,7 +6,8 @@ import fs from 'node:fs/promises';
 import http from 'node:http';
 import { RouterRejectedError, RouterUnavailableError } from '../errors.js';
 import { formatAdminAddress, type AdminAddress } from './address.js';
-import type { BackendStats, EdgeStats } from './router.js';
+import type { CertificateInfo } from './certs.js';
+import type { BackendStats, CertificateStatus, EdgeStats } from './router.js';
 import type { RouteVersionStats } from './route-stats.js';
 import { routerPaths } from './store.js';
 import type { RoutingTable, RoutingTableInput } from './table.js';
@@ -61,6 +62,15 @@ export class RouterClient {
   /** Requests, errors and latency per L7 route and version (what a canary's analysis compares). */
   routes(): Promise<{ version: number; routes: RouteVersionStats[] }> {
     return this.call('GET', '/routes', undefined, 5_000);
+  }
+
+  /** Hands the router a certificate and its key (PEM) for TLS routes naming `id`; the key never comes back. */
+  putCertificate(id: string, cert: string, key: string): Promise<CertificateInfo> {
+    return this.call('PUT', `/certificates/${encodeURIComponent(id)}`, { cert, key }, 10_000);
+  }
+
+  certificates(): Promise<CertificateStatus> {
+    return this.call('GET', '/certificates', undefined, 5_000);
   }
 
   /** The router's Prometheus text. */

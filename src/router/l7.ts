@@ -35,6 +35,8 @@ export interface L7Route {
   pool: Pool;
   /** Requests, errors and latency of this route by version. */
   counters: RouteCounters;
+  /** Plain-HTTP requests are sent to https:// instead. */
+  redirectHttp: boolean;
 }
 
 /** Routes for host-specific and any-host matching, each longest prefix first. */
@@ -104,7 +106,7 @@ function matchPath(forHost: readonly L7Route[] | undefined, anyHost: readonly L7
   return undefined;
 }
 
-function stickyId(cookie: string | undefined): string | undefined {
+export function stickyId(cookie: string | undefined): string | undefined {
   if (cookie === undefined) return undefined;
   const at = cookie.indexOf(`${STICKY_COOKIE}=`);
   if (at === -1 || (at > 0 && cookie[at - 1] !== ' ' && cookie[at - 1] !== ';')) return undefined;
@@ -113,7 +115,7 @@ function stickyId(cookie: string | undefined): string | undefined {
   return decodeURIComponent(cookie.slice(from, to === -1 ? undefined : to).trim());
 }
 
-function choose(route: L7Route, cookie: string | undefined): BackendState | undefined {
+export function choose(route: L7Route, cookie: string | undefined): BackendState | undefined {
   if (route.sticky) {
     const id = stickyId(cookie);
     if (id !== undefined) {
@@ -150,6 +152,20 @@ export interface L7Options {
   events: EdgeEvents;
   /** Whether a peer's X-Forwarded-* are passed on; undefined: nobody's are. */
   trusted: ((address: string) => boolean) | undefined;
+  /** `https` on the TLS entry. */
+  proto: 'http' | 'https';
+  /** The key authorization for an ACME HTTP-01 token; undefined without ACME. */
+  challenge: ((token: string) => string | undefined) | undefined;
+  /** Where redirect_http sends clients: the HTTPS entry's port. */
+  httpsPort: () => number;
+}
+
+/** What a client connection needs of the entry it came in on (the HTTP entry, or the HTTPS entry's HTTP/1.1 connections). */
+export interface L7Entry {
+  readonly opts: L7Options;
+  readonly clients: Set<ClientConnection>;
+  /** Set by closeIdleConnections: busy connections close after their current exchange. */
+  closing: boolean;
 }
 
 const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
@@ -157,16 +173,18 @@ const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
 const HEAD_END_LINE = Buffer.from('\r\n', 'latin1');
 const CLOSE_END = Buffer.from('connection: close\r\n\r\n', 'latin1');
 const STATUS_TEXT: Record<number, string> = {
-  400: 'Bad Request', 404: 'Not Found', 408: 'Request Timeout', 414: 'URI Too Long', 431: 'Request Header Fields Too Large', 502: 'Bad Gateway', 503: 'Service Unavailable',
+  200: 'OK', 308: 'Permanent Redirect', 400: 'Bad Request', 404: 'Not Found', 408: 'Request Timeout', 414: 'URI Too Long', 431: 'Request Header Fields Too Large', 502: 'Bad Gateway', 503: 'Service Unavailable',
 };
 
 /** An answer from the router itself: plain text that says what is wrong. */
-function plainAnswer(status: number, body: string, close: boolean, withBody: boolean): string {
-  return `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? ''}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\ncache-control: no-store\r\n${close ? 'connection: close\r\n' : ''}\r\n${withBody ? body : ''}`;
+function plainAnswer(status: number, body: string, close: boolean, withBody: boolean, extra = ''): string {
+  return `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? ''}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\ncache-control: no-store\r\n${extra}${close ? 'connection: close\r\n' : ''}\r\n${withBody ? body : ''}`;
 }
 
+const ACME_CHALLENGE = '/.well-known/acme-challenge/';
+
 /** The L7 listener; it tracks its client connections so a close can be graceful. */
-export class L7Server extends net.Server {
+export class L7Server extends net.Server implements L7Entry {
   readonly clients = new Set<ClientConnection>();
   readonly opts: L7Options;
   /** Set by closeIdleConnections: busy connections close after their current exchange. */
@@ -201,9 +219,9 @@ export function createL7Server(opts: L7Options): L7Server {
  * pipelining client's later requests wait in `pending` until the current
  * answer is complete.
  */
-class ClientConnection implements UpstreamOwner, Expiring {
+export class ClientConnection implements UpstreamOwner, Expiring {
   readonly socket: net.Socket;
-  private readonly server: L7Server;
+  private readonly server: L7Entry;
   private readonly reads: ReadBuffer;
   private readonly limits: EdgeLimits;
   private readonly deadlines: Deadlines;
@@ -261,7 +279,7 @@ class ClientConnection implements UpstreamOwner, Expiring {
   private upReusable = false;
   private status = 0;
 
-  constructor(socket: net.Socket, server: L7Server, reads: ReadBuffer) {
+  constructor(socket: net.Socket, server: L7Entry, reads: ReadBuffer) {
     this.socket = socket;
     this.server = server;
     this.reads = reads;
@@ -464,7 +482,20 @@ class ClientConnection implements UpstreamOwner, Expiring {
       this.lastHost = req.host;
       this.lastHostRoutes = hostRoutes(routes, req.host);
     }
+    const opts = this.server.opts;
+    if (opts.challenge !== undefined && req.target.startsWith(ACME_CHALLENGE)) {
+      const answer = opts.challenge(req.target.slice(ACME_CHALLENGE.length));
+      if (answer !== undefined) {
+        this.answerDirect(req, 200, answer);
+        return;
+      }
+    }
     const route = matchPath(this.lastHostRoutes, routes.anyHost, req.target);
+    if (route !== undefined && route.redirectHttp && opts.proto === 'http') {
+      const port = opts.httpsPort();
+      this.answerDirect(req, 308, `capstan router: this route is served over HTTPS\n`, `location: https://${hostOf(req.host)}${port === 443 ? '' : `:${port}`}${req.target}\r\n`);
+      return;
+    }
     if (route === undefined) {
       this.answerDirect(req, 404, `capstan router: no route for host "${hostOf(req.host)}" path "${req.target}"\n`);
       return;
@@ -520,15 +551,15 @@ class ClientConnection implements UpstreamOwner, Expiring {
     const peer = (this.peer ??= this.socket.remoteAddress ?? '');
     const trusted = (this.trustedPeer ??= this.server.opts.trusted?.(peer) ?? false);
     const xff = trusted && req.forwardedFor !== undefined ? `${req.forwardedFor}, ${peer}` : peer;
-    const proto = (trusted ? req.forwardedProto : undefined) ?? 'http';
+    const proto = (trusted ? req.forwardedProto : undefined) ?? this.server.opts.proto;
     const host = (trusted ? req.forwardedHost : undefined) ?? req.host;
     return `x-forwarded-for: ${xff}\r\nx-forwarded-proto: ${proto}\r\n${host === undefined ? '' : `x-forwarded-host: ${host}\r\n`}`;
   }
 
-  /** A 404 or 503 from the router itself; a request body it did not read means the connection closes. */
-  private answerDirect(req: RequestHead, status: number, body: string): void {
+  /** A 404 or 503 (or redirect, or ACME answer) from the router itself; a request body it did not read means the connection closes. */
+  private answerDirect(req: RequestHead, status: number, body: string, extra = ''): void {
     const close = req.close || req.minor === 0 || this.ended || this.server.closing || req.chunked || req.contentLength > 0 || req.upgrade !== undefined;
-    const out = plainAnswer(status, body, close, req.method !== 'HEAD');
+    const out = plainAnswer(status, body, close, req.method !== 'HEAD', extra);
     this.socket.write(out);
     if (close) this.closeSoon();
   }
