@@ -19,6 +19,7 @@ import { isReadyReplica } from '../status/service-health.js';
 import { readinessGate } from '../apply/readiness.js';
 import type { Traffic } from '../apply/traffic.js';
 import { createPassContext, probeRunner } from './context.js';
+import { certificateHandover } from './route-certificates.js';
 import { RoutedTraffic } from './routed-traffic.js';
 import { startRouterSupervisor } from './router-mode.js';
 import type { RouterClient } from '../router/client.js';
@@ -74,6 +75,7 @@ export async function runCommand(settings: Settings, logger: Logger): Promise<nu
     notReady: (id) => prober.isNotReady(id),
     push: router === undefined ? undefined : async (table) => void (await router.client.pushTable(table)),
     drain: router === undefined ? undefined : async (id, ms) => void (await router.client.drain(id, ms)),
+    certificates: router === undefined ? undefined : certificateHandover(router.client, base.contents ?? { env: {}, ageKeyFile: undefined }, (revision) => base.source.materialize(revision)),
     logger,
   });
   // A replica on its way out is no longer probed: its liveness must not race the stop (or remove it from under the rollout).

@@ -62,7 +62,7 @@ describe('buildRoutingTable', () => {
     expect(table).toEqual({ l4: [], l7: [], httpPort: 8000 });
     expect(problems).toEqual([
       'blog/web: host port 0.0.0.0:8000 is already taken by another route',
-      'blog/web: x-capstan.route is not { host?, path?, port?, sticky? }: Invalid string: must start with "/"',
+      'blog/web: x-capstan.route is not { host?, path?, port?, sticky?, tls?, redirect_http? }: Invalid string: must start with "/"',
     ]);
   });
 });
