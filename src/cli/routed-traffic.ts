@@ -51,7 +51,7 @@ export class RoutedTraffic implements Traffic {
   admit(replica: AdmittedReplica): Promise<void> {
     const labels = {};
     this.added.set(replica.containerId, {
-      id: replica.containerId, name: replica.name, stack: replica.stack, service: replica.service, number: 0, specHash: '', revision: '',
+      id: replica.containerId, name: replica.name, stack: replica.stack, service: replica.service, number: 0, specHash: replica.specHash, revision: '',
       state: 'running', health: undefined, labels, image: '', ip: replica.ip, lastRun: undefined, healthcheck: undefined,
     });
     return this.rebuild();
