@@ -89,7 +89,7 @@ export class Router {
     this.opts = opts;
     this.log = opts.log ?? { info: () => undefined, warn: () => undefined };
     this.certs = new CertStore(opts.stateDir === undefined ? '' : path.join(opts.stateDir, 'certs'), opts.stateDir !== undefined);
-    this.acme = opts.acme === undefined || opts.stateDir === undefined ? undefined : new AcmeManager(opts.acme, this.certs, path.join(opts.stateDir, 'acme'), this.log, () => undefined);
+    this.acme = opts.acme === undefined || opts.stateDir === undefined ? undefined : new AcmeManager(opts.acme, this.certs, path.join(opts.stateDir, 'acme'), this.log, () => this.certificatesChanged());
     const limits = (this.limits = opts.limits ?? DEFAULT_LIMITS);
     this.deadlines = new Deadlines(Math.min(limits.headTimeoutMs, limits.bodyTimeoutMs, limits.keepAliveTimeoutMs, limits.tunnelIdleTimeoutMs, limits.l4IdleTimeoutMs));
     this.gate = new ConnectionGate(limits.maxConnections, limits.maxConnectionsPerIp);
@@ -118,6 +118,29 @@ export class Router {
   /** Reads the certificates earlier runs kept; returns the problems of files it skipped. */
   loadCertificates(): Promise<string[]> {
     return this.certs.load();
+  }
+
+  /** Keeps a certificate (PUT /certificates/<id>); the problem in words when it is unusable. */
+  async putCertificate(id: string, cert: string, key: string): Promise<string | undefined> {
+    const problem = await this.certs.put(id, cert, key);
+    if (problem === undefined) this.certificatesChanged();
+    return problem;
+  }
+
+  /**
+   * A client that sends no SNI (one that asks by IP address) gets the first
+   * TLS route's certificate, as nginx's default server does.
+   */
+  private certificatesChanged(): void {
+    const entry = this.https?.entry;
+    if (entry === undefined) return;
+    for (const id of this.sni.values()) {
+      const held = this.certs.get(id);
+      if (held !== undefined) {
+        entry.server.setSecureContext(held.pem);
+        return;
+      }
+    }
   }
 
   certificates(): CertificateStatus {
@@ -191,6 +214,7 @@ export class Router {
       this.https = newHttps;
       if (old !== undefined) closeHttp(old.entry);
     }
+    this.certificatesChanged();
     this.tableValue = table;
   }
 
