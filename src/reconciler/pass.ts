@@ -8,6 +8,7 @@ import { applyPlanOrThrow } from '../apply/executor.js';
 import type { RolloutSupport } from '../apply/rollout.js';
 import type { DesiredState } from '../desired/model.js';
 import type { Logger } from '../logging/logger.js';
+import type { Progress } from '../logging/progress.js';
 import type { ObservedState } from '../observed/model.js';
 import type { Plan } from '../plan/operations.js';
 import { planChanges, type HealingInput } from '../plan/planner.js';
@@ -26,6 +27,8 @@ export interface PassContext {
   /** Where secrets and configs from the environment and age keys come from; without it only plain files and inline configs can be read. */
   contents?: ContentSources;
   logger: Logger;
+  /** Long work reports here: `capstan apply` draws it (live lines on a TTY), the daemon feeds its dashboard. */
+  progress?: Progress;
   /** Rolling updates: router, readiness, the record of failed rollouts (whose revisions the planner holds). */
   rollout: RolloutSupport;
   /** The daemon's self-healing: crash-loop input for the planner, and a hook told what each pass planned. One-shot commands set neither. */
@@ -77,7 +80,7 @@ export async function reconcilePass(ctx: PassContext, opts: PassOptions = {}): P
   const checkoutDir = needsCheckout(desired) ? await ctx.source.materialize(desired.revision) : undefined;
   log.info({ operations: plan.operations.length }, `applying ${plan.operations.length} operation${plan.operations.length === 1 ? '' : 's'}`);
   const readContent = contentReader(ctx.contents ?? { env: {}, ageKeyFile: undefined }, checkoutDir);
-  const applied = await applyPlanOrThrow(plan, ctx.backend, { instance: ctx.instance, revision: desired.revision, checkoutDir, publishPorts: ctx.publishPorts, readContent }, {
+  const applied = await applyPlanOrThrow(plan, ctx.backend, { instance: ctx.instance, revision: desired.revision, checkoutDir, publishPorts: ctx.publishPorts, readContent, ...(ctx.progress === undefined ? {} : { progress: ctx.progress }) }, {
     parallelism: ctx.parallelism,
     logger: log,
     rollout: ctx.rollout,
