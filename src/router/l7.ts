@@ -493,7 +493,8 @@ export class ClientConnection implements UpstreamOwner, Expiring {
     const route = matchPath(this.lastHostRoutes, routes.anyHost, req.target);
     if (route !== undefined && route.redirectHttp && opts.proto === 'http') {
       const port = opts.httpsPort();
-      this.answerDirect(req, 308, `capstan router: this route is served over HTTPS\n`, `location: https://${hostOf(req.host)}${port === 443 ? '' : `:${port}`}${req.target}\r\n`);
+      const host = hostOf(req.host) || route.host!;
+      this.answerDirect(req, 308, `capstan router: this route is served over HTTPS\n`, `location: https://${host}${port === 443 ? '' : `:${port}`}${req.target}\r\n`);
       return;
     }
     if (route === undefined) {
