@@ -132,6 +132,8 @@ async function slowloris(port: number, count: number): Promise<{ closedByServer:
   const connect = (i: number): Promise<void> => new Promise((resolve) => {
     const s = net.connect({ host: '127.0.0.1', port, localAddress: `127.0.0.${2 + (i % 10)}` });
     s.on('error', () => undefined);
+    // Read (and drop) what comes back, so a close by the server is seen and the connection opened again.
+    s.resume();
     s.once('connect', () => {
       sockets.add(s);
       s.write('GET / HTTP/1.1\r\nHost: slow\r\n');

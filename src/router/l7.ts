@@ -606,7 +606,11 @@ export class ClientConnection implements UpstreamOwner, Expiring {
       }
       const accepted = up.socket.write(piece);
       this.reads.keepIfQueued(up.socket);
-      if (!accepted) this.pause();
+      if (!accepted) {
+        // The backend sets the pace now: the client's body clock stops until it drains.
+        this.pause();
+        this.deadline = Infinity;
+      }
     }
     if (end === -1) return;
     this.reqDone = true;
@@ -785,7 +789,11 @@ export class ClientConnection implements UpstreamOwner, Expiring {
 
   /** The backend took the request body so far (or tunnel bytes): read more. */
   upstreamDrain(u: Upstream): void {
-    if (u === this.up && (!this.reqDone || this.tunnelling)) this.resume();
+    if (u !== this.up) return;
+    if (!this.reqDone) {
+      this.deadline = this.deadlines.now + this.limits.bodyTimeoutMs;
+      this.resume();
+    } else if (this.tunnelling) this.resume();
   }
 
   upstreamEnded(u: Upstream): void {
