@@ -24,11 +24,12 @@ export function canonicalJson(value: unknown): string {
 
 /**
  * Full 64-hex sha256 of what reaches the container: the spec without
- * `replicas`, `update`, `rollback`, `pullPolicy` and `capstan` (probe, route,
- * strategy, image_update): they say how and when Capstan acts, not what a
- * container is.
+ * `replicas`, `update`, `rollback`, `pullPolicy`, `capstan` (probe, route,
+ * strategy, image_update) and `routeTls`: they say how and when Capstan acts,
+ * not what a container is (a route's certificate content follows its own
+ * digest).
  */
 export function specHash(spec: ServiceSpec): string {
-  const { replicas: _replicas, update: _update, rollback: _rollback, pullPolicy: _pull, capstan: _capstan, ...rest } = spec;
+  const { replicas: _replicas, update: _update, rollback: _rollback, pullPolicy: _pull, capstan: _capstan, routeTls: _routeTls, ...rest } = spec;
   return createHash('sha256').update(canonicalJson(rest)).digest('hex');
 }

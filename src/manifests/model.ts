@@ -106,6 +106,10 @@ export interface RouteSpec {
   /** The container port requests go to (the route's, else the first published target, else the first exposed, else 80). */
   port: number;
   sticky: boolean;
+  /** HTTPS on --https-port: a certificate and key from the stack's secrets (names in `ServiceSpec.routeTls`), or one from ACME. */
+  tls: { certificate: string; key: string } | { acme: true } | undefined;
+  /** Plain HTTP requests for the host are redirected to HTTPS. */
+  redirectHttp: boolean;
 }
 
 /** The rollout strategies this version runs (blue-green and canary are refused by validation until they are built). */
@@ -127,6 +131,8 @@ export interface CapstanExtension {
 }
 
 export interface ServiceSpec {
+  /** The secrets `x-capstan.route.tls` names (certificate and key), by name: the router gets their content; not part of the spec hash (a new certificate rolls nothing). */
+  routeTls?: Readonly<Record<string, MountedFile>>;
   image: string;
   command: string[] | undefined;
   entrypoint: string[] | undefined;

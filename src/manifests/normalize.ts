@@ -8,7 +8,8 @@
 import { posix } from 'node:path';
 import { normalizeBuild } from './build.js';
 import { resolveFileDef, serviceFiles, type FileKind, type HostFiles, type ResolvedDef } from './files.js';
-import type { CapstanExtension, IpamSpec, MountSpec, NetworkSpec, PortSpec, ProbeSpec, ServiceSpec, StackSpec, UpdateConfig, VolumeSpec } from './model.js';
+import { routeTlsFiles } from './route-tls.js';
+import type { CapstanExtension, IpamSpec, RouteSpec, MountSpec, NetworkSpec, PortSpec, ProbeSpec, ServiceSpec, StackSpec, UpdateConfig, VolumeSpec } from './model.js';
 import { parseDotenv } from './dotenv.js';
 import type { Lookup } from './interpolate.js';
 import type { PathSegment } from './parse-yaml.js';
@@ -235,7 +236,7 @@ function normalizeService(
     strategy: x?.strategy ?? 'rolling',
     progressDeadlineMs: x?.progress_deadline ?? DEFAULT_PROGRESS_DEADLINE_MS,
     probe: x?.probe ? probeSpec(x.probe, [...base, 'x-capstan', 'probe'], fp) : undefined,
-    routes: routes.map((r) => ({ host: r.host, pathPrefix: r.path ?? '/', port: r.port ?? firstPort, sticky: r.sticky ?? false })),
+    routes: routes.map((r) => ({ host: r.host, pathPrefix: r.path ?? '/', port: r.port ?? firstPort, sticky: r.sticky ?? false, tls: routeTls(r.tls), redirectHttp: r.redirect_http === true })),
     ...(x?.image_update ? { imageUpdate: { semver: x.image_update.semver, tagPattern: x.image_update.tag_pattern, intervalMs: x.image_update.interval ?? DEFAULT_IMAGE_UPDATE_INTERVAL_MS } } : {}),
   };
 
@@ -251,6 +252,7 @@ function normalizeService(
   const taken = new Set<string>();
   const secrets = serviceFiles('secret', s.secrets ?? [], declared.files.secret, base, fp, taken);
   const configs = serviceFiles('config', s.configs ?? [], declared.files.config, base, fp, taken);
+  const routeTlsSecrets = routeTlsFiles(x?.route, declared.files.secret, [...base, 'x-capstan', 'route'], fp);
   if (s.read_only === true && secrets.length + configs.length > 0) {
     fp.error([...base, 'read_only'], '`read_only: true` cannot be combined with secrets or configs yet', 'Capstan writes them into the container\'s file system before it starts, which a read-only root file system refuses; drop `read_only`, or mount the files with `volumes:`', 'key');
   }
@@ -262,6 +264,7 @@ function normalizeService(
     ...(Object.keys(addresses).length === 0 ? {} : { networkAddresses: addresses }),
     ...(secrets.length === 0 ? {} : { secrets }),
     ...(configs.length === 0 ? {} : { configs }),
+    ...(routeTlsSecrets === undefined ? {} : { routeTls: routeTlsSecrets }),
     command: s.command ?? undefined,
     entrypoint: s.entrypoint ?? undefined,
     environment: buildEnvironment(ctx, base, s, raw),
@@ -414,4 +417,13 @@ function probeSpec(p: ProbeInput, at: PathSegment[], fp: FileProblems): ProbeSpe
     successThreshold: p.success_threshold ?? 1,
     failureThreshold: p.failure_threshold ?? 3,
   };
+}
+
+/** A route's `tls`, once route-tls.ts has checked it: secrets by name, or ACME. */
+function routeTls(tls: unknown): RouteSpec['tls'] {
+  if (!isRecord(tls)) return undefined;
+  if (tls['acme'] === true) return { acme: true };
+  const certificate = tls['certificate'];
+  const key = tls['key'];
+  return typeof certificate === 'string' && typeof key === 'string' ? { certificate, key } : undefined;
 }

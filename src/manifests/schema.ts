@@ -339,6 +339,9 @@ const route = obj({
   path: str.startsWith('/', 'a path starts with "/"').optional(),
   port: probePort.optional(),
   sticky: boolish.optional(),
+  // Checked with file:line in route-tls.ts, which knows the stack's secrets.
+  tls: z.unknown().optional(),
+  redirect_http: z.unknown().optional(),
 });
 
 /** Strategies DESIGN names that this version does not run yet: a clear error, never a silent rolling update. */

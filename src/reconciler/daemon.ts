@@ -52,6 +52,7 @@ import { logPassError } from './log-error.js';
 import { planPass, type PassContext } from './pass.js';
 import { startResync } from './resync.js';
 import { Revisions } from './revisions.js';
+import { certificateHandover } from './route-certificates.js';
 import { RoutedTraffic } from './routed-traffic.js';
 import { Healer } from './healing.js';
 import { newLaneMemory, probedReplicas, runStackPass, type DaemonHooks, type LaneMemory, type LaneOutcome, type StackPassDeps } from './stack-pass.js';
@@ -159,8 +160,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     probeOf: (id) => prober.verdict(id),
     push: routerClient === undefined ? undefined : async (table) => void (await routerClient.pushTable(table)),
     drain: routerClient === undefined ? undefined : async (id, ms) => void (await routerClient.drain(id, ms)),
+    certificates: routerClient === undefined ? undefined : certificateHandover(routerClient, base.contents ?? { env: {}, ageKeyFile: undefined }, (revision) => base.source.materialize(revision)),
     logger,
   });
+  if (routerClient !== undefined) metrics.routerText = () => routerClient.metrics();
   // A replica on its way out is no longer probed: its liveness must not race the stop (or remove it from under the rollout).
   const traffic: Traffic = { admit: (r) => routed.admit(r), renamed: (id, name) => routed.renamed(id, name), retire: (id, ms) => { prober.forget(id); return routed.retire(id, ms); } };
 
@@ -259,7 +262,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     planned: (stack, desired, plan, observed, drained) => {
       // What the router served before this process started was ready; it keeps its traffic until a probe says otherwise.
       prober.sync(stack, probedReplicas(desired, observed.containers.filter((c) => !drained.includes(c.id))), presumedReady(observed, served));
-      void routed.planned(stack, desired, observed.containers, drained);
+      void routed.planned(stack, desired, observed.containers, drained, plan.revision);
       return healer.planned(stack, { plan, observed });
     },
     applied: (_stack, plan, observed, done) => healer.afterPass({ plan, observed }, done),

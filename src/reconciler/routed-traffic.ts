@@ -10,7 +10,7 @@ import type { DesiredStack, DesiredState } from '../desired/model.js';
 import type { ProbeVerdict } from '../health/readiness.js';
 import type { Logger } from '../logging/logger.js';
 import type { ObservedContainer } from '../observed/model.js';
-import { buildRoutingTable, type BuiltTable } from '../router/routes.js';
+import { buildRoutingTable, type BuiltTable, type TableCertificate } from '../router/routes.js';
 
 export interface RoutedTrafficOptions {
   httpPort: number;
@@ -19,12 +19,14 @@ export interface RoutedTrafficOptions {
   /** Sends the table to the router; undefined without one (the table still feeds /api/endpoints). */
   push: ((table: BuiltTable['table']) => Promise<void>) | undefined;
   drain: ((backendId: string, timeoutMs: number) => Promise<void>) | undefined;
+  /** Makes sure the router holds the certificates TLS routes name, before a table naming them is pushed. */
+  certificates?: ((certs: readonly TableCertificate[], revision: string) => Promise<void>) | undefined;
   logger: Logger;
 }
 
 export class RoutedTraffic implements Traffic {
   /** Each lane's last plan of its stack: what Git wants and what its snapshot saw. */
-  private readonly bases = new Map<string, { desired: DesiredStack | undefined; containers: readonly ObservedContainer[] }>();
+  private readonly bases = new Map<string, { desired: DesiredStack | undefined; containers: readonly ObservedContainer[]; revision: string | undefined }>();
   private readonly added = new Map<string, ObservedContainer>();
   private readonly removed = new Map<string, string>();
   private readonly names = new Map<string, { stack: string; name: string }>();
@@ -48,13 +50,13 @@ export class RoutedTraffic implements Traffic {
    * steps changed; `drained` are replicas a rollout in progress keeps out of
    * rotation (its record says so, so this survives restarts too).
    */
-  planned(stack: string, desired: DesiredStack | undefined, containers: readonly ObservedContainer[], drained: readonly string[] = []): Promise<void> {
+  planned(stack: string, desired: DesiredStack | undefined, containers: readonly ObservedContainer[], drained: readonly string[] = [], revision?: string): Promise<void> {
     // A lane's no-op pass changes nothing here: the table of every stack is not rebuilt for it.
     const key = baseKey(desired, containers, drained);
     const unchanged = this.keys.get(stack) === key && ![...this.added.values(), ...this.names.values()].some((x) => x.stack === stack);
     this.keys.set(stack, key);
     if (unchanged) return Promise.resolve();
-    this.bases.set(stack, { desired, containers });
+    this.bases.set(stack, { desired, containers, revision });
     for (const [id, c] of this.added) if (c.stack === stack) this.added.delete(id);
     for (const [id, s] of this.removed) if (s === stack) this.removed.delete(id);
     for (const [id, n] of this.names) if (n.stack === stack) this.names.delete(id);
@@ -66,7 +68,7 @@ export class RoutedTraffic implements Traffic {
   admit(replica: AdmittedReplica): Promise<void> {
     this.removed.delete(replica.containerId);
     this.added.set(replica.containerId, {
-      id: replica.containerId, name: replica.name, stack: replica.stack, service: replica.service, number: 0, specHash: '', revision: '',
+      id: replica.containerId, name: replica.name, stack: replica.stack, service: replica.service, number: 0, specHash: replica.specHash, revision: '',
       state: 'running', health: undefined, labels: {}, image: '', ip: replica.ip, lastRun: undefined, healthcheck: undefined,
     });
     return this.rebuild();
@@ -95,6 +97,20 @@ export class RoutedTraffic implements Traffic {
   /** Every replica of the lanes' last snapshots (the dashboard tells the router's backends apart by them). */
   replicas(): ObservedContainer[] {
     return [...this.bases.values()].flatMap((b) => b.containers);
+  }
+
+  /**
+   * The certificates the table names, per stack with the revision its
+   * secrets are read at. One that cannot be read leaves its routes without
+   * it (their handshakes fail); every other route is pushed all the same.
+   */
+  private async handCertificates(hand: NonNullable<RoutedTrafficOptions['certificates']>): Promise<void> {
+    const certs = this.built?.certificates ?? [];
+    for (const [stack, base] of this.bases) {
+      const mine = certs.filter((c) => c.id.startsWith(`${stack}.`));
+      if (mine.length === 0 || base.revision === undefined) continue;
+      await hand(mine, base.revision).catch((err: unknown) => this.opts.logger.warn({ err, certificates: mine.map((c) => `${c.certificate.name}+${c.key.name}`) }, 'cannot hand a TLS certificate to the router'));
+    }
   }
 
   /** Waits for the pushes in flight (shutdown). */
@@ -135,10 +151,12 @@ export class RoutedTraffic implements Traffic {
     const push = this.opts.push;
     if (push === undefined) return Promise.resolve();
     // Each push sends the newest table at its turn, so a burst of changes costs one push per change at most and never reorders; an unchanged table is not sent.
+    const certificates = this.opts.certificates;
     const step = this.pushing.then(async () => {
       const table = this.table();
       const text = JSON.stringify(table);
       if (text === this.lastPushed) return;
+      if (certificates !== undefined) await this.handCertificates(certificates);
       await push(table);
       this.lastPushed = text;
     });

@@ -83,7 +83,7 @@ describe('takeSnapshot', () => {
   });
 
   it('reads each container\'s spec hash from its spec label as this version hashes it, not the hash label of the version that made it', async () => {
-    const spec = serviceSpec({ capstan: { strategy: 'rolling', progressDeadlineMs: 1000, probe: undefined, routes: [{ host: 'x.test', pathPrefix: '/', port: 80, sticky: false }] } });
+    const spec = serviceSpec({ capstan: { strategy: 'rolling', progressDeadlineMs: 1000, probe: undefined, routes: [{ host: 'x.test', pathPrefix: '/', port: 80, sticky: false, tls: undefined, redirectHttp: false }] } });
     const { client } = fakeClient([container('web-api-2', { ...OURS, 'io.capstan.spec-hash': 'hash-from-an-older-version', 'io.capstan.spec': encodeSpecLabel(spec) })], [], []);
     const snap = await takeSnapshot(client, 'prod');
     expect(snap.containers[0]?.specHash).toBe(specHash(serviceSpec()));

@@ -221,9 +221,9 @@ describe('depends_on, deploy and x-capstan', () => {
   });
   it('reads x-capstan strategy, progress_deadline and routes, with their defaults', () => {
     const s = service(svc('x-capstan:', '  strategy: rolling', '  progress_deadline: 2m', '  route: { host: api.example.test, port: 8080 }'));
-    expect(s.capstan).toEqual({ strategy: 'rolling', progressDeadlineMs: 120_000, probe: undefined, routes: [{ host: 'api.example.test', pathPrefix: '/', port: 8080, sticky: false }] });
+    expect(s.capstan).toEqual({ strategy: 'rolling', progressDeadlineMs: 120_000, probe: undefined, routes: [{ host: 'api.example.test', pathPrefix: '/', port: 8080, sticky: false, tls: undefined, redirectHttp: false }] });
     const listed = service(svc('expose: [9000]', 'x-capstan:', '  route: [{ path: /api, sticky: true }, { host: b.test }]'));
-    expect(listed.capstan.routes).toEqual([{ host: undefined, pathPrefix: '/api', port: 9000, sticky: true }, { host: 'b.test', pathPrefix: '/', port: 9000, sticky: false }]);
+    expect(listed.capstan.routes).toEqual([{ host: undefined, pathPrefix: '/api', port: 9000, sticky: true, tls: undefined, redirectHttp: false }, { host: 'b.test', pathPrefix: '/', port: 9000, sticky: false, tls: undefined, redirectHttp: false }]);
   });
   it('reads x-capstan.probe with defaults', () => {
     const s = service(svc('x-capstan:', '  probe: { http: { path: /healthz, port: "8080", host: api.test }, interval: 1s, failure_threshold: 2 }'));
