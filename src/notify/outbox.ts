@@ -9,6 +9,7 @@
 // receiver by host only: never a token, never a URL path (a Slack webhook's
 // path is its secret).
 
+import { doublingDelayMs } from '../backoff.js';
 import type { Logger } from '../logging/logger.js';
 import type { HttpRequest } from './forge.js';
 
@@ -116,7 +117,7 @@ export class Outbox {
         this.refused = problem;
         return;
       }
-      const backoff = Math.min(this.o.maxDelayMs, this.o.baseDelayMs * 2 ** (attempt - 1));
+      const backoff = doublingDelayMs(attempt, this.o.baseDelayMs, this.o.maxDelayMs);
       const delay = Math.min(this.o.maxDelayMs, Math.max(backoff, answer?.retryAfterMs ?? 0));
       log.debug({ ...fields, attempt, problem, retryInMs: delay }, `${this.opts.name}: ${problem}; retrying`);
       await new Promise((resolve) => setTimeout(resolve, delay).unref());

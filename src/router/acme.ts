@@ -8,6 +8,7 @@
 // tried again after a growing delay (1 min up to 1 h). acme-client is loaded
 // only when a route asks for ACME.
 
+import { doublingDelayMs } from '../backoff.js';
 import type { Client } from 'acme-client';
 import fs from 'node:fs/promises';
 import https from 'node:https';
@@ -94,7 +95,7 @@ export class AcmeManager {
       this.order(host, held === undefined ? 'new' : 'renewal')
         .catch((err: unknown) => {
           const count = (this.failures.get(host)?.count ?? 0) + 1;
-          const delay = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** (count - 1));
+          const delay = doublingDelayMs(count, RETRY_BASE_MS, RETRY_MAX_MS);
           this.failures.set(host, { count, retryAt: Date.now() + delay });
           this.log.warn({ host, err: err instanceof Error ? err.message : String(err), retryInMs: delay }, `cannot get a certificate for ${host} from ${this.settings.directory}; trying again in ${Math.round(delay / 1000)} s`);
           // The retry comes with the next check after the delay.

@@ -9,6 +9,7 @@
 // successful connect, whatever the operator's probes say meanwhile. When every
 // usable backend is ejected, they are tried anyway (better a chance than 503).
 
+import { doublingDelayMs } from '../backoff.js';
 import type { RouteCounters, VersionCounters } from './route-stats.js';
 import type { Backend } from './table.js';
 import type { Upstream } from './upstream.js';
@@ -87,7 +88,7 @@ export class BackendState {
   connectFailed(): void {
     this.errors++;
     this.ejections++;
-    const window = Math.min(EJECT_MAX_MS, EJECT_BASE_MS * 2 ** Math.min(this.consecutive, 16));
+    const window = doublingDelayMs(this.consecutive + 1, EJECT_BASE_MS, EJECT_MAX_MS);
     this.consecutive++;
     this.ejectedUntil = Date.now() + window;
   }

@@ -7,6 +7,8 @@
 // tried again before its backoff (1 s doubling to 5 min) has passed, so a
 // wrong password does not hammer the registry on every trigger.
 
+import { doublingDelayMs } from '../../backoff.js';
+import { Semaphore } from '../limited.js';
 import type Docker from 'dockerode';
 import { ImagePullError, type PullFailure } from '../../errors.js';
 import { engineAuthConfig, type CredentialStore } from '../../images/credentials.js';
@@ -33,8 +35,7 @@ interface Failed {
 export class ImagePuller {
   private readonly inFlight = new Map<string, Promise<ObservedImage>>();
   private readonly failed = new Map<string, Failed>();
-  private running = 0;
-  private readonly queue: (() => void)[] = [];
+  private readonly slots = new Semaphore(PULL_PARALLELISM);
 
   constructor(
     private readonly docker: Docker,
@@ -63,31 +64,20 @@ export class ImagePuller {
     }
     let run = this.inFlight.get(ref);
     if (run === undefined) {
-      run = this.withSlot(() => this.pullOnce(ref, registry, progress))
+      run = this.slots.run(() => this.pullOnce(ref, registry, progress))
         .then((image) => {
           this.failed.delete(ref);
           return image;
         }, (err: unknown) => {
           const error = err instanceof ImagePullError ? err : new ImagePullError(ref, registry, 'other', err instanceof Error ? err.message : String(err));
           const failures = (this.failed.get(ref)?.failures ?? 0) + 1;
-          this.failed.set(ref, { error, failures, retryAt: this.now() + Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** (failures - 1)) });
+          this.failed.set(ref, { error, failures, retryAt: this.now() + doublingDelayMs(failures, BACKOFF_FIRST_MS, BACKOFF_MAX_MS) });
           throw error;
         })
         .finally(() => this.inFlight.delete(ref));
       this.inFlight.set(ref, run);
     }
     return run;
-  }
-
-  private async withSlot<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.running >= PULL_PARALLELISM) await new Promise<void>((resolve) => this.queue.push(resolve));
-    this.running++;
-    try {
-      return await fn();
-    } finally {
-      this.running--;
-      this.queue.shift()?.();
-    }
   }
 
   private async pullOnce(ref: string, registry: string, progress: Progress | undefined): Promise<ObservedImage> {
