@@ -167,6 +167,7 @@ export class RoutedTraffic implements Traffic {
 
 /** Everything of a lane's snapshot the table depends on. */
 function baseKey(desired: DesiredStack | undefined, containers: readonly ObservedContainer[], drained: readonly string[]): string {
-  const services = desired?.services.map((s) => `${s.name}:${s.specHash}:${JSON.stringify(s.spec.ports)}:${JSON.stringify(s.spec.capstan.routes)}`) ?? [];
+  // Routes and their certificates (by content digest) are outside the spec hash: they count here.
+  const services = desired?.services.map((s) => `${s.name}:${s.specHash}:${JSON.stringify(s.spec.ports)}:${JSON.stringify(s.spec.capstan.routes)}:${JSON.stringify(s.spec.routeTls ?? {})}`) ?? [];
   return JSON.stringify([services, containers.map((c) => `${c.id}:${c.name}:${c.state}:${c.health ?? ''}:${c.ip ?? ''}`), drained]);
 }

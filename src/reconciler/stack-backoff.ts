@@ -9,6 +9,7 @@
 // get one line each. Any change to the stack's plan (a new commit, a heal)
 // ends the wait. Pure: time comes in with each call; the daemon keeps one.
 
+import { doublingDelayMs } from '../backoff.js';
 import type { Logger } from '../logging/logger.js';
 import type { Operation, Plan } from '../plan/operations.js';
 import { describeOperation } from '../plan/render.js';
@@ -23,6 +24,8 @@ interface Failing {
   /** The failures as text, and the plan they came from: the same key again is "the same way". */
   key: string;
   planKey: string;
+  /** The revision it failed at: a new commit for the stack ends the wait even when its plan reads the same. */
+  revision: string;
   failures: StackFailure[];
   attempts: number;
   retryAt: number;
@@ -42,7 +45,7 @@ export class StackBackoff {
     const held = new Set<string>();
     for (const [stack, f] of this.failing) {
       const ops = plan.operations.filter((o) => o.stack === stack);
-      if (ops.length > 0 && nowMs < f.retryAt && planKey(ops) === f.planKey) {
+      if (ops.length > 0 && nowMs < f.retryAt && planKey(ops) === f.planKey && plan.revision === f.revision) {
         held.add(stack);
         waiting.push(...f.failures);
       }
@@ -76,8 +79,8 @@ export class StackBackoff {
       const key = mine.map((f) => `${f.operation}\u0000${f.error.message}`).sort().join('\n');
       const ops = planKey(plan.operations.filter((o) => o.stack === stack));
       const attempts = before?.key === key ? before.attempts + 1 : 1;
-      const delay = Math.min(CAP_MS, BASE_MS * 2 ** (attempts - 1));
-      this.failing.set(stack, { key, planKey: ops, failures: mine, attempts, retryAt: nowMs + delay });
+      const delay = doublingDelayMs(attempts, BASE_MS, CAP_MS);
+      this.failing.set(stack, { key, planKey: ops, revision: plan.revision, failures: mine, attempts, retryAt: nowMs + delay });
       if (attempts === 2) {
         this.logger.warn({ stack, failures: mine.length }, `${stack} fails the same way again; retrying it less and less often (up to every ${CAP_MS / 60_000} min) until it succeeds or its plan changes`);
       }

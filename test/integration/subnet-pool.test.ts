@@ -78,11 +78,14 @@ describe('the subnet pool for stack networks', () => {
       expect(loud('is exhausted')).toBe(1);
       expect(loud('fails the same way again')).toBe(1);
 
+      // Lanes make their networks side by side: whichever stack came last found the pool full.
+      const failing = String(lines().find((l) => l['code'] === 'E_SUBNET_POOL_EXHAUSTED')?.['stack'] ?? '');
+      expect(stacks).toContain(failing);
       // Someone frees a subnet; a new commit for the stack ends its wait.
       await docker('network', 'rm', foreign);
-      await repo.commitFiles({ [`stacks/${stacks[3] ?? ''}.yaml`]: `name: ${stacks[3] ?? ''}\nservices:\n  app:\n    image: ${TEST_IMAGE}\n    command: ["sleep", "3601"]\n` }, 'touch the fourth stack');
-      await eventually(async () => (logs.includes(`${stacks[3] ?? ''}: applied after`) ? true : undefined), 60_000, () => logs);
-      expect(await docker('network', 'inspect', `${stacks[3] ?? ''}_default`, '--format', '{{range .IPAM.Config}}{{.Subnet}}{{end}}')).toBe(subnet(1));
+      await repo.commitFiles({ [`stacks/${failing}.yaml`]: `name: ${failing}\nservices:\n  app:\n    image: ${TEST_IMAGE}\n    command: ["sleep", "3601"]\n` }, 'touch the stack that waits');
+      await eventually(async () => (logs.includes(`${failing}: applied after`) ? true : undefined), 60_000, () => logs);
+      expect(await docker('network', 'inspect', `${failing}_default`, '--format', '{{range .IPAM.Config}}{{.Subnet}}{{end}}')).toBe(subnet(1));
     } finally {
       daemon.kill('SIGTERM');
       await new Promise((resolve) => daemon.once('exit', resolve));
