@@ -44,11 +44,20 @@ export async function applyPlan(plan: Plan, backend: Backend, ctx: DeployContext
     failures.push({ operation: line, error, stack });
     opts.logger.error({ stack, op: kind, err: error }, `failed: ${line}`);
   };
+  // A network or volume that could not be made (e.g. the name is another owner's) must not be joined or mounted anyway.
+  const missingInfra = new Map<string, Error>();
+  const blocked = (op: Operation): Error | undefined => {
+    if (op.kind !== 'create-container' && op.kind !== 'recreate-container') return undefined;
+    const names = [...Object.values(op.service.engineNames.networks), ...Object.values(op.service.engineNames.volumes)];
+    return names.map((n) => missingInfra.get(n)).find((e) => e !== undefined);
+  };
   for (const phase of phasesOf(plan.operations)) {
     await forEachBounded(unitsOf(phase), opts.parallelism, async (unit) => {
       if (unit.kind === 'rollout') {
         const first = unit.ops[0] as RecreateOp;
         const line = `rolling update of ${first.stack}/${first.service.name}`;
+        const missing = blocked(first);
+        if (missing !== undefined) return fail(line, unit.stack, first.kind, missing);
         try {
           await ready(first);
           const result = await rollService(unit.ops, { backend, ctx, logger: opts.logger, ...opts.rollout });
@@ -61,12 +70,16 @@ export async function applyPlan(plan: Plan, backend: Backend, ctx: DeployContext
       }
       const { op } = unit;
       const line = describeOperation(op);
+      const missing = blocked(op);
+      if (missing !== undefined) return fail(line, op.stack, op.kind, missing);
       try {
         await ready(op);
         await execute(op, backend, ctx, opts.rollout.traffic);
         applied++;
         opts.logger.info({ stack: op.stack, op: op.kind }, line);
       } catch (err) {
+        if (op.kind === 'create-network') missingInfra.set(op.network.engineName, err instanceof Error ? err : new Error(String(err)));
+        if (op.kind === 'create-volume') missingInfra.set(op.volume.engineName, err instanceof Error ? err : new Error(String(err)));
         fail(line, op.stack, op.kind, err);
       }
     });

@@ -2,6 +2,7 @@
 // The Docker backend is created lazily: dockerode is heavy to import, and
 // `validate` or `plan` errors should not pay for it.
 
+import { resolve as resolvePath } from 'node:path';
 import type { RolloutSupport } from '../apply/rollout.js';
 import { fileHeldRollouts, heldRolloutsFile } from '../apply/held-rollouts.js';
 import { readinessGate, type ProbeTracker } from '../apply/readiness.js';
@@ -35,7 +36,7 @@ export async function createPassContext(settings: Settings, logger: Logger): Pro
   const backend = await createBackend(settings, logger);
   const rollout = rolloutSupport(settings, backend, new Prober({ now: Date.now, run: probeRunner(), onFailed: () => undefined }));
   const contents = { env, ageKeyFile: settings.ageKeyFile };
-  return { source, backend, desired, instance: settings.instance, parallelism: settings.parallelism, publishPorts: routerServesPorts(settings) === false, contents, rollout, logger };
+  return { source, backend, desired, instance: settings.instance, parallelism: settings.parallelism, publishPorts: routerServesPorts(settings) === false, contents, rollout, logger, dataDir: resolvePath(settings.dataDir) };
 }
 
 /** Rolling updates as a one-shot command runs them: no router to tell, readiness from `probes`. The daemon swaps in its router and prober. */

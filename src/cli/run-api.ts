@@ -115,5 +115,6 @@ function timedResolve(source: GitSource, record: (seconds: number) => void): Git
     readFiles: (revision, dir) => source.readFiles(revision, dir),
     materialize: (revision) => source.materialize(revision),
     listTree: (revision) => source.listTree(revision),
+    readBlob: (revision, id) => source.readBlob(revision, id),
   };
 }

@@ -9,6 +9,7 @@ import { posix } from 'node:path';
 import { normalizeBuild } from './build.js';
 import { resolveFileDef, serviceFiles, type FileKind, type HostFiles, type ResolvedDef } from './files.js';
 import type { CapstanExtension, MountSpec, NetworkSpec, PortSpec, ProbeSpec, ServiceSpec, StackSpec, UpdateConfig, VolumeSpec } from './model.js';
+import { classifyBindSource } from './binds.js';
 import { parseDotenv } from './dotenv.js';
 import type { Lookup } from './interpolate.js';
 import type { PathSegment } from './parse-yaml.js';
@@ -16,6 +17,7 @@ import { resolveInRepo } from './paths.js';
 import type { FileProblems, Problems } from './problems.js';
 import type { RepoTree } from './repo-tree.js';
 import type { ResourceDef, ServiceInput, StackInput, UpdateConfigInput } from './schema.js';
+import type { RawMount } from './volumes.js';
 
 export interface StackContext {
   name: string;
@@ -164,9 +166,7 @@ function normalizeService(
       }
       volumes.push({ ...m, relative: false });
     } else if (m.type === 'bind' && !m.source.startsWith('/')) {
-      const resolved = resolveInRepo(ctx.dir, m.source);
-      if (resolved === undefined) fp.error(at, `bind source ${JSON.stringify(m.source)} points outside the repository`, 'keep relative bind sources inside the repository, or use an absolute host path');
-      volumes.push({ ...m, source: resolved ?? m.source, relative: true });
+      volumes.push(relativeBind(ctx, m, at));
     } else {
       volumes.push({ ...m, source: m.type === 'bind' ? posix.normalize(m.source) : m.source, relative: false });
     }
@@ -272,6 +272,26 @@ function normalizeService(
     update: updateConfig(s.deploy?.update_config),
     rollback: updateConfig(s.deploy?.rollback_config),
   };
+}
+
+/** A relative bind: tracked configuration (read-only, by Git id) or a persistent data directory; never out of the repository or through a symlink. */
+function relativeBind(ctx: StackContext, m: RawMount, at: PathSegment[]): MountSpec {
+  const resolved = resolveInRepo(ctx.dir, m.source);
+  if (resolved === undefined) {
+    ctx.fp.error(at, `bind source ${JSON.stringify(m.source)} points outside the repository`, 'keep relative bind sources inside the repository, or use an absolute host path (allowed by policy)');
+    return { ...m, relative: true };
+  }
+  const kind = classifyBindSource(ctx.tree, resolved);
+  switch (kind.kind) {
+    case 'symlink':
+      ctx.fp.error(at, `bind source ${JSON.stringify(m.source)} crosses the symbolic link ${kind.at} of the repository`, 'a link may point anywhere on the host; bind the directory it points to by its own path inside the repository');
+      return { ...m, source: resolved, relative: true };
+    case 'tracked':
+      if (!m.readOnly) ctx.fp.warn(at, `bind source ${JSON.stringify(m.source)} holds files Git tracks: it is mounted read-only from the deployed revision (a writable data directory holds no tracked files but .gitkeep or .gitignore)`);
+      return { ...m, source: resolved, readOnly: true, relative: true, content: kind.id };
+    case 'data':
+      return { ...m, source: resolved, relative: true, persistent: true };
+  }
 }
 
 /** DESIGN §4: zero downtime unless the manifest says otherwise. */

@@ -64,14 +64,9 @@ export class DesiredLoader {
   }
 }
 
-/** Does any service need the commit's files on disk: a relative bind mount, a build context, a secret or config file of the repository? */
+/** Does any service need the commit's files on disk: a relative bind of tracked files, or a build context? (Secret and config files are read from Git objects.) */
 export function needsCheckout(desired: DesiredState): boolean {
   return desired.stacks.some((stack) =>
-    stack.services.some(
-      (s) =>
-        s.spec.volumes.some((m) => m.type === 'bind' && m.relative) ||
-        s.spec.build !== undefined ||
-        [...(s.spec.secrets ?? []), ...(s.spec.configs ?? [])].some((f) => f.source.kind === 'repo'),
-    ),
+    stack.services.some((s) => s.spec.volumes.some((m) => m.type === 'bind' && m.relative && m.persistent !== true) || s.spec.build !== undefined),
   );
 }

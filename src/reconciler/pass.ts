@@ -13,7 +13,9 @@ import type { Plan } from '../plan/operations.js';
 import { planChanges, type HealingInput } from '../plan/planner.js';
 import { contentReader, type ContentSources } from '../secrets/contents.js';
 import type { GitSource } from '../source/git-source.js';
+import { join } from 'node:path';
 import { needsCheckout, type DesiredLoader } from './desired-source.js';
+import { migrateLegacyBinds } from './legacy-binds.js';
 
 export interface PassContext {
   source: GitSource;
@@ -26,6 +28,8 @@ export interface PassContext {
   /** Where secrets and configs from the environment and age keys come from; without it only plain files and inline configs can be read. */
   contents?: ContentSources;
   logger: Logger;
+  /** Absolute data dir: data directories of relative binds live in its `binds/`; without it none can be mounted. */
+  dataDir?: string;
   /** Rolling updates: router, readiness, the record of failed rollouts (whose revisions the planner holds). */
   rollout: RolloutSupport;
   /** The daemon's self-healing: crash-loop input for the planner, and a hook told what each pass planned. One-shot commands set neither. */
@@ -75,9 +79,12 @@ export async function reconcilePass(ctx: PassContext, opts: PassOptions = {}): P
     return { revision: desired.revision, plan, applied: 0, observed, desired };
   }
   const checkoutDir = needsCheckout(desired) ? await ctx.source.materialize(desired.revision) : undefined;
+  const bindsDir = ctx.dataDir === undefined ? undefined : join(ctx.dataDir, 'binds');
+  if (ctx.dataDir !== undefined && bindsDir !== undefined) await migrateLegacyBinds(observed, desired, { checkoutsDir: join(ctx.dataDir, 'checkouts'), bindsDir }, log);
   log.info({ operations: plan.operations.length }, `applying ${plan.operations.length} operation${plan.operations.length === 1 ? '' : 's'}`);
-  const readContent = contentReader(ctx.contents ?? { env: {}, ageKeyFile: undefined }, checkoutDir);
-  const applied = await applyPlanOrThrow(plan, ctx.backend, { instance: ctx.instance, revision: desired.revision, checkoutDir, publishPorts: ctx.publishPorts, readContent }, {
+  const readContent = contentReader(ctx.contents ?? { env: {}, ageKeyFile: undefined }, (id) => ctx.source.readBlob(desired.revision, id));
+  const deploy = { instance: ctx.instance, revision: desired.revision, checkoutDir, ...(bindsDir === undefined ? {} : { bindsDir }), publishPorts: ctx.publishPorts, readContent };
+  const applied = await applyPlanOrThrow(plan, ctx.backend, deploy, {
     parallelism: ctx.parallelism,
     logger: log,
     rollout: ctx.rollout,
