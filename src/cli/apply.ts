@@ -9,11 +9,12 @@ import { windowedPass } from '../reconciler/windowed-pass.js';
 import { describeOperation } from '../plan/render.js';
 import type { DesiredState } from '../desired/model.js';
 import { routerClient } from '../router/client.js';
-import { createPassContext, routerServesPorts } from './context.js';
+import { checkDataDir, createPassContext, routerServesPorts } from './context.js';
 import { createStatusReporter } from './status-reporter.js';
 
 export async function applyCommand(settings: Settings, logger: Logger, opts: { force: boolean } = { force: false }): Promise<number> {
   const ctx = await createPassContext(settings, logger);
+  await checkDataDir(settings, logger);
   const status = createStatusReporter(settings, ctx, logger);
   const result = await status.around(() => windowedPass(ctx, settings.syncWindows, Date.now(), opts.force));
   const sha = result.revision.slice(0, 7);

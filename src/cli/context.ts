@@ -39,6 +39,12 @@ export async function createPassContext(settings: Settings, logger: Logger): Pro
   return { source, backend, desired, instance: settings.instance, parallelism: settings.parallelism, publishPorts: routerServesPorts(settings) === false, contents, rollout, logger, dataDir: resolvePath(settings.dataDir) };
 }
 
+/** When Capstan runs in a container, says so if the engine cannot see the data dir at the same path (relative binds live there). */
+export async function checkDataDir(settings: Settings, logger: Logger): Promise<void> {
+  const [{ connectDocker }, { checkDataDirVisible }] = await Promise.all([import('../backends/docker/connect.js'), import('../backends/docker/self-container.js')]);
+  await checkDataDirVisible((await connectDocker()).docker, resolvePath(settings.dataDir), logger);
+}
+
 /** Rolling updates as a one-shot command runs them: no router to tell, readiness from `probes`. The daemon swaps in its router and prober. */
 export function rolloutSupport(settings: Settings, backend: Backend, probes: ProbeTracker): RolloutSupport {
   const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

@@ -18,7 +18,7 @@ import { countContainers, DaemonMetrics } from '../server/metrics.js';
 import { isReadyReplica } from '../status/service-health.js';
 import { readinessGate } from '../apply/readiness.js';
 import type { Traffic } from '../apply/traffic.js';
-import { createPassContext, probeRunner } from './context.js';
+import { checkDataDir, createPassContext, probeRunner } from './context.js';
 import { RoutedTraffic } from './routed-traffic.js';
 import { startRouterSupervisor } from './router-mode.js';
 import type { RouterClient } from '../router/client.js';
@@ -37,6 +37,7 @@ export async function runCommand(settings: Settings, logger: Logger): Promise<nu
   process.once('SIGINT', () => onSignal('SIGINT'));
 
   const docker = connectDocker().then((c) => c.docker);
+  await checkDataDir(settings, logger);
   const metrics = new DaemonMetrics(async () => countContainers(await base.backend.observe(base.instance)));
   const prober = new Prober({
     now: () => Date.now(),

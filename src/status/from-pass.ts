@@ -2,6 +2,7 @@
 // next status of every stack and of the operator. Pure: the caller passes the
 // previous documents and the time; stacks that left Git leave status too.
 
+import type { MountSpec } from '../manifests/model.js';
 import type { DesiredState } from '../desired/model.js';
 import type { ObservedState } from '../observed/model.js';
 import { describeHeld, type HeldRollout } from '../strategies/rolling.js';
@@ -43,7 +44,7 @@ export function stackStatusesAfter(previous: ReadonlyMap<string, StackStatus>, r
         : failures.length === 0 ? { kind: 'applied' as const }
         : revert !== undefined || mine.some((f) => f.rolledBack === true) ? { kind: 'rolled-back' as const, failures, revert }
         : { kind: 'apply-failed' as const, failures };
-      const specs = new Map(stack.services.map((s) => [s.name, { image: s.spec.image, specHash: s.specHash }]));
+      const specs = new Map(stack.services.map((s) => [s.name, { image: s.spec.image, specHash: s.specHash, dataDirs: dataDirsOf(s.stack, s.spec.volumes) }]));
       const input = {
         stack: stack.name,
         revision: desired.revision,
@@ -71,4 +72,9 @@ export function operatorStatusAfter(base: Omit<OperatorStatus, 'lastError'>, rep
     : report.kind === 'invalid' ? `${report.problems.length} problem${report.problems.length === 1 ? '' : 's'} in manifests${report.revision === undefined ? '' : ` at ${report.revision.slice(0, 7)}`}`
     : report.message;
   return { ...base, lastError };
+}
+
+/** Where each data directory of a service lives, below the data dir (see DeployContext.bindsDir). */
+function dataDirsOf(stack: string, volumes: readonly MountSpec[]): Record<string, string> {
+  return Object.fromEntries(volumes.filter((m) => m.type === 'bind' && m.persistent === true).map((m) => [m.target, `binds/${stack}/${m.source}`]));
 }

@@ -43,6 +43,15 @@ services:
 `);
   });
 
+  it('shows where data directories of relative binds live, and reads them back', () => {
+    const db = desiredService('web', 'api', { replicas: 2, volumes: [{ type: 'bind', source: 'stacks/data', target: '/data', readOnly: false, relative: true, persistent: true }, { type: 'bind', source: 'stacks/conf', target: '/conf', readOnly: true, relative: true, content: 'c'.repeat(40) }] });
+    const state = desiredState(REV_A, [desiredStack('web', [db])]);
+    const web = converged(T0, new Map(), observed([observedReplica(db, 1), observedReplica(db, 2)]), undefined, state).get('web') as StackStatus;
+    const text = renderStackStatus(web);
+    expect(text).toContain(`  api: { image: example/api:1.4.1, specHash: ${db.specHash}, replicas: { desired: 2, running: 2, ready: 2 }, dataDirs: { /data: binds/web/stacks/data } }\n`);
+    expect(parseStackStatus(text)).toEqual(web);
+  });
+
   it('keeps lastTransitionTime while a condition holds, so an idle pass renders the same bytes', () => {
     const first = converged(T0);
     const second = converged(T1, first);
