@@ -22,17 +22,4 @@ export const LABEL = {
 
 export const ROUTER_ROLE = 'router';
 
-/** The name of replica `number`: the manifest's `container_name` (only allowed with one replica), else `<stack>-<service>-<n>`. */
-export function replicaName(service: { stack: string; name: string; spec: { containerName: string | undefined } }, number: number): string {
-  return service.spec.containerName ?? containerName(service.stack, service.name, number);
-}
-
-/** `<stack>-<service>-<n>`, as Compose names containers; never carries the instance. */
-export function containerName(stack: string, service: string, number: number): string {
-  return `${stack}-${service}-${number}`;
-}
-
-/** The name a start-first update gives the new replica while the old one still holds the replica's name. */
-export function twinName(service: { stack: string; name: string; spec: { containerName: string | undefined } }, number: number): string {
-  return `${replicaName(service, number)}-next`;
-}
+export { containerName, replicaName, twinName } from '../manifests/names.js';

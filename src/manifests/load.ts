@@ -21,8 +21,9 @@ import { parseYaml, toPlain } from './parse-yaml.js';
 import type { PathSegment, YNode } from './parse-yaml.js';
 import { resolveInRepo } from './paths.js';
 import { treeFromFiles, type RepoTree } from './repo-tree.js';
-import { NO_EXCEPTIONS, checkPolicy, parsePolicy } from './policy.js';
-import type { Policy } from './policy.js';
+import { checkBaseline } from './baseline.js';
+import { checkContainerNames } from './container-names.js';
+import { effectivePolicy, parseRepoPolicy, type OperatorPolicy, type Policy } from './policy.js';
 import type { Pos } from './parse-yaml.js';
 import { Problems } from './problems.js';
 import type { FileProblems } from './problems.js';
@@ -35,8 +36,12 @@ export interface LoadOptions {
   root: string;
   /** The operator's environment allowed for interpolation; it wins over a stack's `.env`, as the shell wins in Compose. */
   env: Readonly<Record<string, string>>;
-  /** The repository's capstan.yaml (its `policy:` allows exceptions to the baseline); absent means the baseline alone. */
+  /** The repository's capstan.yaml (its `policy:` allows exceptions to the baseline, as far as the operator delegates them); absent means none. */
   policyFile?: { path: string; text: string } | undefined;
+  /** The operator's --policy file: exceptions, limits, and what the repository may grant itself. Absent: the repository's grants all count. */
+  operatorPolicy?: OperatorPolicy | undefined;
+  /** Resolves the symbolic links of a host path as far as it exists, for the host_path rule; default: taken as written. */
+  resolveHostPath?: ((path: string) => string) | undefined;
   /** Active Compose profiles; "*" activates all. A service with `profiles:` is left out unless one of them is active. */
   profiles?: readonly string[] | undefined;
   /** Every path of the repository at the commit with its Git id (build contexts, secret files may lie outside `root`); default: derived from `files`. */
@@ -61,19 +66,23 @@ interface Loaded {
   spec: StackSpec | undefined;
   fp: FileProblems;
   namePos: Pos;
+  /** The file that declares each service. */
+  fpOf?: (service: string) => FileProblems;
 }
 
 /** files: every file under `root`, keyed by repo-relative POSIX path ('stacks/web.yaml' -> content). Pure. */
 export function loadStacks(files: ReadonlyMap<string, string>, opts: LoadOptions): LoadResult {
   const problems = new Problems();
   const dotenvs = new Map<string, Dotenv>();
-  const policy = opts.policyFile === undefined ? NO_EXCEPTIONS : parsePolicy(opts.policyFile.path, opts.policyFile.text, problems);
+  const repoGrants = opts.policyFile === undefined ? new Map<string, string[]>() : parseRepoPolicy(opts.policyFile.path, opts.policyFile.text, problems, opts.operatorPolicy);
+  const policy = effectivePolicy(opts.operatorPolicy, repoGrants, opts.policyFile?.path ?? 'capstan.yaml');
   const loaded: Loaded[] = [];
   const candidates = discoverStacks(files.keys(), opts.root);
   const shared: Shared = {
     tree: opts.tree ?? treeFromFiles(files),
     host: opts.hostFiles ?? NO_HOST_FILES,
     stackFiles: new Set(candidates.filter((c) => c.dir === normalizeRoot(opts.root)).map((c) => c.file)),
+    resolveHostPath: opts.resolveHostPath ?? ((p: string) => p),
   };
   for (const c of candidates) {
     loaded.push(loadOne(c, files, opts, shared, policy, problems, dotenvs));
@@ -95,8 +104,9 @@ export function loadStacks(files: ReadonlyMap<string, string>, opts: LoadOptions
     const only = group[0];
     if (only?.spec !== undefined) stacks.push(only.spec);
   }
+  const named = checkContainerNames(loaded.flatMap((l) => (l.spec === undefined ? [] : [{ spec: l.spec, fpOf: l.fpOf }])));
   const sorted = problems.sorted();
-  return { stacks, errors: sorted.errors, warnings: sorted.warnings };
+  return { stacks: stacks.filter((st) => !named.has(st.name)), errors: sorted.errors, warnings: sorted.warnings };
 }
 
 function loadOne(c: StackCandidate, files: ReadonlyMap<string, string>, opts: LoadOptions, env: Shared, policy: Policy, problems: Problems, dotenvs: Map<string, Dotenv>): Loaded {
@@ -146,11 +156,13 @@ function loadOne(c: StackCandidate, files: ReadonlyMap<string, string>, opts: Lo
   }));
   const spec = normalizeStack(stackParts);
   const rawServices = Object.assign({}, ...stackParts.map((p) => p.rawServices)) as Record<string, unknown>;
-  checkPolicy(spec, rawServices, policy, (svc) => owner.get(svc)?.fp ?? fp);
+  const fpOf = (svc: string): FileProblems => owner.get(svc)?.fp ?? fp;
+  const fpOfDeclaration = (section: 'networks' | 'volumes', key: string): FileProblems => parts.find((p) => isRecord(p.data) && isRecord(p.data[section]) && Object.hasOwn(p.data[section], key))?.fp ?? fp;
+  checkBaseline({ stack: spec, rawServices, fpOfService: fpOf, fpOfDeclaration, resolveHostPath: env.resolveHostPath }, policy);
   // A stack with any error is left out, so a half-valid stack never reaches the planner.
   // A broken shared .env reports its errors once, but taints every stack that reads it.
   const clean = problems.errors.length === errorsBefore && !envBroken;
-  return { name, spec: clean ? deepFreeze(spec) : undefined, fp, namePos };
+  return { name, spec: clean ? deepFreeze(spec) : undefined, fp, namePos, fpOf };
 }
 
 /** What every stack of one load shares: the repository's paths and the operator-host files a manifest may name. */
@@ -159,6 +171,7 @@ interface Shared {
   host: HostFiles;
   /** Top-level stack files: including one would run its services twice. */
   stackFiles: ReadonlySet<string>;
+  resolveHostPath: (path: string) => string;
 }
 
 /** One file of a stack, validated on its own terms: its positions, directory and variables. */

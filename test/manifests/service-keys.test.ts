@@ -119,7 +119,7 @@ describe('ports and expose', () => {
 describe('volumes', () => {
   it('reads short syntax and resolves relative binds against the stack file: tracked sources read-only with their Git id, others persistent', () => {
     const r = load({
-      'stacks/shop/compose.yaml': ['services:', '  svc:', '    image: x', '    volumes: ["data:/var/lib/data", "./html:/www:ro", "../shared/conf:/etc/app", "./nginx.conf:/etc/nginx.conf", "./db/.gitkeep:/k", "/srv/abs/../x:/x"]', 'volumes:', '  data:'].join('\n'),
+      'stacks/shop/compose.yaml': ['services:', '  svc:', '    image: x', '    volumes: ["data:/var/lib/data", "./html:/www:ro", "../shared/conf:/etc/app", "./nginx.conf:/etc/nginx.conf", "./db/.gitkeep:/k", "/etc/./localtime:/etc/localtime:ro"]', 'volumes:', '  data:'].join('\n'),
       'stacks/shop/html/index.html': '<h1>hi</h1>\n',
       'stacks/shop/nginx.conf': 'events {}\n',
       'stacks/shop/db/.gitkeep': '',
@@ -135,7 +135,7 @@ describe('volumes', () => {
       { type: 'bind', source: 'stacks/shared/conf', target: '/etc/app', readOnly: false, relative: true, persistent: true },
       { type: 'bind', source: 'stacks/shop/nginx.conf', target: '/etc/nginx.conf', readOnly: true, relative: true, content: 'd0ee8bf98f5ecd2eeb285481bdd3275121f9d963' },
       { type: 'bind', source: 'stacks/shop/db/.gitkeep', target: '/k', readOnly: true, relative: true, content: 'e69de29bb2d1d6434b8b29ae775ad8c2e48c5391' },
-      { type: 'bind', source: '/srv/x', target: '/x', readOnly: false, relative: false },
+      { type: 'bind', source: '/etc/localtime', target: '/etc/localtime', readOnly: true, relative: false },
     ]);
   });
   it('reads long syntax', () => {
@@ -152,7 +152,7 @@ describe('volumes', () => {
     ]);
   });
   it('gives the stack its volumes with engine names', () => {
-    const r = load({ 'stacks/web.yaml': `${svc('volumes: [a:/a, b:/b, c:/c]')}volumes:\n  a:\n  b: { name: shared-b, driver: local }\n  c: { external: true }\n` });
+    const r = load({ 'stacks/web.yaml': `${svc('volumes: [a:/a, b:/b, c:/c]')}volumes:\n  a:\n  b: { name: shared-b, driver: local }\n  c: { external: true }\n` }, {}, 'stacks', 'policy: { stacks: { web: { allow: ["external_volume:c"] } } }\n');
     expect(r.stacks[0]?.volumes).toEqual({
       a: { name: 'a', engineName: 'web_a', external: false, driver: undefined, labels: {} },
       b: { name: 'b', engineName: 'shared-b', external: false, driver: 'local', labels: {} },
