@@ -13,6 +13,7 @@ import { runProbe, type ExecClient } from '../health/probes.js';
 import { allowedEnvironment, requireRepo, type Settings } from '../config/settings.js';
 import type { Logger } from '../logging/logger.js';
 import { DesiredLoader } from '../reconciler/desired-source.js';
+import { readOperatorPolicy, resolveHostPath } from '../config/policy-file.js';
 import type { PassContext } from '../reconciler/pass.js';
 import { credentialsFromEnv } from '../source/credentials.js';
 import { openSource } from '../source/git-source.js';
@@ -32,7 +33,8 @@ export async function createPassContext(settings: Settings, logger: Logger): Pro
     logger,
   });
   const env = allowedEnvironment(settings, process.env);
-  const desired = new DesiredLoader({ source, path: settings.path, env, profiles: settings.profiles, secretsDir: settings.secretsDir, logger });
+  const operatorPolicy = await readOperatorPolicy(settings.policy);
+  const desired = new DesiredLoader({ source, path: settings.path, env, profiles: settings.profiles, secretsDir: settings.secretsDir, operatorPolicy, resolveHostPath, logger });
   const backend = await createBackend(settings, logger);
   const rollout = rolloutSupport(settings, backend, new Prober({ now: Date.now, run: probeRunner(), onFailed: () => undefined }));
   const contents = { env, ageKeyFile: settings.ageKeyFile };

@@ -5,6 +5,7 @@
 // pass in flight, close the HTTP API and exit 0.
 
 import { connectDocker } from '../backends/docker/connect.js';
+import { warnWithoutPolicy } from '../config/policy-file.js';
 import { dockerEventsOpener, watchEngineEvents } from '../backends/docker/events.js';
 import { logTail } from '../backends/docker/logs.js';
 import type { Settings } from '../config/settings.js';
@@ -38,6 +39,7 @@ export async function runCommand(settings: Settings, logger: Logger): Promise<nu
 
   const docker = connectDocker().then((c) => c.docker);
   await checkDataDir(settings, logger);
+  warnWithoutPolicy(settings.policy, logger);
   const metrics = new DaemonMetrics(async () => countContainers(await base.backend.observe(base.instance)));
   const prober = new Prober({
     now: () => Date.now(),

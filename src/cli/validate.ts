@@ -12,6 +12,7 @@ import { openSource } from '../source/git-source.js';
 import type { RepoTree } from '../manifests/repo-tree.js';
 import { POLICY_FILE } from '../reconciler/desired-source.js';
 import { readHostFiles } from '../secrets/host-files.js';
+import { readOperatorPolicy, resolveHostPath } from '../config/policy-file.js';
 
 export async function validateCommand(settings: Settings, logger: Logger, opts: { dir?: string; ref?: string }): Promise<number> {
   const env = allowedEnvironment(settings, process.env);
@@ -38,7 +39,8 @@ export async function validateCommand(settings: Settings, logger: Logger, opts: 
     label = dir;
   }
   const hostFiles = await readHostFiles(settings.secretsDir);
-  const result = loadStacks(files, { root, env, policyFile, profiles: settings.profiles, tree, hostFiles });
+  const operatorPolicy = await readOperatorPolicy(settings.policy);
+  const result = loadStacks(files, { root, env, policyFile, operatorPolicy, resolveHostPath, profiles: settings.profiles, tree, hostFiles });
   for (const w of result.warnings) process.stderr.write(`warning: ${w.file}:${w.line}:${w.col} ${w.path ? `${w.path}: ` : ''}${w.message}\n`);
   if (result.errors.length > 0) throw new ManifestsInvalidError(result.errors);
   const services = result.stacks.reduce((n, s) => n + Object.keys(s.services).length, 0);

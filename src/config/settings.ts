@@ -50,6 +50,8 @@ export interface Settings {
   profiles: readonly string[];
   /** The one operator-host directory manifests may read secret and config files from (absolute `file:`); none by default. */
   secretsDir: string | undefined;
+  /** The operator's policy file (--policy); from a flag or the environment only, never a settings file, which a repository may provide. */
+  policy: string | undefined;
 }
 
 export type Resync = { kind: 'interval'; ms: number } | { kind: 'cron'; expression: string };
@@ -79,6 +81,7 @@ const SOURCES = {
   syncWindow: 'CAPSTAN_SYNC_WINDOW',
   profiles: 'COMPOSE_PROFILES',
   secretsDir: 'CAPSTAN_SECRETS_DIR',
+  policy: 'CAPSTAN_POLICY',
 } as const;
 
 export type SettingName = keyof typeof SOURCES;
@@ -154,6 +157,7 @@ const schema = z.object({
   syncWindow: windows.default([]),
   profiles: list.default([]),
   secretsDir: z.string().min(1).optional(),
+  policy: z.string().min(1).optional(),
 });
 
 /**
@@ -164,7 +168,8 @@ const schema = z.object({
 export function resolveSettings(flags: RawSettings, env: NodeJS.ProcessEnv, file: Record<string, unknown> = {}): Settings {
   const merged: Record<string, unknown> = {};
   for (const [name, envName] of Object.entries(SOURCES) as [SettingName, string][]) {
-    const fromFile = file[name] ?? file[kebab(name)];
+    // `policy:` of a capstan.yaml is the repository's own policy section, not the operator's file.
+    const fromFile = name === 'policy' ? undefined : (file[name] ?? file[kebab(name)]);
     const value = flags[name] ?? env[envName] ?? fromFile;
     if (value !== undefined && value !== '') merged[name] = value;
   }
@@ -183,6 +188,7 @@ export function resolveSettings(flags: RawSettings, env: NodeJS.ProcessEnv, file
     intervalMs: interval,
     repo: rest.repo,
     secretsDir: rest.secretsDir,
+    policy: rest.policy,
     allowEnv: Object.freeze(rest.allowEnv),
     gitAuthor: Object.freeze(rest.gitAuthor),
     syncWindows: syncWindow,

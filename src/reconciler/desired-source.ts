@@ -8,6 +8,7 @@ import { ManifestsInvalidError } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
 import type { HostFiles } from '../manifests/files.js';
 import { loadStacks } from '../manifests/load.js';
+import type { OperatorPolicy } from '../manifests/policy.js';
 import { readHostFiles } from '../secrets/host-files.js';
 import type { GitSource } from '../source/git-source.js';
 
@@ -21,6 +22,10 @@ export interface DesiredLoaderOptions {
   profiles?: readonly string[];
   /** --secrets-dir: the host directory manifests may read files from. */
   secretsDir?: string | undefined;
+  /** --policy: the operator's exceptions, limits and delegations. */
+  operatorPolicy?: OperatorPolicy | undefined;
+  /** Resolves a host path's symbolic links, for the host_path rule. */
+  resolveHostPath?: ((path: string) => string) | undefined;
   logger: Logger;
 }
 
@@ -55,7 +60,16 @@ export class DesiredLoader {
       this.opts.source.listTree(revision),
     ]);
     const policyText = policyFiles.get(POLICY_FILE);
-    const result = loadStacks(files, { root: this.opts.path, env: this.opts.env, profiles: this.opts.profiles, tree, hostFiles, policyFile: policyText === undefined ? undefined : { path: POLICY_FILE, text: policyText } });
+    const result = loadStacks(files, {
+      root: this.opts.path,
+      env: this.opts.env,
+      profiles: this.opts.profiles,
+      tree,
+      hostFiles,
+      policyFile: policyText === undefined ? undefined : { path: POLICY_FILE, text: policyText },
+      operatorPolicy: this.opts.operatorPolicy,
+      resolveHostPath: this.opts.resolveHostPath,
+    });
     for (const w of result.warnings) {
       this.opts.logger.warn({ revision, file: w.file, line: w.line }, `${w.file}:${w.line}:${w.col} ${w.path ? `${w.path}: ` : ''}${w.message}`);
     }

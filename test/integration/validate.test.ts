@@ -49,4 +49,27 @@ describe('capstan validate', () => {
     expect(typo.code).toBe(1);
     expect(typo.stderr).toContain('../capstan.yaml:1:36 policy.stacks.vpn.allow[0]: unknown policy rule "host_net"');
   });
+
+  it("with --policy, counts only what the operator's file delegates of capstan.yaml, and refuses a broken policy file", async () => {
+    const repo = join(dir, 'operator-repo');
+    mkdirSync(join(repo, '.git'), { recursive: true });
+    mkdirSync(join(repo, 'stacks'), { recursive: true });
+    writeFileSync(join(repo, 'stacks/vpn.yaml'), 'services:\n  wg:\n    image: x\n    cap_add: [NET_ADMIN]\n    network_mode: host\n');
+    writeFileSync(join(repo, 'capstan.yaml'), 'policy: { stacks: { vpn: { allow: ["cap:NET_ADMIN", host_network] } } }\n');
+    const policy = join(dir, 'operator-policy.yaml');
+    writeFileSync(policy, 'delegate:\n  vpn: ["cap:NET_ADMIN"]\n');
+    const refused = await capstan(['validate', '--policy', policy, join(repo, 'stacks')]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`../capstan.yaml:1:53 policy.stacks.vpn.allow[1]: stack vpn cannot grant itself host_network: the operator's policy ${policy} does not delegate it`);
+    expect(refused.stderr).toContain(`vpn.yaml:5:5 services.wg.network_mode: breaks policy rule host_network: \`network_mode: host\` shares the host's network stack (to allow it, add to the operator's policy ${policy}: stacks: { vpn: { allow: [host_network] } })`);
+
+    writeFileSync(policy, 'stacks:\n  vpn: { allow: [host_network] }\ndelegate:\n  vpn: ["cap:NET_ADMIN"]\n');
+    writeFileSync(join(repo, 'capstan.yaml'), 'policy: { stacks: { vpn: { allow: ["cap:NET_ADMIN"] } } }\n');
+    expect(await capstan(['validate', join(repo, 'stacks')], { CAPSTAN_POLICY: policy })).toMatchObject({ code: 0 });
+
+    writeFileSync(policy, 'stacks:\n  vpn: { allow: [host_netwrk] }\n');
+    const broken = await capstan(['validate', '--policy', policy, join(repo, 'stacks')]);
+    expect(broken.code).toBe(1);
+    expect(broken.stderr).toContain(`--policy ${policy} is invalid:\n  ${policy}:2:18 stacks.vpn.allow[0]: unknown policy rule "host_netwrk"`);
+  });
 });
