@@ -7,7 +7,7 @@ import { posix } from 'node:path';
 import type { Lookup } from './interpolate.js';
 import { interpolateTree } from './interpolate.js';
 import { resolveInRepo } from './paths.js';
-import type { PathSegment } from './parse-yaml.js';
+import type { ParseOptions, PathSegment } from './parse-yaml.js';
 import { parseYaml, toPlain } from './parse-yaml.js';
 import type { FileProblems, Problems } from './problems.js';
 
@@ -31,6 +31,8 @@ export interface ExtendsContext {
   lookup: Lookup;
   fp: FileProblems;
   all: Problems;
+  /** Size and key limits for the files it reads. */
+  parse?: ParseOptions;
 }
 
 interface Source {
@@ -85,7 +87,7 @@ function loadSource(path: string, ctx: ExtendsContext, loaded: Map<string, Sourc
   const text = ctx.files.get(path);
   let src: Source | undefined;
   if (text !== undefined) {
-    const parsed = parseYaml(text);
+    const parsed = parseYaml(text, ctx.parse);
     for (const e of parsed.errors) ctx.all.errorAtPos(path, e.pos, e.path, e.message);
     let services: Obj = {};
     if (parsed.root !== undefined) {

@@ -18,11 +18,12 @@ import type { ManifestWarning, StackSpec } from './model.js';
 import { NO_HOST_FILES, type HostFiles } from './files.js';
 import { normalizeStack, type StackPart } from './normalize.js';
 import { parseYaml, toPlain } from './parse-yaml.js';
-import type { PathSegment, YNode } from './parse-yaml.js';
+import type { ParseOptions, PathSegment, YNode } from './parse-yaml.js';
 import { resolveInRepo } from './paths.js';
 import { treeFromFiles, type RepoTree } from './repo-tree.js';
 import { checkBaseline } from './baseline.js';
 import { checkContainerNames } from './container-names.js';
+import { checkLimits } from './limits.js';
 import { effectivePolicy, parseRepoPolicy, type OperatorPolicy, type Policy } from './policy.js';
 import type { Pos } from './parse-yaml.js';
 import { Problems } from './problems.js';
@@ -83,6 +84,7 @@ export function loadStacks(files: ReadonlyMap<string, string>, opts: LoadOptions
     host: opts.hostFiles ?? NO_HOST_FILES,
     stackFiles: new Set(candidates.filter((c) => c.dir === normalizeRoot(opts.root)).map((c) => c.file)),
     resolveHostPath: opts.resolveHostPath ?? ((p: string) => p),
+    parse: { maxBytes: policy.limits.fileBytes, maxKeys: policy.limits.keysPerMapping },
   };
   for (const c of candidates) {
     loaded.push(loadOne(c, files, opts, shared, policy, problems, dotenvs));
@@ -111,7 +113,7 @@ export function loadStacks(files: ReadonlyMap<string, string>, opts: LoadOptions
 
 function loadOne(c: StackCandidate, files: ReadonlyMap<string, string>, opts: LoadOptions, env: Shared, policy: Policy, problems: Problems, dotenvs: Map<string, Dotenv>): Loaded {
   const errorsBefore = problems.errors.length;
-  const parsed = parseYaml(files.get(c.file) ?? '');
+  const parsed = parseYaml(files.get(c.file) ?? '', env.parse);
   const fp = problems.forFile(c.file, parsed.root);
   const fail = (): Loaded => ({ name: undefined, spec: undefined, fp, namePos: { line: 1, col: 1 } });
   for (const e of parsed.errors) problems.errorAtPos(c.file, e.pos, e.path, e.message);
@@ -127,7 +129,7 @@ function loadOne(c: StackCandidate, files: ReadonlyMap<string, string>, opts: Lo
   }
   const dotenv = c.envFile === undefined ? undefined : readDotenv(c.envFile, files, opts, problems, dotenvs);
   let envBroken = (dotenv?.errors.length ?? 0) > 0;
-  const main = readPart({ file: c.file, dir: c.dir, root, fp, vars: dotenv?.vars ?? {} }, files, opts, problems);
+  const main = readPart({ file: c.file, dir: c.dir, root, fp, vars: dotenv?.vars ?? {}, parse: env.parse }, files, opts, problems);
 
   const rawName = main.top?.name;
   const name = normalizeStackName(rawName ?? c.defaultName);
@@ -158,6 +160,7 @@ function loadOne(c: StackCandidate, files: ReadonlyMap<string, string>, opts: Lo
   const rawServices = Object.assign({}, ...stackParts.map((p) => p.rawServices)) as Record<string, unknown>;
   const fpOf = (svc: string): FileProblems => owner.get(svc)?.fp ?? fp;
   const fpOfDeclaration = (section: 'networks' | 'volumes', key: string): FileProblems => parts.find((p) => isRecord(p.data) && isRecord(p.data[section]) && Object.hasOwn(p.data[section], key))?.fp ?? fp;
+  checkLimits({ stack: spec, rawServices, fpOfStack: fp, nameAt: rawName === undefined ? [] : ['name'], fpOfService: fpOf, fpOfDeclaration }, policy.limits);
   checkBaseline({ stack: spec, rawServices, fpOfService: fpOf, fpOfDeclaration, resolveHostPath: env.resolveHostPath }, policy);
   // A stack with any error is left out, so a half-valid stack never reaches the planner.
   // A broken shared .env reports its errors once, but taints every stack that reads it.
@@ -172,6 +175,8 @@ interface Shared {
   /** Top-level stack files: including one would run its services twice. */
   stackFiles: ReadonlySet<string>;
   resolveHostPath: (path: string) => string;
+  /** Size and key limits of every YAML file read. */
+  parse: ParseOptions;
 }
 
 /** One file of a stack, validated on its own terms: its positions, directory and variables. */
@@ -188,7 +193,7 @@ interface Part {
   inactive: Map<string, readonly string[]>;
 }
 
-function readPart(src: { file: string; dir: string; root: YNode; fp: FileProblems; vars: Readonly<Record<string, string>> }, files: ReadonlyMap<string, string>, opts: LoadOptions, problems: Problems): Part {
+function readPart(src: { file: string; dir: string; root: YNode; fp: FileProblems; vars: Readonly<Record<string, string>>; parse: ParseOptions }, files: ReadonlyMap<string, string>, opts: LoadOptions, problems: Problems): Part {
   const { file, fp, root, vars } = src;
   // The operator's environment wins over a file's .env, as the shell wins in Compose.
   const lookup: Lookup = (n) => (Object.hasOwn(opts.env, n) ? opts.env[n] : Object.hasOwn(vars, n) ? vars[n] : undefined);
@@ -205,7 +210,7 @@ function readPart(src: { file: string; dir: string; root: YNode; fp: FileProblem
   // Read service names from the plain data: a zod record output would turn a `__proto__` key into a prototype.
   const plainServices = isRecord(data) ? data['services'] : undefined;
   const declared: Record<string, unknown> = top.success && isRecord(plainServices) ? plainServices : {};
-  const rawServices = resolveExtends(declared, { dir: src.dir, file, files, lookup, fp, all: problems });
+  const rawServices = resolveExtends(declared, { dir: src.dir, file, files, lookup, fp, all: problems, parse: src.parse });
   const services = new Map<string, ServiceInput>();
   const active = new Set(opts.profiles ?? []);
   const inactive = new Map<string, readonly string[]>();
@@ -278,7 +283,7 @@ function collectIncludes(part: Part, chain: readonly string[], out: Part[], file
       envBroken ||= parsed.errors.length > 0;
       Object.assign(vars, parsed.vars);
     }
-    const yaml = parseYaml(text);
+    const yaml = parseYaml(text, env.parse);
     const fp = problems.forFile(file, yaml.root);
     for (const e of yaml.errors) problems.errorAtPos(file, e.pos, e.path, e.message);
     for (const w of yaml.warnings) problems.warnAtPos(file, w.pos, w.path, w.message);
@@ -286,7 +291,7 @@ function collectIncludes(part: Part, chain: readonly string[], out: Part[], file
       if (yaml.errors.length === 0) fp.error([], 'an included file must be a mapping with `services:` (or networks, volumes, secrets, configs)');
       return;
     }
-    const included = readPart({ file, dir, root: yaml.root, fp, vars }, files, opts, problems);
+    const included = readPart({ file, dir, root: yaml.root, fp, vars, parse: env.parse }, files, opts, problems);
     out.push(included);
     envBroken = collectIncludes(included, [...chain, file], out, files, opts, env, problems, dotenvs) || envBroken;
   });
