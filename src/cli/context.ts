@@ -13,6 +13,7 @@ import { runProbe, type ExecClient } from '../health/probes.js';
 import { allowedEnvironment, requireRepo, type Settings } from '../config/settings.js';
 import type { Logger } from '../logging/logger.js';
 import { DesiredLoader } from '../reconciler/desired-source.js';
+import { offThreadLoader } from '../reconciler/off-thread.js';
 import { readOperatorPolicy, resolveHostPath } from '../config/policy-file.js';
 import type { PassContext } from '../reconciler/pass.js';
 import { credentialsFromEnv } from '../source/credentials.js';
@@ -24,7 +25,8 @@ export async function createBackend(settings: Settings, logger: Logger): Promise
   return createDockerBackend({ logger });
 }
 
-export async function createPassContext(settings: Settings, logger: Logger): Promise<PassContext> {
+/** `offThread`: validate commits in a worker thread (the daemon, whose API and healing must not stop for a big commit). */
+export async function createPassContext(settings: Settings, logger: Logger, opts: { offThread?: boolean } = {}): Promise<PassContext> {
   const source = openSource({
     repo: requireRepo(settings),
     branch: settings.branch,
@@ -34,7 +36,7 @@ export async function createPassContext(settings: Settings, logger: Logger): Pro
   });
   const env = allowedEnvironment(settings, process.env);
   const operatorPolicy = await readOperatorPolicy(settings.policy);
-  const desired = new DesiredLoader({ source, path: settings.path, env, profiles: settings.profiles, secretsDir: settings.secretsDir, operatorPolicy, resolveHostPath, logger });
+  const desired = new DesiredLoader({ source, path: settings.path, env, profiles: settings.profiles, secretsDir: settings.secretsDir, operatorPolicy, resolveHostPath, logger, ...(opts.offThread === true ? { validate: offThreadLoader() } : {}) });
   const backend = await createBackend(settings, logger);
   const rollout = rolloutSupport(settings, backend, new Prober({ now: Date.now, run: probeRunner(), onFailed: () => undefined }));
   const contents = { env, ageKeyFile: settings.ageKeyFile };

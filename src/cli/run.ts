@@ -14,6 +14,7 @@ import { Prober, type ProbedReplica } from '../health/prober.js';
 import type { Logger } from '../logging/logger.js';
 import { Healer } from '../reconciler/healing.js';
 import { ReconcileLoop } from '../reconciler/loop.js';
+import { WhileValidating } from '../reconciler/while-validating.js';
 import type { PassContext, PassResult } from '../reconciler/pass.js';
 import { countContainers, DaemonMetrics } from '../server/metrics.js';
 import { isReadyReplica } from '../status/service-health.js';
@@ -28,7 +29,7 @@ import { startDaemonApi } from './run-api.js';
 import { createStatusReporter } from './status-reporter.js';
 
 export async function runCommand(settings: Settings, logger: Logger): Promise<number> {
-  const base = await createPassContext(settings, logger);
+  const base = await createPassContext(settings, logger, { offThread: true });
   const stop = new AbortController();
   const onSignal = (signal: string): void => {
     logger.info({ signal }, 'stopping after the pass in flight');
@@ -83,6 +84,8 @@ export async function runCommand(settings: Settings, logger: Logger): Promise<nu
   // Every pass of the daemon, whatever triggered it, feeds the healer, the prober and the routing table.
   const ctx: PassContext = {
     ...base,
+    // A big commit validates in the background; passes meanwhile heal what runs.
+    desired: new WhileValidating(base.desired, { graceMs: 250, onSettled: (revision) => loop.trigger(`validated ${revision.slice(0, 7)}`), logger }),
     rollout: {
       ...base.rollout,
       traffic,

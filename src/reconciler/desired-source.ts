@@ -7,7 +7,7 @@ import { buildDesired } from '../desired/build.js';
 import { ManifestsInvalidError } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
 import type { HostFiles } from '../manifests/files.js';
-import { loadStacks } from '../manifests/load.js';
+import { loadInline, type LoadFn } from './off-thread.js';
 import type { OperatorPolicy } from '../manifests/policy.js';
 import { readHostFiles } from '../secrets/host-files.js';
 import type { GitSource } from '../source/git-source.js';
@@ -26,14 +26,22 @@ export interface DesiredLoaderOptions {
   operatorPolicy?: OperatorPolicy | undefined;
   /** Resolves a host path's symbolic links, for the host_path rule. */
   resolveHostPath?: ((path: string) => string) | undefined;
+  /** Where validation runs: inline by default, in a worker thread for the daemon (off-thread.ts). */
+  validate?: LoadFn;
   logger: Logger;
 }
 
 /** The repository's own capstan.yaml, read at the same commit as the manifests so a policy change is reviewed with them. */
 export const POLICY_FILE = 'capstan.yaml';
 
-export class DesiredLoader {
-  private readonly cache = new Map<string, DesiredState | ManifestsInvalidError>();
+/** What a pass needs of the desired state: the model of a revision. */
+export interface DesiredSource {
+  load(revision: string): Promise<DesiredState>;
+}
+
+export class DesiredLoader implements DesiredSource {
+  /** In flight or done: a commit validated once, however many passes ask meanwhile. */
+  private readonly cache = new Map<string, Promise<DesiredState | ManifestsInvalidError>>();
 
   constructor(private readonly opts: DesiredLoaderOptions) {}
 
@@ -44,13 +52,16 @@ export class DesiredLoader {
     const key = `${revision}\0${[...host.digests].map(([p, d]) => `${p}=${d}`).join('\0')}`;
     let entry = this.cache.get(key);
     if (entry === undefined) {
-      entry = await this.read(revision, host);
+      entry = this.read(revision, host);
       // Only the newest few commits matter to a running daemon.
       if (this.cache.size >= 8) this.cache.delete(this.cache.keys().next().value as string);
       this.cache.set(key, entry);
+      // A read that failed for another reason (Git, a crashed worker) is tried again next time.
+      entry.catch(() => this.cache.delete(key));
     }
-    if (entry instanceof ManifestsInvalidError) throw entry;
-    return entry;
+    const done = await entry;
+    if (done instanceof ManifestsInvalidError) throw done;
+    return done;
   }
 
   private async read(revision: string, hostFiles: HostFiles): Promise<DesiredState | ManifestsInvalidError> {
@@ -60,7 +71,7 @@ export class DesiredLoader {
       this.opts.source.listTree(revision),
     ]);
     const policyText = policyFiles.get(POLICY_FILE);
-    const result = loadStacks(files, {
+    const result = await (this.opts.validate ?? loadInline)(files, {
       root: this.opts.path,
       env: this.opts.env,
       profiles: this.opts.profiles,

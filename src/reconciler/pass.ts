@@ -14,13 +14,13 @@ import { planChanges, type HealingInput } from '../plan/planner.js';
 import { contentReader, type ContentSources } from '../secrets/contents.js';
 import type { GitSource } from '../source/git-source.js';
 import { join } from 'node:path';
-import { needsCheckout, type DesiredLoader } from './desired-source.js';
+import { needsCheckout, type DesiredSource } from './desired-source.js';
 import { migrateLegacyBinds } from './legacy-binds.js';
 
 export interface PassContext {
   source: GitSource;
   backend: Backend;
-  desired: DesiredLoader;
+  desired: DesiredSource;
   instance: string;
   parallelism: number;
   /** False when the router serves published TCP ports; containers then publish none themselves. */
