@@ -10,10 +10,10 @@ import { resolveInRepo } from './paths.js';
 import type { ParseOptions, PathSegment } from './parse-yaml.js';
 import { parseYaml, toPlain } from './parse-yaml.js';
 import type { FileProblems, Problems } from './problems.js';
+import { setOwn } from './own.js';
 
 type Obj = Record<string, unknown>;
 const isRecord = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
-const setOwn = (o: Obj, k: string, v: unknown): void => void Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
 
 /** Keys whose list and map forms mean the same "name → value" mapping; merged per name. */
 const KEY_VALUE = new Set(['environment', 'labels', 'sysctls', 'annotations']);

@@ -18,6 +18,7 @@ import type { FileProblems, Problems } from './problems.js';
 import type { RepoTree } from './repo-tree.js';
 import type { ResourceDef, ServiceInput, StackInput, UpdateConfigInput } from './schema.js';
 import type { RawMount } from './volumes.js';
+import { setOwn } from './own.js';
 
 export interface StackContext {
   name: string;
@@ -46,7 +47,6 @@ export interface StackPart {
 
 export const DEFAULT_PROGRESS_DEADLINE_MS = 60_000;
 
-const setOwn = <V>(obj: Record<string, V>, k: string, v: V): void => void Object.defineProperty(obj, k, { value: v, enumerable: true, writable: true, configurable: true });
 
 
 function engineName(stack: string, key: string, def: ResourceDef | undefined): { engineName: string; external: boolean } {

@@ -4,6 +4,7 @@
 
 import { LineCounter, isAlias, isMap, isPair, isScalar, isSeq, parseDocument } from 'yaml';
 import type { Document, Node as YamlNode } from 'yaml';
+import { setOwn } from './own.js';
 
 export interface Pos {
   line: number;
@@ -196,7 +197,7 @@ export function toPlain(node: YNode): unknown {
       return node.items.map(toPlain);
     case 'map': {
       const out: Record<string, unknown> = {};
-      for (const [k, e] of node.entries) Object.defineProperty(out, k, { value: toPlain(e.value), enumerable: true, writable: true, configurable: true });
+      for (const [k, e] of node.entries) setOwn(out, k, toPlain(e.value));
       return out;
     }
   }
