@@ -29,3 +29,4 @@ fi
 
 bash scripts/ensure-docker.sh
 bash scripts/build-images.sh
+bash scripts/ensure-chromium.sh

@@ -51,6 +51,14 @@ export async function applyPlan(plan: Plan, backend: Backend, ctx: DeployContext
     const names = [...Object.values(op.service.engineNames.networks), ...Object.values(op.service.engineNames.volumes)];
     return names.map((n) => missingInfra.get(n)).find((e) => e !== undefined);
   };
+  // One line for the whole plan; rollouts and builds report their own.
+  const total = plan.operations.length;
+  let finished = 0;
+  const progressed = (n: number): void => {
+    finished += n;
+    if (finished < total) ctx.progress?.update('apply', `${finished}/${total} operations`, finished / total);
+  };
+  ctx.progress?.update('apply', `0/${total} operations`, 0);
   for (const phase of phasesOf(plan.operations)) {
     await forEachBounded(unitsOf(phase), opts.parallelism, async (unit) => {
       if (unit.kind === 'rollout') {
@@ -66,6 +74,7 @@ export async function applyPlan(plan: Plan, backend: Backend, ctx: DeployContext
         } catch (err) {
           fail(line, unit.stack, first.kind, err);
         }
+        progressed(unit.ops.length);
         return;
       }
       const { op } = unit;
@@ -82,8 +91,10 @@ export async function applyPlan(plan: Plan, backend: Backend, ctx: DeployContext
         if (op.kind === 'create-volume') missingInfra.set(op.volume.engineName, err instanceof Error ? err : new Error(String(err)));
         fail(line, op.stack, op.kind, err);
       }
+      progressed(1);
     });
   }
+  ctx.progress?.done('apply', `${applied}/${total} operations applied${failures.length === 0 ? '' : `, ${failures.length} failed`}`, failures.length === 0);
   return { applied, failed: failures };
 }
 

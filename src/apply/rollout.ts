@@ -69,6 +69,9 @@ export async function rollService(ops: readonly RecreateOp[], deps: RolloutDeps)
 
   let state = startRollout([...slots.keys()], first.update.direction);
   let updated = 0;
+  const progressKey = `${resumedBack ? 'rollback' : 'rollout'} ${label}`;
+  const progress = (text: string): void => deps.ctx.progress?.update(progressKey, text, updated / slots.size);
+  progress(`0/${slots.size} replicas updated`);
   log.info({ replicas: slots.size, order: configs.update.order, parallelism: configs.update.parallelism, direction: state.direction }, `${resumedBack ? 'rolling back' : 'rolling update of'} ${label}: ${slots.size} replica${slots.size === 1 ? '' : 's'}`);
 
   for (;;) {
@@ -79,6 +82,7 @@ export async function rollService(ops: readonly RecreateOp[], deps: RolloutDeps)
       const why = await deps.interrupted?.(deps.ctx.revision);
       if (why !== undefined) {
         log.info({ reason: why }, `rolling update of ${label} stops at a safe step: ${why}`);
+        deps.ctx.progress?.done(progressKey, `stopped at a safe step: ${why}`, false);
         return { updated, failure: undefined, interrupted: why };
       }
     }
@@ -104,6 +108,7 @@ export async function rollService(ops: readonly RecreateOp[], deps: RolloutDeps)
       else log.warn({ replica: slots.get(o.number)?.op.name, reason: o.reason }, `${slots.get(o.number)?.op.name ?? o.number} failed: ${o.reason ?? 'unknown'}`);
     }
     if (step.direction === 'forward') updated += final.filter((o) => o.ok).length;
+    progress(step.direction === 'forward' ? `${updated}/${slots.size} replicas updated` : `rolling back (${state.reason ?? 'a replica failed'})`);
     const before = state;
     state = afterBatch(state, final, configs);
     const turnedBack = before.direction === 'forward' && state.direction === 'back';
@@ -119,6 +124,7 @@ export async function rollService(ops: readonly RecreateOp[], deps: RolloutDeps)
     await settleFailedTwins(slots, state.direction === 'forward' && state.end !== 'paused', deps);
   }
 
+  deps.ctx.progress?.done(progressKey, state.end === 'converged' ? `${updated}/${slots.size} replicas updated` : `${state.end ?? 'stopped'}: ${state.reason ?? 'a replica failed'}`, state.end === 'converged');
   if (state.end === 'converged') {
     await deps.held.release(target.stack, target.name);
     return { updated, failure: undefined, interrupted: undefined };

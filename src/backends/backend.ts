@@ -5,6 +5,7 @@
 import type { DesiredService } from '../desired/model.js';
 import type { NetworkSpec, VolumeSpec } from '../manifests/model.js';
 import type { ObservedContainer, ObservedState } from '../observed/model.js';
+import type { Progress } from '../logging/progress.js';
 import type { ContentReader } from '../secrets/contents.js';
 
 export interface DeployContext {
@@ -19,6 +20,8 @@ export interface DeployContext {
   publishPorts: boolean;
   /** Content of secrets and configs, read (and decrypted) only when a container that uses them is created. */
   readContent?: ContentReader;
+  /** Where long work (builds, pulls, rollouts) reports how far it is; `capstan apply` shows it, the daemon its dashboard. */
+  progress?: Progress;
 }
 
 export interface Backend {

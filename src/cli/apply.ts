@@ -10,13 +10,20 @@ import { describeOperation } from '../plan/render.js';
 import type { DesiredState } from '../desired/model.js';
 import { routerClient } from '../router/client.js';
 import { checkDataDir, createPassContext, routerServesPorts } from './context.js';
+import { stderrProgress } from './progress-line.js';
 import { createStatusReporter } from './status-reporter.js';
 
 export async function applyCommand(settings: Settings, logger: Logger, opts: { force: boolean } = { force: false }): Promise<number> {
-  const ctx = await createPassContext(settings, logger);
+  const progress = stderrProgress(logger);
+  const ctx = { ...(await createPassContext(settings, logger)), progress };
   await checkDataDir(settings, logger);
   const status = createStatusReporter(settings, ctx, logger);
-  const result = await status.around(() => windowedPass(ctx, settings.syncWindows, Date.now(), opts.force));
+  let result;
+  try {
+    result = await status.around(() => windowedPass(ctx, settings.syncWindows, Date.now(), opts.force));
+  } finally {
+    progress.close();
+  }
   const sha = result.revision.slice(0, 7);
   await warnWhenNoRouterServes(settings, result.desired, logger);
   if (result.held !== undefined) {

@@ -7,17 +7,28 @@
 import type { Settings } from '../config/settings.js';
 import type { Logger } from '../logging/logger.js';
 import { renderJson, renderJsonInvalid } from '../plan/render.js';
-import { DaemonState } from '../reconciler/daemon-state.js';
+import { DaemonState, type DaemonStatus } from '../reconciler/daemon-state.js';
 import { planPass, type PassContext, type PassResult } from '../reconciler/pass.js';
 import { startResync } from '../reconciler/resync.js';
 import { isSyncAllowed } from '../reconciler/sync-window.js';
 import { windowedPass } from '../reconciler/windowed-pass.js';
+import type { ApiToken } from '../server/api-token.js';
 import { buildServer, listen } from '../server/app.js';
+import { dashboardAssetsDir } from '../server/dashboard/assets.js';
+import type { DashboardFeed, LastPlan } from '../server/dashboard/feed.js';
+import { eventsBetween } from '../server/dashboard/ops-events.js';
+import { deploysOf } from '../status/history.js';
+import { readStatusVersions } from '../status/history-reader.js';
+import { credentialsFromEnv } from '../source/credentials.js';
+import { NO_STATUS_BRANCH } from './status-reporter.js';
 import type { DaemonMetrics } from '../server/metrics.js';
 import { ManifestsInvalidError } from '../errors.js';
 import type { StatusReporter } from '../status/reporter.js';
 import { isRemoteRepo, type GitSource } from '../source/git-source.js';
 import { watchLocalRef } from '../source/watch.js';
+
+/** Status commits a dashboard's deploy history looks back through. */
+const HISTORY_LIMIT = 300;
 
 export interface DaemonApi {
   /** The loop's pass: windowed, timed, reported to status, recorded for the API and metrics. */
@@ -37,9 +48,13 @@ export async function startDaemonApi(opts: {
   endpoints: () => unknown;
   status: StatusReporter;
   metrics: DaemonMetrics;
+  /** Resolved (and checked against --listen) before anything starts: see apiTokenFor. */
+  token: ApiToken;
+  /** The dashboard's live feed: every pass's status, events, plan and commit subjects go here. */
+  feed: DashboardFeed;
   now?: () => number;
 }): Promise<DaemonApi> {
-  const { settings, logger, trigger, status, metrics } = opts;
+  const { settings, logger, trigger, status, metrics, token, feed } = opts;
   const now = opts.now ?? Date.now;
   const ctx: PassContext = { ...opts.ctx, source: timedResolve(opts.ctx.source, (s) => metrics.recordGitFetch(s)) };
   const syncAllowed = (): boolean => isSyncAllowed(settings.syncWindows, now());
@@ -48,6 +63,8 @@ export async function startDaemonApi(opts: {
   const app = buildServer({
     branch: settings.branch,
     webhookSecret: settings.webhookSecret,
+    apiToken: token.value,
+    metricsPublic: settings.metricsPublic,
     trigger,
     isReady: () => state.isReady(),
     getStatus: () => state.status(),
@@ -62,23 +79,59 @@ export async function startDaemonApi(opts: {
     endpoints: opts.endpoints,
     metrics,
     logger,
+    dashboard: {
+      feed,
+      assetsDir: dashboardAssetsDir(),
+      history: async (stack) => {
+        if (settings.statusBranch === NO_STATUS_BRANCH || settings.repo === undefined) return [];
+        const versions = await readStatusVersions(stack, { repo: settings.repo, branch: settings.statusBranch, credentials: credentialsFromEnv(process.env), logger, limit: HISTORY_LIMIT });
+        return deploysOf(versions);
+      },
+    },
   });
   const address = await listen(app, settings.listen);
-  if (settings.webhookSecret === undefined) logger.info('webhooks are off (set CAPSTAN_WEBHOOK_SECRET to accept them); POST /api/sync is open');
+  if (settings.webhookSecret === undefined) logger.info('webhooks are off (set CAPSTAN_WEBHOOK_SECRET to accept them)');
+  logger.info({ tokenSource: token.source, tokenFile: token.path }, token.path === undefined ? 'the HTTP API needs the token from CAPSTAN_API_TOKEN' : `the HTTP API needs the token in ${token.path}`);
 
   const watcher = isRemoteRepo(settings.repo ?? '') ? undefined : await watchLocalRef(settings.repo ?? '', settings.branch, (reason) => trigger(`watch: ${reason}`), logger);
   const resync = await startResync(settings.resync, trigger);
   logger.info({ listen: address, watch: watcher !== undefined, resync: settings.resync, syncWindows: settings.syncWindows.map((w) => w.text) }, `HTTP API on ${address}`);
 
   let wasHeld = false;
+  let lastError: string | undefined;
   const recordPass = (result: PassResult | Error, started: number): void => {
     const finished = now();
     const stacks = state.record(result, started, finished);
+    publish(result, finished);
     const outcome = result instanceof Error ? 'error' : result.held !== undefined ? 'held' : 'success';
     metrics.recordPass(outcome, (finished - started) / 1000, stacks);
     if (outcome === 'held' && !wasHeld) logger.warn({ reason: 'SyncWindowClosed' }, 'Reconciling: a sync window is closed; changes wait until it opens');
     if (outcome === 'success' && wasHeld) logger.info('sync window open again; held changes applied');
     if (outcome !== 'error') wasHeld = outcome === 'held';
+  };
+  /** What the dashboard hears of a pass: the new status, what changed as events, the plan when it did something, commit subjects. */
+  // The status reporter has already moved on when a pass is recorded: compare with what the feed last published.
+  let published: DaemonStatus['stacks'] = [];
+  const publish = (result: PassResult | Error, at: number): void => {
+    const current = state.status();
+    const time = new Date(at).toISOString();
+    for (const e of eventsBetween(published, current.stacks, time)) feed.event(e);
+    published = current.stacks;
+    if (result instanceof Error) {
+      if (result.message !== lastError) feed.event({ time, kind: 'pass-failed', message: result.message, bad: true });
+      lastError = result.message;
+    } else {
+      lastError = undefined;
+      if (result.plan.operations.length > 0 && result.held === undefined) {
+        const rendered = JSON.parse(renderJson(result.plan)) as { operations: LastPlan['operations'] };
+        feed.setPlan({ revision: result.revision, at: time, operations: rendered.operations });
+      }
+    }
+    feed.setStatus(current);
+    const shas = new Set(current.stacks.flatMap((s) => [s.lastAppliedRevision, s.lastAttemptedRevision]).filter((x): x is string => x !== undefined && !feed.knowsCommit(x)));
+    if (!(result instanceof Error)) shas.add(result.revision);
+    void Promise.all([...shas].filter((sha) => !feed.knowsCommit(sha)).map(async (sha) => [sha, await ctx.source.commitSubject(sha).catch(() => undefined)] as const))
+      .then((found) => feed.setCommits(new Map(found.filter((f): f is readonly [string, string] => f[1] !== undefined))));
   };
   return {
     address,
@@ -116,5 +169,6 @@ function timedResolve(source: GitSource, record: (seconds: number) => void): Git
     materialize: (revision) => source.materialize(revision),
     listTree: (revision) => source.listTree(revision),
     readBlob: (revision, id) => source.readBlob(revision, id),
+    commitSubject: (revision) => source.commitSubject(revision),
   };
 }

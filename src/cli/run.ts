@@ -16,6 +16,11 @@ import { Healer } from '../reconciler/healing.js';
 import { ReconcileLoop } from '../reconciler/loop.js';
 import { WhileValidating } from '../reconciler/while-validating.js';
 import type { PassContext, PassResult } from '../reconciler/pass.js';
+import { checkListenToken, resolveApiToken } from '../server/api-token.js';
+import { commitUrlOf, DashboardFeed } from '../server/dashboard/feed.js';
+import { startTrafficSampler } from '../server/dashboard/sampler.js';
+import { countersFromRouterStats } from '../server/dashboard/traffic.js';
+import type { RestartReason } from '../health/metrics.js';
 import { countContainers, DaemonMetrics } from '../server/metrics.js';
 import { isReadyReplica } from '../status/service-health.js';
 import { readinessGate } from '../apply/readiness.js';
@@ -29,7 +34,13 @@ import { startDaemonApi } from './run-api.js';
 import { createStatusReporter } from './status-reporter.js';
 
 export async function runCommand(settings: Settings, logger: Logger): Promise<number> {
-  const base = await createPassContext(settings, logger, { offThread: true });
+  // First: a daemon that may not open its API must not start a router or touch the engine either.
+  const token = resolveApiToken(settings);
+  checkListenToken(settings.listen, token);
+  const created = await createPassContext(settings, logger, { offThread: true });
+  // The dashboard's feed hears the progress of rollouts and builds (where `apply` draws lines).
+  const feed = new DashboardFeed({ repo: created.source.display, commitUrl: commitUrlOf(created.source.display) });
+  const base: PassContext = { ...created, progress: feed };
   const stop = new AbortController();
   const onSignal = (signal: string): void => {
     logger.info({ signal }, 'stopping after the pass in flight');
@@ -42,6 +53,7 @@ export async function runCommand(settings: Settings, logger: Logger): Promise<nu
   await checkDataDir(settings, logger);
   warnWithoutPolicy(settings.policy, logger);
   const metrics = new DaemonMetrics(async () => countContainers(await base.backend.observe(base.instance)));
+  metrics.heal.onRestart = (stack, service, reason) => feed.event({ time: new Date().toISOString(), kind: 'heal', stack, service, message: HEALED[reason], bad: reason === 'crashed' || reason === 'liveness' });
   const prober = new Prober({
     now: () => Date.now(),
     run: probeRunner(),
@@ -70,6 +82,9 @@ export async function runCommand(settings: Settings, logger: Logger): Promise<nu
   });
   const status = createStatusReporter(settings, base, logger, async () => ({ probes: prober.verdicts(), crashLoops: await healer.crashLoops() }));
   const router = await startRouterSupervisor(settings, logger);
+  // The replicas of the newest snapshot, to tell the router's backends apart by service and revision.
+  let replicas: ObservedState['containers'] = [];
+  const stopSampler = router === undefined ? undefined : startTrafficSampler(feed, { sample: async () => countersFromRouterStats((await router.client.stats()).backends, replicas) });
   // What the router serves from before this process: those replicas were ready, and keep their traffic until a probe says otherwise.
   let served: Set<string> | undefined = router === undefined ? undefined : await servedBackends(router.client);
   const routed = new RoutedTraffic({
@@ -99,6 +114,7 @@ export async function runCommand(settings: Settings, logger: Logger): Promise<nu
     },
     healing: healer.input,
     onPlanned: (planned) => {
+      replicas = planned.observed.containers;
       prober.sync(probedReplicas(planned), presumedReady(planned.observed, served));
       served = undefined;
       void routed.planned(planned.desired, planned.observed);
@@ -120,7 +136,7 @@ export async function runCommand(settings: Settings, logger: Logger): Promise<nu
       }
     },
   });
-  const api = await startDaemonApi({ settings, ctx, logger, trigger: (reason) => loop.trigger(reason), endpoints: () => routed.table(), status, metrics });
+  const api = await startDaemonApi({ settings, ctx, logger, trigger: (reason) => loop.trigger(reason), endpoints: () => routed.table(), status, metrics, token, feed });
   const events = watchEngineEvents({
     open: dockerEventsOpener(settings.instance),
     onEvent: (e) => {
@@ -135,6 +151,7 @@ export async function runCommand(settings: Settings, logger: Logger): Promise<nu
   await loop.run(stop.signal);
   healer.stop();
   prober.stop();
+  stopSampler?.();
   await events;
   await routed.settled();
   // The router keeps serving across operator restarts: it is not stopped with the daemon.
@@ -143,6 +160,14 @@ export async function runCommand(settings: Settings, logger: Logger): Promise<nu
   logger.info('stopped');
   return 0;
 }
+
+const HEALED: Record<RestartReason, string> = {
+  crashed: 'restarted a replica that crashed',
+  stopped: 'restarted a replica that was stopped',
+  missing: 'recreated a missing replica',
+  drift: 'replaced a replica that drifted from Git',
+  liveness: 'replaced a replica that failed its liveness probe',
+};
 
 /** `name@ip` of every backend the router's current table lists (empty when it does not answer). */
 async function servedBackends(client: RouterClient): Promise<Set<string>> {

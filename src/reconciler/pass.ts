@@ -8,6 +8,7 @@ import { applyPlanOrThrow } from '../apply/executor.js';
 import type { RolloutSupport } from '../apply/rollout.js';
 import type { DesiredState } from '../desired/model.js';
 import type { Logger } from '../logging/logger.js';
+import type { Progress } from '../logging/progress.js';
 import type { ObservedState } from '../observed/model.js';
 import type { Plan } from '../plan/operations.js';
 import { planChanges, type HealingInput } from '../plan/planner.js';
@@ -30,6 +31,8 @@ export interface PassContext {
   logger: Logger;
   /** Absolute data dir: data directories of relative binds live in its `binds/`; without it none can be mounted. */
   dataDir?: string;
+  /** Long work reports here: `capstan apply` draws it (live lines on a TTY), the daemon feeds its dashboard. */
+  progress?: Progress;
   /** Rolling updates: router, readiness, the record of failed rollouts (whose revisions the planner holds). */
   rollout: RolloutSupport;
   /** The daemon's self-healing: crash-loop input for the planner, and a hook told what each pass planned. One-shot commands set neither. */
@@ -83,7 +86,7 @@ export async function reconcilePass(ctx: PassContext, opts: PassOptions = {}): P
   if (ctx.dataDir !== undefined && bindsDir !== undefined) await migrateLegacyBinds(observed, desired, { checkoutsDir: join(ctx.dataDir, 'checkouts'), bindsDir }, log);
   log.info({ operations: plan.operations.length }, `applying ${plan.operations.length} operation${plan.operations.length === 1 ? '' : 's'}`);
   const readContent = contentReader(ctx.contents ?? { env: {}, ageKeyFile: undefined }, (id) => ctx.source.readBlob(desired.revision, id));
-  const deploy = { instance: ctx.instance, revision: desired.revision, checkoutDir, ...(bindsDir === undefined ? {} : { bindsDir }), publishPorts: ctx.publishPorts, readContent };
+  const deploy = { instance: ctx.instance, revision: desired.revision, checkoutDir, ...(bindsDir === undefined ? {} : { bindsDir }), publishPorts: ctx.publishPorts, readContent, ...(ctx.progress === undefined ? {} : { progress: ctx.progress }) };
   const applied = await applyPlanOrThrow(plan, ctx.backend, deploy, {
     parallelism: ctx.parallelism,
     logger: log,

@@ -15,6 +15,7 @@ import { CapstanError, GitAuthError, GitFetchError, GitRefNotFoundError } from '
 import type { Logger } from '../logging/logger.js';
 import type { GitCredentials } from './credentials.js';
 import type { GitSource } from './git-source.js';
+import { readCommitInfo } from './commit.js';
 import { acquireLock, type FileLock } from './lock.js';
 import { expandLocal, gitErrorCode, hasObject, peelToCommit, SHA_LIKE } from './objects.js';
 import { listTreeAt, materializeAt, readBlob, readFilesAt, type ObjectStore } from './tree.js';
@@ -127,6 +128,10 @@ export class RemoteSource implements GitSource {
 
   async listTree(revision: string): Promise<RepoTree> {
     return this.read(revision, (store) => listTreeAt(store, revision));
+  }
+
+  async commitSubject(revision: string): Promise<string> {
+    return this.read(revision, async (store) => (await readCommitInfo(store, revision)).subject);
   }
 
   /**

@@ -48,3 +48,9 @@ function cleanEnv(): Record<string, string> {
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('CAPSTAN_')) out[k] = v;
   return out;
 }
+
+/** GET `path` of a daemon's API with the token it generated into `dataDir` (as `capstan status --data-dir` does). */
+export function apiGet(base: string, path: string, dataDir: string): Promise<Response> {
+  const token = readFileSync(join(dataDir, 'api.token'), 'utf8').trim();
+  return fetch(`${base}${path}`, { headers: { authorization: `Bearer ${token}` } });
+}

@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { capstan } from '../helpers/cli.js';
+import { apiGet, capstan } from '../helpers/cli.js';
 import { TEST_IMAGE, cleanupInstance, uniqueInstance } from '../helpers/docker.js';
 import { runGit, startTestGitServer, type TestGitServer, type TestRepo } from '../helpers/git.js';
 
@@ -143,7 +143,7 @@ describe('self-healing daemon', () => {
   it('counts restarts by reason, failed probes and heal durations in /metrics', async () => {
     // A heal ends when a pass sees the replacement ready, just after it started.
     const metrics = await eventually(async () => {
-      const text = await (await fetch(`${api()}/metrics`)).text();
+      const text = await (await apiGet(api(), '/metrics', dataDir)).text();
       return /^capstan_heal_duration_seconds_count [3-9]/m.test(text) ? text : undefined;
     }, 15_000);
     for (const reason of ['crashed', 'missing', 'stopped']) {
@@ -181,7 +181,7 @@ describe('self-healing daemon', () => {
     expect(file.services['crash']?.crashLoop?.lastLogLines[0]).toMatch(/^boom-\d+$/);
     expect(file.services['unready']).toMatchObject({ replicas: { desired: 1, running: 1, ready: 0 }, unhealthy: [{ replica: `${stack}-unready-1`, probe: 'http GET :80/missing', output: 'HTTP 404' }] });
 
-    const status = (await (await fetch(`${api()}/api/status`)).json()) as { stacks: StatusFile[]; health: { service: string; reason: string; live: { message: string; crashes: number } }[] };
+    const status = (await (await apiGet(api(), '/api/status', dataDir)).json()) as { stacks: StatusFile[]; health: { service: string; reason: string; live: { message: string; crashes: number } }[] };
     expect(status.stacks[0]?.services['crash']?.crashLoop?.replica).toBe(`${stack}-crash-1`);
     expect(status.stacks[0]?.services['unready']?.unhealthy?.[0]?.output).toBe('HTTP 404');
     // What changes every crash is in the API only.
@@ -189,7 +189,7 @@ describe('self-healing daemon', () => {
     expect(crash).toMatchObject({ reason: 'CrashLoop', live: { message: expect.stringMatching(new RegExp(`^${stack}-crash-1 (is crash-looping|restarted after) `)) } });
     expect(crash?.live.crashes).toBeGreaterThanOrEqual(2);
 
-    const shown = await capstan(['status', '--listen', api().replace('http://', ''), '--instance', instance, '--repo', repo.url, '--log-level', 'warn']);
+    const shown = await capstan(['status', '--listen', api().replace('http://', ''), '--instance', instance, '--data-dir', dataDir, '--repo', repo.url, '--log-level', 'warn']);
     expect(shown.stderr).toBe('');
     expect(shown.code).toBe(3);
     const url = `${api()}/api/status`.replace(/[.]/g, '\\.');

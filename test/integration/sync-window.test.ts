@@ -17,6 +17,9 @@ import { silentLogger } from '../../src/logging/logger.js';
 import { DaemonMetrics } from '../../src/server/metrics.js';
 import { TEST_IMAGE, cleanupInstance, uniqueInstance } from '../helpers/docker.js';
 import { startTestGitServer, type TestGitServer, type TestRepo } from '../helpers/git.js';
+import { resolveApiToken } from '../../src/server/api-token.js';
+import { DashboardFeed } from '../../src/server/dashboard/feed.js';
+import { apiGet } from '../helpers/cli.js';
 
 const exec = promisify(execFile);
 const instance = uniqueInstance('t-window');
@@ -64,13 +67,13 @@ describe('sync window', () => {
     const logger = silentLogger();
     const ctx = await createPassContext(settings, logger);
     const reporter = createStatusReporter(settings, ctx, logger);
-    api = await startDaemonApi({ settings, ctx, logger, trigger: () => undefined, endpoints: () => ({}), status: reporter, metrics: new DaemonMetrics(), now: () => nowMs });
+    api = await startDaemonApi({ settings, ctx, logger, trigger: () => undefined, endpoints: () => ({}), status: reporter, metrics: new DaemonMetrics(), token: resolveApiToken(settings), feed: new DashboardFeed(null), now: () => nowMs });
 
     const held = await api.pass();
     expect(held.held).toBe('SyncWindowClosed');
     expect(held.applied).toBe(0);
     expect(await revisionRunning()).toBeUndefined();
-    const status = (await (await fetch(`${api.address}/api/status`)).json()) as { syncWindow: string; stacks: { conditions: { type: string; reason: string }[] }[] };
+    const status = (await (await apiGet(api.address, '/api/status', dataDir)).json()) as { syncWindow: string; stacks: { conditions: { type: string; reason: string }[] }[] };
     expect(status.syncWindow).toBe('closed');
     expect(status.stacks[0]?.conditions.map((c) => `${c.type}/${c.reason}`)).toEqual(['Ready/SyncWindowClosed', 'Reconciling/SyncWindowClosed']);
 
@@ -79,7 +82,7 @@ describe('sync window', () => {
     const applied = await api.pass();
     expect(applied.held).toBeUndefined();
     expect(await revisionRunning()).toBe(first);
-    const after = (await (await fetch(`${api.address}/api/status`)).json()) as { syncWindow: string; stacks: { conditions: { type: string }[] }[] };
+    const after = (await (await apiGet(api.address, '/api/status', dataDir)).json()) as { syncWindow: string; stacks: { conditions: { type: string }[] }[] };
     expect(after.syncWindow).toBe('open');
     expect(after.stacks[0]?.conditions.map((c) => c.type)).toEqual(['Ready']);
   });

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiGet } from '../helpers/cli.js';
 import { TEST_IMAGE, cleanupInstance, uniqueInstance } from '../helpers/docker.js';
 import { startTestGitServer, type TestGitServer } from '../helpers/git.js';
 
@@ -45,7 +46,7 @@ async function eventually<T>(check: () => Promise<T | undefined>, ms: number, lo
 }
 
 /** Starts the daemon on a free port; resolves with its API base URL once it has logged it. */
-async function startDaemon(repo: string, prefix: string): Promise<{ instance: string; api: string; logs: () => string; child: ChildProcess }> {
+async function startDaemon(repo: string, prefix: string): Promise<{ instance: string; api: string; dataDir: string; logs: () => string; child: ChildProcess }> {
   const instance = uniqueInstance(prefix);
   instances.push(instance);
   const dataDir = mkdtempSync(join(tmpdir(), 'capstan-triggers-'));
@@ -60,7 +61,7 @@ async function startDaemon(repo: string, prefix: string): Promise<{ instance: st
   const logs = (): string => out;
   daemons.push({ child, logs });
   const api = await eventually(async () => /"listen":"(http:\/\/[^"]+)"/.exec(out)?.[1], 30_000, logs);
-  return { instance, api, logs, child };
+  return { instance, api, dataDir, logs, child };
 }
 
 beforeAll(async () => {
@@ -111,10 +112,10 @@ describe('triggers of a running daemon', () => {
 
     // The new replica runs before its rolling update (and so the pass) has finished watching it.
     const status = await eventually(async () => {
-      const s = (await (await fetch(`${d.api}/api/status`)).json()) as { lastPass: { revision: string }; stacks: { stack: string }[] };
+      const s = (await (await apiGet(d.api, '/api/status', d.dataDir)).json()) as { lastPass: { revision: string }; stacks: { stack: string }[] };
       return s.lastPass.revision === second ? s : undefined;
     }, 30_000, d.logs);
     expect(status.stacks.map((s) => s.stack)).toEqual([stack]);
-    expect(await (await fetch(`${d.api}/metrics`)).text()).toContain(`capstan_stack_ready{stack="${stack}"} 1`);
+    expect(await (await apiGet(d.api, '/metrics', d.dataDir)).text()).toContain(`capstan_stack_ready{stack="${stack}"} 1`);
   });
 });
