@@ -235,7 +235,8 @@ class DockerBackend implements Backend {
       if (base === undefined) continue; // bindSource has refused it already
       const link = await symlinkBelow(base, source);
       if (link !== undefined) throw new BindSourceError(service.stack, service.name, source, `crosses the symbolic link ${link}`);
-      if (mount.content !== undefined && !existsSync(source)) throw new BindSourceError(service.stack, service.name, source, `is missing from the checkout of ${ctx.revision.slice(0, 7)}`);
+      if (existsSync(source)) continue;
+      if (mount.content !== undefined) throw new BindSourceError(service.stack, service.name, source, `is missing from the checkout of ${ctx.revision.slice(0, 7)}`);
       // A data directory's first use; a bind from before the tracked/data split (a restored old spec) as it always was.
       await mkdir(source, { recursive: true });
     }
