@@ -41,8 +41,6 @@ export function offThreadLoader(workerUrl = new URL('./validate-worker.js', impo
   };
   const start = (): Worker => {
     const w = new Worker(workerUrl);
-    // Never keeps the daemon alive on its own.
-    w.unref();
     w.on('message', (reply: LoadReply) => {
       const p = pending.get(reply.id);
       pending.delete(reply.id);
@@ -52,6 +50,8 @@ export function offThreadLoader(workerUrl = new URL('./validate-worker.js', impo
     });
     w.on('error', (err) => failAll(err));
     w.on('exit', (code) => failAll(new Error(`the validation worker exited (code ${code})`)));
+    // Never keeps the daemon alive on its own; after the listeners, since adding a 'message' listener refs it again.
+    w.unref();
     return w;
   };
   return (files, opts) =>
