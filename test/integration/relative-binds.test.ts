@@ -3,7 +3,9 @@
 // deployed revision and a change to it rolls the service; a data directory
 // lives under <data-dir>/binds and survives the recreate; a checkout whose
 // secret file was swapped for a link to /proc/self/environ still yields the
-// committed secret, never the operator's environment.
+// committed secret, never the operator's environment; and a replica made
+// before the split has what it wrote into its checkout moved to the data
+// directory, where its replacement finds it.
 
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
@@ -93,5 +95,30 @@ describe('relative binds and secrets from Git objects on the real engine', () =>
     expect(await inProxy('cat /data/written-by-app')).toBe('kept');
     const noop = await run('plan');
     expect(noop.code, noop.stdout).toBe(0);
+  });
+});
+
+describe('upgrading from per-revision checkouts', () => {
+  it('moves what a replica made before the split wrote into its checkout to the data directory, and the new replica sees it', async () => {
+    const running = JSON.parse(await docker('inspect', `${stack}-proxy-1`)) as [{ Config: { Labels: Record<string, string> } }];
+    const labels = running[0].Config.Labels;
+    const revision = labels['io.capstan.revision'] ?? '';
+    // What an earlier Capstan made: the same service, its relative binds without the tracked/data split, mounted from the checkout.
+    const spec = JSON.parse(labels['io.capstan.spec'] ?? '{}') as { volumes: { type: string; source: string; target: string; readOnly: boolean; relative: boolean }[] };
+    spec.volumes = spec.volumes.map((m) => ({ type: m.type, source: m.source, target: m.target, readOnly: m.readOnly, relative: m.relative }));
+    const legacyData = join(dataDir, 'checkouts', revision, 'stacks/app/data');
+    const legacyLabels = { ...labels, 'io.capstan.spec': JSON.stringify(spec), 'io.capstan.spec-hash': 'f'.repeat(64) };
+    await docker('rm', '-f', `${stack}-proxy-1`);
+    rmSync(join(dataDir, 'binds'), { recursive: true, force: true });
+    await docker('run', '-d', '--name', `${stack}-proxy-1`, ...Object.entries(legacyLabels).flatMap(([k, v]) => ['--label', `${k}=${v}`]), '-v', `${legacyData}:/data`, TEST_IMAGE, 'sh', '-c', "trap 'exit 0' TERM; sleep 3600 & wait");
+    await inProxy('echo written-before-the-upgrade > /data/old.txt');
+
+    const plan = await run('plan');
+    expect(plan.stdout).toContain(`recreate ${stack}-proxy-1: bind ./conf/app.conf now mounted read-only from the revision, bind ./data now persists in the data directory`);
+    const r = await run('apply');
+    expect(r.code, r.stderr).toBe(0);
+    expect(await inProxy('cat /data/old.txt')).toBe('written-before-the-upgrade');
+    expect(readFileSync(join(dataDir, 'binds', stack, 'stacks/app/data/old.txt'), 'utf8')).toBe('written-before-the-upgrade\n');
+    expect(existsSync(legacyData)).toBe(false);
   });
 });
