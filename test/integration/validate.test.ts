@@ -1,11 +1,12 @@
 // `capstan validate` needs no Docker: it reads a directory (or the repository
 // at a ref) and reports every problem with file:line:col, exit 1; 0 when valid.
 
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { capstan } from '../helpers/cli.js';
+import { runGit } from '../helpers/git.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'capstan-validate-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -71,5 +72,24 @@ describe('capstan validate', () => {
     const broken = await capstan(['validate', '--policy', policy, join(repo, 'stacks')]);
     expect(broken.code).toBe(1);
     expect(broken.stderr).toContain(`--policy ${policy} is invalid:\n  ${policy}:2:18 stacks.vpn.allow[0]: unknown policy rule "host_netwrk"`);
+  });
+
+  it('refuses a relative bind through a symbolic link of the directory', async () => {
+    const stacks = join(dir, 'link-repo', 'stacks');
+    mkdirSync(stacks, { recursive: true });
+    symlinkSync('/etc', join(stacks, 'conf'));
+    writeFileSync(join(stacks, 'web.yaml'), 'services:\n  web:\n    image: x\n    volumes: ["./conf/passwd:/p:ro"]\n');
+    const result = await capstan(['validate', stacks]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('web.yaml:4:15 services.web.volumes[0]: bind source "./conf/passwd" crosses the symbolic link conf of the repository');
+
+    // The same, committed: the Git tree lists the link, and validate --repo refuses the bind.
+    const repo = join(dir, 'link-repo');
+    await runGit(repo, 'init', '--quiet', '--initial-branch=main');
+    await runGit(repo, 'add', '--all');
+    await runGit(repo, 'commit', '--quiet', '-m', 'a link to /etc');
+    const atCommit = await capstan(['validate', '--repo', repo, '--data-dir', join(dir, 'link-data')]);
+    expect(atCommit.code).toBe(1);
+    expect(atCommit.stderr).toContain('stacks/web.yaml:4:15 services.web.volumes[0]: bind source "./conf/passwd" crosses the symbolic link stacks/conf of the repository');
   });
 });
