@@ -18,7 +18,7 @@ import type { ManifestWarning, StackSpec } from './model.js';
 import { NO_HOST_FILES, type HostFiles } from './files.js';
 import { normalizeStack, type StackPart } from './normalize.js';
 import { parseYaml, toPlain } from './parse-yaml.js';
-import type { ParseOptions, PathSegment, YNode } from './parse-yaml.js';
+import { oversized, type ParseOptions, type PathSegment, type YNode } from './parse-yaml.js';
 import { resolveInRepo } from './paths.js';
 import { treeFromFiles, type RepoTree } from './repo-tree.js';
 import { checkBaseline } from './baseline.js';
@@ -127,7 +127,7 @@ function loadOne(c: StackCandidate, files: ReadonlyMap<string, string>, opts: Lo
     fp.error([], 'expected a mapping with `services:` at the top level');
     return fail();
   }
-  const dotenv = c.envFile === undefined ? undefined : readDotenv(c.envFile, files, opts, problems, dotenvs);
+  const dotenv = c.envFile === undefined ? undefined : readDotenv(c.envFile, files, opts, problems, dotenvs, env.parse.maxBytes);
   let envBroken = (dotenv?.errors.length ?? 0) > 0;
   const main = readPart({ file: c.file, dir: c.dir, root, fp, vars: dotenv?.vars ?? {}, parse: env.parse }, files, opts, problems);
 
@@ -151,7 +151,7 @@ function loadOne(c: StackCandidate, files: ReadonlyMap<string, string>, opts: Lo
   }
   checkSharedDeclarations(parts);
   const stackParts: StackPart[] = parts.filter((p): p is Part & { top: StackInput } => p.top !== undefined).map((p) => ({
-    ctx: { name, file: p.file, dir: p.dir, files, lookup: p.lookup, fp: p.fp, all: problems, inactive: p.inactive, tree: env.tree, host: env.host },
+    ctx: { name, file: p.file, dir: p.dir, files, lookup: p.lookup, fp: p.fp, all: problems, inactive: p.inactive, tree: env.tree, host: env.host, maxFileBytes: env.parse.maxBytes },
     top: p.top,
     services: new Map([...p.services].filter(([svc]) => owner.get(svc) === p)),
     rawServices: Object.fromEntries(Object.entries(p.rawServices).filter(([svc]) => owner.get(svc) === p && !p.inactive.has(svc))),
@@ -279,7 +279,7 @@ function collectIncludes(part: Part, chain: readonly string[], out: Part[], file
         part.fp.error(typeof long.env_file === 'string' ? [...at, 'env_file'] : [...at, 'env_file', j], `env_file not found (looked for ${envFile || JSON.stringify(long.env_file)})`, 'add the file to the repository, or fix the path (it is relative to the including file)');
         continue;
       }
-      const parsed = readDotenv(envFile, files, opts, problems, dotenvs);
+      const parsed = readDotenv(envFile, files, opts, problems, dotenvs, env.parse.maxBytes);
       envBroken ||= parsed.errors.length > 0;
       Object.assign(vars, parsed.vars);
     }
@@ -321,10 +321,18 @@ function reportKeys(list: ReturnType<typeof checkKeys>, fp: FileProblems): void 
   for (const k of list) fp.error(k.path, k.message, k.hint, 'key');
 }
 
-function readDotenv(path: string, files: ReadonlyMap<string, string>, opts: LoadOptions, problems: Problems, cache: Map<string, Dotenv>): Dotenv {
+function readDotenv(path: string, files: ReadonlyMap<string, string>, opts: LoadOptions, problems: Problems, cache: Map<string, Dotenv>, maxBytes: number | undefined): Dotenv {
   const hit = cache.get(path);
   if (hit !== undefined) return hit;
-  const parsed = parseDotenv(files.get(path) ?? '', (n) => (Object.hasOwn(opts.env, n) ? opts.env[n] : undefined));
+  const text = files.get(path) ?? '';
+  const tooBig = oversized(text, maxBytes);
+  if (tooBig !== undefined) {
+    const refused: Dotenv = { vars: {}, errors: [{ line: 1, col: 1, message: tooBig }] };
+    problems.errorAtPos(path, { line: 1, col: 1 }, '', tooBig);
+    cache.set(path, refused);
+    return refused;
+  }
+  const parsed = parseDotenv(text, (n) => (Object.hasOwn(opts.env, n) ? opts.env[n] : undefined));
   for (const e of parsed.errors) problems.errorAtPos(path, { line: e.line, col: e.col }, '', e.message);
   cache.set(path, parsed);
   return parsed;

@@ -12,7 +12,7 @@ import type { CapstanExtension, MountSpec, NetworkSpec, PortSpec, ProbeSpec, Ser
 import { classifyBindSource } from './binds.js';
 import { parseDotenv } from './dotenv.js';
 import type { Lookup } from './interpolate.js';
-import type { PathSegment } from './parse-yaml.js';
+import { oversized, type PathSegment } from './parse-yaml.js';
 import { resolveInRepo } from './paths.js';
 import type { FileProblems, Problems } from './problems.js';
 import type { RepoTree } from './repo-tree.js';
@@ -33,6 +33,8 @@ export interface StackContext {
   inactive?: ReadonlyMap<string, readonly string[]>;
   tree: RepoTree;
   host: HostFiles;
+  /** The file size limit, for env files (YAML files are checked as they are parsed). */
+  maxFileBytes?: number | undefined;
 }
 
 /** One file of a stack: the stack file itself, or a file it includes. */
@@ -323,6 +325,11 @@ function buildEnvironment(ctx: StackContext, base: PathSegment[], s: ServiceInpu
     const content = ctx.files.get(path);
     if (content === undefined) {
       if (ref.required) ctx.fp.error(at, `env_file ${JSON.stringify(ref.path)} not found (looked for ${path})`, 'add the file to the repository, or mark it `required: false`');
+      return;
+    }
+    const tooBig = oversized(content, ctx.maxFileBytes);
+    if (tooBig !== undefined) {
+      ctx.all.errorAtPos(path, { line: 1, col: 1 }, '', tooBig);
       return;
     }
     const parsed = parseDotenv(content, ctx.lookup);

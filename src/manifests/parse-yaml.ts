@@ -63,11 +63,17 @@ export interface ParseOptions {
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/;
 
+/** Why a file is too big to read (any manifest, env file or included file), or undefined. */
+export function oversized(text: string, maxBytes: number | undefined): string | undefined {
+  // A UTF-16 code unit is at most 3 bytes of UTF-8: most files need no count.
+  if (maxBytes === undefined || text.length * 3 <= maxBytes) return undefined;
+  const bytes = Buffer.byteLength(text);
+  return bytes > maxBytes ? `the file is ${bytes} bytes; the limit is ${maxBytes} (limits.file_bytes in the operator's --policy file)` : undefined;
+}
+
 export function parseYaml(text: string, opts: ParseOptions = {}): ParsedYaml {
-  const bytes = opts.maxBytes === undefined || text.length * 3 <= opts.maxBytes ? 0 : Buffer.byteLength(text);
-  if (opts.maxBytes !== undefined && bytes > opts.maxBytes) {
-    return { root: undefined, errors: [{ pos: START, path: '', message: `the file is ${bytes} bytes; the limit is ${opts.maxBytes} (limits.file_bytes in the operator's --policy file)` }], warnings: [] };
-  }
+  const tooBig = oversized(text, opts.maxBytes);
+  if (tooBig !== undefined) return { root: undefined, errors: [{ pos: START, path: '', message: tooBig }], warnings: [] };
   const lineCounter = new LineCounter();
   // Duplicate keys are found in TreeBuilder's map: the library's own check compares each key with every earlier one (quadratic).
   const doc = parseDocument(text, { keepSourceTokens: true, lineCounter, merge: true, prettyErrors: false, uniqueKeys: false });

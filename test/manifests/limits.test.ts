@@ -21,6 +21,13 @@ describe('limits', () => {
     const big = `${svc('environment:')}      PAD: "${'x'.repeat(1024 * 1024)}"\n`;
     expect(check({ 'stacks/web.yaml': big })).toEqual([`stacks/web.yaml:1:1 the file is ${Buffer.byteLength(big)} bytes; the limit is 1048576 (limits.file_bytes in the operator's --policy file)`]);
   });
+  it('refuses an env file over the limit, the stack\'s .env and an env_file alike', () => {
+    const big = `A=${'x'.repeat(2048)}\n`;
+    expect(check({ 'stacks/web/compose.yaml': svc('env_file: [app.env]'), 'stacks/web/.env': big, 'stacks/web/app.env': big }, operator('limits: { file_bytes: 1024 }\n'))).toEqual([
+      "stacks/web/.env:1:1 the file is 2051 bytes; the limit is 1024 (limits.file_bytes in the operator's --policy file)",
+      "stacks/web/app.env:1:1 the file is 2051 bytes; the limit is 1024 (limits.file_bytes in the operator's --policy file)",
+    ]);
+  });
   it('refuses a mapping with more keys than the limit, and takes 50,000 when the operator allows them', () => {
     const body = `${svc('environment:')}${mapping(50_000)}\n`;
     expect(check({ 'stacks/web.yaml': body })).toEqual(["stacks/web.yaml:5:7 services.svc.environment: a mapping of 50000 keys; the limit is 10000 (limits.keys_per_mapping in the operator's --policy file)"]);
