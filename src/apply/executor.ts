@@ -1,12 +1,15 @@
-// Runs a plan against a backend: phases in order, operations of one phase in
-// parallel up to a bound. The recreations of one service go together to the
+// Runs a plan against a backend: image pulls at once (bounded by the
+// backend), each service waiting for its own image only; then phases in
+// order, operations of one phase in parallel up to a bound. The recreations of one service go together to the
 // rolling-update driver (apply/rollout.ts); everything else is one engine
 // step each, removals drained off the router first. A failed operation does
 // not stop the others (one broken service must not hold back the rest);
-// failures are collected and raised together as one ApplyError at the end.
+// failures are collected and returned together at the end, except that a
+// stack whose network or volume failed gets none of its later operations.
 
 import type { Backend, DeployContext } from '../backends/backend.js';
-import { ApplyError } from '../errors.js';
+import type { DesiredService } from '../desired/model.js';
+import { CapstanError, ImagePullError } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
 import type { Operation, Plan } from '../plan/operations.js';
 import { describeOperation } from '../plan/render.js';
@@ -18,6 +21,8 @@ export interface ApplyOptions {
   parallelism: number;
   logger: Logger;
   rollout: RolloutSupport;
+  /** True for a failure already reported by an earlier pass: logged at debug, so a stack failing the same way is not a wall of errors every pass. */
+  repeated?: (stack: string, operation: string, error: Error) => boolean;
 }
 
 export interface ApplyOutcome {
@@ -25,7 +30,8 @@ export interface ApplyOutcome {
   failed: readonly { operation: string; error: Error; stack: string }[];
 }
 
-type Unit = { kind: 'op'; op: Exclude<Operation, RecreateOp> } | { kind: 'rollout'; stack: string; ops: RecreateOp[] };
+type PullOp = Extract<Operation, { kind: 'pull-image' }>;
+type Unit = { kind: 'op'; op: Exclude<Operation, RecreateOp | PullOp> } | { kind: 'rollout'; stack: string; ops: RecreateOp[] };
 
 export async function applyPlan(plan: Plan, backend: Backend, ctx: DeployContext, opts: ApplyOptions): Promise<ApplyOutcome> {
   const failures: { operation: string; error: Error; stack: string }[] = [];
@@ -39,17 +45,15 @@ export async function applyPlan(plan: Plan, backend: Backend, ctx: DeployContext
     if (wait === undefined) waits.set(key, (wait = waitForDependencies(op.service, backend, { instance: ctx.instance })));
     return wait;
   };
+  // A stack whose network or volume could not be made cannot have its containers either: one failure, not one per replica.
+  const blocked = new Set<string>();
   const fail = (line: string, stack: string, kind: string, err: unknown): void => {
     const error = err instanceof Error ? err : new Error(String(err));
     failures.push({ operation: line, error, stack });
-    opts.logger.error({ stack, op: kind, err: error }, `failed: ${line}`);
-  };
-  // A network or volume that could not be made (e.g. the name is another owner's) must not be joined or mounted anyway.
-  const missingInfra = new Map<string, Error>();
-  const blocked = (op: Operation): Error | undefined => {
-    if (op.kind !== 'create-container' && op.kind !== 'recreate-container') return undefined;
-    const names = [...Object.values(op.service.engineNames.networks), ...Object.values(op.service.engineNames.volumes)];
-    return names.map((n) => missingInfra.get(n)).find((e) => e !== undefined);
+    if (kind === 'create-network' || kind === 'create-volume') blocked.add(stack);
+    const fields = { stack, op: kind, ...(error instanceof ImagePullError ? { image: error.image, registry: error.registry } : {}), ...(error instanceof CapstanError ? { code: error.code, hint: error.hint } : { err: error }) };
+    if (opts.repeated?.(stack, line, error) === true) opts.logger.debug(fields, `still failing: ${line}: ${error.message}`);
+    else opts.logger.error(fields, `failed: ${line}: ${error.message}`);
   };
   // One line for the whole plan; rollouts and builds report their own.
   const total = plan.operations.length;
@@ -59,13 +63,45 @@ export async function applyPlan(plan: Plan, backend: Backend, ctx: DeployContext
     if (finished < total) ctx.progress?.update('apply', `${finished}/${total} operations`, finished / total);
   };
   ctx.progress?.update('apply', `0/${total} operations`, 0);
+  // Pulls start at once, bounded by the backend; each service waits for its own image only, so
+  // nothing of a service whose image cannot be pulled is touched (no twin is started).
+  const pulls = new Map<string, { op: PullOp; done: Promise<Error | undefined>; reported: boolean }>();
+  for (const op of plan.operations) {
+    if (op.kind !== 'pull-image') continue;
+    const pull = backend.pullImage?.(op.image, ctx) ?? Promise.reject(new Error(`this backend cannot pull ${op.image}`));
+    const done = pull.then(() => undefined, (err: unknown) => (err instanceof Error ? err : new Error(String(err))));
+    pulls.set(op.image, { op, reported: false, done: done.finally(() => progressed(1)) });
+  }
+  const pulled = async (service: DesiredService): Promise<void> => {
+    const pull = pulls.get(service.spec.image);
+    const error = pull === undefined ? undefined : await pull.done;
+    if (pull === undefined || error === undefined) return;
+    pull.reported = true;
+    throw error instanceof ImagePullError ? error.forService(service.stack, service.name) : error;
+  };
+  // One failure per service for an image it could not get, however many replicas wait for it.
+  const pullFailed = new Set<string>();
+  const failOrSkip = (line: string, stack: string, kind: string, service: DesiredService, err: unknown): void => {
+    const key = `${service.stack}/${service.name}`;
+    if (err instanceof ImagePullError) {
+      if (pullFailed.has(key)) return;
+      pullFailed.add(key);
+    }
+    fail(line, stack, kind, err);
+  };
   for (const phase of phasesOf(plan.operations)) {
-    await forEachBounded(unitsOf(phase), opts.parallelism, async (unit) => {
+    const units = unitsOf(phase).filter((u) => !blocked.has(u.kind === 'op' ? u.op.stack : u.stack));
+    await forEachBounded(units, opts.parallelism, async (unit) => {
       if (unit.kind === 'rollout') {
         const first = unit.ops[0] as RecreateOp;
         const line = `rolling update of ${first.stack}/${first.service.name}`;
-        const missing = blocked(first);
-        if (missing !== undefined) return fail(line, unit.stack, first.kind, missing);
+        try {
+          await pulled(first.service);
+        } catch (err) {
+          failOrSkip(line, unit.stack, first.kind, first.service, err);
+          progressed(unit.ops.length);
+          return;
+        }
         try {
           await ready(first);
           const result = await rollService(unit.ops, { backend, ctx, logger: opts.logger, ...opts.rollout });
@@ -79,20 +115,24 @@ export async function applyPlan(plan: Plan, backend: Backend, ctx: DeployContext
       }
       const { op } = unit;
       const line = describeOperation(op);
-      const missing = blocked(op);
-      if (missing !== undefined) return fail(line, op.stack, op.kind, missing);
       try {
+        if (op.kind === 'create-container') await pulled(op.service);
         await ready(op);
         await execute(op, backend, ctx, opts.rollout.traffic);
         applied++;
         opts.logger.info({ stack: op.stack, op: op.kind }, line);
       } catch (err) {
-        if (op.kind === 'create-network') missingInfra.set(op.network.engineName, err instanceof Error ? err : new Error(String(err)));
-        if (op.kind === 'create-volume') missingInfra.set(op.volume.engineName, err instanceof Error ? err : new Error(String(err)));
-        fail(line, op.stack, op.kind, err);
+        if (op.kind === 'create-container') failOrSkip(line, op.stack, op.kind, op.service, err);
+        else fail(line, op.stack, op.kind, err);
       }
       progressed(1);
     });
+  }
+  for (const pull of pulls.values()) {
+    const error = await pull.done;
+    if (error === undefined) applied++;
+    // A pull no service waited for (a moved tag with nothing to roll) still reports its failure.
+    else if (!pull.reported) fail(describeOperation(pull.op), pull.op.stack, pull.op.kind, error);
   }
   ctx.progress?.done('apply', `${applied}/${total} operations applied${failures.length === 0 ? '' : `, ${failures.length} failed`}`, failures.length === 0);
   return { applied, failed: failures };
@@ -103,6 +143,7 @@ function unitsOf(phase: readonly Operation[]): Unit[] {
   const units: Unit[] = [];
   const rollouts = new Map<string, RecreateOp[]>();
   for (const op of phase) {
+    if (op.kind === 'pull-image') continue;
     if (op.kind !== 'recreate-container') {
       units.push({ kind: 'op', op });
       continue;
@@ -119,14 +160,7 @@ function unitsOf(phase: readonly Operation[]): Unit[] {
   return units;
 }
 
-/** Like applyPlan, but a pass with any failure is an error (the CLI's `apply` contract). */
-export async function applyPlanOrThrow(plan: Plan, backend: Backend, ctx: DeployContext, opts: ApplyOptions): Promise<number> {
-  const outcome = await applyPlan(plan, backend, ctx, opts);
-  if (outcome.failed.length > 0) throw new ApplyError(outcome.failed, ctx.revision);
-  return outcome.applied;
-}
-
-async function execute(op: Exclude<Operation, RecreateOp>, backend: Backend, ctx: DeployContext, traffic: Traffic): Promise<void> {
+async function execute(op: Exclude<Operation, RecreateOp | PullOp>, backend: Backend, ctx: DeployContext, traffic: Traffic): Promise<void> {
   switch (op.kind) {
     case 'create-network': return backend.createNetwork(op.stack, op.network, ctx);
     case 'create-volume': return backend.createVolume(op.stack, op.volume, ctx);

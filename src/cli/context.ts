@@ -18,11 +18,14 @@ import { readOperatorPolicy, resolveHostPath } from '../config/policy-file.js';
 import type { PassContext } from '../reconciler/pass.js';
 import { credentialsFromEnv } from '../source/credentials.js';
 import { openSource } from '../source/git-source.js';
+import { dockerCredentials } from '../images/credentials.js';
+import { DigestChecker } from '../images/digest-check.js';
+import { RegistryClient } from '../images/registry.js';
 
 export async function createBackend(settings: Settings, logger: Logger): Promise<Backend> {
   const { createDockerBackend } = await import('../backends/docker/docker-backend.js');
   if (settings.backend === 'swarm') logger.warn('the swarm backend is not built yet; using the docker backend');
-  return createDockerBackend({ logger });
+  return createDockerBackend({ logger, subnetPool: settings.subnetPool });
 }
 
 /** `offThread`: validate commits in a worker thread (the daemon, whose API and healing must not stop for a big commit). */
@@ -40,7 +43,8 @@ export async function createPassContext(settings: Settings, logger: Logger, opts
   const backend = await createBackend(settings, logger);
   const rollout = rolloutSupport(settings, backend, new Prober({ now: Date.now, run: probeRunner(), onFailed: () => undefined }));
   const contents = { env, ageKeyFile: settings.ageKeyFile };
-  return { source, backend, desired, instance: settings.instance, parallelism: settings.parallelism, publishPorts: routerServesPorts(settings) === false, contents, rollout, logger, dataDir: resolvePath(settings.dataDir) };
+  const digests = new DigestChecker(new RegistryClient({ credentials: dockerCredentials() }), logger);
+  return { source, backend, desired, instance: settings.instance, parallelism: settings.parallelism, publishPorts: routerServesPorts(settings) === false, contents, rollout, logger, digests, dataDir: resolvePath(settings.dataDir) };
 }
 
 /** When Capstan runs in a container, says so if the engine cannot see the data dir at the same path (relative binds live there). */

@@ -8,15 +8,20 @@ import { connectDocker } from '../backends/docker/connect.js';
 import { warnWithoutPolicy } from '../config/policy-file.js';
 import { dockerEventsOpener, watchEngineEvents } from '../backends/docker/events.js';
 import { logTail } from '../backends/docker/logs.js';
-import type { Settings } from '../config/settings.js';
+import { requireRepo, type Settings } from '../config/settings.js';
+import { dockerCredentials } from '../images/credentials.js';
+import { RegistryClient } from '../images/registry.js';
+import { ImageUpdater } from '../images/updater.js';
+import { credentialsFromEnv } from '../source/credentials.js';
 import { decodeSpecLabel } from '../desired/spec-label.js';
 import { Prober, type ProbedReplica } from '../health/prober.js';
 import type { Logger } from '../logging/logger.js';
 import { Healer } from '../reconciler/healing.js';
 import { ReconcileLoop } from '../reconciler/loop.js';
 import { WhileValidating } from '../reconciler/while-validating.js';
+import { StackBackoff } from '../reconciler/stack-backoff.js';
 import type { PassContext, PassResult } from '../reconciler/pass.js';
-import { checkListenToken, resolveApiToken } from '../server/api-token.js';
+import { checkListenToken, resolveApiToken, type ApiToken } from '../server/api-token.js';
 import { commitUrlOf, DashboardFeed } from '../server/dashboard/feed.js';
 import { startTrafficSampler } from '../server/dashboard/sampler.js';
 import { countersFromRouterStats } from '../server/dashboard/traffic.js';
@@ -32,15 +37,20 @@ import type { RouterClient } from '../router/client.js';
 import type { ObservedState } from '../observed/model.js';
 import { startDaemonApi } from './run-api.js';
 import { createStatusReporter } from './status-reporter.js';
+import { createNotifier } from './notifier.js';
+import { becomeLeader, leaderLockPath } from '../leader/election.js';
+import { fileLock, flockAvailable } from '../leader/file-lock.js';
+import { socketLock } from '../leader/socket-lock.js';
+import type { LeaderLock } from '../leader/lock.js';
+import { LeadershipError } from '../errors.js';
+import { startStandbyServer } from '../server/standby.js';
+import { DeployEvents } from '../events/deploy-events.js';
+import { crashLoopsFromStatus, outcomesFromStatus } from '../events/from-status.js';
 
 export async function runCommand(settings: Settings, logger: Logger): Promise<number> {
-  // First: a daemon that may not open its API must not start a router or touch the engine either.
+  // First: a daemon that may not open its API must neither wait to lead nor touch the engine.
   const token = resolveApiToken(settings);
   checkListenToken(settings.listen, token);
-  const created = await createPassContext(settings, logger, { offThread: true });
-  // The dashboard's feed hears the progress of rollouts and builds (where `apply` draws lines).
-  const feed = new DashboardFeed({ repo: created.source.display, commitUrl: commitUrlOf(created.source.display) });
-  const base: PassContext = { ...created, progress: feed };
   const stop = new AbortController();
   const onSignal = (signal: string): void => {
     logger.info({ signal }, 'stopping after the pass in flight');
@@ -48,6 +58,39 @@ export async function runCommand(settings: Settings, logger: Logger): Promise<nu
   };
   process.once('SIGTERM', () => onSignal('SIGTERM'));
   process.once('SIGINT', () => onSignal('SIGINT'));
+
+  const leadership = await becomeLeader({
+    instance: settings.instance,
+    locks: await leaderLocks(settings, logger),
+    logger,
+    signal: stop.signal,
+    whileWaiting: (reason) => startStandbyServer(settings.listen, reason),
+  });
+  if (leadership === undefined) {
+    logger.info('stopped while waiting to lead');
+    return 0;
+  }
+  let lost: string | undefined;
+  void leadership.lost.then((reason) => {
+    lost = reason;
+    logger.error({ reason }, `lost the lead of instance ${settings.instance}: ${reason}; stopping after the pass in flight`);
+    stop.abort();
+  });
+  try {
+    await lead(settings, logger, token, stop.signal);
+  } finally {
+    await leadership.release();
+  }
+  if (lost !== undefined) throw new LeadershipError(`lost the lead of instance ${settings.instance}: ${lost}`, 'another operator may lead it now; start this one again and it waits for its turn');
+  return 0;
+}
+
+/** The daemon proper, once this operator leads its instance; returns when `stopped` aborts. */
+async function lead(settings: Settings, logger: Logger, token: ApiToken, stopped: AbortSignal): Promise<void> {
+  const created = await createPassContext(settings, logger, { offThread: true });
+  // The dashboard's feed hears the progress of rollouts and builds (where `apply` draws lines).
+  const feed = new DashboardFeed({ repo: created.source.display, commitUrl: commitUrlOf(created.source.display) });
+  const base: PassContext = { ...created, progress: feed };
 
   const docker = connectDocker().then((c) => c.docker);
   await checkDataDir(settings, logger);
@@ -80,7 +123,10 @@ export async function runCommand(settings: Settings, logger: Logger): Promise<nu
     metrics: metrics.heal,
     isReady: (c) => isReadyReplica(c) && !prober.isNotReady(c.id),
   });
-  const status = createStatusReporter(settings, base, logger, async () => ({ probes: prober.verdicts(), crashLoops: await healer.crashLoops() }));
+  // The one source of deploy events: fed when a pass starts applying to stacks, and with the status documents it ends with.
+  const notifier = createNotifier(settings, logger);
+  const deploys = new DeployEvents((event) => notifier.emit(event));
+  const status = createStatusReporter(settings, base, logger, async () => ({ probes: prober.verdicts(), crashLoops: await healer.crashLoops() }), (stacks, revert) => deploys.passEnded(outcomesFromStatus(stacks, revert), crashLoopsFromStatus(stacks)));
   const router = await startRouterSupervisor(settings, logger);
   // The replicas of the newest snapshot, to tell the router's backends apart by service and revision.
   let replicas: ObservedState['containers'] = [];
@@ -107,21 +153,24 @@ export async function runCommand(settings: Settings, logger: Logger): Promise<nu
       readiness: readinessGate({ backend: base.backend, probes: prober, now: Date.now, sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)) }),
       // A rollout stops between batches for a newer commit (the next pass takes it from there) or a shutdown.
       interrupted: async (revision) => {
-        if (stop.signal.aborted) return 'the daemon is stopping';
+        if (stopped.aborted) return 'the daemon is stopping';
         const head = await base.source.resolve().catch(() => revision);
         return head === revision ? undefined : `a newer commit (${head.slice(0, 7)}) arrived`;
       },
     },
     healing: healer.input,
+    backoff: new StackBackoff(logger),
     onPlanned: (planned) => {
       replicas = planned.observed.containers;
       prober.sync(probedReplicas(planned), presumedReady(planned.observed, served));
       served = undefined;
       void routed.planned(planned.desired, planned.observed);
       healer.planned(planned);
+      deploys.started(planned.desired.revision, new Set(planned.plan.operations.map((op) => op.stack)));
     },
   };
 
+  const updater = imageUpdater(settings, logger);
   const loop: ReconcileLoop = new ReconcileLoop({
     intervalMs: settings.intervalMs,
     logger,
@@ -129,6 +178,12 @@ export async function runCommand(settings: Settings, logger: Logger): Promise<nu
     onPass: (result) => {
       healer.afterPass(result);
       if (result instanceof Error) return;
+      // Never holds the loop: tags are listed and the commit pushed beside it; a commit to --branch is the next pass's.
+      if (updater.due(result.desired).length > 0) {
+        void updater.scan(result.desired).then((scan) => {
+          if (scan.commit !== undefined && settings.imageUpdateBranch === undefined) loop.trigger(`image update ${scan.commit.slice(0, 7)}`);
+        });
+      }
       if (result.applied > 0) {
         logger.info({ revision: result.revision, applied: result.applied }, `converged to ${result.revision.slice(0, 7)}`);
         // The snapshot predates what was just applied: look once more so new replicas are probed and reported.
@@ -145,10 +200,10 @@ export async function runCommand(settings: Settings, logger: Logger): Promise<nu
     },
     onReconnect: () => loop.trigger('events stream reconnected'),
     logger,
-    signal: stop.signal,
+    signal: stopped,
   });
   logger.info({ repo: ctx.source.display, branch: settings.branch, instance: settings.instance, intervalMs: settings.intervalMs }, 'capstan running');
-  await loop.run(stop.signal);
+  await loop.run(stopped);
   healer.stop();
   prober.stop();
   stopSampler?.();
@@ -157,8 +212,37 @@ export async function runCommand(settings: Settings, logger: Logger): Promise<nu
   // The router keeps serving across operator restarts: it is not stopped with the daemon.
   router?.stop();
   await api.stop();
+  // A deploy's last status should not be lost to a restart; a forge that does not answer must not hold the shutdown long either.
+  await notifier.drain(5000);
   logger.info('stopped');
-  return 0;
+}
+
+/** The data-dir lock always; with --engine-lease, the lease container on the engine after it. */
+async function leaderLocks(settings: Settings, logger: Logger): Promise<LeaderLock[]> {
+  const path = leaderLockPath(settings.dataDir, settings.instance);
+  const flock = await flockAvailable();
+  if (!flock) logger.warn({ lock: path }, 'no flock program here (util-linux, or BusyBox with the applet): the leader lock is an abstract socket, which operators in other network namespaces sharing this data dir do not see');
+  const locks = [flock ? fileLock(path) : socketLock(path)];
+  if (!settings.engineLease) return locks;
+  const { engineLease } = await import('../backends/docker/lease.js');
+  const { docker, endpoint } = await connectDocker();
+  return [...locks, engineLease(docker, endpoint, settings.instance, settings.leaseImage)];
+}
+
+function imageUpdater(settings: Settings, logger: Logger): ImageUpdater {
+  const credentials = dockerCredentials();
+  return new ImageUpdater({
+    repo: requireRepo(settings),
+    branch: settings.branch,
+    targetBranch: settings.imageUpdateBranch ?? settings.branch,
+    path: settings.path,
+    dataDir: settings.dataDir,
+    credentials: credentialsFromEnv(process.env),
+    registry: new RegistryClient({ credentials }),
+    author: settings.gitAuthor,
+    logger: logger.child({ component: 'image-update' }),
+    now: Date.now,
+  });
 }
 
 const HEALED: Record<RestartReason, string> = {

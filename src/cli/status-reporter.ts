@@ -9,15 +9,15 @@ import type { PassContext } from '../reconciler/pass.js';
 import { credentialsFromEnv } from '../source/credentials.js';
 import { pushAutoRevert } from '../source/rollback.js';
 import { GitStatusWriter } from '../status/git-writer.js';
-import { StatusReporter } from '../status/reporter.js';
+import { StatusReporter, type StatusReporterOptions } from '../status/reporter.js';
 import type { HealthFacts } from '../status/service-health.js';
 import { VERSION } from '../version.js';
 
 /** `--status-branch none` turns status commits off. */
 export const NO_STATUS_BRANCH = 'none';
 
-/** `health` is the daemon's (probes, crash loops); one-shot commands have none. */
-export function createStatusReporter(settings: Settings, ctx: PassContext, logger: Logger, health?: () => Promise<HealthFacts>): StatusReporter {
+/** `health` and `onReported` are the daemon's (probes and crash loops; deploy events); one-shot commands have neither. */
+export function createStatusReporter(settings: Settings, ctx: PassContext, logger: Logger, health?: () => Promise<HealthFacts>, onReported?: StatusReporterOptions['onReported']): StatusReporter {
   const repo = requireRepo(settings);
   if (settings.statusBranch === settings.branch) {
     // Each status commit would be a new revision to deploy, whose status would be another commit: a loop.
@@ -41,6 +41,7 @@ export function createStatusReporter(settings: Settings, ctx: PassContext, logge
           pushAutoRevert({ repo, branch: settings.branch, path: settings.path, credentials, author: settings.gitAuthor, logger: log, now, revision, reason, instance: settings.instance })
       : undefined,
     ...(health === undefined ? {} : { health }),
+    ...(onReported === undefined ? {} : { onReported }),
     logger: log,
     now,
   });

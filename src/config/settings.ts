@@ -9,6 +9,15 @@ import { parseAuthor } from '../source/author.js';
 import { parseSyncWindow, type SyncWindow } from '../reconciler/sync-window.js';
 import { parseAdminAddress, type TcpAdminAddress } from '../router/address.js';
 import { VERSION } from '../version.js';
+import { formatCidr, parseCidr, type SubnetPoolSpec } from '../backends/docker/cidr.js';
+
+/**
+ * Stack networks' subnets by default: /24s from a /16 outside Docker's own
+ * pools (172.17-31.x, 192.168.x), the usual home and office LANs (10.0.x,
+ * 10.1.x, 10.10.x, 192.168.x), Kubernetes' (10.96/12, 10.244/16) and CGNAT
+ * (100.64/10): 10.231.0.0/16. Whatever the host or engine uses inside it is skipped anyway.
+ */
+const DEFAULT_SUBNET_POOL = { base: (10 << 24) + (231 << 16), prefix: 16 };
 
 export interface Settings {
   repo: string | undefined;
@@ -58,6 +67,30 @@ export interface Settings {
   secretsDir: string | undefined;
   /** The operator's policy file (--policy); from a flag or the environment only, never a settings file, which a repository may provide. */
   policy: string | undefined;
+  /** Where stack networks without an ipam of their own get their subnet; undefined (`--subnet-pool none`): the engine's default pools. */
+  subnetPool: SubnetPoolSpec | undefined;
+  /** Commit statuses per stack on each deployed sha: `auto` when the repository URL names a known forge and a token is set. */
+  commitStatus: 'auto' | 'github' | 'gitlab' | 'gitea' | 'off';
+  /** The forge's API base when it cannot be derived from --repo (self-hosted, or a local test server). */
+  forgeApi: string | undefined;
+  /** `owner/name` on the forge when it differs from --repo's path. */
+  forgeRepo: string | undefined;
+  /** Link of every commit status (e.g. the dashboard). */
+  statusUrl: string | undefined;
+  /** CAPSTAN_FORGE_TOKEN, else CAPSTAN_GIT_TOKEN; from the environment only. */
+  forgeToken: string | undefined;
+  /** Generic JSON webhook for deploy events. */
+  notifyWebhook: string | undefined;
+  /** CAPSTAN_NOTIFY_WEBHOOK_SECRET: signs the generic webhook's body; environment only. */
+  notifyWebhookSecret: string | undefined;
+  /** CAPSTAN_SLACK_WEBHOOK_URL: a Slack-compatible incoming webhook; environment only (its path is its secret). */
+  slackWebhookUrl: string | undefined;
+  /** Lead only while holding a lease container on the engine too: for operators that share the engine but not the data dir. */
+  engineLease: boolean;
+  /** The image of the lease container (it runs `cat`); default the router image. */
+  leaseImage: string;
+  /** Where x-capstan.image_update commits go; undefined: `branch` itself (deployed at once). */
+  imageUpdateBranch: string | undefined;
 }
 
 export type Resync = { kind: 'interval'; ms: number } | { kind: 'cron'; expression: string };
@@ -88,6 +121,16 @@ const SOURCES = {
   profiles: 'COMPOSE_PROFILES',
   secretsDir: 'CAPSTAN_SECRETS_DIR',
   policy: 'CAPSTAN_POLICY',
+  subnetPool: 'CAPSTAN_SUBNET_POOL',
+  subnetSize: 'CAPSTAN_SUBNET_SIZE',
+  commitStatus: 'CAPSTAN_COMMIT_STATUS',
+  forgeApi: 'CAPSTAN_FORGE_API',
+  forgeRepo: 'CAPSTAN_FORGE_REPO',
+  statusUrl: 'CAPSTAN_STATUS_URL',
+  notifyWebhook: 'CAPSTAN_NOTIFY_WEBHOOK',
+  engineLease: 'CAPSTAN_ENGINE_LEASE',
+  leaseImage: 'CAPSTAN_LEASE_IMAGE',
+  imageUpdateBranch: 'CAPSTAN_IMAGE_UPDATE_BRANCH',
   metricsPublic: 'CAPSTAN_METRICS_PUBLIC',
 } as const;
 
@@ -103,9 +146,9 @@ const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
   return ms;
 });
 const port = z.coerce.number().int().min(0).max(65535);
-const list = z.union([z.string(), z.array(z.string())]).transform((v) => (typeof v === 'string' ? v.split(',') : v).map((s) => s.trim()).filter((s) => s !== ''));
-
 const flag = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')]);
+const httpUrl = z.string().regex(/^https?:\/\/[^\s]+$/, 'use an http(s) URL');
+const list = z.union([z.string(), z.array(z.string())]).transform((v) => (typeof v === 'string' ? v.split(',') : v).map((s) => s.trim()).filter((s) => s !== ''));
 
 const resync = z.string().transform((v, ctx): Resync => {
   const ms = parseDurationMs(v);
@@ -163,11 +206,28 @@ const schema = z.object({
     .default({ name: 'Capstan', email: 'capstan@localhost' }),
   autoRevert: flag.default(false),
   metricsPublic: flag.default(false),
+  engineLease: flag.default(false),
+  leaseImage: z.string().min(1).optional(),
   resync: resync.default({ kind: 'interval', ms: 300_000 }),
   syncWindow: windows.default([]),
   profiles: list.default([]),
   secretsDir: z.string().min(1).optional(),
   policy: z.string().min(1).optional(),
+  // `none` is null here: zod would put the default in place of an undefined.
+  subnetPool: z.string().transform((v, ctx) => {
+    if (v === 'none') return null;
+    const parsed = parseCidr(v);
+    if (typeof parsed !== 'string') return parsed;
+    ctx.addIssue({ code: 'custom', message: `${parsed}, or none` });
+    return z.NEVER;
+  }).default(DEFAULT_SUBNET_POOL),
+  subnetSize: z.coerce.number().int().min(8).max(29).default(24),
+  commitStatus: z.enum(['auto', 'github', 'gitlab', 'gitea', 'off']).default('auto'),
+  forgeApi: httpUrl.optional(),
+  forgeRepo: z.string().regex(/^[^/\s]+(\/[^/\s]+)+$/, 'use owner/name (GitLab: group/subgroup/name)').optional(),
+  statusUrl: httpUrl.optional(),
+  notifyWebhook: httpUrl.optional(),
+  imageUpdateBranch: z.string().min(1).optional(),
 });
 
 /**
@@ -190,7 +250,10 @@ export function resolveSettings(flags: RawSettings, env: NodeJS.ProcessEnv, file
     const where = name in SOURCES ? `--${kebab(name)} (${SOURCES[name]})` : 'settings';
     throw new ConfigError(`${where}: ${issue?.message ?? 'invalid'}`, 'run `capstan --help` for the accepted values');
   }
-  const { interval, syncWindow, ...rest } = parsed.data;
+  const { interval, syncWindow, subnetPool, subnetSize, ...rest } = parsed.data;
+  if (subnetPool !== null && subnetSize < subnetPool.prefix) {
+    throw new ConfigError(`--subnet-size ${subnetSize} (CAPSTAN_SUBNET_SIZE): subnets cannot be larger than their pool ${formatCidr(subnetPool)}`, `use a --subnet-size of ${subnetPool.prefix} or more (default 24)`);
+  }
   const webhookSecret = env['CAPSTAN_WEBHOOK_SECRET'] === '' ? undefined : env['CAPSTAN_WEBHOOK_SECRET'];
   const fromEnv = (name: string): string | undefined => (env[name] === '' ? undefined : env[name]);
   const routerToken = fromEnv('CAPSTAN_ROUTER_TOKEN');
@@ -200,6 +263,7 @@ export function resolveSettings(flags: RawSettings, env: NodeJS.ProcessEnv, file
     repo: rest.repo,
     secretsDir: rest.secretsDir,
     policy: rest.policy,
+    imageUpdateBranch: rest.imageUpdateBranch,
     allowEnv: Object.freeze(rest.allowEnv),
     gitAuthor: Object.freeze(rest.gitAuthor),
     syncWindows: syncWindow,
@@ -208,6 +272,15 @@ export function resolveSettings(flags: RawSettings, env: NodeJS.ProcessEnv, file
     webhookSecret,
     ageKeyFile: env['CAPSTAN_AGE_KEY_FILE'] === '' ? undefined : env['CAPSTAN_AGE_KEY_FILE'],
     routerToken,
+    subnetPool: subnetPool === null ? undefined : Object.freeze({ pool: Object.freeze(subnetPool), size: subnetSize }),
+    leaseImage: rest.leaseImage ?? rest.routerImage,
+    forgeApi: rest.forgeApi,
+    forgeRepo: rest.forgeRepo,
+    statusUrl: rest.statusUrl,
+    notifyWebhook: rest.notifyWebhook,
+    forgeToken: fromEnv('CAPSTAN_FORGE_TOKEN') ?? fromEnv('CAPSTAN_GIT_TOKEN'),
+    notifyWebhookSecret: fromEnv('CAPSTAN_NOTIFY_WEBHOOK_SECRET'),
+    slackWebhookUrl: fromEnv('CAPSTAN_SLACK_WEBHOOK_URL'),
     apiToken: fromEnv('CAPSTAN_API_TOKEN'),
     apiTokenFile: fromEnv('CAPSTAN_API_TOKEN_FILE'),
   });

@@ -1,7 +1,8 @@
 // The spec hash of DESIGN §3: equal hash = nothing to change. sha256 over a
 // canonical JSON (sorted keys, undefined dropped) of the normalized spec
-// without `replicas`, `update` and `rollback`: scaling or a new rollout
-// policy changes how Capstan acts, not what a container is.
+// without `replicas`, `update`, `rollback` and the image policies: scaling,
+// a new rollout or pull policy changes how Capstan acts, not what a
+// container is.
 
 import { createHash } from 'node:crypto';
 import type { ServiceSpec } from '../manifests/model.js';
@@ -21,8 +22,13 @@ export function canonicalJson(value: unknown): string {
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
 }
 
-/** Full 64-hex sha256 of the spec without `replicas`, `update` and `rollback`. */
+/**
+ * Full 64-hex sha256 of the spec without `replicas`, `update`, `rollback`,
+ * `pullPolicy` and `x-capstan.image_update`: they say how and when Capstan
+ * acts, not what a container is.
+ */
 export function specHash(spec: ServiceSpec): string {
-  const { replicas: _replicas, update: _update, rollback: _rollback, ...rest } = spec;
-  return createHash('sha256').update(canonicalJson(rest)).digest('hex');
+  const { replicas: _replicas, update: _update, rollback: _rollback, pullPolicy: _pull, ...rest } = spec;
+  const { imageUpdate: _imageUpdate, ...capstan } = rest.capstan;
+  return createHash('sha256').update(canonicalJson({ ...rest, capstan })).digest('hex');
 }

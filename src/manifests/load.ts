@@ -49,6 +49,8 @@ export interface LoadOptions {
   tree?: RepoTree | undefined;
   /** Operator-host files under --secrets-dir, by digest; default: none may be used. */
   hostFiles?: HostFiles | undefined;
+  /** The operator user's home directory, for `~` in bind sources; default: `~` is an error. */
+  home?: string | undefined;
 }
 
 export interface LoadResult {
@@ -85,6 +87,7 @@ export function loadStacks(files: ReadonlyMap<string, string>, opts: LoadOptions
     stackFiles: new Set(candidates.filter((c) => c.dir === normalizeRoot(opts.root)).map((c) => c.file)),
     resolveHostPath: opts.resolveHostPath ?? ((p: string) => p),
     parse: { maxBytes: policy.limits.fileBytes, maxKeys: policy.limits.keysPerMapping },
+    home: opts.home,
   };
   for (const c of candidates) {
     loaded.push(loadOne(c, files, opts, shared, policy, problems, dotenvs));
@@ -151,7 +154,7 @@ function loadOne(c: StackCandidate, files: ReadonlyMap<string, string>, opts: Lo
   }
   checkSharedDeclarations(parts);
   const stackParts: StackPart[] = parts.filter((p): p is Part & { top: StackInput } => p.top !== undefined).map((p) => ({
-    ctx: { name, file: p.file, dir: p.dir, files, lookup: p.lookup, fp: p.fp, all: problems, inactive: p.inactive, tree: env.tree, host: env.host, maxFileBytes: env.parse.maxBytes },
+    ctx: { name, file: p.file, dir: p.dir, files, lookup: p.lookup, fp: p.fp, all: problems, inactive: p.inactive, tree: env.tree, host: env.host, home: env.home, maxFileBytes: env.parse.maxBytes },
     top: p.top,
     services: new Map([...p.services].filter(([svc]) => owner.get(svc) === p)),
     rawServices: Object.fromEntries(Object.entries(p.rawServices).filter(([svc]) => owner.get(svc) === p && !p.inactive.has(svc))),
@@ -177,6 +180,7 @@ interface Shared {
   resolveHostPath: (path: string) => string;
   /** Size and key limits of every YAML file read. */
   parse: ParseOptions;
+  home: string | undefined;
 }
 
 /** One file of a stack, validated on its own terms: its positions, directory and variables. */

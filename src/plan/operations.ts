@@ -16,6 +16,8 @@ interface OperationBase {
 }
 
 export type Operation =
+  /** Pulled before any container of `services` (`stack/service`) is (re)created; one operation per reference. */
+  | (OperationBase & { kind: 'pull-image'; image: string; services: readonly string[] })
   | (OperationBase & { kind: 'create-network'; network: NetworkSpec })
   | (OperationBase & { kind: 'create-volume'; volume: VolumeSpec })
   | (OperationBase & { kind: 'create-container'; service: DesiredService; number: number; name: string })

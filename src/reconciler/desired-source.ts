@@ -2,6 +2,7 @@
 // load and validate them, build the model. A commit is immutable, so the
 // result (good or bad) is memoized by sha: a no-op pass reads no blobs.
 
+import { homedir } from 'node:os';
 import type { DesiredState } from '../desired/model.js';
 import { buildDesired } from '../desired/build.js';
 import { ManifestsInvalidError } from '../errors.js';
@@ -80,6 +81,7 @@ export class DesiredLoader implements DesiredSource {
       policyFile: policyText === undefined ? undefined : { path: POLICY_FILE, text: policyText },
       operatorPolicy: this.opts.operatorPolicy,
       resolveHostPath: this.opts.resolveHostPath,
+      home: homedir(),
     });
     for (const w of result.warnings) {
       this.opts.logger.warn({ revision, file: w.file, line: w.line }, `${w.file}:${w.line}:${w.col} ${w.path ? `${w.path}: ` : ''}${w.message}`);

@@ -4,7 +4,8 @@
 
 import type { MountSpec } from '../manifests/model.js';
 import type { DesiredState } from '../desired/model.js';
-import type { ObservedState } from '../observed/model.js';
+import { LABEL } from '../desired/labels.js';
+import type { ObservedContainer, ObservedState } from '../observed/model.js';
 import { describeHeld, type HeldRollout } from '../strategies/rolling.js';
 import { nextStackStatus, servicesOf, type OperatorStatus, type StackStatus } from './model.js';
 import type { ServiceHealth } from './service-health.js';
@@ -24,7 +25,7 @@ export type PassReport =
    */
   | (Seen & { kind: 'converged'; held?: readonly HeldRollout[]; windowHeld?: ReadonlyMap<string, number> })
   /** Some operations failed (`rolledBack`: a rollout that was rolled back); `revert` is the sha of an auto-revert pushed for it. */
-  | (Seen & { kind: 'apply-failed'; failures: readonly { stack: string | undefined; message: string; rolledBack?: boolean }[]; revert: string | undefined })
+  | (Seen & { kind: 'apply-failed'; failures: readonly { stack: string | undefined; message: string; rolledBack?: boolean; imagePull?: boolean }[]; revert: string | undefined })
   | { kind: 'invalid'; revision: string | undefined; problems: readonly string[] }
   | { kind: 'error'; revision: string | undefined; reason: string; message: string };
 
@@ -43,8 +44,8 @@ export function stackStatusesAfter(previous: ReadonlyMap<string, StackStatus>, r
         : waiting !== undefined ? { kind: 'held' as const, waiting }
         : failures.length === 0 ? { kind: 'applied' as const }
         : revert !== undefined || mine.some((f) => f.rolledBack === true) ? { kind: 'rolled-back' as const, failures, revert }
-        : { kind: 'apply-failed' as const, failures };
-      const specs = new Map(stack.services.map((s) => [s.name, { image: s.spec.image, specHash: s.specHash, dataDirs: dataDirsOf(s.stack, s.spec.volumes) }]));
+        : { kind: 'apply-failed' as const, failures, imagePulls: mine.filter((f) => f.imagePull === true).map((f) => f.message) };
+      const specs = new Map(stack.services.map((s) => [s.name, { image: runningImage(s.spec.image, s.specHash, observed.containers.filter((c) => c.stack === stack.name && c.service === s.name)), specHash: s.specHash, dataDirs: dataDirsOf(s.stack, s.spec.volumes) }]));
       const input = {
         stack: stack.name,
         revision: desired.revision,
@@ -63,6 +64,19 @@ export function stackStatusesAfter(previous: ReadonlyMap<string, StackStatus>, r
     next.set(name, nextStackStatus(before, { stack: name, revision: report.revision, outcome, services: undefined, containers: [] }, nowMs));
   }
   return next;
+}
+
+/**
+ * `repo:tag@sha256:…`: the tag Git names and the repo digest its replicas
+ * were made from (their io.capstan.image-digest label), so status says what
+ * runs, not only what was asked for. Git's reference alone while replicas
+ * disagree (mid-roll) or carry no digest (images built here).
+ */
+export function runningImage(image: string, specHash: string, containers: readonly ObservedContainer[]): string {
+  if (image.includes('@')) return image;
+  const digests = new Set(containers.filter((c) => c.specHash === specHash).map((c) => c.labels[LABEL.imageDigest]));
+  const [only] = digests;
+  return digests.size === 1 && only !== undefined && only !== '' ? `${image}@${only}` : image;
 }
 
 export function operatorStatusAfter(base: Omit<OperatorStatus, 'lastError'>, report: PassReport): OperatorStatus {

@@ -55,7 +55,8 @@ export interface OperatorStatus {
 /** What a pass tells status about one stack. */
 export type StackOutcome =
   | { kind: 'applied' } // engine matches the revision (or was made to)
-  | { kind: 'apply-failed'; failures: readonly string[] }
+  /** `imagePulls`: the failures that are images which could not be pulled (reason ImagePullFailed). */
+  | { kind: 'apply-failed'; failures: readonly string[]; imagePulls?: readonly string[] }
   /** A rollout failed and was rolled back (this pass, or earlier and held since); `revert` is the auto-revert commit when one was pushed. */
   | { kind: 'rolled-back'; failures: readonly string[]; revert: string | undefined }
   | { kind: 'invalid'; problems: readonly string[] }
@@ -122,10 +123,11 @@ export function stackConditions(outcome: StackOutcome, services: Readonly<Record
         { type: 'Stalled', status: 'True', reason: 'ManifestsInvalid', message: summarize(outcome.problems) },
       ];
     case 'apply-failed': {
-      // What does run can crash-loop meanwhile: say so too.
-      const degraded = healthProblem(services, observed);
+      // What does run can crash-loop meanwhile: say so too. An image that cannot be pulled degrades the stack: its service stays as it was.
+      const pulls = outcome.imagePulls ?? [];
+      const degraded = pulls.length > 0 ? { reason: 'ImagePullFailed', message: `${summarize(pulls)}; what runs keeps running` } : healthProblem(services, observed);
       return [
-        { type: 'Ready', status: 'False', reason: 'ApplyFailed', message: summarize(outcome.failures) },
+        { type: 'Ready', status: 'False', reason: pulls.length > 0 ? 'ImagePullFailed' : 'ApplyFailed', message: summarize(outcome.failures) },
         { type: 'Reconciling', status: 'True', reason: 'RetryingApply', message: `applying ${sha} failed; retrying` },
         ...(degraded === undefined ? [] : [{ type: 'Degraded' as const, status: 'True' as const, ...degraded }]),
       ];

@@ -6,7 +6,7 @@
 // errors are logged, and the next pass tries again.
 
 import type { DesiredState } from '../desired/model.js';
-import { ApplyError, CapstanError, ManifestsInvalidError, RolloutFailedError } from '../errors.js';
+import { ApplyError, CapstanError, ImagePullError, ManifestsInvalidError, RolloutFailedError } from '../errors.js';
 import type { HeldRollout } from '../strategies/rolling.js';
 import type { Logger } from '../logging/logger.js';
 import type { ObservedState } from '../observed/model.js';
@@ -46,6 +46,8 @@ export interface StatusReporterOptions {
   autoRevert: ((revision: string, reason: string) => Promise<PushedCommit | undefined>) | undefined;
   /** The daemon's probes and crash loops; one-shot commands have none, and count replicas from the snapshot alone. */
   health?: () => Promise<HealthFacts>;
+  /** Told the documents of every pass as soon as they are made, and the auto-revert pushed in it (deploy events come from them). */
+  onReported?: (stacks: readonly StackStatus[], revert: string | undefined) => void;
   logger: Logger;
   now: () => number;
 }
@@ -118,6 +120,7 @@ export class StatusReporter {
     const next = stackStatusesAfter(previous, report, now);
     this.stacks = next;
     this.operator = operatorStatusAfter({ instance: this.opts.instance, version: this.opts.version, backend: this.opts.backend }, report);
+    this.opts.onReported?.([...next.values()], report.kind === 'apply-failed' ? report.revert : undefined);
 
     const files = new Map<string, string>([[OPERATOR_FILE, renderOperatorStatus(this.operator)]]);
     for (const status of next.values()) files.set(stackFile(status.stack), this.render(status));
@@ -185,8 +188,9 @@ export class StatusReporter {
       const [desired, observed] = await Promise.all([this.opts.loadDesired(outcome.revision), this.opts.observe()]);
       const failures = outcome.failures.map((f) => ({
         stack: f.stack,
-        message: f.error instanceof RolloutFailedError ? f.error.message : `${f.operation}: ${f.error.message}`,
+        message: f.error instanceof RolloutFailedError || f.error instanceof ImagePullError ? f.error.message : `${f.operation}: ${f.error.message}`,
         rolledBack: f.error instanceof RolloutFailedError && f.error.end === 'rolled-back',
+        imagePull: f.error instanceof ImagePullError,
       }));
       const revert = await this.maybeRevert(outcome.revision, failures, previous);
       return { kind: 'apply-failed', desired, observed, health: await this.assess(desired, observed), failures, revert };
