@@ -170,7 +170,7 @@ async function moveSlot(slot: SlotState, to: DesiredService | undefined, reuseTw
       slot.failedTwin = twin;
       return { number: n, ok: false, moved: false, reason: verdict.reason };
     }
-    await deps.traffic.admit({ containerId: twin, name, stack: to.stack, service: to.name, ip: verdict.replica.ip });
+    await deps.traffic.admit({ containerId: twin, name, stack: to.stack, service: to.name, ip: verdict.replica.ip, specHash: to.specHash });
     await retire(slot, grace, deps);
     await deps.backend.renameContainer(twin, slot.op.name);
     await deps.traffic.renamed(twin, slot.op.name);
@@ -194,7 +194,7 @@ async function moveSlot(slot: SlotState, to: DesiredService | undefined, reuseTw
   slot.current = id;
   const verdict = await deps.readiness.untilReady(id, slot.op.name, to, deadline());
   if (!verdict.ok) return { number: n, ok: false, moved: true, reason: verdict.reason };
-  await deps.traffic.admit({ containerId: id, name: slot.op.name, stack: to.stack, service: to.name, ip: verdict.replica.ip });
+  await deps.traffic.admit({ containerId: id, name: slot.op.name, stack: to.stack, service: to.name, ip: verdict.replica.ip, specHash: to.specHash });
   return { number: n, ok: true, moved: true };
 }
 

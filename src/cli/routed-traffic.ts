@@ -8,7 +8,7 @@ import type { AdmittedReplica, Traffic } from '../apply/traffic.js';
 import type { DesiredState } from '../desired/model.js';
 import type { Logger } from '../logging/logger.js';
 import type { ObservedContainer, ObservedState } from '../observed/model.js';
-import { buildRoutingTable, type BuiltTable } from '../router/routes.js';
+import { buildRoutingTable, type BuiltTable, type TableCertificate } from '../router/routes.js';
 
 export interface RoutedTrafficOptions {
   httpPort: number;
@@ -17,6 +17,8 @@ export interface RoutedTrafficOptions {
   /** Sends the table to the router; undefined without one (the table still feeds /api/endpoints). */
   push: ((table: BuiltTable['table']) => Promise<void>) | undefined;
   drain: ((backendId: string, timeoutMs: number) => Promise<void>) | undefined;
+  /** Makes sure the router holds the certificates TLS routes name, before a table naming them is pushed. */
+  certificates?: ((certs: readonly TableCertificate[], revision: string) => Promise<void>) | undefined;
   logger: Logger;
 }
 
@@ -49,7 +51,7 @@ export class RoutedTraffic implements Traffic {
   admit(replica: AdmittedReplica): Promise<void> {
     const labels = {};
     this.added.set(replica.containerId, {
-      id: replica.containerId, name: replica.name, stack: replica.stack, service: replica.service, number: 0, specHash: '', revision: '',
+      id: replica.containerId, name: replica.name, stack: replica.stack, service: replica.service, number: 0, specHash: replica.specHash, revision: '',
       state: 'running', health: undefined, labels, image: '', ip: replica.ip, lastRun: undefined, healthcheck: undefined,
     });
     return this.rebuild();
@@ -100,8 +102,17 @@ export class RoutedTraffic implements Traffic {
     this.built = built;
     const push = this.opts.push;
     if (push === undefined) return Promise.resolve();
+    const certificates = this.opts.certificates;
+    const revision = this.base.desired.revision;
     // Each push sends the newest table at its turn, so a burst of changes costs one push per change at most and never reorders.
-    const step = this.pushing.then(() => push(this.table()));
+    const step = this.pushing.then(async () => {
+      const certs = this.built?.certificates ?? [];
+      if (certificates !== undefined && certs.length > 0) {
+        // A certificate that cannot be read leaves its routes without it (their handshakes fail); every other route is pushed all the same.
+        await certificates(certs, revision).catch((err: unknown) => this.opts.logger.warn({ err, certificates: certs.map((c) => `${c.certificate.name}+${c.key.name}`) }, 'cannot hand a TLS certificate to the router'));
+      }
+      await push(this.table());
+    });
     this.pushing = step.catch((err: unknown) => this.opts.logger.warn({ err }, 'cannot push the routing table'));
     return this.pushing;
   }

@@ -31,6 +31,7 @@ import { isReadyReplica } from '../status/service-health.js';
 import { readinessGate } from '../apply/readiness.js';
 import type { Traffic } from '../apply/traffic.js';
 import { checkDataDir, createPassContext, probeRunner } from './context.js';
+import { certificateHandover } from './route-certificates.js';
 import { RoutedTraffic } from './routed-traffic.js';
 import { startRouterSupervisor } from './router-mode.js';
 import type { RouterClient } from '../router/client.js';
@@ -128,6 +129,7 @@ async function lead(settings: Settings, logger: Logger, token: ApiToken, stopped
   const deploys = new DeployEvents((event) => notifier.emit(event));
   const status = createStatusReporter(settings, base, logger, async () => ({ probes: prober.verdicts(), crashLoops: await healer.crashLoops() }), (stacks, revert) => deploys.passEnded(outcomesFromStatus(stacks, revert), crashLoopsFromStatus(stacks)));
   const router = await startRouterSupervisor(settings, logger);
+  if (router !== undefined) metrics.routerText = () => router.client.metrics();
   // The replicas of the newest snapshot, to tell the router's backends apart by service and revision.
   let replicas: ObservedState['containers'] = [];
   const stopSampler = router === undefined ? undefined : startTrafficSampler(feed, { sample: async () => countersFromRouterStats((await router.client.stats()).backends, replicas) });
@@ -138,6 +140,7 @@ async function lead(settings: Settings, logger: Logger, token: ApiToken, stopped
     notReady: (id) => prober.isNotReady(id),
     push: router === undefined ? undefined : async (table) => void (await router.client.pushTable(table)),
     drain: router === undefined ? undefined : async (id, ms) => void (await router.client.drain(id, ms)),
+    certificates: router === undefined ? undefined : certificateHandover(router.client, base.contents ?? { env: {}, ageKeyFile: undefined }, (revision, id) => base.source.readBlob(revision, id)),
     logger,
   });
   // A replica on its way out is no longer probed: its liveness must not race the stop (or remove it from under the rollout).

@@ -8,6 +8,7 @@ import { parseDurationMs } from '../manifests/units.js';
 import { parseAuthor } from '../source/author.js';
 import { parseSyncWindow, type SyncWindow } from '../reconciler/sync-window.js';
 import { parseAdminAddress, type TcpAdminAddress } from '../router/address.js';
+import { DEFAULT_LIMITS, trustedProxyProblem, type EdgeLimits } from '../router/limits.js';
 import { VERSION } from '../version.js';
 import { formatCidr, parseCidr, type SubnetPoolSpec } from '../backends/docker/cidr.js';
 
@@ -35,6 +36,12 @@ export interface Settings {
   routerAdmin: TcpAdminAddress | undefined;
   /** CAPSTAN_ROUTER_TOKEN, from the environment only: the admin token of a TCP admin API (else the router generates one). */
   routerToken: string | undefined;
+  /** The router's timeouts, connection caps and trusted proxies. */
+  routerLimits: EdgeLimits;
+  /** The router's HTTPS entry, open while some route has `tls`. */
+  httpsPort: number;
+  /** For routes with `tls: { acme: true }`: the ACME directory, the account's contact, and a CA to trust for the directory (a test server's). */
+  acme: { directory: string; email: string | undefined; caFile: string | undefined } | undefined;
   listen: string;
   backend: 'docker' | 'swarm';
   logFormat: 'json' | 'pretty';
@@ -105,6 +112,10 @@ const SOURCES = {
   dataDir: 'CAPSTAN_DATA_DIR',
   statusBranch: 'CAPSTAN_STATUS_BRANCH',
   httpPort: 'CAPSTAN_HTTP_PORT',
+  httpsPort: 'CAPSTAN_HTTPS_PORT',
+  acmeDirectory: 'CAPSTAN_ACME_DIRECTORY',
+  acmeEmail: 'CAPSTAN_ACME_EMAIL',
+  acmeCa: 'CAPSTAN_ACME_CA',
   router: 'CAPSTAN_ROUTER',
   routerImage: 'CAPSTAN_ROUTER_IMAGE',
   routerAdmin: 'CAPSTAN_ROUTER_ADMIN',
@@ -121,6 +132,14 @@ const SOURCES = {
   profiles: 'COMPOSE_PROFILES',
   secretsDir: 'CAPSTAN_SECRETS_DIR',
   policy: 'CAPSTAN_POLICY',
+  headTimeout: 'CAPSTAN_HEAD_TIMEOUT',
+  bodyTimeout: 'CAPSTAN_BODY_TIMEOUT',
+  keepAliveTimeout: 'CAPSTAN_KEEP_ALIVE_TIMEOUT',
+  tunnelIdleTimeout: 'CAPSTAN_TUNNEL_IDLE_TIMEOUT',
+  l4IdleTimeout: 'CAPSTAN_L4_IDLE_TIMEOUT',
+  maxConnections: 'CAPSTAN_MAX_CONNECTIONS',
+  maxConnectionsPerIp: 'CAPSTAN_MAX_CONNECTIONS_PER_IP',
+  trustedProxies: 'CAPSTAN_TRUSTED_PROXIES',
   subnetPool: 'CAPSTAN_SUBNET_POOL',
   subnetSize: 'CAPSTAN_SUBNET_SIZE',
   commitStatus: 'CAPSTAN_COMMIT_STATUS',
@@ -146,6 +165,15 @@ const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
   return ms;
 });
 const port = z.coerce.number().int().min(0).max(65535);
+const connections = z.coerce.number().int().min(1).max(1_000_000);
+const proxies = z.union([z.string(), z.array(z.string())]).transform((v, ctx) => {
+  const entries = (typeof v === 'string' ? v.split(',') : v).map((s) => s.trim()).filter((s) => s !== '');
+  for (const e of entries) {
+    const problem = trustedProxyProblem(e);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+  }
+  return Object.freeze(entries);
+});
 const flag = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')]);
 const httpUrl = z.string().regex(/^https?:\/\/[^\s]+$/, 'use an http(s) URL');
 const list = z.union([z.string(), z.array(z.string())]).transform((v) => (typeof v === 'string' ? v.split(',') : v).map((s) => s.trim()).filter((s) => s !== ''));
@@ -179,6 +207,10 @@ const schema = z.object({
   dataDir: z.string().min(1).default('.capstan'),
   statusBranch: z.string().min(1).default('capstan/status'),
   httpPort: port.default(8000),
+  httpsPort: port.default(8443),
+  acmeDirectory: z.string().url('use the directory URL, e.g. https://acme-v02.api.letsencrypt.org/directory').optional(),
+  acmeEmail: z.string().email().optional(),
+  acmeCa: z.string().min(1).optional(),
   router: z.enum(['process', 'container', 'none']).default('process'),
   routerImage: z.string().min(1).default(`capstan:${VERSION}`),
   routerAdmin: z.string().transform((v, ctx) => {
@@ -213,6 +245,14 @@ const schema = z.object({
   profiles: list.default([]),
   secretsDir: z.string().min(1).optional(),
   policy: z.string().min(1).optional(),
+  headTimeout: duration.default(DEFAULT_LIMITS.headTimeoutMs),
+  bodyTimeout: duration.default(DEFAULT_LIMITS.bodyTimeoutMs),
+  keepAliveTimeout: duration.default(DEFAULT_LIMITS.keepAliveTimeoutMs),
+  tunnelIdleTimeout: duration.default(DEFAULT_LIMITS.tunnelIdleTimeoutMs),
+  l4IdleTimeout: duration.default(DEFAULT_LIMITS.l4IdleTimeoutMs),
+  maxConnections: connections.default(DEFAULT_LIMITS.maxConnections),
+  maxConnectionsPerIp: connections.default(DEFAULT_LIMITS.maxConnectionsPerIp),
+  trustedProxies: proxies.default(DEFAULT_LIMITS.trustedProxies),
   // `none` is null here: zod would put the default in place of an undefined.
   subnetPool: z.string().transform((v, ctx) => {
     if (v === 'none') return null;
@@ -250,7 +290,16 @@ export function resolveSettings(flags: RawSettings, env: NodeJS.ProcessEnv, file
     const where = name in SOURCES ? `--${kebab(name)} (${SOURCES[name]})` : 'settings';
     throw new ConfigError(`${where}: ${issue?.message ?? 'invalid'}`, 'run `capstan --help` for the accepted values');
   }
-  const { interval, syncWindow, subnetPool, subnetSize, ...rest } = parsed.data;
+  const { acmeDirectory, acmeEmail, acmeCa, ...settled } = parsed.data;
+  if (acmeDirectory === undefined && (acmeEmail !== undefined || acmeCa !== undefined)) {
+    throw new ConfigError('--acme-email and --acme-ca need --acme-directory', 'set --acme-directory (CAPSTAN_ACME_DIRECTORY) to the ACME directory URL');
+  }
+  const acme = acmeDirectory === undefined ? undefined : Object.freeze({ directory: acmeDirectory, email: acmeEmail, caFile: acmeCa });
+  const { interval, syncWindow, headTimeout, bodyTimeout, keepAliveTimeout, tunnelIdleTimeout, l4IdleTimeout, maxConnections, maxConnectionsPerIp, trustedProxies, subnetPool, subnetSize, ...rest } = settled;
+  const routerLimits: EdgeLimits = Object.freeze({
+    headTimeoutMs: headTimeout, bodyTimeoutMs: bodyTimeout, keepAliveTimeoutMs: keepAliveTimeout, tunnelIdleTimeoutMs: tunnelIdleTimeout, l4IdleTimeoutMs: l4IdleTimeout,
+    maxConnections, maxConnectionsPerIp, trustedProxies,
+  });
   if (subnetPool !== null && subnetSize < subnetPool.prefix) {
     throw new ConfigError(`--subnet-size ${subnetSize} (CAPSTAN_SUBNET_SIZE): subnets cannot be larger than their pool ${formatCidr(subnetPool)}`, `use a --subnet-size of ${subnetPool.prefix} or more (default 24)`);
   }
@@ -272,6 +321,8 @@ export function resolveSettings(flags: RawSettings, env: NodeJS.ProcessEnv, file
     webhookSecret,
     ageKeyFile: env['CAPSTAN_AGE_KEY_FILE'] === '' ? undefined : env['CAPSTAN_AGE_KEY_FILE'],
     routerToken,
+    routerLimits,
+    acme,
     subnetPool: subnetPool === null ? undefined : Object.freeze({ pool: Object.freeze(subnetPool), size: subnetSize }),
     leaseImage: rest.leaseImage ?? rest.routerImage,
     forgeApi: rest.forgeApi,

@@ -24,11 +24,12 @@ export function canonicalJson(value: unknown): string {
 
 /**
  * Full 64-hex sha256 of the spec without `replicas`, `update`, `rollback`,
- * `pullPolicy` and `x-capstan.image_update`: they say how and when Capstan
- * acts, not what a container is.
+ * `pullPolicy`, `x-capstan.image_update` and `routeTls`: they say how and when
+ * Capstan acts, not what a container is (a route's certificate content follows
+ * its own digest).
  */
 export function specHash(spec: ServiceSpec): string {
-  const { replicas: _replicas, update: _update, rollback: _rollback, pullPolicy: _pull, ...rest } = spec;
+  const { replicas: _replicas, update: _update, rollback: _rollback, pullPolicy: _pull, routeTls: _routeTls, ...rest } = spec;
   const { imageUpdate: _imageUpdate, ...capstan } = rest.capstan;
   return createHash('sha256').update(canonicalJson({ ...rest, capstan })).digest('hex');
 }

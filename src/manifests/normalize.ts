@@ -8,6 +8,7 @@
 import { posix } from 'node:path';
 import { normalizeBuild } from './build.js';
 import { resolveFileDef, serviceFiles, type FileKind, type HostFiles, type ResolvedDef } from './files.js';
+import { routeTlsFiles } from './route-tls.js';
 import type { CapstanExtension, IpamSpec, MountSpec, NetworkSpec, PortSpec, ProbeSpec, ServiceSpec, StackSpec, UpdateConfig, VolumeSpec } from './model.js';
 import { classifyBindSource } from './binds.js';
 import { parseDotenv } from './dotenv.js';
@@ -253,6 +254,7 @@ function normalizeService(
   const taken = new Set<string>();
   const secrets = serviceFiles('secret', s.secrets ?? [], declared.files.secret, base, fp, taken);
   const configs = serviceFiles('config', s.configs ?? [], declared.files.config, base, fp, taken);
+  const routeTls = routeTlsFiles(capstanRaw['route'], declared.files.secret, [...base, 'x-capstan', 'route'], fp);
   if (s.read_only === true && secrets.length + configs.length > 0) {
     fp.error([...base, 'read_only'], '`read_only: true` cannot be combined with secrets or configs yet', 'Capstan writes them into the container\'s file system before it starts, which a read-only root file system refuses; drop `read_only`, or mount the files with `volumes:`', 'key');
   }
@@ -264,6 +266,7 @@ function normalizeService(
     ...(Object.keys(addresses).length === 0 ? {} : { networkAddresses: addresses }),
     ...(secrets.length === 0 ? {} : { secrets }),
     ...(configs.length === 0 ? {} : { configs }),
+    ...(routeTls === undefined ? {} : { routeTls }),
     command: s.command ?? undefined,
     entrypoint: s.entrypoint ?? undefined,
     environment: buildEnvironment(ctx, base, s, raw),
