@@ -17,10 +17,10 @@ export const DEFAULT_CAPABILITIES: ReadonlySet<string> = new Set([
 ]);
 
 /** Host files a container may read without an exception: harmless, and what many images expect. */
-export const HARMLESS_HOST_FILES: ReadonlySet<string> = new Set(['/etc/localtime', '/etc/timezone']);
+const HARMLESS_HOST_FILES: ReadonlySet<string> = new Set(['/etc/localtime', '/etc/timezone']);
 
 /** The namespaced sysctls Kubernetes calls safe (pod isolation holds, no host-wide effect). */
-export const SAFE_SYSCTLS: ReadonlySet<string> = new Set([
+const SAFE_SYSCTLS: ReadonlySet<string> = new Set([
   'kernel.shm_rmid_forced', 'net.ipv4.ip_local_port_range', 'net.ipv4.ip_unprivileged_port_start', 'net.ipv4.tcp_syncookies', 'net.ipv4.ping_group_range',
   'net.ipv4.ip_local_reserved_ports', 'net.ipv4.tcp_keepalive_time', 'net.ipv4.tcp_fin_timeout', 'net.ipv4.tcp_keepalive_intvl', 'net.ipv4.tcp_keepalive_probes',
 ]);
@@ -31,7 +31,7 @@ const LOCAL_LOG_DRIVERS: ReadonlySet<string> = new Set(['json-file', 'local', 'j
 const NETWORK_LOG_DRIVERS: ReadonlySet<string> = new Set(['syslog', 'gelf', 'fluentd', 'splunk', 'awslogs', 'gcplogs', 'logentries']);
 
 /** Label prefixes Capstan and Compose read to decide what they own. */
-export const RESERVED_LABEL_PREFIXES = ['io.capstan.', 'com.docker.compose.'] as const;
+const RESERVED_LABEL_PREFIXES = ['io.capstan.', 'com.docker.compose.'] as const;
 
 export interface BaselineInput {
   stack: StackSpec;

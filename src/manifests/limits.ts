@@ -9,7 +9,7 @@ import type { StackSpec } from './model.js';
 import type { PathSegment } from './parse-yaml.js';
 import type { FileProblems } from './problems.js';
 
-export interface Limits {
+export interface ManifestLimits {
   /** Bytes of one manifest file (a stack file, an included or extended file, an env file). */
   fileBytes: number;
   /** Keys of one YAML mapping. */
@@ -25,7 +25,7 @@ export interface Limits {
 }
 
 /** Docker refuses container names and hostnames past these lengths: 63 keeps `<stack>-<service>-<n>` a valid DNS label. */
-export const DEFAULT_LIMITS: Limits = Object.freeze({
+export const DEFAULT_MANIFEST_LIMITS: ManifestLimits = Object.freeze({
   fileBytes: 1024 * 1024,
   keysPerMapping: 10_000,
   servicesPerStack: 200,
@@ -35,7 +35,7 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
 });
 
 /** Keys of `limits:` in the policy file, as users write them. */
-export const LIMIT_KEYS: Readonly<Record<keyof Limits, string>> = {
+export const LIMIT_KEYS: Readonly<Record<keyof ManifestLimits, string>> = {
   fileBytes: 'file_bytes',
   keysPerMapping: 'keys_per_mapping',
   servicesPerStack: 'services_per_stack',
@@ -44,7 +44,7 @@ export const LIMIT_KEYS: Readonly<Record<keyof Limits, string>> = {
   nameLength: 'name_length',
 };
 
-const where = (key: keyof Limits): string => `limits.${LIMIT_KEYS[key]} in the operator's --policy file`;
+const where = (key: keyof ManifestLimits): string => `limits.${LIMIT_KEYS[key]} in the operator's --policy file`;
 
 export interface LimitsInput {
   stack: StackSpec;
@@ -56,7 +56,7 @@ export interface LimitsInput {
   fpOfDeclaration: (section: 'networks' | 'volumes', key: string) => FileProblems;
 }
 
-export function checkLimits(input: LimitsInput, limits: Limits): void {
+export function checkLimits(input: LimitsInput, limits: ManifestLimits): void {
   const { stack } = input;
   const tooLong = (name: string): boolean => name.length > limits.nameLength;
   const shown = (name: string): string => JSON.stringify(name.length > 40 ? `${name.slice(0, 37)}...` : name);

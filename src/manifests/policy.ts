@@ -8,14 +8,14 @@
 
 import { z } from 'zod';
 import type { ValidationError } from '../errors.js';
-import { DEFAULT_LIMITS, LIMIT_KEYS, type Limits } from './limits.js';
+import { DEFAULT_MANIFEST_LIMITS, LIMIT_KEYS, type ManifestLimits } from './limits.js';
 import { parseYaml, toPlain } from './parse-yaml.js';
 import type { PathSegment } from './parse-yaml.js';
 import { Problems, type FileProblems } from './problems.js';
 import { suggest } from './suggest.js';
 import { reportZodIssues } from './zod-issues.js';
 
-export const FIXED_RULES = ['privileged', 'host_network', 'host_pid', 'host_ipc', 'docker_socket', 'unconfined'] as const;
+const FIXED_RULES = ['privileged', 'host_network', 'host_pid', 'host_ipc', 'docker_socket', 'unconfined'] as const;
 const PARAM_RULES = ['cap:', 'host_path:', 'device:', 'sysctl:', 'security_opt:', 'logging:', 'external_network:', 'external_volume:'] as const;
 const RULES_TEXT = `${FIXED_RULES.join(', ')}, cap:<NAME>, host_path:<absolute path>, device:<absolute path>, sysctl:<name>, security_opt:<seccomp|apparmor|label|...>, logging:<driver>, external_network:<name>, external_volume:<name>`;
 
@@ -28,7 +28,7 @@ export interface OperatorPolicy {
   allow: Grants;
   /** Stack (or "*": every stack) → rules the repository may grant that stack ("*": any rule). */
   delegate: Grants;
-  limits: Limits;
+  limits: ManifestLimits;
 }
 
 /** What validation asks of the policy in force. */
@@ -36,11 +36,11 @@ export interface Policy {
   allows(stack: string, rule: string): boolean;
   /** Where and how to allow it, e.g. `to allow it, add to capstan.yaml: policy: { … }`. */
   hint(stack: string, rule: string): string;
-  limits: Limits;
+  limits: ManifestLimits;
 }
 
 /** One rule token, normalized (`cap:net_admin` → `cap:NET_ADMIN`), or why it is not one. */
-export function parseRule(value: string, wildcard = false): string | { error: string } {
+function parseRule(value: string, wildcard = false): string | { error: string } {
   const v = value.trim();
   if (wildcard && v === '*') return v;
   if ((FIXED_RULES as readonly string[]).includes(v)) return v;
@@ -137,8 +137,8 @@ export function parseOperatorPolicy(file: string, text: string): { policy: Opera
   const { data } = parseWith(operatorSchema, file, text, problems, (depth) => (depth === 0 ? ['stacks', 'limits', 'delegate'] : depth === 1 ? Object.values(LIMIT_KEYS) : ['allow']));
   const errors = problems.sorted().errors;
   if (data === undefined || errors.length > 0) return { policy: undefined, errors };
-  const limits = { ...DEFAULT_LIMITS };
-  for (const [name, key] of Object.entries(LIMIT_KEYS) as [keyof Limits, string][]) {
+  const limits = { ...DEFAULT_MANIFEST_LIMITS };
+  for (const [name, key] of Object.entries(LIMIT_KEYS) as [keyof ManifestLimits, string][]) {
     const v = data.limits?.[key];
     if (v !== undefined) limits[name] = v;
   }
@@ -173,7 +173,7 @@ const quote = (rule: string): string => (/^[a-z_]+$/.test(rule) ? rule : JSON.st
 export function effectivePolicy(operator: OperatorPolicy | undefined, repo: Grants, repoFile: string): Policy {
   const repoHint = (stack: string, rule: string): string => `to allow it, add to ${repoFile}: policy: { stacks: { ${stack}: { allow: [${quote(rule)}] } } }`;
   if (operator === undefined) {
-    return { allows: (stack, rule) => (repo.get(stack) ?? []).some((g) => covers(g, rule)), hint: repoHint, limits: DEFAULT_LIMITS };
+    return { allows: (stack, rule) => (repo.get(stack) ?? []).some((g) => covers(g, rule)), hint: repoHint, limits: DEFAULT_MANIFEST_LIMITS };
   }
   return {
     allows: (stack, rule) => [...(operator.allow.get(stack) ?? []), ...(repo.get(stack) ?? [])].some((g) => covers(g, rule)),
