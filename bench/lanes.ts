@@ -300,7 +300,7 @@ async function noopPasses(repo: Repo, dataDir: string, instance: string, rounds:
   const ctx = await createPassContext(settings, silentLogger());
   const model = await ctx.desired.loadRevision(await ctx.source.resolve());
   const deps: StackPassDeps = {
-    backend: ctx.backend, instance, publishPorts: ctx.publishPorts, contents: ctx.contents, materialize: (r) => ctx.source.materialize(r),
+    backend: ctx.backend, instance, publishPorts: ctx.publishPorts, contents: ctx.contents, materialize: (r) => ctx.source.materialize(r), readBlob: (r, blob) => ctx.source.readBlob(r, blob),
     rollout: ctx.rollout, parallelism: settings.parallelism, logger: silentLogger(), now: Date.now, syncAllowed: () => true, force: false, hooks: undefined, report: undefined,
   };
   const memory = new Map([...model.stacks.keys()].map((s) => [s, newLaneMemory()]));

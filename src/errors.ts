@@ -28,6 +28,8 @@ export type ErrorCode =
   | 'E_ROLLOUT_HELD'
   | 'E_BUILD'
   | 'E_SECRET'
+  | 'E_NOT_OWNED'
+  | 'E_BIND_SOURCE'
   | 'E_SUBNET_POOL_EXHAUSTED'
   | 'E_LEADERSHIP'
   | 'E_IMAGE_PULL'
@@ -149,12 +151,38 @@ export class DockerApiError extends CapstanError {
   }
 }
 
-/** A container name Capstan wants is held by an object it does not own. Never resolved by deleting. */
+/**
+ * A container name Capstan wants is held by an object that is not this
+ * service's replica: one it does not own, or one whose labels name another
+ * instance, stack or service (`owner` says whose). Never resolved by deleting.
+ */
 export class NameConflictError extends CapstanError {
-  constructor(name: string, holderId: string) {
-    super('E_NAME_CONFLICT', `container name ${name} is taken by ${holderId.slice(0, 12)}, which Capstan does not own`, {
+  constructor(name: string, holderId: string, owner?: string) {
+    super('E_NAME_CONFLICT', `container name ${name} is taken by ${holderId.slice(0, 12)}, ${owner === undefined ? 'which Capstan does not own' : `which belongs to ${owner}`}`, {
       data: { name, holderId },
-      hint: `rename or remove that container yourself (docker rm -f ${name}); Capstan never deletes objects without its labels`,
+      hint: owner === undefined
+        ? `rename or remove that container yourself (docker rm -f ${name}); Capstan never deletes objects without its labels`
+        : 'give one of the two services another name (container_name, or rename the stack or service); Capstan removes a container only when its own labels name this stack and service',
+    });
+  }
+}
+
+/** A network or volume of the name a stack needs exists but is not this instance's: it is never joined or mounted implicitly. */
+export class NotOwnedError extends CapstanError {
+  constructor(kind: 'network' | 'volume', name: string, owner: string) {
+    super('E_NOT_OWNED', `${kind} ${name} exists and belongs to ${owner}, not to this instance`, {
+      data: { kind, name, owner },
+      hint: `to share it on purpose, declare it \`external: true\` (allowed by policy for volumes); otherwise give the ${kind} another \`name:\` or remove the other one yourself`,
+    });
+  }
+}
+
+/** A bind source on the host is not what the manifest names: a symbolic link appeared in its path (a container could have planted it). */
+export class BindSourceError extends CapstanError {
+  constructor(stack: string, service: string, path: string, reason: string) {
+    super('E_BIND_SOURCE', `${stack}/${service}: bind source ${path} ${reason}`, {
+      data: { stack, service, path },
+      hint: 'the container is not created; remove the link (a container that could write there may have planted it) and Capstan creates the directory again',
     });
   }
 }

@@ -23,6 +23,7 @@ function commonOptions(cmd: Command): Command {
     .option('--allow-env <names>', 'operator env vars manifests may interpolate, comma-separated, PREFIX_* allowed [CAPSTAN_ALLOW_ENV]')
     .option('--profile <names>', 'active Compose profiles, comma-separated, * for all [COMPOSE_PROFILES]')
     .option('--secrets-dir <dir>', 'the only host directory manifests may read secret/config files from (absolute `file:`) [CAPSTAN_SECRETS_DIR] (default: none)')
+    .option('--policy <file>', "the operator's policy: exceptions, limits, and what the repository's capstan.yaml may grant itself [CAPSTAN_POLICY] (default: none: the repository grants its own, with a warning)")
     .option('--config <file>', 'settings file (default: ./capstan.yaml when present)')
     .addOption(new Option('--log-format <format>', 'log format on stderr [CAPSTAN_LOG_FORMAT] (default: json)').choices(['json', 'pretty']))
     .option('--log-level <level>', 'trace|debug|info|warn|error|silent [CAPSTAN_LOG_LEVEL] (default: info)');
@@ -82,7 +83,7 @@ function withSettings(cmd: Command, action: (settings: Settings, logger: Logger,
       dataDir: opts.dataDir, statusBranch: opts.statusBranch, httpPort: opts.httpPort, router: opts.router, routerImage: opts.routerImage, routerAdmin: opts.routerAdmin ?? opts.admin,
       listen: opts.listen, backend: opts.backend, logFormat: opts.logFormat, logLevel: opts.logLevel,
       parallelism: opts.parallelism, allowEnv: opts.allowEnv, gitAuthor: opts.gitAuthor, autoRevert: opts.autoRevert, resync: opts.resync, syncWindow: opts.syncWindow,
-      profiles: opts.profile, secretsDir: opts.secretsDir, metricsPublic: opts.metricsPublic, subnetPool: opts.subnetPool, subnetSize: opts.subnetSize,
+      profiles: opts.profile, secretsDir: opts.secretsDir, policy: opts.policy, metricsPublic: opts.metricsPublic, subnetPool: opts.subnetPool, subnetSize: opts.subnetSize,
       engineLease: opts.engineLease, leaseImage: opts.leaseImage,
       commitStatus: opts.commitStatus, forgeApi: opts.forgeApi, forgeRepo: opts.forgeRepo, statusUrl: opts.statusUrl, notifyWebhook: opts.notifyWebhook,
       headTimeout: opts.headTimeout, bodyTimeout: opts.bodyTimeout, keepAliveTimeout: opts.keepAliveTimeout, tunnelIdleTimeout: opts.tunnelIdleTimeout,
@@ -205,7 +206,8 @@ export function buildProgram(): Command {
       .option('--admin <127.0.0.1:port>', 'serve the admin API on this loopback port instead, every request carrying Authorization: Bearer <token> (CAPSTAN_ROUTER_TOKEN, else generated and written 0600 to <data-dir>/router/admin.token) [CAPSTAN_ROUTER_ADMIN]')
       .option('--access-log', 'log one line per request (off by default: it costs throughput)', false)
       .option('--grace <ms>', 'on SIGTERM, how long in-flight work may finish', '10000')
-      .option('--config <file>', 'settings file (default: ./capstan.yaml when present)')
+      .option('--policy <file>', "the operator's policy: exceptions, limits, and what the repository's capstan.yaml may grant itself [CAPSTAN_POLICY] (default: none: the repository grants its own, with a warning)")
+    .option('--config <file>', 'settings file (default: ./capstan.yaml when present)')
       .addOption(new Option('--log-format <format>', 'log format on stderr [CAPSTAN_LOG_FORMAT] (default: json)').choices(['json', 'pretty']))
       .option('--log-level <level>', 'trace|debug|info|warn|error|silent [CAPSTAN_LOG_LEVEL] (default: info)'),
     async (settings, logger, cmd) => {

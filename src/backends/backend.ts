@@ -12,8 +12,10 @@ export interface DeployContext {
   instance: string;
   /** Full sha of the commit being deployed; stamped on every object. */
   revision: string;
-  /** Directory holding the repository's files at `revision`; relative bind mounts resolve against it. Undefined when no service needs it. */
+  /** Directory holding the repository's files at `revision`; tracked relative bind sources resolve against it. Undefined when no service needs it. */
   checkoutDir: string | undefined;
+  /** Absolute `<data-dir>/binds`: data directories of relative binds live below it, per stack, across revisions. */
+  bindsDir?: string;
   /** False when the router serves published TCP ports (DESIGN §8): containers then bind no host port for them. */
   publishPorts: boolean;
   /** Content of secrets and configs, read (and decrypted) only when a container that uses them is created. */

@@ -10,13 +10,14 @@ import { isSyncAllowed } from '../config/sync-window.js';
 import { applyRevision } from '../reconciler/one-shot.js';
 import type { DesiredState } from '../desired/model.js';
 import { routerClient } from '../router/client.js';
-import { createPassContext, routerServesPorts } from './context.js';
+import { checkDataDir, createPassContext, routerServesPorts } from './context.js';
 import { stderrProgress } from './progress-line.js';
 import { createStatusReporter } from './status-reporter.js';
 
 export async function applyCommand(settings: Settings, logger: Logger, opts: { force: boolean } = { force: false }): Promise<number> {
   const progress = stderrProgress(logger);
   const ctx = { ...(await createPassContext(settings, logger)), progress };
+  await checkDataDir(settings, logger);
   const status = createStatusReporter(settings, logger);
   const revision = await ctx.source.resolve();
   const model = await ctx.desired.loadRevision(revision);

@@ -2,6 +2,7 @@
 // The Docker backend is created lazily: dockerode is heavy to import, and
 // `validate` or `plan` errors should not pay for it.
 
+import { resolve as resolvePath } from 'node:path';
 import type { RolloutSupport } from '../apply/rollout.js';
 import { fileHeldRollouts, heldRolloutsFile } from '../apply/held-rollouts.js';
 import { fileRolloutStore, rolloutsDir } from '../apply/rollout-store.js';
@@ -12,6 +13,8 @@ import { runProbe, type ExecClient } from '../health/probes.js';
 import { allowedEnvironment, requireRepo, type Settings } from '../config/settings.js';
 import type { Logger } from '../logging/logger.js';
 import { DesiredLoader } from '../reconciler/desired-source.js';
+import { offThreadLoader } from '../reconciler/off-thread.js';
+import { readOperatorPolicy, resolveHostPath } from '../config/policy-file.js';
 import type { PassContext } from '../reconciler/pass.js';
 import { credentialsFromEnv } from '../source/credentials.js';
 import { openSource } from '../source/git-source.js';
@@ -25,7 +28,8 @@ export async function createBackend(settings: Settings, logger: Logger): Promise
   return createDockerBackend({ logger, subnetPool: settings.subnetPool });
 }
 
-export async function createPassContext(settings: Settings, logger: Logger): Promise<PassContext> {
+/** `offThread`: validate commits in a worker thread (the daemon, whose API and healing must not stop for a big commit). */
+export async function createPassContext(settings: Settings, logger: Logger, opts: { offThread?: boolean } = {}): Promise<PassContext> {
   const source = openSource({
     repo: requireRepo(settings),
     branch: settings.branch,
@@ -34,12 +38,19 @@ export async function createPassContext(settings: Settings, logger: Logger): Pro
     logger,
   });
   const env = allowedEnvironment(settings, process.env);
-  const desired = new DesiredLoader({ source, path: settings.path, env, profiles: settings.profiles, secretsDir: settings.secretsDir, logger });
+  const operatorPolicy = await readOperatorPolicy(settings.policy);
+  const desired = new DesiredLoader({ source, path: settings.path, env, profiles: settings.profiles, secretsDir: settings.secretsDir, operatorPolicy, resolveHostPath, logger, ...(opts.offThread === true ? { validate: offThreadLoader() } : {}) });
   const backend = await createBackend(settings, logger);
   const rollout = rolloutSupport(settings, new Prober({ now: Date.now, run: probeRunner(), onFailed: () => undefined }));
   const contents = { env, ageKeyFile: settings.ageKeyFile };
   const digests = new DigestChecker(new RegistryClient({ credentials: dockerCredentials() }), logger);
-  return { source, backend, desired, instance: settings.instance, parallelism: settings.parallelism, publishPorts: routerServesPorts(settings) === false, contents, rollout, logger, digests };
+  return { source, backend, desired, instance: settings.instance, parallelism: settings.parallelism, publishPorts: routerServesPorts(settings) === false, contents, rollout, logger, digests, dataDir: resolvePath(settings.dataDir) };
+}
+
+/** When Capstan runs in a container, says so if the engine cannot see the data dir at the same path (relative binds live there). */
+export async function checkDataDir(settings: Settings, logger: Logger): Promise<void> {
+  const [{ connectDocker }, { checkDataDirVisible }] = await Promise.all([import('../backends/docker/connect.js'), import('../backends/docker/self-container.js')]);
+  await checkDataDirVisible((await connectDocker()).docker, resolvePath(settings.dataDir), logger);
 }
 
 /** Rolling updates as a one-shot command runs them: no router to tell, readiness from `probes`. The daemon swaps in its router and prober. */

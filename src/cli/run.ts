@@ -21,7 +21,8 @@ import { checkListenToken, resolveApiToken, type ApiToken } from '../server/api-
 import { commitUrlOf, DashboardFeed } from '../server/dashboard/feed.js';
 import { startStandbyServer } from '../server/standby.js';
 import { credentialsFromEnv } from '../source/credentials.js';
-import { createPassContext, probeRunner } from './context.js';
+import { warnWithoutPolicy } from '../config/policy-file.js';
+import { checkDataDir, createPassContext, probeRunner } from './context.js';
 import { createNotifier } from './notifier.js';
 import { startRouterSupervisor } from './router-mode.js';
 import { createStatusReporter } from './status-reporter.js';
@@ -66,7 +67,10 @@ export async function runCommand(settings: Settings, logger: Logger): Promise<nu
 
 /** The daemon proper, once this operator leads its instance; returns when `stopped` aborts and everything has wound down. */
 async function lead(settings: Settings, logger: Logger, token: ApiToken, stopped: AbortSignal): Promise<void> {
-  const created = await createPassContext(settings, logger);
+  // Commits validate in a worker thread: the API, the events and the lanes never stop for a big one.
+  const created = await createPassContext(settings, logger, { offThread: true });
+  await checkDataDir(settings, logger);
+  warnWithoutPolicy(settings.policy, logger);
   // The dashboard's feed hears the progress of rollouts and builds (where `apply` draws lines).
   const feed = new DashboardFeed({ repo: created.source.display, commitUrl: commitUrlOf(created.source.display) });
   const base = { ...created, progress: feed };

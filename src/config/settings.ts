@@ -73,6 +73,8 @@ export interface Settings {
   profiles: readonly string[];
   /** The one operator-host directory manifests may read secret and config files from (absolute `file:`); none by default. */
   secretsDir: string | undefined;
+  /** The operator's policy file (--policy); from a flag or the environment only, never a settings file, which a repository may provide. */
+  policy: string | undefined;
   /** Where stack networks without an ipam of their own get their subnet; undefined (`--subnet-pool none`): the engine's default pools. */
   subnetPool: SubnetPoolSpec | undefined;
   /** Commit statuses per stack on each deployed sha: `auto` when the repository URL names a known forge and a token is set. */
@@ -130,6 +132,7 @@ const SOURCES = {
   syncWindow: 'CAPSTAN_SYNC_WINDOW',
   profiles: 'COMPOSE_PROFILES',
   secretsDir: 'CAPSTAN_SECRETS_DIR',
+  policy: 'CAPSTAN_POLICY',
   headTimeout: 'CAPSTAN_HEAD_TIMEOUT',
   bodyTimeout: 'CAPSTAN_BODY_TIMEOUT',
   keepAliveTimeout: 'CAPSTAN_KEEP_ALIVE_TIMEOUT',
@@ -242,6 +245,7 @@ const schema = z.object({
   syncWindow: windows.default([]),
   profiles: list.default([]),
   secretsDir: z.string().min(1).optional(),
+  policy: z.string().min(1).optional(),
   headTimeout: duration.default(DEFAULT_LIMITS.headTimeoutMs),
   bodyTimeout: duration.default(DEFAULT_LIMITS.bodyTimeoutMs),
   keepAliveTimeout: duration.default(DEFAULT_LIMITS.keepAliveTimeoutMs),
@@ -275,7 +279,8 @@ const schema = z.object({
 export function resolveSettings(flags: RawSettings, env: NodeJS.ProcessEnv, file: Record<string, unknown> = {}): Settings {
   const merged: Record<string, unknown> = {};
   for (const [name, envName] of Object.entries(SOURCES) as [SettingName, string][]) {
-    const fromFile = file[name] ?? file[kebab(name)];
+    // `policy:` of a capstan.yaml is the repository's own policy section, not the operator's file.
+    const fromFile = name === 'policy' ? undefined : (file[name] ?? file[kebab(name)]);
     const value = flags[name] ?? env[envName] ?? fromFile;
     if (value !== undefined && value !== '') merged[name] = value;
   }
@@ -307,6 +312,7 @@ export function resolveSettings(flags: RawSettings, env: NodeJS.ProcessEnv, file
     intervalMs: interval,
     repo: rest.repo,
     secretsDir: rest.secretsDir,
+    policy: rest.policy,
     imageUpdateBranch: rest.imageUpdateBranch,
     allowEnv: Object.freeze(rest.allowEnv),
     gitAuthor: Object.freeze(rest.gitAuthor),

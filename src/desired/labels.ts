@@ -28,15 +28,7 @@ export const LABEL = {
 
 export const ROUTER_ROLE = 'router';
 
-/** The name of replica `number`: the manifest's `container_name` (only allowed with one replica), else `<stack>-<service>-<n>`. */
-export function replicaName(service: { stack: string; name: string; spec: { containerName: string | undefined } }, number: number): string {
-  return service.spec.containerName ?? containerName(service.stack, service.name, number);
-}
-
-/** `<stack>-<service>-<n>`, as Compose names containers; never carries the instance. */
-export function containerName(stack: string, service: string, number: number): string {
-  return `${stack}-${service}-${number}`;
-}
+export { containerName, replicaName, twinName } from '../manifests/names.js';
 
 /**
  * An anonymous volume (`- /app/node_modules`) belongs to a replica slot, as
@@ -45,9 +37,4 @@ export function containerName(stack: string, service: string, number: number): s
  */
 export function anonymousVolumeName(stack: string, service: string, number: number, target: string): string {
   return `${stack}_${service}-${number}_${createHash('sha256').update(target).digest('hex').slice(0, 12)}`;
-}
-
-/** The name a start-first update gives the new replica while the old one still holds the replica's name. */
-export function twinName(service: { stack: string; name: string; spec: { containerName: string | undefined } }, number: number): string {
-  return `${replicaName(service, number)}-next`;
 }

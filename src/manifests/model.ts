@@ -22,8 +22,21 @@ export interface MountSpec {
   source: string;
   target: string;
   readOnly: boolean;
-  /** A bind whose source was relative in the manifest; resolved against the repository checkout at the deployed commit. */
+  /** A bind whose source was relative in the manifest (`source` is then repository-relative). */
   relative: boolean;
+  /**
+   * Relative binds of a source Git tracks: its Git id (blob or tree) at the
+   * commit. Mounted read-only from the checkout of that commit; the id is in
+   * the spec hash, so changed content rolls the service.
+   */
+  content?: string;
+  /**
+   * Relative binds of anything else (a data directory): kept writable at
+   * `<data-dir>/binds/<stack>/<source>`, the same for every revision, never
+   * deleted. A relative bind with neither field was made before this split
+   * (it pointed into a per-revision checkout).
+   */
+  persistent?: true;
 }
 
 export interface HealthcheckSpec {

@@ -10,13 +10,16 @@ import { normalizeBuild } from './build.js';
 import { resolveFileDef, serviceFiles, type FileKind, type HostFiles, type ResolvedDef } from './files.js';
 import { routeTlsFiles } from './route-tls.js';
 import type { CapstanExtension, IpamSpec, RouteSpec, MountSpec, NetworkSpec, PortSpec, ProbeSpec, ServiceSpec, StackSpec, UpdateConfig, VolumeSpec } from './model.js';
+import { classifyBindSource } from './binds.js';
 import { parseDotenv } from './dotenv.js';
 import type { Lookup } from './interpolate.js';
-import type { PathSegment } from './parse-yaml.js';
+import { oversized, type PathSegment } from './parse-yaml.js';
 import { resolveInRepo } from './paths.js';
 import type { FileProblems, Problems } from './problems.js';
 import type { RepoTree } from './repo-tree.js';
 import type { IpamInput, ResourceDef, ServiceInput, StackInput, UpdateConfigInput } from './schema.js';
+import type { RawMount } from './volumes.js';
+import { setOwn } from './own.js';
 
 export interface StackContext {
   name: string;
@@ -31,6 +34,8 @@ export interface StackContext {
   inactive?: ReadonlyMap<string, readonly string[]>;
   tree: RepoTree;
   host: HostFiles;
+  /** The file size limit, for env files (YAML files are checked as they are parsed). */
+  maxFileBytes?: number | undefined;
   /** The operator user's home, for `~` in bind sources; undefined: `~` is an error. */
   home?: string | undefined;
 }
@@ -49,7 +54,6 @@ export const DEFAULT_PROGRESS_DEADLINE_MS = 60_000;
 /** How often x-capstan.image_update lists a repository's tags when it sets no `interval`. */
 export const DEFAULT_IMAGE_UPDATE_INTERVAL_MS = 300_000;
 
-const setOwn = <V>(obj: Record<string, V>, k: string, v: V): void => void Object.defineProperty(obj, k, { value: v, enumerable: true, writable: true, configurable: true });
 
 
 function engineName(stack: string, key: string, def: ResourceDef | undefined): { engineName: string; external: boolean } {
@@ -181,9 +185,7 @@ function normalizeService(
       if (ctx.home === undefined) fp.error(at, `bind source ${JSON.stringify(m.source)} names the operator's home, which is not known here`, 'use an absolute host path');
       volumes.push({ ...m, source: posix.normalize(posix.join(ctx.home ?? '/', m.source.slice(1))), relative: false });
     } else if (m.type === 'bind' && !m.source.startsWith('/')) {
-      const resolved = resolveInRepo(ctx.dir, m.source);
-      if (resolved === undefined) fp.error(at, `bind source ${JSON.stringify(m.source)} points outside the repository`, 'keep relative bind sources inside the repository, or use an absolute host path');
-      volumes.push({ ...m, source: resolved ?? m.source, relative: true });
+      volumes.push(relativeBind(ctx, m, at));
     } else {
       volumes.push({ ...m, source: m.type === 'bind' ? posix.normalize(m.source) : m.source, relative: false });
     }
@@ -314,6 +316,26 @@ function normalizeService(
   };
 }
 
+/** A relative bind: tracked configuration (read-only, by Git id) or a persistent data directory; never out of the repository or through a symlink. */
+function relativeBind(ctx: StackContext, m: RawMount, at: PathSegment[]): MountSpec {
+  const resolved = resolveInRepo(ctx.dir, m.source);
+  if (resolved === undefined) {
+    ctx.fp.error(at, `bind source ${JSON.stringify(m.source)} points outside the repository`, 'keep relative bind sources inside the repository, or use an absolute host path (allowed by policy)');
+    return { ...m, relative: true };
+  }
+  const kind = classifyBindSource(ctx.tree, resolved);
+  switch (kind.kind) {
+    case 'symlink':
+      ctx.fp.error(at, `bind source ${JSON.stringify(m.source)} crosses the symbolic link ${kind.at} of the repository`, 'a link may point anywhere on the host; bind the directory it points to by its own path inside the repository');
+      return { ...m, source: resolved, relative: true };
+    case 'tracked':
+      if (!m.readOnly) ctx.fp.warn(at, `bind source ${JSON.stringify(m.source)} holds files Git tracks: it is mounted read-only from the deployed revision (a writable data directory holds no tracked files but .gitkeep or .gitignore)`);
+      return { ...m, source: resolved, readOnly: true, relative: true, content: kind.id };
+    case 'data':
+      return { ...m, source: resolved, relative: true, persistent: true };
+  }
+}
+
 function ipamSpec(i: IpamInput): IpamSpec {
   return {
     driver: i.driver,
@@ -351,6 +373,11 @@ function buildEnvironment(ctx: StackContext, base: PathSegment[], s: ServiceInpu
     const content = ctx.files.get(path);
     if (content === undefined) {
       if (ref.required) ctx.fp.error(at, `env_file ${JSON.stringify(ref.path)} not found (looked for ${path})`, 'add the file to the repository, or mark it `required: false`');
+      return;
+    }
+    const tooBig = oversized(content, ctx.maxFileBytes);
+    if (tooBig !== undefined) {
+      ctx.all.errorAtPos(path, { line: 1, col: 1 }, '', tooBig);
       return;
     }
     const parsed = parseDotenv(content, ctx.lookup);

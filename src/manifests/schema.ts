@@ -12,6 +12,7 @@ import { shellSplit } from './shell-split.js';
 import { parseBytes, parseDurationMs, parseNanoCpus, parseNonNegativeInt } from './units.js';
 import type { RawMount } from './volumes.js';
 import { classifySource, homeBind, parseVolumeShort, VOLUME_NAME } from './volumes.js';
+import { setOwn } from './own.js';
 
 type Ctx = z.core.$RefinementCtx;
 
@@ -52,7 +53,6 @@ const str = z.string({ error: 'expected a string' });
 const strOrNum = z.union([z.string(), z.number()], { error: 'expected a string or a number' });
 const scalarValue = z.union([z.string(), z.number(), z.boolean(), z.null()], { error: 'expected a string, number, boolean or null' });
 
-const setOwn = <V>(o: Record<string, V>, k: string, v: V): void => void Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
 
 const stringify = (v: string | number | boolean | null): string => (v === null ? '' : String(v));
 
@@ -77,7 +77,7 @@ const environment = z
   .union([z.array(str), z.record(z.string(), scalarValue)], { error: 'expected a list of "KEY=value" or a mapping' })
   .transform((v, ctx) => {
     const out: Record<string, string | null> = {};
-    const put = (k: string, val: string | null): void => void Object.defineProperty(out, k, { value: val, enumerable: true, writable: true, configurable: true });
+    const put = (k: string, val: string | null): void => setOwn(out, k, val);
     if (Array.isArray(v)) {
       for (const item of v) {
         const eq = item.indexOf('=');
@@ -212,7 +212,7 @@ const labels = z
           return eq < 0 ? [item, ''] : [item.slice(0, eq), item.slice(eq + 1)];
         })
       : Object.entries(v).map(([k, val]) => [k, stringify(val)]);
-    for (const [k, val] of entries) Object.defineProperty(out, k, { value: val, enumerable: true, writable: true, configurable: true });
+    for (const [k, val] of entries) setOwn(out, k, val);
     return out;
   });
 
@@ -258,7 +258,7 @@ const dependsOn = z
   .transform((v) => {
     const out: Record<string, DependsOnCondition> = {};
     const entries: [string, DependsOnCondition][] = Array.isArray(v) ? v.map((s) => [s, 'service_started']) : Object.entries(v).map(([k, d]) => [k, d?.condition ?? 'service_started']);
-    for (const [k, c] of entries) Object.defineProperty(out, k, { value: c, enumerable: true, writable: true, configurable: true });
+    for (const [k, c] of entries) setOwn(out, k, c);
     return out;
   });
 

@@ -2,6 +2,7 @@
 // (Compose's plan.go idea). It reads no clock and does no I/O, so the same
 // inputs always give the same plan, and plans are tested as golden text.
 
+import { posix } from 'node:path';
 import type { DesiredService, DesiredStack, DesiredState } from '../desired/model.js';
 import { LABEL, replicaName, twinName } from '../desired/labels.js';
 import { decodeSpecLabel } from '../desired/spec-label.js';
@@ -95,7 +96,7 @@ function planStack(
   for (const service of stack.services) {
     const phase = PHASE_SERVICES + (levels.get(service.name) ?? 0);
     const observedReplicas = byService.get(key(stack.name, service.name)) ?? [];
-    changes.push(planService(service, observedReplicas, phase, operations, heldBack, healing, holding(service), observed.images));
+    changes.push(planService(service, observedReplicas, phase, operations, heldBack, healing, holding(service), observed.images, posix.dirname(stack.file)));
   }
 }
 
@@ -121,6 +122,7 @@ function planService(
   healing: HealingInput | undefined,
   held: HeldRollout | undefined,
   images: ImageFacts | undefined,
+  stackDir: string,
 ): ServiceChange {
   const { target: service, direction, replaces } = heldTarget(gitService, held);
   const desiredCount = service.spec.replicas;
@@ -169,7 +171,7 @@ function planService(
       push({ ...base, kind: 'create-container', service, number: n, name, reason, cause });
     } else if (existing.specHash !== service.specHash && replaces) {
       const update = rolloutInfo(existing, direction, resumable ? twin : undefined);
-      const cause = direction === 'back' ? `roll back: ${recreateCause(existing, service)}` : recreateCause(existing, service);
+      const cause = direction === 'back' ? `roll back: ${recreateCause(existing, service, stackDir)}` : recreateCause(existing, service, stackDir);
       push({ ...base, kind: 'recreate-container', service, number: n, name, containerId: existing.id, update, reason: direction === 'back' ? 'roll-back' : 'spec-changed', cause });
     } else if (existing.specHash === service.specHash && replaces && digestMove(existing, service, images) !== undefined) {
       const move = digestMove(existing, service, images);
@@ -231,9 +233,9 @@ function formatMs(ms: number): string {
   return ms % 60_000 === 0 ? `${ms / 60_000} min` : ms >= 1000 ? `${Math.round(ms / 100) / 10} s` : `${ms} ms`;
 }
 
-function recreateCause(existing: ObservedContainer, service: DesiredService): string {
+function recreateCause(existing: ObservedContainer, service: DesiredService, stackDir: string): string {
   const before = decodeSpecLabel(existing.labels);
-  const reasons = before === undefined ? [] : describeSpecChange(before, service.spec);
+  const reasons = before === undefined ? [] : describeSpecChange(before, service.spec, stackDir);
   if (reasons.length > 0) return reasons.join(', ');
   return `spec changed (${existing.specHash.slice(0, 12)} → ${service.specHash.slice(0, 12)})`;
 }

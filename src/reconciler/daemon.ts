@@ -160,7 +160,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     probeOf: (id) => prober.verdict(id),
     push: routerClient === undefined ? undefined : async (table) => void (await routerClient.pushTable(table)),
     drain: routerClient === undefined ? undefined : async (id, ms) => void (await routerClient.drain(id, ms)),
-    certificates: routerClient === undefined ? undefined : certificateHandover(routerClient, base.contents ?? { env: {}, ageKeyFile: undefined }, (revision) => base.source.materialize(revision)),
+    certificates: routerClient === undefined ? undefined : certificateHandover(routerClient, base.contents ?? { env: {}, ageKeyFile: undefined }, (revision, id) => base.source.readBlob(revision, id)),
     logger,
   });
   if (routerClient !== undefined) metrics.routerText = () => routerClient.metrics();
@@ -273,6 +273,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const passDeps: StackPassDeps = {
     backend, instance, publishPorts: base.publishPorts, contents: base.contents,
     materialize: (revision) => base.source.materialize(revision),
+    readBlob: (revision, id) => base.source.readBlob(revision, id),
+    dataDir: base.dataDir,
     rollout: { ...base.rollout, traffic, probes: prober, store: fileRolloutStore(rolloutsDir(settings.dataDir, instance)), now, removing: (id) => {
       // Stopping on purpose: its probes must not call that a liveness failure.
       prober.forget(id);

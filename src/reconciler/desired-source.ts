@@ -14,10 +14,12 @@ import { buildDesired } from '../desired/build.js';
 import { ManifestsInvalidError, type ValidationError } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
 import type { HostFiles } from '../manifests/files.js';
-import { loadStacks, type LoadResult } from '../manifests/load.js';
+import type { LoadResult } from '../manifests/load.js';
+import type { OperatorPolicy } from '../manifests/policy.js';
 import type { RepoTree } from '../manifests/repo-tree.js';
 import { readHostFiles } from '../secrets/host-files.js';
 import type { GitSource } from '../source/git-source.js';
+import { loadInline, type LoadFn } from './off-thread.js';
 
 export interface DesiredLoaderOptions {
   source: GitSource;
@@ -29,6 +31,12 @@ export interface DesiredLoaderOptions {
   profiles?: readonly string[];
   /** --secrets-dir: the host directory manifests may read files from. */
   secretsDir?: string | undefined;
+  /** --policy: the operator's exceptions, limits and delegations. */
+  operatorPolicy?: OperatorPolicy | undefined;
+  /** Resolves a host path's symbolic links, for the host_path rule. */
+  resolveHostPath?: ((path: string) => string) | undefined;
+  /** Where validation runs: inline by default, in a worker thread for the daemon (off-thread.ts). */
+  validate?: LoadFn;
   logger: Logger;
 }
 
@@ -62,8 +70,14 @@ interface Entry {
   desired: DesiredState;
 }
 
-export class DesiredLoader {
-  private readonly cache = new Map<string, Entry>();
+/** What a plan needs of the desired state: the model of a revision. */
+export interface DesiredSource {
+  load(revision: string): Promise<DesiredState>;
+}
+
+export class DesiredLoader implements DesiredSource {
+  /** In flight or done: a commit validated once, however many callers ask meanwhile. */
+  private readonly cache = new Map<string, Promise<Entry>>();
 
   constructor(private readonly opts: DesiredLoaderOptions) {}
 
@@ -86,10 +100,12 @@ export class DesiredLoader {
     const key = `${revision}\0${hostKey}`;
     let entry = this.cache.get(key);
     if (entry === undefined) {
-      entry = await this.read(revision, host, hostKey);
+      entry = this.read(revision, host, hostKey);
       // Only the newest few commits matter to a running daemon.
       if (this.cache.size >= 8) this.cache.delete(this.cache.keys().next().value as string);
       this.cache.set(key, entry);
+      // A read that failed for another reason (Git, a crashed worker) is tried again next time.
+      entry.catch(() => this.cache.delete(key));
     }
     return entry;
   }
@@ -101,7 +117,17 @@ export class DesiredLoader {
       this.opts.source.listTree(revision),
     ]);
     const policyText = policyFiles.get(POLICY_FILE);
-    const result = loadStacks(files, { root: this.opts.path, env: this.opts.env, profiles: this.opts.profiles, tree, hostFiles, policyFile: policyText === undefined ? undefined : { path: POLICY_FILE, text: policyText }, home: homedir() });
+    const result = await (this.opts.validate ?? loadInline)(files, {
+      root: this.opts.path,
+      env: this.opts.env,
+      profiles: this.opts.profiles,
+      tree,
+      hostFiles,
+      policyFile: policyText === undefined ? undefined : { path: POLICY_FILE, text: policyText },
+      operatorPolicy: this.opts.operatorPolicy,
+      resolveHostPath: this.opts.resolveHostPath,
+      home: homedir(),
+    });
     for (const w of result.warnings) {
       this.opts.logger.warn({ revision, file: w.file, line: w.line }, `${w.file}:${w.line}:${w.col} ${w.path ? `${w.path}: ` : ''}${w.message}`);
     }
@@ -126,14 +152,9 @@ function perStack(revision: string, result: LoadResult, desired: DesiredState, t
   return { revision, stacks, errors: result.errors };
 }
 
-/** Does any service need the commit's files on disk: a relative bind mount, a build context, a secret or config file of the repository? */
+/** Does any service need the commit's files on disk: a relative bind of tracked files, or a build context? (Secret and config files are read from Git objects.) */
 export function needsCheckout(desired: Pick<DesiredState, 'stacks'>): boolean {
   return desired.stacks.some((stack) =>
-    stack.services.some(
-      (s) =>
-        s.spec.volumes.some((m) => m.type === 'bind' && m.relative) ||
-        s.spec.build !== undefined ||
-        [...(s.spec.secrets ?? []), ...(s.spec.configs ?? [])].some((f) => f.source.kind === 'repo'),
-    ),
+    stack.services.some((s) => s.spec.volumes.some((m) => m.type === 'bind' && m.relative && m.persistent !== true) || s.spec.build !== undefined),
   );
 }

@@ -30,7 +30,7 @@ export async function applyRevision(ctx: PassContext, model: RevisionModel, opts
   const stacks = [...new Set([...model.stacks.keys(), ...onEngine])].sort();
   const deps: StackPassDeps = {
     backend: ctx.backend, instance: ctx.instance, publishPorts: ctx.publishPorts, contents: ctx.contents,
-    materialize: (rev) => ctx.source.materialize(rev), rollout: ctx.rollout, parallelism: ctx.parallelism, logger: ctx.logger, now: Date.now,
+    materialize: (rev) => ctx.source.materialize(rev), readBlob: (rev, id) => ctx.source.readBlob(rev, id), dataDir: ctx.dataDir, rollout: ctx.rollout, parallelism: ctx.parallelism, logger: ctx.logger, now: Date.now,
     syncAllowed: () => opts.syncAllowed, force: opts.force, hooks: undefined, report: undefined,
     ...(ctx.progress === undefined ? {} : { progress: ctx.progress }),
     ...(ctx.digests === undefined ? {} : { digests: ctx.digests }),

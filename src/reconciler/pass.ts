@@ -27,6 +27,8 @@ export interface PassContext {
   /** Where secrets and configs from the environment and age keys come from; without it only plain files and inline configs can be read. */
   contents?: ContentSources;
   logger: Logger;
+  /** Absolute data dir: data directories of relative binds live in its `binds/`; without it none can be mounted. */
+  dataDir?: string;
   /** Long work reports here: `capstan apply` draws it (live lines on a TTY), the daemon feeds its dashboard. */
   progress?: Progress;
   /** Rollouts: router, prober, the hold and progress records (the daemon swaps in its router and prober). */

@@ -8,7 +8,8 @@
 
 import { applyStackPlan, type OperationFailure } from '../apply/executor.js';
 import type { RolloutSupport } from '../apply/rollout.js';
-import type { Backend } from '../backends/backend.js';
+import { join } from 'node:path';
+import type { Backend, DeployContext } from '../backends/backend.js';
 import type { DesiredStack, DesiredState } from '../desired/model.js';
 import { decodeSpecLabel } from '../desired/spec-label.js';
 import { ImagePullError, RolloutFailedError } from '../errors.js';
@@ -21,12 +22,13 @@ import type { Plan } from '../plan/operations.js';
 import { planChanges, type HealingInput } from '../plan/planner.js';
 import { describeOperation, operationRecord } from '../plan/render.js';
 import { contentReader, type ContentSources } from '../secrets/contents.js';
-import { runningImage, servicesOf, type StackInput, type StackOutcome as StatusOutcome } from '../status/model.js';
+import { dataDirsOf, runningImage, servicesOf, type StackInput, type StackOutcome as StatusOutcome } from '../status/model.js';
 import type { LaneOutcomeKind, StackReport } from '../status/reporter.js';
 import { assessServices, type HealthFacts } from '../status/service-health.js';
 import { describeHeld, type RollingRecord } from '../strategies/rolling.js';
 import type { RolloutProgress } from '../strategies/step.js';
 import { needsCheckout, type StackAtRevision } from './desired-source.js';
+import { migrateLegacyBinds } from './legacy-binds.js';
 import { imageFacts } from './pass.js';
 import type { StackBackoff } from './stack-backoff.js';
 
@@ -84,8 +86,12 @@ export interface StackPassDeps {
   instance: string;
   publishPorts: boolean;
   contents: ContentSources | undefined;
-  /** The repository's files at a revision on disk (builds, relative binds, secret files). */
+  /** The repository's files at a revision on disk (builds, relative binds of tracked files). */
   materialize: (revision: string) => Promise<string>;
+  /** A blob of the repository at a revision (secret and config files are read from Git objects, never from a checkout). */
+  readBlob: (revision: string, id: string) => Promise<Uint8Array>;
+  /** Absolute data dir: the data directories of relative binds live in its `binds/`. */
+  dataDir?: string | undefined;
   rollout: RolloutSupport;
   parallelism: number;
   logger: Logger;
@@ -152,8 +158,15 @@ export async function runStackPass(stack: string, at: StackAtRevision | undefine
   const { plan: runnable, waiting } = deps.backoff?.split(plan, deps.now()) ?? { plan, waiting: [] };
   const checkoutDir = revision !== undefined && runnable.operations.length > 0 && needsCheckout(desired) ? await deps.materialize(revision) : undefined;
   if (runnable.operations.length > 0) log.info({ operations: runnable.operations.length }, `applying ${runnable.operations.length} operation${runnable.operations.length === 1 ? '' : 's'}`);
-  const readContent = contentReader(deps.contents ?? { env: {}, ageKeyFile: undefined }, checkoutDir);
-  const ctx = { instance: deps.instance, revision: revision ?? '', checkoutDir, publishPorts: deps.publishPorts, readContent, ...(deps.progress === undefined ? {} : { progress: deps.progress }) };
+  const bindsDir = deps.dataDir === undefined ? undefined : join(deps.dataDir, 'binds');
+  if (deps.dataDir !== undefined && bindsDir !== undefined && runnable.operations.length > 0) {
+    await migrateLegacyBinds(observed, desired, { checkoutsDir: join(deps.dataDir, 'checkouts'), bindsDir }, log);
+  }
+  const readContent = contentReader(deps.contents ?? { env: {}, ageKeyFile: undefined }, (id) => deps.readBlob(revision ?? '', id));
+  const ctx: DeployContext = {
+    instance: deps.instance, revision: revision ?? '', checkoutDir, ...(bindsDir === undefined ? {} : { bindsDir }), publishPorts: deps.publishPorts, readContent,
+    ...(deps.progress === undefined ? {} : { progress: deps.progress }),
+  };
   const backoff = deps.backoff;
   const result = await applyStackPlan({ plan: runnable, desired: desiredStack, observed: observed.containers, records, dependencyWaits: memory.dependencyWaits }, deps.backend, ctx, {
     parallelism: deps.parallelism, logger: log, rollout: deps.rollout,
@@ -213,7 +226,7 @@ async function finish(stack: string, at: StackAtRevision | undefined, memory: La
   const desired: DesiredState = { revision: working?.revision ?? '', stacks: working?.desired === undefined ? [] : [working.desired] };
   const facts = await deps.hooks?.facts(stack);
   const health = working?.desired === undefined ? [] : assessServices(desired, f.observed, facts, deps.now());
-  const specs = new Map((working?.desired?.services ?? []).map((s) => [s.name, { image: runningImage(s.spec.image, s.specHash, f.observed.containers.filter((c) => c.service === s.name)), specHash: s.specHash }]));
+  const specs = new Map((working?.desired?.services ?? []).map((s) => [s.name, { image: runningImage(s.spec.image, s.specHash, f.observed.containers.filter((c) => c.service === s.name)), specHash: s.specHash, dataDirs: dataDirsOf(s.stack, s.spec.volumes) }]));
   const gone = at === undefined && f.observed.containers.length === 0 && f.observed.networks.length === 0;
   const input: StackInput = {
     stack,

@@ -18,7 +18,7 @@ import type { GitSource } from './git-source.js';
 import { readCommitInfo } from './commit.js';
 import { acquireLock, type FileLock } from './lock.js';
 import { expandLocal, gitErrorCode, hasObject, peelToCommit, SHA_LIKE } from './objects.js';
-import { listTreeAt, materializeAt, readFilesAt, type ObjectStore } from './tree.js';
+import { listTreeAt, materializeAt, readBlob, readFilesAt, type ObjectStore } from './tree.js';
 import type { RepoTree } from '../manifests/repo-tree.js';
 
 /** A lock untouched this long belongs to a dead process (holders refresh it). */
@@ -84,6 +84,10 @@ export class RemoteSource implements GitSource {
 
   async materialize(revision: string): Promise<string> {
     return this.read(revision, (store) => materializeAt(store, revision, this.checkoutsDir, this.logger));
+  }
+
+  async readBlob(revision: string, id: string): Promise<Uint8Array> {
+    return this.read(revision, (store) => readBlob(store, id));
   }
 
   async listTree(revision: string): Promise<RepoTree> {

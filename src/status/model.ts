@@ -4,6 +4,7 @@
 // lastTransitionTime, so an idle operator computes byte-identical documents.
 
 import { LABEL } from '../desired/labels.js';
+import type { MountSpec } from '../manifests/model.js';
 import type { ObservedContainer } from '../observed/model.js';
 import type { ServiceHealth, UnhealthyReplica } from './service-health.js';
 
@@ -31,6 +32,8 @@ export interface ServiceStatus {
    * ones are in /api/status, so a loop does not commit once per crash.
    */
   crashLoop?: { replica: string; exitCode: number | undefined; lastLogLines: readonly string[] };
+  /** Data directories of relative binds: container path → path under the data dir (`binds/<stack>/<source>`), kept across revisions, never deleted. */
+  dataDirs?: Readonly<Record<string, string>>;
 }
 
 export interface StackStatus {
@@ -86,8 +89,13 @@ export function runningImage(image: string, specHash: string, containers: readon
   return digests.size === 1 && only !== undefined && only !== '' ? `${image}@${only}` : image;
 }
 
+/** Where each data directory of a service lives, below the data dir (see DeployContext.bindsDir). */
+export function dataDirsOf(stack: string, volumes: readonly MountSpec[]): Record<string, string> {
+  return Object.fromEntries(volumes.filter((m) => m.type === 'bind' && m.persistent === true).map((m) => [m.target, `binds/${stack}/${m.source}`]));
+}
+
 /** The services of one stack as status files show them, from their health after the pass. */
-export function servicesOf(stack: string, health: readonly ServiceHealth[], specs: ReadonlyMap<string, { image: string; specHash: string }>): Record<string, ServiceStatus> {
+export function servicesOf(stack: string, health: readonly ServiceHealth[], specs: ReadonlyMap<string, { image: string; specHash: string; dataDirs?: Readonly<Record<string, string>> }>): Record<string, ServiceStatus> {
   const out: Record<string, ServiceStatus> = {};
   for (const h of health.filter((x) => x.stack === stack).sort((a, b) => (a.service < b.service ? -1 : 1))) {
     const spec = specs.get(h.service);
@@ -98,6 +106,7 @@ export function servicesOf(stack: string, health: readonly ServiceHealth[], spec
       replicas: { desired: h.desired, running: h.running, ready: h.ready },
       ...(h.unhealthy.length > 0 ? { unhealthy: h.unhealthy } : {}),
       ...(h.crashLoop !== undefined ? { crashLoop: h.crashLoop } : {}),
+      ...(spec.dataDirs !== undefined && Object.keys(spec.dataDirs).length > 0 ? { dataDirs: spec.dataDirs } : {}),
     };
   }
   return out;

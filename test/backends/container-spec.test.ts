@@ -12,7 +12,7 @@ import type { ServiceSpec } from '../../src/manifests/model.js';
 import { desiredService } from '../helpers/specs.js';
 
 const REV = '3f9c2e1'.padEnd(40, '0');
-const ctx: DeployContext = { instance: 'prod', revision: REV, checkoutDir: '/data/checkout', publishPorts: true };
+const ctx: DeployContext = { instance: 'prod', revision: REV, checkoutDir: '/data/checkout', bindsDir: '/data/binds', publishPorts: true };
 
 function service(overrides: Partial<ServiceSpec> = {}): DesiredService {
   return desiredService('web', 'api', { image: 'example/api:1.4.2', ...overrides });
@@ -116,7 +116,8 @@ describe('containerCreateOptions', () => {
       volumes: [
         { type: 'volume', source: 'data', target: '/var/lib/data', readOnly: false, relative: false },
         { type: 'volume', source: '', target: '/cache', readOnly: false, relative: false },
-        { type: 'bind', source: './site', target: '/www', readOnly: true, relative: true },
+        { type: 'bind', source: 'stacks/site', target: '/www', readOnly: true, relative: true, content: 'a'.repeat(40) },
+        { type: 'bind', source: 'stacks/data', target: '/data', readOnly: false, relative: true, persistent: true },
         { type: 'bind', source: '/srv/shared', target: '/shared', readOnly: false, relative: false },
         { type: 'tmpfs', source: '', target: '/tmp', readOnly: false, relative: false },
       ],
@@ -125,11 +126,12 @@ describe('containerCreateOptions', () => {
       { Type: 'volume', Source: 'web_data', Target: '/var/lib/data', ReadOnly: false },
       // Anonymous: the slot's own volume, found again when the slot is recreated.
       { Type: 'volume', Source: anonymousVolumeName('web', 'api', 1, '/cache'), Target: '/cache', ReadOnly: false },
-      { Type: 'bind', Source: '/data/checkout/site', Target: '/www', ReadOnly: true },
+      { Type: 'bind', Source: '/data/checkout/stacks/site', Target: '/www', ReadOnly: true },
+      { Type: 'bind', Source: '/data/binds/web/stacks/data', Target: '/data', ReadOnly: false },
       { Type: 'bind', Source: '/srv/shared', Target: '/shared', ReadOnly: false },
       { Type: 'tmpfs', Source: '', Target: '/tmp', ReadOnly: false },
     ]);
-    expect(bindSources(svc, ctx)).toEqual(['/data/checkout/site', '/srv/shared']);
+    expect(bindSources(svc, ctx).map((b) => b.source)).toEqual(['/data/checkout/stacks/site', '/data/binds/web/stacks/data', '/srv/shared']);
   });
 
   it('refuses a relative bind without a checkout directory', () => {

@@ -74,6 +74,8 @@ describe('capstan run', () => {
     daemon.kill('SIGTERM');
     expect(await exited).toBe(0);
     expect(logs).toContain('"msg":"stopped"');
+    // Without --policy the repository grants its own exceptions: said once, at start.
+    expect(logs.split("no --policy file: the repository's capstan.yaml grants its own policy exceptions").length - 1).toBe(1);
     // The daemon's containers outlive it: stopping the operator never stops the workload.
     expect(await releaseRunning()).toBe(second);
   });

@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { loadStacks } from '../../src/manifests/load.js';
 import { errorsOf, load } from './helpers.js';
 
-const home = (files: Record<string, string>) => loadStacks(new Map(Object.entries(files)), { root: 'stacks', env: {}, home: '/home/ops' });
+// A home directory is a host path like any other: the stack needs its exception.
+const home = (files: Record<string, string>) =>
+  loadStacks(new Map(Object.entries(files)), { root: 'stacks', env: {}, home: '/home/ops', policyFile: { path: 'capstan.yaml', text: 'policy: { stacks: { web: { allow: ["host_path:/home/ops"] } } }\n' } });
 
 describe('more of the Compose files people have (issue 9, item 6)', () => {
   it('takes anonymous volumes, short and long', () => {

@@ -52,7 +52,7 @@ function operator(engine: FakeEngine, store: RolloutStore, held: HeldRolloutStor
   const traffic = recordingTraffic(engine);
   const memory: LaneMemory = newLaneMemory();
   const deps: StackPassDeps = {
-    backend: engine, instance: 'test', publishPorts: false, contents: undefined, materialize: async () => '/nonexistent',
+    backend: engine, instance: 'test', publishPorts: false, contents: undefined, materialize: async () => '/nonexistent', readBlob: async () => new Uint8Array(),
     rollout: { traffic, probes: { track: () => undefined, healthOf: () => undefined }, held, store, now: () => clock.now },
     parallelism: 8, logger: silentLogger(), now: () => clock.now, syncAllowed: () => true, force: false, hooks: undefined,
     report: async (_stack, report) => void reports.push(report),

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ObservedState } from '../../src/observed/model.js';
 import type { DesiredState } from '../../src/desired/model.js';
-import { nextStackStatus, servicesOf, type StackOutcome, type StackStatus } from '../../src/status/model.js';
+import { dataDirsOf, nextStackStatus, servicesOf, type StackOutcome, type StackStatus } from '../../src/status/model.js';
 import { parseStackStatus, renderOperatorStatus, renderStackStatus } from '../../src/status/render.js';
 import type { ServiceHealth } from '../../src/status/service-health.js';
 import { autoRevertCandidate, commitMessage } from '../../src/status/reporter.js';
@@ -29,7 +29,7 @@ function observed(containers = [observedReplica(api, 1), observedReplica(api, 2)
 function after(previous: ReadonlyMap<string, StackStatus>, state: DesiredState, obs: ObservedState, health: readonly ServiceHealth[], outcome: StackOutcome, at: number, opts: { keepServices?: boolean } = {}): Map<string, StackStatus> {
   const next = new Map<string, StackStatus>();
   for (const stack of state.stacks) {
-    const specs = new Map(stack.services.map((s) => [s.name, { image: s.spec.image, specHash: s.specHash }]));
+    const specs = new Map(stack.services.map((s) => [s.name, { image: s.spec.image, specHash: s.specHash, dataDirs: dataDirsOf(stack.name, s.spec.volumes) }]));
     next.set(stack.name, nextStackStatus(previous.get(stack.name), {
       stack: stack.name, revision: state.revision, outcome, services: opts.keepServices === true ? undefined : servicesOf(stack.name, health, specs),
       containers: obs.containers.filter((c) => c.stack === stack.name), converged: outcome.kind === 'applied',
@@ -54,6 +54,15 @@ conditions:
 services:
   api: { image: example/api:1.4.1, specHash: ${api.specHash}, replicas: { desired: 2, running: 2, ready: 2 } }
 `);
+  });
+
+  it('shows where data directories of relative binds live, and reads them back', () => {
+    const db = desiredService('web', 'api', { replicas: 2, volumes: [{ type: 'bind', source: 'stacks/data', target: '/data', readOnly: false, relative: true, persistent: true }, { type: 'bind', source: 'stacks/conf', target: '/conf', readOnly: true, relative: true, content: 'c'.repeat(40) }] });
+    const state = desiredState(REV_A, [desiredStack('web', [db])]);
+    const web = converged(T0, new Map(), observed([observedReplica(db, 1), observedReplica(db, 2)]), undefined, state).get('web') as StackStatus;
+    const text = renderStackStatus(web);
+    expect(text).toContain(`  api: { image: example/api:1.4.1, specHash: ${db.specHash}, replicas: { desired: 2, running: 2, ready: 2 }, dataDirs: { /data: binds/web/stacks/data } }\n`);
+    expect(parseStackStatus(text)).toEqual(web);
   });
 
   it('keeps lastTransitionTime while a condition holds, so an idle pass renders the same bytes', () => {

@@ -154,7 +154,7 @@ function portBindings(service: DesiredService, publishTcp: boolean): Record<stri
 function mountSettings(m: MountSpec, service: DesiredService, number: number, ctx: DeployContext): MountSettings {
   switch (m.type) {
     case 'bind':
-      return { Type: 'bind', Source: bindSource(m, ctx), Target: m.target, ReadOnly: m.readOnly };
+      return { Type: 'bind', Source: bindSource(m, service.stack, ctx), Target: m.target, ReadOnly: m.readOnly };
     case 'volume':
       // An empty source is an anonymous volume: the slot's own, made (labelled) by the backend before the container.
       return { Type: 'volume', Source: m.source === '' ? anonymousVolumeName(service.stack, service.name, number, m.target) : engineName(service.engineNames.volumes, m.source), Target: m.target, ReadOnly: m.readOnly };
@@ -163,18 +163,26 @@ function mountSettings(m: MountSpec, service: DesiredService, number: number, ct
   }
 }
 
-/** Absolute host path of a bind mount's source. A relative one needs the checkout; without it the plan is wrong, not the manifest. */
-export function bindSource(m: MountSpec, ctx: DeployContext): string {
+/**
+ * Absolute host path of a bind mount's source: a data directory under
+ * `<data-dir>/binds/<stack>/`, tracked content in the checkout of the
+ * revision. Without the directory it needs the plan is wrong, not the manifest.
+ */
+export function bindSource(m: MountSpec, stack: string, ctx: DeployContext): string {
   if (!m.relative && isAbsolute(m.source)) return m.source;
+  if (m.persistent === true) {
+    if (ctx.bindsDir === undefined) throw new Error(`bind mount ${m.source} → ${m.target} is a data directory but no binds directory was given`);
+    return resolve(ctx.bindsDir, stack, m.source);
+  }
   if (ctx.checkoutDir === undefined) {
     throw new Error(`bind mount ${m.source} → ${m.target} is relative but no checkout directory was given for revision ${ctx.revision}`);
   }
   return resolve(ctx.checkoutDir, m.source);
 }
 
-/** Host paths this replica bind-mounts, for the backend to create when missing (as Compose does). */
-export function bindSources(service: DesiredService, ctx: DeployContext): string[] {
-  return service.spec.volumes.filter((m) => m.type === 'bind').map((m) => bindSource(m, ctx));
+/** Host paths this replica bind-mounts, for the backend to check, and create when missing (as Compose does). */
+export function bindSources(service: DesiredService, ctx: DeployContext): { mount: MountSpec; source: string }[] {
+  return service.spec.volumes.filter((m) => m.type === 'bind').map((mount) => ({ mount, source: bindSource(mount, service.stack, ctx) }));
 }
 
 function healthConfig(h: HealthcheckSpec): HealthConfig {

@@ -6,12 +6,13 @@
 import type Docker from 'dockerode';
 import type { ContainerCreateOptions, EndpointSettings } from 'dockerode';
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { lstat, mkdir } from 'node:fs/promises';
+import { isAbsolute, join, relative, sep } from 'node:path';
 import type { Backend, DeployContext, ReplicaState } from '../backend.js';
 import { LABEL, anonymousVolumeName } from '../../desired/labels.js';
 import type { DesiredService } from '../../desired/model.js';
 import { decodeSpecLabel } from '../../desired/spec-label.js';
-import { DockerApiError, ImagePullError, NameConflictError } from '../../errors.js';
+import { BindSourceError, DockerApiError, ImagePullError, NameConflictError, NotOwnedError } from '../../errors.js';
 import { dockerCredentials, type CredentialStore } from '../../images/credentials.js';
 import { parseImageRef, repoDigestOf } from '../../manifests/image-ref.js';
 import type { Logger } from '../../logging/logger.js';
@@ -111,6 +112,12 @@ class DockerBackend implements Backend {
       [LABEL.instance]: ctx.instance,
       [LABEL.stack]: stack,
     };
+    // An existing network of that name is checked first: engines before API 1.44 would create a second one of the same name.
+    const existing = await this.inspectNetwork(name);
+    if (existing !== undefined) {
+      if (existing.Labels?.[LABEL.instance] === ctx.instance) return;
+      throw new NotOwnedError('network', name, ownerOf(existing.Labels));
+    }
     const create = (subnet: string | undefined): Promise<unknown> => this.docker.createNetwork({
       Name: name,
       CheckDuplicate: true,
@@ -142,11 +149,9 @@ class DockerBackend implements Backend {
       }
     } catch (err) {
       if (statusCodeOf(err) !== 409) throw toCapstanError(err, `create network ${name}`, this.endpoint);
-      // Already there: fine when it is ours (a previous pass made it), never adopted otherwise.
+      // Made meanwhile: fine when it is this stack's (a concurrent pass), never joined otherwise.
       const found = await this.inspectNetwork(name);
-      if (found?.Labels?.[LABEL.instance] !== ctx.instance) {
-        throw new DockerApiError(`create network ${name}`, `a network named ${name} already exists and is not owned by Capstan instance ${ctx.instance}; rename or remove it yourself`, err);
-      }
+      if (found?.Labels?.[LABEL.instance] !== ctx.instance) throw new NotOwnedError('network', name, ownerOf(found?.Labels));
     }
   }
 
@@ -170,7 +175,7 @@ class DockerBackend implements Backend {
       }
       return;
     }
-    const labels = {
+    const wanted = {
       ...volume.labels,
       [LABEL.composeProject]: stack,
       [LABEL.composeVolume]: volume.name,
@@ -180,12 +185,11 @@ class DockerBackend implements Backend {
     // The engine answers a create of an existing name with success (or 409
     // for another driver), so ownership is checked by inspecting afterwards.
     await this.callTolerating(`create volume ${name}`, [409], () =>
-      this.docker.createVolume({ Name: name, Labels: labels, ...(volume.driver === undefined ? {} : { Driver: volume.driver }) }),
+      this.docker.createVolume({ Name: name, Labels: wanted, ...(volume.driver === undefined ? {} : { Driver: volume.driver }) }),
     );
     const existing = await this.call(`inspect volume ${name}`, () => this.docker.getVolume(name).inspect());
-    if (existing.Labels?.[LABEL.instance] !== ctx.instance) {
-      throw new DockerApiError(`create volume ${name}`, `a volume named ${name} already exists and is not owned by Capstan instance ${ctx.instance}; Capstan does not adopt volumes it did not create`);
-    }
+    const labels = existing.Labels as Record<string, string> | null | undefined;
+    if (labels?.[LABEL.instance] !== ctx.instance) throw new NotOwnedError('volume', name, ownerOf(labels));
   }
 
   async createContainer(service: DesiredService, number: number, ctx: DeployContext, name?: string): Promise<string> {
@@ -208,7 +212,7 @@ class DockerBackend implements Backend {
     await this.ensureBindSources(service, ctx);
     await this.ensureAnonymousVolumes(service, number, ctx);
     const { create, extraNetworks } = splitNetworks(options);
-    const id = await this.createOwned(create, ctx.instance);
+    const id = await this.createOwned(create, service, ctx.instance);
     try {
       for (const [network, endpoint] of extraNetworks) {
         await this.call(`connect ${create.name ?? id} to ${network}`, () => this.docker.getNetwork(network).connect({ Container: id, EndpointConfig: endpoint }));
@@ -242,10 +246,12 @@ class DockerBackend implements Backend {
 
   /**
    * Creates the container; a name already taken is resolved only when the
-   * holder carries this instance's label (a leftover in our own slot, e.g.
-   * from a pass that crashed). A foreign holder is reported, never removed.
+   * holder's own labels say it is a replica of this very service (a leftover
+   * in our own slot, e.g. from a pass that crashed). Any other holder — not
+   * Capstan's, another instance's, another stack's or service's — is
+   * reported, never removed.
    */
-  private async createOwned(options: ContainerCreateOptions, instance: string): Promise<string> {
+  private async createOwned(options: ContainerCreateOptions, service: DesiredService, instance: string): Promise<string> {
     const name = options.name ?? '';
     for (let attempt = 0; ; attempt++) {
       try {
@@ -255,7 +261,10 @@ class DockerBackend implements Backend {
         if (statusCodeOf(err) !== 409 || attempt > 0) throw toCapstanError(err, `create container ${name}`, this.endpoint);
         const holder = await this.inspectContainer(name);
         if (holder === undefined) continue; // gone meanwhile: just try again
-        if (holder.Config.Labels?.[LABEL.instance] !== instance) throw new NameConflictError(name, holder.Id);
+        const labels = holder.Config.Labels ?? {};
+        if (labels[LABEL.instance] !== instance || labels[LABEL.stack] !== service.stack || labels[LABEL.service] !== service.name) {
+          throw new NameConflictError(name, holder.Id, labels[LABEL.instance] === undefined ? undefined : ownerOf(labels));
+        }
         this.logger.warn({ container: name, id: holder.Id.slice(0, 12) }, 'removing a leftover container of this instance that holds the replica slot');
         await this.callTolerating(`remove leftover container ${name}`, [404], () => this.docker.getContainer(holder.Id).remove({ force: true, v: false }));
       }
@@ -291,17 +300,32 @@ class DockerBackend implements Backend {
       };
       await this.callTolerating(`create volume ${name}`, [409], () => this.docker.createVolume({ Name: name, Labels: labels }));
       const existing = await this.call(`inspect volume ${name}`, () => this.docker.getVolume(name).inspect());
-      if (existing.Labels?.[LABEL.instance] !== ctx.instance) {
-        throw new DockerApiError(`create volume ${name}`, `a volume named ${name} already exists and is not owned by Capstan instance ${ctx.instance}; Capstan does not adopt volumes it did not create`);
-      }
+      const found = existing.Labels as Record<string, string> | null | undefined;
+      if (found?.[LABEL.instance] !== ctx.instance) throw new NotOwnedError('volume', name, ownerOf(found));
     }
   }
 
-  /** Compose creates a missing bind source as an empty directory, with a warning, rather than failing. */
+  /**
+   * Compose creates a missing bind source as an empty directory, with a
+   * warning, rather than failing; a data directory is made silently (that is
+   * its first use). Below the checkout and the binds directory no part of the
+   * path may be a symbolic link: the engine would follow it anywhere on the host.
+   */
   private async ensureBindSources(service: DesiredService, ctx: DeployContext): Promise<void> {
-    for (const source of bindSources(service, ctx)) {
+    for (const { mount, source } of bindSources(service, ctx)) {
+      if (!mount.relative) {
+        if (existsSync(source)) continue;
+        this.logger.warn({ stack: service.stack, service: service.name, path: source }, 'bind mount source does not exist; creating it as an empty directory');
+        await mkdir(source, { recursive: true });
+        continue;
+      }
+      const base = mount.persistent === true ? ctx.bindsDir : ctx.checkoutDir;
+      if (base === undefined) continue; // bindSource has refused it already
+      const link = await symlinkBelow(base, source);
+      if (link !== undefined) throw new BindSourceError(service.stack, service.name, source, `crosses the symbolic link ${link}`);
       if (existsSync(source)) continue;
-      this.logger.warn({ stack: service.stack, service: service.name, path: source }, 'bind mount source does not exist; creating it as an empty directory');
+      if (mount.content !== undefined) throw new BindSourceError(service.stack, service.name, source, `is missing from the checkout of ${ctx.revision.slice(0, 7)}`);
+      // A data directory's first use; a bind from before the tracked/data split (a restored old spec) as it always was.
       await mkdir(source, { recursive: true });
     }
   }
@@ -363,7 +387,7 @@ class DockerBackend implements Backend {
       if (self?.Name.replace(/^\//, '') === name) return;
       if (statusCodeOf(err) === 409) {
         const holder = await this.inspectContainer(name);
-        if (holder !== undefined && holder.Config.Labels?.[LABEL.instance] === undefined) throw new NameConflictError(name, holder.Id);
+        if (holder !== undefined) throw new NameConflictError(name, holder.Id, holder.Config.Labels?.[LABEL.instance] === undefined ? undefined : ownerOf(holder.Config.Labels));
       }
       throw toCapstanError(err, `rename container ${short(containerId)} to ${name}`, this.endpoint);
     }
@@ -396,6 +420,31 @@ function splitNetworks(options: ContainerCreateOptions): { create: ContainerCrea
   const first = endpoints[0];
   if (first === undefined || endpoints.length === 1) return { create: options, extraNetworks: [] };
   return { create: { ...options, NetworkingConfig: { EndpointsConfig: { [first[0]]: first[1] } } }, extraNetworks: endpoints.slice(1) };
+}
+
+/** Who an object belongs to, by its labels, for errors: another Capstan instance or stack, a Compose project, or nobody we know. */
+export function ownerOf(labels: Readonly<Record<string, string>> | null | undefined): string {
+  const instance = labels?.[LABEL.instance];
+  const stack = labels?.[LABEL.stack] ?? labels?.[LABEL.composeProject];
+  const service = labels?.[LABEL.service];
+  if (instance !== undefined) return `Capstan instance ${instance}${stack === undefined ? '' : `, stack ${stack}`}${service === undefined ? '' : `, service ${service}`}`;
+  const project = labels?.[LABEL.composeProject];
+  if (project !== undefined) return `docker compose project ${project}`;
+  return 'no Capstan instance (it was made by hand or another tool)';
+}
+
+/** The first path below `base` (exclusive) up to `path` (inclusive) that is a symbolic link; undefined when none is (missing parts are not links). */
+async function symlinkBelow(base: string, path: string): Promise<string | undefined> {
+  const rel = relative(base, path);
+  if (rel.startsWith('..') || isAbsolute(rel)) return path;
+  let current = base;
+  for (const part of rel.split(sep).filter((p) => p !== '')) {
+    current = join(current, part);
+    const st = await lstat(current).catch(() => undefined);
+    if (st === undefined) return undefined;
+    if (st.isSymbolicLink()) return current;
+  }
+  return undefined;
 }
 
 function short(id: string): string {

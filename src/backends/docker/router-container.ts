@@ -9,6 +9,7 @@
 import type Docker from 'dockerode';
 import type { ContainerCreateOptions, ContainerInfo } from 'dockerode';
 import { createHash } from 'node:crypto';
+import { ROUTER_NAME_PREFIX } from '../../manifests/names.js';
 import { LABEL, ROUTER_ROLE } from '../../desired/labels.js';
 import { canonicalJson } from '../../desired/spec-hash.js';
 import { RouterImageMissingError } from '../../errors.js';
@@ -44,7 +45,7 @@ export interface EnsureResult {
 }
 
 export function routerContainerName(instance: string): string {
-  return `capstan-router-${instance}`;
+  return `${ROUTER_NAME_PREFIX}${instance}`;
 }
 
 /** The engine's create options, labelled with a hash of themselves and the image id. */
