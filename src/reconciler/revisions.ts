@@ -10,6 +10,9 @@ import type { Logger } from '../logging/logger.js';
 import type { GitSource } from '../source/git-source.js';
 import type { DesiredLoader, StackAtRevision } from './desired-source.js';
 
+/** A load that takes longer than this is logged as validating in the background. */
+const SLOW_LOAD_MS = 250;
+
 export interface RevisionsOptions {
   source: Pick<GitSource, 'resolve'>;
   desired: Pick<DesiredLoader, 'loadRevision'>;
@@ -71,7 +74,17 @@ export class Revisions {
     try {
       const revision = await this.opts.source.resolve();
       // Memoized by revision (and host files): an unchanged head costs no blob reads.
-      model = await this.opts.desired.loadRevision(revision);
+      // A big commit validates off the main thread; the lanes keep healing meanwhile.
+      const last = this.head;
+      const slow = last === undefined || last === revision ? undefined : setTimeout(() => {
+        this.opts.logger.info({ revision }, `validating ${revision.slice(0, 7)} in the background; lanes keep healing ${last.slice(0, 7)} meanwhile`);
+      }, SLOW_LOAD_MS);
+      slow?.unref();
+      try {
+        model = await this.opts.desired.loadRevision(revision);
+      } finally {
+        if (slow !== undefined) clearTimeout(slow);
+      }
     } catch (err) {
       this.failing = true;
       this.opts.onError(err instanceof Error ? err : new Error(String(err)));

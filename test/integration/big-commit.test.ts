@@ -1,16 +1,16 @@
 // A huge commit never blocks healing (issue 10, item 3): while the daemon
 // validates a commit of 50,000-key mappings (off its main thread), a replica
-// of another stack is killed, and the pass that heals it works from the last
-// desired state instead of waiting. How long the validation takes is a bench
+// of another stack is killed, and that stack's lane heals it from the stack
+// as last loaded instead of waiting (issue 11: lanes). How long the validation takes is a bench
 // figure (npm run bench:validate), not an assertion here.
 
 import { execFile, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnCapstan, stopRouter } from '../helpers/cli.js';
+import { loggedApi, spawnCapstan, stopRouter } from '../helpers/cli.js';
 import { TEST_IMAGE, cleanupInstance, uniqueInstance } from '../helpers/docker.js';
 import { eventually } from '../helpers/load.js';
 import { startTestGitServer, type TestGitServer, type TestRepo } from '../helpers/git.js';
@@ -61,7 +61,12 @@ describe('a huge commit and healing', () => {
     // Several 50,000-key files, so the validation outlasts the heal on any machine.
     const files = Object.fromEntries([1, 2, 3, 4, 5, 6].map((n) => [`stacks/big${n}.yaml`, big(n)]));
     const bigSha = await repo.commitFiles(files, 'six stacks of 50,000 keys each');
-    // No poll for an hour: the kill's engine event triggers the pass that finds the new commit.
+    // No poll for an hour: a sync asks for the new commit (as a webhook would),
+    // and while it validates, the kill's engine event wakes the steady stack's lane.
+    const token = readFileSync(join(dataDir, 'api.token'), 'utf8').trim();
+    const sync = await fetch(`${loggedApi(logs)}/api/sync`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{}' });
+    expect(sync.status, explain()).toBeLessThan(300);
+    await eventually(async () => (logs.includes(`validating ${bigSha.slice(0, 7)} in the background`) ? true : undefined), 60_000, explain);
     await docker('kill', `${stack}-app-1`);
 
     await eventually(async () => ((await running(`${stack}-app-1`)) === first ? true : undefined), 60_000, explain);
