@@ -7,7 +7,8 @@
 //       process) again and again, each time another replica, and timed until
 //       it answers HTTP 200 on its IP again, in turn with a kill of a
 //       --restart=always container (the peer, under the same load); then
-//       the same after the rollout (Capstan idle).
+//       the same after the rollout (Capstan idle). Also during the rollout:
+//       a replica removed (docker rm -f), timed until it answers again.
 //   (b) push → running: during the same rollout, commits to stack `push`
 //       (its environment changes) are announced by a signed webhook; timed
 //       from the hook until a replica of the new revision runs. Peer: one
@@ -40,6 +41,7 @@ const HTTPD = "mkdir -p /www && echo ok > /www/healthz; trap 'exit 0' TERM; http
 const SLEEPER = "trap 'exit 0' TERM; while true; do sleep 1 & wait; done";
 const KILLS = Number(process.env.KILLS ?? 10);
 const PUSHES = Number(process.env.PUSHES ?? 5);
+const REMOVALS = Number(process.env.REMOVALS ?? 5);
 const STACKS = Number(process.env.STACKS ?? 25);
 const SECRET = 'bench-hook-secret';
 const id = randomBytes(3).toString('hex');
@@ -103,6 +105,25 @@ async function alternatingHeals(targets: readonly Target[], kills: number): Prom
       times[i]?.push(performance.now() - t0);
       await new Promise((r) => setTimeout(r, 300));
     }
+  }
+  return times;
+}
+
+/**
+ * Removes one replica of `target` (`docker rm -f`, the issue's case: no
+ * restart policy brings it back) `count` times, each timed until all of the
+ * target's replicas answer again.
+ */
+async function removals(target: Target, count: number): Promise<number[]> {
+  const times: number[] = [];
+  for (let k = 0; k < count; k++) {
+    const [victim] = (await waitFor('replicas to heal', () => healthy(target), 120_000, 100)).keys();
+    if (victim === undefined) break;
+    const t0 = performance.now();
+    await api.getContainer(victim).remove({ force: true });
+    await waitFor('a removed replica to come back', () => healthy(target), 60_000);
+    times.push(performance.now() - t0);
+    await new Promise((r) => setTimeout(r, 300));
   }
   return times;
 }
@@ -241,7 +262,7 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
-async function rolloutRun(root: string): Promise<{ healDuring: number[]; alwaysDuring: number[]; healIdle: number[]; alwaysIdle: number[]; pushes: number[]; starts: number[]; rolloutSeconds: number }> {
+async function rolloutRun(root: string): Promise<{ healDuring: number[]; alwaysDuring: number[]; removedDuring: number[]; healIdle: number[]; alwaysIdle: number[]; pushes: number[]; starts: number[]; rolloutSeconds: number }> {
   const repo = await Repo.create(root);
   const instance = `lanes-bench-${id}`;
   await repo.commit({ [`stacks/slow.yaml`]: slow(1), [`stacks/heal.yaml`]: healStack, [`stacks/push.yaml`]: push(0) }, 'start');
@@ -263,6 +284,7 @@ async function rolloutRun(root: string): Promise<{ healDuring: number[]; alwaysD
 
     const heal: Target = { labels: [`io.capstan.instance=${instance}`, `io.capstan.stack=heal${id}`], count: KILLS };
     const [healDuring = [], alwaysDuring = []] = await alternatingHeals([heal, alwaysA], KILLS);
+    const removedDuring = await removals(heal, REMOVALS);
     const pushes: number[] = [];
     const starts: number[] = [];
     for (let i = 1; i <= PUSHES; i++) {
@@ -287,7 +309,7 @@ async function rolloutRun(root: string): Promise<{ healDuring: number[]; alwaysD
     // a second kill of a replica within a minute would be a crash loop, rightly backed off.
     await docker('rm', '-f', ...(await docker('ps', '-aq', '--filter', `label=io.capstan.stack=heal${id}`)).split('\n').filter(Boolean));
     const [healIdle = [], alwaysIdle = []] = await alternatingHeals([heal, alwaysB], KILLS);
-    return { healDuring, alwaysDuring, healIdle, alwaysIdle, pushes, starts, rolloutSeconds };
+    return { healDuring, alwaysDuring, removedDuring, healIdle, alwaysIdle, pushes, starts, rolloutSeconds };
   } finally {
     await stopDaemon(d);
     await cleanup(instance, [`bench.lanes.a=${id}`, `bench.lanes.b=${id}`]);
@@ -372,6 +394,7 @@ try {
     '|---|---|---|---|',
     `| (a) heal of a killed replica in another stack, during the rollout (${r.healDuring.length} kills) | ${ms(pct(r.healDuring, 50))} | ${ms(pct(r.healDuring, 95))} | ${(pct(r.healDuring, 50) / pct(r.alwaysDuring, 50)).toFixed(2)}× --restart=always |`,
     `| (a) peer, killed in turn with those: docker --restart=always | ${ms(pct(r.alwaysDuring, 50))} | ${ms(pct(r.alwaysDuring, 95))} | 1 |`,
+    `| (a) a removed replica (docker rm -f) of that stack back, during the rollout (${r.removedDuring.length} removals) | ${ms(pct(r.removedDuring, 50))} | ${ms(pct(r.removedDuring, 95))} | ${(pct(r.removedDuring, 50) / pct(r.alwaysDuring, 50)).toFixed(2)}× the peer's restart |`,
     `| (a) the same after the rollout, Capstan idle (${r.healIdle.length} kills) | ${ms(pct(r.healIdle, 50))} | ${ms(pct(r.healIdle, 95))} | ${(pct(r.healIdle, 50) / pct(r.alwaysIdle, 50)).toFixed(2)}× --restart=always |`,
     `| (a) peer, killed in turn with those: docker --restart=always | ${ms(pct(r.alwaysIdle, 50))} | ${ms(pct(r.alwaysIdle, 95))} | 1 |`,
     `| (b) webhook → the pushed revision runs, another stack, during the rollout (${r.pushes.length} pushes) | ${ms(pct(r.pushes, 50))} | ${ms(pct(r.pushes, 95))} | start + ${ms(pct(r.pushes, 50) - pct(r.starts, 50))} |`,
