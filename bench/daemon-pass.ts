@@ -1,6 +1,6 @@
 // The in-daemon contender: a long-lived process that builds Capstan's pass
-// context once and then runs `reconcilePass` on command, as `capstan run`
-// does on each trigger. It is its own process (not the bench's) so the Git
+// context once and then applies the newest commit on command, in lanes as
+// `capstan run` does. It is its own process (not the bench's) so the Git
 // server and the bench's polling, which live in the parent, never share its
 // event loop. Protocol: one word per stdin line (`pass`, `quit`); one JSON
 // object per stdout line. Logs (warn and up) go to stderr.
@@ -11,7 +11,7 @@ import { createInterface } from 'node:readline';
 import { createPassContext } from '../src/cli/context.js';
 import { resolveSettings } from '../src/config/settings.js';
 import { createLogger } from '../src/logging/logger.js';
-import { reconcilePass } from '../src/reconciler/pass.js';
+import { applyRevision } from '../src/reconciler/one-shot.js';
 
 export type DaemonMessage =
   | { event: 'ready'; setupMs: number }
@@ -38,8 +38,11 @@ async function main(): Promise<void> {
     }
     try {
       const started = performance.now();
-      const result = await reconcilePass(ctx);
-      send({ event: 'pass', ms: performance.now() - started, applied: result.applied, operations: result.plan.operations.length });
+      const model = await ctx.desired.loadRevision(await ctx.source.resolve());
+      const stacks = await applyRevision(ctx, model, { syncAllowed: true, force: false });
+      const failed = stacks.flatMap((s) => s.last.failures);
+      if (failed.length > 0) throw new Error(failed.map((f) => `${f.line}: ${f.error.message}`).join('; '));
+      send({ event: 'pass', ms: performance.now() - started, applied: stacks.reduce((n, s) => n + s.applied, 0), operations: stacks.reduce((n, s) => n + s.lines.length, 0) });
     } catch (err) {
       send({ event: 'error', message: err instanceof Error ? err.message : String(err) });
     }

@@ -38,7 +38,8 @@ const lazyPlugin = {
 rmSync('dist', { recursive: true, force: true });
 
 await build({
-  entryPoints: { main: 'src/main.ts' },
+  // The validation worker is its own entry: a worker thread starts from a file (src/reconciler/off-thread.ts).
+  entryPoints: { main: 'src/main.ts', 'validate-worker': 'src/reconciler/validate-worker.ts' },
   outdir: 'dist',
   bundle: true,
   splitting: true,

@@ -28,5 +28,6 @@ if [ ! -f dist/main.js ] || [ -n "$(find src package.json scripts/build.mjs -new
 fi
 
 bash scripts/ensure-docker.sh
+bash scripts/ensure-pebble.sh
 bash scripts/build-images.sh
 bash scripts/ensure-chromium.sh

@@ -28,6 +28,12 @@ export type ErrorCode =
   | 'E_ROLLOUT_HELD'
   | 'E_BUILD'
   | 'E_SECRET'
+  | 'E_NOT_OWNED'
+  | 'E_BIND_SOURCE'
+  | 'E_SUBNET_POOL_EXHAUSTED'
+  | 'E_LEADERSHIP'
+  | 'E_IMAGE_PULL'
+  | 'E_IMAGE_UPDATE'
   | 'E_SWARM_UNSUPPORTED'
   | 'E_SWARM_NOT_MANAGER';
 
@@ -147,12 +153,38 @@ export class DockerApiError extends CapstanError {
   }
 }
 
-/** A container name Capstan wants is held by an object it does not own. Never resolved by deleting. */
+/**
+ * A container name Capstan wants is held by an object that is not this
+ * service's replica: one it does not own, or one whose labels name another
+ * instance, stack or service (`owner` says whose). Never resolved by deleting.
+ */
 export class NameConflictError extends CapstanError {
-  constructor(name: string, holderId: string) {
-    super('E_NAME_CONFLICT', `container name ${name} is taken by ${holderId.slice(0, 12)}, which Capstan does not own`, {
+  constructor(name: string, holderId: string, owner?: string) {
+    super('E_NAME_CONFLICT', `container name ${name} is taken by ${holderId.slice(0, 12)}, ${owner === undefined ? 'which Capstan does not own' : `which belongs to ${owner}`}`, {
       data: { name, holderId },
-      hint: `rename or remove that container yourself (docker rm -f ${name}); Capstan never deletes objects without its labels`,
+      hint: owner === undefined
+        ? `rename or remove that container yourself (docker rm -f ${name}); Capstan never deletes objects without its labels`
+        : 'give one of the two services another name (container_name, or rename the stack or service); Capstan removes a container only when its own labels name this stack and service',
+    });
+  }
+}
+
+/** A network or volume of the name a stack needs exists but is not this instance's: it is never joined or mounted implicitly. */
+export class NotOwnedError extends CapstanError {
+  constructor(kind: 'network' | 'volume', name: string, owner: string) {
+    super('E_NOT_OWNED', `${kind} ${name} exists and belongs to ${owner}, not to this instance`, {
+      data: { kind, name, owner },
+      hint: `to share it on purpose, declare it \`external: true\` (allowed by policy for volumes); otherwise give the ${kind} another \`name:\` or remove the other one yourself`,
+    });
+  }
+}
+
+/** A bind source on the host is not what the manifest names: a symbolic link appeared in its path (a container could have planted it). */
+export class BindSourceError extends CapstanError {
+  constructor(stack: string, service: string, path: string, reason: string) {
+    super('E_BIND_SOURCE', `${stack}/${service}: bind source ${path} ${reason}`, {
+      data: { stack, service, path },
+      hint: 'the container is not created; remove the link (a container that could write there may have planted it) and Capstan creates the directory again',
     });
   }
 }
@@ -324,6 +356,16 @@ export class SwarmUnsupportedError extends CapstanError {
   }
 }
 
+/** Every subnet of Capstan's pool for stack networks is taken (by its own networks, anyone else's, or the host's routes). */
+export class SubnetPoolExhaustedError extends CapstanError {
+  constructor(network: string, pool: string, size: number, subnets: number) {
+    super('E_SUBNET_POOL_EXHAUSTED', `cannot create network ${network}: the subnet pool ${pool} is exhausted (all ${subnets} /${size} subnets overlap networks of the engine or routes of the host)`, {
+      data: { network, pool, size, subnets },
+      hint: 'widen --subnet-pool (CAPSTAN_SUBNET_POOL) or make --subnet-size smaller subnets, remove networks nobody uses (docker network ls), or give the stack\'s network its own ipam',
+    });
+  }
+}
+
 /** `--backend swarm` needs the engine it talks to to be a manager of an active swarm. */
 export class SwarmNotManagerError extends CapstanError {
   constructor(endpoint: string, state: string) {
@@ -331,5 +373,59 @@ export class SwarmNotManagerError extends CapstanError {
       data: { endpoint, state },
       hint: 'point DOCKER_HOST at a manager node (`docker node ls` works there), or run `docker swarm init` first',
     });
+  }
+}
+
+/** One leader per instance (DESIGN §4): the lock could not be taken, or was lost while leading. */
+export class LeadershipError extends CapstanError {
+  constructor(message: string, hint: string) {
+    super('E_LEADERSHIP', message, { hint });
+  }
+}
+
+/** Why a pull failed, as a user acts on it. */
+export type PullFailure = 'not-found' | 'unauthorized' | 'unreachable' | 'timeout' | 'never' | 'other';
+
+const PULL_HINTS: Record<PullFailure, (registry: string) => string> = {
+  'not-found': () => 'check the image name and tag in the manifest (and that it was pushed)',
+  unauthorized: (registry) => `give the operator credentials for ${registry}: \`docker login ${registry}\` as the user Capstan runs as, or set DOCKER_CONFIG to a directory whose config.json has them (auths, credsStore or credHelpers)`,
+  unreachable: (registry) => `check that ${registry} answers from the operator's host; Capstan retries with backoff`,
+  timeout: (registry) => `${registry} is slow or stalled; Capstan retries with backoff`,
+  never: () => 'pull it yourself (docker pull), or change pull_policy',
+  other: () => 'Capstan retries with backoff',
+};
+
+/**
+ * An image could not be pulled: the services using it are not (re)created
+ * and what runs keeps running. Names the image, the registry and the reason;
+ * never a credential.
+ */
+export class ImagePullError extends CapstanError {
+  readonly image: string;
+  readonly registry: string;
+  readonly reason: string;
+  readonly failure: PullFailure;
+  constructor(image: string, registry: string, failure: PullFailure, reason: string, where?: { stack: string; service: string }) {
+    const prefix = where === undefined ? '' : `${where.stack}/${where.service}: `;
+    super('E_IMAGE_PULL', `${prefix}cannot pull image ${image} from ${registry}: ${reason}`, {
+      data: { image, registry, failure, reason, ...(where ?? {}) },
+      hint: `${PULL_HINTS[failure](registry)}; what runs keeps running`,
+    });
+    this.image = image;
+    this.registry = registry;
+    this.reason = reason;
+    this.failure = failure;
+  }
+
+  /** The same failure, said of one service that needs the image. */
+  forService(stack: string, service: string): ImagePullError {
+    return new ImagePullError(this.image, this.registry, this.failure, this.reason, { stack, service });
+  }
+}
+
+/** x-capstan.image_update could not look at tags or write the new one into Git. The scan is retried at its next interval. */
+export class ImageUpdateError extends CapstanError {
+  constructor(stack: string, service: string, message: string, hint: string) {
+    super('E_IMAGE_UPDATE', `${stack}/${service}: ${message}`, { data: { stack, service }, hint });
   }
 }

@@ -5,7 +5,7 @@
 import { Command, Option } from 'commander';
 import { readSettingsFile } from './config/file.js';
 import { resolveSettings, type RawSettings, type Settings } from './config/settings.js';
-import { ApplyError, CapstanError, ManifestsInvalidError, UsageError } from './errors.js';
+import { ApplyError, CapstanError, ImagePullError, ManifestsInvalidError, UsageError } from './errors.js';
 import { createLogger, type Logger } from './logging/logger.js';
 import { VERSION } from './version.js';
 
@@ -23,6 +23,7 @@ function commonOptions(cmd: Command): Command {
     .option('--allow-env <names>', 'operator env vars manifests may interpolate, comma-separated, PREFIX_* allowed [CAPSTAN_ALLOW_ENV]')
     .option('--profile <names>', 'active Compose profiles, comma-separated, * for all [COMPOSE_PROFILES]')
     .option('--secrets-dir <dir>', 'the only host directory manifests may read secret/config files from (absolute `file:`) [CAPSTAN_SECRETS_DIR] (default: none)')
+    .option('--policy <file>', "the operator's policy: exceptions, limits, and what the repository's capstan.yaml may grant itself [CAPSTAN_POLICY] (default: none: the repository grants its own, with a warning)")
     .option('--config <file>', 'settings file (default: ./capstan.yaml when present)')
     .addOption(new Option('--log-format <format>', 'log format on stderr [CAPSTAN_LOG_FORMAT] (default: json)').choices(['json', 'pretty']))
     .option('--log-level <level>', 'trace|debug|info|warn|error|silent [CAPSTAN_LOG_LEVEL] (default: info)');
@@ -34,6 +35,38 @@ function statusOptions(cmd: Command): Command {
     .option('--status-branch <name|none>', 'branch for status commits; none turns them off [CAPSTAN_STATUS_BRANCH] (default: capstan/status)')
     .option('--git-author <"Name <email>">', 'author of the commits Capstan pushes [CAPSTAN_GIT_AUTHOR] (default: Capstan <capstan@localhost>)')
     .option('--auto-revert', 'push a revert of a revision that fails to apply [CAPSTAN_AUTO_REVERT] (default: off)');
+}
+/** The router's edge limits, on `run` (handed to the router it starts) and on `router`. */
+function edgeOptions(cmd: Command): Command {
+  return cmd
+    .option('--head-timeout <duration>', 'router: time from accept (or a keep-alive request\'s first byte) until the whole request head is in [CAPSTAN_HEAD_TIMEOUT] (default: 10s)')
+    .option('--body-timeout <duration>', 'router: longest pause between request body reads, or while a client takes none of its answer [CAPSTAN_BODY_TIMEOUT] (default: 30s)')
+    .option('--keep-alive-timeout <duration>', 'router: idle time of a keep-alive connection between requests [CAPSTAN_KEEP_ALIVE_TIMEOUT] (default: 60s)')
+    .option('--tunnel-idle-timeout <duration>', 'router: idle time of an upgraded (WebSocket) connection [CAPSTAN_TUNNEL_IDLE_TIMEOUT] (default: 1h)')
+    .option('--l4-idle-timeout <duration>', 'router: idle time of a published-port connection [CAPSTAN_L4_IDLE_TIMEOUT] (default: 1h)')
+    .option('--max-connections <n>', 'router: open client connections, all entries [CAPSTAN_MAX_CONNECTIONS] (default: 10000)')
+    .option('--max-connections-per-ip <n>', 'router: open client connections from one IP [CAPSTAN_MAX_CONNECTIONS_PER_IP] (default: 1000)')
+    .option('--trusted-proxies <ips>', 'router: comma-separated addresses/CIDRs whose X-Forwarded-* are passed on [CAPSTAN_TRUSTED_PROXIES] (default: none)')
+    .option('--https-port <port>', "router's HTTPS entry, open while some route has x-capstan.route.tls [CAPSTAN_HTTPS_PORT] (default: 8443)")
+    .option('--acme-directory <url>', 'ACME directory for routes with tls: { acme: true } [CAPSTAN_ACME_DIRECTORY] (default: none)')
+    .option('--acme-email <email>', 'contact of the ACME account [CAPSTAN_ACME_EMAIL]')
+    .option('--acme-ca <file>', "PEM CA to trust for the ACME directory's own HTTPS (a test server such as pebble) [CAPSTAN_ACME_CA]");
+}
+
+/** Stack networks' addresses: what `run` and `apply` create networks with. */
+function networkOptions(cmd: Command): Command {
+  return cmd
+    .option('--subnet-pool <cidr|none>', "pool each stack network without its own ipam gets a subnet from; none: the engine's default pools [CAPSTAN_SUBNET_POOL] (default: 10.231.0.0/16)")
+    .option('--subnet-size <bits>', 'prefix length of each subnet taken from --subnet-pool [CAPSTAN_SUBNET_SIZE] (default: 24)');
+}
+/** Where the daemon tells of deploys: commit statuses on the forge and webhooks. */
+function notifyOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--commit-status <forge>', 'commit status per stack on each deployed sha: auto (a known forge in --repo and a token), github, gitlab, gitea or off; token from CAPSTAN_FORGE_TOKEN or CAPSTAN_GIT_TOKEN [CAPSTAN_COMMIT_STATUS] (default: auto)').choices(['auto', 'github', 'gitlab', 'gitea', 'off']))
+    .option('--forge-api <url>', "the forge's API base when --repo does not tell, e.g. https://gitea.example.com/api/v1 [CAPSTAN_FORGE_API]")
+    .option('--forge-repo <owner/name>', "the repository on the forge when --repo's path differs [CAPSTAN_FORGE_REPO]")
+    .option('--status-url <url>', 'link of every commit status, e.g. the dashboard [CAPSTAN_STATUS_URL]')
+    .option('--notify-webhook <url>', 'POST deploy events as JSON here (signed with CAPSTAN_NOTIFY_WEBHOOK_SECRET when set); Slack-compatible: CAPSTAN_SLACK_WEBHOOK_URL [CAPSTAN_NOTIFY_WEBHOOK]');
 }
 const syncWindowOption = [
   '--sync-window <window>',
@@ -50,7 +83,12 @@ function withSettings(cmd: Command, action: (settings: Settings, logger: Logger,
       dataDir: opts.dataDir, statusBranch: opts.statusBranch, httpPort: opts.httpPort, router: opts.router, routerImage: opts.routerImage, routerAdmin: opts.routerAdmin ?? opts.admin,
       listen: opts.listen, backend: opts.backend, logFormat: opts.logFormat, logLevel: opts.logLevel,
       parallelism: opts.parallelism, allowEnv: opts.allowEnv, gitAuthor: opts.gitAuthor, autoRevert: opts.autoRevert, resync: opts.resync, syncWindow: opts.syncWindow,
-      profiles: opts.profile, secretsDir: opts.secretsDir, metricsPublic: opts.metricsPublic,
+      profiles: opts.profile, secretsDir: opts.secretsDir, policy: opts.policy, metricsPublic: opts.metricsPublic, subnetPool: opts.subnetPool, subnetSize: opts.subnetSize,
+      engineLease: opts.engineLease, leaseImage: opts.leaseImage,
+      commitStatus: opts.commitStatus, forgeApi: opts.forgeApi, forgeRepo: opts.forgeRepo, statusUrl: opts.statusUrl, notifyWebhook: opts.notifyWebhook,
+      headTimeout: opts.headTimeout, bodyTimeout: opts.bodyTimeout, keepAliveTimeout: opts.keepAliveTimeout, tunnelIdleTimeout: opts.tunnelIdleTimeout,
+      l4IdleTimeout: opts.l4IdleTimeout, maxConnections: opts.maxConnections, maxConnectionsPerIp: opts.maxConnectionsPerIp, trustedProxies: opts.trustedProxies,
+      httpsPort: opts.httpsPort, acmeDirectory: opts.acmeDirectory, acmeEmail: opts.acmeEmail, acmeCa: opts.acmeCa,
     };
     const settings = resolveSettings(flags, process.env, readSettingsFile(opts.config));
     const logger = createLogger({ format: settings.logFormat, level: settings.logLevel });
@@ -70,7 +108,7 @@ export function buildProgram(): Command {
     .configureHelp({ sortSubcommands: false });
 
   withSettings(
-    statusOptions(commonOptions(program.command('run').description('run the daemon: follow the branch and keep the engine converged')))
+    edgeOptions(notifyOptions(networkOptions(statusOptions(commonOptions(program.command('run').description('run the daemon: follow the branch and keep the engine converged'))))))
       .option('--interval <duration>', 'poll interval [CAPSTAN_INTERVAL] (default: 30s)')
       .option('--listen <host:port>', 'HTTP API and dashboard address; a non-loopback one needs CAPSTAN_API_TOKEN or CAPSTAN_API_TOKEN_FILE [CAPSTAN_LISTEN] (default: 127.0.0.1:9420)')
       .option('--metrics-public', 'serve /metrics without the API token [CAPSTAN_METRICS_PUBLIC] (default: off)')
@@ -78,12 +116,15 @@ export function buildProgram(): Command {
       .addOption(new Option('--router <mode>', 'how traffic is routed: the router as a host process, as a container (host network), or none [CAPSTAN_ROUTER] (default: process)').choices(['process', 'container', 'none']))
       .option('--router-image <image>', 'image --router container runs [CAPSTAN_ROUTER_IMAGE] (default: capstan:<version>)')
       .option('--router-admin <127.0.0.1:port>', "router's admin API on the loopback with a bearer token (CAPSTAN_ROUTER_TOKEN, else the one the router writes to <data-dir>/router/admin.token) instead of its unix socket [CAPSTAN_ROUTER_ADMIN]")
+      .option('--engine-lease', 'lead the instance only while also holding a lease container on the engine: for operators that share the engine but not the data dir [CAPSTAN_ENGINE_LEASE] (default: off)')
+      .option('--lease-image <image>', 'image of the lease container; it runs `cat` [CAPSTAN_LEASE_IMAGE] (default: --router-image)')
       .option('--resync <duration|cron>', 'periodic full resync, e.g. 5m or "*/10 * * * *" [CAPSTAN_RESYNC] (default: 5m)')
+      .option('--image-update-branch <name>', 'commit x-capstan.image_update tag bumps to this branch (for review) instead of --branch [CAPSTAN_IMAGE_UPDATE_BRANCH]')
       .option(...syncWindowOption),
     lazy(() => import('./cli/run.js'), 'runCommand'),
   );
   withSettings(
-    statusOptions(commonOptions(program.command('apply').description('one reconcile pass of the newest commit, then exit (0 converged, 1 error)')))
+    networkOptions(statusOptions(commonOptions(program.command('apply').description('one reconcile pass of the newest commit, then exit (0 converged, 1 error)'))))
       .option(...syncWindowOption)
       .option('--force', 'apply even while a sync window is closed, and retry a revision whose rolling update failed and was held'),
     async (settings, logger, cmd) => {
@@ -157,7 +198,7 @@ export function buildProgram(): Command {
     },
   );
   withSettings(
-    program.command('router').description('run the router (data plane) alone: L4 listeners and the shared HTTP entry, driven over <data-dir>/router/admin.sock (or --admin 127.0.0.1:PORT with a token)')
+    edgeOptions(program.command('router')).description('run the router (data plane) alone: L4 listeners and the shared HTTP entry, driven over <data-dir>/router/admin.sock (or --admin 127.0.0.1:PORT with a token)')
       .option('--data-dir <dir>', 'state directory; the router keeps router/table.json and router/admin.sock in it [CAPSTAN_DATA_DIR] (default: .capstan)')
       .option('--http-port <port>', 'shared HTTP entry port when the table names none [CAPSTAN_HTTP_PORT] (default: 8000)')
       .option('--http-host <ip>', 'address the HTTP entry binds', '0.0.0.0')
@@ -165,7 +206,8 @@ export function buildProgram(): Command {
       .option('--admin <127.0.0.1:port>', 'serve the admin API on this loopback port instead, every request carrying Authorization: Bearer <token> (CAPSTAN_ROUTER_TOKEN, else generated and written 0600 to <data-dir>/router/admin.token) [CAPSTAN_ROUTER_ADMIN]')
       .option('--access-log', 'log one line per request (off by default: it costs throughput)', false)
       .option('--grace <ms>', 'on SIGTERM, how long in-flight work may finish', '10000')
-      .option('--config <file>', 'settings file (default: ./capstan.yaml when present)')
+      .option('--policy <file>', "the operator's policy: exceptions, limits, and what the repository's capstan.yaml may grant itself [CAPSTAN_POLICY] (default: none: the repository grants its own, with a warning)")
+    .option('--config <file>', 'settings file (default: ./capstan.yaml when present)')
       .addOption(new Option('--log-format <format>', 'log format on stderr [CAPSTAN_LOG_FORMAT] (default: json)').choices(['json', 'pretty']))
       .option('--log-level <level>', 'trace|debug|info|warn|error|silent [CAPSTAN_LOG_LEVEL] (default: info)'),
     async (settings, logger, cmd) => {
@@ -175,7 +217,7 @@ export function buildProgram(): Command {
       if (!Number.isInteger(graceMs) || graceMs < 0) throw new UsageError(`--grace ${o.grace}: not a number of milliseconds`);
       if (o.adminSocket !== undefined && settings.routerAdmin !== undefined) throw new UsageError('--admin-socket and --admin (CAPSTAN_ROUTER_ADMIN) both say where the admin API listens: give one');
       const admin = o.adminSocket === undefined ? settings.routerAdmin : { kind: 'unix' as const, path: o.adminSocket };
-      return routerCommand({ dataDir: settings.dataDir, httpPort: settings.httpPort, httpHost: o.httpHost, admin, token: settings.routerToken, accessLog: o.accessLog, graceMs }, logger);
+      return routerCommand({ dataDir: settings.dataDir, httpPort: settings.httpPort, httpHost: o.httpHost, admin, token: settings.routerToken, accessLog: o.accessLog, graceMs, limits: settings.routerLimits, httpsPort: settings.httpsPort, acme: settings.acme }, logger);
     },
   );
   const secret = program.command('secret').description('make age-encrypted secret files for the repository, and the key the operator decrypts them with');
@@ -216,7 +258,8 @@ export function reportError(err: unknown, write: (line: string) => void): number
   }
   if (err instanceof ApplyError) {
     write(`capstan: ${err.message}:`);
-    for (const f of err.failures) write(`  ${f.operation}: ${f.error.message}`);
+    // A pull failure says which service it stops on its own; the operation it stopped adds nothing.
+    for (const f of err.failures) write(`  ${f.error instanceof ImagePullError ? f.error.message : `${f.operation}: ${f.error.message}`}`);
     const hints = [...new Set(err.failures.flatMap((f) => (f.error instanceof CapstanError && f.error.hint !== undefined ? [f.error.hint] : [])))];
     for (const h of hints) write(`  hint: ${h}`);
     return 1;

@@ -3,9 +3,9 @@
 // engine.
 
 import type { Backend } from '../backends/backend.js';
-import type { DockerPort } from '../backends/port.js';
+import type { DockerPort } from './port.js';
 import { planChanges } from '../plan/planner.js';
-import { applyPlan } from './executor.js';
+import { applyStackPlan } from './executor.js';
 
 export function dockerPort(engine: Backend): DockerPort {
   return {
@@ -13,8 +13,8 @@ export function dockerPort(engine: Backend): DockerPort {
     engine,
     endpoint: engine.endpoint,
     ping: () => engine.ping(),
-    observe: (instance) => engine.observe(instance),
-    plan: (desired, observed, held, healing) => planChanges(desired, observed, healing, held),
-    apply: (plan, ctx, opts) => applyPlan(plan, engine, ctx, opts),
+    observe: (instance, scope) => engine.observe(instance, scope),
+    plan: (desired, observed, { held, healing }) => planChanges(desired, observed, healing, held),
+    applyStack: (input, ctx, opts) => applyStackPlan(input, engine, ctx, opts),
   };
 }

@@ -1,111 +1,239 @@
-// Runs a plan against a backend: phases in order, operations of one phase in
-// parallel up to a bound. The recreations of one service go together to the
-// rolling-update driver (apply/rollout.ts); everything else is one engine
-// step each, removals drained off the router first. A failed operation does
-// not stop the others (one broken service must not hold back the rest);
-// failures are collected and raised together as one ApplyError at the end.
+// Runs one stack's plan for one lane pass: image pulls at once (bounded by
+// the backend), each service waiting for its own image only; then phases in
+// order, the operations of a phase side by side up to a bound, each one
+// engine call (removals drained off the router first). A service's
+// recreations are its rollout, advanced by one step (apply/rollout.ts);
+// rollouts already under way step even when the plan has nothing left for
+// them. depends_on conditions are read from the pass's snapshot: an unmet one
+// postpones the dependent to a later pass (the lane wakes on the
+// dependency's events), never holds this one. A failed operation does not
+// stop the others, except that a network or volume that could not be made
+// stops the stack's later phases; every failure is kept, typed by the
+// operation's id and reason.
 
 import type { Backend, DeployContext } from '../backends/backend.js';
+import type { DesiredService, DesiredStack } from '../desired/model.js';
+import { CapstanError, DependencyTimeoutError, ImagePullError, type RolloutFailedError } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
-import type { Operation, Plan } from '../plan/operations.js';
-import { describeOperation } from '../plan/render.js';
-import { waitForDependencies } from './dependencies.js';
-import { DEFAULT_GRACE_MS, rollService, type RecreateOp, type RolloutSupport } from './rollout.js';
+import type { ObservedContainer } from '../observed/model.js';
+import type { Operation, OperationReason, Plan } from '../plan/operations.js';
+import { describeOperation, serviceOf } from '../plan/render.js';
+import type { RollingRecord } from '../strategies/rolling.js';
+import type { RolloutProgress } from '../strategies/step.js';
+import { unmetReason } from './dependencies.js';
+import { DEFAULT_GRACE_MS, stepServiceRollout, type RecreateOp, type RolloutSupport } from './rollout.js';
 import type { Traffic } from './traffic.js';
+
+type PullOp = Extract<Operation, { kind: 'pull-image' }>;
 
 export interface ApplyOptions {
   parallelism: number;
   logger: Logger;
   rollout: RolloutSupport;
+  /** True for a failure already reported by an earlier pass: logged at debug, so a stack failing the same way is not a wall of errors every pass. */
+  repeated?: (stack: string, operation: string, error: Error) => boolean;
 }
 
-export interface ApplyOutcome {
+/** One operation (or a rollout) that failed, by value. */
+export interface OperationFailure {
+  /** The operation's id, or `rollout:<stack>/<service>`. */
+  id: string;
+  /** `waiting`: a failure a stack backing off still stands for (stack-backoff.ts). */
+  reason: OperationReason | 'rollout' | 'waiting';
+  stack: string;
+  service: string | undefined;
+  /** For people: the operation's line, or the rollout's. */
+  line: string;
+  error: Error;
+}
+
+export interface StackApplyInput {
+  plan: Plan;
+  /** The stack as it should run (undefined when it left Git); rollouts take their targets from it. */
+  desired: DesiredStack | undefined;
+  /** The stack's containers in the pass's snapshot. */
+  observed: readonly ObservedContainer[];
+  /** Rollouts in progress, by service. */
+  records: ReadonlyMap<string, RollingRecord>;
+  /** When each service began waiting for its depends_on (ms), kept by the lane between passes. */
+  dependencyWaits: Map<string, number>;
+}
+
+export interface StackApplyResult {
+  /** Operations done (one engine call each); rollouts count the slots they moved. */
   applied: number;
-  failed: readonly { operation: string; error: Error; stack: string }[];
+  /** Ids of the operations done. */
+  done: string[];
+  failures: OperationFailure[];
+  /** Rollouts to keep, by service. */
+  records: Map<string, RollingRecord>;
+  superseded: RollingRecord[];
+  progress: RolloutProgress[];
+  /** Rollouts that finished this pass (with or without a failure). */
+  finished: number;
+  /** Services postponed for their depends_on, with why. */
+  waiting: string[];
+  /** Rolling updates the engine carries out by itself (Swarm's), still under way. */
+  underway: number;
+  wakeAt: number | undefined;
 }
 
-type Unit = { kind: 'op'; op: Exclude<Operation, RecreateOp> } | { kind: 'rollout'; stack: string; ops: RecreateOp[] };
+/** How often a dependent looks again when no event about its dependency arrives. */
+const DEPENDENCY_POLL_MS = 1000;
 
-export async function applyPlan(plan: Plan, backend: Backend, ctx: DeployContext, opts: ApplyOptions): Promise<ApplyOutcome> {
-  const failures: { operation: string; error: Error; stack: string }[] = [];
-  let applied = 0;
-  // One wait per service and pass, shared by its replicas' operations.
-  const waits = new Map<string, Promise<void>>();
-  const ready = (op: Operation): Promise<void> => {
-    if (op.kind !== 'create-container' && op.kind !== 'recreate-container') return Promise.resolve();
-    const key = `${op.stack}/${op.service.name}`;
-    let wait = waits.get(key);
-    if (wait === undefined) waits.set(key, (wait = waitForDependencies(op.service, backend, { instance: ctx.instance })));
-    return wait;
+export async function applyStackPlan(input: StackApplyInput, backend: Backend, ctx: DeployContext, opts: ApplyOptions): Promise<StackApplyResult> {
+  const { plan, observed } = input;
+  const result: StackApplyResult = { applied: 0, done: [], failures: [], records: new Map(), superseded: [], progress: [], finished: 0, waiting: [], underway: 0, wakeAt: undefined };
+  const wake = (at: number | undefined): void => {
+    if (at !== undefined) result.wakeAt = Math.min(result.wakeAt ?? at, at);
   };
-  const fail = (line: string, stack: string, kind: string, err: unknown): void => {
-    const error = err instanceof Error ? err : new Error(String(err));
-    failures.push({ operation: line, error, stack });
-    opts.logger.error({ stack, op: kind, err: error }, `failed: ${line}`);
+  const now = opts.rollout.now();
+  const services = new Map((input.desired?.services ?? []).map((s) => [s.name, s]));
+  // The target a held rollout restores is the recreate operations' service; Git's otherwise.
+  const recreates = new Map<string, RecreateOp[]>();
+  for (const op of plan.operations) if (op.kind === 'recreate-container') recreates.set(op.service.name, [...(recreates.get(op.service.name) ?? []), op]);
+
+  const fail = failureRecorder(result, opts);
+
+  // Pulls start at once; a service waits for its own image only, so nothing of a service whose image cannot be pulled is touched (no twin is started).
+  const pulls = new Map<string, { op: PullOp; done: Promise<Error | undefined>; reported: boolean }>();
+  for (const op of plan.operations) {
+    if (op.kind !== 'pull-image') continue;
+    const pull = backend.pullImage?.(op.image, ctx) ?? Promise.reject(new Error(`this backend cannot pull ${op.image}`));
+    pulls.set(op.image, { op, reported: false, done: pull.then(() => undefined, (err: unknown) => (err instanceof Error ? err : new Error(String(err)))) });
+  }
+  const pullFailed = new Set<string>();
+  /** Whether the service's image is there; one failure per service for an image it could not get, however many replicas wait for it. */
+  const pulled = async (service: DesiredService, id: string, reason: OperationFailure['reason'], line: string): Promise<boolean> => {
+    const pull = pulls.get(service.spec.image);
+    const error = pull === undefined ? undefined : await pull.done;
+    if (pull === undefined || error === undefined) return true;
+    pull.reported = true;
+    if (!pullFailed.has(service.name)) {
+      pullFailed.add(service.name);
+      fail({ id, reason, stack: service.stack, service: service.name, line, error: error instanceof ImagePullError ? error.forService(service.stack, service.name) : error }, 'pull-image');
+    }
+    return false;
   };
-  // One line for the whole plan; rollouts and builds report their own.
-  const total = plan.operations.length;
-  let finished = 0;
-  const progressed = (n: number): void => {
-    finished += n;
-    if (finished < total) ctx.progress?.update('apply', `${finished}/${total} operations`, finished / total);
+
+  const blocked = new Set<string>();
+  const dependenciesMet = (service: DesiredService): boolean => {
+    if (blocked.has(service.name)) return false;
+    const unmet = Object.entries(service.spec.dependsOn)
+      .filter(([, c]) => c !== 'service_started')
+      .map(([dep, condition]) => ({ dep, condition, why: unmetReason(observed.filter((c) => c.service === dep), condition) }))
+      .find((u) => u.why !== undefined);
+    if (unmet === undefined) {
+      input.dependencyWaits.delete(service.name);
+      return true;
+    }
+    blocked.add(service.name);
+    const since = input.dependencyWaits.get(service.name) ?? now;
+    input.dependencyWaits.set(service.name, since);
+    const deadline = since + service.spec.capstan.progressDeadlineMs;
+    if (now >= deadline) {
+      const error = new DependencyTimeoutError(service.stack, service.name, unmet.dep, unmet.condition, service.spec.capstan.progressDeadlineMs, unmet.why ?? '');
+      result.failures.push({ id: `depends-on:${service.stack}/${service.name}`, reason: 'new-service', stack: service.stack, service: service.name, line: `start ${service.stack}/${service.name}`, error });
+      opts.logger.error({ stack: service.stack, service: service.name, code: error.code }, error.message);
+      input.dependencyWaits.delete(service.name);
+    } else {
+      result.waiting.push(`${service.name} waits for ${unmet.dep}: ${unmet.why ?? ''}`);
+      wake(Math.min(deadline, now + DEPENDENCY_POLL_MS));
+    }
+    return false;
   };
-  ctx.progress?.update('apply', `0/${total} operations`, 0);
-  for (const phase of phasesOf(plan.operations)) {
-    await forEachBounded(unitsOf(phase), opts.parallelism, async (unit) => {
-      if (unit.kind === 'rollout') {
-        const first = unit.ops[0] as RecreateOp;
-        const line = `rolling update of ${first.stack}/${first.service.name}`;
-        try {
-          await ready(first);
-          const result = await rollService(unit.ops, { backend, ctx, logger: opts.logger, ...opts.rollout });
-          applied += result.updated;
-          if (result.failure !== undefined) fail(line, unit.stack, first.kind, result.failure);
-        } catch (err) {
-          fail(line, unit.stack, first.kind, err);
-        }
-        progressed(unit.ops.length);
-        return;
-      }
-      const { op } = unit;
+
+  const rolloutDeps = { ...opts.rollout, backend, ctx, logger: opts.logger };
+
+  const stepped = new Set<string>();
+  const stepRollout = async (name: string): Promise<void> => {
+    if (stepped.has(name)) return;
+    stepped.add(name);
+    const ops = recreates.get(name) ?? [];
+    const target = ops[0]?.service ?? services.get(name);
+    const record = input.records.get(name);
+    if (record === undefined && target !== undefined && ops.length > 0 && !dependenciesMet(target)) return;
+    if (record === undefined && target !== undefined && ops.length > 0 && !(await pulled(target, `rollout:${target.stack}/${name}`, 'rollout', `rolling update of ${target.stack}/${name}`))) return;
+    try {
+      const r = await stepServiceRollout({ ops, target, record, observed }, rolloutDeps);
+      if (r.superseded !== undefined) result.superseded.push(r.superseded);
+      if (r.record !== undefined) result.records.set(name, r.record);
+      if (r.progress !== undefined) result.progress.push(r.progress);
+      if (r.state === 'ended') result.finished++;
+      result.applied += r.moved;
+      wake(r.wakeAt);
+      if (r.failure !== undefined) fail(rolloutFailure(r.failure), 'rollout');
+    } catch (err) {
+      // A step that threw (the engine went away mid-step) keeps its record: the next pass looks again.
+      if (record !== undefined) result.records.set(name, record);
+      const error = err instanceof Error ? err : new Error(String(err));
+      fail({ id: `rollout:${target?.stack ?? ''}/${name}`, reason: 'rollout', stack: target?.stack ?? '', service: name, line: `rolling update of ${name}`, error }, 'rollout');
+    }
+  };
+
+  // A network or volume that could not be made leaves the stack's later phases undone: one failure, not one per replica.
+  let stackBlocked = false;
+  for (const phase of phasesOf(plan.operations.filter((o) => o.kind !== 'pull-image'))) {
+    if (stackBlocked) break;
+    await forEachBounded(phase, opts.parallelism, async (op) => {
+      if (op.kind === 'pull-image') return;
+      if (op.kind === 'recreate-container') return stepRollout(op.service.name);
+      if (ownedByRollout(op, input.records, observed)) return;
+      if (op.kind === 'create-container' && !dependenciesMet(op.service)) return;
       const line = describeOperation(op);
+      if (op.kind === 'create-container' && !(await pulled(op.service, op.id, op.reason, line))) return;
       try {
-        await ready(op);
-        await execute(op, backend, ctx, opts.rollout.traffic);
-        applied++;
-        opts.logger.info({ stack: op.stack, op: op.kind }, line);
+        await execute(op, backend, ctx, opts.rollout);
+        result.applied++;
+        result.done.push(op.id);
+        opts.logger.info({ stack: op.stack, op: op.kind, reason: op.reason }, line);
       } catch (err) {
-        fail(line, op.stack, op.kind, err);
+        if (op.kind === 'create-network' || op.kind === 'create-volume') stackBlocked = true;
+        fail({ id: op.id, reason: op.reason, stack: op.stack, service: serviceOf(op) ?? undefined, line, error: err instanceof Error ? err : new Error(String(err)) }, op.kind);
       }
-      progressed(1);
     });
   }
-  ctx.progress?.done('apply', `${applied}/${total} operations applied${failures.length === 0 ? '' : `, ${failures.length} failed`}`, failures.length === 0);
-  return { applied, failed: failures };
-}
-
-/** A phase's operations as units of work: each service's recreations become one rollout. */
-function unitsOf(phase: readonly Operation[]): Unit[] {
-  const units: Unit[] = [];
-  const rollouts = new Map<string, RecreateOp[]>();
-  for (const op of phase) {
-    if (op.kind !== 'recreate-container') {
-      units.push({ kind: 'op', op });
-      continue;
-    }
-    const key = `${op.stack}\u0000${op.service.name}`;
-    const list = rollouts.get(key);
-    if (list !== undefined) list.push(op);
-    else {
-      const ops = [op];
-      rollouts.set(key, ops);
-      units.push({ kind: 'rollout', stack: op.stack, ops });
+  // Rollouts under way whose service the plan no longer touches still have steps to take (monitor, retire).
+  if (!stackBlocked) await forEachBounded([...input.records.keys()], opts.parallelism, stepRollout);
+  for (const pull of pulls.values()) {
+    const error = await pull.done;
+    if (error === undefined) {
+      result.applied++;
+      result.done.push(pull.op.id);
+    } else if (!pull.reported) {
+      // A pull no service waited for (a moved tag with nothing to roll) still reports its failure.
+      fail({ id: pull.op.id, reason: pull.op.reason, stack: pull.op.stack, service: undefined, line: describeOperation(pull.op), error }, pull.op.kind);
     }
   }
-  return units;
+  return result;
 }
 
-async function execute(op: Exclude<Operation, RecreateOp>, backend: Backend, ctx: DeployContext, traffic: Traffic): Promise<void> {
+/** Keeps a failure and logs it: typed errors with their code and hint, a failure an earlier pass reported already at debug. */
+export function failureRecorder(result: Pick<StackApplyResult, 'failures'>, opts: ApplyOptions): (f: OperationFailure, kind: string) => void {
+  return (f, kind) => {
+    result.failures.push(f);
+    const e = f.error;
+    const fields = { stack: f.stack, op: kind, reason: f.reason, ...(e instanceof ImagePullError ? { image: e.image, registry: e.registry } : {}), ...(e instanceof CapstanError ? { code: e.code, hint: e.hint } : { err: e }) };
+    if (opts.repeated?.(f.stack, f.line, e) === true) opts.logger.debug(fields, `still failing: ${f.line}: ${e.message}`);
+    else opts.logger.error(fields, `failed: ${f.line}: ${e.message}`);
+  };
+}
+
+export function rolloutFailure(error: RolloutFailedError): OperationFailure {
+  return { id: `rollout:${error.stackName}/${error.service}`, reason: 'rollout', stack: error.stackName, service: error.service, line: `rolling update of ${error.stackName}/${error.service}`, error };
+}
+
+/** A promotion of a slot a rollout is moving is the rollout's own last step. */
+function ownedByRollout(op: Operation, records: ReadonlyMap<string, RollingRecord>, observed: readonly ObservedContainer[]): boolean {
+  if (op.kind !== 'promote-container') return false;
+  const record = records.get(op.service);
+  const number = observed.find((c) => c.id === op.containerId)?.number;
+  if (record === undefined || number === undefined) return false;
+  return record.state.pending.includes(number) || (record.batch?.slots.some((s) => s.number === number) ?? false);
+}
+
+async function execute(op: Exclude<Operation, RecreateOp | PullOp>, backend: Backend, ctx: DeployContext, support: Pick<RolloutSupport, 'traffic' | 'removing'>): Promise<void> {
+  const traffic: Traffic = support.traffic;
   switch (op.kind) {
     case 'create-network': return backend.createNetwork(op.stack, op.network, ctx);
     case 'create-volume': return backend.createVolume(op.stack, op.volume, ctx);
@@ -116,6 +244,7 @@ async function execute(op: Exclude<Operation, RecreateOp>, backend: Backend, ctx
       return traffic.renamed(op.containerId, op.name);
     case 'remove-container':
       // Scale-down, prune, leftovers: no new requests, in-flight ones finish, then the stop signal.
+      support.removing?.(op.containerId);
       await traffic.retire(op.containerId, DEFAULT_GRACE_MS);
       return backend.removeContainer(op.containerId);
     case 'remove-network': return backend.removeNetwork(op.networkId);

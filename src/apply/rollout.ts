@@ -1,34 +1,39 @@
-// Drives the rolling update of one service (the recreate operations the
-// planner made for it) through the step machine of strategies/rolling.ts:
-// batch by batch, each new replica ready before it takes traffic and before
-// the old one is drained and stopped, each batch watched for `monitor`,
-// failures handled by failure_action. Every step leaves the engine in a
-// state the planner understands (a slot with its twin, a twin without its
-// old replica), so a crash anywhere is resumed by the next pass.
+// Drives one service's rollout by one step per lane pass: shows the step
+// machine (strategies/rolling.ts) what runs in each slot, performs the engine
+// and traffic calls it answers with, persists the record it hands back, and
+// turns how it ended into hold records and a typed result. A newer target
+// than the record's supersedes it here, at a step boundary: every phase
+// leaves the engine in a state the planner understands, so the new plan
+// takes over from whatever the old rollout left (a twin of the old target is
+// a leftover it removes).
 
 import type { Backend, DeployContext } from '../backends/backend.js';
-import { twinName } from '../desired/labels.js';
+import { LABEL, replicaName, twinName } from '../desired/labels.js';
 import type { DesiredService } from '../desired/model.js';
+import { decodeSpecLabel } from '../desired/spec-label.js';
 import { RolloutFailedError } from '../errors.js';
+import { replicaReadiness, type ProbeVerdict } from '../health/readiness.js';
+import type { ProbeTracker } from '../health/prober.js';
 import type { Logger } from '../logging/logger.js';
-import type { UpdateConfig } from '../manifests/model.js';
+import type { ObservedContainer } from '../observed/model.js';
 import type { Operation } from '../plan/operations.js';
-import { afterBatch, effectiveOrder, nextStep, startRollout, type RolloutConfigs, type SlotOutcome } from '../strategies/rolling.js';
+import { beginRolling, effectiveOrder, failSlot, rollingProgress, stepRolling, type RollingEnd, type RollingRecord } from '../strategies/rolling.js';
+import type { RolloutAction, RolloutProgress, SlotView } from '../strategies/step.js';
 import type { HeldRolloutStore } from './held-rollouts.js';
-import type { ReadinessGate } from './readiness.js';
+import type { RolloutStore } from './rollout-store.js';
 import type { Traffic } from './traffic.js';
 
 export type RecreateOp = Extract<Operation, { kind: 'recreate-container' }>;
 
-/** What rolling updates need besides the engine: the router, readiness, the hold record, a clock. */
+/** What rollouts need besides the engine: the router, the prober, the hold and progress records, a clock. */
 export interface RolloutSupport {
   traffic: Traffic;
-  readiness: ReadinessGate;
+  probes: ProbeTracker;
   held: HeldRolloutStore;
+  store: RolloutStore;
   now: () => number;
-  sleep: (ms: number) => Promise<void>;
-  /** Asked between batches with the revision being rolled out: a reason to stop at this safe step (a newer commit, a shutdown), or undefined. */
-  interrupted?: (revision: string) => Promise<string | undefined>;
+  /** Told before a container is removed on purpose: its death is a deploy, not something to heal. */
+  removing?: (containerId: string) => void;
 }
 
 export interface RolloutDeps extends RolloutSupport {
@@ -37,207 +42,208 @@ export interface RolloutDeps extends RolloutSupport {
   logger: Logger;
 }
 
-export interface RolloutResult {
-  /** Slots that now run the target spec. */
-  updated: number;
-  /** Set when the rollout failed; what runs is described by its `end`. */
-  failure: RolloutFailedError | undefined;
-  /** Set when the rollout stopped at a safe step; the next pass carries on. */
-  interrupted: string | undefined;
-}
-
-interface SlotState {
-  op: RecreateOp;
-  /** The container holding the replica's name now. */
-  current: string | undefined;
-  /** A start-first twin that failed readiness, kept until the failure action says what becomes of it. */
-  failedTwin: string | undefined;
-}
-
 /** Docker's own stop timeout when a service sets no stop_grace_period: how long a replica being retired may finish its work. */
 export const DEFAULT_GRACE_MS = 10_000;
 
-export async function rollService(ops: readonly RecreateOp[], deps: RolloutDeps): Promise<RolloutResult> {
-  const first = ops[0];
-  if (first === undefined) return { updated: 0, failure: undefined, interrupted: undefined };
-  const target = first.service;
-  const resumedBack = first.update.direction === 'back';
-  const configs: RolloutConfigs = { update: target.spec.update, rollback: target.spec.rollback };
-  const slots = new Map<number, SlotState>(ops.map((op) => [op.number, { op, current: op.containerId, failedTwin: undefined }]));
-  const log = deps.logger.child({ stack: target.stack, service: target.name });
-  const label = `${target.stack}/${target.name}`;
+export interface RolloutInput {
+  /** This pass's recreate operations of the service (empty once every slot runs the target). */
+  ops: readonly RecreateOp[];
+  /** What the service should run now (Git's spec, or what a held rollout restores); undefined when it left Git. */
+  target: DesiredService | undefined;
+  record: RollingRecord | undefined;
+  /** The stack's containers in this pass's snapshot. */
+  observed: readonly ObservedContainer[];
+}
 
-  let state = startRollout([...slots.keys()], first.update.direction);
-  let updated = 0;
-  const progressKey = `${resumedBack ? 'rollback' : 'rollout'} ${label}`;
-  const progress = (text: string): void => deps.ctx.progress?.update(progressKey, text, updated / slots.size);
-  progress(`0/${slots.size} replicas updated`);
-  log.info({ replicas: slots.size, order: configs.update.order, parallelism: configs.update.parallelism, direction: state.direction }, `${resumedBack ? 'rolling back' : 'rolling update of'} ${label}: ${slots.size} replica${slots.size === 1 ? '' : 's'}`);
+export interface RolloutStepResult {
+  /** The record to keep (undefined once the rollout ended or there is none). */
+  record: RollingRecord | undefined;
+  /** The record a newer target replaced at this step. */
+  superseded: RollingRecord | undefined;
+  wakeAt: number | undefined;
+  /** `progressing`: more steps follow; `ended`: finished this pass (see `failure`). */
+  state: 'progressing' | 'ended' | 'none';
+  failure: RolloutFailedError | undefined;
+  /** Slots that took the target this pass. */
+  moved: number;
+  progress: RolloutProgress | undefined;
+}
 
-  for (;;) {
-    const step = nextStep(state, configs);
-    if (step.kind === 'done') break;
-    if (step.delayMs > 0) await deps.sleep(step.delayMs);
-    if (state.batches > 0) {
-      const why = await deps.interrupted?.(deps.ctx.revision);
-      if (why !== undefined) {
-        log.info({ reason: why }, `rolling update of ${label} stops at a safe step: ${why}`);
-        deps.ctx.progress?.done(progressKey, `stopped at a safe step: ${why}`, false);
-        return { updated, failure: undefined, interrupted: why };
+export async function stepServiceRollout(input: RolloutInput, deps: RolloutDeps): Promise<RolloutStepResult> {
+  let record = input.record;
+  let superseded: RollingRecord | undefined;
+  const target = input.target;
+  const targetHash = input.ops[0]?.service.specHash ?? target?.specHash;
+  const targetDigest = input.ops.find((o) => o.update.targetDigest !== undefined)?.update.targetDigest;
+  if (record !== undefined && (target === undefined || record.targetHash !== targetHash || (targetDigest !== undefined && record.targetDigest !== targetDigest))) {
+    superseded = record;
+    record = undefined;
+    deps.logger.info({ stack: superseded.stack, service: superseded.service, rollout: superseded.id }, `rollout of ${superseded.stack}/${superseded.service} to ${superseded.revision.slice(0, 7)} superseded by a newer target; the new plan takes over at this step`);
+  }
+  const first = input.ops[0];
+  if (record === undefined && first !== undefined) record = begin(input.ops, first.service, deps);
+  if (record === undefined) return { record: undefined, superseded, wakeAt: undefined, state: 'none', failure: undefined, moved: 0, progress: undefined };
+  const service = first?.service ?? target;
+  if (service === undefined) return { record: undefined, superseded, wakeAt: undefined, state: 'none', failure: undefined, moved: 0, progress: undefined };
+
+  const now = deps.now();
+  const step = stepRolling(record, slotViews(record, service, input.observed, deps.probes), now);
+  let next = step.record;
+  const before = new Set(next.state.onNewSpec);
+  const results = await runActions(step.actions, service, input.observed, deps);
+  for (const f of results.failed) next = failSlot(next, f.slot, f.reason, f.moved);
+  const moved = next.state.onNewSpec.filter((n) => !before.has(n)).length;
+  const log = deps.logger.child({ stack: record.stack, service: record.service, rollout: record.id });
+  if (record.batch?.phase !== next.batch?.phase || record.state.batches !== next.state.batches) {
+    const p = rollingProgress(next, step.wakeAt);
+    log.info({ phase: p.phase, batch: p.batch, batches: p.batches }, `${record.stack}/${record.service}: batch ${p.batch}/${p.batches} ${p.phase}`);
+  }
+  reportProgress(input.record === undefined || superseded !== undefined, record, next, step.end, deps);
+  if (step.end === undefined) {
+    return { record: next, superseded, wakeAt: step.wakeAt, state: 'progressing', failure: undefined, moved, progress: rollingProgress(next, step.wakeAt) };
+  }
+  const failure = await ended(next, step.end, deps, log);
+  return { record: undefined, superseded, wakeAt: step.end.kind === 'turned-back' ? now : undefined, state: 'ended', failure, moved, progress: undefined };
+}
+
+/** `rollout web/api: 1/3 replicas updated` as slots move (apply draws it, the dashboard shows it); how it ended. */
+function reportProgress(started: boolean, before: RollingRecord, after: RollingRecord, end: RollingEnd | undefined, deps: RolloutDeps): void {
+  const progress = deps.ctx.progress;
+  if (progress === undefined) return;
+  const back = before.state.direction === 'back';
+  const key = `${back ? 'rollback' : 'rollout'} ${before.stack}/${before.service}`;
+  const total = before.state.total;
+  const moved = back ? total - after.state.pending.length : after.state.onNewSpec.length;
+  const text = `${moved}/${total} replicas ${back ? 'rolled back' : 'updated'}`;
+  if (started || moved !== (back ? total - before.state.pending.length : before.state.onNewSpec.length)) progress.update(key, text, total === 0 ? 1 : moved / total);
+  if (end === undefined) return;
+  if (end.kind === 'converged' || end.kind === 'converged-with-failures' || end.kind === 'rolled-back') progress.done(key, text, end.kind !== 'converged-with-failures');
+  else if (end.kind === 'turned-back') progress.done(key, `${end.nothingToRestore ? 'rolled-back' : 'rolling back'}: ${end.reason}`, false);
+  else progress.done(key, `${end.kind}: ${end.reason}`, false);
+}
+
+function begin(ops: readonly RecreateOp[], service: DesiredService, deps: RolloutDeps): RollingRecord {
+  const first = ops[0] as RecreateOp;
+  const now = deps.now();
+  const bindsHostPort = deps.ctx.publishPorts && service.spec.ports.some((p) => p.published !== undefined);
+  const record = beginRolling({
+    id: `${service.stack}/${service.name}@${service.specHash.slice(0, 12)}.${now.toString(36)}`,
+    stack: service.stack, service: service.name, revision: deps.ctx.revision, targetHash: service.specHash,
+    targetDigest: ops.find((o) => o.update.targetDigest !== undefined)?.update.targetDigest,
+    slots: ops.map((o) => o.number), direction: first.update.direction,
+    order: effectiveOrder(service.spec.update, bindsHostPort), configs: { update: service.spec.update, rollback: service.spec.rollback },
+    progressDeadlineMs: service.spec.capstan.progressDeadlineMs, now,
+    previous: ops.find((op) => op.update.previous !== undefined)?.update.previous,
+  });
+  deps.logger.info(
+    { stack: service.stack, service: service.name, rollout: record.id, replicas: ops.length, order: record.order, parallelism: record.configs.update.parallelism, direction: first.update.direction },
+    `${first.update.direction === 'back' ? 'rolling back' : 'rolling update of'} ${service.stack}/${service.name}: ${ops.length} replica${ops.length === 1 ? '' : 's'}`,
+  );
+  return record;
+}
+
+/** What runs in each slot the rollout moves, from the pass's snapshot and the prober. */
+function slotViews(record: RollingRecord, service: DesiredService, observed: readonly ObservedContainer[], probes: ProbeTracker): Map<number, SlotView> {
+  const slots = new Set([...record.state.pending, ...(record.batch?.slots.map((s) => s.number) ?? [])]);
+  const byName = new Map(observed.filter((c) => c.stack === service.stack && c.service === service.name).map((c) => [c.name, c]));
+  const view = (c: ObservedContainer | undefined) => {
+    if (c === undefined) return undefined;
+    // A moved tag keeps the spec hash: the repo digest the replica was made from tells old and new apart.
+    const onTarget = c.specHash === record.targetHash && (record.targetDigest === undefined || c.labels[LABEL.imageDigest] === record.targetDigest);
+    const probe = onTarget ? service.spec.capstan.probe : decodeSpecLabel(c.labels)?.capstan.probe;
+    if (probe !== undefined && onTarget && c.state === 'running') probes.track({ containerId: c.id, name: c.name, stack: c.stack, service: c.service, ip: c.ip, probe });
+    const verdict: ProbeVerdict | undefined = probe === undefined ? undefined : { check: probe.check, health: probes.healthOf(c.id) };
+    return { id: c.id, onTarget, created: c.state === 'created', readiness: replicaReadiness(c, verdict) };
+  };
+  return new Map([...slots].map((n) => [n, { number: n, replica: view(byName.get(replicaName(service, n))), twin: view(byName.get(twinName(service, n))) }]));
+}
+
+interface ActionFailure {
+  slot: number;
+  reason: string;
+  moved: boolean;
+}
+
+/** A slot's actions in order, stopping at its first failure; slots side by side. */
+async function runActions(actions: readonly RolloutAction[], service: DesiredService, observed: readonly ObservedContainer[], deps: RolloutDeps): Promise<{ failed: ActionFailure[] }> {
+  const bySlot = new Map<number, RolloutAction[]>();
+  for (const a of actions) bySlot.set(a.slot, [...(bySlot.get(a.slot) ?? []), a]);
+  const failed: ActionFailure[] = [];
+  await Promise.all([...bySlot].map(async ([slot, list]) => {
+    let removedOld = false;
+    for (const action of list) {
+      try {
+        await perform(action, service, observed, deps);
+        if (action.kind === 'remove' && observed.find((c) => c.id === action.id)?.name === replicaName(service, slot)) removedOld = true;
+      } catch (err) {
+        const reason = `cannot ${action.kind} ${action.kind === 'create' || action.kind === 'prepare' ? (action.kind === 'create' && action.twin ? twinName(service, slot) : replicaName(service, slot)) : nameOf(action.id, observed)}: ${err instanceof Error ? err.message : String(err)}`;
+        deps.logger.warn({ stack: service.stack, service: service.name, slot, action: action.kind }, reason);
+        failed.push({ slot, reason, moved: removedOld });
+        return;
       }
     }
-    const goingBack = step.direction === 'back' && !resumedBack;
-    const moves = step.slots.map((n) => {
-      const slot = slots.get(n);
-      return { n, slot, to: slot === undefined ? undefined : goingBack ? previousService(slot.op) : target };
-    });
-    const outcomes = await Promise.all(moves.map(({ n, slot, to }) =>
-      slot === undefined ? { number: n, ok: false, moved: false, reason: `slot ${n} is not part of this rollout` } : moveSlot(slot, to, !goingBack, step.config, deps)));
-    const watched = moves.flatMap((m, i) => {
-      const current = m.slot?.current;
-      return outcomes[i]?.ok === true && current !== undefined && m.slot !== undefined && m.to !== undefined ? [{ i, containerId: current, name: m.slot.op.name, service: m.to }] : [];
-    });
-    const monitorFailures = await deps.readiness.monitor(watched, deps.now() + step.config.monitorMs);
-    const final: SlotOutcome[] = outcomes.map((o, i) => {
-      const w = watched.findIndex((x) => x.i === i);
-      const failed = w < 0 ? undefined : monitorFailures[w];
-      return failed === undefined ? o : { ...o, ok: false, reason: failed };
-    });
-    for (const o of final) {
-      if (o.ok) log.info({ replica: slots.get(o.number)?.op.name }, `${slots.get(o.number)?.op.name ?? o.number} ${step.direction === 'back' ? 'rolled back' : 'updated'}`);
-      else log.warn({ replica: slots.get(o.number)?.op.name, reason: o.reason }, `${slots.get(o.number)?.op.name ?? o.number} failed: ${o.reason ?? 'unknown'}`);
+  }));
+  return { failed };
+}
+
+async function perform(action: RolloutAction, service: DesiredService, observed: readonly ObservedContainer[], deps: RolloutDeps): Promise<void> {
+  const grace = service.spec.stopGracePeriodMs ?? DEFAULT_GRACE_MS;
+  switch (action.kind) {
+    case 'prepare': return deps.backend.prepare(service, deps.ctx);
+    case 'create': {
+      const name = action.twin ? twinName(service, action.slot) : undefined;
+      await deps.backend.createContainer(service, action.slot, deps.ctx, name);
+      return;
     }
-    if (step.direction === 'forward') updated += final.filter((o) => o.ok).length;
-    progress(step.direction === 'forward' ? `${updated}/${slots.size} replicas updated` : `rolling back (${state.reason ?? 'a replica failed'})`);
-    const before = state;
-    state = afterBatch(state, final, configs);
-    const turnedBack = before.direction === 'forward' && state.direction === 'back';
-    if (turnedBack || (state.end === 'paused' && before.end === undefined)) {
+    case 'start': return deps.backend.startContainer(action.id);
+    case 'admit': {
+      const c = observed.find((x) => x.id === action.id);
+      return deps.traffic.admit({ containerId: action.id, name: c?.name ?? replicaName(service, action.slot), stack: service.stack, service: service.name, ip: c?.ip, specHash: c?.specHash ?? service.specHash });
+    }
+    case 'drain': return deps.traffic.retire(action.id, grace);
+    case 'remove':
+      deps.removing?.(action.id);
+      return deps.backend.removeContainer(action.id);
+    case 'promote': {
+      const name = replicaName(service, action.slot);
+      await deps.backend.renameContainer(action.id, name);
+      return deps.traffic.renamed(action.id, name);
+    }
+  }
+}
+
+function nameOf(id: string, observed: readonly ObservedContainer[]): string {
+  return observed.find((c) => c.id === id)?.name ?? id.slice(0, 12);
+}
+
+/** Hold records and the failure a finished rollout leaves. */
+async function ended(record: RollingRecord, end: RollingEnd, deps: RolloutDeps, log: Logger): Promise<RolloutFailedError | undefined> {
+  const base = { stack: record.stack, service: record.service, revision: record.revision, specHash: record.targetHash, at: deps.now() };
+  const label = `${record.stack}/${record.service}`;
+  switch (end.kind) {
+    case 'converged':
+    case 'converged-with-failures':
+      if (end.kind === 'converged-with-failures') log.warn({ reason: end.reason }, `rolling update of ${label} went on past failures (failure_action: continue): ${end.reason}`);
+      else log.info(`rolling update of ${label} done`);
+      await deps.held.release(record.stack, record.service);
+      return undefined;
+    case 'turned-back':
       // Decided before the way back starts: a crash from here on resumes the rollback, never the failed update.
-      await deps.held.hold({
-        stack: target.stack, service: target.name, revision: deps.ctx.revision, specHash: target.specHash,
-        end: state.end === 'paused' ? 'paused' : 'rolled-back', reason: state.reason ?? 'a replica failed',
-        restored: restoredSpec(ops), at: deps.now(),
-      });
-      log.warn({ reason: state.reason, action: configs.update.failureAction }, `rolling update of ${label} failed (${state.reason ?? '?'}): ${state.end === 'paused' ? 'pausing' : 'rolling back'}`);
+      await deps.held.hold({ ...base, end: 'rolled-back', reason: end.reason, restored: record.previous });
+      log.warn({ reason: end.reason }, `rolling update of ${label} failed (${end.reason}): rolling back`);
+      return end.nothingToRestore ? new RolloutFailedError(record.stack, record.service, record.revision, 'rolled-back', end.reason) : undefined;
+    case 'paused':
+      await deps.held.hold({ ...base, end: 'paused', reason: end.reason, restored: undefined });
+      log.warn({ reason: end.reason }, `rolling update of ${label} failed (${end.reason}): pausing`);
+      return new RolloutFailedError(record.stack, record.service, record.revision, 'paused', end.reason);
+    case 'rolled-back': {
+      const held = (await deps.held.list()).find((h) => h.stack === record.stack && h.service === record.service);
+      log.warn(`rollback of ${label} done`);
+      return new RolloutFailedError(record.stack, record.service, held?.revision ?? record.revision, 'rolled-back', held?.reason ?? 'a replica failed');
     }
-    await settleFailedTwins(slots, state.direction === 'forward' && state.end !== 'paused', deps);
+    case 'rollback-failed':
+      // A resumed rollback that fails keeps its hold as it was: the next pass tries the way back again.
+      log.error({ reason: end.reason }, `rollback of ${label} failed: ${end.reason}`);
+      return new RolloutFailedError(record.stack, record.service, record.revision, 'rollback-failed', end.reason);
   }
-
-  deps.ctx.progress?.done(progressKey, state.end === 'converged' ? `${updated}/${slots.size} replicas updated` : `${state.end ?? 'stopped'}: ${state.reason ?? 'a replica failed'}`, state.end === 'converged');
-  if (state.end === 'converged') {
-    await deps.held.release(target.stack, target.name);
-    return { updated, failure: undefined, interrupted: undefined };
-  }
-  // A resumed rollback that fails keeps its hold as it was: the next pass tries the way back again.
-  const end = state.end === 'paused' ? 'paused' : state.end === 'rolled-back' ? 'rolled-back' : 'rollback-failed';
-  if (resumedBack && end === 'rolled-back') return { updated, failure: undefined, interrupted: undefined };
-  if (end === 'rollback-failed' && !resumedBack) {
-    await deps.held.hold({
-      stack: target.stack, service: target.name, revision: deps.ctx.revision, specHash: target.specHash,
-      end, reason: state.reason ?? 'a replica failed', restored: undefined, at: deps.now(),
-    });
-  }
-  return { updated, failure: new RolloutFailedError(target.stack, target.name, deps.ctx.revision, end, state.reason ?? 'a replica failed'), interrupted: undefined };
-}
-
-/**
- * One slot toward `to`. Start-first: the twin starts beside the old replica,
- * takes traffic once ready, then the old one is drained, stopped and the
- * twin takes its name. Stop-first: drain and stop the old one, then start
- * the new one in its place.
- */
-async function moveSlot(slot: SlotState, to: DesiredService | undefined, reuseTwin: boolean, config: UpdateConfig, deps: RolloutDeps): Promise<SlotOutcome> {
-  const n = slot.op.number;
-  if (to === undefined) return { number: n, ok: false, moved: false, reason: `${slot.op.name} has no previous spec to return to (its io.capstan.spec label is missing)` };
-  const grace = to.spec.stopGracePeriodMs ?? DEFAULT_GRACE_MS;
-  const deadline = (): number => deps.now() + to.spec.capstan.progressDeadlineMs;
-  const order = effectiveOrder(config, deps.ctx.publishPorts && to.spec.ports.some((p) => p.published !== undefined));
-
-  if (order === 'start-first') {
-    const name = twinName(to, n);
-    // A twin the planner found (an interrupted pass made it) already runs the target spec: wait on it instead of making another.
-    let twin = reuseTwin && slot.current === slot.op.containerId ? slot.op.update.twinId : undefined;
-    try {
-      // The interrupted pass may have made it without starting it.
-      if (twin !== undefined) await deps.backend.startContainer(twin);
-      else twin = await deps.backend.createContainer(to, n, deps.ctx, name);
-    } catch (err) {
-      return { number: n, ok: false, moved: false, reason: `cannot start ${name}: ${messageOf(err)}` };
-    }
-    const verdict = await deps.readiness.untilReady(twin, name, to, deadline());
-    if (!verdict.ok) {
-      slot.failedTwin = twin;
-      return { number: n, ok: false, moved: false, reason: verdict.reason };
-    }
-    await deps.traffic.admit({ containerId: twin, name, stack: to.stack, service: to.name, ip: verdict.replica.ip });
-    await retire(slot, grace, deps);
-    await deps.backend.renameContainer(twin, slot.op.name);
-    await deps.traffic.renamed(twin, slot.op.name);
-    slot.current = twin;
-    return { number: n, ok: true, moved: true };
-  }
-
-  try {
-    // Built and read before the old replica goes: a failed build or an undecryptable secret leaves it serving.
-    await deps.backend.prepare(to, deps.ctx);
-  } catch (err) {
-    return { number: n, ok: false, moved: false, reason: `cannot prepare ${slot.op.name}: ${messageOf(err)}` };
-  }
-  await retire(slot, grace, deps);
-  let id: string;
-  try {
-    id = await deps.backend.createContainer(to, n, deps.ctx);
-  } catch (err) {
-    return { number: n, ok: false, moved: true, reason: `cannot start ${slot.op.name}: ${messageOf(err)}` };
-  }
-  slot.current = id;
-  const verdict = await deps.readiness.untilReady(id, slot.op.name, to, deadline());
-  if (!verdict.ok) return { number: n, ok: false, moved: true, reason: verdict.reason };
-  await deps.traffic.admit({ containerId: id, name: slot.op.name, stack: to.stack, service: to.name, ip: verdict.replica.ip });
-  return { number: n, ok: true, moved: true };
-}
-
-/** Out of rotation, in-flight work finished (bounded by the grace period), then stopped and removed. */
-async function retire(slot: SlotState, graceMs: number, deps: RolloutDeps): Promise<void> {
-  const id = slot.current;
-  if (id === undefined) return;
-  await deps.traffic.retire(id, graceMs);
-  await deps.backend.removeContainer(id);
-  slot.current = undefined;
-}
-
-/**
- * A twin that never became ready: with `continue` it replaces its slot
- * anyway (the update goes on, healing takes it from there); otherwise it is
- * removed and the old replica keeps serving, as it did all along.
- */
-async function settleFailedTwins(slots: ReadonlyMap<number, SlotState>, keepGoing: boolean, deps: RolloutDeps): Promise<void> {
-  for (const slot of slots.values()) {
-    const twin = slot.failedTwin;
-    if (twin === undefined) continue;
-    slot.failedTwin = undefined;
-    if (keepGoing) {
-      await retire(slot, slot.op.service.spec.stopGracePeriodMs ?? DEFAULT_GRACE_MS, deps);
-      await deps.backend.renameContainer(twin, slot.op.name);
-      slot.current = twin;
-    } else {
-      await deps.backend.removeContainer(twin);
-    }
-  }
-}
-
-/** The slot's replica as it was before this rollout: what a rollback returns it to. */
-function previousService(op: RecreateOp): DesiredService | undefined {
-  const prev = op.update.previous;
-  return prev === undefined ? undefined : { ...op.service, spec: prev.spec, specHash: prev.specHash };
-}
-
-/** What the held service is healed to: the previous spec of the first slot that has one. */
-function restoredSpec(ops: readonly RecreateOp[]): { spec: DesiredService['spec']; specHash: string } | undefined {
-  return ops.find((op) => op.update.previous !== undefined)?.update.previous;
-}
-
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

@@ -1,39 +1,66 @@
-// Runs a swarm plan: phases in order, operations of a phase in parallel up to
-// a bound, each one engine call, then waits for what Swarm does with it. A
-// created or scaled service is done when its tasks run; an updated one when
-// Swarm's rolling update (update_config) completes. Swarm's own verdicts are
-// reported as they are: `rollback_completed` is a failed deploy rolled back,
-// `paused` a failed deploy left paused — never a success — and the revision
-// is held (not retried) like a failed rollout of the docker backend.
+// Runs one lane pass of a stack's swarm plan: phases in order, operations of
+// a phase side by side up to a bound, each one engine call; nothing waits on
+// Swarm. Swarm's rolling updates keep their state in Swarm (UpdateStatus),
+// so the lane follows them pass by pass (plan.engineRollouts): one under way
+// asks for the next pass soon; one Swarm ended in `rollback_completed`,
+// `paused` or `rollback_paused` is a failed deploy — never a success — and is
+// held (not retried until a new commit or `apply --force`) like a failed
+// rollout of the docker backend.
 
-import type { AuthConfig } from 'dockerode';
 import type { DeployContext } from '../backends/backend.js';
 import { swarmServiceSpec } from '../backends/swarm/service-spec.js';
-import type { ServiceProgress, SwarmEngine } from '../backends/swarm/swarm-engine.js';
+import type { EngineAuth, SwarmEngine } from '../backends/swarm/swarm-engine.js';
 import { LABEL } from '../desired/labels.js';
 import type { DesiredService } from '../desired/model.js';
 import { STACK_NAMESPACE_LABEL } from '../desired/swarm-names.js';
-import { RolloutFailedError, type RolloutEnd } from '../errors.js';
-import type { Operation, Plan } from '../plan/operations.js';
-import { describeOperation } from '../plan/render.js';
-import { forEachBounded, phasesOf, type ApplyOptions, type ApplyOutcome } from './executor.js';
+import { RolloutFailedError } from '../errors.js';
+import type { EngineRollout, Operation } from '../plan/operations.js';
+import { describeOperation, serviceOf } from '../plan/render.js';
+import type { RolloutProgress } from '../strategies/step.js';
+import { failureRecorder, forEachBounded, phasesOf, rolloutFailure, type ApplyOptions, type StackApplyInput, type StackApplyResult } from './executor.js';
 
 /** The registry credentials for an image, passed to Swarm like `--with-registry-auth` so every node can pull it. */
-export type RegistryAuth = (image: string) => Promise<AuthConfig | undefined>;
+export type RegistryAuth = (image: string) => Promise<EngineAuth | undefined>;
 
-type UpdateOp = Extract<Operation, { kind: 'update-service' }>;
-
-/** How often the manager is asked while Swarm works; a task start is ~1 s, so this costs little latency. */
-const POLL_MS = 250;
+/** How soon a lane looks again while Swarm rolls; a task start is ~1 s, so this costs little latency. */
+const POLL_MS = 500;
 /** Slack on top of what update_config allows: scheduling, image checks, a slow manager. */
 const SLACK_MS = 30_000;
-/** How long a network whose tasks are still stopping may refuse removal. */
+/** How long a network whose tasks are still stopping may refuse removal before it counts as a failure. */
 const NETWORK_DRAIN_MS = 20_000;
 
-export async function applySwarmPlan(plan: Plan, engine: SwarmEngine, ctx: DeployContext, opts: ApplyOptions, auth: RegistryAuth = async () => undefined): Promise<ApplyOutcome> {
-  const watch = batchedProgress(engine);
-  const failures: ApplyOutcome['failed'][number][] = [];
-  let applied = 0;
+export async function applySwarmStack(input: StackApplyInput, engine: SwarmEngine, ctx: DeployContext, opts: ApplyOptions, auth: RegistryAuth): Promise<StackApplyResult> {
+  const { plan } = input;
+  const result: StackApplyResult = { applied: 0, done: [], failures: [], records: new Map(), superseded: [], progress: [], finished: 0, waiting: [], underway: 0, wakeAt: undefined };
+  const fail = failureRecorder(result, opts);
+  const now = opts.rollout.now();
+  const wake = (at: number): void => {
+    result.wakeAt = Math.min(result.wakeAt ?? at, at);
+  };
+
+  // Swarm's own rolling updates: followed while under way, a failure reported once and then held.
+  const services = new Map((input.desired?.services ?? []).map((s) => [s.name, s]));
+  for (const r of plan.engineRollouts ?? []) {
+    const service = services.get(r.service);
+    if (r.state === 'rolling' || r.state === 'settling') {
+      const budget = service === undefined ? SLACK_MS : updateBudgetMs(service, r.tasks.desired);
+      if (now - r.since <= budget) {
+        result.underway++;
+        result.progress.push(progressOf(r, ctx.revision, now));
+        wake(now + POLL_MS);
+      } else if (r.state === 'rolling') {
+        // Swarm says it still rolls, long past what update_config allows: say so (its own failure_action may still come).
+        const error = new Error(`${r.stack}/${r.service}: Swarm did not finish the update within ${Math.round(budget / 1000)} s (${r.tasks.running}/${r.tasks.desired} tasks on the new spec${r.reason === '' ? '' : `: ${r.reason}`})`);
+        fail({ id: `rollout:${r.stack}/${r.service}`, reason: 'rollout', stack: r.stack, service: r.service, line: `rolling update of ${r.stack}/${r.service}`, error }, 'rollout');
+      }
+      continue;
+    }
+    const restored = r.direction === 'forward' ? r.restored : undefined;
+    await opts.rollout.held.hold({ stack: r.stack, service: r.service, revision: ctx.revision, specHash: r.specHash, end: r.state, reason: r.reason, restored, at: now });
+    result.finished++;
+    fail(rolloutFailure(new RolloutFailedError(r.stack, r.service, ctx.revision, r.state, r.reason)), 'rollout');
+  }
+
   const needsIds = plan.operations.some((op) => op.kind === 'create-service' || op.kind === 'update-service' || op.kind === 'scale-service');
   const ids = needsIds ? await engine.fileIds(ctx.instance) : new Map<string, string>();
   const fileId = (kind: 'secret' | 'config', name: string): string => {
@@ -47,7 +74,7 @@ export async function applySwarmPlan(plan: Plan, engine: SwarmEngine, ctx: Deplo
   const execute = async (op: Operation): Promise<void> => {
     switch (op.kind) {
       case 'create-network': return engine.createNetwork(op.stack, op.network, ctx.instance);
-      case 'remove-network': return removeNetwork(engine, op.networkId, opts);
+      case 'remove-network': return removeNetwork(engine, op.networkId, op.stack, now, opts);
       case 'create-secret':
       case 'create-config': {
         const kind = op.kind === 'create-secret' ? 'secret' : 'config';
@@ -59,23 +86,29 @@ export async function applySwarmPlan(plan: Plan, engine: SwarmEngine, ctx: Deplo
       case 'remove-secret':
       case 'remove-config': {
         const kind = op.kind === 'remove-secret' ? 'secret' : 'config';
-        if (!(await engine.removeFile(kind, op.fileId))) opts.logger.info({ stack: op.stack }, `kept ${kind} ${op.name}: a service still uses it (a rollback brought it back); a later pass removes it`);
+        // Still used while Swarm rolls the service off it (or back onto it): a later pass removes it.
+        if (!(await engine.removeFile(kind, op.fileId))) opts.logger.debug({ stack: op.stack }, `kept ${kind} ${op.name}: a service still uses it; a later pass removes it`);
         return;
       }
-      case 'create-service': {
-        const id = await engine.createService(specOf(op.service), await auth(op.service.spec.image));
-        return waitRunning(watch, id, op.service, opts, 'start');
-      }
-      case 'scale-service': {
+      case 'create-service':
+        await engine.createService(specOf(op.service), await auth(op.service.spec.image));
+        return;
+      case 'scale-service':
         await engine.updateService(op.serviceId, op.version, specOf({ ...op.service, spec: { ...op.service.spec, replicas: op.replicas.to } }), await auth(op.service.spec.image));
-        return waitRunning(watch, op.serviceId, op.service, opts, 'scale');
-      }
-      case 'update-service': return updateService(engine, watch, op, specOf, ctx, opts, auth);
+        return followUp();
+      case 'update-service':
+        // Swarm rolls it out by update_config; the next passes follow its UpdateStatus.
+        await engine.updateService(op.serviceId, op.version, specOf(op.service), await auth(op.service.spec.image));
+        return followUp();
       case 'remove-service': return engine.removeService(op.serviceId);
       default:
         // The swarm plan has no containers of its own (plan/swarm.ts).
         throw new Error(`the swarm backend cannot ${op.kind}`);
     }
+  };
+  const followUp = (): void => {
+    result.underway++;
+    wake(now + POLL_MS);
   };
 
   for (const phase of phasesOf(plan.operations)) {
@@ -83,90 +116,26 @@ export async function applySwarmPlan(plan: Plan, engine: SwarmEngine, ctx: Deplo
       const line = describeOperation(op);
       try {
         await execute(op);
-        applied++;
-        opts.logger.info({ stack: op.stack, op: op.kind }, line);
+        result.applied++;
+        result.done.push(op.id);
+        opts.logger.info({ stack: op.stack, op: op.kind, reason: op.reason }, line);
       } catch (err) {
-        const error = err instanceof Error ? err : new Error(String(err));
-        failures.push({ operation: line, error, stack: op.stack });
-        opts.logger.error({ stack: op.stack, op: op.kind, err: error }, `failed: ${line}`);
+        fail({ id: op.id, reason: op.reason, stack: op.stack, service: serviceOf(op) ?? undefined, line, error: err instanceof Error ? err : new Error(String(err)) }, op.kind);
       }
     });
   }
-  return { applied, failed: failures };
+  return result;
 }
 
-/**
- * Hands the new spec to Swarm and follows its rolling update to the end. A
- * failure Swarm rolled back (or paused) is recorded as held, so the revision
- * is not tried again until a new commit or `apply --force`.
- */
-async function updateService(
-  engine: SwarmEngine,
-  watch: Watch,
-  op: UpdateOp,
-  specOf: (service: DesiredService) => ReturnType<typeof swarmServiceSpec>,
-  ctx: DeployContext,
-  opts: ApplyOptions,
-  auth: RegistryAuth,
-): Promise<void> {
-  const { held, now, sleep } = opts.rollout;
-  const service = op.service;
-  const before = await watch(op.serviceId, service.specHash);
-  await engine.updateService(op.serviceId, op.version, specOf(service), await auth(service.spec.image));
-  const budget = updateBudgetMs(service, Math.max(before?.desired ?? 0, service.spec.replicas));
-  const deadline = now() + budget;
-  const label = `${service.stack}/${service.name}`;
-  let completedAt: number | undefined;
-  for (;;) {
-    const p = await watch(op.serviceId, service.specHash);
-    if (p === undefined) throw new Error(`service ${op.name} disappeared during its update`);
-    // Until Swarm starts this update, its status is the previous one's.
-    const ours = p.update !== undefined && p.update.startedAt !== before?.update?.startedAt;
-    const end = ours ? failedEnd(p) : undefined;
-    if (end !== undefined) {
-      const reason = failureReason(p);
-      // `back`: the way back itself failed; nothing else to return to.
-      const restored = end === 'rolled-back' && op.direction === 'forward' ? op.previous : undefined;
-      await held.hold({ stack: service.stack, service: service.name, revision: ctx.revision, specHash: service.specHash, end, reason, restored, at: now() });
-      throw new RolloutFailedError(service.stack, service.name, ctx.revision, end, reason);
-    }
-    if (ours && p.update?.state === 'completed') {
-      if (p.specHash === service.specHash && p.running >= wantedTasks(service, p)) {
-        await held.release(service.stack, service.name);
-        return;
-      }
-      // Swarm finished (its monitor window passed), yet tasks of the new spec do not all run: they fail after the window.
-      completedAt ??= now();
-      if (now() - completedAt > service.spec.capstan.progressDeadlineMs) {
-        throw new Error(`${label}: Swarm completed the update, but ${p.running}/${wantedTasks(service, p)} tasks run the new spec${p.taskError === undefined ? '' : ` (${p.taskError})`}; a longer update_config.monitor lets Swarm roll such a failure back`);
-      }
-    }
-    if (now() > deadline) {
-      throw new Error(`${label}: Swarm did not finish the update within ${Math.round(budget / 1000)} s (${p.running}/${wantedTasks(service, p)} tasks on the new spec${p.update === undefined ? '' : `, update ${p.update.state ?? '?'}`}${p.taskError === undefined ? '' : `: ${p.taskError}`})`);
-    }
-    await sleep(POLL_MS);
-  }
-}
-
-/** Replicated: the count in Git; global: what Swarm wants (one per eligible node). */
-function wantedTasks(service: DesiredService, p: ServiceProgress): number {
-  return service.spec.mode === 'global' ? p.desired : service.spec.replicas;
-}
-
-function failedEnd(p: ServiceProgress): RolloutEnd | undefined {
-  switch (p.update?.state) {
-    case 'rollback_completed': return 'rolled-back';
-    case 'paused': return 'paused';
-    case 'rollback_paused': return 'rollback-failed';
-    default: return undefined;
-  }
-}
-
-/** The failed task's error says why ("task: non-zero exit (3)"); Swarm's own message only what it did about it. */
-function failureReason(p: ServiceProgress): string {
-  const swarm = p.update?.message ?? '';
-  if (p.taskError === undefined) return swarm || 'update failed';
-  return `new tasks failed: ${p.taskError} (Swarm: ${swarm || p.update?.state || 'update failed'})`;
+/** What /api/status and the dashboard show of Swarm's rolling update. */
+function progressOf(r: EngineRollout, revision: string, now: number): RolloutProgress {
+  return {
+    id: `${r.stack}/${r.service}@${r.specHash.slice(0, 12)}`,
+    stack: r.stack, service: r.service, strategy: 'swarm', revision, direction: r.direction,
+    batch: r.tasks.running, batches: Math.max(r.tasks.desired, 1),
+    phase: r.state === 'rolling' ? `Swarm ${r.direction === 'back' ? 'rolls back' : 'updates'}${r.reason === '' ? '' : `: ${r.reason}`}` : 'Swarm starts tasks',
+    since: r.since, nextStepAt: now + POLL_MS,
+  };
 }
 
 /** Every batch may take the progress deadline plus monitor and delay; Swarm's own timers run inside that. */
@@ -178,55 +147,16 @@ function updateBudgetMs(service: DesiredService, tasks: number): number {
   return batches(u) * per(u) + batches(r) * per(r) + SLACK_MS;
 }
 
-/** A new or scaled service is done when every task Swarm wants runs the current spec; bounded by the progress deadline. */
-async function waitRunning(watch: Watch, serviceId: string, service: DesiredService, opts: ApplyOptions, what: 'start' | 'scale'): Promise<void> {
-  const { now, sleep } = opts.rollout;
-  const deadline = now() + service.spec.capstan.progressDeadlineMs + SLACK_MS;
-  for (;;) {
-    const p = await watch(serviceId, service.specHash);
-    if (p === undefined) throw new Error(`service ${service.stack}_${service.name} disappeared`);
-    if (p.running >= wantedTasks(service, p)) return;
-    if (now() > deadline) {
-      throw new Error(`${service.stack}/${service.name}: ${p.running}/${wantedTasks(service, p)} tasks running ${what === 'start' ? 'after creating the service' : 'after scaling'}${p.taskError === undefined ? '' : ` (${p.taskError})`}`);
-    }
-    await sleep(POLL_MS);
-  }
-}
-
-/** How one service's rollout of `specHash` fares; undefined once the service is gone. */
-type Watch = (serviceId: string, specHash: string) => Promise<ServiceProgress | undefined>;
-
-/**
- * One service's progress, where every call made in the same tick (the
- * services of a phase waiting side by side) is answered by one progress()
- * call for all of them.
- */
-function batchedProgress(engine: SwarmEngine): Watch {
-  let queue: { serviceId: string; specHash: string; resolve: (p: ServiceProgress | undefined) => void; reject: (e: unknown) => void }[] = [];
-  const flush = (): void => {
-    const batch = queue;
-    queue = [];
-    engine.progress(batch).then(
-      (answers) => batch.forEach((q, i) => q.resolve(answers[i])),
-      (err: unknown) => batch.forEach((q) => q.reject(err)),
-    );
-  };
-  return (serviceId, specHash) => new Promise<ServiceProgress | undefined>((resolve, reject) => {
-    if (queue.length === 0) setImmediate(flush);
-    queue.push({ serviceId, specHash, resolve, reject });
-  });
-}
-
-/** Right after its services go, a network may still hold endpoints of stopping tasks: retry a little. */
-async function removeNetwork(engine: SwarmEngine, networkId: string, opts: ApplyOptions): Promise<void> {
-  const { now, sleep } = opts.rollout;
-  const deadline = now() + NETWORK_DRAIN_MS;
+/** Right after its services go, a network may still hold endpoints of stopping tasks: it stays for a later pass, within reason. */
+async function removeNetwork(engine: SwarmEngine, networkId: string, stack: string, now: number, opts: ApplyOptions): Promise<void> {
+  const started = now;
   for (;;) {
     try {
       return await engine.removeNetwork(networkId);
     } catch (err) {
-      if (now() > deadline || !(err instanceof Error) || !/active endpoints|in use/i.test(err.message)) throw err;
-      await sleep(POLL_MS);
+      if (opts.rollout.now() - started > NETWORK_DRAIN_MS || !(err instanceof Error) || !/active endpoints|in use/i.test(err.message)) throw err;
+      opts.logger.debug({ stack }, 'network still has endpoints of stopping tasks; trying again');
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     }
   }
 }

@@ -2,40 +2,38 @@
 // planner's swarm expansion, the swarm executor. What Swarm cannot run is
 // refused before anything is planned, all of it at once.
 
-import type { SwarmPort } from '../backends/port.js';
+import type { SwarmPort } from './port.js';
 import { swarmProblems } from '../backends/swarm/service-spec.js';
 import { createSwarmEngine, type SwarmEngine } from '../backends/swarm/swarm-engine.js';
 import type { DesiredState } from '../desired/model.js';
 import { SwarmUnsupportedError } from '../errors.js';
-import type { Logger } from '../logging/logger.js';
 import { planWith } from '../plan/planner.js';
 import { swarmExpansion } from '../plan/swarm.js';
-import { applySwarmPlan, type RegistryAuth } from './swarm-apply.js';
+import { applySwarmStack, type RegistryAuth } from './swarm-apply.js';
 
 export interface SwarmBackendOptions {
-  logger: Logger;
   /** Credentials for the images services run, passed on to Swarm (`--with-registry-auth`). */
   registryAuth?: RegistryAuth;
 }
 
 /** Fails at once (E_SWARM_NOT_MANAGER) when the engine is no manager of an active swarm: every call after would. */
-export async function createSwarmBackend(opts: SwarmBackendOptions): Promise<SwarmPort> {
+export async function createSwarmBackend(opts: SwarmBackendOptions = {}): Promise<SwarmPort> {
   const engine = await createSwarmEngine();
   await engine.ping();
   return swarmPort(engine, opts.registryAuth);
 }
 
-export function swarmPort(engine: SwarmEngine, registryAuth?: RegistryAuth): SwarmPort {
+export function swarmPort(engine: SwarmEngine, registryAuth: RegistryAuth = async () => undefined): SwarmPort {
   return {
     kind: 'swarm',
     endpoint: engine.endpoint,
     ping: () => engine.ping(),
-    observe: (instance) => engine.observe(instance),
-    plan: (desired, observed, held) => {
+    observe: (instance, scope) => engine.observe(instance, scope?.stack),
+    plan: (desired, observed, { held, force }) => {
       refuseUnsupported(desired);
-      return planWith(swarmExpansion(observed), desired, observed, held);
+      return planWith(swarmExpansion(observed, { revision: desired.revision, retryFailed: force === true }), desired, observed, held);
     },
-    apply: (plan, ctx, opts) => applySwarmPlan(plan, engine, ctx, opts, registryAuth),
+    applyStack: (input, ctx, opts) => applySwarmStack(input, engine, ctx, opts, registryAuth),
   };
 }
 

@@ -4,7 +4,7 @@
 
 import type { DesiredService } from '../desired/model.js';
 import type { NetworkSpec, VolumeSpec } from '../manifests/model.js';
-import type { ObservedContainer, ObservedState } from '../observed/model.js';
+import type { ObservedContainer, ObservedImage, ObservedState } from '../observed/model.js';
 import type { Progress } from '../logging/progress.js';
 import type { ContentReader } from '../secrets/contents.js';
 
@@ -12,8 +12,10 @@ export interface DeployContext {
   instance: string;
   /** Full sha of the commit being deployed; stamped on every object. */
   revision: string;
-  /** Directory holding the repository's files at `revision`; relative bind mounts resolve against it. Undefined when no service needs it. */
+  /** Directory holding the repository's files at `revision`; tracked relative bind sources resolve against it. Undefined when no service needs it. */
   checkoutDir: string | undefined;
+  /** Absolute `<data-dir>/binds`: data directories of relative binds live below it, per stack, across revisions. */
+  bindsDir?: string;
   /** False when the router serves published TCP ports (DESIGN §8): containers then bind no host port for them. */
   publishPorts: boolean;
   /** Content of secrets and configs, read (and decrypted) only when a container that uses them is created. */
@@ -27,8 +29,12 @@ export interface Backend {
   readonly endpoint: string;
   /** Fails with DockerUnavailableError when the engine does not answer. */
   ping(): Promise<void>;
-  /** One snapshot of everything this instance owns. */
-  observe(instance: string): Promise<ObservedState>;
+  /**
+   * One snapshot of everything this instance owns, or (with `stack`) of one
+   * stack's objects: a lane looks at its own stack only. `volumes: false`
+   * may leave volumes out (a stack that declares none needs no look at them).
+   */
+  observe(instance: string, scope?: { stack?: string; volumes?: boolean }): Promise<ObservedState>;
 
   createNetwork(stack: string, network: NetworkSpec, ctx: DeployContext): Promise<void>;
   createVolume(stack: string, volume: VolumeSpec, ctx: DeployContext): Promise<void>;
@@ -45,6 +51,18 @@ export interface Backend {
   removeNetwork(networkId: string): Promise<void>;
   /** Gives a container (running or not) another name; the promotion step of a start-first update. */
   renameContainer(containerId: string, name: string): Promise<void>;
+  /**
+   * Each reference as the engine has it (undefined: it has not), one inspect
+   * each. A backend without it (one whose nodes pull for themselves, as
+   * Swarm's do) gets no pull operations planned.
+   */
+  inspectImages?(refs: readonly string[]): Promise<Map<string, ObservedImage | undefined>>;
+  /**
+   * Pulls `ref` with the Docker client's credentials for its registry; one
+   * pull per reference at a time, a bounded number at once. Fails with
+   * ImagePullError (image, registry, reason; never a credential).
+   */
+  pullImage?(ref: string, ctx: DeployContext): Promise<ObservedImage>;
   /** What a rollout waits on: state, health, address. Undefined when the container is gone. */
   inspectReplica(containerId: string): Promise<ReplicaState | undefined>;
 }

@@ -1,43 +1,63 @@
-// `capstan apply`: one reconcile pass of the newest commit, then exit. A
-// closed sync window holds the changes (exit 1) unless --force.
+// `capstan apply`: every stack of the newest commit brought to it once, in
+// lanes side by side, each stepped until its rollouts are done; then exit.
+// A closed sync window holds the changes (exit 1) unless --force.
 
 import type { Settings } from '../config/settings.js';
-import { RolloutHeldError, SyncWindowClosedError } from '../errors.js';
+import { ApplyError, ManifestsInvalidError, RolloutHeldError, SyncWindowClosedError } from '../errors.js';
 import { describeHeld } from '../strategies/rolling.js';
 import type { Logger } from '../logging/logger.js';
-import { windowedPass } from '../reconciler/windowed-pass.js';
-import { describeOperation } from '../plan/render.js';
+import { isSyncAllowed } from '../config/sync-window.js';
+import { applyRevision } from '../reconciler/one-shot.js';
 import type { DesiredState } from '../desired/model.js';
 import { routerClient } from '../router/client.js';
-import { createPassContext, routerServesPorts } from './context.js';
+import { checkDataDir, createPassContext, routerServesPorts } from './context.js';
 import { stderrProgress } from './progress-line.js';
 import { createStatusReporter } from './status-reporter.js';
 
 export async function applyCommand(settings: Settings, logger: Logger, opts: { force: boolean } = { force: false }): Promise<number> {
   const progress = stderrProgress(logger);
   const ctx = { ...(await createPassContext(settings, logger)), progress };
-  const status = createStatusReporter(settings, ctx, logger);
-  let result;
+  await checkDataDir(settings, logger);
+  const status = createStatusReporter(settings, logger);
+  const revision = await ctx.source.resolve();
+  const model = await ctx.desired.loadRevision(revision);
+  if (model.errors.length > 0) {
+    // A bad commit changes nothing: every stack says why, and the command fails with every problem.
+    await Promise.all([...model.stacks.values()].filter((s) => s.errors.length > 0).map((s) => status.report(s.name, {
+      outcome: 'failed', progress: [], health: undefined,
+      input: { stack: s.name, revision, outcome: { kind: 'invalid', problems: s.errors.map((e) => e.format()) }, services: undefined, containers: [], converged: false },
+    })));
+    await status.settled();
+    throw new ManifestsInvalidError(model.errors, revision);
+  }
+  const desired = await ctx.desired.load(revision);
+  let outcomes;
   try {
-    result = await status.around(() => windowedPass(ctx, settings.syncWindows, Date.now(), opts.force));
+    outcomes = await applyRevision(ctx, model, {
+      syncAllowed: opts.force || isSyncAllowed(settings.syncWindows, Date.now()),
+      force: opts.force,
+      report: (stack, report) => status.report(stack, report),
+    });
   } finally {
     progress.close();
   }
-  const sha = result.revision.slice(0, 7);
-  await warnWhenNoRouterServes(settings, result.desired, logger);
-  if (result.held !== undefined) {
-    throw new SyncWindowClosedError(result.revision, result.plan.operations.length, settings.syncWindows.map((w) => w.text));
-  }
-  const held = result.plan.heldRollouts;
-  if (result.plan.operations.length === 0 && held.length === 0) {
-    process.stdout.write(`No changes: instance ${settings.instance} matches ${sha}.\n`);
-  } else if (result.plan.operations.length > 0) {
-    for (const op of result.plan.operations) process.stdout.write(`${describeOperation(op)}\n`);
-    process.stdout.write(`Applied ${result.applied} operation${result.applied === 1 ? '' : 's'}; instance ${settings.instance} now runs ${sha}.\n`);
-  }
-  if (held.length > 0) {
+  await status.settled();
+  await warnWhenNoRouterServes(settings, desired, logger);
+
+  const sha = revision.slice(0, 7);
+  const lines = outcomes.flatMap((o) => o.lines);
+  const failures = outcomes.flatMap((o) => o.last.failures);
+  const windowHeld = outcomes.filter((o) => o.last.reason === 'SyncWindowClosed');
+  if (windowHeld.length > 0) throw new SyncWindowClosedError(revision, windowHeld.reduce((n, o) => n + o.last.planned, 0), settings.syncWindows.map((w) => w.text));
+  for (const line of lines) process.stdout.write(`${line}\n`);
+  if (failures.length > 0) throw new ApplyError(failures.map((f) => ({ operation: f.line, error: f.error, stack: f.stack })), revision);
+  const applied = outcomes.reduce((n, o) => n + o.applied, 0);
+  if (lines.length === 0 && outcomes.every((o) => o.last.reason !== 'RolloutHeld')) process.stdout.write(`No changes: instance ${settings.instance} matches ${sha}.\n`);
+  else if (lines.length > 0) process.stdout.write(`Applied ${applied} operation${applied === 1 ? '' : 's'}; instance ${settings.instance} now runs ${sha}.\n`);
+  const held = (await ctx.rollout.held.list()).filter((h) => h.revision === revision);
+  if (outcomes.some((o) => o.last.reason === 'RolloutHeld') && held.length > 0) {
     for (const h of held) logger.warn({ stack: h.stack, service: h.service, revision: h.revision, end: h.end }, describeHeld(h));
-    throw new RolloutHeldError(result.revision, held.map((h) => `${h.stack}/${h.service}`));
+    throw new RolloutHeldError(revision, held.map((h) => `${h.stack}/${h.service}`));
   }
   return 0;
 }

@@ -2,37 +2,40 @@
 // The Docker backend is created lazily: dockerode is heavy to import, and
 // `validate` or `plan` errors should not pay for it.
 
+import { resolve as resolvePath } from 'node:path';
 import type { RolloutSupport } from '../apply/rollout.js';
 import { fileHeldRollouts, heldRolloutsFile } from '../apply/held-rollouts.js';
-import { readinessGate, type ProbeTracker } from '../apply/readiness.js';
+import { fileRolloutStore, rolloutsDir } from '../apply/rollout-store.js';
 import { NO_TRAFFIC } from '../apply/traffic.js';
 import { dockerPort } from '../apply/docker-port.js';
-import type { Backend } from '../backends/backend.js';
-import type { AnyBackend } from '../backends/port.js';
-import { Prober, type ProberOptions } from '../health/prober.js';
+import type { AnyBackend } from '../apply/port.js';
+import { Prober, type ProberOptions, type ProbeTracker } from '../health/prober.js';
 import { runProbe, type ExecClient } from '../health/probes.js';
 import { allowedEnvironment, requireRepo, type Settings } from '../config/settings.js';
 import type { Logger } from '../logging/logger.js';
 import { DesiredLoader } from '../reconciler/desired-source.js';
+import { offThreadLoader } from '../reconciler/off-thread.js';
+import { readOperatorPolicy, resolveHostPath } from '../config/policy-file.js';
 import type { PassContext } from '../reconciler/pass.js';
 import { credentialsFromEnv } from '../source/credentials.js';
 import { openSource } from '../source/git-source.js';
+import { dockerCredentials, engineAuthFor } from '../images/credentials.js';
+import { DigestChecker } from '../images/digest-check.js';
+import { RegistryClient } from '../images/registry.js';
 
 export async function createBackend(settings: Settings, logger: Logger): Promise<AnyBackend> {
   if (settings.backend === 'swarm') {
     const { createSwarmBackend } = await import('../apply/swarm-port.js');
-    return createSwarmBackend({ logger });
+    // `--with-registry-auth`: each service carries the pull credentials Docker's client config has for its image.
+    const credentials = dockerCredentials();
+    return createSwarmBackend({ registryAuth: (image) => engineAuthFor(credentials, image) });
   }
   const { createDockerBackend } = await import('../backends/docker/docker-backend.js');
-  return dockerPort(await createDockerBackend({ logger }));
+  return dockerPort(await createDockerBackend({ logger, subnetPool: settings.subnetPool }));
 }
 
-/** Swarm waits on its own tasks (update_config.monitor); nothing of Capstan's inspects a replica there. */
-const NO_REPLICAS: Pick<Backend, 'inspectReplica'> = {
-  inspectReplica: () => Promise.reject(new Error('the swarm backend has no replicas of its own to inspect: Swarm watches its tasks')),
-};
-
-export async function createPassContext(settings: Settings, logger: Logger): Promise<PassContext> {
+/** `offThread`: validate commits in a worker thread (the daemon, whose API and healing must not stop for a big commit). */
+export async function createPassContext(settings: Settings, logger: Logger, opts: { offThread?: boolean } = {}): Promise<PassContext> {
   const source = openSource({
     repo: requireRepo(settings),
     branch: settings.branch,
@@ -41,22 +44,29 @@ export async function createPassContext(settings: Settings, logger: Logger): Pro
     logger,
   });
   const env = allowedEnvironment(settings, process.env);
-  const desired = new DesiredLoader({ source, path: settings.path, env, profiles: settings.profiles, secretsDir: settings.secretsDir, logger });
+  const operatorPolicy = await readOperatorPolicy(settings.policy);
+  const desired = new DesiredLoader({ source, path: settings.path, env, profiles: settings.profiles, secretsDir: settings.secretsDir, operatorPolicy, resolveHostPath, logger, ...(opts.offThread === true ? { validate: offThreadLoader() } : {}) });
   const backend = await createBackend(settings, logger);
-  const rollout = rolloutSupport(settings, backend.kind === 'docker' ? backend.engine : NO_REPLICAS, new Prober({ now: Date.now, run: probeRunner(), onFailed: () => undefined }));
+  const rollout = rolloutSupport(settings, new Prober({ now: Date.now, run: probeRunner(), onFailed: () => undefined }));
   const contents = { env, ageKeyFile: settings.ageKeyFile };
-  return { source, backend, desired, instance: settings.instance, parallelism: settings.parallelism, publishPorts: routerServesPorts(settings) === false, contents, rollout, logger };
+  const digests = new DigestChecker(new RegistryClient({ credentials: dockerCredentials() }), logger);
+  return { source, backend, desired, instance: settings.instance, parallelism: settings.parallelism, publishPorts: routerServesPorts(settings) === false, contents, rollout, logger, digests, dataDir: resolvePath(settings.dataDir) };
+}
+
+/** When Capstan runs in a container, says so if the engine cannot see the data dir at the same path (relative binds live there). */
+export async function checkDataDir(settings: Settings, logger: Logger): Promise<void> {
+  const [{ connectDocker }, { checkDataDirVisible }] = await Promise.all([import('../backends/docker/connect.js'), import('../backends/docker/self-container.js')]);
+  await checkDataDirVisible((await connectDocker()).docker, resolvePath(settings.dataDir), logger);
 }
 
 /** Rolling updates as a one-shot command runs them: no router to tell, readiness from `probes`. The daemon swaps in its router and prober. */
-export function rolloutSupport(settings: Settings, backend: Pick<Backend, 'inspectReplica'>, probes: ProbeTracker): RolloutSupport {
-  const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+export function rolloutSupport(settings: Settings, probes: ProbeTracker): RolloutSupport {
   return {
     traffic: NO_TRAFFIC,
-    readiness: readinessGate({ backend, probes, now: Date.now, sleep }),
+    probes,
     held: fileHeldRollouts(heldRolloutsFile(settings.dataDir, settings.instance)),
+    store: fileRolloutStore(rolloutsDir(settings.dataDir, settings.instance)),
     now: Date.now,
-    sleep,
   };
 }
 

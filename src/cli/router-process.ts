@@ -4,6 +4,7 @@
 // binary and script, and starts it again with a growing delay when it dies.
 // Stopping the daemon leaves the router serving.
 
+import { doublingDelayMs } from '../backoff.js';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -18,7 +19,8 @@ const RESTART_CAP_MS = 30_000;
 // A router that served this long before dying is not crash-looping: restart at once.
 const STABLE_RUN_MS = 60_000;
 
-export async function superviseRouter(opts: { dataDir: string; httpPort: number; admin: TcpAdminAddress | undefined; client: RouterClient; logger: Logger }): Promise<RouterSupervisor> {
+/** `args`: more `capstan router` flags (the edge limits); a router already serving keeps those it was started with. */
+export async function superviseRouter(opts: { dataDir: string; httpPort: number; admin: TcpAdminAddress | undefined; args: readonly string[]; client: RouterClient; logger: Logger }): Promise<RouterSupervisor> {
   const paths = routerPaths(opts.dataDir);
   const { client } = opts;
   const log = opts.logger.child({ component: 'router-supervisor' });
@@ -34,7 +36,7 @@ export async function superviseRouter(opts: { dataDir: string; httpPort: number;
     const script = process.argv[1] ?? '';
     // Detached, in its own process group and without our pipes: a signal to the operator's group or the end of its stdout must not reach the router.
     const admin = opts.admin === undefined ? [] : ['--admin', formatAdminAddress(opts.admin)];
-    const child = spawn(process.execPath, [script, 'router', '--data-dir', opts.dataDir, '--http-port', String(opts.httpPort), ...admin], { detached: true, stdio: ['ignore', out, out] });
+    const child = spawn(process.execPath, [script, 'router', '--data-dir', opts.dataDir, '--http-port', String(opts.httpPort), ...admin, ...opts.args], { detached: true, stdio: ['ignore', out, out] });
     fs.closeSync(out);
     const startedAt = Date.now();
     if (child.pid !== undefined) fs.writeFileSync(path.join(paths.dir, 'router.pid'), `${child.pid}\n`);
@@ -42,7 +44,7 @@ export async function superviseRouter(opts: { dataDir: string; httpPort: number;
     child.once('exit', (code, signal) => {
       if (stopped) return;
       failures = Date.now() - startedAt >= STABLE_RUN_MS ? 0 : failures + 1;
-      const delay = failures === 0 ? 0 : Math.min(RESTART_CAP_MS, RESTART_BASE_MS * 2 ** (failures - 1));
+      const delay = doublingDelayMs(failures, RESTART_BASE_MS, RESTART_CAP_MS);
       log.warn({ code, signal, restartInMs: delay, log: path.join(paths.dir, 'router.log') }, `router exited (${signal ?? `code ${code}`}); starting it again in ${delay} ms`);
       schedule(delay);
     });

@@ -5,19 +5,16 @@
 import { requireRepo, type Settings } from '../config/settings.js';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
-import type { PassContext } from '../reconciler/pass.js';
 import { credentialsFromEnv } from '../source/credentials.js';
 import { pushAutoRevert } from '../source/rollback.js';
 import { GitStatusWriter } from '../status/git-writer.js';
 import { StatusReporter } from '../status/reporter.js';
-import type { HealthFacts } from '../status/service-health.js';
 import { VERSION } from '../version.js';
 
 /** `--status-branch none` turns status commits off. */
 export const NO_STATUS_BRANCH = 'none';
 
-/** `health` is the daemon's (probes, crash loops); one-shot commands have none. */
-export function createStatusReporter(settings: Settings, ctx: PassContext, logger: Logger, health?: () => Promise<HealthFacts>): StatusReporter {
+export function createStatusReporter(settings: Settings, logger: Logger): StatusReporter {
   const repo = requireRepo(settings);
   if (settings.statusBranch === settings.branch) {
     // Each status commit would be a new revision to deploy, whose status would be another commit: a loop.
@@ -34,13 +31,10 @@ export function createStatusReporter(settings: Settings, ctx: PassContext, logge
     version: VERSION,
     backend: settings.backend,
     writer,
-    observe: () => ctx.backend.observe(ctx.instance),
-    loadDesired: (revision) => ctx.desired.load(revision),
     autoRevert: settings.autoRevert
       ? (revision, reason) =>
           pushAutoRevert({ repo, branch: settings.branch, path: settings.path, credentials, author: settings.gitAuthor, logger: log, now, revision, reason, instance: settings.instance })
       : undefined,
-    ...(health === undefined ? {} : { health }),
     logger: log,
     now,
   });

@@ -1,6 +1,7 @@
 // `capstan validate [DIR]`: parse and validate manifests without Docker,
 // either from a directory on disk or, with --repo, at a ref of the repository.
 
+import { homedir } from 'node:os';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { allowedEnvironment, type Settings } from '../config/settings.js';
@@ -9,9 +10,10 @@ import type { Logger } from '../logging/logger.js';
 import { loadStacks } from '../manifests/load.js';
 import { credentialsFromEnv } from '../source/credentials.js';
 import { openSource } from '../source/git-source.js';
-import type { RepoTree } from '../manifests/repo-tree.js';
+import { treeFromFiles, type RepoTree, type TreeEntry } from '../manifests/repo-tree.js';
 import { POLICY_FILE } from '../reconciler/desired-source.js';
 import { readHostFiles } from '../secrets/host-files.js';
+import { readOperatorPolicy, resolveHostPath } from '../config/policy-file.js';
 
 export async function validateCommand(settings: Settings, logger: Logger, opts: { dir?: string; ref?: string }): Promise<number> {
   const env = allowedEnvironment(settings, process.env);
@@ -32,13 +34,17 @@ export async function validateCommand(settings: Settings, logger: Logger, opts: 
   } else {
     // Paths in messages are relative to the directory given, as the user typed it.
     const dir = opts.dir ?? settings.path;
-    files = await readTree(dir);
+    const read = await readTree(dir);
+    files = read.files;
+    // Symbolic links are listed as the Git tree would list them, so a bind through one is refused here too.
+    tree = new Map([...treeFromFiles(files), ...read.links.map((l): [string, TreeEntry] => [l, { type: 'link', id: '' }])]);
     policyFile = await findPolicyFile(dir);
     root = '';
     label = dir;
   }
   const hostFiles = await readHostFiles(settings.secretsDir);
-  const result = loadStacks(files, { root, env, policyFile, profiles: settings.profiles, tree, hostFiles });
+  const operatorPolicy = await readOperatorPolicy(settings.policy);
+  const result = loadStacks(files, { root, env, policyFile, operatorPolicy, resolveHostPath, profiles: settings.profiles, tree, hostFiles, home: homedir() });
   for (const w of result.warnings) process.stderr.write(`warning: ${w.file}:${w.line}:${w.col} ${w.path ? `${w.path}: ` : ''}${w.message}\n`);
   if (result.errors.length > 0) throw new ManifestsInvalidError(result.errors);
   const services = result.stacks.reduce((n, s) => n + Object.keys(s.services).length, 0);
@@ -65,14 +71,16 @@ async function findPolicyFile(dir: string): Promise<{ path: string; text: string
   return undefined;
 }
 
-/** Every file below `dir`, keyed by POSIX path relative to it. */
-async function readTree(dir: string): Promise<Map<string, string>> {
+/** Every file below `dir`, keyed by POSIX path relative to it, and the symbolic links (never followed). */
+async function readTree(dir: string): Promise<{ files: Map<string, string>; links: string[] }> {
   const files = new Map<string, string>();
+  const links: string[] = [];
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
   for (const entry of entries) {
-    if (!entry.isFile()) continue;
     const full = path.join(entry.parentPath, entry.name);
-    files.set(path.relative(dir, full).split(path.sep).join('/'), await readFile(full, 'utf8'));
+    const rel = path.relative(dir, full).split(path.sep).join('/');
+    if (entry.isSymbolicLink()) links.push(rel);
+    else if (entry.isFile()) files.set(rel, await readFile(full, 'utf8'));
   }
-  return files;
+  return { files, links };
 }

@@ -1,7 +1,8 @@
 // The spec hash of DESIGN §3: equal hash = nothing to change. sha256 over a
 // canonical JSON (sorted keys, undefined dropped) of the normalized spec
-// without `replicas`, `update` and `rollback`: scaling or a new rollout
-// policy changes how Capstan acts, not what a container is.
+// without `replicas`, `update`, `rollback`, the pull policy and `capstan`:
+// scaling, a new rollout or pull policy, probe or route change how Capstan
+// acts, not what a container is, so none of them recreates a replica.
 
 import { createHash } from 'node:crypto';
 import type { ServiceSpec } from '../manifests/model.js';
@@ -21,8 +22,14 @@ export function canonicalJson(value: unknown): string {
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
 }
 
-/** Full 64-hex sha256 of the spec without `replicas`, `update` and `rollback`. */
+/**
+ * Full 64-hex sha256 of what reaches the container: the spec without
+ * `replicas`, `update`, `rollback`, `pullPolicy`, `capstan` (probe, route,
+ * strategy, image_update) and `routeTls`: they say how and when Capstan acts,
+ * not what a container is (a route's certificate content follows its own
+ * digest).
+ */
 export function specHash(spec: ServiceSpec): string {
-  const { replicas: _replicas, update: _update, rollback: _rollback, ...rest } = spec;
+  const { replicas: _replicas, update: _update, rollback: _rollback, pullPolicy: _pull, capstan: _capstan, routeTls: _routeTls, ...rest } = spec;
   return createHash('sha256').update(canonicalJson(rest)).digest('hex');
 }

@@ -5,6 +5,8 @@
 // 60 s or more resets the count (DESIGN §6). The history comes from engine
 // data, so it survives restarts.
 
+import { doublingDelayMs } from '../backoff.js';
+
 export const BACKOFF_BASE_MS = 1000;
 export const BACKOFF_CAP_MS = 5 * 60_000;
 export const BACKOFF_RESET_MS = 60_000;
@@ -35,7 +37,7 @@ export function crashBackoff(history: readonly RunRecord[], now: number): Backof
   }
   const last = history[history.length - 1];
   if (last === undefined || crashes === 0) return { crashes: 0, delayMs: 0, until: now, waiting: false };
-  const delayMs = crashes === 1 ? 0 : Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** Math.min(crashes - 2, 20));
+  const delayMs = doublingDelayMs(crashes - 1, BACKOFF_BASE_MS, BACKOFF_CAP_MS);
   const until = last.finishedAt + delayMs;
   return { crashes, delayMs, until, waiting: now < until };
 }

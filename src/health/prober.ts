@@ -1,8 +1,9 @@
 // Runs each running replica's `x-capstan.probe` on its own timer and feeds
-// the state machine. Readiness is offered to the router (readyReplicas) and
-// to status; a liveness verdict (failed after having been ready) is handed
-// to `onFailed` once, which replaces the replica. Targets come from each
-// pass's snapshot; a replica gone from it stops being probed.
+// the state machine. Its verdicts feed readiness (health/readiness.ts) for
+// the router, rollouts and status; a liveness verdict (failed after having
+// been ready) is handed to `onFailed` once, which replaces the replica.
+// Targets come from each lane's snapshot of its stack; a replica gone from
+// it stops being probed.
 
 import type { ProbeCheck, ProbeSpec } from '../manifests/model.js';
 import { initialHealth, presumedReadyHealth, probeDue, recordProbe, type ProbeResult, type ReplicaHealth } from './replica-health.js';
@@ -14,6 +15,13 @@ export interface ProbedReplica {
   service: string;
   ip: string | undefined;
   probe: ProbeSpec;
+}
+
+/** The prober's side rollouts need (the daemon's Prober, or one of the one-shot command's own). */
+export interface ProbeTracker {
+  /** Starts probing a replica a rollout made, before any pass has listed it. */
+  track(replica: ProbedReplica): void;
+  healthOf(containerId: string): ReplicaHealth | undefined;
 }
 
 export interface ProberOptions {
@@ -32,21 +40,21 @@ interface Tracked {
   reported: boolean;
 }
 
-export class Prober {
+export class Prober implements ProbeTracker {
   private readonly tracked = new Map<string, Tracked>();
   private stopped = false;
 
   constructor(private readonly opts: ProberOptions) {}
 
   /**
-   * The replicas to probe now; new ones start in `starting` (or `ready` when
-   * in `presumedReady`: served before the operator restarted), vanished ones
-   * are dropped.
+   * The replicas of `stack` to probe now (each lane syncs its own stack); new
+   * ones start in `starting` (or `ready` when in `presumedReady`: served
+   * before the operator restarted), vanished ones are dropped.
    */
-  sync(replicas: readonly ProbedReplica[], presumedReady: ReadonlySet<string> = new Set()): void {
+  sync(stack: string, replicas: readonly ProbedReplica[], presumedReady: ReadonlySet<string> = new Set()): void {
     const wanted = new Map(replicas.map((r) => [r.containerId, r]));
     for (const [id, t] of this.tracked) {
-      if (wanted.has(id)) continue;
+      if (t.replica.stack !== stack || wanted.has(id)) continue;
       clearTimeout(t.timer);
       this.tracked.delete(id);
     }
@@ -74,15 +82,10 @@ export class Prober {
     this.tracked.delete(containerId);
   }
 
-  /** Ready replicas per the probes, for the router's table. Replicas without a probe are not listed here. */
-  readyReplicas(): ProbedReplica[] {
-    return [...this.tracked.values()].filter((t) => t.health.state === 'ready').map((t) => t.replica);
-  }
-
-  /** True when the container has a probe and is not (yet, or any more) ready. */
-  isNotReady(containerId: string): boolean {
+  /** The replica's check and health, for readiness; undefined when it has no probe (or is not tracked). */
+  verdict(containerId: string): { check: ProbeCheck; health: ReplicaHealth } | undefined {
     const t = this.tracked.get(containerId);
-    return t !== undefined && t.health.state !== 'ready';
+    return t === undefined ? undefined : { check: t.replica.probe.check, health: t.health };
   }
 
   healthOf(containerId: string): ReplicaHealth | undefined {

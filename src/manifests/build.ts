@@ -13,6 +13,7 @@ import type { PathSegment } from './parse-yaml.js';
 import type { FileProblems } from './problems.js';
 import type { RepoTree } from './repo-tree.js';
 import type { BuildInput } from './schema.js';
+import { setOwn } from './own.js';
 
 export interface BuildContext {
   stack: string;
@@ -83,7 +84,7 @@ export function normalizeBuild(ctx: BuildContext, service: string, input: BuildI
   for (const [k, v] of Object.entries((typeof input === 'string' ? undefined : input.args) ?? {})) {
     // A bare name takes its value from the environment; unset, it is left out (the Dockerfile's ARG default applies).
     const value = v ?? ctx.lookup(k);
-    if (value !== undefined) Object.defineProperty(args, k, { value, enumerable: true, writable: true, configurable: true });
+    if (value !== undefined) setOwn(args, k, value);
   }
   const labels = (typeof input === 'string' ? undefined : input.labels) ?? {};
   const target = typeof input === 'string' ? undefined : input.target;

@@ -5,6 +5,7 @@
 
 import { interpolateString } from './interpolate.js';
 import type { Lookup } from './interpolate.js';
+import { setOwn } from './own.js';
 
 export interface DotenvProblem {
   line: number;
@@ -52,7 +53,7 @@ export function parseDotenv(text: string, outer: Lookup = () => undefined): Dote
       }
       value = r.value;
     }
-    Object.defineProperty(vars, key, { value, enumerable: true, writable: true, configurable: true });
+    setOwn(vars, key, value);
   }
   return { vars, errors };
 }

@@ -7,13 +7,13 @@ import { posix } from 'node:path';
 import type { Lookup } from './interpolate.js';
 import { interpolateTree } from './interpolate.js';
 import { resolveInRepo } from './paths.js';
-import type { PathSegment } from './parse-yaml.js';
+import type { ParseOptions, PathSegment } from './parse-yaml.js';
 import { parseYaml, toPlain } from './parse-yaml.js';
 import type { FileProblems, Problems } from './problems.js';
+import { setOwn } from './own.js';
 
 type Obj = Record<string, unknown>;
 const isRecord = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
-const setOwn = (o: Obj, k: string, v: unknown): void => void Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
 
 /** Keys whose list and map forms mean the same "name → value" mapping; merged per name. */
 const KEY_VALUE = new Set(['environment', 'labels', 'sysctls', 'annotations']);
@@ -31,6 +31,8 @@ export interface ExtendsContext {
   lookup: Lookup;
   fp: FileProblems;
   all: Problems;
+  /** Size and key limits for the files it reads. */
+  parse?: ParseOptions;
 }
 
 interface Source {
@@ -85,7 +87,7 @@ function loadSource(path: string, ctx: ExtendsContext, loaded: Map<string, Sourc
   const text = ctx.files.get(path);
   let src: Source | undefined;
   if (text !== undefined) {
-    const parsed = parseYaml(text);
+    const parsed = parseYaml(text, ctx.parse);
     for (const e of parsed.errors) ctx.all.errorAtPos(path, e.pos, e.path, e.message);
     let services: Obj = {};
     if (parsed.root !== undefined) {

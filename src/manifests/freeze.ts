@@ -4,7 +4,8 @@
 export function deepFreeze<T>(value: T): T {
   if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
     Object.freeze(value);
-    for (const v of Object.values(value)) deepFreeze(v);
+    // Strings and numbers are immutable already: a 50,000-entry environment needs no call per value.
+    for (const v of Object.values(value)) if (typeof v === 'object' && v !== null) deepFreeze(v);
   }
   return value;
 }

@@ -51,7 +51,8 @@ export function checkKeys(schema: z.ZodType, value: unknown, path: PathSegment[]
   } else if (d.type === 'array' && d.element && Array.isArray(value)) {
     value.forEach((item, i) => checkKeys(d.element as z.ZodType, item, [...path, i], out));
   } else if (d.type === 'record' && d.valueType && isPlainObject(value)) {
-    for (const [k, v] of Object.entries(value)) checkKeys(d.valueType, v, [...path, k], out);
+    // Only mappings and lists hold keys to check: a record of scalars (an environment) needs no walk.
+    for (const [k, v] of Object.entries(value)) if (typeof v === 'object' && v !== null) checkKeys(d.valueType, v, [...path, k], out);
   } else if (d.type === 'object' && d.shape && isPlainObject(value)) {
     const rules = keyRules.get(s);
     const shape = d.shape;
@@ -59,9 +60,6 @@ export function checkKeys(schema: z.ZodType, value: unknown, path: PathSegment[]
       const keyPath = [...path, k];
       if (Object.hasOwn(shape, k)) {
         checkKeys(shape[k] as z.ZodType, v, keyPath, out);
-      } else if (rules?.open === true) {
-        // Open objects (x-capstan) accept any other key; the keys they do know are still checked.
-        continue;
       } else if (rules?.extensions === true && k.startsWith('x-')) {
         continue;
       } else if (rules !== undefined && Object.hasOwn(rules.unsupported, k)) {

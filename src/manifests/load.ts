@@ -18,11 +18,14 @@ import type { ManifestWarning, StackSpec } from './model.js';
 import { NO_HOST_FILES, type HostFiles } from './files.js';
 import { normalizeStack, type StackPart } from './normalize.js';
 import { parseYaml, toPlain } from './parse-yaml.js';
-import type { PathSegment, YNode } from './parse-yaml.js';
+import { oversized, type ParseOptions, type PathSegment, type YNode } from './parse-yaml.js';
 import { resolveInRepo } from './paths.js';
+import { RecordingMap } from './reads.js';
 import { treeFromFiles, type RepoTree } from './repo-tree.js';
-import { NO_EXCEPTIONS, checkPolicy, parsePolicy } from './policy.js';
-import type { Policy } from './policy.js';
+import { checkBaseline } from './baseline.js';
+import { checkContainerNames } from './container-names.js';
+import { checkLimits } from './limits.js';
+import { effectivePolicy, parseRepoPolicy, type OperatorPolicy, type Policy } from './policy.js';
 import type { Pos } from './parse-yaml.js';
 import { Problems } from './problems.js';
 import type { FileProblems } from './problems.js';
@@ -35,19 +38,36 @@ export interface LoadOptions {
   root: string;
   /** The operator's environment allowed for interpolation; it wins over a stack's `.env`, as the shell wins in Compose. */
   env: Readonly<Record<string, string>>;
-  /** The repository's capstan.yaml (its `policy:` allows exceptions to the baseline); absent means the baseline alone. */
+  /** The repository's capstan.yaml (its `policy:` allows exceptions to the baseline, as far as the operator delegates them); absent means none. */
   policyFile?: { path: string; text: string } | undefined;
+  /** The operator's --policy file: exceptions, limits, and what the repository may grant itself. Absent: the repository's grants all count. */
+  operatorPolicy?: OperatorPolicy | undefined;
+  /** Resolves the symbolic links of a host path as far as it exists, for the host_path rule; default: taken as written. */
+  resolveHostPath?: ((path: string) => string) | undefined;
   /** Active Compose profiles; "*" activates all. A service with `profiles:` is left out unless one of them is active. */
   profiles?: readonly string[] | undefined;
   /** Every path of the repository at the commit with its Git id (build contexts, secret files may lie outside `root`); default: derived from `files`. */
   tree?: RepoTree | undefined;
   /** Operator-host files under --secrets-dir, by digest; default: none may be used. */
   hostFiles?: HostFiles | undefined;
+  /** The operator user's home directory, for `~` in bind sources; default: `~` is an error. */
+  home?: string | undefined;
+}
+
+/** What one stack (valid or not) was read from, for the daemon's per-stack fingerprints and errors. */
+export interface StackInputs {
+  /** The stack's name (its `name:`, else the file's or directory's), normalized. */
+  name: string;
+  file: string;
+  /** Repository paths read while loading it, sorted; `*` when it read every path. */
+  reads: readonly string[];
 }
 
 export interface LoadResult {
   /** Stacks without errors, sorted by name. */
   stacks: StackSpec[];
+  /** Every stack found, with what it read, in discovery order. */
+  inputs: StackInputs[];
   /** Sorted by file, line, col. */
   errors: ValidationError[];
   warnings: ManifestWarning[];
@@ -61,22 +81,33 @@ interface Loaded {
   spec: StackSpec | undefined;
   fp: FileProblems;
   namePos: Pos;
+  /** The file that declares each service. */
+  fpOf?: (service: string) => FileProblems;
 }
 
 /** files: every file under `root`, keyed by repo-relative POSIX path ('stacks/web.yaml' -> content). Pure. */
 export function loadStacks(files: ReadonlyMap<string, string>, opts: LoadOptions): LoadResult {
   const problems = new Problems();
   const dotenvs = new Map<string, Dotenv>();
-  const policy = opts.policyFile === undefined ? NO_EXCEPTIONS : parsePolicy(opts.policyFile.path, opts.policyFile.text, problems);
+  const repoGrants = opts.policyFile === undefined ? new Map<string, string[]>() : parseRepoPolicy(opts.policyFile.path, opts.policyFile.text, problems, opts.operatorPolicy);
+  const policy = effectivePolicy(opts.operatorPolicy, repoGrants, opts.policyFile?.path ?? 'capstan.yaml');
   const loaded: Loaded[] = [];
   const candidates = discoverStacks(files.keys(), opts.root);
   const shared: Shared = {
     tree: opts.tree ?? treeFromFiles(files),
     host: opts.hostFiles ?? NO_HOST_FILES,
     stackFiles: new Set(candidates.filter((c) => c.dir === normalizeRoot(opts.root)).map((c) => c.file)),
+    resolveHostPath: opts.resolveHostPath ?? ((p: string) => p),
+    parse: { maxBytes: policy.limits.fileBytes, maxKeys: policy.limits.keysPerMapping },
+    home: opts.home,
   };
+  const inputs: StackInputs[] = [];
   for (const c of candidates) {
-    loaded.push(loadOne(c, files, opts, shared, policy, problems, dotenvs));
+    const seen = new Set<string>();
+    const one = loadOne(c, new RecordingMap(files, seen), opts, { ...shared, tree: new RecordingMap(shared.tree, seen) }, policy, problems, dotenvs);
+    loaded.push(one);
+    seen.add(c.file);
+    inputs.push({ name: one.name ?? normalizeStackName(c.defaultName), file: c.file, reads: [...seen].sort() });
   }
   const byName = new Map<string, Loaded[]>();
   for (const l of loaded) {
@@ -95,13 +126,14 @@ export function loadStacks(files: ReadonlyMap<string, string>, opts: LoadOptions
     const only = group[0];
     if (only?.spec !== undefined) stacks.push(only.spec);
   }
+  const named = checkContainerNames(loaded.flatMap((l) => (l.spec === undefined ? [] : [{ spec: l.spec, fpOf: l.fpOf }])));
   const sorted = problems.sorted();
-  return { stacks, errors: sorted.errors, warnings: sorted.warnings };
+  return { stacks: stacks.filter((st) => !named.has(st.name)), inputs, errors: sorted.errors, warnings: sorted.warnings };
 }
 
 function loadOne(c: StackCandidate, files: ReadonlyMap<string, string>, opts: LoadOptions, env: Shared, policy: Policy, problems: Problems, dotenvs: Map<string, Dotenv>): Loaded {
   const errorsBefore = problems.errors.length;
-  const parsed = parseYaml(files.get(c.file) ?? '');
+  const parsed = parseYaml(files.get(c.file) ?? '', env.parse);
   const fp = problems.forFile(c.file, parsed.root);
   const fail = (): Loaded => ({ name: undefined, spec: undefined, fp, namePos: { line: 1, col: 1 } });
   for (const e of parsed.errors) problems.errorAtPos(c.file, e.pos, e.path, e.message);
@@ -115,9 +147,9 @@ function loadOne(c: StackCandidate, files: ReadonlyMap<string, string>, opts: Lo
     fp.error([], 'expected a mapping with `services:` at the top level');
     return fail();
   }
-  const dotenv = c.envFile === undefined ? undefined : readDotenv(c.envFile, files, opts, problems, dotenvs);
+  const dotenv = c.envFile === undefined ? undefined : readDotenv(c.envFile, files, opts, problems, dotenvs, env.parse.maxBytes);
   let envBroken = (dotenv?.errors.length ?? 0) > 0;
-  const main = readPart({ file: c.file, dir: c.dir, root, fp, vars: dotenv?.vars ?? {} }, files, opts, problems);
+  const main = readPart({ file: c.file, dir: c.dir, root, fp, vars: dotenv?.vars ?? {}, parse: env.parse }, files, opts, problems);
 
   const rawName = main.top?.name;
   const name = normalizeStackName(rawName ?? c.defaultName);
@@ -139,18 +171,21 @@ function loadOne(c: StackCandidate, files: ReadonlyMap<string, string>, opts: Lo
   }
   checkSharedDeclarations(parts);
   const stackParts: StackPart[] = parts.filter((p): p is Part & { top: StackInput } => p.top !== undefined).map((p) => ({
-    ctx: { name, file: p.file, dir: p.dir, files, lookup: p.lookup, fp: p.fp, all: problems, inactive: p.inactive, tree: env.tree, host: env.host },
+    ctx: { name, file: p.file, dir: p.dir, files, lookup: p.lookup, fp: p.fp, all: problems, inactive: p.inactive, tree: env.tree, host: env.host, home: env.home, maxFileBytes: env.parse.maxBytes },
     top: p.top,
     services: new Map([...p.services].filter(([svc]) => owner.get(svc) === p)),
     rawServices: Object.fromEntries(Object.entries(p.rawServices).filter(([svc]) => owner.get(svc) === p && !p.inactive.has(svc))),
   }));
   const spec = normalizeStack(stackParts);
   const rawServices = Object.assign({}, ...stackParts.map((p) => p.rawServices)) as Record<string, unknown>;
-  checkPolicy(spec, rawServices, policy, (svc) => owner.get(svc)?.fp ?? fp);
+  const fpOf = (svc: string): FileProblems => owner.get(svc)?.fp ?? fp;
+  const fpOfDeclaration = (section: 'networks' | 'volumes', key: string): FileProblems => parts.find((p) => isRecord(p.data) && isRecord(p.data[section]) && Object.hasOwn(p.data[section], key))?.fp ?? fp;
+  checkLimits({ stack: spec, rawServices, fpOfStack: fp, nameAt: rawName === undefined ? [] : ['name'], fpOfService: fpOf, fpOfDeclaration }, policy.limits);
+  checkBaseline({ stack: spec, rawServices, fpOfService: fpOf, fpOfDeclaration, resolveHostPath: env.resolveHostPath }, policy);
   // A stack with any error is left out, so a half-valid stack never reaches the planner.
   // A broken shared .env reports its errors once, but taints every stack that reads it.
   const clean = problems.errors.length === errorsBefore && !envBroken;
-  return { name, spec: clean ? deepFreeze(spec) : undefined, fp, namePos };
+  return { name, spec: clean ? deepFreeze(spec) : undefined, fp, namePos, fpOf };
 }
 
 /** What every stack of one load shares: the repository's paths and the operator-host files a manifest may name. */
@@ -159,6 +194,10 @@ interface Shared {
   host: HostFiles;
   /** Top-level stack files: including one would run its services twice. */
   stackFiles: ReadonlySet<string>;
+  resolveHostPath: (path: string) => string;
+  /** Size and key limits of every YAML file read. */
+  parse: ParseOptions;
+  home: string | undefined;
 }
 
 /** One file of a stack, validated on its own terms: its positions, directory and variables. */
@@ -175,7 +214,7 @@ interface Part {
   inactive: Map<string, readonly string[]>;
 }
 
-function readPart(src: { file: string; dir: string; root: YNode; fp: FileProblems; vars: Readonly<Record<string, string>> }, files: ReadonlyMap<string, string>, opts: LoadOptions, problems: Problems): Part {
+function readPart(src: { file: string; dir: string; root: YNode; fp: FileProblems; vars: Readonly<Record<string, string>>; parse: ParseOptions }, files: ReadonlyMap<string, string>, opts: LoadOptions, problems: Problems): Part {
   const { file, fp, root, vars } = src;
   // The operator's environment wins over a file's .env, as the shell wins in Compose.
   const lookup: Lookup = (n) => (Object.hasOwn(opts.env, n) ? opts.env[n] : Object.hasOwn(vars, n) ? vars[n] : undefined);
@@ -192,7 +231,7 @@ function readPart(src: { file: string; dir: string; root: YNode; fp: FileProblem
   // Read service names from the plain data: a zod record output would turn a `__proto__` key into a prototype.
   const plainServices = isRecord(data) ? data['services'] : undefined;
   const declared: Record<string, unknown> = top.success && isRecord(plainServices) ? plainServices : {};
-  const rawServices = resolveExtends(declared, { dir: src.dir, file, files, lookup, fp, all: problems });
+  const rawServices = resolveExtends(declared, { dir: src.dir, file, files, lookup, fp, all: problems, parse: src.parse });
   const services = new Map<string, ServiceInput>();
   const active = new Set(opts.profiles ?? []);
   const inactive = new Map<string, readonly string[]>();
@@ -261,11 +300,11 @@ function collectIncludes(part: Part, chain: readonly string[], out: Part[], file
         part.fp.error(typeof long.env_file === 'string' ? [...at, 'env_file'] : [...at, 'env_file', j], `env_file not found (looked for ${envFile || JSON.stringify(long.env_file)})`, 'add the file to the repository, or fix the path (it is relative to the including file)');
         continue;
       }
-      const parsed = readDotenv(envFile, files, opts, problems, dotenvs);
+      const parsed = readDotenv(envFile, files, opts, problems, dotenvs, env.parse.maxBytes);
       envBroken ||= parsed.errors.length > 0;
       Object.assign(vars, parsed.vars);
     }
-    const yaml = parseYaml(text);
+    const yaml = parseYaml(text, env.parse);
     const fp = problems.forFile(file, yaml.root);
     for (const e of yaml.errors) problems.errorAtPos(file, e.pos, e.path, e.message);
     for (const w of yaml.warnings) problems.warnAtPos(file, w.pos, w.path, w.message);
@@ -273,7 +312,7 @@ function collectIncludes(part: Part, chain: readonly string[], out: Part[], file
       if (yaml.errors.length === 0) fp.error([], 'an included file must be a mapping with `services:` (or networks, volumes, secrets, configs)');
       return;
     }
-    const included = readPart({ file, dir, root: yaml.root, fp, vars }, files, opts, problems);
+    const included = readPart({ file, dir, root: yaml.root, fp, vars, parse: env.parse }, files, opts, problems);
     out.push(included);
     envBroken = collectIncludes(included, [...chain, file], out, files, opts, env, problems, dotenvs) || envBroken;
   });
@@ -303,10 +342,20 @@ function reportKeys(list: ReturnType<typeof checkKeys>, fp: FileProblems): void 
   for (const k of list) fp.error(k.path, k.message, k.hint, 'key');
 }
 
-function readDotenv(path: string, files: ReadonlyMap<string, string>, opts: LoadOptions, problems: Problems, cache: Map<string, Dotenv>): Dotenv {
+function readDotenv(path: string, files: ReadonlyMap<string, string>, opts: LoadOptions, problems: Problems, cache: Map<string, Dotenv>, maxBytes: number | undefined): Dotenv {
+  // Read even when cached: the read is what makes this stack depend on the file.
+  const read = files.get(path);
   const hit = cache.get(path);
   if (hit !== undefined) return hit;
-  const parsed = parseDotenv(files.get(path) ?? '', (n) => (Object.hasOwn(opts.env, n) ? opts.env[n] : undefined));
+  const text = read ?? '';
+  const tooBig = oversized(text, maxBytes);
+  if (tooBig !== undefined) {
+    const refused: Dotenv = { vars: {}, errors: [{ line: 1, col: 1, message: tooBig }] };
+    problems.errorAtPos(path, { line: 1, col: 1 }, '', tooBig);
+    cache.set(path, refused);
+    return refused;
+  }
+  const parsed = parseDotenv(text, (n) => (Object.hasOwn(opts.env, n) ? opts.env[n] : undefined));
   for (const e of parsed.errors) problems.errorAtPos(path, { line: e.line, col: e.col }, '', e.message);
   cache.set(path, parsed);
   return parsed;

@@ -3,6 +3,8 @@
 // planner and the backends never see YAML variety. Values are plain data
 // (frozen after parsing) so they hash and compare structurally.
 
+import type { PullPolicy } from './pull-policy.js';
+
 export type RestartPolicy = 'no' | 'always' | 'on-failure' | 'unless-stopped';
 
 export interface PortSpec {
@@ -22,8 +24,21 @@ export interface MountSpec {
   source: string;
   target: string;
   readOnly: boolean;
-  /** A bind whose source was relative in the manifest; resolved against the repository checkout at the deployed commit. */
+  /** A bind whose source was relative in the manifest (`source` is then repository-relative). */
   relative: boolean;
+  /**
+   * Relative binds of a source Git tracks: its Git id (blob or tree) at the
+   * commit. Mounted read-only from the checkout of that commit; the id is in
+   * the spec hash, so changed content rolls the service.
+   */
+  content?: string;
+  /**
+   * Relative binds of anything else (a data directory): kept writable at
+   * `<data-dir>/binds/<stack>/<source>`, the same for every revision, never
+   * deleted. A relative bind with neither field was made before this split
+   * (it pointed into a per-revision checkout).
+   */
+  persistent?: true;
 }
 
 export interface HealthcheckSpec {
@@ -88,16 +103,51 @@ export interface ProbeSpec {
   failureThreshold: number;
 }
 
-/** Capstan's own settings from `x-capstan` (DESIGN §2). Kept loose until the features using them land. */
+/** `x-capstan.image_update`: newer tags inside `semver` are committed into the Compose file (DESIGN §5). */
+export interface ImageUpdateSpec {
+  /** A semver range (npm's syntax), e.g. `^1.4`. */
+  semver: string;
+  /** Only tags matching count; its named group `version` (else the whole tag) is what is compared. */
+  tagPattern: string | undefined;
+  /** How often the registry's tags are listed. */
+  intervalMs: number;
+}
+
+
+/** `x-capstan.route`: an L7 route on the shared HTTP entry (--http-port). */
+export interface RouteSpec {
+  host: string | undefined;
+  pathPrefix: string;
+  /** The container port requests go to (the route's, else the first published target, else the first exposed, else 80). */
+  port: number;
+  sticky: boolean;
+  /** HTTPS on --https-port: a certificate and key from the stack's secrets (names in `ServiceSpec.routeTls`), or one from ACME. */
+  tls: { certificate: string; key: string } | { acme: true } | undefined;
+  /** Plain HTTP requests for the host are redirected to HTTPS. */
+  redirectHttp: boolean;
+}
+
+/** The rollout strategies this version runs (blue-green and canary are refused by validation until they are built). */
+export type Strategy = 'rolling';
+
+/**
+ * Capstan's own settings from `x-capstan` (DESIGN §2), parsed at the boundary.
+ * None of it reaches the container, so none of it is in the spec hash: a new
+ * probe or route is taken up by the prober and the router, no replica is
+ * recreated.
+ */
 export interface CapstanExtension {
-  strategy: 'rolling' | 'blue-green' | 'canary';
+  strategy: Strategy;
   progressDeadlineMs: number;
   probe: ProbeSpec | undefined;
-  /** Anything else under x-capstan, validated by the feature that owns it. */
-  raw: Readonly<Record<string, unknown>>;
+  routes: readonly RouteSpec[];
+  /** Left out when absent (it changes what Capstan commits, not what runs). */
+  imageUpdate?: ImageUpdateSpec;
 }
 
 export interface ServiceSpec {
+  /** The secrets `x-capstan.route.tls` names (certificate and key), by name: the router gets their content; not part of the spec hash (a new certificate rolls nothing). */
+  routeTls?: Readonly<Record<string, MountedFile>>;
   image: string;
   command: string[] | undefined;
   entrypoint: string[] | undefined;
@@ -155,6 +205,10 @@ export interface ServiceSpec {
   mode: 'replicated' | 'global';
   update: UpdateConfig;
   rollback: UpdateConfig;
+  /** Compose's `pull_policy`; left out for the default `missing`, and never part of the spec hash (it says when to pull, not what runs). */
+  pullPolicy?: PullPolicy;
+  /** Fixed addresses per stack-local network (`ipv4_address`, `ipv6_address`, `mac_address`); left out when none. */
+  networkAddresses?: Readonly<Record<string, NetworkAddress>>;
   // The three below are left out (not empty) when a service uses none of them, so the spec
   // hash of every other service stays what earlier versions computed: upgrading Capstan must
   // not roll services whose manifests did not change.
@@ -219,6 +273,19 @@ export interface MountedFile {
   digest: string;
 }
 
+export interface NetworkAddress {
+  ipv4: string | undefined;
+  ipv6: string | undefined;
+  mac: string | undefined;
+}
+
+/** A network's own address management (Compose `ipam:`), passed to the engine as given. */
+export interface IpamSpec {
+  driver: string | undefined;
+  config: readonly { subnet: string | undefined; ipRange: string | undefined; gateway: string | undefined; auxAddresses: Readonly<Record<string, string>> }[];
+  options: Readonly<Record<string, string>>;
+}
+
 export interface NetworkSpec {
   /** Name inside the stack (`default`, or a key of top-level `networks`). */
   name: string;
@@ -229,6 +296,9 @@ export interface NetworkSpec {
   labels: Readonly<Record<string, string>>;
   /** `internal: true`: no route out of the network. Optional so older hand-built specs stay valid. */
   internal?: boolean;
+  /** `ipam:`, when the manifest gives one. */
+  ipam?: IpamSpec;
+  enableIpv6?: boolean;
 }
 
 export interface VolumeSpec {

@@ -8,14 +8,18 @@
 import { posix } from 'node:path';
 import { normalizeBuild } from './build.js';
 import { resolveFileDef, serviceFiles, type FileKind, type HostFiles, type ResolvedDef } from './files.js';
-import type { CapstanExtension, MountSpec, NetworkSpec, PortSpec, ProbeSpec, ServiceSpec, StackSpec, SwarmSettings, UpdateConfig, VolumeSpec } from './model.js';
+import { routeTlsFiles } from './route-tls.js';
+import type { CapstanExtension, IpamSpec, RouteSpec, MountSpec, NetworkSpec, PortSpec, ProbeSpec, ServiceSpec, StackSpec, SwarmSettings, UpdateConfig, VolumeSpec } from './model.js';
+import { classifyBindSource } from './binds.js';
 import { parseDotenv } from './dotenv.js';
 import type { Lookup } from './interpolate.js';
-import type { PathSegment } from './parse-yaml.js';
+import { oversized, type PathSegment } from './parse-yaml.js';
 import { resolveInRepo } from './paths.js';
 import type { FileProblems, Problems } from './problems.js';
 import type { RepoTree } from './repo-tree.js';
-import { engineRestart, type DeployInput, type ResourceDef, type ServiceInput, type StackInput, type UpdateConfigInput } from './schema.js';
+import { engineRestart, type DeployInput, type IpamInput, type ResourceDef, type ServiceInput, type StackInput, type UpdateConfigInput } from './schema.js';
+import type { RawMount } from './volumes.js';
+import { setOwn } from './own.js';
 
 export interface StackContext {
   name: string;
@@ -30,6 +34,10 @@ export interface StackContext {
   inactive?: ReadonlyMap<string, readonly string[]>;
   tree: RepoTree;
   host: HostFiles;
+  /** The file size limit, for env files (YAML files are checked as they are parsed). */
+  maxFileBytes?: number | undefined;
+  /** The operator user's home, for `~` in bind sources; undefined: `~` is an error. */
+  home?: string | undefined;
 }
 
 /** One file of a stack: the stack file itself, or a file it includes. */
@@ -43,8 +51,9 @@ export interface StackPart {
 }
 
 export const DEFAULT_PROGRESS_DEADLINE_MS = 60_000;
+/** How often x-capstan.image_update lists a repository's tags when it sets no `interval`. */
+export const DEFAULT_IMAGE_UPDATE_INTERVAL_MS = 300_000;
 
-const setOwn = <V>(obj: Record<string, V>, k: string, v: V): void => void Object.defineProperty(obj, k, { value: v, enumerable: true, writable: true, configurable: true });
 
 
 function engineName(stack: string, key: string, def: ResourceDef | undefined): { engineName: string; external: boolean } {
@@ -94,7 +103,12 @@ export function normalizeStack(parts: readonly StackPart[]): StackSpec {
   if (usesDefault) networkKeys.add('default');
   for (const key of [...networkKeys].sort()) {
     const def = declaredNetworks[key] ?? undefined;
-    setOwn(networks, key, { name: key, ...engineName(stackName, key, def), driver: def?.driver, labels: def?.labels ?? {}, ...(def?.internal === true ? { internal: true } : {}) });
+    setOwn(networks, key, {
+      name: key, ...engineName(stackName, key, def), driver: def?.driver, labels: def?.labels ?? {},
+      ...(def?.internal === true ? { internal: true } : {}),
+      ...(def?.ipam === undefined ? {} : { ipam: ipamSpec(def.ipam) }),
+      ...(def?.enable_ipv6 === true ? { enableIpv6: true } : {}),
+    });
   }
   const volumes: Record<string, VolumeSpec> = {};
   for (const key of Object.keys(declaredVolumes).sort()) {
@@ -158,15 +172,20 @@ function normalizeService(
   const volumes: MountSpec[] = [];
   (s.volumes ?? []).forEach((m, i) => {
     const at: PathSegment[] = [...base, 'volumes', i];
-    if (m.type === 'volume') {
+    if (m.type === 'volume' && m.source === '') {
+      // Anonymous: one volume per replica slot, named and labelled by the backend.
+      volumes.push({ ...m, relative: false });
+    } else if (m.type === 'volume') {
       if (!Object.hasOwn(declaredVolumes, m.source)) {
         fp.error(at, `volume ${JSON.stringify(m.source)} is not declared in the top-level \`volumes:\``, `add \`volumes: { ${m.source}: {} }\` at the top level of the file`);
       }
       volumes.push({ ...m, relative: false });
+    } else if (m.type === 'bind' && m.source.startsWith('~')) {
+      // The operator user's home: a host path like any other, so the policy checks the expanded path.
+      if (ctx.home === undefined) fp.error(at, `bind source ${JSON.stringify(m.source)} names the operator's home, which is not known here`, 'use an absolute host path');
+      volumes.push({ ...m, source: posix.normalize(posix.join(ctx.home ?? '/', m.source.slice(1))), relative: false });
     } else if (m.type === 'bind' && !m.source.startsWith('/')) {
-      const resolved = resolveInRepo(ctx.dir, m.source);
-      if (resolved === undefined) fp.error(at, `bind source ${JSON.stringify(m.source)} points outside the repository`, 'keep relative bind sources inside the repository, or use an absolute host path');
-      volumes.push({ ...m, source: resolved ?? m.source, relative: true });
+      volumes.push(relativeBind(ctx, m, at));
     } else {
       volumes.push({ ...m, source: m.type === 'bind' ? posix.normalize(m.source) : m.source, relative: false });
     }
@@ -186,6 +205,17 @@ function normalizeService(
     }
   });
 
+  const addresses = s.networks?.addresses ?? {};
+  for (const [n, address] of Object.entries(addresses)) {
+    const at: PathSegment[] = [...base, 'networks', n];
+    if (replicas > 1) fp.error(at, `fixed addresses on network ${JSON.stringify(n)} cannot be shared by ${replicas} replicas`, 'set `deploy.replicas: 1`, or drop ipv4_address / ipv6_address / mac_address', 'key');
+    const def = declaredNetworks[n];
+    const pools = isRecord(def) && isRecord(def['ipam']) && Array.isArray(def['ipam']['config']) ? (def['ipam']['config'] as unknown[]) : [];
+    if ((address.ipv4 !== undefined || address.ipv6 !== undefined) && !pools.some((p) => isRecord(p) && typeof p['subnet'] === 'string')) {
+      fp.error(at, `a fixed ip address on network ${JSON.stringify(n)} needs that network's own subnet`, `declare it: networks: { ${n}: { ipam: { config: [{ subnet: 172.28.0.0/16 }] } } } (Docker refuses fixed addresses on networks it addressed itself)`, 'key');
+    }
+  }
+
   const dependsOn = s.depends_on ?? {};
   const rawDeps = raw['depends_on'];
   Object.keys(dependsOn).forEach((dep, i) => {
@@ -202,20 +232,29 @@ function normalizeService(
 
   const limits = s.deploy?.resources?.limits;
   const x = s['x-capstan'] ?? undefined;
-  const capstanRaw: Record<string, unknown> = {};
-  if (x) for (const [k, v] of Object.entries(x)) if (k !== 'strategy' && k !== 'progress_deadline' && k !== 'probe') setOwn(capstanRaw, k, v);
+  const routes = x?.route === undefined ? [] : Array.isArray(x.route) ? x.route : [x.route];
+  const firstPort = ports[0]?.target ?? (s.expose ?? []).flat()[0] ?? 80;
   const capstan: CapstanExtension = {
     strategy: x?.strategy ?? 'rolling',
     progressDeadlineMs: x?.progress_deadline ?? DEFAULT_PROGRESS_DEADLINE_MS,
     probe: x?.probe ? probeSpec(x.probe, [...base, 'x-capstan', 'probe'], fp) : undefined,
-    raw: capstanRaw,
+    routes: routes.map((r) => ({ host: r.host, pathPrefix: r.path ?? '/', port: r.port ?? firstPort, sticky: r.sticky ?? false, tls: routeTls(r.tls), redirectHttp: r.redirect_http === true })),
+    ...(x?.image_update ? { imageUpdate: { semver: x.image_update.semver, tagPattern: x.image_update.tag_pattern, intervalMs: x.image_update.interval ?? DEFAULT_IMAGE_UPDATE_INTERVAL_MS } } : {}),
   };
 
   const built = s.build === undefined || s.build === null ? undefined : normalizeBuild({ stack: ctx.name, dir: ctx.dir, tree: ctx.tree, lookup: ctx.lookup, fp }, name, s.build, s.image, base);
   if (s.image === undefined && (s.build === undefined || s.build === null)) fp.error(base, `service ${JSON.stringify(name)} has neither \`image\` nor \`build\``, 'add `image: <reference>` or `build: <context directory>`', 'key');
+  const pullPolicy = s.pull_policy ?? undefined;
+  if (pullPolicy?.kind === 'build' && built === undefined) {
+    fp.error([...base, 'pull_policy'], '`pull_policy: build` needs a `build:` section', 'add `build: <context directory>`, or use another pull_policy (missing, always, never, daily, weekly, every_<duration>)');
+  }
+  if (x?.image_update && built !== undefined) {
+    fp.error([...base, 'x-capstan', 'image_update'], '`image_update` follows a registry\'s tags, but this service is built from `build:`', 'remove `image_update`, or run an image from a registry instead of building it', 'key');
+  }
   const taken = new Set<string>();
   const secrets = serviceFiles('secret', s.secrets ?? [], declared.files.secret, base, fp, taken);
   const configs = serviceFiles('config', s.configs ?? [], declared.files.config, base, fp, taken);
+  const routeTlsSecrets = routeTlsFiles(x?.route, declared.files.secret, [...base, 'x-capstan', 'route'], fp);
   if (s.read_only === true && secrets.length + configs.length > 0) {
     fp.error([...base, 'read_only'], '`read_only: true` cannot be combined with secrets or configs yet', 'Capstan writes them into the container\'s file system before it starts, which a read-only root file system refuses; drop `read_only`, or mount the files with `volumes:`', 'key');
   }
@@ -225,8 +264,11 @@ function normalizeService(
     image: built?.image ?? s.image ?? '',
     ...(built === undefined ? {} : { build: built.build }),
     ...(swarm === undefined ? {} : { swarm }),
+    ...(pullPolicy === undefined || pullPolicy.kind === 'missing' ? {} : { pullPolicy }),
+    ...(Object.keys(addresses).length === 0 ? {} : { networkAddresses: addresses }),
     ...(secrets.length === 0 ? {} : { secrets }),
     ...(configs.length === 0 ? {} : { configs }),
+    ...(routeTlsSecrets === undefined ? {} : { routeTls: routeTlsSecrets }),
     command: s.command ?? undefined,
     entrypoint: s.entrypoint ?? undefined,
     environment: buildEnvironment(ctx, base, s, raw),
@@ -292,6 +334,34 @@ function swarmSettings(deploy: DeployInput | undefined): SwarmSettings | undefin
   return Object.keys(out).length === 0 ? undefined : out;
 }
 
+/** A relative bind: tracked configuration (read-only, by Git id) or a persistent data directory; never out of the repository or through a symlink. */
+function relativeBind(ctx: StackContext, m: RawMount, at: PathSegment[]): MountSpec {
+  const resolved = resolveInRepo(ctx.dir, m.source);
+  if (resolved === undefined) {
+    ctx.fp.error(at, `bind source ${JSON.stringify(m.source)} points outside the repository`, 'keep relative bind sources inside the repository, or use an absolute host path (allowed by policy)');
+    return { ...m, relative: true };
+  }
+  const kind = classifyBindSource(ctx.tree, resolved);
+  switch (kind.kind) {
+    case 'symlink':
+      ctx.fp.error(at, `bind source ${JSON.stringify(m.source)} crosses the symbolic link ${kind.at} of the repository`, 'a link may point anywhere on the host; bind the directory it points to by its own path inside the repository');
+      return { ...m, source: resolved, relative: true };
+    case 'tracked':
+      if (!m.readOnly) ctx.fp.warn(at, `bind source ${JSON.stringify(m.source)} holds files Git tracks: it is mounted read-only from the deployed revision (a writable data directory holds no tracked files but .gitkeep or .gitignore)`);
+      return { ...m, source: resolved, readOnly: true, relative: true, content: kind.id };
+    case 'data':
+      return { ...m, source: resolved, relative: true, persistent: true };
+  }
+}
+
+function ipamSpec(i: IpamInput): IpamSpec {
+  return {
+    driver: i.driver,
+    config: (i.config ?? []).map((c) => ({ subnet: c.subnet, ipRange: c.ip_range, gateway: c.gateway, auxAddresses: c.aux_addresses ?? {} })),
+    options: i.options ?? {},
+  };
+}
+
 /** DESIGN §4: zero downtime unless the manifest says otherwise. */
 export const DEFAULT_UPDATE_CONFIG: UpdateConfig = { parallelism: 1, delayMs: 0, failureAction: 'rollback', monitorMs: 5000, maxFailureRatio: 0, order: 'start-first' };
 
@@ -321,6 +391,11 @@ function buildEnvironment(ctx: StackContext, base: PathSegment[], s: ServiceInpu
     const content = ctx.files.get(path);
     if (content === undefined) {
       if (ref.required) ctx.fp.error(at, `env_file ${JSON.stringify(ref.path)} not found (looked for ${path})`, 'add the file to the repository, or mark it `required: false`');
+      return;
+    }
+    const tooBig = oversized(content, ctx.maxFileBytes);
+    if (tooBig !== undefined) {
+      ctx.all.errorAtPos(path, { line: 1, col: 1 }, '', tooBig);
       return;
     }
     const parsed = parseDotenv(content, ctx.lookup);
@@ -387,4 +462,13 @@ function probeSpec(p: ProbeInput, at: PathSegment[], fp: FileProblems): ProbeSpe
     successThreshold: p.success_threshold ?? 1,
     failureThreshold: p.failure_threshold ?? 3,
   };
+}
+
+/** A route's `tls`, once route-tls.ts has checked it: secrets by name, or ACME. */
+function routeTls(tls: unknown): RouteSpec['tls'] {
+  if (!isRecord(tls)) return undefined;
+  if (tls['acme'] === true) return { acme: true };
+  const certificate = tls['certificate'];
+  const key = tls['key'];
+  return typeof certificate === 'string' && typeof key === 'string' ? { certificate, key } : undefined;
 }

@@ -4,6 +4,7 @@
 
 import { LineCounter, isAlias, isMap, isPair, isScalar, isSeq, parseDocument } from 'yaml';
 import type { Document, Node as YamlNode } from 'yaml';
+import { setOwn } from './own.js';
 
 export interface Pos {
   line: number;
@@ -51,9 +52,31 @@ const MAX_NODES = 200_000;
 
 const START: Pos = { line: 1, col: 1 };
 
-export function parseYaml(text: string): ParsedYaml {
+export interface ParseOptions {
+  /** Most keys one mapping may hold (the --policy limit); more is an error at the mapping. */
+  maxKeys?: number;
+  /** Largest text, in UTF-8 bytes, worth parsing; a larger file is one error at its start. */
+  maxBytes?: number;
+}
+
+// Matching control characters is the point here.
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/;
+
+/** Why a file is too big to read (any manifest, env file or included file), or undefined. */
+export function oversized(text: string, maxBytes: number | undefined): string | undefined {
+  // A UTF-16 code unit is at most 3 bytes of UTF-8: most files need no count.
+  if (maxBytes === undefined || text.length * 3 <= maxBytes) return undefined;
+  const bytes = Buffer.byteLength(text);
+  return bytes > maxBytes ? `the file is ${bytes} bytes; the limit is ${maxBytes} (limits.file_bytes in the operator's --policy file)` : undefined;
+}
+
+export function parseYaml(text: string, opts: ParseOptions = {}): ParsedYaml {
+  const tooBig = oversized(text, opts.maxBytes);
+  if (tooBig !== undefined) return { root: undefined, errors: [{ pos: START, path: '', message: tooBig }], warnings: [] };
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { keepSourceTokens: true, lineCounter, merge: true, prettyErrors: false, uniqueKeys: true });
+  // Duplicate keys are found in TreeBuilder's map: the library's own check compares each key with every earlier one (quadratic).
+  const doc = parseDocument(text, { keepSourceTokens: true, lineCounter, merge: true, prettyErrors: false, uniqueKeys: false });
   const at = (offset: number | undefined): Pos => {
     if (offset === undefined) return START;
     const lp = lineCounter.linePos(offset);
@@ -66,8 +89,11 @@ export function parseYaml(text: string): ParsedYaml {
     message: e.code === 'MULTIPLE_DOCS' ? 'a stack file holds one YAML document; split the `---` documents into separate files' : `YAML syntax: ${firstLine(e.message)}`,
   }));
   const warnings: YamlProblem[] = doc.warnings.map((w) => ({ pos: at(w.pos[0]), path: '', message: `YAML: ${firstLine(w.message)}` }));
+  // A text decoder puts U+FFFD where the bytes were not UTF-8.
+  const invalid = text.indexOf('\uFFFD');
+  if (invalid >= 0) errors.unshift({ pos: at(invalid), path: '', message: 'the file is not valid UTF-8 (or holds U+FFFD)' });
   if (errors.length > 0 || doc.contents === null) return { root: undefined, errors, warnings };
-  const builder = new TreeBuilder(doc, at);
+  const builder = new TreeBuilder(doc, at, opts.maxKeys ?? Number.POSITIVE_INFINITY);
   const root = builder.build(doc.contents, '', new Set());
   return { root: builder.errors.length > 0 ? undefined : root, errors: [...errors, ...builder.errors], warnings };
 }
@@ -79,7 +105,14 @@ class TreeBuilder {
   constructor(
     private readonly doc: Document,
     private readonly at: (offset: number | undefined) => Pos,
+    private readonly maxKeys: number,
   ) {}
+
+  /** Names, images, environment values: none of them has a use for control characters, which can hide what a value says. */
+  private checkText(value: string, node: YamlNode | null | undefined, path: string): void {
+    const m = CONTROL.exec(value);
+    if (m !== null) this.errors.push({ pos: this.posOf(node), path, message: `control character U+${(m[0].codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')} in ${JSON.stringify(value.length > 40 ? `${value.slice(0, 37)}...` : value)}` });
+  }
 
   private posOf(node: YamlNode | null | undefined): Pos {
     return this.at(node?.range?.[0]);
@@ -102,6 +135,7 @@ class TreeBuilder {
     }
     if (isScalar(node)) {
       const v = node.value;
+      if (typeof v === 'string') this.checkText(v, node, path);
       const value: Scalar = v === null || v === undefined ? null : typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? v : String(v);
       return { kind: 'scalar', pos: this.posOf(node), value };
     }
@@ -111,6 +145,10 @@ class TreeBuilder {
     if (isMap(node)) {
       const entries = new Map<string, MapEntry>();
       const merged: MapNode[] = [];
+      if (node.items.length > this.maxKeys) {
+        this.errors.push({ pos: this.posOf(node), path, message: `a mapping of ${node.items.length} keys; the limit is ${this.maxKeys} (limits.keys_per_mapping in the operator's --policy file)` });
+        return { kind: 'scalar', pos: this.posOf(node), value: null };
+      }
       for (const pair of node.items) {
         if (!isPair(pair)) continue;
         const key = pair.key;
@@ -125,6 +163,11 @@ class TreeBuilder {
         const name = String(key.value);
         const childPath = path === '' ? name : `${path}.${name}`;
         const keyPos = this.posOf(key);
+        this.checkText(name, key, childPath);
+        if (entries.has(name)) {
+          this.errors.push({ pos: keyPos, path: '', message: 'YAML syntax: Map keys must be unique' });
+          continue;
+        }
         // `key:` with nothing after it has no value node; point at the key instead of the file start.
         const value: YNode = pair.value === null || pair.value === undefined ? { kind: 'scalar', pos: keyPos, value: null } : this.build(pair.value, childPath, resolving);
         entries.set(name, { keyPos, value });
@@ -160,7 +203,7 @@ export function toPlain(node: YNode): unknown {
       return node.items.map(toPlain);
     case 'map': {
       const out: Record<string, unknown> = {};
-      for (const [k, e] of node.entries) Object.defineProperty(out, k, { value: toPlain(e.value), enumerable: true, writable: true, configurable: true });
+      for (const [k, e] of node.entries) setOwn(out, k, toPlain(e.value));
       return out;
     }
   }

@@ -6,7 +6,8 @@
 import { createHash } from 'node:crypto';
 
 export interface TreeEntry {
-  type: 'tree' | 'blob';
+  /** `link`: a symbolic link, listed so that paths crossing one can be refused; never followed. */
+  type: 'tree' | 'blob' | 'link';
   /** Git object id (blob or tree); derived trees carry a hash of what lies below them instead. */
   id: string;
 }

@@ -37,8 +37,9 @@ interface FileInfo {
   Spec?: { Name?: string; Labels?: Labels };
 }
 
-export async function takeSwarmSnapshot(docker: SwarmSnapshotClient, instance: string): Promise<ObservedState> {
-  const filters = instanceFilter(instance);
+/** Everything `instance` owns on the swarm, or (with `stack`) that stack's services, networks, secrets and configs; nodes always. */
+export async function takeSwarmSnapshot(docker: SwarmSnapshotClient, instance: string, stack?: string): Promise<ObservedState> {
+  const filters = instanceFilter(instance, stack);
   const owned = (labels: Labels): boolean => labels?.[LABEL.instance] === instance;
   const [services, nodes, networks, secrets, configs] = await Promise.all([
     docker.listServices({ filters }),
@@ -75,6 +76,7 @@ const UPDATE_STATES: readonly SwarmUpdateState[] = ['updating', 'paused', 'compl
 function toService(s: Service, tasks: ObservedTask[]): ObservedService {
   const labels = s.Spec?.Labels ?? {};
   const state = UPDATE_STATES.find((x) => x === s.UpdateStatus?.State);
+  const previousHash = s.PreviousSpec?.Labels?.[LABEL.specHash];
   return {
     id: s.ID,
     name: s.Spec?.Name ?? '',
@@ -88,6 +90,8 @@ function toService(s: Service, tasks: ObservedTask[]): ObservedService {
     replicas: s.Spec?.Mode?.Replicated?.Replicas ?? 0,
     labels,
     update: state === undefined ? undefined : { state, message: s.UpdateStatus?.Message ?? '' },
+    changedAt: Math.max(...[s.UpdatedAt, s.UpdateStatus?.StartedAt, s.UpdateStatus?.CompletedAt].map((t) => Date.parse(t ?? '') || 0)),
+    previous: previousHash === undefined ? undefined : { specHash: previousHash, revision: s.PreviousSpec?.Labels?.[LABEL.revision] ?? '' },
     tasks: tasks.sort((a, b) => a.slot - b.slot || a.nodeId.localeCompare(b.nodeId) || b.at - a.at),
   };
 }

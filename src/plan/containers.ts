@@ -4,11 +4,13 @@
 // Crash-looping replicas are held back by their backoff.
 
 import type { DesiredService, DesiredStack } from '../desired/model.js';
-import { replicaName, twinName } from '../desired/labels.js';
+import { LABEL, replicaName, twinName } from '../desired/labels.js';
 import { decodeSpecLabel } from '../desired/spec-label.js';
 import { crashBackoff, type RunRecord } from '../health/backoff.js';
-import type { ObservedContainer, ObservedState } from '../observed/model.js';
-import type { HeldBack, Operation, RolloutInfo, ServiceChange } from './operations.js';
+import { sameImage } from '../manifests/image-ref.js';
+import type { ImageFacts, ObservedContainer, ObservedState } from '../observed/model.js';
+import { digestMove, pinnedTo, planPulls } from './images.js';
+import type { HeldBack, OperationDraft as Draft, OperationReason, RolloutInfo, ServiceChange } from './operations.js';
 import type { Expansion } from './planner.js';
 import { PHASE_INFRA, PHASE_ORPHANS, serviceKey, specChangeCause, usedVolumes, type ServiceTarget } from './targets.js';
 
@@ -28,39 +30,44 @@ export function containerExpansion(observed: ObservedState, healing: HealingInpu
   const heldBack: HeldBack[] = [];
   return {
     stackInfra: (stack, emit) => planVolumes(stack, observed, emit),
-    service: (target, emit) => planService(target, byService.get(serviceKey(target.service.stack, target.service.name)) ?? [], emit, heldBack, healing),
+    service: (target, stackDir, emit) => planService(target, byService.get(serviceKey(target.service.stack, target.service.name)) ?? [], emit, heldBack, healing, observed.images, stackDir),
     observedServices: () => [...byService.values()].flatMap((list) => (list[0] === undefined ? [] : [{ stack: list[0].stack, service: list[0].service }]))
       .sort((a, b) => serviceKey(a.stack, a.service).localeCompare(serviceKey(b.stack, b.service))),
-    remove: (stack, service, cause, emit) => {
+    remove: (stack, service, stackGone, cause, emit) => {
       const containers = byService.get(serviceKey(stack, service)) ?? [];
-      for (const c of containers) emit({ kind: 'remove-container', stack, service, name: c.name, containerId: c.id, phase: PHASE_ORPHANS, cause });
+      const reason: OperationReason = stackGone ? 'stack-removed' : 'service-removed';
+      for (const c of containers) emit({ kind: 'remove-container', stack, service, name: c.name, containerId: c.id, phase: PHASE_ORPHANS, reason, cause });
       return { stack, service, action: 'remove', replicas: { from: containers.length, to: 0 }, causes: [cause] };
     },
     cleanup: () => undefined,
+    pulls: (desired, operations) => planPulls(desired.stacks.flatMap((s) => s.services), operations, observed.images, PHASE_INFRA),
     heldBack: () => heldBack,
+    engineRollouts: () => [],
   };
 }
 
-function planVolumes(stack: DesiredStack, observed: ObservedState, emit: (op: Operation) => void): void {
+function planVolumes(stack: DesiredStack, observed: ObservedState, emit: (op: Draft) => void): void {
   for (const volume of usedVolumes(stack)) {
     if (observed.volumes.some((v) => v.name === volume.engineName)) continue;
-    emit({ kind: 'create-volume', stack: stack.name, volume, phase: PHASE_INFRA, cause: `volume ${volume.engineName} does not exist` });
+    emit({ kind: 'create-volume', stack: stack.name, volume, phase: PHASE_INFRA, reason: 'volume-missing', cause: `volume ${volume.engineName} does not exist` });
   }
 }
 
 function planService(
   target: ServiceTarget,
   current: readonly ObservedContainer[],
-  emit: (op: Operation) => void,
+  emit: (op: Draft) => void,
   heldBack: HeldBack[],
   healing: HealingInput | undefined,
+  images: ImageFacts | undefined,
+  stackDir: string,
 ): ServiceChange {
   const { service, direction, replaces, phase } = target;
   const desiredCount = service.spec.replicas;
   const base = { stack: service.stack, phase };
   const causes = new Set<string>();
   let updated = false;
-  const push = (op: Operation): void => {
+  const push = (op: Draft): void => {
     emit(op);
     causes.add(op.cause);
     if (op.kind === 'recreate-container') updated = true;
@@ -83,25 +90,35 @@ function planService(
     const existing = bySlot.get(n);
     const twin = twins.get(n);
     if (twin !== undefined && existing === undefined) {
-      push({ ...base, kind: 'promote-container', service: service.name, name, containerId: twin.id, from: twin.name, cause: `finish the update of replica ${n}: its old replica is gone, ${twin.name} takes its name` });
+      push({ ...base, kind: 'promote-container', service: service.name, name, containerId: twin.id, from: twin.name, reason: 'finish-update', cause: `finish the update of replica ${n}: its old replica is gone, ${twin.name} takes its name` });
       continue;
     }
-    const resumable = twin !== undefined && existing !== undefined && twin.specHash === service.specHash && existing.specHash !== service.specHash && replaces;
+    // A twin of the target beside a replica of another spec (or, for a moved tag, of another digest) is a rollout under way.
+    const moved = existing === undefined ? undefined : digestMove(existing, service, images);
+    const twinIsNext = twin !== undefined && twin.specHash === service.specHash && (moved === undefined || twin.labels[LABEL.imageDigest] === moved.to);
+    const resumable = twinIsNext && existing !== undefined && (existing.specHash !== service.specHash || moved !== undefined) && replaces;
     if (twin !== undefined && !resumable) {
       // Before anything of the service runs: a new twin of this slot will want the name.
-      push({ ...base, phase: PHASE_ORPHANS, kind: 'remove-container', service: service.name, name: twin.name, containerId: twin.id, cause: `leftover of an interrupted update of replica ${n}` });
+      push({ ...base, phase: PHASE_ORPHANS, kind: 'remove-container', service: service.name, name: twin.name, containerId: twin.id, reason: 'leftover-twin', cause: `leftover of an interrupted update of replica ${n}` });
     }
     if (existing === undefined) {
-      const cause = currentCount === 0
+      const reason: OperationReason = currentCount === 0 ? 'new-service' : n > currentCount ? 'scale-up' : 'replica-missing';
+      const cause = reason === 'new-service'
         ? `new service, ${desiredCount} replica${desiredCount === 1 ? '' : 's'}${service.spec.build === undefined ? '' : `, build image ${service.spec.image}`}`
-        : n > currentCount ? `scale up ${currentCount} → ${desiredCount}` : `replica ${n} is missing`;
-      push({ ...base, kind: 'create-container', service, number: n, name, cause });
+        : reason === 'scale-up' ? `scale up ${currentCount} → ${desiredCount}` : `replica ${n} is missing`;
+      push({ ...base, kind: 'create-container', service, number: n, name, reason, cause });
     } else if (existing.specHash !== service.specHash && replaces) {
       const update = rolloutInfo(existing, direction, resumable ? twin : undefined);
-      const why = specChangeCause(decodeSpecLabel(existing.labels), existing.specHash, service);
-      push({ ...base, kind: 'recreate-container', service, number: n, name, containerId: existing.id, update, cause: direction === 'back' ? `roll back: ${why}` : why });
+      const why = specChangeCause(decodeSpecLabel(existing.labels), existing.specHash, service, stackDir);
+      const cause = direction === 'back' ? `roll back: ${why}` : why;
+      push({ ...base, kind: 'recreate-container', service, number: n, name, containerId: existing.id, update, reason: direction === 'back' ? 'roll-back' : 'spec-changed', cause });
+    } else if (existing.specHash === service.specHash && replaces && digestMove(existing, service, images) !== undefined) {
+      const move = digestMove(existing, service, images);
+      // The way back from a moved tag is the digest the replica ran, pinned.
+      const update: RolloutInfo = { direction, previous: move === undefined ? undefined : pinnedTo(service, move.from), twinId: undefined, targetDigest: move?.to };
+      push({ ...base, kind: 'recreate-container', service, number: n, name, containerId: existing.id, update, reason: 'image-moved', cause: move?.cause ?? '' });
     } else if (existing.specHash === service.specHash && imageDrifted(existing, service)) {
-      push({ ...base, kind: 'recreate-container', service, number: n, name, containerId: existing.id, update: rolloutInfo(existing, direction, undefined), cause: `drift: container ${name} runs image ${existing.image}, Git says ${service.spec.image}` });
+      push({ ...base, kind: 'recreate-container', service, number: n, name, containerId: existing.id, update: rolloutInfo(existing, direction, undefined), reason: 'image-drift', cause: `drift: container ${name} runs image ${existing.image}, Git says ${service.spec.image}` });
     } else if (existing.state !== 'running' && existing.state !== 'restarting') {
       const history = runHistory(existing, healing);
       const backoff = healing === undefined ? undefined : crashBackoff(history, healing.now);
@@ -113,13 +130,14 @@ function planService(
         heldBack.push({ stack: service.stack, service: service.name, name: existing.name, until: backoff.until, crashes: backoff.crashes, exitCode: last?.exitCode, cause: `crash loop: restart backed off ${formatMs(backoff.delayMs)}${exit}` });
         causes.add(`${existing.name} backing off`);
       } else {
-        push({ ...base, kind: 'start-container', service: service.name, name: existing.name, containerId: existing.id, cause });
+        push({ ...base, kind: 'start-container', service: service.name, name: existing.name, containerId: existing.id, reason: last !== undefined && last.exitCode !== 0 ? 'crashed' : 'stopped', cause });
       }
     }
   }
   for (const c of surplus) {
-    const cause = c.number > desiredCount ? `scale down ${currentCount} → ${desiredCount}` : `duplicate of replica ${c.number}`;
-    push({ ...base, kind: 'remove-container', service: service.name, name: c.name, containerId: c.id, cause });
+    const reason: OperationReason = c.number > desiredCount ? 'scale-down' : 'duplicate';
+    const cause = reason === 'scale-down' ? `scale down ${currentCount} → ${desiredCount}` : `duplicate of replica ${c.number}`;
+    push({ ...base, kind: 'remove-container', service: service.name, name: c.name, containerId: c.id, reason, cause });
   }
 
   const action: ServiceChange['action'] = currentCount === 0 && desiredCount > 0
@@ -147,12 +165,7 @@ function runHistory(c: ObservedContainer, healing: HealingInput | undefined): re
  */
 function imageDrifted(c: ObservedContainer, service: DesiredService): boolean {
   if (c.image === '' || c.image.startsWith('sha256:')) return false;
-  return normalizeImage(c.image) !== normalizeImage(service.spec.image);
-}
-
-function normalizeImage(ref: string): string {
-  const withTag = /:[^/]+$/.test(ref) || ref.includes('@') ? ref : `${ref}:latest`;
-  return withTag.replace(/^(docker\.io\/)?(library\/)?/, '');
+  return !sameImage(c.image, service.spec.image);
 }
 
 function formatMs(ms: number): string {

@@ -5,10 +5,27 @@
 
 import type { DesiredService } from '../desired/model.js';
 import type { MountedFile, NetworkSpec, ServiceSpec, VolumeSpec } from '../manifests/model.js';
+import type { RolloutEnd } from '../errors.js';
 import type { Direction, HeldRollout } from '../strategies/rolling.js';
 
+/**
+ * Why an operation exists, as a value: healing, metrics and status decide on
+ * this, never on the rendered `cause` (which is for people and may change).
+ */
+export type OperationReason =
+  | 'network-missing' | 'volume-missing' | 'network-unused'
+  | 'new-service' | 'scale-up' | 'scale-down' | 'replica-missing' | 'duplicate'
+  | 'spec-changed' | 'roll-back' | 'image-drift' | 'stopped' | 'crashed'
+  | 'finish-update' | 'leftover-twin' | 'service-removed' | 'stack-removed'
+  | 'image-missing' | 'image-moved'
+  // Swarm's secrets and configs (immutable, named after their content).
+  | 'file-missing' | 'file-changed' | 'file-unused';
+
 interface OperationBase {
+  /** Stable within a plan and across plans of the same change: `<kind>:<stack>/<target>`. */
+  id: string;
   stack: string;
+  reason: OperationReason;
   /** Why this operation exists, in words: "image changed example/api:1.4.1 → 1.4.2". */
   cause: string;
   /** Operations of a lower phase complete before a higher phase starts. */
@@ -16,6 +33,8 @@ interface OperationBase {
 }
 
 export type Operation =
+  /** Pulled before any container of `services` (`stack/service`) is (re)created; one operation per reference. */
+  | (OperationBase & { kind: 'pull-image'; image: string; services: readonly string[] })
   | (OperationBase & { kind: 'create-network'; network: NetworkSpec })
   | (OperationBase & { kind: 'create-volume'; volume: VolumeSpec })
   | (OperationBase & { kind: 'create-container'; service: DesiredService; number: number; name: string })
@@ -40,6 +59,9 @@ export type Operation =
 
 export type OperationKind = Operation['kind'];
 
+/** An operation before the planner gives it its id. */
+export type OperationDraft = Operation extends infer O ? (O extends Operation ? Omit<O, 'id'> : never) : never;
+
 /** What the rolling-update driver needs to know about one slot it replaces. */
 export interface RolloutInfo {
   /** `back` when the planner resumes a rollback of a held revision: rollback_config applies and a failure is final. */
@@ -48,6 +70,8 @@ export interface RolloutInfo {
   previous: { spec: ServiceSpec; specHash: string } | undefined;
   /** A start-first twin already running the target spec (left by an interrupted pass): waited on instead of created. */
   twinId: string | undefined;
+  /** A moved tag: the repo digest the slots move to (their spec hash stays the same). */
+  targetDigest?: string | undefined;
 }
 
 /** Per-service summary lines for renderers ("api: 3 replicas, image x"). */
@@ -80,6 +104,38 @@ export interface Plan {
   heldBack: readonly HeldBack[];
   /** Services whose rollout of this revision failed before: held at what they were restored to, not retried. */
   heldRollouts: readonly HeldRollout[];
+  /** Rolling updates the engine carries out by itself (Swarm's): under way, or ended by it in failure and not yet held. */
+  engineRollouts?: readonly EngineRollout[];
+}
+
+/**
+ * A rolling update Swarm runs (update_config, rollback_config) as the
+ * snapshot shows it. Its state lives in Swarm (UpdateStatus), so a lane
+ * follows it pass by pass, as it steps its own rollouts.
+ */
+export interface EngineRollout {
+  stack: string;
+  service: string;
+  /** `<stack>_<service>`. */
+  name: string;
+  /** The spec being rolled out, or the one that failed. */
+  specHash: string;
+  /**
+   * `rolling`: Swarm says it is under way; `settling`: Swarm says nothing
+   * (yet), but tasks of the new spec are still short of what it wants — under
+   * way if the change is recent (the driver has the clock); otherwise how
+   * Swarm ended it, a failure.
+   */
+  state: 'rolling' | 'settling' | RolloutEnd;
+  /** ms since the epoch: when Swarm began (the service's last change). */
+  since: number;
+  /** Swarm's words, and the failed task's error. */
+  reason: string;
+  /** Rolled back: the spec the service runs again (held, so the revision is not tried again). */
+  restored: { spec: ServiceSpec; specHash: string } | undefined;
+  direction: Direction;
+  /** Tasks on the spec being rolled out, of those Swarm wants. */
+  tasks: { running: number; desired: number };
 }
 
 export function isEmpty(plan: Plan): boolean {

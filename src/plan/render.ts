@@ -6,6 +6,7 @@ import { describeHeld } from '../strategies/rolling.js';
 import type { Operation, Plan } from './operations.js';
 
 export const VERBS: Record<Operation['kind'], string> = {
+  'pull-image': 'pull image',
   'create-network': 'create network',
   'create-volume': 'create volume',
   'create-container': 'create',
@@ -28,6 +29,7 @@ export function operationTarget(op: Operation): string {
   switch (op.kind) {
     case 'create-network': return op.network.engineName;
     case 'create-volume': return op.volume.engineName;
+    case 'pull-image': return op.image;
     default: return op.name;
   }
 }
@@ -63,6 +65,7 @@ export function summary(plan: Plan): string {
 export function changeCounts(plan: Plan): string {
   const count = (kinds: Operation['kind'][]): number => plan.operations.filter((o) => kinds.includes(o.kind)).length;
   const parts = [
+    [count(['pull-image']), `image${count(['pull-image']) === 1 ? '' : 's'} to pull`],
     [count(['create-container', 'create-service']), 'to create'],
     [count(['recreate-container']), 'to recreate'],
     [count(['update-service']), 'to update'],
@@ -83,17 +86,15 @@ export function changeCounts(plan: Plan): string {
  * only ever added, never renamed or removed.
  */
 export function renderJson(plan: Plan): string {
-  const operations = plan.operations.map((op) => ({
-    action: op.kind,
-    stack: op.stack,
-    service: serviceOf(op),
-    target: operationTarget(op),
-    cause: op.cause,
-    phase: op.phase,
-  }));
+  const operations = plan.operations.map(operationRecord);
   const held = plan.heldRollouts.map((h) => ({ stack: h.stack, service: h.service, revision: h.revision, end: h.end, reason: h.reason }));
   const out = { revision: plan.revision, instance: plan.instance, valid: true, changes: operations.length, operations, services: plan.services, errors: [], held };
   return `${JSON.stringify(out, null, 2)}\n`;
+}
+
+/** One operation as the JSON plan (and the dashboard) shows it: flat, no embedded specs. */
+export function operationRecord(op: Operation): { action: Operation['kind']; stack: string; service: string | null; target: string; cause: string; phase: number } {
+  return { action: op.kind, stack: op.stack, service: serviceOf(op), target: operationTarget(op), cause: op.cause, phase: op.phase };
 }
 
 /** The same shape for a ref whose manifests are invalid: nothing planned, every problem with its position. */
@@ -109,7 +110,8 @@ export function revisionOf(err: ManifestsInvalidError): string | null {
   return typeof rev === 'string' ? rev : null;
 }
 
-function serviceOf(op: Operation): string | null {
+/** The service an operation is about; null for networks and volumes. */
+export function serviceOf(op: Operation): string | null {
   switch (op.kind) {
     case 'create-container':
     case 'recreate-container':

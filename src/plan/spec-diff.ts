@@ -3,7 +3,8 @@
 // secrets are named, never shown: a plan is posted in pull requests and logs.
 
 import { canonicalJson } from '../desired/spec-hash.js';
-import type { BuildSpec, MountedFile, ServiceSpec } from '../manifests/model.js';
+import { posix } from 'node:path';
+import type { BuildSpec, MountedFile, MountSpec, ServiceSpec } from '../manifests/model.js';
 
 type Key = keyof ServiceSpec;
 
@@ -39,8 +40,11 @@ const NAMES: Partial<Record<Key, string>> = {
   swarm: 'deploy placement, endpoint_mode, restart_policy or reservations',
 };
 
-/** e.g. ["image example/api:1.4.1 → 1.4.2", "env changed: DB_URL, added: DEBUG"]; empty when equal (replicas are not part of a spec change). */
-export function describeSpecChange(before: ServiceSpec, after: ServiceSpec): string[] {
+/**
+ * e.g. ["image example/api:1.4.1 → 1.4.2", "env changed: DB_URL, added: DEBUG"]; empty when equal (replicas are not part of a spec change).
+ * `stackDir` (the stack file's directory) shows relative bind sources as the manifest wrote them (`./conf/nginx.conf`).
+ */
+export function describeSpecChange(before: ServiceSpec, after: ServiceSpec, stackDir = ''): string[] {
   const reasons: string[] = [];
   for (const key of KEYS) {
     if (canonicalJson(before[key]) === canonicalJson(after[key])) continue;
@@ -50,6 +54,7 @@ export function describeSpecChange(before: ServiceSpec, after: ServiceSpec): str
     else if (key === 'secrets' || key === 'configs') reasons.push(...describeFilesChange(key === 'secrets' ? 'secret' : 'config', before[key] ?? [], after[key] ?? []));
     else if (key === 'image') reasons.push(`image ${describeImageChange(before.image, after.image)}`);
     else if (key === 'environment') reasons.push(describeEnvChange(before.environment, after.environment));
+    else if (key === 'volumes') reasons.push(...describeMountsChange(before.volumes, after.volumes, stackDir));
     else reasons.push(`${NAMES[key] ?? key} changed`);
   }
   return reasons;
@@ -102,6 +107,34 @@ function describeBuildChange(before: ServiceSpec, after: ServiceSpec): string {
   if (canonicalJson(a.labels) !== canonicalJson(b.labels)) what.push('labels changed');
   if (a.alsoTag !== b.alsoTag) what.push(`tag ${a.alsoTag ?? '(none)'} → ${b.alsoTag ?? '(none)'}`);
   return `build ${after.image}${what.length > 0 ? ` (${what.join(', ')})` : ''}`;
+}
+
+/**
+ * `bind ./conf/nginx.conf content changed` for tracked sources at a new Git
+ * id, and what moved where for binds made before tracked and data sources
+ * were told apart; any other difference is `volumes changed`.
+ */
+function describeMountsChange(before: readonly MountSpec[], after: readonly MountSpec[], stackDir: string): string[] {
+  const out: string[] = [];
+  let other = before.length !== after.length;
+  after.forEach((m, i) => {
+    const was = before[i];
+    if (was === undefined || canonicalJson(was) === canonicalJson(m)) return;
+    const sameBind = m.type === 'bind' && was.type === 'bind' && m.relative && was.relative && m.source === was.source && m.target === was.target;
+    const shown = `bind ${asWritten(m.source, stackDir)}`;
+    if (sameBind && m.content !== undefined && was.content !== undefined) out.push(`${shown} content changed`);
+    else if (sameBind && was.content === undefined && was.persistent === undefined) out.push(m.persistent === true ? `${shown} now persists in the data directory` : `${shown} now mounted read-only from the revision`);
+    else if (sameBind && m.content !== undefined) out.push(`${shown} is now tracked by Git`);
+    else if (sameBind && m.persistent === true) out.push(`${shown} is no longer tracked by Git`);
+    else other = true;
+  });
+  return other || out.length === 0 ? [...out, 'volumes changed'] : out;
+}
+
+/** A repository path relative to the stack file's directory, as a manifest writes it. */
+function asWritten(repoPath: string, stackDir: string): string {
+  const rel = posix.relative(stackDir === '' ? '.' : stackDir, repoPath) || '.';
+  return rel.startsWith('..') ? rel : `./${rel}`;
 }
 
 function changedKeys(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): string[] {

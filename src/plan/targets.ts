@@ -56,9 +56,9 @@ export function orphanCause(desired: DesiredState, stackName: string, service: s
   return stack.services.some((s) => s.name === service) ? undefined : `service ${service} is no longer in ${stack.file}`;
 }
 
-/** Why a spec changed, in words; by hash when the spec it was made from is unreadable. */
-export function specChangeCause(before: ServiceSpec | undefined, beforeHash: string, service: DesiredService): string {
-  const reasons = before === undefined ? [] : describeSpecChange(before, service.spec);
+/** Why a spec changed, in words; by hash when the spec it was made from is unreadable. `stackDir` shows bind sources as the manifest wrote them. */
+export function specChangeCause(before: ServiceSpec | undefined, beforeHash: string, service: DesiredService, stackDir: string): string {
+  const reasons = before === undefined ? [] : describeSpecChange(before, service.spec, stackDir);
   if (reasons.length > 0) return reasons.join(', ');
   return `spec changed (${beforeHash.slice(0, 12)} → ${service.specHash.slice(0, 12)})`;
 }

@@ -1,31 +1,36 @@
-// What the daemon knows after its last pass, for GET /api/status, /readyz and
-// the per-stack metrics: the last pass itself (revision, result, errors) and
-// the status documents the status reporter made of it — the same documents
-// as the status branch's files, plus what changes too often for Git (the
-// sync time, each service's live health).
+// What the daemon knows, for GET /api/status and /readyz: each lane's last
+// pass (outcome, reason, revision, duration, when it runs next), the newest
+// revision, and the status documents the reporter keeps — the same documents
+// as the status branch's files, plus what changes too often for Git (live
+// health, rollout progress).
 
-import { CapstanError, ManifestsInvalidError } from '../errors.js';
-import { isReady, type OperatorStatus, type StackStatus } from '../status/model.js';
+import { CapstanError } from '../errors.js';
+import type { LaneInfo } from './lanes.js';
+import type { OperatorStatus, StackStatus } from '../status/model.js';
 import type { NodeStatus } from '../status/swarm-health.js';
 import type { StatusSnapshot } from '../status/reporter.js';
 import type { ServiceHealth } from '../status/service-health.js';
-import type { PassResult } from './pass.js';
+import type { RolloutProgress } from '../strategies/step.js';
+import type { LaneOutcome } from './stack-pass.js';
 
-export interface StackOutcome {
+export interface LanePass {
   stack: string;
-  ready: boolean;
-  /** Set when this pass brought the stack to its revision (seconds since the epoch). */
-  appliedAtSeconds?: number;
-}
-
-export interface LastPass {
-  result: 'success' | 'error' | 'held';
+  /** converged | progressing | superseded | failed | held, and why. */
+  outcome: LaneOutcome['kind'] | 'error';
+  reason: string;
   revision: string | null;
   finishedAt: string;
   durationSeconds: number;
   changes: number;
   applied: number;
-  error: { code: string; message: string; problems: string[] } | null;
+  error: { code: string; message: string } | null;
+}
+
+export interface LaneStatus extends LanePass {
+  running: boolean;
+  /** ISO time the lane runs again by itself, if it asked to. */
+  nextPassAt: string | null;
+  passes: number;
 }
 
 export interface DaemonStatus {
@@ -33,9 +38,15 @@ export interface DaemonStatus {
   branch: string;
   ready: boolean;
   syncWindow: 'open' | 'closed';
-  lastPass: LastPass | null;
-  /** When the last pass ended (ISO), null before the first. */
+  /** The newest commit of the branch (stacks it did not change keep their own revision). */
+  revision: string | null;
+  /** The lane pass that ended last. */
+  lastPass: LanePass | null;
+  /** When the last lane pass ended (ISO), null before the first. */
   lastSyncTime: string | null;
+  lanes: readonly LaneStatus[];
+  /** Rollouts in progress: strategy, batch i/n, phase, since, next step at. */
+  progress: readonly RolloutProgress[];
   operator: OperatorStatus;
   /** As in status/<stack>.yaml on the status branch. */
   stacks: readonly StackStatus[];
@@ -46,44 +57,52 @@ export interface DaemonStatus {
 }
 
 export class DaemonState {
-  private lastPass: LastPass | null = null;
+  private readonly passes = new Map<string, LanePass>();
+  private last: LanePass | null = null;
+  private ready = false;
 
-  constructor(private readonly opts: { instance: string; branch: string; syncAllowed: () => boolean; documents: () => StatusSnapshot }) {}
+  constructor(private readonly opts: {
+    instance: string;
+    branch: string;
+    syncAllowed: () => boolean;
+    documents: () => StatusSnapshot;
+  }) {}
 
-  /** /readyz: the first pass has finished, whatever its outcome. */
+  /** /readyz: the first look at Git and the passes it started have finished, whatever their outcome. */
   isReady(): boolean {
-    return this.lastPass !== null;
+    return this.ready;
   }
 
-  /** Records a pass (after status has reported it) and returns what the metrics need per stack. */
-  record(result: PassResult | Error, startedAtMs: number, finishedAtMs: number): StackOutcome[] {
-    const base = { finishedAt: new Date(finishedAtMs).toISOString(), durationSeconds: (finishedAtMs - startedAtMs) / 1000 };
-    let touched = new Set<string>();
-    if (result instanceof Error) {
-      const revision = result instanceof ManifestsInvalidError && typeof result.data['revision'] === 'string' ? result.data['revision'] : null;
-      const code = result instanceof CapstanError ? result.code : 'E_UNEXPECTED';
-      const problems = result instanceof ManifestsInvalidError ? result.errors.map((e) => e.format()) : [];
-      this.lastPass = { ...base, result: 'error', revision, changes: 0, applied: 0, error: { code, message: result.message, problems } };
-    } else {
-      const held = result.held !== undefined;
-      this.lastPass = { ...base, result: held ? 'held' : 'success', revision: result.revision, changes: result.plan.operations.length, applied: result.applied, error: null };
-      if (!held && result.applied > 0) touched = new Set(result.plan.operations.map((o) => o.stack));
-    }
-    return this.opts.documents().stacks.map((s) => {
-      const ready = isReady(s);
-      return { stack: s.stack, ready, ...(ready && touched.has(s.stack) ? { appliedAtSeconds: finishedAtMs / 1000 } : {}) };
-    });
+  markReady(): void {
+    this.ready = true;
   }
 
-  status(): DaemonStatus {
+  record(stack: string, result: LaneOutcome | Error, startedAtMs: number, finishedAtMs: number): LanePass {
+    const base = { stack, finishedAt: new Date(finishedAtMs).toISOString(), durationSeconds: (finishedAtMs - startedAtMs) / 1000 };
+    const pass: LanePass = result instanceof Error
+      ? { ...base, outcome: 'error', reason: result instanceof CapstanError ? result.code : 'E_UNEXPECTED', revision: null, changes: 0, applied: 0, error: { code: result instanceof CapstanError ? result.code : 'E_UNEXPECTED', message: result.message } }
+      : { ...base, outcome: result.kind, reason: result.reason, revision: result.revision ?? null, changes: result.planned, applied: result.applied, error: null };
+    this.passes.set(stack, pass);
+    this.last = pass;
+    return pass;
+  }
+
+  status(laneInfo: readonly LaneInfo[], revision: string | undefined): DaemonStatus {
     const docs = this.opts.documents();
+    const lanes = laneInfo.flatMap((l) => {
+      const pass = this.passes.get(l.stack);
+      return pass === undefined ? [] : [{ ...pass, running: l.running, nextPassAt: l.nextAt === undefined ? null : new Date(l.nextAt).toISOString(), passes: l.passes }];
+    });
     return {
       instance: this.opts.instance,
       branch: this.opts.branch,
       ready: this.isReady(),
       syncWindow: this.opts.syncAllowed() ? 'open' : 'closed',
-      lastPass: this.lastPass,
+      revision: revision ?? null,
+      lastPass: this.last,
       lastSyncTime: docs.lastSyncTime === undefined ? null : new Date(docs.lastSyncTime).toISOString(),
+      lanes,
+      progress: docs.progress,
       operator: docs.operator,
       stacks: docs.stacks,
       health: docs.health,

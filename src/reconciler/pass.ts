@@ -1,24 +1,23 @@
-// One reconcile pass, the same for every trigger: resolve the newest commit,
-// load its desired state, take one snapshot of the engine, plan, apply.
-// Level-based: nothing is remembered from the previous pass except caches
-// keyed by immutable commits, so a crash anywhere is healed by the next pass.
+// What every command that plans or applies needs, and the plan of a whole
+// revision against the live engine (`capstan plan`, GET /api/plan). Applying
+// happens per stack, in lanes (stack-pass.ts); a plan is read-only and looks
+// at everything at once.
 
 import type { RolloutSupport } from '../apply/rollout.js';
-import type { AnyBackend } from '../backends/port.js';
-import { ApplyError } from '../errors.js';
-import type { DesiredState } from '../desired/model.js';
+import type { AnyBackend } from '../apply/port.js';
+import type { DesiredService, DesiredState } from '../desired/model.js';
 import type { Logger } from '../logging/logger.js';
+import type { DigestChecker } from '../images/digest-check.js';
 import type { Progress } from '../logging/progress.js';
-import type { ObservedState } from '../observed/model.js';
+import type { ImageFacts, ObservedState } from '../observed/model.js';
 import type { Plan } from '../plan/operations.js';
-import type { HealingInput } from '../plan/planner.js';
-import { contentReader, type ContentSources } from '../secrets/contents.js';
+import type { ContentSources } from '../secrets/contents.js';
 import type { GitSource } from '../source/git-source.js';
-import { needsCheckout, type DesiredLoader } from './desired-source.js';
+import type { DesiredLoader } from './desired-source.js';
 
 export interface PassContext {
   source: GitSource;
-  /** The port to the engine or swarm: observe, plan, apply. */
+  /** The port to the engine or the swarm: observe, plan, apply. */
   backend: AnyBackend;
   desired: DesiredLoader;
   instance: string;
@@ -28,31 +27,15 @@ export interface PassContext {
   /** Where secrets and configs from the environment and age keys come from; without it only plain files and inline configs can be read. */
   contents?: ContentSources;
   logger: Logger;
+  /** Absolute data dir: data directories of relative binds live in its `binds/`; without it none can be mounted. */
+  dataDir?: string;
   /** Long work reports here: `capstan apply` draws it (live lines on a TTY), the daemon feeds its dashboard. */
   progress?: Progress;
-  /** Rolling updates: router, readiness, the record of failed rollouts (whose revisions the planner holds). */
+  /** Rollouts: router, prober, the hold and progress records (the daemon swaps in its router and prober). */
   rollout: RolloutSupport;
-  /** The daemon's self-healing: crash-loop input for the planner, and a hook told what each pass planned. One-shot commands set neither. */
-  healing?: HealingSource;
-  onPlanned?: PlannedHook;
+  /** Looks up moving tags (pull_policy always, daily, …) in their registries; without it only the engine's images count. */
+  digests?: Pick<DigestChecker, 'digests'>;
 }
-
-export interface PassResult {
-  revision: string;
-  plan: Plan;
-  applied: number;
-  /** What the pass worked from, for status: the desired state and the one snapshot taken before applying. */
-  desired: DesiredState;
-  observed: ObservedState;
-  /** Set when changes were planned but held back (a closed sync window); nothing was applied. */
-  held?: 'SyncWindowClosed';
-}
-
-/** The daemon's crash-loop input, computed from each pass's snapshot; one-shot commands pass none. */
-export type HealingSource = (observed: ObservedState) => HealingInput;
-
-/** What a pass planned, before applying: health reporting needs it even when applying then fails. */
-export type PlannedHook = (planned: Omit<PassResult, 'applied'>) => void;
 
 export interface PassOptions {
   /** `apply --force`: try revisions whose rollout failed before, too. */
@@ -61,32 +44,28 @@ export interface PassOptions {
 
 /** Plan only: what applying `ref` (default: the branch) would do to the engine now. */
 export async function planPass(ctx: PassContext, ref?: string, opts: PassOptions = {}): Promise<{ desired: DesiredState; plan: Plan; observed: ObservedState }> {
-  // Git, Docker and the hold record are independent: ask all at once.
-  const [desired, observed, held] = await Promise.all([
-    ctx.source.resolve(ref).then((revision) => ctx.desired.load(revision)),
+  // Git, Docker and the hold record are independent: ask all at once. Images wait for Git to name them.
+  const loading = ctx.source.resolve(ref).then((revision) => ctx.desired.load(revision));
+  const [desired, snapshot, held, images] = await Promise.all([
+    loading,
     ctx.backend.observe(ctx.instance),
     opts.force === true ? [] : ctx.rollout.held.list(),
+    loading.then((d) => imageFacts(ctx, d.stacks.flatMap((s) => s.services))),
   ]);
-  return { desired, observed, plan: ctx.backend.plan(desired, observed, held, ctx.healing?.(observed)) };
+  const observed: ObservedState = images === undefined ? snapshot : { ...snapshot, images };
+  return { desired, observed, plan: ctx.backend.plan(desired, observed, { held, force: opts.force === true }) };
 }
 
-export async function reconcilePass(ctx: PassContext, opts: PassOptions = {}): Promise<PassResult> {
-  const { desired, plan, observed } = await planPass(ctx, undefined, opts);
-  ctx.onPlanned?.({ revision: desired.revision, plan, observed, desired });
-  const log = ctx.logger.child({ revision: desired.revision });
-  if (plan.operations.length === 0) {
-    log.debug('no changes');
-    return { revision: desired.revision, plan, applied: 0, observed, desired };
-  }
-  const checkoutDir = needsCheckout(desired) ? await ctx.source.materialize(desired.revision) : undefined;
-  log.info({ operations: plan.operations.length }, `applying ${plan.operations.length} operation${plan.operations.length === 1 ? '' : 's'}`);
-  const readContent = contentReader(ctx.contents ?? { env: {}, ageKeyFile: undefined }, checkoutDir);
-  const outcome = await ctx.backend.apply(plan, { instance: ctx.instance, revision: desired.revision, checkoutDir, publishPorts: ctx.publishPorts, readContent, ...(ctx.progress === undefined ? {} : { progress: ctx.progress }) }, {
-    parallelism: ctx.parallelism,
-    logger: log,
-    rollout: ctx.rollout,
-  });
-  // A pass with any failure is an error (the CLI's `apply` contract); status reads what failed from it.
-  if (outcome.failed.length > 0) throw new ApplyError(outcome.failed, desired.revision);
-  return { revision: desired.revision, plan, applied: outcome.applied, observed, desired };
+/**
+ * The engine's copy of every registry image of `services` (one inspect each),
+ * and the registry's digest of moving tags. None on a swarm: its nodes pull
+ * for themselves.
+ */
+export async function imageFacts(ctx: Pick<PassContext, 'backend' | 'digests'>, services: readonly DesiredService[]): Promise<ImageFacts | undefined> {
+  const engine = ctx.backend.kind === 'docker' ? ctx.backend.engine : undefined;
+  if (engine?.inspectImages === undefined) return undefined;
+  const pulled = services.filter((s) => s.spec.build === undefined);
+  const refs = [...new Set(pulled.map((s) => s.spec.image))].sort();
+  const [onEngine, registry] = await Promise.all([engine.inspectImages(refs), ctx.digests?.digests(pulled) ?? new Map<string, string>()]);
+  return { engine: onEngine, registry };
 }

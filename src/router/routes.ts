@@ -1,44 +1,62 @@
 // Builds the routing table from the desired state and one observed snapshot
 // (pure: no I/O, no clock). Published ports become L4 listeners over every
-// ready replica's container port; `x-capstan.route` becomes L7 entries.
-// Ready means running, not failing its healthcheck, and with an address.
+// ready replica's container port; `x-capstan.route` (parsed and checked with
+// the manifests) becomes L7 entries.
+// A replica is routed when it is ready (health/readiness.ts: the one
+// definition, with what the prober knows) and has an address.
 
-import { z } from 'zod';
+import { createHash } from 'node:crypto';
+import { LABEL } from '../desired/labels.js';
 import type { DesiredState } from '../desired/model.js';
+import { isReady, type ProbeVerdict } from '../health/readiness.js';
+import type { MountedFile } from '../manifests/model.js';
 import type { ObservedContainer, ObservedState } from '../observed/model.js';
 import type { RoutingTableInput } from './table.js';
 
-const routeSchema = z.object({
-  host: z.string().min(1).optional(),
-  path: z.string().startsWith('/').default('/'),
-  port: z.number().int().min(1).max(65535).optional(),
-  sticky: z.boolean().default(false),
-}).strict();
-const routesSchema = z.union([routeSchema, z.array(routeSchema)]);
-
 export interface BuiltTable {
   table: RoutingTableInput;
-  /** Routes left out, one sentence each (e.g. a malformed x-capstan.route). */
+  /** Routes left out, one sentence each (e.g. a port two services want). */
   problems: string[];
+  /** The certificates TLS routes name (by `tls.certificate` id): the operator reads these secrets and hands them to the router. */
+  certificates: TableCertificate[];
 }
 
-type TableBackend = { id: string; host: string; port: number; weight: number };
-
-function ready(c: ObservedContainer): c is ObservedContainer & { ip: string } {
-  return c.state === 'running' && c.health !== 'starting' && c.health !== 'unhealthy' && c.ip !== undefined;
+export interface TableCertificate {
+  id: string;
+  certificate: MountedFile;
+  key: MountedFile;
 }
 
-export function buildRoutingTable(desired: DesiredState, observed: ObservedState, httpPort: number): BuiltTable {
+/** A certificate's id in the router: the stack and secret names, and a digest of both secrets' content ids, so new content gets a new id. */
+export function certificateId(stack: string, certificate: MountedFile, key: MountedFile): string {
+  const digest = createHash('sha256').update(`${certificate.digest}\0${key.digest}`).digest('hex').slice(0, 12);
+  return `${stack}.${certificate.name}.${digest}`.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 255);
+}
+
+type TableBackend = { id: string; host: string; port: number; weight: number; version: string; slot?: string };
+
+/** The version the router counts a replica's requests under: its spec hash, short as `docker ps` shortens ids. */
+export function replicaVersion(specHash: string): string {
+  return specHash.slice(0, 12);
+}
+
+/** `probeOf`: the prober's verdict of a replica with a probe (none: its healthcheck alone decides). */
+export function buildRoutingTable(desired: DesiredState, observed: ObservedState, httpPort: number, probeOf: (containerId: string) => ProbeVerdict | undefined = () => undefined): BuiltTable {
+  const ready = (c: ObservedContainer): c is ObservedContainer & { ip: string } => c.ip !== undefined && isReady(c, probeOf(c.id));
   const problems: string[] = [];
   const l4: NonNullable<RoutingTableInput['l4']> = [];
   const l7: NonNullable<RoutingTableInput['l7']> = [];
   const listeners = new Set<string>();
+  const certificates = new Map<string, TableCertificate>();
   for (const stack of desired.stacks) {
     for (const service of stack.services) {
       const replicas = observed.containers
         .filter((c) => c.stack === stack.name && c.service === service.name && ready(c))
         .sort((a, b) => a.number - b.number || (a.name < b.name ? -1 : 1)) as (ObservedContainer & { ip: string })[];
-      const to = (port: number): TableBackend[] => replicas.map((c) => ({ id: `${c.name}:${port}`, host: c.ip, port, weight: 1 }));
+      const to = (port: number): TableBackend[] => replicas.map((c) => {
+        const slot = c.labels[LABEL.slot];
+        return { id: `${c.name}:${port}`, host: c.ip, port, weight: 1, version: replicaVersion(c.specHash), ...(slot === undefined ? {} : { slot }) };
+      });
       const where = `${stack.name}/${service.name}`;
       for (const p of service.spec.ports) {
         if (p.published === undefined) continue;
@@ -55,18 +73,26 @@ export function buildRoutingTable(desired: DesiredState, observed: ObservedState
         listeners.add(key);
         l4.push({ listen: { host, port: p.published }, protocol: 'tcp', backends: to(p.target) });
       }
-      const raw = service.spec.capstan.raw.route;
-      if (raw === undefined) continue;
-      const parsed = routesSchema.safeParse(raw);
-      if (!parsed.success) {
-        problems.push(`${where}: x-capstan.route is not { host?, path?, port?, sticky? }: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
-        continue;
-      }
-      for (const r of Array.isArray(parsed.data) ? parsed.data : [parsed.data]) {
-        const port = r.port ?? service.spec.ports[0]?.target ?? service.spec.expose[0] ?? 80;
-        l7.push({ ...(r.host === undefined ? {} : { host: r.host }), pathPrefix: r.path, sticky: r.sticky, backends: to(port) });
+      for (const r of service.spec.capstan.routes) {
+        let tls: { certificate: string } | { acme: true } | undefined;
+        if (r.tls !== undefined && 'acme' in r.tls) tls = { acme: true };
+        else if (r.tls !== undefined) {
+          const cert = service.spec.routeTls?.[r.tls.certificate];
+          const key = service.spec.routeTls?.[r.tls.key];
+          if (cert === undefined || key === undefined) {
+            problems.push(`${where}: x-capstan.route.tls names secrets the stack does not declare`);
+            continue;
+          }
+          const id = certificateId(stack.name, cert, key);
+          certificates.set(id, { id, certificate: cert, key });
+          tls = { certificate: id };
+        }
+        l7.push({
+          name: where, ...(r.host === undefined ? {} : { host: r.host }), pathPrefix: r.pathPrefix, sticky: r.sticky, backends: to(r.port),
+          ...(tls === undefined ? {} : { tls, redirectHttp: r.redirectHttp }),
+        });
       }
     }
   }
-  return { table: { l4, l7, httpPort }, problems };
+  return { table: { l4, l7, httpPort }, problems, certificates: [...certificates.values()] };
 }

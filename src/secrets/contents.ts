@@ -1,12 +1,13 @@
 // Reads the content of a service's secrets and configs at apply time, for
-// the backend to write into the container: repository files from the
-// checkout of the deployed commit, host files under --secrets-dir, allowed
+// the backend to write into the container: repository files as the Git
+// blobs the commit names (never from a checkout on disk: a container that
+// could write there might swap a file for a link to the operator's own
+// secrets), host files under --secrets-dir, allowed
 // environment variables, inline config text; `*.age` files are decrypted in
 // memory with CAPSTAN_AGE_KEY_FILE. Nothing read here is written anywhere
 // but into the container, nor logged.
 
 import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { SecretError } from '../errors.js';
 import type { MountedFile } from '../manifests/model.js';
 import type * as Age from './age.js';
@@ -23,7 +24,10 @@ export interface ContentSources {
   ageKeyFile: string | undefined;
 }
 
-export function contentReader(sources: ContentSources, checkoutDir: string | undefined): ContentReader {
+/** The bytes of a blob of the deployed commit, by its Git id (a repository file's digest is its blob id). */
+export type BlobReader = (id: string) => Promise<Uint8Array>;
+
+export function contentReader(sources: ContentSources, readBlob: BlobReader | undefined): ContentReader {
   let identities: Promise<string[]> | undefined;
   const keys = (file: string): Promise<string[]> => {
     if (sources.ageKeyFile === undefined) {
@@ -63,9 +67,9 @@ export function contentReader(sources: ContentSources, checkoutDir: string | und
       }
       case 'repo':
       case 'host': {
-        if (src.kind === 'repo' && checkoutDir === undefined) throw new Error(`${src.path} needs the checkout of the deployed commit`);
-        const full = src.kind === 'repo' ? path.join(checkoutDir ?? '', src.path) : src.path;
-        const data = await readFile(full).catch((err: unknown) => {
+        if (src.kind === 'repo' && readBlob === undefined) throw new Error(`${src.path} needs the Git objects of the deployed commit`);
+        const read = src.kind === 'repo' ? (readBlob as BlobReader)(file.digest) : readFile(src.path);
+        const data = await read.catch((err: unknown) => {
           throw new SecretError(src.path, `cannot be read (${err instanceof Error && 'code' in err ? String(err.code) : 'unreadable'})`, src.kind === 'host' ? 'check the file under --secrets-dir' : 'check that the file is committed');
         });
         return src.encryption === 'age' ? decrypt(src.path, data) : data;

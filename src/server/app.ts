@@ -15,7 +15,8 @@ import type { DashboardFeed } from './dashboard/feed.js';
 import { dashboardPage } from './dashboard/page.js';
 import type { DaemonMetrics } from './metrics.js';
 import { loginPage } from './login-page.js';
-import { HOOK_FLAVOURS, decideHook, safeEqual } from './webhooks.js';
+import { safeEqual } from '../safe-equal.js';
+import { HOOK_FLAVOURS, decideHook } from './webhooks.js';
 
 export interface ServerOptions {
   /** The followed branch: pushes to other branches are ignored. */
@@ -77,7 +78,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
 
   app.get('/healthz', access('open'), async () => ({ ok: true }));
   app.get('/readyz', access('open'), async (_req, reply) => (opts.isReady() ? { ready: true } : reply.code(503).send({ ready: false, reason: 'the first pass has not finished' })));
-  app.get('/metrics', access('metrics'), async (_req, reply) => reply.type(opts.metrics.registry.contentType).send(await opts.metrics.registry.metrics()));
+  app.get('/metrics', access('metrics'), async (_req, reply) => reply.type(opts.metrics.registry.contentType).send(await opts.metrics.text()));
   app.get('/api/status', async () => opts.getStatus());
   app.get('/api/endpoints', async () => opts.endpoints());
   app.get('/api/plan', async (_req, reply) => reply.type('application/json').send(await opts.planJson()));
@@ -187,13 +188,21 @@ function unauthorized(reply: FastifyReply, message: string): FastifyReply {
 
 /** Binds `host:port` (as in --listen); resolves with the bound address (port 0 picks a free one). */
 export async function listen(app: FastifyInstance, address: string): Promise<string> {
-  const i = address.lastIndexOf(':');
-  const host = address.slice(0, i);
-  const port = Number(address.slice(i + 1));
+  const { host, port } = splitListen(address);
   try {
     return await app.listen({ host, port });
   } catch (err) {
-    const code = (err as { code?: unknown }).code;
-    throw new ConfigError(`cannot listen on ${address}: ${code === 'EADDRINUSE' ? 'the address is in use' : err instanceof Error ? err.message : String(err)}`, 'choose another --listen HOST:PORT (port 0 picks a free one)');
+    throw listenError(address, err);
   }
+}
+
+/** `--listen HOST:PORT` (the schema checked its shape). */
+export function splitListen(address: string): { host: string; port: number } {
+  const i = address.lastIndexOf(':');
+  return { host: address.slice(0, i), port: Number(address.slice(i + 1)) };
+}
+
+export function listenError(address: string, err: unknown): ConfigError {
+  const code = (err as { code?: unknown }).code;
+  return new ConfigError(`cannot listen on ${address}: ${code === 'EADDRINUSE' ? 'the address is in use' : err instanceof Error ? err.message : String(err)}`, 'choose another --listen HOST:PORT (port 0 picks a free one)');
 }

@@ -6,7 +6,8 @@
 // cross-site form cannot send without a CORS preflight this API never grants.
 // No I/O.
 
-import { bearerMatches, safeEqual, type Headers } from './webhooks.js';
+import { safeEqual } from '../safe-equal.js';
+import { bearerMatches, type Headers } from './webhooks.js';
 
 /**
  * `open`: no token (health, readiness, login, hooks with their own secrets).

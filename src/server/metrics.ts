@@ -1,13 +1,12 @@
 // Prometheus metrics of the daemon, on a registry of its own (not prom-client's
 // global one, so tests and several daemons in one process never share counts).
-// Pass results are pushed in by the daemon, healing counts by the healer and
+// Lane passes and rollout progress are pushed in by the daemon, healing counts by the healer and
 // prober (`heal`); container counts are read from the engine at scrape time,
 // so they are as fresh as the scrape.
 
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { HealMetrics } from '../health/metrics.js';
 import type { ObservedState } from '../observed/model.js';
-import type { StackOutcome } from '../reconciler/daemon-state.js';
 
 export interface ContainerCount {
   stack: string;
@@ -28,6 +27,16 @@ export function countContainers(observed: ObservedState): ContainerCount[] {
   return [...counts.values()];
 }
 
+/** What the metrics show of a rollout in progress. */
+export interface RolloutProgressSample {
+  service: string;
+  batch: number;
+  batches: number;
+  phase: string;
+}
+
+const ROLLOUT_PHASES = ['starting', 'awaiting', 'monitoring', 'retiring', 'delay'] as const;
+
 export class DaemonMetrics {
   readonly registry = new Registry();
   readonly heal = new HealMetrics(this.registry);
@@ -44,6 +53,11 @@ export class DaemonMetrics {
     buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: [this.registry],
   });
+  private readonly lanePasses = new Counter({ name: 'capstan_lane_passes_total', help: 'Lane passes by stack and outcome (converged, progressing, superseded, failed, held, error)', labelNames: ['stack', 'outcome'], registers: [this.registry] });
+  private readonly rolloutBatch = new Gauge({ name: 'capstan_rollout_batch', help: 'Batch (1-based) a rollout in progress works on', labelNames: ['stack', 'service'], registers: [this.registry] });
+  private readonly rolloutBatches = new Gauge({ name: 'capstan_rollout_batches', help: 'Batches of a rollout in progress', labelNames: ['stack', 'service'], registers: [this.registry] });
+  private readonly rolloutPhase = new Gauge({ name: 'capstan_rollout_phase', help: '1 for the phase a rollout in progress is in', labelNames: ['stack', 'service', 'phase'], registers: [this.registry] });
+  private readonly rolloutLabels = new Map<string, { stack: string; service: string }>();
   private readonly stackReady = new Gauge({ name: 'capstan_stack_ready', help: '1 when the stack is Ready (its revision applied, its replicas ready), else 0', labelNames: ['stack'], registers: [this.registry] });
   private readonly lastApplied = new Gauge({
     name: 'capstan_last_applied_timestamp_seconds',
@@ -51,6 +65,9 @@ export class DaemonMetrics {
     labelNames: ['stack'],
     registers: [this.registry],
   });
+
+  /** The router's own metrics text (per-route, per-version counters), appended at each scrape; set once a router runs. */
+  routerText: (() => Promise<string>) | undefined;
 
   constructor(countContainers?: () => Promise<readonly ContainerCount[]>) {
     new Gauge({
@@ -68,17 +85,45 @@ export class DaemonMetrics {
     });
   }
 
-  /** `result` is `success`, `error` or `held` (sync window closed). */
-  recordPass(result: 'success' | 'error' | 'held', seconds: number, stacks: readonly StackOutcome[]): void {
-    this.reconcileTotal.inc({ result });
+  /**
+   * One lane pass: `outcome` is converged, progressing, superseded, failed or
+   * held (`error` when the pass itself threw); `ready` whether its stack is
+   * Ready now, `applied` whether it converged on a new revision just now.
+   */
+  recordPass(stack: string, outcome: string, seconds: number, ready: boolean, appliedAtSeconds: number | undefined): void {
+    this.reconcileTotal.inc({ result: outcome === 'failed' || outcome === 'error' ? 'error' : outcome === 'held' ? 'held' : 'success' });
+    this.lanePasses.inc({ stack, outcome });
     this.reconcileDuration.observe(seconds);
-    for (const s of stacks) {
-      this.stackReady.set({ stack: s.stack }, s.ready ? 1 : 0);
-      if (s.appliedAtSeconds !== undefined) this.lastApplied.set({ stack: s.stack }, s.appliedAtSeconds);
+    this.stackReady.set({ stack }, ready ? 1 : 0);
+    if (appliedAtSeconds !== undefined) this.lastApplied.set({ stack }, appliedAtSeconds);
+  }
+
+  /** The rollouts of one stack in progress now (an empty list clears the stack's). */
+  recordProgress(stack: string, progress: readonly RolloutProgressSample[]): void {
+    for (const [key, labels] of this.rolloutLabels) {
+      if (labels.stack !== stack || progress.some((p) => p.service === labels.service)) continue;
+      this.rolloutBatch.remove(labels);
+      this.rolloutBatches.remove(labels);
+      for (const phase of ROLLOUT_PHASES) this.rolloutPhase.remove({ ...labels, phase });
+      this.rolloutLabels.delete(key);
+    }
+    for (const p of progress) {
+      const labels = { stack, service: p.service };
+      this.rolloutLabels.set(`${stack}/${p.service}`, labels);
+      this.rolloutBatch.set(labels, p.batch);
+      this.rolloutBatches.set(labels, p.batches);
+      for (const phase of ROLLOUT_PHASES) this.rolloutPhase.set({ ...labels, phase }, phase === p.phase ? 1 : 0);
     }
   }
 
   recordGitFetch(seconds: number): void {
     this.gitFetchDuration.observe(seconds);
+  }
+
+  /** The exposition text of /metrics: the daemon's metrics, then the router's (a router that does not answer costs only its part). */
+  async text(): Promise<string> {
+    const own = await this.registry.metrics();
+    const router = this.routerText === undefined ? '' : await this.routerText().catch(() => '');
+    return router === '' ? own : `${own}${own.endsWith('\n') ? '' : '\n'}${router}`;
   }
 }

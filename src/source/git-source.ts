@@ -32,6 +32,8 @@ export interface GitSource {
   readFiles(revision: string, dir: string): Promise<Map<string, string>>;
   /** Every directory and plain file at `revision` with its Git id (trees only; no blob is read). */
   listTree(revision: string): Promise<RepoTree>;
+  /** The bytes of blob `id` of `revision`'s repository, from the object store (never from a checkout, which a container may have written to). */
+  readBlob(revision: string, id: string): Promise<Uint8Array>;
   /** Write the whole tree at revision to <dataDir>/checkouts/<sha>/ (once; reuse if present; write into a temp dir and rename for crash safety) and return that absolute path. For relative bind mounts. */
   materialize(revision: string): Promise<string>;
   /** The first line of the commit's message, for people (the dashboard links it). */

@@ -11,7 +11,7 @@ import { readCommitInfo } from './commit.js';
 import type { Logger } from '../logging/logger.js';
 import type { GitSource } from './git-source.js';
 import { expandLocal, gitErrorCode, peelToCommit, SHA_LIKE } from './objects.js';
-import { listTreeAt, materializeAt, readFilesAt, type ObjectStore } from './tree.js';
+import { listTreeAt, materializeAt, readBlob, readFilesAt, type ObjectStore } from './tree.js';
 import type { RepoTree } from '../manifests/repo-tree.js';
 
 async function isDir(path: string): Promise<boolean> {
@@ -94,6 +94,10 @@ export class LocalSource implements GitSource {
 
   async materialize(revision: string): Promise<string> {
     return materializeAt(await this.store(), revision, this.checkoutsDir, this.logger);
+  }
+
+  async readBlob(revision: string, id: string): Promise<Uint8Array> {
+    return readBlob(await this.store(), id);
   }
 
   async listTree(revision: string): Promise<RepoTree> {

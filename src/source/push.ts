@@ -4,12 +4,13 @@
 // again on top of it and retry with backoff, a bounded number of times.
 // Never force-pushes. A local-path repository is written in place.
 
+import { doublingDelayMs } from '../backoff.js';
 import { syncFs as fs } from './sync-fs.js';
 import { mkdir, stat } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import git, { type GitAuth, type HttpClient } from 'isomorphic-git';
-import { CapstanError, GitAuthError, GitPushError } from '../errors.js';
+import git from 'isomorphic-git';
+import { CapstanError, GitPushError } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
 import type { Author } from './author.js';
 import { writeCommitObject } from './commit.js';
@@ -17,14 +18,14 @@ import type { GitCredentials } from './credentials.js';
 import { isRemoteRepo } from './git-source.js';
 import { findGitdir } from './local.js';
 import { gitErrorCode, hasObject } from './objects.js';
-import { gitHttpClient, withoutUserinfo } from './remote.js';
+import { ALL_HISTORY, errorText, GitRemote, withoutUserinfo } from './git-remote.js';
 import type { ObjectStore } from './tree.js';
 
 /** Attempts before giving up on a contended branch; with the backoff below about 3 s in all. */
 const MAX_ATTEMPTS = 6;
 const BACKOFF_MS = 100;
 /** What `git fetch --unshallow` sends: deepen to the whole history. */
-export const ALL_HISTORY = 2_147_483_647;
+export { ALL_HISTORY };
 
 export interface BranchWriterOptions {
   /** http(s) URL or local repository path, as --repo. */
@@ -38,12 +39,16 @@ export interface BranchWriterOptions {
   logger: Logger;
 }
 
-/** Builds the commit to add on top of `tip` (undefined: the branch does not exist yet); undefined: nothing to commit. */
-export type BuildCommit = (tip: string | undefined) => Promise<{ tree: string; message: string } | undefined>;
+/**
+ * Builds the commit to add on top of `tip` (undefined: the branch does not
+ * exist yet); undefined: nothing to commit. `parent` starts a new branch
+ * from another commit (the default is an orphan, or `tip`).
+ */
+export type BuildCommit = (tip: string | undefined) => Promise<{ tree: string; message: string; parent?: string } | undefined>;
 
 export class BranchWriter {
   readonly display: string;
-  private readonly remote: { url: string; http: HttpClient; credentials: GitCredentials | undefined } | undefined;
+  private readonly remote: GitRemote | undefined;
   private readonly cache: object = {};
 
   private constructor(
@@ -51,10 +56,8 @@ export class BranchWriter {
     private readonly gitdir: string,
   ) {
     if (isRemoteRepo(opts.repo)) {
-      const plain = withoutUserinfo(opts.repo);
-      const fromUrl = plain.username !== '' || plain.password !== '' ? { username: plain.username, password: plain.password } : undefined;
-      this.remote = { url: plain.url, http: gitHttpClient(), credentials: opts.credentials ?? fromUrl };
-      this.display = plain.url;
+      this.remote = new GitRemote(opts.repo, opts.credentials);
+      this.display = this.remote.url;
     } else {
       this.remote = undefined;
       this.display = opts.repo;
@@ -117,10 +120,10 @@ export class BranchWriter {
       const tip = await this.tip();
       const next = await build(tip);
       if (next === undefined) return undefined;
-      const oid = await writeCommitObject(this.store, { tree: next.tree, parent: tip, message: next.message, author, timestampMs: now() });
+      const oid = await writeCommitObject(this.store, { tree: next.tree, parent: tip ?? next.parent, message: next.message, author, timestampMs: now() });
       if (await this.publish(tip, oid)) return oid;
       if (attempt >= MAX_ATTEMPTS) throw new GitPushError(this.display, `${this.opts.branch} kept moving; gave up after ${MAX_ATTEMPTS} attempts`);
-      const wait = BACKOFF_MS * 2 ** (attempt - 1) * (0.5 + Math.random());
+      const wait = doublingDelayMs(attempt, BACKOFF_MS, Number.MAX_SAFE_INTEGER) * (0.5 + Math.random());
       this.opts.logger.info({ repo: this.display, branch: this.opts.branch, attempt, waitMs: Math.round(wait) }, 'branch moved under us; rebuilding the commit on the new tip');
       await new Promise((resolve) => setTimeout(resolve, wait));
     }
@@ -156,29 +159,13 @@ export class BranchWriter {
     return true;
   }
 
-  private auth(): { onAuth: () => GitAuth | undefined; onAuthFailure: () => never } {
-    const creds = this.remote?.credentials;
-    return {
-      onAuth: () => (creds === undefined ? undefined : { username: creds.username, password: creds.password }),
-      onAuthFailure: () => {
-        throw new GitAuthError(this.display);
-      },
-    };
+  private auth(): ReturnType<GitRemote['auth']> | Record<string, never> {
+    return this.remote?.auth() ?? {};
   }
 
   private mapError(err: unknown): CapstanError {
     if (err instanceof CapstanError) return err;
-    if (gitErrorCode(err) === 'HttpError' && err instanceof Error && 'data' in err) {
-      const data = err.data as { statusCode?: number; statusMessage?: string };
-      if (data.statusCode === 401 || data.statusCode === 403) return new GitAuthError(this.display, err);
-      return new GitPushError(this.display, `HTTP ${data.statusCode ?? '?'} ${data.statusMessage ?? ''}`.trim(), err);
-    }
-    const secret = this.remote?.credentials?.password;
-    const text = errorText(err);
-    return new GitPushError(this.display, secret ? text.split(secret).join('[redacted]') : text);
+    if (this.remote !== undefined) return this.remote.mapError(err, 'push');
+    return new GitPushError(this.display, errorText(err));
   }
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

@@ -79,7 +79,8 @@ async function* blobsUnder(store: ObjectStore, root: Entry, logger: Logger): Asy
   }
 }
 
-async function readBlob(store: ObjectStore, oid: string): Promise<Uint8Array> {
+/** One blob's bytes, straight from the object store: what a commit holds, whatever a checkout on disk became since. */
+export async function readBlob(store: ObjectStore, oid: string): Promise<Uint8Array> {
   const { blob } = await git.readBlob({ fs, gitdir: store.gitdir, oid, cache: store.cache });
   return blob;
 }
@@ -100,8 +101,9 @@ export async function readFilesAt(store: ObjectStore, revision: string, dir: str
 /**
  * Every directory and plain file of the commit with its Git id, reading
  * trees only (no blob contents): build contexts and secret files are found
- * and fingerprinted from it. Symlinks and submodules are left out, as in
- * checkouts.
+ * and fingerprinted from it. Submodules are left out, as in checkouts;
+ * symlinks are listed as `link` (never written to a checkout) so that a path
+ * crossing one can be refused.
  */
 export async function listTreeAt(store: ObjectStore, revision: string): Promise<RepoTree> {
   const out = new Map<string, TreeEntry>();
@@ -117,8 +119,8 @@ export async function listTreeAt(store: ObjectStore, revision: string): Promise<
         if (entry.type === 'tree') {
           out.set(path, { type: 'tree', id: entry.oid });
           pending.push({ path, oid: entry.oid });
-        } else if (entry.type === 'blob' && entry.mode !== MODE_SYMLINK) {
-          out.set(path, { type: 'blob', id: entry.oid });
+        } else if (entry.type === 'blob') {
+          out.set(path, { type: entry.mode === MODE_SYMLINK ? 'link' : 'blob', id: entry.oid });
         }
       }
     });

@@ -3,6 +3,8 @@
 // and no clock of its own: a condition whose status did not change keeps its
 // lastTransitionTime, so an idle operator computes byte-identical documents.
 
+import { LABEL } from '../desired/labels.js';
+import type { MountSpec } from '../manifests/model.js';
 import type { ObservedContainer } from '../observed/model.js';
 import type { ServiceHealth, UnhealthyReplica } from './service-health.js';
 
@@ -30,6 +32,8 @@ export interface ServiceStatus {
    * ones are in /api/status, so a loop does not commit once per crash.
    */
   crashLoop?: { replica: string; exitCode: number | undefined; lastLogLines: readonly string[] };
+  /** Data directories of relative binds: container path → path under the data dir (`binds/<stack>/<source>`), kept across revisions, never deleted. */
+  dataDirs?: Readonly<Record<string, string>>;
 }
 
 export interface StackStatus {
@@ -53,7 +57,8 @@ export interface OperatorStatus {
 /** What a pass tells status about one stack. */
 export type StackOutcome =
   | { kind: 'applied' } // engine matches the revision (or was made to)
-  | { kind: 'apply-failed'; failures: readonly string[] }
+  /** `imagePulls`: the failures that are images which could not be pulled (reason ImagePullFailed). */
+  | { kind: 'apply-failed'; failures: readonly string[]; imagePulls?: readonly string[] }
   /** A rollout failed and was rolled back (this pass, or earlier and held since); `revert` is the auto-revert commit when one was pushed. */
   | { kind: 'rolled-back'; failures: readonly string[]; revert: string | undefined }
   | { kind: 'invalid'; problems: readonly string[] }
@@ -71,8 +76,26 @@ function isFailingReplica(c: ObservedContainer): boolean {
   return c.state === 'exited' || c.state === 'dead' || c.state === 'restarting';
 }
 
+/**
+ * `repo:tag@sha256:…`: the tag Git names and the repo digest its replicas
+ * were made from (their io.capstan.image-digest label), so status says what
+ * runs, not only what was asked for. Git's reference alone while replicas
+ * disagree (mid-roll) or carry no digest (images built here).
+ */
+export function runningImage(image: string, specHash: string, containers: readonly ObservedContainer[]): string {
+  if (image.includes('@')) return image;
+  const digests = new Set(containers.filter((c) => c.specHash === specHash).map((c) => c.labels[LABEL.imageDigest]));
+  const [only] = digests;
+  return digests.size === 1 && only !== undefined && only !== '' ? `${image}@${only}` : image;
+}
+
+/** Where each data directory of a service lives, below the data dir (see DeployContext.bindsDir). */
+export function dataDirsOf(stack: string, volumes: readonly MountSpec[]): Record<string, string> {
+  return Object.fromEntries(volumes.filter((m) => m.type === 'bind' && m.persistent === true).map((m) => [m.target, `binds/${stack}/${m.source}`]));
+}
+
 /** The services of one stack as status files show them, from their health after the pass. */
-export function servicesOf(stack: string, health: readonly ServiceHealth[], specs: ReadonlyMap<string, { image: string; specHash: string }>): Record<string, ServiceStatus> {
+export function servicesOf(stack: string, health: readonly ServiceHealth[], specs: ReadonlyMap<string, { image: string; specHash: string; dataDirs?: Readonly<Record<string, string>> }>): Record<string, ServiceStatus> {
   const out: Record<string, ServiceStatus> = {};
   for (const h of health.filter((x) => x.stack === stack).sort((a, b) => (a.service < b.service ? -1 : 1))) {
     const spec = specs.get(h.service);
@@ -83,6 +106,7 @@ export function servicesOf(stack: string, health: readonly ServiceHealth[], spec
       replicas: { desired: h.desired, running: h.running, ready: h.ready },
       ...(h.unhealthy.length > 0 ? { unhealthy: h.unhealthy } : {}),
       ...(h.crashLoop !== undefined ? { crashLoop: h.crashLoop } : {}),
+      ...(spec.dataDirs !== undefined && Object.keys(spec.dataDirs).length > 0 ? { dataDirs: spec.dataDirs } : {}),
     };
   }
   return out;
@@ -119,10 +143,11 @@ export function stackConditions(outcome: StackOutcome, services: Readonly<Record
         { type: 'Stalled', status: 'True', reason: 'ManifestsInvalid', message: summarize(outcome.problems) },
       ];
     case 'apply-failed': {
-      // What does run can crash-loop meanwhile: say so too.
-      const degraded = healthProblem(services, observed);
+      // What does run can crash-loop meanwhile: say so too. An image that cannot be pulled degrades the stack: its service stays as it was.
+      const pulls = outcome.imagePulls ?? [];
+      const degraded = pulls.length > 0 ? { reason: 'ImagePullFailed', message: `${summarize(pulls)}; what runs keeps running` } : healthProblem(services, observed);
       return [
-        { type: 'Ready', status: 'False', reason: 'ApplyFailed', message: summarize(outcome.failures) },
+        { type: 'Ready', status: 'False', reason: pulls.length > 0 ? 'ImagePullFailed' : 'ApplyFailed', message: summarize(outcome.failures) },
         { type: 'Reconciling', status: 'True', reason: 'RetryingApply', message: `applying ${sha} failed; retrying` },
         ...(degraded === undefined ? [] : [{ type: 'Degraded' as const, status: 'True' as const, ...degraded }]),
       ];
@@ -188,10 +213,12 @@ export interface StackInput {
   services: Readonly<Record<string, ServiceStatus>> | undefined;
   /** The stack's containers in the snapshot, for failing replicas. */
   containers: readonly ObservedContainer[];
+  /** The stack runs `revision` as Git has it, every replica ready: only then does lastAppliedRevision move (DESIGN §4). */
+  converged: boolean;
 }
 
 export function nextStackStatus(previous: StackStatus | undefined, input: StackInput, nowMs: number): StackStatus {
-  const applied = input.outcome.kind === 'applied';
+  const applied = input.converged && input.outcome.kind === 'applied';
   const services = input.services === undefined ? previous?.services ?? {} : keepLoopLogs(previous?.services ?? {}, input.services);
   return {
     stack: input.stack,

@@ -46,6 +46,7 @@ function serviceDocument(s: ServiceStatus): Record<string, unknown> {
     replicas: { desired: s.replicas.desired, running: s.replicas.running, ready: s.replicas.ready },
     ...(s.unhealthy === undefined ? {} : { unhealthy: s.unhealthy.map((u) => ({ replica: u.replica, probe: u.probe, output: u.output })) }),
     ...(s.crashLoop === undefined ? {} : { crashLoop: { replica: s.crashLoop.replica, exitCode: s.crashLoop.exitCode ?? null, lastLogLines: [...s.crashLoop.lastLogLines] } }),
+    ...(s.dataDirs === undefined ? {} : { dataDirs: { ...s.dataDirs } }),
   };
 }
 
@@ -70,6 +71,7 @@ const service = z.object({
     .object({ replica: z.string(), exitCode: z.number().nullish(), lastLogLines: z.array(z.string()).default([]) })
     .transform((l) => ({ replica: l.replica, exitCode: l.exitCode ?? undefined, lastLogLines: l.lastLogLines }))
     .optional(),
+  dataDirs: z.record(z.string(), z.string()).optional(),
 });
 const stackSchema = z.object({
   stack: z.string(),
@@ -101,6 +103,7 @@ export function stackStatusFrom(value: unknown): StackStatus | undefined {
     replicas: s.replicas,
     ...(s.unhealthy === undefined ? {} : { unhealthy: s.unhealthy }),
     ...(s.crashLoop === undefined ? {} : { crashLoop: s.crashLoop }),
+    ...(s.dataDirs === undefined ? {} : { dataDirs: s.dataDirs }),
   }]));
   return {
     stack: d.stack,

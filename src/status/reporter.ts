@@ -1,38 +1,44 @@
-// After every pass: turn its result (or error) into status documents, keep
-// them (and each service's live health) for the HTTP API, log services whose
-// health changed, and commit the documents to the status branch when their
-// content changed. An idle pass costs no I/O here: documents are compared in
-// memory with what was last written. Status never fails a pass: its own
-// errors are logged, and the next pass tries again.
+// After every lane pass: turn what it found into its stack's status document,
+// keep it (and each service's live health and rollout progress) for the HTTP
+// API, log services whose health changed, and commit to the status branch —
+// quietly (DESIGN §5): only when the pass ended converged, failed or held and
+// the file changed, or when a condition's type, status or reason changed.
+// Replica counts, rollout progress and timestamps between those moments live
+// in the API only. Writes are serialized and coalesced: lanes that finish
+// while a commit is being pushed share the next one. Status never fails a
+// pass: its own errors are logged, and the next report tries again.
 
-import type { DesiredState } from '../desired/model.js';
-import { ApplyError, CapstanError, ManifestsInvalidError, RolloutFailedError } from '../errors.js';
-import type { HeldRollout } from '../strategies/rolling.js';
+import { CapstanError } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
-import type { ObservedState } from '../observed/model.js';
 import type { PushedCommit } from '../source/rollback.js';
-import { operatorStatusAfter, stackStatusesAfter, type PassReport } from './from-pass.js';
+import type { RolloutProgress } from '../strategies/step.js';
 import type { GitStatusWriter } from './git-writer.js';
-import { headline, type OperatorStatus, type StackStatus } from './model.js';
+import { headline, nextStackStatus, type Condition, type OperatorStatus, type StackInput, type StackStatus } from './model.js';
 import { OPERATOR_FILE, parseStackStatus, renderOperatorStatus, renderStackStatus, stackFile, STATUS_DIR } from './render.js';
-import { assessServices, type HealthFacts, type ServiceHealth } from './service-health.js';
-import { nodeStatuses, type NodeStatus } from './swarm-health.js';
+import type { ServiceHealth } from './service-health.js';
+import type { NodeStatus } from './swarm-health.js';
 
 /** How long status that failed to push waits before the same content is tried again. */
 const RETRY_UNCHANGED_MS = 60_000;
 
-/** What a pass hands to status: its result, or the error it ended with. */
-export type PassOutcome =
-  | {
-      revision: string;
-      applied: number;
-      desired: DesiredState;
-      observed: ObservedState;
-      plan: { operations: readonly { stack: string }[]; heldRollouts: readonly HeldRollout[] };
-      /** Set when a closed sync window held the planned operations. */
-      held?: string;
-    }
-  | Error;
+/** How a lane pass ended (DESIGN §4); decides whether status is committed. */
+export type LaneOutcomeKind = 'converged' | 'progressing' | 'superseded' | 'failed' | 'held';
+
+/** What one lane pass tells status about its stack. */
+export interface StackReport {
+  outcome: LaneOutcomeKind;
+  /** The document's input: revision, conditions' outcome, services, containers. */
+  input: StackInput;
+  /** Each service's health, with what the file leaves out; undefined keeps the last. */
+  health: readonly ServiceHealth[] | undefined;
+  progress: readonly RolloutProgress[];
+  /** For --auto-revert: the failures of a revision that failed to apply (or was rolled back). */
+  failed?: { revision: string; messages: readonly string[] };
+  /** The stack left Git and nothing of it remains: its file goes. */
+  gone?: boolean;
+  /** Swarm backend: the swarm's nodes as this pass saw them. */
+  nodes?: readonly NodeStatus[];
+}
 
 export interface StatusReporterOptions {
   instance: string;
@@ -40,115 +46,247 @@ export interface StatusReporterOptions {
   backend: string;
   /** Undefined with `--status-branch none`: status is kept for the API only. */
   writer: Pick<GitStatusWriter, 'read' | 'write'> | undefined;
-  /** A fresh snapshot, taken only after a pass that changed the engine (ready counts) or failed applying. */
-  observe: () => Promise<ObservedState>;
-  loadDesired: (revision: string) => Promise<DesiredState>;
   /** Set with --auto-revert: pushes the revert of a failed revision, or undefined when it must not (see autoRevertCandidate). */
   autoRevert: ((revision: string, reason: string) => Promise<PushedCommit | undefined>) | undefined;
-  /** The daemon's probes and crash loops; one-shot commands have none, and count replicas from the snapshot alone. */
-  health?: () => Promise<HealthFacts>;
   logger: Logger;
   now: () => number;
 }
 
-/** The documents of the last pass, as `GET /api/status` and `capstan status` show them. */
+/** The documents as `GET /api/status` and `capstan status` show them. */
 export interface StatusSnapshot {
   stacks: readonly StackStatus[];
   operator: OperatorStatus;
-  /** When the last pass ended (ms since epoch); kept out of Git, where it would make a commit per pass. */
+  /** When the last lane pass ended (ms since epoch); kept out of Git, where it would make a commit per pass. */
   lastSyncTime: number | undefined;
-  /** Each service's health at the last pass that looked at the engine, with what changes too often for Git. */
+  /** Each service's health at its stack's last pass, with what changes too often for Git. */
   health: readonly ServiceHealth[];
-  /** The swarm's nodes at that pass (swarm backend only). */
+  /** Rollouts in progress (DESIGN §5: never a status commit). */
+  progress: readonly RolloutProgress[];
+  /** The swarm's nodes at the last pass (swarm backend only). */
   nodes?: readonly NodeStatus[];
 }
 
 export class StatusReporter {
-  private stacks: Map<string, StackStatus> | undefined;
-  /** Files as last committed (or found on the branch): what an idle pass is compared with. */
+  private stacks = new Map<string, StackStatus>();
+  private loaded: Promise<void> | undefined;
+  /** Files as last committed (or found on the branch): what a report is compared with. */
   private written = new Map<string, string>();
   private operator: OperatorStatus;
   private lastSyncTime: number | undefined;
-  private health: readonly ServiceHealth[] = [];
+  private readonly health = new Map<string, readonly ServiceHealth[]>();
+  private readonly progress = new Map<string, readonly RolloutProgress[]>();
   private nodes: readonly NodeStatus[] | undefined;
   /** The health line last logged per service: a service is logged when it changes, not every pass. */
   private readonly logged = new Map<string, string>();
   /** Revisions already auto-reverted by this process: never twice. */
   private readonly reverted = new Set<string>();
   private readonly rendered = new Map<string, { key: string; text: string }>();
+  /** Files waiting for the next commit (null: delete), and the revisions they are about. */
+  private pending = new Map<string, string | null>();
+  private pendingRevision: string | undefined;
+  private flushing: Promise<void> | undefined;
   /** The files of the last failed write, and when it failed. */
   private failed: { key: string; at: number } | undefined;
+  /** Commits made, for the bench and the API. */
+  commits = 0;
 
   constructor(private readonly opts: StatusReporterOptions) {
     this.operator = { instance: opts.instance, version: opts.version, backend: opts.backend, lastError: undefined };
   }
 
   snapshot(): StatusSnapshot {
-    return { stacks: [...(this.stacks?.values() ?? [])], operator: this.operator, lastSyncTime: this.lastSyncTime, health: this.health, ...(this.nodes === undefined ? {} : { nodes: this.nodes }) };
+    const stacks = [...this.stacks.values()].sort((a, b) => (a.stack < b.stack ? -1 : 1));
+    return {
+      stacks, operator: this.operator, lastSyncTime: this.lastSyncTime,
+      health: stacks.flatMap((s) => this.health.get(s.stack) ?? []),
+      progress: [...this.progress.values()].flat(),
+      ...(this.nodes === undefined ? {} : { nodes: this.nodes }),
+    };
   }
 
-  /** Runs a pass and reports how it ended; the pass's own result or error is passed on unchanged. */
-  async around<R extends Exclude<PassOutcome, Error>>(pass: () => Promise<R>): Promise<R> {
-    let result: R;
+  /** The stack's document as last reported (no I/O). */
+  stack(stack: string): StackStatus | undefined {
+    return this.stacks.get(stack);
+  }
+
+  /** The stack's document now (after the first report, or read back from the branch). */
+  async current(stack: string): Promise<StackStatus | undefined> {
+    await this.load();
+    return this.stacks.get(stack);
+  }
+
+  /**
+   * Never throws. Resolves once the report is in the API (the commit, if
+   * any, may still be on its way: see settled), with the auto-revert commit
+   * it pushed, if it did.
+   */
+  async report(stack: string, report: StackReport): Promise<string | undefined> {
     try {
-      result = await pass();
+      return await this.reportOrThrow(stack, report);
     } catch (err) {
-      await this.report(err instanceof Error ? err : new Error(String(err)));
-      throw err;
+      this.warn(err);
+      return undefined;
     }
-    await this.report(result);
-    return result;
   }
 
-  /** Never throws. */
-  async report(outcome: PassOutcome): Promise<void> {
+  /** A failure outside any stack (Git unreachable): the operator file says so, every stack's Ready says why. */
+  async reportSourceError(error: Error): Promise<void> {
     try {
-      await this.reportOrThrow(outcome);
+      await this.load();
+      const now = this.opts.now();
+      const reason = error instanceof CapstanError ? REASONS[error.code] ?? 'PassFailed' : 'PassFailed';
+      this.operator = { ...this.operator, lastError: error.message };
+      this.queue(OPERATOR_FILE, renderOperatorStatus(this.operator));
+      for (const [name, before] of this.stacks) {
+        const next = nextStackStatus(before, { stack: name, revision: undefined, outcome: { kind: 'error', reason, message: error.message }, services: undefined, containers: [], converged: false }, now);
+        this.stacks.set(name, next);
+        this.queueIfWorthIt(next, 'failed');
+      }
+      await this.flush();
     } catch (err) {
-      const error = err instanceof Error ? err : new Error(String(err));
-      this.opts.logger.warn({ err: error, code: error instanceof CapstanError ? error.code : undefined }, `status not written: ${error.message}`);
+      this.warn(err);
     }
   }
 
-  private async reportOrThrow(outcome: PassOutcome): Promise<void> {
-    const previous = await this.previous();
-    const report = await this.toReport(outcome, previous);
+  /** Git answers again: the operator file loses its error. */
+  async clearSourceError(): Promise<void> {
+    if (this.operator.lastError === undefined) return;
+    this.operator = { ...this.operator, lastError: undefined };
+    this.queue(OPERATOR_FILE, renderOperatorStatus(this.operator));
+    await this.flush().catch((err: unknown) => this.warn(err));
+  }
+
+  /** Waits for the commit in flight, if any. */
+  async settled(): Promise<void> {
+    while (this.flushing !== undefined) await this.flushing;
+  }
+
+  private async reportOrThrow(stack: string, report: StackReport): Promise<string | undefined> {
+    await this.load();
     const now = this.opts.now();
     this.lastSyncTime = now;
-    if (report.kind === 'converged' || report.kind === 'apply-failed') {
-      this.health = report.health;
-      if (report.observed.swarm !== undefined) this.nodes = nodeStatuses(report.observed.swarm);
-      this.logHealth(report.health);
+    const previous = this.stacks.get(stack);
+    if (report.health !== undefined) {
+      this.health.set(stack, report.health);
+      this.logHealth(report.health, report.outcome);
     }
-    const next = stackStatusesAfter(previous, report, now);
-    this.stacks = next;
-    this.operator = operatorStatusAfter({ instance: this.opts.instance, version: this.opts.version, backend: this.opts.backend }, report);
+    if (report.nodes !== undefined) this.nodes = report.nodes;
+    if (report.progress.length > 0) this.progress.set(stack, report.progress);
+    else this.progress.delete(stack);
+    if (report.gone === true) {
+      this.stacks.delete(stack);
+      this.health.delete(stack);
+      if (this.written.has(stackFile(stack))) this.queue(stackFile(stack), null);
+      await this.flush();
+      return undefined;
+    }
+    let input = report.input;
+    const revert = report.failed === undefined ? undefined : await this.maybeRevert(report.failed, previous);
+    if (revert !== undefined && input.outcome.kind === 'rolled-back') input = { ...input, outcome: { ...input.outcome, revert } };
+    if (revert !== undefined && input.outcome.kind === 'apply-failed') input = { ...input, outcome: { kind: 'rolled-back', failures: input.outcome.failures, revert } };
+    const next = nextStackStatus(previous, input, now);
+    this.stacks.set(stack, next);
+    if (this.queueIfWorthIt(next, report.outcome)) await this.flush();
+    return revert;
+  }
 
-    const files = new Map<string, string>([[OPERATOR_FILE, renderOperatorStatus(this.operator)]]);
-    for (const status of next.values()) files.set(stackFile(status.stack), this.render(status));
-    const removed = [...this.written.keys()].filter((path) => !files.has(path));
-    if (removed.length === 0 && [...files].every(([path, content]) => this.written.get(path) === content)) return;
+  /**
+   * DESIGN §5: a pass that ended converged, failed or held commits its file
+   * when it changed; any other pass only when a condition's type, status or
+   * reason changed (a deploy's Reconciling, say), never for counts or times.
+   */
+  private queueIfWorthIt(status: StackStatus, outcome: LaneOutcomeKind): boolean {
+    const path = stackFile(status.stack);
+    const text = this.render(status);
+    const committed = this.written.get(path);
+    if (this.pending.has(path)) {
+      this.queue(path, text);
+      return true;
+    }
+    if (committed === text) return false;
+    const settled = outcome === 'converged' || outcome === 'failed' || outcome === 'held';
+    const before = committed === undefined ? undefined : parseStackStatus(committed);
+    if (!settled && before !== undefined && conditionKey(before.conditions) === conditionKey(status.conditions)) return false;
+    this.queue(path, text);
+    this.pendingRevision = status.lastAttemptedRevision ?? this.pendingRevision;
+    return true;
+  }
+
+  private queue(path: string, content: string | null): void {
+    this.pending.set(path, content);
+  }
+
+  /** One commit at a time; whatever is queued meanwhile goes into the next. */
+  private flush(): Promise<void> {
+    if (this.flushing !== undefined) return this.flushing.then(() => (this.pending.size > 0 ? this.flush() : undefined));
+    if (this.pending.size === 0) return Promise.resolve();
+    const run = this.writeOnce().finally(() => {
+      this.flushing = undefined;
+    });
+    this.flushing = run;
+    return run;
+  }
+
+  private async writeOnce(): Promise<void> {
+    const batch = this.pending;
+    const revision = this.pendingRevision;
+    this.pending = new Map();
+    this.pendingRevision = undefined;
+    const operator = renderOperatorStatus(this.operator);
+    if (this.written.get(OPERATOR_FILE) !== operator) batch.set(OPERATOR_FILE, operator);
+    const files = new Map([...batch].filter((e): e is [string, string] => e[1] !== null));
+    const removed = [...batch].filter(([, c]) => c === null).map(([p]) => p);
+    const remember = (): void => {
+      for (const [path, content] of batch) {
+        if (content === null) this.written.delete(path);
+        else this.written.set(path, content);
+      }
+    };
     if (this.opts.writer === undefined) {
-      this.written = files;
+      remember();
       return;
     }
-    // The same content failed to push a moment ago (say, a read-only token): idle passes must not hammer the server.
-    const key = JSON.stringify([...files, removed]);
-    if (this.failed?.key === key && now - this.failed.at < RETRY_UNCHANGED_MS) return;
-    const revision = revisionOf(report);
+    // The same content failed to push a moment ago (say, a read-only token): passes must not hammer the server.
+    const now = this.opts.now();
+    const key = JSON.stringify([...batch]);
+    if (this.failed?.key === key && now - this.failed.at < RETRY_UNCHANGED_MS) {
+      for (const [p, c] of batch) if (!this.pending.has(p)) this.pending.set(p, c);
+      return;
+    }
     let oid: string | undefined;
     try {
-      oid = await this.opts.writer.write(files, removed, (changed) => commitMessage(changed, next, revision, this.opts.instance));
+      oid = await this.opts.writer.write(files, removed, (changed) => commitMessage(changed, this.stacks, revision, this.opts.instance));
     } catch (err) {
       this.failed = { key, at: now };
+      for (const [p, c] of batch) if (!this.pending.has(p)) this.pending.set(p, c);
       throw err;
     }
     this.failed = undefined;
-    this.written = files;
-    if (oid !== undefined) this.opts.logger.info({ commit: oid, revision }, `status committed at ${oid.slice(0, 7)}`);
+    remember();
+    if (oid !== undefined) {
+      this.commits++;
+      this.opts.logger.info({ commit: oid, revision }, `status committed at ${oid.slice(0, 7)}`);
+    }
   }
 
-  /** YAML rendering costs ~0.2 ms a stack; an idle pass's statuses equal the last ones, so reuse their text. */
+  /** The stacks' status before the first report: read back from the branch, once. */
+  private load(): Promise<void> {
+    this.loaded ??= (async () => {
+      if (this.opts.writer === undefined) return;
+      const files = await this.opts.writer.read();
+      for (const [path, text] of files) {
+        const status = path === OPERATOR_FILE ? undefined : parseStackStatus(text);
+        if (status !== undefined && path === stackFile(status.stack) && !this.stacks.has(status.stack)) this.stacks.set(status.stack, status);
+      }
+      this.written = new Map([...files].filter(([path]) => path.startsWith(`${STATUS_DIR}/`)));
+    })().catch((err: unknown) => {
+      this.loaded = undefined;
+      throw err;
+    });
+    return this.loaded;
+  }
+
+  /** YAML rendering costs ~0.2 ms a stack; an idle pass's status equals the last one, so reuse its text. */
   private render(status: StackStatus): string {
     const key = JSON.stringify(status);
     const cached = this.rendered.get(status.stack);
@@ -158,54 +296,13 @@ export class StatusReporter {
     return text;
   }
 
-  /** The stacks' status before this pass: in memory, or (first pass) read back from the branch. */
-  private async previous(): Promise<Map<string, StackStatus>> {
-    if (this.stacks !== undefined) return this.stacks;
-    const stacks = new Map<string, StackStatus>();
-    if (this.opts.writer !== undefined) {
-      const files = await this.opts.writer.read();
-      for (const [path, text] of files) {
-        const status = path === OPERATOR_FILE ? undefined : parseStackStatus(text);
-        if (status !== undefined && path === stackFile(status.stack)) stacks.set(status.stack, status);
-      }
-      this.written = new Map([...files].filter(([path]) => path.startsWith(`${STATUS_DIR}/`)));
-    }
-    this.stacks = stacks;
-    return stacks;
-  }
-
-  private async toReport(outcome: PassOutcome, previous: ReadonlyMap<string, StackStatus>): Promise<PassReport> {
-    if (!(outcome instanceof Error)) {
-      // Containers just created are seen starting only by a new look; a no-op pass reuses its snapshot.
-      const observed = outcome.applied > 0 ? await this.opts.observe() : outcome.observed;
-      const windowHeld = new Map<string, number>();
-      if (outcome.held !== undefined) for (const op of outcome.plan.operations) windowHeld.set(op.stack, (windowHeld.get(op.stack) ?? 0) + 1);
-      return { kind: 'converged', desired: outcome.desired, observed, health: await this.assess(outcome.desired, observed), held: outcome.plan.heldRollouts, windowHeld };
-    }
-    if (outcome instanceof ManifestsInvalidError) {
-      const revision = typeof outcome.data['revision'] === 'string' ? outcome.data['revision'] : undefined;
-      return { kind: 'invalid', revision, problems: outcome.errors.map((e) => e.format()) };
-    }
-    if (outcome instanceof ApplyError && outcome.revision !== undefined) {
-      const [desired, observed] = await Promise.all([this.opts.loadDesired(outcome.revision), this.opts.observe()]);
-      const failures = outcome.failures.map((f) => ({
-        stack: f.stack,
-        message: f.error instanceof RolloutFailedError ? f.error.message : `${f.operation}: ${f.error.message}`,
-        rolledBack: f.error instanceof RolloutFailedError && f.error.end === 'rolled-back',
-      }));
-      const revert = await this.maybeRevert(outcome.revision, failures, previous);
-      return { kind: 'apply-failed', desired, observed, health: await this.assess(desired, observed), failures, revert };
-    }
-    const reason = outcome instanceof CapstanError ? REASONS[outcome.code] ?? 'PassFailed' : 'PassFailed';
-    return { kind: 'error', revision: undefined, reason, message: outcome.message };
-  }
-
-  private async assess(desired: DesiredState, observed: ObservedState): Promise<ServiceHealth[]> {
-    return assessServices(desired, observed, await this.opts.health?.(), this.opts.now());
-  }
-
-  /** A Degraded service is a warning each time its problem changes; a first Healthy one is only worth a debug line. */
-  private logHealth(health: readonly ServiceHealth[]): void {
+  /**
+   * A Degraded service is a warning each time its problem changes once its
+   * lane settled (replicas still starting during a deploy are no news); a
+   * first Healthy one is only worth a debug line.
+   */
+  private logHealth(health: readonly ServiceHealth[], outcome: LaneOutcomeKind): void {
+    if (outcome === 'progressing' || outcome === 'superseded') return;
     for (const h of health) {
       const key = `${h.stack}/${h.service}`;
       const line = `${h.status} ${h.reason ?? ''} ${h.live.message} ${JSON.stringify(h.unhealthy)}`;
@@ -223,36 +320,42 @@ export class StatusReporter {
     }
   }
 
-  private async maybeRevert(revision: string, failures: readonly { stack: string | undefined; message: string }[], previous: ReadonlyMap<string, StackStatus>): Promise<string | undefined> {
-    if (this.opts.autoRevert === undefined || !autoRevertCandidate(revision, failures, previous, this.reverted)) return undefined;
-    this.reverted.add(revision);
-    const reason = `Capstan could not apply ${revision.slice(0, 7)}: ${failures.map((f) => f.message).slice(0, 3).join('; ')}`;
+  private async maybeRevert(failed: { revision: string; messages: readonly string[] }, previous: StackStatus | undefined): Promise<string | undefined> {
+    if (this.opts.autoRevert === undefined || !autoRevertCandidate(failed.revision, previous, this.reverted)) return undefined;
+    this.reverted.add(failed.revision);
+    const reason = `Capstan could not apply ${failed.revision.slice(0, 7)}: ${failed.messages.slice(0, 3).join('; ')}`;
     let pushed: PushedCommit | undefined;
     try {
-      pushed = await this.opts.autoRevert(revision, reason);
+      pushed = await this.opts.autoRevert(failed.revision, reason);
     } catch (err) {
-      this.opts.logger.error({ err, revision }, `auto-revert of ${revision.slice(0, 7)} failed: ${err instanceof Error ? err.message : String(err)}`);
+      this.opts.logger.error({ err, revision: failed.revision }, `auto-revert of ${failed.revision.slice(0, 7)} failed: ${err instanceof Error ? err.message : String(err)}`);
       return undefined;
     }
-    if (pushed !== undefined) this.opts.logger.warn({ revision, commit: pushed.oid }, `auto-reverted ${revision.slice(0, 7)}: pushed ${pushed.oid.slice(0, 7)} ${pushed.subject}`);
+    if (pushed !== undefined) this.opts.logger.warn({ revision: failed.revision, commit: pushed.oid }, `auto-reverted ${failed.revision.slice(0, 7)}: pushed ${pushed.oid.slice(0, 7)} ${pushed.subject}`);
     return pushed?.oid;
+  }
+
+  private warn(err: unknown): void {
+    const error = err instanceof Error ? err : new Error(String(err));
+    this.opts.logger.warn({ err: error, code: error instanceof CapstanError ? error.code : undefined }, `status not written: ${error.message}`);
   }
 }
 
+/** What decides a commit between settled passes: each condition's type, status and reason (never its message or time). */
+function conditionKey(conditions: readonly Condition[]): string {
+  return conditions.map((c) => `${c.type}=${c.status}/${c.reason}`).join(',');
+}
+
 /**
- * The auto-revert rule until rollouts decide it: a revision is reverted when
- * applying it failed for a stack that had run an earlier revision
- * successfully (a first deploy has nothing to go back to and is healed by
- * retrying instead), and it was not reverted before. That the revision is
- * still the branch tip and is not itself an auto-revert is checked against
- * Git when pushing.
+ * The auto-revert rule: a revision is reverted when applying it failed for a
+ * stack that had run an earlier revision successfully (a first deploy has
+ * nothing to go back to and is healed by retrying instead), and it was not
+ * reverted before. That the revision is still the branch tip and is not
+ * itself an auto-revert is checked against Git when pushing.
  */
-export function autoRevertCandidate(revision: string, failures: readonly { stack?: string | undefined }[], previous: ReadonlyMap<string, StackStatus>, reverted: ReadonlySet<string>): boolean {
+export function autoRevertCandidate(revision: string, previous: StackStatus | undefined, reverted: ReadonlySet<string>): boolean {
   if (reverted.has(revision)) return false;
-  return failures.some((f) => {
-    const before = f.stack === undefined ? undefined : previous.get(f.stack);
-    return before?.lastAppliedRevision !== undefined && before.lastAppliedRevision !== revision;
-  });
+  return previous?.lastAppliedRevision !== undefined && previous.lastAppliedRevision !== revision;
 }
 
 const REASONS: Partial<Record<CapstanError['code'], string>> = {
@@ -263,10 +366,6 @@ const REASONS: Partial<Record<CapstanError['code'], string>> = {
   E_DOCKER_API: 'EngineError',
   E_APPLY: 'ApplyFailed',
 };
-
-function revisionOf(report: PassReport): string | undefined {
-  return report.kind === 'converged' || report.kind === 'apply-failed' ? report.desired.revision : report.revision;
-}
 
 /** `status(web): Ready at a1b2c3d`, or one subject for several stacks with a line per stack in the body. */
 export function commitMessage(changed: readonly string[], stacks: ReadonlyMap<string, StackStatus>, revision: string | undefined, instance: string): string {

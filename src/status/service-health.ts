@@ -12,6 +12,7 @@
 
 import type { DesiredService, DesiredState } from '../desired/model.js';
 import { describeHealthcheck, describeProbe } from '../health/describe.js';
+import { isReady } from '../health/readiness.js';
 import type { ReplicaHealth } from '../health/replica-health.js';
 import type { ProbeCheck } from '../manifests/model.js';
 import type { ObservedContainer, ObservedState } from '../observed/model.js';
@@ -69,11 +70,6 @@ export interface ServiceHealth {
 
 export const serviceKey = (stack: string, service: string): string => `${stack}/${service}`;
 
-/** A replica counts as ready when it runs and, if it has a healthcheck, is healthy. */
-export function isReadyReplica(c: ObservedContainer): boolean {
-  return c.state === 'running' && (c.health === undefined || c.health === 'healthy');
-}
-
 /** Every desired service of every stack, in the desired order. */
 export function assessServices(desired: DesiredState, observed: ObservedState, facts: HealthFacts | undefined, nowMs: number): ServiceHealth[] {
   // On a swarm, Swarm's tasks are the replicas (and its healthcheck gate their readiness).
@@ -89,9 +85,9 @@ export function assessService(service: DesiredService, containers: readonly Obse
   // Replicas of an older spec are being replaced; they do not count for this one.
   const running = containers.filter((c) => c.specHash === service.specHash && c.state === 'running' && c.name !== loop?.replica);
   // Without the daemon's prober (a one-shot apply) probes are not run, so they cannot hold readiness back.
-  const probed = facts !== undefined && service.spec.capstan.probe !== undefined;
-  const probeReady = (c: ObservedContainer): boolean => !probed || facts.probes.get(c.id)?.health.state === 'ready';
-  const ready = running.filter((c) => isReadyReplica(c) && probeReady(c));
+  const check = service.spec.capstan.probe?.check;
+  const probed = facts !== undefined && check !== undefined;
+  const ready = running.filter((c) => isReady(c, probed ? { check, health: facts.probes.get(c.id)?.health } : undefined));
   const unhealthy: UnhealthyReplica[] = [];
   const probeFailures: Record<string, number> = {};
   for (const c of running) {

@@ -1,12 +1,16 @@
 // The rolling update of one service as a step machine (Swarm's
-// update_config semantics, gitops-engine's stepped sync): the driver in
-// apply/ asks for the next step, performs it, and hands back what happened.
-// Pure: no I/O, no clock. The state is small and rebuilt from what runs
-// after a restart (the planner turns the slots still on another spec into a
-// fresh rollout), so nothing here must survive the process.
+// update_config semantics, gitops-engine's stepped sync). Two layers, both
+// pure: the batch machine (startRollout / nextStep / afterBatch) decides
+// which slots move together and what a batch's failures mean; the step
+// machine (beginRolling / stepRolling) walks one batch through its phases —
+// start twins, await readiness, shift traffic, monitor, retire — one phase
+// per lane pass. Its record is persisted by the driver after each step, and
+// every phase leaves the engine in a state the planner understands, so a
+// crash anywhere resumes from the record (or, without one, from the labels).
 
 import type { RolloutEnd } from '../errors.js';
 import type { ServiceSpec, UpdateConfig } from '../manifests/model.js';
+import type { RolloutAction, RolloutProgress, SlotView, SlotViews } from './step.js';
 
 export type Direction = 'forward' | 'back';
 
@@ -126,4 +130,252 @@ export function holds(held: HeldRollout, revision: string, specHash: string): bo
 export function describeHeld(held: HeldRollout): string {
   const what = held.end === 'paused' ? 'paused' : held.end === 'rolled-back' ? 'rolled back' : 'rolling back failed';
   return `${held.stack}/${held.service}: the rolling update to ${held.revision.slice(0, 7)} failed (${held.reason}); ${what}, not retried until a new commit or \`capstan apply --force\``;
+}
+
+/** How a slot's batch went: `moved` when the slot's old replica is gone (its spec is the target's now, or nothing). */
+interface BatchSlot {
+  number: number;
+  outcome: { ok: boolean; moved: boolean; reason: string | undefined } | undefined;
+  /** Start-first: the old replica was taken out of rotation (it still runs until retired). */
+  drained: boolean;
+}
+
+export type RollingPhase = 'awaiting' | 'monitoring' | 'retiring';
+
+/** The persisted record of one rolling update (JSON-safe). */
+export interface RollingRecord {
+  strategy: 'rolling';
+  id: string;
+  stack: string;
+  service: string;
+  revision: string;
+  /** The spec hash this rollout moves the slots to (Git's, or what a held rollout restores). */
+  targetHash: string;
+  /** A moved tag: the repo digest the slots move to (the spec hash stays the same). */
+  targetDigest?: string | undefined;
+  order: UpdateConfig['order'];
+  configs: RolloutConfigs;
+  progressDeadlineMs: number;
+  state: RolloutState;
+  /** What the slots ran before (the first slot's spec label): where turning back returns to. */
+  previous: { spec: ServiceSpec; specHash: string } | undefined;
+  batch: { phase: RollingPhase; slots: BatchSlot[]; deadline: number; until: number | undefined } | undefined;
+  /** The next batch starts no earlier (update_config.delay). */
+  notBefore: number;
+  startedAt: number;
+  phaseSince: number;
+}
+
+/** How a rollout ended, for the driver: hold records, status, the pass outcome. */
+export type RollingEnd =
+  | { kind: 'converged' }
+  /** Failures beyond max_failure_ratio going forward with failure_action rollback: the slots on the new spec go back in a rollout of their own. */
+  | { kind: 'turned-back'; reason: string; nothingToRestore: boolean }
+  | { kind: 'paused'; reason: string }
+  /** `continue` went on past failures to the end. */
+  | { kind: 'converged-with-failures'; reason: string }
+  /** A rollback's own failure, or a resumed rollback that finished. */
+  | { kind: 'rollback-failed'; reason: string }
+  | { kind: 'rolled-back' };
+
+export interface RollingStep {
+  record: RollingRecord;
+  actions: RolloutAction[];
+  /** When to look again (ms); the lane also wakes on engine and probe events meanwhile. */
+  wakeAt: number | undefined;
+  end: RollingEnd | undefined;
+}
+
+/**
+ * How often a replica that is still starting is looked at: soon at first,
+ * then less often the longer it takes (up to AWAIT_POLL_MAX_MS); engine
+ * events and probe verdicts wake the lane sooner anyway.
+ */
+export const AWAIT_POLL_MS = 250;
+export const AWAIT_POLL_MAX_MS = 2000;
+
+export function beginRolling(opts: {
+  id: string; stack: string; service: string; revision: string; targetHash: string; targetDigest?: string | undefined; slots: readonly number[];
+  direction: Direction; order: UpdateConfig['order']; configs: RolloutConfigs; progressDeadlineMs: number; now: number;
+  previous: RollingRecord['previous'];
+}): RollingRecord {
+  return {
+    strategy: 'rolling', id: opts.id, stack: opts.stack, service: opts.service, revision: opts.revision, targetHash: opts.targetHash,
+    ...(opts.targetDigest === undefined ? {} : { targetDigest: opts.targetDigest }),
+    order: opts.order, configs: opts.configs, progressDeadlineMs: opts.progressDeadlineMs, previous: opts.previous,
+    state: startRollout(opts.slots, opts.direction), batch: undefined, notBefore: opts.now, startedAt: opts.now, phaseSince: opts.now,
+  };
+}
+
+/** One step: what to do now, given what runs in each slot. */
+export function stepRolling(record: RollingRecord, view: SlotViews, now: number): RollingStep {
+  const batch = record.batch;
+  if (batch === undefined) return startBatch(record, view, now);
+  if (batch.phase === 'awaiting') return awaitReady(record, batch, view, now);
+  if (batch.phase === 'monitoring') return monitor(record, batch, view, now);
+  return retire(record, batch, view, now);
+}
+
+/** The driver could not do a slot's action: the slot failed (`moved` when its old replica was already removed). */
+export function failSlot(record: RollingRecord, slot: number, reason: string, moved: boolean): RollingRecord {
+  if (record.batch === undefined) return record;
+  const slots = record.batch.slots.map((s) => (s.number === slot && s.outcome?.ok !== false ? { ...s, outcome: { ok: false, moved, reason } } : s));
+  return { ...record, batch: { ...record.batch, slots } };
+}
+
+export function rollingProgress(record: RollingRecord, wakeAt: number | undefined): RolloutProgress {
+  const config = record.state.direction === 'forward' ? record.configs.update : record.configs.rollback;
+  const size = config.parallelism === 0 ? Math.max(1, record.state.total) : config.parallelism;
+  const batches = Math.max(1, Math.ceil(record.state.total / size));
+  const phase = record.batch?.phase ?? (record.state.batches === 0 ? 'starting' : 'delay');
+  return {
+    id: record.id, stack: record.stack, service: record.service, strategy: 'rolling', revision: record.revision,
+    direction: record.state.direction, batch: Math.min(batches, record.state.batches + 1), batches, phase,
+    since: record.phaseSince, nextStepAt: wakeAt,
+  };
+}
+
+function startBatch(record: RollingRecord, view: SlotViews, now: number): RollingStep {
+  if (now < record.notBefore) return { record, actions: [], wakeAt: record.notBefore, end: undefined };
+  const step = nextStep(record.state, record.configs);
+  if (step.kind === 'done') return { record, actions: [], wakeAt: undefined, end: endOf(record, record.state) };
+  const actions: RolloutAction[] = [];
+  const slots: BatchSlot[] = step.slots.map((n) => {
+    const v = view.get(n);
+    // Already on the target (a heal made it so, or a crash after the promotion): nothing to move.
+    if (v?.replica?.onTarget === true && v.twin === undefined) return { number: n, outcome: { ok: true, moved: true, reason: undefined }, drained: false };
+    if (record.order === 'start-first') {
+      const twin = v?.twin;
+      if (twin !== undefined && twin.onTarget) {
+        // An interrupted pass made it: wait on it instead of making another.
+        if (twin.created) actions.push({ kind: 'start', slot: n, id: twin.id });
+      } else {
+        if (twin !== undefined) actions.push({ kind: 'drain', slot: n, id: twin.id }, { kind: 'remove', slot: n, id: twin.id });
+        actions.push({ kind: 'create', slot: n, twin: true });
+      }
+    } else {
+      actions.push({ kind: 'prepare', slot: n });
+      const old = v?.replica;
+      if (old !== undefined && !old.onTarget) actions.push({ kind: 'drain', slot: n, id: old.id }, { kind: 'remove', slot: n, id: old.id });
+      if (old === undefined || !old.onTarget) actions.push({ kind: 'create', slot: n, twin: false });
+    }
+    return { number: n, outcome: undefined, drained: false };
+  });
+  const next: RollingRecord = {
+    ...record,
+    batch: { phase: 'awaiting', slots, deadline: now + record.progressDeadlineMs, until: undefined },
+    phaseSince: now,
+  };
+  return { record: next, actions, wakeAt: now + AWAIT_POLL_MS, end: undefined };
+}
+
+/** The replica a slot moves to: the twin (start-first) or the slot's own (stop-first, once on the target). */
+function incoming(record: RollingRecord, v: SlotView | undefined) {
+  if (record.order === 'start-first') return v?.twin?.onTarget === true ? v.twin : v?.replica?.onTarget === true ? v.replica : undefined;
+  return v?.replica?.onTarget === true ? v.replica : undefined;
+}
+
+function awaitReady(record: RollingRecord, batch: NonNullable<RollingRecord['batch']>, view: SlotViews, now: number): RollingStep {
+  const stopFirst = record.order === 'stop-first';
+  let waiting = false;
+  const slots = batch.slots.map((s): BatchSlot => {
+    if (s.outcome !== undefined) return s;
+    const v = view.get(s.number);
+    const fresh = incoming(record, v);
+    if (fresh === undefined) return { ...s, outcome: { ok: false, moved: stopFirst || v?.replica === undefined, reason: `the new replica of slot ${s.number} is gone` } };
+    const r = fresh.readiness;
+    if (r.kind === 'ready') return s;
+    if (r.kind === 'failed') return { ...s, outcome: { ok: false, moved: stopFirst, reason: r.reason } };
+    if (now >= batch.deadline) {
+      return { ...s, outcome: { ok: false, moved: stopFirst, reason: `${r.why} after ${Math.round(record.progressDeadlineMs / 1000)} s (progress deadline)` } };
+    }
+    waiting = true;
+    return s;
+  });
+  if (waiting) {
+    const poll = Math.min(AWAIT_POLL_MAX_MS, Math.max(AWAIT_POLL_MS, (now - record.phaseSince) / 4));
+    return { record: { ...record, batch: { ...batch, slots } }, actions: [], wakeAt: Math.min(batch.deadline, now + poll), end: undefined };
+  }
+  // Shift traffic: every ready newcomer in, every replica it replaces out (start-first keeps it running until retired).
+  const actions: RolloutAction[] = [];
+  const shifted = slots.map((s): BatchSlot => {
+    if (s.outcome !== undefined) return s;
+    const v = view.get(s.number);
+    const fresh = incoming(record, v);
+    if (fresh !== undefined) actions.push({ kind: 'admit', slot: s.number, id: fresh.id });
+    const old = v?.replica;
+    if (!stopFirst && old !== undefined && !old.onTarget) {
+      actions.push({ kind: 'drain', slot: s.number, id: old.id });
+      return { ...s, drained: true };
+    }
+    return s;
+  });
+  const monitorMs = currentConfig(record).monitorMs;
+  const next: RollingRecord = { ...record, batch: { ...batch, phase: 'monitoring', slots: shifted, until: now + monitorMs }, phaseSince: now };
+  return { record: next, actions, wakeAt: now + monitorMs, end: undefined };
+}
+
+function monitor(record: RollingRecord, batch: NonNullable<RollingRecord['batch']>, view: SlotViews, now: number): RollingStep {
+  const stopFirst = record.order === 'stop-first';
+  const slots = batch.slots.map((s): BatchSlot => {
+    if (s.outcome !== undefined) return s;
+    const fresh = incoming(record, view.get(s.number));
+    // A missed probe only takes a replica out of rotation; failing it for good (or dying) fails the slot.
+    if (fresh === undefined) return { ...s, outcome: { ok: false, moved: stopFirst, reason: `the new replica of slot ${s.number} is gone within the monitor window` } };
+    if (fresh.readiness.kind === 'failed') return { ...s, outcome: { ok: false, moved: stopFirst, reason: `${fresh.readiness.reason} within the monitor window` } };
+    return s;
+  });
+  const until = batch.until ?? now;
+  const watching = slots.some((s) => s.outcome === undefined);
+  const next: RollingRecord = { ...record, batch: { ...batch, slots } };
+  if (watching && now < until) return { record: next, actions: [], wakeAt: until, end: undefined };
+  return retire({ ...next, batch: { ...batch, slots, phase: 'retiring' }, phaseSince: now }, { ...batch, slots, phase: 'retiring' }, view, now);
+}
+
+function retire(record: RollingRecord, batch: NonNullable<RollingRecord['batch']>, view: SlotViews, now: number): RollingStep {
+  const keepGoing = record.state.direction === 'forward' && currentConfig(record).failureAction === 'continue';
+  const actions: RolloutAction[] = [];
+  const outcomes: SlotOutcome[] = batch.slots.map((s) => {
+    const outcome = s.outcome ?? { ok: true, moved: true, reason: undefined };
+    const v = view.get(s.number);
+    if (record.order === 'stop-first') return { number: s.number, ok: outcome.ok, moved: outcome.moved, reason: outcome.reason };
+    const old = v?.replica !== undefined && !v.replica.onTarget ? v.replica : undefined;
+    const twin = v?.twin?.onTarget === true ? v.twin : undefined;
+    if (outcome.ok || keepGoing) {
+      // With `continue` a twin that failed replaces its slot anyway; healing takes it from there.
+      if (old !== undefined) {
+        if (!s.drained) actions.push({ kind: 'drain', slot: s.number, id: old.id });
+        actions.push({ kind: 'remove', slot: s.number, id: old.id });
+      }
+      if (twin !== undefined) actions.push({ kind: 'promote', slot: s.number, id: twin.id });
+      return { number: s.number, ok: outcome.ok, moved: true, reason: outcome.reason };
+    }
+    // The old replica never stopped serving (or serves again): the twin goes.
+    if (old !== undefined && s.drained) actions.push({ kind: 'admit', slot: s.number, id: old.id });
+    if (twin !== undefined) actions.push({ kind: 'drain', slot: s.number, id: twin.id }, { kind: 'remove', slot: s.number, id: twin.id });
+    return { number: s.number, ok: false, moved: old === undefined, reason: outcome.reason };
+  });
+  const state = afterBatch(record.state, outcomes, record.configs);
+  const next: RollingRecord = { ...record, state, batch: undefined, notBefore: now + currentConfig({ ...record, state }).delayMs, phaseSince: now };
+  const turnedBack = record.state.direction === 'forward' && state.direction === 'back';
+  const end: RollingEnd | undefined = turnedBack
+    ? { kind: 'turned-back', reason: state.reason ?? 'a replica failed', nothingToRestore: state.end === 'rolled-back' }
+    : state.end === undefined ? undefined : endOf(record, state);
+  return { record: next, actions, wakeAt: end === undefined ? Math.max(now, next.notBefore) : undefined, end };
+}
+
+function currentConfig(record: Pick<RollingRecord, 'state' | 'configs'>): UpdateConfig {
+  return record.state.direction === 'forward' ? record.configs.update : record.configs.rollback;
+}
+
+function endOf(record: RollingRecord, state: RolloutState): RollingEnd {
+  const reason = state.reason ?? 'a replica failed';
+  switch (state.end) {
+    case 'paused': return { kind: 'paused', reason };
+    case 'rollback-failed': return { kind: 'rollback-failed', reason };
+    case 'rolled-back': return { kind: 'rolled-back' };
+    default:
+      if (record.state.direction === 'back' || state.direction === 'back') return { kind: 'rolled-back' };
+      return state.failures > 0 ? { kind: 'converged-with-failures', reason } : { kind: 'converged' };
+  }
 }

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import type { DeployContext } from '../../src/backends/backend.js';
 import { bindSources, containerCreateOptions } from '../../src/backends/docker/container-spec.js';
-import { LABEL } from '../../src/desired/labels.js';
+import { LABEL, anonymousVolumeName } from '../../src/desired/labels.js';
 import type { DesiredService } from '../../src/desired/model.js';
 import { decodeSpecLabel } from '../../src/desired/spec-label.js';
 import { PortSharedError } from '../../src/errors.js';
@@ -12,7 +12,7 @@ import type { ServiceSpec } from '../../src/manifests/model.js';
 import { desiredService } from '../helpers/specs.js';
 
 const REV = '3f9c2e1'.padEnd(40, '0');
-const ctx: DeployContext = { instance: 'prod', revision: REV, checkoutDir: '/data/checkout', publishPorts: true };
+const ctx: DeployContext = { instance: 'prod', revision: REV, checkoutDir: '/data/checkout', bindsDir: '/data/binds', publishPorts: true };
 
 function service(overrides: Partial<ServiceSpec> = {}): DesiredService {
   return desiredService('web', 'api', { image: 'example/api:1.4.2', ...overrides });
@@ -116,19 +116,22 @@ describe('containerCreateOptions', () => {
       volumes: [
         { type: 'volume', source: 'data', target: '/var/lib/data', readOnly: false, relative: false },
         { type: 'volume', source: '', target: '/cache', readOnly: false, relative: false },
-        { type: 'bind', source: './site', target: '/www', readOnly: true, relative: true },
+        { type: 'bind', source: 'stacks/site', target: '/www', readOnly: true, relative: true, content: 'a'.repeat(40) },
+        { type: 'bind', source: 'stacks/data', target: '/data', readOnly: false, relative: true, persistent: true },
         { type: 'bind', source: '/srv/shared', target: '/shared', readOnly: false, relative: false },
         { type: 'tmpfs', source: '', target: '/tmp', readOnly: false, relative: false },
       ],
     });
     expect(containerCreateOptions(svc, 1, ctx).HostConfig?.Mounts).toEqual([
       { Type: 'volume', Source: 'web_data', Target: '/var/lib/data', ReadOnly: false },
-      { Type: 'volume', Source: '', Target: '/cache', ReadOnly: false },
-      { Type: 'bind', Source: '/data/checkout/site', Target: '/www', ReadOnly: true },
+      // Anonymous: the slot's own volume, found again when the slot is recreated.
+      { Type: 'volume', Source: anonymousVolumeName('web', 'api', 1, '/cache'), Target: '/cache', ReadOnly: false },
+      { Type: 'bind', Source: '/data/checkout/stacks/site', Target: '/www', ReadOnly: true },
+      { Type: 'bind', Source: '/data/binds/web/stacks/data', Target: '/data', ReadOnly: false },
       { Type: 'bind', Source: '/srv/shared', Target: '/shared', ReadOnly: false },
       { Type: 'tmpfs', Source: '', Target: '/tmp', ReadOnly: false },
     ]);
-    expect(bindSources(svc, ctx)).toEqual(['/data/checkout/site', '/srv/shared']);
+    expect(bindSources(svc, ctx).map((b) => b.source)).toEqual(['/data/checkout/stacks/site', '/data/binds/web/stacks/data', '/srv/shared']);
   });
 
   it('refuses a relative bind without a checkout directory', () => {
@@ -236,5 +239,14 @@ describe('containerCreateOptions', () => {
   it('sends none of the optional settings for a plain service', () => {
     const host = containerCreateOptions(service(), 1, ctx).HostConfig ?? {};
     expect(Object.keys(host).sort()).toEqual(['NetworkMode', 'RestartPolicy']);
+  });
+});
+
+describe('fixed addresses on networks', () => {
+  it('puts ipv4/ipv6 in the endpoint IPAM config and the MAC on the endpoint (and the container, for older engines)', () => {
+    const svc = service({ networks: ['default'], networkAddresses: { default: { ipv4: '10.9.8.7', ipv6: undefined, mac: '02:42:0a:09:08:07' } } });
+    const opts = containerCreateOptions(svc, 1, ctx);
+    expect(opts.NetworkingConfig?.EndpointsConfig?.['web_default']).toMatchObject({ IPAMConfig: { IPv4Address: '10.9.8.7' }, MacAddress: '02:42:0a:09:08:07' });
+    expect(opts.MacAddress).toBe('02:42:0a:09:08:07');
   });
 });

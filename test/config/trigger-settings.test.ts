@@ -23,7 +23,7 @@ describe('trigger settings', () => {
     const env = { CAPSTAN_SYNC_WINDOW: 'deny 0 9-17 * * 1-5; allow 0 2 * * * 2h' };
     expect(resolveSettings({}, env).syncWindows.map((w) => w.text)).toEqual(['deny 0 9-17 * * 1-5', 'allow 0 2 * * * 2h']);
     expect(resolveSettings({ syncWindow: ['deny 0 0 * * 0'] }, env).syncWindows.map((w) => w.kind)).toEqual(['deny']);
-    expect(() => resolveSettings({ syncWindow: ['deny 0 24 * * *'] }, {})).toThrow(/--sync-window \(CAPSTAN_SYNC_WINDOW\): .*"24" is not a cron field/);
+    expect(() => resolveSettings({ syncWindow: ['deny 0 24 * * *'] }, {})).toThrow(/--sync-window \(CAPSTAN_SYNC_WINDOW\): .*"24" is not an? hour field/);
   });
 
   it('reads the webhook secret from the environment only, never from capstan.yaml', () => {

@@ -30,21 +30,21 @@ describe('Prober', () => {
       },
       onFailed: (r) => failed.push(r.name),
     });
-    prober.sync([replica('1'), replica('2')]);
-    expect(prober.isNotReady('1')).toBe(true);
-    await until(() => prober.readyReplicas().length === 2);
+    prober.sync('web', [replica('1'), replica('2')]);
+    expect(prober.verdict('1')?.health.state).toBe('starting');
+    await until(() => ['1', '2'].every((id) => prober.verdict(id)?.health.state === 'ready'));
 
     results.set('1', false);
     await until(() => failed.length === 1);
     expect(failed).toEqual(['web-api-1']);
     expect(changes.sort()).toEqual(['web-api-1 not ready', 'web-api-1 ready', 'web-api-2 ready']);
-    expect(prober.readyReplicas().map((r) => r.name)).toEqual(['web-api-2']);
+    expect(['1', '2'].map((id) => prober.verdict(id)?.health.state)).toEqual(['failed', 'ready']);
     const probedAfterFailure = calls.get('1');
     await new Promise((r) => setTimeout(r, 30));
     expect(calls.get('1')).toBe(probedAfterFailure);
     expect(failed).toHaveLength(1);
 
-    prober.sync([replica('1')]);
+    prober.sync('web', [replica('1')]);
     const probes2 = calls.get('2');
     await new Promise((r) => setTimeout(r, 30));
     expect(calls.get('2')).toBe(probes2);

@@ -8,7 +8,6 @@ import { specHash } from '../../src/desired/spec-hash.js';
 import type { ServiceSpec, StackSpec } from '../../src/manifests/model.js';
 import { DEFAULT_UPDATE_CONFIG } from '../../src/manifests/normalize.js';
 import type { ContainerState, ObservedContainer, ObservedNetwork } from '../../src/observed/model.js';
-import type { PassResult } from '../../src/reconciler/pass.js';
 
 export const REV_A = 'a'.repeat(40);
 export const REV_B = 'b'.repeat(40);
@@ -34,7 +33,7 @@ export function serviceSpec(overrides: Partial<ServiceSpec> = {}): ServiceSpec {
     replicas: 1,
     resources: { nanoCpus: undefined, memoryBytes: undefined, pids: undefined },
     deployLabels: {},
-    capstan: { strategy: 'rolling', progressDeadlineMs: 60_000, probe: undefined, raw: {} },
+    capstan: { strategy: 'rolling', progressDeadlineMs: 60_000, probe: undefined, routes: [] },
     containerName: undefined,
     hostname: undefined,
     capAdd: [],
@@ -114,15 +113,4 @@ export function observedReplica(service: DesiredService, number: number, opts: {
 
 export function observedNetwork(stack: string, name = `${stack}_default`): ObservedNetwork {
   return { id: `n-${name}`, name, stack, labels: { [LABEL.instance]: 'test', [LABEL.stack]: stack } };
-}
-
-/** A pass that found nothing to do at `revision` on an empty engine. */
-export function noOpPass(revision = REV_A): PassResult {
-  return {
-    revision,
-    plan: { revision, instance: 'test', operations: [], services: [], heldBack: [], heldRollouts: [] },
-    applied: 0,
-    desired: { revision, stacks: [] },
-    observed: { instance: 'test', containers: [], networks: [], volumes: [] },
-  };
 }

@@ -14,7 +14,7 @@ import { resolveEndpoint } from '../../src/backends/docker/connect.js';
 import { createDockerBackend } from '../../src/backends/docker/docker-backend.js';
 import { LABEL } from '../../src/desired/labels.js';
 import type { DesiredService } from '../../src/desired/model.js';
-import { DockerApiError, DockerUnavailableError, NameConflictError } from '../../src/errors.js';
+import { DockerUnavailableError, NameConflictError } from '../../src/errors.js';
 import { silentLogger } from '../../src/logging/logger.js';
 import type { NetworkSpec, ServiceSpec, VolumeSpec } from '../../src/manifests/model.js';
 import { TEST_IMAGE, cleanupInstance, instanceContainers, uniqueInstance } from '../helpers/docker.js';
@@ -29,7 +29,7 @@ const instance = uniqueInstance('t-backend');
 // Container names never carry the instance, so the stack must be unique too.
 const stack = instance;
 const checkoutDir = mkdtempSync(join(tmpdir(), 'capstan-backend-'));
-const ctx: DeployContext = { instance, revision: 'a'.repeat(40), checkoutDir, publishPorts: true };
+const ctx: DeployContext = { instance, revision: 'a'.repeat(40), checkoutDir, bindsDir: join(checkoutDir, 'binds'), publishPorts: true };
 const foreignIds: string[] = [];
 
 const defaultNet: NetworkSpec = { name: 'default', engineName: `${stack}_default`, external: false, driver: undefined, labels: {} };
@@ -77,13 +77,13 @@ describe('docker backend', () => {
       networks: ['default', 'back'],
       volumes: [
         { type: 'volume', source: 'data', target: '/data', readOnly: false, relative: false },
-        { type: 'bind', source: 'site/www', target: '/www', readOnly: true, relative: true },
+        { type: 'bind', source: 'site/www', target: '/www', readOnly: true, relative: true, persistent: true },
       ],
       healthcheck: { test: ['CMD', 'true'], intervalMs: 500, timeoutMs: 2000, retries: 3, startPeriodMs: undefined, startIntervalMs: undefined },
     });
     const id = await backend.createContainer(app, 1, ctx);
-    // A missing bind source is created, as Compose does.
-    expect(existsSync(join(checkoutDir, 'site/www'))).toBe(true);
+    // A data directory is created on first use, below the binds directory, per stack.
+    expect(existsSync(join(checkoutDir, 'binds', stack, 'site/www'))).toBe(true);
 
     const observed = await backend.observe(instance);
     expect(observed.containers).toHaveLength(1);
@@ -158,15 +158,28 @@ describe('docker backend', () => {
     await docker('rm', '-f', foreign);
   });
 
-  it('replaces a leftover container of this instance that holds the slot', async () => {
+  it('replaces a leftover container of this very service that holds the slot', async () => {
     const name = `${stack}-app-1`;
-    const stale = await docker('create', '--name', name, '--label', `${LABEL.instance}=${instance}`, TEST_IMAGE, 'true');
+    const stale = await docker('create', '--name', name, '--label', `${LABEL.instance}=${instance}`, '--label', `${LABEL.stack}=${stack}`, '--label', `${LABEL.service}=app`, TEST_IMAGE, 'true');
     const app = service('app');
     const id = await backend.createContainer(app, 1, ctx);
     expect(id).not.toBe(stale);
     const observed = await backend.observe(instance);
     expect(observed.containers.map((c) => [c.id, c.specHash])).toEqual([[id, app.specHash]]);
     await backend.removeContainer(id);
+  });
+
+  it("never removes a container of this instance whose labels name another stack or service, and says whose it is", async () => {
+    const name = `${stack}-app-1`;
+    const holder = await docker('run', '-d', '--name', name, '--label', `${LABEL.instance}=${instance}`, '--label', `${LABEL.stack}=${stack}-app`, '--label', `${LABEL.service}=1`, TEST_IMAGE, ...IDLE);
+    try {
+      const err = await backend.createContainer(service('app'), 1, ctx).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(NameConflictError);
+      expect((err as NameConflictError).message).toBe(`container name ${name} is taken by ${holder.slice(0, 12)}, which belongs to Capstan instance ${instance}, stack ${stack}-app, service 1`);
+      expect(await docker('inspect', '--format', '{{.State.Running}}', holder)).toBe('true');
+    } finally {
+      await docker('rm', '-f', holder);
+    }
   });
 
   it('applies container settings (name, hostname, capabilities, limits, tmpfs, hosts) that docker inspect shows', async () => {
@@ -228,7 +241,7 @@ describe('docker backend', () => {
     const foreignNet: NetworkSpec = { name: 'other', engineName: `${stack}_other`, external: false, driver: undefined, labels: {} };
     const netId = await docker('network', 'create', foreignNet.engineName);
     try {
-      await expect(backend.createNetwork(stack, foreignNet, ctx)).rejects.toBeInstanceOf(DockerApiError);
+      await expect(backend.createNetwork(stack, foreignNet, ctx)).rejects.toThrow(`network ${foreignNet.engineName} exists and belongs to no Capstan instance (it was made by hand or another tool), not to this instance`);
       expect(await docker('network', 'inspect', '--format', '{{.Id}}', netId)).toBe(netId);
     } finally {
       await docker('network', 'rm', netId);

@@ -81,6 +81,8 @@ services:
     // Capstan logs to stderr.
     const { stdout, stderr } = await exec('docker', ['logs', daemonName]);
     expect(stdout + stderr).toContain('"msg":"stopped"');
+    // Its data dir is the image's anonymous volume, which the engine cannot bind from by path: said at start.
+    expect(stdout + stderr).toContain('and its data dir /var/lib/capstan is not visible to the engine at that path: it lies on the volume mount');
     // Stopping the operator never stops the workload.
     expect(await workload()).toBe(`${stack}-app-1 ${sha}`);
   });

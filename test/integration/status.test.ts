@@ -4,15 +4,17 @@
 // not lose anyone's commit, and what `capstan status` prints from it.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { capstan } from '../helpers/cli.js';
+import { apiGet, capstan } from '../helpers/cli.js';
 import { TEST_IMAGE, cleanupInstance, uniqueInstance } from '../helpers/docker.js';
 import { runGit, startTestGitServer, type TestGitServer, type TestRepo } from '../helpers/git.js';
+import { eventually } from '../helpers/load.js';
+import { freePort } from '../helpers/net.js';
 
 const instance = uniqueInstance('t-status');
 const stack = instance.replace(/-/g, '');
@@ -153,14 +155,16 @@ describe('status in Git', () => {
     const before = (await statusBranch()).commits.length;
     let logs = '';
     const bin = fileURLToPath(new URL('../../bin/capstan.mjs', import.meta.url));
-    daemon = spawn(process.execPath, [bin, 'run', '--repo', repo.url, '--instance', instance, '--data-dir', dataDir, '--interval', '1s', '--listen', '127.0.0.1:0', '--router', 'none', '--log-level', 'debug'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const port = await freePort();
+    daemon = spawn(process.execPath, [bin, 'run', '--repo', repo.url, '--instance', instance, '--data-dir', dataDir, '--interval', '1s', '--listen', `127.0.0.1:${port}`, '--router', 'none'], { stdio: ['ignore', 'ignore', 'pipe'] });
     daemon.stderr?.on('data', (d: Buffer) => (logs += d.toString()));
-    // Bounded wait for five no-op passes (the first pass found release 3 applied already, without status).
-    const deadline = Date.now() + 30_000;
-    while (logs.split('"msg":"no changes"').length - 1 < 5) {
-      if (Date.now() > deadline) throw new Error(`daemon did not pass 5 times; logs:\n${logs}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    type Lanes = { ready: boolean; lanes: { stack: string; outcome: string; passes: number }[] };
+    const lanes = async (): Promise<Lanes> => (await (await apiGet(`http://127.0.0.1:${port}`, '/api/status', dataDir)).json()) as Lanes;
+    const token = (): string => readFileSync(join(dataDir, 'api.token'), 'utf8').trim();
+    await eventually(async () => ((await lanes()).lanes[0]?.outcome === 'converged' ? true : undefined), 30_000, () => logs);
+    // Polls find nothing new and wake no lane; each sync through the API is one more (idle) pass of every lane.
+    for (let i = 0; i < 4; i++) await fetch(`http://127.0.0.1:${port}/api/sync`, { method: 'POST', headers: { authorization: `Bearer ${token()}`, 'content-type': 'application/json' }, body: '{}' });
+    await eventually(async () => ((await lanes()).lanes[0]?.passes ?? 0) >= 3 ? true : undefined, 30_000, () => logs);
     const exited = new Promise((resolve) => daemon?.once('exit', resolve));
     daemon.kill('SIGTERM');
     await exited;

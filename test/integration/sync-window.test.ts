@@ -10,16 +10,16 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPassContext } from '../../src/cli/context.js';
-import { startDaemonApi, type DaemonApi } from '../../src/cli/run-api.js';
+import { probeRunner } from '../../src/cli/context.js';
+import { startDaemon, type Daemon } from '../../src/reconciler/daemon.js';
 import { createStatusReporter } from '../../src/cli/status-reporter.js';
 import { resolveSettings } from '../../src/config/settings.js';
 import { silentLogger } from '../../src/logging/logger.js';
-import { DaemonMetrics } from '../../src/server/metrics.js';
-import { TEST_IMAGE, cleanupInstance, uniqueInstance } from '../helpers/docker.js';
-import { startTestGitServer, type TestGitServer, type TestRepo } from '../helpers/git.js';
+import { eventually } from '../helpers/load.js';
 import { resolveApiToken } from '../../src/server/api-token.js';
 import { DashboardFeed } from '../../src/server/dashboard/feed.js';
-import { apiGet } from '../helpers/cli.js';
+import { TEST_IMAGE, cleanupInstance, uniqueInstance } from '../helpers/docker.js';
+import { startTestGitServer, type TestGitServer, type TestRepo } from '../helpers/git.js';
 
 const exec = promisify(execFile);
 const instance = uniqueInstance('t-window');
@@ -27,7 +27,7 @@ const stack = instance.replace(/-/g, '');
 const dataDir = mkdtempSync(join(tmpdir(), 'capstan-window-'));
 let server: TestGitServer;
 let repo: TestRepo;
-let api: DaemonApi | undefined;
+let daemon: Daemon | undefined;
 /** The injected clock: 2026-11-25 (a Wednesday), 10:30 UTC, inside "deny 0 9-17 * * 1-5". */
 let nowMs = Date.UTC(2026, 10, 25, 10, 30);
 
@@ -50,7 +50,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await api?.stop();
+  daemon?.stop('test over');
+  await daemon?.stopped;
   await cleanupInstance(instance);
   await server.close();
   rmSync(dataDir, { recursive: true, force: true });
@@ -66,24 +67,25 @@ describe('sync window', () => {
     );
     const logger = silentLogger();
     const ctx = await createPassContext(settings, logger);
-    const reporter = createStatusReporter(settings, ctx, logger);
-    api = await startDaemonApi({ settings, ctx, logger, trigger: () => undefined, endpoints: () => ({}), status: reporter, metrics: new DaemonMetrics(), token: resolveApiToken(settings), feed: new DashboardFeed(null), now: () => nowMs });
+    const reporter = createStatusReporter(settings, logger);
+    const token = resolveApiToken(settings);
+    daemon = await startDaemon({ settings: { ...settings, intervalMs: 3_600_000 }, logger, base: ctx, status: reporter, router: undefined, probeRun: probeRunner(), token, feed: new DashboardFeed(null), now: () => nowMs });
+    const auth = { authorization: `Bearer ${token.value}` };
+    const url = `http://${daemon.address.replace(/^http:\/\//, '')}`;
+    type Status = { ready: boolean; syncWindow: string; lanes: { stack: string; outcome: string; reason: string }[]; stacks: { conditions: { type: string; reason: string }[] }[] };
+    const status = async (): Promise<Status> => (await (await fetch(`${url}/api/status`, { headers: auth })).json()) as Status;
 
-    const held = await api.pass();
-    expect(held.held).toBe('SyncWindowClosed');
-    expect(held.applied).toBe(0);
+    const held = await eventually(async () => { const s = await status(); return s.ready && s.lanes[0] !== undefined ? s : undefined; }, 30_000, async () => JSON.stringify(await status()));
+    expect(held.lanes[0]).toMatchObject({ stack, outcome: 'held', reason: 'SyncWindowClosed' });
     expect(await revisionRunning()).toBeUndefined();
-    const status = (await (await apiGet(api.address, '/api/status', dataDir)).json()) as { syncWindow: string; stacks: { conditions: { type: string; reason: string }[] }[] };
-    expect(status.syncWindow).toBe('closed');
-    expect(status.stacks[0]?.conditions.map((c) => `${c.type}/${c.reason}`)).toEqual(['Ready/SyncWindowClosed', 'Reconciling/SyncWindowClosed']);
+    expect(held.syncWindow).toBe('closed');
+    expect(held.stacks[0]?.conditions.map((c) => `${c.type}/${c.reason}`)).toEqual(['Ready/SyncWindowClosed', 'Reconciling/SyncWindowClosed']);
 
-    // 18:00 on the same day: the last deny hour (17:00 + 1h) has passed.
+    // 18:00 on the same day: the last deny hour (17:00 + 1h) has passed; the next trigger sees the window open and wakes every lane.
     nowMs = Date.UTC(2026, 10, 25, 18, 0);
-    const applied = await api.pass();
-    expect(applied.held).toBeUndefined();
-    expect(await revisionRunning()).toBe(first);
-    const after = (await (await apiGet(api.address, '/api/status', dataDir)).json()) as { syncWindow: string; stacks: { conditions: { type: string }[] }[] };
+    await fetch(`${url}/api/sync`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{}' });
+    await eventually(async () => ((await revisionRunning()) === first ? true : undefined), 30_000, async () => JSON.stringify(await status()));
+    const after = await eventually(async () => { const s = await status(); return s.stacks[0]?.conditions.map((c) => c.type).join() === 'Ready' ? s : undefined; }, 30_000, async () => JSON.stringify(await status()));
     expect(after.syncWindow).toBe('open');
-    expect(after.stacks[0]?.conditions.map((c) => c.type)).toEqual(['Ready']);
   });
 });

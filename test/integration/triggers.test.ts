@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiGet } from '../helpers/cli.js';
 import { TEST_IMAGE, cleanupInstance, uniqueInstance } from '../helpers/docker.js';
 import { startTestGitServer, type TestGitServer } from '../helpers/git.js';
+import { eventually } from '../helpers/load.js';
 
 const exec = promisify(execFile);
 const BIN = fileURLToPath(new URL('../../bin/capstan.mjs', import.meta.url));
@@ -33,16 +34,6 @@ services:
 async function revisionRunning(instance: string): Promise<string | undefined> {
   const { stdout } = await exec('docker', ['ps', '--filter', `label=io.capstan.instance=${instance}`, '--format', '{{.Label "io.capstan.revision"}}']);
   return stdout.trim() || undefined;
-}
-
-async function eventually<T>(check: () => Promise<T | undefined>, ms: number, logs: () => string): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms; daemon logs:\n${logs()}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 /** Starts the daemon on a free port; resolves with its API base URL once it has logged it. */

@@ -1,11 +1,12 @@
 // `capstan validate` needs no Docker: it reads a directory (or the repository
 // at a ref) and reports every problem with file:line:col, exit 1; 0 when valid.
 
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { capstan } from '../helpers/cli.js';
+import { runGit } from '../helpers/git.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'capstan-validate-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -48,5 +49,47 @@ describe('capstan validate', () => {
     const typo = await capstan(['validate', join(repo, 'stacks')]);
     expect(typo.code).toBe(1);
     expect(typo.stderr).toContain('../capstan.yaml:1:36 policy.stacks.vpn.allow[0]: unknown policy rule "host_net"');
+  });
+
+  it("with --policy, counts only what the operator's file delegates of capstan.yaml, and refuses a broken policy file", async () => {
+    const repo = join(dir, 'operator-repo');
+    mkdirSync(join(repo, '.git'), { recursive: true });
+    mkdirSync(join(repo, 'stacks'), { recursive: true });
+    writeFileSync(join(repo, 'stacks/vpn.yaml'), 'services:\n  wg:\n    image: x\n    cap_add: [NET_ADMIN]\n    network_mode: host\n');
+    writeFileSync(join(repo, 'capstan.yaml'), 'policy: { stacks: { vpn: { allow: ["cap:NET_ADMIN", host_network] } } }\n');
+    const policy = join(dir, 'operator-policy.yaml');
+    writeFileSync(policy, 'delegate:\n  vpn: ["cap:NET_ADMIN"]\n');
+    const refused = await capstan(['validate', '--policy', policy, join(repo, 'stacks')]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`../capstan.yaml:1:53 policy.stacks.vpn.allow[1]: stack vpn cannot grant itself host_network: the operator's policy ${policy} does not delegate it`);
+    expect(refused.stderr).toContain(`vpn.yaml:5:5 services.wg.network_mode: breaks policy rule host_network: \`network_mode: host\` shares the host's network stack (to allow it, add to the operator's policy ${policy}: stacks: { vpn: { allow: [host_network] } })`);
+
+    writeFileSync(policy, 'stacks:\n  vpn: { allow: [host_network] }\ndelegate:\n  vpn: ["cap:NET_ADMIN"]\n');
+    writeFileSync(join(repo, 'capstan.yaml'), 'policy: { stacks: { vpn: { allow: ["cap:NET_ADMIN"] } } }\n');
+    expect(await capstan(['validate', join(repo, 'stacks')], { CAPSTAN_POLICY: policy })).toMatchObject({ code: 0 });
+
+    writeFileSync(policy, 'stacks:\n  vpn: { allow: [host_netwrk] }\n');
+    const broken = await capstan(['validate', '--policy', policy, join(repo, 'stacks')]);
+    expect(broken.code).toBe(1);
+    expect(broken.stderr).toContain(`--policy ${policy} is invalid:\n  ${policy}:2:18 stacks.vpn.allow[0]: unknown policy rule "host_netwrk"`);
+  });
+
+  it('refuses a relative bind through a symbolic link of the directory', async () => {
+    const stacks = join(dir, 'link-repo', 'stacks');
+    mkdirSync(stacks, { recursive: true });
+    symlinkSync('/etc', join(stacks, 'conf'));
+    writeFileSync(join(stacks, 'web.yaml'), 'services:\n  web:\n    image: x\n    volumes: ["./conf/passwd:/p:ro"]\n');
+    const result = await capstan(['validate', stacks]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('web.yaml:4:15 services.web.volumes[0]: bind source "./conf/passwd" crosses the symbolic link conf of the repository');
+
+    // The same, committed: the Git tree lists the link, and validate --repo refuses the bind.
+    const repo = join(dir, 'link-repo');
+    await runGit(repo, 'init', '--quiet', '--initial-branch=main');
+    await runGit(repo, 'add', '--all');
+    await runGit(repo, 'commit', '--quiet', '-m', 'a link to /etc');
+    const atCommit = await capstan(['validate', '--repo', repo, '--data-dir', join(dir, 'link-data')]);
+    expect(atCommit.code).toBe(1);
+    expect(atCommit.stderr).toContain('stacks/web.yaml:4:15 services.web.volumes[0]: bind source "./conf/passwd" crosses the symbolic link stacks/conf of the repository');
   });
 });

@@ -13,7 +13,7 @@ describe('container settings', () => {
         'hostname: web1',
         'cap_add: [net_bind_service, CAP_CHOWN, CHOWN]',
         'cap_drop: [ALL]',
-        'sysctls: ["net.core.somaxconn=1024"]',
+        'sysctls: ["net.ipv4.tcp_keepalive_time=600"]',
         'ulimits:',
         '  nproc: 65535',
         '  nofile: { soft: 20000, hard: 40000 }',
@@ -37,7 +37,7 @@ describe('container settings', () => {
       hostname: 'web1',
       capAdd: ['CHOWN', 'NET_BIND_SERVICE'],
       capDrop: ['ALL'],
-      sysctls: { 'net.core.somaxconn': '1024' },
+      sysctls: { 'net.ipv4.tcp_keepalive_time': '600' },
       ulimits: { nproc: { soft: 65535, hard: 65535 }, nofile: { soft: 20000, hard: 40000 } },
       tmpfs: { '/run': '', '/tmp': 'size=64m,mode=1777' },
       readOnly: true,
@@ -56,8 +56,8 @@ describe('container settings', () => {
   });
 
   it('reads map forms of sysctls and extra_hosts, and a single tmpfs string', () => {
-    const s = service(svc('sysctls: { net.ipv4.ip_forward: 1 }', 'extra_hosts: { gw: 192.168.1.1, multi: [10.0.0.1, 10.0.0.2] }', 'tmpfs: /cache', 'dns: [8.8.8.8, 9.9.9.9]'));
-    expect(s.sysctls).toEqual({ 'net.ipv4.ip_forward': '1' });
+    const s = service(svc('sysctls: { net.ipv4.tcp_syncookies: 1 }', 'extra_hosts: { gw: 192.168.1.1, multi: [10.0.0.1, 10.0.0.2] }', 'tmpfs: /cache', 'dns: [8.8.8.8, 9.9.9.9]'));
+    expect(s.sysctls).toEqual({ 'net.ipv4.tcp_syncookies': '1' });
     expect(s.extraHosts).toEqual(['gw:192.168.1.1', 'multi:10.0.0.1', 'multi:10.0.0.2']);
     expect(s.tmpfs).toEqual({ '/cache': '' });
     expect(s.dns).toEqual(['8.8.8.8', '9.9.9.9']);

@@ -29,9 +29,9 @@ describe('keys', () => {
           '    gpus: all',
           '    links: [db]',
           '    networks:',
-          '      front: { ipv4_address: 10.0.0.2 }',
+          '      front: { link_local_ips: [169.254.8.8] }',
           'networks:',
-          '  front: { enable_ipv6: true }',
+          '  front: { driver_opts: { a: b } }',
           'models:',
           '  m: { model: ai/smollm2 }',
         ].join('\n'),
@@ -40,8 +40,8 @@ describe('keys', () => {
       'stacks/web.yaml:4:5 services.api.develop: `develop` is not supported yet (it is planned; remove it for now)',
       'stacks/web.yaml:5:5 services.api.gpus: `gpus` is not supported yet (it is planned; remove it for now)',
       'stacks/web.yaml:6:5 services.api.links: `links` is not supported yet (services reach each other by name on the stack network; remove it)',
-      'stacks/web.yaml:8:16 services.api.networks.front.ipv4_address: `ipv4_address` is not supported yet (it is planned; remove it for now)',
-      'stacks/web.yaml:10:12 networks.front.enable_ipv6: `enable_ipv6` is not supported yet (it is planned; remove it for now)',
+      'stacks/web.yaml:8:16 services.api.networks.front.link_local_ips: `link_local_ips` is not supported yet (it is planned; remove it for now)',
+      'stacks/web.yaml:10:12 networks.front.driver_opts: `driver_opts` is not supported yet (it is planned; remove it for now)',
       'stacks/web.yaml:11:1 models: `models` is not supported yet (it is planned; remove it for now)',
     ]);
   });
@@ -95,7 +95,7 @@ describe('values', () => {
       'stacks/web.yaml:7:26 services.api.healthcheck.test: a test list must start with "CMD", "CMD-SHELL" or "NONE", got "curl"',
       'stacks/web.yaml:8:25 services.api.deploy.replicas: expected a whole number ≥ 0, got -1',
       'stacks/web.yaml:9:18 services.api.environment: expected a list of "KEY=value" or a mapping, got number 5',
-      'stacks/web.yaml:10:28 services.api.x-capstan.strategy: strategy must be rolling, blue-green or canary',
+      'stacks/web.yaml:10:28 services.api.x-capstan.strategy: strategy must be rolling (blue-green and canary are planned), got "yolo"',
     ]);
   });
   it('rejects an invalid service name', () => {
@@ -145,7 +145,7 @@ describe('whole-stack rules', () => {
   });
   it('keeps relative binds and env files inside the repository', () => {
     expect(one('services:\n  api:\n    image: x\n    volumes: ["../../etc:/e"]\n    env_file: [../../secret.env, missing.env]\n')).toEqual([
-      'stacks/web.yaml:4:15 services.api.volumes[0]: bind source "../../etc" points outside the repository (keep relative bind sources inside the repository, or use an absolute host path)',
+      'stacks/web.yaml:4:15 services.api.volumes[0]: bind source "../../etc" points outside the repository (keep relative bind sources inside the repository, or use an absolute host path (allowed by policy))',
       'stacks/web.yaml:5:16 services.api.env_file[0]: env_file "../../secret.env" points outside the repository (keep env files inside the repository)',
       'stacks/web.yaml:5:34 services.api.env_file[1]: env_file "missing.env" not found (looked for stacks/missing.env) (add the file to the repository, or mark it `required: false`)',
     ]);
@@ -184,5 +184,23 @@ describe('x-capstan.probe', () => {
     expect(one(svcWith('{ http: { port: 80 }, tcp: { port: 80 } }'))).toHaveLength(1);
     expect(one(svcWith('{ http: { port: 80, pth: / } }'))[0]).toMatch(/services\.api\.x-capstan\.probe\.http\.pth: unknown key \(did you mean "path"\?\)/);
     expect(one(svcWith('{ tcp: { port: 80 }, failure_threshold: 0 }'))[0]).toMatch(/probe\.failure_threshold: expected a whole number ≥ 1, got 0/);
+  });
+});
+
+describe('x-capstan at the boundary', () => {
+  const svcWith = (lines: string): string => `services:\n  api:\n    image: x\n    x-capstan:\n${lines}`;
+  it('names every wrong key and value with file:line, a did-you-mean for typos', () => {
+    expect(one(svcWith('      route: { path: no-slash, port: web }\n'))).toEqual([
+      'stacks/web.yaml:5:22 services.api.x-capstan.route.path: a path starts with "/"',
+      'stacks/web.yaml:5:38 services.api.x-capstan.route.port: invalid port "web"; expected 1-65535',
+    ]);
+    expect(one(svcWith('      rout: { path: / }\n'))).toEqual(['stacks/web.yaml:5:7 services.api.x-capstan.rout: unknown key (did you mean "route"?)']);
+    expect(one(svcWith('      route: [{ hots: a.test }]\n'))[0]).toMatch(/x-capstan\.route\[0\]\.hots: unknown key \(did you mean "host"\?\)/);
+    expect(one(svcWith('      progress_deadline: soon\n'))[0]).toMatch(/x-capstan\.progress_deadline: invalid duration "soon"/);
+  });
+  it('refuses strategies and settings that are not built yet, clearly, instead of rolling silently', () => {
+    expect(one(svcWith('      strategy: canary\n'))).toEqual(['stacks/web.yaml:5:17 services.api.x-capstan.strategy: strategy canary is not built yet: it comes with the next release (blue-green, canary and autoscale). Use strategy: rolling for now']);
+    expect(one(svcWith('      blue_green: { scale_down_delay: 30s }\n'))).toEqual(['stacks/web.yaml:5:7 services.api.x-capstan.blue_green: `blue_green` is not supported yet (comes with the next release (blue-green, canary and autoscale); use strategy: rolling for now)']);
+    expect(one(svcWith('      autoscale: { min: 2, max: 4 }\n'))[0]).toMatch(/x-capstan\.autoscale: `autoscale` is not supported yet/);
   });
 });

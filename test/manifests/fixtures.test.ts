@@ -12,6 +12,8 @@ const DIR = join(import.meta.dirname, '../fixtures/compose');
 /** Exceptions some fixtures come with, as their repository's capstan.yaml would grant them. */
 const POLICIES: Readonly<Record<string, string>> = {
   'traefik-allowed': 'policy:\n  stacks:\n    traefik-allowed: { allow: [docker_socket] }\n',
+  // A host directory is refused unless the stack is allowed it (by whole path segments).
+  'syncthing.yaml': 'policy:\n  stacks:\n    syncthing: { allow: ["host_path:/srv/syncthing"] }\n',
 };
 
 function loadFixture(entry: string): string[] {
@@ -36,6 +38,7 @@ const EXPECTED: Readonly<Record<string, 'accepted' | readonly string[]>> = {
   'elastic-kibana.yaml': 'accepted',
   'gitea.yaml': 'accepted',
   'home-assistant.yaml': [
+    'stacks/home-assistant.yaml:8:9 services.homeassistant.volumes[2]: breaks policy rule host_path:/run/dbus: bind-mounting the host path /run/dbus gives the container the host\'s files (only /etc/localtime and /etc/timezone are allowed read-only without an exception) (to allow it, add to capstan.yaml: policy: { stacks: { home-assistant: { allow: ["host_path:/run/dbus"] } } })',
     'stacks/home-assistant.yaml:10:5 services.homeassistant.privileged: breaks policy rule privileged: `privileged: true` gives the container every capability and all host devices (to allow it, add to capstan.yaml: policy: { stacks: { home-assistant: { allow: [privileged] } } })',
     'stacks/home-assistant.yaml:11:5 services.homeassistant.network_mode: breaks policy rule host_network: `network_mode: host` shares the host\'s network stack (to allow it, add to capstan.yaml: policy: { stacks: { home-assistant: { allow: [host_network] } } })',
   ],
@@ -45,12 +48,14 @@ const EXPECTED: Readonly<Record<string, 'accepted' | readonly string[]>> = {
   ],
   'immich': 'accepted',
   'jellyfin.yaml': [
+    'stacks/jellyfin.yaml:9:9 services.jellyfin.volumes[2]: breaks policy rule host_path:/srv/media: bind-mounting the host path /srv/media gives the container the host\'s files (only /etc/localtime and /etc/timezone are allowed read-only without an exception) (to allow it, add to capstan.yaml: policy: { stacks: { jellyfin: { allow: ["host_path:/srv/media"] } } })',
     'stacks/jellyfin.yaml:11:9 services.jellyfin.devices[0]: breaks policy rule device:/dev/dri: host device /dev/dri is passed into the container (to allow it, add to capstan.yaml: policy: { stacks: { jellyfin: { allow: ["device:/dev/dri"] } } })',
   ],
   'keycloak.yaml': 'accepted',
   'legacy-version.yaml': 'accepted',
   'loki-promtail.yaml': [
-    'stacks/loki-promtail.yaml:11:9 services.promtail.volumes[1]: breaks policy rule host_path:/var/lib/docker/containers: bind-mounting /var/lib/docker/containers exposes the host\'s system files (to allow it, add to capstan.yaml: policy: { stacks: { loki-promtail: { allow: ["host_path:/var/lib/docker/containers"] } } })',
+    'stacks/loki-promtail.yaml:10:9 services.promtail.volumes[0]: breaks policy rule host_path:/var/log: bind-mounting the host path /var/log gives the container the host\'s files (only /etc/localtime and /etc/timezone are allowed read-only without an exception) (to allow it, add to capstan.yaml: policy: { stacks: { loki-promtail: { allow: ["host_path:/var/log"] } } })',
+    'stacks/loki-promtail.yaml:11:9 services.promtail.volumes[1]: breaks policy rule host_path:/var/lib/docker/containers: bind-mounting the host path /var/lib/docker/containers gives the container the host\'s files (only /etc/localtime and /etc/timezone are allowed read-only without an exception) (to allow it, add to capstan.yaml: policy: { stacks: { loki-promtail: { allow: ["host_path:/var/lib/docker/containers"] } } })',
   ],
   'mastodon.yaml': 'accepted',
   'minio.yaml': 'accepted',
@@ -61,15 +66,16 @@ const EXPECTED: Readonly<Record<string, 'accepted' | readonly string[]>> = {
   'node-exporter.yaml': [
     'stacks/node-exporter.yaml:5:5 services.node-exporter.network_mode: breaks policy rule host_network: `network_mode: host` shares the host\'s network stack (to allow it, add to capstan.yaml: policy: { stacks: { node-exporter: { allow: [host_network] } } })',
     'stacks/node-exporter.yaml:6:5 services.node-exporter.pid: breaks policy rule host_pid: `pid: host` lets the container see and signal the host\'s processes (to allow it, add to capstan.yaml: policy: { stacks: { node-exporter: { allow: [host_pid] } } })',
-    'stacks/node-exporter.yaml:9:9 services.node-exporter.volumes[0]: breaks policy rule host_path:/proc: bind-mounting /proc exposes the host\'s system files (to allow it, add to capstan.yaml: policy: { stacks: { node-exporter: { allow: ["host_path:/proc"] } } })',
-    'stacks/node-exporter.yaml:10:9 services.node-exporter.volumes[1]: breaks policy rule host_path:/sys: bind-mounting /sys exposes the host\'s system files (to allow it, add to capstan.yaml: policy: { stacks: { node-exporter: { allow: ["host_path:/sys"] } } })',
-    'stacks/node-exporter.yaml:11:9 services.node-exporter.volumes[2]: breaks policy rule host_path:/: bind-mounting / exposes the host\'s system files (to allow it, add to capstan.yaml: policy: { stacks: { node-exporter: { allow: ["host_path:/"] } } })',
+    'stacks/node-exporter.yaml:9:9 services.node-exporter.volumes[0]: breaks policy rule host_path:/proc: bind-mounting the host path /proc gives the container the host\'s files (only /etc/localtime and /etc/timezone are allowed read-only without an exception) (to allow it, add to capstan.yaml: policy: { stacks: { node-exporter: { allow: ["host_path:/proc"] } } })',
+    'stacks/node-exporter.yaml:10:9 services.node-exporter.volumes[1]: breaks policy rule host_path:/sys: bind-mounting the host path /sys gives the container the host\'s files (only /etc/localtime and /etc/timezone are allowed read-only without an exception) (to allow it, add to capstan.yaml: policy: { stacks: { node-exporter: { allow: ["host_path:/sys"] } } })',
+    'stacks/node-exporter.yaml:11:9 services.node-exporter.volumes[2]: breaks policy rule host_path:/: bind-mounting the host path / gives the container the host\'s files (only /etc/localtime and /etc/timezone are allowed read-only without an exception) (to allow it, add to capstan.yaml: policy: { stacks: { node-exporter: { allow: ["host_path:/"] } } })',
   ],
   'pihole.yaml': [
     'stacks/pihole.yaml:16:9 services.pihole.cap_add[0]: breaks policy rule cap:NET_ADMIN: capability NET_ADMIN is beyond Docker\'s default set (to allow it, add to capstan.yaml: policy: { stacks: { pihole: { allow: ["cap:NET_ADMIN"] } } })',
   ],
   'plex.yaml': [
     'stacks/plex.yaml:4:5 services.plex.network_mode: breaks policy rule host_network: `network_mode: host` shares the host\'s network stack (to allow it, add to capstan.yaml: policy: { stacks: { plex: { allow: [host_network] } } })',
+    'stacks/plex.yaml:8:9 services.plex.volumes[1]: breaks policy rule host_path:/srv/tv: bind-mounting the host path /srv/tv gives the container the host\'s files (only /etc/localtime and /etc/timezone are allowed read-only without an exception) (to allow it, add to capstan.yaml: policy: { stacks: { plex: { allow: ["host_path:/srv/tv"] } } })',
   ],
   'portainer.yaml': [
     'stacks/portainer.yaml:7:9 services.portainer.volumes[0]: breaks policy rule docker_socket: bind-mounting /var/run/docker.sock gives the container control of the engine (root on the host) (to allow it, add to capstan.yaml: policy: { stacks: { portainer: { allow: [docker_socket] } } })',
@@ -104,6 +110,8 @@ const EXPECTED: Readonly<Record<string, 'accepted' | readonly string[]>> = {
   'wireguard.yaml': [
     'stacks/wireguard.yaml:4:15 services.wireguard.cap_add[0]: breaks policy rule cap:NET_ADMIN: capability NET_ADMIN is beyond Docker\'s default set (to allow it, add to capstan.yaml: policy: { stacks: { wireguard: { allow: ["cap:NET_ADMIN"] } } })',
     'stacks/wireguard.yaml:4:26 services.wireguard.cap_add[1]: breaks policy rule cap:SYS_MODULE: capability SYS_MODULE is beyond Docker\'s default set (to allow it, add to capstan.yaml: policy: { stacks: { wireguard: { allow: ["cap:SYS_MODULE"] } } })',
+    'stacks/wireguard.yaml:8:9 services.wireguard.volumes[1]: breaks policy rule host_path:/lib/modules: bind-mounting the host path /lib/modules gives the container the host\'s files (only /etc/localtime and /etc/timezone are allowed read-only without an exception) (to allow it, add to capstan.yaml: policy: { stacks: { wireguard: { allow: ["host_path:/lib/modules"] } } })',
+    'stacks/wireguard.yaml:11:7 services.wireguard.sysctls.net.ipv4.conf.all.src_valid_mark: breaks policy rule sysctl:net.ipv4.conf.all.src_valid_mark: sysctl net.ipv4.conf.all.src_valid_mark is not in the namespaced safe set (Kubernetes\' baseline) (to allow it, add to capstan.yaml: policy: { stacks: { wireguard: { allow: ["sysctl:net.ipv4.conf.all.src_valid_mark"] } } })',
   ],
   'wordpress-mariadb.yaml': 'accepted',
 };

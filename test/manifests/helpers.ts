@@ -5,8 +5,9 @@ import { loadStacks } from '../../src/manifests/load.js';
 import type { LoadResult } from '../../src/manifests/load.js';
 import type { ServiceSpec } from '../../src/manifests/model.js';
 
-export function load(files: Record<string, string>, env: Record<string, string> = {}, root = 'stacks'): LoadResult {
-  return loadStacks(new Map(Object.entries(files)), { root, env });
+/** `capstanYaml`: the repository's capstan.yaml, for stacks that need a policy exception. */
+export function load(files: Record<string, string>, env: Record<string, string> = {}, root = 'stacks', capstanYaml?: string): LoadResult {
+  return loadStacks(new Map(Object.entries(files)), { root, env, policyFile: capstanYaml === undefined ? undefined : { path: 'capstan.yaml', text: capstanYaml } });
 }
 
 export function errorsOf(r: LoadResult): string[] {

@@ -24,7 +24,7 @@ describe('a minimal service', () => {
       replicas: 1,
       resources: { nanoCpus: undefined, memoryBytes: undefined, pids: undefined },
       deployLabels: {},
-      capstan: { strategy: 'rolling', progressDeadlineMs: 60_000, raw: {} },
+      capstan: { strategy: 'rolling', progressDeadlineMs: 60_000, routes: [] },
       containerName: undefined,
       hostname: undefined,
       capAdd: [],
@@ -117,16 +117,25 @@ describe('ports and expose', () => {
 });
 
 describe('volumes', () => {
-  it('reads short syntax and resolves relative binds against the stack file', () => {
+  it('reads short syntax and resolves relative binds against the stack file: tracked sources read-only with their Git id, others persistent', () => {
     const r = load({
-      'stacks/shop/compose.yaml': ['services:', '  svc:', '    image: x', '    volumes: ["data:/var/lib/data", "./html:/www:ro", "../shared/conf:/etc/app", "/srv/abs/../x:/x"]', 'volumes:', '  data:'].join('\n'),
+      'stacks/shop/compose.yaml': ['services:', '  svc:', '    image: x', '    volumes: ["data:/var/lib/data", "./html:/www:ro", "../shared/conf:/etc/app", "./nginx.conf:/etc/nginx.conf", "./db/.gitkeep:/k", "/etc/./localtime:/etc/localtime:ro"]', 'volumes:', '  data:'].join('\n'),
+      'stacks/shop/html/index.html': '<h1>hi</h1>\n',
+      'stacks/shop/nginx.conf': 'events {}\n',
+      'stacks/shop/db/.gitkeep': '',
     });
     expect(r.errors).toEqual([]);
+    expect(r.warnings.map((w) => w.message)).toEqual([
+      'bind source "./nginx.conf" holds files Git tracks: it is mounted read-only from the deployed revision (a writable data directory holds no tracked files but .gitkeep or .gitignore)',
+      'bind source "./db/.gitkeep" holds files Git tracks: it is mounted read-only from the deployed revision (a writable data directory holds no tracked files but .gitkeep or .gitignore)',
+    ]);
     expect(r.stacks[0]?.services['svc']?.volumes).toEqual([
       { type: 'volume', source: 'data', target: '/var/lib/data', readOnly: false, relative: false },
-      { type: 'bind', source: 'stacks/shop/html', target: '/www', readOnly: true, relative: true },
-      { type: 'bind', source: 'stacks/shared/conf', target: '/etc/app', readOnly: false, relative: true },
-      { type: 'bind', source: '/srv/x', target: '/x', readOnly: false, relative: false },
+      { type: 'bind', source: 'stacks/shop/html', target: '/www', readOnly: true, relative: true, content: expect.stringMatching(/^[0-9a-f]{40}$/) as string },
+      { type: 'bind', source: 'stacks/shared/conf', target: '/etc/app', readOnly: false, relative: true, persistent: true },
+      { type: 'bind', source: 'stacks/shop/nginx.conf', target: '/etc/nginx.conf', readOnly: true, relative: true, content: 'd0ee8bf98f5ecd2eeb285481bdd3275121f9d963' },
+      { type: 'bind', source: 'stacks/shop/db/.gitkeep', target: '/k', readOnly: true, relative: true, content: 'e69de29bb2d1d6434b8b29ae775ad8c2e48c5391' },
+      { type: 'bind', source: '/etc/localtime', target: '/etc/localtime', readOnly: true, relative: false },
     ]);
   });
   it('reads long syntax', () => {
@@ -138,12 +147,12 @@ describe('volumes', () => {
     );
     expect(s.volumes).toEqual([
       { type: 'volume', source: 'data', target: '/d', readOnly: true, relative: false },
-      { type: 'bind', source: 'stacks/site', target: '/www', readOnly: false, relative: true },
+      { type: 'bind', source: 'stacks/site', target: '/www', readOnly: false, relative: true, persistent: true },
       { type: 'tmpfs', source: '', target: '/tmp', readOnly: false, relative: false },
     ]);
   });
   it('gives the stack its volumes with engine names', () => {
-    const r = load({ 'stacks/web.yaml': `${svc('volumes: [a:/a, b:/b, c:/c]')}volumes:\n  a:\n  b: { name: shared-b, driver: local }\n  c: { external: true }\n` });
+    const r = load({ 'stacks/web.yaml': `${svc('volumes: [a:/a, b:/b, c:/c]')}volumes:\n  a:\n  b: { name: shared-b, driver: local }\n  c: { external: true }\n` }, {}, 'stacks', 'policy: { stacks: { web: { allow: ["external_volume:c"] } } }\n');
     expect(r.stacks[0]?.volumes).toEqual({
       a: { name: 'a', engineName: 'web_a', external: false, driver: undefined, labels: {} },
       b: { name: 'b', engineName: 'shared-b', external: false, driver: 'local', labels: {} },
@@ -219,9 +228,11 @@ describe('depends_on, deploy and x-capstan', () => {
     );
     expect([s.replicas, s.resources, s.deployLabels]).toEqual([3, { nanoCpus: 500_000_000, memoryBytes: 536_870_912, pids: 100 }, { tier: 'web' }]);
   });
-  it('reads x-capstan strategy and progress_deadline and keeps the rest raw', () => {
-    const s = service(svc('x-capstan:', '  strategy: blue-green', '  progress_deadline: 2m', '  route: { host: api.example.test, port: 8080 }'));
-    expect(s.capstan).toEqual({ strategy: 'blue-green', progressDeadlineMs: 120_000, probe: undefined, raw: { route: { host: 'api.example.test', port: 8080 } } });
+  it('reads x-capstan strategy, progress_deadline and routes, with their defaults', () => {
+    const s = service(svc('x-capstan:', '  strategy: rolling', '  progress_deadline: 2m', '  route: { host: api.example.test, port: 8080 }'));
+    expect(s.capstan).toEqual({ strategy: 'rolling', progressDeadlineMs: 120_000, probe: undefined, routes: [{ host: 'api.example.test', pathPrefix: '/', port: 8080, sticky: false, tls: undefined, redirectHttp: false }] });
+    const listed = service(svc('expose: [9000]', 'x-capstan:', '  route: [{ path: /api, sticky: true }, { host: b.test }]'));
+    expect(listed.capstan.routes).toEqual([{ host: undefined, pathPrefix: '/api', port: 9000, sticky: true, tls: undefined, redirectHttp: false }, { host: 'b.test', pathPrefix: '/', port: 9000, sticky: false, tls: undefined, redirectHttp: false }]);
   });
   it('reads x-capstan.probe with defaults', () => {
     const s = service(svc('x-capstan:', '  probe: { http: { path: /healthz, port: "8080", host: api.test }, interval: 1s, failure_threshold: 2 }'));

@@ -17,7 +17,7 @@ import { REV_A, REV_B, desiredService, desiredStack, desiredState, observedNetwo
 
 // Planning is pure: the engine is never called.
 const port = swarmPort({} as SwarmEngine);
-const plan = (desired: ReturnType<typeof desiredState>, observed: ObservedState, held: Parameters<typeof port.plan>[2] = []) => port.plan(desired, observed, held);
+const plan = (desired: ReturnType<typeof desiredState>, observed: ObservedState, held: Parameters<typeof port.plan>[2]['held'] = [], force = false) => port.plan(desired, observed, { held, force });
 
 const NODES = ['n1', 'n2', 'n3'].map((id) => ({ id, hostname: `node-${id}`, role: 'worker' as const, state: 'ready', availability: 'active', addr: '10.0.0.1' }));
 
@@ -42,6 +42,8 @@ function running(service: DesiredService, opts: { replicas?: number; fromSpec?: 
     replicas: made.spec.mode === 'global' ? 0 : replicas,
     labels: { [LABEL.instance]: 'test', [LABEL.spec]: encodeSpecLabel(made.spec) },
     update: undefined,
+    changedAt: 0,
+    previous: undefined,
     tasks: Array.from({ length: made.spec.mode === 'global' ? 3 : replicas }, (_, i) => ({ id: `t${i}`, slot: i + 1, nodeId: `n${(i % 3) + 1}`, desiredState: 'running', state: 'running', specHash: made.specHash, error: '', at: 0 })),
   };
 }
@@ -119,6 +121,26 @@ Summary: 2 to remove, 1 network/volume changes.
     expect(renderText(p)).toContain('Held: web/api: the rolling update to bbbbbbb failed (task: non-zero exit (1)); rolled back');
     // A new commit tries again.
     expect(renderText(plan(desiredState(REV_A, [desiredStack('web', [broken, agent])]), state, [held]))).toContain('update service web_api: command changed');
+  });
+
+  it('follows an update Swarm rolls, and reports one it rolled back once, then holds it', () => {
+    const broken = desiredService('web', 'api', { ...api.spec, command: ['false'] });
+    const desired = desiredState(REV_B, [desiredStack('web', [broken, agent])]);
+    const rolling = { ...running(broken), update: { state: 'updating' as const, message: 'update in progress' }, previous: { specHash: api.specHash, revision: REV_A } };
+    const p = plan(desired, observed([running(agent), rolling], [observedNetwork('web')], [file(token('a'))]));
+    expect(p.operations).toEqual([]);
+    expect(p.engineRollouts?.map((r) => [r.service, r.state])).toEqual([['api', 'rolling']]);
+    // Swarm put the previous spec back: the failed one is PreviousSpec now.
+    const back = { ...running(broken, { fromSpec: api }), update: { state: 'rollback_completed' as const, message: 'rollback completed' }, previous: { specHash: broken.specHash, revision: REV_B } };
+    back.tasks = [...back.tasks, { id: 'tx', slot: 1, nodeId: 'n1', desiredState: 'shutdown', state: 'failed', specHash: broken.specHash, error: 'task: non-zero exit (1)', at: 5 }];
+    const state = observed([running(agent), back], [observedNetwork('web')], [file(token('a'))]);
+    const failed = plan(desired, state);
+    expect(failed.operations).toEqual([]);
+    expect(failed.engineRollouts).toEqual([expect.objectContaining({ service: 'api', state: 'rolled-back', specHash: broken.specHash, restored: { spec: api.spec, specHash: api.specHash }, reason: 'new tasks failed: task: non-zero exit (1) (Swarm: rollback completed)' })]);
+    // Once held, the planner heals to the restored spec and reports nothing new; --force tries again.
+    const held = { stack: 'web', service: 'api', revision: REV_B, specHash: broken.specHash, end: 'rolled-back' as const, reason: 'x', restored: { spec: api.spec, specHash: api.specHash }, at: 0 };
+    expect(plan(desired, state, [held]).engineRollouts).toBeUndefined();
+    expect(renderText(plan(desired, state, [], true))).toContain('update service web_api: command changed');
   });
 
   it('refuses what Swarm cannot run, every problem at once, before planning anything', () => {

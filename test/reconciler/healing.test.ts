@@ -1,26 +1,23 @@
-// The Healer between passes, with hand-built snapshots and plans and an
+// The Healer between lane passes, with hand-built snapshots and plans and an
 // injected clock (the real daemon is in test/integration/healing.test.ts):
 // heals are timed from the engine's death event to the replacement seen
-// ready and counted by reason even when another operation of the pass
-// failed; a container the plan itself replaces is a deploy, not a heal; and
-// crash loops are told to status with their exit code and log lines.
+// ready and counted by each operation's reason (never its words), only for
+// operations that were done; a container removed on purpose is a deploy, not
+// a heal; each stack's knowledge is its own; crash loops are told to status
+// with their exit code and log lines; and the lane is told when to look again.
 
 import { Registry } from 'prom-client';
-import { afterEach, describe, expect, it } from 'vitest';
-import { ApplyError } from '../../src/errors.js';
+import { describe, expect, it } from 'vitest';
 import { HealMetrics } from '../../src/health/metrics.js';
+import { isReady } from '../../src/health/readiness.js';
 import { silentLogger } from '../../src/logging/logger.js';
 import type { ObservedContainer } from '../../src/observed/model.js';
-import type { Operation } from '../../src/plan/operations.js';
-import { describeOperation } from '../../src/plan/render.js';
+import type { Operation, Plan } from '../../src/plan/operations.js';
 import { Healer } from '../../src/reconciler/healing.js';
-import type { PassResult } from '../../src/reconciler/pass.js';
-import { isReadyReplica } from '../../src/status/service-health.js';
-import { REV_A, desiredService, desiredStack, desiredState, observedReplica } from '../helpers/specs.js';
+import { REV_A, desiredService, observedReplica } from '../helpers/specs.js';
 
 const web = desiredService('web', 'api', { replicas: 2 });
 const T0 = Date.parse('2026-11-25T10:00:00Z');
-const healers: Healer[] = [];
 
 function setup() {
   const registry = new Registry();
@@ -29,96 +26,112 @@ function setup() {
   const healer = new Healer({
     logger: silentLogger(),
     now: () => clock,
-    trigger: () => undefined,
     logTail: async (id) => (logReads.push(id), [`log of ${id}`]),
     metrics: new HealMetrics(registry),
-    isReady: isReadyReplica,
+    isReady: (c) => isReady(c, undefined),
   });
-  healers.push(healer);
   return { healer, registry, logReads, tick: (ms: number) => (clock += ms), now: () => clock };
 }
 
-function planned(containers: readonly ObservedContainer[], operations: Operation[] = []): Omit<PassResult, 'applied'> {
-  return {
-    revision: REV_A,
-    plan: { revision: REV_A, instance: 'test', operations, services: [], heldBack: [], heldRollouts: [] },
-    desired: desiredState(REV_A, [desiredStack('web', [web])]),
-    observed: { instance: 'test', containers, networks: [], volumes: [] },
-  };
+function plan(operations: Operation[], heldBack: Plan['heldBack'] = []): Plan {
+  return { revision: REV_A, instance: 'test', operations, services: [], heldBack, heldRollouts: [] };
 }
 
-/** One pass as the daemon runs it: snapshot → planned → (apply) → afterPass. */
-function pass(healer: Healer, containers: readonly ObservedContainer[], operations: Operation[], result: (p: Omit<PassResult, 'applied'>) => PassResult | Error): void {
-  const p = planned(containers, operations);
-  healer.input(p.observed);
-  healer.planned(p);
-  healer.afterPass(result(p));
+/** One lane pass as the daemon runs it: snapshot → input → planned → (apply) → afterPass with the ids done. */
+function pass(healer: Healer, containers: readonly ObservedContainer[], operations: Operation[] = [], done: readonly string[] = operations.map((o) => o.id), stack = 'web'): number | undefined {
+  const observed = { instance: 'test', containers, networks: [], volumes: [] };
+  healer.input(stack, observed);
+  const wake = healer.planned(stack, { plan: plan(operations), observed });
+  healer.afterPass({ plan: plan(operations), observed }, new Set(done));
+  return wake;
 }
 
-const applied = (n: number) => (p: Omit<PassResult, 'applied'>): PassResult => ({ ...p, applied: n });
-
-afterEach(() => {
-  for (const h of healers.splice(0)) h.stop();
-});
+const create = (number: number, reason: Operation['reason'], cause: string): Operation => ({ id: `create-container:web/web-api-${number}`, kind: 'create-container', stack: 'web', service: web, number, name: `web-api-${number}`, reason, cause, phase: 2 });
 
 describe('Healer', () => {
-  it('times a heal from the death event to the replacement seen ready, and counts it by reason even when another operation failed', async () => {
+  it('times a heal from the death event to the replacement seen ready, counting only operations that were done, by reason', async () => {
     const { healer, registry, tick } = setup();
     const one = observedReplica(web, 1);
-    healer.noteEvent('destroy', 'web-api-2', T0, 'gone-id');
+    healer.noteEvent('destroy', 'web', 'web-api-2', T0, 'gone-id');
     tick(300);
-    const create: Operation = { kind: 'create-container', stack: 'web', service: web, number: 2, name: 'web-api-2', cause: 'replica 2 is missing', phase: 2 };
-    const other: Operation = { kind: 'create-container', stack: 'web', service: web, number: 3, name: 'web-other-1', cause: 'new service, 1 replica', phase: 2 };
-    pass(healer, [one], [create, other], () => new ApplyError([{ operation: describeOperation(other), error: new Error('name taken'), stack: 'web' }], REV_A));
+    // The words of the cause do not matter; the reason does.
+    const missing = create(2, 'replica-missing', 'whatever the renderer says');
+    const failed = create(3, 'scale-up', 'scale up 2 → 3');
+    pass(healer, [one], [missing, failed], [missing.id]);
     tick(200);
-    // The next pass sees the replacement running: the heal ends there.
-    pass(healer, [one, observedReplica(web, 2)], [], applied(0));
+    pass(healer, [one, observedReplica(web, 2)]);
     const text = await registry.metrics();
     expect(text).toContain('capstan_replica_restarts_total{stack="web",service="api",reason="missing"} 1');
+    expect(text).not.toContain('reason="scale-up"');
     expect(text).toContain('capstan_heal_duration_seconds_sum 0.5');
     expect(text).toContain('capstan_heal_duration_seconds_count 1');
   });
 
-  it('does not count a replica the plan itself replaced as a heal', async () => {
+  it('does not count a replica removed on purpose as a heal, and times a later real death from its own event', async () => {
     const { healer, registry, tick, now } = setup();
     const old = observedReplica(web, 1);
-    const recreate: Operation = { kind: 'recreate-container', stack: 'web', service: web, number: 1, name: 'web-api-1', containerId: old.id, cause: 'image changed', phase: 2, update: { direction: 'forward', previous: undefined, twinId: undefined } };
-    pass(healer, [old], [recreate], applied(1));
-    // The engine reports the old container's end after the recreate.
-    for (const action of ['kill', 'die', 'stop', 'destroy']) healer.noteEvent(action, 'web-api-1', T0, old.id);
+    const recreate: Operation = { id: 'recreate-container:web/web-api-1', kind: 'recreate-container', stack: 'web', service: web, number: 1, name: 'web-api-1', containerId: old.id, reason: 'spec-changed', cause: 'image changed', phase: 2, update: { direction: 'forward', previous: undefined, twinId: undefined } };
+    pass(healer, [old], [recreate]);
+    for (const action of ['kill', 'die', 'stop', 'destroy']) healer.noteEvent(action, 'web', 'web-api-1', T0, old.id);
+    // A rollout's own removal of a twin, told before it happens.
+    healer.noteRemoving('twin-id');
+    for (const action of ['die', 'destroy']) healer.noteEvent(action, 'web', 'web-api-2-next', T0, 'twin-id');
     tick(1000);
     const replaced = observedReplica(web, 1);
-    pass(healer, [replaced], [], applied(0));
+    pass(healer, [replaced]);
     let text = await registry.metrics();
     expect(text).not.toContain('capstan_replica_restarts_total{');
     expect(text).toContain('capstan_heal_duration_seconds_count 0');
-    // A real death later is timed from its own event, not from the deploy's.
     tick(60_000);
-    healer.noteEvent('die', 'web-api-1', now(), replaced.id);
+    healer.noteEvent('die', 'web', 'web-api-1', now(), replaced.id);
     tick(300);
     const dead = { ...replaced, state: 'exited' as const, lastRun: { startedAt: now() - 61_000, finishedAt: now() - 300, exitCode: 137, oomKilled: false } };
-    pass(healer, [dead], [{ kind: 'start-container', stack: 'web', service: 'api', name: 'web-api-1', containerId: replaced.id, cause: 'drift: container web-api-1 was stopped', phase: 2 }], applied(1));
-    pass(healer, [replaced], [], applied(0));
+    pass(healer, [dead], [{ id: 'start-container:web/web-api-1', kind: 'start-container', stack: 'web', service: 'api', name: 'web-api-1', containerId: replaced.id, reason: 'crashed', cause: 'drift', phase: 2 }]);
+    pass(healer, [replaced]);
     text = await registry.metrics();
     expect(text).toContain('capstan_replica_restarts_total{stack="web",service="api",reason="crashed"} 1');
     expect(text).toContain('capstan_heal_duration_seconds_sum 0.3');
   });
 
+  it('keeps each stack\'s history to itself: one lane\'s snapshot never drops another stack\'s runs', async () => {
+    const { healer, tick, now } = setup();
+    const looping = (id: string, run: number): ObservedContainer => ({ ...observedReplica(web, 1), id, state: 'exited', lastRun: { startedAt: now() - 500, finishedAt: now() - run, exitCode: 3, oomKilled: false } });
+    pass(healer, [looping('c-web', 100)]);
+    // The other stack's lane runs in between with containers of its own.
+    pass(healer, [{ ...observedReplica(desiredService('db', 'pg'), 1), id: 'c-db' }], [], [], 'db');
+    tick(2000);
+    pass(healer, [looping('c-web', 50)]);
+    expect((await healer.crashLoops('web')).get('web/api')?.crashes).toBe(2);
+    expect((await healer.crashLoops('db')).size).toBe(0);
+  });
+
   it('tells status about a crash loop from the second short run in a row, until the replica has run for the reset window', async () => {
     const { healer, logReads, tick, now } = setup();
     const exited = (run: number): ObservedContainer => ({ ...observedReplica(web, 1), id: 'c-loop', state: 'exited', lastRun: { startedAt: now() - 500, finishedAt: now() - run, exitCode: 3, oomKilled: false } });
-    pass(healer, [exited(100)], [], applied(0));
-    expect((await healer.crashLoops()).size).toBe(0);
+    pass(healer, [exited(100)]);
+    expect((await healer.crashLoops('web')).size).toBe(0);
     tick(2000);
-    pass(healer, [exited(50)], [], applied(0));
-    expect(await healer.crashLoops()).toEqual(new Map([['web/api', { replica: 'web-api-1', crashes: 2, exitCode: 3, logLines: ['log of c-loop'], nextRestartAt: now() - 50 + 1000 }]]));
-    // Restarted and running: still a loop (no next restart), and the log of that run is not read again.
+    pass(healer, [exited(50)]);
+    expect(await healer.crashLoops('web')).toEqual(new Map([['web/api', { replica: 'web-api-1', crashes: 2, exitCode: 3, logLines: ['log of c-loop'], nextRestartAt: now() - 50 + 1000 }]]));
     const running = { ...observedReplica(web, 1), id: 'c-loop' };
-    pass(healer, [running], [], applied(0));
-    expect((await healer.crashLoops()).get('web/api')).toMatchObject({ crashes: 2, nextRestartAt: undefined });
+    pass(healer, [running]);
+    expect((await healer.crashLoops('web')).get('web/api')).toMatchObject({ crashes: 2, nextRestartAt: undefined });
     expect(logReads).toEqual(['c-loop']);
     tick(60_000);
-    pass(healer, [running], [], applied(0));
-    expect((await healer.crashLoops()).size).toBe(0);
+    pass(healer, [running]);
+    expect((await healer.crashLoops('web')).size).toBe(0);
+  });
+
+  it('asks the lane to look again when a backoff ends, and shortly while the engine still lists a dead replica as running', () => {
+    const { healer, now } = setup();
+    const one = observedReplica(web, 1);
+    const observed = { instance: 'test', containers: [one], networks: [], volumes: [] };
+    const until = now() + 4000;
+    expect(healer.planned('web', { plan: plan([], [{ stack: 'web', service: 'api', name: 'web-api-1', until, crashes: 3, exitCode: 1, cause: 'crash loop' }]), observed })).toBe(until + 20);
+    healer.noteEvent('die', 'web', 'web-api-1', now(), one.id);
+    expect(healer.planned('web', { plan: plan([]), observed })).toBe(now() + 25);
+    // Once the snapshot agrees (or another stack's lane looks), nothing more is asked.
+    expect(healer.planned('db', { plan: plan([]), observed: { ...observed, containers: [] } })).toBeUndefined();
+    expect(healer.planned('web', { plan: plan([]), observed: { ...observed, containers: [{ ...one, state: 'exited' }] } })).toBeUndefined();
   });
 });

@@ -1,6 +1,7 @@
 // age round trips (armored and binary) and the apply-time reader's errors:
 // a missing or wrong key names the file and says what to do.
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -29,15 +30,16 @@ describe('age', () => {
     }
   });
 
-  it('reads an .age file of the checkout with CAPSTAN_AGE_KEY_FILE, and names the file when the key is missing or wrong', async () => {
+  it('reads an .age file of the commit with CAPSTAN_AGE_KEY_FILE, and names the file when the key is missing or wrong', async () => {
     const right = await identity();
     const wrong = await identity();
     writeFileSync(join(dir, 'db.age'), await encryptAge(Buffer.from('pw'), [right.recipient], true));
     const file = repoFile('db.age');
-    expect(Buffer.from(await contentReader({ env: {}, ageKeyFile: right.file }, dir)(file)).toString()).toBe('pw');
-    await expect(contentReader({ env: {}, ageKeyFile: undefined }, dir)(file)).rejects.toThrow('db.age: is age-encrypted and no key is configured');
-    await expect(contentReader({ env: {}, ageKeyFile: wrong.file }, dir)(file)).rejects.toThrow(`db.age: cannot be decrypted with the key in ${wrong.file}`);
-    await expect(contentReader({ env: {}, ageKeyFile: join(dir, 'nope.txt') }, dir)(file)).rejects.toThrow('cannot read the age key file (ENOENT)');
+    const blobs = (): Promise<Uint8Array> => readFile(join(dir, 'db.age'));
+    expect(Buffer.from(await contentReader({ env: {}, ageKeyFile: right.file }, blobs)(file)).toString()).toBe('pw');
+    await expect(contentReader({ env: {}, ageKeyFile: undefined }, blobs)(file)).rejects.toThrow('db.age: is age-encrypted and no key is configured');
+    await expect(contentReader({ env: {}, ageKeyFile: wrong.file }, blobs)(file)).rejects.toThrow(`db.age: cannot be decrypted with the key in ${wrong.file}`);
+    await expect(contentReader({ env: {}, ageKeyFile: join(dir, 'nope.txt') }, blobs)(file)).rejects.toThrow('cannot read the age key file (ENOENT)');
   });
 
   it('reads environment and inline sources from memory', async () => {

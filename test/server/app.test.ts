@@ -1,20 +1,20 @@
 // The HTTP API in-process through fastify's `inject`: every hook flavour with
 // a right and a wrong secret, other branches ignored, readiness, metrics,
 // the API token on every route (header and cookie, login, JSON-only POSTs),
-// and a burst of hooks coalesced by the real ReconcileLoop.
+// and a burst of hooks coalesced into at most two fetches of the branch by
+// the daemon's real Revisions.
 
 import { createHmac } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/logging/logger.js';
-import { ReconcileLoop } from '../../src/reconciler/loop.js';
-import type { PassResult } from '../../src/reconciler/pass.js';
+import type { RevisionModel } from '../../src/reconciler/desired-source.js';
+import { Revisions } from '../../src/reconciler/revisions.js';
 import { buildServer, type ServerOptions } from '../../src/server/app.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DashboardFeed } from '../../src/server/dashboard/feed.js';
 import { DaemonMetrics } from '../../src/server/metrics.js';
-import { noOpPass } from '../helpers/specs.js';
 
 const SECRET = 's3cret-for-tests';
 const TOKEN = 'api-token-for-tests';
@@ -127,38 +127,39 @@ describe('webhooks', () => {
     expect(triggers).toEqual([]);
   });
 
-  it('a burst of 10 hooks during a pass causes at most 2 passes', async () => {
-    let passes = 0;
+  it('a burst of 10 hooks during a fetch causes at most 2 fetches', async () => {
+    let fetches = 0;
+    let blocking = true;
     let release: () => void = () => undefined;
-    const loop = new ReconcileLoop({
-      intervalMs: 3_600_000,
-      logger: silentLogger(),
-      pass: async (): Promise<PassResult> => {
-        passes++;
-        // Passes after the first hold until the burst is over, as a real pass (seconds) would.
-        if (passes > 1) await new Promise<void>((r) => (release = r));
-        return noOpPass();
+    const revisions = new Revisions({
+      source: {
+        resolve: async () => {
+          fetches++;
+          // Fetches after the first hold until the burst is over, as a real one (a round trip) would.
+          if (fetches > 1 && blocking) await new Promise<void>((r) => (release = r));
+          return 'a'.repeat(40);
+        },
       },
+      desired: { loadRevision: async (revision): Promise<RevisionModel> => ({ revision, stacks: new Map(), errors: [] }) },
+      onChanged: () => undefined,
+      onError: (err) => {
+        throw err;
+      },
+      onRecovered: () => undefined,
+      logger: silentLogger(),
     });
-    const stop = new AbortController();
-    const running = loop.run(stop.signal);
-    await expect.poll(() => passes, { timeout: 5000 }).toBe(1);
-    const app = server({ trigger: (reason) => loop.trigger(reason) });
+    await revisions.refresh('start');
+    const app = server({ trigger: (reason) => void revisions.refresh(reason) });
     const codes = await Promise.all(
       Array.from({ length: 10 }, () => app.inject({ method: 'POST', url: '/hooks/generic', headers: { authorization: `Bearer ${SECRET}` } }).then((r) => r.statusCode)),
     );
     expect(codes).toEqual(Array(10).fill(202));
+    // Each release lets the fetch in flight end; one more fetch follows for the whole burst, then none.
+    await expect.poll(() => (release(), fetches), { timeout: 5000, interval: 10 }).toBe(3);
+    blocking = false;
     release();
-    // Let any further (wrongly uncoalesced) passes show up before counting.
-    for (let i = 0; i < 20; i++) {
-      await new Promise((r) => setTimeout(r, 10));
-      release();
-    }
-    stop.abort();
-    release();
-    await running;
-    expect(passes).toBeGreaterThanOrEqual(2);
-    expect(passes - 1).toBeLessThanOrEqual(2);
+    await revisions.refresh('settle');
+    expect(fetches).toBe(4);
   });
 });
 
@@ -176,7 +177,8 @@ describe('api', () => {
 
   it('/metrics exposes every documented metric in Prometheus text', async () => {
     const metrics = new DaemonMetrics(async () => [{ stack: 'web', service: 'api', state: 'running', count: 2 }]);
-    metrics.recordPass('success', 0.3, [{ stack: 'web', ready: true, appliedAtSeconds: 1_700_000_000 }]);
+    metrics.recordPass('web', 'converged', 0.3, true, 1_700_000_000);
+    metrics.recordProgress('web', [{ service: 'api', batch: 2, batches: 3, phase: 'monitoring' }]);
     metrics.recordGitFetch(0.02);
     metrics.heal.replicaRestarted('web', 'api', 'crashed');
     metrics.heal.replicaRestarted('web', 'api', 'crashed');
@@ -186,11 +188,22 @@ describe('api', () => {
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toContain('text/plain');
     for (const name of ['capstan_reconcile_total{result="success"} 1', 'capstan_reconcile_duration_seconds_bucket', 'capstan_git_fetch_duration_seconds_count 1',
-      'capstan_stack_ready{stack="web"} 1', 'capstan_last_applied_timestamp_seconds{stack="web"} 1700000000', 'capstan_containers{stack="web",service="api",state="running"} 2',
+      'capstan_stack_ready{stack="web"} 1', 'capstan_lane_passes_total{stack="web",outcome="converged"} 1', 'capstan_rollout_batch{stack="web",service="api"} 2', 'capstan_rollout_batches{stack="web",service="api"} 3', 'capstan_rollout_phase{stack="web",service="api",phase="monitoring"} 1', 'capstan_last_applied_timestamp_seconds{stack="web"} 1700000000', 'capstan_containers{stack="web",service="api",state="running"} 2',
       'capstan_replica_restarts_total{stack="web",service="api",reason="crashed"} 2', 'capstan_probe_failures_total 1',
       'capstan_heal_duration_seconds_bucket{le="0.5"} 0', 'capstan_heal_duration_seconds_bucket{le="1"} 1', 'capstan_heal_duration_seconds_sum 0.7', 'capstan_heal_duration_seconds_count 1']) {
       expect(res.body).toContain(name);
     }
+  });
+
+  it('/metrics appends the router\'s per-route counters, and still answers when the router does not', async () => {
+    const metrics = new DaemonMetrics();
+    metrics.routerText = async () => 'capstan_router_route_requests_total{route="web/api",version="abc",slot=""} 3\n';
+    const res = await server({ metrics }).inject({ url: '/metrics', headers: withToken });
+    expect(res.body).toContain('capstan_reconcile_duration_seconds_bucket');
+    expect(res.body).toContain('\ncapstan_router_route_requests_total{route="web/api",version="abc",slot=""} 3\n');
+    metrics.routerText = () => Promise.reject(new Error('router down'));
+    const down = await server({ metrics }).inject({ url: '/metrics', headers: withToken });
+    expect([down.statusCode, down.body.includes('capstan_router_')]).toEqual([200, false]);
   });
 
   it('/api/status returns what the daemon provides', async () => {
@@ -227,7 +240,7 @@ describe('metrics without an engine', () => {
     const metrics = new DaemonMetrics(async () => {
       throw new Error('engine down');
     });
-    metrics.recordPass('error', 0.1, []);
+    metrics.recordPass('web', 'error', 0.1, false, undefined);
     const res = await server({ metrics }).inject({ url: '/metrics', headers: withToken });
     expect(res.statusCode).toBe(200);
     expect(res.body).toContain('capstan_reconcile_total{result="error"} 1');

@@ -5,11 +5,11 @@
 // Docker.
 
 import { describe, expect, it } from 'vitest';
-import { ApplyError } from '../../src/errors.js';
 import type { ObservedState } from '../../src/observed/model.js';
-import { operatorStatusAfter, stackStatusesAfter } from '../../src/status/from-pass.js';
-import type { StackStatus } from '../../src/status/model.js';
+import type { DesiredState } from '../../src/desired/model.js';
+import { dataDirsOf, nextStackStatus, servicesOf, type StackOutcome, type StackStatus } from '../../src/status/model.js';
 import { parseStackStatus, renderOperatorStatus, renderStackStatus } from '../../src/status/render.js';
+import type { ServiceHealth } from '../../src/status/service-health.js';
 import { autoRevertCandidate, commitMessage } from '../../src/status/reporter.js';
 import { assessServices, type CrashLoop, type HealthFacts } from '../../src/status/service-health.js';
 import type { ReplicaHealth } from '../../src/health/replica-health.js';
@@ -25,8 +25,21 @@ function observed(containers = [observedReplica(api, 1), observedReplica(api, 2)
   return { instance: 'test', containers, networks: [observedNetwork('web')], volumes: [] };
 }
 
+/** What a lane pass of each stack of `state` hands to the model (reconciler/stack-pass.ts does the same per stack). */
+function after(previous: ReadonlyMap<string, StackStatus>, state: DesiredState, obs: ObservedState, health: readonly ServiceHealth[], outcome: StackOutcome, at: number, opts: { keepServices?: boolean } = {}): Map<string, StackStatus> {
+  const next = new Map<string, StackStatus>();
+  for (const stack of state.stacks) {
+    const specs = new Map(stack.services.map((s) => [s.name, { image: s.spec.image, specHash: s.specHash, dataDirs: dataDirsOf(stack.name, s.spec.volumes) }]));
+    next.set(stack.name, nextStackStatus(previous.get(stack.name), {
+      stack: stack.name, revision: state.revision, outcome, services: opts.keepServices === true ? undefined : servicesOf(stack.name, health, specs),
+      containers: obs.containers.filter((c) => c.stack === stack.name), converged: outcome.kind === 'applied',
+    }, at));
+  }
+  return next;
+}
+
 function converged(at: number, previous = new Map<string, StackStatus>(), obs = observed(), facts?: HealthFacts, state = desired): Map<string, StackStatus> {
-  return stackStatusesAfter(previous, { kind: 'converged', desired: state, observed: obs, health: assessServices(state, obs, facts, at) }, at);
+  return after(previous, state, obs, assessServices(state, obs, facts, at), { kind: 'applied' }, at);
 }
 
 describe('stack status', () => {
@@ -41,6 +54,15 @@ conditions:
 services:
   api: { image: example/api:1.4.1, specHash: ${api.specHash}, replicas: { desired: 2, running: 2, ready: 2 } }
 `);
+  });
+
+  it('shows where data directories of relative binds live, and reads them back', () => {
+    const db = desiredService('web', 'api', { replicas: 2, volumes: [{ type: 'bind', source: 'stacks/data', target: '/data', readOnly: false, relative: true, persistent: true }, { type: 'bind', source: 'stacks/conf', target: '/conf', readOnly: true, relative: true, content: 'c'.repeat(40) }] });
+    const state = desiredState(REV_A, [desiredStack('web', [db])]);
+    const web = converged(T0, new Map(), observed([observedReplica(db, 1), observedReplica(db, 2)]), undefined, state).get('web') as StackStatus;
+    const text = renderStackStatus(web);
+    expect(text).toContain(`  api: { image: example/api:1.4.1, specHash: ${db.specHash}, replicas: { desired: 2, running: 2, ready: 2 }, dataDirs: { /data: binds/web/stacks/data } }\n`);
+    expect(parseStackStatus(text)).toEqual(web);
   });
 
   it('keeps lastTransitionTime while a condition holds, so an idle pass renders the same bytes', () => {
@@ -73,22 +95,27 @@ services:
   it('marks every known stack Stalled on an invalid commit and keeps the last applied revision', () => {
     const first = converged(T0);
     const problem = 'stacks/web.yaml:4:5 services.api.imagee: unknown key (did you mean "image"?)';
-    const after = stackStatusesAfter(first, { kind: 'invalid', revision: REV_B, problems: [problem] }, T1).get('web') as StackStatus;
-    expect(after.lastAppliedRevision).toBe(REV_A);
-    expect(after.lastAttemptedRevision).toBe(REV_B);
-    expect(after.conditions.find((c) => c.type === 'Stalled')).toMatchObject({ status: 'True', reason: 'ManifestsInvalid', message: problem });
-    expect(after.services).toEqual(first.get('web')?.services);
+    const invalid = after(first, desiredState(REV_B, desired.stacks.slice()), observed(), [], { kind: 'invalid', problems: [problem] }, T1, { keepServices: true }).get('web') as StackStatus;
+    expect(invalid.lastAppliedRevision).toBe(REV_A);
+    expect(invalid.lastAttemptedRevision).toBe(REV_B);
+    expect(invalid.conditions.find((c) => c.type === 'Stalled')).toMatchObject({ status: 'True', reason: 'ManifestsInvalid', message: problem });
+    expect(invalid.services).toEqual(first.get('web')?.services);
   });
 
   it('says RolledBack for a stack whose failed revision was auto-reverted', () => {
-    const failures = [{ stack: 'web', message: 'create web-api-1: No such image' }];
-    const after = stackStatusesAfter(converged(T0), { kind: 'apply-failed', desired: desiredState(REV_B, desired.stacks.slice()), observed: observed([]), health: [], failures, revert: 'c'.repeat(40) }, T1).get('web') as StackStatus;
-    expect(after.lastAppliedRevision).toBe(REV_A);
-    expect(after.conditions.find((c) => c.type === 'Degraded')).toMatchObject({ reason: 'RolledBack', message: `${REV_B.slice(0, 7)} failed to apply; reverted by ccccccc` });
+    const failures = ['create web-api-1: No such image'];
+    const reverted = after(converged(T0), desiredState(REV_B, desired.stacks.slice()), observed([]), [], { kind: 'rolled-back', failures, revert: 'c'.repeat(40) }, T1).get('web') as StackStatus;
+    expect(reverted.lastAppliedRevision).toBe(REV_A);
+    expect(reverted.conditions.find((c) => c.type === 'Degraded')).toMatchObject({ reason: 'RolledBack', message: `${REV_B.slice(0, 7)} failed to apply; reverted by ccccccc` });
   });
 
-  it('drops stacks that left Git', () => {
-    expect(converged(T1, converged(T0), observed([]), undefined, desiredState(REV_B, [])).size).toBe(0);
+  it('moves lastAppliedRevision only when the stack converged on the revision', () => {
+    const first = converged(T0);
+    const changed = desiredState(REV_B, desired.stacks.slice());
+    const input = { stack: 'web', revision: REV_B, outcome: { kind: 'applied' } as const, services: undefined, containers: [] };
+    const progressing = nextStackStatus(first.get('web'), { ...input, converged: false }, T1);
+    expect([progressing.lastAppliedRevision, progressing.lastAttemptedRevision]).toEqual([REV_A, REV_B]);
+    expect(nextStackStatus(progressing, { ...input, converged: true }, T1).lastAppliedRevision).toBe(changed.revision);
   });
 
   it('reads back what it wrote', () => {
@@ -105,7 +132,7 @@ services:
   it('holds the services as they were while a closed sync window holds changes', () => {
     const first = converged(T0);
     const changed = desiredState(REV_B, [desiredStack('web', [desiredService('web', 'api', { replicas: 2, image: 'example/api:1.4.2' })])]);
-    const held = stackStatusesAfter(first, { kind: 'converged', desired: changed, observed: observed(), health: assessServices(changed, observed(), undefined, T1), windowHeld: new Map([['web', 2]]) }, T1).get('web') as StackStatus;
+    const held = after(first, changed, observed(), assessServices(changed, observed(), undefined, T1), { kind: 'held', waiting: 2 }, T1, { keepServices: true }).get('web') as StackStatus;
     expect(held.conditions.map((c) => [c.type, c.reason, c.message])).toEqual([
       ['Ready', 'SyncWindowClosed', 'changes wait for a sync window to open'],
       ['Reconciling', 'SyncWindowClosed', '2 changes wait'],
@@ -118,7 +145,7 @@ services:
 
 describe('health in status', () => {
   const probe = { check: { kind: 'http' as const, path: '/healthz', port: 8080, host: undefined }, intervalMs: 1000, timeoutMs: 1000, initialDelayMs: 0, successThreshold: 1, failureThreshold: 3 };
-  const probed = desiredService('web', 'api', { replicas: 2, capstan: { strategy: 'rolling', progressDeadlineMs: 60_000, probe, raw: {} } });
+  const probed = desiredService('web', 'api', { replicas: 2, capstan: { strategy: 'rolling', progressDeadlineMs: 60_000, probe, routes: [] } });
   const probedState = desiredState(REV_A, [desiredStack('web', [probed])]);
   const one = observedReplica(probed, 1);
   const two = observedReplica(probed, 2);
@@ -192,8 +219,7 @@ describe('health in status', () => {
   it('says Degraded/CrashLoop next to a failed apply, since what runs can crash-loop meanwhile', () => {
     const obs = observed([one, { ...two, state: 'exited' }]);
     const f = facts([[one.id, health('ready', 'HTTP 200')]], [['web/api', { replica: 'web-api-2', crashes: 3, exitCode: 1, logLines: [], nextRestartAt: T0 + 4000 }]]);
-    const failures = [{ stack: 'web', message: 'create web-db-1: name taken' }];
-    const status = stackStatusesAfter(new Map(), { kind: 'apply-failed', desired: probedState, observed: obs, health: assessServices(probedState, obs, f, T0), failures, revert: undefined }, T0).get('web') as StackStatus;
+    const status = after(new Map(), probedState, obs, assessServices(probedState, obs, f, T0), { kind: 'apply-failed', failures: ['create web-db-1: name taken'] }, T0).get('web') as StackStatus;
     expect(status.conditions.map((c) => [c.type, c.reason])).toEqual([['Ready', 'ApplyFailed'], ['Reconciling', 'RetryingApply'], ['Degraded', 'CrashLoop']]);
   });
 
@@ -206,24 +232,20 @@ describe('health in status', () => {
 
 describe('operator status', () => {
   it('keeps the sync time out of the committed file', () => {
-    const op = operatorStatusAfter({ instance: 'prod', version: '0.1.0', backend: 'docker' }, { kind: 'error', revision: undefined, reason: 'GitFetchFailed', message: 'cannot fetch x' });
+    const op = { instance: 'prod', version: '0.1.0', backend: 'docker', lastError: 'cannot fetch x' };
     expect(renderOperatorStatus(op)).toBe('instance: prod\nversion: 0.1.0\nbackend: docker\nlastError: cannot fetch x\n');
   });
 });
 
 describe('auto-revert rule', () => {
-  const previous = converged(T0);
+  const previous = converged(T0).get('web');
   it('reverts a failed revision of a stack that ran an earlier one', () => {
-    expect(autoRevertCandidate(REV_B, [{ stack: 'web' }], previous, new Set())).toBe(true);
+    expect(autoRevertCandidate(REV_B, previous, new Set())).toBe(true);
   });
   it('never reverts a first deploy, the same revision twice, or the revision that runs', () => {
-    expect(autoRevertCandidate(REV_B, [{ stack: 'shop' }], previous, new Set())).toBe(false);
-    expect(autoRevertCandidate(REV_B, [{ stack: 'web' }], previous, new Set([REV_B]))).toBe(false);
-    expect(autoRevertCandidate(REV_A, [{ stack: 'web' }], previous, new Set())).toBe(false);
-  });
-  it('finds the failing stack from the executor (ApplyError carries stack and revision)', () => {
-    const err = new ApplyError([{ operation: 'create web-api-1', error: new Error('x'), stack: 'web' }], REV_B);
-    expect(autoRevertCandidate(err.revision ?? '', err.failures, previous, new Set())).toBe(true);
+    expect(autoRevertCandidate(REV_B, undefined, new Set())).toBe(false);
+    expect(autoRevertCandidate(REV_B, previous, new Set([REV_B]))).toBe(false);
+    expect(autoRevertCandidate(REV_A, previous, new Set())).toBe(false);
   });
 });
 

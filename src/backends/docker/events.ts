@@ -3,6 +3,7 @@
 // stream ends or the engine restarts; events missed while disconnected are
 // not replayed, so every reconnect asks for a full pass instead.
 
+import { doublingDelayMs } from '../../backoff.js';
 import type { Logger } from '../../logging/logger.js';
 import { LABEL, ROUTER_ROLE } from '../../desired/labels.js';
 import { connectDocker, resolveEndpoint } from './connect.js';
@@ -78,7 +79,7 @@ export async function watchEngineEvents(opts: WatchOptions): Promise<void> {
       opts.logger.warn('Docker events stream ended; reconnecting');
     }
     failures++;
-    await sleep(Math.min(cap, base * 2 ** Math.min(failures - 1, 16)), opts.signal);
+    await sleep(doublingDelayMs(failures, base, cap), opts.signal);
   }
 }
 
@@ -105,6 +106,11 @@ function consume(stream: NodeJS.ReadableStream, opts: WatchOptions): Promise<voi
         if (event !== undefined) opts.onEvent(event);
       }
     };
+    // Aborted while the stream was being opened: no abort event will come any more.
+    if (opts.signal.aborted) {
+      onAbort();
+      return;
+    }
     opts.signal.addEventListener('abort', onAbort, { once: true });
     stream.on('data', onData);
     stream.once('end', finish);

@@ -9,6 +9,7 @@
 import type Docker from 'dockerode';
 import type { ContainerCreateOptions, ContainerInfo } from 'dockerode';
 import { createHash } from 'node:crypto';
+import { ROUTER_NAME_PREFIX } from '../../manifests/names.js';
 import { LABEL, ROUTER_ROLE } from '../../desired/labels.js';
 import { canonicalJson } from '../../desired/spec-hash.js';
 import { RouterImageMissingError } from '../../errors.js';
@@ -31,6 +32,8 @@ export interface RouterContainerSpec {
   token: string | undefined;
   /** `uid:gid` of the operator, so both can use the files in hostDir (the image's own user is node, uid 1000). */
   user: string | undefined;
+  /** More `capstan router` flags (the edge limits that differ from the defaults). */
+  args: readonly string[];
 }
 
 export interface EnsureResult {
@@ -42,7 +45,7 @@ export interface EnsureResult {
 }
 
 export function routerContainerName(instance: string): string {
-  return `capstan-router-${instance}`;
+  return `${ROUTER_NAME_PREFIX}${instance}`;
 }
 
 /** The engine's create options, labelled with a hash of themselves and the image id. */
@@ -51,7 +54,7 @@ export function routerCreateOptions(spec: RouterContainerSpec, imageId: string):
     name: routerContainerName(spec.instance),
     Image: spec.image,
     Cmd: ['router', '--data-dir', DATA_DIR_IN_IMAGE, '--http-port', String(spec.httpPort), '--grace', String(GRACE_MS),
-      ...(spec.admin === undefined ? [] : ['--admin', formatAdminAddress(spec.admin)])],
+      ...(spec.admin === undefined ? [] : ['--admin', formatAdminAddress(spec.admin)]), ...spec.args],
     Env: spec.token === undefined ? [] : [`CAPSTAN_ROUTER_TOKEN=${spec.token}`],
     ...(spec.user === undefined ? {} : { User: spec.user }),
     Labels: { [LABEL.instance]: spec.instance, [LABEL.role]: ROUTER_ROLE },

@@ -5,33 +5,24 @@
 
 import type Docker from 'dockerode';
 import type { AuthConfig, ServiceSpec as SwarmServiceSpec } from 'dockerode';
+
+/** The X-Registry-Auth body for a service's image (images/credentials.ts engineAuthConfig); never logged. */
+export type EngineAuth = Record<string, string>;
 import { LABEL } from '../../desired/labels.js';
 import { STACK_NAMESPACE_LABEL } from '../../desired/swarm-names.js';
 import { DockerApiError, SwarmNotManagerError } from '../../errors.js';
 import type { NetworkSpec } from '../../manifests/model.js';
-import type { ObservedState, SwarmUpdateState } from '../../observed/model.js';
+import type { ObservedState } from '../../observed/model.js';
 import { takeSwarmSnapshot } from '../../observed/swarm-snapshot.js';
 import { connectDocker, resolveEndpoint, type DockerEndpoint } from '../docker/connect.js';
 import { engineMessage, statusCodeOf, toCapstanError } from '../docker/errors.js';
-
-/** What a rolling update looks like from the manager: Swarm's UpdateStatus and the spec the service has now. */
-export interface ServiceProgress {
-  version: number;
-  specHash: string;
-  /** `startedAt` tells this update from the one before it, whose status Swarm shows until the new one starts. */
-  update: { state: SwarmUpdateState | undefined; message: string; startedAt: string } | undefined;
-  /** Tasks Swarm wants running, and of those the ones running the spec asked about. */
-  desired: number;
-  running: number;
-  /** The newest error of a task of the spec asked about, if any: why an update failed, even after Swarm rolled it back. */
-  taskError: string | undefined;
-}
 
 export interface SwarmEngine {
   readonly endpoint: string;
   /** Fails unless the engine answers and is a manager of an active swarm. */
   ping(): Promise<void>;
-  observe(instance: string): Promise<ObservedState>;
+  /** Everything `instance` owns, or one stack's objects (nodes always). */
+  observe(instance: string, stack?: string): Promise<ObservedState>;
   createNetwork(stack: string, network: NetworkSpec, instance: string): Promise<void>;
   removeNetwork(networkId: string): Promise<void>;
   /** Creates a secret or config (an existing one of that name is ours already: content-named, so equal) and returns its id. */
@@ -40,23 +31,15 @@ export interface SwarmEngine {
   removeFile(kind: 'secret' | 'config', fileId: string): Promise<boolean>;
   /** Ids of this instance's secrets and configs, by `kind\0name`. */
   fileIds(instance: string): Promise<Map<string, string>>;
-  createService(spec: SwarmServiceSpec, auth: AuthConfig | undefined): Promise<string>;
+  createService(spec: SwarmServiceSpec, auth: EngineAuth | undefined): Promise<string>;
   /** Replaces the spec of `version`; Swarm rolls it out with the spec's UpdateConfig. */
-  updateService(serviceId: string, version: number, spec: SwarmServiceSpec, auth: AuthConfig | undefined): Promise<void>;
+  updateService(serviceId: string, version: number, spec: SwarmServiceSpec, auth: EngineAuth | undefined): Promise<void>;
   removeService(serviceId: string): Promise<void>;
-  /** For each service, how the tasks of `specHash` (the spec being rolled out) fare; undefined for a service that is gone. */
-  progress(targets: readonly { serviceId: string; specHash: string }[]): Promise<(ServiceProgress | undefined)[]>;
 }
 
 export async function createSwarmEngine(endpoint: DockerEndpoint = resolveEndpoint()): Promise<SwarmEngine> {
   const { docker, endpoint: display } = await connectDocker(endpoint);
   return new DockerodeSwarm(docker, display);
-}
-
-interface TaskInfo {
-  DesiredState?: string;
-  Status?: { State?: string; Err?: string; Timestamp?: string };
-  Spec?: { ContainerSpec?: { Labels?: Record<string, string> } };
 }
 
 class DockerodeSwarm implements SwarmEngine {
@@ -76,8 +59,8 @@ class DockerodeSwarm implements SwarmEngine {
     if (state !== 'active' || info.Swarm?.ControlAvailable !== true) throw new SwarmNotManagerError(this.endpoint, state === 'active' ? 'active, but a worker' : state);
   }
 
-  observe(instance: string): Promise<ObservedState> {
-    return this.call('observe the swarm', () => takeSwarmSnapshot(this.docker, instance));
+  observe(instance: string, stack?: string): Promise<ObservedState> {
+    return this.call('observe the swarm', () => takeSwarmSnapshot(this.docker, instance, stack));
   }
 
   async createNetwork(stack: string, network: NetworkSpec, instance: string): Promise<void> {
@@ -153,17 +136,17 @@ class DockerodeSwarm implements SwarmEngine {
     return ids;
   }
 
-  async createService(spec: SwarmServiceSpec, auth: AuthConfig | undefined): Promise<string> {
+  async createService(spec: SwarmServiceSpec, auth: EngineAuth | undefined): Promise<string> {
     // Both arguments, always: with the spec alone dockerode sends it as the registry-auth header too.
     const service = await this.call(`create service ${spec.Name ?? ''}`, () => this.docker.createService(auth as AuthConfig, spec));
     return service.id;
   }
 
-  async updateService(serviceId: string, version: number, spec: SwarmServiceSpec, auth: AuthConfig | undefined): Promise<void> {
+  async updateService(serviceId: string, version: number, spec: SwarmServiceSpec, auth: EngineAuth | undefined): Promise<void> {
     // `_query`/`_body`: the version goes in the query string and the spec in the body, not the spec in the query string.
     const service = this.docker.getService(serviceId);
     // dockerode takes (auth, options) here as for createService; its types only know (options).
-    const update = service.update.bind(service) as unknown as (auth: AuthConfig | undefined, options: object) => Promise<unknown>;
+    const update = service.update.bind(service) as unknown as (auth: EngineAuth | undefined, options: object) => Promise<unknown>;
     await this.call(`update service ${spec.Name ?? serviceId}`, () => update(auth, { _query: { version }, _body: spec }));
   }
 
@@ -175,33 +158,4 @@ class DockerodeSwarm implements SwarmEngine {
       throw toCapstanError(err, `remove service ${serviceId.slice(0, 12)}`, this.endpoint);
     }
   }
-
-  async progress(targets: readonly { serviceId: string; specHash: string }[]): Promise<(ServiceProgress | undefined)[]> {
-    if (targets.length === 0) return [];
-    const ids = [...new Set(targets.map((t) => t.serviceId))];
-    // Two list calls for every service waited on, however many: 20 services polled one by one would load the manager they wait on.
-    const [services, tasks] = await this.call('watch services', () => Promise.all([
-      this.docker.listServices({ filters: { id: ids } }),
-      this.docker.listTasks({ filters: { service: ids } }) as Promise<(TaskInfo & { ServiceID?: string })[]>,
-    ]));
-    return targets.map(({ serviceId, specHash: target }) => {
-      // The id filter matches by prefix: compare whole ids.
-      const service = services.find((s) => s.ID === serviceId);
-      if (service === undefined) return undefined;
-      const mine = tasks.filter((t) => t.ServiceID === serviceId);
-      const wanted = mine.filter((t) => t.DesiredState === 'running');
-      const ofTarget = (t: TaskInfo): boolean => t.Spec?.ContainerSpec?.Labels?.[LABEL.specHash] === target;
-      const failed = mine.filter(ofTarget).filter((t) => (t.Status?.Err ?? '') !== '').sort((a, b) => (b.Status?.Timestamp ?? '').localeCompare(a.Status?.Timestamp ?? ''));
-      const u = service.UpdateStatus;
-      return {
-        version: service.Version?.Index ?? 0,
-        specHash: service.Spec?.Labels?.[LABEL.specHash] ?? '',
-        update: u === undefined ? undefined : { state: u.State, message: u.Message ?? '', startedAt: u.StartedAt ?? '' },
-        desired: wanted.length,
-        running: wanted.filter((t) => t.Status?.State === 'running' && ofTarget(t)).length,
-        taskError: failed[0]?.Status?.Err,
-      };
-    });
-  }
-
 }

@@ -1,0 +1,58 @@
+// Rollouts in progress, one file per stack under
+// <data-dir>/rollouts/<instance>/: the record a step machine hands back is
+// written (temp file + rename) before the lane pass ends, so a kill -9 at any
+// step resumes from it. Each stack's file is written by its own lane only,
+// one pass at a time, so lanes never contend for a file.
+
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+import type { RollingRecord } from '../strategies/rolling.js';
+
+export interface RolloutStore {
+  /** The stack's rollouts in progress, by service. */
+  read(stack: string): Promise<Map<string, RollingRecord>>;
+  write(stack: string, records: ReadonlyMap<string, RollingRecord>): Promise<void>;
+}
+
+// Written by this module from a RollingRecord; a file this version cannot read is dropped (the planner resumes from the labels).
+const fileSchema = z.object({ rollouts: z.array(z.looseObject({ strategy: z.literal('rolling'), service: z.string(), targetHash: z.string() })) });
+
+export function rolloutsDir(dataDir: string, instance: string): string {
+  return join(dataDir, 'rollouts', instance);
+}
+
+export function fileRolloutStore(dir: string): RolloutStore {
+  const file = (stack: string): string => join(dir, `${stack}.json`);
+  return {
+    async read(stack) {
+      let raw: unknown;
+      try {
+        raw = JSON.parse(await readFile(file(stack), 'utf8'));
+      } catch {
+        return new Map();
+      }
+      const parsed = fileSchema.safeParse(raw);
+      if (!parsed.success) return new Map();
+      return new Map(parsed.data.rollouts.map((r) => [r.service, r as unknown as RollingRecord]));
+    },
+    async write(stack, records) {
+      if (records.size === 0) {
+        await rm(file(stack), { force: true });
+        return;
+      }
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      const tmp = `${file(stack)}.${process.pid}.tmp`;
+      await writeFile(tmp, `${JSON.stringify({ rollouts: [...records.values()] }, null, 2)}\n`, { mode: 0o600 });
+      await rename(tmp, file(stack));
+    },
+  };
+}
+
+export function memoryRolloutStore(): RolloutStore {
+  const all = new Map<string, Map<string, RollingRecord>>();
+  return {
+    read: async (stack) => new Map(all.get(stack) ?? []),
+    write: async (stack, records) => void all.set(stack, new Map(records)),
+  };
+}

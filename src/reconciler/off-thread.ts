@@ -1,0 +1,65 @@
+// Validation of a commit off the daemon's main thread. Parsing and checking
+// a large commit is CPU work measured in seconds; on the main thread it
+// would stop the HTTP API, the Docker event stream and the probes for as
+// long. A worker thread (one, started on first use, kept) does it instead;
+// where its bundle file is missing (running from sources), the same load
+// runs inline.
+
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { ValidationError } from '../errors.js';
+import { loadStacks, type LoadOptions, type LoadResult, type StackInputs } from '../manifests/load.js';
+import type { ManifestWarning, StackSpec } from '../manifests/model.js';
+
+/** What crosses to the worker: everything but functions (the worker resolves host paths itself). */
+export interface LoadRequest {
+  id: number;
+  files: ReadonlyMap<string, string>;
+  opts: Omit<LoadOptions, 'resolveHostPath'>;
+}
+
+export type LoadReply =
+  | { id: number; stacks: StackSpec[]; inputs: StackInputs[]; warnings: ManifestWarning[]; errors: { file: string; line: number; col: number; path: string; message: string; hint: string | undefined }[] }
+  | { id: number; crash: string };
+
+export type LoadFn = (files: ReadonlyMap<string, string>, opts: LoadOptions) => Promise<LoadResult>;
+
+/** Inline: for one-shot commands and tests, where nothing else waits on the thread. */
+export const loadInline: LoadFn = (files, opts) => Promise.resolve(loadStacks(files, opts));
+
+/** A loader that validates in a worker thread; inline when the worker's file is not there (sources, not the bundle). */
+export function offThreadLoader(workerUrl = new URL('./validate-worker.js', import.meta.url)): LoadFn {
+  if (!existsSync(fileURLToPath(workerUrl))) return loadInline;
+  let worker: Worker | undefined;
+  let next = 0;
+  const pending = new Map<number, { resolve: (r: LoadResult) => void; reject: (e: Error) => void }>();
+  const failAll = (err: Error): void => {
+    for (const p of pending.values()) p.reject(err);
+    pending.clear();
+    worker = undefined;
+  };
+  const start = (): Worker => {
+    const w = new Worker(workerUrl);
+    w.on('message', (reply: LoadReply) => {
+      const p = pending.get(reply.id);
+      pending.delete(reply.id);
+      if (p === undefined) return;
+      if ('crash' in reply) p.reject(new Error(`validation crashed: ${reply.crash}`));
+      else p.resolve({ stacks: reply.stacks, inputs: reply.inputs, warnings: reply.warnings, errors: reply.errors.map((e) => new ValidationError({ file: e.file, line: e.line, col: e.col }, e.path, e.message, e.hint)) });
+    });
+    w.on('error', (err) => failAll(err));
+    w.on('exit', (code) => failAll(new Error(`the validation worker exited (code ${code})`)));
+    // Never keeps the daemon alive on its own; after the listeners, since adding a 'message' listener refs it again.
+    w.unref();
+    return w;
+  };
+  return (files, opts) =>
+    new Promise<LoadResult>((resolve, reject) => {
+      const id = ++next;
+      pending.set(id, { resolve, reject });
+      const { resolveHostPath: _resolved, ...plain } = opts;
+      worker ??= start();
+      worker.postMessage({ id, files, opts: plain } satisfies LoadRequest);
+    });
+}

@@ -1,0 +1,74 @@
+// One pass of every stack for the one-shot commands (`capstan apply`, the
+// converge benchmark): the newest commit's stacks, plus those only the engine
+// still has (to prune), in lanes side by side; each lane is stepped until
+// nothing more can be done now — its rollouts ended, its creates made —
+// without waiting for replicas to become ready, as `docker compose up -d`.
+
+import { observedStacks } from '../observed/stacks.js';
+import type { StackReport } from '../status/reporter.js';
+import type { PassContext } from './pass.js';
+import type { RevisionModel } from './desired-source.js';
+import { newLaneMemory, runStackPass, type LaneOutcome, type StackPassDeps } from './stack-pass.js';
+
+/** Passes one stack may take (each a rollout step or a phase of creates); a bound a rollout that ends never reaches. */
+const MAX_PASSES = 10_000;
+
+export interface StackApplied {
+  stack: string;
+  /** How its last pass ended. */
+  last: LaneOutcome;
+  /** The first pass's planned operations, one line each. */
+  lines: string[];
+  applied: number;
+}
+
+export async function applyRevision(ctx: PassContext, model: RevisionModel, opts: {
+  syncAllowed: boolean;
+  force: boolean;
+  report?: (stack: string, report: StackReport) => Promise<string | undefined>;
+}): Promise<StackApplied[]> {
+  const onEngine = observedStacks(await ctx.backend.observe(ctx.instance));
+  const stacks = [...new Set([...model.stacks.keys(), ...onEngine])].sort();
+  const deps: StackPassDeps = {
+    backend: ctx.backend, instance: ctx.instance, publishPorts: ctx.publishPorts, contents: ctx.contents,
+    materialize: (rev) => ctx.source.materialize(rev), readBlob: (rev, id) => ctx.source.readBlob(rev, id), dataDir: ctx.dataDir, rollout: ctx.rollout, parallelism: ctx.parallelism, logger: ctx.logger, now: Date.now,
+    syncAllowed: () => opts.syncAllowed, force: opts.force, hooks: undefined, report: undefined,
+    ...(ctx.progress === undefined ? {} : { progress: ctx.progress }),
+    ...(ctx.digests === undefined ? {} : { digests: ctx.digests }),
+  };
+  // One line for the whole command; rollouts and builds report their own.
+  const progress = ctx.progress;
+  let total = 0;
+  let finished = 0;
+  let failed = 0;
+  const counted = (planned: number, done: number, failures: number): void => {
+    total += planned;
+    finished += done;
+    failed += failures;
+    if (total > 0) progress?.update('apply', `${Math.min(finished, total)}/${total} operations`, Math.min(1, finished / total));
+  };
+  const results = await Promise.all(stacks.map(async (stack) => {
+    const memory = newLaneMemory();
+    const lines: string[] = [];
+    let applied = 0;
+    // Status hears only how the stack ended up: one command, one commit per stack at most.
+    let report: StackReport | undefined;
+    const lane: StackPassDeps = { ...deps, report: opts.report === undefined ? undefined : async (_: string, r: StackReport) => ((report = r), undefined) };
+    for (let i = 0; ; i++) {
+      const last = await runStackPass(stack, model.stacks.get(stack), memory, lane);
+      if (i === 0) lines.push(...last.lines);
+      applied += last.applied;
+      // The operations of the first pass are the plan; later passes carry it out (rollout steps, dependents).
+      counted(i === 0 ? last.planned : 0, last.applied, last.failures.length);
+      const more = last.kind === 'superseded' || (last.kind === 'progressing' && last.reason !== 'AwaitingReadiness');
+      if (!more || i >= MAX_PASSES) {
+        if (report !== undefined) await opts.report?.(stack, report);
+        return { stack, last, lines, applied };
+      }
+      const wait = Math.max(0, (last.requeueAt ?? Date.now()) - Date.now());
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  }));
+  if (total > 0) progress?.done('apply', `${Math.min(finished, total)}/${total} operations applied${failed === 0 ? '' : `, ${failed} failed`}`, failed === 0);
+  return results;
+}
