@@ -68,9 +68,13 @@ need_tools() {
   die "could not install ${missing[*]}"
 }
 
+# The highest node that left anything behind (a socket, a namespace, a state dir): a teardown that
+# stopped half-way leaves gaps, and `down` must still find every node after one.
 node_count() {
-  local n=0
-  while [ -e "$(node_sock $((n + 1)))" ] || ip netns list 2>/dev/null | grep -qw "$(node_name $((n + 1)))"; do n=$((n + 1)); done
+  local n=0 i
+  for i in $(seq 1 9); do
+    if [ -e "$(node_sock "$i")" ] || [ -e "/var/run/$(node_name "$i")" ] || ip netns list 2>/dev/null | grep -qw "$(node_name "$i")"; then n=$i; fi
+  done
   echo "$n"
 }
 
@@ -244,7 +248,9 @@ engine_stop() {
 }
 
 unmount_under() {
-  local dir=$1 m
+  local dir m
+  # mountinfo names real paths: /var/run is a link to /run here.
+  dir=$(readlink -f "$1")
   # Deepest first; lazily, since a dead shim's mounts may still be busy for a moment.
   for m in $(awk -v d="$dir" '$5 == d || index($5, d "/") == 1 { print $5 }' /proc/self/mountinfo | sort -r); do
     umount -l "$m" 2>/dev/null || true

@@ -71,7 +71,8 @@ export async function applySwarmStack(input: StackApplyInput, engine: SwarmEngin
   };
   const specOf = (service: DesiredService) => swarmServiceSpec(service, { instance: ctx.instance, revision: ctx.revision, fileId });
 
-  const execute = async (op: Operation): Promise<void> => {
+  /** 'later': nothing done yet, a later pass tries again. */
+  const execute = async (op: Operation): Promise<void | 'later'> => {
     switch (op.kind) {
       case 'create-network': return engine.createNetwork(op.stack, op.network, ctx.instance);
       case 'remove-network': return removeNetwork(engine, op.networkId, op.stack, now, opts);
@@ -87,8 +88,10 @@ export async function applySwarmStack(input: StackApplyInput, engine: SwarmEngin
       case 'remove-config': {
         const kind = op.kind === 'remove-secret' ? 'secret' : 'config';
         // Still used while Swarm rolls the service off it (or back onto it): a later pass removes it.
-        if (!(await engine.removeFile(kind, op.fileId))) opts.logger.debug({ stack: op.stack }, `kept ${kind} ${op.name}: a service still uses it; a later pass removes it`);
-        return;
+        if (await engine.removeFile(kind, op.fileId)) return;
+        opts.logger.debug({ stack: op.stack }, `kept ${kind} ${op.name}: a service still uses it; a later pass removes it`);
+        wake(now + POLL_MS);
+        return 'later';
       }
       case 'create-service':
         await engine.createService(specOf(op.service), await auth(op.service.spec.image));
@@ -115,7 +118,7 @@ export async function applySwarmStack(input: StackApplyInput, engine: SwarmEngin
     await forEachBounded(phase, opts.parallelism, async (op) => {
       const line = describeOperation(op);
       try {
-        await execute(op);
+        if ((await execute(op)) === 'later') return;
         result.applied++;
         result.done.push(op.id);
         opts.logger.info({ stack: op.stack, op: op.kind, reason: op.reason }, line);

@@ -31,7 +31,7 @@ export function swarmPort(engine: SwarmEngine, registryAuth: RegistryAuth = asyn
     observe: (instance, scope) => engine.observe(instance, scope?.stack),
     plan: (desired, observed, { held, force }) => {
       refuseUnsupported(desired);
-      return planWith(swarmExpansion(observed, { revision: desired.revision, retryFailed: force === true }), desired, observed, held);
+      return planWith(swarmExpansion(observed, { held, retryFailed: force === true }), desired, observed, held);
     },
     applyStack: (input, ctx, opts) => applySwarmStack(input, engine, ctx, opts, registryAuth),
   };

@@ -113,8 +113,8 @@ export interface ObservedService {
   update: { state: SwarmUpdateState; message: string } | undefined;
   /** ms since the epoch of the last change to the service or its update: when Swarm began what it does now. */
   changedAt: number;
-  /** The spec before the last update (Swarm's PreviousSpec): after Swarm rolled back, the one that failed. */
-  previous: { specHash: string; revision: string } | undefined;
+  /** The spec before the last update (Swarm's PreviousSpec; a rollback clears it): set once the service was updated. */
+  previous: { specHash: string } | undefined;
   /** Tasks Swarm keeps for the service (current and recent), newest state first per slot. */
   tasks: readonly ObservedTask[];
 }

@@ -91,7 +91,7 @@ function toService(s: Service, tasks: ObservedTask[]): ObservedService {
     labels,
     update: state === undefined ? undefined : { state, message: s.UpdateStatus?.Message ?? '' },
     changedAt: Math.max(...[s.UpdatedAt, s.UpdateStatus?.StartedAt, s.UpdateStatus?.CompletedAt].map((t) => Date.parse(t ?? '') || 0)),
-    previous: previousHash === undefined ? undefined : { specHash: previousHash, revision: s.PreviousSpec?.Labels?.[LABEL.revision] ?? '' },
+    previous: previousHash === undefined ? undefined : { specHash: previousHash },
     tasks: tasks.sort((a, b) => a.slot - b.slot || a.nodeId.localeCompare(b.nodeId) || b.at - a.at),
   };
 }

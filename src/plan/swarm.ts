@@ -9,13 +9,14 @@
 import type { DesiredService } from '../desired/model.js';
 import { swarmFileName, swarmServiceName } from '../desired/swarm-names.js';
 import type { ObservedService, ObservedState } from '../observed/model.js';
+import type { HeldRollout } from '../strategies/rolling.js';
 import type { EngineRollout, OperationDraft as Draft, ServiceChange } from './operations.js';
 import type { Expansion } from './planner.js';
 import { PHASE_CLEANUP, PHASE_INFRA, PHASE_ORPHANS, serviceKey, specChangeCause, type ServiceTarget } from './targets.js';
 
 export interface SwarmPlanOptions {
-  /** The revision being planned: an update Swarm rolled back at this revision is not tried again. */
-  revision: string;
+  /** The stack's failed rollouts on record, of any revision: a failure Swarm ended before one was recorded is new. */
+  held: readonly HeldRollout[];
   /** `apply --force`: an update Swarm rolled back or paused is tried again. */
   retryFailed: boolean;
 }
@@ -103,30 +104,31 @@ function engineRollout(target: ServiceTarget, current: ObservedService, opts: Sw
     return tasks.running < tasks.desired ? { ...base, specHash: service.specHash, state: 'settling', reason: u?.message ?? '', tasks } : undefined;
   }
   if (u === undefined) return undefined;
-  // Swarm rolls back by putting the previous spec in place: the failed one is then PreviousSpec.
-  const failedHere = current.previous?.specHash === service.specHash && current.previous.revision === opts.revision;
-  if (u.state === 'rollback_started' && failedHere) {
-    return { ...base, specHash: service.specHash, state: 'rolling', reason: `Swarm rolls back: ${failureReason(current)}`, direction: 'back', tasks: tasksOf(current.specHash) };
+  // Swarm rolls back by putting the previous spec back in place (and forgetting the failed one): the tasks it made of Git's spec tell.
+  const rolledBackFrom = u.state.startsWith('rollback') && current.specHash !== service.specHash && current.tasks.some((t) => t.specHash === service.specHash);
+  if (u.state === 'rollback_started' && rolledBackFrom) {
+    return { ...base, specHash: service.specHash, state: 'rolling', reason: `Swarm rolls back: ${failureReason(current, service.specHash)}`, direction: 'back', tasks: tasksOf(current.specHash) };
   }
-  // Held already (the planner's target is then what was restored, or nothing is replaced): reported once, not on every pass.
+  // Held already (the planner's target is then what was restored, or nothing is replaced), or recorded since Swarm ended it: reported once, not on every pass.
   if (opts.retryFailed || target.direction !== 'forward' || !target.replaces) return undefined;
-  if (u.state === 'rollback_completed' && failedHere) {
+  if (opts.held.some((h) => h.stack === service.stack && h.service === service.name && h.specHash === service.specHash && h.at >= current.changedAt)) return undefined;
+  if (u.state === 'rollback_completed' && rolledBackFrom) {
     const restored = current.spec === undefined ? undefined : { spec: current.spec, specHash: current.specHash };
-    return { ...base, specHash: service.specHash, state: 'rolled-back', reason: failureReason(current), restored, tasks: tasksOf(current.specHash) };
+    return { ...base, specHash: service.specHash, state: 'rolled-back', reason: failureReason(current, service.specHash), restored, tasks: tasksOf(current.specHash) };
   }
-  if (u.state === 'paused' && current.specHash === service.specHash && current.revision === opts.revision) {
-    return { ...base, specHash: service.specHash, state: 'paused', reason: failureReason(current), tasks: tasksOf(service.specHash) };
+  if (u.state === 'paused' && current.specHash === service.specHash) {
+    return { ...base, specHash: service.specHash, state: 'paused', reason: failureReason(current, service.specHash), tasks: tasksOf(service.specHash) };
   }
-  if (u.state === 'rollback_paused' && failedHere) {
-    return { ...base, specHash: service.specHash, state: 'rollback-failed', reason: failureReason(current), tasks: tasksOf(current.specHash) };
+  if (u.state === 'rollback_paused' && rolledBackFrom) {
+    return { ...base, specHash: service.specHash, state: 'rollback-failed', reason: failureReason(current, service.specHash), tasks: tasksOf(current.specHash) };
   }
   return undefined;
 }
 
 /** The failed task's error says why ("task: non-zero exit (3)"); Swarm's own message only what it did about it. */
-function failureReason(current: ObservedService): string {
+function failureReason(current: ObservedService, specHash: string): string {
   const swarm = current.update?.message ?? '';
-  const failed = current.tasks.filter((t) => t.error !== '' && t.specHash === (current.previous?.specHash ?? current.specHash)).sort((a, b) => b.at - a.at)[0];
+  const failed = current.tasks.filter((t) => t.error !== '' && t.specHash === specHash).sort((a, b) => b.at - a.at)[0];
   if (failed === undefined) return swarm || 'update failed';
   return `new tasks failed: ${failed.error} (Swarm: ${swarm || current.update?.state || 'update failed'})`;
 }

@@ -113,10 +113,12 @@ describe('capstan --backend swarm on a 3-node swarm', () => {
     expect(first.stdout).toContain('create service shop_web: new service, 3 replicas');
     expect(first.stdout).toContain('create service shop_agent: new global service, one replica per node');
 
-    expect((await swarm.docker('stack', 'services', stack, '--format', '{{.Name}} {{.Replicas}}')).split('\n').sort()).toEqual(['shop_agent 3/3', 'shop_web 3/3 (max 1 per node)']);
+    // Like `docker stack deploy`, apply does not wait for new services' tasks to start.
+    const services = async () => (await swarm.docker('stack', 'services', stack, '--format', '{{.Name}} {{.Replicas}}')).split('\n').sort().join(', ');
+    await eventually(async () => ((await services()) === 'shop_agent 3/3, shop_web 3/3 (max 1 per node)' ? true : undefined), 60_000, services);
     // Global: one task on each node; replicated with max one per node: one each too, each answering on its node's port.
     expect(new Set((await tasks('agent')).map((t) => t.node)).size).toBe(3);
-    expect((await answers()).map((a) => a.split(' ')[0])).toEqual(['1', '1', '1']);
+    await eventually(async () => ((await answers()).every((a) => a.split(' ')[0] === '1') ? true : undefined), 30_000, async () => (await answers()).join(', '));
     expect(await secretIn('web')).toBe('first');
 
     const again = await apply();

@@ -126,12 +126,12 @@ Summary: 2 to remove, 1 network/volume changes.
   it('follows an update Swarm rolls, and reports one it rolled back once, then holds it', () => {
     const broken = desiredService('web', 'api', { ...api.spec, command: ['false'] });
     const desired = desiredState(REV_B, [desiredStack('web', [broken, agent])]);
-    const rolling = { ...running(broken), update: { state: 'updating' as const, message: 'update in progress' }, previous: { specHash: api.specHash, revision: REV_A } };
+    const rolling = { ...running(broken), update: { state: 'updating' as const, message: 'update in progress' }, previous: { specHash: api.specHash } };
     const p = plan(desired, observed([running(agent), rolling], [observedNetwork('web')], [file(token('a'))]));
     expect(p.operations).toEqual([]);
     expect(p.engineRollouts?.map((r) => [r.service, r.state])).toEqual([['api', 'rolling']]);
-    // Swarm put the previous spec back: the failed one is PreviousSpec now.
-    const back = { ...running(broken, { fromSpec: api }), update: { state: 'rollback_completed' as const, message: 'rollback completed' }, previous: { specHash: broken.specHash, revision: REV_B } };
+    // Swarm put the previous spec back (and forgot the failed one): its failed tasks tell which it was.
+    const back = { ...running(broken, { fromSpec: api }), update: { state: 'rollback_completed' as const, message: 'rollback completed' }, changedAt: 10 };
     back.tasks = [...back.tasks, { id: 'tx', slot: 1, nodeId: 'n1', desiredState: 'shutdown', state: 'failed', specHash: broken.specHash, error: 'task: non-zero exit (1)', at: 5 }];
     const state = observed([running(agent), back], [observedNetwork('web')], [file(token('a'))]);
     const failed = plan(desired, state);
