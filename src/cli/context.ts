@@ -45,7 +45,7 @@ export async function createPassContext(settings: Settings, logger: Logger, opts
   });
   const env = allowedEnvironment(settings, process.env);
   const operatorPolicy = await readOperatorPolicy(settings.policy);
-  const desired = new DesiredLoader({ source, path: settings.path, env, profiles: settings.profiles, secretsDir: settings.secretsDir, operatorPolicy, resolveHostPath, logger, ...(opts.offThread === true ? { validate: offThreadLoader() } : {}) });
+  const desired = new DesiredLoader({ source, path: settings.path, env, profiles: settings.profiles, secretsDir: settings.secretsDir, operatorPolicy, resolveHostPath, backend: settings.backend, logger, ...(opts.offThread === true ? { validate: offThreadLoader() } : {}) });
   const backend = await createBackend(settings, logger);
   const rollout = rolloutSupport(settings, new Prober({ now: Date.now, run: probeRunner(), onFailed: () => undefined }));
   const contents = { env, ageKeyFile: settings.ageKeyFile };

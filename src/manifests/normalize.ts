@@ -38,6 +38,8 @@ export interface StackContext {
   maxFileBytes?: number | undefined;
   /** The operator user's home, for `~` in bind sources; undefined: `~` is an error. */
   home?: string | undefined;
+  /** `swarm`: a relative bind must be a file Git tracks (it becomes a Swarm config); nodes cannot see the operator's disk. */
+  backend?: 'docker' | 'swarm' | undefined;
 }
 
 /** One file of a stack: the stack file itself, or a file it includes. */
@@ -347,9 +349,15 @@ function relativeBind(ctx: StackContext, m: RawMount, at: PathSegment[]): MountS
       ctx.fp.error(at, `bind source ${JSON.stringify(m.source)} crosses the symbolic link ${kind.at} of the repository`, 'a link may point anywhere on the host; bind the directory it points to by its own path inside the repository');
       return { ...m, source: resolved, relative: true };
     case 'tracked':
+      if (ctx.backend === 'swarm' && ctx.tree.get(resolved)?.type === 'tree') {
+        ctx.fp.error(at, `bind source ${JSON.stringify(m.source)} is a directory Git tracks; on Swarm a tracked bind becomes a Swarm config, and a config is one file`, 'bind each file of it on its own (each becomes a config), or list them under `configs:`');
+      }
       if (!m.readOnly) ctx.fp.warn(at, `bind source ${JSON.stringify(m.source)} holds files Git tracks: it is mounted read-only from the deployed revision (a writable data directory holds no tracked files but .gitkeep or .gitignore)`);
       return { ...m, source: resolved, readOnly: true, relative: true, content: kind.id };
     case 'data':
+      if (ctx.backend === 'swarm') {
+        ctx.fp.error(at, `bind source ${JSON.stringify(m.source)} is a data directory (Git tracks no file in it), which lives in the operator's data dir: Swarm's nodes cannot see it`, 'use a named volume instead (e.g. `- data:' + m.target + '` with `volumes: { data: {} }` at the top level); Swarm makes it on each node a task runs on');
+      }
       return { ...m, source: resolved, relative: true, persistent: true };
   }
 }

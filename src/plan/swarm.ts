@@ -7,7 +7,7 @@
 // reported as the failure it is, once, then held like a failed rollout.
 
 import type { DesiredService } from '../desired/model.js';
-import { swarmFileName, swarmServiceName } from '../desired/swarm-names.js';
+import { bindConfigs, swarmFileName, swarmServiceName } from '../desired/swarm-names.js';
 import type { ObservedService, ObservedState } from '../observed/model.js';
 import type { HeldRollout } from '../strategies/rolling.js';
 import type { EngineRollout, OperationDraft as Draft, ServiceChange } from './operations.js';
@@ -32,7 +32,7 @@ export function swarmExpansion(observed: ObservedState, opts: SwarmPlanOptions):
   const readyNodes = swarm.nodes.filter((n) => n.state === 'ready' && n.availability === 'active').length;
 
   const planFiles = (service: DesiredService, emit: (op: Draft) => void): void => {
-    for (const [kind, files] of [['secret', service.spec.secrets ?? []], ['config', service.spec.configs ?? []]] as const) {
+    for (const [kind, files] of [['secret', service.spec.secrets ?? []], ['config', [...(service.spec.configs ?? []), ...bindConfigs(service.spec)]]] as const) {
       for (const file of files) {
         const name = swarmFileName(service.stack, file);
         const k = `${kind}\u0000${name}`;

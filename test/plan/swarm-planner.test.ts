@@ -143,6 +143,17 @@ Summary: 2 to remove, 1 network/volume changes.
     expect(renderText(plan(desired, state, [], true))).toContain('update service web_api: command changed');
   });
 
+  it('makes a tracked file bind a content-named config, rolled like any config change', () => {
+    const bind = (blob: string) => desiredService('web', 'proxy', { volumes: [{ type: 'bind', source: 'stacks/conf/nginx.conf', target: '/etc/nginx.conf', readOnly: true, relative: true, content: blob.repeat(40) }] });
+    const p = plan(desiredState(REV_A, [desiredStack('web', [bind('a')])]), observed([], [observedNetwork('web')]));
+    expect(renderText(p)).toContain('create config web_bind.stacks_conf_nginx.conf-aaaaaaaaaaaa: config bind.stacks_conf_nginx.conf is not in the swarm yet');
+    const before = { id: 'c1', kind: 'config' as const, name: 'web_bind.stacks_conf_nginx.conf-aaaaaaaaaaaa', stack: 'web', file: 'bind.stacks_conf_nginx.conf', labels: {} };
+    const next = plan(desiredState(REV_B, [desiredStack('web', [bind('b')])]), observed([running(bind('b'), { fromSpec: bind('a') })], [observedNetwork('web')], [before]));
+    expect(renderText(next)).toContain(`create config web_bind.stacks_conf_nginx.conf-bbbbbbbbbbbb: config bind.stacks_conf_nginx.conf has new content
+    update service web_proxy: bind ./conf/nginx.conf content changed`);
+    expect(renderText(next)).toContain('remove config web_bind.stacks_conf_nginx.conf-aaaaaaaaaaaa: no service uses this config any more');
+  });
+
   it('refuses what Swarm cannot run, every problem at once, before planning anything', () => {
     const bad = desiredService('web', 'api', {
       privileged: true,

@@ -11,7 +11,7 @@ import type { MountSettings, ServiceSpec as SwarmServiceSpec, TaskRestartPolicy,
 import { LABEL } from '../../desired/labels.js';
 import type { DesiredService } from '../../desired/model.js';
 import { encodeSpecLabel } from '../../desired/spec-label.js';
-import { STACK_NAMESPACE_LABEL, swarmFileName, swarmServiceName } from '../../desired/swarm-names.js';
+import { bindConfigs, STACK_NAMESPACE_LABEL, swarmFileName, swarmServiceName } from '../../desired/swarm-names.js';
 import type { MountedFile, MountSpec, ServiceSpec, UpdateConfig } from '../../manifests/model.js';
 import { effectiveOrder } from '../../strategies/rolling.js';
 import { engineName, healthConfig } from '../docker/container-spec.js';
@@ -79,7 +79,8 @@ export function swarmServiceSpec(service: DesiredService, ctx: SwarmSpecContext)
           const name = swarmFileName(service.stack, f);
           return { SecretName: name, SecretID: ctx.fileId('secret', name), File: fileTarget(f, '/run/secrets/') };
         }),
-        Configs: (spec.configs ?? []).map((f) => {
+        // Relative binds of tracked files are configs on a swarm (the bind itself is left out of Mounts).
+        Configs: [...(spec.configs ?? []), ...bindConfigs(spec)].map((f) => {
           const name = swarmFileName(service.stack, f);
           return { ConfigName: name, ConfigID: ctx.fileId('config', name), File: fileTarget(f, '/') };
         }),
@@ -160,10 +161,10 @@ interface SwarmMount {
 
 function mounts(service: DesiredService, ctx: Pick<SwarmSpecContext, 'instance'>): MountSettings[] {
   const volumeLabels = { [STACK_NAMESPACE_LABEL]: service.stack, [LABEL.instance]: ctx.instance, [LABEL.stack]: service.stack };
-  const out: SwarmMount[] = service.spec.volumes.map((m: MountSpec): SwarmMount => {
+  const out: SwarmMount[] = service.spec.volumes.filter((m) => !(m.type === 'bind' && m.relative)).map((m: MountSpec): SwarmMount => {
     switch (m.type) {
       case 'bind':
-        // Relative binds never get here (swarmProblems refuses them): an absolute one is the node's own path.
+        // Relative binds are configs (bindConfigs) or refused (swarmProblems): an absolute one is the node's own path.
         return { Type: 'bind', Source: m.source, Target: m.target, ReadOnly: m.readOnly };
       case 'volume':
         // Swarm creates a named volume on each node a task lands on, with these labels. An empty source is an anonymous one.
@@ -200,8 +201,9 @@ export function swarmProblems(service: DesiredService): { key: string; why: stri
   const no = (key: string, why: string): void => void out.push({ key, why });
   if (spec.build !== undefined) no('build', 'Swarm nodes cannot use an image built on the operator\'s machine; build and push it to a registry, then name it in `image:`');
   for (const m of spec.volumes) {
-    if (m.type === 'bind' && m.relative) {
-      no(`volumes ${m.source}:${m.target}`, 'a relative bind needs the operator\'s checkout, which Swarm nodes cannot see; put a Git-tracked file in `configs:` (file: ./path) instead, and data in a named volume');
+    // Validation refuses data directories on a swarm with their line; a bind made before tracked and data sources were told apart is caught here.
+    if (m.type === 'bind' && m.relative && m.content === undefined) {
+      no(`volumes ${m.source}:${m.target}`, 'a relative bind of a data directory lives on the operator\'s disk, which Swarm\'s nodes cannot see; use a named volume');
     }
   }
   for (const p of spec.ports) if (p.hostIp !== '') no(`ports ${p.hostIp}:${p.published ?? ''}:${p.target}`, 'Swarm publishes on every address of a node; remove the host IP');
