@@ -17,7 +17,8 @@ import { createStatusReporter } from './status-reporter.js';
 export async function applyCommand(settings: Settings, logger: Logger, opts: { force: boolean } = { force: false }): Promise<number> {
   const progress = stderrProgress(logger);
   const ctx = { ...(await createPassContext(settings, logger)), progress };
-  await checkDataDir(settings, logger);
+  // Relative binds live in the data dir only on one engine (Swarm's nodes get configs): nothing to check on a swarm.
+  if (settings.backend === 'docker') await checkDataDir(settings, logger);
   const status = createStatusReporter(settings, logger);
   const revision = await ctx.source.resolve();
   const model = await ctx.desired.loadRevision(revision);

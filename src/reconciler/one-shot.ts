@@ -27,7 +27,9 @@ export async function applyRevision(ctx: PassContext, model: RevisionModel, opts
   force: boolean;
   report?: (stack: string, report: StackReport) => Promise<string | undefined>;
 }): Promise<StackApplied[]> {
-  const onEngine = observedStacks(await ctx.backend.observe(ctx.instance));
+  // One snapshot of everything: which stacks the engine holds, and what each lane's first pass looks at.
+  const snapshot = await ctx.backend.observe(ctx.instance);
+  const onEngine = observedStacks(snapshot);
   const stacks = [...new Set([...model.stacks.keys(), ...onEngine])].sort();
   const deps: StackPassDeps = {
     backend: ctx.backend, instance: ctx.instance, publishPorts: ctx.publishPorts, contents: ctx.contents,
@@ -55,7 +57,7 @@ export async function applyRevision(ctx: PassContext, model: RevisionModel, opts
     let report: StackReport | undefined;
     const lane: StackPassDeps = { ...deps, report: opts.report === undefined ? undefined : async (_: string, r: StackReport) => ((report = r), undefined) };
     for (let i = 0; ; i++) {
-      const last = await runStackPass(stack, model.stacks.get(stack), memory, lane);
+      const last = await runStackPass(stack, model.stacks.get(stack), memory, i === 0 ? { ...lane, snapshot } : lane);
       if (i === 0) lines.push(...last.lines);
       applied += last.applied;
       // The operations of the first pass are the plan; later passes carry it out (rollout steps, dependents).

@@ -111,6 +111,8 @@ export interface StackPassDeps {
   digests?: Pick<DigestChecker, 'digests'>;
   /** The daemon's: a stack that keeps failing the same way waits between attempts. One-shot commands try everything. */
   backoff?: StackBackoff;
+  /** A snapshot of the whole instance taken just now (a one-shot command's first pass): looked at instead of observing the stack again. */
+  snapshot?: ObservedState | undefined;
   /** Status; resolves with the auto-revert commit it pushed, if it did. */
   report: ((stack: string, report: StackReport) => Promise<string | undefined>) | undefined;
 }
@@ -134,7 +136,7 @@ export async function runStackPass(stack: string, at: StackAtRevision | undefine
   // Volumes are only ever created, never pruned: a stack that declares none needs no look at them.
   const volumes = desiredStack === undefined || Object.values(desiredStack.spec.volumes).some((v) => !v.external);
   const [snapshot, images] = await Promise.all([
-    deps.backend.observe(deps.instance, { stack, volumes }),
+    deps.snapshot ?? deps.backend.observe(deps.instance, { stack, volumes }),
     desiredStack === undefined ? undefined : imageFacts(deps, desiredStack.services),
   ]);
   const observed = scoped(images === undefined ? snapshot : { ...snapshot, images }, stack);
