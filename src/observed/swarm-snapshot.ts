@@ -1,8 +1,8 @@
 // The one snapshot of a swarm pass, taken on a manager: the services,
 // overlay networks, secrets and configs carrying this instance's label, the
 // tasks of those services, and every node (status reports nodes that are
-// down). Six list calls in parallel, then the tasks of our services; nothing
-// is inspected one by one. Errors are left to the caller.
+// down). Six list calls in parallel (tasks are filtered by their service's
+// labels); nothing is inspected one by one. Errors are left to the caller.
 
 import type Docker from 'dockerode';
 import type { NetworkInspectInfo, Service } from 'dockerode';
@@ -41,16 +41,19 @@ interface FileInfo {
 export async function takeSwarmSnapshot(docker: SwarmSnapshotClient, instance: string, stack?: string): Promise<ObservedState> {
   const filters = instanceFilter(instance, stack);
   const owned = (labels: Labels): boolean => labels?.[LABEL.instance] === instance;
-  const [services, nodes, networks, secrets, configs] = await Promise.all([
+  // Tasks match a label filter by their service's labels: listed beside the services, not after them (one round trip less per pass).
+  const [services, nodes, networks, secrets, configs, listed] = await Promise.all([
     docker.listServices({ filters }),
     docker.listNodes() as Promise<NodeInfo[]>,
     docker.listNetworks({ filters }),
     docker.listSecrets({ filters }) as Promise<FileInfo[]>,
     docker.listConfigs({ filters }) as Promise<FileInfo[]>,
+    docker.listTasks({ filters }) as Promise<TaskInfo[]>,
   ]);
   // The engine filters by label already; filtering again keeps the ownership promise even against one that ignores a filter.
   const ours = services.filter((s) => owned(s.Spec?.Labels) && s.Spec?.Labels?.[LABEL.stack] !== undefined && s.Spec.Labels[LABEL.service] !== undefined);
-  const tasks = ours.length === 0 ? [] : ((await docker.listTasks({ filters: { service: ours.map((s) => s.ID) } })) as TaskInfo[]);
+  const ids = new Set(ours.map((s) => s.ID));
+  const tasks = listed.filter((t) => ids.has(t.ServiceID ?? ''));
   const byService = new Map<string, ObservedTask[]>();
   for (const t of tasks) {
     const list = byService.get(t.ServiceID ?? '') ?? [];

@@ -45,6 +45,8 @@ services:
     environment: { RELEASE: "${release}" }
     stop_grace_period: 2s
     secrets: [token]
+    # A file Git tracks: a Swarm config on every node that runs a task.
+    volumes: ["./conf/motd:/etc/motd:ro"]
     ports:
       - { target: 80, published: 8080, mode: host }
     deploy:
@@ -85,13 +87,13 @@ async function answers(): Promise<string[]> {
   }));
 }
 
-async function secretIn(service: string): Promise<string> {
-  const node = swarm.nodes[0];
-  if (node === undefined) throw new Error('no manager');
-  // Any task of the service runs on some node; read the secret from one on the manager (max 1 per node: there is one).
+/** A file in the service's task on the manager (max 1 per node: there is one). */
+async function fileIn(service: string, path: string): Promise<string> {
   const id = await swarm.docker('ps', '-q', '--filter', `label=com.docker.swarm.service.name=${stack}_${service}`);
-  return swarm.docker('exec', id.split('\n')[0] ?? '', 'cat', '/run/secrets/token');
+  return swarm.docker('exec', id.split('\n')[0] ?? '', 'cat', path);
 }
+
+const secretIn = (service: string): Promise<string> => fileIn(service, '/run/secrets/token');
 
 beforeAll(async () => {
   [swarm, server] = await Promise.all([startTestSwarm('capstan-swarm-it'), startTestGitServer()]);
@@ -106,7 +108,7 @@ afterAll(async () => {
 
 describe('capstan --backend swarm on a 3-node swarm', () => {
   it('deploys a replicated and a global service as Swarm services, visible to `docker stack`', async () => {
-    await repo.commitFiles({ 'stacks/shop.yaml': manifest() }, 'shop');
+    await repo.commitFiles({ 'stacks/shop.yaml': manifest(), 'stacks/conf/motd': 'tracked in Git\n' }, 'shop');
     const first = await apply();
     expect(first.stderr).toBe('');
     expect(first.code).toBe(0);
@@ -120,6 +122,8 @@ describe('capstan --backend swarm on a 3-node swarm', () => {
     expect(new Set((await tasks('agent')).map((t) => t.node)).size).toBe(3);
     await eventually(async () => ((await answers()).every((a) => a.split(' ')[0] === '1') ? true : undefined), 30_000, async () => (await answers()).join(', '));
     expect(await secretIn('web')).toBe('first');
+    expect(first.stdout).toMatch(/create config shop_bind\.stacks_conf_motd-[0-9a-f]{12}: config bind\.stacks_conf_motd is not in the swarm yet/);
+    expect(await fileIn('web', '/etc/motd')).toBe('tracked in Git');
 
     const again = await apply();
     expect(again.code).toBe(0);
