@@ -7,13 +7,18 @@
 // and each proxy's CPU time (user + system, from /proc) per request: on a
 // shared machine throughput swings with whatever else runs, CPU per request
 // much less.
+// Then a slowloris phase: SLOWLORIS (5000) connections that send one header
+// line every 5 s (and reconnect when closed, as an attacker does) are held
+// open against Capstan's L7 entry and against nginx's, one at a time, while
+// wrk measures normal requests; from 10 loopback source addresses, so the
+// per-IP cap (1000 by default) does not simply refuse them.
 // BENCH_BASELINE=path/to/other/bin/capstan.mjs adds that build's router as
 // "baseline L7/L4" in the same rounds, for before/after comparisons under the
 // same load; BENCH_TARGETS=capstan,baseline,nginx keeps only targets whose
 // names start with one of those words.
 // Run: bash bench/router.sh  (installs wrk, nginx-light, libnginx-mod-stream and haproxy when missing, as root).
 
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -25,6 +30,7 @@ const DURATION = process.env.BENCH_DURATION ?? '10s';
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const BASELINE = process.env.BENCH_BASELINE;
 const ONLY = (process.env.BENCH_TARGETS ?? '').split(',').map((t) => t.trim()).filter((t) => t !== '');
+const SLOWLORIS = Number(process.env.SLOWLORIS ?? 5000);
 const children: ChildProcess[] = [];
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'capstan-bench-router-'));
 // bench/router.sh runs the bundle from the repository root.
@@ -83,6 +89,21 @@ function median(values: readonly number[]): number {
 function wrk(name: string, port: number, pid: number | undefined, duration = DURATION): Result {
   const before = pid === undefined ? 0 : cpuTicks(pid);
   const out = execFileSync('wrk', ['-t2', '-c50', `-d${duration}`, '--latency', `http://127.0.0.1:${port}/`], { encoding: 'utf8' });
+  return wrkResult(name, out, pid, before);
+}
+
+/** wrk without blocking this process, whose event loop keeps the slowloris connections going meanwhile. */
+function wrkAsync(name: string, port: number, pid: number | undefined): Promise<Result> {
+  const before = pid === undefined ? 0 : cpuTicks(pid);
+  return new Promise((resolve, reject) => {
+    execFile('wrk', ['-t2', '-c50', `-d${DURATION}`, '--latency', `http://127.0.0.1:${port}/`], { encoding: 'utf8' }, (err, out) => {
+      if (err !== null) reject(err);
+      else resolve(wrkResult(name, out, pid, before));
+    });
+  });
+}
+
+function wrkResult(name: string, out: string, pid: number | undefined, before: number): Result {
   const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? NaN);
   const cpuUs = pid === undefined ? NaN : ((cpuTicks(pid) - before) * 1e6) / CLK_TCK / requests;
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
@@ -91,6 +112,46 @@ function wrk(name: string, port: number, pid: number | undefined, duration = DUR
   const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
   const errors = non2xx + (socket === null ? 0 : socket.slice(1).reduce((a, b) => a + Number(b), 0));
   return { name, rps, p99ms: p99, errors, cpuUs };
+}
+
+/**
+ * `count` connections to `port` that each send a request line, then one
+ * header line every 5 s and never the blank line; one the server closes is
+ * opened again. From 127.0.0.2-11.
+ */
+async function slowloris(port: number, count: number): Promise<{ closedByServer: () => number; open: () => number; stop: () => void }> {
+  const sockets = new Set<net.Socket>();
+  let closedByServer = 0;
+  let running = true;
+  const connect = (i: number): Promise<void> => new Promise((resolve) => {
+    const s = net.connect({ host: '127.0.0.1', port, localAddress: `127.0.0.${2 + (i % 10)}` });
+    s.on('error', () => undefined);
+    s.once('connect', () => {
+      sockets.add(s);
+      s.write('GET / HTTP/1.1\r\nHost: slow\r\n');
+      resolve();
+    });
+    s.once('close', () => {
+      const wasOpen = sockets.delete(s);
+      if (!running) return;
+      if (wasOpen) closedByServer++;
+      resolve();
+      setTimeout(() => void connect(i), wasOpen ? 0 : 100);
+    });
+  });
+  for (let i = 0; i < count; i += 250) await Promise.all(Array.from({ length: Math.min(250, count - i) }, (_, j) => connect(i + j)));
+  const drip = setInterval(() => {
+    for (const s of sockets) s.write('X-Slow: 1\r\n');
+  }, 5000);
+  return {
+    closedByServer: () => closedByServer,
+    open: () => sockets.size,
+    stop: () => {
+      running = false;
+      clearInterval(drip);
+      for (const s of sockets) s.destroy();
+    },
+  };
 }
 
 const REPLICA = `
@@ -124,7 +185,8 @@ async function main(): Promise<void> {
   fs.writeFileSync(path.join(tmp, 'nginx.conf'), `
 load_module /usr/lib/nginx/modules/ngx_stream_module.so;
 worker_processes 1; daemon off; pid ${tmp}/nginx.pid; error_log ${tmp}/nginx-error.log warn;
-events { worker_connections 4096; }
+worker_rlimit_nofile 30000;
+events { worker_connections 14000; }
 http {
   access_log off;
   client_body_temp_path ${tmp}/nb; proxy_temp_path ${tmp}/np; fastcgi_temp_path ${tmp}/nf; uwsgi_temp_path ${tmp}/nu; scgi_temp_path ${tmp}/ns;
@@ -209,6 +271,31 @@ ${haServers}
   }
   const stats = await client.stats();
   process.stdout.write(`capstan per-replica totals: ${stats.backends.map((b) => `${b.id}=${b.total}`).join(' ')}\n`);
+
+  if (SLOWLORIS > 0) {
+    const slowTargets: [string, number, number | undefined][] = ([
+      ['capstan L7', capL7, routerProcess.pid],
+      ...(baseline === undefined ? [] : [['baseline L7', baseL7, baseline.process.pid] as [string, number, number | undefined]]),
+      ['nginx L7', ngL7, nginxWorker],
+    ] satisfies [string, number, number | undefined][]).filter(([name]) => ONLY.length === 0 || ONLY.some((o) => name.startsWith(o)));
+    process.stdout.write(`\nwith ${SLOWLORIS} slowloris connections open (one header line every 5 s, reopened when closed), wrk -t2 -c50 -d${DURATION}:\n\n`);
+    process.stdout.write(`${'target'.padEnd(22)} ${'rps'.padStart(9)} ${'p99 ms'.padStart(8)} ${'errors'.padStart(7)} ${'slow open'.padStart(10)} ${'slow closed'.padStart(12)}\n`);
+    const slowResults: Result[] = [];
+    for (const [name, port, pid] of slowTargets) {
+      const attack = await slowloris(port, SLOWLORIS);
+      const closedBefore = attack.closedByServer();
+      const r = await wrkAsync(name, port, pid);
+      const openAtEnd = attack.open();
+      const closed = attack.closedByServer() - closedBefore;
+      attack.stop();
+      slowResults.push(r);
+      process.stdout.write(`${name.padEnd(22)} ${r.rps.toFixed(0).padStart(9)} ${r.p99ms.toFixed(2).padStart(8)} ${String(r.errors).padStart(7)} ${String(openAtEnd).padStart(10)} ${String(closed).padStart(12)}\n`);
+      // Let the server settle (closed sockets, timers) before the next one.
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+    const slow = (n: string): Result | undefined => slowResults.find((r) => r.name === n);
+    process.stdout.write(`\nunder slowloris, capstan L7 / nginx L7: rps ${pct(slow('capstan L7')?.rps, slow('nginx L7')?.rps)}, p99 ${slow('capstan L7')?.p99ms.toFixed(1) ?? '-'} ms vs ${slow('nginx L7')?.p99ms.toFixed(1) ?? '-'} ms\n`);
+  }
 }
 
 try {

@@ -28,4 +28,5 @@ if [ ! -f dist/main.js ] || [ -n "$(find src package.json scripts/build.mjs -new
 fi
 
 bash scripts/ensure-docker.sh
+bash scripts/ensure-pebble.sh
 bash scripts/build-images.sh

@@ -35,6 +35,23 @@ function statusOptions(cmd: Command): Command {
     .option('--git-author <"Name <email>">', 'author of the commits Capstan pushes [CAPSTAN_GIT_AUTHOR] (default: Capstan <capstan@localhost>)')
     .option('--auto-revert', 'push a revert of a revision that fails to apply [CAPSTAN_AUTO_REVERT] (default: off)');
 }
+/** The router's edge limits, on `run` (handed to the router it starts) and on `router`. */
+function edgeOptions(cmd: Command): Command {
+  return cmd
+    .option('--head-timeout <duration>', 'router: time from accept (or a keep-alive request\'s first byte) until the whole request head is in [CAPSTAN_HEAD_TIMEOUT] (default: 10s)')
+    .option('--body-timeout <duration>', 'router: longest pause between request body reads, or while a client takes none of its answer [CAPSTAN_BODY_TIMEOUT] (default: 30s)')
+    .option('--keep-alive-timeout <duration>', 'router: idle time of a keep-alive connection between requests [CAPSTAN_KEEP_ALIVE_TIMEOUT] (default: 60s)')
+    .option('--tunnel-idle-timeout <duration>', 'router: idle time of an upgraded (WebSocket) connection [CAPSTAN_TUNNEL_IDLE_TIMEOUT] (default: 1h)')
+    .option('--l4-idle-timeout <duration>', 'router: idle time of a published-port connection [CAPSTAN_L4_IDLE_TIMEOUT] (default: 1h)')
+    .option('--max-connections <n>', 'router: open client connections, all entries [CAPSTAN_MAX_CONNECTIONS] (default: 10000)')
+    .option('--max-connections-per-ip <n>', 'router: open client connections from one IP [CAPSTAN_MAX_CONNECTIONS_PER_IP] (default: 1000)')
+    .option('--trusted-proxies <ips>', 'router: comma-separated addresses/CIDRs whose X-Forwarded-* are passed on [CAPSTAN_TRUSTED_PROXIES] (default: none)')
+    .option('--https-port <port>', "router's HTTPS entry, open while some route has x-capstan.route.tls [CAPSTAN_HTTPS_PORT] (default: 8443)")
+    .option('--acme-directory <url>', 'ACME directory for routes with tls: { acme: true } [CAPSTAN_ACME_DIRECTORY] (default: none)')
+    .option('--acme-email <email>', 'contact of the ACME account [CAPSTAN_ACME_EMAIL]')
+    .option('--acme-ca <file>', "PEM CA to trust for the ACME directory's own HTTPS (a test server such as pebble) [CAPSTAN_ACME_CA]");
+}
+
 const syncWindowOption = [
   '--sync-window <window>',
   'when changes may be applied, e.g. "deny 0 9-17 * * 1-5" (UTC; repeatable) [CAPSTAN_SYNC_WINDOW, ;-separated]',
@@ -51,6 +68,9 @@ function withSettings(cmd: Command, action: (settings: Settings, logger: Logger,
       listen: opts.listen, backend: opts.backend, logFormat: opts.logFormat, logLevel: opts.logLevel,
       parallelism: opts.parallelism, allowEnv: opts.allowEnv, gitAuthor: opts.gitAuthor, autoRevert: opts.autoRevert, resync: opts.resync, syncWindow: opts.syncWindow,
       profiles: opts.profile, secretsDir: opts.secretsDir,
+      headTimeout: opts.headTimeout, bodyTimeout: opts.bodyTimeout, keepAliveTimeout: opts.keepAliveTimeout, tunnelIdleTimeout: opts.tunnelIdleTimeout,
+      l4IdleTimeout: opts.l4IdleTimeout, maxConnections: opts.maxConnections, maxConnectionsPerIp: opts.maxConnectionsPerIp, trustedProxies: opts.trustedProxies,
+      httpsPort: opts.httpsPort, acmeDirectory: opts.acmeDirectory, acmeEmail: opts.acmeEmail, acmeCa: opts.acmeCa,
     };
     const settings = resolveSettings(flags, process.env, readSettingsFile(opts.config));
     const logger = createLogger({ format: settings.logFormat, level: settings.logLevel });
@@ -70,7 +90,7 @@ export function buildProgram(): Command {
     .configureHelp({ sortSubcommands: false });
 
   withSettings(
-    statusOptions(commonOptions(program.command('run').description('run the daemon: follow the branch and keep the engine converged')))
+    edgeOptions(statusOptions(commonOptions(program.command('run').description('run the daemon: follow the branch and keep the engine converged'))))
       .option('--interval <duration>', 'poll interval [CAPSTAN_INTERVAL] (default: 30s)')
       .option('--listen <host:port>', 'HTTP API address [CAPSTAN_LISTEN] (default: 127.0.0.1:9420)')
       .option('--http-port <port>', "router's shared HTTP entry port [CAPSTAN_HTTP_PORT] (default: 8000)")
@@ -132,7 +152,7 @@ export function buildProgram(): Command {
     },
   );
   withSettings(
-    program.command('router').description('run the router (data plane) alone: L4 listeners and the shared HTTP entry, driven over <data-dir>/router/admin.sock (or --admin 127.0.0.1:PORT with a token)')
+    edgeOptions(program.command('router')).description('run the router (data plane) alone: L4 listeners and the shared HTTP entry, driven over <data-dir>/router/admin.sock (or --admin 127.0.0.1:PORT with a token)')
       .option('--data-dir <dir>', 'state directory; the router keeps router/table.json and router/admin.sock in it [CAPSTAN_DATA_DIR] (default: .capstan)')
       .option('--http-port <port>', 'shared HTTP entry port when the table names none [CAPSTAN_HTTP_PORT] (default: 8000)')
       .option('--http-host <ip>', 'address the HTTP entry binds', '0.0.0.0')
@@ -150,7 +170,7 @@ export function buildProgram(): Command {
       if (!Number.isInteger(graceMs) || graceMs < 0) throw new UsageError(`--grace ${o.grace}: not a number of milliseconds`);
       if (o.adminSocket !== undefined && settings.routerAdmin !== undefined) throw new UsageError('--admin-socket and --admin (CAPSTAN_ROUTER_ADMIN) both say where the admin API listens: give one');
       const admin = o.adminSocket === undefined ? settings.routerAdmin : { kind: 'unix' as const, path: o.adminSocket };
-      return routerCommand({ dataDir: settings.dataDir, httpPort: settings.httpPort, httpHost: o.httpHost, admin, token: settings.routerToken, accessLog: o.accessLog, graceMs }, logger);
+      return routerCommand({ dataDir: settings.dataDir, httpPort: settings.httpPort, httpHost: o.httpHost, admin, token: settings.routerToken, accessLog: o.accessLog, graceMs, limits: settings.routerLimits, httpsPort: settings.httpsPort, acme: settings.acme }, logger);
     },
   );
   const secret = program.command('secret').description('make age-encrypted secret files for the repository, and the key the operator decrypts them with');

@@ -178,7 +178,7 @@ async function perform(action: RolloutAction, service: DesiredService, observed:
     case 'start': return deps.backend.startContainer(action.id);
     case 'admit': {
       const c = observed.find((x) => x.id === action.id);
-      return deps.traffic.admit({ containerId: action.id, name: c?.name ?? replicaName(service, action.slot), stack: service.stack, service: service.name, ip: c?.ip });
+      return deps.traffic.admit({ containerId: action.id, name: c?.name ?? replicaName(service, action.slot), stack: service.stack, service: service.name, ip: c?.ip, specHash: c?.specHash ?? service.specHash });
     }
     case 'drain': return deps.traffic.retire(action.id, grace);
     case 'remove':

@@ -9,6 +9,8 @@ export interface AdmittedReplica {
   stack: string;
   service: string;
   ip: string | undefined;
+  /** The spec hash it runs: the router counts its requests under that version. */
+  specHash: string;
 }
 
 export interface Traffic {

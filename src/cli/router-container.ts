@@ -13,7 +13,7 @@ import type { Settings } from '../config/settings.js';
 import type { Logger } from '../logging/logger.js';
 import type { RouterClient } from '../router/client.js';
 import { routerPaths } from '../router/store.js';
-import { READY_WAIT_MS, WATCH_MS, waitHealthy, type RouterSupervisor } from './router-supervisor.js';
+import { READY_WAIT_MS, routerArgs, WATCH_MS, waitHealthy, type RouterSupervisor } from './router-supervisor.js';
 
 export async function superviseRouterContainer(opts: { settings: Settings; client: RouterClient; logger: Logger }): Promise<RouterSupervisor> {
   const { settings, client } = opts;
@@ -27,6 +27,7 @@ export async function superviseRouterContainer(opts: { settings: Settings; clien
     hostDir,
     httpPort: settings.httpPort,
     admin: settings.routerAdmin,
+    args: routerArgs(settings),
     token: settings.routerToken,
     user: typeof process.getuid === 'function' && typeof process.getgid === 'function' ? `${process.getuid()}:${process.getgid()}` : undefined,
   };

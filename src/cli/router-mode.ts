@@ -9,11 +9,11 @@ import type { Logger } from '../logging/logger.js';
 import { routerClient } from '../router/client.js';
 import { superviseRouterContainer } from './router-container.js';
 import { superviseRouter } from './router-process.js';
-import type { RouterSupervisor } from './router-supervisor.js';
+import { routerArgs, type RouterSupervisor } from './router-supervisor.js';
 
 export async function startRouterSupervisor(settings: Settings, logger: Logger): Promise<RouterSupervisor | undefined> {
   if (settings.router === 'none') return undefined;
   const client = routerClient(settings.dataDir, settings.routerAdmin, settings.routerToken);
   if (settings.router === 'container') return superviseRouterContainer({ settings, client, logger });
-  return superviseRouter({ dataDir: settings.dataDir, httpPort: settings.httpPort, admin: settings.routerAdmin, client, logger });
+  return superviseRouter({ dataDir: settings.dataDir, httpPort: settings.httpPort, admin: settings.routerAdmin, args: routerArgs(settings), client, logger });
 }

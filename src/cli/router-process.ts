@@ -19,7 +19,8 @@ const RESTART_CAP_MS = 30_000;
 // A router that served this long before dying is not crash-looping: restart at once.
 const STABLE_RUN_MS = 60_000;
 
-export async function superviseRouter(opts: { dataDir: string; httpPort: number; admin: TcpAdminAddress | undefined; client: RouterClient; logger: Logger }): Promise<RouterSupervisor> {
+/** `args`: more `capstan router` flags (the edge limits); a router already serving keeps those it was started with. */
+export async function superviseRouter(opts: { dataDir: string; httpPort: number; admin: TcpAdminAddress | undefined; args: readonly string[]; client: RouterClient; logger: Logger }): Promise<RouterSupervisor> {
   const paths = routerPaths(opts.dataDir);
   const { client } = opts;
   const log = opts.logger.child({ component: 'router-supervisor' });
@@ -35,7 +36,7 @@ export async function superviseRouter(opts: { dataDir: string; httpPort: number;
     const script = process.argv[1] ?? '';
     // Detached, in its own process group and without our pipes: a signal to the operator's group or the end of its stdout must not reach the router.
     const admin = opts.admin === undefined ? [] : ['--admin', formatAdminAddress(opts.admin)];
-    const child = spawn(process.execPath, [script, 'router', '--data-dir', opts.dataDir, '--http-port', String(opts.httpPort), ...admin], { detached: true, stdio: ['ignore', out, out] });
+    const child = spawn(process.execPath, [script, 'router', '--data-dir', opts.dataDir, '--http-port', String(opts.httpPort), ...admin, ...opts.args], { detached: true, stdio: ['ignore', out, out] });
     fs.closeSync(out);
     const startedAt = Date.now();
     if (child.pid !== undefined) fs.writeFileSync(path.join(paths.dir, 'router.pid'), `${child.pid}\n`);

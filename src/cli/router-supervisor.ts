@@ -2,7 +2,9 @@
 // router-container.ts; router-mode.ts picks one by --router): the handle the
 // daemon gets, and how long they wait for a router to answer.
 
+import type { Settings } from '../config/settings.js';
 import type { RouterClient } from '../router/client.js';
+import { limitArgs } from '../router/limits.js';
 
 /** How often a supervisor checks that its router still answers. */
 export const WATCH_MS = 2_000;
@@ -23,4 +25,16 @@ export async function waitHealthy(client: RouterClient, ms: number, giveUp: () =
     if (Date.now() >= deadline || giveUp()) return false;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+/** The `capstan router` flags for the settings that differ from the router's defaults: edge limits, HTTPS port, ACME. */
+export function routerArgs(settings: Settings): string[] {
+  const acme = settings.acme;
+  return [
+    ...limitArgs(settings.routerLimits),
+    ...(settings.httpsPort === 8443 ? [] : ['--https-port', String(settings.httpsPort)]),
+    ...(acme === undefined ? [] : ['--acme-directory', acme.directory]),
+    ...(acme?.email === undefined ? [] : ['--acme-email', acme.email]),
+    ...(acme?.caFile === undefined ? [] : ['--acme-ca', acme.caFile]),
+  ];
 }

@@ -4,6 +4,8 @@
 
 import type { Logger } from '../logging/logger.js';
 import { formatAdminAddress, type AdminAddress } from '../router/address.js';
+import type { AcmeSettings } from '../router/acme.js';
+import type { EdgeLimits } from '../router/limits.js';
 import { startRouter } from '../router/service.js';
 
 export interface RouterCommandOptions {
@@ -16,18 +18,25 @@ export interface RouterCommandOptions {
   token: string | undefined;
   accessLog: boolean;
   graceMs: number;
+  limits: EdgeLimits;
+  httpsPort: number;
+  acme: AcmeSettings | undefined;
 }
 
 export async function routerCommand(opts: RouterCommandOptions, logger: Logger): Promise<number> {
   const started = await startRouter(
     opts.dataDir,
-    { httpHost: opts.httpHost, httpPort: opts.httpPort, ...(opts.accessLog ? { accessLog: (line: string) => logger.info({ access: line }, 'request') } : {}) },
+    {
+      httpHost: opts.httpHost, httpPort: opts.httpPort, limits: opts.limits, httpsPort: opts.httpsPort, ...(opts.acme === undefined ? {} : { acme: opts.acme }),
+      log: { info: (fields, message) => logger.info(fields, message), warn: (fields, message) => logger.warn(fields, message) },
+      ...(opts.accessLog ? { accessLog: (line: string) => logger.info({ access: line }, 'request') } : {}),
+    },
     { ...(opts.admin === undefined ? {} : { address: opts.admin }), ...(opts.token === undefined ? {} : { token: opts.token }) },
   );
   if (started.restoreProblems.length > 0) logger.warn({ problems: started.restoreProblems, file: started.paths.table }, 'persisted routing table not restored; starting empty');
   const addr = started.router.addresses();
   const tokenFile = started.admin.kind === 'tcp' && opts.token === undefined ? started.paths.token : undefined;
-  logger.info({ admin: formatAdminAddress(started.admin), ...(tokenFile === undefined ? {} : { tokenFile }), httpPort: addr.http, l4: addr.l4, version: started.router.table.version }, 'router serving');
+  logger.info({ admin: formatAdminAddress(started.admin), ...(tokenFile === undefined ? {} : { tokenFile }), httpPort: addr.http, l4: addr.l4, version: started.router.table.version, limits: opts.limits }, 'router serving');
   await new Promise<void>((resolve) => {
     process.once('SIGTERM', resolve);
     process.once('SIGINT', resolve);

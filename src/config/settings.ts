@@ -9,6 +9,7 @@ import { parseAuthor } from '../source/author.js';
 import { parseCron } from '../schedule/cron.js';
 import { parseSyncWindow, type SyncWindow } from './sync-window.js';
 import { parseAdminAddress, type TcpAdminAddress } from '../router/address.js';
+import { DEFAULT_LIMITS, trustedProxyProblem, type EdgeLimits } from '../router/limits.js';
 import { VERSION } from '../version.js';
 
 export interface Settings {
@@ -27,6 +28,12 @@ export interface Settings {
   routerAdmin: TcpAdminAddress | undefined;
   /** CAPSTAN_ROUTER_TOKEN, from the environment only: the admin token of a TCP admin API (else the router generates one). */
   routerToken: string | undefined;
+  /** The router's timeouts, connection caps and trusted proxies. */
+  routerLimits: EdgeLimits;
+  /** The router's HTTPS entry, open while some route has `tls`. */
+  httpsPort: number;
+  /** For routes with `tls: { acme: true }`: the ACME directory, the account's contact, and a CA to trust for the directory (a test server's). */
+  acme: { directory: string; email: string | undefined; caFile: string | undefined } | undefined;
   listen: string;
   backend: 'docker' | 'swarm';
   logFormat: 'json' | 'pretty';
@@ -65,6 +72,10 @@ const SOURCES = {
   dataDir: 'CAPSTAN_DATA_DIR',
   statusBranch: 'CAPSTAN_STATUS_BRANCH',
   httpPort: 'CAPSTAN_HTTP_PORT',
+  httpsPort: 'CAPSTAN_HTTPS_PORT',
+  acmeDirectory: 'CAPSTAN_ACME_DIRECTORY',
+  acmeEmail: 'CAPSTAN_ACME_EMAIL',
+  acmeCa: 'CAPSTAN_ACME_CA',
   router: 'CAPSTAN_ROUTER',
   routerImage: 'CAPSTAN_ROUTER_IMAGE',
   routerAdmin: 'CAPSTAN_ROUTER_ADMIN',
@@ -80,6 +91,14 @@ const SOURCES = {
   syncWindow: 'CAPSTAN_SYNC_WINDOW',
   profiles: 'COMPOSE_PROFILES',
   secretsDir: 'CAPSTAN_SECRETS_DIR',
+  headTimeout: 'CAPSTAN_HEAD_TIMEOUT',
+  bodyTimeout: 'CAPSTAN_BODY_TIMEOUT',
+  keepAliveTimeout: 'CAPSTAN_KEEP_ALIVE_TIMEOUT',
+  tunnelIdleTimeout: 'CAPSTAN_TUNNEL_IDLE_TIMEOUT',
+  l4IdleTimeout: 'CAPSTAN_L4_IDLE_TIMEOUT',
+  maxConnections: 'CAPSTAN_MAX_CONNECTIONS',
+  maxConnectionsPerIp: 'CAPSTAN_MAX_CONNECTIONS_PER_IP',
+  trustedProxies: 'CAPSTAN_TRUSTED_PROXIES',
 } as const;
 
 export type SettingName = keyof typeof SOURCES;
@@ -94,6 +113,15 @@ const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
   return ms;
 });
 const port = z.coerce.number().int().min(0).max(65535);
+const connections = z.coerce.number().int().min(1).max(1_000_000);
+const proxies = z.union([z.string(), z.array(z.string())]).transform((v, ctx) => {
+  const entries = (typeof v === 'string' ? v.split(',') : v).map((s) => s.trim()).filter((s) => s !== '');
+  for (const e of entries) {
+    const problem = trustedProxyProblem(e);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+  }
+  return Object.freeze(entries);
+});
 const list = z.union([z.string(), z.array(z.string())]).transform((v) => (typeof v === 'string' ? v.split(',') : v).map((s) => s.trim()).filter((s) => s !== ''));
 
 const resync = z.string().transform((v, ctx): Resync => {
@@ -125,6 +153,10 @@ const schema = z.object({
   dataDir: z.string().min(1).default('.capstan'),
   statusBranch: z.string().min(1).default('capstan/status'),
   httpPort: port.default(8000),
+  httpsPort: port.default(8443),
+  acmeDirectory: z.string().url('use the directory URL, e.g. https://acme-v02.api.letsencrypt.org/directory').optional(),
+  acmeEmail: z.string().email().optional(),
+  acmeCa: z.string().min(1).optional(),
   router: z.enum(['process', 'container', 'none']).default('process'),
   routerImage: z.string().min(1).default(`capstan:${VERSION}`),
   routerAdmin: z.string().transform((v, ctx) => {
@@ -155,6 +187,14 @@ const schema = z.object({
   syncWindow: windows.default([]),
   profiles: list.default([]),
   secretsDir: z.string().min(1).optional(),
+  headTimeout: duration.default(DEFAULT_LIMITS.headTimeoutMs),
+  bodyTimeout: duration.default(DEFAULT_LIMITS.bodyTimeoutMs),
+  keepAliveTimeout: duration.default(DEFAULT_LIMITS.keepAliveTimeoutMs),
+  tunnelIdleTimeout: duration.default(DEFAULT_LIMITS.tunnelIdleTimeoutMs),
+  l4IdleTimeout: duration.default(DEFAULT_LIMITS.l4IdleTimeoutMs),
+  maxConnections: connections.default(DEFAULT_LIMITS.maxConnections),
+  maxConnectionsPerIp: connections.default(DEFAULT_LIMITS.maxConnectionsPerIp),
+  trustedProxies: proxies.default(DEFAULT_LIMITS.trustedProxies),
 });
 
 /**
@@ -176,7 +216,16 @@ export function resolveSettings(flags: RawSettings, env: NodeJS.ProcessEnv, file
     const where = name in SOURCES ? `--${kebab(name)} (${SOURCES[name]})` : 'settings';
     throw new ConfigError(`${where}: ${issue?.message ?? 'invalid'}`, 'run `capstan --help` for the accepted values');
   }
-  const { interval, syncWindow, ...rest } = parsed.data;
+  const { acmeDirectory, acmeEmail, acmeCa, ...settled } = parsed.data;
+  if (acmeDirectory === undefined && (acmeEmail !== undefined || acmeCa !== undefined)) {
+    throw new ConfigError('--acme-email and --acme-ca need --acme-directory', 'set --acme-directory (CAPSTAN_ACME_DIRECTORY) to the ACME directory URL');
+  }
+  const acme = acmeDirectory === undefined ? undefined : Object.freeze({ directory: acmeDirectory, email: acmeEmail, caFile: acmeCa });
+  const { interval, syncWindow, headTimeout, bodyTimeout, keepAliveTimeout, tunnelIdleTimeout, l4IdleTimeout, maxConnections, maxConnectionsPerIp, trustedProxies, ...rest } = settled;
+  const routerLimits: EdgeLimits = Object.freeze({
+    headTimeoutMs: headTimeout, bodyTimeoutMs: bodyTimeout, keepAliveTimeoutMs: keepAliveTimeout, tunnelIdleTimeoutMs: tunnelIdleTimeout, l4IdleTimeoutMs: l4IdleTimeout,
+    maxConnections, maxConnectionsPerIp, trustedProxies,
+  });
   const webhookSecret = env['CAPSTAN_WEBHOOK_SECRET'] === '' ? undefined : env['CAPSTAN_WEBHOOK_SECRET'];
   const routerToken = env['CAPSTAN_ROUTER_TOKEN'] === '' ? undefined : env['CAPSTAN_ROUTER_TOKEN'];
   return Object.freeze({
@@ -192,6 +241,8 @@ export function resolveSettings(flags: RawSettings, env: NodeJS.ProcessEnv, file
     webhookSecret,
     ageKeyFile: env['CAPSTAN_AGE_KEY_FILE'] === '' ? undefined : env['CAPSTAN_AGE_KEY_FILE'],
     routerToken,
+    routerLimits,
+    acme,
   });
 }
 

@@ -21,8 +21,8 @@ export function canonicalJson(value: unknown): string {
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
 }
 
-/** Full 64-hex sha256 of the spec without `replicas`, `update` and `rollback`. */
+/** Full 64-hex sha256 of the spec without `replicas`, `update`, `rollback` and `routeTls` (the certificate content follows its digest, not the spec). */
 export function specHash(spec: ServiceSpec): string {
-  const { replicas: _replicas, update: _update, rollback: _rollback, ...rest } = spec;
+  const { replicas: _replicas, update: _update, rollback: _rollback, routeTls: _routeTls, ...rest } = spec;
   return createHash('sha256').update(canonicalJson(rest)).digest('hex');
 }

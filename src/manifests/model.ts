@@ -96,6 +96,8 @@ export interface CapstanExtension {
 }
 
 export interface ServiceSpec {
+  /** The secrets `x-capstan.route.tls` names (certificate and key), by name: the router gets their content; not part of the spec hash (a new certificate rolls nothing). */
+  routeTls?: Readonly<Record<string, MountedFile>>;
   image: string;
   command: string[] | undefined;
   entrypoint: string[] | undefined;

@@ -8,6 +8,7 @@
 import { posix } from 'node:path';
 import { normalizeBuild } from './build.js';
 import { resolveFileDef, serviceFiles, type FileKind, type HostFiles, type ResolvedDef } from './files.js';
+import { routeTlsFiles } from './route-tls.js';
 import type { CapstanExtension, MountSpec, NetworkSpec, PortSpec, ProbeSpec, ServiceSpec, StackSpec, UpdateConfig, VolumeSpec } from './model.js';
 import { parseDotenv } from './dotenv.js';
 import type { Lookup } from './interpolate.js';
@@ -216,6 +217,7 @@ function normalizeService(
   const taken = new Set<string>();
   const secrets = serviceFiles('secret', s.secrets ?? [], declared.files.secret, base, fp, taken);
   const configs = serviceFiles('config', s.configs ?? [], declared.files.config, base, fp, taken);
+  const routeTls = routeTlsFiles(capstanRaw['route'], declared.files.secret, [...base, 'x-capstan', 'route'], fp);
   if (s.read_only === true && secrets.length + configs.length > 0) {
     fp.error([...base, 'read_only'], '`read_only: true` cannot be combined with secrets or configs yet', 'Capstan writes them into the container\'s file system before it starts, which a read-only root file system refuses; drop `read_only`, or mount the files with `volumes:`', 'key');
   }
@@ -225,6 +227,7 @@ function normalizeService(
     ...(built === undefined ? {} : { build: built.build }),
     ...(secrets.length === 0 ? {} : { secrets }),
     ...(configs.length === 0 ? {} : { configs }),
+    ...(routeTls === undefined ? {} : { routeTls }),
     command: s.command ?? undefined,
     entrypoint: s.entrypoint ?? undefined,
     environment: buildEnvironment(ctx, base, s, raw),

@@ -37,6 +37,7 @@ import { planPass, type PassContext } from './pass.js';
 import { startResync } from './resync.js';
 import { Revisions } from './revisions.js';
 import { RoutedTraffic } from './routed-traffic.js';
+import { certificateHandover } from './route-certificates.js';
 import { Healer } from './healing.js';
 import { newLaneMemory, probedReplicas, runStackPass, type DaemonHooks, type LaneMemory, type LaneOutcome, type StackPassDeps } from './stack-pass.js';
 import { isSyncAllowed } from '../config/sync-window.js';
@@ -95,6 +96,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const backend = limitBackend(base.backend, engine);
   const docker = connectDocker().then((c) => c.docker);
   const metrics = new DaemonMetrics(async () => countContainers(await backend.observe(instance)));
+  const routerMetrics = opts.router?.client;
+  if (routerMetrics !== undefined) metrics.routerText = () => routerMetrics.metrics();
 
   // Health: probes and self-healing.
   const prober = new Prober({
@@ -131,6 +134,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     probeOf: (id) => prober.verdict(id),
     push: routerClient === undefined ? undefined : async (table) => void (await routerClient.pushTable(table)),
     drain: routerClient === undefined ? undefined : async (id, ms) => void (await routerClient.drain(id, ms)),
+    certificates: routerClient === undefined ? undefined : certificateHandover(routerClient, base.contents ?? { env: {}, ageKeyFile: undefined }, (revision) => base.source.materialize(revision)),
     logger,
   });
   // A replica on its way out is no longer probed: its liveness must not race the stop (or remove it from under the rollout).
@@ -174,7 +178,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     planned: (stack, desired, plan, observed, drained) => {
       // What the router served before this process started was ready; it keeps its traffic until a probe says otherwise.
       prober.sync(stack, probedReplicas(desired, observed.containers.filter((c) => !drained.includes(c.id))), presumedReady(observed, served));
-      void routed.planned(stack, desired, observed.containers, drained);
+      void routed.planned(stack, desired, observed.containers, drained, plan.revision);
       return healer.planned(stack, { plan, observed });
     },
     applied: (_stack, plan, observed, done) => healer.afterPass({ plan, observed }, done),

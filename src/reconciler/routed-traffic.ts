@@ -10,7 +10,7 @@ import type { DesiredStack, DesiredState } from '../desired/model.js';
 import type { ProbeVerdict } from '../health/readiness.js';
 import type { Logger } from '../logging/logger.js';
 import type { ObservedContainer } from '../observed/model.js';
-import { buildRoutingTable, type BuiltTable } from '../router/routes.js';
+import { buildRoutingTable, type BuiltTable, type TableCertificate } from '../router/routes.js';
 
 export interface RoutedTrafficOptions {
   httpPort: number;
@@ -19,12 +19,14 @@ export interface RoutedTrafficOptions {
   /** Sends the table to the router; undefined without one (the table still feeds /api/endpoints). */
   push: ((table: BuiltTable['table']) => Promise<void>) | undefined;
   drain: ((backendId: string, timeoutMs: number) => Promise<void>) | undefined;
+  /** Makes sure the router holds the certificates TLS routes name, before a table naming them is pushed. */
+  certificates?: ((certs: readonly TableCertificate[], revision: string) => Promise<void>) | undefined;
   logger: Logger;
 }
 
 export class RoutedTraffic implements Traffic {
   /** Each lane's last plan of its stack: what Git wants and what its snapshot saw. */
-  private readonly bases = new Map<string, { desired: DesiredStack | undefined; containers: readonly ObservedContainer[] }>();
+  private readonly bases = new Map<string, { desired: DesiredStack | undefined; containers: readonly ObservedContainer[]; revision: string }>();
   private readonly added = new Map<string, ObservedContainer>();
   private readonly removed = new Map<string, string>();
   private readonly names = new Map<string, { stack: string; name: string }>();
@@ -46,8 +48,8 @@ export class RoutedTraffic implements Traffic {
    * steps changed; `drained` are replicas a rollout in progress keeps out of
    * rotation (its record says so, so this survives restarts too).
    */
-  planned(stack: string, desired: DesiredStack | undefined, containers: readonly ObservedContainer[], drained: readonly string[] = []): Promise<void> {
-    this.bases.set(stack, { desired, containers });
+  planned(stack: string, desired: DesiredStack | undefined, containers: readonly ObservedContainer[], drained: readonly string[] = [], revision = ''): Promise<void> {
+    this.bases.set(stack, { desired, containers, revision });
     for (const [id, c] of this.added) if (c.stack === stack) this.added.delete(id);
     for (const [id, s] of this.removed) if (s === stack) this.removed.delete(id);
     for (const [id, n] of this.names) if (n.stack === stack) this.names.delete(id);
@@ -59,7 +61,7 @@ export class RoutedTraffic implements Traffic {
   admit(replica: AdmittedReplica): Promise<void> {
     this.removed.delete(replica.containerId);
     this.added.set(replica.containerId, {
-      id: replica.containerId, name: replica.name, stack: replica.stack, service: replica.service, number: 0, specHash: '', revision: '',
+      id: replica.containerId, name: replica.name, stack: replica.stack, service: replica.service, number: 0, specHash: replica.specHash, revision: '',
       state: 'running', health: undefined, labels: {}, image: '', ip: replica.ip, lastRun: undefined, healthcheck: undefined,
     });
     return this.rebuild();
@@ -106,6 +108,15 @@ export class RoutedTraffic implements Traffic {
     return [...new Set(all.map((b) => b.id).filter((id) => id.startsWith(`${name}:`)))];
   }
 
+  /** Each stack's certificates, read from the revision that stack runs; one that cannot be read leaves its routes without it (their handshakes fail), every other route is pushed all the same. */
+  private async handOver(certificates: NonNullable<RoutedTrafficOptions['certificates']>): Promise<void> {
+    const certs = this.built?.certificates ?? [];
+    for (const stack of new Set(certs.map((c) => c.stack))) {
+      const own = certs.filter((c) => c.stack === stack);
+      await certificates(own, this.bases.get(stack)?.revision ?? '').catch((err: unknown) => this.opts.logger.warn({ err, certificates: own.map((c) => `${c.certificate.name}+${c.key.name}`) }, 'cannot hand a TLS certificate to the router'));
+    }
+  }
+
   private rebuild(): Promise<void> {
     const stacks = [...this.bases.keys()].sort();
     const desired: DesiredState = { revision: '', stacks: stacks.flatMap((s) => { const d = this.bases.get(s)?.desired; return d === undefined ? [] : [d]; }) };
@@ -123,7 +134,9 @@ export class RoutedTraffic implements Traffic {
     const push = this.opts.push;
     if (push === undefined) return Promise.resolve();
     // Each push sends the newest table at its turn, so a burst of changes costs one push per change at most and never reorders; an unchanged table is not sent.
+    const certificates = this.opts.certificates;
     const step = this.pushing.then(async () => {
+      if (certificates !== undefined) await this.handOver(certificates);
       const table = this.table();
       const text = JSON.stringify(table);
       if (text === this.lastPushed) return;

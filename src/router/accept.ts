@@ -16,6 +16,8 @@ export interface AcceptOptions {
   allowHalfOpen: boolean;
   /** Own read buffers when Node's internals allow; false: the public path. */
   ownReads: boolean;
+  /** False closes the connection at once, before `accept` sees it (a connection cap). */
+  admit: (socket: net.Socket) => boolean;
 }
 
 interface ServerInternals {
@@ -26,6 +28,10 @@ interface ServerInternals {
 /** Calls `accept` for each connection `server` takes; what it returns gets every chunk read. */
 export function acceptConnections(server: net.Server, opts: AcceptOptions, accept: (socket: net.Socket, reads: ReadBuffer) => OnRead): void {
   server.on('connection', (socket: net.Socket) => {
+    if (!opts.admit(socket)) {
+      socket.destroy();
+      return;
+    }
     const onRead = accept(socket, new ReadBuffer());
     socket.on('data', (chunk: Buffer) => {
       if (!onRead(chunk)) socket.pause();
@@ -49,6 +55,10 @@ export function acceptConnections(server: net.Server, opts: AcceptOptions, accep
       // As Node does: the server counts it (close() waits for it, and the socket's destroy uncounts it).
       (internals._connections as number)++;
       Object.assign(socket, { server, _server: server });
+      if (!opts.admit(socket)) {
+        socket.destroy();
+        return;
+      }
       socket.setNoDelay(true);
       onRead = accept(socket, reads);
     };

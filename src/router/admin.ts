@@ -1,5 +1,7 @@
-// The router's admin API: PUT/GET /table, GET /stats, POST /drain,
-// GET /healthz, on a unix socket (only local users with access to
+// The router's admin API: PUT/GET /table, GET /stats (backends and edge
+// counts), GET /routes (per-route, per-version counters), GET /metrics
+// (Prometheus text), PUT /certificates/<id> and GET /certificates (names
+// and expiry, never keys), POST /drain, GET /healthz, on a unix socket (only local users with access to
 // <data-dir>/router can reach it) or on a loopback TCP port where every
 // request must carry the bearer token (compared in constant time; 401
 // otherwise). A PUT is parsed with zod, applied, then persisted; a table that
@@ -12,12 +14,15 @@ import { z } from 'zod';
 import { CapstanError } from '../errors.js';
 import { safeEqual } from '../server/webhooks.js';
 import { formatAdminAddress, type AdminAddress } from './address.js';
+import { renderRouterMetrics } from './metrics.js';
 import type { Router } from './router.js';
 import { saveTable } from './store.js';
 import { parseTable } from './table.js';
 
 const MAX_BODY = 4 * 1024 * 1024;
 const drainBody = z.object({ backendId: z.string().min(1), timeoutMs: z.number().int().min(0).max(3_600_000).default(30_000) });
+const certificateBody = z.object({ cert: z.string().min(1).max(1_000_000), key: z.string().min(1).max(100_000) });
+const CERTIFICATE_PATH = /^\/certificates\/([A-Za-z0-9_.-]{1,255})$/;
 
 export interface AdminOptions {
   router: Router;
@@ -56,15 +61,35 @@ export function createAdminServer(opts: AdminOptions): http.Server {
       res.setHeader('www-authenticate', 'Bearer');
       return send(res, 401, { error: 'missing or wrong admin token', hint: 'send Authorization: Bearer <token>, the token in <data-dir>/router/admin.token or CAPSTAN_ROUTER_TOKEN' });
     }
-    const route = `${req.method ?? ''} ${(req.url ?? '').split('?', 1)[0]!}`;
+    const url = (req.url ?? '').split('?', 1)[0]!;
+    const route = `${req.method ?? ''} ${url}`;
     void (async () => {
+      const certificateId = req.method === 'PUT' ? CERTIFICATE_PATH.exec(url)?.[1] : undefined;
+      if (certificateId !== undefined) {
+        const body = await readJson(req);
+        if (!body.ok) return send(res, 400, { error: body.error });
+        const parsed = certificateBody.safeParse(body.value);
+        if (!parsed.success) return send(res, 400, { error: 'invalid certificate', problems: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) });
+        const problem = await router.certs.put(certificateId, parsed.data.cert, parsed.data.key);
+        if (problem !== undefined) return send(res, 400, { error: `certificate ${certificateId} refused: ${problem}` });
+        return send(res, 200, router.certs.get(certificateId)!.info);
+      }
       switch (route) {
+        case 'GET /certificates':
+          return send(res, 200, router.certificates());
         case 'GET /healthz':
           return send(res, 200, { ok: true, version: router.table.version });
         case 'GET /table':
           return send(res, 200, router.table);
         case 'GET /stats':
-          return send(res, 200, { version: router.table.version, backends: router.stats() });
+          return send(res, 200, { version: router.table.version, backends: router.stats(), edge: router.edge() });
+        case 'GET /routes':
+          return send(res, 200, { version: router.table.version, routes: router.routeCounters() });
+        case 'GET /metrics': {
+          const text = renderRouterMetrics(router.routeCounters(), router.stats(), router.edge());
+          res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+          return res.end(text);
+        }
         case 'PUT /table': {
           const body = await readJson(req);
           if (!body.ok) return send(res, 400, { error: body.error });
@@ -92,7 +117,7 @@ export function createAdminServer(opts: AdminOptions): http.Server {
           return send(res, 200, r === undefined ? { backendId: parsed.data.backendId, drained: true, inFlight: 0, known: false } : { backendId: parsed.data.backendId, ...r, known: true });
         }
         default:
-          return send(res, 404, { error: `no such endpoint: ${route}`, endpoints: ['GET /healthz', 'GET /table', 'PUT /table', 'GET /stats', 'POST /drain'] });
+          return send(res, 404, { error: `no such endpoint: ${route}`, endpoints: ['GET /healthz', 'GET /table', 'PUT /table', 'GET /stats', 'GET /routes', 'GET /metrics', 'GET /certificates', 'PUT /certificates/<id>', 'POST /drain'] });
       }
     })().catch((err: unknown) => send(res, 500, { error: err instanceof Error ? err.message : String(err) }));
   });

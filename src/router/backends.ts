@@ -1,13 +1,22 @@
 // Live state of every backend the router knows, keyed by the backend id so
-// counters, draining and keep-alive pools survive table swaps. A Pool is one
-// route's weighted round-robin over these states; it never blocks or allocates
-// per pick.
+// counters, draining, ejection and keep-alive pools survive table swaps. A
+// Pool is one route's weighted round-robin over these states; it never blocks
+// or allocates per pick.
+//
+// Passive health (Envoy's outlier detection, for connect failures): a backend
+// that refuses a connection is ejected from rotation for a window that doubles
+// with each consecutive ejection (1 s up to 30 s) and resets at the next
+// successful connect, whatever the operator's probes say meanwhile. When every
+// usable backend is ejected, they are tried anyway (better a chance than 503).
 
+import type { RouteCounters, VersionCounters } from './route-stats.js';
 import type { Backend } from './table.js';
 import type { Upstream } from './upstream.js';
 
 /** Idle upstream connections kept per backend; more are closed when released. */
 const MAX_IDLE = 256;
+const EJECT_BASE_MS = 1_000;
+const EJECT_MAX_MS = 30_000;
 
 export class BackendState {
   readonly id: string;
@@ -22,6 +31,17 @@ export class BackendState {
   draining = false;
   /** Bumped when the address changes, so connections to the old one are not reused. */
   epoch = 0;
+  /** The spec hash of the replica behind it, and its slot: per-version counters key on them. */
+  version: string;
+  slot: string;
+  /** Out of rotation until then (ms since the epoch) after a refused connect; 0: in rotation. */
+  ejectedUntil = 0;
+  /** Ejections since the last successful connect: the window doubles with each. */
+  private consecutive = 0;
+  ejections = 0;
+  // The counters of the route and version it served last: most backends serve one route, so the lookup is a compare.
+  private countedRoute: RouteCounters | undefined;
+  private counted: VersionCounters | undefined;
   private idle: Upstream[] = [];
   private idleWaiters: (() => void)[] = [];
 
@@ -29,10 +49,53 @@ export class BackendState {
     this.id = b.id;
     this.host = b.host;
     this.port = b.port;
+    this.version = b.version ?? '';
+    this.slot = b.slot ?? '';
   }
 
   get usable(): boolean {
     return this.listed && !this.draining;
+  }
+
+  /** Usable and not ejected; reads the clock only while an ejection is on. */
+  get inRotation(): boolean {
+    if (!this.listed || this.draining) return false;
+    if (this.ejectedUntil === 0) return true;
+    if (this.ejectedUntil > Date.now()) return false;
+    this.ejectedUntil = 0;
+    return true;
+  }
+
+  /** Its counters on `route`, for its current version. */
+  countersOn(route: RouteCounters): VersionCounters {
+    if (this.countedRoute !== route || this.counted === undefined) {
+      this.countedRoute = route;
+      this.counted = route.of(this.version, this.slot);
+    }
+    return this.counted;
+  }
+
+  /** A new table says which version it runs now. */
+  relabel(version: string, slot: string): void {
+    if (version === this.version && slot === this.slot) return;
+    this.version = version;
+    this.slot = slot;
+    this.countedRoute = undefined;
+  }
+
+  /** A connect to it failed: out of rotation for the next window. */
+  connectFailed(): void {
+    this.errors++;
+    this.ejections++;
+    const window = Math.min(EJECT_MAX_MS, EJECT_BASE_MS * 2 ** Math.min(this.consecutive, 16));
+    this.consecutive++;
+    this.ejectedUntil = Date.now() + window;
+  }
+
+  /** A connect to it succeeded: the next ejection starts from the shortest window again. */
+  connected(): void {
+    this.consecutive = 0;
+    this.ejectedUntil = 0;
   }
 
   /** An idle keep-alive connection; LIFO so a hot socket is reused and cold ones time out. */
@@ -55,6 +118,7 @@ export class BackendState {
     this.host = host;
     this.port = port;
     this.epoch++;
+    this.connected();
     this.closePool();
   }
 
@@ -114,14 +178,21 @@ export class Pool {
     this.uniform = weights.every((w) => w === 1);
   }
 
-  /** The next usable backend, skipping `not` (a replica that just refused); undefined when none is usable. */
+  /**
+   * The next backend in rotation, skipping `not` (one that just refused);
+   * when all usable ones are ejected, the next usable one; undefined when none is usable.
+   */
   pick(not?: BackendState): BackendState | undefined {
+    return this.pickFrom(not, true) ?? this.pickFrom(not, false);
+  }
+
+  private pickFrom(not: BackendState | undefined, rotation: boolean): BackendState | undefined {
     const n = this.members.length;
     if (this.uniform) {
       for (let i = 0; i < n; i++) {
         const b = this.members[this.cursor]!;
         this.cursor = this.cursor + 1 === n ? 0 : this.cursor + 1;
-        if (b.usable && b !== not) return b;
+        if (b !== not && (rotation ? b.inRotation : b.usable)) return b;
       }
       return undefined;
     }
@@ -130,7 +201,7 @@ export class Pool {
     for (let i = 0; i < n; i++) {
       const b = this.members[i]!;
       const w = this.weights[i]!;
-      if (!b.usable || b === not || w === 0) continue;
+      if (b === not || w === 0 || !(rotation ? b.inRotation : b.usable)) continue;
       total += w;
       this.current[i]! += w;
       if (best === -1 || this.current[i]! > this.current[best]!) best = i;
@@ -141,7 +212,7 @@ export class Pool {
   }
 
   byId(id: string): BackendState | undefined {
-    for (const b of this.members) if (b.id === id && b.usable) return b;
+    for (const b of this.members) if (b.id === id && b.inRotation) return b;
     return undefined;
   }
 }
@@ -160,6 +231,7 @@ export class BackendRegistry {
       } else {
         s.listed = true;
         s.draining = false;
+        s.relabel(b.version ?? '', b.slot ?? '');
         s.moveTo(b.host, b.port);
       }
     }

@@ -6,7 +6,9 @@ import fs from 'node:fs/promises';
 import http from 'node:http';
 import { RouterRejectedError, RouterUnavailableError } from '../errors.js';
 import { formatAdminAddress, type AdminAddress } from './address.js';
-import type { BackendStats } from './router.js';
+import type { CertificateInfo } from './certs.js';
+import type { BackendStats, CertificateStatus, EdgeStats } from './router.js';
+import type { RouteVersionStats } from './route-stats.js';
 import { routerPaths } from './store.js';
 import type { RoutingTable, RoutingTableInput } from './table.js';
 
@@ -53,8 +55,27 @@ export class RouterClient {
     return this.call('GET', '/table', undefined, 5_000);
   }
 
-  stats(): Promise<{ version: number; backends: BackendStats[] }> {
+  stats(): Promise<{ version: number; backends: BackendStats[]; edge: EdgeStats }> {
     return this.call('GET', '/stats', undefined, 5_000);
+  }
+
+  /** Requests, errors and latency per L7 route and version (what a canary's analysis compares). */
+  routes(): Promise<{ version: number; routes: RouteVersionStats[] }> {
+    return this.call('GET', '/routes', undefined, 5_000);
+  }
+
+  /** Hands the router a certificate and its key (PEM) for TLS routes naming `id`; the key never comes back. */
+  putCertificate(id: string, cert: string, key: string): Promise<CertificateInfo> {
+    return this.call('PUT', `/certificates/${encodeURIComponent(id)}`, { cert, key }, 10_000);
+  }
+
+  certificates(): Promise<CertificateStatus> {
+    return this.call('GET', '/certificates', undefined, 5_000);
+  }
+
+  /** The router's Prometheus text. */
+  metrics(): Promise<string> {
+    return this.call('GET', '/metrics', undefined, 5_000, 'text');
   }
 
   /** Waits until the backend has nothing in flight or `timeoutMs` passes; the backend is out of rotation either way. */
@@ -71,7 +92,7 @@ export class RouterClient {
     }
   }
 
-  private async call<T>(method: string, path: string, body: unknown, timeoutMs: number): Promise<T> {
+  private async call<T>(method: string, path: string, body: unknown, timeoutMs: number, as: 'json' | 'text' = 'json'): Promise<T> {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const headers: http.OutgoingHttpHeaders = payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) };
     const e = this.endpoint;
@@ -104,6 +125,10 @@ export class RouterClient {
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('error', (err) => reject(new RouterUnavailableError(this.display, err)));
         res.on('end', () => {
+          if (as === 'text' && res.statusCode === 200) {
+            resolve(Buffer.concat(chunks).toString('utf8') as T);
+            return;
+          }
           let json: unknown;
           try {
             json = JSON.parse(Buffer.concat(chunks).toString('utf8'));

@@ -12,12 +12,20 @@
 /** Longest request or response head accepted; beyond it a request gets 431. */
 export const MAX_HEAD = 64 * 1024;
 
+/** Longest request line accepted; beyond it a request gets 414 (nginx's large_client_header_buffers is 8 KB). */
+export const MAX_REQUEST_LINE = 16 * 1024;
+
 /** The buffer ends before the head does: wait for more bytes. */
 export const INCOMPLETE = 'incomplete';
 
 /** tchar of RFC 9110 §5.6.2, by byte. */
 const TOKEN_CHAR = new Uint8Array(256);
 for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") TOKEN_CHAR[c.charCodeAt(0)] = 1;
+
+/** Control characters, refused in every field value and chunk extension (RFC 9110 §5.5): all below 0x20 but HTAB, and DEL. */
+const CTL = new Uint8Array(256);
+for (let c = 0; c < 32; c++) if (c !== 9) CTL[c] = 1;
+CTL[127] = 1;
 
 function bytes(text: string): Uint8Array {
   return Uint8Array.from(text, (c) => c.charCodeAt(0));
@@ -51,15 +59,19 @@ export interface RequestHead extends Head {
   close: boolean;
   /** The Upgrade header's value when Connection names upgrade. */
   upgrade: string | undefined;
-  /** Any X-Forwarded-For the client sent, joined. */
+  /** Any X-Forwarded-For the client sent, joined: passed on only from a trusted proxy. */
   forwardedFor: string | undefined;
+  /** The client's X-Forwarded-Proto and -Host, likewise. */
+  forwardedProto: string | undefined;
+  forwardedHost: string | undefined;
+  /** Bytes of the request line without its CRLF. */
+  lineLength: number;
 }
 
 /**
  * Parses the request head at the start of `buf`; undefined when malformed
- * (400). Hop-by-hop and X-Forwarded-* headers are left out of `keep`; the
- * request line passes on as it is (the tunnel keeps its version, and the
- * fast path only takes HTTP/1.1).
+ * (400), which includes HTTP/1.1 without Host. Hop-by-hop and X-Forwarded-*
+ * headers are left out of `keep`; the request line passes on as it is.
  */
 export function parseRequestHead(buf: Buffer): RequestHead | typeof INCOMPLETE | undefined {
   // "METHOD TARGET HTTP/1.x": a token, visible ASCII, and nothing after the version.
@@ -82,7 +94,8 @@ export function parseRequestHead(buf: Buffer): RequestHead | typeof INCOMPLETE |
   if (!startsLike(buf, sp2 + 1, N.version) || (minor !== 0 && minor !== 1) || buf[eol] !== 13 || buf[eol + 1] !== 10) return undefined;
   const r: RequestHead = {
     length: 0, keep: [], method: methodOf(buf, sp1), target: buf.toString('latin1', sp1 + 1, sp2), minor, host: undefined, cookie: undefined,
-    contentLength: -1, chunked: false, close: minor === 0, upgrade: undefined, forwardedFor: undefined,
+    contentLength: -1, chunked: false, close: minor === 0, upgrade: undefined, forwardedFor: undefined, forwardedProto: undefined, forwardedHost: undefined,
+    lineLength: eol,
   };
   let connection = '';
   let upgrade: string | undefined;
@@ -107,7 +120,9 @@ export function parseRequestHead(buf: Buffer): RequestHead | typeof INCOMPLETE |
           te = te === undefined ? value(buf) : `${te}, ${value(buf)}`;
           return KEEP;
         }
-        return named(buf, pos, N.forwardedProto) ? DROP : KEEP;
+        if (!named(buf, pos, N.forwardedProto)) return KEEP;
+        r.forwardedProto = value(buf);
+        return DROP;
       case 10:
         if (named(buf, pos, N.connection)) {
           connection = connection === '' ? value(buf) : `${connection}, ${value(buf)}`;
@@ -128,7 +143,11 @@ export function parseRequestHead(buf: Buffer): RequestHead | typeof INCOMPLETE |
         r.forwardedFor = r.forwardedFor === undefined ? value(buf) : `${r.forwardedFor}, ${value(buf)}`;
         return DROP;
       case 16:
-        return named(buf, pos, N.proxyConnection) || named(buf, pos, N.forwardedHost) ? DROP : KEEP;
+        if (named(buf, pos, N.forwardedHost)) {
+          r.forwardedHost = value(buf);
+          return DROP;
+        }
+        return named(buf, pos, N.proxyConnection) ? DROP : KEEP;
       case 2:
         return named(buf, pos, N.te) ? DROP : KEEP;
       case 18:
@@ -141,6 +160,8 @@ export function parseRequestHead(buf: Buffer): RequestHead | typeof INCOMPLETE |
   });
   if (end < 0) return end === WALK_INCOMPLETE ? INCOMPLETE : undefined;
   r.length = end;
+  // RFC 9112 §3.2: a 1.1 request without Host is answered 400.
+  if (minor === 1 && r.host === undefined) return undefined;
   if (te !== undefined) {
     // Only "chunked" as the one coding is framed here; anything else, or a
     // Content-Length next to it, is how request smuggling starts.
@@ -276,8 +297,8 @@ function walkHeaders(buf: Buffer, pos: number, keep: number[], visit: (pos: numb
 
 /**
  * One pass over "name: value" CRLF at `pos`: the name must be a token, the
- * line may hold no NUL and no CR or LF but the CRLF that ends it. 0 when
- * read (into `line`), else WALK_INCOMPLETE or WALK_MALFORMED.
+ * value may hold no control character but HTAB, and the CRLF ends the line.
+ * 0 when read (into `line`), else WALK_INCOMPLETE or WALK_MALFORMED.
  */
 function readHeader(buf: Buffer, pos: number): number {
   const n = buf.length;
@@ -287,7 +308,7 @@ function readHeader(buf: Buffer, pos: number): number {
     const c = buf[i]!;
     if (c === 13) break;
     if (colon !== -1) {
-      if (c === 10 || c === 0) return WALK_MALFORMED;
+      if (CTL[c] === 1) return WALK_MALFORMED;
     } else if (c === 58) colon = i;
     else if (TOKEN_CHAR[c] === 0) return WALK_MALFORMED;
   }
@@ -344,6 +365,13 @@ function digits(buf: Buffer, from: number, to: number): number {
   return v;
 }
 
+/** Whether `buf`, the start of a head still incomplete, already has a request line longer than MAX_REQUEST_LINE (414). */
+export function requestLineTooLong(buf: Buffer): boolean {
+  if (buf.length <= MAX_REQUEST_LINE) return false;
+  const lf = buf.indexOf(10);
+  return lf === -1 || lf > MAX_REQUEST_LINE + 1;
+}
+
 /** Whether a response to `method` with `status` carries no body whatever its headers say. */
 export function bodiless(method: string, status: number): boolean {
   return method === 'HEAD' || status === 204 || status === 304 || (status >= 100 && status < 200);
@@ -353,7 +381,8 @@ const enum Chunk { Size, Ext, SizeLf, Data, DataCr, DataLf, TrailerStart, Traile
 
 /**
  * Follows a chunked body as it streams past without changing it, to find
- * where the message ends (after the last chunk and its trailers).
+ * where the message ends (after the last chunk and its trailers). Control
+ * characters in extensions and trailers are malformed, as in heads.
  */
 export class ChunkedScanner {
   private state = Chunk.Size;
@@ -385,7 +414,7 @@ export class ChunkedScanner {
         }
         case Chunk.Ext:
           if (c === 13) this.state = Chunk.SizeLf;
-          else if (c === 10) return -2;
+          else if (CTL[c] === 1) return -2;
           i++;
           break;
         case Chunk.SizeLf:
@@ -417,11 +446,14 @@ export class ChunkedScanner {
           i++;
           break;
         case Chunk.TrailerStart:
-          this.state = c === 13 ? Chunk.EndLf : Chunk.Trailer;
+          if (c === 13) this.state = Chunk.EndLf;
+          else if (TOKEN_CHAR[c] === 1) this.state = Chunk.Trailer;
+          else return -2;
           i++;
           break;
         case Chunk.Trailer:
           if (c === 13) this.state = Chunk.TrailerLf;
+          else if (CTL[c] === 1) return -2;
           i++;
           break;
         case Chunk.TrailerLf:

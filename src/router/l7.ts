@@ -2,16 +2,30 @@
 // (http1.ts), picks a route by Host and longest path prefix, then a backend
 // per request (weighted round-robin, or the sticky cookie's), and streams both
 // bodies through keep-alive upstream connections, following each message's
-// framing so both sides stay reusable. Upgrade and HTTP/1.0 requests get a
-// connection of their own that is tunnelled as raw bytes. Failures answer
-// with a plain-text body that says what is wrong.
+// framing so both sides stay reusable. An upgrade request gets a connection
+// of its own; a 101 answer turns both into a tunnel of raw bytes, any other
+// answer leaves an HTTP connection. Failures answer with a plain-text body
+// that says what is wrong.
+//
+// At the edge (limits.ts): every connection has a deadline for what it waits
+// on (its head, the next body bytes, the next request, tunnel traffic), swept
+// by deadlines.ts; connections over a cap are closed at accept (gate.ts). A
+// request whose bytes never reached a backend (the connect failed) goes to
+// another replica whatever its method, and the refusing one is ejected for a
+// while (backends.ts).
 
 import net from 'node:net';
+import { performance } from 'node:perf_hooks';
 import type { BackendState, Pool } from './backends.js';
 import { acceptConnections } from './accept.js';
-import { bodiless, ChunkedScanner, copyKept, INCOMPLETE, keptLength, MAX_HEAD, parseRequestHead, parseResponseHead, type RequestHead } from './http1.js';
-import { isConnectError } from './l4.js';
+import type { Deadlines, Expiring } from './deadlines.js';
+import type { ConnectionGate } from './gate.js';
+import {
+  bodiless, ChunkedScanner, copyKept, INCOMPLETE, keptLength, MAX_HEAD, MAX_REQUEST_LINE, parseRequestHead, parseResponseHead, requestLineTooLong, type RequestHead,
+} from './http1.js';
+import type { EdgeLimits } from './limits.js';
 import type { ReadBuffer } from './read-buffer.js';
+import type { RouteCounters } from './route-stats.js';
 import { Upstream, type UpstreamOwner } from './upstream.js';
 
 export interface L7Route {
@@ -19,6 +33,10 @@ export interface L7Route {
   pathPrefix: string;
   sticky: boolean;
   pool: Pool;
+  /** Requests, errors and latency of this route by version. */
+  counters: RouteCounters;
+  /** Plain-HTTP requests are sent to https:// instead. */
+  redirectHttp: boolean;
 }
 
 /** Routes for host-specific and any-host matching, each longest prefix first. */
@@ -37,6 +55,9 @@ function idempotent(method: string): boolean {
       return false;
   }
 }
+
+/** Body bytes kept while the backend connection is not yet up, to send them to another replica if it is refused; past this, a refused request gets 502. */
+const MAX_UNSENT = 256 * 1024;
 
 export function indexRoutes(routes: readonly L7Route[]): L7Routes {
   const byHost = new Map<string, L7Route[]>();
@@ -85,7 +106,7 @@ function matchPath(forHost: readonly L7Route[] | undefined, anyHost: readonly L7
   return undefined;
 }
 
-function stickyId(cookie: string | undefined): string | undefined {
+export function stickyId(cookie: string | undefined): string | undefined {
   if (cookie === undefined) return undefined;
   const at = cookie.indexOf(`${STICKY_COOKIE}=`);
   if (at === -1 || (at > 0 && cookie[at - 1] !== ' ' && cookie[at - 1] !== ';')) return undefined;
@@ -94,7 +115,7 @@ function stickyId(cookie: string | undefined): string | undefined {
   return decodeURIComponent(cookie.slice(from, to === -1 ? undefined : to).trim());
 }
 
-function choose(route: L7Route, cookie: string | undefined): BackendState | undefined {
+export function choose(route: L7Route, cookie: string | undefined): BackendState | undefined {
   if (route.sticky) {
     const id = stickyId(cookie);
     if (id !== undefined) {
@@ -105,50 +126,78 @@ function choose(route: L7Route, cookie: string | undefined): BackendState | unde
   return route.pool.pick();
 }
 
+/** Counts of connections the edge limits closed, by what they waited on too long. */
+export interface EdgeEvents {
+  headTimeouts: number;
+  bodyTimeouts: number;
+  keepAliveTimeouts: number;
+  tunnelTimeouts: number;
+  l4Timeouts: number;
+  /** Requests sent to another replica after a refused connect. */
+  retries: number;
+}
+
+export function noEvents(): EdgeEvents {
+  return { headTimeouts: 0, bodyTimeouts: 0, keepAliveTimeouts: 0, tunnelTimeouts: 0, l4Timeouts: 0, retries: 0 };
+}
+
 export interface L7Options {
   routes: () => L7Routes;
   accessLog: ((line: string) => void) | undefined;
   /** See accept.ts. */
   ownReads: boolean;
+  limits: EdgeLimits;
+  deadlines: Deadlines;
+  gate: ConnectionGate;
+  events: EdgeEvents;
+  /** Whether a peer's X-Forwarded-* are passed on; undefined: nobody's are. */
+  trusted: ((address: string) => boolean) | undefined;
+  /** `https` on the TLS entry. */
+  proto: 'http' | 'https';
+  /** The key authorization for an ACME HTTP-01 token; undefined without ACME. */
+  challenge: ((token: string) => string | undefined) | undefined;
+  /** Where redirect_http sends clients: the HTTPS entry's port. */
+  httpsPort: () => number;
 }
 
-/**
- * Client connections idle between requests are closed after one to two of
- * these: one sweep for all, rather than a socket timeout that every read and
- * write would have to push back.
- */
-const IDLE_SWEEP_MS = 35_000;
+/** What a client connection needs of the entry it came in on (the HTTP entry, or the HTTPS entry's HTTP/1.1 connections). */
+export interface L7Entry {
+  readonly opts: L7Options;
+  readonly clients: Set<ClientConnection>;
+  /** Set by closeIdleConnections: busy connections close after their current exchange. */
+  closing: boolean;
+}
+
 const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
 /** What ends a rewritten response head: the blank line, with `connection: close` before it when the connection ends after it. */
 const HEAD_END_LINE = Buffer.from('\r\n', 'latin1');
 const CLOSE_END = Buffer.from('connection: close\r\n\r\n', 'latin1');
-const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 404: 'Not Found', 431: 'Request Header Fields Too Large', 502: 'Bad Gateway', 503: 'Service Unavailable' };
+const STATUS_TEXT: Record<number, string> = {
+  200: 'OK', 308: 'Permanent Redirect', 400: 'Bad Request', 404: 'Not Found', 408: 'Request Timeout', 414: 'URI Too Long', 431: 'Request Header Fields Too Large', 502: 'Bad Gateway', 503: 'Service Unavailable',
+};
 
 /** An answer from the router itself: plain text that says what is wrong. */
-function plainAnswer(status: number, body: string, close: boolean, withBody: boolean): string {
-  return `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? ''}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\ncache-control: no-store\r\n${close ? 'connection: close\r\n' : ''}\r\n${withBody ? body : ''}`;
+function plainAnswer(status: number, body: string, close: boolean, withBody: boolean, extra = ''): string {
+  return `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? ''}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\ncache-control: no-store\r\n${extra}${close ? 'connection: close\r\n' : ''}\r\n${withBody ? body : ''}`;
 }
 
+const ACME_CHALLENGE = '/.well-known/acme-challenge/';
+
 /** The L7 listener; it tracks its client connections so a close can be graceful. */
-export class L7Server extends net.Server {
+export class L7Server extends net.Server implements L7Entry {
   readonly clients = new Set<ClientConnection>();
   readonly opts: L7Options;
   /** Set by closeIdleConnections: busy connections close after their current exchange. */
   closing = false;
-  private sweeper: NodeJS.Timeout | undefined;
 
   constructor(opts: L7Options) {
     super({ allowHalfOpen: true, noDelay: true });
     this.opts = opts;
-    acceptConnections(this, { allowHalfOpen: true, ownReads: opts.ownReads }, (socket, reads) => {
+    acceptConnections(this, { allowHalfOpen: true, ownReads: opts.ownReads, admit: (s) => opts.gate.admit(s) }, (socket, reads) => {
       const c = new ClientConnection(socket, this, reads);
       this.clients.add(c);
-      this.sweeper ??= setInterval(() => {
-        for (const client of this.clients) client.sweep();
-      }, IDLE_SWEEP_MS).unref();
       return c.onRead;
     });
-    this.on('close', () => clearInterval(this.sweeper));
   }
 
   closeIdleConnections(): void {
@@ -170,10 +219,16 @@ export function createL7Server(opts: L7Options): L7Server {
  * pipelining client's later requests wait in `pending` until the current
  * answer is complete.
  */
-class ClientConnection implements UpstreamOwner {
+export class ClientConnection implements UpstreamOwner, Expiring {
   readonly socket: net.Socket;
-  private readonly server: L7Server;
+  private readonly server: L7Entry;
   private readonly reads: ReadBuffer;
+  private readonly limits: EdgeLimits;
+  private readonly deadlines: Deadlines;
+  /** When what the connection waits on must have happened (deadlines.ts). */
+  deadline: number;
+  /** Between requests with nothing received yet: the next byte starts the head timeout. */
+  private idle = false;
   /** Off once the connection is answered for good (refused, or closing): later bytes are dropped. */
   private reading = true;
   private paused = false;
@@ -182,10 +237,11 @@ class ClientConnection implements UpstreamOwner {
   /** Where to look for the end of a head that came in pieces (-1: none waits): it is parsed once whole, not again per piece. */
   private headScan = -1;
   private ended = false;
-  private tunnel: net.Socket | undefined;
-  /** Data arrived since the last idle sweep. */
-  private seen = true;
+  /** A 101 answered the upgrade: raw bytes both ways through `up`. */
+  private tunnelling = false;
   private peer: string | undefined;
+  /** Whether the peer is a trusted proxy; undefined until asked. */
+  private trustedPeer: boolean | undefined;
   private forwarded: Buffer | undefined;
   private forwardedHost: string | undefined;
   // The host routes of the last request: a keep-alive connection mostly asks for the same host.
@@ -199,8 +255,16 @@ class ClientConnection implements UpstreamOwner {
   private backend: BackendState | undefined;
   private up: Upstream | undefined;
   private upHead: Buffer | undefined;
+  private startedAt = 0;
+  /** No body and an idempotent method: safe to send again after a pooled connection turned out closed. */
   private retryable = false;
-  private retried = false;
+  /** Backends tried for this request. */
+  private attempts = 0;
+  /** Body bytes written while the backend connection was not up: with `upHead`, all the request so far, for a retry elsewhere. */
+  private unsent: Buffer[] | undefined;
+  private unsentBytes = 0;
+  /** Whether the request's bytes so far are all kept (unsent or upHead): a refused connect can be retried. */
+  private resendable = true;
   private closeAfter = false;
   private reqDone = true;
   private reqLeft = 0;
@@ -215,23 +279,27 @@ class ClientConnection implements UpstreamOwner {
   private upReusable = false;
   private status = 0;
 
-  constructor(socket: net.Socket, server: L7Server, reads: ReadBuffer) {
+  constructor(socket: net.Socket, server: L7Entry, reads: ReadBuffer) {
     this.socket = socket;
     this.server = server;
     this.reads = reads;
-    socket.on('end', () => {
-      this.ended = true;
-      if (this.tunnel !== undefined) this.tunnel.end();
-      else if (this.req === undefined) socket.end();
+    this.limits = server.opts.limits;
+    this.deadlines = server.opts.deadlines;
+    this.deadline = this.deadlines.now + this.limits.headTimeoutMs;
+    this.deadlines.add(this);
+    socket.on('end', () => this.clientEnded());
+    socket.on('drain', () => {
+      this.up?.resume();
+      // The client reads again: while the answer streams, the backend sets the pace.
+      if (this.req !== undefined && this.reqDone && !this.tunnelling) this.deadline = Infinity;
     });
-    socket.on('drain', () => this.up?.resume());
     socket.on('error', () => socket.destroy());
     socket.on('close', () => {
+      this.deadlines.delete(this);
       server.clients.delete(this);
-      this.tunnel?.destroy();
       if (this.req !== undefined) {
-        this.up?.close();
-        this.up = undefined;
+        if (this.status === 0) this.status = 499;
+        this.abortUpstream();
         this.finish();
       }
     });
@@ -252,26 +320,115 @@ class ClientConnection implements UpstreamOwner {
   }
 
   closeIfIdle(): void {
-    if (this.req === undefined && this.tunnel === undefined) this.socket.destroy();
+    if (this.req === undefined) this.socket.destroy();
   }
 
-  /** Closes the connection when it sat idle since the last sweep, or never sent a whole head. */
-  sweep(): void {
-    if (!this.seen) this.closeIfIdle();
-    this.seen = false;
+  /** The deadline passed: what the connection waited on took too long. */
+  expire(): void {
+    this.deadline = Infinity;
+    const events = this.server.opts.events;
+    if (this.req === undefined) {
+      if (this.idle) events.keepAliveTimeouts++;
+      else if (this.reading) events.headTimeouts++;
+      if (this.idle || !this.reading || this.pending === undefined) {
+        this.socket.destroy();
+        return;
+      }
+      // A head still coming in (slowloris): say so, and free the connection once that is written.
+      this.answerAndClose(408, 'capstan router: the request head did not arrive in time\n');
+      return;
+    }
+    if (this.tunnelling) {
+      events.tunnelTimeouts++;
+      this.socket.destroy();
+      return;
+    }
+    events.bodyTimeouts++;
+    if (!this.reqDone && !this.resStarted) {
+      this.abortUpstream();
+      this.status = 408;
+      this.answerAndClose(408, 'capstan router: the request body stopped arriving\n');
+      this.finish();
+      return;
+    }
+    // A body that stopped after the answer began, or a client that reads none of its answer.
+    this.socket.destroy();
+  }
+
+  /** The router's own final answer on this connection; it is freed once written, whether or not the client closes. */
+  private answerAndClose(status: number, body: string): void {
+    this.pending = undefined;
+    this.reading = false;
+    this.socket.write(plainAnswer(status, body, true, true));
+    this.socket.destroySoon();
+  }
+
+  /** Ends the connection after what is written; a client that never closes its side is cut at the deadline. */
+  private closeSoon(): void {
+    this.pending = undefined;
+    this.reading = false;
+    this.idle = false;
+    this.socket.end();
+    this.deadline = this.deadlines.now + this.limits.bodyTimeoutMs;
+  }
+
+  /** Between requests: the next one's head may take headTimeout from its first byte, the wait for that byte keepAliveTimeout. */
+  private betweenRequests(): void {
+    if (this.pending === undefined) {
+      this.idle = true;
+      this.deadline = this.deadlines.now + this.limits.keepAliveTimeoutMs;
+    } else this.deadline = this.deadlines.now + this.limits.headTimeoutMs;
+  }
+
+  private clientEnded(): void {
+    this.ended = true;
+    if (this.tunnelling) {
+      // Half-close passes on; both sockets are freed once the backend ends too (or at the tunnel's deadline).
+      this.up?.socket.end();
+      return;
+    }
+    if (this.req === undefined) {
+      this.socket.end();
+      return;
+    }
+    if (!this.reqDone) {
+      // Gone mid-request: the body can never complete, so the backend connection goes at once.
+      this.status = 499;
+      this.abortUpstream();
+      this.socket.destroy();
+    }
+    // Otherwise the answer still comes, and the connection closes after it.
+  }
+
+  /** Drops the backend connection of an exchange that cannot complete (reset if the request was not whole, or a tunnel). */
+  private abortUpstream(): void {
+    const up = this.up;
+    if (up === undefined) return;
+    this.up = undefined;
+    // A reset tells the backend the exchange was cut, even one that ignores a FIN.
+    if (this.reqDone && !this.tunnelling) up.close();
+    else up.reset();
   }
 
   /** Each chunk the client sent: a view of its read buffer, so what is kept past this call is copied (own). */
   readonly onRead = (chunk: Buffer): boolean => {
-    this.seen = true;
     if (!this.reading) return true;
-    if (this.tunnel !== undefined) {
-      if (!this.tunnel.write(chunk)) this.pause();
-      this.reads.keepIfQueued(this.tunnel);
+    if (this.tunnelling) {
+      this.deadline = this.deadlines.now + this.limits.tunnelIdleTimeoutMs;
+      const up = this.up;
+      if (up === undefined) return true;
+      if (!up.socket.write(chunk)) this.pause();
+      this.reads.keepIfQueued(up.socket);
       return true;
     }
-    if (this.req !== undefined && !this.reqDone) this.forwardBody(chunk);
-    else {
+    if (this.req !== undefined && !this.reqDone) {
+      this.deadline = this.deadlines.now + this.limits.bodyTimeoutMs;
+      this.forwardBody(chunk);
+    } else {
+      if (this.idle) {
+        this.idle = false;
+        this.deadline = this.deadlines.now + this.limits.headTimeoutMs;
+      }
       this.pending = this.pending === undefined ? chunk : Buffer.concat([this.pending, chunk]);
       // A pipelining client waits for the answer in progress; bound what it may queue meanwhile.
       if (this.req !== undefined) {
@@ -284,7 +441,7 @@ class ClientConnection implements UpstreamOwner {
 
   /** Starts the requests waiting in `pending` until one is in progress or the bytes run out. */
   private next(): void {
-    while (this.pending !== undefined && this.req === undefined && this.tunnel === undefined && !this.socket.destroyed) {
+    while (this.pending !== undefined && this.req === undefined && this.reading && !this.socket.destroyed) {
       let buf = this.pending;
       // Stray CRLFs between requests are allowed (RFC 9112 §2.2).
       let skip = 0;
@@ -294,16 +451,18 @@ class ClientConnection implements UpstreamOwner {
       if (head === INCOMPLETE) {
         this.pending = buf.length === 0 ? undefined : buf;
         this.headScan = Math.max(0, buf.length - 3);
-        if (buf.length > MAX_HEAD) this.refuse(431);
+        if (buf.length > MAX_REQUEST_LINE && requestLineTooLong(buf)) this.refuse(414);
+        else if (buf.length > MAX_HEAD) this.refuse(431);
         return;
       }
       this.headScan = -1;
-      if (head === undefined || head.length > MAX_HEAD) {
-        this.refuse(head === undefined ? 400 : 431);
+      if (head === undefined || head.length > MAX_HEAD || head.lineLength > MAX_REQUEST_LINE) {
+        this.refuse(head === undefined ? 400 : head.lineLength > MAX_REQUEST_LINE ? 414 : 431);
         return;
       }
       this.pending = head.length < buf.length ? buf.subarray(head.length) : undefined;
       this.start(head, buf);
+      if (this.req === undefined && this.reading) this.betweenRequests();
     }
   }
 
@@ -311,7 +470,8 @@ class ClientConnection implements UpstreamOwner {
   private refuse(status: number): void {
     this.pending = undefined;
     this.reading = false;
-    this.socket.end(plainAnswer(status, '', true, false));
+    this.socket.write(plainAnswer(status, '', true, false));
+    this.closeSoon();
   }
 
   /** `buf` holds the request head from its first byte. */
@@ -322,7 +482,20 @@ class ClientConnection implements UpstreamOwner {
       this.lastHost = req.host;
       this.lastHostRoutes = hostRoutes(routes, req.host);
     }
+    const opts = this.server.opts;
+    if (opts.challenge !== undefined && req.target.startsWith(ACME_CHALLENGE)) {
+      const answer = opts.challenge(req.target.slice(ACME_CHALLENGE.length));
+      if (answer !== undefined) {
+        this.answerDirect(req, 200, answer);
+        return;
+      }
+    }
     const route = matchPath(this.lastHostRoutes, routes.anyHost, req.target);
+    if (route !== undefined && route.redirectHttp && opts.proto === 'http') {
+      const port = opts.httpsPort();
+      this.answerDirect(req, 308, `capstan router: this route is served over HTTPS\n`, `location: https://${hostOf(req.host)}${port === 443 ? '' : `:${port}`}${req.target}\r\n`);
+      return;
+    }
     if (route === undefined) {
       this.answerDirect(req, 404, `capstan router: no route for host "${hostOf(req.host)}" path "${req.target}"\n`);
       return;
@@ -332,20 +505,23 @@ class ClientConnection implements UpstreamOwner {
       this.answerDirect(req, 503, `capstan router: no ready backend for ${route.host ?? '*'}${route.pathPrefix}\n`);
       return;
     }
-    if (req.upgrade !== undefined || req.minor === 0) {
-      this.startTunnel(req, buf, backend);
-      return;
-    }
     const hasBody = req.chunked || req.contentLength > 0;
     this.req = req;
     this.route = route;
+    this.startedAt = performance.now();
+    this.status = 0;
     this.retryable = !hasBody && idempotent(req.method);
-    this.retried = false;
-    this.closeAfter = req.close || this.ended;
+    this.attempts = 1;
+    this.unsent = undefined;
+    this.unsentBytes = 0;
+    this.resendable = true;
+    // HTTP/1.0 gets no keep-alive: its framing rules differ from what is relayed here.
+    this.closeAfter = req.close || this.ended || req.minor === 0;
     this.reqDone = !hasBody;
     this.reqLeft = req.contentLength > 0 ? req.contentLength : 0;
     this.reqChunks = req.chunked ? new ChunkedScanner() : undefined;
-    this.upHead = withHeaders(buf, req.keep, this.forwardedBytes(req));
+    this.deadline = hasBody ? this.deadlines.now + this.limits.bodyTimeoutMs : Infinity;
+    this.upHead = withHeaders(buf, req.keep, req.upgrade !== undefined ? this.upgradeLines(req) : this.forwardedBytes(req));
     this.dispatch(backend);
     if (hasBody && this.pending !== undefined) {
       const body = this.pending;
@@ -354,40 +530,45 @@ class ClientConnection implements UpstreamOwner {
     }
   }
 
-  /** The X-Forwarded-* lines and the blank line; the same for each request of a connection that sends the same Host and no X-Forwarded-For. */
+  /** The X-Forwarded-* lines and the blank line; the same for each request of a connection that sends the same Host. */
   private forwardedBytes(req: RequestHead): Buffer {
-    if (req.forwardedFor === undefined && this.forwarded !== undefined && req.host === this.forwardedHost) return this.forwarded;
+    if (this.forwarded !== undefined && req.host === this.forwardedHost) return this.forwarded;
     const bytes = Buffer.from(`${this.forwardedHeaders(req)}\r\n`, 'latin1');
-    if (req.forwardedFor === undefined) {
+    if (!this.trustedPeer) {
       this.forwarded = bytes;
       this.forwardedHost = req.host;
     }
     return bytes;
   }
 
+  private upgradeLines(req: RequestHead): Buffer {
+    return Buffer.from(`${this.forwardedHeaders(req)}connection: upgrade\r\nupgrade: ${req.upgrade!}\r\n\r\n`, 'latin1');
+  }
+
+  /** The client's own X-Forwarded-* are replaced, unless the peer is a trusted proxy: then its chain goes on. */
   private forwardedHeaders(req: RequestHead): string {
     // Asking the socket costs a system call each time.
     const peer = (this.peer ??= this.socket.remoteAddress ?? '');
-    const xff = req.forwardedFor === undefined ? peer : `${req.forwardedFor}, ${peer}`;
-    return `x-forwarded-for: ${xff}\r\nx-forwarded-proto: http\r\n${req.host === undefined ? '' : `x-forwarded-host: ${req.host}\r\n`}`;
+    const trusted = (this.trustedPeer ??= this.server.opts.trusted?.(peer) ?? false);
+    const xff = trusted && req.forwardedFor !== undefined ? `${req.forwardedFor}, ${peer}` : peer;
+    const proto = (trusted ? req.forwardedProto : undefined) ?? this.server.opts.proto;
+    const host = (trusted ? req.forwardedHost : undefined) ?? req.host;
+    return `x-forwarded-for: ${xff}\r\nx-forwarded-proto: ${proto}\r\n${host === undefined ? '' : `x-forwarded-host: ${host}\r\n`}`;
   }
 
-  /** A 404 or 503 from the router itself; a request body it did not read means the connection closes. */
-  private answerDirect(req: RequestHead, status: number, body: string): void {
-    const close = req.close || this.ended || this.server.closing || req.chunked || req.contentLength > 0 || req.upgrade !== undefined;
-    const out = plainAnswer(status, body, close, req.method !== 'HEAD');
-    if (close) {
-      this.pending = undefined;
-      this.reading = false;
-      this.socket.end(out);
-    } else this.socket.write(out);
+  /** A 404 or 503 (or redirect, or ACME answer) from the router itself; a request body it did not read means the connection closes. */
+  private answerDirect(req: RequestHead, status: number, body: string, extra = ''): void {
+    const close = req.close || req.minor === 0 || this.ended || this.server.closing || req.chunked || req.contentLength > 0 || req.upgrade !== undefined;
+    const out = plainAnswer(status, body, close, req.method !== 'HEAD', extra);
+    this.socket.write(out);
+    if (close) this.closeSoon();
   }
 
   private dispatch(backend: BackendState): void {
     this.backend = backend;
     backend.begin();
-    let up = backend.takeIdle();
-    up ??= new Upstream(backend.host, backend.port, backend.epoch);
+    // An upgrade gets a connection of its own, half-open capable for the tunnel it may become.
+    const up = this.req!.upgrade !== undefined ? new Upstream(backend, true) : (backend.takeIdle() ?? new Upstream(backend));
     up.claim(this);
     this.up = up;
     this.resBuf = undefined;
@@ -397,6 +578,7 @@ class ClientConnection implements UpstreamOwner {
     this.resChunks = undefined;
     this.resToClose = false;
     up.socket.write(this.upHead!);
+    if (this.unsent !== undefined) for (const piece of this.unsent) up.socket.write(piece);
   }
 
   private forwardBody(chunk: Buffer): void {
@@ -404,7 +586,7 @@ class ClientConnection implements UpstreamOwner {
     if (this.reqChunks !== undefined) {
       end = this.reqChunks.feed(chunk, 0);
       if (end === -2) {
-        this.socket.destroy();
+        this.malformedBody();
         return;
       }
     } else {
@@ -413,22 +595,62 @@ class ClientConnection implements UpstreamOwner {
       end = this.reqLeft === 0 ? take : -1;
     }
     const piece = end === -1 || end === chunk.length ? chunk : chunk.subarray(0, end);
-    if (this.up !== undefined && piece.length > 0) {
-      const accepted = this.up.socket.write(piece);
-      this.reads.keepIfQueued(this.up.socket);
+    const up = this.up;
+    if (up !== undefined && piece.length > 0) {
+      if (!up.connected) this.keepUnsent(piece);
+      else if (this.unsent !== undefined) {
+        // Connected: what was kept may have reached the backend now.
+        this.unsent = undefined;
+        this.resendable = false;
+      }
+      const accepted = up.socket.write(piece);
+      this.reads.keepIfQueued(up.socket);
       if (!accepted) this.pause();
     }
     if (end === -1) return;
     this.reqDone = true;
+    if (!this.resHeadDone) this.deadline = Infinity;
     if (end < chunk.length) {
       const rest = chunk.subarray(end);
       this.pending = this.pending === undefined ? rest : Buffer.concat([this.pending, rest]);
     }
   }
 
+  /** A copy of body bytes written before the backend connection is up, while they stay few. */
+  private keepUnsent(piece: Buffer): void {
+    if (!this.resendable) return;
+    this.unsentBytes += piece.length;
+    if (this.unsentBytes > MAX_UNSENT) {
+      this.unsent = undefined;
+      this.resendable = false;
+      return;
+    }
+    (this.unsent ??= []).push(Buffer.from(piece));
+  }
+
+  /** Bad chunk framing from the client: 400, and the backend's connection reset so it sees the request aborted. */
+  private malformedBody(): void {
+    this.reqDone = true;
+    this.abortUpstream();
+    if (this.resStarted) {
+      this.socket.destroy();
+      return;
+    }
+    this.status = 400;
+    this.socket.write(plainAnswer(400, 'capstan router: malformed chunked request body\n', true, true));
+    this.closeAfter = true;
+    this.finish();
+  }
+
   upstreamData(u: Upstream, chunk: Buffer): void {
     if (u !== this.up) return;
     this.resStarted = true;
+    if (this.tunnelling) {
+      this.deadline = this.deadlines.now + this.limits.tunnelIdleTimeoutMs;
+      if (!this.socket.write(chunk)) u.pause();
+      u.keepIfQueued(this.socket);
+      return;
+    }
     if (this.resHeadDone) {
       this.responseBody(chunk, 0, 0);
       return;
@@ -444,6 +666,11 @@ class ClientConnection implements UpstreamOwner {
         return;
       }
       this.resScan = -1;
+      const req = this.req!;
+      if (res !== undefined && res.status === 101 && req.upgrade !== undefined && res.length <= MAX_HEAD) {
+        this.startTunnel(u, buf);
+        return;
+      }
       if (res === undefined || res.status === 101 || res.length > MAX_HEAD) {
         this.upstreamFailed(u, res === undefined || res.status === 101 ? 'malformed response' : 'response head too large');
         return;
@@ -462,12 +689,12 @@ class ClientConnection implements UpstreamOwner {
       this.resBuf = undefined;
       this.resHeadDone = true;
       this.status = res.status;
-      const req = this.req!;
       if (bodiless(req.method, res.status)) this.resLeft = 0;
       else if (res.chunked) this.resChunks = new ChunkedScanner();
       else if (res.otherEncoding || res.contentLength === -1) this.resToClose = true;
       else this.resLeft = res.contentLength;
-      this.upReusable = !res.close && !this.resToClose;
+      // A refused upgrade's connection was opened for a tunnel: it is not pooled.
+      this.upReusable = !res.close && !this.resToClose && req.upgrade === undefined;
       if (this.resToClose || this.server.closing) this.closeAfter = true;
       let extra = this.closeAfter ? CLOSE_END : HEAD_END_LINE;
       const backend = this.backend!;
@@ -477,6 +704,25 @@ class ClientConnection implements UpstreamOwner {
       this.responseStart(buf, res.keep, extra, res.length);
       return;
     }
+  }
+
+  /** 101: the backend's answer goes out as it is, then raw bytes both ways until both sides are done. */
+  private startTunnel(u: Upstream, buf: Buffer): void {
+    this.tunnelling = true;
+    this.status = 101;
+    this.resBuf = undefined;
+    this.backend!.countersOn(this.route!.counters).record(101, performance.now() - this.startedAt);
+    this.deadline = this.deadlines.now + this.limits.tunnelIdleTimeoutMs;
+    const accepted = this.socket.write(buf);
+    u.keepIfQueued(this.socket);
+    if (!accepted) u.pause();
+    if (this.pending !== undefined) {
+      // Bytes the client sent after its upgrade request belong to the tunnel.
+      u.socket.write(this.pending);
+      this.pending = undefined;
+    }
+    if (this.ended) u.socket.end();
+    this.resume();
   }
 
   /**
@@ -518,7 +764,11 @@ class ClientConnection implements UpstreamOwner {
     if (to > writeFrom) {
       const accepted = this.socket.write(writeFrom === 0 && to === buf.length ? buf : buf.subarray(writeFrom, to));
       this.up?.keepIfQueued(this.socket);
-      if (!accepted) this.up?.pause();
+      if (!accepted) {
+        this.up?.pause();
+        // The answer waits on the client now: it has bodyTimeout to take some.
+        this.deadline = this.deadlines.now + this.limits.bodyTimeoutMs;
+      }
     }
     if (end === -1) return;
     // Bytes after the answer's end belong to no request: that connection cannot be reused.
@@ -527,19 +777,39 @@ class ClientConnection implements UpstreamOwner {
     const up = this.up!;
     this.up = undefined;
     if (this.upReusable) this.backend!.putIdle(up);
-    else up.close();
+    else if (this.reqDone) up.close();
+    else up.reset();
     this.finish();
   }
 
-  /** The backend took the request body so far: read more of it. */
+  /** The backend took the request body so far (or tunnel bytes): read more. */
   upstreamDrain(u: Upstream): void {
-    if (u === this.up && !this.reqDone) this.resume();
+    if (u === this.up && (!this.reqDone || this.tunnelling)) this.resume();
+  }
+
+  upstreamEnded(u: Upstream): void {
+    if (u !== this.up) return;
+    // Half-close passes on to the client; the socket is freed when the client ends too.
+    if (this.tunnelling) this.socket.end();
+    // A refused upgrade's answer that ran to the end of the connection.
+    else u.socket.end();
   }
 
   upstreamClosed(u: Upstream, err: NodeJS.ErrnoException | undefined): void {
     if (u !== this.up) return;
     this.up = undefined;
     const backend = this.backend!;
+    if (this.tunnelling) {
+      if (err !== undefined) this.socket.destroy();
+      else {
+        // Whatever the client still sends has nowhere to go; it gets keepAliveTimeout to close.
+        this.socket.end();
+        this.reading = false;
+        this.deadline = this.deadlines.now + this.limits.keepAliveTimeoutMs;
+      }
+      this.finish();
+      return;
+    }
     if (this.resHeadDone) {
       if (this.resToClose && err === undefined) this.socket.end();
       else {
@@ -549,24 +819,32 @@ class ClientConnection implements UpstreamOwner {
       this.finish();
       return;
     }
-    if (this.retryable && !this.resStarted) {
-      // A pooled connection the backend had closed while idle: the request never reached it.
-      if (u.reused) {
+    if (!u.connected) {
+      // The connect failed: nothing of the request reached this backend.
+      backend.connectFailed();
+      backend.countersOn(this.route!.counters).connectFailed();
+      const why = err?.code ?? err?.message ?? 'ECONNREFUSED';
+      const next = this.attempts < this.route!.pool.members.length ? this.route!.pool.pick(backend) : undefined;
+      if (next !== undefined && this.resendable) {
         backend.end();
-        this.dispatch(backend);
-        return;
-      }
-      const next = !this.retried && err !== undefined && isConnectError(err) ? this.route!.pool.pick(backend) : undefined;
-      if (next !== undefined) {
-        backend.errors++;
-        backend.end();
-        this.retried = true;
+        this.attempts++;
+        this.server.opts.events.retries++;
         this.dispatch(next);
         return;
       }
+      const reason = !this.resendable ? 'the request body was too large to keep for another replica' : 'no other replica to try';
+      this.failed(`capstan router: upstream ${backend.id} (${backend.host}:${backend.port}) failed: ${why}; not retried: ${reason}\n`);
+      return;
+    }
+    if (this.retryable && !this.resStarted && u.reused) {
+      // A pooled connection the backend had closed while idle: the request never reached it.
+      backend.end();
+      this.dispatch(backend);
+      return;
     }
     backend.errors++;
-    this.failed(`capstan router: upstream ${backend.id} (${backend.host}:${backend.port}) failed: ${err?.code ?? err?.message ?? 'ECONNRESET'}\n`);
+    const why = err?.code ?? err?.message ?? 'ECONNRESET';
+    this.failed(`capstan router: upstream ${backend.id} (${backend.host}:${backend.port}) failed: ${why} after the request was sent; not retried: the backend may have acted on it\n`);
   }
 
   /** The backend broke the protocol: 502, and that connection is dropped. */
@@ -591,56 +869,25 @@ class ClientConnection implements UpstreamOwner {
   private finish(): void {
     const req = this.req;
     const backend = this.backend;
+    const route = this.route;
     this.req = undefined;
     this.backend = undefined;
     this.route = undefined;
-    if (backend !== undefined) backend.end();
+    this.unsent = undefined;
+    if (backend !== undefined) {
+      backend.end();
+      if (this.status !== 101 && route !== undefined) backend.countersOn(route.counters).record(this.status, performance.now() - this.startedAt);
+    }
     const log = this.server.opts.accessLog;
     if (log !== undefined && req !== undefined) log(`${this.socket.remoteAddress ?? '-'} ${req.method} ${req.host ?? '-'}${req.target} ${this.status} ${backend?.id ?? '-'}`);
-    if (this.socket.destroyed) return;
+    if (this.socket.destroyed || this.tunnelling) return;
     if (this.closeAfter || this.ended || this.server.closing) {
-      this.pending = undefined;
-      this.reading = false;
-      this.socket.end();
+      this.closeSoon();
       return;
     }
     this.resume();
+    this.betweenRequests();
     if (this.pending !== undefined) this.next();
-  }
-
-  /** Upgrade and HTTP/1.0 requests: a fresh backend connection of their own, then raw bytes both ways. */
-  private startTunnel(req: RequestHead, buf: Buffer, backend: BackendState): void {
-    backend.begin();
-    const connection = req.upgrade !== undefined ? `connection: upgrade\r\nupgrade: ${req.upgrade}\r\n` : 'connection: close\r\n';
-    const up = net.connect({ host: backend.host, port: backend.port, noDelay: true, allowHalfOpen: true });
-    this.tunnel = up;
-    up.write(withHeaders(buf, req.keep, Buffer.from(`${this.forwardedHeaders(req)}${connection}\r\n`, 'latin1')));
-    if (this.pending !== undefined) {
-      up.write(this.pending);
-      this.reads.keepIfQueued(up);
-    }
-    this.pending = undefined;
-    let connected = false;
-    up.once('connect', () => {
-      connected = true;
-    });
-    up.on('error', (err: NodeJS.ErrnoException) => {
-      backend.errors++;
-      if (connected) this.socket.destroy();
-      else {
-        this.reading = false;
-        const body = `capstan router: upstream ${backend.id} (${backend.host}:${backend.port}) failed: ${err.code ?? err.message}\n`;
-        this.socket.end(plainAnswer(502, body, true, true));
-      }
-    });
-    up.once('close', (hadError) => {
-      backend.end();
-      if (hadError) this.socket.destroy();
-    });
-    // The client's bytes go through onRead; the backend's are a plain stream.
-    up.on('drain', () => this.resume());
-    up.pipe(this.socket);
-    this.resume();
   }
 }
 

@@ -4,9 +4,12 @@
 // A replica is routed when it is ready (health/readiness.ts: the one
 // definition, with what the prober knows) and has an address.
 
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { LABEL } from '../desired/labels.js';
 import type { DesiredState } from '../desired/model.js';
 import { isReady, type ProbeVerdict } from '../health/readiness.js';
+import type { MountedFile } from '../manifests/model.js';
 import type { ObservedContainer, ObservedState } from '../observed/model.js';
 import type { RoutingTableInput } from './table.js';
 
@@ -15,6 +18,9 @@ const routeSchema = z.object({
   path: z.string().startsWith('/').default('/'),
   port: z.number().int().min(1).max(65535).optional(),
   sticky: z.boolean().default(false),
+  // Checked with file:line in manifests/route-tls.ts.
+  tls: z.union([z.object({ certificate: z.string(), key: z.string() }).strict(), z.object({ acme: z.literal(true) }).strict()]).optional(),
+  redirect_http: z.boolean().default(false),
 }).strict();
 const routesSchema = z.union([routeSchema, z.array(routeSchema)]);
 
@@ -22,9 +28,30 @@ export interface BuiltTable {
   table: RoutingTableInput;
   /** Routes left out, one sentence each (e.g. a malformed x-capstan.route). */
   problems: string[];
+  /** The certificates TLS routes name (by `tls.certificate` id): the operator reads these secrets and hands them to the router. */
+  certificates: TableCertificate[];
 }
 
-type TableBackend = { id: string; host: string; port: number; weight: number };
+export interface TableCertificate {
+  id: string;
+  /** The stack whose secrets they are: read from the revision that stack runs. */
+  stack: string;
+  certificate: MountedFile;
+  key: MountedFile;
+}
+
+/** A certificate's id in the router: the stack and secret names, and a digest of both secrets' content ids, so new content gets a new id. */
+export function certificateId(stack: string, certificate: MountedFile, key: MountedFile): string {
+  const digest = createHash('sha256').update(`${certificate.digest}\0${key.digest}`).digest('hex').slice(0, 12);
+  return `${stack}.${certificate.name}.${digest}`.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 255);
+}
+
+type TableBackend = { id: string; host: string; port: number; weight: number; version: string; slot?: string };
+
+/** The version the router counts a replica's requests under: its spec hash, short as `docker ps` shortens ids. */
+export function replicaVersion(specHash: string): string {
+  return specHash.slice(0, 12);
+}
 
 /** `probeOf`: the prober's verdict of a replica with a probe (none: its healthcheck alone decides). */
 export function buildRoutingTable(desired: DesiredState, observed: ObservedState, httpPort: number, probeOf: (containerId: string) => ProbeVerdict | undefined = () => undefined): BuiltTable {
@@ -33,12 +60,16 @@ export function buildRoutingTable(desired: DesiredState, observed: ObservedState
   const l4: NonNullable<RoutingTableInput['l4']> = [];
   const l7: NonNullable<RoutingTableInput['l7']> = [];
   const listeners = new Set<string>();
+  const certificates = new Map<string, TableCertificate>();
   for (const stack of desired.stacks) {
     for (const service of stack.services) {
       const replicas = observed.containers
         .filter((c) => c.stack === stack.name && c.service === service.name && ready(c))
         .sort((a, b) => a.number - b.number || (a.name < b.name ? -1 : 1)) as (ObservedContainer & { ip: string })[];
-      const to = (port: number): TableBackend[] => replicas.map((c) => ({ id: `${c.name}:${port}`, host: c.ip, port, weight: 1 }));
+      const to = (port: number): TableBackend[] => replicas.map((c) => {
+        const slot = c.labels[LABEL.slot];
+        return { id: `${c.name}:${port}`, host: c.ip, port, weight: 1, version: replicaVersion(c.specHash), ...(slot === undefined ? {} : { slot }) };
+      });
       const where = `${stack.name}/${service.name}`;
       for (const p of service.spec.ports) {
         if (p.published === undefined) continue;
@@ -59,14 +90,30 @@ export function buildRoutingTable(desired: DesiredState, observed: ObservedState
       if (raw === undefined) continue;
       const parsed = routesSchema.safeParse(raw);
       if (!parsed.success) {
-        problems.push(`${where}: x-capstan.route is not { host?, path?, port?, sticky? }: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+        problems.push(`${where}: x-capstan.route is not { host?, path?, port?, sticky?, tls?, redirect_http? }: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
         continue;
       }
       for (const r of Array.isArray(parsed.data) ? parsed.data : [parsed.data]) {
         const port = r.port ?? service.spec.ports[0]?.target ?? service.spec.expose[0] ?? 80;
-        l7.push({ ...(r.host === undefined ? {} : { host: r.host }), pathPrefix: r.path, sticky: r.sticky, backends: to(port) });
+        let tls: { certificate: string } | { acme: true } | undefined;
+        if (r.tls !== undefined && 'acme' in r.tls) tls = { acme: true };
+        else if (r.tls !== undefined) {
+          const cert = service.spec.routeTls?.[r.tls.certificate];
+          const key = service.spec.routeTls?.[r.tls.key];
+          if (cert === undefined || key === undefined) {
+            problems.push(`${where}: x-capstan.route.tls names secrets the stack does not declare`);
+            continue;
+          }
+          const id = certificateId(stack.name, cert, key);
+          certificates.set(id, { id, stack: stack.name, certificate: cert, key });
+          tls = { certificate: id };
+        }
+        l7.push({
+          name: where, ...(r.host === undefined ? {} : { host: r.host }), pathPrefix: r.path, sticky: r.sticky, backends: to(port),
+          ...(tls === undefined ? {} : { tls, redirectHttp: r.redirect_http }),
+        });
       }
     }
   }
-  return { table: { l4, l7, httpPort }, problems };
+  return { table: { l4, l7, httpPort }, problems, certificates: [...certificates.values()] };
 }

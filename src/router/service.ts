@@ -43,15 +43,16 @@ export async function startRouter(dataDir: string, opts: RouterOptions, adminSet
       await saveToken(paths.token, token);
     }
   }
-  const router = new Router(opts);
+  const router = new Router({ stateDir: paths.dir, ...opts });
+  // Certificates first: a restored TLS route serves at once.
+  let restoreProblems: string[] = (await router.loadCertificates()).map((p) => `certificate ${p}`);
   const loaded = await loadTable(paths.table);
-  let restoreProblems: string[] = [];
-  if (loaded.kind === 'invalid') restoreProblems = loaded.problems;
+  if (loaded.kind === 'invalid') restoreProblems = [...restoreProblems, ...loaded.problems];
   if (loaded.kind === 'table') {
     try {
       await router.apply(loaded.table);
     } catch (err) {
-      restoreProblems = [err instanceof Error ? err.message : String(err)];
+      restoreProblems = [...restoreProblems, err instanceof Error ? err.message : String(err)];
     }
   }
   // The HTTP entry answers 404 even before any table names a route.

@@ -5,6 +5,7 @@
 // a view of a chunk.
 
 import net from 'node:net';
+import type { BackendState } from './backends.js';
 import { ReadBuffer } from './read-buffer.js';
 
 export interface UpstreamOwner {
@@ -13,6 +14,8 @@ export interface UpstreamOwner {
   upstreamDrain(u: Upstream): void;
   /** The connection closed; `err` says why when it failed. */
   upstreamClosed(u: Upstream, err: NodeJS.ErrnoException | undefined): void;
+  /** The backend shut its side (only on a half-open connection: an upgrade's). */
+  upstreamEnded(u: Upstream): void;
 }
 
 export class Upstream {
@@ -21,14 +24,22 @@ export class Upstream {
   readonly epoch: number;
   /** Taken from the pool rather than freshly connected: a failure may just mean the backend closed it while idle. */
   reused = false;
+  /** The connect succeeded: what was written may have reached the backend. Until then, nothing has. */
+  connected = false;
   private owner: UpstreamOwner | undefined;
   private error: NodeJS.ErrnoException | undefined;
   private readonly reads = new ReadBuffer();
   private paused = false;
 
-  constructor(host: string, port: number, epoch: number) {
-    this.epoch = epoch;
-    this.socket = net.connect({ host, port, noDelay: true, onread: this.reads.onread(this.onRead) });
+  /** `halfOpen`: for an upgrade, whose tunnel passes each side's shutdown on alone. */
+  constructor(backend: BackendState, halfOpen = false) {
+    this.epoch = backend.epoch;
+    this.socket = net.connect({ host: backend.host, port: backend.port, noDelay: true, allowHalfOpen: halfOpen, onread: this.reads.onread(this.onRead) });
+    this.socket.once('connect', () => {
+      this.connected = true;
+      backend.connected();
+    });
+    if (halfOpen) this.socket.on('end', () => this.owner?.upstreamEnded(this));
     this.socket.on('drain', () => this.owner?.upstreamDrain(this));
     this.socket.on('error', (err: NodeJS.ErrnoException) => {
       this.error = err;
@@ -81,6 +92,13 @@ export class Upstream {
   close(): void {
     this.owner = undefined;
     this.socket.destroy();
+  }
+
+  /** Closes with a reset: the backend sees the request aborted, not a message that just ended early. */
+  reset(): void {
+    this.owner = undefined;
+    if (this.connected) this.socket.resetAndDestroy();
+    else this.socket.destroy();
   }
 
   private readonly onRead = (chunk: Buffer): boolean => {

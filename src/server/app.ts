@@ -42,7 +42,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
 
   app.get('/healthz', async () => ({ ok: true }));
   app.get('/readyz', async (_req, reply) => (opts.isReady() ? { ready: true } : reply.code(503).send({ ready: false, reason: 'the first pass has not finished' })));
-  app.get('/metrics', async (_req, reply) => reply.type(opts.metrics.registry.contentType).send(await opts.metrics.registry.metrics()));
+  app.get('/metrics', async (_req, reply) => reply.type(opts.metrics.registry.contentType).send(await opts.metrics.text()));
   app.get('/api/status', async () => opts.getStatus());
   app.get('/api/endpoints', async () => opts.endpoints());
   app.get('/api/plan', async (_req, reply) => reply.type('application/json').send(await opts.planJson()));

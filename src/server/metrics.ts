@@ -66,6 +66,9 @@ export class DaemonMetrics {
     registers: [this.registry],
   });
 
+  /** The router's own metrics text (per-route, per-version counters), appended at each scrape; set once a router runs. */
+  routerText: (() => Promise<string>) | undefined;
+
   constructor(countContainers?: () => Promise<readonly ContainerCount[]>) {
     new Gauge({
       name: 'capstan_containers',
@@ -115,5 +118,12 @@ export class DaemonMetrics {
 
   recordGitFetch(seconds: number): void {
     this.gitFetchDuration.observe(seconds);
+  }
+
+  /** The exposition text of /metrics: the daemon's metrics, then the router's (a router that does not answer costs only its part). */
+  async text(): Promise<string> {
+    const own = await this.registry.metrics();
+    const router = this.routerText === undefined ? '' : await this.routerText().catch(() => '');
+    return router === '' ? own : `${own}${own.endsWith('\n') ? '' : '\n'}${router}`;
   }
 }

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { routerCreateOptions, type RouterContainerSpec } from '../../src/backends/docker/router-container.js';
 
-const spec: RouterContainerSpec = { instance: 'prod', image: 'capstan:0.1.0', hostDir: '/srv/capstan/router', httpPort: 8000, admin: undefined, token: undefined, user: '0:0' };
+const spec: RouterContainerSpec = { instance: 'prod', image: 'capstan:0.1.0', hostDir: '/srv/capstan/router', httpPort: 8000, admin: undefined, token: undefined, user: '0:0', args: [] };
 
 describe('routerCreateOptions', () => {
   it('runs `capstan router` on the host network over the mounted state dir', () => {
@@ -22,6 +22,8 @@ describe('routerCreateOptions', () => {
     const tcp = routerCreateOptions({ ...spec, admin: { kind: 'tcp', host: '127.0.0.1', port: 9421 }, token: 't' }, 'sha256:a');
     expect(tcp.Cmd?.slice(-2)).toEqual(['--admin', '127.0.0.1:9421']);
     expect(tcp.Env).toEqual(['CAPSTAN_ROUTER_TOKEN=t']);
+    const limited = routerCreateOptions({ ...spec, args: ['--head-timeout', '5000ms'] }, 'sha256:a');
+    expect(limited.Cmd?.slice(-2)).toEqual(['--head-timeout', '5000ms']);
   });
 
   it('hashes the image id and the settings', () => {
@@ -30,5 +32,6 @@ describe('routerCreateOptions', () => {
     expect(hash(spec, 'sha256:b')).not.toBe(hash(spec, 'sha256:a'));
     expect(hash({ ...spec, httpPort: 8001 }, 'sha256:a')).not.toBe(hash(spec, 'sha256:a'));
     expect(hash({ ...spec, user: '1000:1000' }, 'sha256:a')).not.toBe(hash(spec, 'sha256:a'));
+    expect(hash({ ...spec, args: ['--max-connections', '5'] }, 'sha256:a')).not.toBe(hash(spec, 'sha256:a'));
   });
 });

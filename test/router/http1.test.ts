@@ -2,7 +2,9 @@
 // passed on), response heads and the chunked-body scanner fed in pieces.
 
 import { describe, expect, it } from 'vitest';
-import { bodiless, ChunkedScanner, INCOMPLETE, parseRequestHead as parseRequestBytes, parseResponseHead as parseResponseBytes } from '../../src/router/http1.js';
+import {
+  bodiless, ChunkedScanner, INCOMPLETE, MAX_REQUEST_LINE, parseRequestHead as parseRequestBytes, parseResponseHead as parseResponseBytes, requestLineTooLong,
+} from '../../src/router/http1.js';
 
 // Heads as they arrive: followed by the blank line.
 const received = (head: string): Buffer => Buffer.from(`${head}\r\n\r\n`, 'latin1');
@@ -48,6 +50,14 @@ describe('ChunkedScanner', () => {
       expect(new ChunkedScanner().feed(Buffer.from(bad), 0), bad).toBe(-2);
     }
   });
+
+  it('refuses control characters in chunk extensions and trailers, as in heads', () => {
+    for (const bad of ['5;a=\u0000\r\n', '5;a=\u001b\r\n', '0\r\nx: a\u0000b\r\n\r\n', '0\r\nx: a\u007fb\r\n\r\n', '0\r\n x: a\r\n\r\n', '0\r\nx: a\nb\r\n\r\n']) {
+      expect(new ChunkedScanner().feed(Buffer.from(bad, 'latin1'), 0), JSON.stringify(bad)).toBe(-2);
+    }
+    const tab = Buffer.from('1;a="b\tc"\r\nx\r\n0\r\n\r\n', 'latin1');
+    expect(new ChunkedScanner().feed(tab, 0)).toBe(tab.length);
+  });
 });
 
 describe('parseRequestHead', () => {
@@ -57,46 +67,72 @@ describe('parseRequestHead', () => {
     expect(r).toMatchObject({ method: 'POST', target: '/api?q=1', minor: 1, host: 'Shop.example:8000', contentLength: 5, chunked: false, close: false, cookie: 'a=1', forwardedFor: '10.0.0.1' });
     expect(kept(head, r!.keep)).toBe('POST /api?q=1 HTTP/1.1\r\nHost: Shop.example:8000\r\nContent-Length: 5\r\nCookie: a=1\r\nX-Trace: t1\r\n');
     // Names in any case; values trimmed of spaces and tabs; the last header dropped too.
-    const mixed = 'GET / HTTP/1.1\r\nHOST:\t a.test \r\nx-forwarded-FOR: 1.2.3.4\r\nTE: trailers\r\nUpgrade: h2c';
+    const mixed = 'GET / HTTP/1.1\r\nHOST:\t a.test \r\nx-forwarded-FOR: 1.2.3.4\r\nX-Forwarded-Proto: https\r\nx-forwarded-host: b.test\r\nTE: trailers\r\nUpgrade: h2c';
     const m = parseRequestHead(mixed);
-    expect(m).toMatchObject({ host: 'a.test', forwardedFor: '1.2.3.4', upgrade: undefined });
+    expect(m).toMatchObject({ host: 'a.test', forwardedFor: '1.2.3.4', forwardedProto: 'https', forwardedHost: 'b.test', upgrade: undefined, lineLength: 14 });
     expect(kept(mixed, m!.keep)).toBe('GET / HTTP/1.1\r\nHOST:\t a.test \r\n');
   });
 
+  it('refuses HTTP/1.1 without Host (400); HTTP/1.0 may omit it', () => {
+    expect(parseRequestHead('GET / HTTP/1.1')).toBeUndefined();
+    expect(parseRequestHead('GET / HTTP/1.1\r\nX-A: 1')).toBeUndefined();
+    expect(parseRequestHead('GET / HTTP/1.0')).toMatchObject({ minor: 0, host: undefined });
+  });
+
   it('knows when the client closes: Connection: close, or HTTP/1.0 without keep-alive', () => {
-    expect(parseRequestHead('GET / HTTP/1.1\r\nConnection: close')?.close).toBe(true);
+    expect(parseRequestHead('GET / HTTP/1.1\r\nHost: a\r\nConnection: close')?.close).toBe(true);
     expect(parseRequestHead('GET / HTTP/1.0')?.close).toBe(true);
     expect(parseRequestHead('GET / HTTP/1.0\r\nConnection: Keep-Alive')?.close).toBe(false);
   });
 
   it('sees an upgrade only when Connection names it', () => {
-    expect(parseRequestHead('GET /ws HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket')?.upgrade).toBe('websocket');
-    expect(parseRequestHead('GET /ws HTTP/1.1\r\nUpgrade: websocket')?.upgrade).toBeUndefined();
+    expect(parseRequestHead('GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket')?.upgrade).toBe('websocket');
+    expect(parseRequestHead('GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket')?.upgrade).toBeUndefined();
   });
 
   it('refuses malformed and ambiguous heads', () => {
+    // Each has a Host, so what is refused is the flaw named.
     const bad = [
       'GET /',
       'GET / HTTP/2.0',
       'GET  / HTTP/1.1',
       'G(T / HTTP/1.1',
-      'GET / HTTP/1.1\r\nno colon here',
-      'GET / HTTP/1.1\r\nBad Name: x',
-      'GET / HTTP/1.1\r\nX: a\r\n folded',
+      'GET / HTTP/1.1\r\nHost: a\r\nno colon here',
+      'GET / HTTP/1.1\r\nHost: a\r\nBad Name: x',
+      'GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n folded',
       'GET / HTTP/1.1\r\nHost: a\r\nHost: b',
-      'POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2',
-      'POST / HTTP/1.1\r\nContent-Length: -1',
-      'POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3',
-      'POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked',
-      'GET / HTTP/1.1\r\nX: a\nb',
-      'GET / HTTP/1.1\r\nX: a\rb',
-      'GET / HTTP/1.1\r\nX: a\u0000b',
-      'GET /\u00e9 HTTP/1.1',
-      'GET / HTTP/1.1 extra',
-      'GET / HTTP/1.12',
+      'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2',
+      'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -1',
+      'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 3',
+      'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked',
+      'GET / HTTP/1.1\r\nHost: a\r\nX: a\nb',
+      'GET / HTTP/1.1\r\nHost: a\r\nX: a\rb',
+      'GET / HTTP/1.1\r\nHost: a\r\nX: a\u0000b',
+      'GET /\u00e9 HTTP/1.1\r\nHost: a',
+      'GET / HTTP/1.1 extra\r\nHost: a',
+      'GET / HTTP/1.12\r\nHost: a',
     ];
     for (const h of bad) expect(parseRequestHead(h), h).toBeUndefined();
-    expect(parseRequestHead('POST / HTTP/1.1\r\nTransfer-Encoding: chunked')?.chunked).toBe(true);
+    expect(parseRequestHead('POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked')?.chunked).toBe(true);
+  });
+
+  it('refuses every control character but HTAB in every field value', () => {
+    for (let c = 0; c < 32; c++) {
+      if (c === 9 || c === 10 || c === 13) continue;
+      for (const field of ['Host', 'X-A', 'Cookie', 'Content-Length', 'Transfer-Encoding']) {
+        expect(parseRequestHead(`GET / HTTP/1.1\r\n${field === 'Host' ? '' : 'Host: a\r\n'}${field}: a${String.fromCharCode(c)}b`), `${field} ${c}`).toBeUndefined();
+      }
+    }
+    expect(parseRequestHead('GET / HTTP/1.1\r\nHost: a\r\nX-A: a\u007fb')).toBeUndefined();
+    expect(parseRequestHead('GET / HTTP/1.1\r\nHost: a\r\nX-A: a\tb')).toMatchObject({ host: 'a' });
+    expect(parseResponseHead('HTTP/1.1 200 OK\r\nX-A: a\u0001b')).toBeUndefined();
+  });
+
+  it('knows a request line that is too long (414) before its end arrives', () => {
+    const long = Buffer.from(`GET /${'a'.repeat(MAX_REQUEST_LINE)}`, 'latin1');
+    expect(requestLineTooLong(long)).toBe(true);
+    expect(requestLineTooLong(Buffer.from(`GET /${'a'.repeat(100)} HTTP/1.1\r\nX: ${'b'.repeat(MAX_REQUEST_LINE)}`, 'latin1'))).toBe(false);
+    expect(parseRequestHead(`GET /${'a'.repeat(MAX_REQUEST_LINE)} HTTP/1.1\r\nHost: a`)?.lineLength).toBe(MAX_REQUEST_LINE + 14);
   });
 });
 

@@ -3,6 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import type { ObservedContainer } from '../../src/observed/model.js';
+import { LABEL } from '../../src/desired/labels.js';
 import { buildRoutingTable } from '../../src/router/routes.js';
 import { parseTable } from '../../src/router/table.js';
 import { desiredService, desiredStack, desiredState, observedReplica } from '../helpers/specs.js';
@@ -25,7 +26,7 @@ describe('buildRoutingTable', () => {
       networks: [],
       volumes: [],
       containers: [
-        at(observedReplica(api, 2), '172.20.0.3'),
+        at(observedReplica(api, 2), '172.20.0.3', { labels: { ...observedReplica(api, 2).labels, [LABEL.slot]: 'canary' } }),
         at(observedReplica(api, 1), '172.20.0.2'),
         at(observedReplica(api, 3), '172.20.0.4', { health: 'starting' }),
         at(observedReplica(api, 4), '172.20.0.5', { state: 'exited' }),
@@ -34,17 +35,19 @@ describe('buildRoutingTable', () => {
       ],
     };
     const { table, problems } = buildRoutingTable(desired, observed, 8000);
+    // Each replica's version is its spec hash, shortened; its slot label rides along.
+    const v = observedReplica(api, 1).specHash.slice(0, 12);
     const apiBackends = (p: number) => [
-      { id: `shop-api-1:${p}`, host: '172.20.0.2', port: p, weight: 1 },
-      { id: `shop-api-2:${p}`, host: '172.20.0.3', port: p, weight: 1 },
+      { id: `shop-api-1:${p}`, host: '172.20.0.2', port: p, weight: 1, version: v },
+      { id: `shop-api-2:${p}`, host: '172.20.0.3', port: p, weight: 1, version: v, slot: 'canary' },
     ];
     expect(table).toEqual({
       httpPort: 8000,
       l4: [
         { listen: { host: '0.0.0.0', port: 8080 }, protocol: 'tcp', backends: apiBackends(80) },
-        { listen: { host: '127.0.0.1', port: 5432 }, protocol: 'tcp', backends: [{ id: 'shop-db-1:5432', host: '172.20.0.9', port: 5432, weight: 1 }] },
+        { listen: { host: '127.0.0.1', port: 5432 }, protocol: 'tcp', backends: [{ id: 'shop-db-1:5432', host: '172.20.0.9', port: 5432, weight: 1, version: observedReplica(db, 1).specHash.slice(0, 12) }] },
       ],
-      l7: [{ host: 'shop.example', pathPrefix: '/api', sticky: true, backends: apiBackends(80) }],
+      l7: [{ name: 'shop/api', host: 'shop.example', pathPrefix: '/api', sticky: true, backends: apiBackends(80) }],
     });
     expect(problems).toEqual(['shop/api: 5353/udp is not routed (the router serves TCP only)']);
     expect(parseTable(table).ok).toBe(true);
@@ -59,7 +62,7 @@ describe('buildRoutingTable', () => {
     expect(table).toEqual({ l4: [], l7: [], httpPort: 8000 });
     expect(problems).toEqual([
       'blog/web: host port 0.0.0.0:8000 is already taken by another route',
-      'blog/web: x-capstan.route is not { host?, path?, port?, sticky? }: Invalid string: must start with "/"',
+      'blog/web: x-capstan.route is not { host?, path?, port?, sticky?, tls?, redirect_http? }: Invalid string: must start with "/"',
     ]);
   });
 });

@@ -183,6 +183,17 @@ describe('api', () => {
     }
   });
 
+  it('/metrics appends the router\'s per-route counters, and still answers when the router does not', async () => {
+    const metrics = new DaemonMetrics();
+    metrics.routerText = async () => 'capstan_router_route_requests_total{route="web/api",version="abc",slot=""} 3\n';
+    const res = await server({ metrics }).inject({ url: '/metrics' });
+    expect(res.body).toContain('capstan_reconcile_duration_seconds_bucket');
+    expect(res.body).toContain('\ncapstan_router_route_requests_total{route="web/api",version="abc",slot=""} 3\n');
+    metrics.routerText = () => Promise.reject(new Error('router down'));
+    const down = await server({ metrics }).inject({ url: '/metrics' });
+    expect([down.statusCode, down.body.includes('capstan_router_')]).toEqual([200, false]);
+  });
+
   it('/api/status returns what the daemon provides', async () => {
     expect((await server().inject({ url: '/api/status' })).json()).toEqual({ stacks: [{ name: 'web' }] });
   });

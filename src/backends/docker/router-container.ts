@@ -31,6 +31,8 @@ export interface RouterContainerSpec {
   token: string | undefined;
   /** `uid:gid` of the operator, so both can use the files in hostDir (the image's own user is node, uid 1000). */
   user: string | undefined;
+  /** More `capstan router` flags (the edge limits that differ from the defaults). */
+  args: readonly string[];
 }
 
 export interface EnsureResult {
@@ -51,7 +53,7 @@ export function routerCreateOptions(spec: RouterContainerSpec, imageId: string):
     name: routerContainerName(spec.instance),
     Image: spec.image,
     Cmd: ['router', '--data-dir', DATA_DIR_IN_IMAGE, '--http-port', String(spec.httpPort), '--grace', String(GRACE_MS),
-      ...(spec.admin === undefined ? [] : ['--admin', formatAdminAddress(spec.admin)])],
+      ...(spec.admin === undefined ? [] : ['--admin', formatAdminAddress(spec.admin)]), ...spec.args],
     Env: spec.token === undefined ? [] : [`CAPSTAN_ROUTER_TOKEN=${spec.token}`],
     ...(spec.user === undefined ? {} : { User: spec.user }),
     Labels: { [LABEL.instance]: spec.instance, [LABEL.role]: ROUTER_ROLE },

@@ -1,0 +1,57 @@
+// Timeouts for many connections without a timer each: every connection has a
+// `deadline` (ms) that its own code moves as it goes (a field write, which the
+// hot path can afford where a timer per socket, pushed back at every read and
+// write, cost throughput), and one sweep per tick expires those whose
+// deadline passed. `now` is the time of the last tick, so setting a deadline
+// reads no clock; a deadline is met within one tick (at most 1 s, less when
+// the timeouts are shorter).
+
+export interface Expiring {
+  /** ms since the epoch; Infinity: none. */
+  deadline: number;
+  /** The deadline passed: close what is left. */
+  expire(): void;
+}
+
+export class Deadlines {
+  /** The time of the last tick. */
+  now = Date.now();
+  private readonly members = new Set<Expiring>();
+  private readonly tickMs: number;
+  private timer: NodeJS.Timeout | undefined;
+
+  /** `shortestMs`: the shortest timeout in use; a tick is a quarter of it, between 10 ms and 1 s. */
+  constructor(shortestMs: number) {
+    this.tickMs = Math.max(10, Math.min(1_000, Math.floor(shortestMs / 4)));
+  }
+
+  add(e: Expiring): void {
+    this.members.add(e);
+    if (this.timer === undefined) {
+      this.now = Date.now();
+      this.timer = setInterval(() => this.tick(), this.tickMs).unref();
+    }
+  }
+
+  delete(e: Expiring): void {
+    this.members.delete(e);
+  }
+
+  get size(): number {
+    return this.members.size;
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private tick(): void {
+    const now = (this.now = Date.now());
+    if (this.members.size === 0) {
+      this.stop();
+      return;
+    }
+    for (const e of this.members) if (e.deadline <= now) e.expire();
+  }
+}
