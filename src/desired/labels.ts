@@ -36,3 +36,8 @@ export function containerName(stack: string, service: string, number: number): s
 export function twinName(service: { stack: string; name: string; spec: { containerName: string | undefined } }, number: number): string {
   return `${replicaName(service, number)}-next`;
 }
+
+/** The name of canary `number` of a service: beside the replicas, never one of their names. */
+export function canaryName(service: { stack: string; name: string; spec: { containerName: string | undefined } }, number: number): string {
+  return `${replicaName(service, number)}-canary`;
+}

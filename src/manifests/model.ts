@@ -86,11 +86,57 @@ export interface ProbeSpec {
   failureThreshold: number;
 }
 
-/** Capstan's own settings from `x-capstan` (DESIGN §2). Kept loose until the features using them land. */
+/** One step of a canary: the share of requests the new version gets, then how long to wait (analysis runs meanwhile). */
+export interface CanaryStep {
+  /** Percent, 1-100; the last step is 100. */
+  weight: number;
+  /** ms, `manual` (until \`capstan promote\`), or undefined: go on at once. */
+  pause: number | 'manual' | undefined;
+}
+
+/** Thresholds judged on the router's per-version counters during each pause (DESIGN §2). */
+export interface AnalysisSpec {
+  intervalMs: number;
+  /** Errors (5xx answers and refused connects) over requests; undefined: not judged. */
+  maxErrorRate: number | undefined;
+  maxP95Ms: number | undefined;
+  /** Fewer requests than this in an evaluation judge nothing (the pause is extended up to the progress deadline). */
+  minRequests: number;
+  prometheus: { url: string; query: string; max: number } | undefined;
+}
+
+export interface CanarySpec {
+  steps: readonly CanaryStep[];
+  analysis: AnalysisSpec | undefined;
+}
+
+export interface BlueGreenSpec {
+  /** How long the old set keeps running, drained, after the switch: switching back is instant meanwhile. */
+  scaleDownDelayMs: number;
+  /** After the switch, a new replica failing within this window switches back. */
+  monitorMs: number;
+  /** Checked against every new replica before the switch; one failure keeps the old set live. */
+  preSwitch: ProbeSpec | undefined;
+}
+
+export interface AutoscaleSpec {
+  min: number;
+  max: number;
+  target: { kind: 'rps'; perReplica: number } | { kind: 'cpu'; percent: number };
+  /** Scale-down stabilization window, and how long a bound may be hit before status says so. */
+  cooldownMs: number;
+}
+
+/** Capstan's own settings from `x-capstan` (DESIGN §2). */
 export interface CapstanExtension {
   strategy: 'rolling' | 'blue-green' | 'canary';
   progressDeadlineMs: number;
   probe: ProbeSpec | undefined;
+  /** Set with `strategy: canary` (required then). */
+  canary?: CanarySpec;
+  /** Set with `strategy: blue-green` (defaults filled in). */
+  blueGreen?: BlueGreenSpec;
+  autoscale?: AutoscaleSpec;
   /** Anything else under x-capstan, validated by the feature that owns it. */
   raw: Readonly<Record<string, unknown>>;
 }

@@ -38,6 +38,8 @@ import { startResync } from './resync.js';
 import { Revisions } from './revisions.js';
 import { RoutedTraffic } from './routed-traffic.js';
 import { certificateHandover } from './route-certificates.js';
+import { RolloutCommands } from './commands.js';
+import { releaseAnalysis } from './release-analysis.js';
 import { Healer } from './healing.js';
 import { newLaneMemory, probedReplicas, runStackPass, type DaemonHooks, type LaneMemory, type LaneOutcome, type StackPassDeps } from './stack-pass.js';
 import { isSyncAllowed } from '../config/sync-window.js';
@@ -138,7 +140,13 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     logger,
   });
   // A replica on its way out is no longer probed: its liveness must not race the stop (or remove it from under the rollout).
-  const traffic: Traffic = { admit: (r) => routed.admit(r), renamed: (id, name) => routed.renamed(id, name), retire: (id, ms) => { prober.forget(id); return routed.retire(id, ms); } };
+  const traffic: Traffic = {
+    admit: (r) => routed.admit(r),
+    renamed: (id, name) => routed.renamed(id, name),
+    retire: (id, ms) => { prober.forget(id); return routed.retire(id, ms); },
+    split: (stack, service, split) => routed.split(stack, service, split),
+    switchOver: (admit, retire, ms) => { for (const id of retire) prober.forget(id); return routed.switchOver(admit, retire, ms); },
+  };
 
   // What the API says, and Git: one fetch per trigger, waking only the lanes whose stacks changed.
   const syncAllowed = (): boolean => isSyncAllowed(settings.syncWindows, now());
@@ -175,24 +183,30 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   };
   const hooks: DaemonHooks = {
     healing: (stack, observed) => healer.input(stack, observed),
-    planned: (stack, desired, plan, observed, drained) => {
+    planned: (stack, desired, plan, observed, drained, splits) => {
       // What the router served before this process started was ready; it keeps its traffic until a probe says otherwise.
       prober.sync(stack, probedReplicas(desired, observed.containers.filter((c) => !drained.includes(c.id))), presumedReady(observed, served));
-      void routed.planned(stack, desired, observed.containers, drained, plan.revision);
+      void routed.planned(stack, desired, observed.containers, drained, plan.revision, splits);
       return healer.planned(stack, { plan, observed });
     },
     applied: (_stack, plan, observed, done) => healer.afterPass({ plan, observed }, done),
     facts: async (stack) => ({ probes: prober.verdicts(), crashLoops: await healer.crashLoops(stack) }),
   };
+  const commands = new RolloutCommands((stack, reason) => signals.wake(stack, reason));
   const passDeps: StackPassDeps = {
     backend, instance, publishPorts: base.publishPorts, contents: base.contents,
     materialize: (revision) => base.source.materialize(revision),
-    rollout: { ...base.rollout, traffic, probes: prober, store: fileRolloutStore(rolloutsDir(settings.dataDir, instance)), now, removing: (id) => {
-      // Stopping on purpose: its probes must not call that a liveness failure.
-      prober.forget(id);
-      healer.noteRemoving(id);
-    } },
-    parallelism: settings.parallelism, logger, now, syncAllowed, force: false, hooks,
+    rollout: {
+      ...base.rollout, traffic, probes: prober, store: fileRolloutStore(rolloutsDir(settings.dataDir, instance)), now,
+      removing: (id) => {
+        // Stopping on purpose: its probes must not call that a liveness failure.
+        prober.forget(id);
+        healer.noteRemoving(id);
+      },
+      analysis: releaseAnalysis(routerClient),
+      check: opts.probeRun,
+    },
+    parallelism: settings.parallelism, logger, now, syncAllowed, force: false, hooks, commands,
     report: (stack, report) => status.report(stack, report),
   };
   const memory = new Map<string, LaneMemory>();
@@ -250,6 +264,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     endpoints: () => routed.table(),
     metrics,
     logger,
+    rolloutCommand: (stack, service, command) => commands.request(stack, service, command),
   });
   const address = await listen(app, settings.listen);
   if (settings.webhookSecret === undefined) logger.info('webhooks are off (set CAPSTAN_WEBHOOK_SECRET to accept them); POST /api/sync is open');

@@ -22,8 +22,11 @@ import { contentReader, type ContentSources } from '../secrets/contents.js';
 import { servicesOf, type StackInput, type StackOutcome as StatusOutcome } from '../status/model.js';
 import type { LaneOutcomeKind, StackReport } from '../status/reporter.js';
 import { assessServices, type HealthFacts } from '../status/service-health.js';
-import { describeHeld, type RollingRecord } from '../strategies/rolling.js';
-import type { RolloutProgress } from '../strategies/step.js';
+import type { RolloutCommand } from '../strategies/canary.js';
+import { heldOut, splitOf, type RolloutRecord } from '../strategies/record.js';
+import { describeHeld } from '../strategies/rolling.js';
+import type { ReleaseOutcome } from '../apply/rollout.js';
+import type { RolloutProgress, TrafficSplit } from '../strategies/step.js';
 import { needsCheckout, type StackAtRevision } from './desired-source.js';
 
 /** Why a pass ended as it did, as a value (metrics, logs, tests). */
@@ -67,8 +70,8 @@ export function newLaneMemory(): LaneMemory {
 /** The daemon's own parts a pass feeds; one-shot commands leave them out. */
 export interface DaemonHooks {
   healing(stack: string, observed: ObservedState): HealingInput;
-  /** Returns when the lane should look again for healing's sake. */
-  planned(stack: string, desired: DesiredStack | undefined, plan: Plan, observed: ObservedState, drained: readonly string[]): number | undefined;
+  /** Returns when the lane should look again for healing's sake; `heldOut` and `splits` come from the rollouts in progress. */
+  planned(stack: string, desired: DesiredStack | undefined, plan: Plan, observed: ObservedState, heldOut: readonly string[], splits: ReadonlyMap<string, TrafficSplit>): number | undefined;
   /** Ids of the operations this pass did. */
   applied(stack: string, plan: Plan, observed: ObservedState, done: ReadonlySet<string>): void;
   facts(stack: string): Promise<HealthFacts>;
@@ -91,6 +94,14 @@ export interface StackPassDeps {
   force: boolean;
   hooks: DaemonHooks | undefined;
   report: ((stack: string, report: StackReport) => Promise<void>) | undefined;
+  /** `capstan promote|abort` waiting for the stack's next pass; the daemon's only. */
+  commands?: CommandDesk;
+}
+
+/** Where a lane takes the operators' commands for its stack, and answers them. */
+export interface CommandDesk {
+  take(stack: string): Map<string, RolloutCommand>;
+  answer(stack: string, service: string, answer: { done: boolean; message: string }): void;
 }
 
 /** Looks again this soon while replicas start and no event has said so (events and probes usually wake the lane first). */
@@ -117,14 +128,20 @@ export async function runStackPass(stack: string, at: StackAtRevision | undefine
     return finish(stack, at, memory, deps, { plan: undefined, observed, records, outcome: base('failed', 'ManifestsInvalid') });
   }
   const plan = planChanges(desired, observed, deps.hooks?.healing(stack, observed), allHeld.filter((h) => h.stack === stack));
-  const drained = drainedReplicas(records, observed.containers);
-  const healWake = deps.hooks?.planned(stack, desiredStack, plan, observed, drained);
+  const drained = [...records.values()].flatMap((r) => heldOut(r, observed.containers));
+  const healWake = deps.hooks?.planned(stack, desiredStack, plan, observed, drained, splitsOf(records));
+  const commands = deps.commands?.take(stack) ?? new Map<string, RolloutCommand>();
+  const answerRest = (answered: ReadonlyMap<string, { done: boolean; message: string }> = new Map()): void => {
+    for (const [service, command] of commands) deps.commands?.answer(stack, service, answered.get(service) ?? { done: false, message: `${stack}/${service} has no canary step to ${command}` });
+  };
 
   if (plan.operations.length > 0 && !deps.syncAllowed()) {
     log.info({ operations: plan.operations.length, reason: 'SyncWindowClosed' }, `sync window closed: ${plan.operations.length} changes wait`);
+    answerRest();
     return finish(stack, at, memory, deps, { plan, observed, records, outcome: { ...base('held', 'SyncWindowClosed'), planned: plan.operations.length, requeueAt: healWake } });
   }
   if (plan.operations.length === 0 && records.size === 0) {
+    answerRest();
     const settled = await settle(stack, desired, plan, observed, deps, healWake);
     const outcome = invalid ? { ...settled, kind: 'failed' as const, reason: 'ManifestsInvalid' as const } : settled;
     return finish(stack, at, memory, deps, { plan, observed, records, outcome });
@@ -134,9 +151,10 @@ export async function runStackPass(stack: string, at: StackAtRevision | undefine
   if (plan.operations.length > 0) log.info({ operations: plan.operations.length }, `applying ${plan.operations.length} operation${plan.operations.length === 1 ? '' : 's'}`);
   const readContent = contentReader(deps.contents ?? { env: {}, ageKeyFile: undefined }, checkoutDir);
   const ctx = { instance: deps.instance, revision: revision ?? '', checkoutDir, publishPorts: deps.publishPorts, readContent };
-  const result = await applyStackPlan({ plan, desired: desiredStack, observed: observed.containers, records, dependencyWaits: memory.dependencyWaits }, deps.backend, ctx, {
+  const result = await applyStackPlan({ plan, desired: desiredStack, observed: observed.containers, records, dependencyWaits: memory.dependencyWaits, commands }, deps.backend, ctx, {
     parallelism: deps.parallelism, logger: log, rollout: deps.rollout,
   });
+  answerRest(result.commands);
   if (!sameRecords(records, result.records)) await deps.rollout.store.write(stack, result.records);
   deps.hooks?.applied(stack, plan, observed, new Set(result.done));
 
@@ -154,7 +172,7 @@ export async function runStackPass(stack: string, at: StackAtRevision | undefine
   }
   // Healing to the last good revision does not make an invalid commit any better.
   if (invalid) outcome = { ...outcome, kind: 'failed', reason: 'ManifestsInvalid' };
-  return finish(stack, at, memory, deps, { plan, observed, records: result.records, outcome });
+  return finish(stack, at, memory, deps, { plan, observed, records: result.records, outcome, releases: result.outcomes });
 
   function base(kind: LaneOutcomeKind, reason: LaneReason): LaneOutcome {
     return { kind, reason, stack, revision, planned: 0, lines: [], applied: 0, failures: [], progress: [], requeueAt: undefined };
@@ -176,8 +194,10 @@ async function settle(stack: string, desired: DesiredState, plan: Plan, observed
 interface Finished {
   plan: Plan | undefined;
   observed: ObservedState;
-  records: ReadonlyMap<string, RollingRecord>;
+  records: ReadonlyMap<string, RolloutRecord>;
   outcome: LaneOutcome;
+  /** Canary and blue-green releases that ended this pass. */
+  releases?: readonly ReleaseOutcome[];
 }
 
 /** Logs the outcome when it says something new, reports status, and hands the outcome to the lane. */
@@ -198,6 +218,7 @@ async function finish(stack: string, at: StackAtRevision | undefined, memory: La
     services: f.outcome.reason === 'SyncWindowClosed' || working?.desired === undefined ? undefined : servicesOf(stack, health, specs),
     containers: f.observed.containers,
     converged: f.outcome.kind === 'converged' && !(at !== undefined && at.errors.length > 0),
+    ...(f.releases === undefined || f.releases.length === 0 ? {} : { releases: f.releases.map((r) => ({ ...r, at: deps.now() })) }),
   };
   const failures = f.outcome.failures.map((x) => x.error instanceof RolloutFailedError ? x.error.message : `${x.line}: ${x.error.message}`);
   const rolledBack = f.outcome.failures.some((x) => x.error instanceof RolloutFailedError && x.error.end === 'rolled-back');
@@ -217,10 +238,18 @@ function statusOutcome(at: StackAtRevision | undefined, f: Finished): StatusOutc
   if (f.outcome.reason === 'SyncWindowClosed') return { kind: 'held', waiting: f.outcome.planned };
   const failures = f.outcome.failures.map((x) => x.error instanceof RolloutFailedError ? x.error.message : `${x.line}: ${x.error.message}`);
   const rolledBack = f.outcome.failures.some((x) => x.error instanceof RolloutFailedError && x.error.end === 'rolled-back');
-  if (failures.length > 0) return rolledBack ? { kind: 'rolled-back', failures, revert: undefined } : { kind: 'apply-failed', failures };
+  const strategies = f.outcome.failures.flatMap((x) => (x.error instanceof RolloutFailedError ? [x.error.strategy] : []));
+  if (failures.length > 0) return rolledBack ? { kind: 'rolled-back', failures, revert: undefined, reason: releaseReason(strategies) } : { kind: 'apply-failed', failures };
   const held = f.plan?.heldRollouts ?? [];
-  if (held.length > 0) return { kind: 'rolled-back', failures: held.map(describeHeld), revert: undefined };
+  if (held.length > 0) return { kind: 'rolled-back', failures: held.map(describeHeld), revert: undefined, reason: releaseReason(held.map((h) => h.strategy ?? 'rolling')) };
   return { kind: 'applied' };
+}
+
+/** Degraded's reason after a failed release: CanaryFailed or BlueGreenFailed when that is what failed, else RolledBack. */
+function releaseReason(strategies: readonly string[]): 'RolledBack' | 'CanaryFailed' | 'BlueGreenFailed' {
+  if (strategies.includes('canary')) return 'CanaryFailed';
+  if (strategies.includes('blue-green')) return 'BlueGreenFailed';
+  return 'RolledBack';
 }
 
 /** Only this stack's objects, even from a backend that ignores the scope. */
@@ -233,15 +262,17 @@ function scoped(observed: ObservedState, stack: string): ObservedState {
   };
 }
 
-/** Replicas a rollout in progress keeps out of rotation until it retires them. */
-function drainedReplicas(records: ReadonlyMap<string, RollingRecord>, containers: readonly ObservedContainer[]): string[] {
-  return [...records.values()].flatMap((r) => (r.batch?.slots ?? []).filter((s) => s.drained).flatMap((s) => {
-    const old = containers.find((c) => c.service === r.service && c.number === s.number && c.specHash !== r.targetHash && !c.name.endsWith('-next'));
-    return old === undefined ? [] : [old.id];
-  }));
+/** The canary splits of the rollouts in progress, by service. */
+function splitsOf(records: ReadonlyMap<string, RolloutRecord>): Map<string, TrafficSplit> {
+  const out = new Map<string, TrafficSplit>();
+  for (const [service, r] of records) {
+    const split = splitOf(r);
+    if (split !== undefined) out.set(service, split);
+  }
+  return out;
 }
 
-function sameRecords(a: ReadonlyMap<string, RollingRecord>, b: ReadonlyMap<string, RollingRecord>): boolean {
+function sameRecords(a: ReadonlyMap<string, RolloutRecord>, b: ReadonlyMap<string, RolloutRecord>): boolean {
   return a.size === b.size && [...a].every(([k, v]) => JSON.stringify(b.get(k)) === JSON.stringify(v));
 }
 

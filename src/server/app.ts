@@ -28,6 +28,8 @@ export interface ServerOptions {
   endpoints: () => unknown;
   metrics: DaemonMetrics;
   logger: Logger;
+  /** `capstan promote|abort`: resolves with the lane's answer once it took the command. */
+  rolloutCommand?: (stack: string, service: string, command: 'promote' | 'abort') => Promise<{ done: boolean; message: string }>;
 }
 
 // GitHub allows push payloads up to 25 MB.
@@ -53,6 +55,16 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     }
     opts.trigger('api sync');
     return reply.code(202).send({ triggered: true });
+  });
+
+  // POST /api/rollouts/web/api/promote (or abort): acts on the canary step in progress; 409 when there is none to act on.
+  app.post<{ Params: { stack: string; service: string; command: string } }>('/api/rollouts/:stack/:service/:command', async (req, reply) => {
+    const { stack, service, command } = req.params;
+    if (command !== 'promote' && command !== 'abort') return reply.code(404).send({ error: 'not found', message: 'use /api/rollouts/<stack>/<service>/promote or /abort' });
+    if (opts.rolloutCommand === undefined) return reply.code(503).send({ error: 'unavailable', message: 'this server does not step rollouts' });
+    const answer = await opts.rolloutCommand(stack, service, command).catch((err: unknown) => ({ done: false, message: err instanceof Error ? err.message : String(err) }));
+    log.info({ stack, service, command, done: answer.done }, answer.message);
+    return reply.code(answer.done ? 200 : 409).send(answer);
   });
 
   for (const flavour of HOOK_FLAVOURS) {

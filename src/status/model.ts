@@ -30,6 +30,8 @@ export interface ServiceStatus {
    * ones are in /api/status, so a loop does not commit once per crash.
    */
   crashLoop?: { replica: string; exitCode: number | undefined; lastLogLines: readonly string[] };
+  /** How the last canary or blue-green release of the service ended: promoted, or aborted with why (and the numbers). */
+  lastRelease?: { strategy: 'canary' | 'blue-green'; revision: string; result: 'promoted' | 'aborted'; detail?: string; at: string };
 }
 
 export interface StackStatus {
@@ -55,7 +57,7 @@ export type StackOutcome =
   | { kind: 'applied' } // engine matches the revision (or was made to)
   | { kind: 'apply-failed'; failures: readonly string[] }
   /** A rollout failed and was rolled back (this pass, or earlier and held since); `revert` is the auto-revert commit when one was pushed. */
-  | { kind: 'rolled-back'; failures: readonly string[]; revert: string | undefined }
+  | { kind: 'rolled-back'; failures: readonly string[]; revert: string | undefined; reason?: 'RolledBack' | 'CanaryFailed' | 'BlueGreenFailed' }
   | { kind: 'invalid'; problems: readonly string[] }
   | { kind: 'held'; waiting: number } // a closed sync window holds this many changes
   | { kind: 'error'; reason: string; message: string };
@@ -131,7 +133,7 @@ export function stackConditions(outcome: StackOutcome, services: Readonly<Record
       return [
         { type: 'Ready', status: 'False', reason: 'ApplyFailed', message: summarize(outcome.failures) },
         {
-          type: 'Degraded', status: 'True', reason: 'RolledBack',
+          type: 'Degraded', status: 'True', reason: outcome.reason ?? 'RolledBack',
           message: outcome.revert === undefined ? `${sha} was rolled back: ${summarize(outcome.failures)}` : `${sha} failed to apply; reverted by ${outcome.revert.slice(0, 7)}`,
         },
       ];
@@ -190,11 +192,13 @@ export interface StackInput {
   containers: readonly ObservedContainer[];
   /** The stack runs `revision` as Git has it, every replica ready: only then does lastAppliedRevision move (DESIGN §4). */
   converged: boolean;
+  /** Canary and blue-green releases that ended in this pass (`at` in ms). */
+  releases?: readonly { service: string; strategy: 'canary' | 'blue-green'; revision: string; result: 'promoted' | 'aborted'; detail: string | undefined; at: number }[];
 }
 
 export function nextStackStatus(previous: StackStatus | undefined, input: StackInput, nowMs: number): StackStatus {
   const applied = input.converged && input.outcome.kind === 'applied';
-  const services = input.services === undefined ? previous?.services ?? {} : keepLoopLogs(previous?.services ?? {}, input.services);
+  const services = withReleases(input.services === undefined ? previous?.services ?? {} : keepLoopLogs(previous?.services ?? {}, input.services), previous?.services ?? {}, input.releases ?? []);
   return {
     stack: input.stack,
     lastAppliedRevision: applied ? input.revision : previous?.lastAppliedRevision,
@@ -202,6 +206,17 @@ export function nextStackStatus(previous: StackStatus | undefined, input: StackI
     conditions: settle(previous?.conditions ?? [], stackConditions(input.outcome, services, input.containers, input.revision), isoSeconds(nowMs)),
     services,
   };
+}
+
+/** A service keeps the outcome of its last release until the next one ends. */
+function withReleases(services: Readonly<Record<string, ServiceStatus>>, previous: Readonly<Record<string, ServiceStatus>>, releases: NonNullable<StackInput['releases']>): Record<string, ServiceStatus> {
+  return Object.fromEntries(Object.entries(services).map(([name, s]) => {
+    const ended = releases.filter((r) => r.service === name).pop();
+    const lastRelease = ended === undefined
+      ? s.lastRelease ?? previous[name]?.lastRelease
+      : { strategy: ended.strategy, revision: ended.revision, result: ended.result, ...(ended.detail === undefined ? {} : { detail: ended.detail }), at: isoSeconds(ended.at) };
+    return [name, lastRelease === undefined ? s : { ...s, lastRelease }];
+  }));
 }
 
 /**

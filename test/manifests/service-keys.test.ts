@@ -221,7 +221,10 @@ describe('depends_on, deploy and x-capstan', () => {
   });
   it('reads x-capstan strategy and progress_deadline and keeps the rest raw', () => {
     const s = service(svc('x-capstan:', '  strategy: blue-green', '  progress_deadline: 2m', '  route: { host: api.example.test, port: 8080 }'));
-    expect(s.capstan).toEqual({ strategy: 'blue-green', progressDeadlineMs: 120_000, probe: undefined, raw: { route: { host: 'api.example.test', port: 8080 } } });
+    expect(s.capstan).toEqual({
+      strategy: 'blue-green', progressDeadlineMs: 120_000, probe: undefined, raw: { route: { host: 'api.example.test', port: 8080 } },
+      blueGreen: { scaleDownDelayMs: 30_000, monitorMs: 10_000, preSwitch: undefined },
+    });
   });
   it('reads x-capstan.probe with defaults', () => {
     const s = service(svc('x-capstan:', '  probe: { http: { path: /healthz, port: "8080", host: api.test }, interval: 1s, failure_threshold: 2 }'));

@@ -3,6 +3,7 @@
 // except refusing to touch objects that lack this instance's label. Every
 // failure leaves as a catalogued error (see ./errors.ts).
 
+import type { SlotLabel } from '../../strategies/step.js';
 import type Docker from 'dockerode';
 import type { ContainerCreateOptions, EndpointSettings } from 'dockerode';
 import { existsSync } from 'node:fs';
@@ -144,8 +145,8 @@ class DockerBackend implements Backend {
     }
   }
 
-  async createContainer(service: DesiredService, number: number, ctx: DeployContext, name?: string): Promise<string> {
-    return this.createPrepared(service, number, ctx, await this.prepareFiles(service, ctx), name);
+  async createContainer(service: DesiredService, number: number, ctx: DeployContext, name?: string, slot?: SlotLabel): Promise<string> {
+    return this.createPrepared(service, number, ctx, await this.prepareFiles(service, ctx), name, slot);
   }
 
   async prepare(service: DesiredService, ctx: DeployContext): Promise<void> {
@@ -158,8 +159,8 @@ class DockerBackend implements Backend {
     return readFiles(service, ctx);
   }
 
-  private async createPrepared(service: DesiredService, number: number, ctx: DeployContext, files: readonly TarEntry[], name: string | undefined): Promise<string> {
-    const options = containerCreateOptions(service, number, ctx, name === undefined ? {} : { name });
+  private async createPrepared(service: DesiredService, number: number, ctx: DeployContext, files: readonly TarEntry[], name: string | undefined, slot?: SlotLabel): Promise<string> {
+    const options = containerCreateOptions(service, number, ctx, { ...(name === undefined ? {} : { name }), ...(slot === undefined ? {} : { slot }) });
     await this.ensureBindSources(service, ctx);
     const { create, extraNetworks } = splitNetworks(options);
     const id = await this.createOwned(create, ctx.instance);
