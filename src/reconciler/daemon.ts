@@ -183,10 +183,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   };
   const hooks: DaemonHooks = {
     healing: (stack, observed) => healer.input(stack, observed),
-    planned: (stack, desired, plan, observed, drained, splits) => {
+    planned: (stack, desired, plan, observed, rotation, splits) => {
       // What the router served before this process started was ready; it keeps its traffic until a probe says otherwise.
-      prober.sync(stack, probedReplicas(desired, observed.containers.filter((c) => !drained.includes(c.id))), presumedReady(observed, served));
-      void routed.planned(stack, desired, observed.containers, drained, plan.revision, splits);
+      prober.sync(stack, probedReplicas(desired, observed.containers.filter((c) => !rotation.retiring.includes(c.id))), presumedReady(observed, served));
+      void routed.planned(stack, desired, observed.containers, [...rotation.retiring, ...rotation.held], plan.revision, splits);
       return healer.planned(stack, { plan, observed });
     },
     applied: (_stack, plan, observed, done) => healer.afterPass({ plan, observed }, done),

@@ -70,8 +70,8 @@ export function newLaneMemory(): LaneMemory {
 /** The daemon's own parts a pass feeds; one-shot commands leave them out. */
 export interface DaemonHooks {
   healing(stack: string, observed: ObservedState): HealingInput;
-  /** Returns when the lane should look again for healing's sake; `heldOut` and `splits` come from the rollouts in progress. */
-  planned(stack: string, desired: DesiredStack | undefined, plan: Plan, observed: ObservedState, heldOut: readonly string[], splits: ReadonlyMap<string, TrafficSplit>): number | undefined;
+  /** Returns when the lane should look again for healing's sake; `rotation` and `splits` come from the rollouts in progress. */
+  planned(stack: string, desired: DesiredStack | undefined, plan: Plan, observed: ObservedState, rotation: Rotation, splits: ReadonlyMap<string, TrafficSplit>): number | undefined;
   /** Ids of the operations this pass did. */
   applied(stack: string, plan: Plan, observed: ObservedState, done: ReadonlySet<string>): void;
   facts(stack: string): Promise<HealthFacts>;
@@ -128,8 +128,8 @@ export async function runStackPass(stack: string, at: StackAtRevision | undefine
     return finish(stack, at, memory, deps, { plan: undefined, observed, records, outcome: base('failed', 'ManifestsInvalid') });
   }
   const plan = planChanges(desired, observed, deps.hooks?.healing(stack, observed), allHeld.filter((h) => h.stack === stack));
-  const drained = [...records.values()].flatMap((r) => heldOut(r, observed.containers));
-  const healWake = deps.hooks?.planned(stack, desiredStack, plan, observed, drained, splitsOf(records));
+  const rotation = outOfRotation(records, observed.containers);
+  const healWake = deps.hooks?.planned(stack, desiredStack, plan, observed, rotation, splitsOf(records));
   const commands = deps.commands?.take(stack) ?? new Map<string, RolloutCommand>();
   const answerRest = (answered: ReadonlyMap<string, { done: boolean; message: string }> = new Map()): void => {
     for (const [service, command] of commands) deps.commands?.answer(stack, service, answered.get(service) ?? { done: false, message: `${stack}/${service} has no canary step to ${command}` });
@@ -260,6 +260,24 @@ function scoped(observed: ObservedState, stack: string): ObservedState {
     networks: observed.networks.filter((n) => n.stack === stack),
     volumes: observed.volumes.filter((v) => v.stack === stack),
   };
+}
+
+/**
+ * Replicas the rollouts in progress keep out of rotation: `retiring` ones (a
+ * rolling update's drained old replicas) are no longer probed either; `held`
+ * ones (a blue-green set not live, canaries being aborted) still are, so the
+ * set a switch brings back is ready at once.
+ */
+export interface Rotation {
+  retiring: readonly string[];
+  held: readonly string[];
+}
+
+function outOfRotation(records: ReadonlyMap<string, RolloutRecord>, containers: readonly ObservedContainer[]): Rotation {
+  const retiring: string[] = [];
+  const held: string[] = [];
+  for (const r of records.values()) (r.strategy === 'rolling' ? retiring : held).push(...heldOut(r, containers));
+  return { retiring, held };
 }
 
 /** The canary splits of the rollouts in progress, by service. */
