@@ -31,7 +31,9 @@ import { watchLocalRef } from '../source/watch.js';
 import { isReady as stackIsReady } from '../status/model.js';
 import type { StatusReporter } from '../status/reporter.js';
 import { DaemonState } from './daemon-state.js';
-import { LaneScheduler } from './lanes.js';
+import { LaneScheduler, REAL_TIMERS } from './lanes.js';
+import { Autoscaler } from './autoscaler.js';
+import { cpuPercent } from '../backends/docker/stats.js';
 import { logPassError } from './log-error.js';
 import { planPass, type PassContext } from './pass.js';
 import { startResync } from './resync.js';
@@ -193,6 +195,24 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     facts: async (stack) => ({ probes: prober.verdicts(), crashLoops: await healer.crashLoops(stack) }),
   };
   const commands = new RolloutCommands((stack, reason) => signals.wake(stack, reason));
+  const autoscaler = new Autoscaler({
+    load: {
+      requests: async (stack, service) => {
+        if (routerClient === undefined) return undefined;
+        const stats = await routerClient.routes();
+        return stats.routes.filter((r) => r.route === `${stack}/${service}`).reduce((n, r) => n + r.requests, 0);
+      },
+      cpu: async (stack, service) => {
+        const running = (await backend.observe(instance, { stack })).containers.filter((c) => c.service === service && c.state === 'running');
+        const client = await docker;
+        const readings = (await Promise.all(running.map((c) => cpuPercent(client, c.id).catch(() => undefined)))).filter((n): n is number => n !== undefined);
+        return readings.length === 0 ? undefined : readings.reduce((a, b) => a + b, 0) / readings.length;
+      },
+    },
+    wake: (stack, reason) => signals.wake(stack, reason),
+    timers: REAL_TIMERS,
+    logger,
+  });
   const passDeps: StackPassDeps = {
     backend, instance, publishPorts: base.publishPorts, contents: base.contents,
     materialize: (revision) => base.source.materialize(revision),
@@ -207,6 +227,12 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       check: opts.probeRun,
     },
     parallelism: settings.parallelism, logger, now, syncAllowed, force: false, hooks, commands,
+    autoscaleLimits: (stack) => autoscaler.info().flatMap((a) => (a.stack === stack && a.limited !== undefined ? [{ service: a.service, bound: a.limited.bound, limit: a.limited.bound === 'max' ? a.max : a.min }] : [])),
+    autoscale: (stack, services) => {
+      const counts = autoscaler.plan(stack, services);
+      metrics.recordAutoscale(autoscaler.info());
+      return counts;
+    },
     report: (stack, report) => status.report(stack, report),
   };
   const memory = new Map<string, LaneMemory>();
@@ -252,7 +278,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     webhookSecret: settings.webhookSecret,
     trigger,
     isReady: () => state.isReady(),
-    getStatus: () => state.status(lanes.info(), revisions.revision()),
+    getStatus: () => ({ ...state.status(lanes.info(), revisions.revision()), autoscale: autoscaler.info() }),
     planJson: async () => {
       try {
         return renderJson((await planPass({ ...base, backend })).plan);
@@ -291,6 +317,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     clearInterval(poll);
     resync.stop();
     await lanes.stop();
+    autoscaler.stop();
     prober.stop();
     await events;
     await routed.settled();

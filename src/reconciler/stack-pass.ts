@@ -28,6 +28,8 @@ import { describeHeld } from '../strategies/rolling.js';
 import type { ReleaseOutcome } from '../apply/rollout.js';
 import type { RolloutProgress, TrafficSplit } from '../strategies/step.js';
 import { needsCheckout, type StackAtRevision } from './desired-source.js';
+import { replicaName } from '../desired/labels.js';
+import type { AutoscaleSpec } from '../manifests/model.js';
 
 /** Why a pass ended as it did, as a value (metrics, logs, tests). */
 export type LaneReason =
@@ -61,6 +63,8 @@ export interface LaneMemory {
   dependencyWaits: Map<string, number>;
   /** The invalid revision whose problems were logged: a bad commit is reported once, not on every pass. */
   invalidLogged: string | undefined;
+  /** This pass's desired stack with the autoscaler's counts. */
+  scaled?: DesiredStack | undefined;
 }
 
 export function newLaneMemory(): LaneMemory {
@@ -96,6 +100,10 @@ export interface StackPassDeps {
   report: ((stack: string, report: StackReport) => Promise<void>) | undefined;
   /** `capstan promote|abort` waiting for the stack's next pass; the daemon's only. */
   commands?: CommandDesk;
+  /** Autoscaled services of the stack held at a bound for longer than their cooldown (status says so). */
+  autoscaleLimits?: (stack: string) => readonly { service: string; bound: 'min' | 'max'; limit: number }[];
+  /** The daemon's autoscaler: given the autoscaled services and what runs, the counts to plan with. */
+  autoscale?: (stack: string, services: readonly { name: string; spec: AutoscaleSpec | undefined; running: number; starting: number }[]) => ReadonlyMap<string, number>;
 }
 
 /** Where a lane takes the operators' commands for its stack, and answers them. */
@@ -113,7 +121,7 @@ export async function runStackPass(stack: string, at: StackAtRevision | undefine
   // While its newest file is invalid, the stack is healed to what last was valid (nothing changes otherwise).
   const working = invalid ? memory.lastGood : at;
   const revision = working?.revision ?? at?.revision;
-  const desiredStack = working?.desired;
+  let desiredStack = working?.desired;
   const log = deps.logger.child({ stack, ...(revision === undefined ? {} : { revision }) });
   if (invalid && memory.invalidLogged !== at.revision) {
     memory.invalidLogged = at.revision;
@@ -121,6 +129,9 @@ export async function runStackPass(stack: string, at: StackAtRevision | undefine
     log.error({ code: 'E_MANIFESTS_INVALID', revision: at.revision }, `${at.revision.slice(0, 7)}: ${at.errors.length} problem${at.errors.length === 1 ? '' : 's'} in the manifests of ${stack}; ${memory.lastGood === undefined ? 'nothing of it is changed' : `the last good revision ${memory.lastGood.revision.slice(0, 7)} keeps running`}`);
   }
   const observed = scoped(await deps.backend.observe(deps.instance, { stack }), stack);
+  // An autoscaled service runs the count the autoscaler chose (Git holds its bounds), not deploy.replicas.
+  if (desiredStack !== undefined && deps.autoscale !== undefined) desiredStack = withAutoscale(desiredStack, observed.containers, deps.autoscale);
+  memory.scaled = desiredStack;
   const [allHeld, records] = await Promise.all([deps.force ? [] : deps.rollout.held.list(), deps.rollout.store.read(stack)]);
   const desired: DesiredState = { revision: revision ?? '', stacks: desiredStack === undefined ? [] : [desiredStack] };
   if (invalid && desiredStack === undefined && observed.containers.length > 0) {
@@ -205,7 +216,9 @@ async function finish(stack: string, at: StackAtRevision | undefined, memory: La
   const f: Finished = { ...finished, outcome: { ...finished.outcome, planned: finished.plan?.operations.length ?? 0, lines: finished.plan?.operations.map(describeOperation) ?? [] } };
   if (deps.report === undefined) return f.outcome;
   const working = at !== undefined && at.errors.length > 0 ? memory.lastGood : at;
-  const desired: DesiredState = { revision: working?.revision ?? '', stacks: working?.desired === undefined ? [] : [working.desired] };
+  // The counts the autoscaler chose are what status calls desired.
+  const stackNow = working?.desired === undefined ? undefined : memory.scaled?.name === working.desired.name ? memory.scaled : working.desired;
+  const desired: DesiredState = { revision: working?.revision ?? '', stacks: stackNow === undefined ? [] : [stackNow] };
   const facts = await deps.hooks?.facts(stack);
   const health = working?.desired === undefined ? [] : assessServices(desired, f.observed, facts, deps.now());
   const specs = new Map((working?.desired?.services ?? []).map((s) => [s.name, { image: s.spec.image, specHash: s.specHash }]));
@@ -219,6 +232,7 @@ async function finish(stack: string, at: StackAtRevision | undefined, memory: La
     containers: f.observed.containers,
     converged: f.outcome.kind === 'converged' && !(at !== undefined && at.errors.length > 0),
     ...(f.releases === undefined || f.releases.length === 0 ? {} : { releases: f.releases.map((r) => ({ ...r, at: deps.now() })) }),
+    ...(deps.autoscaleLimits === undefined ? {} : { scaling: deps.autoscaleLimits(stack) }),
   };
   const failures = f.outcome.failures.map((x) => x.error instanceof RolloutFailedError ? x.error.message : `${x.line}: ${x.error.message}`);
   const rolledBack = f.outcome.failures.some((x) => x.error instanceof RolloutFailedError && x.error.end === 'rolled-back');
@@ -278,6 +292,19 @@ function outOfRotation(records: ReadonlyMap<string, RolloutRecord>, containers: 
   const held: string[] = [];
   for (const r of records.values()) (r.strategy === 'rolling' ? retiring : held).push(...heldOut(r, containers));
   return { retiring, held };
+}
+
+/** The stack with each autoscaled service at the count chosen for it; `running` counts its replicas, not twins or canaries. */
+function withAutoscale(stack: DesiredStack, containers: readonly ObservedContainer[], autoscale: NonNullable<StackPassDeps['autoscale']>): DesiredStack {
+  if (!stack.services.some((s) => s.spec.capstan.autoscale !== undefined)) return stack;
+  const counts = autoscale(stack.name, stack.services.map((s) => ({
+    name: s.name, spec: s.spec.capstan.autoscale, starting: s.spec.replicas,
+    running: containers.filter((c) => c.service === s.name && c.name === replicaName(s, c.number)).length,
+  })));
+  return { ...stack, services: stack.services.map((s) => {
+    const n = counts.get(s.name);
+    return n === undefined || n === s.spec.replicas ? s : { ...s, spec: { ...s.spec, replicas: n } };
+  }) };
 }
 
 /** The canary splits of the rollouts in progress, by service. */

@@ -6,7 +6,8 @@
 import type { ObservedContainer } from '../observed/model.js';
 import type { ServiceHealth, UnhealthyReplica } from './service-health.js';
 
-export type ConditionType = 'Ready' | 'Reconciling' | 'Stalled' | 'Degraded';
+/** `ScalingLimited`: an autoscaled service has been held at a bound of Git's for longer than its cooldown. */
+export type ConditionType = 'Ready' | 'Reconciling' | 'Stalled' | 'Degraded' | 'ScalingLimited';
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
 
 export interface Condition {
@@ -63,7 +64,7 @@ export type StackOutcome =
   | { kind: 'error'; reason: string; message: string };
 
 /** The order conditions are written in, so files diff cleanly. */
-const ORDER: readonly ConditionType[] = ['Ready', 'Reconciling', 'Stalled', 'Degraded'];
+const ORDER: readonly ConditionType[] = ['Ready', 'Reconciling', 'Stalled', 'Degraded', 'ScalingLimited'];
 
 export function isoSeconds(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -192,6 +193,8 @@ export interface StackInput {
   containers: readonly ObservedContainer[];
   /** The stack runs `revision` as Git has it, every replica ready: only then does lastAppliedRevision move (DESIGN §4). */
   converged: boolean;
+  /** Autoscaled services held at a bound for longer than their cooldown. */
+  scaling?: readonly { service: string; bound: 'min' | 'max'; limit: number }[];
   /** Canary and blue-green releases that ended in this pass (`at` in ms). */
   releases?: readonly { service: string; strategy: 'canary' | 'blue-green'; revision: string; result: 'promoted' | 'aborted'; detail: string | undefined; at: number }[];
 }
@@ -203,9 +206,17 @@ export function nextStackStatus(previous: StackStatus | undefined, input: StackI
     stack: input.stack,
     lastAppliedRevision: applied ? input.revision : previous?.lastAppliedRevision,
     lastAttemptedRevision: input.revision ?? previous?.lastAttemptedRevision,
-    conditions: settle(previous?.conditions ?? [], stackConditions(input.outcome, services, input.containers, input.revision), isoSeconds(nowMs)),
+    conditions: settle(previous?.conditions ?? [], [...stackConditions(input.outcome, services, input.containers, input.revision), ...scalingCondition(input.scaling ?? [])], isoSeconds(nowMs)),
     services,
   };
+}
+
+/** One condition for the stack's services held at a bound; the message names the bound, never the changing load, so it commits once. */
+function scalingCondition(limited: NonNullable<StackInput['scaling']>): Wanted[] {
+  if (limited.length === 0) return [];
+  const reason = limited.some((l) => l.bound === 'max') ? 'AtMaximum' : 'AtMinimum';
+  const lines = [...limited].sort((a, b) => (a.service < b.service ? -1 : 1)).map((l) => `${l.service} is held at autoscale.${l.bound} ${l.limit} (its load asks for ${l.bound === 'max' ? 'more' : 'fewer'})`);
+  return [{ type: 'ScalingLimited', status: 'True', reason, message: summarize(lines) }];
 }
 
 /** A service keeps the outcome of its last release until the next one ends. */

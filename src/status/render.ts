@@ -46,6 +46,9 @@ function serviceDocument(s: ServiceStatus): Record<string, unknown> {
     replicas: { desired: s.replicas.desired, running: s.replicas.running, ready: s.replicas.ready },
     ...(s.unhealthy === undefined ? {} : { unhealthy: s.unhealthy.map((u) => ({ replica: u.replica, probe: u.probe, output: u.output })) }),
     ...(s.crashLoop === undefined ? {} : { crashLoop: { replica: s.crashLoop.replica, exitCode: s.crashLoop.exitCode ?? null, lastLogLines: [...s.crashLoop.lastLogLines] } }),
+    ...(s.lastRelease === undefined ? {} : {
+      lastRelease: { strategy: s.lastRelease.strategy, revision: s.lastRelease.revision, result: s.lastRelease.result, ...(s.lastRelease.detail === undefined ? {} : { detail: s.lastRelease.detail }), at: s.lastRelease.at },
+    }),
   };
 }
 
@@ -54,7 +57,7 @@ export function renderOperatorStatus(status: OperatorStatus): string {
 }
 
 const condition = z.object({
-  type: z.enum(['Ready', 'Reconciling', 'Stalled', 'Degraded']),
+  type: z.enum(['Ready', 'Reconciling', 'Stalled', 'Degraded', 'ScalingLimited']),
   status: z.enum(['True', 'False', 'Unknown']),
   reason: z.string(),
   message: z.string(),
@@ -70,6 +73,7 @@ const service = z.object({
     .object({ replica: z.string(), exitCode: z.number().nullish(), lastLogLines: z.array(z.string()).default([]) })
     .transform((l) => ({ replica: l.replica, exitCode: l.exitCode ?? undefined, lastLogLines: l.lastLogLines }))
     .optional(),
+  lastRelease: z.object({ strategy: z.enum(['canary', 'blue-green']), revision: z.string(), result: z.enum(['promoted', 'aborted']), detail: z.string().optional(), at: z.string() }).optional(),
 });
 const stackSchema = z.object({
   stack: z.string(),
@@ -101,6 +105,7 @@ export function stackStatusFrom(value: unknown): StackStatus | undefined {
     replicas: s.replicas,
     ...(s.unhealthy === undefined ? {} : { unhealthy: s.unhealthy }),
     ...(s.crashLoop === undefined ? {} : { crashLoop: s.crashLoop }),
+    ...(s.lastRelease === undefined ? {} : { lastRelease: { strategy: s.lastRelease.strategy, revision: s.lastRelease.revision, result: s.lastRelease.result, ...(s.lastRelease.detail === undefined ? {} : { detail: s.lastRelease.detail }), at: s.lastRelease.at } }),
   }]));
   return {
     stack: d.stack,
