@@ -3,6 +3,7 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import globals from 'globals';
+import capstan from './eslint-rules/import-boundaries.mjs';
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.capstan/**', '.tmp/**'] },
@@ -17,6 +18,12 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/consistent-type-imports': 'error',
     },
+  },
+  {
+    // DESIGN §9: imports point down the layers (eslint-rules/import-boundaries.mjs).
+    files: ['src/**/*.ts'],
+    plugins: { capstan },
+    rules: { 'capstan/import-boundaries': 'error' },
   },
   {
     files: ['**/*.mjs', '**/*.js'],

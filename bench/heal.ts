@@ -13,11 +13,11 @@
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import Docker from 'dockerode';
+import { httpOk } from './lib/http-ok.js';
 
 const exec = promisify(execFile);
 const KILLS = Number(process.env.KILLS ?? 20);
@@ -27,18 +27,6 @@ const id = randomBytes(3).toString('hex');
 
 async function docker(...args: string[]): Promise<string> {
   return (await exec('docker', args, { maxBuffer: 16 * 1024 * 1024 })).stdout.trim();
-}
-
-function httpOk(ip: string): Promise<boolean> {
-  return new Promise((res) => {
-    const req = request({ host: ip, port: 80, path: '/healthz', timeout: 200, agent: false }, (r) => {
-      r.resume();
-      res((r.statusCode ?? 0) < 400);
-    });
-    req.once('timeout', () => req.destroy());
-    req.once('error', () => res(false));
-    req.end();
-  });
 }
 
 const api = new Docker();

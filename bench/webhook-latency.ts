@@ -23,6 +23,8 @@ import { startTestGitServer } from '../test/helpers/git.js';
 
 const PUSHES = 20;
 const SECRET = 'bench-secret';
+const API_TOKEN = 'bench-api-token';
+const apiAuth = { authorization: `Bearer ${API_TOKEN}` };
 // From the repository root (npm runs scripts there): the bundle lives elsewhere.
 const BIN = resolve('bin/capstan.mjs');
 const COMMAND = ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1 & wait; done"];
@@ -133,7 +135,7 @@ const first = await repo.commitFiles({ 'stacks/app.yaml': manifest(0) }, 'releas
 let logs = '';
 const daemon = spawn(process.execPath, [BIN, 'run', '--repo', repo.url, '--instance', instance, '--data-dir', dataDir, '--interval', '1h', '--listen', '127.0.0.1:0', '--status-branch', 'none', '--router', 'none'], {
   stdio: ['ignore', 'ignore', 'pipe'],
-  env: { ...process.env, CAPSTAN_WEBHOOK_SECRET: SECRET },
+  env: { ...process.env, CAPSTAN_WEBHOOK_SECRET: SECRET, CAPSTAN_API_TOKEN: API_TOKEN },
 });
 daemon.stderr?.on('data', (d: Buffer) => (logs += d.toString()));
 try {
@@ -175,10 +177,10 @@ try {
     // still watches its new replica for the monitor window (5 s by default), and a newer commit waits for that
     // (pushed back to back, 1 s apart, the p50 was 5.1 s).
     const passEnded = performance.now();
-    await until(async () => ((await (await fetch(`${api}/api/status`)).json()) as { lastPass: { revision: string } | null }).lastPass?.revision === sha, 60_000);
+    await until(async () => ((await (await fetch(`${api}/api/status`, { headers: apiAuth })).json()) as { lastPass: { revision: string } | null }).lastPass?.revision === sha, 60_000);
     passTails.push(performance.now() - passEnded);
   }
-  const metrics = await (await fetch(`${api}/metrics`)).text();
+  const metrics = await (await fetch(`${api}/metrics`, { headers: apiAuth })).text();
   // The recreate, split by the engine's own event times: the old replica stopped and removed, then the new one created and started.
   engine.stop();
   const { events } = engine;

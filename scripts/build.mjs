@@ -51,3 +51,16 @@ await build({
   banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
   logLevel: 'warning',
 });
+
+// The dashboard's script, for browsers: served by the daemon from
+// dist/dashboard (src/server/dashboard/assets.ts finds it), no CDN.
+await build({
+  entryPoints: { app: 'src/server/dashboard/client/main.ts' },
+  outdir: 'dist/dashboard',
+  bundle: true,
+  format: 'esm',
+  platform: 'browser',
+  target: 'chrome110',
+  sourcemap: 'linked',
+  logLevel: 'warning',
+});

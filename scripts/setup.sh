@@ -30,3 +30,4 @@ fi
 bash scripts/ensure-docker.sh
 bash scripts/ensure-pebble.sh
 bash scripts/build-images.sh
+bash scripts/ensure-chromium.sh

@@ -67,7 +67,7 @@ function withSettings(cmd: Command, action: (settings: Settings, logger: Logger,
       dataDir: opts.dataDir, statusBranch: opts.statusBranch, httpPort: opts.httpPort, router: opts.router, routerImage: opts.routerImage, routerAdmin: opts.routerAdmin ?? opts.admin,
       listen: opts.listen, backend: opts.backend, logFormat: opts.logFormat, logLevel: opts.logLevel,
       parallelism: opts.parallelism, allowEnv: opts.allowEnv, gitAuthor: opts.gitAuthor, autoRevert: opts.autoRevert, resync: opts.resync, syncWindow: opts.syncWindow,
-      profiles: opts.profile, secretsDir: opts.secretsDir,
+      profiles: opts.profile, secretsDir: opts.secretsDir, metricsPublic: opts.metricsPublic,
       headTimeout: opts.headTimeout, bodyTimeout: opts.bodyTimeout, keepAliveTimeout: opts.keepAliveTimeout, tunnelIdleTimeout: opts.tunnelIdleTimeout,
       l4IdleTimeout: opts.l4IdleTimeout, maxConnections: opts.maxConnections, maxConnectionsPerIp: opts.maxConnectionsPerIp, trustedProxies: opts.trustedProxies,
       httpsPort: opts.httpsPort, acmeDirectory: opts.acmeDirectory, acmeEmail: opts.acmeEmail, acmeCa: opts.acmeCa,
@@ -92,7 +92,8 @@ export function buildProgram(): Command {
   withSettings(
     edgeOptions(statusOptions(commonOptions(program.command('run').description('run the daemon: follow the branch and keep the engine converged'))))
       .option('--interval <duration>', 'poll interval [CAPSTAN_INTERVAL] (default: 30s)')
-      .option('--listen <host:port>', 'HTTP API address [CAPSTAN_LISTEN] (default: 127.0.0.1:9420)')
+      .option('--listen <host:port>', 'HTTP API and dashboard address; a non-loopback one needs CAPSTAN_API_TOKEN or CAPSTAN_API_TOKEN_FILE [CAPSTAN_LISTEN] (default: 127.0.0.1:9420)')
+      .option('--metrics-public', 'serve /metrics without the API token [CAPSTAN_METRICS_PUBLIC] (default: off)')
       .option('--http-port <port>', "router's shared HTTP entry port [CAPSTAN_HTTP_PORT] (default: 8000)")
       .addOption(new Option('--router <mode>', 'how traffic is routed: the router as a host process, as a container (host network), or none [CAPSTAN_ROUTER] (default: process)').choices(['process', 'container', 'none']))
       .option('--router-image <image>', 'image --router container runs [CAPSTAN_ROUTER_IMAGE] (default: capstan:<version>)')
@@ -152,6 +153,30 @@ export function buildProgram(): Command {
       },
     );
   }
+  withSettings(
+    commonOptions(program.command('ps').argument('[stack]', 'only this stack'))
+      .description("this instance's replicas: state, health, uptime, revision, image digest, like `docker compose ps` (exit 0)")
+      .option('--listen <host:port>', "the daemon's HTTP API, asked for probe results and crash loops [CAPSTAN_LISTEN] (default: 127.0.0.1:9420)")
+      .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text')),
+    async (settings, logger, cmd) => {
+      const { psCommand } = await import('./cli/ps.js');
+      return psCommand(settings, logger, { format: cmd.opts<{ format: string }>().format, stack: cmd.args[0] });
+    },
+  );
+  withSettings(
+    commonOptions(program.command('history').argument('<stack>', 'the stack'))
+      .description("the stack's deploys from the status branch: when, revision, outcome, duration; newest first (exit 0)")
+      .option('--status-branch <name>', 'branch the daemon writes status to [CAPSTAN_STATUS_BRANCH] (default: capstan/status)')
+      .option('--limit <n>', 'status commits to look back through', '1000')
+      .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text')),
+    async (settings, logger, cmd) => {
+      const { historyCommand } = await import('./cli/history.js');
+      const o = cmd.opts<{ format: string; limit: string }>();
+      const limit = Number(o.limit);
+      if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit ${o.limit}: not a positive number`);
+      return historyCommand(settings, logger, { stack: cmd.args[0] ?? '', format: o.format, limit });
+    },
+  );
   withSettings(
     commonOptions(program.command('rollback').description('commit and push a revert of the newest change to the stacks, or restore them as of --to SHA (exit 0, 1 error)'))
       .option('--to <sha>', 'restore the stacks directory as it was at this commit')

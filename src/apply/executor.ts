@@ -14,7 +14,7 @@ import { DependencyTimeoutError, type RolloutFailedError } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
 import type { ObservedContainer } from '../observed/model.js';
 import type { Operation, OperationReason, Plan } from '../plan/operations.js';
-import { describeOperation } from '../plan/render.js';
+import { describeOperation, serviceOf } from '../plan/render.js';
 import type { RolloutCommand } from '../strategies/canary.js';
 import { ownsSlot, type RolloutRecord } from '../strategies/record.js';
 import type { RolloutProgress } from '../strategies/step.js';
@@ -118,6 +118,7 @@ export async function applyStackPlan(input: StackApplyInput, backend: Backend, c
   };
 
   const rolloutDeps = { ...opts.rollout, backend, ctx, logger: opts.logger };
+
   const stepped = new Set<string>();
   const stepRollout = async (name: string): Promise<void> => {
     if (stepped.has(name)) return;
@@ -160,7 +161,7 @@ export async function applyStackPlan(input: StackApplyInput, backend: Backend, c
         opts.logger.info({ stack: op.stack, op: op.kind, reason: op.reason }, line);
       } catch (err) {
         const error = err instanceof Error ? err : new Error(String(err));
-        result.failures.push({ id: op.id, reason: op.reason, stack: op.stack, service: serviceOf(op), line, error });
+        result.failures.push({ id: op.id, reason: op.reason, stack: op.stack, service: serviceOf(op) ?? undefined, line, error });
         opts.logger.error({ stack: op.stack, op: op.kind, reason: op.reason, err: error }, `failed: ${line}`);
       }
     });
@@ -199,20 +200,6 @@ async function execute(op: Exclude<Operation, RecreateOp>, backend: Backend, ctx
       await traffic.retire(op.containerId, DEFAULT_GRACE_MS);
       return backend.removeContainer(op.containerId);
     case 'remove-network': return backend.removeNetwork(op.networkId);
-  }
-}
-
-export function serviceOf(op: Operation): string | undefined {
-  switch (op.kind) {
-    case 'create-container':
-    case 'recreate-container':
-      return op.service.name;
-    case 'start-container':
-    case 'promote-container':
-    case 'remove-container':
-      return op.service;
-    default:
-      return undefined;
   }
 }
 

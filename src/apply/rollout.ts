@@ -111,6 +111,8 @@ type StepOutput = {
   ended: () => Promise<{ failure: RolloutFailedError | undefined; outcome: ReleaseOutcome | undefined; again: boolean }>;
   done: boolean;
   command: { done: boolean; message: string } | undefined;
+  /** A rolling update's end, for its progress line. */
+  rollingEnd?: RollingEnd | undefined;
 };
 
 export async function stepServiceRollout(input: RolloutInput, deps: RolloutDeps): Promise<RolloutStepResult> {
@@ -143,10 +145,14 @@ export async function stepServiceRollout(input: RolloutInput, deps: RolloutDeps)
   const p = progressOf(next, step.wakeAt);
   const was = progressOf(record, undefined);
   if (was.phase !== p.phase || was.batch !== p.batch) log.info({ phase: p.phase, batch: p.batch, batches: p.batches, ...(p.weight === undefined ? {} : { weight: p.weight }) }, `${record.stack}/${record.service}: ${stepLine(p)}`);
+  const started = input.record === undefined || superseded !== undefined;
+  if (record.strategy === 'rolling' && next.strategy === 'rolling') reportProgress(started, record, next, step.rollingEnd, deps);
   if (!step.done) {
+    if (record.strategy !== 'rolling') reportRelease(started ? undefined : was, p, undefined, deps);
     return { record: next, superseded, wakeAt: step.wakeAt, state: 'progressing', failure: undefined, moved, progress: p, command: step.command, outcome: undefined };
   }
   const end = await step.ended();
+  if (record.strategy !== 'rolling') reportRelease(was, p, end.outcome, deps);
   return { record: undefined, superseded, wakeAt: end.again ? now : undefined, state: 'ended', failure: end.failure, moved, progress: undefined, command: step.command, outcome: end.outcome };
 }
 
@@ -175,7 +181,7 @@ async function stepRecord(record: RolloutRecord, service: DesiredService, view: 
     const step = stepRolling(record, view, now);
     const refused = command === undefined ? undefined : { done: false, message: `${record.stack}/${record.service} runs a rolling update: there is no step to ${command}` };
     return {
-      record: step.record, actions: step.actions, wakeAt: step.wakeAt, done: step.end !== undefined, command: refused,
+      record: step.record, actions: step.actions, wakeAt: step.wakeAt, done: step.end !== undefined, command: refused, rollingEnd: step.end,
       ended: async () => {
         const end = step.end ?? { kind: 'converged' as const };
         return { failure: await rollingEnded(step.record, end, deps, log), outcome: undefined, again: end.kind === 'turned-back' };
@@ -207,6 +213,32 @@ async function stepRecord(record: RolloutRecord, service: DesiredService, view: 
     record: step.record, actions: step.actions, wakeAt: step.wakeAt, done: step.end !== undefined, command: step.command,
     ended: async () => canaryEnded(step.record, step.end ?? { kind: 'promoted' }, deps, log),
   };
+}
+
+/** `rollout web/api: 1/3 replicas updated` as slots move (apply draws it, the dashboard shows it); how it ended. */
+function reportProgress(started: boolean, before: RollingRecord, after: RollingRecord, end: RollingEnd | undefined, deps: RolloutDeps): void {
+  const progress = deps.ctx.progress;
+  if (progress === undefined) return;
+  const back = before.state.direction === 'back';
+  const key = `${back ? 'rollback' : 'rollout'} ${before.stack}/${before.service}`;
+  const total = before.state.total;
+  const moved = back ? total - after.state.pending.length : after.state.onNewSpec.length;
+  const text = `${moved}/${total} replicas ${back ? 'rolled back' : 'updated'}`;
+  if (started || moved !== (back ? total - before.state.pending.length : before.state.onNewSpec.length)) progress.update(key, text, total === 0 ? 1 : moved / total);
+  if (end === undefined) return;
+  if (end.kind === 'converged' || end.kind === 'converged-with-failures' || end.kind === 'rolled-back') progress.done(key, text, end.kind !== 'converged-with-failures');
+  else if (end.kind === 'turned-back') progress.done(key, `${end.nothingToRestore ? 'rolled-back' : 'rolling back'}: ${end.reason}`, false);
+  else progress.done(key, `${end.kind}: ${end.reason}`, false);
+}
+
+/** `canary web/api: step 2/3 (50%) paused` as it moves, and how it ended (apply draws it, the dashboard shows it). */
+function reportRelease(before: RolloutProgress | undefined, after: RolloutProgress, end: ReleaseOutcome | undefined, deps: RolloutDeps): void {
+  const progress = deps.ctx.progress;
+  if (progress === undefined) return;
+  const key = `${after.strategy} ${after.stack}/${after.service}`;
+  const text = stepLine(after);
+  if (before === undefined || stepLine(before) !== text) progress.update(key, text, after.batches === 0 ? 1 : (after.batch - 1) / after.batches);
+  if (end !== undefined) progress.done(key, end.result === 'promoted' ? 'promoted' : `aborted: ${end.detail ?? ''}`, end.result === 'promoted');
 }
 
 function begin(ops: readonly RecreateOp[], service: DesiredService, observed: readonly ObservedContainer[], deps: RolloutDeps): RolloutRecord {

@@ -5,6 +5,7 @@
 import type { DesiredService } from '../desired/model.js';
 import type { NetworkSpec, VolumeSpec } from '../manifests/model.js';
 import type { ObservedContainer, ObservedState } from '../observed/model.js';
+import type { Progress } from '../logging/progress.js';
 import type { ContentReader } from '../secrets/contents.js';
 import type { SlotLabel } from '../strategies/step.js';
 
@@ -18,6 +19,8 @@ export interface DeployContext {
   publishPorts: boolean;
   /** Content of secrets and configs, read (and decrypted) only when a container that uses them is created. */
   readContent?: ContentReader;
+  /** Where long work (builds, pulls, rollouts) reports how far it is; `capstan apply` shows it, the daemon its dashboard. */
+  progress?: Progress;
 }
 
 export interface Backend {
@@ -25,8 +28,12 @@ export interface Backend {
   readonly endpoint: string;
   /** Fails with DockerUnavailableError when the engine does not answer. */
   ping(): Promise<void>;
-  /** One snapshot of everything this instance owns, or (with `stack`) of one stack's objects: a lane looks at its own stack only. */
-  observe(instance: string, scope?: { stack?: string }): Promise<ObservedState>;
+  /**
+   * One snapshot of everything this instance owns, or (with `stack`) of one
+   * stack's objects: a lane looks at its own stack only. `volumes: false`
+   * may leave volumes out (a stack that declares none needs no look at them).
+   */
+  observe(instance: string, scope?: { stack?: string; volumes?: boolean }): Promise<ObservedState>;
 
   createNetwork(stack: string, network: NetworkSpec, ctx: DeployContext): Promise<void>;
   createVolume(stack: string, volume: VolumeSpec, ctx: DeployContext): Promise<void>;

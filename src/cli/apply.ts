@@ -11,10 +11,12 @@ import { applyRevision } from '../reconciler/one-shot.js';
 import type { DesiredState } from '../desired/model.js';
 import { routerClient } from '../router/client.js';
 import { createPassContext, routerServesPorts } from './context.js';
+import { stderrProgress } from './progress-line.js';
 import { createStatusReporter } from './status-reporter.js';
 
 export async function applyCommand(settings: Settings, logger: Logger, opts: { force: boolean } = { force: false }): Promise<number> {
-  const ctx = await createPassContext(settings, logger);
+  const progress = stderrProgress(logger);
+  const ctx = { ...(await createPassContext(settings, logger)), progress };
   const status = createStatusReporter(settings, logger);
   const revision = await ctx.source.resolve();
   const model = await ctx.desired.loadRevision(revision);
@@ -28,11 +30,16 @@ export async function applyCommand(settings: Settings, logger: Logger, opts: { f
     throw new ManifestsInvalidError(model.errors, revision);
   }
   const desired = await ctx.desired.load(revision);
-  const outcomes = await applyRevision(ctx, model, {
-    syncAllowed: opts.force || isSyncAllowed(settings.syncWindows, Date.now()),
-    force: opts.force,
-    report: (stack, report) => status.report(stack, report),
-  });
+  let outcomes;
+  try {
+    outcomes = await applyRevision(ctx, model, {
+      syncAllowed: opts.force || isSyncAllowed(settings.syncWindows, Date.now()),
+      force: opts.force,
+      report: (stack, report) => status.report(stack, report),
+    });
+  } finally {
+    progress.close();
+  }
   await status.settled();
   await warnWhenNoRouterServes(settings, desired, logger);
 

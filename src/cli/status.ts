@@ -14,6 +14,8 @@ import { requireRepo, type Settings } from '../config/settings.js';
 import { ConfigError, UsageError } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
 import { credentialsFromEnv } from '../source/credentials.js';
+import { askDaemon } from './daemon-client.js';
+import { renderTable } from './table.js';
 import { GitStatusWriter } from '../status/git-writer.js';
 import { isReady, type StackStatus } from '../status/model.js';
 import { OPERATOR_FILE, parseStackStatus, stackStatusFrom } from '../status/render.js';
@@ -32,8 +34,6 @@ export interface StatusDocuments {
 }
 
 export const NOT_READY_EXIT = 3;
-/** A daemon on this machine answers in milliseconds; one that does not within this is treated as absent. */
-const API_TIMEOUT_MS = 1500;
 
 export async function statusCommand(settings: Settings, logger: Logger, opts: { format: string }): Promise<number> {
   if (opts.format !== 'text' && opts.format !== 'json') throw new UsageError(`--format ${opts.format} is not supported`, 'use --format text or --format json');
@@ -41,7 +41,7 @@ export async function statusCommand(settings: Settings, logger: Logger, opts: { 
 }
 
 export async function loadStatus(settings: Settings, logger: Logger): Promise<StatusDocuments> {
-  const daemon = await askDaemon(settings, logger);
+  const daemon = await statusFromDaemon(settings, logger);
   if (daemon.docs !== undefined) return daemon.docs;
   if (settings.statusBranch === NO_STATUS_BRANCH) {
     throw new UsageError(`${daemon.why}, and --status-branch is none: there is no status to read`, 'start `capstan run` (or point --listen at its HTTP API), or give the branch the daemon writes to with --status-branch');
@@ -51,15 +51,17 @@ export async function loadStatus(settings: Settings, logger: Logger): Promise<St
   return readStatusBranch(settings, logger);
 }
 
-const liveHealth = z.object({
+/** A service's health as /api/status gives it: what `status` and `ps` read of it. */
+export const liveHealth = z.object({
   stack: z.string(),
   service: z.string(),
   status: z.string(),
   reason: z.string().optional(),
-  crashLoop: z.object({ lastLogLines: z.array(z.string()) }).optional(),
+  crashLoop: z.object({ replica: z.string().optional(), lastLogLines: z.array(z.string()) }).optional(),
+  unhealthy: z.array(z.object({ replica: z.string(), probe: z.string(), output: z.string() })).default([]),
   live: z.object({ message: z.string() }),
 });
-type LiveHealth = z.infer<typeof liveHealth>;
+export type LiveHealth = z.infer<typeof liveHealth>;
 
 const apiStatus = z.object({
   instance: z.string(),
@@ -71,19 +73,15 @@ const apiStatus = z.object({
 });
 
 /** GET /api/status of the daemon on --listen: its documents, or why there are none. */
-async function askDaemon(settings: Settings, logger: Logger): Promise<{ docs: StatusDocuments; why?: undefined } | { docs?: undefined; why: string }> {
-  const url = `http://${settings.listen}/api/status`;
-  if (settings.listen.endsWith(':0')) return { why: `--listen ${settings.listen} names no daemon to ask` };
-  let body: unknown;
-  try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(API_TIMEOUT_MS) });
-    if (!res.ok) return { why: `the daemon at ${url} answered HTTP ${res.status}` };
-    body = await res.json();
-  } catch (err) {
-    const cause = (err as { cause?: { code?: unknown } }).cause?.code;
-    return { why: `no daemon answers at ${url}${typeof cause === 'string' ? ` (${cause})` : err instanceof Error && err.name === 'TimeoutError' ? ' within 1.5 s' : ''}` };
+async function statusFromDaemon(settings: Settings, logger: Logger): Promise<{ docs: StatusDocuments; why?: undefined } | { docs?: undefined; why: string }> {
+  const answer = await askDaemon(settings, '/api/status');
+  const url = answer.url;
+  if (!answer.ok) {
+    // A daemon that is there but refuses us is worth a word even when the branch answers instead.
+    if (answer.why.includes('answered 401')) logger.warn(answer.why);
+    return { why: answer.why };
   }
-  const parsed = apiStatus.safeParse(body);
+  const parsed = apiStatus.safeParse(answer.body);
   if (!parsed.success) return { why: `${url} does not answer as a Capstan daemon` };
   const d = parsed.data;
   if (d.instance !== settings.instance) {
@@ -141,8 +139,7 @@ export function renderStatusTable(docs: StatusDocuments): string {
     const replicas = `${services.reduce((n, x) => n + x.replicas.ready, 0)}/${services.reduce((n, x) => n + x.replicas.desired, 0)}`;
     rows.push([s.stack, ready?.status ?? 'Unknown', worst?.reason ?? '', s.lastAppliedRevision?.slice(0, 7) ?? '-', s.lastAttemptedRevision?.slice(0, 7) ?? '-', replicas, worst?.message ?? '']);
   }
-  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
-  const lines = [header, ...rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ').trimEnd())];
+  const lines = [header, ...renderTable(rows)];
   const problems = serviceProblems(docs);
   if (problems.length > 0) lines.push('', ...problems);
   const lastError = docs.operator?.['lastError'];

@@ -52,6 +52,12 @@ export interface Settings {
   syncWindows: readonly SyncWindow[];
   /** CAPSTAN_WEBHOOK_SECRET, from the environment only (never a flag: argv is visible to every user). */
   webhookSecret: string | undefined;
+  /** CAPSTAN_API_TOKEN, from the environment only: the HTTP API's token (server/api-token.ts says where else it comes from). */
+  apiToken: string | undefined;
+  /** CAPSTAN_API_TOKEN_FILE, from the environment only: a 0600 file holding the API token. */
+  apiTokenFile: string | undefined;
+  /** --metrics-public: /metrics answers without the API token (for a Prometheus that cannot send one). */
+  metricsPublic: boolean;
   /** CAPSTAN_AGE_KEY_FILE: the age identities that decrypt `*.age` secrets; from the environment only, like every credential. */
   ageKeyFile: string | undefined;
   /** Active Compose profiles: services with `profiles:` run only when one of theirs is listed ("*" = all). */
@@ -99,6 +105,7 @@ const SOURCES = {
   maxConnections: 'CAPSTAN_MAX_CONNECTIONS',
   maxConnectionsPerIp: 'CAPSTAN_MAX_CONNECTIONS_PER_IP',
   trustedProxies: 'CAPSTAN_TRUSTED_PROXIES',
+  metricsPublic: 'CAPSTAN_METRICS_PUBLIC',
 } as const;
 
 export type SettingName = keyof typeof SOURCES;
@@ -123,6 +130,8 @@ const proxies = z.union([z.string(), z.array(z.string())]).transform((v, ctx) =>
   return Object.freeze(entries);
 });
 const list = z.union([z.string(), z.array(z.string())]).transform((v) => (typeof v === 'string' ? v.split(',') : v).map((s) => s.trim()).filter((s) => s !== ''));
+
+const flag = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')]);
 
 const resync = z.string().transform((v, ctx): Resync => {
   const ms = parseDurationMs(v);
@@ -182,7 +191,8 @@ const schema = z.object({
       return author;
     })
     .default({ name: 'Capstan', email: 'capstan@localhost' }),
-  autoRevert: z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')]).default(false),
+  autoRevert: flag.default(false),
+  metricsPublic: flag.default(false),
   resync: resync.default({ kind: 'interval', ms: 300_000 }),
   syncWindow: windows.default([]),
   profiles: list.default([]),
@@ -227,7 +237,8 @@ export function resolveSettings(flags: RawSettings, env: NodeJS.ProcessEnv, file
     maxConnections, maxConnectionsPerIp, trustedProxies,
   });
   const webhookSecret = env['CAPSTAN_WEBHOOK_SECRET'] === '' ? undefined : env['CAPSTAN_WEBHOOK_SECRET'];
-  const routerToken = env['CAPSTAN_ROUTER_TOKEN'] === '' ? undefined : env['CAPSTAN_ROUTER_TOKEN'];
+  const fromEnv = (name: string): string | undefined => (env[name] === '' ? undefined : env[name]);
+  const routerToken = fromEnv('CAPSTAN_ROUTER_TOKEN');
   return Object.freeze({
     ...rest,
     intervalMs: interval,
@@ -243,6 +254,8 @@ export function resolveSettings(flags: RawSettings, env: NodeJS.ProcessEnv, file
     routerToken,
     routerLimits,
     acme,
+    apiToken: fromEnv('CAPSTAN_API_TOKEN'),
+    apiTokenFile: fromEnv('CAPSTAN_API_TOKEN_FILE'),
   });
 }
 

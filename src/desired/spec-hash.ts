@@ -1,8 +1,8 @@
 // The spec hash of DESIGN §3: equal hash = nothing to change. sha256 over a
 // canonical JSON (sorted keys, undefined dropped) of the normalized spec
-// without `replicas`, `update` and `rollback` (and x-capstan's canary,
-// blue_green and autoscale): scaling or a new rollout policy changes how
-// Capstan acts, not what a container is.
+// without `replicas`, `update`, `rollback` and `capstan`: scaling, a new
+// rollout policy, probe or route change how Capstan acts, not what a
+// container is, so none of them recreates a replica.
 
 import { createHash } from 'node:crypto';
 import type { ServiceSpec } from '../manifests/model.js';
@@ -22,10 +22,8 @@ export function canonicalJson(value: unknown): string {
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
 }
 
-/** Full 64-hex sha256 of the spec without `replicas`, `update`, `rollback` and `routeTls` (the certificate content follows its digest, not the spec). */
+/** Full 64-hex sha256 of what reaches the container: the spec without `replicas`, `update`, `rollback`, `capstan` and `routeTls` (the certificate content follows its digest, not the spec). */
 export function specHash(spec: ServiceSpec): string {
-  const { replicas: _replicas, update: _update, rollback: _rollback, routeTls: _routeTls, ...rest } = spec;
-  // How a release is delivered and scaled (canary steps, blue-green delays, autoscale bounds) is policy too.
-  const { canary: _canary, blueGreen: _blueGreen, autoscale: _autoscale, ...capstan } = spec.capstan;
-  return createHash('sha256').update(canonicalJson({ ...rest, capstan })).digest('hex');
+  const { replicas: _replicas, update: _update, rollback: _rollback, capstan: _capstan, routeTls: _routeTls, ...rest } = spec;
+  return createHash('sha256').update(canonicalJson(rest)).digest('hex');
 }

@@ -28,8 +28,12 @@ export class HealMetrics {
     });
   }
 
+  /** Told of every restart as well (the dashboard's event feed). */
+  onRestart: ((stack: string, service: string, reason: RestartReason) => void) | undefined;
+
   replicaRestarted(stack: string, service: string, reason: RestartReason): void {
     this.restarts.inc({ stack, service, reason });
+    this.onRestart?.(stack, service, reason);
   }
 
   probeFailed(): void {

@@ -1,8 +1,9 @@
 // Runs each running replica's `x-capstan.probe` on its own timer and feeds
 // the state machine. Its verdicts feed readiness (health/readiness.ts) for
-// the router, rollouts and status; a liveness verdict (failed after having been ready) is handed
-// to `onFailed` once, which replaces the replica. Targets come from each
-// pass's snapshot; a replica gone from it stops being probed.
+// the router, rollouts and status; a liveness verdict (failed after having
+// been ready) is handed to `onFailed` once, which replaces the replica.
+// Targets come from each lane's snapshot of its stack; a replica gone from
+// it stops being probed.
 
 import type { ProbeCheck, ProbeSpec } from '../manifests/model.js';
 import { initialHealth, presumedReadyHealth, probeDue, recordProbe, type ProbeResult, type ReplicaHealth } from './replica-health.js';

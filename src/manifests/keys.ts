@@ -59,9 +59,6 @@ export function checkKeys(schema: z.ZodType, value: unknown, path: PathSegment[]
       const keyPath = [...path, k];
       if (Object.hasOwn(shape, k)) {
         checkKeys(shape[k] as z.ZodType, v, keyPath, out);
-      } else if (rules?.open === true) {
-        // Open objects (x-capstan) accept any other key; the keys they do know are still checked.
-        continue;
       } else if (rules?.extensions === true && k.startsWith('x-')) {
         continue;
       } else if (rules !== undefined && Object.hasOwn(rules.unsupported, k)) {

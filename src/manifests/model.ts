@@ -127,18 +127,36 @@ export interface AutoscaleSpec {
   cooldownMs: number;
 }
 
-/** Capstan's own settings from `x-capstan` (DESIGN §2). */
+/** `x-capstan.route`: an L7 route on the shared HTTP entry (--http-port). */
+export interface RouteSpec {
+  host: string | undefined;
+  pathPrefix: string;
+  /** The container port requests go to (the route's, else the first published target, else the first exposed, else 80). */
+  port: number;
+  sticky: boolean;
+  /** Served on the HTTPS entry too: with two top-level secrets (checked in route-tls.ts), or a certificate from ACME. */
+  tls?: { certificate: string; key: string } | { acme: true };
+  redirectHttp?: boolean;
+}
+
+export type Strategy = 'rolling' | 'blue-green' | 'canary';
+
+/**
+ * Capstan's own settings from `x-capstan` (DESIGN §2), parsed at the boundary.
+ * None of it reaches the container, so none of it is in the spec hash: a new
+ * probe or route is taken up by the prober and the router, no replica is
+ * recreated.
+ */
 export interface CapstanExtension {
-  strategy: 'rolling' | 'blue-green' | 'canary';
+  strategy: Strategy;
   progressDeadlineMs: number;
   probe: ProbeSpec | undefined;
+  routes: readonly RouteSpec[];
   /** Set with `strategy: canary` (required then). */
   canary?: CanarySpec;
   /** Set with `strategy: blue-green` (defaults filled in). */
   blueGreen?: BlueGreenSpec;
   autoscale?: AutoscaleSpec;
-  /** Anything else under x-capstan, validated by the feature that owns it. */
-  raw: Readonly<Record<string, unknown>>;
 }
 
 export interface ServiceSpec {

@@ -9,7 +9,7 @@ import { posix } from 'node:path';
 import { normalizeBuild } from './build.js';
 import { deliverySpecs } from './delivery.js';
 import { resolveFileDef, serviceFiles, type FileKind, type HostFiles, type ResolvedDef } from './files.js';
-import { routeTlsFiles } from './route-tls.js';
+import { routeTlsFiles, routeTlsOf } from './route-tls.js';
 import type { CapstanExtension, MountSpec, NetworkSpec, PortSpec, ProbeSpec, ServiceSpec, StackSpec, UpdateConfig, VolumeSpec } from './model.js';
 import { parseDotenv } from './dotenv.js';
 import type { Lookup } from './interpolate.js';
@@ -208,17 +208,16 @@ function normalizeService(
   });
 
   const limits = s.deploy?.resources?.limits;
-  const capstanRaw: Record<string, unknown> = {};
-  const typed = new Set(['strategy', 'progress_deadline', 'probe', 'canary', 'blue_green', 'autoscale']);
-  if (x) for (const [k, v] of Object.entries(x)) if (!typed.has(k)) setOwn(capstanRaw, k, v);
+  const routes = x?.route === undefined ? [] : Array.isArray(x.route) ? x.route : [x.route];
+  const firstPort = ports[0]?.target ?? (s.expose ?? []).flat()[0] ?? 80;
   const capstan: CapstanExtension = {
     strategy: x?.strategy ?? 'rolling',
     progressDeadlineMs: x?.progress_deadline ?? DEFAULT_PROGRESS_DEADLINE_MS,
     probe: x?.probe ? probeSpec(x.probe, [...base, 'x-capstan', 'probe'], fp) : undefined,
+    routes: routes.map((r) => ({ host: r.host, pathPrefix: r.path ?? '/', port: r.port ?? firstPort, sticky: r.sticky ?? false, ...routeTlsOf(r) })),
     ...(delivery.canary === undefined ? {} : { canary: delivery.canary }),
     ...(delivery.blueGreen === undefined ? {} : { blueGreen: delivery.blueGreen }),
     ...(delivery.autoscale === undefined ? {} : { autoscale: delivery.autoscale }),
-    raw: capstanRaw,
   };
 
   const built = s.build === undefined || s.build === null ? undefined : normalizeBuild({ stack: ctx.name, dir: ctx.dir, tree: ctx.tree, lookup: ctx.lookup, fp }, name, s.build, s.image, base);
@@ -226,7 +225,7 @@ function normalizeService(
   const taken = new Set<string>();
   const secrets = serviceFiles('secret', s.secrets ?? [], declared.files.secret, base, fp, taken);
   const configs = serviceFiles('config', s.configs ?? [], declared.files.config, base, fp, taken);
-  const routeTls = routeTlsFiles(capstanRaw['route'], declared.files.secret, [...base, 'x-capstan', 'route'], fp);
+  const routeTls = routeTlsFiles(x?.route, declared.files.secret, [...base, 'x-capstan', 'route'], fp);
   if (s.read_only === true && secrets.length + configs.length > 0) {
     fp.error([...base, 'read_only'], '`read_only: true` cannot be combined with secrets or configs yet', 'Capstan writes them into the container\'s file system before it starts, which a read-only root file system refuses; drop `read_only`, or mount the files with `volumes:`', 'key');
   }

@@ -48,3 +48,12 @@ export function routeTlsFiles(route: unknown, secrets: ReadonlyMap<string, Resol
   }
   return Object.keys(files).length === 0 ? undefined : files;
 }
+
+/** The route's TLS as the router's table takes it, once routeTlsFiles has checked it (a malformed one is left out, its error reported there). */
+export function routeTlsOf(r: { tls?: unknown; redirect_http?: unknown }): { tls?: { certificate: string; key: string } | { acme: true }; redirectHttp?: boolean } {
+  const tls = r.tls;
+  const redirectHttp = r.redirect_http === true ? { redirectHttp: true } : {};
+  if (isRecord(tls) && tls['acme'] === true) return { tls: { acme: true }, ...redirectHttp };
+  if (isRecord(tls) && typeof tls['certificate'] === 'string' && typeof tls['key'] === 'string') return { tls: { certificate: tls['certificate'], key: tls['key'] }, ...redirectHttp };
+  return redirectHttp;
+}

@@ -26,8 +26,6 @@ export interface KeyRules {
   unsupported: Readonly<Record<string, string>>;
   /** `x-*` keys allowed. */
   extensions: boolean;
-  /** Any key allowed (raw extension blocks). */
-  open: boolean;
 }
 
 export const keyRules = new WeakMap<object, KeyRules>();
@@ -42,7 +40,7 @@ function unsupportedList(keys: readonly string[], special: Readonly<Record<strin
 
 function obj<S extends z.core.$ZodLooseShape>(shape: S, rules: Partial<KeyRules> = {}) {
   const schema = z.looseObject(shape);
-  keyRules.set(schema, { unsupported: rules.unsupported ?? {}, extensions: rules.extensions ?? false, open: rules.open ?? false });
+  keyRules.set(schema, { unsupported: rules.unsupported ?? {}, extensions: rules.extensions ?? false });
   return schema;
 }
 
@@ -299,6 +297,17 @@ const probe = obj({
   failure_threshold: positiveInt.optional(),
 });
 
+/** x-capstan.route (DESIGN §6): one route or a list, each on the shared HTTP entry. */
+const route = obj({
+  host: str.min(1, 'a host cannot be empty').optional(),
+  path: str.startsWith('/', 'a path starts with "/"').optional(),
+  port: probePort.optional(),
+  sticky: boolish.optional(),
+  // Checked with file:line in manifests/route-tls.ts.
+  tls: z.unknown().optional(),
+  redirect_http: z.unknown().optional(),
+});
+
 const positiveNumber = strOrNum.transform((v, ctx) => {
   const n = typeof v === 'number' ? v : /^\d*\.?\d+$/.test(v.trim()) ? Number(v) : NaN;
   return Number.isFinite(n) && n > 0 ? n : fail(ctx, v, `expected a number > 0, got ${JSON.stringify(v)}`);
@@ -341,9 +350,7 @@ const capstan = obj({
   canary: canary.optional(),
   blue_green: blueGreen.optional(),
   autoscale: autoscale.optional(),
-  // Checked where they are used (router/routes.ts, manifests/route-tls.ts; image updates).
-  route: z.unknown().optional(),
-  image_update: z.unknown().optional(),
+  route: z.union([route, z.array(route, { error: 'expected a route or a list of routes' })], { error: 'expected { host, path, port, sticky } or a list of them' }).optional(),
 });
 
 const stringList = z.array(str, { error: 'expected a list of strings' });

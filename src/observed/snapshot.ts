@@ -9,6 +9,8 @@
 
 import type Docker from 'dockerode';
 import { LABEL, ROUTER_ROLE } from '../desired/labels.js';
+import { specHash } from '../desired/spec-hash.js';
+import { decodeSpecLabel } from '../desired/spec-label.js';
 import type { ContainerInspectInfo, ContainerInfo, NetworkInspectInfo, VolumeInspectInfo } from 'dockerode';
 import type { ContainerState, HealthcheckRun, LastRun, ObservedContainer, ObservedNetwork, ObservedState, ObservedVolume } from './model.js';
 
@@ -19,13 +21,13 @@ export function instanceFilter(instance: string, stack?: string): { label: strin
   return { label: [`${LABEL.instance}=${instance}`, ...(stack === undefined ? [] : [`${LABEL.stack}=${stack}`])] };
 }
 
-/** Everything `instance` owns, or only `stack`'s objects. */
-export async function takeSnapshot(docker: SnapshotClient, instance: string, stack?: string): Promise<ObservedState> {
+/** Everything `instance` owns, or only `stack`'s objects; volumes only when asked for (listing them is the slowest call). */
+export async function takeSnapshot(docker: SnapshotClient, instance: string, stack?: string, withVolumes = true): Promise<ObservedState> {
   const filters = instanceFilter(instance, stack);
   const [containers, networks, volumes] = await Promise.all([
     docker.listContainers({ all: true, filters }),
     docker.listNetworks({ filters }),
-    docker.listVolumes({ filters }),
+    withVolumes ? docker.listVolumes({ filters }) : { Volumes: [] },
   ]);
   // The engine filters by label already; filtering again keeps the ownership
   // promise even against an engine (or fake) that ignores a filter.
@@ -62,7 +64,7 @@ export function toObservedContainer(info: ContainerInfo): ObservedContainer {
     stack: labels[LABEL.stack] ?? labels[LABEL.composeProject] ?? '',
     service: labels[LABEL.service] ?? labels[LABEL.composeService] ?? '',
     number: parseNumber(labels[LABEL.composeNumber]),
-    specHash: labels[LABEL.specHash] ?? '',
+    specHash: currentSpecHash(labels),
     revision: labels[LABEL.revision] ?? '',
     state: parseState(info.State),
     health: parseHealth(info.Status),
@@ -72,6 +74,17 @@ export function toObservedContainer(info: ContainerInfo): ObservedContainer {
     lastRun: undefined,
     healthcheck: undefined,
   };
+}
+
+/**
+ * The hash of what the container was made from, as this version defines it:
+ * recomputed from its spec label, so a change of what the hash covers (say,
+ * x-capstan leaving it) never makes every container look changed. Without a
+ * readable label, the hash label as written.
+ */
+function currentSpecHash(labels: Readonly<Record<string, string>>): string {
+  const spec = decodeSpecLabel(labels);
+  return spec === undefined ? labels[LABEL.specHash] ?? '' : specHash(spec);
 }
 
 /** The list call already carries each network's address, so the router table needs no inspect. */

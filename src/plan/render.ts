@@ -94,17 +94,15 @@ export function changeCounts(plan: Plan): string {
  * only ever added, never renamed or removed.
  */
 export function renderJson(plan: Plan): string {
-  const operations = plan.operations.map((op) => ({
-    action: op.kind,
-    stack: op.stack,
-    service: serviceOf(op),
-    target: operationTarget(op),
-    cause: op.cause,
-    phase: op.phase,
-  }));
+  const operations = plan.operations.map(operationRecord);
   const held = plan.heldRollouts.map((h) => ({ stack: h.stack, service: h.service, revision: h.revision, end: h.end, reason: h.reason }));
   const out = { revision: plan.revision, instance: plan.instance, valid: true, changes: operations.length, operations, services: plan.services, errors: [], held, releases: releaseLines(plan) };
   return `${JSON.stringify(out, null, 2)}\n`;
+}
+
+/** One operation as the JSON plan (and the dashboard) shows it: flat, no embedded specs. */
+export function operationRecord(op: Operation): { action: Operation['kind']; stack: string; service: string | null; target: string; cause: string; phase: number } {
+  return { action: op.kind, stack: op.stack, service: serviceOf(op), target: operationTarget(op), cause: op.cause, phase: op.phase };
 }
 
 /** The same shape for a ref whose manifests are invalid: nothing planned, every problem with its position. */
@@ -120,7 +118,8 @@ export function revisionOf(err: ManifestsInvalidError): string | null {
   return typeof rev === 'string' ? rev : null;
 }
 
-function serviceOf(op: Operation): string | null {
+/** The service an operation is about; null for networks and volumes. */
+export function serviceOf(op: Operation): string | null {
   switch (op.kind) {
     case 'create-container':
     case 'recreate-container':

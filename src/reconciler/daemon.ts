@@ -30,8 +30,18 @@ import { isRemoteRepo } from '../source/git-source.js';
 import { watchLocalRef } from '../source/watch.js';
 import { isReady as stackIsReady } from '../status/model.js';
 import type { StatusReporter } from '../status/reporter.js';
-import { DaemonState } from './daemon-state.js';
-import { LaneScheduler, REAL_TIMERS } from './lanes.js';
+import { DaemonState, type DaemonStatus } from './daemon-state.js';
+import type { RestartReason } from '../health/metrics.js';
+import type { ApiToken } from '../server/api-token.js';
+import { dashboardAssetsDir } from '../server/dashboard/assets.js';
+import type { DashboardFeed } from '../server/dashboard/feed.js';
+import { eventsBetween } from '../server/dashboard/ops-events.js';
+import { startTrafficSampler } from '../server/dashboard/sampler.js';
+import { countersFromRouterStats } from '../server/dashboard/traffic.js';
+import { credentialsFromEnv } from '../source/credentials.js';
+import { readStatusVersions } from '../status/history-reader.js';
+import { deploysOf } from '../status/history.js';
+import { LaneScheduler, REAL_TIMERS, type LaneInfo } from './lanes.js';
 import { Autoscaler } from './autoscaler.js';
 import { cpuPercent } from '../backends/docker/stats.js';
 import { logPassError } from './log-error.js';
@@ -55,6 +65,10 @@ export interface DaemonOptions {
   /** The router's admin client when one runs (--router process|container). */
   router: { client: RouterClient } | undefined;
   probeRun: ProberOptions['run'];
+  /** Resolved (and checked against --listen) before anything starts: see apiTokenFor. */
+  token: ApiToken;
+  /** The dashboard's live feed: every lane pass's status, events, plan and commit subjects go here. */
+  feed: DashboardFeed;
   /** The daemon's clock (tests move it for sync windows). */
   now?: () => number;
 }
@@ -86,10 +100,13 @@ class Signals {
   livenessFailed(name: string): void {
     this.targets?.healer.noteLivenessFailure(name);
   }
+  lanes(): LaneInfo[] {
+    return this.targets?.lanes.info() ?? [];
+  }
 }
 
 export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
-  const { settings, logger, base, status } = opts;
+  const { settings, logger, base, status, feed } = opts;
   const now = opts.now ?? Date.now;
   const instance = settings.instance;
   const signals = new Signals();
@@ -102,6 +119,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const metrics = new DaemonMetrics(async () => countContainers(await backend.observe(instance)));
   const routerMetrics = opts.router?.client;
   if (routerMetrics !== undefined) metrics.routerText = () => routerMetrics.metrics();
+  metrics.heal.onRestart = (stack, service, reason) => feed.event({ time: new Date(now()).toISOString(), kind: 'heal', stack, service, message: HEALED[reason], bad: reason === 'crashed' || reason === 'liveness' });
 
   // Health: probes and self-healing.
   const prober = new Prober({
@@ -167,12 +185,49 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     logger,
   });
 
+  // The dashboard hears each lane pass: the new status, what changed as events, the plan when it did something, commit subjects.
+  let published: DaemonStatus['stacks'] = [];
+  const lastFailure = new Map<string, string>();
+  /** Per stack, whether its last pass left work under way: the plan of a deploy is the one that began it, not each step's rest. */
+  const underway = new Set<string>();
+  // The whole status document is built and sent once per burst of lane passes (25 lanes woken together are one update, not 25).
+  let statusQueued = false;
+  const publishStatus = (): void => {
+    statusQueued = false;
+    const current = state.status(signals.lanes(), revisions.revision());
+    const time = new Date(now()).toISOString();
+    for (const e of eventsBetween(published, current.stacks, time)) feed.event(e);
+    published = current.stacks;
+    feed.setStatus(current);
+    const shas = new Set(current.stacks.flatMap((s) => [s.lastAppliedRevision, s.lastAttemptedRevision]).filter((x): x is string => x !== undefined && !feed.knowsCommit(x)));
+    if (shas.size === 0) return;
+    void Promise.all([...shas].map(async (sha) => [sha, await base.source.commitSubject(sha).catch(() => undefined)] as const))
+      .then((found) => feed.setCommits(new Map(found.filter((f): f is readonly [string, string] => f[1] !== undefined))));
+  };
+  const publish = (stack: string, outcome: LaneOutcome | Error, at: number): void => {
+    const time = new Date(at).toISOString();
+    if (!statusQueued) {
+      statusQueued = true;
+      setTimeout(publishStatus, PUBLISH_COALESCE_MS).unref();
+    }
+    const failure = outcome instanceof Error ? outcome.message : undefined;
+    if (failure !== undefined && failure !== lastFailure.get(stack)) feed.event({ time, kind: 'pass-failed', stack, message: failure, bad: true });
+    if (failure === undefined) lastFailure.delete(stack);
+    else lastFailure.set(stack, failure);
+    if (!(outcome instanceof Error) && outcome.operations.length > 0 && outcome.kind !== 'held' && !underway.has(stack)) {
+      feed.setPlan({ revision: outcome.revision ?? '', at: time, operations: outcome.operations });
+    }
+    if (!(outcome instanceof Error) && (outcome.kind === 'progressing' || outcome.kind === 'superseded')) underway.add(stack);
+    else underway.delete(stack);
+  };
+
   // The lanes.
   const lastKinds = new Map<string, string>();
   const recordOutcome = (stack: string, outcome: LaneOutcome, started: number): void => {
     const finished = now();
     state.record(stack, outcome, started, finished);
-    const doc = status.snapshot().stacks.find((s) => s.stack === stack);
+    publish(stack, outcome, finished);
+    const doc = status.stack(stack);
     metrics.recordPass(stack, outcome.kind, (finished - started) / 1000, doc !== undefined && stackIsReady(doc), outcome.kind === 'converged' && outcome.applied > 0 ? finished / 1000 : undefined);
     metrics.recordProgress(stack, outcome.progress);
     const key = `${outcome.kind}/${outcome.reason}/${outcome.revision ?? ''}`;
@@ -226,7 +281,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       analysis: releaseAnalysis(routerClient),
       check: opts.probeRun,
     },
-    parallelism: settings.parallelism, logger, now, syncAllowed, force: false, hooks, commands,
+    parallelism: settings.parallelism, logger, now, syncAllowed, force: false, hooks, commands, progress: feed,
     autoscaleLimits: (stack) => autoscaler.info().flatMap((a) => (a.stack === stack && a.limited !== undefined ? [{ service: a.service, bound: a.limited.bound, limit: a.limited.bound === 'max' ? a.max : a.min }] : [])),
     autoscale: (stack, services) => {
       const counts = autoscaler.plan(stack, services);
@@ -240,6 +295,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     maxRetryMs: settings.intervalMs,
     onError: (stack, error) => {
       state.record(stack, error, now(), now());
+      publish(stack, error, now());
       metrics.recordPass(stack, 'error', 0, false, undefined);
       logPassError(logger.child({ stack }), error);
     },
@@ -253,6 +309,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     },
   });
   signals.connect({ lanes, routed, healer });
+  // The router's counters by service and version, for the dashboard's charts.
+  const stopSampler = routerClient === undefined ? undefined : startTrafficSampler(feed, { sample: async () => countersFromRouterStats((await routerClient.stats()).backends, routed.replicas()) });
 
   /** Every stack in Git or on the engine: resync and start-up wake them all (a stack removed from Git while the daemon was down is pruned). */
   const resyncAll = async (reason: string): Promise<void> => {
@@ -276,6 +334,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const app = buildServer({
     branch: settings.branch,
     webhookSecret: settings.webhookSecret,
+    apiToken: opts.token.value,
+    metricsPublic: settings.metricsPublic,
     trigger,
     isReady: () => state.isReady(),
     getStatus: () => ({ ...state.status(lanes.info(), revisions.revision()), autoscale: autoscaler.info() }),
@@ -291,9 +351,19 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     metrics,
     logger,
     rolloutCommand: (stack, service, command) => commands.request(stack, service, command),
+    dashboard: {
+      feed,
+      assetsDir: dashboardAssetsDir(),
+      history: async (stack) => {
+        if (settings.statusBranch === 'none' || settings.repo === undefined) return [];
+        const versions = await readStatusVersions(stack, { repo: settings.repo, branch: settings.statusBranch, credentials: credentialsFromEnv(process.env), logger, limit: HISTORY_LIMIT });
+        return deploysOf(versions);
+      },
+    },
   });
   const address = await listen(app, settings.listen);
-  if (settings.webhookSecret === undefined) logger.info('webhooks are off (set CAPSTAN_WEBHOOK_SECRET to accept them); POST /api/sync is open');
+  if (settings.webhookSecret === undefined) logger.info('webhooks are off (set CAPSTAN_WEBHOOK_SECRET to accept them)');
+  logger.info({ tokenSource: opts.token.source, tokenFile: opts.token.path }, opts.token.path === undefined ? 'the HTTP API needs the token from CAPSTAN_API_TOKEN' : `the HTTP API needs the token in ${opts.token.path}`);
   const watcher = isRemoteRepo(settings.repo ?? '') ? undefined : await watchLocalRef(settings.repo ?? '', settings.branch, (reason) => trigger(`watch: ${reason}`), logger);
   const resync = await startResync(settings.resync, trigger);
   const poll = setInterval(() => trigger('poll'), settings.intervalMs);
@@ -316,6 +386,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     await new Promise<void>((resolve) => stop.signal.addEventListener('abort', () => resolve(), { once: true }));
     clearInterval(poll);
     resync.stop();
+    stopSampler?.();
     await lanes.stop();
     autoscaler.stop();
     prober.stop();
@@ -335,6 +406,20 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     },
   };
 }
+
+/** Lane passes ending this close together update the dashboard's status once. */
+const PUBLISH_COALESCE_MS = 50;
+
+/** Status commits a dashboard's deploy history looks back through. */
+const HISTORY_LIMIT = 300;
+
+const HEALED: Record<RestartReason, string> = {
+  crashed: 'restarted a replica that crashed',
+  stopped: 'restarted a replica that was stopped',
+  missing: 'recreated a missing replica',
+  drift: 'replaced a replica that drifted from Git',
+  liveness: 'replaced a replica that failed its liveness probe',
+};
 
 function stacksOf(observed: ObservedState): string[] {
   return [...new Set([...observed.containers.map((c) => c.stack), ...observed.networks.map((n) => n.stack)])];

@@ -32,8 +32,20 @@ export async function applyRevision(ctx: PassContext, model: RevisionModel, opts
     backend: ctx.backend, instance: ctx.instance, publishPorts: ctx.publishPorts, contents: ctx.contents,
     materialize: (rev) => ctx.source.materialize(rev), rollout: ctx.rollout, parallelism: ctx.parallelism, logger: ctx.logger, now: Date.now,
     syncAllowed: () => opts.syncAllowed, force: opts.force, hooks: undefined, report: undefined,
+    ...(ctx.progress === undefined ? {} : { progress: ctx.progress }),
   };
-  return Promise.all(stacks.map(async (stack) => {
+  // One line for the whole command; rollouts and builds report their own.
+  const progress = ctx.progress;
+  let total = 0;
+  let finished = 0;
+  let failed = 0;
+  const counted = (planned: number, done: number, failures: number): void => {
+    total += planned;
+    finished += done;
+    failed += failures;
+    if (total > 0) progress?.update('apply', `${Math.min(finished, total)}/${total} operations`, Math.min(1, finished / total));
+  };
+  const results = await Promise.all(stacks.map(async (stack) => {
     const memory = newLaneMemory();
     const lines: string[] = [];
     let applied = 0;
@@ -44,6 +56,8 @@ export async function applyRevision(ctx: PassContext, model: RevisionModel, opts
       const last = await runStackPass(stack, model.stacks.get(stack), memory, lane);
       if (i === 0) lines.push(...last.lines);
       applied += last.applied;
+      // The operations of the first pass are the plan; later passes carry it out (rollout steps, dependents).
+      counted(i === 0 ? last.planned : 0, last.applied, last.failures.length);
       const more = last.kind === 'superseded' || (last.kind === 'progressing' && last.reason !== 'AwaitingReadiness');
       if (!more || i >= MAX_PASSES) {
         if (report !== undefined) await opts.report?.(stack, report);
@@ -53,4 +67,6 @@ export async function applyRevision(ctx: PassContext, model: RevisionModel, opts
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
     }
   }));
+  if (total > 0) progress?.done('apply', `${Math.min(finished, total)}/${total} operations applied${failed === 0 ? '' : `, ${failed} failed`}`, failed === 0);
+  return results;
 }

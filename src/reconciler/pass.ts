@@ -7,6 +7,7 @@ import type { RolloutSupport } from '../apply/rollout.js';
 import type { Backend } from '../backends/backend.js';
 import type { DesiredState } from '../desired/model.js';
 import type { Logger } from '../logging/logger.js';
+import type { Progress } from '../logging/progress.js';
 import type { ObservedState } from '../observed/model.js';
 import type { Plan } from '../plan/operations.js';
 import { planChanges } from '../plan/planner.js';
@@ -25,6 +26,8 @@ export interface PassContext {
   /** Where secrets and configs from the environment and age keys come from; without it only plain files and inline configs can be read. */
   contents?: ContentSources;
   logger: Logger;
+  /** Long work reports here: `capstan apply` draws it (live lines on a TTY), the daemon feeds its dashboard. */
+  progress?: Progress;
   /** Rollouts: router, prober, the hold and progress records (the daemon swaps in its router and prober). */
   rollout: RolloutSupport;
 }

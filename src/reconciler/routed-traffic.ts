@@ -33,6 +33,8 @@ export class RoutedTraffic implements Traffic {
   private readonly names = new Map<string, { stack: string; name: string }>();
   /** Canary splits by `stack/service`: set by a rollout step, and anew from the records at each lane pass. */
   private readonly splits = new Map<string, TrafficSplit>();
+  /** What each stack's part of the table was built from, to skip rebuilding an unchanged one. */
+  private readonly keys = new Map<string, string>();
   private built: BuiltTable | undefined;
   private lastProblems = '[]';
   private lastPushed = '';
@@ -52,6 +54,11 @@ export class RoutedTraffic implements Traffic {
    * rotation (its record says so, so this survives restarts too).
    */
   planned(stack: string, desired: DesiredStack | undefined, containers: readonly ObservedContainer[], drained: readonly string[] = [], revision = '', splits: ReadonlyMap<string, TrafficSplit> = new Map()): Promise<void> {
+    // A lane's no-op pass changes nothing here: the table of every stack is not rebuilt for it.
+    const key = baseKey(desired, containers, drained, revision, splits);
+    const unchanged = this.keys.get(stack) === key && ![...this.added.values(), ...this.names.values()].some((x) => x.stack === stack);
+    this.keys.set(stack, key);
+    if (unchanged) return Promise.resolve();
     this.bases.set(stack, { desired, containers, revision });
     for (const [id, c] of this.added) if (c.stack === stack) this.added.delete(id);
     for (const [id, s] of this.removed) if (s === stack) this.removed.delete(id);
@@ -112,6 +119,11 @@ export class RoutedTraffic implements Traffic {
   /** Readiness changed (a probe): the same snapshots, filtered anew. */
   refresh(): Promise<void> {
     return this.rebuild();
+  }
+
+  /** Every replica of the lanes' last snapshots (the dashboard tells the router's backends apart by them). */
+  replicas(): ObservedContainer[] {
+    return [...this.bases.values()].flatMap((b) => b.containers);
   }
 
   /** Waits for the pushes in flight (shutdown). */
@@ -180,4 +192,10 @@ function admittedReplica(r: AdmittedReplica): ObservedContainer {
     id: r.containerId, name: r.name, stack: r.stack, service: r.service, number: 0, specHash: r.specHash, revision: '',
     state: 'running', health: undefined, labels: {}, image: '', ip: r.ip, lastRun: undefined, healthcheck: undefined,
   };
+}
+
+/** Everything of a lane's snapshot the table depends on. */
+function baseKey(desired: DesiredStack | undefined, containers: readonly ObservedContainer[], drained: readonly string[], revision: string, splits: ReadonlyMap<string, TrafficSplit>): string {
+  const services = desired?.services.map((s) => `${s.name}:${s.specHash}:${JSON.stringify(s.spec.ports)}:${JSON.stringify(s.spec.capstan.routes)}`) ?? [];
+  return JSON.stringify([services, containers.map((c) => `${c.id}:${c.name}:${c.state}:${c.health ?? ''}:${c.ip ?? ''}`), drained, revision, [...splits]]);
 }

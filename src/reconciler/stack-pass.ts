@@ -14,10 +14,11 @@ import { decodeSpecLabel } from '../desired/spec-label.js';
 import { RolloutFailedError } from '../errors.js';
 import type { ProbedReplica } from '../health/prober.js';
 import type { Logger } from '../logging/logger.js';
+import type { Progress } from '../logging/progress.js';
 import type { ObservedContainer, ObservedState } from '../observed/model.js';
 import type { Plan } from '../plan/operations.js';
 import { planChanges, type HealingInput } from '../plan/planner.js';
-import { describeOperation } from '../plan/render.js';
+import { describeOperation, operationRecord } from '../plan/render.js';
 import { contentReader, type ContentSources } from '../secrets/contents.js';
 import { servicesOf, type StackInput, type StackOutcome as StatusOutcome } from '../status/model.js';
 import type { LaneOutcomeKind, StackReport } from '../status/reporter.js';
@@ -46,8 +47,9 @@ export interface LaneOutcome {
   revision: string | undefined;
   /** Operations planned, and done (rollouts count the slots they moved). */
   planned: number;
-  /** The planned operations, one line each (`recreate web-api-2: image …`). */
+  /** The planned operations, one line each (`recreate web-api-2: image …`), and as records (the JSON plan's). */
   lines: readonly string[];
+  operations: readonly ReturnType<typeof operationRecord>[];
   applied: number;
   failures: readonly OperationFailure[];
   progress: readonly RolloutProgress[];
@@ -97,6 +99,8 @@ export interface StackPassDeps {
   /** `apply --force`: try revisions whose rollout failed before, too. */
   force: boolean;
   hooks: DaemonHooks | undefined;
+  /** Long work (builds, rollouts) reports here: `apply` draws lines, the daemon feeds its dashboard. */
+  progress?: Progress;
   report: ((stack: string, report: StackReport) => Promise<void>) | undefined;
   /** `capstan promote|abort` waiting for the stack's next pass; the daemon's only. */
   commands?: CommandDesk;
@@ -128,7 +132,9 @@ export async function runStackPass(stack: string, at: StackAtRevision | undefine
     for (const e of at.errors) log.error({ file: e.file, line: e.line, col: e.col, code: e.code }, e.format());
     log.error({ code: 'E_MANIFESTS_INVALID', revision: at.revision }, `${at.revision.slice(0, 7)}: ${at.errors.length} problem${at.errors.length === 1 ? '' : 's'} in the manifests of ${stack}; ${memory.lastGood === undefined ? 'nothing of it is changed' : `the last good revision ${memory.lastGood.revision.slice(0, 7)} keeps running`}`);
   }
-  const observed = scoped(await deps.backend.observe(deps.instance, { stack }), stack);
+  // Volumes are only ever created, never pruned: a stack that declares none needs no look at them.
+  const volumes = desiredStack === undefined || Object.values(desiredStack.spec.volumes).some((v) => !v.external);
+  const observed = scoped(await deps.backend.observe(deps.instance, { stack, volumes }), stack);
   // An autoscaled service runs the count the autoscaler chose (Git holds its bounds), not deploy.replicas.
   if (desiredStack !== undefined && deps.autoscale !== undefined) desiredStack = withAutoscale(desiredStack, observed.containers, deps.autoscale);
   memory.scaled = desiredStack;
@@ -161,7 +167,7 @@ export async function runStackPass(stack: string, at: StackAtRevision | undefine
   const checkoutDir = revision !== undefined && needsCheckout(desired) ? await deps.materialize(revision) : undefined;
   if (plan.operations.length > 0) log.info({ operations: plan.operations.length }, `applying ${plan.operations.length} operation${plan.operations.length === 1 ? '' : 's'}`);
   const readContent = contentReader(deps.contents ?? { env: {}, ageKeyFile: undefined }, checkoutDir);
-  const ctx = { instance: deps.instance, revision: revision ?? '', checkoutDir, publishPorts: deps.publishPorts, readContent };
+  const ctx = { instance: deps.instance, revision: revision ?? '', checkoutDir, publishPorts: deps.publishPorts, readContent, ...(deps.progress === undefined ? {} : { progress: deps.progress }) };
   const result = await applyStackPlan({ plan, desired: desiredStack, observed: observed.containers, records, dependencyWaits: memory.dependencyWaits, commands }, deps.backend, ctx, {
     parallelism: deps.parallelism, logger: log, rollout: deps.rollout,
   });
@@ -186,14 +192,14 @@ export async function runStackPass(stack: string, at: StackAtRevision | undefine
   return finish(stack, at, memory, deps, { plan, observed, records: result.records, outcome, releases: result.outcomes });
 
   function base(kind: LaneOutcomeKind, reason: LaneReason): LaneOutcome {
-    return { kind, reason, stack, revision, planned: 0, lines: [], applied: 0, failures: [], progress: [], requeueAt: undefined };
+    return { kind, reason, stack, revision, planned: 0, lines: [], operations: [], applied: 0, failures: [], progress: [], requeueAt: undefined };
   }
 }
 
 /** Nothing left to do this pass: converged when every replica is ready, else waiting for them or failing. */
 async function settle(stack: string, desired: DesiredState, plan: Plan, observed: ObservedState, deps: StackPassDeps, healWake: number | undefined): Promise<LaneOutcome> {
   const revision = plan.revision === '' ? undefined : plan.revision;
-  const outcome = (kind: LaneOutcomeKind, reason: LaneReason, requeueAt: number | undefined): LaneOutcome => ({ kind, reason, stack, revision, planned: 0, lines: [], applied: 0, failures: [], progress: [], requeueAt });
+  const outcome = (kind: LaneOutcomeKind, reason: LaneReason, requeueAt: number | undefined): LaneOutcome => ({ kind, reason, stack, revision, planned: 0, lines: [], operations: [], applied: 0, failures: [], progress: [], requeueAt });
   if (plan.heldRollouts.length > 0) return outcome('held', 'RolloutHeld', healWake);
   const health = assessServices(desired, observed, await deps.hooks?.facts(stack), deps.now());
   if (health.every((h) => h.status === 'Healthy')) return outcome('converged', 'Converged', healWake);
@@ -213,7 +219,8 @@ interface Finished {
 
 /** Logs the outcome when it says something new, reports status, and hands the outcome to the lane. */
 async function finish(stack: string, at: StackAtRevision | undefined, memory: LaneMemory, deps: StackPassDeps, finished: Finished): Promise<LaneOutcome> {
-  const f: Finished = { ...finished, outcome: { ...finished.outcome, planned: finished.plan?.operations.length ?? 0, lines: finished.plan?.operations.map(describeOperation) ?? [] } };
+  const ops = finished.plan?.operations ?? [];
+  const f: Finished = { ...finished, outcome: { ...finished.outcome, planned: ops.length, lines: ops.map(describeOperation), operations: ops.map(operationRecord) } };
   if (deps.report === undefined) return f.outcome;
   const working = at !== undefined && at.errors.length > 0 ? memory.lastGood : at;
   // The counts the autoscaler chose are what status calls desired.

@@ -12,7 +12,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { z } from 'zod';
 import { CapstanError } from '../errors.js';
-import { safeEqual } from '../server/webhooks.js';
+import { safeEqual } from '../safe-equal.js';
 import { formatAdminAddress, type AdminAddress } from './address.js';
 import { renderRouterMetrics } from './metrics.js';
 import type { Router } from './router.js';

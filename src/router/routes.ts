@@ -1,11 +1,11 @@
 // Builds the routing table from the desired state and one observed snapshot
 // (pure: no I/O, no clock). Published ports become L4 listeners over every
-// ready replica's container port; `x-capstan.route` becomes L7 entries.
+// ready replica's container port; `x-capstan.route` (parsed and checked with
+// the manifests) becomes L7 entries.
 // A replica is routed when it is ready (health/readiness.ts: the one
 // definition, with what the prober knows) and has an address.
 
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
 import { LABEL } from '../desired/labels.js';
 import type { DesiredState } from '../desired/model.js';
 import { isReady, type ProbeVerdict } from '../health/readiness.js';
@@ -14,20 +14,9 @@ import type { ObservedContainer, ObservedState } from '../observed/model.js';
 import type { TrafficSplit } from '../strategies/step.js';
 import type { RoutingTableInput } from './table.js';
 
-const routeSchema = z.object({
-  host: z.string().min(1).optional(),
-  path: z.string().startsWith('/').default('/'),
-  port: z.number().int().min(1).max(65535).optional(),
-  sticky: z.boolean().default(false),
-  // Checked with file:line in manifests/route-tls.ts.
-  tls: z.union([z.object({ certificate: z.string(), key: z.string() }).strict(), z.object({ acme: z.literal(true) }).strict()]).optional(),
-  redirect_http: z.boolean().default(false),
-}).strict();
-const routesSchema = z.union([routeSchema, z.array(routeSchema)]);
-
 export interface BuiltTable {
   table: RoutingTableInput;
-  /** Routes left out, one sentence each (e.g. a malformed x-capstan.route). */
+  /** Routes left out, one sentence each (e.g. a port two services want). */
   problems: string[];
   /** The certificates TLS routes name (by `tls.certificate` id): the operator reads these secrets and hands them to the router. */
   certificates: TableCertificate[];
@@ -122,15 +111,7 @@ export function buildRoutingTable(
         listeners.add(key);
         l4.push({ listen: { host, port: p.published }, protocol: 'tcp', backends: to(p.target) });
       }
-      const raw = service.spec.capstan.raw.route;
-      if (raw === undefined) continue;
-      const parsed = routesSchema.safeParse(raw);
-      if (!parsed.success) {
-        problems.push(`${where}: x-capstan.route is not { host?, path?, port?, sticky?, tls?, redirect_http? }: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
-        continue;
-      }
-      for (const r of Array.isArray(parsed.data) ? parsed.data : [parsed.data]) {
-        const port = r.port ?? service.spec.ports[0]?.target ?? service.spec.expose[0] ?? 80;
+      for (const r of service.spec.capstan.routes) {
         let tls: { certificate: string } | { acme: true } | undefined;
         if (r.tls !== undefined && 'acme' in r.tls) tls = { acme: true };
         else if (r.tls !== undefined) {
@@ -145,8 +126,8 @@ export function buildRoutingTable(
           tls = { certificate: id };
         }
         l7.push({
-          name: where, ...(r.host === undefined ? {} : { host: r.host }), pathPrefix: r.path, sticky: r.sticky, backends: to(port),
-          ...(tls === undefined ? {} : { tls, redirectHttp: r.redirect_http }),
+          name: where, ...(r.host === undefined ? {} : { host: r.host }), pathPrefix: r.pathPrefix, sticky: r.sticky, backends: to(r.port),
+          ...(tls === undefined ? {} : { tls, redirectHttp: r.redirectHttp ?? false }),
         });
       }
     }

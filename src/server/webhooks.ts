@@ -3,7 +3,8 @@
 // that fails it triggers nothing. No I/O: the server hands in headers and the
 // raw body exactly as received (HMACs are over the bytes, not parsed JSON).
 
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { safeEqual } from '../safe-equal.js';
+import { createHmac } from 'node:crypto';
 import { z } from 'zod';
 
 export type HookFlavour = 'github' | 'gitlab' | 'gitea' | 'generic';
@@ -15,15 +16,6 @@ export type HookDecision =
   | { kind: 'unauthorized'; reason: string }
   | { kind: 'ignored'; reason: string }
   | { kind: 'trigger'; reason: string };
-
-/**
- * Equal-length comparison in constant time. Both sides are hashed first, so
- * the lengths always match and not even the length of the secret leaks.
- */
-export function safeEqual(a: string, b: string): boolean {
-  const digest = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();
-  return timingSafeEqual(digest(a), digest(b));
-}
 
 function header(headers: Headers, name: string): string | undefined {
   const v = headers[name.toLowerCase()];

@@ -34,6 +34,8 @@ export interface GitSource {
   listTree(revision: string): Promise<RepoTree>;
   /** Write the whole tree at revision to <dataDir>/checkouts/<sha>/ (once; reuse if present; write into a temp dir and rename for crash safety) and return that absolute path. For relative bind mounts. */
   materialize(revision: string): Promise<string>;
+  /** The first line of the commit's message, for people (the dashboard links it). */
+  commitSubject(revision: string): Promise<string>;
 }
 
 export function isRemoteRepo(repo: string): boolean {

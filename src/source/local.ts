@@ -7,6 +7,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join, resolve as resolvePath } from 'node:path';
 import git from 'isomorphic-git';
 import { GitFetchError, GitRefNotFoundError } from '../errors.js';
+import { readCommitInfo } from './commit.js';
 import type { Logger } from '../logging/logger.js';
 import type { GitSource } from './git-source.js';
 import { expandLocal, gitErrorCode, peelToCommit, SHA_LIKE } from './objects.js';
@@ -97,5 +98,9 @@ export class LocalSource implements GitSource {
 
   async listTree(revision: string): Promise<RepoTree> {
     return listTreeAt(await this.store(), revision);
+  }
+
+  async commitSubject(revision: string): Promise<string> {
+    return (await readCommitInfo(await this.store(), revision)).subject;
   }
 }

@@ -9,8 +9,8 @@ import { syncFs as fs } from './sync-fs.js';
 import { mkdir, stat } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import git, { type GitAuth, type HttpClient } from 'isomorphic-git';
-import { CapstanError, GitAuthError, GitPushError } from '../errors.js';
+import git from 'isomorphic-git';
+import { CapstanError, GitPushError } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
 import type { Author } from './author.js';
 import { writeCommitObject } from './commit.js';
@@ -18,14 +18,14 @@ import type { GitCredentials } from './credentials.js';
 import { isRemoteRepo } from './git-source.js';
 import { findGitdir } from './local.js';
 import { gitErrorCode, hasObject } from './objects.js';
-import { gitHttpClient, withoutUserinfo } from './remote.js';
+import { ALL_HISTORY, errorText, GitRemote, withoutUserinfo } from './git-remote.js';
 import type { ObjectStore } from './tree.js';
 
 /** Attempts before giving up on a contended branch; with the backoff below about 3 s in all. */
 const MAX_ATTEMPTS = 6;
 const BACKOFF_MS = 100;
 /** What `git fetch --unshallow` sends: deepen to the whole history. */
-export const ALL_HISTORY = 2_147_483_647;
+export { ALL_HISTORY };
 
 export interface BranchWriterOptions {
   /** http(s) URL or local repository path, as --repo. */
@@ -44,7 +44,7 @@ export type BuildCommit = (tip: string | undefined) => Promise<{ tree: string; m
 
 export class BranchWriter {
   readonly display: string;
-  private readonly remote: { url: string; http: HttpClient; credentials: GitCredentials | undefined } | undefined;
+  private readonly remote: GitRemote | undefined;
   private readonly cache: object = {};
 
   private constructor(
@@ -52,10 +52,8 @@ export class BranchWriter {
     private readonly gitdir: string,
   ) {
     if (isRemoteRepo(opts.repo)) {
-      const plain = withoutUserinfo(opts.repo);
-      const fromUrl = plain.username !== '' || plain.password !== '' ? { username: plain.username, password: plain.password } : undefined;
-      this.remote = { url: plain.url, http: gitHttpClient(), credentials: opts.credentials ?? fromUrl };
-      this.display = plain.url;
+      this.remote = new GitRemote(opts.repo, opts.credentials);
+      this.display = this.remote.url;
     } else {
       this.remote = undefined;
       this.display = opts.repo;
@@ -157,29 +155,13 @@ export class BranchWriter {
     return true;
   }
 
-  private auth(): { onAuth: () => GitAuth | undefined; onAuthFailure: () => never } {
-    const creds = this.remote?.credentials;
-    return {
-      onAuth: () => (creds === undefined ? undefined : { username: creds.username, password: creds.password }),
-      onAuthFailure: () => {
-        throw new GitAuthError(this.display);
-      },
-    };
+  private auth(): ReturnType<GitRemote['auth']> | Record<string, never> {
+    return this.remote?.auth() ?? {};
   }
 
   private mapError(err: unknown): CapstanError {
     if (err instanceof CapstanError) return err;
-    if (gitErrorCode(err) === 'HttpError' && err instanceof Error && 'data' in err) {
-      const data = err.data as { statusCode?: number; statusMessage?: string };
-      if (data.statusCode === 401 || data.statusCode === 403) return new GitAuthError(this.display, err);
-      return new GitPushError(this.display, `HTTP ${data.statusCode ?? '?'} ${data.statusMessage ?? ''}`.trim(), err);
-    }
-    const secret = this.remote?.credentials?.password;
-    const text = errorText(err);
-    return new GitPushError(this.display, secret ? text.split(secret).join('[redacted]') : text);
+    if (this.remote !== undefined) return this.remote.mapError(err, 'push');
+    return new GitPushError(this.display, errorText(err));
   }
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

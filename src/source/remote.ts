@@ -9,12 +9,13 @@ import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import git, { type GitAuth, type HttpClient } from 'isomorphic-git';
-import nodeHttp from 'isomorphic-git/http/node';
-import { CapstanError, GitAuthError, GitFetchError, GitRefNotFoundError } from '../errors.js';
+import git, { type HttpClient } from 'isomorphic-git';
+import { CapstanError, GitFetchError, GitRefNotFoundError } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
 import type { GitCredentials } from './credentials.js';
+import { ALL_HISTORY, errorText, GitRemote, networkReason } from './git-remote.js';
 import type { GitSource } from './git-source.js';
+import { readCommitInfo } from './commit.js';
 import { acquireLock, type FileLock } from './lock.js';
 import { expandLocal, gitErrorCode, hasObject, peelToCommit, SHA_LIKE } from './objects.js';
 import { listTreeAt, materializeAt, readFilesAt, type ObjectStore } from './tree.js';
@@ -29,50 +30,16 @@ const LOCK_STALE_MS = 60_000;
  * clone instead, so it neither blocks on the daemon nor writes into its cache.
  */
 const LOCK_WAIT_MS = 1_500;
-/** Idle socket timeout: a server that stops answering must not hang the reconcile loop. */
-const HTTP_IDLE_TIMEOUT_MS = 30_000;
-/** What `git fetch --unshallow` sends: deepen to the whole history. */
-const DEEPEN_ALL = 2_147_483_647;
 
 const FULL_SHA = /^[0-9a-f]{40}$/;
 
-const NETWORK_REASONS: Readonly<Record<string, string>> = {
-  ECONNREFUSED: 'connection refused',
-  ECONNRESET: 'connection reset',
-  ENOTFOUND: 'host not found',
-  EAI_AGAIN: 'host name lookup failed',
-  ETIMEDOUT: 'connection timed out',
-  EHOSTUNREACH: 'host unreachable',
-  ENETUNREACH: 'network unreachable',
-  EPIPE: 'connection closed by server',
-};
-
 type RemoteRef = { oid: string };
-
-/** `https://user:tok@host/x.git` → `https://host/x.git`: safe to print and to key the cache on. */
-export function withoutUserinfo(url: string): { url: string; username: string; password: string } {
-  try {
-    const parsed = new URL(url);
-    const username = decodeURIComponent(parsed.username);
-    const password = decodeURIComponent(parsed.password);
-    parsed.username = '';
-    parsed.password = '';
-    return { url: parsed.toString(), username, password };
-  } catch {
-    return { url, username: '', password: '' };
-  }
-}
-
-/** isomorphic-git's node client with an idle timeout, for every request Capstan makes to a Git server. */
-export function gitHttpClient(): HttpClient {
-  return { request: (req) => nodeHttp.request({ ...req, fetchOptions: { ...req.fetchOptions, timeout: HTTP_IDLE_TIMEOUT_MS } }) };
-}
 
 export class RemoteSource implements GitSource {
   readonly display: string;
   private readonly url: string;
   private readonly branch: string;
-  private readonly credentials: GitCredentials | undefined;
+  private readonly remote: GitRemote;
   private readonly logger: Logger;
   private readonly gitRoot: string;
   private readonly cacheDir: string;
@@ -90,12 +57,10 @@ export class RemoteSource implements GitSource {
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(opts: { url: string; branch: string; dataDir: string; credentials: GitCredentials | undefined; logger: Logger }) {
-    const plain = withoutUserinfo(opts.url);
-    this.url = plain.url;
-    this.display = plain.url;
+    this.remote = new GitRemote(opts.url, opts.credentials);
+    this.url = this.remote.url;
+    this.display = this.remote.url;
     this.branch = opts.branch;
-    // Credentials belong in the environment; a URL's userinfo is the fallback users of `git clone` expect.
-    this.credentials = opts.credentials ?? (plain.username !== '' || plain.password !== '' ? { username: plain.username, password: plain.password } : undefined);
     this.logger = opts.logger;
     this.gitRoot = join(opts.dataDir, 'git');
     const key = createHash('sha256').update(this.url).digest('hex').slice(0, 12);
@@ -104,7 +69,7 @@ export class RemoteSource implements GitSource {
     this.lockPath = `${this.cacheDir}.lock`;
     this.checkoutsDir = join(opts.dataDir, 'checkouts');
     this.active = this.cacheDir;
-    this.http = gitHttpClient();
+    this.http = this.remote.http;
   }
 
   resolve(ref?: string): Promise<string> {
@@ -123,6 +88,10 @@ export class RemoteSource implements GitSource {
 
   async listTree(revision: string): Promise<RepoTree> {
     return this.read(revision, (store) => listTreeAt(store, revision));
+  }
+
+  async commitSubject(revision: string): Promise<string> {
+    return this.read(revision, async (store) => (await readCommitInfo(store, revision)).subject);
   }
 
   /**
@@ -189,13 +158,13 @@ export class RemoteSource implements GitSource {
       await this.ensureRepo(gitdir);
       return await this.resolveWith(this.store(gitdir), refs, ref);
     } catch (err) {
-      if (!looksLikeCacheDamage(err)) throw this.mapError(err);
-      this.logger.warn({ repo: this.display, cache: gitdir, err: this.scrub(errorText(err)) }, 'git cache looks damaged; re-cloning');
+      if (!looksLikeCacheDamage(err)) throw this.remote.mapError(err, 'fetch');
+      this.logger.warn({ repo: this.display, cache: gitdir, err: this.remote.scrub(errorText(err)) }, 'git cache looks damaged; re-cloning');
       await this.reset(gitdir);
       try {
         return await this.resolveWith(this.store(gitdir), refs, ref);
       } catch (again) {
-        throw this.mapError(again);
+        throw this.remote.mapError(again, 'fetch');
       }
     }
   }
@@ -222,7 +191,7 @@ export class RemoteSource implements GitSource {
       // fetch the branch's whole history, as `git fetch --unshallow` does, and look again.
       // Only a deploy of an older commit pays this, once; shas on other branches stay unknown.
       this.logger.info({ repo: this.display, ref }, 'sha not in the shallow cache; fetching the branch history');
-      await this.fetch(store, `refs/heads/${this.branch}`, DEEPEN_ALL);
+      await this.fetch(store, `refs/heads/${this.branch}`, ALL_HISTORY);
       const oid = await expandLocal(store, ref);
       if (oid !== undefined) return peelToCommit(store, oid, ref);
     }
@@ -250,7 +219,7 @@ export class RemoteSource implements GitSource {
       tags: false,
       depth,
       headers: {},
-      ...this.authCallbacks(),
+      ...this.remote.auth(),
     });
     this.logger.debug({ repo: this.display, ref: remoteRef, depth, ms: Math.round(performance.now() - started) }, 'fetched');
   }
@@ -258,25 +227,13 @@ export class RemoteSource implements GitSource {
   private async listRemoteRefs(): Promise<Map<string, RemoteRef>> {
     let info;
     try {
-      info = await git.getRemoteInfo2({ http: this.http, url: this.url, protocolVersion: 1, headers: {}, ...this.authCallbacks() });
+      info = await git.getRemoteInfo2({ http: this.http, url: this.url, protocolVersion: 1, headers: {}, ...this.remote.auth() });
     } catch (err) {
-      throw this.mapError(err);
+      throw this.remote.mapError(err, 'fetch');
     }
     const refs = new Map<string, RemoteRef>();
     for (const entry of info.refs ?? []) refs.set(entry.ref, { oid: entry.oid });
     return refs;
-  }
-
-  private authCallbacks(): { onAuth: () => GitAuth | undefined; onAuthFailure: () => never } {
-    const creds = this.credentials;
-    return {
-      // No credentials: isomorphic-git then reports the 401, mapped to GitAuthError.
-      onAuth: () => (creds === undefined ? undefined : { username: creds.username, password: creds.password }),
-      // The server refused what we sent; asking again with the same would loop.
-      onAuthFailure: () => {
-        throw new GitAuthError(this.display);
-      },
-    };
   }
 
   /** Make sure `gitdir` is a bare repo caching this URL; anything else there is wiped. */
@@ -307,31 +264,6 @@ export class RemoteSource implements GitSource {
     await git.setConfig({ fs, gitdir, path: 'remote.origin.fetch', value: '+refs/heads/*:refs/remotes/origin/*' });
     this.verified.add(gitdir);
   }
-
-  /** Typed Capstan errors; anything from the network or server named by a short reason. */
-  private mapError(err: unknown): CapstanError {
-    if (err instanceof CapstanError) return err;
-    const cause = new Error(this.scrub(errorText(err)));
-    const code = gitErrorCode(err);
-    if (code === 'HttpError' && err instanceof Error && 'data' in err) {
-      const data = err.data as { statusCode?: number; statusMessage?: string };
-      if (data.statusCode === 401 || data.statusCode === 403) return new GitAuthError(this.display, cause);
-      if (data.statusCode === 404) return new GitFetchError(this.display, 'repository not found (HTTP 404)', cause);
-      return new GitFetchError(this.display, `HTTP ${data.statusCode ?? '?'} ${data.statusMessage ?? ''}`.trim(), cause);
-    }
-    if (code === 'UserCanceledError') return new GitAuthError(this.display, cause);
-    if (code === 'SmartHttpError') return new GitFetchError(this.display, 'the server does not speak the Git smart-HTTP protocol', cause);
-    const network = networkReason(err);
-    if (network !== undefined) return new GitFetchError(this.display, network, cause);
-    return new GitFetchError(this.display, this.scrub(errorText(err)), cause);
-  }
-
-  /** Error texts can echo a URL; never let a password through. */
-  private scrub(text: string): string {
-    const secret = this.credentials?.password;
-    if (secret === undefined || secret === '') return text;
-    return text.split(secret).join('[redacted]').split(encodeURIComponent(secret)).join('[redacted]');
-  }
 }
 
 /** Short names as git expands them: exact, refs/<name>, then tags before branches. */
@@ -349,21 +281,6 @@ function looksLikeCacheDamage(err: unknown): boolean {
   if (networkReason(err) !== undefined) return false;
   const code = gitErrorCode(err);
   return code === undefined || !['HttpError', 'UserCanceledError', 'SmartHttpError', 'RemoteCapabilityError', 'EACCES', 'ENOSPC', 'EROFS'].includes(code);
-}
-
-function networkReason(err: unknown): string | undefined {
-  const code = gitErrorCode(err);
-  if (code !== undefined && NETWORK_REASONS[code] !== undefined) return NETWORK_REASONS[code];
-  if (code !== undefined && /CERT|SSL|TLS/.test(code)) return `TLS error ${code}`;
-  // simple-get's idle timeout and Node's early hang-up carry no code.
-  const text = errorText(err);
-  if (text === 'Request timed out') return `no answer for ${HTTP_IDLE_TIMEOUT_MS / 1000}s`;
-  if (text === 'socket hang up') return 'connection closed by server';
-  return undefined;
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -97,6 +97,11 @@ export class StatusReporter {
     };
   }
 
+  /** The stack's document as last reported (no I/O). */
+  stack(stack: string): StackStatus | undefined {
+    return this.stacks.get(stack);
+  }
+
   /** The stack's document now (after the first report, or read back from the branch). */
   async current(stack: string): Promise<StackStatus | undefined> {
     await this.load();

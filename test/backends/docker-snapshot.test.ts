@@ -4,6 +4,9 @@
 import type { ContainerInfo, NetworkInspectInfo, VolumeInspectInfo } from 'dockerode';
 import { describe, expect, it } from 'vitest';
 import { parseHealth, takeSnapshot, type SnapshotClient } from '../../src/observed/snapshot.js';
+import { specHash } from '../../src/desired/spec-hash.js';
+import { encodeSpecLabel } from '../../src/desired/spec-label.js';
+import { serviceSpec } from '../helpers/specs.js';
 
 function container(name: string, labels: Record<string, string>, state = 'running', status = 'Up 3 seconds'): ContainerInfo {
   return {
@@ -77,6 +80,13 @@ describe('takeSnapshot', () => {
     expect(state.containers[1]).toMatchObject({ id: 'web-api-2-id', stack: 'web', service: 'api', specHash: 'abc', revision: 'f'.repeat(40) });
     expect(state.networks).toEqual([{ id: 'n1', name: 'web_default', stack: 'web', labels: { 'io.capstan.instance': 'prod', 'io.capstan.stack': 'web' } }]);
     expect(state.volumes.map((v) => [v.name, v.stack])).toEqual([['web_data', 'web']]);
+  });
+
+  it('reads each container\'s spec hash from its spec label as this version hashes it, not the hash label of the version that made it', async () => {
+    const spec = serviceSpec({ capstan: { strategy: 'rolling', progressDeadlineMs: 1000, probe: undefined, routes: [{ host: 'x.test', pathPrefix: '/', port: 80, sticky: false }] } });
+    const { client } = fakeClient([container('web-api-2', { ...OURS, 'io.capstan.spec-hash': 'hash-from-an-older-version', 'io.capstan.spec': encodeSpecLabel(spec) })], [], []);
+    const snap = await takeSnapshot(client, 'prod');
+    expect(snap.containers[0]?.specHash).toBe(specHash(serviceSpec()));
   });
 
   it('copes with the engine answering Volumes: null and odd labels', async () => {

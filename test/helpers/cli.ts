@@ -48,3 +48,34 @@ function cleanEnv(): Record<string, string> {
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('CAPSTAN_')) out[k] = v;
   return out;
 }
+
+/** GET `path` of a daemon's API with the token it generated into `dataDir` (as `capstan status --data-dir` does). */
+export function apiGet(base: string, path: string, dataDir: string): Promise<Response> {
+  const token = readFileSync(join(dataDir, 'api.token'), 'utf8').trim();
+  return fetch(`${base}${path}`, { headers: { authorization: `Bearer ${token}` } });
+}
+
+/** The API address the newest daemon in `logs` logged (it listens on port 0). */
+export function loggedApi(logs: string): string {
+  const found = [...logs.matchAll(/"listen":"(http:\/\/[^"]+)"/g)].at(-1)?.[1];
+  if (found === undefined) throw new Error(`the daemon logged no API address; logs:\n${logs.slice(-3000)}`);
+  return found;
+}
+
+/**
+ * Asks the daemon for a sync of every lane and resolves once `stack`'s lane
+ * has finished `n` more passes: what "later passes changed nothing" waits
+ * on, instead of a sleep.
+ */
+export async function afterPasses(base: string, dataDir: string, stack: string, n: number, ms = 30_000): Promise<void> {
+  type Lanes = { lanes: { stack: string; passes: number; running: boolean }[] };
+  const passes = async (): Promise<number> => ((await (await apiGet(base, '/api/status', dataDir)).json()) as Lanes).lanes.find((l) => l.stack === stack)?.passes ?? 0;
+  const target = (await passes()) + n;
+  const token = readFileSync(join(dataDir, 'api.token'), 'utf8').trim();
+  const deadline = Date.now() + ms;
+  while ((await passes()) < target) {
+    if (Date.now() > deadline) throw new Error(`${stack}'s lane did not pass ${n} more times within ${ms} ms`);
+    await fetch(`${base}/api/sync`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{}' });
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

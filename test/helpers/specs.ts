@@ -33,7 +33,7 @@ export function serviceSpec(overrides: Partial<ServiceSpec> = {}): ServiceSpec {
     replicas: 1,
     resources: { nanoCpus: undefined, memoryBytes: undefined, pids: undefined },
     deployLabels: {},
-    capstan: { strategy: 'rolling', progressDeadlineMs: 60_000, probe: undefined, raw: {} },
+    capstan: { strategy: 'rolling', progressDeadlineMs: 60_000, probe: undefined, routes: [] },
     containerName: undefined,
     hostname: undefined,
     capAdd: [],

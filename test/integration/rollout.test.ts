@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { spawnCapstan, stopRouter } from '../helpers/cli.js';
+import { afterPasses, loggedApi, spawnCapstan, stopRouter } from '../helpers/cli.js';
 import { TEST_IMAGE, cleanupInstance, uniqueInstance } from '../helpers/docker.js';
 import { runGit, startTestGitServer, type TestGitServer, type TestRepo } from '../helpers/git.js';
 import { eventually } from '../helpers/load.js';
@@ -153,9 +153,9 @@ describe('rolling updates behind the router', () => {
     expect(degraded?.message).toContain('http GET :80/healthz-missing');
     expect(status.conditions.find((c) => c.type === 'Ready')?.status).toBe('False');
 
-    // Held: further passes (the poll runs every second) start no new twin for the same revision.
+    // Held: further passes start no new twin for the same revision.
     const before = logs.length;
-    await new Promise((r) => setTimeout(r, 3000));
+    await afterPasses(loggedApi(logs), dataDir, stack, 3);
     expect(logs.slice(before)).not.toMatch(/rolling update of \S+\/web/);
     expect(await containerNames()).toEqual(slots);
     expect((await releases())['release-2']).toBe(30);

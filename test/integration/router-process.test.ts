@@ -3,6 +3,7 @@
 // exits 0, and serves its admin API on 127.0.0.1 with a token when asked.
 // The restart gap is printed for the README, never asserted.
 
+import { eventually } from '../helpers/load.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -26,12 +27,9 @@ function startRouterProcess(dataDir: string, httpPort: number, ...more: string[]
   return { child, exited: new Promise((resolve) => child.once('exit', (code) => resolve(code))) };
 }
 
-async function until(check: () => Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 400; i++) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`timed out waiting for ${what}`);
+/** The shared bounded wait, for a condition that is true or not yet. */
+function until(check: () => Promise<boolean>, what: string): Promise<true> {
+  return eventually(async () => ((await check()) ? true : undefined), 10_000, () => `waiting for ${what}`);
 }
 
 describe('capstan router process', () => {

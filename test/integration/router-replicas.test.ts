@@ -56,7 +56,7 @@ describe('router over real replicas', () => {
     const routed = desiredService(stack, 'web', {
       replicas: 3,
       ports: [{ hostIp: '127.0.0.1', published: l4Port, target: 80, protocol: 'tcp' }],
-      capstan: { strategy: 'rolling', progressDeadlineMs: 60_000, probe: undefined, raw: { route: { host: 'web.test', path: '/' } } },
+      capstan: { strategy: 'rolling', progressDeadlineMs: 60_000, probe: undefined, routes: [{ host: 'web.test', pathPrefix: '/', port: 80, sticky: false }] },
     });
     const observed = await backend.observe(instance);
     expect(observed.containers.map((c) => c.ip)).toEqual([expect.stringMatching(/^\d+\.\d+\.\d+\.\d+$/), expect.any(String), expect.any(String)]);

@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterPasses, loggedApi } from '../helpers/cli.js';
 import { TEST_IMAGE, cleanupInstance, uniqueInstance } from '../helpers/docker.js';
+import { eventually } from '../helpers/load.js';
 import { startTestGitServer, type TestGitServer, type TestRepo } from '../helpers/git.js';
 
 const exec = promisify(execFile);
@@ -35,16 +37,7 @@ async function releaseRunning(): Promise<string | undefined> {
   return stdout.trim() || undefined;
 }
 
-/** Polls `check` every 200 ms for at most `ms`. */
-async function eventually<T>(check: () => Promise<T | undefined>, ms: number): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms; daemon logs:\n${logs}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+const daemonLogs = (): string => `daemon logs:\n${logs.slice(-6000)}`;
 
 beforeAll(async () => {
   server = await startTestGitServer();
@@ -65,17 +58,17 @@ describe('capstan run', () => {
     daemon.stdout?.on('data', (d: Buffer) => (logs += d.toString()));
     daemon.stderr?.on('data', (d: Buffer) => (logs += d.toString()));
 
-    expect(await eventually(async () => ((await releaseRunning()) === first ? first : undefined), 30_000)).toBe(first);
+    expect(await eventually(async () => ((await releaseRunning()) === first ? first : undefined), 30_000, daemonLogs)).toBe(first);
 
     const bad = await repo.commitFiles({ 'stacks/app.yaml': manifest('2', 'imagee') }, 'typo');
-    await eventually(async () => (logs.includes(bad.slice(0, 7)) && logs.includes('stacks/app.yaml:4:5 services.app.imagee') ? true : undefined), 15_000);
+    await eventually(async () => (logs.includes(bad.slice(0, 7)) && logs.includes('stacks/app.yaml:4:5 services.app.imagee') ? true : undefined), 15_000, daemonLogs);
     expect(await releaseRunning()).toBe(first);
-    // The same bad commit is reported once, not on every poll.
-    await new Promise((r) => setTimeout(r, 2500));
+    // The same bad commit is reported once, not on every pass that sees it.
+    await afterPasses(loggedApi(logs), dataDir, stack, 3);
     expect(logs.split('services.app.imagee').length - 1).toBe(1);
 
     const second = await repo.commitFiles({ 'stacks/app.yaml': manifest('2') }, 'second');
-    expect(await eventually(async () => ((await releaseRunning()) === second ? second : undefined), 30_000)).toBe(second);
+    expect(await eventually(async () => ((await releaseRunning()) === second ? second : undefined), 30_000, daemonLogs)).toBe(second);
 
     const exited = new Promise<number | null>((resolve) => daemon.once('exit', (code) => resolve(code)));
     daemon.kill('SIGTERM');

@@ -4,13 +4,13 @@
 // not lose anyone's commit, and what `capstan status` prints from it.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { capstan } from '../helpers/cli.js';
+import { apiGet, capstan } from '../helpers/cli.js';
 import { TEST_IMAGE, cleanupInstance, uniqueInstance } from '../helpers/docker.js';
 import { runGit, startTestGitServer, type TestGitServer, type TestRepo } from '../helpers/git.js';
 import { eventually } from '../helpers/load.js';
@@ -159,10 +159,11 @@ describe('status in Git', () => {
     daemon = spawn(process.execPath, [bin, 'run', '--repo', repo.url, '--instance', instance, '--data-dir', dataDir, '--interval', '1s', '--listen', `127.0.0.1:${port}`, '--router', 'none'], { stdio: ['ignore', 'ignore', 'pipe'] });
     daemon.stderr?.on('data', (d: Buffer) => (logs += d.toString()));
     type Lanes = { ready: boolean; lanes: { stack: string; outcome: string; passes: number }[] };
-    const lanes = async (): Promise<Lanes> => (await (await fetch(`http://127.0.0.1:${port}/api/status`)).json()) as Lanes;
+    const lanes = async (): Promise<Lanes> => (await (await apiGet(`http://127.0.0.1:${port}`, '/api/status', dataDir)).json()) as Lanes;
+    const token = (): string => readFileSync(join(dataDir, 'api.token'), 'utf8').trim();
     await eventually(async () => ((await lanes()).lanes[0]?.outcome === 'converged' ? true : undefined), 30_000, () => logs);
     // Polls find nothing new and wake no lane; each sync through the API is one more (idle) pass of every lane.
-    for (let i = 0; i < 4; i++) await fetch(`http://127.0.0.1:${port}/api/sync`, { method: 'POST' });
+    for (let i = 0; i < 4; i++) await fetch(`http://127.0.0.1:${port}/api/sync`, { method: 'POST', headers: { authorization: `Bearer ${token()}`, 'content-type': 'application/json' }, body: '{}' });
     await eventually(async () => ((await lanes()).lanes[0]?.passes ?? 0) >= 3 ? true : undefined, 30_000, () => logs);
     const exited = new Promise((resolve) => daemon?.once('exit', resolve));
     daemon.kill('SIGTERM');

@@ -16,6 +16,8 @@ import { createStatusReporter } from '../../src/cli/status-reporter.js';
 import { resolveSettings } from '../../src/config/settings.js';
 import { silentLogger } from '../../src/logging/logger.js';
 import { eventually } from '../helpers/load.js';
+import { resolveApiToken } from '../../src/server/api-token.js';
+import { DashboardFeed } from '../../src/server/dashboard/feed.js';
 import { TEST_IMAGE, cleanupInstance, uniqueInstance } from '../helpers/docker.js';
 import { startTestGitServer, type TestGitServer, type TestRepo } from '../helpers/git.js';
 
@@ -66,10 +68,12 @@ describe('sync window', () => {
     const logger = silentLogger();
     const ctx = await createPassContext(settings, logger);
     const reporter = createStatusReporter(settings, logger);
-    daemon = await startDaemon({ settings: { ...settings, intervalMs: 3_600_000 }, logger, base: ctx, status: reporter, router: undefined, probeRun: probeRunner(), now: () => nowMs });
+    const token = resolveApiToken(settings);
+    daemon = await startDaemon({ settings: { ...settings, intervalMs: 3_600_000 }, logger, base: ctx, status: reporter, router: undefined, probeRun: probeRunner(), token, feed: new DashboardFeed(null), now: () => nowMs });
+    const auth = { authorization: `Bearer ${token.value}` };
     const url = `http://${daemon.address.replace(/^http:\/\//, '')}`;
     type Status = { ready: boolean; syncWindow: string; lanes: { stack: string; outcome: string; reason: string }[]; stacks: { conditions: { type: string; reason: string }[] }[] };
-    const status = async (): Promise<Status> => (await (await fetch(`${url}/api/status`)).json()) as Status;
+    const status = async (): Promise<Status> => (await (await fetch(`${url}/api/status`, { headers: auth })).json()) as Status;
 
     const held = await eventually(async () => { const s = await status(); return s.ready && s.lanes[0] !== undefined ? s : undefined; }, 30_000, async () => JSON.stringify(await status()));
     expect(held.lanes[0]).toMatchObject({ stack, outcome: 'held', reason: 'SyncWindowClosed' });
@@ -79,7 +83,7 @@ describe('sync window', () => {
 
     // 18:00 on the same day: the last deny hour (17:00 + 1h) has passed; the next trigger sees the window open and wakes every lane.
     nowMs = Date.UTC(2026, 10, 25, 18, 0);
-    await fetch(`${url}/api/sync`, { method: 'POST' });
+    await fetch(`${url}/api/sync`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{}' });
     await eventually(async () => ((await revisionRunning()) === first ? true : undefined), 30_000, async () => JSON.stringify(await status()));
     const after = await eventually(async () => { const s = await status(); return s.stacks[0]?.conditions.map((c) => c.type).join() === 'Ready' ? s : undefined; }, 30_000, async () => JSON.stringify(await status()));
     expect(after.syncWindow).toBe('open');

@@ -10,8 +10,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiGet } from '../helpers/cli.js';
 import { TEST_IMAGE, cleanupInstance, uniqueInstance } from '../helpers/docker.js';
 import { startTestGitServer, type TestGitServer } from '../helpers/git.js';
+import { eventually } from '../helpers/load.js';
 
 const exec = promisify(execFile);
 const BIN = fileURLToPath(new URL('../../bin/capstan.mjs', import.meta.url));
@@ -34,18 +36,8 @@ async function revisionRunning(instance: string): Promise<string | undefined> {
   return stdout.trim() || undefined;
 }
 
-async function eventually<T>(check: () => Promise<T | undefined>, ms: number, logs: () => string): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms; daemon logs:\n${logs()}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 /** Starts the daemon on a free port; resolves with its API base URL once it has logged it. */
-async function startDaemon(repo: string, prefix: string): Promise<{ instance: string; api: string; logs: () => string; child: ChildProcess }> {
+async function startDaemon(repo: string, prefix: string): Promise<{ instance: string; api: string; dataDir: string; logs: () => string; child: ChildProcess }> {
   const instance = uniqueInstance(prefix);
   instances.push(instance);
   const dataDir = mkdtempSync(join(tmpdir(), 'capstan-triggers-'));
@@ -60,7 +52,7 @@ async function startDaemon(repo: string, prefix: string): Promise<{ instance: st
   const logs = (): string => out;
   daemons.push({ child, logs });
   const api = await eventually(async () => /"listen":"(http:\/\/[^"]+)"/.exec(out)?.[1], 30_000, logs);
-  return { instance, api, logs, child };
+  return { instance, api, dataDir, logs, child };
 }
 
 beforeAll(async () => {
@@ -111,10 +103,10 @@ describe('triggers of a running daemon', () => {
 
     // The new replica runs before its rolling update (and so the pass) has finished watching it.
     const status = await eventually(async () => {
-      const s = (await (await fetch(`${d.api}/api/status`)).json()) as { lastPass: { revision: string }; stacks: { stack: string }[] };
+      const s = (await (await apiGet(d.api, '/api/status', d.dataDir)).json()) as { lastPass: { revision: string }; stacks: { stack: string }[] };
       return s.lastPass.revision === second ? s : undefined;
     }, 30_000, d.logs);
     expect(status.stacks.map((s) => s.stack)).toEqual([stack]);
-    expect(await (await fetch(`${d.api}/metrics`)).text()).toContain(`capstan_stack_ready{stack="${stack}"} 1`);
+    expect(await (await apiGet(d.api, '/metrics', d.dataDir)).text()).toContain(`capstan_stack_ready{stack="${stack}"} 1`);
   });
 });

@@ -189,3 +189,20 @@ describe('x-capstan.probe', () => {
     expect(one(svcWith('{ tcp: { port: 80 }, failure_threshold: 0 }'))[0]).toMatch(/probe\.failure_threshold: expected a whole number ≥ 1, got 0/);
   });
 });
+
+describe('x-capstan at the boundary', () => {
+  const svcWith = (lines: string): string => `services:\n  api:\n    image: x\n    x-capstan:\n${lines}`;
+  it('names every wrong key and value with file:line, a did-you-mean for typos', () => {
+    expect(one(svcWith('      route: { path: no-slash, port: web }\n'))).toEqual([
+      'stacks/web.yaml:5:22 services.api.x-capstan.route.path: a path starts with "/"',
+      'stacks/web.yaml:5:38 services.api.x-capstan.route.port: invalid port "web"; expected 1-65535',
+    ]);
+    expect(one(svcWith('      rout: { path: / }\n'))).toEqual(['stacks/web.yaml:5:7 services.api.x-capstan.rout: unknown key (did you mean "route"?)']);
+    expect(one(svcWith('      route: [{ hots: a.test }]\n'))[0]).toMatch(/x-capstan\.route\[0\]\.hots: unknown key \(did you mean "host"\?\)/);
+    expect(one(svcWith('      progress_deadline: soon\n'))[0]).toMatch(/x-capstan\.progress_deadline: invalid duration "soon"/);
+  });
+  it('refuses a strategy without its block, and a block without its strategy, at their keys', () => {
+    expect(one(svcWith('      strategy: canary\n'))).toEqual(['stacks/web.yaml:5:17 services.api.x-capstan.strategy: `strategy: canary` needs `canary: { steps: [...] }` (e.g. canary: { steps: [ { weight: 10, pause: 30s }, { weight: 100 } ] })']);
+    expect(one(svcWith('      blue_green: { scale_down_delay: 30s }\n'))).toEqual(['stacks/web.yaml:5:7 services.api.x-capstan.blue_green: `blue_green` is set but the strategy is not blue-green (add `strategy: blue-green` next to it, or remove `blue_green`)']);
+  });
+});

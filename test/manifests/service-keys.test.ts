@@ -24,7 +24,7 @@ describe('a minimal service', () => {
       replicas: 1,
       resources: { nanoCpus: undefined, memoryBytes: undefined, pids: undefined },
       deployLabels: {},
-      capstan: { strategy: 'rolling', progressDeadlineMs: 60_000, raw: {} },
+      capstan: { strategy: 'rolling', progressDeadlineMs: 60_000, routes: [] },
       containerName: undefined,
       hostname: undefined,
       capAdd: [],
@@ -219,12 +219,15 @@ describe('depends_on, deploy and x-capstan', () => {
     );
     expect([s.replicas, s.resources, s.deployLabels]).toEqual([3, { nanoCpus: 500_000_000, memoryBytes: 536_870_912, pids: 100 }, { tier: 'web' }]);
   });
-  it('reads x-capstan strategy and progress_deadline and keeps the rest raw', () => {
-    const s = service(svc('x-capstan:', '  strategy: blue-green', '  progress_deadline: 2m', '  route: { host: api.example.test, port: 8080 }'));
-    expect(s.capstan).toEqual({
-      strategy: 'blue-green', progressDeadlineMs: 120_000, probe: undefined, raw: { route: { host: 'api.example.test', port: 8080 } },
-      blueGreen: { scaleDownDelayMs: 30_000, monitorMs: 10_000, preSwitch: undefined },
-    });
+  it('reads x-capstan strategy, progress_deadline and routes, with their defaults', () => {
+    const s = service(svc('x-capstan:', '  strategy: rolling', '  progress_deadline: 2m', '  route: { host: api.example.test, port: 8080 }'));
+    expect(s.capstan).toEqual({ strategy: 'rolling', progressDeadlineMs: 120_000, probe: undefined, routes: [{ host: 'api.example.test', pathPrefix: '/', port: 8080, sticky: false }] });
+    const listed = service(svc('expose: [9000]', 'x-capstan:', '  route: [{ path: /api, sticky: true }, { host: b.test }]'));
+    expect(listed.capstan.routes).toEqual([{ host: undefined, pathPrefix: '/api', port: 9000, sticky: true }, { host: 'b.test', pathPrefix: '/', port: 9000, sticky: false }]);
+  });
+  it('reads a blue-green strategy with its defaults', () => {
+    const s = service(svc('x-capstan:', '  strategy: blue-green'));
+    expect([s.capstan.strategy, s.capstan.blueGreen]).toEqual(['blue-green', { scaleDownDelayMs: 30_000, monitorMs: 10_000, preSwitch: undefined }]);
   });
   it('reads x-capstan.probe with defaults', () => {
     const s = service(svc('x-capstan:', '  probe: { http: { path: /healthz, port: "8080", host: api.test }, interval: 1s, failure_threshold: 2 }'));

@@ -36,6 +36,13 @@ Summary: 4 to create, 1 network/volume changes.
     expect(renderText(plan)).toBe('No changes: instance test matches bbbbbbb.\n');
   });
 
+  it('recreates nothing when only x-capstan changed (probe, route, strategy settings reach no container)', () => {
+    const probed = desiredService('web', 'api', { ...api.spec, capstan: { strategy: 'rolling', progressDeadlineMs: 10_000, probe: { check: { kind: 'tcp', port: 80 }, intervalMs: 1000, timeoutMs: 1000, initialDelayMs: 0, successThreshold: 1, failureThreshold: 3 }, routes: [{ host: 'a.test', pathPrefix: '/', port: 80, sticky: true }] } });
+    expect(probed.specHash).toBe(api.specHash);
+    const plan = planChanges(desiredState(REV_B, [desiredStack('web', [probed, worker])]), observed(running(), [observedNetwork('web')]));
+    expect(plan.operations).toEqual([]);
+  });
+
   it('recreates only the service whose env changed, masking values', () => {
     const changed = desiredService('web', 'api', { replicas: 3, environment: { DB_URL: 'postgres://db2', LOG: 'info', DEBUG: '1' } });
     const plan = planChanges(desiredState(REV_B, [desiredStack('web', [changed, worker])]), observed(running(), [observedNetwork('web')]));

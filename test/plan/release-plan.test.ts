@@ -9,7 +9,7 @@ import { REV_B, desiredService, desiredStack, desiredState, observedNetwork, obs
 
 const canary = { steps: [{ weight: 10, pause: 30_000 }, { weight: 50, pause: 'manual' as const }, { weight: 100, pause: undefined }], analysis: { intervalMs: 10_000, maxErrorRate: 0.01, maxP95Ms: 500, minRequests: 20, prometheus: undefined } };
 const capstan = (strategy: 'canary' | 'blue-green') => ({
-  strategy, progressDeadlineMs: 60_000, probe: undefined, raw: {},
+  strategy, progressDeadlineMs: 60_000, probe: undefined, routes: [],
   ...(strategy === 'canary' ? { canary } : { blueGreen: { scaleDownDelayMs: 30_000, monitorMs: 10_000, preSwitch: undefined } }),
 });
 const v1 = desiredService('web', 'api', { image: 'example/api:1', replicas: 2, capstan: capstan('canary') });

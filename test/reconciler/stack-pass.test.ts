@@ -26,7 +26,7 @@ const T0 = Date.parse('2026-11-25T10:00:00Z');
 const healthcheck = { test: ['CMD', 'true'], intervalMs: 1000, timeoutMs: 1000, retries: 3, startPeriodMs: 0, startIntervalMs: undefined, disable: false } as never;
 
 function api(image: string, update: Partial<UpdateConfig> = {}, replicas = 3): DesiredService {
-  return desiredService('web', 'api', { image, replicas, healthcheck, update: { ...DEFAULT_UPDATE_CONFIG, monitorMs: 5000, ...update }, capstan: { strategy: 'rolling', progressDeadlineMs: 30_000, probe: undefined, raw: {} } });
+  return desiredService('web', 'api', { image, replicas, healthcheck, update: { ...DEFAULT_UPDATE_CONFIG, monitorMs: 5000, ...update }, capstan: { strategy: 'rolling', progressDeadlineMs: 30_000, probe: undefined, routes: [] } });
 }
 const worker = desiredService('web', 'worker', { image: 'example/worker:1' });
 

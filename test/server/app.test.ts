@@ -1,7 +1,8 @@
 // The HTTP API in-process through fastify's `inject`: every hook flavour with
 // a right and a wrong secret, other branches ignored, readiness, metrics,
-// /api/sync auth, and a burst of hooks coalesced into at most two fetches of
-// the branch by the daemon's real Revisions.
+// the API token on every route (header and cookie, login, JSON-only POSTs),
+// and a burst of hooks coalesced into at most two fetches of the branch by
+// the daemon's real Revisions.
 
 import { createHmac } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -9,12 +10,20 @@ import { silentLogger } from '../../src/logging/logger.js';
 import type { RevisionModel } from '../../src/reconciler/desired-source.js';
 import { Revisions } from '../../src/reconciler/revisions.js';
 import { buildServer, type ServerOptions } from '../../src/server/app.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DashboardFeed } from '../../src/server/dashboard/feed.js';
 import { DaemonMetrics } from '../../src/server/metrics.js';
 
 const SECRET = 's3cret-for-tests';
+const TOKEN = 'api-token-for-tests';
+const withToken = { authorization: `Bearer ${TOKEN}` };
 const hmac = (body: string, secret = SECRET): string => createHmac('sha256', secret).update(body).digest('hex');
 const push = (ref: string): string => JSON.stringify({ ref, after: 'f'.repeat(40) });
 
+const assetsDir = mkdtempSync(join(tmpdir(), 'capstan-ui-'));
+writeFileSync(join(assetsDir, 'app.js'), 'console.log("dashboard")\n');
 let triggers: string[] = [];
 let ready = false;
 const apps: ReturnType<typeof buildServer>[] = [];
@@ -23,6 +32,8 @@ function server(overrides: Partial<ServerOptions> = {}): ReturnType<typeof build
   const app = buildServer({
     branch: 'main',
     webhookSecret: SECRET,
+    apiToken: TOKEN,
+    metricsPublic: false,
     trigger: (reason) => triggers.push(reason),
     isReady: () => ready,
     getStatus: () => ({ stacks: [{ name: 'web' }] }),
@@ -30,6 +41,7 @@ function server(overrides: Partial<ServerOptions> = {}): ReturnType<typeof build
     endpoints: () => ({ l4: [{ listen: { host: '0.0.0.0', port: 8080 }, backends: [{ id: 'web-api-1:80' }] }], l7: [] }),
     metrics: new DaemonMetrics(async () => [{ stack: 'web', service: 'api', state: 'running', count: 2 }]),
     logger: silentLogger(),
+    dashboard: { feed: new DashboardFeed(null), history: async () => [], assetsDir },
     ...overrides,
   });
   apps.push(app);
@@ -172,7 +184,7 @@ describe('api', () => {
     metrics.heal.replicaRestarted('web', 'api', 'crashed');
     metrics.heal.probeFailed();
     metrics.heal.healed(0.7);
-    const res = await server({ metrics }).inject({ url: '/metrics' });
+    const res = await server({ metrics }).inject({ url: '/metrics', headers: withToken });
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toContain('text/plain');
     for (const name of ['capstan_reconcile_total{result="success"} 1', 'capstan_reconcile_duration_seconds_bucket', 'capstan_git_fetch_duration_seconds_count 1',
@@ -186,34 +198,39 @@ describe('api', () => {
   it('/metrics appends the router\'s per-route counters, and still answers when the router does not', async () => {
     const metrics = new DaemonMetrics();
     metrics.routerText = async () => 'capstan_router_route_requests_total{route="web/api",version="abc",slot=""} 3\n';
-    const res = await server({ metrics }).inject({ url: '/metrics' });
+    const res = await server({ metrics }).inject({ url: '/metrics', headers: withToken });
     expect(res.body).toContain('capstan_reconcile_duration_seconds_bucket');
     expect(res.body).toContain('\ncapstan_router_route_requests_total{route="web/api",version="abc",slot=""} 3\n');
     metrics.routerText = () => Promise.reject(new Error('router down'));
-    const down = await server({ metrics }).inject({ url: '/metrics' });
+    const down = await server({ metrics }).inject({ url: '/metrics', headers: withToken });
     expect([down.statusCode, down.body.includes('capstan_router_')]).toEqual([200, false]);
   });
 
   it('/api/status returns what the daemon provides', async () => {
-    expect((await server().inject({ url: '/api/status' })).json()).toEqual({ stacks: [{ name: 'web' }] });
+    expect((await server().inject({ url: '/api/status', headers: withToken })).json()).toEqual({ stacks: [{ name: 'web' }] });
   });
 
   it('/api/plan returns the plan JSON', async () => {
-    const res = await server().inject({ url: '/api/plan' });
+    const res = await server().inject({ url: '/api/plan', headers: withToken });
     expect(res.headers['content-type']).toContain('application/json');
     expect(res.json()).toEqual({ changes: 0 });
   });
 
-  it('/api/sync needs the bearer secret when one is set', async () => {
+  it('/api/sync takes the API token or the webhook secret, and nothing else', async () => {
     const app = server();
-    expect((await app.inject({ method: 'POST', url: '/api/sync' })).statusCode).toBe(401);
+    const json = { 'content-type': 'application/json' };
+    expect((await app.inject({ method: 'POST', url: '/api/sync', headers: json })).statusCode).toBe(401);
+    expect((await app.inject({ method: 'POST', url: '/api/sync', headers: { ...json, authorization: 'Bearer nope' } })).statusCode).toBe(401);
     expect(triggers).toEqual([]);
-    expect((await app.inject({ method: 'POST', url: '/api/sync', headers: { authorization: `Bearer ${SECRET}` } })).statusCode).toBe(202);
-    expect(triggers).toEqual(['api sync']);
+    expect((await app.inject({ method: 'POST', url: '/api/sync', headers: { ...json, authorization: `Bearer ${SECRET}` } })).statusCode).toBe(202);
+    expect((await app.inject({ method: 'POST', url: '/api/sync', headers: { ...json, ...withToken } })).statusCode).toBe(202);
+    expect(triggers).toEqual(['api sync', 'api sync']);
   });
 
-  it('/api/sync is open when no secret is set (the API listens on loopback by default)', async () => {
-    expect((await server({ webhookSecret: undefined }).inject({ method: 'POST', url: '/api/sync' })).statusCode).toBe(202);
+  it('/api/sync needs the API token when no webhook secret is set', async () => {
+    const app = server({ webhookSecret: undefined });
+    expect((await app.inject({ method: 'POST', url: '/api/sync', headers: { 'content-type': 'application/json' } })).statusCode).toBe(401);
+    expect((await app.inject({ method: 'POST', url: '/api/sync', headers: { 'content-type': 'application/json', ...withToken } })).statusCode).toBe(202);
     expect(triggers).toEqual(['api sync']);
   });
 });
@@ -224,7 +241,7 @@ describe('metrics without an engine', () => {
       throw new Error('engine down');
     });
     metrics.recordPass('web', 'error', 0.1, false, undefined);
-    const res = await server({ metrics }).inject({ url: '/metrics' });
+    const res = await server({ metrics }).inject({ url: '/metrics', headers: withToken });
     expect(res.statusCode).toBe(200);
     expect(res.body).toContain('capstan_reconcile_total{result="error"} 1');
     expect(res.body).not.toContain('capstan_containers{');
@@ -233,8 +250,130 @@ describe('metrics without an engine', () => {
 
 describe('endpoints', () => {
   it('GET /api/endpoints returns the routing table of the last pass', async () => {
-    const res = await server().inject({ method: 'GET', url: '/api/endpoints' });
+    const res = await server().inject({ method: 'GET', url: '/api/endpoints', headers: withToken });
     expect(res.statusCode).toBe(200);
     expect(res.json()).toMatchObject({ l4: [{ listen: { port: 8080 }, backends: [{ id: 'web-api-1:80' }] }] });
+  });
+});
+
+describe('the API token', () => {
+  /** Every route the server has, from its own 404 answer (so a route added later is covered without editing this test). */
+  async function allRoutes(app: ReturnType<typeof buildServer>): Promise<{ method: string; url: string }[]> {
+    const res = await app.inject({ url: '/no-such-route', headers: withToken });
+    expect(res.statusCode).toBe(404);
+    return (res.json() as { endpoints: string[] }).endpoints.map((e) => {
+      const [method = '', url = ''] = e.split(' ');
+      return { method, url };
+    });
+  }
+  const OPEN = ['GET /healthz', 'GET /readyz', 'POST /login', 'POST /hooks/github', 'POST /hooks/gitlab', 'POST /hooks/gitea', 'POST /hooks/generic'];
+
+  it('every route but health, readiness, login and hooks answers 401 without the token, and works with it', async () => {
+    ready = true;
+    const app = server();
+    const routes = await allRoutes(app);
+    expect(routes.length).toBeGreaterThanOrEqual(OPEN.length + 6);
+    for (const r of routes) {
+      const name = `${r.method} ${r.url}`;
+      const json = r.method === 'POST' ? { 'content-type': 'application/json' } : {};
+      const without = await app.inject({ method: r.method as 'GET', url: r.url, headers: json, payload: r.method === 'POST' ? '{}' : undefined });
+      const wrong = await app.inject({ method: r.method as 'GET', url: r.url, headers: { ...json, authorization: 'Bearer wrong' }, payload: r.method === 'POST' ? '{}' : undefined });
+      if (OPEN.includes(name)) {
+        // Hooks and login may refuse (their own secret), but never for want of the API token.
+        expect([name, without.body.includes('needs the API token')]).toEqual([name, false]);
+        continue;
+      }
+      if (name === 'GET /') {
+        // A browser without the cookie gets the login form, and nothing of the daemon's state.
+        expect(without.statusCode).toBe(401);
+        expect(without.body).toContain('<form method="post" action="/login">');
+        continue;
+      }
+      expect([name, without.statusCode, wrong.statusCode]).toEqual([name, 401, 401]);
+      expect(without.headers['www-authenticate']).toBe('Bearer');
+      // An event stream never ends, which inject waits for: test/integration/api-auth.test.ts reads it over a socket.
+      if (name === 'GET /api/events') continue;
+      const withIt = await app.inject({ method: r.method as 'GET', url: r.url, headers: { ...json, ...withToken }, payload: r.method === 'POST' ? '{}' : undefined });
+      expect([name, withIt.statusCode < 400]).toEqual([name, true]);
+    }
+    expect(triggers).toEqual(['api sync']);
+  });
+
+  it('health and readiness answer without any token; hooks answer to their own secret only', async () => {
+    const app = server();
+    expect((await app.inject({ url: '/healthz' })).statusCode).toBe(200);
+    expect((await app.inject({ url: '/readyz' })).statusCode).toBe(503);
+    // The API token is not a webhook secret.
+    expect((await app.inject({ method: 'POST', url: '/hooks/generic', headers: withToken })).statusCode).toBe(401);
+    expect((await app.inject({ method: 'POST', url: '/hooks/generic', headers: { authorization: `Bearer ${SECRET}` } })).statusCode).toBe(202);
+  });
+
+  it('unknown paths need the token too (nothing to learn about the server without it)', async () => {
+    const res = await server().inject({ url: '/api/secret-route' });
+    expect(res.statusCode).toBe(401);
+    expect(res.body).not.toContain('endpoints');
+  });
+
+  it('--metrics-public opens /metrics and nothing else', async () => {
+    const app = server({ metricsPublic: true });
+    expect((await app.inject({ url: '/metrics' })).statusCode).toBe(200);
+    expect((await app.inject({ url: '/api/status' })).statusCode).toBe(401);
+  });
+
+  it('POSTs other than hooks and login must be JSON: a cross-site text/plain form post is refused even with the cookie', async () => {
+    const app = server();
+    const cookie = `capstan_token=${encodeURIComponent(TOKEN)}`;
+    const plain = await app.inject({ method: 'POST', url: '/api/sync', headers: { cookie, 'content-type': 'text/plain' }, payload: 'x' });
+    expect(plain.statusCode).toBe(415);
+    const none = await app.inject({ method: 'POST', url: '/api/sync', headers: withToken });
+    expect(none.statusCode).toBe(415);
+    expect(triggers).toEqual([]);
+    const json = await app.inject({ method: 'POST', url: '/api/sync', headers: { cookie, 'content-type': 'application/json; charset=utf-8' }, payload: '{}' });
+    expect(json.statusCode).toBe(202);
+  });
+
+  it('logging in with the form sets an HttpOnly SameSite=Strict cookie that then opens the API; a wrong token sets none', async () => {
+    const app = server();
+    const form = { 'content-type': 'application/x-www-form-urlencoded' };
+    const bad = await app.inject({ method: 'POST', url: '/login', headers: form, payload: 'token=guess' });
+    expect(bad.statusCode).toBe(401);
+    expect(bad.headers['set-cookie']).toBeUndefined();
+    expect(bad.body).toContain('That is not the API token.');
+    const good = await app.inject({ method: 'POST', url: '/login', headers: form, payload: new URLSearchParams({ token: TOKEN }).toString() });
+    expect(good.statusCode).toBe(303);
+    expect(good.headers['location']).toBe('/');
+    const setCookie = String(good.headers['set-cookie']);
+    expect(setCookie).toMatch(/^capstan_token=[^;]+; HttpOnly; SameSite=Strict; Path=\//);
+    const cookie = setCookie.split(';', 1)[0] ?? '';
+    expect((await app.inject({ url: '/api/status', headers: { cookie } })).statusCode).toBe(200);
+    expect((await app.inject({ url: '/api/status', headers: { cookie: 'capstan_token=forged' } })).statusCode).toBe(401);
+    const out = await app.inject({ method: 'POST', url: '/logout', headers: { cookie, 'content-type': 'application/json' }, payload: '{}' });
+    expect(String(out.headers['set-cookie'])).toContain('Max-Age=0');
+  });
+
+  it('JSON clients log in with {"token": ...}', async () => {
+    const app = server();
+    const res = await app.inject({ method: 'POST', url: '/login', headers: { 'content-type': 'application/json' }, payload: JSON.stringify({ token: TOKEN }) });
+    expect(res.statusCode).toBe(200);
+    expect(String(res.headers['set-cookie'])).toContain('HttpOnly');
+    expect((await app.inject({ method: 'POST', url: '/login', headers: { 'content-type': 'application/json' }, payload: '{"token":"no"}' })).statusCode).toBe(401);
+  });
+});
+
+describe('dashboard', () => {
+  it('GET / with the token serves the page, which loads only its own script', async () => {
+    const res = await server().inject({ url: '/', headers: withToken });
+    expect(res.statusCode).toBe(200);
+    expect(res.body).toContain('<script type="module" src="/ui/app.js"></script>');
+    expect(res.body).not.toMatch(/https?:\/\//);
+    expect(res.headers['content-security-policy']).toContain("default-src 'self'");
+    const script = await server().inject({ url: '/ui/app.js', headers: withToken });
+    expect([script.statusCode, script.headers['content-type'], script.body]).toEqual([200, 'text/javascript; charset=utf-8', 'console.log("dashboard")\n']);
+  });
+
+  it('says how to build the script when it is missing', async () => {
+    const res = await server({ dashboard: { feed: new DashboardFeed(null), history: async () => [], assetsDir: undefined } }).inject({ url: '/ui/app.js', headers: withToken });
+    expect(res.statusCode).toBe(503);
+    expect(res.json()).toMatchObject({ message: expect.stringContaining('npm run build') });
   });
 });

@@ -136,7 +136,7 @@ services:
 
 describe('health in status', () => {
   const probe = { check: { kind: 'http' as const, path: '/healthz', port: 8080, host: undefined }, intervalMs: 1000, timeoutMs: 1000, initialDelayMs: 0, successThreshold: 1, failureThreshold: 3 };
-  const probed = desiredService('web', 'api', { replicas: 2, capstan: { strategy: 'rolling', progressDeadlineMs: 60_000, probe, raw: {} } });
+  const probed = desiredService('web', 'api', { replicas: 2, capstan: { strategy: 'rolling', progressDeadlineMs: 60_000, probe, routes: [] } });
   const probedState = desiredState(REV_A, [desiredStack('web', [probed])]);
   const one = observedReplica(probed, 1);
   const two = observedReplica(probed, 2);

@@ -70,8 +70,8 @@ class DockerBackend implements Backend {
     await this.call('ping', () => this.docker.ping());
   }
 
-  async observe(instance: string, scope: { stack?: string } = {}): Promise<ObservedState> {
-    return this.call('observe', () => takeSnapshot(this.docker, instance, scope.stack));
+  async observe(instance: string, scope: { stack?: string; volumes?: boolean } = {}): Promise<ObservedState> {
+    return this.call('observe', () => takeSnapshot(this.docker, instance, scope.stack, scope.volumes ?? true));
   }
 
   async createNetwork(stack: string, network: NetworkSpec, ctx: DeployContext): Promise<void> {

@@ -59,7 +59,15 @@ export class ImageBuilder {
     } else {
       if (ctx.checkoutDir === undefined) throw new Error(`build of ${image} needs the checkout of ${ctx.revision}`);
       log.info(`building image ${image} from ${build.context} at ${ctx.revision.slice(0, 7)}`);
-      await this.build(service, build, ctx.checkoutDir, log);
+      const key = `build ${image}`;
+      ctx.progress?.update(key, `from ${build.context}`);
+      try {
+        await this.build(service, build, ctx.checkoutDir, log, (step, of, text) => ctx.progress?.update(key, `step ${step}/${of}: ${text}`, (step - 1) / of));
+      } catch (err) {
+        ctx.progress?.done(key, 'failed', false);
+        throw err;
+      }
+      ctx.progress?.done(key, 'built');
       log.info(`built image ${image}`);
     }
     if (build.alsoTag !== undefined) await this.tag(image, build.alsoTag);
@@ -86,7 +94,8 @@ export class ImageBuilder {
     }
   }
 
-  private async build(service: DesiredService, build: BuildSpec, checkoutDir: string, log: Logger): Promise<void> {
+  /** `onStep` hears each `Step n/m : INSTRUCTION` line of the classic builder. */
+  private async build(service: DesiredService, build: BuildSpec, checkoutDir: string, log: Logger, onStep: (step: number, of: number, text: string) => void): Promise<void> {
     const image = service.spec.image;
     const fail = (reason: string, tail: readonly string[] = []): BuildError => new BuildError(service.stack, service.name, image, reason, tail);
     const contextDir = path.join(checkoutDir, build.context);
@@ -123,6 +132,8 @@ export class ImageBuilder {
             const text = line.trim();
             if (text === '') continue;
             log.info({ build: true }, text);
+            const step = /^Step (\d+)\/(\d+) : (.*)$/.exec(text);
+            if (step !== null) onStep(Number(step[1]), Number(step[2]), step[3] ?? '');
             tail.push(text);
             if (tail.length > TAIL) tail.shift();
           }
