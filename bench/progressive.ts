@@ -18,7 +18,7 @@
 
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -109,7 +109,7 @@ async function stop(s: Setup): Promise<void> {
   s.daemon.kill('SIGTERM');
   await new Promise((r) => s.daemon.once('exit', r));
   try {
-    process.kill(Number((await import('node:fs')).readFileSync(join(s.dataDir, 'router', 'router.pid'), 'utf8')), 'SIGTERM');
+    process.kill(Number(readFileSync(join(s.dataDir, 'router', 'router.pid'), 'utf8')), 'SIGTERM');
   } catch {
     // no router left
   }
@@ -150,7 +150,7 @@ async function canaryAbort(rps: number): Promise<{ abortS: number; failed: numbe
     // Aborted: the hold is written and the canary gone.
     await until('the abort', 180_000, async () => {
       const { stdout } = await exec('docker', ['ps', '-aq', '--filter', `label=io.capstan.instance=${s.instance}`, '--filter', 'label=io.capstan.slot=canary']);
-      const status: unknown = await (await fetch(`http://${s.listen}/api/status`)).json();
+      const status: unknown = await (await fetch(`http://${s.listen}/api/status`, { headers: { authorization: `Bearer ${readFileSync(join(s.dataDir, 'api.token'), 'utf8').trim()}` } })).json();
       return stdout.trim() === '' && JSON.stringify(status).includes('CanaryFailed') ? true : undefined;
     });
     await new Promise((r) => setTimeout(r, 2000));
@@ -184,7 +184,7 @@ async function autoscaleReaction(): Promise<{ decideS: number; servingS: number;
   try {
     await until('the service', 90_000, async () => ((await get(s.httpPort, '/')) === 200 ? true : undefined));
     const chosen = async (): Promise<number> => {
-      const body = (await (await fetch(`http://${s.listen}/api/status`)).json()) as { autoscale?: { replicas: number }[] };
+      const body = (await (await fetch(`http://${s.listen}/api/status`, { headers: { authorization: `Bearer ${readFileSync(join(s.dataDir, 'api.token'), 'utf8').trim()}` } })).json()) as { autoscale?: { replicas: number }[] };
       return body.autoscale?.[0]?.replicas ?? 0;
     };
     const t0 = performance.now();

@@ -5,7 +5,7 @@
 // no request fails on the way.
 
 import { execFile, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -41,7 +41,7 @@ services:
 const daemonLogs = (): string => `daemon logs:\n${logs.slice(-6000)}`;
 
 async function chosen(): Promise<number | undefined> {
-  const body = (await (await fetch(`http://${listen}/api/status`)).json()) as { autoscale?: { service: string; replicas: number }[] };
+  const body = (await (await fetch(`http://${listen}/api/status`, { headers: { authorization: `Bearer ${readFileSync(join(dataDir, 'api.token'), 'utf8').trim()}` } })).json()) as { autoscale?: { service: string; replicas: number }[] };
   return body.autoscale?.find((a) => a.service === 'web')?.replicas;
 }
 

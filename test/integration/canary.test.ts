@@ -8,7 +8,7 @@
 // with `sticky: true` a client that got the canary keeps it.
 
 import { execFile, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -70,7 +70,7 @@ async function shares(n: number): Promise<Record<string, number>> {
 interface Progress { service: string; strategy: string; batch: number; phase: string; weight?: number; awaitingPromotion?: boolean }
 
 async function progress(): Promise<Progress | undefined> {
-  const res = await fetch(`http://${listen}/api/status`);
+  const res = await fetch(`http://${listen}/api/status`, { headers: { authorization: `Bearer ${readFileSync(join(dataDir, 'api.token'), 'utf8').trim()}` } });
   const body = (await res.json()) as { progress: Progress[] };
   return body.progress.find((p) => p.service === 'web');
 }
@@ -137,7 +137,7 @@ describe('canary releases behind the router', () => {
     const kept = await Promise.all(Array.from({ length: 10 }, () => request(httpPort, { path: PATH, headers: { cookie: sticky } })));
     expect(kept.map((r) => r.body.trim())).toEqual(Array.from({ length: 10 }, () => 'release-2'));
 
-    const promoted = await capstan(['promote', `${stack}/web`, '--listen', listen]);
+    const promoted = await capstan(['promote', `${stack}/web`, '--listen', listen, '--data-dir', dataDir]);
     expect(promoted.stdout).toContain('promoted past step 1 (25%)');
     expect(promoted.code).toBe(0);
     await pausedAt(2);
@@ -151,7 +151,7 @@ describe('canary releases behind the router', () => {
     expect((await pausedAt(2)).weight).toBe(50);
     expectShare(await shares(200), 'release-2', 200, 50);
 
-    expect((await capstan(['promote', `${stack}/web`, '--listen', listen])).code).toBe(0);
+    expect((await capstan(['promote', `${stack}/web`, '--listen', listen, '--data-dir', dataDir])).code).toBe(0);
     await eventually(async () => ((await shares(40))['release-2'] === 40 && (await canaries()).length === 0 && (await progress()) === undefined ? true : undefined), 90_000, daemonLogs);
     stop.done = true;
     const seen = await load;
@@ -179,10 +179,10 @@ describe('canary releases behind the router', () => {
   it('aborts by `capstan abort`, and refuses to promote what has no canary step', async () => {
     await repo.commitFiles({ 'stacks/web.yaml': manifest(4) }, 'release 4');
     await pausedAt(1);
-    const aborted = await capstan(['abort', `${stack}/web`, '--listen', listen]);
+    const aborted = await capstan(['abort', `${stack}/web`, '--listen', listen, '--data-dir', dataDir]);
     expect([aborted.code, aborted.stdout.trim()]).toEqual([0, `${stack}/web: aborted`]);
     await eventually(async () => ((await canaries()).length === 0 && (await shares(20))['release-2'] === 20 ? true : undefined), 30_000, daemonLogs);
-    const again = await capstan(['promote', `${stack}/web`, '--listen', listen]);
+    const again = await capstan(['promote', `${stack}/web`, '--listen', listen, '--data-dir', dataDir]);
     expect(again.code).toBe(1);
     expect(again.stderr).toContain(`cannot promote ${stack}/web: ${stack}/web has no canary step to promote`);
     const d = await eventually(async () => {
