@@ -13,9 +13,9 @@ const LAYERS = [
   ['manifests'],
   ['desired', 'secrets', 'observed', 'health'],
   ['plan', 'strategies'],
-  ['source', 'backends', 'router'],
-  ['apply', 'status', 'config'],
-  ['server'],
+  ['source', 'backends', 'router', 'images', 'leader'],
+  ['apply', 'status', 'config', 'events'],
+  ['server', 'notify'],
   ['reconciler'],
   ['cli', 'main'],
 ];

@@ -28,7 +28,11 @@ export type ErrorCode =
   | 'E_ROLLOUT_HELD'
   | 'E_ROLLOUT_COMMAND'
   | 'E_BUILD'
-  | 'E_SECRET';
+  | 'E_SECRET'
+  | 'E_SUBNET_POOL_EXHAUSTED'
+  | 'E_LEADERSHIP'
+  | 'E_IMAGE_PULL'
+  | 'E_IMAGE_UPDATE';
 
 export class CapstanError extends Error {
   readonly code: ErrorCode;
@@ -326,5 +330,69 @@ export class BuildError extends CapstanError {
 export class SecretError extends CapstanError {
   constructor(file: string, message: string, hint: string) {
     super('E_SECRET', `${file}: ${message}`, { data: { file }, hint });
+  }
+}
+
+/** Every subnet of Capstan's pool for stack networks is taken (by its own networks, anyone else's, or the host's routes). */
+export class SubnetPoolExhaustedError extends CapstanError {
+  constructor(network: string, pool: string, size: number, subnets: number) {
+    super('E_SUBNET_POOL_EXHAUSTED', `cannot create network ${network}: the subnet pool ${pool} is exhausted (all ${subnets} /${size} subnets overlap networks of the engine or routes of the host)`, {
+      data: { network, pool, size, subnets },
+      hint: 'widen --subnet-pool (CAPSTAN_SUBNET_POOL) or make --subnet-size smaller subnets, remove networks nobody uses (docker network ls), or give the stack\'s network its own ipam',
+    });
+  }
+}
+
+/** One leader per instance (DESIGN §4): the lock could not be taken, or was lost while leading. */
+export class LeadershipError extends CapstanError {
+  constructor(message: string, hint: string) {
+    super('E_LEADERSHIP', message, { hint });
+  }
+}
+
+/** Why a pull failed, as a user acts on it. */
+export type PullFailure = 'not-found' | 'unauthorized' | 'unreachable' | 'timeout' | 'never' | 'other';
+
+const PULL_HINTS: Record<PullFailure, (registry: string) => string> = {
+  'not-found': () => 'check the image name and tag in the manifest (and that it was pushed)',
+  unauthorized: (registry) => `give the operator credentials for ${registry}: \`docker login ${registry}\` as the user Capstan runs as, or set DOCKER_CONFIG to a directory whose config.json has them (auths, credsStore or credHelpers)`,
+  unreachable: (registry) => `check that ${registry} answers from the operator's host; Capstan retries with backoff`,
+  timeout: (registry) => `${registry} is slow or stalled; Capstan retries with backoff`,
+  never: () => 'pull it yourself (docker pull), or change pull_policy',
+  other: () => 'Capstan retries with backoff',
+};
+
+/**
+ * An image could not be pulled: the services using it are not (re)created
+ * and what runs keeps running. Names the image, the registry and the reason;
+ * never a credential.
+ */
+export class ImagePullError extends CapstanError {
+  readonly image: string;
+  readonly registry: string;
+  readonly reason: string;
+  readonly failure: PullFailure;
+  constructor(image: string, registry: string, failure: PullFailure, reason: string, where?: { stack: string; service: string }) {
+    const prefix = where === undefined ? '' : `${where.stack}/${where.service}: `;
+    super('E_IMAGE_PULL', `${prefix}cannot pull image ${image} from ${registry}: ${reason}`, {
+      data: { image, registry, failure, reason, ...(where ?? {}) },
+      hint: `${PULL_HINTS[failure](registry)}; what runs keeps running`,
+    });
+    this.image = image;
+    this.registry = registry;
+    this.reason = reason;
+    this.failure = failure;
+  }
+
+  /** The same failure, said of one service that needs the image. */
+  forService(stack: string, service: string): ImagePullError {
+    return new ImagePullError(this.image, this.registry, this.failure, this.reason, { stack, service });
+  }
+}
+
+/** x-capstan.image_update could not look at tags or write the new one into Git. The scan is retried at its next interval. */
+export class ImageUpdateError extends CapstanError {
+  constructor(stack: string, service: string, message: string, hint: string) {
+    super('E_IMAGE_UPDATE', `${stack}/${service}: ${message}`, { data: { stack, service }, hint });
   }
 }

@@ -5,7 +5,7 @@
 import { Command, Option } from 'commander';
 import { readSettingsFile } from './config/file.js';
 import { resolveSettings, type RawSettings, type Settings } from './config/settings.js';
-import { ApplyError, CapstanError, ManifestsInvalidError, UsageError } from './errors.js';
+import { ApplyError, CapstanError, ImagePullError, ManifestsInvalidError, UsageError } from './errors.js';
 import { createLogger, type Logger } from './logging/logger.js';
 import { VERSION } from './version.js';
 
@@ -52,6 +52,21 @@ function edgeOptions(cmd: Command): Command {
     .option('--acme-ca <file>', "PEM CA to trust for the ACME directory's own HTTPS (a test server such as pebble) [CAPSTAN_ACME_CA]");
 }
 
+/** Stack networks' addresses: what `run` and `apply` create networks with. */
+function networkOptions(cmd: Command): Command {
+  return cmd
+    .option('--subnet-pool <cidr|none>', "pool each stack network without its own ipam gets a subnet from; none: the engine's default pools [CAPSTAN_SUBNET_POOL] (default: 10.231.0.0/16)")
+    .option('--subnet-size <bits>', 'prefix length of each subnet taken from --subnet-pool [CAPSTAN_SUBNET_SIZE] (default: 24)');
+}
+/** Where the daemon tells of deploys: commit statuses on the forge and webhooks. */
+function notifyOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--commit-status <forge>', 'commit status per stack on each deployed sha: auto (a known forge in --repo and a token), github, gitlab, gitea or off; token from CAPSTAN_FORGE_TOKEN or CAPSTAN_GIT_TOKEN [CAPSTAN_COMMIT_STATUS] (default: auto)').choices(['auto', 'github', 'gitlab', 'gitea', 'off']))
+    .option('--forge-api <url>', "the forge's API base when --repo does not tell, e.g. https://gitea.example.com/api/v1 [CAPSTAN_FORGE_API]")
+    .option('--forge-repo <owner/name>', "the repository on the forge when --repo's path differs [CAPSTAN_FORGE_REPO]")
+    .option('--status-url <url>', 'link of every commit status, e.g. the dashboard [CAPSTAN_STATUS_URL]')
+    .option('--notify-webhook <url>', 'POST deploy events as JSON here (signed with CAPSTAN_NOTIFY_WEBHOOK_SECRET when set); Slack-compatible: CAPSTAN_SLACK_WEBHOOK_URL [CAPSTAN_NOTIFY_WEBHOOK]');
+}
 const syncWindowOption = [
   '--sync-window <window>',
   'when changes may be applied, e.g. "deny 0 9-17 * * 1-5" (UTC; repeatable) [CAPSTAN_SYNC_WINDOW, ;-separated]',
@@ -71,6 +86,9 @@ function withSettings(cmd: Command, action: (settings: Settings, logger: Logger,
       headTimeout: opts.headTimeout, bodyTimeout: opts.bodyTimeout, keepAliveTimeout: opts.keepAliveTimeout, tunnelIdleTimeout: opts.tunnelIdleTimeout,
       l4IdleTimeout: opts.l4IdleTimeout, maxConnections: opts.maxConnections, maxConnectionsPerIp: opts.maxConnectionsPerIp, trustedProxies: opts.trustedProxies,
       httpsPort: opts.httpsPort, acmeDirectory: opts.acmeDirectory, acmeEmail: opts.acmeEmail, acmeCa: opts.acmeCa,
+      subnetPool: opts.subnetPool, subnetSize: opts.subnetSize,
+      engineLease: opts.engineLease, leaseImage: opts.leaseImage,
+      commitStatus: opts.commitStatus, forgeApi: opts.forgeApi, forgeRepo: opts.forgeRepo, statusUrl: opts.statusUrl, notifyWebhook: opts.notifyWebhook,
     };
     const settings = resolveSettings(flags, process.env, readSettingsFile(opts.config));
     const logger = createLogger({ format: settings.logFormat, level: settings.logLevel });
@@ -90,7 +108,7 @@ export function buildProgram(): Command {
     .configureHelp({ sortSubcommands: false });
 
   withSettings(
-    edgeOptions(statusOptions(commonOptions(program.command('run').description('run the daemon: follow the branch and keep the engine converged'))))
+    edgeOptions(notifyOptions(networkOptions(statusOptions(commonOptions(program.command('run').description('run the daemon: follow the branch and keep the engine converged'))))))
       .option('--interval <duration>', 'poll interval [CAPSTAN_INTERVAL] (default: 30s)')
       .option('--listen <host:port>', 'HTTP API and dashboard address; a non-loopback one needs CAPSTAN_API_TOKEN or CAPSTAN_API_TOKEN_FILE [CAPSTAN_LISTEN] (default: 127.0.0.1:9420)')
       .option('--metrics-public', 'serve /metrics without the API token [CAPSTAN_METRICS_PUBLIC] (default: off)')
@@ -98,12 +116,15 @@ export function buildProgram(): Command {
       .addOption(new Option('--router <mode>', 'how traffic is routed: the router as a host process, as a container (host network), or none [CAPSTAN_ROUTER] (default: process)').choices(['process', 'container', 'none']))
       .option('--router-image <image>', 'image --router container runs [CAPSTAN_ROUTER_IMAGE] (default: capstan:<version>)')
       .option('--router-admin <127.0.0.1:port>', "router's admin API on the loopback with a bearer token (CAPSTAN_ROUTER_TOKEN, else the one the router writes to <data-dir>/router/admin.token) instead of its unix socket [CAPSTAN_ROUTER_ADMIN]")
+      .option('--engine-lease', 'lead the instance only while also holding a lease container on the engine: for operators that share the engine but not the data dir [CAPSTAN_ENGINE_LEASE] (default: off)')
+      .option('--lease-image <image>', 'image of the lease container; it runs `cat` [CAPSTAN_LEASE_IMAGE] (default: --router-image)')
       .option('--resync <duration|cron>', 'periodic full resync, e.g. 5m or "*/10 * * * *" [CAPSTAN_RESYNC] (default: 5m)')
+      .option('--image-update-branch <name>', 'commit x-capstan.image_update tag bumps to this branch (for review) instead of --branch [CAPSTAN_IMAGE_UPDATE_BRANCH]')
       .option(...syncWindowOption),
     lazy(() => import('./cli/run.js'), 'runCommand'),
   );
   withSettings(
-    statusOptions(commonOptions(program.command('apply').description('one reconcile pass of the newest commit, then exit (0 converged, 1 error)')))
+    networkOptions(statusOptions(commonOptions(program.command('apply').description('one reconcile pass of the newest commit, then exit (0 converged, 1 error)'))))
       .option(...syncWindowOption)
       .option('--force', 'apply even while a sync window is closed, and retry a revision whose rolling update failed and was held'),
     async (settings, logger, cmd) => {
@@ -247,7 +268,8 @@ export function reportError(err: unknown, write: (line: string) => void): number
   }
   if (err instanceof ApplyError) {
     write(`capstan: ${err.message}:`);
-    for (const f of err.failures) write(`  ${f.operation}: ${f.error.message}`);
+    // A pull failure says which service it stops on its own; the operation it stopped adds nothing.
+    for (const f of err.failures) write(`  ${f.error instanceof ImagePullError ? f.error.message : `${f.operation}: ${f.error.message}`}`);
     const hints = [...new Set(err.failures.flatMap((f) => (f.error instanceof CapstanError && f.error.hint !== undefined ? [f.error.hint] : [])))];
     for (const h of hints) write(`  hint: ${h}`);
     return 1;

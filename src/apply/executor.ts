@@ -1,16 +1,19 @@
-// Runs one stack's plan for one lane pass: phases in order, the operations
-// of a phase side by side up to a bound; each is one engine call (removals
-// drained off the router first). A service's recreations are its rollout,
-// advanced by one step (apply/rollout.ts); rollouts already under way step
-// even when the plan has nothing left for them. depends_on conditions are
-// read from the pass's snapshot: an unmet one postpones the dependent to a
-// later pass (the lane wakes on the dependency's events), never holds this
-// one. A failed operation does not stop the others; every failure is kept,
-// typed by the operation's id and reason.
+// Runs one stack's plan for one lane pass: image pulls at once (bounded by
+// the backend), each service waiting for its own image only; then phases in
+// order, the operations of a phase side by side up to a bound, each one
+// engine call (removals drained off the router first). A service's
+// recreations are its rollout, advanced by one step (apply/rollout.ts);
+// rollouts already under way step even when the plan has nothing left for
+// them. depends_on conditions are read from the pass's snapshot: an unmet one
+// postpones the dependent to a later pass (the lane wakes on the
+// dependency's events), never holds this one. A failed operation does not
+// stop the others, except that a network or volume that could not be made
+// stops the stack's later phases; every failure is kept, typed by the
+// operation's id and reason.
 
 import type { Backend, DeployContext } from '../backends/backend.js';
 import type { DesiredService, DesiredStack } from '../desired/model.js';
-import { DependencyTimeoutError, type RolloutFailedError } from '../errors.js';
+import { CapstanError, DependencyTimeoutError, ImagePullError, type RolloutFailedError } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
 import type { ObservedContainer } from '../observed/model.js';
 import type { Operation, OperationReason, Plan } from '../plan/operations.js';
@@ -22,10 +25,14 @@ import { unmetReason } from './dependencies.js';
 import { DEFAULT_GRACE_MS, stepServiceRollout, type RecreateOp, type ReleaseOutcome, type RolloutSupport } from './rollout.js';
 import type { Traffic } from './traffic.js';
 
+type PullOp = Extract<Operation, { kind: 'pull-image' }>;
+
 export interface ApplyOptions {
   parallelism: number;
   logger: Logger;
   rollout: RolloutSupport;
+  /** True for a failure already reported by an earlier pass: logged at debug, so a stack failing the same way is not a wall of errors every pass. */
+  repeated?: (stack: string, operation: string, error: Error) => boolean;
 }
 
 /** One operation (or a rollout) that failed, by value. */
@@ -90,6 +97,35 @@ export async function applyStackPlan(input: StackApplyInput, backend: Backend, c
   const recreates = new Map<string, RecreateOp[]>();
   for (const op of plan.operations) if (op.kind === 'recreate-container') recreates.set(op.service.name, [...(recreates.get(op.service.name) ?? []), op]);
 
+  const fail = (f: OperationFailure, kind: string): void => {
+    result.failures.push(f);
+    const e = f.error;
+    const fields = { stack: f.stack, op: kind, reason: f.reason, ...(e instanceof ImagePullError ? { image: e.image, registry: e.registry } : {}), ...(e instanceof CapstanError ? { code: e.code, hint: e.hint } : { err: e }) };
+    if (opts.repeated?.(f.stack, f.line, e) === true) opts.logger.debug(fields, `still failing: ${f.line}: ${e.message}`);
+    else opts.logger.error(fields, `failed: ${f.line}: ${e.message}`);
+  };
+
+  // Pulls start at once; a service waits for its own image only, so nothing of a service whose image cannot be pulled is touched (no twin is started).
+  const pulls = new Map<string, { op: PullOp; done: Promise<Error | undefined>; reported: boolean }>();
+  for (const op of plan.operations) {
+    if (op.kind !== 'pull-image') continue;
+    const pull = backend.pullImage?.(op.image, ctx) ?? Promise.reject(new Error(`this backend cannot pull ${op.image}`));
+    pulls.set(op.image, { op, reported: false, done: pull.then(() => undefined, (err: unknown) => (err instanceof Error ? err : new Error(String(err)))) });
+  }
+  const pullFailed = new Set<string>();
+  /** Whether the service's image is there; one failure per service for an image it could not get, however many replicas wait for it. */
+  const pulled = async (service: DesiredService, id: string, reason: OperationFailure['reason'], line: string): Promise<boolean> => {
+    const pull = pulls.get(service.spec.image);
+    const error = pull === undefined ? undefined : await pull.done;
+    if (pull === undefined || error === undefined) return true;
+    pull.reported = true;
+    if (!pullFailed.has(service.name)) {
+      pullFailed.add(service.name);
+      fail({ id, reason, stack: service.stack, service: service.name, line, error: error instanceof ImagePullError ? error.forService(service.stack, service.name) : error }, 'pull-image');
+    }
+    return false;
+  };
+
   const blocked = new Set<string>();
   const dependenciesMet = (service: DesiredService): boolean => {
     if (blocked.has(service.name)) return false;
@@ -127,6 +163,7 @@ export async function applyStackPlan(input: StackApplyInput, backend: Backend, c
     const target = ops[0]?.service ?? services.get(name);
     const record = input.records.get(name);
     if (record === undefined && target !== undefined && ops.length > 0 && !dependenciesMet(target)) return;
+    if (record === undefined && target !== undefined && ops.length > 0 && !(await pulled(target, `rollout:${target.stack}/${name}`, 'rollout', `rolling update of ${target.stack}/${name}`))) return;
     try {
       const command = input.commands?.get(name);
       const r = await stepServiceRollout({ ops, target, record, observed, ...(command === undefined ? {} : { command }) }, rolloutDeps);
@@ -138,36 +175,49 @@ export async function applyStackPlan(input: StackApplyInput, backend: Backend, c
       if (r.state === 'ended') result.finished++;
       result.applied += r.moved;
       wake(r.wakeAt);
-      if (r.failure !== undefined) result.failures.push(rolloutFailure(r.failure));
+      if (r.failure !== undefined) fail(rolloutFailure(r.failure), 'rollout');
     } catch (err) {
       // A step that threw (the engine went away mid-step) keeps its record: the next pass looks again.
       if (record !== undefined) result.records.set(name, record);
       const error = err instanceof Error ? err : new Error(String(err));
-      opts.logger.error({ stack: plan.operations[0]?.stack, service: name, err: error }, `rollout step of ${name} failed: ${error.message}`);
-      result.failures.push({ id: `rollout:${target?.stack ?? ''}/${name}`, reason: 'rollout', stack: target?.stack ?? '', service: name, line: `rolling update of ${name}`, error });
+      fail({ id: `rollout:${target?.stack ?? ''}/${name}`, reason: 'rollout', stack: target?.stack ?? '', service: name, line: `rolling update of ${name}`, error }, 'rollout');
     }
   };
 
-  for (const phase of phasesOf(plan.operations)) {
+  // A network or volume that could not be made leaves the stack's later phases undone: one failure, not one per replica.
+  let stackBlocked = false;
+  for (const phase of phasesOf(plan.operations.filter((o) => o.kind !== 'pull-image'))) {
+    if (stackBlocked) break;
     await forEachBounded(phase, opts.parallelism, async (op) => {
+      if (op.kind === 'pull-image') return;
       if (op.kind === 'recreate-container') return stepRollout(op.service.name);
       if (ownedByRollout(op, input.records, observed)) return;
       if (op.kind === 'create-container' && !dependenciesMet(op.service)) return;
       const line = describeOperation(op);
+      if (op.kind === 'create-container' && !(await pulled(op.service, op.id, op.reason, line))) return;
       try {
         await execute(op, backend, ctx, opts.rollout);
         result.applied++;
         result.done.push(op.id);
         opts.logger.info({ stack: op.stack, op: op.kind, reason: op.reason }, line);
       } catch (err) {
-        const error = err instanceof Error ? err : new Error(String(err));
-        result.failures.push({ id: op.id, reason: op.reason, stack: op.stack, service: serviceOf(op) ?? undefined, line, error });
-        opts.logger.error({ stack: op.stack, op: op.kind, reason: op.reason, err: error }, `failed: ${line}`);
+        if (op.kind === 'create-network' || op.kind === 'create-volume') stackBlocked = true;
+        fail({ id: op.id, reason: op.reason, stack: op.stack, service: serviceOf(op) ?? undefined, line, error: err instanceof Error ? err : new Error(String(err)) }, op.kind);
       }
     });
   }
   // Rollouts under way whose service the plan no longer touches still have steps to take (monitor, retire); a command names its service.
-  await forEachBounded([...new Set([...input.records.keys(), ...(input.commands?.keys() ?? [])])], opts.parallelism, stepRollout);
+  if (!stackBlocked) await forEachBounded([...new Set([...input.records.keys(), ...(input.commands?.keys() ?? [])])], opts.parallelism, stepRollout);
+  for (const pull of pulls.values()) {
+    const error = await pull.done;
+    if (error === undefined) {
+      result.applied++;
+      result.done.push(pull.op.id);
+    } else if (!pull.reported) {
+      // A pull no service waited for (a moved tag with nothing to roll) still reports its failure.
+      fail({ id: pull.op.id, reason: pull.op.reason, stack: pull.op.stack, service: undefined, line: describeOperation(pull.op), error }, pull.op.kind);
+    }
+  }
   return result;
 }
 
@@ -184,7 +234,7 @@ function ownedByRollout(op: Operation, records: ReadonlyMap<string, RolloutRecor
   return op.kind === 'remove-container' ? record.strategy === 'canary' : ownsSlot(record, number);
 }
 
-async function execute(op: Exclude<Operation, RecreateOp>, backend: Backend, ctx: DeployContext, support: Pick<RolloutSupport, 'traffic' | 'removing'>): Promise<void> {
+async function execute(op: Exclude<Operation, RecreateOp | PullOp>, backend: Backend, ctx: DeployContext, support: Pick<RolloutSupport, 'traffic' | 'removing'>): Promise<void> {
   const traffic: Traffic = support.traffic;
   switch (op.kind) {
     case 'create-network': return backend.createNetwork(op.stack, op.network, ctx);

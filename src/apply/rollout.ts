@@ -121,7 +121,8 @@ export async function stepServiceRollout(input: RolloutInput, deps: RolloutDeps)
   const target = input.target;
   const targetHash = input.ops[0]?.service.specHash ?? target?.specHash;
   const none = (command?: RolloutStepResult['command']): RolloutStepResult => ({ record: undefined, superseded, wakeAt: undefined, state: 'none', failure: undefined, moved: 0, progress: undefined, command, outcome: undefined });
-  if (record !== undefined && (target === undefined || record.targetHash !== targetHash)) {
+  const targetDigest = input.ops.find((o) => o.update.targetDigest !== undefined)?.update.targetDigest;
+  if (record !== undefined && (target === undefined || record.targetHash !== targetHash || (targetDigest !== undefined && record.targetDigest !== targetDigest))) {
     superseded = record;
     record = undefined;
     deps.logger.info({ stack: superseded.stack, service: superseded.service, rollout: superseded.id }, `rollout of ${superseded.stack}/${superseded.service} to ${superseded.revision.slice(0, 7)} superseded by a newer target; the new plan takes over at this step`);
@@ -248,7 +249,8 @@ function begin(ops: readonly RecreateOp[], service: DesiredService, observed: re
   const id = `${service.stack}/${service.name}@${service.specHash.slice(0, 12)}.${now.toString(36)}`;
   const previous = ops.find((op) => op.update.previous !== undefined)?.update.previous;
   const slots = ops.map((o) => o.number);
-  const common = { id, stack: service.stack, service: service.name, revision: deps.ctx.revision, targetHash: service.specHash, slots, progressDeadlineMs: service.spec.capstan.progressDeadlineMs, previous, now };
+  const targetDigest = ops.find((o) => o.update.targetDigest !== undefined)?.update.targetDigest;
+  const common = { id, stack: service.stack, service: service.name, revision: deps.ctx.revision, targetHash: service.specHash, targetDigest, slots, progressDeadlineMs: service.spec.capstan.progressDeadlineMs, previous, now };
   const order = effectiveOrder(service.spec.update, bindsHostPort);
   const configs = { update: service.spec.update, rollback: service.spec.rollback };
   // A release is a canary or blue-green only going forward on a changed spec; a rollback, or a replica drifted by hand, rolls.
@@ -282,7 +284,8 @@ function slotViews(record: RolloutRecord, service: DesiredService, observed: rea
   const byName = new Map(observed.filter((c) => c.stack === service.stack && c.service === service.name).map((c) => [c.name, c]));
   const view = (c: ObservedContainer | undefined): ReplicaView | undefined => {
     if (c === undefined) return undefined;
-    const onTarget = c.specHash === record.targetHash;
+    // A moved tag keeps the spec hash: the repo digest the replica was made from tells old and new apart.
+    const onTarget = c.specHash === record.targetHash && (record.targetDigest === undefined || c.labels[LABEL.imageDigest] === record.targetDigest);
     const probe = onTarget ? service.spec.capstan.probe : decodeSpecLabel(c.labels)?.capstan.probe;
     if (probe !== undefined && onTarget && c.state === 'running') probes.track({ containerId: c.id, name: c.name, stack: c.stack, service: c.service, ip: c.ip, probe });
     const verdict: ProbeVerdict | undefined = probe === undefined ? undefined : { check: probe.check, health: probes.healthOf(c.id) };

@@ -4,7 +4,7 @@
 
 import type { DesiredService } from '../desired/model.js';
 import type { NetworkSpec, VolumeSpec } from '../manifests/model.js';
-import type { ObservedContainer, ObservedState } from '../observed/model.js';
+import type { ObservedContainer, ObservedImage, ObservedState } from '../observed/model.js';
 import type { Progress } from '../logging/progress.js';
 import type { ContentReader } from '../secrets/contents.js';
 import type { SlotLabel } from '../strategies/step.js';
@@ -51,6 +51,18 @@ export interface Backend {
   removeNetwork(networkId: string): Promise<void>;
   /** Gives a container (running or not) another name; the promotion step of a start-first update. */
   renameContainer(containerId: string, name: string): Promise<void>;
+  /**
+   * Each reference as the engine has it (undefined: it has not), one inspect
+   * each. A backend without it (one whose nodes pull for themselves, as
+   * Swarm's do) gets no pull operations planned.
+   */
+  inspectImages?(refs: readonly string[]): Promise<Map<string, ObservedImage | undefined>>;
+  /**
+   * Pulls `ref` with the Docker client's credentials for its registry; one
+   * pull per reference at a time, a bounded number at once. Fails with
+   * ImagePullError (image, registry, reason; never a credential).
+   */
+  pullImage?(ref: string, ctx: DeployContext): Promise<ObservedImage>;
   /** What a rollout waits on: state, health, address. Undefined when the container is gone. */
   inspectReplica(containerId: string): Promise<ReplicaState | undefined>;
 }

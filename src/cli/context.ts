@@ -15,11 +15,14 @@ import { DesiredLoader } from '../reconciler/desired-source.js';
 import type { PassContext } from '../reconciler/pass.js';
 import { credentialsFromEnv } from '../source/credentials.js';
 import { openSource } from '../source/git-source.js';
+import { dockerCredentials } from '../images/credentials.js';
+import { DigestChecker } from '../images/digest-check.js';
+import { RegistryClient } from '../images/registry.js';
 
 export async function createBackend(settings: Settings, logger: Logger): Promise<Backend> {
   const { createDockerBackend } = await import('../backends/docker/docker-backend.js');
   if (settings.backend === 'swarm') logger.warn('the swarm backend is not built yet; using the docker backend');
-  return createDockerBackend({ logger });
+  return createDockerBackend({ logger, subnetPool: settings.subnetPool });
 }
 
 export async function createPassContext(settings: Settings, logger: Logger): Promise<PassContext> {
@@ -35,7 +38,8 @@ export async function createPassContext(settings: Settings, logger: Logger): Pro
   const backend = await createBackend(settings, logger);
   const rollout = rolloutSupport(settings, new Prober({ now: Date.now, run: probeRunner(), onFailed: () => undefined }));
   const contents = { env, ageKeyFile: settings.ageKeyFile };
-  return { source, backend, desired, instance: settings.instance, parallelism: settings.parallelism, publishPorts: routerServesPorts(settings) === false, contents, rollout, logger };
+  const digests = new DigestChecker(new RegistryClient({ credentials: dockerCredentials() }), logger);
+  return { source, backend, desired, instance: settings.instance, parallelism: settings.parallelism, publishPorts: routerServesPorts(settings) === false, contents, rollout, logger, digests };
 }
 
 /** Rolling updates as a one-shot command runs them: no router to tell, readiness from `probes`. The daemon swaps in its router and prober. */

@@ -1,6 +1,7 @@
 // `capstan validate [DIR]`: parse and validate manifests without Docker,
 // either from a directory on disk or, with --repo, at a ref of the repository.
 
+import { homedir } from 'node:os';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { allowedEnvironment, type Settings } from '../config/settings.js';
@@ -38,7 +39,7 @@ export async function validateCommand(settings: Settings, logger: Logger, opts: 
     label = dir;
   }
   const hostFiles = await readHostFiles(settings.secretsDir);
-  const result = loadStacks(files, { root, env, policyFile, profiles: settings.profiles, tree, hostFiles });
+  const result = loadStacks(files, { root, env, policyFile, profiles: settings.profiles, tree, hostFiles, home: homedir() });
   for (const w of result.warnings) process.stderr.write(`warning: ${w.file}:${w.line}:${w.col} ${w.path ? `${w.path}: ` : ''}${w.message}\n`);
   if (result.errors.length > 0) throw new ManifestsInvalidError(result.errors);
   const services = result.stacks.reduce((n, s) => n + Object.keys(s.services).length, 0);

@@ -11,6 +11,15 @@ import { parseSyncWindow, type SyncWindow } from './sync-window.js';
 import { parseAdminAddress, type TcpAdminAddress } from '../router/address.js';
 import { DEFAULT_LIMITS, trustedProxyProblem, type EdgeLimits } from '../router/limits.js';
 import { VERSION } from '../version.js';
+import { formatCidr, parseCidr, type SubnetPoolSpec } from '../backends/docker/cidr.js';
+
+/**
+ * Stack networks' subnets by default: /24s from a /16 outside Docker's own
+ * pools (172.17-31.x, 192.168.x), the usual home and office LANs (10.0.x,
+ * 10.1.x, 10.10.x, 192.168.x), Kubernetes' (10.96/12, 10.244/16) and CGNAT
+ * (100.64/10): 10.231.0.0/16. Whatever the host or engine uses inside it is skipped anyway.
+ */
+const DEFAULT_SUBNET_POOL = { base: (10 << 24) + (231 << 16), prefix: 16 };
 
 export interface Settings {
   repo: string | undefined;
@@ -64,6 +73,30 @@ export interface Settings {
   profiles: readonly string[];
   /** The one operator-host directory manifests may read secret and config files from (absolute `file:`); none by default. */
   secretsDir: string | undefined;
+  /** Where stack networks without an ipam of their own get their subnet; undefined (`--subnet-pool none`): the engine's default pools. */
+  subnetPool: SubnetPoolSpec | undefined;
+  /** Commit statuses per stack on each deployed sha: `auto` when the repository URL names a known forge and a token is set. */
+  commitStatus: 'auto' | 'github' | 'gitlab' | 'gitea' | 'off';
+  /** The forge's API base when it cannot be derived from --repo (self-hosted, or a local test server). */
+  forgeApi: string | undefined;
+  /** `owner/name` on the forge when it differs from --repo's path. */
+  forgeRepo: string | undefined;
+  /** Link of every commit status (e.g. the dashboard). */
+  statusUrl: string | undefined;
+  /** CAPSTAN_FORGE_TOKEN, else CAPSTAN_GIT_TOKEN; from the environment only. */
+  forgeToken: string | undefined;
+  /** Generic JSON webhook for deploy events. */
+  notifyWebhook: string | undefined;
+  /** CAPSTAN_NOTIFY_WEBHOOK_SECRET: signs the generic webhook's body; environment only. */
+  notifyWebhookSecret: string | undefined;
+  /** CAPSTAN_SLACK_WEBHOOK_URL: a Slack-compatible incoming webhook; environment only (its path is its secret). */
+  slackWebhookUrl: string | undefined;
+  /** Lead only while holding a lease container on the engine too: for operators that share the engine but not the data dir. */
+  engineLease: boolean;
+  /** The image of the lease container (it runs `cat`); default the router image. */
+  leaseImage: string;
+  /** Where x-capstan.image_update commits go; undefined: `branch` itself (deployed at once). */
+  imageUpdateBranch: string | undefined;
 }
 
 export type Resync = { kind: 'interval'; ms: number } | { kind: 'cron'; expression: string };
@@ -105,6 +138,16 @@ const SOURCES = {
   maxConnections: 'CAPSTAN_MAX_CONNECTIONS',
   maxConnectionsPerIp: 'CAPSTAN_MAX_CONNECTIONS_PER_IP',
   trustedProxies: 'CAPSTAN_TRUSTED_PROXIES',
+  subnetPool: 'CAPSTAN_SUBNET_POOL',
+  subnetSize: 'CAPSTAN_SUBNET_SIZE',
+  commitStatus: 'CAPSTAN_COMMIT_STATUS',
+  forgeApi: 'CAPSTAN_FORGE_API',
+  forgeRepo: 'CAPSTAN_FORGE_REPO',
+  statusUrl: 'CAPSTAN_STATUS_URL',
+  notifyWebhook: 'CAPSTAN_NOTIFY_WEBHOOK',
+  engineLease: 'CAPSTAN_ENGINE_LEASE',
+  leaseImage: 'CAPSTAN_LEASE_IMAGE',
+  imageUpdateBranch: 'CAPSTAN_IMAGE_UPDATE_BRANCH',
   metricsPublic: 'CAPSTAN_METRICS_PUBLIC',
 } as const;
 
@@ -129,9 +172,9 @@ const proxies = z.union([z.string(), z.array(z.string())]).transform((v, ctx) =>
   }
   return Object.freeze(entries);
 });
-const list = z.union([z.string(), z.array(z.string())]).transform((v) => (typeof v === 'string' ? v.split(',') : v).map((s) => s.trim()).filter((s) => s !== ''));
-
 const flag = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')]);
+const httpUrl = z.string().regex(/^https?:\/\/[^\s]+$/, 'use an http(s) URL');
+const list = z.union([z.string(), z.array(z.string())]).transform((v) => (typeof v === 'string' ? v.split(',') : v).map((s) => s.trim()).filter((s) => s !== ''));
 
 const resync = z.string().transform((v, ctx): Resync => {
   const ms = parseDurationMs(v);
@@ -193,6 +236,8 @@ const schema = z.object({
     .default({ name: 'Capstan', email: 'capstan@localhost' }),
   autoRevert: flag.default(false),
   metricsPublic: flag.default(false),
+  engineLease: flag.default(false),
+  leaseImage: z.string().min(1).optional(),
   resync: resync.default({ kind: 'interval', ms: 300_000 }),
   syncWindow: windows.default([]),
   profiles: list.default([]),
@@ -205,6 +250,21 @@ const schema = z.object({
   maxConnections: connections.default(DEFAULT_LIMITS.maxConnections),
   maxConnectionsPerIp: connections.default(DEFAULT_LIMITS.maxConnectionsPerIp),
   trustedProxies: proxies.default(DEFAULT_LIMITS.trustedProxies),
+  // `none` is null here: zod would put the default in place of an undefined.
+  subnetPool: z.string().transform((v, ctx) => {
+    if (v === 'none') return null;
+    const parsed = parseCidr(v);
+    if (typeof parsed !== 'string') return parsed;
+    ctx.addIssue({ code: 'custom', message: `${parsed}, or none` });
+    return z.NEVER;
+  }).default(DEFAULT_SUBNET_POOL),
+  subnetSize: z.coerce.number().int().min(8).max(29).default(24),
+  commitStatus: z.enum(['auto', 'github', 'gitlab', 'gitea', 'off']).default('auto'),
+  forgeApi: httpUrl.optional(),
+  forgeRepo: z.string().regex(/^[^/\s]+(\/[^/\s]+)+$/, 'use owner/name (GitLab: group/subgroup/name)').optional(),
+  statusUrl: httpUrl.optional(),
+  notifyWebhook: httpUrl.optional(),
+  imageUpdateBranch: z.string().min(1).optional(),
 });
 
 /**
@@ -231,11 +291,14 @@ export function resolveSettings(flags: RawSettings, env: NodeJS.ProcessEnv, file
     throw new ConfigError('--acme-email and --acme-ca need --acme-directory', 'set --acme-directory (CAPSTAN_ACME_DIRECTORY) to the ACME directory URL');
   }
   const acme = acmeDirectory === undefined ? undefined : Object.freeze({ directory: acmeDirectory, email: acmeEmail, caFile: acmeCa });
-  const { interval, syncWindow, headTimeout, bodyTimeout, keepAliveTimeout, tunnelIdleTimeout, l4IdleTimeout, maxConnections, maxConnectionsPerIp, trustedProxies, ...rest } = settled;
+  const { interval, syncWindow, subnetPool, subnetSize, headTimeout, bodyTimeout, keepAliveTimeout, tunnelIdleTimeout, l4IdleTimeout, maxConnections, maxConnectionsPerIp, trustedProxies, ...rest } = settled;
   const routerLimits: EdgeLimits = Object.freeze({
     headTimeoutMs: headTimeout, bodyTimeoutMs: bodyTimeout, keepAliveTimeoutMs: keepAliveTimeout, tunnelIdleTimeoutMs: tunnelIdleTimeout, l4IdleTimeoutMs: l4IdleTimeout,
     maxConnections, maxConnectionsPerIp, trustedProxies,
   });
+  if (subnetPool !== null && subnetSize < subnetPool.prefix) {
+    throw new ConfigError(`--subnet-size ${subnetSize} (CAPSTAN_SUBNET_SIZE): subnets cannot be larger than their pool ${formatCidr(subnetPool)}`, `use a --subnet-size of ${subnetPool.prefix} or more (default 24)`);
+  }
   const webhookSecret = env['CAPSTAN_WEBHOOK_SECRET'] === '' ? undefined : env['CAPSTAN_WEBHOOK_SECRET'];
   const fromEnv = (name: string): string | undefined => (env[name] === '' ? undefined : env[name]);
   const routerToken = fromEnv('CAPSTAN_ROUTER_TOKEN');
@@ -244,6 +307,7 @@ export function resolveSettings(flags: RawSettings, env: NodeJS.ProcessEnv, file
     intervalMs: interval,
     repo: rest.repo,
     secretsDir: rest.secretsDir,
+    imageUpdateBranch: rest.imageUpdateBranch,
     allowEnv: Object.freeze(rest.allowEnv),
     gitAuthor: Object.freeze(rest.gitAuthor),
     syncWindows: syncWindow,
@@ -254,6 +318,15 @@ export function resolveSettings(flags: RawSettings, env: NodeJS.ProcessEnv, file
     routerToken,
     routerLimits,
     acme,
+    subnetPool: subnetPool === null ? undefined : Object.freeze({ pool: Object.freeze(subnetPool), size: subnetSize }),
+    leaseImage: rest.leaseImage ?? rest.routerImage,
+    forgeApi: rest.forgeApi,
+    forgeRepo: rest.forgeRepo,
+    statusUrl: rest.statusUrl,
+    notifyWebhook: rest.notifyWebhook,
+    forgeToken: fromEnv('CAPSTAN_FORGE_TOKEN') ?? fromEnv('CAPSTAN_GIT_TOKEN'),
+    notifyWebhookSecret: fromEnv('CAPSTAN_NOTIFY_WEBHOOK_SECRET'),
+    slackWebhookUrl: fromEnv('CAPSTAN_SLACK_WEBHOOK_URL'),
     apiToken: fromEnv('CAPSTAN_API_TOKEN'),
     apiTokenFile: fromEnv('CAPSTAN_API_TOKEN_FILE'),
   });

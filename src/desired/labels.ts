@@ -1,6 +1,8 @@
 // Label keys of DESIGN §3. The compose.* ones make `docker compose ps` show
 // Capstan's containers; the io.capstan.* ones are how Capstan owns objects.
 
+import { createHash } from 'node:crypto';
+
 export const LABEL = {
   composeProject: 'com.docker.compose.project',
   composeService: 'com.docker.compose.service',
@@ -16,6 +18,10 @@ export const LABEL = {
   slot: 'io.capstan.slot',
   /** `router` on the container `--router container` runs: Capstan's own, but no stack's replica (never planned, never pruned). */
   role: 'io.capstan.role',
+  /** The repo digest (`sha256:…`) of the image the container was made from; absent for images only built locally. */
+  imageDigest: 'io.capstan.image-digest',
+  /** On an anonymous volume: the container path it is mounted at (with stack, service and slot, it is the volume's identity). */
+  anonymousVolume: 'io.capstan.anonymous-volume',
   /** The normalized spec as JSON: explains a change ("image a → b") and lets a rollback rebuild the previous version from what runs. */
   spec: 'io.capstan.spec',
 } as const;
@@ -30,6 +36,15 @@ export function replicaName(service: { stack: string; name: string; spec: { cont
 /** `<stack>-<service>-<n>`, as Compose names containers; never carries the instance. */
 export function containerName(stack: string, service: string, number: number): string {
   return `${stack}-${service}-${number}`;
+}
+
+/**
+ * An anonymous volume (`- /app/node_modules`) belongs to a replica slot, as
+ * Compose hands it from a container to its replacement: `<stack>_<service>-<n>_<12 hex of the path>`,
+ * so the container recreated in slot n finds the same one.
+ */
+export function anonymousVolumeName(stack: string, service: string, number: number, target: string): string {
+  return `${stack}_${service}-${number}_${createHash('sha256').update(target).digest('hex').slice(0, 12)}`;
 }
 
 /** The name a start-first update gives the new replica while the old one still holds the replica's name. */

@@ -1,8 +1,8 @@
 // The spec hash of DESIGN §3: equal hash = nothing to change. sha256 over a
 // canonical JSON (sorted keys, undefined dropped) of the normalized spec
-// without `replicas`, `update`, `rollback` and `capstan`: scaling, a new
-// rollout policy, probe or route change how Capstan acts, not what a
-// container is, so none of them recreates a replica.
+// without `replicas`, `update`, `rollback`, the pull policy and `capstan`:
+// scaling, a new rollout or pull policy, probe or route change how Capstan
+// acts, not what a container is, so none of them recreates a replica.
 
 import { createHash } from 'node:crypto';
 import type { ServiceSpec } from '../manifests/model.js';
@@ -22,8 +22,14 @@ export function canonicalJson(value: unknown): string {
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
 }
 
-/** Full 64-hex sha256 of what reaches the container: the spec without `replicas`, `update`, `rollback`, `capstan` and `routeTls` (the certificate content follows its digest, not the spec). */
+/**
+ * Full 64-hex sha256 of what reaches the container: the spec without
+ * `replicas`, `update`, `rollback`, `pullPolicy`, `capstan` (probe, route,
+ * strategy, canary, autoscale, image_update) and `routeTls` (a certificate's
+ * content follows its digest): they say how and when Capstan acts, not what
+ * a container is.
+ */
 export function specHash(spec: ServiceSpec): string {
-  const { replicas: _replicas, update: _update, rollback: _rollback, capstan: _capstan, routeTls: _routeTls, ...rest } = spec;
+  const { replicas: _replicas, update: _update, rollback: _rollback, pullPolicy: _pull, capstan: _capstan, routeTls: _routeTls, ...rest } = spec;
   return createHash('sha256').update(canonicalJson(rest)).digest('hex');
 }

@@ -44,6 +44,8 @@ export interface LoadOptions {
   tree?: RepoTree | undefined;
   /** Operator-host files under --secrets-dir, by digest; default: none may be used. */
   hostFiles?: HostFiles | undefined;
+  /** The operator user's home directory, for `~` in bind sources; default: `~` is an error. */
+  home?: string | undefined;
 }
 
 /** What one stack (valid or not) was read from, for the daemon's per-stack fingerprints and errors. */
@@ -86,6 +88,7 @@ export function loadStacks(files: ReadonlyMap<string, string>, opts: LoadOptions
     tree: opts.tree ?? treeFromFiles(files),
     host: opts.hostFiles ?? NO_HOST_FILES,
     stackFiles: new Set(candidates.filter((c) => c.dir === normalizeRoot(opts.root)).map((c) => c.file)),
+    home: opts.home,
   };
   const inputs: StackInputs[] = [];
   for (const c of candidates) {
@@ -156,7 +159,7 @@ function loadOne(c: StackCandidate, files: ReadonlyMap<string, string>, opts: Lo
   }
   checkSharedDeclarations(parts);
   const stackParts: StackPart[] = parts.filter((p): p is Part & { top: StackInput } => p.top !== undefined).map((p) => ({
-    ctx: { name, file: p.file, dir: p.dir, files, lookup: p.lookup, fp: p.fp, all: problems, inactive: p.inactive, tree: env.tree, host: env.host },
+    ctx: { name, file: p.file, dir: p.dir, files, lookup: p.lookup, fp: p.fp, all: problems, inactive: p.inactive, tree: env.tree, host: env.host, home: env.home },
     top: p.top,
     services: new Map([...p.services].filter(([svc]) => owner.get(svc) === p)),
     rawServices: Object.fromEntries(Object.entries(p.rawServices).filter(([svc]) => owner.get(svc) === p && !p.inactive.has(svc))),
@@ -176,6 +179,7 @@ interface Shared {
   host: HostFiles;
   /** Top-level stack files: including one would run its services twice. */
   stackFiles: ReadonlySet<string>;
+  home: string | undefined;
 }
 
 /** One file of a stack, validated on its own terms: its positions, directory and variables. */

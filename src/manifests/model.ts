@@ -3,6 +3,8 @@
 // planner and the backends never see YAML variety. Values are plain data
 // (frozen after parsing) so they hash and compare structurally.
 
+import type { PullPolicy } from './pull-policy.js';
+
 export type RestartPolicy = 'no' | 'always' | 'on-failure' | 'unless-stopped';
 
 export interface PortSpec {
@@ -127,6 +129,17 @@ export interface AutoscaleSpec {
   cooldownMs: number;
 }
 
+/** `x-capstan.image_update`: newer tags inside `semver` are committed into the Compose file (DESIGN §5). */
+export interface ImageUpdateSpec {
+  /** A semver range (npm's syntax), e.g. `^1.4`. */
+  semver: string;
+  /** Only tags matching count; its named group `version` (else the whole tag) is what is compared. */
+  tagPattern: string | undefined;
+  /** How often the registry's tags are listed. */
+  intervalMs: number;
+}
+
+
 /** `x-capstan.route`: an L7 route on the shared HTTP entry (--http-port). */
 export interface RouteSpec {
   host: string | undefined;
@@ -157,6 +170,8 @@ export interface CapstanExtension {
   /** Set with `strategy: blue-green` (defaults filled in). */
   blueGreen?: BlueGreenSpec;
   autoscale?: AutoscaleSpec;
+  /** Left out when absent (it changes what Capstan commits, not what runs). */
+  imageUpdate?: ImageUpdateSpec;
 }
 
 export interface ServiceSpec {
@@ -219,6 +234,10 @@ export interface ServiceSpec {
   mode: 'replicated' | 'global';
   update: UpdateConfig;
   rollback: UpdateConfig;
+  /** Compose's `pull_policy`; left out for the default `missing`, and never part of the spec hash (it says when to pull, not what runs). */
+  pullPolicy?: PullPolicy;
+  /** Fixed addresses per stack-local network (`ipv4_address`, `ipv6_address`, `mac_address`); left out when none. */
+  networkAddresses?: Readonly<Record<string, NetworkAddress>>;
   // The three below are left out (not empty) when a service uses none of them, so the spec
   // hash of every other service stays what earlier versions computed: upgrading Capstan must
   // not roll services whose manifests did not change.
@@ -273,6 +292,19 @@ export interface MountedFile {
   digest: string;
 }
 
+export interface NetworkAddress {
+  ipv4: string | undefined;
+  ipv6: string | undefined;
+  mac: string | undefined;
+}
+
+/** A network's own address management (Compose `ipam:`), passed to the engine as given. */
+export interface IpamSpec {
+  driver: string | undefined;
+  config: readonly { subnet: string | undefined; ipRange: string | undefined; gateway: string | undefined; auxAddresses: Readonly<Record<string, string>> }[];
+  options: Readonly<Record<string, string>>;
+}
+
 export interface NetworkSpec {
   /** Name inside the stack (`default`, or a key of top-level `networks`). */
   name: string;
@@ -283,6 +315,9 @@ export interface NetworkSpec {
   labels: Readonly<Record<string, string>>;
   /** `internal: true`: no route out of the network. Optional so older hand-built specs stay valid. */
   internal?: boolean;
+  /** `ipam:`, when the manifest gives one. */
+  ipam?: IpamSpec;
+  enableIpv6?: boolean;
 }
 
 export interface VolumeSpec {

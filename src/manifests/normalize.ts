@@ -10,14 +10,14 @@ import { normalizeBuild } from './build.js';
 import { deliverySpecs } from './delivery.js';
 import { resolveFileDef, serviceFiles, type FileKind, type HostFiles, type ResolvedDef } from './files.js';
 import { routeTlsFiles, routeTlsOf } from './route-tls.js';
-import type { CapstanExtension, MountSpec, NetworkSpec, PortSpec, ProbeSpec, ServiceSpec, StackSpec, UpdateConfig, VolumeSpec } from './model.js';
+import type { CapstanExtension, IpamSpec, MountSpec, NetworkSpec, PortSpec, ProbeSpec, ServiceSpec, StackSpec, UpdateConfig, VolumeSpec } from './model.js';
 import { parseDotenv } from './dotenv.js';
 import type { Lookup } from './interpolate.js';
 import type { PathSegment } from './parse-yaml.js';
 import { resolveInRepo } from './paths.js';
 import type { FileProblems, Problems } from './problems.js';
 import type { RepoTree } from './repo-tree.js';
-import type { ResourceDef, ServiceInput, StackInput, UpdateConfigInput } from './schema.js';
+import type { IpamInput, ResourceDef, ServiceInput, StackInput, UpdateConfigInput } from './schema.js';
 
 export interface StackContext {
   name: string;
@@ -32,6 +32,8 @@ export interface StackContext {
   inactive?: ReadonlyMap<string, readonly string[]>;
   tree: RepoTree;
   host: HostFiles;
+  /** The operator user's home, for `~` in bind sources; undefined: `~` is an error. */
+  home?: string | undefined;
 }
 
 /** One file of a stack: the stack file itself, or a file it includes. */
@@ -45,6 +47,8 @@ export interface StackPart {
 }
 
 export const DEFAULT_PROGRESS_DEADLINE_MS = 60_000;
+/** How often x-capstan.image_update lists a repository's tags when it sets no `interval`. */
+export const DEFAULT_IMAGE_UPDATE_INTERVAL_MS = 300_000;
 
 const setOwn = <V>(obj: Record<string, V>, k: string, v: V): void => void Object.defineProperty(obj, k, { value: v, enumerable: true, writable: true, configurable: true });
 
@@ -96,7 +100,12 @@ export function normalizeStack(parts: readonly StackPart[]): StackSpec {
   if (usesDefault) networkKeys.add('default');
   for (const key of [...networkKeys].sort()) {
     const def = declaredNetworks[key] ?? undefined;
-    setOwn(networks, key, { name: key, ...engineName(stackName, key, def), driver: def?.driver, labels: def?.labels ?? {}, ...(def?.internal === true ? { internal: true } : {}) });
+    setOwn(networks, key, {
+      name: key, ...engineName(stackName, key, def), driver: def?.driver, labels: def?.labels ?? {},
+      ...(def?.internal === true ? { internal: true } : {}),
+      ...(def?.ipam === undefined ? {} : { ipam: ipamSpec(def.ipam) }),
+      ...(def?.enable_ipv6 === true ? { enableIpv6: true } : {}),
+    });
   }
   const volumes: Record<string, VolumeSpec> = {};
   for (const key of Object.keys(declaredVolumes).sort()) {
@@ -165,11 +174,18 @@ function normalizeService(
   const volumes: MountSpec[] = [];
   (s.volumes ?? []).forEach((m, i) => {
     const at: PathSegment[] = [...base, 'volumes', i];
-    if (m.type === 'volume') {
+    if (m.type === 'volume' && m.source === '') {
+      // Anonymous: one volume per replica slot, named and labelled by the backend.
+      volumes.push({ ...m, relative: false });
+    } else if (m.type === 'volume') {
       if (!Object.hasOwn(declaredVolumes, m.source)) {
         fp.error(at, `volume ${JSON.stringify(m.source)} is not declared in the top-level \`volumes:\``, `add \`volumes: { ${m.source}: {} }\` at the top level of the file`);
       }
       volumes.push({ ...m, relative: false });
+    } else if (m.type === 'bind' && m.source.startsWith('~')) {
+      // The operator user's home: a host path like any other, so the policy checks the expanded path.
+      if (ctx.home === undefined) fp.error(at, `bind source ${JSON.stringify(m.source)} names the operator's home, which is not known here`, 'use an absolute host path');
+      volumes.push({ ...m, source: posix.normalize(posix.join(ctx.home ?? '/', m.source.slice(1))), relative: false });
     } else if (m.type === 'bind' && !m.source.startsWith('/')) {
       const resolved = resolveInRepo(ctx.dir, m.source);
       if (resolved === undefined) fp.error(at, `bind source ${JSON.stringify(m.source)} points outside the repository`, 'keep relative bind sources inside the repository, or use an absolute host path');
@@ -192,6 +208,17 @@ function normalizeService(
       fp.error(at, `network ${JSON.stringify(n)} is not declared in the top-level \`networks:\``, `add \`networks: { ${n}: {} }\` at the top level of the file`, Array.isArray(rawNetworks) ? 'value' : 'key');
     }
   });
+
+  const addresses = s.networks?.addresses ?? {};
+  for (const [n, address] of Object.entries(addresses)) {
+    const at: PathSegment[] = [...base, 'networks', n];
+    if (replicas > 1) fp.error(at, `fixed addresses on network ${JSON.stringify(n)} cannot be shared by ${replicas} replicas`, 'set `deploy.replicas: 1`, or drop ipv4_address / ipv6_address / mac_address', 'key');
+    const def = declaredNetworks[n];
+    const pools = isRecord(def) && isRecord(def['ipam']) && Array.isArray(def['ipam']['config']) ? (def['ipam']['config'] as unknown[]) : [];
+    if ((address.ipv4 !== undefined || address.ipv6 !== undefined) && !pools.some((p) => isRecord(p) && typeof p['subnet'] === 'string')) {
+      fp.error(at, `a fixed ip address on network ${JSON.stringify(n)} needs that network's own subnet`, `declare it: networks: { ${n}: { ipam: { config: [{ subnet: 172.28.0.0/16 }] } } } (Docker refuses fixed addresses on networks it addressed itself)`, 'key');
+    }
+  }
 
   const dependsOn = s.depends_on ?? {};
   const rawDeps = raw['depends_on'];
@@ -218,10 +245,18 @@ function normalizeService(
     ...(delivery.canary === undefined ? {} : { canary: delivery.canary }),
     ...(delivery.blueGreen === undefined ? {} : { blueGreen: delivery.blueGreen }),
     ...(delivery.autoscale === undefined ? {} : { autoscale: delivery.autoscale }),
+    ...(x?.image_update ? { imageUpdate: { semver: x.image_update.semver, tagPattern: x.image_update.tag_pattern, intervalMs: x.image_update.interval ?? DEFAULT_IMAGE_UPDATE_INTERVAL_MS } } : {}),
   };
 
   const built = s.build === undefined || s.build === null ? undefined : normalizeBuild({ stack: ctx.name, dir: ctx.dir, tree: ctx.tree, lookup: ctx.lookup, fp }, name, s.build, s.image, base);
   if (s.image === undefined && (s.build === undefined || s.build === null)) fp.error(base, `service ${JSON.stringify(name)} has neither \`image\` nor \`build\``, 'add `image: <reference>` or `build: <context directory>`', 'key');
+  const pullPolicy = s.pull_policy ?? undefined;
+  if (pullPolicy?.kind === 'build' && built === undefined) {
+    fp.error([...base, 'pull_policy'], '`pull_policy: build` needs a `build:` section', 'add `build: <context directory>`, or use another pull_policy (missing, always, never, daily, weekly, every_<duration>)');
+  }
+  if (x?.image_update && built !== undefined) {
+    fp.error([...base, 'x-capstan', 'image_update'], '`image_update` follows a registry\'s tags, but this service is built from `build:`', 'remove `image_update`, or run an image from a registry instead of building it', 'key');
+  }
   const taken = new Set<string>();
   const secrets = serviceFiles('secret', s.secrets ?? [], declared.files.secret, base, fp, taken);
   const configs = serviceFiles('config', s.configs ?? [], declared.files.config, base, fp, taken);
@@ -233,6 +268,8 @@ function normalizeService(
   return {
     image: built?.image ?? s.image ?? '',
     ...(built === undefined ? {} : { build: built.build }),
+    ...(pullPolicy === undefined || pullPolicy.kind === 'missing' ? {} : { pullPolicy }),
+    ...(Object.keys(addresses).length === 0 ? {} : { networkAddresses: addresses }),
     ...(secrets.length === 0 ? {} : { secrets }),
     ...(configs.length === 0 ? {} : { configs }),
     ...(routeTls === undefined ? {} : { routeTls }),
@@ -282,6 +319,14 @@ function normalizeService(
     mode,
     update: updateConfig(s.deploy?.update_config),
     rollback: updateConfig(s.deploy?.rollback_config),
+  };
+}
+
+function ipamSpec(i: IpamInput): IpamSpec {
+  return {
+    driver: i.driver,
+    config: (i.config ?? []).map((c) => ({ subnet: c.subnet, ipRange: c.ip_range, gateway: c.gateway, auxAddresses: c.aux_addresses ?? {} })),
+    options: i.options ?? {},
   };
 }
 

@@ -3,13 +3,15 @@
 // durations, sizes, command strings). Key names (unknown vs "not supported
 // yet") are checked by keys.ts from the rules registered here.
 
+import semver from 'semver';
 import { z } from 'zod';
 import type { DependsOnCondition, DeviceSpec, HealthcheckSpec, LoggingSpec, PortSpec, RestartPolicy, UlimitSpec } from './model.js';
 import { parseExpose, parsePortNumber, parsePortShort } from './ports.js';
+import { parsePullPolicy } from './pull-policy.js';
 import { shellSplit } from './shell-split.js';
 import { parseBytes, parseDurationMs, parseNanoCpus, parseNonNegativeInt } from './units.js';
 import type { RawMount } from './volumes.js';
-import { classifySource, parseVolumeShort, VOLUME_NAME } from './volumes.js';
+import { classifySource, homeBind, parseVolumeShort, VOLUME_NAME } from './volumes.js';
 
 type Ctx = z.core.$RefinementCtx;
 
@@ -152,9 +154,13 @@ const volumeLong = obj(
   if (!m.target.startsWith('/')) return fail(ctx, m.target, `the container path ${JSON.stringify(m.target)} must be absolute`, ['target']);
   const source = m.source ?? '';
   if (type === 'tmpfs') return { type, source: '', target: m.target, readOnly: m.read_only ?? false };
-  if (source === '') return fail(ctx, m, type === 'volume' ? 'anonymous volumes are not supported yet; give the volume a `source` and declare it under top-level `volumes:`' : 'a bind mount needs a `source`');
+  if (source === '' && type === 'volume') return { type, source: '', target: m.target, readOnly: m.read_only ?? false };
+  if (source === '') return fail(ctx, m, 'a bind mount needs a `source`');
   const kind = classifySource(source);
-  if (kind === 'home') return fail(ctx, source, `"~" in ${JSON.stringify(source)} is not supported: bind sources must be inside the repository or absolute`, ['source']);
+  if (kind === 'home') {
+    const home = homeBind(source, m.target, m.read_only ?? false, source);
+    return typeof home === 'string' ? fail(ctx, source, home, ['source']) : home;
+  }
   if (type === 'volume' && !VOLUME_NAME.test(source)) return fail(ctx, source, `invalid volume name ${JSON.stringify(source)}`, ['source']);
   // In the long syntax a bind source without "./" is still relative to the stack file.
   const bindSource = type === 'bind' && !source.startsWith('/') && !source.startsWith('.') ? `./${source}` : source;
@@ -168,17 +174,32 @@ const volumeItem = z
     return typeof r === 'string' ? fail(ctx, v, r) : r;
   });
 
+const ipv4 = str.regex(/^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/, 'expected an IPv4 address like 172.28.0.10');
+const ipv6 = str.regex(/^[0-9a-fA-F:.]+$/, 'expected an IPv6 address like 2001:db8::10').refine((v) => v.includes(':'), 'expected an IPv6 address like 2001:db8::10');
+const macAddress = str.regex(/^([0-9a-fA-F]{2}[:-]){5}[0-9a-fA-F]{2}$/, 'expected a MAC address like 02:42:ac:11:00:02');
 const networkAttachment = obj(
-  { aliases: z.array(str, { error: 'expected a list of names' }).nullish() },
-  { unsupported: unsupportedList(['ipv4_address', 'ipv6_address', 'link_local_ips', 'mac_address', 'driver_opts', 'priority', 'gw_priority', 'interface_name']) },
+  { aliases: z.array(str, { error: 'expected a list of names' }).nullish(), ipv4_address: ipv4.nullish(), ipv6_address: ipv6.nullish(), mac_address: macAddress.nullish() },
+  { unsupported: unsupportedList(['link_local_ips', 'driver_opts', 'priority', 'gw_priority', 'interface_name']) },
 ).nullable();
+
+/** A fixed address on one network: Docker's EndpointSettings.IPAMConfig and MacAddress. */
+export interface NetworkAddressInput {
+  ipv4: string | undefined;
+  ipv6: string | undefined;
+  mac: string | undefined;
+}
 const serviceNetworks = z
   .union([z.array(str), z.record(z.string(), networkAttachment)], { error: 'expected a list of network names or a mapping' })
   .transform((v) => {
-    if (Array.isArray(v)) return { names: v, aliases: {} };
+    if (Array.isArray(v)) return { names: v, aliases: {}, addresses: {} };
     const aliases: Record<string, string[]> = {};
-    for (const [k, a] of Object.entries(v)) if (a?.aliases !== undefined && a.aliases !== null && a.aliases.length > 0) setOwn(aliases, k, [...new Set(a.aliases)].sort());
-    return { names: Object.keys(v), aliases };
+    const addresses: Record<string, NetworkAddressInput> = {};
+    for (const [k, a] of Object.entries(v)) {
+      if (a?.aliases !== undefined && a.aliases !== null && a.aliases.length > 0) setOwn(aliases, k, [...new Set(a.aliases)].sort());
+      const address = { ipv4: a?.ipv4_address ?? undefined, ipv6: a?.ipv6_address ?? undefined, mac: a?.mac_address ?? undefined };
+      if (address.ipv4 !== undefined || address.ipv6 !== undefined || address.mac !== undefined) setOwn(addresses, k, address);
+    }
+    return { names: Object.keys(v), aliases, addresses };
   });
 
 const labels = z
@@ -297,6 +318,21 @@ const probe = obj({
   failure_threshold: positiveInt.optional(),
 });
 
+/** x-capstan.image_update (DESIGN §2, §5): which newer tags Capstan may commit into the file. */
+const imageUpdate = obj({
+  semver: str.transform((v, ctx) => (semver.validRange(v) === null ? fail(ctx, v, `invalid semver range ${JSON.stringify(v)}; use e.g. "^1.4", "~2.0.1" or ">=1.2 <2"`) : v)),
+  tag_pattern: str.transform((v, ctx) => {
+    try {
+      new RegExp(v);
+      return v;
+    } catch (err) {
+      return fail(ctx, v, `invalid tag_pattern ${JSON.stringify(v)}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }).optional(),
+  interval: duration.optional(),
+});
+
+
 /** x-capstan.route (DESIGN §6): one route or a list, each on the shared HTTP entry. */
 const route = obj({
   host: str.min(1, 'a host cannot be empty').optional(),
@@ -351,6 +387,7 @@ const capstan = obj({
   blue_green: blueGreen.optional(),
   autoscale: autoscale.optional(),
   route: z.union([route, z.array(route, { error: 'expected a route or a list of routes' })], { error: 'expected { host, path, port, sticky } or a list of them' }).optional(),
+  image_update: imageUpdate.optional(),
 });
 
 const stringList = z.array(str, { error: 'expected a list of strings' });
@@ -432,7 +469,7 @@ export const SERVICE_UNSUPPORTED = unsupportedList(
     'external_links', 'gpus', 'group_add', 'isolation', 'label_file', 'links',
     'mac_address', 'mem_limit', 'mem_reservation', 'mem_swappiness', 'memswap_limit', 'models',
     'oom_kill_disable', 'oom_score_adj', 'pids_limit', 'post_start', 'pre_stop',
-    'provider', 'pull_policy', 'pull_refresh_after', 'scale', 'storage_opt', 'use_api_socket', 'userns_mode', 'uts', 'volumes_from',
+    'provider', 'pull_refresh_after', 'scale', 'storage_opt', 'use_api_socket', 'userns_mode', 'uts', 'volumes_from',
   ],
   {
     scale: 'use `deploy.replicas`',
@@ -481,6 +518,10 @@ export const serviceSchema = obj(
   {
     image: z.string({ error: 'expected a string' }).min(1, 'image must not be empty').optional(),
     build: buildSchema.nullish(),
+    pull_policy: str.transform((v, ctx) => {
+      const p = parsePullPolicy(v);
+      return typeof p === 'string' ? fail(ctx, v, p) : p;
+    }).nullish(),
     secrets: fileRefs.nullish(),
     configs: fileRefs.nullish(),
     command: argv.nullish(),
@@ -532,9 +573,13 @@ export type ServiceInput = z.output<typeof serviceSchema>;
 
 const externalFlag = z.union([boolish, obj({ name: str.optional() })], { error: 'expected true or false' });
 
+/** Compose's `ipam:` as Docker's network create takes it; a network's own ipam always wins over any subnet Capstan would pick. */
+const ipamPool = obj({ subnet: str.optional(), ip_range: str.optional(), gateway: str.optional(), aux_addresses: z.record(z.string(), str).optional() });
+const ipam = obj({ driver: str.optional(), config: z.array(ipamPool, { error: 'expected a list of { subnet, ip_range, gateway }' }).optional(), options: z.record(z.string(), str).optional() });
+export type IpamInput = z.output<typeof ipam>;
 const networkDef = obj(
-  { name: str.optional(), external: externalFlag.optional(), driver: str.optional(), labels: labels.optional(), internal: boolish.optional() },
-  { unsupported: unsupportedList(['driver_opts', 'attachable', 'enable_ipv6', 'ipam']), extensions: true },
+  { name: str.optional(), external: externalFlag.optional(), driver: str.optional(), labels: labels.optional(), internal: boolish.optional(), ipam: ipam.optional(), enable_ipv6: boolish.optional() },
+  { unsupported: unsupportedList(['driver_opts', 'attachable']), extensions: true },
 ).nullable();
 const volumeDef = obj(
   { name: str.optional(), external: externalFlag.optional(), driver: str.optional(), labels: labels.optional() },

@@ -21,7 +21,9 @@ export function classifySource(source: string): 'bind' | 'volume' | 'home' {
 export function parseVolumeShort(input: string): RawMount | string {
   const parts = input.split(':');
   if (parts.length === 1) {
-    return `anonymous volume ${JSON.stringify(input)} is not supported yet`;
+    // `- /app/node_modules`: an anonymous volume, one per replica slot (normalize and the backend name it).
+    if (!input.startsWith('/')) return `invalid volume ${JSON.stringify(input)}; expected source:target[:mode], or an absolute container path for an anonymous volume`;
+    return { type: 'volume', source: '', target: input, readOnly: false };
   }
   if (parts.length > 3) return `invalid volume ${JSON.stringify(input)}; expected source:target[:mode]`;
   const [source = '', target = '', mode = ''] = parts;
@@ -30,7 +32,13 @@ export function parseVolumeShort(input: string): RawMount | string {
   const flags = mode === '' ? [] : mode.split(',');
   for (const f of flags) if (!MODES.has(f)) return `unknown volume mode ${JSON.stringify(f)} in ${JSON.stringify(input)}`;
   const kind = classifySource(source);
-  if (kind === 'home') return `"~" in ${JSON.stringify(input)} is not supported: bind sources must be inside the repository or absolute`;
+  if (kind === 'home') return homeBind(source, target, flags.includes('ro'), input);
   if (kind === 'volume' && !VOLUME_NAME.test(source)) return `invalid volume name ${JSON.stringify(source)}`;
   return { type: kind, source, target, readOnly: flags.includes('ro') };
+}
+
+/** `~/data` (the operator user's home, expanded in normalize.ts); `~other/…` names another user's home, which is refused. */
+export function homeBind(source: string, target: string, readOnly: boolean, input: string): RawMount | string {
+  if (source !== '~' && !source.startsWith('~/')) return `${JSON.stringify(input)}: only "~" and "~/…" (the operator user's home) are supported, not another user's home`;
+  return { type: 'bind', source, target, readOnly };
 }

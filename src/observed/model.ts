@@ -55,9 +55,26 @@ export interface ObservedVolume {
   labels: Readonly<Record<string, string>>;
 }
 
+/** An image on the engine, as `docker image inspect` describes it. */
+export interface ObservedImage {
+  id: string;
+  /** `repo@sha256:…` for each registry repository it was pulled from or pushed to; empty for images only built here. */
+  repoDigests: readonly string[];
+}
+
+/** What a pass knows about the images Git names (DESIGN §2 "Images"). */
+export interface ImageFacts {
+  /** By reference as the manifest writes it; undefined: the engine does not have it. */
+  engine: ReadonlyMap<string, ObservedImage | undefined>;
+  /** The registry's current digest of each tag whose pull_policy asked for a look this pass (HEAD on the manifest). */
+  registry: ReadonlyMap<string, string>;
+}
+
 export interface ObservedState {
   instance: string;
   containers: readonly ObservedContainer[];
   networks: readonly ObservedNetwork[];
   volumes: readonly ObservedVolume[];
+  /** The images of the desired services, looked at once per pass after Git was read; absent: nothing is known, so nothing is pulled. */
+  images?: ImageFacts;
 }

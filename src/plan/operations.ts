@@ -15,7 +15,8 @@ export type OperationReason =
   | 'network-missing' | 'volume-missing' | 'network-unused'
   | 'new-service' | 'scale-up' | 'scale-down' | 'replica-missing' | 'duplicate'
   | 'spec-changed' | 'roll-back' | 'image-drift' | 'stopped' | 'crashed'
-  | 'finish-update' | 'leftover-twin' | 'leftover-canary' | 'service-removed' | 'stack-removed';
+  | 'finish-update' | 'leftover-twin' | 'leftover-canary' | 'service-removed' | 'stack-removed'
+  | 'image-missing' | 'image-moved';
 
 interface OperationBase {
   /** Stable within a plan and across plans of the same change: `<kind>:<stack>/<target>`. */
@@ -29,6 +30,8 @@ interface OperationBase {
 }
 
 export type Operation =
+  /** Pulled before any container of `services` (`stack/service`) is (re)created; one operation per reference. */
+  | (OperationBase & { kind: 'pull-image'; image: string; services: readonly string[] })
   | (OperationBase & { kind: 'create-network'; network: NetworkSpec })
   | (OperationBase & { kind: 'create-volume'; volume: VolumeSpec })
   | (OperationBase & { kind: 'create-container'; service: DesiredService; number: number; name: string })
@@ -43,6 +46,9 @@ export type Operation =
 
 export type OperationKind = Operation['kind'];
 
+/** An operation before the planner gives it its id. */
+export type OperationDraft = Operation extends infer O ? (O extends Operation ? Omit<O, 'id'> : never) : never;
+
 /** What the rolling-update driver needs to know about one slot it replaces. */
 export interface RolloutInfo {
   /** `back` when the planner resumes a rollback of a held revision: rollback_config applies and a failure is final. */
@@ -51,6 +57,8 @@ export interface RolloutInfo {
   previous: { spec: ServiceSpec; specHash: string } | undefined;
   /** A start-first twin already running the target spec (left by an interrupted pass): waited on instead of created. */
   twinId: string | undefined;
+  /** A moved tag: the repo digest the slots move to (their spec hash stays the same). */
+  targetDigest?: string | undefined;
 }
 
 /** Per-service summary lines for renderers ("api: 3 replicas, image x"). */

@@ -6,11 +6,13 @@ import type { DesiredService, DesiredStack, DesiredState } from '../desired/mode
 import { canaryName, replicaName, twinName } from '../desired/labels.js';
 import { decodeSpecLabel } from '../desired/spec-label.js';
 import { crashBackoff, type RunRecord } from '../health/backoff.js';
-import type { ObservedContainer, ObservedState } from '../observed/model.js';
+import { sameImage } from '../manifests/image-ref.js';
+import type { ImageFacts, ObservedContainer, ObservedState } from '../observed/model.js';
 import { holds, type HeldRollout } from '../strategies/rolling.js';
-import type { HeldBack, Operation, OperationReason, Plan, RolloutInfo, ServiceChange } from './operations.js';
+import type { HeldBack, Operation, OperationDraft as Draft, OperationReason, Plan, RolloutInfo, ServiceChange } from './operations.js';
 import { operationTarget } from './render.js';
 import { describeSpecChange } from './spec-diff.js';
+import { digestMove, pinnedTo, planPulls } from './images.js';
 
 // Phases: orphans go first so a port or name they hold is free for what
 // replaces them; then networks and volumes; then services level by level
@@ -20,8 +22,6 @@ const PHASE_INFRA = 1;
 const PHASE_SERVICES = 2;
 const PHASE_CLEANUP = 1000;
 
-/** An operation before it is given its id (sortOperations does). */
-type Draft = Operation extends infer O ? (O extends Operation ? Omit<O, 'id'> : never) : never;
 
 /**
  * Crash-loop input for the daemon's passes. Without it (one-shot `apply`,
@@ -55,6 +55,8 @@ export function planChanges(desired: DesiredState, observed: ObservedState, heal
     planStack(stack, observed, byService, operations, services, heldBack, healing, holding);
   }
   planOrphans(desired, byService, operations, services);
+  // First in their phase, so a plan reads "pull, then create".
+  operations.unshift(...planPulls(desired.stacks.flatMap((s) => s.services), operations, observed.images, PHASE_INFRA));
 
   for (const network of observed.networks) {
     const stack = desired.stacks.find((s) => s.name === network.stack);
@@ -93,7 +95,7 @@ function planStack(
   for (const service of stack.services) {
     const phase = PHASE_SERVICES + (levels.get(service.name) ?? 0);
     const observedReplicas = byService.get(key(stack.name, service.name)) ?? [];
-    changes.push(planService(service, observedReplicas, phase, operations, heldBack, healing, holding(service)));
+    changes.push(planService(service, observedReplicas, phase, operations, heldBack, healing, holding(service), observed.images));
   }
 }
 
@@ -118,6 +120,7 @@ function planService(
   heldBack: HeldBack[],
   healing: HealingInput | undefined,
   held: HeldRollout | undefined,
+  images: ImageFacts | undefined,
 ): ServiceChange {
   const { target: service, direction, replaces } = heldTarget(gitService, held);
   const desiredCount = service.spec.replicas;
@@ -172,6 +175,11 @@ function planService(
       const update = rolloutInfo(existing, direction, resumable ? twin : undefined);
       const cause = direction === 'back' ? `roll back: ${recreateCause(existing, service)}` : recreateCause(existing, service);
       push({ ...base, kind: 'recreate-container', service, number: n, name, containerId: existing.id, update, reason: direction === 'back' ? 'roll-back' : 'spec-changed', cause });
+    } else if (existing.specHash === service.specHash && replaces && digestMove(existing, service, images) !== undefined) {
+      const move = digestMove(existing, service, images);
+      // The way back from a moved tag is the digest the replica ran, pinned.
+      const update: RolloutInfo = { direction, previous: move === undefined ? undefined : pinnedTo(service, move.from), twinId: undefined, targetDigest: move?.to };
+      push({ ...base, kind: 'recreate-container', service, number: n, name, containerId: existing.id, update, reason: 'image-moved', cause: move?.cause ?? '' });
     } else if (existing.specHash === service.specHash && imageDrifted(existing, service)) {
       push({ ...base, kind: 'recreate-container', service, number: n, name, containerId: existing.id, update: rolloutInfo(existing, direction, undefined), reason: 'image-drift', cause: `drift: container ${name} runs image ${existing.image}, Git says ${service.spec.image}` });
     } else if (existing.state !== 'running' && existing.state !== 'restarting') {
@@ -220,12 +228,7 @@ function runHistory(c: ObservedContainer, healing: HealingInput | undefined): re
  */
 function imageDrifted(c: ObservedContainer, service: DesiredService): boolean {
   if (c.image === '' || c.image.startsWith('sha256:')) return false;
-  return normalizeImage(c.image) !== normalizeImage(service.spec.image);
-}
-
-function normalizeImage(ref: string): string {
-  const withTag = /:[^/]+$/.test(ref) || ref.includes('@') ? ref : `${ref}:latest`;
-  return withTag.replace(/^(docker\.io\/)?(library\/)?/, '');
+  return !sameImage(c.image, service.spec.image);
 }
 
 function formatMs(ms: number): string {

@@ -8,6 +8,7 @@ import { describeHeld } from '../strategies/rolling.js';
 import type { Operation, Plan } from './operations.js';
 
 export const VERBS: Record<Operation['kind'], string> = {
+  'pull-image': 'pull image',
   'create-network': 'create network',
   'create-volume': 'create volume',
   'create-container': 'create',
@@ -22,6 +23,7 @@ export function operationTarget(op: Operation): string {
   switch (op.kind) {
     case 'create-network': return op.network.engineName;
     case 'create-volume': return op.volume.engineName;
+    case 'pull-image': return op.image;
     default: return op.name;
   }
 }
@@ -77,6 +79,7 @@ export function summary(plan: Plan): string {
 export function changeCounts(plan: Plan): string {
   const count = (kinds: Operation['kind'][]): number => plan.operations.filter((o) => kinds.includes(o.kind)).length;
   const parts = [
+    [count(['pull-image']), `image${count(['pull-image']) === 1 ? '' : 's'} to pull`],
     [count(['create-container']), 'to create'],
     [count(['recreate-container']), 'to recreate'],
     [count(['promote-container']), 'to promote'],

@@ -17,7 +17,7 @@ import { limitBackend, Semaphore } from '../backends/limited.js';
 import { fileRolloutStore, rolloutsDir } from '../apply/rollout-store.js';
 import type { Traffic } from '../apply/traffic.js';
 import type { Settings } from '../config/settings.js';
-import { ManifestsInvalidError } from '../errors.js';
+import { ManifestsInvalidError, RolloutFailedError } from '../errors.js';
 import { Prober, type ProberOptions } from '../health/prober.js';
 import { isReady } from '../health/readiness.js';
 import type { Logger } from '../logging/logger.js';
@@ -31,6 +31,12 @@ import { watchLocalRef } from '../source/watch.js';
 import { isReady as stackIsReady } from '../status/model.js';
 import type { StatusReporter } from '../status/reporter.js';
 import { DaemonState, type DaemonStatus } from './daemon-state.js';
+import type { DesiredState } from '../desired/model.js';
+import { DeployEvents, type StackPassOutcome } from '../events/deploy-events.js';
+import { crashLoopsFromStatus } from '../events/from-status.js';
+import type { DeployEvent } from '../events/model.js';
+import type { ImageUpdater } from '../images/updater.js';
+import { StackBackoff } from './stack-backoff.js';
 import type { RestartReason } from '../health/metrics.js';
 import type { ApiToken } from '../server/api-token.js';
 import { dashboardAssetsDir } from '../server/dashboard/assets.js';
@@ -69,6 +75,10 @@ export interface DaemonOptions {
   token: ApiToken;
   /** The dashboard's live feed: every lane pass's status, events, plan and commit subjects go here. */
   feed: DashboardFeed;
+  /** Where deploy events go (commit statuses, webhooks); none: nowhere. */
+  notify?: (event: DeployEvent) => void;
+  /** Commits newer image tags Git allows (x-capstan.image_update); none: no updates. */
+  imageUpdater?: ImageUpdater;
   /** The daemon's clock (tests move it for sync windows). */
   now?: () => number;
 }
@@ -221,12 +231,32 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     else underway.delete(stack);
   };
 
+  // Deploy events (commit statuses, notifications) from each lane's outcome: a deploy is announced when a
+  // pass first applies a revision to its stack, and once more when the stack converged or failed.
+  const deploys = new DeployEvents((event) => opts.notify?.(event));
+  const announce = (stack: string, outcome: LaneOutcome, revert: string | undefined): void => {
+    const revision = outcome.revision;
+    if (revision === undefined || outcome.reason === 'ManifestsInvalid') return;
+    if (outcome.planned > 0 && outcome.kind !== 'held') deploys.started(revision, [stack]);
+    const doc = status.stack(stack);
+    const ready = doc?.conditions.find((c) => c.type === 'Ready');
+    const message = outcome.failures.map((f) => f.error.message).join('; ') || (ready?.message ?? outcome.reason);
+    const ended: StackPassOutcome =
+      outcome.kind === 'converged' ? { stack, revision, outcome: 'converged', message: ready?.message ?? 'converged' }
+      : outcome.kind === 'failed' && outcome.reason === 'ReplicasFailing' ? { stack, revision, outcome: 'degraded', reason: message }
+      : outcome.kind === 'failed' ? { stack, revision, outcome: 'failed', reason: message, rolledBack: outcome.failures.some((f) => f.error instanceof RolloutFailedError && f.error.end === 'rolled-back'), revert }
+      : outcome.kind === 'held' ? { stack, revision, outcome: 'held' }
+      : { stack, revision, outcome: 'progressing' };
+    deploys.passEnded([ended], crashLoopsFromStatus(status.snapshot().stacks));
+  };
+
   // The lanes.
   const lastKinds = new Map<string, string>();
-  const recordOutcome = (stack: string, outcome: LaneOutcome, started: number): void => {
+  const recordOutcome = (stack: string, outcome: LaneOutcome, started: number, revert: string | undefined): void => {
     const finished = now();
     state.record(stack, outcome, started, finished);
     publish(stack, outcome, finished);
+    announce(stack, outcome, revert);
     const doc = status.stack(stack);
     metrics.recordPass(stack, outcome.kind, (finished - started) / 1000, doc !== undefined && stackIsReady(doc), outcome.kind === 'converged' && outcome.applied > 0 ? finished / 1000 : undefined);
     metrics.recordProgress(stack, outcome.progress);
@@ -249,6 +279,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     applied: (_stack, plan, observed, done) => healer.afterPass({ plan, observed }, done),
     facts: async (stack) => ({ probes: prober.verdicts(), crashLoops: await healer.crashLoops(stack) }),
   };
+  /** The auto-revert each lane's last report pushed, for its deploy events. */
+  const reverts = new Map<string, string | undefined>();
   const commands = new RolloutCommands((stack, reason) => signals.wake(stack, reason));
   const autoscaler = new Autoscaler({
     load: {
@@ -282,13 +314,19 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       check: opts.probeRun,
     },
     parallelism: settings.parallelism, logger, now, syncAllowed, force: false, hooks, commands, progress: feed,
+    backoff: new StackBackoff(logger),
+    ...(base.digests === undefined ? {} : { digests: base.digests }),
     autoscaleLimits: (stack) => autoscaler.info().flatMap((a) => (a.stack === stack && a.limited !== undefined ? [{ service: a.service, bound: a.limited.bound, limit: a.limited.bound === 'max' ? a.max : a.min }] : [])),
     autoscale: (stack, services) => {
       const counts = autoscaler.plan(stack, services);
       metrics.recordAutoscale(autoscaler.info());
       return counts;
     },
-    report: (stack, report) => status.report(stack, report),
+    report: async (stack, report) => {
+      const revert = await status.report(stack, report);
+      reverts.set(stack, revert);
+      return revert;
+    },
   };
   const memory = new Map<string, LaneMemory>();
   const lanes = new LaneScheduler({
@@ -304,7 +342,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       const lane = memory.get(stack) ?? newLaneMemory();
       memory.set(stack, lane);
       const outcome = await runStackPass(stack, revisions.stack(stack), lane, passDeps);
-      recordOutcome(stack, outcome, started);
+      recordOutcome(stack, outcome, started, reverts.get(stack));
+      reverts.delete(stack);
       return { requeueAt: outcome.requeueAt };
     },
   });
@@ -318,6 +357,17 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     const onEngine = await backend.observe(instance).then(stacksOf).catch(() => []);
     for (const s of new Set([...revisions.names(), ...onEngine])) lanes.wake(s, reason);
   };
+  /** Newer tags Git allows, committed beside the lanes (never holding one); a commit to --branch is the next trigger's. */
+  /** Resolves with the commit to deploy next, when it went to the followed branch. */
+  const updateImages = async (): Promise<string | undefined> => {
+    const updater = opts.imageUpdater;
+    const head = revisions.revision();
+    if (updater === undefined || head === undefined) return undefined;
+    const desired: DesiredState = { revision: head, stacks: revisions.names().flatMap((n) => { const d = revisions.stack(n)?.desired; return d === undefined ? [] : [d]; }) };
+    if (updater.due(desired).length === 0) return undefined;
+    const scan = await updater.scan(desired);
+    return settings.imageUpdateBranch === undefined ? scan.commit : undefined;
+  };
   // A sync window that opens (or closes) changes what every lane may do: each looks again.
   let windowOpen = syncAllowed();
   const trigger = (reason: string): void => {
@@ -326,8 +376,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     const windowMoved = open !== windowOpen;
     windowOpen = open;
     // A resync, a sync asked for through the API, or a window that moved: every lane; anything else: the lanes Git changed.
-    if (reason.startsWith('resync') || reason === 'api sync' || windowMoved) void resyncAll(windowMoved ? `sync window ${open ? 'opened' : 'closed'}` : reason);
-    else void revisions.refresh(reason);
+    const looked = reason.startsWith('resync') || reason === 'api sync' || windowMoved ? resyncAll(windowMoved ? `sync window ${open ? 'opened' : 'closed'}` : reason) : revisions.refresh(reason);
+    void looked.then(updateImages).then((commit) => {
+      if (commit !== undefined) trigger(`image update ${commit.slice(0, 7)}`);
+    });
   };
 
   // The outward side.

@@ -8,6 +8,7 @@
 // id, so a commit wakes only the lanes whose stacks it changed.
 
 import { createHash } from 'node:crypto';
+import { homedir } from 'node:os';
 import type { DesiredStack, DesiredState } from '../desired/model.js';
 import { buildDesired } from '../desired/build.js';
 import { ManifestsInvalidError, type ValidationError } from '../errors.js';
@@ -100,7 +101,7 @@ export class DesiredLoader {
       this.opts.source.listTree(revision),
     ]);
     const policyText = policyFiles.get(POLICY_FILE);
-    const result = loadStacks(files, { root: this.opts.path, env: this.opts.env, profiles: this.opts.profiles, tree, hostFiles, policyFile: policyText === undefined ? undefined : { path: POLICY_FILE, text: policyText } });
+    const result = loadStacks(files, { root: this.opts.path, env: this.opts.env, profiles: this.opts.profiles, tree, hostFiles, policyFile: policyText === undefined ? undefined : { path: POLICY_FILE, text: policyText }, home: homedir() });
     for (const w of result.warnings) {
       this.opts.logger.warn({ revision, file: w.file, line: w.line }, `${w.file}:${w.line}:${w.col} ${w.path ? `${w.path}: ` : ''}${w.message}`);
     }

@@ -24,7 +24,7 @@ export interface StackApplied {
 export async function applyRevision(ctx: PassContext, model: RevisionModel, opts: {
   syncAllowed: boolean;
   force: boolean;
-  report?: (stack: string, report: StackReport) => Promise<void>;
+  report?: (stack: string, report: StackReport) => Promise<string | undefined>;
 }): Promise<StackApplied[]> {
   const onEngine = (await ctx.backend.observe(ctx.instance)).containers.map((c) => c.stack);
   const stacks = [...new Set([...model.stacks.keys(), ...onEngine])].sort();
@@ -33,6 +33,7 @@ export async function applyRevision(ctx: PassContext, model: RevisionModel, opts
     materialize: (rev) => ctx.source.materialize(rev), rollout: ctx.rollout, parallelism: ctx.parallelism, logger: ctx.logger, now: Date.now,
     syncAllowed: () => opts.syncAllowed, force: opts.force, hooks: undefined, report: undefined,
     ...(ctx.progress === undefined ? {} : { progress: ctx.progress }),
+    ...(ctx.digests === undefined ? {} : { digests: ctx.digests }),
   };
   // One line for the whole command; rollouts and builds report their own.
   const progress = ctx.progress;
@@ -51,7 +52,7 @@ export async function applyRevision(ctx: PassContext, model: RevisionModel, opts
     let applied = 0;
     // Status hears only how the stack ended up: one command, one commit per stack at most.
     let report: StackReport | undefined;
-    const lane = { ...deps, report: opts.report === undefined ? undefined : async (_: string, r: StackReport) => void (report = r) };
+    const lane: StackPassDeps = { ...deps, report: opts.report === undefined ? undefined : async (_: string, r: StackReport) => ((report = r), undefined) };
     for (let i = 0; ; i++) {
       const last = await runStackPass(stack, model.stacks.get(stack), memory, lane);
       if (i === 0) lines.push(...last.lines);

@@ -5,10 +5,11 @@
 
 import type { RolloutSupport } from '../apply/rollout.js';
 import type { Backend } from '../backends/backend.js';
-import type { DesiredState } from '../desired/model.js';
+import type { DesiredService, DesiredState } from '../desired/model.js';
 import type { Logger } from '../logging/logger.js';
+import type { DigestChecker } from '../images/digest-check.js';
 import type { Progress } from '../logging/progress.js';
-import type { ObservedState } from '../observed/model.js';
+import type { ImageFacts, ObservedState } from '../observed/model.js';
 import type { Plan } from '../plan/operations.js';
 import { planChanges } from '../plan/planner.js';
 import type { ContentSources } from '../secrets/contents.js';
@@ -30,6 +31,8 @@ export interface PassContext {
   progress?: Progress;
   /** Rollouts: router, prober, the hold and progress records (the daemon swaps in its router and prober). */
   rollout: RolloutSupport;
+  /** Looks up moving tags (pull_policy always, daily, …) in their registries; without it only the engine's images count. */
+  digests?: Pick<DigestChecker, 'digests'>;
 }
 
 export interface PassOptions {
@@ -39,11 +42,23 @@ export interface PassOptions {
 
 /** Plan only: what applying `ref` (default: the branch) would do to the engine now. */
 export async function planPass(ctx: PassContext, ref?: string, opts: PassOptions = {}): Promise<{ desired: DesiredState; plan: Plan; observed: ObservedState }> {
-  // Git, Docker and the hold record are independent: ask all at once.
-  const [desired, observed, held] = await Promise.all([
-    ctx.source.resolve(ref).then((revision) => ctx.desired.load(revision)),
+  // Git, Docker and the hold record are independent: ask all at once. Images wait for Git to name them.
+  const loading = ctx.source.resolve(ref).then((revision) => ctx.desired.load(revision));
+  const [desired, snapshot, held, images] = await Promise.all([
+    loading,
     ctx.backend.observe(ctx.instance),
     opts.force === true ? [] : ctx.rollout.held.list(),
+    loading.then((d) => imageFacts(ctx, d.stacks.flatMap((s) => s.services))),
   ]);
+  const observed: ObservedState = images === undefined ? snapshot : { ...snapshot, images };
   return { desired, observed, plan: planChanges(desired, observed, undefined, held) };
+}
+
+/** The engine's copy of every registry image of `services` (one inspect each), and the registry's digest of moving tags. */
+export async function imageFacts(ctx: Pick<PassContext, 'backend' | 'digests'>, services: readonly DesiredService[]): Promise<ImageFacts | undefined> {
+  if (ctx.backend.inspectImages === undefined) return undefined;
+  const pulled = services.filter((s) => s.spec.build === undefined);
+  const refs = [...new Set(pulled.map((s) => s.spec.image))].sort();
+  const [engine, registry] = await Promise.all([ctx.backend.inspectImages(refs), ctx.digests?.digests(pulled) ?? new Map<string, string>()]);
+  return { engine, registry };
 }

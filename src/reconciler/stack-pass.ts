@@ -11,7 +11,8 @@ import type { RolloutSupport } from '../apply/rollout.js';
 import type { Backend } from '../backends/backend.js';
 import type { DesiredStack, DesiredState } from '../desired/model.js';
 import { decodeSpecLabel } from '../desired/spec-label.js';
-import { RolloutFailedError } from '../errors.js';
+import { ImagePullError, RolloutFailedError } from '../errors.js';
+import type { DigestChecker } from '../images/digest-check.js';
 import type { ProbedReplica } from '../health/prober.js';
 import type { Logger } from '../logging/logger.js';
 import type { Progress } from '../logging/progress.js';
@@ -20,7 +21,7 @@ import type { Plan } from '../plan/operations.js';
 import { planChanges, type HealingInput } from '../plan/planner.js';
 import { describeOperation, operationRecord } from '../plan/render.js';
 import { contentReader, type ContentSources } from '../secrets/contents.js';
-import { servicesOf, type StackInput, type StackOutcome as StatusOutcome } from '../status/model.js';
+import { runningImage, servicesOf, type StackInput, type StackOutcome as StatusOutcome } from '../status/model.js';
 import type { LaneOutcomeKind, StackReport } from '../status/reporter.js';
 import { assessServices, type HealthFacts } from '../status/service-health.js';
 import type { RolloutCommand } from '../strategies/canary.js';
@@ -31,6 +32,8 @@ import type { RolloutProgress, TrafficSplit } from '../strategies/step.js';
 import { needsCheckout, type StackAtRevision } from './desired-source.js';
 import { replicaName } from '../desired/labels.js';
 import type { AutoscaleSpec } from '../manifests/model.js';
+import { imageFacts } from './pass.js';
+import type { StackBackoff } from './stack-backoff.js';
 
 /** Why a pass ended as it did, as a value (metrics, logs, tests). */
 export type LaneReason =
@@ -101,7 +104,12 @@ export interface StackPassDeps {
   hooks: DaemonHooks | undefined;
   /** Long work (builds, rollouts) reports here: `apply` draws lines, the daemon feeds its dashboard. */
   progress?: Progress;
-  report: ((stack: string, report: StackReport) => Promise<void>) | undefined;
+  /** Looks up moving tags in their registries; without it only the engine's images count. */
+  digests?: Pick<DigestChecker, 'digests'>;
+  /** The daemon's: a stack that keeps failing the same way waits between attempts. One-shot commands try everything. */
+  backoff?: StackBackoff;
+  /** Status; resolves with the auto-revert commit it pushed, if it did. */
+  report: ((stack: string, report: StackReport) => Promise<string | undefined>) | undefined;
   /** `capstan promote|abort` waiting for the stack's next pass; the daemon's only. */
   commands?: CommandDesk;
   /** Autoscaled services of the stack held at a bound for longer than their cooldown (status says so). */
@@ -134,7 +142,11 @@ export async function runStackPass(stack: string, at: StackAtRevision | undefine
   }
   // Volumes are only ever created, never pruned: a stack that declares none needs no look at them.
   const volumes = desiredStack === undefined || Object.values(desiredStack.spec.volumes).some((v) => !v.external);
-  const observed = scoped(await deps.backend.observe(deps.instance, { stack, volumes }), stack);
+  const [snapshot, images] = await Promise.all([
+    deps.backend.observe(deps.instance, { stack, volumes }),
+    desiredStack === undefined ? undefined : imageFacts(deps, desiredStack.services),
+  ]);
+  const observed = scoped(images === undefined ? snapshot : { ...snapshot, images }, stack);
   // An autoscaled service runs the count the autoscaler chose (Git holds its bounds), not deploy.replicas.
   if (desiredStack !== undefined && deps.autoscale !== undefined) desiredStack = withAutoscale(desiredStack, observed.containers, deps.autoscale);
   memory.scaled = desiredStack;
@@ -164,18 +176,24 @@ export async function runStackPass(stack: string, at: StackAtRevision | undefine
     return finish(stack, at, memory, deps, { plan, observed, records, outcome });
   }
 
-  const checkoutDir = revision !== undefined && needsCheckout(desired) ? await deps.materialize(revision) : undefined;
-  if (plan.operations.length > 0) log.info({ operations: plan.operations.length }, `applying ${plan.operations.length} operation${plan.operations.length === 1 ? '' : 's'}`);
+  // A stack that keeps failing the same way waits between attempts; its last failures stand meanwhile.
+  const { plan: runnable, waiting } = deps.backoff?.split(plan, deps.now()) ?? { plan, waiting: [] };
+  const checkoutDir = revision !== undefined && runnable.operations.length > 0 && needsCheckout(desired) ? await deps.materialize(revision) : undefined;
+  if (runnable.operations.length > 0) log.info({ operations: runnable.operations.length }, `applying ${runnable.operations.length} operation${runnable.operations.length === 1 ? '' : 's'}`);
   const readContent = contentReader(deps.contents ?? { env: {}, ageKeyFile: undefined }, checkoutDir);
   const ctx = { instance: deps.instance, revision: revision ?? '', checkoutDir, publishPorts: deps.publishPorts, readContent, ...(deps.progress === undefined ? {} : { progress: deps.progress }) };
-  const result = await applyStackPlan({ plan, desired: desiredStack, observed: observed.containers, records, dependencyWaits: memory.dependencyWaits, commands }, deps.backend, ctx, {
+  const backoff = deps.backoff;
+  const result = await applyStackPlan({ plan: runnable, desired: desiredStack, observed: observed.containers, records, dependencyWaits: memory.dependencyWaits, commands }, deps.backend, ctx, {
     parallelism: deps.parallelism, logger: log, rollout: deps.rollout,
+    ...(backoff === undefined ? {} : { repeated: (s: string, line: string, error: Error) => backoff.isRepeat(s, line, error) }),
   });
   answerRest(result.commands);
+  backoff?.record(runnable, result.failures.map((f) => ({ operation: f.line, error: f.error, stack: f.stack })), deps.now());
+  result.failures.push(...waiting.map((w) => ({ id: `backoff:${w.stack}`, reason: 'rollout' as const, stack: w.stack, service: undefined, line: w.operation, error: w.error })));
   if (!sameRecords(records, result.records)) await deps.rollout.store.write(stack, result.records);
   deps.hooks?.applied(stack, plan, observed, new Set(result.done));
 
-  const requeueAt = earliest(result.wakeAt, healWake, result.applied > 0 || result.finished > 0 ? deps.now() : undefined);
+  const requeueAt = earliest(result.wakeAt, healWake, result.applied > 0 || result.finished > 0 ? deps.now() : undefined, backoff?.retryAt(stack));
   const common = { planned: plan.operations.length, applied: result.applied, failures: result.failures, progress: result.progress, requeueAt };
   let outcome: LaneOutcome;
   if (result.failures.length > 0) outcome = { ...base('failed', result.failures.some((f) => f.reason === 'rollout') ? 'RolloutFailed' : 'ApplyFailed'), ...common };
@@ -228,7 +246,7 @@ async function finish(stack: string, at: StackAtRevision | undefined, memory: La
   const desired: DesiredState = { revision: working?.revision ?? '', stacks: stackNow === undefined ? [] : [stackNow] };
   const facts = await deps.hooks?.facts(stack);
   const health = working?.desired === undefined ? [] : assessServices(desired, f.observed, facts, deps.now());
-  const specs = new Map((working?.desired?.services ?? []).map((s) => [s.name, { image: s.spec.image, specHash: s.specHash }]));
+  const specs = new Map((working?.desired?.services ?? []).map((s) => [s.name, { image: runningImage(s.spec.image, s.specHash, f.observed.containers.filter((c) => c.service === s.name)), specHash: s.specHash }]));
   const gone = at === undefined && f.observed.containers.length === 0 && f.observed.networks.length === 0;
   const input: StackInput = {
     stack,
@@ -241,7 +259,7 @@ async function finish(stack: string, at: StackAtRevision | undefined, memory: La
     ...(f.releases === undefined || f.releases.length === 0 ? {} : { releases: f.releases.map((r) => ({ ...r, at: deps.now() })) }),
     ...(deps.autoscaleLimits === undefined ? {} : { scaling: deps.autoscaleLimits(stack) }),
   };
-  const failures = f.outcome.failures.map((x) => x.error instanceof RolloutFailedError ? x.error.message : `${x.line}: ${x.error.message}`);
+  const failures = f.outcome.failures.map(failureMessage);
   const rolledBack = f.outcome.failures.some((x) => x.error instanceof RolloutFailedError && x.error.end === 'rolled-back');
   await deps.report(stack, {
     outcome: f.outcome.kind,
@@ -257,10 +275,11 @@ async function finish(stack: string, at: StackAtRevision | undefined, memory: La
 function statusOutcome(at: StackAtRevision | undefined, f: Finished): StatusOutcome {
   if (at !== undefined && at.errors.length > 0) return { kind: 'invalid', problems: at.errors.map((e) => e.format()) };
   if (f.outcome.reason === 'SyncWindowClosed') return { kind: 'held', waiting: f.outcome.planned };
-  const failures = f.outcome.failures.map((x) => x.error instanceof RolloutFailedError ? x.error.message : `${x.line}: ${x.error.message}`);
+  const failures = f.outcome.failures.map(failureMessage);
   const rolledBack = f.outcome.failures.some((x) => x.error instanceof RolloutFailedError && x.error.end === 'rolled-back');
   const strategies = f.outcome.failures.flatMap((x) => (x.error instanceof RolloutFailedError ? [x.error.strategy] : []));
-  if (failures.length > 0) return rolledBack ? { kind: 'rolled-back', failures, revert: undefined, reason: releaseReason(strategies) } : { kind: 'apply-failed', failures };
+  const imagePulls = f.outcome.failures.filter((x) => x.error instanceof ImagePullError).map(failureMessage);
+  if (failures.length > 0) return rolledBack ? { kind: 'rolled-back', failures, revert: undefined, reason: releaseReason(strategies) } : { kind: 'apply-failed', failures, ...(imagePulls.length > 0 ? { imagePulls } : {}) };
   const held = f.plan?.heldRollouts ?? [];
   if (held.length > 0) return { kind: 'rolled-back', failures: held.map(describeHeld), revert: undefined, reason: releaseReason(held.map((h) => h.strategy ?? 'rolling')) };
   return { kind: 'applied' };
@@ -273,6 +292,11 @@ function releaseReason(strategies: readonly string[]): 'RolledBack' | 'CanaryFai
   return 'RolledBack';
 }
 
+/** A failure as status words it: typed errors say it all, others with the operation's line. */
+function failureMessage(f: OperationFailure): string {
+  return f.error instanceof RolloutFailedError || f.error instanceof ImagePullError ? f.error.message : `${f.line}: ${f.error.message}`;
+}
+
 /** Only this stack's objects, even from a backend that ignores the scope. */
 function scoped(observed: ObservedState, stack: string): ObservedState {
   return {
@@ -280,6 +304,7 @@ function scoped(observed: ObservedState, stack: string): ObservedState {
     containers: observed.containers.filter((c) => c.stack === stack),
     networks: observed.networks.filter((n) => n.stack === stack),
     volumes: observed.volumes.filter((v) => v.stack === stack),
+    ...(observed.images === undefined ? {} : { images: observed.images }),
   };
 }
 

@@ -202,13 +202,21 @@ function unauthorized(reply: FastifyReply, message: string): FastifyReply {
 
 /** Binds `host:port` (as in --listen); resolves with the bound address (port 0 picks a free one). */
 export async function listen(app: FastifyInstance, address: string): Promise<string> {
-  const i = address.lastIndexOf(':');
-  const host = address.slice(0, i);
-  const port = Number(address.slice(i + 1));
+  const { host, port } = splitListen(address);
   try {
     return await app.listen({ host, port });
   } catch (err) {
-    const code = (err as { code?: unknown }).code;
-    throw new ConfigError(`cannot listen on ${address}: ${code === 'EADDRINUSE' ? 'the address is in use' : err instanceof Error ? err.message : String(err)}`, 'choose another --listen HOST:PORT (port 0 picks a free one)');
+    throw listenError(address, err);
   }
+}
+
+/** `--listen HOST:PORT` (the schema checked its shape). */
+export function splitListen(address: string): { host: string; port: number } {
+  const i = address.lastIndexOf(':');
+  return { host: address.slice(0, i), port: Number(address.slice(i + 1)) };
+}
+
+export function listenError(address: string, err: unknown): ConfigError {
+  const code = (err as { code?: unknown }).code;
+  return new ConfigError(`cannot listen on ${address}: ${code === 'EADDRINUSE' ? 'the address is in use' : err instanceof Error ? err.message : String(err)}`, 'choose another --listen HOST:PORT (port 0 picks a free one)');
 }

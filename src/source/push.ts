@@ -39,8 +39,12 @@ export interface BranchWriterOptions {
   logger: Logger;
 }
 
-/** Builds the commit to add on top of `tip` (undefined: the branch does not exist yet); undefined: nothing to commit. */
-export type BuildCommit = (tip: string | undefined) => Promise<{ tree: string; message: string } | undefined>;
+/**
+ * Builds the commit to add on top of `tip` (undefined: the branch does not
+ * exist yet); undefined: nothing to commit. `parent` starts a new branch
+ * from another commit (the default is an orphan, or `tip`).
+ */
+export type BuildCommit = (tip: string | undefined) => Promise<{ tree: string; message: string; parent?: string } | undefined>;
 
 export class BranchWriter {
   readonly display: string;
@@ -116,7 +120,7 @@ export class BranchWriter {
       const tip = await this.tip();
       const next = await build(tip);
       if (next === undefined) return undefined;
-      const oid = await writeCommitObject(this.store, { tree: next.tree, parent: tip, message: next.message, author, timestampMs: now() });
+      const oid = await writeCommitObject(this.store, { tree: next.tree, parent: tip ?? next.parent, message: next.message, author, timestampMs: now() });
       if (await this.publish(tip, oid)) return oid;
       if (attempt >= MAX_ATTEMPTS) throw new GitPushError(this.display, `${this.opts.branch} kept moving; gave up after ${MAX_ATTEMPTS} attempts`);
       const wait = doublingDelayMs(attempt, BACKOFF_MS, Number.MAX_SAFE_INTEGER) * (0.5 + Math.random());

@@ -3,6 +3,7 @@
 // and no clock of its own: a condition whose status did not change keeps its
 // lastTransitionTime, so an idle operator computes byte-identical documents.
 
+import { LABEL } from '../desired/labels.js';
 import type { ObservedContainer } from '../observed/model.js';
 import type { ServiceHealth, UnhealthyReplica } from './service-health.js';
 
@@ -56,7 +57,8 @@ export interface OperatorStatus {
 /** What a pass tells status about one stack. */
 export type StackOutcome =
   | { kind: 'applied' } // engine matches the revision (or was made to)
-  | { kind: 'apply-failed'; failures: readonly string[] }
+  /** `imagePulls`: the failures that are images which could not be pulled (reason ImagePullFailed). */
+  | { kind: 'apply-failed'; failures: readonly string[]; imagePulls?: readonly string[] }
   /** A rollout failed and was rolled back (this pass, or earlier and held since); `revert` is the auto-revert commit when one was pushed. */
   | { kind: 'rolled-back'; failures: readonly string[]; revert: string | undefined; reason?: 'RolledBack' | 'CanaryFailed' | 'BlueGreenFailed' }
   | { kind: 'invalid'; problems: readonly string[] }
@@ -72,6 +74,19 @@ export function isoSeconds(ms: number): string {
 
 function isFailingReplica(c: ObservedContainer): boolean {
   return c.state === 'exited' || c.state === 'dead' || c.state === 'restarting';
+}
+
+/**
+ * `repo:tag@sha256:…`: the tag Git names and the repo digest its replicas
+ * were made from (their io.capstan.image-digest label), so status says what
+ * runs, not only what was asked for. Git's reference alone while replicas
+ * disagree (mid-roll) or carry no digest (images built here).
+ */
+export function runningImage(image: string, specHash: string, containers: readonly ObservedContainer[]): string {
+  if (image.includes('@')) return image;
+  const digests = new Set(containers.filter((c) => c.specHash === specHash).map((c) => c.labels[LABEL.imageDigest]));
+  const [only] = digests;
+  return digests.size === 1 && only !== undefined && only !== '' ? `${image}@${only}` : image;
 }
 
 /** The services of one stack as status files show them, from their health after the pass. */
@@ -122,10 +137,11 @@ export function stackConditions(outcome: StackOutcome, services: Readonly<Record
         { type: 'Stalled', status: 'True', reason: 'ManifestsInvalid', message: summarize(outcome.problems) },
       ];
     case 'apply-failed': {
-      // What does run can crash-loop meanwhile: say so too.
-      const degraded = healthProblem(services, observed);
+      // What does run can crash-loop meanwhile: say so too. An image that cannot be pulled degrades the stack: its service stays as it was.
+      const pulls = outcome.imagePulls ?? [];
+      const degraded = pulls.length > 0 ? { reason: 'ImagePullFailed', message: `${summarize(pulls)}; what runs keeps running` } : healthProblem(services, observed);
       return [
-        { type: 'Ready', status: 'False', reason: 'ApplyFailed', message: summarize(outcome.failures) },
+        { type: 'Ready', status: 'False', reason: pulls.length > 0 ? 'ImagePullFailed' : 'ApplyFailed', message: summarize(outcome.failures) },
         { type: 'Reconciling', status: 'True', reason: 'RetryingApply', message: `applying ${sha} failed; retrying` },
         ...(degraded === undefined ? [] : [{ type: 'Degraded' as const, status: 'True' as const, ...degraded }]),
       ];

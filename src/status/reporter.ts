@@ -108,12 +108,17 @@ export class StatusReporter {
     return this.stacks.get(stack);
   }
 
-  /** Never throws. Resolves once the report is in the API; the commit, if any, may still be on its way (see settled). */
-  async report(stack: string, report: StackReport): Promise<void> {
+  /**
+   * Never throws. Resolves once the report is in the API (the commit, if
+   * any, may still be on its way: see settled), with the auto-revert commit
+   * it pushed, if it did.
+   */
+  async report(stack: string, report: StackReport): Promise<string | undefined> {
     try {
-      await this.reportOrThrow(stack, report);
+      return await this.reportOrThrow(stack, report);
     } catch (err) {
       this.warn(err);
+      return undefined;
     }
   }
 
@@ -149,7 +154,7 @@ export class StatusReporter {
     while (this.flushing !== undefined) await this.flushing;
   }
 
-  private async reportOrThrow(stack: string, report: StackReport): Promise<void> {
+  private async reportOrThrow(stack: string, report: StackReport): Promise<string | undefined> {
     await this.load();
     const now = this.opts.now();
     this.lastSyncTime = now;
@@ -165,7 +170,7 @@ export class StatusReporter {
       this.health.delete(stack);
       if (this.written.has(stackFile(stack))) this.queue(stackFile(stack), null);
       await this.flush();
-      return;
+      return undefined;
     }
     let input = report.input;
     const revert = report.failed === undefined ? undefined : await this.maybeRevert(report.failed, previous);
@@ -174,6 +179,7 @@ export class StatusReporter {
     const next = nextStackStatus(previous, input, now);
     this.stacks.set(stack, next);
     if (this.queueIfWorthIt(next, report.outcome)) await this.flush();
+    return revert;
   }
 
   /**

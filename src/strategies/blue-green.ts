@@ -24,6 +24,8 @@ export interface BlueGreenRecord {
   service: string;
   revision: string;
   targetHash: string;
+  /** The repo digest a moving tag resolved to when it began: a newer digest supersedes it, as a new spec does. */
+  targetDigest?: string | undefined;
   previous: { spec: ServiceSpec; specHash: string } | undefined;
   slots: readonly number[];
   /** The new set's colour: the other one than the live set's. */
@@ -58,11 +60,11 @@ export function nextColor(live: SlotLabel | undefined): 'blue' | 'green' {
 }
 
 export function beginBlueGreen(opts: {
-  id: string; stack: string; service: string; revision: string; targetHash: string; slots: readonly number[]; color: 'blue' | 'green';
+  id: string; stack: string; service: string; revision: string; targetHash: string; targetDigest?: string | undefined; slots: readonly number[]; color: 'blue' | 'green';
   spec: BlueGreenSpec; progressDeadlineMs: number; previous: BlueGreenRecord['previous']; now: number;
 }): BlueGreenRecord {
   return {
-    strategy: 'blue-green', id: opts.id, stack: opts.stack, service: opts.service, revision: opts.revision, targetHash: opts.targetHash,
+    strategy: 'blue-green', id: opts.id, stack: opts.stack, service: opts.service, revision: opts.revision, targetHash: opts.targetHash, targetDigest: opts.targetDigest,
     previous: opts.previous, slots: [...opts.slots].sort((a, b) => a - b), color: opts.color, spec: opts.spec, progressDeadlineMs: opts.progressDeadlineMs,
     phase: 'starting', phaseSince: opts.now, startedAt: opts.now, switchedAt: undefined, failure: undefined, switchedBack: false,
   };

@@ -34,6 +34,8 @@ export interface CanaryRecord {
   service: string;
   revision: string;
   targetHash: string;
+  /** The repo digest a moving tag resolved to when it began: a newer digest supersedes it, as a new spec does. */
+  targetDigest?: string | undefined;
   /** What the stable replicas ran before: where a failed promotion returns to. */
   previous: { spec: ServiceSpec; specHash: string } | undefined;
   /** The stable slots the last step replaces. */
@@ -90,12 +92,12 @@ export interface CanaryStepResult {
 const AWAIT_POLL_MS = 500;
 
 export function beginCanary(opts: {
-  id: string; stack: string; service: string; revision: string; targetHash: string; slots: readonly number[];
+  id: string; stack: string; service: string; revision: string; targetHash: string; targetDigest?: string | undefined; slots: readonly number[];
   steps: readonly CanaryStep[]; analysis: AnalysisSpec | undefined; order: UpdateConfig['order']; configs: RolloutConfigs;
   progressDeadlineMs: number; previous: CanaryRecord['previous']; now: number;
 }): CanaryRecord {
   return {
-    strategy: 'canary', id: opts.id, stack: opts.stack, service: opts.service, revision: opts.revision, targetHash: opts.targetHash,
+    strategy: 'canary', id: opts.id, stack: opts.stack, service: opts.service, revision: opts.revision, targetHash: opts.targetHash, targetDigest: opts.targetDigest,
     previous: opts.previous, slots: [...opts.slots].sort((a, b) => a - b), steps: opts.steps, analysis: opts.analysis, order: opts.order,
     configs: opts.configs, progressDeadlineMs: opts.progressDeadlineMs, step: 0, phase: 'scaling', phaseSince: opts.now, startedAt: opts.now,
     weight: 0, window: undefined, evaluations: 0, passed: 0, last: undefined, promotion: undefined, abort: undefined,
@@ -209,7 +211,7 @@ function scaling(record: CanaryRecord, input: CanaryInput): CanaryStepResult {
   }
   if (step.weight >= 100) {
     const promotion = beginRolling({
-      id: `${record.id}/promote`, stack: record.stack, service: record.service, revision: record.revision, targetHash: record.targetHash,
+      id: `${record.id}/promote`, stack: record.stack, service: record.service, revision: record.revision, targetHash: record.targetHash, targetDigest: record.targetDigest,
       slots: record.slots, direction: 'forward', order: record.order, configs: record.configs, progressDeadlineMs: record.progressDeadlineMs,
       now, previous: record.previous,
     });

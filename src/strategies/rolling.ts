@@ -154,6 +154,8 @@ export interface RollingRecord {
   revision: string;
   /** The spec hash this rollout moves the slots to (Git's, or what a held rollout restores). */
   targetHash: string;
+  /** A moved tag: the repo digest the slots move to (the spec hash stays the same). */
+  targetDigest?: string | undefined;
   order: UpdateConfig['order'];
   configs: RolloutConfigs;
   progressDeadlineMs: number;
@@ -196,12 +198,13 @@ export const AWAIT_POLL_MS = 250;
 export const AWAIT_POLL_MAX_MS = 2000;
 
 export function beginRolling(opts: {
-  id: string; stack: string; service: string; revision: string; targetHash: string; slots: readonly number[];
+  id: string; stack: string; service: string; revision: string; targetHash: string; targetDigest?: string | undefined; slots: readonly number[];
   direction: Direction; order: UpdateConfig['order']; configs: RolloutConfigs; progressDeadlineMs: number; now: number;
   previous: RollingRecord['previous'];
 }): RollingRecord {
   return {
     strategy: 'rolling', id: opts.id, stack: opts.stack, service: opts.service, revision: opts.revision, targetHash: opts.targetHash,
+    ...(opts.targetDigest === undefined ? {} : { targetDigest: opts.targetDigest }),
     order: opts.order, configs: opts.configs, progressDeadlineMs: opts.progressDeadlineMs, previous: opts.previous,
     state: startRollout(opts.slots, opts.direction), batch: undefined, notBefore: opts.now, startedAt: opts.now, phaseSince: opts.now,
   };

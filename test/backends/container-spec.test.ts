@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import type { DeployContext } from '../../src/backends/backend.js';
 import { bindSources, containerCreateOptions } from '../../src/backends/docker/container-spec.js';
-import { LABEL } from '../../src/desired/labels.js';
+import { LABEL, anonymousVolumeName } from '../../src/desired/labels.js';
 import type { DesiredService } from '../../src/desired/model.js';
 import { decodeSpecLabel } from '../../src/desired/spec-label.js';
 import { PortSharedError } from '../../src/errors.js';
@@ -123,7 +123,8 @@ describe('containerCreateOptions', () => {
     });
     expect(containerCreateOptions(svc, 1, ctx).HostConfig?.Mounts).toEqual([
       { Type: 'volume', Source: 'web_data', Target: '/var/lib/data', ReadOnly: false },
-      { Type: 'volume', Source: '', Target: '/cache', ReadOnly: false },
+      // Anonymous: the slot's own volume, found again when the slot is recreated.
+      { Type: 'volume', Source: anonymousVolumeName('web', 'api', 1, '/cache'), Target: '/cache', ReadOnly: false },
       { Type: 'bind', Source: '/data/checkout/site', Target: '/www', ReadOnly: true },
       { Type: 'bind', Source: '/srv/shared', Target: '/shared', ReadOnly: false },
       { Type: 'tmpfs', Source: '', Target: '/tmp', ReadOnly: false },
@@ -236,5 +237,14 @@ describe('containerCreateOptions', () => {
   it('sends none of the optional settings for a plain service', () => {
     const host = containerCreateOptions(service(), 1, ctx).HostConfig ?? {};
     expect(Object.keys(host).sort()).toEqual(['NetworkMode', 'RestartPolicy']);
+  });
+});
+
+describe('fixed addresses on networks', () => {
+  it('puts ipv4/ipv6 in the endpoint IPAM config and the MAC on the endpoint (and the container, for older engines)', () => {
+    const svc = service({ networks: ['default'], networkAddresses: { default: { ipv4: '10.9.8.7', ipv6: undefined, mac: '02:42:0a:09:08:07' } } });
+    const opts = containerCreateOptions(svc, 1, ctx);
+    expect(opts.NetworkingConfig?.EndpointsConfig?.['web_default']).toMatchObject({ IPAMConfig: { IPv4Address: '10.9.8.7' }, MacAddress: '02:42:0a:09:08:07' });
+    expect(opts.MacAddress).toBe('02:42:0a:09:08:07');
   });
 });

@@ -31,9 +31,9 @@ describe('keys', () => {
           '    deploy:',
           '      placement: { constraints: [node.role==manager] }',
           '    networks:',
-          '      front: { ipv4_address: 10.0.0.2 }',
+          '      front: { link_local_ips: [169.254.8.8] }',
           'networks:',
-          '  front: { enable_ipv6: true }',
+          '  front: { driver_opts: { a: b } }',
           'models:',
           '  m: { model: ai/smollm2 }',
         ].join('\n'),
@@ -43,8 +43,8 @@ describe('keys', () => {
       'stacks/web.yaml:5:5 services.api.gpus: `gpus` is not supported yet (it is planned; remove it for now)',
       'stacks/web.yaml:6:5 services.api.links: `links` is not supported yet (services reach each other by name on the stack network; remove it)',
       'stacks/web.yaml:8:7 services.api.deploy.placement: `placement` is not supported yet (it is planned; remove it for now)',
-      'stacks/web.yaml:10:16 services.api.networks.front.ipv4_address: `ipv4_address` is not supported yet (it is planned; remove it for now)',
-      'stacks/web.yaml:12:12 networks.front.enable_ipv6: `enable_ipv6` is not supported yet (it is planned; remove it for now)',
+      'stacks/web.yaml:10:16 services.api.networks.front.link_local_ips: `link_local_ips` is not supported yet (it is planned; remove it for now)',
+      'stacks/web.yaml:12:12 networks.front.driver_opts: `driver_opts` is not supported yet (it is planned; remove it for now)',
       'stacks/web.yaml:13:1 models: `models` is not supported yet (it is planned; remove it for now)',
     ]);
   });

@@ -99,10 +99,14 @@ describe('short volumes', () => {
     expect(parseVolumeShort('/abs:/x:rw,z')).toEqual({ type: 'bind', source: '/abs', target: '/x', readOnly: false });
   });
   it('explains what it cannot take', () => {
-    expect(parseVolumeShort('/x')).toBe('anonymous volume "/x" is not supported yet');
+    expect(parseVolumeShort('x')).toMatch(/^invalid volume "x"/);
     expect(parseVolumeShort('data:rel')).toBe('invalid volume "data:rel": the container path "rel" must be absolute');
     expect(parseVolumeShort('data:/x:rx')).toBe('unknown volume mode "rx" in "data:/x:rx"');
-    expect(parseVolumeShort('~/x:/x')).toMatch(/^"~" in "~\/x:\/x" is not supported/);
+    expect(parseVolumeShort('~other/x:/x')).toMatch(/not another user's home/);
+  });
+  it('takes anonymous volumes and binds from the operator\'s home', () => {
+    expect(parseVolumeShort('/app/node_modules')).toEqual({ type: 'volume', source: '', target: '/app/node_modules', readOnly: false });
+    expect(parseVolumeShort('~/data:/data:ro')).toEqual({ type: 'bind', source: '~/data', target: '/data', readOnly: true });
   });
 });
 

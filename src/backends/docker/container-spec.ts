@@ -6,7 +6,7 @@
 import type { ContainerCreateOptions, EndpointSettings, HealthConfig, HostRestartPolicy, MountSettings, PortBinding } from 'dockerode';
 import { isAbsolute, resolve } from 'node:path';
 import type { DeployContext } from '../backend.js';
-import { LABEL, replicaName } from '../../desired/labels.js';
+import { LABEL, anonymousVolumeName, replicaName } from '../../desired/labels.js';
 import type { DesiredService } from '../../desired/model.js';
 import { encodeSpecLabel } from '../../desired/spec-label.js';
 import { PortSharedError } from '../../errors.js';
@@ -19,10 +19,12 @@ export interface ContainerSpecOptions {
   slot?: SlotLabel;
   /** The container's name when it is not the replica's own (a start-first twin); DNS aliases stay the replica's. */
   name?: string;
+  /** Repo digest of the image it is made from (the io.capstan.image-digest label); undefined for local-only images. */
+  imageDigest?: string | undefined;
 }
 
 /** The labels every replica carries: the user's, then Compose's and Capstan's, which win so ownership cannot be spoofed by a manifest. */
-export function containerLabels(service: DesiredService, number: number, ctx: DeployContext, slot: SlotLabel = 'stable'): Record<string, string> {
+export function containerLabels(service: DesiredService, number: number, ctx: DeployContext, slot: SlotLabel = 'stable', imageDigest?: string): Record<string, string> {
   return {
     ...service.spec.labels,
     [LABEL.composeProject]: service.stack,
@@ -37,6 +39,7 @@ export function containerLabels(service: DesiredService, number: number, ctx: De
     [LABEL.revision]: ctx.revision,
     [LABEL.slot]: slot,
     [LABEL.spec]: encodeSpecLabel(service.spec),
+    ...(imageDigest === undefined ? {} : { [LABEL.imageDigest]: imageDigest }),
   };
 }
 
@@ -50,8 +53,8 @@ export function containerCreateOptions(service: DesiredService, number: number, 
     Env: Object.keys(spec.environment)
       .sort()
       .map((k) => `${k}=${spec.environment[k] ?? ''}`),
-    Labels: containerLabels(service, number, ctx, opts.slot ?? 'stable'),
-    HostConfig: hostConfig(service, ctx),
+    Labels: containerLabels(service, number, ctx, opts.slot ?? 'stable', opts.imageDigest),
+    HostConfig: hostConfig(service, number, ctx),
   };
   if (spec.command !== undefined) options.Cmd = [...spec.command];
   if (spec.entrypoint !== undefined) options.Entrypoint = [...spec.entrypoint];
@@ -70,20 +73,25 @@ export function containerCreateOptions(service: DesiredService, number: number, 
 
   const endpoints: Record<string, EndpointSettings> = {};
   for (const network of spec.networks) {
-    endpoints[engineName(service.engineNames.networks, network)] = { Aliases: [service.name, name, ...(spec.networkAliases[network] ?? [])] };
+    const address = spec.networkAddresses?.[network];
+    const ipam = address?.ipv4 !== undefined || address?.ipv6 !== undefined ? { IPAMConfig: { ...(address.ipv4 === undefined ? {} : { IPv4Address: address.ipv4 }), ...(address.ipv6 === undefined ? {} : { IPv6Address: address.ipv6 }) } } : {};
+    endpoints[engineName(service.engineNames.networks, network)] = { Aliases: [service.name, name, ...(spec.networkAliases[network] ?? [])], ...ipam, ...(address?.mac === undefined ? {} : { MacAddress: address.mac }) };
   }
+  // Engines before API 1.44 take the MAC address of the first network from the container's config only.
+  const primaryMac = spec.networks[0] === undefined ? undefined : spec.networkAddresses?.[spec.networks[0]]?.mac;
+  if (primaryMac !== undefined) options.MacAddress = primaryMac;
   if (Object.keys(endpoints).length > 0) options.NetworkingConfig = { EndpointsConfig: endpoints };
   return options;
 }
 
-function hostConfig(service: DesiredService, ctx: DeployContext): NonNullable<ContainerCreateOptions['HostConfig']> {
+function hostConfig(service: DesiredService, number: number, ctx: DeployContext): NonNullable<ContainerCreateOptions['HostConfig']> {
   const spec = service.spec;
   const host: NonNullable<ContainerCreateOptions['HostConfig']> = {
     RestartPolicy: restartPolicy(spec.restart),
   };
   const bindings = portBindings(service, ctx.publishPorts);
   if (Object.keys(bindings).length > 0) host.PortBindings = bindings;
-  const mounts = spec.volumes.map((m) => mountSettings(m, service, ctx));
+  const mounts = spec.volumes.map((m) => mountSettings(m, service, number, ctx));
   if (mounts.length > 0) host.Mounts = mounts;
   if (spec.resources.memoryBytes !== undefined) host.Memory = spec.resources.memoryBytes;
   if (spec.resources.nanoCpus !== undefined) host.NanoCpus = spec.resources.nanoCpus;
@@ -143,13 +151,13 @@ function portBindings(service: DesiredService, publishTcp: boolean): Record<stri
   return bindings;
 }
 
-function mountSettings(m: MountSpec, service: DesiredService, ctx: DeployContext): MountSettings {
+function mountSettings(m: MountSpec, service: DesiredService, number: number, ctx: DeployContext): MountSettings {
   switch (m.type) {
     case 'bind':
       return { Type: 'bind', Source: bindSource(m, ctx), Target: m.target, ReadOnly: m.readOnly };
     case 'volume':
-      // An empty source is an anonymous volume: the engine names it.
-      return { Type: 'volume', Source: m.source === '' ? '' : engineName(service.engineNames.volumes, m.source), Target: m.target, ReadOnly: m.readOnly };
+      // An empty source is an anonymous volume: the slot's own, made (labelled) by the backend before the container.
+      return { Type: 'volume', Source: m.source === '' ? anonymousVolumeName(service.stack, service.name, number, m.target) : engineName(service.engineNames.volumes, m.source), Target: m.target, ReadOnly: m.readOnly };
     case 'tmpfs':
       return { Type: 'tmpfs', Source: '', Target: m.target, ReadOnly: m.readOnly };
   }

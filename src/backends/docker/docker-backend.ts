@@ -9,18 +9,23 @@ import type { ContainerCreateOptions, EndpointSettings } from 'dockerode';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import type { Backend, DeployContext, ReplicaState } from '../backend.js';
-import { LABEL } from '../../desired/labels.js';
+import { LABEL, anonymousVolumeName } from '../../desired/labels.js';
 import type { DesiredService } from '../../desired/model.js';
 import { decodeSpecLabel } from '../../desired/spec-label.js';
-import { DockerApiError, NameConflictError } from '../../errors.js';
+import { DockerApiError, ImagePullError, NameConflictError } from '../../errors.js';
+import { dockerCredentials, type CredentialStore } from '../../images/credentials.js';
+import { parseImageRef, repoDigestOf } from '../../manifests/image-ref.js';
 import type { Logger } from '../../logging/logger.js';
 import type { NetworkSpec, VolumeSpec } from '../../manifests/model.js';
-import type { ObservedState } from '../../observed/model.js';
+import type { ObservedImage, ObservedState } from '../../observed/model.js';
 import { parseState, takeSnapshot } from '../../observed/snapshot.js';
 import { connectDocker, resolveEndpoint, type DockerEndpoint } from './connect.js';
 import { bindSources, containerCreateOptions } from './container-spec.js';
 import { engineMessage, statusCodeOf, toCapstanError } from './errors.js';
 import { ImageBuilder } from './image-build.js';
+import type { SubnetPoolSpec } from './cidr.js';
+import { SubnetPool, subnetsInUse } from './subnet-pool.js';
+import { ImagePuller } from './image-pull.js';
 import { injectFiles, readFiles } from './inject-files.js';
 import type { TarEntry } from './tar.js';
 
@@ -28,22 +33,31 @@ export interface DockerBackendOptions {
   logger: Logger;
   /** Defaults to DOCKER_HOST as the Docker CLI reads it. */
   endpoint?: DockerEndpoint;
+  /** Where bridge networks without an ipam of their own get their subnet; undefined: the engine's default pools. */
+  subnetPool?: SubnetPoolSpec | undefined;
+  /** Registry credentials for pulls; defaults to the Docker client's config ($DOCKER_CONFIG, else ~/.docker). */
+  credentials?: CredentialStore;
 }
 
 export async function createDockerBackend(opts: DockerBackendOptions): Promise<Backend> {
   const { docker, endpoint } = await connectDocker(opts.endpoint ?? resolveEndpoint());
-  return new DockerBackend(docker, endpoint, opts.logger);
+  const subnets = opts.subnetPool === undefined ? undefined : new SubnetPool(opts.subnetPool, () => subnetsInUse(docker));
+  return new DockerBackend(docker, endpoint, opts.logger, subnets, opts.credentials ?? dockerCredentials());
 }
 
 class DockerBackend implements Backend {
   private readonly images: ImageBuilder;
+  private readonly puller: ImagePuller;
 
   constructor(
     private readonly docker: Docker,
     readonly endpoint: string,
     private readonly logger: Logger,
+    private readonly subnets: SubnetPool | undefined,
+    credentials: CredentialStore,
   ) {
     this.images = new ImageBuilder(docker, endpoint, logger);
+    this.puller = new ImagePuller(docker, credentials, logger);
   }
 
   /** Runs one engine call and turns whatever it throws into the catalogue. */
@@ -74,6 +88,15 @@ class DockerBackend implements Backend {
     return this.call('observe', () => takeSnapshot(this.docker, instance, scope.stack, scope.volumes ?? true));
   }
 
+  async inspectImages(refs: readonly string[]): Promise<Map<string, ObservedImage | undefined>> {
+    const found = await Promise.all(refs.map((ref) => this.call(`inspect image ${ref}`, () => this.puller.inspect(ref))));
+    return new Map(refs.map((ref, i) => [ref, found[i]]));
+  }
+
+  async pullImage(ref: string, ctx: DeployContext): Promise<ObservedImage> {
+    return this.puller.pull(ref, ctx.progress);
+  }
+
   async createNetwork(stack: string, network: NetworkSpec, ctx: DeployContext): Promise<void> {
     const name = network.engineName;
     if (network.external) {
@@ -89,14 +112,35 @@ class DockerBackend implements Backend {
       [LABEL.instance]: ctx.instance,
       [LABEL.stack]: stack,
     };
+    const create = (subnet: string | undefined): Promise<unknown> => this.docker.createNetwork({
+      Name: name,
+      CheckDuplicate: true,
+      Labels: labels,
+      ...(network.driver === undefined ? {} : { Driver: network.driver }),
+      ...(network.internal === true ? { Internal: true } : {}),
+      ...(network.enableIpv6 === true ? { EnableIPv6: true } : {}),
+      // The manifest's own address plan, as given: it wins over anything Capstan or the engine would pick.
+      ...(network.ipam !== undefined ? {
+        IPAM: {
+          ...(network.ipam.driver === undefined ? {} : { Driver: network.ipam.driver }),
+          Config: network.ipam.config.map((c) => ({
+            ...(c.subnet === undefined ? {} : { Subnet: c.subnet }),
+            ...(c.ipRange === undefined ? {} : { IPRange: c.ipRange }),
+            ...(c.gateway === undefined ? {} : { Gateway: c.gateway }),
+            ...(Object.keys(c.auxAddresses).length === 0 ? {} : { AuxiliaryAddresses: { ...c.auxAddresses } }),
+          })),
+          Options: { ...network.ipam.options },
+        },
+      } : subnet === undefined ? {} : { IPAM: { Driver: 'default', Config: [{ Subnet: subnet }] } }),
+    });
+    // Only bridge networks without an ipam of their own: other drivers (macvlan, overlay, ...) take their addresses from elsewhere.
+    const pool = network.ipam === undefined && (network.driver === undefined || network.driver === 'bridge') ? this.subnets : undefined;
     try {
-      await this.docker.createNetwork({
-        Name: name,
-        CheckDuplicate: true,
-        Labels: labels,
-        ...(network.driver === undefined ? {} : { Driver: network.driver }),
-        ...(network.internal === true ? { Internal: true } : {}),
-      });
+      if (pool === undefined) await create(undefined);
+      else {
+        const subnet = await pool.allocate(name, async (s) => void (await create(s)));
+        this.logger.info({ stack, network: name, subnet }, `network ${name} gets subnet ${subnet} from the pool`);
+      }
     } catch (err) {
       if (statusCodeOf(err) !== 409) throw toCapstanError(err, `create network ${name}`, this.endpoint);
       // Already there: fine when it is ours (a previous pass made it), never adopted otherwise.
@@ -160,8 +204,10 @@ class DockerBackend implements Backend {
   }
 
   private async createPrepared(service: DesiredService, number: number, ctx: DeployContext, files: readonly TarEntry[], name: string | undefined, slot?: SlotLabel): Promise<string> {
-    const options = containerCreateOptions(service, number, ctx, { ...(name === undefined ? {} : { name }), ...(slot === undefined ? {} : { slot }) });
+    const imageDigest = await this.imageDigest(service);
+    const options = containerCreateOptions(service, number, ctx, { ...(name === undefined ? {} : { name }), ...(slot === undefined ? {} : { slot }), imageDigest });
     await this.ensureBindSources(service, ctx);
+    await this.ensureAnonymousVolumes(service, number, ctx);
     const { create, extraNetworks } = splitNetworks(options);
     const id = await this.createOwned(create, ctx.instance);
     try {
@@ -176,6 +222,23 @@ class DockerBackend implements Backend {
     }
     await this.start(id);
     return id;
+  }
+
+  /**
+   * The repo digest the replica will run (its io.capstan.image-digest label).
+   * A missing image is reported as a pull failure: pulls come before creates,
+   * so it is pull_policy never, or removed behind Capstan's back.
+   */
+  private async imageDigest(service: DesiredService): Promise<string | undefined> {
+    const ref = service.spec.image;
+    const image = await this.call(`inspect image ${ref}`, () => this.puller.inspect(ref));
+    const parsed = parseImageRef(ref);
+    if (image === undefined) {
+      const never = service.spec.pullPolicy?.kind === 'never';
+      throw new ImagePullError(ref, parsed?.registry ?? 'docker.io', never ? 'never' : 'not-found', never ? 'it is not on the engine and pull_policy is never' : 'it is not on the engine', { stack: service.stack, service: service.name });
+    }
+    if (service.spec.build !== undefined || parsed === undefined) return undefined;
+    return parsed.digest ?? repoDigestOf(parsed, image.repoDigests);
   }
 
   /**
@@ -206,6 +269,32 @@ class DockerBackend implements Backend {
     } catch (err) {
       if (statusCodeOf(err) === 404) return undefined;
       throw toCapstanError(err, `inspect container ${nameOrId}`, this.endpoint);
+    }
+  }
+
+  /**
+   * The slot's anonymous volumes, made with Capstan's labels before the
+   * container (the engine would make them unlabelled). Reused as they are
+   * when the slot's container is recreated; never removed.
+   */
+  private async ensureAnonymousVolumes(service: DesiredService, number: number, ctx: DeployContext): Promise<void> {
+    for (const m of service.spec.volumes) {
+      if (m.type !== 'volume' || m.source !== '') continue;
+      const name = anonymousVolumeName(service.stack, service.name, number, m.target);
+      const labels = {
+        [LABEL.composeProject]: service.stack,
+        [LABEL.composeVolume]: name,
+        [LABEL.instance]: ctx.instance,
+        [LABEL.stack]: service.stack,
+        [LABEL.service]: service.name,
+        [LABEL.composeNumber]: String(number),
+        [LABEL.anonymousVolume]: m.target,
+      };
+      await this.callTolerating(`create volume ${name}`, [409], () => this.docker.createVolume({ Name: name, Labels: labels }));
+      const existing = await this.call(`inspect volume ${name}`, () => this.docker.getVolume(name).inspect());
+      if (existing.Labels?.[LABEL.instance] !== ctx.instance) {
+        throw new DockerApiError(`create volume ${name}`, `a volume named ${name} already exists and is not owned by Capstan instance ${ctx.instance}; Capstan does not adopt volumes it did not create`);
+      }
     }
   }
 

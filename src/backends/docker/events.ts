@@ -104,6 +104,11 @@ function consume(stream: NodeJS.ReadableStream, opts: WatchOptions): Promise<voi
         if (event !== undefined) opts.onEvent(event);
       }
     };
+    // Aborted while the stream was being opened: no abort event will come any more.
+    if (opts.signal.aborted) {
+      onAbort();
+      return;
+    }
     opts.signal.addEventListener('abort', onAbort, { once: true });
     stream.on('data', onData);
     stream.once('end', finish);
