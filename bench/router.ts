@@ -12,6 +12,10 @@
 // open against Capstan's L7 entry and against nginx's, one at a time, while
 // wrk measures normal requests; from 10 loopback source addresses, so the
 // per-IP cap (1000 by default) does not simply refuse them.
+// Then TLS (BENCH_TLS=0 skips it): Capstan's HTTPS entry and nginx's with the
+// same self-made ECDSA P-256 certificate, keep-alive rps and new handshakes
+// per second (wrk with Connection: close: one TCP and TLS handshake per
+// request, no session resumption).
 // BENCH_BASELINE=path/to/other/bin/capstan.mjs adds that build's router as
 // "baseline L7/L4" in the same rounds, for before/after comparisons under the
 // same load; BENCH_TARGETS=capstan,baseline,nginx keeps only targets whose
@@ -25,12 +29,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { RouterClient } from '../src/router/client.js';
 import { freePort } from '../test/helpers/net.js';
+import { makeCa, makeLeaf } from '../test/helpers/tls.js';
 
 const DURATION = process.env.BENCH_DURATION ?? '10s';
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const BASELINE = process.env.BENCH_BASELINE;
 const ONLY = (process.env.BENCH_TARGETS ?? '').split(',').map((t) => t.trim()).filter((t) => t !== '');
 const SLOWLORIS = Number(process.env.SLOWLORIS ?? 5000);
+const TLS = process.env.BENCH_TLS !== '0';
 const children: ChildProcess[] = [];
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'capstan-bench-router-'));
 // bench/router.sh runs the bundle from the repository root.
@@ -86,9 +92,9 @@ function median(values: readonly number[]): number {
   return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
-function wrk(name: string, port: number, pid: number | undefined, duration = DURATION): Result {
+function wrk(name: string, port: number, pid: number | undefined, duration = DURATION, scheme: 'http' | 'https' = 'http', extra: string[] = []): Result {
   const before = pid === undefined ? 0 : cpuTicks(pid);
-  const out = execFileSync('wrk', ['-t2', '-c50', `-d${duration}`, '--latency', `http://127.0.0.1:${port}/`], { encoding: 'utf8' });
+  const out = execFileSync('wrk', ['-t2', '-c50', `-d${duration}`, '--latency', ...extra, `${scheme}://127.0.0.1:${port}/`], { encoding: 'utf8' });
   return wrkResult(name, out, pid, before);
 }
 
@@ -126,6 +132,8 @@ async function slowloris(port: number, count: number): Promise<{ closedByServer:
   const connect = (i: number): Promise<void> => new Promise((resolve) => {
     const s = net.connect({ host: '127.0.0.1', port, localAddress: `127.0.0.${2 + (i % 10)}` });
     s.on('error', () => undefined);
+    // Read (and drop) what comes back, so a close by the server is seen and the connection opened again.
+    s.resume();
     s.once('connect', () => {
       sockets.add(s);
       s.write('GET / HTTP/1.1\r\nHost: slow\r\n');
@@ -166,14 +174,21 @@ async function main(): Promise<void> {
   for (const p of replicas) start(process.execPath, ['-e', REPLICA, String(p)]);
   for (const p of replicas) await waitPort(p);
   const [capL7, capL4, ngL7, ngL4, haL7, haL4] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+  const [capTls, ngTls] = [await freePort(), await freePort()];
+  // wrk sends the URL's host as SNI: the certificate and the TLS route are for 127.0.0.1.
+  const ca = makeCa(tmp);
+  const pem = makeLeaf(tmp, ca, 'bench', ['localhost'], ['127.0.0.1']);
 
   const backends = replicas.map((port, i) => ({ id: `replica-${i + 1}`, host: '127.0.0.1', port, weight: 1 }));
   const router = async (bin: string, name: string, l7: number, l4: number): Promise<{ process: ChildProcess; client: RouterClient }> => {
     const dataDir = path.join(tmp, name);
-    const child = start(process.execPath, [bin, 'router', '--data-dir', dataDir, '--http-port', String(l7), '--http-host', '127.0.0.1', '--log-level', 'warn']);
+    const child = start(process.execPath, [bin, 'router', '--data-dir', dataDir, '--http-port', String(l7), '--http-host', '127.0.0.1', '--log-level', 'warn', ...(name === 'capstan' ? ['--https-port', String(capTls)] : [])]);
     const client = new RouterClient(path.join(dataDir, 'router', 'admin.sock'));
     for (let i = 0; i < 200 && !(await client.healthy()); i++) await new Promise((r) => setTimeout(r, 50));
-    await client.pushTable({ l7: [{ pathPrefix: '/', backends }], l4: [{ listen: { host: '127.0.0.1', port: l4 }, backends }] });
+    if (name === 'capstan') await client.putCertificate('bench', pem.cert, pem.key);
+    // The TLS route is Capstan's only: a baseline build from before TLS would ignore its keys and route 127.0.0.1 like any host.
+    const tlsRoute = name === 'capstan' ? [{ host: '127.0.0.1', pathPrefix: '/', backends, tls: { certificate: 'bench' } }] : [];
+    await client.pushTable({ l7: [{ pathPrefix: '/', backends }, ...tlsRoute], l4: [{ listen: { host: '127.0.0.1', port: l4 }, backends }] });
     return { process: child, client };
   };
   const { process: routerProcess, client } = await router(BIN, 'capstan', capL7, capL4);
@@ -192,6 +207,10 @@ http {
   client_body_temp_path ${tmp}/nb; proxy_temp_path ${tmp}/np; fastcgi_temp_path ${tmp}/nf; uwsgi_temp_path ${tmp}/nu; scgi_temp_path ${tmp}/ns;
   upstream app { ${servers} keepalive 64; }
   server { listen 127.0.0.1:${ngL7}; location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; } }
+  server {
+    listen 127.0.0.1:${ngTls} ssl; ssl_certificate ${pem.certFile}; ssl_certificate_key ${pem.keyFile};
+    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; }
+  }
 }
 stream { upstream tcpapp { ${servers} } server { listen 127.0.0.1:${ngL4}; proxy_pass tcpapp; } }
 `);
@@ -224,7 +243,7 @@ backend tcpapp
 ${haServers}
 `);
   const haproxy = start('haproxy', ['-f', path.join(tmp, 'haproxy.cfg'), '-db']);
-  for (const p of [capL7, capL4, ngL7, ngL4, haL7, haL4, ...(BASELINE === undefined ? [] : [baseL7, baseL4])]) await waitPort(p);
+  for (const p of [capL7, capL4, ngL7, ngL4, haL7, haL4, capTls, ngTls, ...(BASELINE === undefined ? [] : [baseL7, baseL4])]) await waitPort(p);
   // The master forks one worker, which does the proxying.
   const nginxWorker = Number(execFileSync('pgrep', ['-P', String(nginx.pid)], { encoding: 'utf8' }).trim().split('\n')[0]);
 
@@ -259,8 +278,8 @@ ${haServers}
   const ratio = (a: string, b: string): string => pct(by(a)?.rps, by(b)?.rps);
   const perRound = (a: string, b: string): string => rounds.map((r) => pct(r.find((x) => x.name === a)?.rps, r.find((x) => x.name === b)?.rps)).join(' ');
   process.stdout.write(`\nper round: L7 ${perRound('capstan L7', 'nginx L7')}   L4 ${perRound('capstan L4', 'nginx L4')}\n`);
-  process.stdout.write(`\ncapstan L7 / nginx L7: ${ratio('capstan L7', 'nginx L7')} (goal ≥ 70%)   capstan L7 / haproxy L7: ${ratio('capstan L7', 'haproxy L7')}\n`);
-  process.stdout.write(`capstan L4 / nginx L4: ${ratio('capstan L4', 'nginx L4')} (goal ≥ 80%)   capstan L4 / haproxy L4: ${ratio('capstan L4', 'haproxy L4')}\n`);
+  process.stdout.write(`\ncapstan L7 / nginx L7: ${ratio('capstan L7', 'nginx L7')} (goal ≥ 100%)   capstan L7 / haproxy L7: ${ratio('capstan L7', 'haproxy L7')}\n`);
+  process.stdout.write(`capstan L4 / nginx L4: ${ratio('capstan L4', 'nginx L4')} (goal ≥ 90%)   capstan L4 / haproxy L4: ${ratio('capstan L4', 'haproxy L4')}\n`);
   const cpu = (a: string, b: string): string => pct(by(b)?.cpuUs, by(a)?.cpuUs);
   process.stdout.write(`requests per CPU second, capstan / nginx: L7 ${cpu('capstan L7', 'nginx L7')}   L4 ${cpu('capstan L4', 'nginx L4')}\n`);
   if (BASELINE !== undefined) {
@@ -295,6 +314,31 @@ ${haServers}
     }
     const slow = (n: string): Result | undefined => slowResults.find((r) => r.name === n);
     process.stdout.write(`\nunder slowloris, capstan L7 / nginx L7: rps ${pct(slow('capstan L7')?.rps, slow('nginx L7')?.rps)}, p99 ${slow('capstan L7')?.p99ms.toFixed(1) ?? '-'} ms vs ${slow('nginx L7')?.p99ms.toFixed(1) ?? '-'} ms\n`);
+  }
+
+  if (TLS) {
+    const close = ['-H', 'Connection: close'];
+    const tlsTargets: [string, number, number | undefined, string[]][] = ([
+      ['capstan TLS keep-alive', capTls, routerProcess.pid, []],
+      ['nginx TLS keep-alive', ngTls, nginxWorker, []],
+      ['capstan TLS handshakes', capTls, routerProcess.pid, close],
+      ['nginx TLS handshakes', ngTls, nginxWorker, close],
+    ] satisfies [string, number, number | undefined, string[]][]).filter(([name]) => ONLY.length === 0 || ONLY.some((o) => name.startsWith(o)));
+    for (const [name, port, pid, extra] of tlsTargets) wrk(name, port, pid, '2s', 'https', extra);
+    const tlsRounds: Result[][] = [];
+    for (let i = 0; i < ROUNDS; i++) tlsRounds.push(tlsTargets.map(([name, port, pid, extra]) => wrk(name, port, pid, DURATION, 'https', extra)));
+    const tlsResults = tlsTargets.map(([name]) => {
+      const runs = tlsRounds.map((r) => r.find((x) => x.name === name)!);
+      return { name, rps: median(runs.map((r) => r.rps)), p99ms: median(runs.map((r) => r.p99ms)), errors: runs.reduce((a, r) => a + r.errors, 0), cpuUs: median(runs.map((r) => r.cpuUs)) };
+    });
+    process.stdout.write(`\nTLS (ECDSA P-256, TLS 1.3), wrk -t2 -c50 -d${DURATION}, ${ROUNDS} rounds (medians); "handshakes": Connection: close, a full handshake per request:\n\n`);
+    process.stdout.write(`${'target'.padEnd(24)} ${'rps'.padStart(9)} ${'p99 ms'.padStart(8)} ${'errors'.padStart(7)} ${'cpu µs/req'.padStart(11)}\n`);
+    for (const r of tlsResults) {
+      process.stdout.write(`${r.name.padEnd(24)} ${r.rps.toFixed(0).padStart(9)} ${r.p99ms.toFixed(2).padStart(8)} ${String(r.errors).padStart(7)} ${(Number.isNaN(r.cpuUs) ? '-' : r.cpuUs.toFixed(1)).padStart(11)}\n`);
+    }
+    const t = (n: string): number | undefined => tlsResults.find((r) => r.name === n)?.rps;
+    const tPer = (a: string, b: string): string => tlsRounds.map((r) => pct(r.find((x) => x.name === a)?.rps, r.find((x) => x.name === b)?.rps)).join(' ');
+    process.stdout.write(`\ncapstan / nginx TLS: keep-alive rps ${pct(t('capstan TLS keep-alive'), t('nginx TLS keep-alive'))} (per round ${tPer('capstan TLS keep-alive', 'nginx TLS keep-alive')}), new handshakes/s ${pct(t('capstan TLS handshakes'), t('nginx TLS handshakes'))} (per round ${tPer('capstan TLS handshakes', 'nginx TLS handshakes')}) (goal ≥ 80% on both)\n`);
   }
 }
 

@@ -48,14 +48,14 @@ export class AcmeManager {
   private readonly store: CertStore;
   private readonly dir: string;
   private readonly log: AcmeLog;
-  private readonly onIssued: () => void;
+  private readonly onIssued: (id: string) => void;
   private wanted = new Set<string>();
   private readonly working = new Set<string>();
   private readonly failures = new Map<string, { count: number; retryAt: number }>();
   private timer: NodeJS.Timeout | undefined;
   private client: Promise<Client> | undefined;
 
-  constructor(settings: AcmeSettings, store: CertStore, dir: string, log: AcmeLog, onIssued: () => void) {
+  constructor(settings: AcmeSettings, store: CertStore, dir: string, log: AcmeLog, onIssued: (id: string) => void) {
     this.settings = settings;
     this.store = store;
     this.dir = dir;
@@ -126,7 +126,7 @@ export class AcmeManager {
     if (problem !== undefined) throw new Error(`the directory's certificate is unusable: ${problem}`);
     this.failures.delete(host);
     this.log.info({ host, directory: this.settings.directory }, why === 'new' ? `certificate for ${host} issued` : `certificate for ${host} renewed`);
-    this.onIssued();
+    this.onIssued(acmeCertificateId(host));
   }
 
   /** The ACME account: its key is made once and kept (0600), so renewals use the same account. */

@@ -70,7 +70,7 @@ export function createAdminServer(opts: AdminOptions): http.Server {
         if (!body.ok) return send(res, 400, { error: body.error });
         const parsed = certificateBody.safeParse(body.value);
         if (!parsed.success) return send(res, 400, { error: 'invalid certificate', problems: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) });
-        const problem = await router.certs.put(certificateId, parsed.data.cert, parsed.data.key);
+        const problem = await router.putCertificate(certificateId, parsed.data.cert, parsed.data.key);
         if (problem !== undefined) return send(res, 400, { error: `certificate ${certificateId} refused: ${problem}` });
         return send(res, 200, router.certs.get(certificateId)!.info);
       }

@@ -24,6 +24,8 @@ export interface CertificateInfo {
 interface Held {
   info: CertificateInfo;
   context: tls.SecureContext;
+  /** The PEMs, for the entry's default context (clients that send no SNI). */
+  pem: { cert: string; key: string };
 }
 
 export type CertCheck = { ok: true; info: Omit<CertificateInfo, 'id'> } | { ok: false; problem: string };
@@ -108,7 +110,7 @@ export class CertStore {
   private hold(id: string, cert: string, key: string): string | undefined {
     const checked = checkCertificate(cert, key);
     if (!checked.ok) return checked.problem;
-    this.held.set(id, { info: { id, ...checked.info }, context: tls.createSecureContext({ cert, key }) });
+    this.held.set(id, { info: { id, ...checked.info }, context: tls.createSecureContext({ cert, key }), pem: { cert, key } });
     return undefined;
   }
 }

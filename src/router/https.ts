@@ -48,7 +48,8 @@ export class HttpsEntry implements L7Entry {
       if (!opts.gate.admit(raw)) raw.destroy();
     });
     this.server.on('tlsClientError', (_err, socket) => socket.destroy());
-    this.h2 = http2.createServer({ maxSessionMemory: 32 });
+    // A bound on streams per session (rapid-reset floods open and cancel streams without end).
+    this.h2 = http2.createServer({ maxSessionMemory: 32, settings: { maxConcurrentStreams: 128 } });
     this.h2.on('session', (session) => {
       this.sessions.add(session);
       session.on('close', () => this.sessions.delete(session));

@@ -493,7 +493,8 @@ export class ClientConnection implements UpstreamOwner, Expiring {
     const route = matchPath(this.lastHostRoutes, routes.anyHost, req.target);
     if (route !== undefined && route.redirectHttp && opts.proto === 'http') {
       const port = opts.httpsPort();
-      this.answerDirect(req, 308, `capstan router: this route is served over HTTPS\n`, `location: https://${hostOf(req.host)}${port === 443 ? '' : `:${port}`}${req.target}\r\n`);
+      const host = hostOf(req.host) || route.host!;
+      this.answerDirect(req, 308, `capstan router: this route is served over HTTPS\n`, `location: https://${host}${port === 443 ? '' : `:${port}`}${req.target}\r\n`);
       return;
     }
     if (route === undefined) {
@@ -605,7 +606,11 @@ export class ClientConnection implements UpstreamOwner, Expiring {
       }
       const accepted = up.socket.write(piece);
       this.reads.keepIfQueued(up.socket);
-      if (!accepted) this.pause();
+      if (!accepted) {
+        // The backend sets the pace now: the client's body clock stops until it drains.
+        this.pause();
+        this.deadline = Infinity;
+      }
     }
     if (end === -1) return;
     this.reqDone = true;
@@ -784,7 +789,11 @@ export class ClientConnection implements UpstreamOwner, Expiring {
 
   /** The backend took the request body so far (or tunnel bytes): read more. */
   upstreamDrain(u: Upstream): void {
-    if (u === this.up && (!this.reqDone || this.tunnelling)) this.resume();
+    if (u !== this.up) return;
+    if (!this.reqDone) {
+      this.deadline = this.deadlines.now + this.limits.bodyTimeoutMs;
+      this.resume();
+    } else if (this.tunnelling) this.resume();
   }
 
   upstreamEnded(u: Upstream): void {

@@ -84,12 +84,15 @@ export class Router {
   private sni = new Map<string, string>();
   private readonly acme: AcmeManager | undefined;
   private readonly log: AcmeLog;
+  /** The certificate id the HTTPS entry's default context holds, and the last ACME warning: neither is redone for each table. */
+  private defaultCertificate: string | undefined;
+  private acmeWarned = '';
 
   constructor(opts: RouterOptions) {
     this.opts = opts;
     this.log = opts.log ?? { info: () => undefined, warn: () => undefined };
     this.certs = new CertStore(opts.stateDir === undefined ? '' : path.join(opts.stateDir, 'certs'), opts.stateDir !== undefined);
-    this.acme = opts.acme === undefined || opts.stateDir === undefined ? undefined : new AcmeManager(opts.acme, this.certs, path.join(opts.stateDir, 'acme'), this.log, () => undefined);
+    this.acme = opts.acme === undefined || opts.stateDir === undefined ? undefined : new AcmeManager(opts.acme, this.certs, path.join(opts.stateDir, 'acme'), this.log, (id) => this.certificatesChanged(id));
     const limits = (this.limits = opts.limits ?? DEFAULT_LIMITS);
     this.deadlines = new Deadlines(Math.min(limits.headTimeoutMs, limits.bodyTimeoutMs, limits.keepAliveTimeoutMs, limits.tunnelIdleTimeoutMs, limits.l4IdleTimeoutMs));
     this.gate = new ConnectionGate(limits.maxConnections, limits.maxConnectionsPerIp);
@@ -118,6 +121,31 @@ export class Router {
   /** Reads the certificates earlier runs kept; returns the problems of files it skipped. */
   loadCertificates(): Promise<string[]> {
     return this.certs.load();
+  }
+
+  /** Keeps a certificate (PUT /certificates/<id>); the problem in words when it is unusable. */
+  async putCertificate(id: string, cert: string, key: string): Promise<string | undefined> {
+    const problem = await this.certs.put(id, cert, key);
+    if (problem === undefined) this.certificatesChanged(id);
+    return problem;
+  }
+
+  /**
+   * A client that sends no SNI (one that asks by IP address) gets the first
+   * TLS route's certificate, as nginx's default server does.
+   */
+  private certificatesChanged(changed?: string): void {
+    const entry = this.https?.entry;
+    if (entry === undefined) return;
+    for (const id of this.sni.values()) {
+      const held = this.certs.get(id);
+      if (held === undefined) continue;
+      if (id !== this.defaultCertificate || id === changed) {
+        entry.server.setSecureContext(held.pem);
+        this.defaultCertificate = id;
+      }
+      return;
+    }
   }
 
   certificates(): CertificateStatus {
@@ -185,12 +213,17 @@ export class Router {
     }));
     const acmeHosts = tlsRoutes.filter((r) => r.tls !== undefined && 'acme' in r.tls).map((r) => r.host!);
     if (this.acme !== undefined) this.acme.want(acmeHosts);
-    else if (acmeHosts.length > 0) this.log.warn({ hosts: acmeHosts }, 'routes ask for ACME certificates but the router has no --acme-directory: they get none');
+    else if (acmeHosts.length > 0 && acmeHosts.join() !== this.acmeWarned) {
+      this.acmeWarned = acmeHosts.join();
+      this.log.warn({ hosts: acmeHosts }, 'routes ask for ACME certificates but the router has no --acme-directory: they get none');
+    }
     if (newHttps !== undefined || httpsPort === undefined) {
       const old = this.https;
       this.https = newHttps;
+      this.defaultCertificate = undefined;
       if (old !== undefined) closeHttp(old.entry);
     }
+    this.certificatesChanged();
     this.tableValue = table;
   }
 

@@ -58,17 +58,19 @@ export async function instanceContainers(instance: string): Promise<string[]> {
   return lines(await docker('ps', '-aq', '--filter', `label=${LABEL.instance}=${instance}`));
 }
 
+/** A busybox httpd replica that answers with its hostname (the container id), so bodies tell replicas apart. */
+export const HOSTNAME_HTTPD = `["sh", "-c", "mkdir -p /www && hostname > /www/index.html && trap 'exit 0' TERM; httpd -f -p 80 -h /www & wait"]`;
+
 /**
- * A stack of 3 busybox httpd replicas that each answer with their own
- * hostname (the container id), so bodies tell replicas apart; published on
- * 127.0.0.1:`l4Port` and routed on the HTTP entry for any host.
+ * A stack of 3 HOSTNAME_HTTPD replicas, published on 127.0.0.1:`l4Port` and
+ * routed on the HTTP entry for any host.
  */
 export function routedReplicasManifest(stack: string, l4Port: number): string {
   return `name: ${stack}
 services:
   web:
     image: ${TEST_IMAGE}
-    command: ["sh", "-c", "mkdir -p /www && hostname > /www/index.html && trap 'exit 0' TERM; httpd -f -p 80 -h /www & wait"]
+    command: ${HOSTNAME_HTTPD}
     deploy: { replicas: 3 }
     ports: ["127.0.0.1:${l4Port}:80"]
     x-capstan: { route: { path: / } }

@@ -126,7 +126,7 @@ describe('rollback by revert', () => {
 
     const failed = await cli('apply', ['--auto-revert']);
     expect(failed.code).toBe(1);
-    expect(failed.stderr).toContain('No such image');
+    expect(failed.stderr).toContain('cannot pull image capstan/no-such-image:0');
     const reverted = await head();
     expect(reverted.message.split('\n')[0]).toBe('Revert "add broken service"');
     expect(reverted.message).toContain(`Capstan-Auto-Revert: ${bad}`);

@@ -14,7 +14,7 @@ import type tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encryptAge, generateIdentity } from '../../src/secrets/age.js';
 import { spawnCapstan, stopRouter } from '../helpers/cli.js';
-import { cleanupInstance, TEST_IMAGE, uniqueInstance } from '../helpers/docker.js';
+import { cleanupInstance, HOSTNAME_HTTPD, TEST_IMAGE, uniqueInstance } from '../helpers/docker.js';
 import { startTestGitServer, type TestGitServer, type TestRepo } from '../helpers/git.js';
 import { eventually } from '../helpers/load.js';
 import { freePort, request } from '../helpers/net.js';
@@ -50,7 +50,7 @@ function manifest(): string {
 services:
   web:
     image: ${TEST_IMAGE}
-    command: ["sh", "-c", "mkdir -p /www && hostname > /www/index.html && trap 'exit 0' TERM; httpd -f -p 80 -h /www & wait"]
+    command: ${HOSTNAME_HTTPD}
     deploy: { replicas: 2 }
     x-capstan:
       route: { host: shop.test, path: /, tls: { certificate: shop_crt, key: shop_key }, redirect_http: true }

@@ -13,7 +13,7 @@ import https from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import type tls from 'node:tls';
+import tls from 'node:tls';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { RouterClient } from '../../src/router/client.js';
 import type { RouterOptions } from '../../src/router/router.js';
@@ -55,6 +55,8 @@ function track<T extends TestServer>(s: T): T {
 
 const b = (id: string, port: number) => ({ id, host: '127.0.0.1', port, weight: 1 });
 
+const tlsCheck = (host: string, cert: tls.PeerCertificate): Error | undefined => tls.checkServerIdentity(host, cert);
+
 interface TlsReply {
   status: number;
   body: string;
@@ -62,9 +64,14 @@ interface TlsReply {
   serial: string;
 }
 
-function httpsGet(port: number, servername: string, opts: { agent?: https.Agent; path?: string; ca?: string } = {}): Promise<TlsReply> {
+/** `servername` '' sends no SNI (a client asking by IP address); `host` is then the Host header. */
+function httpsGet(port: number, servername: string, opts: { agent?: https.Agent; path?: string; ca?: string; host?: string } = {}): Promise<TlsReply> {
   return new Promise((resolve, reject) => {
-    const req = https.request({ host: '127.0.0.1', port, servername, path: opts.path ?? '/', headers: { host: servername }, ca: opts.ca ?? ca.cert, agent: opts.agent ?? false, timeout: 20_000 });
+    const req = https.request({
+      host: '127.0.0.1', port, servername, path: opts.path ?? '/', headers: { host: opts.host ?? servername }, ca: opts.ca ?? ca.cert, agent: opts.agent ?? false, timeout: 20_000,
+      // Without SNI the name to check is the one asked for in Host.
+      ...(servername === '' ? { checkServerIdentity: (_host: string, cert: tls.PeerCertificate) => tlsCheck(opts.host ?? '', cert) } : {}),
+    });
     req.on('timeout', () => req.destroy(new Error('timed out')));
     req.on('error', reject);
     req.on('response', (res) => {
@@ -107,6 +114,9 @@ describe('certificates from the operator', () => {
     expect([s.status, s.body, bl.status, bl.body]).toEqual([200, 'shop', 200, 'blog']);
     expect(shop.seen[0]).toMatchObject({ 'x-forwarded-proto': 'https', 'x-forwarded-host': 'shop.test', host: 'shop.test' });
     await expect(httpsGet(httpsPort, 'other.test')).rejects.toThrow();
+    // No SNI at all: the first TLS route's certificate, as nginx's default server.
+    const noSni = await httpsGet(httpsPort, '', { host: 'shop.test' });
+    expect([noSni.status, noSni.body]).toEqual([200, 'shop']);
     // Plain HTTP: blog.test is sent to HTTPS, shop.test is served as it is.
     const redirected = await request(httpPort, { host: 'blog.test', path: '/post?id=1' });
     expect([redirected.status, redirected.headers.location]).toEqual([308, `https://blog.test:${httpsPort}/post?id=1`]);
