@@ -14,14 +14,14 @@ export async function eventually<T>(check: () => Promise<T | undefined>, ms: num
   }
 }
 
-/** `clients` loops of sequential GETs to 127.0.0.1:`port` until `stop.done` (at most `maxRequests` each); counts 200s and lists every failure. */
-export async function loadLoop(port: number, clients: number, stop: { done: boolean }, maxRequests: number): Promise<{ ok: number; failed: string[] }> {
+/** `clients` loops of sequential GETs of `path` to 127.0.0.1:`port` until `stop.done` (at most `maxRequests` each); counts 200s and lists every failure. */
+export async function loadLoop(port: number, clients: number, stop: { done: boolean }, maxRequests: number, path = '/'): Promise<{ ok: number; failed: string[] }> {
   const failed: string[] = [];
   let ok = 0;
   await Promise.all(Array.from({ length: clients }, async () => {
     for (let i = 0; i < maxRequests && !stop.done; i++) {
       try {
-        const r = await request(port);
+        const r = await request(port, { path });
         if (r.status === 200) ok++;
         else failed.push(`${r.status} ${r.body.slice(0, 80)}`);
       } catch (err) {
