@@ -32,12 +32,21 @@ export async function loadLoop(port: number, clients: number, stop: { done: bool
   return { ok, failed };
 }
 
-/** Waits until `n` sequential GETs to the port reach `replicas` distinct bodies (replicas answer with their own names); the count per body. */
+/**
+ * Waits until `n` sequential GETs to the port reach `replicas` distinct bodies
+ * (replicas answer with their own names), then counts a fresh batch: replicas
+ * that joined the rotation during the first one (a loaded machine readies them
+ * one by one) would leave it uneven. The count per body.
+ */
 export function requestSpread(port: number, n: number, replicas: number, ms: number, explain: () => string | Promise<string>): Promise<Record<string, number>> {
-  return eventually(async () => {
+  const batch = async (): Promise<Record<string, number>> => {
     const bodies: string[] = [];
     for (let i = 0; i < n; i++) bodies.push((await request(port)).body.trim());
-    const counts = countBy(bodies);
+    return countBy(bodies);
+  };
+  return eventually(async () => {
+    if (Object.keys(await batch()).length !== replicas) return undefined;
+    const counts = await batch();
     return Object.keys(counts).length === replicas ? counts : undefined;
   }, ms, explain);
 }
