@@ -31,7 +31,7 @@ const NETWORK_DRAIN_MS = 20_000;
 
 export async function applySwarmStack(input: StackApplyInput, engine: SwarmEngine, ctx: DeployContext, opts: ApplyOptions, auth: RegistryAuth): Promise<StackApplyResult> {
   const { plan } = input;
-  const result: StackApplyResult = { applied: 0, done: [], failures: [], records: new Map(), superseded: [], progress: [], finished: 0, waiting: [], underway: 0, wakeAt: undefined };
+  const result: StackApplyResult = { applied: 0, done: [], failures: [], records: new Map(), superseded: [], progress: [], finished: 0, waiting: [], underway: 0, wakeAt: undefined, commands: new Map(), outcomes: [] };
   const fail = failureRecorder(result, opts);
   const now = opts.rollout.now();
   const wake = (at: number): void => {

@@ -11,6 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { memoryHeldRollouts } from '../../src/apply/held-rollouts.js';
 import { memoryRolloutStore } from '../../src/apply/rollout-store.js';
 import { swarmPort } from '../../src/apply/swarm-port.js';
+import { NO_TRAFFIC } from '../../src/apply/traffic.js';
 import type { EngineAuth, SwarmEngine } from '../../src/backends/swarm/swarm-engine.js';
 import { dockerCredentials, engineAuthFor } from '../../src/images/credentials.js';
 import { silentLogger } from '../../src/logging/logger.js';
@@ -43,7 +44,7 @@ describe('registry credentials on a swarm', () => {
     const observed: ObservedState = { instance: 'test', containers: [], networks: [{ id: 'n', name: 'web_default', stack: 'web', labels: {} }], volumes: [], swarm: { services: [], nodes: [], files: [] } };
     const plan = port.plan(desired, observed, { held: [] });
     const result = await port.applyStack({ plan, desired: stack, observed: [], records: new Map(), dependencyWaits: new Map() }, { instance: 'test', revision: REV_A, checkoutDir: undefined, publishPorts: true }, {
-      parallelism: 2, logger: silentLogger(), rollout: { traffic: { admit: async () => undefined, retire: async () => undefined, renamed: async () => undefined }, probes: { track: () => undefined, healthOf: () => undefined }, held: memoryHeldRollouts(), store: memoryRolloutStore(), now: () => 0 },
+      parallelism: 2, logger: silentLogger(), rollout: { traffic: NO_TRAFFIC, probes: { track: () => undefined, healthOf: () => undefined }, held: memoryHeldRollouts(), store: memoryRolloutStore(), now: () => 0 },
     });
     expect(result.failures).toEqual([]);
     expect(created.sort((a, b) => a.name.localeCompare(b.name))).toEqual([

@@ -216,5 +216,8 @@ export function swarmProblems(service: DesiredService): { key: string; why: stri
   if (spec.shmSizeBytes !== undefined) no('shm_size', 'Swarm services have no shm_size; mount a tmpfs at /dev/shm instead');
   if (spec.securityOpt.length > 0) no('security_opt', 'Swarm services have no security_opt');
   if (spec.runtime !== undefined) no('runtime', 'Swarm services run with the nodes\' default runtime');
+  // Canary on Swarm (a second service sized by the weight ratio) is not built yet; blue-green and autoscale need Capstan's router and replicas.
+  if (spec.capstan.strategy !== 'rolling') no('x-capstan.strategy', `${spec.capstan.strategy} runs on the docker backend only for now; on Swarm, use rolling (Swarm's update_config)`);
+  if (spec.capstan.autoscale !== undefined) no('x-capstan.autoscale', 'autoscale runs on the docker backend only; on Swarm, set deploy.replicas');
   return out;
 }
