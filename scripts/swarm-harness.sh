@@ -189,9 +189,10 @@ cmd_up() {
   wait_all "engines"
   for i in $(seq 1 "$n"); do load_images "$i" & done
   wait_all "image loads"
-  # A heartbeat of 1 s: a stopped node is seen down within seconds, not half a minute.
+  # A heartbeat of 1 s: a stopped node is seen down within seconds, not half a minute. Swarm's own
+  # task history (5): a failed update's tasks, and why they failed, outlive the rollback.
   ndocker 1 swarm init --advertise-addr "$(node_ip 1)" --listen-addr "$(node_ip 1):2377" \
-    --default-addr-pool "$SWARM_POOL" --dispatcher-heartbeat 1s --task-history-limit 2 >/dev/null
+    --default-addr-pool "$SWARM_POOL" --dispatcher-heartbeat 1s --task-history-limit 5 >/dev/null
   local token; token=$(ndocker 1 swarm join-token -q worker)
   for i in $(seq 2 "$n"); do
     ndocker "$i" swarm join --token "$token" --advertise-addr "$(node_ip "$i")" --listen-addr "$(node_ip "$i"):2377" "$(node_ip 1):2377" >/dev/null &
