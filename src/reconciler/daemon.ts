@@ -17,7 +17,7 @@ import { limitBackend, Semaphore } from '../backends/limited.js';
 import { fileRolloutStore, rolloutsDir } from '../apply/rollout-store.js';
 import type { Traffic } from '../apply/traffic.js';
 import type { Settings } from '../config/settings.js';
-import { ManifestsInvalidError, RolloutFailedError } from '../errors.js';
+import { ManifestsInvalidError } from '../errors.js';
 import { Prober, type ProberOptions } from '../health/prober.js';
 import { isReady } from '../health/readiness.js';
 import type { Logger } from '../logging/logger.js';
@@ -30,10 +30,9 @@ import { isRemoteRepo } from '../source/git-source.js';
 import { watchLocalRef } from '../source/watch.js';
 import { isReady as stackIsReady } from '../status/model.js';
 import type { StatusReporter } from '../status/reporter.js';
-import { DaemonState, type DaemonStatus } from './daemon-state.js';
+import { DaemonState } from './daemon-state.js';
 import type { DesiredState } from '../desired/model.js';
-import { DeployEvents, type StackPassOutcome } from '../events/deploy-events.js';
-import { crashLoopsFromStatus } from '../events/from-status.js';
+import { DeployEvents } from '../events/deploy-events.js';
 import type { DeployEvent } from '../events/model.js';
 import type { ImageUpdater } from '../images/updater.js';
 import { StackBackoff } from './stack-backoff.js';
@@ -41,12 +40,13 @@ import type { RestartReason } from '../health/metrics.js';
 import type { ApiToken } from '../server/api-token.js';
 import { dashboardAssetsDir } from '../server/dashboard/assets.js';
 import type { DashboardFeed } from '../server/dashboard/feed.js';
-import { eventsBetween } from '../server/dashboard/ops-events.js';
+import { opsEventOf } from '../server/dashboard/ops-events.js';
 import { startTrafficSampler } from '../server/dashboard/sampler.js';
 import { countersFromRouterStats } from '../server/dashboard/traffic.js';
 import { credentialsFromEnv } from '../source/credentials.js';
 import { readStatusVersions } from '../status/history-reader.js';
 import { deploysOf } from '../status/history.js';
+import { announcePass } from './deploy-outcome.js';
 import { LaneScheduler, type LaneInfo } from './lanes.js';
 import { logPassError } from './log-error.js';
 import { planPass, type PassContext } from './pass.js';
@@ -184,8 +184,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     logger,
   });
 
-  // The dashboard hears each lane pass: the new status, what changed as events, the plan when it did something, commit subjects.
-  let published: DaemonStatus['stacks'] = [];
+  // The dashboard hears each lane pass: the new status, the plan when it did something, commit subjects; events below.
   const lastFailure = new Map<string, string>();
   /** Per stack, whether its last pass left work under way: the plan of a deploy is the one that began it, not each step's rest. */
   const underway = new Set<string>();
@@ -194,9 +193,6 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const publishStatus = (): void => {
     statusQueued = false;
     const current = state.status(signals.lanes(), revisions.revision());
-    const time = new Date(now()).toISOString();
-    for (const e of eventsBetween(published, current.stacks, time)) feed.event(e);
-    published = current.stacks;
     feed.setStatus(current);
     const shas = new Set(current.stacks.flatMap((s) => [s.lastAppliedRevision, s.lastAttemptedRevision]).filter((x): x is string => x !== undefined && !feed.knowsCommit(x)));
     if (shas.size === 0) return;
@@ -220,24 +216,12 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     else underway.delete(stack);
   };
 
-  // Deploy events (commit statuses, notifications) from each lane's outcome: a deploy is announced when a
-  // pass first applies a revision to its stack, and once more when the stack converged or failed.
-  const deploys = new DeployEvents((event) => opts.notify?.(event));
-  const announce = (stack: string, outcome: LaneOutcome, revert: string | undefined): void => {
-    const revision = outcome.revision;
-    if (revision === undefined || outcome.reason === 'ManifestsInvalid') return;
-    if (outcome.planned > 0 && outcome.kind !== 'held') deploys.started(revision, [stack]);
-    const doc = status.stack(stack);
-    const ready = doc?.conditions.find((c) => c.type === 'Ready');
-    const message = outcome.failures.map((f) => f.error.message).join('; ') || (ready?.message ?? outcome.reason);
-    const ended: StackPassOutcome =
-      outcome.kind === 'converged' ? { stack, revision, outcome: 'converged', message: ready?.message ?? 'converged' }
-      : outcome.kind === 'failed' && outcome.reason === 'ReplicasFailing' ? { stack, revision, outcome: 'degraded', reason: message }
-      : outcome.kind === 'failed' ? { stack, revision, outcome: 'failed', reason: message, rolledBack: outcome.failures.some((f) => f.error instanceof RolloutFailedError && f.error.end === 'rolled-back'), revert }
-      : outcome.kind === 'held' ? { stack, revision, outcome: 'held' }
-      : { stack, revision, outcome: 'progressing' };
-    deploys.passEnded([ended], crashLoopsFromStatus(status.snapshot().stacks));
-  };
+  // Deploy events from each lane's typed outcome (deploy-outcome.ts): commit statuses and notifications, and the dashboard's events.
+  const deploys = new DeployEvents((event) => {
+    opts.notify?.(event);
+    const shown = opsEventOf(event, new Date(now()).toISOString());
+    if (shown !== undefined) feed.event(shown);
+  });
 
   // The lanes.
   const lastKinds = new Map<string, string>();
@@ -245,7 +229,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     const finished = now();
     state.record(stack, outcome, started, finished);
     publish(stack, outcome, finished);
-    announce(stack, outcome, revert);
+    announcePass(deploys, outcome, revert);
     const doc = status.stack(stack);
     metrics.recordPass(stack, outcome.kind, (finished - started) / 1000, doc !== undefined && stackIsReady(doc), outcome.kind === 'converged' && outcome.applied > 0 ? finished / 1000 : undefined);
     metrics.recordProgress(stack, outcome.progress);
@@ -318,8 +302,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     const onEngine = await backend.observe(instance).then(stacksOf).catch(() => []);
     for (const s of new Set([...revisions.names(), ...onEngine])) lanes.wake(s, reason);
   };
-  /** Newer tags Git allows, committed beside the lanes (never holding one); a commit to --branch is the next trigger's. */
-  /** Resolves with the commit to deploy next, when it went to the followed branch. */
+  /**
+   * Newer tags Git allows, committed beside the lanes (never holding one) and announced; resolves with the
+   * commit to deploy next when it went to the followed branch (the next trigger's).
+   */
   const updateImages = async (): Promise<string | undefined> => {
     const updater = opts.imageUpdater;
     const head = revisions.revision();
@@ -327,7 +313,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     const desired: DesiredState = { revision: head, stacks: revisions.names().flatMap((n) => { const d = revisions.stack(n)?.desired; return d === undefined ? [] : [d]; }) };
     if (updater.due(desired).length === 0) return undefined;
     const scan = await updater.scan(desired);
-    return settings.imageUpdateBranch === undefined ? scan.commit : undefined;
+    const commit = scan.commit;
+    if (commit === undefined) return undefined;
+    for (const u of scan.updates) deploys.report({ kind: 'image-update.committed', stack: u.stack, service: u.service, from: u.from, to: u.to, commit });
+    return settings.imageUpdateBranch === undefined ? commit : undefined;
   };
   // A sync window that opens (or closes) changes what every lane may do: each looks again.
   let windowOpen = syncAllowed();

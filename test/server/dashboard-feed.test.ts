@@ -1,31 +1,26 @@
-// The dashboard's data, pure: events derived from two passes' status
-// documents, traffic rates from cumulative router counters, and the feed a
-// page hears (snapshot first, then each change).
+// The dashboard's data, pure: its events (the deploy events, typed), traffic
+// rates from cumulative router counters, and the feed a page hears (snapshot
+// first, then each change).
 
 import { describe, expect, it } from 'vitest';
-import type { Condition, StackStatus } from '../../src/status/model.js';
+import type { DeployEvent } from '../../src/events/model.js';
 import { commitUrlOf, DashboardFeed, type FeedEvent } from '../../src/server/dashboard/feed.js';
-import { eventsBetween } from '../../src/server/dashboard/ops-events.js';
+import { opsEventOf } from '../../src/server/dashboard/ops-events.js';
 import { countersFromRouterStats, TrafficMeter } from '../../src/server/dashboard/traffic.js';
 import { desiredService, observedReplica, REV_A, REV_B } from '../helpers/specs.js';
 
 const T = '2026-12-01T10:00:00.000Z';
-const cond = (type: Condition['type'], status: Condition['status'], reason: string, message = ''): Condition => ({ type, status, reason, message, lastTransitionTime: T });
-const doc = (applied: string | undefined, attempted: string, conditions: Condition[]): StackStatus => ({ stack: 'web', lastAppliedRevision: applied, lastAttemptedRevision: attempted, conditions, services: {} });
-const READY = [cond('Ready', 'True', 'Converged', '1/1 services ready')];
 
-describe('events between passes', () => {
-  it('a deploy, a rollback, a pull failure, a crash loop beginning and ending', () => {
-    expect(eventsBetween([], [doc(REV_A, REV_A, READY)], T).map((e) => [e.kind, e.message])).toEqual([['deployed', `web runs ${REV_A.slice(0, 7)}`]]);
-    const rolledBack = doc(REV_A, REV_B, [cond('Ready', 'False', 'ApplyFailed', 'x'), cond('Degraded', 'True', 'RolledBack', 'bbbbbbb was rolled back: probe failed')]);
-    expect(eventsBetween([doc(REV_A, REV_A, READY)], [rolledBack], T).map((e) => [e.kind, e.bad])).toEqual([['rolled-back', true]]);
-    // The same condition on the next pass is no news.
-    expect(eventsBetween([rolledBack], [rolledBack], T)).toEqual([]);
-    const pull = doc(REV_A, REV_B, [cond('Ready', 'False', 'ApplyFailed', 'create web-api-1: E_IMAGE_PULL cannot pull example/api:2: denied')]);
-    expect(eventsBetween([doc(REV_A, REV_A, READY)], [pull], T).map((e) => e.kind)).toEqual(['pull-failed']);
-    const looping = doc(REV_A, REV_A, [cond('Ready', 'False', 'CrashLoop'), cond('Degraded', 'True', 'CrashLoop', 'web-api-1 is crash-looping (exit code 3)')]);
-    expect(eventsBetween([doc(REV_A, REV_A, READY)], [looping], T).map((e) => e.kind)).toEqual(['crash-loop']);
-    expect(eventsBetween([looping], [doc(REV_A, REV_A, READY)], T).map((e) => e.kind)).toEqual(['crash-loop-ended', 'recovered']);
+describe('dashboard events', () => {
+  it('are the deploy events, typed: a pull failure by its cause, a deploy start only a commit status', () => {
+    const shown = (e: DeployEvent) => opsEventOf(e, T);
+    expect(shown({ kind: 'deploy.converged', stack: 'web', revision: REV_A, message: '1/1 services ready' })).toEqual({ time: T, kind: 'deployed', stack: 'web', revision: REV_A, message: `web runs ${REV_A.slice(0, 7)} (1/1 services ready)`, bad: false });
+    expect(shown({ kind: 'deploy.failed', stack: 'web', revision: REV_B, reason: 'denied', cause: 'image-pull' })?.kind).toBe('pull-failed');
+    expect(shown({ kind: 'deploy.failed', stack: 'web', revision: REV_B, reason: 'pull the lever', cause: 'apply' })?.kind).toBe('deploy-failed');
+    expect(shown({ kind: 'deploy.rolled-back', stack: 'web', revision: REV_B, reason: 'probe failed' })).toMatchObject({ kind: 'rolled-back', bad: true });
+    expect(shown({ kind: 'crash-loop.started', stack: 'web', service: 'api', replica: 'web-api-1', exitCode: 3, lastLogLines: [] })).toMatchObject({ kind: 'crash-loop', service: 'api', bad: true });
+    expect(shown({ kind: 'image-update.committed', stack: 'web', service: 'api', from: '1.4.2', to: '1.5.0', commit: REV_B })?.message).toBe(`image 1.4.2 → 1.5.0 committed as ${REV_B.slice(0, 7)}`);
+    expect(shown({ kind: 'deploy.started', stack: 'web', revision: REV_B })).toBeUndefined();
   });
 });
 
