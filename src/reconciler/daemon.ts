@@ -42,7 +42,7 @@ import { dashboardAssetsDir } from '../server/dashboard/assets.js';
 import type { DashboardFeed } from '../server/dashboard/feed.js';
 import { opsEventOf } from '../server/dashboard/ops-events.js';
 import { startTrafficSampler } from '../server/dashboard/sampler.js';
-import { countersFromRouterStats } from '../server/dashboard/traffic.js';
+import { countersFromRouter } from '../server/dashboard/traffic.js';
 import { credentialsFromEnv } from '../source/credentials.js';
 import { readStatusVersions } from '../status/history-reader.js';
 import { deploysOf } from '../status/history.js';
@@ -293,8 +293,13 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     },
   });
   signals.connect({ lanes, routed, healer });
-  // The router's counters by service and version, for the dashboard's charts.
-  const stopSampler = routerClient === undefined ? undefined : startTrafficSampler(feed, { sample: async () => countersFromRouterStats((await routerClient.stats()).backends, routed.replicas()) });
+  // The router's counters and latency histograms by service and version, for the dashboard's charts.
+  const stopSampler = routerClient === undefined ? undefined : startTrafficSampler(feed, {
+    sample: async () => {
+      const [stats, routes] = await Promise.all([routerClient.stats(), routerClient.routes()]);
+      return countersFromRouter(stats.backends, routes.routes, routed.replicas());
+    },
+  });
 
   /** Every stack in Git or on the engine: resync and start-up wake them all (a stack removed from Git while the daemon was down is pruned). */
   const resyncAll = async (reason: string): Promise<void> => {

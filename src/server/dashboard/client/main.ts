@@ -6,6 +6,7 @@
 
 import type { Deploy } from '../../../status/history.js';
 import type { StackStatus } from '../../../status/model.js';
+import type { RolloutProgress } from '../../../strategies/step.js';
 import type { LastPlan, ProgressItem } from '../feed.js';
 import type { OpsEvent } from '../ops-events.js';
 import type { TrafficPoint } from '../traffic.js';
@@ -15,11 +16,12 @@ interface Status {
   branch: string;
   ready: boolean;
   lastSyncTime: string | null;
-  lastPass: { result: string; revision: string | null; error: { message: string } | null } | null;
+  /** The last lane pass (reconciler/daemon-state.ts LanePass). */
+  lastPass: { stack: string; outcome: string; error: { message: string } | null } | null;
   stacks: StackStatus[];
   health: { stack: string; service: string; unhealthy: { replica: string; probe: string; output: string }[]; live: { message: string }; status: string }[];
-  /** The rollouts in flight, per stack (the lanes redesign adds it); read when present. */
-  progress?: unknown;
+  /** The rollouts in flight: each one's persisted step machine as its lane's last pass left it. */
+  progress: RolloutProgress[];
 }
 
 interface Meta {
@@ -71,11 +73,21 @@ function readyBadge(s: StackStatus): HTMLElement {
   return h('span', { class: `badge ${cls}`, 'data-ready': ready?.status ?? 'Unknown' }, ready?.status === 'True' ? 'Ready' : (ready?.reason ?? 'Unknown'));
 }
 
+function bar(key: string, label: string, fraction: number | null, attrs: Record<string, string> = {}): HTMLElement {
+  const fill = h('div', { class: `bar${fraction === null ? ' indeterminate' : ''}` }, h('div', { style: `width:${Math.round((fraction ?? 0) * 100)}%` }));
+  return h('div', { class: 'progress', 'data-progress': key, ...attrs }, h('div', { class: 'label' }, label), fill);
+}
+
+/** Rollouts as their lanes' step machines stand (step i of n, its phase); builds and pulls as they report. */
 function progressFor(stack: string): HTMLElement[] {
-  return state.progress.filter((p) => p.stack === stack || (p.stack === null && p.key.includes(stack))).map((p) => {
-    const bar = h('div', { class: `bar${p.fraction === null ? ' indeterminate' : ''}` }, h('div', { style: `width:${Math.round((p.fraction ?? 0) * 100)}%` }));
-    return h('div', { class: 'progress', 'data-progress': p.key }, h('div', { class: 'label' }, `${p.key}: ${p.text}`), bar);
+  const rollouts = (state.status?.progress ?? []).filter((p) => p.stack === stack).map((p) => {
+    const key = `${p.direction === 'back' ? 'rollback' : 'rollout'} ${p.stack}/${p.service}`;
+    // Steps before this one are done; this one counts once it is past its first phase.
+    const done = p.batch - 1 + (p.phase === 'monitoring' || p.phase === 'retiring' ? 0.5 : 0);
+    return bar(key, `${key} to ${short(p.revision)}: step ${p.batch}/${p.batches}, ${p.phase}`, Math.min(1, done / p.batches), { 'data-step': `${p.batch}/${p.batches}` });
   });
+  const other = state.progress.filter((p) => p.stack === stack || (p.stack === null && p.key.includes(stack))).map((p) => bar(p.key, `${p.key}: ${p.text}`, p.fraction));
+  return [...rollouts, ...other];
 }
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
@@ -191,7 +203,7 @@ function renderStacks(): void {
   const status = state.status;
   const root = byId('stacks');
   if (status === null) return;
-  byId('meta').textContent = `instance ${status.instance} · branch ${status.branch}${state.meta === null ? '' : ` of ${state.meta.repo}`}${status.lastSyncTime === null ? '' : ` · last pass ${when(status.lastSyncTime)} (${status.lastPass?.result ?? '?'})`}`;
+  byId('meta').textContent = `instance ${status.instance} · branch ${status.branch}${state.meta === null ? '' : ` of ${state.meta.repo}`}${status.lastSyncTime === null ? '' : ` · last pass ${when(status.lastSyncTime)} (${status.lastPass === null ? '?' : `${status.lastPass.stack}: ${status.lastPass.outcome}`})`}`;
   const error = status.lastPass?.error;
   const cards = status.stacks.map(stackCard);
   root.replaceChildren(...(error === null || error === undefined ? [] : [h('section', { class: 'card problem', id: 'pass-error' }, `Last pass failed: ${error.message}`)]), ...(cards.length === 0 ? [h('p', { class: 'muted' }, 'No stacks.')] : cards));
