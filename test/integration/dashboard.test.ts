@@ -123,9 +123,9 @@ describe('the dashboard', () => {
   it('shows a live deploy: its progress, then the new revision, the event and the plan', async () => {
     const sha = await repo.commitFiles({ [`stacks/${stack}.yaml`]: manifest('2') }, 'release 2: new index page');
     await sync();
-    // The bar is the lane's persisted rollout step: step i of 2 (one replica per step).
+    // The bar is the lane's persisted rollout step: batch i of 2 (one replica per batch).
     await page.waitForSelector(`${card()} [data-progress="rollout ${stack}/web"][data-step$="/2"] .bar`, within);
-    expect(await page.textContent(`${card()} [data-progress="rollout ${stack}/web"] .label`)).toMatch(new RegExp(`to ${sha.slice(0, 7)}: step [12]/2, `));
+    expect(await page.textContent(`${card()} [data-progress="rollout ${stack}/web"] .label`)).toMatch(new RegExp(`to ${sha.slice(0, 7)}: batch [12]/2 `));
     await shot('2-rolling.png');
     await page.waitForSelector(`${card()} .stack-head .rev[data-revision="${sha}"]:has-text("release 2: new index page")`, within);
     await page.waitForSelector(`#events li[data-kind="deployed"]:has-text("${sha.slice(0, 7)}")`, within);

@@ -52,7 +52,7 @@ export type FeedEvent = 'snapshot' | 'status' | 'event' | 'progress' | 'plan' | 
 export type Subscriber = (event: FeedEvent, data: unknown) => void;
 
 const MAX_EVENTS = 200;
-const ROLLOUT_KEY = /^(?:rollout|rollback) /;
+const ROLLOUT_KEY = /^(?:rollout|rollback|canary|blue-green) /;
 const MAX_TRAFFIC_SAMPLES = 120;
 
 export class DashboardFeed implements Progress {

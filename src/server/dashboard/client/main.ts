@@ -6,7 +6,7 @@
 
 import type { Deploy } from '../../../status/history.js';
 import type { StackStatus } from '../../../status/model.js';
-import type { RolloutProgress } from '../../../strategies/step.js';
+import { stepLine, type RolloutProgress } from '../../../strategies/step.js';
 import type { LastPlan, ProgressItem } from '../feed.js';
 import type { OpsEvent } from '../ops-events.js';
 import type { TrafficPoint } from '../traffic.js';
@@ -78,13 +78,14 @@ function bar(key: string, label: string, fraction: number | null, attrs: Record<
   return h('div', { class: 'progress', 'data-progress': key, ...attrs }, h('div', { class: 'label' }, label), fill);
 }
 
-/** Rollouts as their lanes' step machines stand (step i of n, its phase); builds and pulls as they report. */
+/** Rollouts as their lanes' persisted step machines stand (batch or canary step i of n, its phase); builds and pulls as they report. */
 function progressFor(stack: string): HTMLElement[] {
   const rollouts = (state.status?.progress ?? []).filter((p) => p.stack === stack).map((p) => {
-    const key = `${p.direction === 'back' ? 'rollback' : 'rollout'} ${p.stack}/${p.service}`;
-    // Steps before this one are done; this one counts once it is past its first phase.
-    const done = p.batch - 1 + (p.phase === 'monitoring' || p.phase === 'retiring' ? 0.5 : 0);
-    return bar(key, `${key} to ${short(p.revision)}: step ${p.batch}/${p.batches}, ${p.phase}`, Math.min(1, done / p.batches), { 'data-step': `${p.batch}/${p.batches}` });
+    const key = `${p.strategy !== 'rolling' ? p.strategy : p.direction === 'back' ? 'rollback' : 'rollout'} ${p.stack}/${p.service}`;
+    // A canary is as far as its weight; otherwise the steps before this one are done, and this one counts once past its first phase.
+    const done = p.strategy === 'canary' ? (p.weight ?? 0) / 100 : (p.batch - 1 + (p.phase === 'monitoring' || p.phase === 'retiring' ? 0.5 : 0)) / Math.max(1, p.batches);
+    const label = `${key} to ${short(p.revision)}: ${stepLine(p)}${p.awaitingPromotion === true ? ', waiting for capstan promote' : ''}`;
+    return bar(key, label, Math.min(1, done), { 'data-step': `${p.batch}/${p.batches}` });
   });
   const other = state.progress.filter((p) => p.stack === stack || (p.stack === null && p.key.includes(stack))).map((p) => bar(p.key, `${p.key}: ${p.text}`, p.fraction));
   return [...rollouts, ...other];
