@@ -28,8 +28,10 @@
 // end (only those objects). Stack networks come from a subnet pool of their
 // own (--subnet-pool), not Docker's default pools (~30 networks).
 //
-// Run: npm run bench:scale (root, local engine). STACKS, KILLS, IDLE_SECONDS,
-// MANIFESTS and FLOOR=0 (skip the floor) change the defaults. Prints a table;
+// Run: npm run bench:scale (root, local engine). STACKS, KILLS, NOOPS, SYNCS,
+// IDLE_SECONDS, MANIFESTS (0: no validation) and FLOOR=0 (no floor) change
+// the defaults; PROFILE_DIR=DIR writes the daemon's CPU profile, a heap
+// snapshot after converging and its info log there. Prints a table;
 // writes bench/results/scale.md.
 
 import { execFile } from 'node:child_process';
@@ -193,9 +195,14 @@ async function floorRun(): Promise<number> {
   return ms;
 }
 
-/** Running replicas of a service, by stack: container id → IP. */
-async function runningByStack(service: string): Promise<Map<string, Map<string, string>>> {
-  const list = await api.listContainers({ filters: { label: [`io.capstan.instance=${instance}`, `io.capstan.service=${service}`], status: ['running'] } });
+/**
+ * Running replicas of a service, by stack: container id → IP. One list call,
+ * of one stack when given: the bench's polling must not load the engine more
+ * for Capstan than for the peer, whose check is one inspect.
+ */
+async function runningByStack(service: string, stack?: string): Promise<Map<string, Map<string, string>>> {
+  const label = [`io.capstan.instance=${instance}`, `io.capstan.service=${service}`, ...(stack === undefined ? [] : [`io.capstan.stack=${stack}`])];
+  const list = await api.listContainers({ filters: { label, status: ['running'] } });
   const out = new Map<string, Map<string, string>>();
   for (const c of list) {
     const stack = c.Labels['io.capstan.stack'] ?? '';
@@ -213,7 +220,7 @@ async function allAnswer(ips: Iterable<string>): Promise<boolean> {
 
 /** Is a stack's web service whole again: WEB replicas running, each answering? */
 async function stackHealed(stack: string): Promise<boolean> {
-  const running = (await runningByStack('web')).get(stack);
+  const running = (await runningByStack('web', stack)).get(stack);
   return running !== undefined && running.size === WEB && (await allAnswer(running.values()));
 }
 
@@ -249,7 +256,7 @@ async function timedHeal(victim: string, how: KillKind, healed: () => Promise<bo
 /** `count` plain `docker run --restart=always` httpd containers, named `scale-bench-<id>-<tag>-<i>`. */
 async function restartAlways(tag: string, count: number): Promise<string[]> {
   const names = Array.from({ length: count }, (_, i) => `scale-bench-${id}-${tag}-${i}`);
-  await pooled(names, 8, async (name) => void (await dockerCli('run', '-d', '--restart=always', '--label', OWN, '--name', name, IMAGE, 'sh', '-c', HTTPD)));
+  await pooled(names, 8, async (name) => void (await dockerCli('run', '-d', '--restart=always', '--label', OWN, '--label', `bench.scale.set=${tag}`, '--name', name, IMAGE, 'sh', '-c', HTTPD)));
   return names;
 }
 
@@ -312,9 +319,12 @@ async function capstanBurst(): Promise<number[]> {
   });
 }
 
+/** The same check as Capstan's side: one list call per poll, then HTTP to the replicas still pending. */
 async function peerBurst(names: readonly string[]): Promise<number[]> {
   return burst(names, async (n) => (await api.getContainer(n).inspect()).State.Pid, async (pending) => {
-    const ok = await Promise.all(pending.map((n) => peerHealed(n).catch(() => false)));
+    const list = await api.listContainers({ filters: { label: [OWN, 'bench.scale.set=burst'], status: ['running'] } });
+    const ips = new Map(list.map((c) => [c.Names[0]?.replace(/^\//, '') ?? '', Object.values(c.NetworkSettings?.Networks ?? {}).map((n) => n.IPAddress).find((x) => x !== '') ?? '']));
+    const ok = await Promise.all(pending.map(async (n) => ips.has(n) && (await allAnswer([ips.get(n) ?? '']))));
     return pending.filter((_, i) => ok[i]);
   });
 }
@@ -400,7 +410,9 @@ async function scaleRun(root: string): Promise<ScaleFigures> {
 
   console.error(`bench:scale — cold converge of ${STACKS} stacks / ${STACKS * PER_STACK} containers (pool ${POOL})…`);
   const t0 = performance.now();
-  const d = await startDaemon({ repo: repo.dir, instance, dataDir: join(root, 'data'), args: ['--subnet-pool', POOL, '--subnet-size', '24', '--interval', '30s'] });
+  const profileDir = process.env.PROFILE_DIR;
+  const profile = profileDir === undefined ? {} : { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, '--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${profileDir}`], env: { CAPSTAN_LOG_LEVEL: 'info' } };
+  const d = await startDaemon({ repo: repo.dir, instance, dataDir: join(root, 'data'), args: ['--subnet-pool', POOL, '--subnet-size', '24', '--interval', '30s'], ...profile });
   try {
     await waitFor(`${STACKS} lanes converged`, () => converged(d, STACKS), 900_000, 250);
     const coldMs = performance.now() - t0;
@@ -418,6 +430,11 @@ async function scaleRun(root: string): Promise<ScaleFigures> {
     console.error('bench:scale — no-op passes…');
     const noop = await noopRun(d, repo);
 
+    if (profileDir !== undefined) {
+      // A heap snapshot of the converged daemon (written beside the CPU profile).
+      d.child.kill('SIGUSR2');
+      await new Promise((r) => setTimeout(r, 20_000));
+    }
     console.error('bench:scale — heals of one replica…');
     const heal = await healRun(peers, peerKill);
 
@@ -445,10 +462,11 @@ async function scaleRun(root: string): Promise<ScaleFigures> {
     return { floorMs, coldMs, noop, heal, burst: capstanTimes, peerBurst: peerTimes, rssConverged, rssEnd: mem.rss, rssPeak: mem.peak, idleCpu, logLines };
   } finally {
     await stopDaemon(d);
+    if (profileDir !== undefined) writeFileSync(join(profileDir, 'daemon.log'), d.logs());
   }
 }
 
-function render(v: ValidateFigures, s: ScaleFigures, load: { before: number; after: number; others: number }): string {
+function render(v: ValidateFigures | undefined, s: ScaleFigures, load: { before: number; after: number; others: number }): string {
   const ms = (x: number): string => formatMs(x);
   const p = (xs: readonly number[]): Samples => summarize(xs);
   const ratio = (a: number, b: number): string => `${(a / b).toFixed(2)}×`;
@@ -461,9 +479,9 @@ function render(v: ValidateFigures, s: ScaleFigures, load: { before: number; aft
   const single = p(s.noop.single);
   const burst = p(s.burst);
   const peerBurst = p(s.peerBurst);
-  const composeAll = v.composeOne === undefined ? undefined : v.composeOne.median * MANIFESTS;
+  const composeAll = v?.composeOne === undefined ? undefined : v.composeOne.median * MANIFESTS;
   const rows = [
-    `| validate ${MANIFESTS} manifests: \`capstan validate DIR\`, whole process | ${ms(v.all.median)} | ${ms(v.all.min)} | one manifest ${ms(v.one.median)} (start-up); docker-compose \`config -q\` ${v.composeOne === undefined ? 'n/a' : `${ms(v.composeOne.median)} per file, ×${MANIFESTS} = ${ms(composeAll ?? NaN)}`} | ${composeAll === undefined ? '' : `${ratio(v.all.median, composeAll)} compose`} |`,
+    ...(v === undefined ? [] : [`| validate ${MANIFESTS} manifests: \`capstan validate DIR\`, whole process | ${ms(v.all.median)} | ${ms(v.all.min)} | one manifest ${ms(v.one.median)} (start-up); docker-compose \`config -q\` ${v.composeOne === undefined ? 'n/a' : `${ms(v.composeOne.median)} per file, ×${MANIFESTS} = ${ms(composeAll ?? NaN)}`} | ${composeAll === undefined ? '' : `${ratio(v.all.median, composeAll)} compose`} |`]),
     `| cold converge: spawn → ${STACKS} lanes converged, ${STACKS * PER_STACK} containers | ${ms(s.coldMs)} | | floor (same networks + containers, Engine API, ${PARALLELISM} at a time) ${s.floorMs === undefined ? 'not run' : ms(s.floorMs)} | ${s.floorMs === undefined ? '' : `${ratio(s.coldMs, s.floorMs)} floor`} |`,
     `| no-op pass of one lane, woken by a comment-only commit (${s.noop.single.length} commits; lanes passed per commit: ${[...new Set(s.noop.woken)].join('/')}) | ${ms(single.median)} | ${ms(single.p95)} | | ${mark(single.p95 < 100)} < 100 ms |`,
     `| sync of all ${STACKS} lanes (POST /api/sync → every lane passed, ${s.noop.syncWall.length} rounds) | ${ms(p(s.noop.syncWall).median)} | ${ms(p(s.noop.syncWall).p95)} | | |`,
@@ -491,7 +509,7 @@ const root = mkdtempSync(join(tmpdir(), 'scale-bench-'));
 const loadBefore = loadavg()[0] ?? 0;
 try {
   console.error(`bench:scale — validating ${MANIFESTS} manifests…`);
-  const v = await validateRun(join(root, 'validate'));
+  const v = MANIFESTS > 0 ? await validateRun(join(root, 'validate')) : undefined;
   const others = (await api.listContainers()).length;
   const s = await scaleRun(join(root, 'scale'));
   const text = render(v, s, { before: loadBefore, after: loadavg()[0] ?? 0, others });

@@ -27,12 +27,14 @@ export interface DaemonStart {
   /** More flags for `capstan run`. */
   args?: readonly string[];
   env?: NodeJS.ProcessEnv;
+  /** Flags for node itself (--cpu-prof is not allowed in NODE_OPTIONS). */
+  nodeArgs?: readonly string[];
 }
 
 export async function startDaemon(opts: DaemonStart): Promise<RunningDaemon> {
   let out = '';
   const port = await freePort();
-  const child = spawn(process.execPath, [CAPSTAN_BIN, 'run', '--repo', opts.repo, '--instance', opts.instance, '--data-dir', opts.dataDir, '--router', 'none', '--listen', `127.0.0.1:${port}`, ...(opts.args ?? [])], {
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), CAPSTAN_BIN, 'run', '--repo', opts.repo, '--instance', opts.instance, '--data-dir', opts.dataDir, '--router', 'none', '--listen', `127.0.0.1:${port}`, ...(opts.args ?? [])], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, CAPSTAN_LOG_LEVEL: 'warn', ...opts.env },
   });
