@@ -29,7 +29,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import Docker from 'dockerode';
 import { cleanupInstance } from './lib/capstan-cli.js';
-import { genericHook, lanes, startDaemon as startCapstan, stopDaemon, syncAll, type RunningDaemon } from './lib/capstan-run.js';
+import { genericHook, lanes, startDaemon as startCapstan, stopDaemon, syncAndWait, type RunningDaemon } from './lib/capstan-run.js';
 import { removeContainers } from './lib/engine.js';
 import { httpOk } from './lib/http-ok.js';
 import { LocalRepo as Repo } from './lib/local-repo.js';
@@ -275,15 +275,9 @@ async function manyStacksRun(root: string): Promise<{ noop: number[]; lanePass: 
     const noop: number[] = [];
     const resyncMs: number[] = [];
     for (let round = 0; round < 8; round++) {
-      const before = new Map((await lanes(d)).map((l) => [l.stack, l.passes]));
-      const t0 = performance.now();
-      await syncAll(d);
-      const after = await waitFor('every lane to pass', async () => {
-        const l = await lanes(d);
-        return l.every((x) => x.passes > (before.get(x.stack) ?? 0) && !x.running) ? l : undefined;
-      }, 60_000, 5);
-      resyncMs.push(performance.now() - t0);
-      for (const l of after) noop.push(l.durationSeconds * 1000);
+      const sync = await syncAndWait(d, 60_000, 5);
+      resyncMs.push(sync.ms);
+      for (const l of sync.lanes) noop.push(l.durationSeconds * 1000);
       await new Promise((r) => setTimeout(r, 500));
     }
     // Idle: nothing changes for a minute (two polls of the branch happen meanwhile).

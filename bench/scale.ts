@@ -41,7 +41,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { CAPSTAN_BIN, cleanupInstance } from './lib/capstan-cli.js';
-import { histogram, lanes, startDaemon, stopDaemon, syncAll, type LaneView, type RunningDaemon } from './lib/capstan-run.js';
+import { histogram, lanes, startDaemon, stopDaemon, syncAndWait, type LaneView, type RunningDaemon } from './lib/capstan-run.js';
 import { docker as api, removeContainers, removeNetworks } from './lib/engine.js';
 import { httpOk } from './lib/http-ok.js';
 import { LocalRepo } from './lib/local-repo.js';
@@ -350,7 +350,7 @@ interface NoopFigures {
 async function noopRun(d: RunningDaemon, repo: LocalRepo): Promise<NoopFigures> {
   const f: NoopFigures = { single: [], woken: [], syncWall: [], syncLane: [], metricMean: NaN };
   for (let j = 0; j < NOOPS; j++) {
-    const n = 1 + ((STACKS / 2 + j) % STACKS);
+    const n = 1 + ((Math.floor(STACKS / 2) + j) % STACKS);
     const stack = stackName(n);
     const before = new Map((await lanes(d)).map((l) => [l.stack, l.passes]));
     await repo.commit({ [`stacks/s${n}.yaml`]: stackYaml(n, `# touched ${j}\n`) }, `comment in ${stack}`);
@@ -365,15 +365,9 @@ async function noopRun(d: RunningDaemon, repo: LocalRepo): Promise<NoopFigures> 
   }
   const m0 = await histogram(d, 'capstan_reconcile_duration_seconds');
   for (let round = 0; round < SYNCS; round++) {
-    const before = new Map((await lanes(d)).map((l) => [l.stack, l.passes]));
-    const t0 = performance.now();
-    await syncAll(d);
-    const after = await waitFor('every lane to pass', async () => {
-      const l = await lanes(d);
-      return l.every((x) => x.passes > (before.get(x.stack) ?? 0) && !x.running) ? l : undefined;
-    }, 120_000, 50);
-    f.syncWall.push(performance.now() - t0);
-    for (const l of after) f.syncLane.push(l.durationSeconds * 1000);
+    const sync = await syncAndWait(d, 120_000, 50);
+    f.syncWall.push(sync.ms);
+    for (const l of sync.lanes) f.syncLane.push(l.durationSeconds * 1000);
     await new Promise((r) => setTimeout(r, 1000));
   }
   const m1 = await histogram(d, 'capstan_reconcile_duration_seconds');

@@ -87,6 +87,18 @@ export async function syncAll(d: RunningDaemon): Promise<void> {
   if (!res.ok) throw new Error(`/api/sync answered ${res.status}`);
 }
 
+/** A sync of every lane, timed from the API call until each lane has passed once more; with the lanes as they ended. */
+export async function syncAndWait(d: RunningDaemon, timeoutMs: number, stepMs: number): Promise<{ ms: number; lanes: LaneView[] }> {
+  const before = new Map((await lanes(d)).map((l) => [l.stack, l.passes]));
+  const t0 = performance.now();
+  await syncAll(d);
+  const after = await waitFor('every lane to pass', async () => {
+    const l = await lanes(d);
+    return l.every((x) => x.passes > (before.get(x.stack) ?? 0) && !x.running) ? l : undefined;
+  }, timeoutMs, stepMs);
+  return { ms: performance.now() - t0, lanes: after };
+}
+
 /** POST /hooks/generic with the webhook secret the daemon was started with (CAPSTAN_WEBHOOK_SECRET). */
 export async function genericHook(d: RunningDaemon, secret: string): Promise<void> {
   const res = await fetch(`${d.base}/hooks/generic`, { method: 'POST', headers: { authorization: `Bearer ${secret}` } });
