@@ -26,6 +26,7 @@ export type ErrorCode =
   | 'E_PORT_SHARED'
   | 'E_ROLLOUT_FAILED'
   | 'E_ROLLOUT_HELD'
+  | 'E_ROLLOUT_COMMAND'
   | 'E_BUILD'
   | 'E_SECRET'
   | 'E_NOT_OWNED'
@@ -302,13 +303,20 @@ export type RolloutEnd = 'rolled-back' | 'paused' | 'rollback-failed';
  * `rollback-failed`.
  */
 export class RolloutFailedError extends CapstanError {
-  constructor(readonly stackName: string, readonly service: string, readonly revision: string, readonly end: RolloutEnd, readonly reason: string) {
+  constructor(
+    readonly stackName: string, readonly service: string, readonly revision: string, readonly end: RolloutEnd, readonly reason: string,
+    /** How the release was delivered: a failed canary or blue-green switch reads as such in status (reason CanaryFailed, BlueGreenFailed). */
+    readonly strategy: 'rolling' | 'canary' | 'blue-green' = 'rolling',
+  ) {
     const stack = stackName;
-    const what = end === 'rolled-back' ? 'rolled back to the previous spec'
+    const what = strategy === 'canary' && end === 'rolled-back' ? 'aborted: all traffic is back on the stable version'
+      : strategy === 'blue-green' && end === 'rolled-back' ? 'the live set keeps serving'
+      : end === 'rolled-back' ? 'rolled back to the previous spec'
       : end === 'paused' ? 'paused (failure_action: pause)'
       : 'and rolling back failed too';
-    super('E_ROLLOUT_FAILED', `rolling update of ${stack}/${service} to ${revision.slice(0, 7)} failed: ${reason}; ${what}`, {
-      data: { stack, service, revision, end, reason },
+    const kind = strategy === 'rolling' ? 'rolling update' : `${strategy} release`;
+    super('E_ROLLOUT_FAILED', `${kind} of ${stack}/${service} to ${revision.slice(0, 7)} failed: ${reason}; ${what}`, {
+      data: { stack, service, revision, end, reason, strategy },
       hint: end === 'rollback-failed'
         ? 'the service runs a mix of old and new replicas; fix the manifest and push a new commit'
         : `${revision.slice(0, 7)} is not retried: push a fix (or git revert it), or run \`capstan apply --force\` to try it again`,
@@ -322,6 +330,16 @@ export class RolloutHeldError extends CapstanError {
     super('E_ROLLOUT_HELD', `${revision.slice(0, 7)} is held: its rolling update of ${services.join(', ')} failed before and was not retried`, {
       data: { revision, services },
       hint: 'push a new commit (a fix, or git revert), or run `capstan apply --force` to try this revision again',
+    });
+  }
+}
+
+/** `capstan promote|abort` could not act: no canary step paused there, no daemon to ask, or the lane did not answer. */
+export class RolloutCommandError extends CapstanError {
+  constructor(stack: string, service: string, command: string, reason: string) {
+    super('E_ROLLOUT_COMMAND', `cannot ${command} ${stack}/${service}: ${reason}`, {
+      data: { stack, service, command, reason },
+      hint: '`capstan status` shows the rollouts in progress and their steps; promote and abort act on a canary release the daemon (`capstan run`) is stepping',
     });
   }
 }

@@ -163,6 +163,17 @@ export function buildProgram(): Command {
       return statusCommand(settings, logger, { format: cmd.opts<{ format: string }>().format });
     },
   );
+  for (const [command, what] of [['promote', 'end the paused canary step now and go on to the next one'], ['abort', 'abort the canary release: all traffic back to the stable version, canaries removed']] as const) {
+    withSettings(
+      commonOptions(program.command(command).argument('<stack/service>', 'the service, e.g. web/api'))
+        .description(`${what} (exit 0, 1 error)`)
+        .option('--listen <host:port>', "the daemon's HTTP API [CAPSTAN_LISTEN] (default: 127.0.0.1:9420)"),
+      async (settings, logger, cmd) => {
+        const { rolloutCommand } = await import('./cli/rollout-command.js');
+        return rolloutCommand(settings, logger, cmd.args[0] ?? '', command);
+      },
+    );
+  }
   withSettings(
     commonOptions(program.command('ps').argument('[stack]', 'only this stack'))
       .description("this instance's replicas: state, health, uptime, revision, image digest, like `docker compose ps` (exit 0)")

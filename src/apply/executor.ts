@@ -18,10 +18,11 @@ import type { Logger } from '../logging/logger.js';
 import type { ObservedContainer } from '../observed/model.js';
 import type { Operation, OperationReason, Plan } from '../plan/operations.js';
 import { describeOperation, serviceOf } from '../plan/render.js';
-import type { RollingRecord } from '../strategies/rolling.js';
+import type { RolloutCommand } from '../strategies/canary.js';
+import { ownsSlot, type RolloutRecord } from '../strategies/record.js';
 import type { RolloutProgress } from '../strategies/step.js';
 import { unmetReason } from './dependencies.js';
-import { DEFAULT_GRACE_MS, stepServiceRollout, type RecreateOp, type RolloutSupport } from './rollout.js';
+import { DEFAULT_GRACE_MS, stepServiceRollout, type RecreateOp, type ReleaseOutcome, type RolloutSupport } from './rollout.js';
 import type { Traffic } from './traffic.js';
 
 type PullOp = Extract<Operation, { kind: 'pull-image' }>;
@@ -54,9 +55,11 @@ export interface StackApplyInput {
   /** The stack's containers in the pass's snapshot. */
   observed: readonly ObservedContainer[];
   /** Rollouts in progress, by service. */
-  records: ReadonlyMap<string, RollingRecord>;
+  records: ReadonlyMap<string, RolloutRecord>;
   /** When each service began waiting for its depends_on (ms), kept by the lane between passes. */
   dependencyWaits: Map<string, number>;
+  /** `capstan promote|abort`, by service, for this pass's step of its rollout. */
+  commands?: ReadonlyMap<string, RolloutCommand>;
 }
 
 export interface StackApplyResult {
@@ -66,14 +69,18 @@ export interface StackApplyResult {
   done: string[];
   failures: OperationFailure[];
   /** Rollouts to keep, by service. */
-  records: Map<string, RollingRecord>;
-  superseded: RollingRecord[];
+  records: Map<string, RolloutRecord>;
+  superseded: RolloutRecord[];
   progress: RolloutProgress[];
   /** Rollouts that finished this pass (with or without a failure). */
   finished: number;
   /** Services postponed for their depends_on, with why. */
   waiting: string[];
   wakeAt: number | undefined;
+  /** What became of each command, by service. */
+  commands: Map<string, { done: boolean; message: string }>;
+  /** Canary and blue-green releases that ended this pass. */
+  outcomes: ReleaseOutcome[];
 }
 
 /** How often a dependent looks again when no event about its dependency arrives. */
@@ -81,7 +88,7 @@ const DEPENDENCY_POLL_MS = 1000;
 
 export async function applyStackPlan(input: StackApplyInput, backend: Backend, ctx: DeployContext, opts: ApplyOptions): Promise<StackApplyResult> {
   const { plan, observed } = input;
-  const result: StackApplyResult = { applied: 0, done: [], failures: [], records: new Map(), superseded: [], progress: [], finished: 0, waiting: [], wakeAt: undefined };
+  const result: StackApplyResult = { applied: 0, done: [], failures: [], records: new Map(), superseded: [], progress: [], finished: 0, waiting: [], wakeAt: undefined, commands: new Map(), outcomes: [] };
   const wake = (at: number | undefined): void => {
     if (at !== undefined) result.wakeAt = Math.min(result.wakeAt ?? at, at);
   };
@@ -159,7 +166,10 @@ export async function applyStackPlan(input: StackApplyInput, backend: Backend, c
     if (record === undefined && target !== undefined && ops.length > 0 && !dependenciesMet(target)) return;
     if (record === undefined && target !== undefined && ops.length > 0 && !(await pulled(target, `rollout:${target.stack}/${name}`, 'rollout', `rolling update of ${target.stack}/${name}`))) return;
     try {
-      const r = await stepServiceRollout({ ops, target, record, observed }, rolloutDeps);
+      const command = input.commands?.get(name);
+      const r = await stepServiceRollout({ ops, target, record, observed, ...(command === undefined ? {} : { command }) }, rolloutDeps);
+      if (r.command !== undefined) result.commands.set(name, r.command);
+      if (r.outcome !== undefined) result.outcomes.push(r.outcome);
       if (r.superseded !== undefined) result.superseded.push(r.superseded);
       if (r.record !== undefined) result.records.set(name, r.record);
       if (r.progress !== undefined) result.progress.push(r.progress);
@@ -197,8 +207,8 @@ export async function applyStackPlan(input: StackApplyInput, backend: Backend, c
       }
     });
   }
-  // Rollouts under way whose service the plan no longer touches still have steps to take (monitor, retire).
-  if (!stackBlocked) await forEachBounded([...input.records.keys()], opts.parallelism, stepRollout);
+  // Rollouts under way whose service the plan no longer touches still have steps to take (monitor, retire); a command names its service.
+  if (!stackBlocked) await forEachBounded([...new Set([...input.records.keys(), ...(input.commands?.keys() ?? [])])], opts.parallelism, stepRollout);
   for (const pull of pulls.values()) {
     const error = await pull.done;
     if (error === undefined) {
@@ -216,13 +226,13 @@ function rolloutFailure(error: RolloutFailedError): OperationFailure {
   return { id: `rollout:${error.stackName}/${error.service}`, reason: 'rollout', stack: error.stackName, service: error.service, line: `rolling update of ${error.stackName}/${error.service}`, error };
 }
 
-/** A promotion of a slot a rollout is moving is the rollout's own last step. */
-function ownedByRollout(op: Operation, records: ReadonlyMap<string, RollingRecord>, observed: readonly ObservedContainer[]): boolean {
-  if (op.kind !== 'promote-container') return false;
+/** A promotion of a slot a rollout is moving is the rollout's own last step, and so is retiring its canaries. */
+function ownedByRollout(op: Operation, records: ReadonlyMap<string, RolloutRecord>, observed: readonly ObservedContainer[]): boolean {
+  if (op.kind !== 'promote-container' && !(op.kind === 'remove-container' && op.reason === 'leftover-canary')) return false;
   const record = records.get(op.service);
   const number = observed.find((c) => c.id === op.containerId)?.number;
   if (record === undefined || number === undefined) return false;
-  return record.state.pending.includes(number) || (record.batch?.slots.some((s) => s.number === number) ?? false);
+  return op.kind === 'remove-container' ? record.strategy === 'canary' : ownsSlot(record, number);
 }
 
 async function execute(op: Exclude<Operation, RecreateOp | PullOp>, backend: Backend, ctx: DeployContext, support: Pick<RolloutSupport, 'traffic' | 'removing'>): Promise<void> {

@@ -20,6 +20,7 @@ const heldSchema = z.object({
   // Written by this module from a ServiceSpec; its shape is checked where it was made.
   restored: z.object({ spec: z.looseObject({ image: z.string() }), specHash: z.string() }).optional(),
   at: z.number(),
+  strategy: z.enum(['canary', 'blue-green']).optional(),
 });
 const fileSchema = z.object({ held: z.array(heldSchema) });
 
@@ -78,7 +79,7 @@ export function fileHeldRollouts(file: string): HeldRolloutStore {
 
 function toHeld(h: z.output<typeof heldSchema>): HeldRollout {
   const restored = h.restored === undefined ? undefined : { spec: h.restored.spec as unknown as ServiceSpec, specHash: h.restored.specHash };
-  return { stack: h.stack, service: h.service, revision: h.revision, specHash: h.specHash, end: h.end, reason: h.reason, restored, at: h.at };
+  return { stack: h.stack, service: h.service, revision: h.revision, specHash: h.specHash, end: h.end, reason: h.reason, restored, at: h.at, ...(h.strategy === undefined ? {} : { strategy: h.strategy }) };
 }
 
 /** For one-shot commands that must not write (plan) and tests. */

@@ -7,16 +7,16 @@
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import type { RollingRecord } from '../strategies/rolling.js';
+import type { RolloutRecord } from '../strategies/record.js';
 
 export interface RolloutStore {
   /** The stack's rollouts in progress, by service. */
-  read(stack: string): Promise<Map<string, RollingRecord>>;
-  write(stack: string, records: ReadonlyMap<string, RollingRecord>): Promise<void>;
+  read(stack: string): Promise<Map<string, RolloutRecord>>;
+  write(stack: string, records: ReadonlyMap<string, RolloutRecord>): Promise<void>;
 }
 
-// Written by this module from a RollingRecord; a file this version cannot read is dropped (the planner resumes from the labels).
-const fileSchema = z.object({ rollouts: z.array(z.looseObject({ strategy: z.literal('rolling'), service: z.string(), targetHash: z.string() })) });
+// Written by this module from a RolloutRecord; a file this version cannot read is dropped (the planner resumes from the labels).
+const fileSchema = z.object({ rollouts: z.array(z.looseObject({ strategy: z.enum(['rolling', 'canary', 'blue-green']), service: z.string(), targetHash: z.string() })) });
 
 export function rolloutsDir(dataDir: string, instance: string): string {
   return join(dataDir, 'rollouts', instance);
@@ -34,7 +34,7 @@ export function fileRolloutStore(dir: string): RolloutStore {
       }
       const parsed = fileSchema.safeParse(raw);
       if (!parsed.success) return new Map();
-      return new Map(parsed.data.rollouts.map((r) => [r.service, r as unknown as RollingRecord]));
+      return new Map(parsed.data.rollouts.map((r) => [r.service, r as unknown as RolloutRecord]));
     },
     async write(stack, records) {
       if (records.size === 0) {
@@ -50,7 +50,7 @@ export function fileRolloutStore(dir: string): RolloutStore {
 }
 
 export function memoryRolloutStore(): RolloutStore {
-  const all = new Map<string, Map<string, RollingRecord>>();
+  const all = new Map<string, Map<string, RolloutRecord>>();
   return {
     read: async (stack) => new Map(all.get(stack) ?? []),
     write: async (stack, records) => void all.set(stack, new Map(records)),

@@ -7,6 +7,7 @@ import type { NetworkSpec, VolumeSpec } from '../manifests/model.js';
 import type { ObservedContainer, ObservedImage, ObservedState } from '../observed/model.js';
 import type { Progress } from '../logging/progress.js';
 import type { ContentReader } from '../secrets/contents.js';
+import type { SlotLabel } from '../strategies/step.js';
 
 export interface DeployContext {
   instance: string;
@@ -43,8 +44,9 @@ export interface Backend {
   /**
    * Prepare, create, copy the secrets and configs in, and start replica `number` of the service; returns the container id. A name held by a foreign object → NameConflictError.
    * `name` overrides the replica's name: a start-first update runs the new replica beside the old one under a second name first.
+   * `slot` is its io.capstan.slot label (default `stable`): a blue-green set's colour, or `canary`.
    */
-  createContainer(service: DesiredService, number: number, ctx: DeployContext, name?: string): Promise<string>;
+  createContainer(service: DesiredService, number: number, ctx: DeployContext, name?: string, slot?: SlotLabel): Promise<string>;
   startContainer(containerId: string): Promise<void>;
   /** Stop (honouring stop_grace_period) and remove. Only ever called with ids from the owned snapshot. */
   removeContainer(containerId: string): Promise<void>;

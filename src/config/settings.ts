@@ -296,7 +296,7 @@ export function resolveSettings(flags: RawSettings, env: NodeJS.ProcessEnv, file
     throw new ConfigError('--acme-email and --acme-ca need --acme-directory', 'set --acme-directory (CAPSTAN_ACME_DIRECTORY) to the ACME directory URL');
   }
   const acme = acmeDirectory === undefined ? undefined : Object.freeze({ directory: acmeDirectory, email: acmeEmail, caFile: acmeCa });
-  const { interval, syncWindow, headTimeout, bodyTimeout, keepAliveTimeout, tunnelIdleTimeout, l4IdleTimeout, maxConnections, maxConnectionsPerIp, trustedProxies, subnetPool, subnetSize, ...rest } = settled;
+  const { interval, syncWindow, subnetPool, subnetSize, headTimeout, bodyTimeout, keepAliveTimeout, tunnelIdleTimeout, l4IdleTimeout, maxConnections, maxConnectionsPerIp, trustedProxies, ...rest } = settled;
   const routerLimits: EdgeLimits = Object.freeze({
     headTimeoutMs: headTimeout, bodyTimeoutMs: bodyTimeout, keepAliveTimeoutMs: keepAliveTimeout, tunnelIdleTimeoutMs: tunnelIdleTimeout, l4IdleTimeoutMs: l4IdleTimeout,
     maxConnections, maxConnectionsPerIp, trustedProxies,

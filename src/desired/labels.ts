@@ -28,7 +28,7 @@ export const LABEL = {
 
 export const ROUTER_ROLE = 'router';
 
-export { containerName, replicaName, twinName } from '../manifests/names.js';
+export { canaryName, containerName, replicaName, twinName } from '../manifests/names.js';
 
 /**
  * An anonymous volume (`- /app/node_modules`) belongs to a replica slot, as

@@ -25,9 +25,9 @@ export function canonicalJson(value: unknown): string {
 /**
  * Full 64-hex sha256 of what reaches the container: the spec without
  * `replicas`, `update`, `rollback`, `pullPolicy`, `capstan` (probe, route,
- * strategy, image_update) and `routeTls`: they say how and when Capstan acts,
- * not what a container is (a route's certificate content follows its own
- * digest).
+ * strategy, canary, autoscale, image_update) and `routeTls`: they say how and
+ * when Capstan acts, not what a container is (a route's certificate content
+ * follows its own digest).
  */
 export function specHash(spec: ServiceSpec): string {
   const { replicas: _replicas, update: _update, rollback: _rollback, pullPolicy: _pull, capstan: _capstan, routeTls: _routeTls, ...rest } = spec;

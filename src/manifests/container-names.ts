@@ -2,9 +2,10 @@
 // give the same container name (stack `a` + service `b-c` and stack `a-b` +
 // service `c` both make `a-b-c-1`) would each remove the other's container as
 // a leftover, pass after pass. Checked at validation, before anything runs,
-// for every replica's name and the `-next` name its start-first update uses.
+// for every replica's name, the `-next` name its start-first update (or a
+// blue-green switch) uses and the `-canary` name a canary step gives it.
 
-import { replicaName, ROUTER_NAME_PREFIX, twinName } from './names.js';
+import { canaryName, replicaName, ROUTER_NAME_PREFIX, twinName } from './names.js';
 import type { PathSegment } from './parse-yaml.js';
 import type { FileProblems } from './problems.js';
 import type { StackSpec } from './model.js';
@@ -28,7 +29,7 @@ export function checkContainerNames(stacks: readonly { spec: StackSpec; fpOf?: (
       const anchor = s.containerName === undefined ? 'key' : 'value';
       const id = { stack: spec.name, name: service, spec: s };
       for (let n = 1; n <= s.replicas; n++) {
-        for (const name of [replicaName(id, n), twinName(id, n)]) {
+        for (const name of [replicaName(id, n), twinName(id, n), canaryName(id, n)]) {
           if (name.startsWith(ROUTER_NAME_PREFIX)) {
             if (!reported.has(`${spec.name}/${service}/router`)) me.fp.error(me.at, `container name ${name} is reserved for Capstan's router containers (${ROUTER_NAME_PREFIX}<instance>)`, 'rename the stack or the service, or set another `container_name`', anchor);
             reported.add(`${spec.name}/${service}/router`);

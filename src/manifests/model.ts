@@ -101,6 +101,47 @@ export interface ProbeSpec {
   failureThreshold: number;
 }
 
+/** One step of a canary: the share of requests the new version gets, then how long to wait (analysis runs meanwhile). */
+export interface CanaryStep {
+  /** Percent, 1-100; the last step is 100. */
+  weight: number;
+  /** ms, `manual` (until \`capstan promote\`), or undefined: go on at once. */
+  pause: number | 'manual' | undefined;
+}
+
+/** Thresholds judged on the router's per-version counters during each pause (DESIGN §2). */
+export interface AnalysisSpec {
+  intervalMs: number;
+  /** Errors (5xx answers and refused connects) over requests; undefined: not judged. */
+  maxErrorRate: number | undefined;
+  maxP95Ms: number | undefined;
+  /** Fewer requests than this in an evaluation judge nothing (the pause is extended up to the progress deadline). */
+  minRequests: number;
+  prometheus: { url: string; query: string; max: number } | undefined;
+}
+
+export interface CanarySpec {
+  steps: readonly CanaryStep[];
+  analysis: AnalysisSpec | undefined;
+}
+
+export interface BlueGreenSpec {
+  /** How long the old set keeps running, drained, after the switch: switching back is instant meanwhile. */
+  scaleDownDelayMs: number;
+  /** After the switch, a new replica failing within this window switches back. */
+  monitorMs: number;
+  /** Checked against every new replica before the switch; one failure keeps the old set live. */
+  preSwitch: ProbeSpec | undefined;
+}
+
+export interface AutoscaleSpec {
+  min: number;
+  max: number;
+  target: { kind: 'rps'; perReplica: number } | { kind: 'cpu'; percent: number };
+  /** Scale-down stabilization window, and how long a bound may be hit before status says so. */
+  cooldownMs: number;
+}
+
 /** `x-capstan.image_update`: newer tags inside `semver` are committed into the Compose file (DESIGN §5). */
 export interface ImageUpdateSpec {
   /** A semver range (npm's syntax), e.g. `^1.4`. */
@@ -125,8 +166,7 @@ export interface RouteSpec {
   redirectHttp: boolean;
 }
 
-/** The rollout strategies this version runs (blue-green and canary are refused by validation until they are built). */
-export type Strategy = 'rolling';
+export type Strategy = 'rolling' | 'blue-green' | 'canary';
 
 /**
  * Capstan's own settings from `x-capstan` (DESIGN §2), parsed at the boundary.
@@ -139,6 +179,11 @@ export interface CapstanExtension {
   progressDeadlineMs: number;
   probe: ProbeSpec | undefined;
   routes: readonly RouteSpec[];
+  /** Set with `strategy: canary` (required then). */
+  canary?: CanarySpec;
+  /** Set with `strategy: blue-green` (defaults filled in). */
+  blueGreen?: BlueGreenSpec;
+  autoscale?: AutoscaleSpec;
   /** Left out when absent (it changes what Capstan commits, not what runs). */
   imageUpdate?: ImageUpdateSpec;
 }

@@ -17,5 +17,10 @@ export function twinName(service: { stack: string; name: string; spec: { contain
   return `${replicaName(service, number)}-next`;
 }
 
+/** The name of canary `number` of a service: beside the replicas, never one of their names. */
+export function canaryName(service: { stack: string; name: string; spec: { containerName: string | undefined } }, number: number): string {
+  return `${replicaName(service, number)}-canary`;
+}
+
 /** The router container `--router container` runs is `capstan-router-<instance>`: no replica may take a name of that form. */
 export const ROUTER_NAME_PREFIX = 'capstan-router-';

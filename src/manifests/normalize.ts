@@ -7,6 +7,7 @@
 
 import { posix } from 'node:path';
 import { normalizeBuild } from './build.js';
+import { deliverySpecs } from './delivery.js';
 import { resolveFileDef, serviceFiles, type FileKind, type HostFiles, type ResolvedDef } from './files.js';
 import { routeTlsFiles } from './route-tls.js';
 import type { CapstanExtension, IpamSpec, RouteSpec, MountSpec, NetworkSpec, PortSpec, ProbeSpec, ServiceSpec, StackSpec, UpdateConfig, VolumeSpec } from './model.js';
@@ -160,7 +161,12 @@ function normalizeService(
   if (mode === 'global' && s.deploy?.replicas !== undefined) {
     fp.error([...base, 'deploy', 'replicas'], '`deploy.replicas` cannot be used with `deploy.mode: global`', 'remove `replicas`: a global service runs one replica per node (on the docker backend: one)', 'key');
   }
-  const replicas = mode === 'global' ? 1 : (s.deploy?.replicas ?? 1);
+  const x = s['x-capstan'] ?? undefined;
+  const delivery = deliverySpecs({
+    strategy: x?.strategy ?? 'rolling', canary: x?.canary, blueGreen: x?.blue_green, autoscale: x?.autoscale,
+    hasRoute: x?.route !== undefined && x.route !== null, mode, replicas: s.deploy?.replicas,
+  }, base, fp, (p) => probeSpec(p, [...base, 'x-capstan', 'blue_green', 'pre_switch'], fp));
+  const replicas = mode === 'global' ? 1 : (delivery.replicas ?? 1);
   const containerName = s.container_name ?? undefined;
   if (containerName !== undefined && replicas > 1) {
     fp.error([...base, 'container_name'], `\`container_name\` ${JSON.stringify(containerName)} cannot be shared by ${replicas} replicas`, 'remove `container_name` or set `deploy.replicas: 1`', 'key');
@@ -231,7 +237,6 @@ function normalizeService(
   });
 
   const limits = s.deploy?.resources?.limits;
-  const x = s['x-capstan'] ?? undefined;
   const routes = x?.route === undefined ? [] : Array.isArray(x.route) ? x.route : [x.route];
   const firstPort = ports[0]?.target ?? (s.expose ?? []).flat()[0] ?? 80;
   const capstan: CapstanExtension = {
@@ -239,6 +244,9 @@ function normalizeService(
     progressDeadlineMs: x?.progress_deadline ?? DEFAULT_PROGRESS_DEADLINE_MS,
     probe: x?.probe ? probeSpec(x.probe, [...base, 'x-capstan', 'probe'], fp) : undefined,
     routes: routes.map((r) => ({ host: r.host, pathPrefix: r.path ?? '/', port: r.port ?? firstPort, sticky: r.sticky ?? false, tls: routeTls(r.tls), redirectHttp: r.redirect_http === true })),
+    ...(delivery.canary === undefined ? {} : { canary: delivery.canary }),
+    ...(delivery.blueGreen === undefined ? {} : { blueGreen: delivery.blueGreen }),
+    ...(delivery.autoscale === undefined ? {} : { autoscale: delivery.autoscale }),
     ...(x?.image_update ? { imageUpdate: { semver: x.image_update.semver, tagPattern: x.image_update.tag_pattern, intervalMs: x.image_update.interval ?? DEFAULT_IMAGE_UPDATE_INTERVAL_MS } } : {}),
   };
 

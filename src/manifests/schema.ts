@@ -344,29 +344,51 @@ const route = obj({
   redirect_http: z.unknown().optional(),
 });
 
-/** Strategies DESIGN names that this version does not run yet: a clear error, never a silent rolling update. */
-const NOT_YET = 'comes with the next release (blue-green, canary and autoscale); use strategy: rolling for now';
-const strategy = str.transform((v, ctx) => {
-  if (v === 'rolling') return 'rolling' as const;
-  if (v === 'blue-green' || v === 'canary') return fail(ctx, v, `strategy ${v} is not built yet: it ${NOT_YET.replace('; use', '. Use')}`);
-  return fail(ctx, v, `strategy must be rolling (blue-green and canary are planned), got ${JSON.stringify(v)}`);
+const positiveNumber = strOrNum.transform((v, ctx) => {
+  const n = typeof v === 'number' ? v : /^\d*\.?\d+$/.test(v.trim()) ? Number(v) : NaN;
+  return Number.isFinite(n) && n > 0 ? n : fail(ctx, v, `expected a number > 0, got ${JSON.stringify(v)}`);
 });
+const ratio = strOrNum.transform((v, ctx) => {
+  const n = typeof v === 'number' ? v : /^\d*\.?\d+$/.test(v.trim()) ? Number(v) : NaN;
+  return Number.isFinite(n) && n >= 0 && n <= 1 ? n : fail(ctx, v, `expected a ratio between 0 and 1 (0.01 is 1 %), got ${JSON.stringify(v)}`);
+});
+const weight = strOrNum.transform((v, ctx) => {
+  const n = parseNonNegativeInt(v);
+  return n !== undefined && n >= 1 && n <= 100 ? n : fail(ctx, v, `a canary weight is a whole percentage from 1 to 100, got ${JSON.stringify(v)}`);
+});
+/** A step's pause: a duration, `manual` (waits for \`capstan promote\`), or absent (go on at once). */
+const pause = strOrNum.transform((v, ctx): number | 'manual' => (v === 'manual' ? 'manual' : (parseDurationMs(v) ?? fail(ctx, v, `a pause is a duration like "30s" or "manual", got ${JSON.stringify(v)}`))));
+const canaryStep = obj({ weight, pause: pause.optional() });
+const analysis = obj({
+  interval: duration.optional(),
+  max_error_rate: ratio.optional(),
+  max_p95_ms: positiveNumber.optional(),
+  min_requests: nonNegativeInt.optional(),
+  prometheus: obj({ url: str, query: str, max: z.number({ error: 'expected a number' }) }).optional(),
+});
+const canary = obj({ steps: z.array(canaryStep, { error: 'expected a list of steps like { weight: 10, pause: 30s }' }), analysis: analysis.optional() });
+const blueGreen = obj({ scale_down_delay: duration.optional(), monitor: duration.optional(), pre_switch: probe.optional() });
+const autoscale = obj({
+  min: positiveInt,
+  max: positiveInt,
+  target_rps_per_replica: positiveNumber.optional(),
+  target_cpu_percent: positiveNumber.optional(),
+  cooldown: duration.optional(),
+});
+export type CanaryInput = z.output<typeof canary>;
+export type BlueGreenInput = z.output<typeof blueGreen>;
+export type AutoscaleInput = z.output<typeof autoscale>;
 
-/**
- * Capstan's own settings (DESIGN §2), checked like every Compose key: a typo
- * gets a did-you-mean, the settings of features not built yet say so. Keys
- * use underscores, values hyphens.
- */
-const capstan = obj(
-  {
-    strategy: strategy.optional(),
-    progress_deadline: duration.optional(),
-    probe: probe.optional(),
-    route: z.union([route, z.array(route, { error: 'expected a route or a list of routes' })], { error: 'expected { host, path, port, sticky } or a list of them' }).optional(),
-    image_update: imageUpdate.optional(),
-  },
-  { unsupported: { canary: NOT_YET, blue_green: NOT_YET, autoscale: NOT_YET } },
-);
+const capstan = obj({
+  strategy: z.enum(['rolling', 'blue-green', 'canary'], { error: 'strategy must be rolling, blue-green or canary' }).optional(),
+  progress_deadline: duration.optional(),
+  probe: probe.optional(),
+  canary: canary.optional(),
+  blue_green: blueGreen.optional(),
+  autoscale: autoscale.optional(),
+  route: z.union([route, z.array(route, { error: 'expected a route or a list of routes' })], { error: 'expected { host, path, port, sticky } or a list of them' }).optional(),
+  image_update: imageUpdate.optional(),
+});
 
 const stringList = z.array(str, { error: 'expected a list of strings' });
 const oneOrMany = z.union([str, stringList], { error: 'expected a string or a list of strings' }).transform((v) => (typeof v === 'string' ? [v] : v));

@@ -15,7 +15,7 @@ export type OperationReason =
   | 'network-missing' | 'volume-missing' | 'network-unused'
   | 'new-service' | 'scale-up' | 'scale-down' | 'replica-missing' | 'duplicate'
   | 'spec-changed' | 'roll-back' | 'image-drift' | 'stopped' | 'crashed'
-  | 'finish-update' | 'leftover-twin' | 'service-removed' | 'stack-removed'
+  | 'finish-update' | 'leftover-twin' | 'leftover-canary' | 'service-removed' | 'stack-removed'
   | 'image-missing' | 'image-moved';
 
 interface OperationBase {

@@ -4,7 +4,7 @@
 
 import { posix } from 'node:path';
 import type { DesiredService, DesiredStack, DesiredState } from '../desired/model.js';
-import { LABEL, replicaName, twinName } from '../desired/labels.js';
+import { canaryName, LABEL, replicaName, twinName } from '../desired/labels.js';
 import { decodeSpecLabel } from '../desired/spec-label.js';
 import { crashBackoff, type RunRecord } from '../health/backoff.js';
 import { sameImage } from '../manifests/image-ref.js';
@@ -136,17 +136,24 @@ function planService(
   };
 
   // One container per slot, plus at most its start-first twin; anything else in a slot (left by a crash mid-recreate) is surplus.
+  // Canaries stand beside the slots: a canary release in progress owns them; any other is a leftover.
+  const canaries = current.filter((c) => c.name === canaryName(service, c.number));
   const bySlot = new Map<number, ObservedContainer>();
   const twins = new Map<number, ObservedContainer>();
   const surplus: ObservedContainer[] = [];
-  for (const c of [...current].sort((a, b) => a.number - b.number || preferRunning(a, b) || a.name.localeCompare(b.name))) {
+  for (const c of [...current].filter((x) => !canaries.includes(x)).sort((a, b) => a.number - b.number || preferRunning(a, b) || a.name.localeCompare(b.name))) {
     const inRange = c.number >= 1 && c.number <= desiredCount;
     if (inRange && c.name === twinName(service, c.number) && !twins.has(c.number)) twins.set(c.number, c);
     else if (inRange && c.name !== twinName(service, c.number) && !bySlot.has(c.number)) bySlot.set(c.number, c);
     else surplus.push(c);
   }
 
-  const currentCount = current.length - twins.size;
+  const currentCount = current.length - twins.size - canaries.length;
+  const releasing = service.spec.capstan.strategy === 'canary' && replaces && [...bySlot.values()].some((c) => c.specHash !== service.specHash);
+  for (const c of canaries) {
+    if (releasing && c.specHash === service.specHash) continue;
+    push({ ...base, phase: PHASE_ORPHANS, kind: 'remove-container', service: service.name, name: c.name, containerId: c.id, reason: 'leftover-canary', cause: `canary ${c.number} of ${c.specHash === service.specHash ? 'a finished' : 'an earlier'} release is no longer needed` });
+  }
   for (let n = 1; n <= desiredCount; n++) {
     const name = replicaName(service, n);
     const existing = bySlot.get(n);

@@ -4,7 +4,7 @@
 
 import type { ManifestsInvalidError } from '../errors.js';
 import type { Plan } from './operations.js';
-import { VERBS, changeCounts, operationTarget, renderText, revisionOf } from './render.js';
+import { VERBS, changeCounts, operationTarget, releaseLines, renderText, revisionOf } from './render.js';
 
 export function renderMarkdown(plan: Plan): string {
   const head = `**Capstan plan** for \`${plan.revision.slice(0, 7)}\` on instance \`${plan.instance}\``;
@@ -19,6 +19,7 @@ export function renderMarkdown(plan: Plan): string {
     '| --- | --- | --- | --- |',
     ...rows,
     '',
+    ...releaseLines(plan).flatMap((line) => [`Released as a ${inline(line)}`, '']),
     '<details><summary>Full plan</summary>',
     '',
     '```text',

@@ -2,6 +2,8 @@
 // same plan renders to the same bytes, so renders are golden-tested.
 
 import type { ManifestsInvalidError } from '../errors.js';
+import { describeBlueGreen } from '../strategies/blue-green.js';
+import { describeCanary } from '../strategies/canary.js';
 import { describeHeld } from '../strategies/rolling.js';
 import type { Operation, Plan } from './operations.js';
 
@@ -31,6 +33,25 @@ export function describeOperation(op: Operation): string {
   return `${VERBS[op.kind]} ${operationTarget(op)}: ${op.cause}`;
 }
 
+/**
+ * How each changed service will be released when it is not a plain rolling
+ * update: `canary web/api: 10% → 50% → 100%, analysis error rate ≤ 1 % …`,
+ * `blue-green web/api: …`. A rollback or a drifted replica always rolls.
+ */
+export function releaseLines(plan: Plan): string[] {
+  const seen = new Map<string, string>();
+  for (const op of plan.operations) {
+    if (op.kind !== 'recreate-container' || op.reason !== 'spec-changed') continue;
+    const { stack, name, spec } = op.service;
+    const key = `${stack}/${name}`;
+    if (seen.has(key)) continue;
+    const replicas = plan.operations.filter((o) => o.kind === 'recreate-container' && o.service.name === name && o.stack === stack).length;
+    if (spec.capstan.strategy === 'canary' && spec.capstan.canary !== undefined) seen.set(key, describeCanary(stack, name, spec.capstan.canary.steps, spec.capstan.canary.analysis));
+    else if (spec.capstan.strategy === 'blue-green' && spec.capstan.blueGreen !== undefined) seen.set(key, describeBlueGreen(stack, name, replicas, spec.capstan.blueGreen));
+  }
+  return [...seen.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, line]) => line);
+}
+
 export function renderText(plan: Plan): string {
   const sha = plan.revision.slice(0, 7);
   const held = plan.heldRollouts.map((h) => `Held: ${describeHeld(h)}.\n`).join('');
@@ -44,6 +65,7 @@ export function renderText(plan: Plan): string {
     }
     lines.push(`    ${describeOperation(op)}`);
   }
+  for (const release of releaseLines(plan)) lines.push(`  Release: ${release}`);
   lines.push(summary(plan));
   return `${lines.join('\n')}\n${held}`;
 }
@@ -77,7 +99,7 @@ export function changeCounts(plan: Plan): string {
 export function renderJson(plan: Plan): string {
   const operations = plan.operations.map(operationRecord);
   const held = plan.heldRollouts.map((h) => ({ stack: h.stack, service: h.service, revision: h.revision, end: h.end, reason: h.reason }));
-  const out = { revision: plan.revision, instance: plan.instance, valid: true, changes: operations.length, operations, services: plan.services, errors: [], held };
+  const out = { revision: plan.revision, instance: plan.instance, valid: true, changes: operations.length, operations, services: plan.services, errors: [], held, releases: releaseLines(plan) };
   return `${JSON.stringify(out, null, 2)}\n`;
 }
 

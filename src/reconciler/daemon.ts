@@ -47,13 +47,17 @@ import { countersFromRouterStats } from '../server/dashboard/traffic.js';
 import { credentialsFromEnv } from '../source/credentials.js';
 import { readStatusVersions } from '../status/history-reader.js';
 import { deploysOf } from '../status/history.js';
-import { LaneScheduler, type LaneInfo } from './lanes.js';
+import { LaneScheduler, REAL_TIMERS, type LaneInfo } from './lanes.js';
+import { Autoscaler } from './autoscaler.js';
+import { cpuPercent } from '../backends/docker/stats.js';
 import { logPassError } from './log-error.js';
 import { planPass, type PassContext } from './pass.js';
 import { startResync } from './resync.js';
 import { Revisions } from './revisions.js';
 import { certificateHandover } from './route-certificates.js';
 import { RoutedTraffic } from './routed-traffic.js';
+import { RolloutCommands } from './commands.js';
+import { releaseAnalysis } from './release-analysis.js';
 import { Healer } from './healing.js';
 import { newLaneMemory, probedReplicas, runStackPass, type DaemonHooks, type LaneMemory, type LaneOutcome, type StackPassDeps } from './stack-pass.js';
 import { isSyncAllowed } from '../config/sync-window.js';
@@ -165,7 +169,13 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   });
   if (routerClient !== undefined) metrics.routerText = () => routerClient.metrics();
   // A replica on its way out is no longer probed: its liveness must not race the stop (or remove it from under the rollout).
-  const traffic: Traffic = { admit: (r) => routed.admit(r), renamed: (id, name) => routed.renamed(id, name), retire: (id, ms) => { prober.forget(id); return routed.retire(id, ms); } };
+  const traffic: Traffic = {
+    admit: (r) => routed.admit(r),
+    renamed: (id, name) => routed.renamed(id, name),
+    retire: (id, ms) => { prober.forget(id); return routed.retire(id, ms); },
+    split: (stack, service, split) => routed.split(stack, service, split),
+    switchOver: (admit, retire, ms) => { for (const id of retire) prober.forget(id); return routed.switchOver(admit, retire, ms); },
+  };
 
   // What the API says, and Git: one fetch per trigger, waking only the lanes whose stacks changed.
   const syncAllowed = (): boolean => isSyncAllowed(settings.syncWindows, now());
@@ -268,10 +278,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   };
   const hooks: DaemonHooks = {
     healing: (stack, observed) => healer.input(stack, observed),
-    planned: (stack, desired, plan, observed, drained) => {
+    planned: (stack, desired, plan, observed, rotation, splits) => {
       // What the router served before this process started was ready; it keeps its traffic until a probe says otherwise.
-      prober.sync(stack, probedReplicas(desired, observed.containers.filter((c) => !drained.includes(c.id))), presumedReady(observed, served));
-      void routed.planned(stack, desired, observed.containers, drained, plan.revision);
+      prober.sync(stack, probedReplicas(desired, observed.containers.filter((c) => !rotation.retiring.includes(c.id))), presumedReady(observed, served));
+      void routed.planned(stack, desired, observed.containers, [...rotation.retiring, ...rotation.held], plan.revision, splits);
       return healer.planned(stack, { plan, observed });
     },
     applied: (_stack, plan, observed, done) => healer.afterPass({ plan, observed }, done),
@@ -279,19 +289,49 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   };
   /** The auto-revert each lane's last report pushed, for its deploy events. */
   const reverts = new Map<string, string | undefined>();
+  const commands = new RolloutCommands((stack, reason) => signals.wake(stack, reason));
+  const autoscaler = new Autoscaler({
+    load: {
+      requests: async (stack, service) => {
+        if (routerClient === undefined) return undefined;
+        const stats = await routerClient.routes();
+        return stats.routes.filter((r) => r.route === `${stack}/${service}`).reduce((n, r) => n + r.requests, 0);
+      },
+      cpu: async (stack, service) => {
+        const running = (await backend.observe(instance, { stack })).containers.filter((c) => c.service === service && c.state === 'running');
+        const client = await docker;
+        const readings = (await Promise.all(running.map((c) => cpuPercent(client, c.id).catch(() => undefined)))).filter((n): n is number => n !== undefined);
+        return readings.length === 0 ? undefined : readings.reduce((a, b) => a + b, 0) / readings.length;
+      },
+    },
+    wake: (stack, reason) => signals.wake(stack, reason),
+    timers: REAL_TIMERS,
+    logger,
+  });
   const passDeps: StackPassDeps = {
     backend, instance, publishPorts: base.publishPorts, contents: base.contents,
     materialize: (revision) => base.source.materialize(revision),
     readBlob: (revision, id) => base.source.readBlob(revision, id),
     dataDir: base.dataDir,
-    rollout: { ...base.rollout, traffic, probes: prober, store: fileRolloutStore(rolloutsDir(settings.dataDir, instance)), now, removing: (id) => {
-      // Stopping on purpose: its probes must not call that a liveness failure.
-      prober.forget(id);
-      healer.noteRemoving(id);
-    } },
-    parallelism: settings.parallelism, logger, now, syncAllowed, force: false, hooks, progress: feed,
+    rollout: {
+      ...base.rollout, traffic, probes: prober, store: fileRolloutStore(rolloutsDir(settings.dataDir, instance)), now,
+      removing: (id) => {
+        // Stopping on purpose: its probes must not call that a liveness failure.
+        prober.forget(id);
+        healer.noteRemoving(id);
+      },
+      analysis: releaseAnalysis(routerClient),
+      check: opts.probeRun,
+    },
+    parallelism: settings.parallelism, logger, now, syncAllowed, force: false, hooks, commands, progress: feed,
     backoff: new StackBackoff(logger),
     ...(base.digests === undefined ? {} : { digests: base.digests }),
+    autoscaleLimits: (stack) => autoscaler.info().flatMap((a) => (a.stack === stack && a.limited !== undefined ? [{ service: a.service, bound: a.limited.bound, limit: a.limited.bound === 'max' ? a.max : a.min }] : [])),
+    autoscale: (stack, services) => {
+      const counts = autoscaler.plan(stack, services);
+      metrics.recordAutoscale(autoscaler.info());
+      return counts;
+    },
     report: async (stack, report) => {
       const revert = await status.report(stack, report);
       reverts.set(stack, revert);
@@ -360,7 +400,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     metricsPublic: settings.metricsPublic,
     trigger,
     isReady: () => state.isReady(),
-    getStatus: () => state.status(lanes.info(), revisions.revision()),
+    getStatus: () => ({ ...state.status(lanes.info(), revisions.revision()), autoscale: autoscaler.info() }),
     planJson: async () => {
       try {
         return renderJson((await planPass({ ...base, backend })).plan);
@@ -372,6 +412,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     endpoints: () => routed.table(),
     metrics,
     logger,
+    rolloutCommand: (stack, service, command) => commands.request(stack, service, command),
     dashboard: {
       feed,
       assetsDir: dashboardAssetsDir(),
@@ -409,6 +450,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     resync.stop();
     stopSampler?.();
     await lanes.stop();
+    autoscaler.stop();
     prober.stop();
     await events;
     await routed.settled();

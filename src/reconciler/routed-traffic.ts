@@ -11,6 +11,7 @@ import type { ProbeVerdict } from '../health/readiness.js';
 import type { Logger } from '../logging/logger.js';
 import type { ObservedContainer } from '../observed/model.js';
 import { buildRoutingTable, type BuiltTable, type TableCertificate } from '../router/routes.js';
+import type { TrafficSplit } from '../strategies/step.js';
 
 export interface RoutedTrafficOptions {
   httpPort: number;
@@ -30,6 +31,8 @@ export class RoutedTraffic implements Traffic {
   private readonly added = new Map<string, ObservedContainer>();
   private readonly removed = new Map<string, string>();
   private readonly names = new Map<string, { stack: string; name: string }>();
+  /** Canary splits by `stack/service`: set by a rollout step, and anew from the records at each lane pass. */
+  private readonly splits = new Map<string, TrafficSplit>();
   /** What each stack's part of the table was built from, to skip rebuilding an unchanged one. */
   private readonly keys = new Map<string, string>();
   private built: BuiltTable | undefined;
@@ -50,9 +53,9 @@ export class RoutedTraffic implements Traffic {
    * steps changed; `drained` are replicas a rollout in progress keeps out of
    * rotation (its record says so, so this survives restarts too).
    */
-  planned(stack: string, desired: DesiredStack | undefined, containers: readonly ObservedContainer[], drained: readonly string[] = [], revision?: string): Promise<void> {
+  planned(stack: string, desired: DesiredStack | undefined, containers: readonly ObservedContainer[], drained: readonly string[] = [], revision?: string, splits: ReadonlyMap<string, TrafficSplit> = new Map()): Promise<void> {
     // A lane's no-op pass changes nothing here: the table of every stack is not rebuilt for it.
-    const key = baseKey(desired, containers, drained);
+    const key = baseKey(desired, containers, drained, revision, splits);
     const unchanged = this.keys.get(stack) === key && ![...this.added.values(), ...this.names.values()].some((x) => x.stack === stack);
     this.keys.set(stack, key);
     if (unchanged) return Promise.resolve();
@@ -61,16 +64,15 @@ export class RoutedTraffic implements Traffic {
     for (const [id, s] of this.removed) if (s === stack) this.removed.delete(id);
     for (const [id, n] of this.names) if (n.stack === stack) this.names.delete(id);
     for (const id of drained) this.removed.set(id, stack);
+    for (const key of this.splits.keys()) if (key.startsWith(`${stack}/`)) this.splits.delete(key);
+    for (const [service, split] of splits) this.splits.set(`${stack}/${service}`, split);
     if (desired === undefined && containers.length === 0) this.bases.delete(stack);
     return this.rebuild();
   }
 
   admit(replica: AdmittedReplica): Promise<void> {
     this.removed.delete(replica.containerId);
-    this.added.set(replica.containerId, {
-      id: replica.containerId, name: replica.name, stack: replica.stack, service: replica.service, number: 0, specHash: replica.specHash, revision: '',
-      state: 'running', health: undefined, labels: {}, image: '', ip: replica.ip, lastRun: undefined, healthcheck: undefined,
-    });
+    this.added.set(replica.containerId, admittedReplica(replica));
     return this.rebuild();
   }
 
@@ -79,9 +81,34 @@ export class RoutedTraffic implements Traffic {
     const backendIds = found === undefined ? [] : this.backendIdsOf(this.names.get(containerId)?.name ?? found.name);
     this.removed.set(containerId, found?.stack ?? '');
     await this.rebuild();
+    await this.drainAll(backendIds, graceMs);
+  }
+
+  private async drainAll(backendIds: readonly string[], graceMs: number): Promise<void> {
     const drain = this.opts.drain;
     if (drain === undefined) return;
     await Promise.all(backendIds.map((id) => drain(id, graceMs).catch((err: unknown) => this.opts.logger.warn({ err, backend: id }, `cannot drain ${id}; stopping it anyway`))));
+  }
+
+  split(stack: string, service: string, split: TrafficSplit | undefined): Promise<void> {
+    if (split === undefined) this.splits.delete(`${stack}/${service}`);
+    else this.splits.set(`${stack}/${service}`, split);
+    return this.rebuild();
+  }
+
+  /** Blue-green: both sets change in one table, then the ones leaving finish what they have. */
+  async switchOver(admit: readonly AdmittedReplica[], retire: readonly string[], graceMs: number): Promise<void> {
+    for (const r of admit) {
+      this.removed.delete(r.containerId);
+      this.added.set(r.containerId, admittedReplica(r));
+    }
+    const leaving = retire.flatMap((id) => {
+      const found = this.find(id);
+      this.removed.set(id, found?.stack ?? '');
+      return found === undefined ? [] : this.backendIdsOf(this.names.get(id)?.name ?? found.name);
+    });
+    await this.rebuild();
+    await this.drainAll(leaving, graceMs);
   }
 
   renamed(containerId: string, name: string): Promise<void> {
@@ -143,7 +170,7 @@ export class RoutedTraffic implements Traffic {
         const name = this.names.get(c.id)?.name;
         return name === undefined ? c : { ...c, name };
       });
-    const built = buildRoutingTable(desired, { instance: '', containers, networks: [], volumes: [] }, this.opts.httpPort, this.opts.probeOf);
+    const built = buildRoutingTable(desired, { instance: '', containers, networks: [], volumes: [] }, this.opts.httpPort, this.opts.probeOf, (stack, service) => this.splits.get(`${stack}/${service}`));
     const problems = JSON.stringify(built.problems);
     if (built.problems.length > 0 && problems !== this.lastProblems) this.opts.logger.warn({ problems: built.problems }, 'some routes are left out');
     this.lastProblems = problems;
@@ -165,9 +192,16 @@ export class RoutedTraffic implements Traffic {
   }
 }
 
+function admittedReplica(r: AdmittedReplica): ObservedContainer {
+  return {
+    id: r.containerId, name: r.name, stack: r.stack, service: r.service, number: 0, specHash: r.specHash, revision: '',
+    state: 'running', health: undefined, labels: {}, image: '', ip: r.ip, lastRun: undefined, healthcheck: undefined,
+  };
+}
+
 /** Everything of a lane's snapshot the table depends on. */
-function baseKey(desired: DesiredStack | undefined, containers: readonly ObservedContainer[], drained: readonly string[]): string {
+function baseKey(desired: DesiredStack | undefined, containers: readonly ObservedContainer[], drained: readonly string[], revision: string | undefined, splits: ReadonlyMap<string, TrafficSplit>): string {
   // Routes and their certificates (by content digest) are outside the spec hash: they count here.
   const services = desired?.services.map((s) => `${s.name}:${s.specHash}:${JSON.stringify(s.spec.ports)}:${JSON.stringify(s.spec.capstan.routes)}:${JSON.stringify(s.spec.routeTls ?? {})}`) ?? [];
-  return JSON.stringify([services, containers.map((c) => `${c.id}:${c.name}:${c.state}:${c.health ?? ''}:${c.ip ?? ''}`), drained]);
+  return JSON.stringify([services, containers.map((c) => `${c.id}:${c.name}:${c.state}:${c.health ?? ''}:${c.ip ?? ''}`), drained, revision ?? '', [...splits]]);
 }

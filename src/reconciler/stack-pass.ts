@@ -25,10 +25,15 @@ import { contentReader, type ContentSources } from '../secrets/contents.js';
 import { dataDirsOf, runningImage, servicesOf, type StackInput, type StackOutcome as StatusOutcome } from '../status/model.js';
 import type { LaneOutcomeKind, StackReport } from '../status/reporter.js';
 import { assessServices, type HealthFacts } from '../status/service-health.js';
-import { describeHeld, type RollingRecord } from '../strategies/rolling.js';
-import type { RolloutProgress } from '../strategies/step.js';
+import type { RolloutCommand } from '../strategies/canary.js';
+import { heldOut, splitOf, type RolloutRecord } from '../strategies/record.js';
+import { describeHeld } from '../strategies/rolling.js';
+import type { ReleaseOutcome } from '../apply/rollout.js';
+import type { RolloutProgress, TrafficSplit } from '../strategies/step.js';
 import { needsCheckout, type StackAtRevision } from './desired-source.js';
 import { migrateLegacyBinds } from './legacy-binds.js';
+import { replicaName } from '../desired/labels.js';
+import type { AutoscaleSpec } from '../manifests/model.js';
 import { imageFacts } from './pass.js';
 import type { StackBackoff } from './stack-backoff.js';
 
@@ -65,6 +70,8 @@ export interface LaneMemory {
   dependencyWaits: Map<string, number>;
   /** The invalid revision whose problems were logged: a bad commit is reported once, not on every pass. */
   invalidLogged: string | undefined;
+  /** This pass's desired stack with the autoscaler's counts. */
+  scaled?: DesiredStack | undefined;
 }
 
 export function newLaneMemory(): LaneMemory {
@@ -74,8 +81,8 @@ export function newLaneMemory(): LaneMemory {
 /** The daemon's own parts a pass feeds; one-shot commands leave them out. */
 export interface DaemonHooks {
   healing(stack: string, observed: ObservedState): HealingInput;
-  /** Returns when the lane should look again for healing's sake. */
-  planned(stack: string, desired: DesiredStack | undefined, plan: Plan, observed: ObservedState, drained: readonly string[]): number | undefined;
+  /** Returns when the lane should look again for healing's sake; `rotation` and `splits` come from the rollouts in progress. */
+  planned(stack: string, desired: DesiredStack | undefined, plan: Plan, observed: ObservedState, rotation: Rotation, splits: ReadonlyMap<string, TrafficSplit>): number | undefined;
   /** Ids of the operations this pass did. */
   applied(stack: string, plan: Plan, observed: ObservedState, done: ReadonlySet<string>): void;
   facts(stack: string): Promise<HealthFacts>;
@@ -109,6 +116,18 @@ export interface StackPassDeps {
   backoff?: StackBackoff;
   /** Status; resolves with the auto-revert commit it pushed, if it did. */
   report: ((stack: string, report: StackReport) => Promise<string | undefined>) | undefined;
+  /** `capstan promote|abort` waiting for the stack's next pass; the daemon's only. */
+  commands?: CommandDesk;
+  /** Autoscaled services of the stack held at a bound for longer than their cooldown (status says so). */
+  autoscaleLimits?: (stack: string) => readonly { service: string; bound: 'min' | 'max'; limit: number }[];
+  /** The daemon's autoscaler: given the autoscaled services and what runs, the counts to plan with. */
+  autoscale?: (stack: string, services: readonly { name: string; spec: AutoscaleSpec | undefined; running: number; starting: number }[]) => ReadonlyMap<string, number>;
+}
+
+/** Where a lane takes the operators' commands for its stack, and answers them. */
+export interface CommandDesk {
+  take(stack: string): Map<string, RolloutCommand>;
+  answer(stack: string, service: string, answer: { done: boolean; message: string }): void;
 }
 
 /** Looks again this soon while replicas start and no event has said so (events and probes usually wake the lane first). */
@@ -120,7 +139,7 @@ export async function runStackPass(stack: string, at: StackAtRevision | undefine
   // While its newest file is invalid, the stack is healed to what last was valid (nothing changes otherwise).
   const working = invalid ? memory.lastGood : at;
   const revision = working?.revision ?? at?.revision;
-  const desiredStack = working?.desired;
+  let desiredStack = working?.desired;
   const log = deps.logger.child({ stack, ...(revision === undefined ? {} : { revision }) });
   if (invalid && memory.invalidLogged !== at.revision) {
     memory.invalidLogged = at.revision;
@@ -134,6 +153,9 @@ export async function runStackPass(stack: string, at: StackAtRevision | undefine
     desiredStack === undefined ? undefined : imageFacts(deps, desiredStack.services),
   ]);
   const observed = scoped(images === undefined ? snapshot : { ...snapshot, images }, stack);
+  // An autoscaled service runs the count the autoscaler chose (Git holds its bounds), not deploy.replicas.
+  if (desiredStack !== undefined && deps.autoscale !== undefined) desiredStack = withAutoscale(desiredStack, observed.containers, deps.autoscale);
+  memory.scaled = desiredStack;
   const [allHeld, records] = await Promise.all([deps.force ? [] : deps.rollout.held.list(), deps.rollout.store.read(stack)]);
   const desired: DesiredState = { revision: revision ?? '', stacks: desiredStack === undefined ? [] : [desiredStack] };
   if (invalid && desiredStack === undefined && observed.containers.length > 0) {
@@ -141,14 +163,20 @@ export async function runStackPass(stack: string, at: StackAtRevision | undefine
     return finish(stack, at, memory, deps, { plan: undefined, observed, records, outcome: base('failed', 'ManifestsInvalid') });
   }
   const plan = planChanges(desired, observed, deps.hooks?.healing(stack, observed), allHeld.filter((h) => h.stack === stack));
-  const drained = drainedReplicas(records, observed.containers);
-  const healWake = deps.hooks?.planned(stack, desiredStack, plan, observed, drained);
+  const rotation = outOfRotation(records, observed.containers);
+  const healWake = deps.hooks?.planned(stack, desiredStack, plan, observed, rotation, splitsOf(records));
+  const commands = deps.commands?.take(stack) ?? new Map<string, RolloutCommand>();
+  const answerRest = (answered: ReadonlyMap<string, { done: boolean; message: string }> = new Map()): void => {
+    for (const [service, command] of commands) deps.commands?.answer(stack, service, answered.get(service) ?? { done: false, message: `${stack}/${service} has no canary step to ${command}` });
+  };
 
   if (plan.operations.length > 0 && !deps.syncAllowed()) {
     log.info({ operations: plan.operations.length, reason: 'SyncWindowClosed' }, `sync window closed: ${plan.operations.length} changes wait`);
+    answerRest();
     return finish(stack, at, memory, deps, { plan, observed, records, outcome: { ...base('held', 'SyncWindowClosed'), planned: plan.operations.length, requeueAt: healWake } });
   }
   if (plan.operations.length === 0 && records.size === 0) {
+    answerRest();
     const settled = await settle(stack, desired, plan, observed, deps, healWake);
     const outcome = invalid ? { ...settled, kind: 'failed' as const, reason: 'ManifestsInvalid' as const } : settled;
     return finish(stack, at, memory, deps, { plan, observed, records, outcome });
@@ -168,10 +196,11 @@ export async function runStackPass(stack: string, at: StackAtRevision | undefine
     ...(deps.progress === undefined ? {} : { progress: deps.progress }),
   };
   const backoff = deps.backoff;
-  const result = await applyStackPlan({ plan: runnable, desired: desiredStack, observed: observed.containers, records, dependencyWaits: memory.dependencyWaits }, deps.backend, ctx, {
+  const result = await applyStackPlan({ plan: runnable, desired: desiredStack, observed: observed.containers, records, dependencyWaits: memory.dependencyWaits, commands }, deps.backend, ctx, {
     parallelism: deps.parallelism, logger: log, rollout: deps.rollout,
     ...(backoff === undefined ? {} : { repeated: (s: string, line: string, error: Error) => backoff.isRepeat(s, line, error) }),
   });
+  answerRest(result.commands);
   backoff?.record(runnable, result.failures.map((f) => ({ operation: f.line, error: f.error, stack: f.stack })), deps.now());
   result.failures.push(...waiting.map((w) => ({ id: `backoff:${w.stack}`, reason: 'waiting' as const, stack: w.stack, service: undefined, line: w.operation, error: w.error })));
   if (!sameRecords(records, result.records)) await deps.rollout.store.write(stack, result.records);
@@ -191,7 +220,7 @@ export async function runStackPass(stack: string, at: StackAtRevision | undefine
   }
   // Healing to the last good revision does not make an invalid commit any better.
   if (invalid) outcome = { ...outcome, kind: 'failed', reason: 'ManifestsInvalid' };
-  return finish(stack, at, memory, deps, { plan, observed, records: result.records, outcome });
+  return finish(stack, at, memory, deps, { plan, observed, records: result.records, outcome, releases: result.outcomes });
 
   function base(kind: LaneOutcomeKind, reason: LaneReason): LaneOutcome {
     return { kind, reason, stack, revision, planned: 0, lines: [], operations: [], applied: 0, failures: [], progress: [], requeueAt: undefined };
@@ -213,8 +242,10 @@ async function settle(stack: string, desired: DesiredState, plan: Plan, observed
 interface Finished {
   plan: Plan | undefined;
   observed: ObservedState;
-  records: ReadonlyMap<string, RollingRecord>;
+  records: ReadonlyMap<string, RolloutRecord>;
   outcome: LaneOutcome;
+  /** Canary and blue-green releases that ended this pass. */
+  releases?: readonly ReleaseOutcome[];
 }
 
 /** Logs the outcome when it says something new, reports status, and hands the outcome to the lane. */
@@ -223,7 +254,9 @@ async function finish(stack: string, at: StackAtRevision | undefined, memory: La
   const f: Finished = { ...finished, outcome: { ...finished.outcome, planned: ops.length, lines: ops.map(describeOperation), operations: ops.map(operationRecord) } };
   if (deps.report === undefined) return f.outcome;
   const working = at !== undefined && at.errors.length > 0 ? memory.lastGood : at;
-  const desired: DesiredState = { revision: working?.revision ?? '', stacks: working?.desired === undefined ? [] : [working.desired] };
+  // The counts the autoscaler chose are what status calls desired.
+  const stackNow = working?.desired === undefined ? undefined : memory.scaled?.name === working.desired.name ? memory.scaled : working.desired;
+  const desired: DesiredState = { revision: working?.revision ?? '', stacks: stackNow === undefined ? [] : [stackNow] };
   const facts = await deps.hooks?.facts(stack);
   const health = working?.desired === undefined ? [] : assessServices(desired, f.observed, facts, deps.now());
   const specs = new Map((working?.desired?.services ?? []).map((s) => [s.name, { image: runningImage(s.spec.image, s.specHash, f.observed.containers.filter((c) => c.service === s.name)), specHash: s.specHash, dataDirs: dataDirsOf(s.stack, s.spec.volumes) }]));
@@ -236,6 +269,8 @@ async function finish(stack: string, at: StackAtRevision | undefined, memory: La
     services: f.outcome.reason === 'SyncWindowClosed' || working?.desired === undefined ? undefined : servicesOf(stack, health, specs),
     containers: f.observed.containers,
     converged: f.outcome.kind === 'converged' && !(at !== undefined && at.errors.length > 0),
+    ...(f.releases === undefined || f.releases.length === 0 ? {} : { releases: f.releases.map((r) => ({ ...r, at: deps.now() })) }),
+    ...(deps.autoscaleLimits === undefined ? {} : { scaling: deps.autoscaleLimits(stack) }),
   };
   const failures = f.outcome.failures.map(failureMessage);
   const rolledBack = f.outcome.failures.some((x) => x.error instanceof RolloutFailedError && x.error.end === 'rolled-back');
@@ -255,11 +290,19 @@ function statusOutcome(at: StackAtRevision | undefined, f: Finished): StatusOutc
   if (f.outcome.reason === 'SyncWindowClosed') return { kind: 'held', waiting: f.outcome.planned };
   const failures = f.outcome.failures.map(failureMessage);
   const rolledBack = f.outcome.failures.some((x) => x.error instanceof RolloutFailedError && x.error.end === 'rolled-back');
+  const strategies = f.outcome.failures.flatMap((x) => (x.error instanceof RolloutFailedError ? [x.error.strategy] : []));
   const imagePulls = f.outcome.failures.filter((x) => x.error instanceof ImagePullError).map(failureMessage);
-  if (failures.length > 0) return rolledBack ? { kind: 'rolled-back', failures, revert: undefined } : { kind: 'apply-failed', failures, ...(imagePulls.length > 0 ? { imagePulls } : {}) };
+  if (failures.length > 0) return rolledBack ? { kind: 'rolled-back', failures, revert: undefined, reason: releaseReason(strategies) } : { kind: 'apply-failed', failures, ...(imagePulls.length > 0 ? { imagePulls } : {}) };
   const held = f.plan?.heldRollouts ?? [];
-  if (held.length > 0) return { kind: 'rolled-back', failures: held.map(describeHeld), revert: undefined };
+  if (held.length > 0) return { kind: 'rolled-back', failures: held.map(describeHeld), revert: undefined, reason: releaseReason(held.map((h) => h.strategy ?? 'rolling')) };
   return { kind: 'applied' };
+}
+
+/** Degraded's reason after a failed release: CanaryFailed or BlueGreenFailed when that is what failed, else RolledBack. */
+function releaseReason(strategies: readonly string[]): 'RolledBack' | 'CanaryFailed' | 'BlueGreenFailed' {
+  if (strategies.includes('canary')) return 'CanaryFailed';
+  if (strategies.includes('blue-green')) return 'BlueGreenFailed';
+  return 'RolledBack';
 }
 
 /** A failure as status words it: typed errors say it all, others with the operation's line. */
@@ -278,15 +321,48 @@ function scoped(observed: ObservedState, stack: string): ObservedState {
   };
 }
 
-/** Replicas a rollout in progress keeps out of rotation until it retires them. */
-function drainedReplicas(records: ReadonlyMap<string, RollingRecord>, containers: readonly ObservedContainer[]): string[] {
-  return [...records.values()].flatMap((r) => (r.batch?.slots ?? []).filter((s) => s.drained).flatMap((s) => {
-    const old = containers.find((c) => c.service === r.service && c.number === s.number && c.specHash !== r.targetHash && !c.name.endsWith('-next'));
-    return old === undefined ? [] : [old.id];
-  }));
+/**
+ * Replicas the rollouts in progress keep out of rotation: `retiring` ones (a
+ * rolling update's drained old replicas) are no longer probed either; `held`
+ * ones (a blue-green set not live, canaries being aborted) still are, so the
+ * set a switch brings back is ready at once.
+ */
+export interface Rotation {
+  retiring: readonly string[];
+  held: readonly string[];
 }
 
-function sameRecords(a: ReadonlyMap<string, RollingRecord>, b: ReadonlyMap<string, RollingRecord>): boolean {
+function outOfRotation(records: ReadonlyMap<string, RolloutRecord>, containers: readonly ObservedContainer[]): Rotation {
+  const retiring: string[] = [];
+  const held: string[] = [];
+  for (const r of records.values()) (r.strategy === 'rolling' ? retiring : held).push(...heldOut(r, containers));
+  return { retiring, held };
+}
+
+/** The stack with each autoscaled service at the count chosen for it; `running` counts its replicas, not twins or canaries. */
+function withAutoscale(stack: DesiredStack, containers: readonly ObservedContainer[], autoscale: NonNullable<StackPassDeps['autoscale']>): DesiredStack {
+  if (!stack.services.some((s) => s.spec.capstan.autoscale !== undefined)) return stack;
+  const counts = autoscale(stack.name, stack.services.map((s) => ({
+    name: s.name, spec: s.spec.capstan.autoscale, starting: s.spec.replicas,
+    running: containers.filter((c) => c.service === s.name && c.name === replicaName(s, c.number)).length,
+  })));
+  return { ...stack, services: stack.services.map((s) => {
+    const n = counts.get(s.name);
+    return n === undefined || n === s.spec.replicas ? s : { ...s, spec: { ...s.spec, replicas: n } };
+  }) };
+}
+
+/** The canary splits of the rollouts in progress, by service. */
+function splitsOf(records: ReadonlyMap<string, RolloutRecord>): Map<string, TrafficSplit> {
+  const out = new Map<string, TrafficSplit>();
+  for (const [service, r] of records) {
+    const split = splitOf(r);
+    if (split !== undefined) out.set(service, split);
+  }
+  return out;
+}
+
+function sameRecords(a: ReadonlyMap<string, RolloutRecord>, b: ReadonlyMap<string, RolloutRecord>): boolean {
   return a.size === b.size && [...a].every(([k, v]) => JSON.stringify(b.get(k)) === JSON.stringify(v));
 }
 

@@ -11,6 +11,7 @@ import type { DesiredState } from '../desired/model.js';
 import { isReady, type ProbeVerdict } from '../health/readiness.js';
 import type { MountedFile } from '../manifests/model.js';
 import type { ObservedContainer, ObservedState } from '../observed/model.js';
+import type { TrafficSplit } from '../strategies/step.js';
 import type { RoutingTableInput } from './table.js';
 
 export interface BuiltTable {
@@ -23,6 +24,8 @@ export interface BuiltTable {
 
 export interface TableCertificate {
   id: string;
+  /** The stack whose secrets they are: read from the revision that stack runs. */
+  stack: string;
   certificate: MountedFile;
   key: MountedFile;
 }
@@ -41,7 +44,41 @@ export function replicaVersion(specHash: string): string {
 }
 
 /** `probeOf`: the prober's verdict of a replica with a probe (none: its healthcheck alone decides). */
-export function buildRoutingTable(desired: DesiredState, observed: ObservedState, httpPort: number, probeOf: (containerId: string) => ProbeVerdict | undefined = () => undefined): BuiltTable {
+/**
+ * Backend weights for a canary split: `weight` percent of requests to the
+ * ready replicas of `version`, the rest to the others, each side spread
+ * evenly over its replicas. Integers within the table's 0-1000; a side with
+ * no ready replica leaves the other with everything (better the old version
+ * than no answer).
+ */
+export function splitWeights(versions: readonly string[], split: TrafficSplit | undefined): number[] {
+  if (split === undefined) return versions.map(() => 1);
+  const canaries = versions.filter((v) => v === split.version).length;
+  const stable = versions.length - canaries;
+  if (canaries === 0 || stable === 0) return versions.map(() => 1);
+  let c = split.weight * stable;
+  let s = (100 - split.weight) * canaries;
+  const d = gcd(c, s);
+  c /= d;
+  s /= d;
+  const most = Math.max(c, s);
+  if (most > 1000) {
+    c = c === 0 ? 0 : Math.max(1, Math.round((c * 1000) / most));
+    s = s === 0 ? 0 : Math.max(1, Math.round((s * 1000) / most));
+  }
+  return versions.map((v) => (v === split.version ? c : s));
+}
+
+function gcd(a: number, b: number): number {
+  return b === 0 ? Math.max(1, a) : gcd(b, a % b);
+}
+
+/** `probeOf`: the prober's verdict of a replica with a probe (none: its healthcheck alone decides); `splitOf`: a canary's split of a service. */
+export function buildRoutingTable(
+  desired: DesiredState, observed: ObservedState, httpPort: number,
+  probeOf: (containerId: string) => ProbeVerdict | undefined = () => undefined,
+  splitOf: (stack: string, service: string) => TrafficSplit | undefined = () => undefined,
+): BuiltTable {
   const ready = (c: ObservedContainer): c is ObservedContainer & { ip: string } => c.ip !== undefined && isReady(c, probeOf(c.id));
   const problems: string[] = [];
   const l4: NonNullable<RoutingTableInput['l4']> = [];
@@ -53,9 +90,10 @@ export function buildRoutingTable(desired: DesiredState, observed: ObservedState
       const replicas = observed.containers
         .filter((c) => c.stack === stack.name && c.service === service.name && ready(c))
         .sort((a, b) => a.number - b.number || (a.name < b.name ? -1 : 1)) as (ObservedContainer & { ip: string })[];
-      const to = (port: number): TableBackend[] => replicas.map((c) => {
+      const weights = splitWeights(replicas.map((c) => c.specHash), splitOf(stack.name, service.name));
+      const to = (port: number): TableBackend[] => replicas.map((c, i) => {
         const slot = c.labels[LABEL.slot];
-        return { id: `${c.name}:${port}`, host: c.ip, port, weight: 1, version: replicaVersion(c.specHash), ...(slot === undefined ? {} : { slot }) };
+        return { id: `${c.name}:${port}`, host: c.ip, port, weight: weights[i] ?? 1, version: replicaVersion(c.specHash), ...(slot === undefined ? {} : { slot }) };
       });
       const where = `${stack.name}/${service.name}`;
       for (const p of service.spec.ports) {
@@ -84,7 +122,7 @@ export function buildRoutingTable(desired: DesiredState, observed: ObservedState
             continue;
           }
           const id = certificateId(stack.name, cert, key);
-          certificates.set(id, { id, certificate: cert, key });
+          certificates.set(id, { id, stack: stack.name, certificate: cert, key });
           tls = { certificate: id };
         }
         l7.push({

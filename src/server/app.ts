@@ -39,6 +39,8 @@ export interface ServerOptions {
   endpoints: () => unknown;
   metrics: DaemonMetrics;
   logger: Logger;
+  /** `capstan promote|abort`: resolves with the lane's answer once it took the command. */
+  rolloutCommand?: (stack: string, service: string, command: 'promote' | 'abort') => Promise<{ done: boolean; message: string }>;
   /** The dashboard at GET /: its live feed, each stack's deploy history, and the directory of its built script (dist/dashboard). */
   dashboard?: {
     feed: DashboardFeed;
@@ -138,6 +140,18 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     opts.trigger('api sync');
     return reply.code(202).send({ triggered: true });
   });
+
+  // POST /api/rollouts/web/api/promote (or abort): acts on the canary step in progress; 409 when there is none to act on.
+  const rolloutCommand = opts.rolloutCommand;
+  for (const command of ['promote', 'abort'] as const) {
+    if (rolloutCommand === undefined) break;
+    app.post<{ Params: { stack: string; service: string } }>(`/api/rollouts/:stack/:service/${command}`, async (req, reply) => {
+      const { stack, service } = req.params;
+      const answer = await rolloutCommand(stack, service, command).catch((err: unknown) => ({ done: false, message: err instanceof Error ? err.message : String(err) }));
+      log.info({ stack, service, command, done: answer.done }, answer.message);
+      return reply.code(answer.done ? 200 : 409).send(answer);
+    });
+  }
 
   for (const flavour of HOOK_FLAVOURS) {
     app.post(`/hooks/${flavour}`, access('open'), async (req, reply) => {

@@ -116,6 +116,22 @@ export class DaemonMetrics {
     }
   }
 
+  private readonly autoscaleReplicas = new Gauge({ name: 'capstan_autoscale_replicas', help: 'Replicas the autoscaler chose for a service', labelNames: ['stack', 'service'], registers: [this.registry] });
+  private readonly autoscalePerReplica = new Gauge({ name: 'capstan_autoscale_metric_per_replica', help: 'Last load sample per replica (requests/s or CPU %) an autoscaled service was judged on', labelNames: ['stack', 'service', 'metric'], registers: [this.registry] });
+  private readonly autoscaleLimited = new Gauge({ name: 'capstan_autoscale_limited', help: '1 while a bound (min or max) has held an autoscaled service for longer than its cooldown', labelNames: ['stack', 'service', 'bound'], registers: [this.registry] });
+
+  /** The autoscaler's counts now (every autoscaled service, each time). */
+  recordAutoscale(info: readonly { stack: string; service: string; replicas: number; metric: string; perReplica: number | undefined; limited: { bound: string } | undefined }[]): void {
+    this.autoscaleReplicas.reset();
+    this.autoscalePerReplica.reset();
+    this.autoscaleLimited.reset();
+    for (const a of info) {
+      this.autoscaleReplicas.set({ stack: a.stack, service: a.service }, a.replicas);
+      if (a.perReplica !== undefined) this.autoscalePerReplica.set({ stack: a.stack, service: a.service, metric: a.metric }, a.perReplica);
+      for (const bound of ['min', 'max']) this.autoscaleLimited.set({ stack: a.stack, service: a.service, bound }, a.limited?.bound === bound ? 1 : 0);
+    }
+  }
+
   recordGitFetch(seconds: number): void {
     this.gitFetchDuration.observe(seconds);
   }

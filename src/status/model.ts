@@ -8,7 +8,8 @@ import type { MountSpec } from '../manifests/model.js';
 import type { ObservedContainer } from '../observed/model.js';
 import type { ServiceHealth, UnhealthyReplica } from './service-health.js';
 
-export type ConditionType = 'Ready' | 'Reconciling' | 'Stalled' | 'Degraded';
+/** `ScalingLimited`: an autoscaled service has been held at a bound of Git's for longer than its cooldown. */
+export type ConditionType = 'Ready' | 'Reconciling' | 'Stalled' | 'Degraded' | 'ScalingLimited';
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
 
 export interface Condition {
@@ -34,6 +35,8 @@ export interface ServiceStatus {
   crashLoop?: { replica: string; exitCode: number | undefined; lastLogLines: readonly string[] };
   /** Data directories of relative binds: container path → path under the data dir (`binds/<stack>/<source>`), kept across revisions, never deleted. */
   dataDirs?: Readonly<Record<string, string>>;
+  /** How the last canary or blue-green release of the service ended: promoted, or aborted with why (and the numbers). */
+  lastRelease?: { strategy: 'canary' | 'blue-green'; revision: string; result: 'promoted' | 'aborted'; detail?: string; at: string };
 }
 
 export interface StackStatus {
@@ -60,13 +63,13 @@ export type StackOutcome =
   /** `imagePulls`: the failures that are images which could not be pulled (reason ImagePullFailed). */
   | { kind: 'apply-failed'; failures: readonly string[]; imagePulls?: readonly string[] }
   /** A rollout failed and was rolled back (this pass, or earlier and held since); `revert` is the auto-revert commit when one was pushed. */
-  | { kind: 'rolled-back'; failures: readonly string[]; revert: string | undefined }
+  | { kind: 'rolled-back'; failures: readonly string[]; revert: string | undefined; reason?: 'RolledBack' | 'CanaryFailed' | 'BlueGreenFailed' }
   | { kind: 'invalid'; problems: readonly string[] }
   | { kind: 'held'; waiting: number } // a closed sync window holds this many changes
   | { kind: 'error'; reason: string; message: string };
 
 /** The order conditions are written in, so files diff cleanly. */
-const ORDER: readonly ConditionType[] = ['Ready', 'Reconciling', 'Stalled', 'Degraded'];
+const ORDER: readonly ConditionType[] = ['Ready', 'Reconciling', 'Stalled', 'Degraded', 'ScalingLimited'];
 
 export function isoSeconds(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -156,7 +159,7 @@ export function stackConditions(outcome: StackOutcome, services: Readonly<Record
       return [
         { type: 'Ready', status: 'False', reason: 'ApplyFailed', message: summarize(outcome.failures) },
         {
-          type: 'Degraded', status: 'True', reason: 'RolledBack',
+          type: 'Degraded', status: 'True', reason: outcome.reason ?? 'RolledBack',
           message: outcome.revert === undefined ? `${sha} was rolled back: ${summarize(outcome.failures)}` : `${sha} failed to apply; reverted by ${outcome.revert.slice(0, 7)}`,
         },
       ];
@@ -215,18 +218,41 @@ export interface StackInput {
   containers: readonly ObservedContainer[];
   /** The stack runs `revision` as Git has it, every replica ready: only then does lastAppliedRevision move (DESIGN §4). */
   converged: boolean;
+  /** Autoscaled services held at a bound for longer than their cooldown. */
+  scaling?: readonly { service: string; bound: 'min' | 'max'; limit: number }[];
+  /** Canary and blue-green releases that ended in this pass (`at` in ms). */
+  releases?: readonly { service: string; strategy: 'canary' | 'blue-green'; revision: string; result: 'promoted' | 'aborted'; detail: string | undefined; at: number }[];
 }
 
 export function nextStackStatus(previous: StackStatus | undefined, input: StackInput, nowMs: number): StackStatus {
   const applied = input.converged && input.outcome.kind === 'applied';
-  const services = input.services === undefined ? previous?.services ?? {} : keepLoopLogs(previous?.services ?? {}, input.services);
+  const services = withReleases(input.services === undefined ? previous?.services ?? {} : keepLoopLogs(previous?.services ?? {}, input.services), previous?.services ?? {}, input.releases ?? []);
   return {
     stack: input.stack,
     lastAppliedRevision: applied ? input.revision : previous?.lastAppliedRevision,
     lastAttemptedRevision: input.revision ?? previous?.lastAttemptedRevision,
-    conditions: settle(previous?.conditions ?? [], stackConditions(input.outcome, services, input.containers, input.revision), isoSeconds(nowMs)),
+    conditions: settle(previous?.conditions ?? [], [...stackConditions(input.outcome, services, input.containers, input.revision), ...scalingCondition(input.scaling ?? [])], isoSeconds(nowMs)),
     services,
   };
+}
+
+/** One condition for the stack's services held at a bound; the message names the bound, never the changing load, so it commits once. */
+function scalingCondition(limited: NonNullable<StackInput['scaling']>): Wanted[] {
+  if (limited.length === 0) return [];
+  const reason = limited.some((l) => l.bound === 'max') ? 'AtMaximum' : 'AtMinimum';
+  const lines = [...limited].sort((a, b) => (a.service < b.service ? -1 : 1)).map((l) => `${l.service} is held at autoscale.${l.bound} ${l.limit} (its load asks for ${l.bound === 'max' ? 'more' : 'fewer'})`);
+  return [{ type: 'ScalingLimited', status: 'True', reason, message: summarize(lines) }];
+}
+
+/** A service keeps the outcome of its last release until the next one ends. */
+function withReleases(services: Readonly<Record<string, ServiceStatus>>, previous: Readonly<Record<string, ServiceStatus>>, releases: NonNullable<StackInput['releases']>): Record<string, ServiceStatus> {
+  return Object.fromEntries(Object.entries(services).map(([name, s]) => {
+    const ended = releases.filter((r) => r.service === name).pop();
+    const lastRelease = ended === undefined
+      ? s.lastRelease ?? previous[name]?.lastRelease
+      : { strategy: ended.strategy, revision: ended.revision, result: ended.result, ...(ended.detail === undefined ? {} : { detail: ended.detail }), at: isoSeconds(ended.at) };
+    return [name, lastRelease === undefined ? s : { ...s, lastRelease }];
+  }));
 }
 
 /**

@@ -47,6 +47,9 @@ function serviceDocument(s: ServiceStatus): Record<string, unknown> {
     ...(s.unhealthy === undefined ? {} : { unhealthy: s.unhealthy.map((u) => ({ replica: u.replica, probe: u.probe, output: u.output })) }),
     ...(s.crashLoop === undefined ? {} : { crashLoop: { replica: s.crashLoop.replica, exitCode: s.crashLoop.exitCode ?? null, lastLogLines: [...s.crashLoop.lastLogLines] } }),
     ...(s.dataDirs === undefined ? {} : { dataDirs: { ...s.dataDirs } }),
+    ...(s.lastRelease === undefined ? {} : {
+      lastRelease: { strategy: s.lastRelease.strategy, revision: s.lastRelease.revision, result: s.lastRelease.result, ...(s.lastRelease.detail === undefined ? {} : { detail: s.lastRelease.detail }), at: s.lastRelease.at },
+    }),
   };
 }
 
@@ -55,7 +58,7 @@ export function renderOperatorStatus(status: OperatorStatus): string {
 }
 
 const condition = z.object({
-  type: z.enum(['Ready', 'Reconciling', 'Stalled', 'Degraded']),
+  type: z.enum(['Ready', 'Reconciling', 'Stalled', 'Degraded', 'ScalingLimited']),
   status: z.enum(['True', 'False', 'Unknown']),
   reason: z.string(),
   message: z.string(),
@@ -72,6 +75,7 @@ const service = z.object({
     .transform((l) => ({ replica: l.replica, exitCode: l.exitCode ?? undefined, lastLogLines: l.lastLogLines }))
     .optional(),
   dataDirs: z.record(z.string(), z.string()).optional(),
+  lastRelease: z.object({ strategy: z.enum(['canary', 'blue-green']), revision: z.string(), result: z.enum(['promoted', 'aborted']), detail: z.string().optional(), at: z.string() }).optional(),
 });
 const stackSchema = z.object({
   stack: z.string(),
@@ -104,6 +108,7 @@ export function stackStatusFrom(value: unknown): StackStatus | undefined {
     ...(s.unhealthy === undefined ? {} : { unhealthy: s.unhealthy }),
     ...(s.crashLoop === undefined ? {} : { crashLoop: s.crashLoop }),
     ...(s.dataDirs === undefined ? {} : { dataDirs: s.dataDirs }),
+    ...(s.lastRelease === undefined ? {} : { lastRelease: { strategy: s.lastRelease.strategy, revision: s.lastRelease.revision, result: s.lastRelease.result, ...(s.lastRelease.detail === undefined ? {} : { detail: s.lastRelease.detail }), at: s.lastRelease.at } }),
   }]));
   return {
     stack: d.stack,

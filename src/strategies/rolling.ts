@@ -119,6 +119,8 @@ export interface HeldRollout {
   restored: { spec: ServiceSpec; specHash: string } | undefined;
   /** ms since the epoch. */
   at: number;
+  /** A canary or blue-green release that was aborted (a rolling update when absent). */
+  strategy?: 'canary' | 'blue-green';
 }
 
 /** Does `held` apply to the service as Git has it now? A new commit, or a new spec, ends the hold. */
@@ -128,8 +130,9 @@ export function holds(held: HeldRollout, revision: string, specHash: string): bo
 
 /** `web/api: the rolling update to abc1234 failed (…); rolled back, not retried until a new commit or \`capstan apply --force\`` */
 export function describeHeld(held: HeldRollout): string {
-  const what = held.end === 'paused' ? 'paused' : held.end === 'rolled-back' ? 'rolled back' : 'rolling back failed';
-  return `${held.stack}/${held.service}: the rolling update to ${held.revision.slice(0, 7)} failed (${held.reason}); ${what}, not retried until a new commit or \`capstan apply --force\``;
+  const what = held.strategy === 'canary' ? 'aborted' : held.strategy === 'blue-green' ? 'the live set kept serving' : held.end === 'paused' ? 'paused' : held.end === 'rolled-back' ? 'rolled back' : 'rolling back failed';
+  const kind = held.strategy === undefined ? 'rolling update' : `${held.strategy} release`;
+  return `${held.stack}/${held.service}: the ${kind} to ${held.revision.slice(0, 7)} failed (${held.reason}); ${what}, not retried until a new commit or \`capstan apply --force\``;
 }
 
 /** How a slot's batch went: `moved` when the slot's old replica is gone (its spec is the target's now, or nothing). */
@@ -251,13 +254,13 @@ function startBatch(record: RollingRecord, view: SlotViews, now: number): Rollin
         if (twin.created) actions.push({ kind: 'start', slot: n, id: twin.id });
       } else {
         if (twin !== undefined) actions.push({ kind: 'drain', slot: n, id: twin.id }, { kind: 'remove', slot: n, id: twin.id });
-        actions.push({ kind: 'create', slot: n, twin: true });
+        actions.push({ kind: 'create', slot: n, as: 'twin' });
       }
     } else {
       actions.push({ kind: 'prepare', slot: n });
       const old = v?.replica;
       if (old !== undefined && !old.onTarget) actions.push({ kind: 'drain', slot: n, id: old.id }, { kind: 'remove', slot: n, id: old.id });
-      if (old === undefined || !old.onTarget) actions.push({ kind: 'create', slot: n, twin: false });
+      if (old === undefined || !old.onTarget) actions.push({ kind: 'create', slot: n, as: 'replica' });
     }
     return { number: n, outcome: undefined, drained: false };
   });

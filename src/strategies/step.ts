@@ -18,11 +18,21 @@ export interface ReplicaView {
   readiness: Readiness;
 }
 
-/** A slot (replica number): its replica under its own name, and a start-first twin beside it. */
+/** A slot (replica number): its replica under its own name, a start-first (or blue-green) twin beside it, and canary number `number`. */
 export interface SlotView {
   number: number;
   replica: ReplicaView | undefined;
   twin: ReplicaView | undefined;
+  canary?: ReplicaView | undefined;
+}
+
+/** What a replica's io.capstan.slot label says it is: the live set, a blue-green set, or a canary. */
+export type SlotLabel = 'stable' | 'blue' | 'green' | 'canary';
+
+/** A service's traffic split while a canary runs: `weight` percent of its requests go to replicas of spec hash `version`, the rest to the others. */
+export interface TrafficSplit {
+  version: string;
+  weight: number;
 }
 
 export type SlotViews = ReadonlyMap<number, SlotView>;
@@ -35,8 +45,8 @@ export type SlotViews = ReadonlyMap<number, SlotView>;
 export type RolloutAction =
   /** Build the image and read the secrets of the target before anything is stopped. */
   | { kind: 'prepare'; slot: number }
-  /** A replica of the target; `twin`: under the slot's second name, beside the running one. */
-  | { kind: 'create'; slot: number; twin: boolean }
+  /** A replica of the target: under the slot's own name, as its twin beside the running one, or as canary `slot`; labelled `label`. */
+  | { kind: 'create'; slot: number; as: 'replica' | 'twin' | 'canary'; label?: SlotLabel }
   | { kind: 'start'; slot: number; id: string }
   /** Into the routing table. */
   | { kind: 'admit'; slot: number; id: string }
@@ -44,7 +54,16 @@ export type RolloutAction =
   | { kind: 'drain'; slot: number; id: string }
   | { kind: 'remove'; slot: number; id: string }
   /** The twin takes the slot's own name. */
-  | { kind: 'promote'; slot: number; id: string };
+  | { kind: 'promote'; slot: number; id: string }
+  /** Runs the probe once against the replica; failing fails the slot (blue-green's pre_switch). */
+  | { kind: 'check'; slot: number; id: string }
+  /**
+   * Service-wide (slot 0, run after every slot's actions): the router's split
+   * of the service's requests, or none; `switch` admits and drains sets of
+   * replicas in one routing table (blue-green), then waits for the drained.
+   */
+  | { kind: 'split'; slot: 0; split: TrafficSplit | undefined }
+  | { kind: 'switch'; slot: 0; admit: readonly { slot: number; id: string }[]; drain: readonly string[] };
 
 /** What /api/status and the metrics show of a rollout in progress (never a status commit). */
 export interface RolloutProgress {
@@ -61,4 +80,30 @@ export interface RolloutProgress {
   /** When this phase began, and when the machine wants its next step (ms since the epoch). */
   since: number;
   nextStepAt: number | undefined;
+  /** Canary: the step (1-based, of `batches`), its weight, and the analysis so far. */
+  weight?: number;
+  analysis?: AnalysisProgress;
+  /** Set while a step waits for `capstan promote`. */
+  awaitingPromotion?: boolean;
+}
+
+/** One evaluation of a canary's analysis, with the numbers it judged. */
+export interface Evaluation {
+  at: number;
+  requests: number;
+  errors: number;
+  errorRate: number | undefined;
+  p95Ms: number | undefined;
+  prometheus: number | undefined;
+  ok: boolean;
+  /** Why it failed, in words with the numbers (`error rate 12.5 % > 1 % over 40 requests`). */
+  reason: string | undefined;
+}
+
+export interface AnalysisProgress {
+  evaluations: number;
+  passed: number;
+  last: Evaluation | undefined;
+  /** Requests the canary answered in the window not yet judged (too few so far). */
+  pending: number;
 }

@@ -46,7 +46,7 @@ export class FakeEngine implements Backend {
 
   async prepare(): Promise<void> {}
 
-  async createContainer(service: DesiredService, number: number, ctx: DeployContext, name = replicaName(service, number)): Promise<string> {
+  async createContainer(service: DesiredService, number: number, ctx: DeployContext, name = replicaName(service, number), slot = 'stable'): Promise<string> {
     this.calls.push(`create ${name}`);
     if (this.failCreate.delete(name)) throw new Error(`name ${name} is taken`);
     const id = `c${String(++this.seq).padStart(11, '0')}`;
@@ -54,7 +54,7 @@ export class FakeEngine implements Backend {
       id, name, stack: service.stack, service: service.name, number, specHash: service.specHash, revision: ctx.revision,
       // Started by create, as the docker backend does; a test makes it healthy, exit, …
       state: 'running', health: service.spec.healthcheck === undefined ? undefined : 'starting',
-      labels: { [LABEL.instance]: this.instance, [LABEL.stack]: service.stack, [LABEL.service]: service.name, [LABEL.specHash]: service.specHash, [LABEL.spec]: encodeSpecLabel(service.spec) },
+      labels: { [LABEL.instance]: this.instance, [LABEL.stack]: service.stack, [LABEL.service]: service.name, [LABEL.specHash]: service.specHash, [LABEL.slot]: slot, [LABEL.spec]: encodeSpecLabel(service.spec) },
       image: service.spec.image, ip: `10.0.0.${this.seq}`, lastRun: undefined, healthcheck: undefined,
     });
     return id;

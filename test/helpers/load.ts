@@ -14,14 +14,14 @@ export async function eventually<T>(check: () => Promise<T | undefined>, ms: num
   }
 }
 
-/** `clients` loops of sequential GETs to 127.0.0.1:`port` until `stop.done` (at most `maxRequests` each); counts 200s and lists every failure. */
-export async function loadLoop(port: number, clients: number, stop: { done: boolean }, maxRequests: number): Promise<{ ok: number; failed: string[] }> {
+/** `clients` loops of sequential GETs of `path` to 127.0.0.1:`port` until `stop.done` (at most `maxRequests` each); counts 200s and lists every failure. */
+export async function loadLoop(port: number, clients: number, stop: { done: boolean }, maxRequests: number, path = '/'): Promise<{ ok: number; failed: string[] }> {
   const failed: string[] = [];
   let ok = 0;
   await Promise.all(Array.from({ length: clients }, async () => {
     for (let i = 0; i < maxRequests && !stop.done; i++) {
       try {
-        const r = await request(port);
+        const r = await request(port, { path });
         if (r.status === 200) ok++;
         else failed.push(`${r.status} ${r.body.slice(0, 80)}`);
       } catch (err) {
@@ -32,12 +32,21 @@ export async function loadLoop(port: number, clients: number, stop: { done: bool
   return { ok, failed };
 }
 
-/** Waits until `n` sequential GETs to the port reach `replicas` distinct bodies (replicas answer with their own names); the count per body. */
+/**
+ * Waits until `n` sequential GETs to the port reach `replicas` distinct bodies
+ * (replicas answer with their own names), then counts a fresh batch: replicas
+ * that joined the rotation during the first one (a loaded machine readies them
+ * one by one) would leave it uneven. The count per body.
+ */
 export function requestSpread(port: number, n: number, replicas: number, ms: number, explain: () => string | Promise<string>): Promise<Record<string, number>> {
-  return eventually(async () => {
+  const batch = async (): Promise<Record<string, number>> => {
     const bodies: string[] = [];
     for (let i = 0; i < n; i++) bodies.push((await request(port)).body.trim());
-    const counts = countBy(bodies);
+    return countBy(bodies);
+  };
+  return eventually(async () => {
+    if (Object.keys(await batch()).length !== replicas) return undefined;
+    const counts = await batch();
     return Object.keys(counts).length === replicas ? counts : undefined;
   }, ms, explain);
 }

@@ -53,7 +53,7 @@ async function sync(): Promise<void> {
 /** Requests through the router's HTTP entry while the test runs, so the charts have traffic to draw. */
 async function load(): Promise<void> {
   for (let i = 0; loading && i < 20_000; i++) {
-    await fetch(`http://127.0.0.1:${httpPort}/`).then((r) => r.text(), () => undefined);
+    await fetch(`http://127.0.0.1:${httpPort}/`).then((r) => r.text()).catch(() => undefined);
     await new Promise((r) => setTimeout(r, 40));
   }
 }

@@ -14,7 +14,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe('capstan validate', () => {
   it('accepts the example repository', async () => {
     const result = await capstan(['validate', 'manifests-example/stacks']);
-    expect(result).toMatchObject({ code: 0, stdout: 'manifests-example/stacks: 3 stacks, 4 services, valid.\n' });
+    expect(result).toMatchObject({ code: 0, stdout: 'manifests-example/stacks: 4 stacks, 8 services, valid.\n' });
   });
 
   it('reports every problem of every file at once, with positions and hints', async () => {

@@ -98,7 +98,7 @@ describe('values', () => {
       'stacks/web.yaml:7:26 services.api.healthcheck.test: a test list must start with "CMD", "CMD-SHELL" or "NONE", got "curl"',
       'stacks/web.yaml:8:25 services.api.deploy.replicas: expected a whole number ≥ 0, got -1',
       'stacks/web.yaml:9:18 services.api.environment: expected a list of "KEY=value" or a mapping, got number 5',
-      'stacks/web.yaml:10:28 services.api.x-capstan.strategy: strategy must be rolling (blue-green and canary are planned), got "yolo"',
+      'stacks/web.yaml:10:28 services.api.x-capstan.strategy: strategy must be rolling, blue-green or canary',
     ]);
   });
   it('rejects an invalid service name', () => {
@@ -201,9 +201,8 @@ describe('x-capstan at the boundary', () => {
     expect(one(svcWith('      route: [{ hots: a.test }]\n'))[0]).toMatch(/x-capstan\.route\[0\]\.hots: unknown key \(did you mean "host"\?\)/);
     expect(one(svcWith('      progress_deadline: soon\n'))[0]).toMatch(/x-capstan\.progress_deadline: invalid duration "soon"/);
   });
-  it('refuses strategies and settings that are not built yet, clearly, instead of rolling silently', () => {
-    expect(one(svcWith('      strategy: canary\n'))).toEqual(['stacks/web.yaml:5:17 services.api.x-capstan.strategy: strategy canary is not built yet: it comes with the next release (blue-green, canary and autoscale). Use strategy: rolling for now']);
-    expect(one(svcWith('      blue_green: { scale_down_delay: 30s }\n'))).toEqual(['stacks/web.yaml:5:7 services.api.x-capstan.blue_green: `blue_green` is not supported yet (comes with the next release (blue-green, canary and autoscale); use strategy: rolling for now)']);
-    expect(one(svcWith('      autoscale: { min: 2, max: 4 }\n'))[0]).toMatch(/x-capstan\.autoscale: `autoscale` is not supported yet/);
+  it('refuses a strategy without its block, and a block without its strategy, at their keys', () => {
+    expect(one(svcWith('      strategy: canary\n'))).toEqual(['stacks/web.yaml:5:17 services.api.x-capstan.strategy: `strategy: canary` needs `canary: { steps: [...] }` (e.g. canary: { steps: [ { weight: 10, pause: 30s }, { weight: 100 } ] })']);
+    expect(one(svcWith('      blue_green: { scale_down_delay: 30s }\n'))).toEqual(['stacks/web.yaml:5:7 services.api.x-capstan.blue_green: `blue_green` is set but the strategy is not blue-green (add `strategy: blue-green` next to it, or remove `blue_green`)']);
   });
 });

@@ -159,6 +159,16 @@ describe('container names across stacks', () => {
       "stacks/web.yaml:2:3 services.api: container name web-api-2 is also the name of a container of stack db, service pg (stacks/db.yaml) (rename a stack or a service, or set `container_name`: two containers cannot share a name, and Capstan never removes another service's container)",
     ]);
   });
+  it('refuses a container_name a canary step of another service would take', () => {
+    const files = new Map([
+      ['stacks/web.yaml', 'services:\n  api: { image: x }\n'],
+      ['stacks/db.yaml', 'services:\n  pg: { image: x, container_name: web-api-1-canary }\n'],
+    ]);
+    expect(errorsOf(loadStacks(files, { root: 'stacks', env: {} }))).toEqual([
+      "stacks/db.yaml:2:35 services.pg.container_name: container name web-api-1-canary is also the name of a container of stack web, service api (stacks/web.yaml) (rename a stack or a service, or set `container_name`: two containers cannot share a name, and Capstan never removes another service's container)",
+      "stacks/web.yaml:2:3 services.api: container name web-api-1-canary is also the name of a container of stack db, service pg (stacks/db.yaml) (rename a stack or a service, or set `container_name`: two containers cannot share a name, and Capstan never removes another service's container)",
+    ]);
+  });
 });
 
 describe('capstan.yaml policy exceptions', () => {

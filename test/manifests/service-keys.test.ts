@@ -234,6 +234,10 @@ describe('depends_on, deploy and x-capstan', () => {
     const listed = service(svc('expose: [9000]', 'x-capstan:', '  route: [{ path: /api, sticky: true }, { host: b.test }]'));
     expect(listed.capstan.routes).toEqual([{ host: undefined, pathPrefix: '/api', port: 9000, sticky: true, tls: undefined, redirectHttp: false }, { host: 'b.test', pathPrefix: '/', port: 9000, sticky: false, tls: undefined, redirectHttp: false }]);
   });
+  it('reads a blue-green strategy with its defaults', () => {
+    const s = service(svc('x-capstan:', '  strategy: blue-green'));
+    expect([s.capstan.strategy, s.capstan.blueGreen]).toEqual(['blue-green', { scaleDownDelayMs: 30_000, monitorMs: 10_000, preSwitch: undefined }]);
+  });
   it('reads x-capstan.probe with defaults', () => {
     const s = service(svc('x-capstan:', '  probe: { http: { path: /healthz, port: "8080", host: api.test }, interval: 1s, failure_threshold: 2 }'));
     expect(s.capstan.probe).toEqual({ check: { kind: 'http', path: '/healthz', port: 8080, host: 'api.test' }, intervalMs: 1000, timeoutMs: 1000, initialDelayMs: 0, successThreshold: 1, failureThreshold: 2 });

@@ -65,6 +65,7 @@ Summary: 1 to create, 1 to recreate.
 describe('json plan', () => {
   it('has the documented shape for a plan with changes', () => {
     expect(JSON.parse(renderJson(changed))).toEqual({
+      releases: [],
       revision: REV_B,
       instance: 'test',
       valid: true,

@@ -43,6 +43,11 @@ function recordingTraffic(engine: FakeEngine): Traffic & { inRotation: Set<strin
     admit: async (r: AdmittedReplica) => void inRotation.add(r.containerId),
     retire: async (id: string) => void inRotation.delete(id),
     renamed: async () => undefined,
+    split: async () => undefined,
+    switchOver: async (admit: readonly AdmittedReplica[], retire: readonly string[]) => {
+      for (const r of admit) inRotation.add(r.containerId);
+      for (const id of retire) inRotation.delete(id);
+    },
     ...{ engine },
   };
 }

@@ -11,12 +11,12 @@ import type { DesiredService } from '../../desired/model.js';
 import { encodeSpecLabel } from '../../desired/spec-label.js';
 import { PortSharedError } from '../../errors.js';
 import type { HealthcheckSpec, MountSpec, RestartPolicy, ServiceSpec } from '../../manifests/model.js';
+import type { SlotLabel } from '../../strategies/step.js';
 
-export type Slot = 'stable' | 'blue' | 'green' | 'canary';
 
 export interface ContainerSpecOptions {
   /** Which deployment slot this replica belongs to; rolling updates use `stable`. */
-  slot?: Slot;
+  slot?: SlotLabel;
   /** The container's name when it is not the replica's own (a start-first twin); DNS aliases stay the replica's. */
   name?: string;
   /** Repo digest of the image it is made from (the io.capstan.image-digest label); undefined for local-only images. */
@@ -24,7 +24,7 @@ export interface ContainerSpecOptions {
 }
 
 /** The labels every replica carries: the user's, then Compose's and Capstan's, which win so ownership cannot be spoofed by a manifest. */
-export function containerLabels(service: DesiredService, number: number, ctx: DeployContext, slot: Slot = 'stable', imageDigest?: string): Record<string, string> {
+export function containerLabels(service: DesiredService, number: number, ctx: DeployContext, slot: SlotLabel = 'stable', imageDigest?: string): Record<string, string> {
   return {
     ...service.spec.labels,
     [LABEL.composeProject]: service.stack,

@@ -3,6 +3,7 @@
 // except refusing to touch objects that lack this instance's label. Every
 // failure leaves as a catalogued error (see ./errors.ts).
 
+import type { SlotLabel } from '../../strategies/step.js';
 import type Docker from 'dockerode';
 import type { ContainerCreateOptions, EndpointSettings } from 'dockerode';
 import { existsSync } from 'node:fs';
@@ -192,8 +193,8 @@ class DockerBackend implements Backend {
     if (labels?.[LABEL.instance] !== ctx.instance) throw new NotOwnedError('volume', name, ownerOf(labels));
   }
 
-  async createContainer(service: DesiredService, number: number, ctx: DeployContext, name?: string): Promise<string> {
-    return this.createPrepared(service, number, ctx, await this.prepareFiles(service, ctx), name);
+  async createContainer(service: DesiredService, number: number, ctx: DeployContext, name?: string, slot?: SlotLabel): Promise<string> {
+    return this.createPrepared(service, number, ctx, await this.prepareFiles(service, ctx), name, slot);
   }
 
   async prepare(service: DesiredService, ctx: DeployContext): Promise<void> {
@@ -206,9 +207,9 @@ class DockerBackend implements Backend {
     return readFiles(service, ctx);
   }
 
-  private async createPrepared(service: DesiredService, number: number, ctx: DeployContext, files: readonly TarEntry[], name: string | undefined): Promise<string> {
+  private async createPrepared(service: DesiredService, number: number, ctx: DeployContext, files: readonly TarEntry[], name: string | undefined, slot?: SlotLabel): Promise<string> {
     const imageDigest = await this.imageDigest(service);
-    const options = containerCreateOptions(service, number, ctx, { ...(name === undefined ? {} : { name }), imageDigest });
+    const options = containerCreateOptions(service, number, ctx, { ...(name === undefined ? {} : { name }), ...(slot === undefined ? {} : { slot }), imageDigest });
     await this.ensureBindSources(service, ctx);
     await this.ensureAnonymousVolumes(service, number, ctx);
     const { create, extraNetworks } = splitNetworks(options);
