@@ -180,6 +180,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   // What the API says, and Git: one fetch per trigger, waking only the lanes whose stacks changed.
   const syncAllowed = (): boolean => isSyncAllowed(settings.syncWindows, now());
   const state = new DaemonState({ instance, branch: settings.branch, syncAllowed, documents: () => status.snapshot() });
+  /** The message of the failure Git is in, if any: logged when it starts or changes, not on every trigger. */
+  let sourceError: string | undefined;
   const revisions = new Revisions({
     source: timedResolve(base.source, (s) => metrics.recordGitFetch(s)),
     desired: base.desired,
@@ -187,10 +189,17 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       for (const s of stacks) signals.wake(s, reason);
     },
     onError: (error) => {
-      logPassError(logger, error);
+      // Said once while it lasts (a poll each second must not print a line each second); /api/status says it throughout.
+      if (error.message === sourceError) logger.debug({ err: error.message }, 'Git still fails the same way');
+      else logPassError(logger, error);
+      sourceError = error.message;
       void status.reportSourceError(error);
     },
-    onRecovered: () => void status.clearSourceError(),
+    onRecovered: () => {
+      logger.info({ repo: base.source.display }, `${base.source.display} answers again`);
+      sourceError = undefined;
+      void status.clearSourceError();
+    },
     logger,
   });
 
