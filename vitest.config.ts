@@ -6,7 +6,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     projects: [
-      { test: { name: 'unit', include: ['test/**/*.test.ts'], exclude: ['test/integration/**'] } },
+      { test: { name: 'unit', include: ['test/**/*.test.ts'], exclude: ['test/integration/**', 'test/faults/**'] } },
       {
         test: {
           name: 'integration',
@@ -14,6 +14,18 @@ export default defineConfig({
           globalSetup: ['test/integration/global-setup.ts'],
           fileParallelism: false,
           testTimeout: 120_000,
+          hookTimeout: 180_000,
+        },
+      },
+      // The fault suite's long runs (npm run test:faults; scripts/test.sh runs them after the rest): real
+      // faults injected around the real operator, each printing what it measured.
+      {
+        test: {
+          name: 'faults',
+          include: ['test/faults/**/*.test.ts'],
+          globalSetup: ['test/integration/global-setup.ts'],
+          fileParallelism: false,
+          testTimeout: 900_000,
           hookTimeout: 180_000,
         },
       },

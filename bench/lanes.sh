@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-out=node_modules/.cache/capstan-bench/lanes.mjs
+# Two levels below the repository root, as bench/lib expects of its bundles.
+out=.tmp/bench/lanes.mjs
 npx esbuild bench/lanes.ts --bundle --platform=node --format=esm --packages=external --outfile="$out" --log-level=warning
 node "$out"

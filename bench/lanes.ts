@@ -21,15 +21,20 @@
 // Run: npm run bench:lanes (root, local engine). Prints a table; writes
 // bench/results/lanes.md.
 
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import Docker from 'dockerode';
+import { cleanupInstance } from './lib/capstan-cli.js';
+import { genericHook, lanes, startDaemon as startCapstan, stopDaemon, syncAndWait, type RunningDaemon } from './lib/capstan-run.js';
+import { removeContainers } from './lib/engine.js';
 import { httpOk } from './lib/http-ok.js';
+import { LocalRepo as Repo } from './lib/local-repo.js';
+import { cpuSeconds } from './lib/proc.js';
+import { waitFor } from './lib/timing.js';
 import { createPassContext } from '../src/cli/context.js';
 import { resolveSettings } from '../src/config/settings.js';
 import { silentLogger } from '../src/logging/logger.js';
@@ -49,16 +54,6 @@ const api = new Docker();
 
 async function docker(...args: string[]): Promise<string> {
   return (await exec('docker', args, { maxBuffer: 16 * 1024 * 1024 })).stdout.trim();
-}
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, ms: number, stepMs = 10): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, stepMs));
-  }
 }
 
 function pct(xs: readonly number[], p: number): number {
@@ -134,24 +129,6 @@ async function restartAlways(label: string, count: number): Promise<Target> {
   return { labels: [label], count };
 }
 
-class Repo {
-  constructor(readonly dir: string) {}
-  static async create(root: string): Promise<Repo> {
-    const dir = join(root, 'repo');
-    mkdirSync(join(dir, 'stacks'), { recursive: true });
-    await exec('git', ['init', '-q', '-b', 'main'], { cwd: dir });
-    return new Repo(dir);
-  }
-  async commit(files: Record<string, string>, message: string): Promise<void> {
-    for (const [path, text] of Object.entries(files)) writeFileSync(join(this.dir, path), text);
-    await exec('git', ['-c', 'user.email=b@b', '-c', 'user.name=b', 'add', '-A'], { cwd: this.dir });
-    await exec('git', ['-c', 'user.email=b@b', '-c', 'user.name=b', 'commit', '-qm', message], { cwd: this.dir });
-  }
-  async head(): Promise<string> {
-    return (await exec('git', ['rev-parse', 'HEAD'], { cwd: this.dir })).stdout.trim();
-  }
-}
-
 const slow = (release: number): string => `name: slow${id}
 services:
   web:
@@ -182,68 +159,17 @@ services:
     command: ["sh", "-c", ${JSON.stringify(SLEEPER)}]
 `;
 
-interface Daemon {
-  child: ChildProcess;
-  base: string;
-  token: string;
-  logs: () => string;
+type Daemon = RunningDaemon;
+
+function startDaemon(repo: Repo, dataDir: string, instance: string, extra: string[] = []): Promise<Daemon> {
+  return startCapstan({ repo: repo.dir, instance, dataDir, args: ['--status-branch', 'none', ...extra], env: { CAPSTAN_WEBHOOK_SECRET: SECRET } });
 }
 
-/** A port nothing listens on now (the kernel's pick). */
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.once('error', rej);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => res(port));
-    });
-  });
-}
-
-async function startDaemon(repo: Repo, dataDir: string, instance: string, extra: string[] = []): Promise<Daemon> {
-  let out = '';
-  const port = await freePort();
-  const child = spawn(process.execPath, [resolve('bin/capstan.mjs'), 'run', '--repo', repo.dir, '--instance', instance, '--data-dir', dataDir, '--router', 'none', '--listen', `127.0.0.1:${port}`, '--status-branch', 'none', ...extra], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, CAPSTAN_WEBHOOK_SECRET: SECRET, CAPSTAN_LOG_LEVEL: 'warn' },
-  });
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  const base = `http://127.0.0.1:${port}`;
-  await waitFor('the daemon\'s API', async () => ((await fetch(`${base}/healthz`)).ok ? true : undefined), 30_000, 50);
-  const token = readFileSync(join(dataDir, 'api.token'), 'utf8').trim();
-  return { child, base, token, logs: () => out };
-}
-
-/** SIGTERM, then wait for it to exit: a daemon still running would recreate what the cleanup removes. */
-async function stopDaemon(d: Daemon): Promise<void> {
-  if (d.child.exitCode !== null) return;
-  const exited = new Promise((r) => d.child.once('exit', r));
-  d.child.kill('SIGTERM');
-  const timer = setTimeout(() => d.child.kill('SIGKILL'), 15_000);
-  await exited;
-  clearTimeout(timer);
-}
-
-type LaneStatus = { stack: string; outcome: string; durationSeconds: number; passes: number; running: boolean };
-async function lanes(d: Daemon): Promise<LaneStatus[]> {
-  const res = await fetch(`${d.base}/api/status`, { headers: { authorization: `Bearer ${d.token}` } });
-  return ((await res.json()) as { lanes: LaneStatus[] }).lanes;
-}
-
-async function hook(d: Daemon): Promise<void> {
-  const res = await fetch(`${d.base}/hooks/generic`, { method: 'POST', headers: { authorization: `Bearer ${SECRET}` } });
-  if (res.status !== 202) throw new Error(`webhook answered ${res.status}`);
-}
+const hook = (d: Daemon): Promise<void> => genericHook(d, SECRET);
 
 async function cleanup(instance: string, labels: string[] = []): Promise<void> {
-  for (const filter of [`label=io.capstan.instance=${instance}`, ...labels.map((l) => `label=${l}`)]) {
-    const ids = (await docker('ps', '-aq', '--filter', filter)).split('\n').filter(Boolean);
-    if (ids.length > 0) await docker('rm', '-f', ...ids);
-  }
-  const nets = (await docker('network', 'ls', '-q', '--filter', `label=io.capstan.instance=${instance}`)).split('\n').filter(Boolean);
-  if (nets.length > 0) await docker('network', 'rm', ...nets).catch(() => '');
+  await cleanupInstance(instance);
+  for (const l of labels) await removeContainers(l);
 }
 
 /** One container create + start through the Engine API (as `docker run -d`), removed after. */
@@ -254,12 +180,6 @@ async function containerStart(): Promise<number> {
   const ms = performance.now() - t0;
   await c.remove({ force: true });
   return ms;
-}
-
-/** CPU seconds (user + system) of a process so far, from /proc. */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 async function rolloutRun(root: string): Promise<{ healDuring: number[]; alwaysDuring: number[]; removedDuring: number[]; healIdle: number[]; alwaysIdle: number[]; pushes: number[]; starts: number[]; rolloutSeconds: number }> {
@@ -355,19 +275,13 @@ async function manyStacksRun(root: string): Promise<{ noop: number[]; lanePass: 
     const noop: number[] = [];
     const resyncMs: number[] = [];
     for (let round = 0; round < 8; round++) {
-      const before = new Map((await lanes(d)).map((l) => [l.stack, l.passes]));
-      const t0 = performance.now();
-      await fetch(`${d.base}/api/sync`, { method: 'POST', headers: { authorization: `Bearer ${d.token}`, 'content-type': 'application/json' }, body: '{}' });
-      const after = await waitFor('every lane to pass', async () => {
-        const l = await lanes(d);
-        return l.every((x) => x.passes > (before.get(x.stack) ?? 0) && !x.running) ? l : undefined;
-      }, 60_000, 5);
-      resyncMs.push(performance.now() - t0);
-      for (const l of after) noop.push(l.durationSeconds * 1000);
+      const sync = await syncAndWait(d, 60_000, 5);
+      resyncMs.push(sync.ms);
+      for (const l of sync.lanes) noop.push(l.durationSeconds * 1000);
       await new Promise((r) => setTimeout(r, 500));
     }
     // Idle: nothing changes for a minute (two polls of the branch happen meanwhile).
-    const pid = d.child.pid ?? 0;
+    const pid = d.pid;
     const cpu0 = cpuSeconds(pid);
     const t0 = performance.now();
     await new Promise((r) => setTimeout(r, 60_000));

@@ -10,7 +10,10 @@ export function startGitServer(opts: {
   root: string;
   port?: number;
   host?: string;
+  /** Read on every request: changing its password revokes what clients hold. */
   auth?: { username: string; password: string };
+  /** Awaited before each request is served (the request body waits). */
+  beforeRequest?: (req: { method: string; url: string; userAgent: string }) => void | Promise<void>;
 }): Promise<GitServer>;
 
 /** Returns the bare repository's absolute path. */

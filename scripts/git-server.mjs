@@ -53,15 +53,26 @@ function isAuthorized(header, auth) {
 }
 
 /**
- * Serve every bare repo under `root` over smart HTTP.
- * @param {{ root: string, port?: number, host?: string, auth?: { username: string, password: string } }} opts
+ * Serve every bare repo under `root` over smart HTTP. `auth` is read on every
+ * request, so changing its password revokes what clients hold.
+ * @param {{ root: string, port?: number, host?: string, auth?: { username: string, password: string }, beforeRequest?: (req: { method: string, url: string, userAgent: string }) => void | Promise<void> }} opts
  * @returns {Promise<{ url: string, close(): Promise<void> }>}
  */
-export async function startGitServer({ root, port = 0, host = '127.0.0.1', auth }) {
+export async function startGitServer({ root, port = 0, host = '127.0.0.1', auth, beforeRequest }) {
   const projectRoot = resolve(root);
   const backend = await httpBackendPath();
 
   const server = createServer((req, res) => {
+    // A test may act just before a request is served (move a branch under a push); the body waits, buffered.
+    if (beforeRequest === undefined) serve(req, res);
+    else Promise.resolve(beforeRequest({ method: req.method ?? 'GET', url: req.url ?? '/', userAgent: req.headers['user-agent'] ?? '' })).then(() => serve(req, res), (err) => {
+      req.resume();
+      res.writeHead(500, { 'Content-Type': 'text/plain' });
+      res.end(`beforeRequest failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    });
+  });
+
+  function serve(req, res) {
     if (auth && !isAuthorized(req.headers.authorization, auth)) {
       req.resume();
       res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="capstan-test"', 'Content-Type': 'text/plain' });
@@ -168,7 +179,7 @@ export async function startGitServer({ root, port = 0, host = '127.0.0.1', auth 
     res.on('close', () => {
       if (child.exitCode === null && child.signalCode === null) child.kill();
     });
-  });
+  }
 
   await new Promise((resolveListen, reject) => {
     server.once('error', reject);

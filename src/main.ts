@@ -124,7 +124,7 @@ export function buildProgram(): Command {
     lazy(() => import('./cli/run.js'), 'runCommand'),
   );
   withSettings(
-    networkOptions(statusOptions(commonOptions(program.command('apply').description('one reconcile pass of the newest commit, then exit (0 converged, 1 error)'))))
+    notifyOptions(networkOptions(statusOptions(commonOptions(program.command('apply').description('one reconcile pass of the newest commit, then exit (0 converged, 1 error)')))))
       .option(...syncWindowOption)
       .option('--force', 'apply even while a sync window is closed, and retry a revision whose rolling update failed and was held'),
     async (settings, logger, cmd) => {

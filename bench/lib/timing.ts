@@ -62,3 +62,14 @@ export function formatMs(ms: number | undefined): string {
   if (ms < 1000) return `${ms.toFixed(ms < 10 ? 1 : 0)} ms`;
   return `${(ms / 1000).toFixed(2)} s`;
 }
+
+/** Polls `fn` until it returns a value (a throw counts as not yet), bounded by a deadline; returns that value. */
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, ms: number, stepMs = 10): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await fn().catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+}

@@ -25,7 +25,7 @@ import { beginBlueGreen, failBlueGreenSlot, nextColor, stepBlueGreen, type BlueG
 import { analysisDue, beginCanary, canaryNumbers, describeCanary, failCanarySlot, stepCanary, type CanaryEnd, type CanaryRecord, type RolloutCommand } from '../strategies/canary.js';
 import { progressOf, type RolloutRecord } from '../strategies/record.js';
 import { beginRolling, effectiveOrder, failSlot, stepRolling, type RollingEnd, type RollingRecord } from '../strategies/rolling.js';
-import type { ReplicaView, RolloutAction, RolloutProgress, SlotView, SlotViews } from '../strategies/step.js';
+import { stepLine, type ReplicaView, type RolloutAction, type RolloutProgress, type SlotView, type SlotViews } from '../strategies/step.js';
 import type { HeldRolloutStore } from './held-rollouts.js';
 import type { RolloutStore } from './rollout-store.js';
 import type { Traffic } from './traffic.js';
@@ -155,12 +155,6 @@ export async function stepServiceRollout(input: RolloutInput, deps: RolloutDeps)
   const end = await step.ended();
   if (record.strategy !== 'rolling') reportRelease(was, p, end.outcome, deps);
   return { record: undefined, superseded, wakeAt: end.again ? now : undefined, state: 'ended', failure: end.failure, moved, progress: undefined, command: step.command, outcome: end.outcome };
-}
-
-function stepLine(p: RolloutProgress): string {
-  if (p.strategy === 'canary') return `step ${p.batch}/${p.batches} (${p.weight ?? 0}%) ${p.phase}`;
-  if (p.strategy === 'blue-green') return p.phase;
-  return `batch ${p.batch}/${p.batches} ${p.phase}`;
 }
 
 function movedSlots(record: RolloutRecord): number {

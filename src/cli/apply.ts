@@ -1,16 +1,21 @@
 // `capstan apply`: every stack of the newest commit brought to it once, in
 // lanes side by side, each stepped until its rollouts are done; then exit.
-// A closed sync window holds the changes (exit 1) unless --force.
+// A closed sync window holds the changes (exit 1) unless --force. Deploys
+// are announced as the daemon announces them (commit statuses, webhooks),
+// and what is queued goes out before the command exits.
 
 import type { Settings } from '../config/settings.js';
 import { ApplyError, ManifestsInvalidError, RolloutHeldError, SyncWindowClosedError } from '../errors.js';
 import { describeHeld } from '../strategies/rolling.js';
 import type { Logger } from '../logging/logger.js';
 import { isSyncAllowed } from '../config/sync-window.js';
+import { DeployEvents } from '../events/deploy-events.js';
+import { announcePass } from '../reconciler/deploy-outcome.js';
 import { applyRevision } from '../reconciler/one-shot.js';
 import type { DesiredState } from '../desired/model.js';
 import { routerClient } from '../router/client.js';
 import { checkDataDir, createPassContext, routerServesPorts } from './context.js';
+import { createNotifier, NOTIFY_DRAIN_MS } from './notifier.js';
 import { stderrProgress } from './progress-line.js';
 import { createStatusReporter } from './status-reporter.js';
 
@@ -32,15 +37,20 @@ export async function applyCommand(settings: Settings, logger: Logger, opts: { f
     throw new ManifestsInvalidError(model.errors, revision);
   }
   const desired = await ctx.desired.load(revision);
+  const notifier = createNotifier(settings, logger);
+  const deploys = new DeployEvents((event) => notifier.emit(event));
   let outcomes;
   try {
     outcomes = await applyRevision(ctx, model, {
       syncAllowed: opts.force || isSyncAllowed(settings.syncWindows, Date.now()),
       force: opts.force,
       report: (stack, report) => status.report(stack, report),
+      passEnded: (outcome, revert) => announcePass(deploys, outcome, revert),
     });
   } finally {
     progress.close();
+    // A forge that does not answer must not hold the command long.
+    await notifier.drain(NOTIFY_DRAIN_MS);
   }
   await status.settled();
   await warnWhenNoRouterServes(settings, desired, logger);

@@ -10,6 +10,9 @@ import type { Logger } from '../logging/logger.js';
 import { describeForge, forgeFromRepoUrl } from '../notify/forge.js';
 import { Notifier, type NotifyTargets } from '../notify/notifier.js';
 
+/** How long a command that ends (apply, or the daemon at shutdown) waits for queued statuses and notifications to go out. */
+export const NOTIFY_DRAIN_MS = 5000;
+
 export function createNotifier(settings: Settings, logger: Logger): Notifier {
   const log = logger.child({ component: 'notify' });
   const targets: NotifyTargets = {

@@ -23,7 +23,7 @@ import { startStandbyServer } from '../server/standby.js';
 import { credentialsFromEnv } from '../source/credentials.js';
 import { warnWithoutPolicy } from '../config/policy-file.js';
 import { checkDataDir, createPassContext, probeRunner } from './context.js';
-import { createNotifier } from './notifier.js';
+import { createNotifier, NOTIFY_DRAIN_MS } from './notifier.js';
 import { startRouterSupervisor } from './router-mode.js';
 import { createStatusReporter } from './status-reporter.js';
 
@@ -85,7 +85,7 @@ async function lead(settings: Settings, logger: Logger, token: ApiToken, stopped
   // The router keeps serving across operator restarts: it is not stopped with the daemon.
   router?.stop();
   // A deploy's last status should not be lost to a restart; a forge that does not answer must not hold the shutdown long either.
-  await notifier.drain(5000);
+  await notifier.drain(NOTIFY_DRAIN_MS);
   logger.info('stopped');
 }
 

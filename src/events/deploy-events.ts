@@ -3,11 +3,10 @@
 // per stack the deploy in flight, so each deploy of a revision is announced
 // once (started, then converged, failed, rolled back or superseded) however
 // many passes it takes, and heals of a converged stack announce nothing.
-// Crash loops are reported when they begin and end. Pure: no clock, no I/O;
-// the events go to `emit` (src/notify/ sends them on).
-//
-// Today's loop derives the per-stack outcomes from the status documents
-// (./from-status.ts); per-stack lanes hand theirs over directly.
+// Crash loops are reported when they begin and end, an invalid commit once
+// per stack. Pure: no clock, no I/O; the events go to `emit` (src/notify/
+// sends them on, the dashboard shows them). The lanes hand over how each pass
+// ended, typed (src/reconciler/deploy-outcome.ts): nothing here reads status.
 
 import type { DeployEvent } from './model.js';
 
@@ -16,9 +15,11 @@ export type StackPassOutcome =
   | { stack: string; revision: string; outcome: 'converged'; message: string }
   | { stack: string; revision: string; outcome: 'progressing' | 'held' }
   /** Applying failed; `rolledBack` when a rollout was undone, `revert` when an auto-revert commit was pushed for it. */
-  | { stack: string; revision: string; outcome: 'failed'; reason: string; rolledBack: boolean; revert: string | undefined }
-  /** Applied, but replicas crash-loop: a failed deploy while one is in flight, a heal otherwise. */
-  | { stack: string; revision: string; outcome: 'degraded'; reason: string };
+  | { stack: string; revision: string; outcome: 'failed'; reason: string; imagePull: boolean; rolledBack: boolean; revert: string | undefined }
+  /** Applied, but replicas crash-loop or fail: a failed deploy while one is in flight, a heal otherwise. */
+  | { stack: string; revision: string; outcome: 'degraded'; reason: string }
+  /** The newest commit's manifests are invalid for the stack (`revision` is that commit): nothing of it was applied. */
+  | { stack: string; revision: string; outcome: 'invalid'; reason: string };
 
 export interface CrashLoopFact {
   stack: string;
@@ -33,6 +34,8 @@ type DeployState = { revision: string; state: 'deploying' | 'failed' | 'converge
 export class DeployEvents {
   private readonly deploys = new Map<string, DeployState>();
   private loops = new Map<string, CrashLoopFact>();
+  /** Per stack, the invalid revision already reported. */
+  private readonly invalid = new Map<string, string>();
 
   constructor(private readonly emit: (event: DeployEvent) => void) {}
 
@@ -48,9 +51,10 @@ export class DeployEvents {
     }
   }
 
+  /** How the pass ended for `outcomes`' stacks, and the crash loops those stacks have now. */
   passEnded(outcomes: readonly StackPassOutcome[], crashLoops: readonly CrashLoopFact[]): void {
     for (const o of outcomes) this.stackEnded(o);
-    this.crashLoopsNow(crashLoops);
+    this.crashLoopsNow(new Set(outcomes.map((o) => o.stack)), crashLoops);
   }
 
   /** Events that do not come from a pass (an image update committed). */
@@ -69,13 +73,18 @@ export class DeployEvents {
       case 'failed':
         if (current?.revision === o.revision && current.state === 'failed') return;
         this.deploys.set(o.stack, { revision: o.revision, state: 'failed' });
-        this.emit(o.rolledBack ? { kind: 'deploy.rolled-back', stack: o.stack, revision: o.revision, reason: o.reason } : { kind: 'deploy.failed', stack: o.stack, revision: o.revision, reason: o.reason });
+        this.emit(o.rolledBack ? { kind: 'deploy.rolled-back', stack: o.stack, revision: o.revision, reason: o.reason } : { kind: 'deploy.failed', stack: o.stack, revision: o.revision, reason: o.reason, cause: o.imagePull ? 'image-pull' : 'apply' });
         if (o.revert !== undefined) this.emit({ kind: 'deploy.auto-reverted', stack: o.stack, revision: o.revision, revert: o.revert, reason: o.reason });
         return;
       case 'degraded':
         if (current?.state !== 'deploying') return;
         this.deploys.set(o.stack, { revision: current.revision, state: 'failed' });
-        this.emit({ kind: 'deploy.failed', stack: o.stack, revision: current.revision, reason: o.reason });
+        this.emit({ kind: 'deploy.failed', stack: o.stack, revision: current.revision, reason: o.reason, cause: 'replicas' });
+        return;
+      case 'invalid':
+        if (this.invalid.get(o.stack) === o.revision) return;
+        this.invalid.set(o.stack, o.revision);
+        this.emit({ kind: 'deploy.invalid', stack: o.stack, revision: o.revision, reason: o.reason });
         return;
       case 'progressing':
       case 'held':
@@ -83,14 +92,17 @@ export class DeployEvents {
     }
   }
 
-  private crashLoopsNow(facts: readonly CrashLoopFact[]): void {
-    const now = new Map(facts.map((f) => [`${f.stack}/${f.service}/${f.replica}`, f]));
+  /** Crash loops of `stacks` now: the others' stay as their own passes left them. */
+  private crashLoopsNow(stacks: ReadonlySet<string>, facts: readonly CrashLoopFact[]): void {
+    const now = new Map(facts.filter((f) => stacks.has(f.stack)).map((f) => [`${f.stack}/${f.service}/${f.replica}`, f]));
     for (const [key, f] of now) {
       if (!this.loops.has(key)) this.emit({ kind: 'crash-loop.started', stack: f.stack, service: f.service, replica: f.replica, exitCode: f.exitCode, lastLogLines: f.lastLogLines });
     }
     for (const [key, f] of this.loops) {
-      if (!now.has(key)) this.emit({ kind: 'crash-loop.ended', stack: f.stack, service: f.service, replica: f.replica });
+      if (!stacks.has(f.stack) || now.has(key)) continue;
+      this.loops.delete(key);
+      this.emit({ kind: 'crash-loop.ended', stack: f.stack, service: f.service, replica: f.replica });
     }
-    this.loops = now;
+    for (const [key, f] of now) this.loops.set(key, f);
   }
 }

@@ -8,8 +8,10 @@ export type DeployEvent =
   | { kind: 'deploy.started'; stack: string; revision: string }
   /** The stack runs `revision` and every service is ready. */
   | { kind: 'deploy.converged'; stack: string; revision: string; message: string }
-  /** Applying `revision` failed, or its replicas crash-loop; what ran before (if anything) keeps running. */
-  | { kind: 'deploy.failed'; stack: string; revision: string; reason: string }
+  /** Applying `revision` failed — an engine call, an image pull, or replicas that crash-loop or fail — and what ran before (if anything) keeps running. */
+  | { kind: 'deploy.failed'; stack: string; revision: string; reason: string; cause: 'apply' | 'image-pull' | 'replicas' }
+  /** `revision`'s manifests for the stack are invalid: nothing of it was applied, the last good revision keeps running. */
+  | { kind: 'deploy.invalid'; stack: string; revision: string; reason: string }
   /** A rollout of `revision` failed and was rolled back to the previous spec. */
   | { kind: 'deploy.rolled-back'; stack: string; revision: string; reason: string }
   /** Capstan pushed `revert`, a revert commit of the failed `revision` (--auto-revert). */
@@ -32,6 +34,7 @@ export function describeEvent(e: DeployEvent): string {
     case 'deploy.started': return `${e.stack}: deploying ${short(e.revision)}`;
     case 'deploy.converged': return `${e.stack}: ${short(e.revision)} deployed (${e.message})`;
     case 'deploy.failed': return `${e.stack}: deploy of ${short(e.revision)} failed: ${e.reason}`;
+    case 'deploy.invalid': return `${e.stack}: ${short(e.revision)} is invalid: ${e.reason}`;
     case 'deploy.rolled-back': return `${e.stack}: deploy of ${short(e.revision)} rolled back: ${e.reason}`;
     case 'deploy.auto-reverted': return `${e.stack}: ${short(e.revision)} auto-reverted by ${short(e.revert)}: ${e.reason}`;
     case 'deploy.superseded': return `${e.stack}: deploy of ${short(e.revision)} superseded by ${short(e.by)}`;

@@ -126,6 +126,9 @@ function planService(
       push({ ...base, kind: 'recreate-container', service, number: n, name, containerId: existing.id, update, reason: 'image-moved', cause: move?.cause ?? '' });
     } else if (existing.specHash === service.specHash && imageDrifted(existing, service)) {
       push({ ...base, kind: 'recreate-container', service, number: n, name, containerId: existing.id, update: rolloutInfo(existing, direction, undefined), reason: 'image-drift', cause: `drift: container ${name} runs image ${existing.image}, Git says ${service.spec.image}` });
+    } else if (existing.state === 'removing') {
+      // `docker rm -f` under way: the engine refuses to start it, and its `destroy` event wakes the lane to create the slot anew.
+      causes.add(`${existing.name} is being removed`);
     } else if (existing.state !== 'running' && existing.state !== 'restarting') {
       const history = runHistory(existing, healing);
       const backoff = healing === undefined ? undefined : crashBackoff(history, healing.now);

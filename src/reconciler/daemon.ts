@@ -21,7 +21,7 @@ import { limitBackend, Semaphore } from '../backends/limited.js';
 import { fileRolloutStore, rolloutsDir } from '../apply/rollout-store.js';
 import type { Traffic } from '../apply/traffic.js';
 import type { Settings } from '../config/settings.js';
-import { ManifestsInvalidError, RolloutFailedError } from '../errors.js';
+import { ManifestsInvalidError } from '../errors.js';
 import { Prober, type ProberOptions } from '../health/prober.js';
 import { isReady } from '../health/readiness.js';
 import type { Logger } from '../logging/logger.js';
@@ -34,10 +34,9 @@ import { isRemoteRepo } from '../source/git-source.js';
 import { watchLocalRef } from '../source/watch.js';
 import { isReady as stackIsReady } from '../status/model.js';
 import type { StatusReporter } from '../status/reporter.js';
-import { DaemonState, type DaemonStatus } from './daemon-state.js';
+import { DaemonState } from './daemon-state.js';
 import type { DesiredState } from '../desired/model.js';
-import { DeployEvents, type StackPassOutcome } from '../events/deploy-events.js';
-import { crashLoopsFromStatus } from '../events/from-status.js';
+import { DeployEvents } from '../events/deploy-events.js';
 import type { DeployEvent } from '../events/model.js';
 import type { ImageUpdater } from '../images/updater.js';
 import { StackBackoff } from './stack-backoff.js';
@@ -45,12 +44,13 @@ import type { RestartReason } from '../health/metrics.js';
 import type { ApiToken } from '../server/api-token.js';
 import { dashboardAssetsDir } from '../server/dashboard/assets.js';
 import type { DashboardFeed } from '../server/dashboard/feed.js';
-import { eventsBetween } from '../server/dashboard/ops-events.js';
+import { opsEventOf } from '../server/dashboard/ops-events.js';
 import { startTrafficSampler } from '../server/dashboard/sampler.js';
-import { countersFromRouterStats } from '../server/dashboard/traffic.js';
+import { countersFromRouter } from '../server/dashboard/traffic.js';
 import { credentialsFromEnv } from '../source/credentials.js';
 import { readStatusVersions } from '../status/history-reader.js';
 import { deploysOf } from '../status/history.js';
+import { announcePass } from './deploy-outcome.js';
 import { LaneScheduler, REAL_TIMERS, type LaneInfo } from './lanes.js';
 import { Autoscaler } from './autoscaler.js';
 import { cpuPercent } from '../backends/docker/stats.js';
@@ -185,6 +185,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   // What the API says, and Git: one fetch per trigger, waking only the lanes whose stacks changed.
   const syncAllowed = (): boolean => isSyncAllowed(settings.syncWindows, now());
   const state = new DaemonState({ instance, branch: settings.branch, syncAllowed, documents: () => status.snapshot() });
+  /** The message of the failure Git is in, if any: logged when it starts or changes, not on every trigger. */
+  let sourceError: string | undefined;
   const revisions = new Revisions({
     source: timedResolve(base.source, (s) => metrics.recordGitFetch(s)),
     desired: base.desired,
@@ -192,15 +194,21 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       for (const s of stacks) signals.wake(s, reason);
     },
     onError: (error) => {
-      logPassError(logger, error);
+      // Said once while it lasts (a poll each second must not print a line each second); /api/status says it throughout.
+      if (error.message === sourceError) logger.debug({ err: error.message }, 'Git still fails the same way');
+      else logPassError(logger, error);
+      sourceError = error.message;
       void status.reportSourceError(error);
     },
-    onRecovered: () => void status.clearSourceError(),
+    onRecovered: () => {
+      logger.info({ repo: base.source.display }, `${base.source.display} answers again`);
+      sourceError = undefined;
+      void status.clearSourceError();
+    },
     logger,
   });
 
-  // The dashboard hears each lane pass: the new status, what changed as events, the plan when it did something, commit subjects.
-  let published: DaemonStatus['stacks'] = [];
+  // The dashboard hears each lane pass: the new status, the plan when it did something, commit subjects; events below.
   const lastFailure = new Map<string, string>();
   /** Per stack, whether its last pass left work under way: the plan of a deploy is the one that began it, not each step's rest. */
   const underway = new Set<string>();
@@ -209,9 +217,6 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const publishStatus = (): void => {
     statusQueued = false;
     const current = state.status(signals.lanes(), revisions.revision());
-    const time = new Date(now()).toISOString();
-    for (const e of eventsBetween(published, current.stacks, time)) feed.event(e);
-    published = current.stacks;
     feed.setStatus(current);
     const shas = new Set(current.stacks.flatMap((s) => [s.lastAppliedRevision, s.lastAttemptedRevision]).filter((x): x is string => x !== undefined && !feed.knowsCommit(x)));
     if (shas.size === 0) return;
@@ -235,24 +240,12 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     else underway.delete(stack);
   };
 
-  // Deploy events (commit statuses, notifications) from each lane's outcome: a deploy is announced when a
-  // pass first applies a revision to its stack, and once more when the stack converged or failed.
-  const deploys = new DeployEvents((event) => opts.notify?.(event));
-  const announce = (stack: string, outcome: LaneOutcome, revert: string | undefined): void => {
-    const revision = outcome.revision;
-    if (revision === undefined || outcome.reason === 'ManifestsInvalid') return;
-    if (outcome.planned > 0 && outcome.kind !== 'held') deploys.started(revision, [stack]);
-    const doc = status.stack(stack);
-    const ready = doc?.conditions.find((c) => c.type === 'Ready');
-    const message = outcome.failures.map((f) => f.error.message).join('; ') || (ready?.message ?? outcome.reason);
-    const ended: StackPassOutcome =
-      outcome.kind === 'converged' ? { stack, revision, outcome: 'converged', message: ready?.message ?? 'converged' }
-      : outcome.kind === 'failed' && outcome.reason === 'ReplicasFailing' ? { stack, revision, outcome: 'degraded', reason: message }
-      : outcome.kind === 'failed' ? { stack, revision, outcome: 'failed', reason: message, rolledBack: outcome.failures.some((f) => f.error instanceof RolloutFailedError && f.error.end === 'rolled-back'), revert }
-      : outcome.kind === 'held' ? { stack, revision, outcome: 'held' }
-      : { stack, revision, outcome: 'progressing' };
-    deploys.passEnded([ended], crashLoopsFromStatus(status.snapshot().stacks));
-  };
+  // Deploy events from each lane's typed outcome (deploy-outcome.ts): commit statuses and notifications, and the dashboard's events.
+  const deploys = new DeployEvents((event) => {
+    opts.notify?.(event);
+    const shown = opsEventOf(event, new Date(now()).toISOString());
+    if (shown !== undefined) feed.event(shown);
+  });
 
   // The lanes.
   const lastKinds = new Map<string, string>();
@@ -260,7 +253,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     const finished = now();
     state.record(stack, outcome, started, finished);
     publish(stack, outcome, finished);
-    announce(stack, outcome, revert);
+    announcePass(deploys, outcome, revert);
     const doc = status.stack(stack);
     metrics.recordPass(stack, outcome.kind, (finished - started) / 1000, doc !== undefined && stackIsReady(doc), outcome.kind === 'converged' && outcome.applied > 0 ? finished / 1000 : undefined);
     metrics.recordProgress(stack, outcome.progress);
@@ -354,8 +347,13 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     },
   });
   signals.connect({ lanes, routed, healer });
-  // The router's counters by service and version, for the dashboard's charts.
-  const stopSampler = routerClient === undefined ? undefined : startTrafficSampler(feed, { sample: async () => countersFromRouterStats((await routerClient.stats()).backends, routed.replicas()) });
+  // The router's counters and latency histograms by service and version, for the dashboard's charts.
+  const stopSampler = routerClient === undefined ? undefined : startTrafficSampler(feed, {
+    sample: async () => {
+      const [stats, routes] = await Promise.all([routerClient.stats(), routerClient.routes()]);
+      return countersFromRouter(stats.backends, routes.routes, routed.replicas());
+    },
+  });
 
   /** Every stack in Git or on the engine: resync and start-up wake them all (a stack removed from Git while the daemon was down is pruned). */
   const resyncAll = async (reason: string): Promise<void> => {
@@ -363,8 +361,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     const onEngine = await backend.observe(instance).then(observedStacks).catch(() => []);
     for (const s of new Set([...revisions.names(), ...onEngine])) lanes.wake(s, reason);
   };
-  /** Newer tags Git allows, committed beside the lanes (never holding one); a commit to --branch is the next trigger's. */
-  /** Resolves with the commit to deploy next, when it went to the followed branch. */
+  /**
+   * Newer tags Git allows, committed beside the lanes (never holding one) and announced; resolves with the
+   * commit to deploy next when it went to the followed branch (the next trigger's).
+   */
   const updateImages = async (): Promise<string | undefined> => {
     const updater = opts.imageUpdater;
     const head = revisions.revision();
@@ -372,7 +372,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     const desired: DesiredState = { revision: head, stacks: revisions.names().flatMap((n) => { const d = revisions.stack(n)?.desired; return d === undefined ? [] : [d]; }) };
     if (updater.due(desired).length === 0) return undefined;
     const scan = await updater.scan(desired);
-    return settings.imageUpdateBranch === undefined ? scan.commit : undefined;
+    const commit = scan.commit;
+    if (commit === undefined) return undefined;
+    for (const u of scan.updates) deploys.report({ kind: 'image-update.committed', stack: u.stack, service: u.service, from: u.from, to: u.to, commit });
+    return settings.imageUpdateBranch === undefined ? commit : undefined;
   };
   // A sync window that opens (or closes) changes what every lane may do: each looks again.
   let windowOpen = syncAllowed();

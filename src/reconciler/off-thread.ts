@@ -40,7 +40,7 @@ export function offThreadLoader(workerUrl = new URL('./validate-worker.js', impo
     worker = undefined;
   };
   const start = (): Worker => {
-    const w = new Worker(workerUrl);
+    const w = new Worker(workerUrl, { resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } });
     w.on('message', (reply: LoadReply) => {
       const p = pending.get(reply.id);
       pending.delete(reply.id);
@@ -63,3 +63,11 @@ export function offThreadLoader(workerUrl = new URL('./validate-worker.js', impo
       worker.postMessage({ id, files, opts: plain } satisfies LoadRequest);
     });
 }
+
+/**
+ * The worker's young generation, kept small: V8's default grows to tens of
+ * MB during one validation and stays resident while the daemon idles (a
+ * process validating 100 small stacks in a worker: ~88 MB resident by
+ * default, ~80 MB with 8); a smaller one costs only a few more scavenges.
+ */
+const WORKER_YOUNG_GENERATION_MB = 8;

@@ -26,6 +26,8 @@ export async function applyRevision(ctx: PassContext, model: RevisionModel, opts
   syncAllowed: boolean;
   force: boolean;
   report?: (stack: string, report: StackReport) => Promise<string | undefined>;
+  /** Every pass's outcome, with the auto-revert its stack's report pushed (the last pass's): deploy events, as the daemon announces them. */
+  passEnded?: (outcome: LaneOutcome, revert: string | undefined) => void;
 }): Promise<StackApplied[]> {
   // One snapshot of everything: which stacks the engine holds, and what each lane's first pass looks at.
   const snapshot = await ctx.backend.observe(ctx.instance);
@@ -64,9 +66,11 @@ export async function applyRevision(ctx: PassContext, model: RevisionModel, opts
       counted(i === 0 ? last.planned : 0, last.applied, last.failures.length);
       const more = last.kind === 'superseded' || (last.kind === 'progressing' && last.reason !== 'AwaitingReadiness');
       if (!more || i >= MAX_PASSES) {
-        if (report !== undefined) await opts.report?.(stack, report);
+        const revert = report === undefined ? undefined : await opts.report?.(stack, report);
+        opts.passEnded?.(last, revert);
         return { stack, last, lines, applied };
       }
+      opts.passEnded?.(last, undefined);
       const wait = Math.max(0, (last.requeueAt ?? Date.now()) - Date.now());
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
     }

@@ -27,7 +27,7 @@ import { describeOperation, operationRecord } from '../plan/render.js';
 import { contentReader, type ContentSources } from '../secrets/contents.js';
 import { dataDirsOf, runningImage, servicesOf, type StackInput, type StackOutcome as StatusOutcome } from '../status/model.js';
 import type { LaneOutcomeKind, StackReport } from '../status/reporter.js';
-import { assessServices, type HealthFacts } from '../status/service-health.js';
+import { assessServices, type HealthFacts, type ServiceHealth } from '../status/service-health.js';
 import type { RolloutCommand } from '../strategies/canary.js';
 import { heldOut, splitOf, type RolloutRecord } from '../strategies/record.js';
 import { describeHeld } from '../strategies/rolling.js';
@@ -63,6 +63,10 @@ export interface LaneOutcome {
   progress: readonly RolloutProgress[];
   /** When the lane wants to run again by itself (ms). */
   requeueAt: number | undefined;
+  /** Each service's health as the pass left it (all Healthy when converged); undefined when nothing valid is known of the stack. */
+  health: readonly ServiceHealth[] | undefined;
+  /** The newest commit's problems when its manifests are invalid (the lane heals to its last good revision meanwhile). */
+  invalid: { revision: string; problems: readonly string[] } | undefined;
 }
 
 /** What a lane remembers between its passes; nothing here is needed after a restart. */
@@ -230,14 +234,14 @@ export async function runStackPass(stack: string, at: StackAtRevision | undefine
   return finish(stack, at, memory, deps, { plan, observed, records: result.records, outcome, releases: result.outcomes });
 
   function base(kind: LaneOutcomeKind, reason: LaneReason): LaneOutcome {
-    return { kind, reason, stack, revision, planned: 0, lines: [], operations: [], applied: 0, failures: [], progress: [], requeueAt: undefined };
+    return { kind, reason, stack, revision, planned: 0, lines: [], operations: [], applied: 0, failures: [], progress: [], requeueAt: undefined, health: undefined, invalid: undefined };
   }
 }
 
 /** Nothing left to do this pass: converged when every replica is ready, else waiting for them or failing. */
 async function settle(stack: string, desired: DesiredState, plan: Plan, observed: ObservedState, deps: StackPassDeps, healWake: number | undefined): Promise<LaneOutcome> {
   const revision = plan.revision === '' ? undefined : plan.revision;
-  const outcome = (kind: LaneOutcomeKind, reason: LaneReason, requeueAt: number | undefined): LaneOutcome => ({ kind, reason, stack, revision, planned: 0, lines: [], operations: [], applied: 0, failures: [], progress: [], requeueAt });
+  const outcome = (kind: LaneOutcomeKind, reason: LaneReason, requeueAt: number | undefined): LaneOutcome => ({ kind, reason, stack, revision, planned: 0, lines: [], operations: [], applied: 0, failures: [], progress: [], requeueAt, health: undefined, invalid: undefined });
   if (plan.heldRollouts.length > 0) return outcome('held', 'RolloutHeld', healWake);
   const health = assessServices(desired, observed, await deps.hooks?.facts(stack), deps.now());
   if (health.every((h) => h.status === 'Healthy')) return outcome('converged', 'Converged', healWake);
@@ -255,27 +259,34 @@ interface Finished {
   releases?: readonly ReleaseOutcome[];
 }
 
-/** Logs the outcome when it says something new, reports status, and hands the outcome to the lane. */
+/** Completes the outcome with what the pass left (health, an invalid commit's problems), reports status, and hands the outcome to the lane. */
 async function finish(stack: string, at: StackAtRevision | undefined, memory: LaneMemory, deps: StackPassDeps, finished: Finished): Promise<LaneOutcome> {
   const ops = finished.plan?.operations ?? [];
-  const f: Finished = { ...finished, outcome: { ...finished.outcome, planned: ops.length, lines: ops.map(describeOperation), operations: ops.map(operationRecord) } };
-  if (deps.report === undefined) return f.outcome;
-  const working = at !== undefined && at.errors.length > 0 ? memory.lastGood : at;
+  const invalid = at !== undefined && at.errors.length > 0;
+  const working = invalid ? memory.lastGood : at;
   // The counts the autoscaler chose are what status calls desired.
   const stackNow = working?.desired === undefined ? undefined : memory.scaled?.name === working.desired.name ? memory.scaled : working.desired;
   const desired: DesiredState = { revision: working?.revision ?? '', stacks: stackNow === undefined ? [] : [stackNow] };
   const facts = await deps.hooks?.facts(stack);
-  const health = working?.desired === undefined ? [] : assessServices(desired, f.observed, facts, deps.now());
+  const health = working?.desired === undefined ? undefined : assessServices(desired, finished.observed, facts, deps.now());
+  const f: Finished = {
+    ...finished,
+    outcome: {
+      ...finished.outcome, planned: ops.length, lines: ops.map(describeOperation), operations: ops.map(operationRecord), health,
+      invalid: invalid ? { revision: at.revision, problems: at.errors.map((e) => e.format()) } : undefined,
+    },
+  };
+  if (deps.report === undefined) return f.outcome;
   const specs = new Map((working?.desired?.services ?? []).map((s) => [s.name, { image: runningImage(s.spec.image, s.specHash, f.observed.containers.filter((c) => c.service === s.name)), specHash: s.specHash, dataDirs: dataDirsOf(s.stack, s.spec.volumes) }]));
   const gone = at === undefined && observedStacks(f.observed).length === 0;
   const input: StackInput = {
     stack,
     revision: at?.revision ?? working?.revision,
-    outcome: statusOutcome(at, f),
+    outcome: statusOutcome(f),
     // What runs while changes wait is the previous revision: its services stay as last reported.
-    services: f.outcome.reason === 'SyncWindowClosed' || working?.desired === undefined ? undefined : servicesOf(stack, health, specs),
+    services: f.outcome.reason === 'SyncWindowClosed' || health === undefined ? undefined : servicesOf(stack, health, specs),
     containers: f.observed.containers,
-    converged: f.outcome.kind === 'converged' && !(at !== undefined && at.errors.length > 0),
+    converged: f.outcome.kind === 'converged' && !invalid,
     ...(f.releases === undefined || f.releases.length === 0 ? {} : { releases: f.releases.map((r) => ({ ...r, at: deps.now() })) }),
     ...(deps.autoscaleLimits === undefined ? {} : { scaling: deps.autoscaleLimits(stack) }),
   };
@@ -284,7 +295,7 @@ async function finish(stack: string, at: StackAtRevision | undefined, memory: La
   await deps.report(stack, {
     outcome: f.outcome.kind,
     input,
-    health: working?.desired === undefined ? undefined : health,
+    health,
     progress: f.outcome.progress,
     ...(f.outcome.failures.length > 0 && input.revision !== undefined && (rolledBack || f.outcome.reason === 'ApplyFailed') ? { failed: { revision: input.revision, messages: failures } } : {}),
     ...(gone ? { gone: true } : {}),
@@ -293,8 +304,8 @@ async function finish(stack: string, at: StackAtRevision | undefined, memory: La
   return f.outcome;
 }
 
-function statusOutcome(at: StackAtRevision | undefined, f: Finished): StatusOutcome {
-  if (at !== undefined && at.errors.length > 0) return { kind: 'invalid', problems: at.errors.map((e) => e.format()) };
+function statusOutcome(f: Finished): StatusOutcome {
+  if (f.outcome.invalid !== undefined) return { kind: 'invalid', problems: f.outcome.invalid.problems };
   if (f.outcome.reason === 'SyncWindowClosed') return { kind: 'held', waiting: f.outcome.planned };
   const failures = f.outcome.failures.map(failureMessage);
   const rolledBack = f.outcome.failures.some((x) => x.error instanceof RolloutFailedError && x.error.end === 'rolled-back');
@@ -314,7 +325,7 @@ function releaseReason(strategies: readonly string[]): 'RolledBack' | 'CanaryFai
 }
 
 /** A failure as status words it: typed errors say it all, others with the operation's line. */
-function failureMessage(f: OperationFailure): string {
+export function failureMessage(f: OperationFailure): string {
   return f.error instanceof RolloutFailedError || f.error instanceof ImagePullError ? f.error.message : `${f.line}: ${f.error.message}`;
 }
 

@@ -15,6 +15,10 @@ import { gitErrorCode } from './objects.js';
 export const HTTP_IDLE_TIMEOUT_MS = 30_000;
 /** What `git fetch --unshallow` sends: deepen to the whole history. */
 export const ALL_HISTORY = 2_147_483_647;
+/** The socket timeout sits this far past the body's watchdog, so a stall mid-body is reported by the watchdog. */
+const SOCKET_TIMEOUT_GRACE_MS = 2_000;
+/** simple-get's message for its timeout, and ours for a body that stopped: both read "no answer for 30s". */
+const TIMED_OUT = 'Request timed out';
 
 const NETWORK_REASONS: Readonly<Record<string, string>> = {
   ECONNREFUSED: 'connection refused',
@@ -46,12 +50,23 @@ export class GitRemote {
   readonly url: string;
   readonly http: HttpClient;
   readonly credentials: GitCredentials | undefined;
+  /** The newest request's answer stopped mid-body for the idle timeout (calls on one remote run one at a time). */
+  private stalled = false;
 
   constructor(url: string, credentials: GitCredentials | undefined) {
     const plain = withoutUserinfo(url);
     this.url = plain.url;
     this.credentials = credentials ?? (plain.username !== '' || plain.password !== '' ? { username: plain.username, password: plain.password } : undefined);
-    this.http = { request: (req) => nodeHttp.request({ ...req, fetchOptions: { ...req.fetchOptions, timeout: HTTP_IDLE_TIMEOUT_MS } }) };
+    this.http = {
+      request: async (req) => {
+        // The socket's own timeout would end a stalled body quietly, and isomorphic-git reads a truncated
+        // answer as "Empty response from git server" (its pkt-line reader swallows stream errors): the
+        // body's watchdog fires first and notes the stall, so mapError can say what happened.
+        this.stalled = false;
+        const res = await nodeHttp.request({ ...req, fetchOptions: { ...req.fetchOptions, timeout: HTTP_IDLE_TIMEOUT_MS + SOCKET_TIMEOUT_GRACE_MS } });
+        return res.body === undefined ? res : { ...res, body: idleGuarded(res.body, HTTP_IDLE_TIMEOUT_MS, () => (this.stalled = true)) };
+      },
+    };
   }
 
   /** For every isomorphic-git call that talks to the server. */
@@ -72,6 +87,7 @@ export class GitRemote {
     if (err instanceof CapstanError) return err;
     const cause = new Error(this.scrub(errorText(err)));
     const fail = (reason: string): CapstanError => (doing === 'fetch' ? new GitFetchError(this.url, reason, cause) : new GitPushError(this.url, reason, cause));
+    if (this.stalled) return fail(`the server stopped answering mid-response (no bytes for ${HTTP_IDLE_TIMEOUT_MS / 1000}s)`);
     const code = gitErrorCode(err);
     if (code === 'HttpError' && err instanceof Error && 'data' in err) {
       const data = err.data as { statusCode?: number; statusMessage?: string };
@@ -92,6 +108,27 @@ export class GitRemote {
   }
 }
 
+/** A response body that fails once no bytes came for `ms` (a server that stops mid-response), closing the connection. */
+function idleGuarded(body: AsyncIterableIterator<Uint8Array>, ms: number, onStall: () => void): AsyncIterableIterator<Uint8Array> {
+  const inner = body[Symbol.asyncIterator]();
+  const guarded: AsyncIterableIterator<Uint8Array> = {
+    next: () => new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        onStall();
+        void inner.return?.();
+        reject(new Error(TIMED_OUT));
+      }, ms);
+      inner.next().then(
+        (r) => { clearTimeout(timer); resolve(r); },
+        (err: unknown) => { clearTimeout(timer); reject(err instanceof Error ? err : new Error(String(err))); },
+      );
+    }),
+    return: async (value?: unknown) => (inner.return === undefined ? { done: true, value: undefined } : inner.return(value)),
+    [Symbol.asyncIterator]: () => guarded,
+  };
+  return guarded;
+}
+
 /** A reason for a failure no server answered, or undefined when a server did. */
 export function networkReason(err: unknown): string | undefined {
   const code = gitErrorCode(err);
@@ -99,7 +136,7 @@ export function networkReason(err: unknown): string | undefined {
   if (code !== undefined && /CERT|SSL|TLS/.test(code)) return `TLS error ${code}`;
   // simple-get's idle timeout and Node's early hang-up carry no code.
   const text = errorText(err);
-  if (text === 'Request timed out') return `no answer for ${HTTP_IDLE_TIMEOUT_MS / 1000}s`;
+  if (text === TIMED_OUT) return `no answer for ${HTTP_IDLE_TIMEOUT_MS / 1000}s`;
   if (text === 'socket hang up') return 'connection closed by server';
   return undefined;
 }

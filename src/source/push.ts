@@ -139,9 +139,10 @@ export class BranchWriter {
       await git.push({ fs, http, gitdir: this.gitdir, cache: this.cache, url, ref, remoteRef: ref, headers: {}, ...this.auth() });
       return true;
     } catch (err) {
-      // Rejected by our own fast-forward check, or by the server when the ref moved between its advert and our update.
+      // Rejected by our own fast-forward check, or by the server when the ref moved between its advert and our
+      // update: git's receive-pack then answers `ng <ref> failed to update ref` (its compare-and-swap failed).
       const code = gitErrorCode(err);
-      if (code === 'PushRejectedError' || (code === 'GitPushError' && /fetch first|non-fast-forward|stale|lock/i.test(errorText(err)))) return false;
+      if (code === 'PushRejectedError' || (code === 'GitPushError' && /fetch first|non-fast-forward|stale|lock|failed to update ref/i.test(errorText(err)))) return false;
       throw this.mapError(err);
     }
   }

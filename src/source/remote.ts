@@ -284,7 +284,8 @@ function looksLikeCacheDamage(err: unknown): boolean {
   if (err instanceof CapstanError) return false;
   if (networkReason(err) !== undefined) return false;
   const code = gitErrorCode(err);
-  return code === undefined || !['HttpError', 'UserCanceledError', 'SmartHttpError', 'RemoteCapabilityError', 'EACCES', 'ENOSPC', 'EROFS'].includes(code);
+  // A truncated answer (a server that stalled or hung up mid-response) is the server's doing, not the cache's.
+  return code === undefined || !['HttpError', 'UserCanceledError', 'SmartHttpError', 'RemoteCapabilityError', 'EmptyServerResponseError', 'EACCES', 'ENOSPC', 'EROFS'].includes(code);
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -85,8 +85,12 @@ export class StatusReporter {
   private pending = new Map<string, string | null>();
   private pendingRevision: string | undefined;
   private flushing: Promise<void> | undefined;
+  /** Flushes the lanes started without waiting for them (see flushInBackground). */
+  private readonly background = new Set<Promise<void>>();
   /** The files of the last failed write, and when it failed. */
   private failed: { key: string; at: number } | undefined;
+  /** The last 'status not written' warning, until a write succeeds: repeats go to debug. */
+  private lastWarning: string | undefined;
   /** Commits made, for the bench and the API. */
   commits = 0;
 
@@ -156,9 +160,9 @@ export class StatusReporter {
     await this.flush().catch((err: unknown) => this.warn(err));
   }
 
-  /** Waits for the commit in flight, if any. */
+  /** Waits for the commits in flight and those queued behind them, if any. */
   async settled(): Promise<void> {
-    while (this.flushing !== undefined) await this.flushing;
+    while (this.flushing !== undefined || this.background.size > 0) await Promise.all([this.flushing, ...this.background]);
   }
 
   private async reportOrThrow(stack: string, report: StackReport): Promise<string | undefined> {
@@ -177,7 +181,7 @@ export class StatusReporter {
       this.stacks.delete(stack);
       this.health.delete(stack);
       if (this.written.has(stackFile(stack))) this.queue(stackFile(stack), null);
-      await this.flush();
+      this.flushInBackground();
       return undefined;
     }
     let input = report.input;
@@ -186,8 +190,20 @@ export class StatusReporter {
     if (revert !== undefined && input.outcome.kind === 'apply-failed') input = { ...input, outcome: { kind: 'rolled-back', failures: input.outcome.failures, revert } };
     const next = nextStackStatus(previous, input, now);
     this.stacks.set(stack, next);
-    if (this.queueIfWorthIt(next, report.outcome)) await this.flush();
+    if (this.queueIfWorthIt(next, report.outcome)) this.flushInBackground();
     return revert;
+  }
+
+  /**
+   * A lane never waits on the status branch: a Git server that stalls holds
+   * a push for its whole idle timeout, and the lane must go on healing
+   * meanwhile. A failed push keeps its files queued for the next one.
+   */
+  private flushInBackground(): void {
+    const run: Promise<void> = this.flush()
+      .catch((err: unknown) => this.warn(err))
+      .finally(() => this.background.delete(run));
+    this.background.add(run);
   }
 
   /**
@@ -262,6 +278,8 @@ export class StatusReporter {
       throw err;
     }
     this.failed = undefined;
+    if (this.lastWarning !== undefined) this.opts.logger.info({ commit: oid }, 'status written again');
+    this.lastWarning = undefined;
     remember();
     if (oid !== undefined) {
       this.commits++;
@@ -335,9 +353,17 @@ export class StatusReporter {
     return pushed?.oid;
   }
 
+  /**
+   * An expected failure (Git unreachable, a push refused) is one line with its
+   * code, said once while it lasts; a stack trace only for a bug.
+   */
   private warn(err: unknown): void {
     const error = err instanceof Error ? err : new Error(String(err));
-    this.opts.logger.warn({ err: error, code: error instanceof CapstanError ? error.code : undefined }, `status not written: ${error.message}`);
+    const message = `status not written: ${error.message}`;
+    const fields = error instanceof CapstanError ? { code: error.code, ...error.data } : { err: error };
+    if (message === this.lastWarning) this.opts.logger.debug(fields, message);
+    else this.opts.logger.warn(fields, message);
+    this.lastWarning = message;
   }
 }
 

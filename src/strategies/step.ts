@@ -87,6 +87,13 @@ export interface RolloutProgress {
   awaitingPromotion?: boolean;
 }
 
+/** Where a rollout stands, in a few words: `batch 2/3 monitoring`, `step 2/3 (50%) paused`, a blue-green's phase (`apply`'s lines, the dashboard's bars). */
+export function stepLine(p: RolloutProgress): string {
+  if (p.strategy === 'canary') return `step ${p.batch}/${p.batches} (${p.weight ?? 0}%) ${p.phase}`;
+  if (p.strategy === 'blue-green') return p.phase;
+  return `batch ${p.batch}/${p.batches} ${p.phase}`;
+}
+
 /** One evaluation of a canary's analysis, with the numbers it judged. */
 export interface Evaluation {
   at: number;

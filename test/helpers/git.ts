@@ -37,11 +37,12 @@ export interface TestGitServer {
   close(): Promise<void>;
 }
 
-export async function startTestGitServer(opts: { auth?: { username: string; password: string } } = {}): Promise<TestGitServer> {
+export async function startTestGitServer(opts: Pick<Parameters<typeof startGitServer>[0], 'auth' | 'beforeRequest'> = {}): Promise<TestGitServer> {
   const base = await mkdtemp(join(tmpdir(), 'capstan-test-git-'));
   const root = join(base, 'repos');
   await mkdir(root);
-  const server = await startGitServer({ root, ...(opts.auth === undefined ? {} : { auth: opts.auth }) });
+  // The same auth object: a test that changes its password revokes the credentials clients hold.
+  const server = await startGitServer({ root, ...(opts.auth === undefined ? {} : { auth: opts.auth }), ...(opts.beforeRequest === undefined ? {} : { beforeRequest: opts.beforeRequest }) });
   let count = 0;
   return {
     url: server.url,

@@ -1,6 +1,8 @@
 // Issue 2 end to end, as a user runs it: a commit pushed to a real smart-HTTP
 // Git server becomes containers on the real engine through `capstan apply`,
-// only what changed is touched, and nothing Capstan does not own is.
+// only what changed is touched, and nothing Capstan does not own is. With a
+// forge configured, apply posts the commit statuses the daemon posts (to a
+// local server that checks Gitea's documented request shape).
 
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -10,6 +12,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { capstan } from '../helpers/cli.js';
 import { TEST_IMAGE, cleanupInstance, uniqueInstance } from '../helpers/docker.js';
+import { startForgeServer, type ForgeServer } from '../helpers/forge-server.js';
 import { startTestGitServer, type TestGitServer, type TestRepo } from '../helpers/git.js';
 
 const exec = promisify(execFile);
@@ -22,6 +25,8 @@ const dataDir = mkdtempSync(join(tmpdir(), 'capstan-apply-'));
 const foreign: string[] = [];
 let server: TestGitServer;
 let repo: TestRepo;
+let forge: ForgeServer;
+const FORGE_TOKEN = 'gitea-token-never-printed';
 
 function manifest(opts: { release?: string; replicas?: number; worker?: boolean; typo?: boolean } = {}): string {
   const { release = '1', replicas = 2, worker = true, typo = false } = opts;
@@ -56,12 +61,14 @@ async function containers(): Promise<Record<string, string>> {
 beforeAll(async () => {
   server = await startTestGitServer();
   repo = await server.createRepo('infra');
+  forge = await startForgeServer(FORGE_TOKEN);
 });
 
 afterAll(async () => {
   await cleanupInstance(instance);
   for (const id of foreign) await docker('rm', '-f', id).catch(() => undefined);
   await server.close();
+  await forge.close();
   rmSync(dataDir, { recursive: true, force: true });
 });
 
@@ -118,8 +125,29 @@ describe('capstan apply against a real Git server and engine', () => {
     first = now;
   });
 
+  it('posts commit statuses for what it deploys, as the daemon does, when a forge is configured', async () => {
+    const sha = await repo.commitFiles({ 'stacks/app.yaml': manifest({ release: '3' }) }, 'release 3');
+    const withForge = ['--commit-status', 'gitea', '--forge-api', `${forge.url}/gitea/api/v1`, '--forge-repo', 'acme/infra'];
+    const result = await apply(withForge, { CAPSTAN_FORGE_TOKEN: FORGE_TOKEN });
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain(`recreate ${stack}-web-1: env changed: RELEASE`);
+    // Sent before apply exits: nothing to wait for.
+    expect(forge.violations).toEqual([]);
+    expect(forge.received.map((r) => [r.path, r.body['context'], r.body['state']])).toEqual([
+      [`/gitea/api/v1/repos/acme/infra/statuses/${sha}`, `capstan/${instance}/${stack}`, 'pending'],
+      [`/gitea/api/v1/repos/acme/infra/statuses/${sha}`, `capstan/${instance}/${stack}`, 'success'],
+    ]);
+    expect(forge.received[1]?.body['description']).toBe('deployed: 2/2 services ready');
+    // Nothing changed: nothing deployed, nothing posted.
+    expect((await apply(withForge, { CAPSTAN_FORGE_TOKEN: FORGE_TOKEN })).stdout).toMatch(/^No changes/);
+    expect(forge.received).toHaveLength(2);
+    expect(result.stdout + result.stderr).not.toContain(FORGE_TOKEN);
+    first = await containers();
+  });
+
   it('scales up keeping the existing replicas', async () => {
-    await repo.commitFiles({ 'stacks/app.yaml': manifest({ release: '2', replicas: 3 }) }, 'scale web to 3');
+    await repo.commitFiles({ 'stacks/app.yaml': manifest({ release: '3', replicas: 3 }) }, 'scale web to 3');
     const plan = await capstan(['plan', '--repo', repo.url, '--instance', instance, '--data-dir', dataDir]);
     expect(plan.code).toBe(2);
     expect(plan.stdout).toContain(`create ${stack}-web-3: scale up 2 → 3`);
@@ -136,7 +164,7 @@ describe('capstan apply against a real Git server and engine', () => {
   });
 
   it('prunes a service removed from Git and leaves what the user owns alone', async () => {
-    await repo.commitFiles({ 'stacks/app.yaml': manifest({ release: '2', replicas: 3, worker: false }) }, 'drop worker');
+    await repo.commitFiles({ 'stacks/app.yaml': manifest({ release: '3', replicas: 3, worker: false }) }, 'drop worker');
     const result = await apply();
     expect(result.code).toBe(0);
     expect(result.stdout).toContain(`remove ${stack}-worker-1: service worker is no longer in stacks/app.yaml`);
@@ -156,7 +184,7 @@ describe('capstan apply against a real Git server and engine', () => {
 
   it('reports a container name held by a foreign container instead of deleting it', async () => {
     foreign.push(await docker('run', '-d', '--name', `${stack}-web-4`, TEST_IMAGE, 'httpd', '-f', '-p', '80'));
-    await repo.commitFiles({ 'stacks/app.yaml': manifest({ release: '2', replicas: 4, worker: false }) }, 'scale to 4');
+    await repo.commitFiles({ 'stacks/app.yaml': manifest({ release: '3', replicas: 4, worker: false }) }, 'scale to 4');
     const result = await apply();
     expect(result.code).toBe(1);
     expect(result.stderr).toContain(`container name ${stack}-web-4 is taken`);

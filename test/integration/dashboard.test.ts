@@ -1,8 +1,9 @@
 // The dashboard in a real browser (Debian's chromium driven by
 // playwright-core) against a real `capstan run` with its router, a real Git
 // server and the real engine: log in with the token, then watch — without a
-// reload — a live deploy (progress bar, new revision with its commit
-// subject), traffic charts fed by the router's counters, a heal after a
+// reload — a live deploy (progress bar from the rollout's persisted step, new
+// revision with its commit subject), traffic charts fed by the router's
+// counters and latency histogram (p95), a heal after a
 // replica is killed, and a failed deploy rolled back, each as it happens;
 // then the stack's deploy history. Screenshots go to test-results/dashboard/.
 
@@ -53,6 +54,7 @@ async function sync(): Promise<void> {
 /** Requests through the router's HTTP entry while the test runs, so the charts have traffic to draw. */
 async function load(): Promise<void> {
   for (let i = 0; loading && i < 20_000; i++) {
+    // catch after then: a body cut off (a replica stopping) rejects r.text() too, and must not go unhandled.
     await fetch(`http://127.0.0.1:${httpPort}/`).then((r) => r.text()).catch(() => undefined);
     await new Promise((r) => setTimeout(r, 40));
   }
@@ -113,13 +115,17 @@ describe('the dashboard', () => {
     await page.evaluate(() => Object.assign(window, { capstanTestMark: true }));
     void load();
     await page.waitForSelector(`[data-chart="${stack}/web/requests/s"] svg polyline`, within);
+    // p95 from the router's latency histogram of the stack's route, for the revision that runs.
+    await page.waitForSelector(`[data-chart="${stack}/web/p95"] .value:has-text(" ms")`, within);
     await shot('1-ready.png');
   });
 
   it('shows a live deploy: its progress, then the new revision, the event and the plan', async () => {
     const sha = await repo.commitFiles({ [`stacks/${stack}.yaml`]: manifest('2') }, 'release 2: new index page');
     await sync();
-    await page.waitForSelector(`${card()} [data-progress="rollout ${stack}/web"] .bar`, within);
+    // The bar is the lane's persisted rollout step: batch i of 2 (one replica per batch).
+    await page.waitForSelector(`${card()} [data-progress="rollout ${stack}/web"][data-step$="/2"] .bar`, within);
+    expect(await page.textContent(`${card()} [data-progress="rollout ${stack}/web"] .label`)).toMatch(new RegExp(`to ${sha.slice(0, 7)}: batch [12]/2 `));
     await shot('2-rolling.png');
     await page.waitForSelector(`${card()} .stack-head .rev[data-revision="${sha}"]:has-text("release 2: new index page")`, within);
     await page.waitForSelector(`#events li[data-kind="deployed"]:has-text("${sha.slice(0, 7)}")`, within);

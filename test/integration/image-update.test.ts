@@ -4,7 +4,9 @@
 // in place — comments and formatting kept — for several services in one
 // commit with its trailers; a push that loses a race with another writer is
 // rebuilt on the new tip (keeping the other writer's change); a review
-// branch starts from the followed branch.
+// branch starts from the followed branch. `capstan run` commits a bump,
+// announces it (image-update.committed, to a local webhook receiver) and
+// deploys it.
 
 import { execFile, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -23,6 +25,7 @@ import { cleanupInstance, uniqueInstance } from '../helpers/docker.js';
 import { eventually } from '../helpers/load.js';
 import { runGit, startTestGitServer, type TestGitServer, type TestRepo } from '../helpers/git.js';
 import { docker, removeLocalTags, startTestRegistry, type TestRegistry } from '../helpers/registry.js';
+import { startForgeServer } from '../helpers/forge-server.js';
 
 const exec = promisify(execFile);
 const name = uniqueInstance('t-imgupd');
@@ -164,10 +167,24 @@ describe('image updates committed to Git', () => {
     x-capstan: { image_update: { semver: "~1.4", interval: 1s } }
 ` }, 'the daemon follows api');
     let logs = '';
-    daemon = spawnCapstan(['run', '--repo', repo.url, '--instance', name, '--data-dir', join(dataDir, 'daemon'), '--interval', '2s', '--listen', '127.0.0.1:0', '--router', 'none', '--status-branch', 'none'], (t) => (logs += t), { DOCKER_CONFIG: registry.dockerConfig });
-    const running = (): Promise<string | undefined> => docker(['inspect', '--format', '{{.Config.Image}}', `${stack}-api-1`]).then((image) => (image === `${api}:1.4.9` ? image : undefined));
-    await eventually(running, 90_000, () => `daemon logs:\n${logs.slice(-3000)}`);
-    await repo.git('fetch', '--quiet', 'origin');
-    expect(await repo.git('log', '-1', '--format=%s', 'origin/main')).toBe(`image(${stack}/api): 1.4.2 → 1.4.9`);
+    const receiver = await startForgeServer('unused');
+    try {
+      daemon = spawnCapstan([
+        'run', '--repo', repo.url, '--instance', name, '--data-dir', join(dataDir, 'daemon'), '--interval', '2s', '--listen', '127.0.0.1:0', '--router', 'none', '--status-branch', 'none',
+        '--notify-webhook', `${receiver.url}/webhook`,
+      ], (t) => (logs += t), { DOCKER_CONFIG: registry.dockerConfig });
+      const running = (): Promise<string | undefined> => docker(['inspect', '--format', '{{.Config.Image}}', `${stack}-api-1`]).then((image) => (image === `${api}:1.4.9` ? image : undefined));
+      await eventually(running, 90_000, () => `daemon logs:\n${logs.slice(-3000)}`);
+      await repo.git('fetch', '--quiet', 'origin');
+      expect(await repo.git('log', '-1', '--format=%s', 'origin/main')).toBe(`image(${stack}/api): 1.4.2 → 1.4.9`);
+      const bump = await repo.git('rev-parse', 'origin/main');
+      await receiver.waitFor((got) => got.some((r) => r.body['kind'] === 'image-update.committed'), 20_000);
+      const announced = receiver.received.filter((r) => r.body['kind'] === 'image-update.committed');
+      expect(announced.map((r) => r.body)).toEqual([expect.objectContaining({ stack, service: 'api', from: '1.4.2', to: '1.4.9', commit: bump, instance: name })]);
+      expect(announced[0]?.headers['x-capstan-event']).toBe('image-update.committed');
+      expect(receiver.violations).toEqual([]);
+    } finally {
+      await receiver.close();
+    }
   });
 });

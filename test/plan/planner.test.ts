@@ -113,6 +113,13 @@ Summary: 1 to create, 1 to start.
 `);
   });
 
+  it('leaves a replica the engine is removing alone: it cannot be started, and its destroy event asks for the new one', () => {
+    const removing = running().map((c) => (c.name === 'web-api-2' ? { ...c, state: 'removing' as const } : c));
+    const plan = planChanges(desiredState(REV_A, [web]), observed(removing, [observedNetwork('web')]));
+    expect(plan.operations).toEqual([]);
+    expect(planChanges(desiredState(REV_A, [web]), observed(removing.filter((c) => c.name !== 'web-api-2'), [observedNetwork('web')])).operations.map((o) => ('name' in o ? o.name : o.kind))).toEqual(['web-api-2']);
+  });
+
   it('explains a change by hash when the old spec label is unreadable', () => {
     const c = { ...observedReplica(worker, 1, { fromSpec: serviceSpec({ image: 'x:1' }) }), labels: {} };
     const plan = planChanges(desiredState(REV_A, [web]), observed([...running().filter((r) => r.service === 'api'), c], [observedNetwork('web')]));

@@ -115,6 +115,18 @@ describe('StatusReporter', () => {
     expect(writes).toEqual([['status/a.yaml', 'status/_operator.yaml'], ['status/b.yaml', 'status/c.yaml']]);
   });
 
+  it('never holds a lane on a push that hangs (a Git server stalling mid-response)', async () => {
+    let release: () => void = () => undefined;
+    const { r, writes } = reporter({ slow: () => new Promise<void>((resolve) => (release = resolve)) });
+    await r.report('web', pass('converged', 3));
+    expect(writes).toHaveLength(1);
+    expect(r.commits).toBe(0);
+    expect(r.snapshot().stacks[0]?.lastAppliedRevision).toBe(REV_A);
+    release();
+    await r.settled();
+    expect(r.commits).toBe(1);
+  });
+
   it('removes the file of a stack that left Git and the engine', async () => {
     const { r, writes } = reporter();
     await r.report('web', pass('converged', 3));

@@ -6,9 +6,9 @@
 // event names and their JSON, nothing else:
 //
 //   snapshot  { status, events[], progress[], plan, traffic[], commits{}, meta }
-//   status    the /api/status document (with lanes' `progress` section once it exists)
+//   status    the /api/status document, with its `progress` section: rollouts as their lanes' step machines stand
 //   event     OpsEvent (ops-events.ts)
-//   progress  ProgressItem[]: the long work in flight (rollouts, builds, pulls)
+//   progress  ProgressItem[]: the other long work in flight (builds, pulls)
 //   plan      LastPlan: the operations of the newest pass that changed something
 //   traffic   TrafficPoint[] (traffic.ts), one per service and version
 //   commits   { <sha>: subject }: subjects of the revisions the stacks name
@@ -52,6 +52,7 @@ export type FeedEvent = 'snapshot' | 'status' | 'event' | 'progress' | 'plan' | 
 export type Subscriber = (event: FeedEvent, data: unknown) => void;
 
 const MAX_EVENTS = 200;
+const ROLLOUT_KEY = /^(?:rollout|rollback|canary|blue-green) /;
 const MAX_TRAFFIC_SAMPLES = 120;
 
 export class DashboardFeed implements Progress {
@@ -115,7 +116,9 @@ export class DashboardFeed implements Progress {
   }
 
   update(key: string, text: string, fraction?: number): void {
-    const [, stack = null, service = null] = /^(?:rollout|rollback) ([^/]+)\/(.+)$/.exec(key) ?? /^(?:build|pull) ([^-]+)-([^:]+):/.exec(key) ?? [];
+    // A rollout's progress is its persisted step (the status' `progress`, one source); its lines are for `apply`.
+    if (ROLLOUT_KEY.test(key)) return;
+    const [, stack = null, service = null] = /^(?:build|pull) ([^-]+)-([^:]+):/.exec(key) ?? [];
     this.active.set(key, { key, text, fraction: fraction ?? null, stack, service, updatedAt: new Date(this.now()).toISOString() });
     this.emit('progress', [...this.active.values()]);
   }

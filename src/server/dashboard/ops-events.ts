@@ -1,13 +1,15 @@
-// What happened between two passes, as events a person wants to see scroll
-// by (a deploy landed, a rollout was rolled back, a pull failed, a crash loop
-// began or ended), derived from the stacks' status documents. Pure: the same
-// documents the status branch holds, compared condition by condition on the
-// same (type, status, reason) that decides a status commit, so an event is
-// never more chatty than Git. Heals come from the healer directly (run.ts).
+// What a person wants to see scroll by on the dashboard: the deploy events
+// (a deploy landed, failed, a pull failed, a rollout was rolled back, a
+// commit was invalid, a crash loop began or ended, an image update was
+// committed) as the lanes' typed outcomes made them (src/events/) — the same
+// events commit statuses and notifications are made of — plus heals and
+// failed passes, which the daemon reports directly. Pure.
 
-import type { Condition, StackStatus } from '../../status/model.js';
+import type { DeployEvent } from '../../events/model.js';
 
-export type OpsEventKind = 'deployed' | 'deploy-failed' | 'pull-failed' | 'rolled-back' | 'invalid' | 'crash-loop' | 'crash-loop-ended' | 'degraded' | 'recovered' | 'heal' | 'pass-failed';
+export type OpsEventKind =
+  | 'deployed' | 'deploy-failed' | 'pull-failed' | 'rolled-back' | 'auto-reverted' | 'superseded' | 'invalid'
+  | 'crash-loop' | 'crash-loop-ended' | 'image-update' | 'heal' | 'pass-failed';
 
 export interface OpsEvent {
   /** ISO time the daemon saw it. */
@@ -21,49 +23,19 @@ export interface OpsEvent {
   bad: boolean;
 }
 
-function active(s: StackStatus | undefined, type: Condition['type'], reason?: string): Condition | undefined {
-  return s?.conditions.find((c) => c.type === type && c.status === (type === 'Ready' ? 'False' : 'True') && (reason === undefined || c.reason === reason));
-}
-
-function readyTrue(s: StackStatus | undefined): boolean {
-  return s?.conditions.some((c) => c.type === 'Ready' && c.status === 'True') === true;
-}
-
-export function eventsBetween(before: readonly StackStatus[], after: readonly StackStatus[], time: string): OpsEvent[] {
-  const out: OpsEvent[] = [];
-  const prev = new Map(before.map((s) => [s.stack, s]));
-  for (const next of after) {
-    const was = prev.get(next.stack);
-    const sha = next.lastAttemptedRevision?.slice(0, 7) ?? '?';
-    const base = { time, stack: next.stack, ...(next.lastAttemptedRevision === undefined ? {} : { revision: next.lastAttemptedRevision }) };
-    const began = (type: Condition['type'], reason: string): Condition | undefined => {
-      const now = active(next, type, reason);
-      return now !== undefined && active(was, type, reason) === undefined ? now : undefined;
-    };
-    if (next.lastAppliedRevision !== undefined && next.lastAppliedRevision !== was?.lastAppliedRevision) {
-      out.push({ ...base, kind: 'deployed', revision: next.lastAppliedRevision, message: `${next.stack} runs ${next.lastAppliedRevision.slice(0, 7)}`, bad: false });
-    }
-    const rolledBack = began('Degraded', 'RolledBack');
-    if (rolledBack !== undefined) out.push({ ...base, kind: 'rolled-back', message: rolledBack.message, bad: true });
-    const failed = rolledBack === undefined ? began('Ready', 'ApplyFailed') : undefined;
-    if (failed !== undefined) {
-      const pull = /\bpull\b|E_IMAGE_PULL/i.test(failed.message);
-      out.push({ ...base, kind: pull ? 'pull-failed' : 'deploy-failed', message: `${sha}: ${failed.message}`, bad: true });
-    }
-    const invalid = began('Stalled', 'ManifestsInvalid');
-    if (invalid !== undefined) out.push({ ...base, kind: 'invalid', message: `${sha} is invalid: ${invalid.message}`, bad: true });
-    const loop = began('Degraded', 'CrashLoop');
-    if (loop !== undefined) out.push({ ...base, kind: 'crash-loop', message: loop.message, bad: true });
-    if (active(was, 'Degraded', 'CrashLoop') !== undefined && active(next, 'Degraded', 'CrashLoop') === undefined) {
-      out.push({ ...base, kind: 'crash-loop-ended', message: `${next.stack}: no replica crash-loops any more`, bad: false });
-    }
-    const degraded = active(next, 'Degraded');
-    if (degraded !== undefined && !['CrashLoop', 'RolledBack'].includes(degraded.reason) && active(was, 'Degraded', degraded.reason) === undefined) {
-      out.push({ ...base, kind: 'degraded', message: degraded.message, bad: true });
-    }
-    if (readyTrue(next) && was !== undefined && !readyTrue(was) && active(was, 'Degraded') !== undefined) {
-      out.push({ ...base, kind: 'recovered', message: `${next.stack} is Ready again`, bad: false });
-    }
+/** The dashboard's line for a deploy event; undefined for what only a commit status says (a deploy starting). */
+export function opsEventOf(e: DeployEvent, time: string): OpsEvent | undefined {
+  const sha = (revision: string): string => revision.slice(0, 7);
+  switch (e.kind) {
+    case 'deploy.started': return undefined;
+    case 'deploy.converged': return { time, kind: 'deployed', stack: e.stack, revision: e.revision, message: `${e.stack} runs ${sha(e.revision)} (${e.message})`, bad: false };
+    case 'deploy.failed': return { time, kind: e.cause === 'image-pull' ? 'pull-failed' : 'deploy-failed', stack: e.stack, revision: e.revision, message: `${sha(e.revision)}: ${e.reason}`, bad: true };
+    case 'deploy.invalid': return { time, kind: 'invalid', stack: e.stack, revision: e.revision, message: `${sha(e.revision)} is invalid: ${e.reason}`, bad: true };
+    case 'deploy.rolled-back': return { time, kind: 'rolled-back', stack: e.stack, revision: e.revision, message: `${sha(e.revision)} was rolled back: ${e.reason}`, bad: true };
+    case 'deploy.auto-reverted': return { time, kind: 'auto-reverted', stack: e.stack, revision: e.revision, message: `${sha(e.revision)} was reverted by ${sha(e.revert)}`, bad: true };
+    case 'deploy.superseded': return { time, kind: 'superseded', stack: e.stack, revision: e.revision, message: `${sha(e.revision)} was superseded by ${sha(e.by)} before it converged`, bad: false };
+    case 'crash-loop.started': return { time, kind: 'crash-loop', stack: e.stack, service: e.service, message: `${e.replica} is crash-looping (exit code ${e.exitCode ?? '?'})`, bad: true };
+    case 'crash-loop.ended': return { time, kind: 'crash-loop-ended', stack: e.stack, service: e.service, message: `${e.replica} is no longer crash-looping`, bad: false };
+    case 'image-update.committed': return { time, kind: 'image-update', stack: e.stack, service: e.service, revision: e.commit, message: `image ${e.from} → ${e.to} committed as ${sha(e.commit)}`, bad: false };
   }
-  return out;
 }

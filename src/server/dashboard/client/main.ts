@@ -6,6 +6,7 @@
 
 import type { Deploy } from '../../../status/history.js';
 import type { StackStatus } from '../../../status/model.js';
+import { stepLine, type RolloutProgress } from '../../../strategies/step.js';
 import type { LastPlan, ProgressItem } from '../feed.js';
 import type { OpsEvent } from '../ops-events.js';
 import type { TrafficPoint } from '../traffic.js';
@@ -15,11 +16,12 @@ interface Status {
   branch: string;
   ready: boolean;
   lastSyncTime: string | null;
-  lastPass: { result: string; revision: string | null; error: { message: string } | null } | null;
+  /** The last lane pass (reconciler/daemon-state.ts LanePass). */
+  lastPass: { stack: string; outcome: string; error: { message: string } | null } | null;
   stacks: StackStatus[];
   health: { stack: string; service: string; unhealthy: { replica: string; probe: string; output: string }[]; live: { message: string }; status: string }[];
-  /** The rollouts in flight, per stack (the lanes redesign adds it); read when present. */
-  progress?: unknown;
+  /** The rollouts in flight: each one's persisted step machine as its lane's last pass left it. */
+  progress: RolloutProgress[];
 }
 
 interface Meta {
@@ -71,11 +73,22 @@ function readyBadge(s: StackStatus): HTMLElement {
   return h('span', { class: `badge ${cls}`, 'data-ready': ready?.status ?? 'Unknown' }, ready?.status === 'True' ? 'Ready' : (ready?.reason ?? 'Unknown'));
 }
 
+function bar(key: string, label: string, fraction: number | null, attrs: Record<string, string> = {}): HTMLElement {
+  const fill = h('div', { class: `bar${fraction === null ? ' indeterminate' : ''}` }, h('div', { style: `width:${Math.round((fraction ?? 0) * 100)}%` }));
+  return h('div', { class: 'progress', 'data-progress': key, ...attrs }, h('div', { class: 'label' }, label), fill);
+}
+
+/** Rollouts as their lanes' persisted step machines stand (batch or canary step i of n, its phase); builds and pulls as they report. */
 function progressFor(stack: string): HTMLElement[] {
-  return state.progress.filter((p) => p.stack === stack || (p.stack === null && p.key.includes(stack))).map((p) => {
-    const bar = h('div', { class: `bar${p.fraction === null ? ' indeterminate' : ''}` }, h('div', { style: `width:${Math.round((p.fraction ?? 0) * 100)}%` }));
-    return h('div', { class: 'progress', 'data-progress': p.key }, h('div', { class: 'label' }, `${p.key}: ${p.text}`), bar);
+  const rollouts = (state.status?.progress ?? []).filter((p) => p.stack === stack).map((p) => {
+    const key = `${p.strategy !== 'rolling' ? p.strategy : p.direction === 'back' ? 'rollback' : 'rollout'} ${p.stack}/${p.service}`;
+    // A canary is as far as its weight; otherwise the steps before this one are done, and this one counts once past its first phase.
+    const done = p.strategy === 'canary' ? (p.weight ?? 0) / 100 : (p.batch - 1 + (p.phase === 'monitoring' || p.phase === 'retiring' ? 0.5 : 0)) / Math.max(1, p.batches);
+    const label = `${key} to ${short(p.revision)}: ${stepLine(p)}${p.awaitingPromotion === true ? ', waiting for capstan promote' : ''}`;
+    return bar(key, label, Math.min(1, done), { 'data-step': `${p.batch}/${p.batches}` });
   });
+  const other = state.progress.filter((p) => p.stack === stack || (p.stack === null && p.key.includes(stack))).map((p) => bar(p.key, `${p.key}: ${p.text}`, p.fraction));
+  return [...rollouts, ...other];
 }
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
@@ -191,7 +204,7 @@ function renderStacks(): void {
   const status = state.status;
   const root = byId('stacks');
   if (status === null) return;
-  byId('meta').textContent = `instance ${status.instance} · branch ${status.branch}${state.meta === null ? '' : ` of ${state.meta.repo}`}${status.lastSyncTime === null ? '' : ` · last pass ${when(status.lastSyncTime)} (${status.lastPass?.result ?? '?'})`}`;
+  byId('meta').textContent = `instance ${status.instance} · branch ${status.branch}${state.meta === null ? '' : ` of ${state.meta.repo}`}${status.lastSyncTime === null ? '' : ` · last pass ${when(status.lastSyncTime)} (${status.lastPass === null ? '?' : `${status.lastPass.stack}: ${status.lastPass.outcome}`})`}`;
   const error = status.lastPass?.error;
   const cards = status.stacks.map(stackCard);
   root.replaceChildren(...(error === null || error === undefined ? [] : [h('section', { class: 'card problem', id: 'pass-error' }, `Last pass failed: ${error.message}`)]), ...(cards.length === 0 ? [h('p', { class: 'muted' }, 'No stacks.')] : cards));

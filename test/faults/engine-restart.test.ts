@@ -1,0 +1,127 @@
+// Issue 14 item 6: the Docker engine restarted in the middle of a pass. The
+// engine is the test's own (scripts/fault-engine.sh: a dockerd in a network
+// namespace of its own, never the machine's shared one), Capstan reaches it
+// through DOCKER_HOST. A pass scaling the stack up is under way when the
+// engine stops (its containers stop with it, as with `systemctl restart
+// docker`); while it is gone /api/status says so; once it is back Capstan
+// reconnects (events stream included), restarts what stopped, finishes the
+// scale-up and converges, and the container Capstan does not own on that
+// engine is the same container as before.
+//
+// Not covered here, a finding of this suite: an engine restart inside a
+// rolling update's monitor window fails the rollout ("<twin> exited with code
+// 0 within the monitor window") and rolls it back, though the release was
+// not at fault; see the issue's note.
+
+import { execFile, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { apiGet, loggedApi, spawnCapstan } from '../helpers/cli.js';
+import { TEST_IMAGE, uniqueInstance } from '../helpers/docker.js';
+import { runGit, startTestGitServer, type TestGitServer, type TestRepo } from '../helpers/git.js';
+import { eventually } from '../helpers/load.js';
+
+const exec = promisify(execFile);
+const SCRIPT = fileURLToPath(new URL('../../scripts/fault-engine.sh', import.meta.url));
+const engine = `capstan-fault-${randomBytes(4).toString('hex')}`;
+const instance = uniqueInstance('t-engine');
+const stack = instance.replace(/-/g, '');
+const dataDir = mkdtempSync(join(tmpdir(), 'capstan-engine-'));
+const bystander = `${stack}-bystander`;
+let dockerHost = '';
+let git: TestGitServer;
+let repo: TestRepo;
+let daemon: ChildProcess | undefined;
+let logs = '';
+
+const manifest = (replicas: number): string => `name: ${stack}
+services:
+  app:
+    image: ${TEST_IMAGE}
+    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1 & wait; done"]
+    deploy: { replicas: ${replicas} }
+`;
+
+const explain = async (): Promise<string> => `containers: ${JSON.stringify(await replicas().catch((e: unknown) => String(e)))}\ndaemon logs:\n${logs.slice(-6000)}`;
+
+/** The test's engine, never the shared one. */
+async function edocker(...args: string[]): Promise<string> {
+  return (await exec('docker', ['-H', dockerHost, ...args])).stdout.trim();
+}
+
+async function replicas(): Promise<{ name: string; state: string }[]> {
+  const rows = (await edocker('ps', '-a', '--filter', `label=io.capstan.instance=${instance}`, '--format', '{{.Names}} {{.State}}')).split('\n').filter((l) => l !== '');
+  return rows.map((row) => {
+    const [name = '', state = ''] = row.split(' ');
+    return { name, state };
+  });
+}
+
+/** `count` replicas in their slots, all running, and the status branch Ready at `sha`. */
+async function convergedAt(count: number, sha: string): Promise<true | undefined> {
+  const rs = await replicas();
+  const names = rs.map((r) => r.name).sort();
+  if (JSON.stringify(names) !== JSON.stringify(Array.from({ length: count }, (_, i) => `${stack}-app-${i + 1}`).sort())) return undefined;
+  if (!rs.every((r) => r.state === 'running')) return undefined;
+  const status = parse(await runGit(repo.bareDir, 'show', `capstan/status:status/${stack}.yaml`)) as { lastAppliedRevision: string; conditions: { type: string; status: string }[] };
+  return status.lastAppliedRevision === sha && status.conditions.some((c) => c.type === 'Ready' && c.status === 'True') ? true : undefined;
+}
+
+interface ApiStatus { lanes: { stack: string; outcome: string; error: { code: string; message: string } | null }[] }
+
+beforeAll(async () => {
+  const up = await exec('bash', [SCRIPT, 'up', engine], { timeout: 120_000 });
+  dockerHost = /^DOCKER_HOST=(.*)$/m.exec(up.stdout)?.[1] ?? '';
+  expect(dockerHost).toMatch(/^unix:\/\//);
+  // Not Capstan's: it comes back with the engine (restart policy) and must be the same container afterwards.
+  await edocker('run', '-d', '--restart', 'always', '--name', bystander, '--label', `com.docker.compose.project=${stack}`, TEST_IMAGE, 'sleep', '3600');
+  git = await startTestGitServer();
+  repo = await git.createRepo('infra');
+  const first = await repo.commitFiles({ 'stacks/app.yaml': manifest(3) }, 'three replicas');
+  daemon = spawnCapstan(['run', '--repo', repo.url, '--instance', instance, '--data-dir', dataDir, '--interval', '1s', '--listen', '127.0.0.1:0', '--router', 'none'], (text) => (logs += text), { DOCKER_HOST: dockerHost });
+  await eventually(() => convergedAt(3, first), 90_000, explain);
+}, 240_000);
+
+afterAll(async () => {
+  daemon?.kill('SIGKILL');
+  // Everything on that engine goes with it: the engine, its namespace, its data root.
+  await exec('bash', [SCRIPT, 'down', engine], { timeout: 120_000 }).catch((err: unknown) => console.error(err));
+  await git?.close();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe('the engine restarted mid-pass', () => {
+  it('reports the engine gone, reconnects when it is back, finishes the pass it cut short and converges', async () => {
+    const bystanderId = await edocker('inspect', '--format', '{{.Id}}', bystander);
+    const api = loggedApi(logs);
+    const next = await repo.commitFiles({ 'stacks/app.yaml': manifest(8) }, 'eight replicas');
+    // Mid-pass: the scale-up has begun (a fourth replica exists) and has more to create.
+    await eventually(async () => ((await replicas()).length > 3 ? true : undefined), 60_000, explain);
+    const createdBefore = (await replicas()).length;
+    const stoppedAt = Date.now();
+    await exec('bash', [SCRIPT, 'stop', engine], { timeout: 60_000 });
+    const stopMs = Date.now() - stoppedAt;
+    // While it is gone, the lane's pass fails with a typed error the API shows.
+    const gone = await eventually(async () => {
+      const lane = ((await (await apiGet(api, '/api/status', dataDir)).json()) as ApiStatus).lanes.find((l) => l.stack === stack);
+      return lane?.error?.code === 'E_DOCKER_UNAVAILABLE' ? lane.error.message : undefined;
+    }, 30_000, explain);
+    expect(gone).toContain(dockerHost);
+    const seenMs = Date.now() - stoppedAt;
+    const startedAt = Date.now();
+    await exec('bash', [SCRIPT, 'start', engine], { timeout: 60_000 });
+    const backAt = Date.now();
+    await eventually(() => convergedAt(8, next), 120_000, explain);
+    const convergedMs = Date.now() - backAt;
+    expect(logs).toContain('Docker events stream reconnected');
+    expect(await edocker('inspect', '--format', '{{.Id}} {{.State.Running}}', bystander)).toBe(`${bystanderId} true`);
+    const unavailable = logs.split('\n').filter((l) => l.includes('E_DOCKER_UNAVAILABLE')).length;
+    console.log(`[fault] engine restarted mid-pass (scaling 3 → 8, stopped with ${createdBefore} replicas made): engine stop took ${stopMs} ms, E_DOCKER_UNAVAILABLE in /api/status ${seenMs} ms after the stop began, engine back in ${backAt - startedAt} ms; converged on 8 running replicas ${convergedMs} ms after the engine answered again; ${unavailable} E_DOCKER_UNAVAILABLE log lines; the unowned container kept its id (load average ${loadavg()[0]?.toFixed(1) ?? '?'})`);
+  });
+});
