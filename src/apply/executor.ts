@@ -15,7 +15,7 @@ import type { Backend, DeployContext } from '../backends/backend.js';
 import type { DesiredService, DesiredStack } from '../desired/model.js';
 import { CapstanError, DependencyTimeoutError, ImagePullError, type RolloutFailedError } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
-import type { ObservedContainer } from '../observed/model.js';
+import type { ObservedContainer, ObservedSwarm } from '../observed/model.js';
 import type { Operation, OperationReason, Plan } from '../plan/operations.js';
 import { describeOperation, serviceOf } from '../plan/render.js';
 import type { RolloutCommand } from '../strategies/canary.js';
@@ -54,6 +54,8 @@ export interface StackApplyInput {
   desired: DesiredStack | undefined;
   /** The stack's containers in the pass's snapshot. */
   observed: readonly ObservedContainer[];
+  /** The stack's Swarm services in the pass's snapshot (the swarm backend's canary releases read their tasks). */
+  swarm?: ObservedSwarm | undefined;
   /** Rollouts in progress, by service. */
   records: ReadonlyMap<string, RolloutRecord>;
   /** When each service began waiting for its depends_on (ms), kept by the lane between passes. */

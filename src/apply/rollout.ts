@@ -191,23 +191,29 @@ async function stepRecord(record: RolloutRecord, service: DesiredService, view: 
       ended: async () => blueGreenEnded(step.record, step.end ?? { kind: 'switched' }, deps, log),
     };
   }
-  let totals: VersionTotals | undefined;
-  let prometheus: number | string | undefined;
-  if (analysisDue(record, now)) {
-    totals = (await deps.analysis?.totals(`${record.stack}/${record.service}`, replicaVersion(record.targetHash))) ?? NO_TRAFFIC;
-    const q = record.analysis?.prometheus;
-    if (q !== undefined) prometheus = deps.analysis === undefined ? 'no Prometheus client' : await deps.analysis.prometheus(q.url, q.query);
-  }
+  const { totals, prometheus } = await readAnalysis(record, now, deps.analysis);
   const step = stepCanary(record, { view, totals, prometheus, command, now });
-  if (step.record.last !== record.last && step.record.last !== undefined) {
-    const ev = step.record.last;
-    log.info({ requests: ev.requests, errors: ev.errors, errorRate: ev.errorRate, p95Ms: ev.p95Ms, ok: ev.ok }, `${record.stack}/${record.service}: canary analysis ${ev.ok ? 'passed' : 'failed'} (${ev.requests} requests, ${ev.errors} errors${ev.p95Ms === undefined ? '' : `, p95 ${ev.p95Ms} ms`})`);
-  }
+  logEvaluation(record, step.record, log);
   void service;
   return {
     record: step.record, actions: step.actions, wakeAt: step.wakeAt, done: step.end !== undefined, command: step.command,
     ended: async () => canaryEnded(step.record, step.end ?? { kind: 'promoted' }, deps, log),
   };
+}
+
+/** The numbers a canary's analysis judges, read only when `analysisDue` says so (the router's counters of the new version, the Prometheus query). */
+export async function readAnalysis(record: CanaryRecord, now: number, analysis: AnalysisSource | undefined): Promise<{ totals: VersionTotals | undefined; prometheus: number | string | undefined }> {
+  if (!analysisDue(record, now)) return { totals: undefined, prometheus: undefined };
+  const totals = (await analysis?.totals(`${record.stack}/${record.service}`, replicaVersion(record.targetHash))) ?? NO_TRAFFIC;
+  const q = record.analysis?.prometheus;
+  if (q === undefined) return { totals, prometheus: undefined };
+  return { totals, prometheus: analysis === undefined ? 'no Prometheus client' : await analysis.prometheus(q.url, q.query) };
+}
+
+export function logEvaluation(before: CanaryRecord, after: CanaryRecord, log: Logger): void {
+  const ev = after.last;
+  if (ev === before.last || ev === undefined) return;
+  log.info({ requests: ev.requests, errors: ev.errors, errorRate: ev.errorRate, p95Ms: ev.p95Ms, ok: ev.ok }, `${before.stack}/${before.service}: canary analysis ${ev.ok ? 'passed' : 'failed'} (${ev.requests} requests, ${ev.errors} errors${ev.p95Ms === undefined ? '' : `, p95 ${ev.p95Ms} ms`})`);
 }
 
 /** `rollout web/api: 1/3 replicas updated` as slots move (apply draws it, the dashboard shows it); how it ended. */
@@ -227,7 +233,7 @@ function reportProgress(started: boolean, before: RollingRecord, after: RollingR
 }
 
 /** `canary web/api: step 2/3 (50%) paused` as it moves, and how it ended (apply draws it, the dashboard shows it). */
-function reportRelease(before: RolloutProgress | undefined, after: RolloutProgress, end: ReleaseOutcome | undefined, deps: RolloutDeps): void {
+export function reportRelease(before: RolloutProgress | undefined, after: RolloutProgress, end: ReleaseOutcome | undefined, deps: Pick<RolloutDeps, 'ctx'>): void {
   const progress = deps.ctx.progress;
   if (progress === undefined) return;
   const key = `${after.strategy} ${after.stack}/${after.service}`;
@@ -408,7 +414,7 @@ async function rollingEnded(record: RollingRecord, end: RollingEnd, deps: Rollou
   }
 }
 
-type Ended = { failure: RolloutFailedError | undefined; outcome: ReleaseOutcome | undefined; again: boolean };
+export type Ended = { failure: RolloutFailedError | undefined; outcome: ReleaseOutcome | undefined; again: boolean };
 
 /**
  * A canary promoted releases any hold; an aborted one is held like a
@@ -416,7 +422,7 @@ type Ended = { failure: RolloutFailedError | undefined; outcome: ReleaseOutcome 
  * back on the stable replicas, which never changed. A promotion whose rolling
  * update turned back hands the way back to the planner, as a rolling update.
  */
-async function canaryEnded(record: CanaryRecord, end: CanaryEnd, deps: RolloutDeps, log: Logger): Promise<Ended> {
+export async function canaryEnded(record: CanaryRecord, end: CanaryEnd, deps: Pick<RolloutDeps, 'held' | 'now'>, log: Logger): Promise<Ended> {
   const label = `${record.stack}/${record.service}`;
   const outcome = (result: ReleaseOutcome['result'], detail?: string): ReleaseOutcome => ({ service: record.service, strategy: 'canary', revision: record.revision, result, detail });
   if (end.kind === 'promoted') {

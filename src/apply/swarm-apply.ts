@@ -8,15 +8,18 @@
 // rollout of the docker backend.
 
 import type { DeployContext } from '../backends/backend.js';
-import { swarmServiceSpec } from '../backends/swarm/service-spec.js';
+import { swarmCanarySpec, swarmServiceSpec } from '../backends/swarm/service-spec.js';
 import type { EngineAuth, SwarmEngine } from '../backends/swarm/swarm-engine.js';
 import { LABEL } from '../desired/labels.js';
 import type { DesiredService } from '../desired/model.js';
 import { STACK_NAMESPACE_LABEL } from '../desired/swarm-names.js';
 import { RolloutFailedError } from '../errors.js';
+import type { ObservedService } from '../observed/model.js';
 import type { EngineRollout, Operation } from '../plan/operations.js';
 import { describeOperation, serviceOf } from '../plan/render.js';
+import type { CanaryRecord } from '../strategies/canary.js';
 import type { RolloutProgress } from '../strategies/step.js';
+import { stepSwarmCanary, type CanaryOp } from './swarm-canary.js';
 import { failureRecorder, forEachBounded, phasesOf, rolloutFailure, type ApplyOptions, type StackApplyInput, type StackApplyResult } from './executor.js';
 
 /** The registry credentials for an image, passed to Swarm like `--with-registry-auth` so every node can pull it. */
@@ -38,9 +41,14 @@ export async function applySwarmStack(input: StackApplyInput, engine: SwarmEngin
     result.wakeAt = Math.min(result.wakeAt ?? at, at);
   };
 
+  // Canary releases in progress: their promotion is Swarm's update of the stable service, followed (and its failure reported) by the release.
+  const canaryRecords = new Map([...input.records].filter((e): e is [string, CanaryRecord] => e[1].strategy === 'canary'));
+  const canaryOps = new Map(plan.operations.filter((op): op is CanaryOp => op.kind === 'canary-service').map((op) => [op.service.name, op]));
+
   // Swarm's own rolling updates: followed while under way, a failure reported once and then held.
   const services = new Map((input.desired?.services ?? []).map((s) => [s.name, s]));
   for (const r of plan.engineRollouts ?? []) {
+    if (canaryRecords.has(r.service)) continue;
     const service = services.get(r.service);
     if (r.state === 'rolling' || r.state === 'settling') {
       const budget = service === undefined ? SLACK_MS : updateBudgetMs(service, r.tasks.desired);
@@ -61,7 +69,7 @@ export async function applySwarmStack(input: StackApplyInput, engine: SwarmEngin
     fail(rolloutFailure(new RolloutFailedError(r.stack, r.service, ctx.revision, r.state, r.reason)), 'rollout');
   }
 
-  const needsIds = plan.operations.some((op) => op.kind === 'create-service' || op.kind === 'update-service' || op.kind === 'scale-service');
+  const needsIds = canaryRecords.size > 0 || plan.operations.some((op) => op.kind === 'create-service' || op.kind === 'update-service' || op.kind === 'scale-service' || op.kind === 'canary-service');
   const ids = needsIds ? await engine.fileIds(ctx.instance) : new Map<string, string>();
   const fileId = (kind: 'secret' | 'config', name: string): string => {
     const id = ids.get(`${kind}\u0000${name}`);
@@ -70,6 +78,38 @@ export async function applySwarmStack(input: StackApplyInput, engine: SwarmEngin
     return id;
   };
   const specOf = (service: DesiredService) => swarmServiceSpec(service, { instance: ctx.instance, revision: ctx.revision, fileId });
+
+  const observedOf = (list: readonly ObservedService[] | undefined, service: string) => list?.find((s) => s.service === service);
+  const canaryDeps = {
+    ctx, held: opts.rollout.held, now: opts.rollout.now, analysis: opts.rollout.analysis, engine, logger: opts.logger, auth,
+    stableSpec: specOf, canarySpec: (service: DesiredService, replicas: number) => swarmCanarySpec(service, { instance: ctx.instance, revision: ctx.revision, fileId }, replicas),
+  };
+  const stepped = new Set<string>();
+  /** One step of a service's canary release (stepped once a pass, by its operation or its record). */
+  const stepCanary = async (name: string): Promise<void> => {
+    if (stepped.has(name)) return;
+    stepped.add(name);
+    const record = canaryRecords.get(name);
+    const command = input.commands?.get(name);
+    try {
+      const r = await stepSwarmCanary({
+        op: canaryOps.get(name), target: services.get(name), record, stable: observedOf(input.swarm?.services, name), canary: observedOf(input.swarm?.canaries, name),
+        promotion: plan.engineRollouts?.find((e) => e.service === name), command,
+      }, canaryDeps);
+      if (r.command !== undefined) result.commands.set(name, r.command);
+      if (r.outcome !== undefined) result.outcomes.push(r.outcome);
+      if (r.superseded !== undefined) result.superseded.push(r.superseded);
+      if (r.record !== undefined) result.records.set(name, r.record);
+      if (r.progress !== undefined) result.progress.push(r.progress);
+      if (r.record === undefined && (record !== undefined || r.outcome !== undefined)) result.finished++;
+      if (r.wakeAt !== undefined) wake(r.wakeAt);
+      if (r.failure !== undefined) fail(rolloutFailure(r.failure), 'rollout');
+    } catch (err) {
+      // A step that threw (the manager went away mid-step) keeps its record: the next pass looks again.
+      if (record !== undefined) result.records.set(name, record);
+      fail({ id: `rollout:${input.desired?.name ?? ''}/${name}`, reason: 'rollout', stack: input.desired?.name ?? '', service: name, line: `canary release of ${name}`, error: err instanceof Error ? err : new Error(String(err)) }, 'rollout');
+    }
+  };
 
   /** 'later': nothing done yet, a later pass tries again. */
   const execute = async (op: Operation): Promise<void | 'later'> => {
@@ -103,7 +143,13 @@ export async function applySwarmStack(input: StackApplyInput, engine: SwarmEngin
         // Swarm rolls it out by update_config; the next passes follow its UpdateStatus.
         await engine.updateService(op.serviceId, op.version, specOf(op.service), await auth(op.service.spec.image));
         return followUp();
-      case 'remove-service': return engine.removeService(op.serviceId);
+      case 'canary-service':
+        await stepCanary(op.service.name);
+        return;
+      case 'remove-service':
+        // A canary service is its release's own until the release ends.
+        if (op.reason === 'leftover-canary' && (canaryRecords.has(op.service) || canaryOps.has(op.service))) return 'later';
+        return engine.removeService(op.serviceId);
       default:
         // The swarm plan has no containers of its own (plan/swarm.ts).
         throw new Error(`the swarm backend cannot ${op.kind}`);
@@ -127,6 +173,8 @@ export async function applySwarmStack(input: StackApplyInput, engine: SwarmEngin
       }
     });
   }
+  // Releases whose service the plan no longer touches still have steps to take (pauses, the promotion); a command names its service.
+  for (const name of new Set([...canaryRecords.keys(), ...(input.commands?.keys() ?? [])])) await stepCanary(name);
   return result;
 }
 

@@ -15,6 +15,14 @@ export function swarmServiceName(stack: string, service: string): string {
   return `${stack}_${service}`;
 }
 
+/**
+ * `<stack>_<service>-canary`: the second service a canary release runs the
+ * new spec in, beside the stable one, under the same network aliases.
+ */
+export function swarmCanaryName(stack: string, service: string): string {
+  return `${swarmServiceName(stack, service)}-canary`;
+}
+
 /** Swarm refuses names over 64 characters. */
 const MAX_NAME = 64;
 

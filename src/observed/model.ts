@@ -88,6 +88,8 @@ export type SwarmUpdateState = 'updating' | 'paused' | 'completed' | 'rollback_s
 
 export interface ObservedSwarm {
   services: readonly ObservedService[];
+  /** Canary services (`<stack>_<service>-canary`, slot label `canary`): a canary release's new spec beside `services`' stable one. */
+  canaries?: readonly ObservedService[];
   /** Every node of the swarm (not only those running our tasks): status shows nodes down. */
   nodes: readonly ObservedNode[];
   /** Secrets and configs carrying this instance's label. */

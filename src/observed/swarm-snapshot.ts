@@ -42,7 +42,7 @@ export async function takeSwarmSnapshot(docker: SwarmSnapshotClient, instance: s
   const filters = instanceFilter(instance, stack);
   const owned = (labels: Labels): boolean => labels?.[LABEL.instance] === instance;
   // Tasks match a label filter by their service's labels: listed beside the services, not after them (one round trip less per pass).
-  const [services, nodes, networks, secrets, configs, listed] = await Promise.all([
+  const [listedServices, nodes, networks, secrets, configs, listed] = await Promise.all([
     docker.listServices({ filters }),
     docker.listNodes() as Promise<NodeInfo[]>,
     docker.listNetworks({ filters }),
@@ -51,7 +51,7 @@ export async function takeSwarmSnapshot(docker: SwarmSnapshotClient, instance: s
     docker.listTasks({ filters }) as Promise<TaskInfo[]>,
   ]);
   // The engine filters by label already; filtering again keeps the ownership promise even against one that ignores a filter.
-  const ours = services.filter((s) => owned(s.Spec?.Labels) && s.Spec?.Labels?.[LABEL.stack] !== undefined && s.Spec.Labels[LABEL.service] !== undefined);
+  const ours = listedServices.filter((s) => owned(s.Spec?.Labels) && s.Spec?.Labels?.[LABEL.stack] !== undefined && s.Spec.Labels[LABEL.service] !== undefined);
   const ids = new Set(ours.map((s) => s.ID));
   const tasks = listed.filter((t) => ids.has(t.ServiceID ?? ''));
   const byService = new Map<string, ObservedTask[]>();
@@ -61,13 +61,16 @@ export async function takeSwarmSnapshot(docker: SwarmSnapshotClient, instance: s
     byService.set(t.ServiceID ?? '', list);
   }
   const files = [...secrets.map((f) => toFile(f, 'secret')), ...configs.map((f) => toFile(f, 'config'))].filter((f) => owned(f.labels) && f.stack !== '');
+  const services = ours.map((s) => toService(s, byService.get(s.ID) ?? [])).sort(byName);
+  const canary = (s: ObservedService): boolean => s.labels[LABEL.slot] === 'canary';
   return {
     instance,
     containers: [],
     networks: networks.filter((n) => owned(n.Labels) && n.Scope === 'swarm').map(toNetwork).sort(byName),
     volumes: [],
     swarm: {
-      services: ours.map((s) => toService(s, byService.get(s.ID) ?? [])).sort(byName),
+      services: services.filter((s) => !canary(s)),
+      canaries: services.filter(canary),
       nodes: nodes.map(toNode).sort((a, b) => a.hostname.localeCompare(b.hostname) || a.id.localeCompare(b.id)),
       files: files.sort(byName),
     },

@@ -50,6 +50,13 @@ export type Operation =
   | (OperationBase & { kind: 'update-service'; service: DesiredService; name: string; serviceId: string; version: number; direction: Direction; previous: { spec: ServiceSpec; specHash: string } | undefined })
   /** Only the replica count changed: no task is replaced. */
   | (OperationBase & { kind: 'scale-service'; service: DesiredService; name: string; serviceId: string; version: number; replicas: { from: number; to: number } })
+  /**
+   * A canary release of the service (x-capstan.strategy: canary): the new spec
+   * in `<stack>_<service>-canary` beside the stable service, stepped by the
+   * canary step machine; the last step updates the stable service (Swarm's
+   * rolling update) and removes the canary service. `name` is the stable one's.
+   */
+  | (OperationBase & { kind: 'canary-service'; service: DesiredService; name: string; canaryName: string; serviceId: string; version: number; previous: { spec: ServiceSpec; specHash: string } | undefined })
   | (OperationBase & { kind: 'remove-service'; service: string; name: string; serviceId: string })
   /** Secrets and configs are immutable in Swarm: a new content is a new object, named after its digest. */
   | (OperationBase & { kind: 'create-secret' | 'create-config'; name: string; file: MountedFile })

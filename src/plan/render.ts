@@ -20,6 +20,7 @@ export const VERBS: Record<Operation['kind'], string> = {
   'create-service': 'create service',
   'update-service': 'update service',
   'scale-service': 'scale service',
+  'canary-service': 'canary service',
   'remove-service': 'remove service',
   'create-secret': 'create secret',
   'create-config': 'create config',
@@ -49,7 +50,8 @@ export function describeOperation(op: Operation): string {
 export function releaseLines(plan: Plan): string[] {
   const seen = new Map<string, string>();
   for (const op of plan.operations) {
-    if (op.kind !== 'recreate-container' || op.reason !== 'spec-changed') continue;
+    if (op.kind !== 'recreate-container' && op.kind !== 'canary-service') continue;
+    if (op.reason !== 'spec-changed') continue;
     const { stack, name, spec } = op.service;
     const key = `${stack}/${name}`;
     if (seen.has(key)) continue;
@@ -90,7 +92,7 @@ export function changeCounts(plan: Plan): string {
     [count(['pull-image']), `image${count(['pull-image']) === 1 ? '' : 's'} to pull`],
     [count(['create-container', 'create-service']), 'to create'],
     [count(['recreate-container']), 'to recreate'],
-    [count(['update-service']), 'to update'],
+    [count(['update-service', 'canary-service']), 'to update'],
     [count(['scale-service']), 'to scale'],
     [count(['promote-container']), 'to promote'],
     [count(['start-container']), 'to start'],
@@ -140,6 +142,7 @@ export function serviceOf(op: Operation): string | null {
     case 'create-service':
     case 'update-service':
     case 'scale-service':
+    case 'canary-service':
       return op.service.name;
     case 'start-container':
     case 'promote-container':

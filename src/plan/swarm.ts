@@ -7,7 +7,7 @@
 // reported as the failure it is, once, then held like a failed rollout.
 
 import type { DesiredService } from '../desired/model.js';
-import { bindConfigs, swarmFileName, swarmServiceName } from '../desired/swarm-names.js';
+import { bindConfigs, swarmCanaryName, swarmFileName, swarmServiceName } from '../desired/swarm-names.js';
 import type { ObservedService, ObservedState } from '../observed/model.js';
 import type { HeldRollout } from '../strategies/rolling.js';
 import type { EngineRollout, OperationDraft as Draft, ServiceChange } from './operations.js';
@@ -24,6 +24,12 @@ export interface SwarmPlanOptions {
 export function swarmExpansion(observed: ObservedState, opts: SwarmPlanOptions): Expansion {
   const swarm = observed.swarm ?? { services: [], nodes: [], files: [] };
   const byService = new Map(swarm.services.map((s) => [serviceKey(s.stack, s.service), s]));
+  const canaries = new Map((swarm.canaries ?? []).map((s) => [serviceKey(s.stack, s.service), s]));
+  /** A canary service no release is planned for (finished, aborted, or its service gone); one a release in progress still runs is kept by the executor. */
+  const leftoverCanary = (stack: string, service: string, cause: string, emit: (op: Draft) => void): void => {
+    const c = canaries.get(serviceKey(stack, service));
+    if (c !== undefined) emit({ kind: 'remove-service', stack, service, name: c.name, serviceId: c.id, phase: PHASE_ORPHANS, reason: 'leftover-canary', cause });
+  };
   const existingFiles = new Set(swarm.files.map((f) => `${f.kind}\u0000${f.name}`));
   const planned = new Set<string>();
   /** Names the targets use: everything else of ours is removed at the end. */
@@ -46,26 +52,36 @@ export function swarmExpansion(observed: ObservedState, opts: SwarmPlanOptions):
     }
   };
 
+  const expand = (target: ServiceTarget, current: ObservedService | undefined, stackDir: string, emit: (op: Draft) => void): { summary: ServiceChange; releasing: boolean } => {
+    const swarmRollout = current === undefined ? undefined : engineRollout(target, current, opts);
+    if (swarmRollout !== undefined) {
+      rollouts.push(swarmRollout);
+      const underway = swarmRollout.state === 'rolling' || swarmRollout.state === 'settling';
+      // An update under way to another spec than Git's now is superseded by the update planned below.
+      if (!underway || current?.specHash === target.service.specHash || swarmRollout.direction === 'back') {
+        return { summary: summary(target, 'unchanged', current, readyNodes, [describeRollout(swarmRollout)]), releasing: false };
+      }
+    }
+    return planService(target, current, readyNodes, stackDir, emit);
+  };
+
   return {
     stackInfra: () => undefined,
     service: (target, stackDir, emit) => {
       const current = byService.get(serviceKey(target.service.stack, target.service.name));
       planFiles(target.service, emit);
-      const swarmRollout = current === undefined ? undefined : engineRollout(target, current, opts);
-      if (swarmRollout !== undefined) {
-        rollouts.push(swarmRollout);
-        const underway = swarmRollout.state === 'rolling' || swarmRollout.state === 'settling';
-        // An update under way to another spec than Git's now is superseded by the update planned below.
-        if (!underway || current?.specHash === target.service.specHash || swarmRollout.direction === 'back') {
-          return summary(target, 'unchanged', current, readyNodes, [describeRollout(swarmRollout)]);
-        }
-      }
-      return planService(target, current, readyNodes, stackDir, emit);
+      const change = expand(target, current, stackDir, emit);
+      if (!change.releasing) leftoverCanary(target.service.stack, target.service.name, 'the canary service of a finished or aborted release', emit);
+      return change.summary;
     },
-    observedServices: () => [...swarm.services].sort((a, b) => a.name.localeCompare(b.name)).map((s) => ({ stack: s.stack, service: s.service })),
+    observedServices: () => {
+      const all = [...swarm.services, ...(swarm.canaries ?? []).filter((c) => !byService.has(serviceKey(c.stack, c.service)))];
+      return all.sort((a, b) => a.name.localeCompare(b.name)).map((s) => ({ stack: s.stack, service: s.service }));
+    },
     remove: (stack, service, stackGone, cause, emit) => {
       const s = byService.get(serviceKey(stack, service));
       if (s !== undefined) emit({ kind: 'remove-service', stack, service, name: s.name, serviceId: s.id, phase: PHASE_ORPHANS, reason: stackGone ? 'stack-removed' : 'service-removed', cause });
+      leftoverCanary(stack, service, cause, emit);
       return { stack, service, action: 'remove', replicas: { from: s?.replicas ?? 0, to: 0 }, causes: [cause] };
     },
     cleanup: (_desired, emit) => {
@@ -150,30 +166,38 @@ function summary(target: ServiceTarget, action: ServiceChange['action'], current
   return { stack: service.stack, service: service.name, action, replicas: { from, to: global ? readyNodes : service.spec.replicas }, causes };
 }
 
-function planService(target: ServiceTarget, current: ObservedService | undefined, readyNodes: number, stackDir: string, emit: (op: Draft) => void): ServiceChange {
+function planService(target: ServiceTarget, current: ObservedService | undefined, readyNodes: number, stackDir: string, emit: (op: Draft) => void): { summary: ServiceChange; releasing: boolean } {
   const { service, direction, replaces, phase } = target;
   const name = swarmServiceName(service.stack, service.name);
   const global = service.spec.mode === 'global';
   const to = global ? readyNodes : service.spec.replicas;
   const base = { stack: service.stack, phase, service, name };
+  const done = (action: ServiceChange['action'], causes: string[], releasing = false) => ({ summary: summary(target, action, current, readyNodes, causes), releasing });
 
   if (current === undefined) {
     const cause = global ? 'new global service, one replica per node' : `new service, ${to} replica${to === 1 ? '' : 's'}`;
     emit({ ...base, kind: 'create-service', reason: 'new-service', cause });
-    return summary(target, 'create', current, readyNodes, [cause]);
+    return done('create', [cause]);
   }
   if (current.specHash !== service.specHash && replaces) {
     const why = specChangeCause(current.spec, current.specHash, service, stackDir);
     const scaled = !global && current.replicas !== to ? `, scale ${current.replicas} → ${to}` : '';
-    const cause = `${direction === 'back' ? 'roll back: ' : ''}${why}${scaled}`;
     const previous = current.spec === undefined ? undefined : { spec: current.spec, specHash: current.specHash };
+    // Going forward with strategy canary, the new spec starts in a canary service (swarmProblems refuses a global one); a rollback always rolls.
+    if (direction === 'forward' && service.spec.capstan.strategy === 'canary' && service.spec.capstan.canary !== undefined && !global) {
+      const canaryName = swarmCanaryName(service.stack, service.name);
+      const cause = `${why}${scaled}; the new spec runs in ${canaryName} beside it, step by step, then updates it`;
+      emit({ ...base, kind: 'canary-service', canaryName, serviceId: current.id, version: current.version, previous, reason: 'spec-changed', cause });
+      return done('update', [cause], true);
+    }
+    const cause = `${direction === 'back' ? 'roll back: ' : ''}${why}${scaled}`;
     emit({ ...base, kind: 'update-service', serviceId: current.id, version: current.version, direction, previous, reason: direction === 'back' ? 'roll-back' : 'spec-changed', cause });
-    return summary(target, 'update', current, readyNodes, [cause]);
+    return done('update', [cause]);
   }
   if (current.specHash === service.specHash && !global && current.replicas !== to) {
     const cause = `scale ${current.replicas} → ${to}`;
     emit({ ...base, kind: 'scale-service', serviceId: current.id, version: current.version, replicas: { from: current.replicas, to }, reason: to > current.replicas ? 'scale-up' : 'scale-down', cause });
-    return summary(target, 'scale', current, readyNodes, [cause]);
+    return done('scale', [cause]);
   }
-  return summary(target, 'unchanged', current, readyNodes, []);
+  return done('unchanged', []);
 }

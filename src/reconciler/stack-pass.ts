@@ -207,7 +207,7 @@ export async function runStackPass(stack: string, at: StackAtRevision | undefine
     ...(deps.progress === undefined ? {} : { progress: deps.progress }),
   };
   const backoff = deps.backoff;
-  const result = await deps.backend.applyStack({ plan: runnable, desired: desiredStack, observed: observed.containers, records, dependencyWaits: memory.dependencyWaits, commands }, ctx, {
+  const result = await deps.backend.applyStack({ plan: runnable, desired: desiredStack, observed: observed.containers, swarm: observed.swarm, records, dependencyWaits: memory.dependencyWaits, commands }, ctx, {
     parallelism: deps.parallelism, logger: log, rollout: deps.rollout,
     ...(backoff === undefined ? {} : { repeated: (s: string, line: string, error: Error) => backoff.isRepeat(s, line, error) }),
   });
@@ -338,7 +338,7 @@ function scoped(observed: ObservedState, stack: string): ObservedState {
     volumes: observed.volumes.filter((v) => v.stack === stack),
     ...(observed.images === undefined ? {} : { images: observed.images }),
     // Nodes are the swarm's, not a stack's: every lane sees them all.
-    ...(observed.swarm === undefined ? {} : { swarm: { ...observed.swarm, services: observed.swarm.services.filter((s) => s.stack === stack), files: observed.swarm.files.filter((f) => f.stack === stack) } }),
+    ...(observed.swarm === undefined ? {} : { swarm: { ...observed.swarm, services: observed.swarm.services.filter((s) => s.stack === stack), canaries: (observed.swarm.canaries ?? []).filter((s) => s.stack === stack), files: observed.swarm.files.filter((f) => f.stack === stack) } }),
   };
 }
 

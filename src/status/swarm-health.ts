@@ -40,7 +40,7 @@ function assessSwarmService(service: DesiredService, current: ObservedService | 
 
 export function nodeStatuses(swarm: ObservedSwarm): NodeStatus[] {
   const tasks = new Map<string, number>();
-  for (const s of swarm.services) {
+  for (const s of [...swarm.services, ...(swarm.canaries ?? [])]) {
     for (const t of s.tasks) if (t.desiredState === 'running' && t.state === 'running') tasks.set(t.nodeId, (tasks.get(t.nodeId) ?? 0) + 1);
   }
   return swarm.nodes.map((n) => ({ ...n, tasks: tasks.get(n.id) ?? 0 }));

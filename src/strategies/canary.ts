@@ -287,6 +287,18 @@ function promoting(record: CanaryRecord, input: CanaryInput): CanaryStepResult {
   return { ...r, actions: [...step.actions, ...r.actions] };
 }
 
+/**
+ * The last step's promotion when the engine runs it itself (Swarm's rolling
+ * update of the stable service) instead of the nested rolling record: done,
+ * the canaries retire as after our own promotion; failed (Swarm rolled the
+ * stable service back), the canary aborts.
+ */
+export function endEnginePromotion(record: CanaryRecord, outcome: { ok: true } | { ok: false; reason: string }, view: SlotViews, now: number): CanaryStepResult {
+  const next: CanaryRecord = { ...record, promotion: undefined };
+  if (outcome.ok) return toFinishing(next, now, view);
+  return aborting_(toAborting(next, `promoting the canary failed: ${outcome.reason}`, now), { view, totals: undefined, prometheus: undefined, command: undefined, now });
+}
+
 function finishing(record: CanaryRecord, input: CanaryInput): CanaryStepResult {
   return toFinishing(record, input.now, input.view);
 }

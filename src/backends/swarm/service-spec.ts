@@ -7,11 +7,11 @@
 // machine, a bind of the operator's checkout) is listed by swarmProblems()
 // before anything is planned, so a stack either deploys whole or not at all.
 
-import type { MountSettings, ServiceSpec as SwarmServiceSpec, TaskRestartPolicy, UpdateConfig as SwarmUpdateConfig } from 'dockerode';
+import type { ContainerTaskSpec, MountSettings, ServiceSpec as SwarmServiceSpec, TaskRestartPolicy, UpdateConfig as SwarmUpdateConfig } from 'dockerode';
 import { LABEL } from '../../desired/labels.js';
 import type { DesiredService } from '../../desired/model.js';
 import { encodeSpecLabel } from '../../desired/spec-label.js';
-import { bindConfigs, STACK_NAMESPACE_LABEL, swarmFileName, swarmServiceName } from '../../desired/swarm-names.js';
+import { bindConfigs, STACK_NAMESPACE_LABEL, swarmCanaryName, swarmFileName, swarmServiceName } from '../../desired/swarm-names.js';
 import type { MountedFile, MountSpec, ServiceSpec, UpdateConfig } from '../../manifests/model.js';
 import { effectiveOrder } from '../../strategies/rolling.js';
 import { engineName, healthConfig } from '../docker/container-spec.js';
@@ -121,6 +121,28 @@ export function swarmServiceSpec(service: DesiredService, ctx: SwarmSpecContext)
   return out;
 }
 
+/**
+ * The canary service of a release: the new spec under `<stack>_<service>-canary`,
+ * `replicas` tasks, on the same networks under the same aliases (so the
+ * service's name and `tasks.<name>` resolve to stable and canary tasks alike),
+ * labelled slot `canary`. It publishes no port: a published port belongs to
+ * the stable service (Swarm gives a port to one service only), so the canary
+ * takes only the traffic that reaches the service by name.
+ */
+export function swarmCanarySpec(service: DesiredService, ctx: SwarmSpecContext, replicas: number): SwarmServiceSpec {
+  const spec = swarmServiceSpec(service, ctx);
+  const slot = { [LABEL.slot]: 'canary' };
+  const task = spec.TaskTemplate as ContainerTaskSpec;
+  return {
+    ...spec,
+    Name: swarmCanaryName(service.stack, service.name),
+    Labels: { ...spec.Labels, ...slot },
+    TaskTemplate: { ...task, ContainerSpec: { ...task.ContainerSpec, Labels: { ...task.ContainerSpec?.Labels, ...slot } } },
+    Mode: { Replicated: { Replicas: replicas } },
+    EndpointSpec: { Mode: spec.EndpointSpec?.Mode ?? 'vip', Ports: [] },
+  };
+}
+
 /** Swarm's update and rollback config; start-first cannot bind a host-mode port twice on one node, so such services update stop-first. */
 function updateConfig(u: UpdateConfig, hostPorts: boolean): SwarmUpdateConfig {
   return {
@@ -216,8 +238,14 @@ export function swarmProblems(service: DesiredService): { key: string; why: stri
   if (spec.shmSizeBytes !== undefined) no('shm_size', 'Swarm services have no shm_size; mount a tmpfs at /dev/shm instead');
   if (spec.securityOpt.length > 0) no('security_opt', 'Swarm services have no security_opt');
   if (spec.runtime !== undefined) no('runtime', 'Swarm services run with the nodes\' default runtime');
-  // Canary on Swarm (a second service sized by the weight ratio) is not built yet; blue-green and autoscale need Capstan's router and replicas.
-  if (spec.capstan.strategy !== 'rolling') no('x-capstan.strategy', `${spec.capstan.strategy} runs on the docker backend only for now; on Swarm, use rolling (Swarm's update_config)`);
+  // Blue-green and autoscale need Capstan's router and replicas; a canary is a second Swarm service (apply/swarm-canary.ts).
+  if (spec.capstan.strategy === 'blue-green') no('x-capstan.strategy', 'blue-green runs on the docker backend only for now; on Swarm, use rolling (Swarm\'s update_config) or canary');
+  if (spec.capstan.strategy === 'canary' && spec.mode === 'global') no('x-capstan.strategy', 'a canary is sized by a share of deploy.replicas; a global service has none: use rolling');
+  const analysis = spec.capstan.strategy === 'canary' ? spec.capstan.canary?.analysis : undefined;
+  // Swarm balances by itself, with no per-version counters to judge: only a metrics query can.
+  if (analysis !== undefined && (analysis.maxErrorRate !== undefined || analysis.maxP95Ms !== undefined || analysis.minRequests > 0)) {
+    no('x-capstan.canary.analysis', 'on Swarm no Capstan router is in front of the service, so nothing counts requests per version: judge with analysis.prometheus and min_requests: 0 (or no analysis)');
+  }
   if (spec.capstan.autoscale !== undefined) no('x-capstan.autoscale', 'autoscale runs on the docker backend only; on Swarm, set deploy.replicas');
   return out;
 }
