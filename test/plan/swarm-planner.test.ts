@@ -10,10 +10,10 @@ import type { DesiredService } from '../../src/desired/model.js';
 import { encodeSpecLabel } from '../../src/desired/spec-label.js';
 import { swarmFileName } from '../../src/desired/swarm-names.js';
 import { SwarmUnsupportedError } from '../../src/errors.js';
-import type { MountedFile } from '../../src/manifests/model.js';
+import type { AnalysisSpec, MountedFile } from '../../src/manifests/model.js';
 import type { ObservedNetwork, ObservedService, ObservedState, ObservedSwarmFile } from '../../src/observed/model.js';
 import { renderText } from '../../src/plan/render.js';
-import { REV_A, REV_B, desiredService, desiredStack, desiredState, observedNetwork } from '../helpers/specs.js';
+import { REV_A, REV_B, desiredService, desiredStack, desiredState, observedNetwork, serviceSpec } from '../helpers/specs.js';
 
 // Planning is pure: the engine is never called.
 const port = swarmPort({} as SwarmEngine);
@@ -169,5 +169,63 @@ Summary: 2 to remove, 1 network/volume changes.
     })();
     expect(err).toBeInstanceOf(SwarmUnsupportedError);
     expect((err as SwarmUnsupportedError).problems.map((p) => p.key)).toEqual(['volumes conf/app.ini:/etc/app.ini', 'privileged']);
+  });
+});
+
+describe('swarm canary plans, golden text', () => {
+  const steps = [{ weight: 30, pause: 'manual' as const }, { weight: 100, pause: undefined }];
+  const canaryOf = (analysis: AnalysisSpec | undefined) => ({ ...serviceSpec().capstan, strategy: 'canary' as const, canary: { steps, analysis } });
+  const v1 = desiredService('web', 'api', { image: 'example/api:1', replicas: 3, capstan: canaryOf(undefined) });
+  const v2 = desiredService('web', 'api', { image: 'example/api:2', replicas: 3, capstan: canaryOf(undefined) });
+  const canaryService = (service: DesiredService): ObservedService => ({ ...running(service, { replicas: 1 }), id: 'c9', name: 'web_api-canary', labels: { [LABEL.instance]: 'test', [LABEL.slot]: 'canary' } });
+  const withCanary = (services: ObservedService[], canaries: ObservedService[]): ObservedState => {
+    const o = observed(services, [observedNetwork('web')]);
+    return { ...o, swarm: { ...(o.swarm ?? { services: [], nodes: [], files: [] }), canaries } };
+  };
+
+  it('releases a changed spec through a canary service beside the stable one', () => {
+    const p = plan(desiredState(REV_B, [desiredStack('web', [v2])]), withCanary([running(v2, { fromSpec: v1 })], []));
+    expect(renderText(p)).toBe(`Plan for bbbbbbb on instance test:
+  web
+    canary service web_api: image example/api:1 → 2; the new spec runs in web_api-canary beside it, step by step, then updates it
+  Release: canary web/api: 30% (manual) → 100%
+Summary: 1 to update.
+`);
+  });
+
+  it('keeps the canary service of the release in progress; removes one no release wants', () => {
+    const releasing = plan(desiredState(REV_B, [desiredStack('web', [v2])]), withCanary([running(v2, { fromSpec: v1 })], [canaryService(v2)]));
+    expect(renderText(releasing)).not.toContain('remove service');
+    const promoted = plan(desiredState(REV_B, [desiredStack('web', [v2])]), withCanary([running(v2)], [canaryService(v2)]));
+    expect(renderText(promoted)).toBe(`Plan for bbbbbbb on instance test:
+  web
+    remove service web_api-canary: the canary service of a finished or aborted release
+Summary: 1 to remove.
+`);
+    const gone = plan(desiredState(REV_B, [desiredStack('web', [])]), withCanary([running(v2)], [canaryService(v2)]));
+    expect(renderText(gone)).toContain(`    remove service web_api: service api is no longer in stacks/web.yaml
+    remove service web_api-canary: service api is no longer in stacks/web.yaml`);
+  });
+
+  it('rolls a rollback back through Swarm, never through a canary', () => {
+    const held = { stack: 'web', service: 'api', revision: REV_B, specHash: v2.specHash, end: 'rolled-back' as const, reason: 'x', restored: { spec: v1.spec, specHash: v1.specHash }, at: 0 };
+    const p = plan(desiredState(REV_B, [desiredStack('web', [v2])]), withCanary([running(v1, { fromSpec: v2 })], []), [held]);
+    expect(renderText(p)).toContain('update service web_api: roll back:');
+  });
+
+  it('refuses analysis on router counters (none in front of Swarm) and a canary of a global service', () => {
+    const router = desiredService('web', 'api', { replicas: 3, capstan: canaryOf({ intervalMs: 5000, maxErrorRate: 0.01, maxP95Ms: undefined, minRequests: 20, prometheus: undefined }) });
+    const global = desiredService('web', 'agent', { mode: 'global', capstan: canaryOf(undefined) });
+    const prom = desiredService('web', 'db', { replicas: 2, capstan: canaryOf({ intervalMs: 5000, maxErrorRate: undefined, maxP95Ms: undefined, minRequests: 0, prometheus: { url: 'http://prom:9090', query: 'up', max: 1 } }) });
+    const err = (() => {
+      try {
+        plan(desiredState(REV_A, [desiredStack('web', [router, global, prom])]), observed([]));
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    })();
+    expect(err).toBeInstanceOf(SwarmUnsupportedError);
+    expect((err as SwarmUnsupportedError).problems.map((p) => `${p.service} ${p.key}`)).toEqual(['api x-capstan.canary.analysis', 'agent x-capstan.strategy']);
   });
 });
