@@ -21,6 +21,8 @@ import { startTestSwarm, type TestSwarm } from '../helpers/swarm.js';
 
 const instance = uniqueInstance('t-swarm');
 const stack = 'shop';
+// Named per run: other sessions on this machine run this file too, and a harness's `down` removes every node of its name.
+const swarmName = `cs-${instance.slice(-8)}`;
 const dataDir = mkdtempSync(join(tmpdir(), 'capstan-swarm-'));
 let swarm: TestSwarm;
 let server: TestGitServer;
@@ -32,10 +34,12 @@ interface Options {
   /** A command that fails at once: Swarm's monitor catches it and rolls back. */
   broken?: boolean;
   worker?: boolean;
+  /** x-capstan.strategy: canary, one manual step at 30 %, then 100 %. */
+  canary?: boolean;
 }
 
 function manifest(opts: Options = {}): string {
-  const { release = '1', replicas = 3, broken = false, worker = true } = opts;
+  const { release = '1', replicas = 3, broken = false, worker = true, canary = false } = opts;
   const serve = `trap 'exit 0' TERM; mkdir -p /www && echo "$$RELEASE $$(hostname)" > /www/index.html && httpd -f -p 80 -h /www & wait`;
   return `name: ${stack}
 services:
@@ -55,7 +59,10 @@ services:
       placement: { max_replicas_per_node: 1 }
       update_config: { parallelism: 1, monitor: 2s, failure_action: rollback }
       rollback_config: { parallelism: 0, monitor: 1s }
-${worker ? `  agent:
+${canary ? `    x-capstan:
+      strategy: canary
+      canary: { steps: [ { weight: 30, pause: manual }, { weight: 100 } ] }
+` : ''}${worker ? `  agent:
     image: ${TEST_IMAGE}
     command: ["sh", "-c", "trap 'exit 0' TERM; sleep 100000 & wait"]
     deploy: { mode: global, endpoint_mode: dnsrr }
@@ -93,10 +100,17 @@ async function fileIn(service: string, path: string): Promise<string> {
   return swarm.docker('exec', id.split('\n')[0] ?? '', 'cat', path);
 }
 
+/** The releases that answer `http://web/` by name from the agent's task on the manager (dnsrr: Swarm's DNS spreads over every task under the alias). */
+async function byName(): Promise<string[]> {
+  const id = await swarm.docker('ps', '-q', '--filter', `label=com.docker.swarm.service.name=${stack}_agent`);
+  const out = await swarm.docker('exec', id.split('\n')[0] ?? '', 'sh', '-c', 'for i in $(seq 16); do timeout 2 wget -qO- http://web/; done; true');
+  return out.split('\n').filter((l) => l !== '').map((l) => l.split(' ')[0] ?? '');
+}
+
 const secretIn = (service: string): Promise<string> => fileIn(service, '/run/secrets/token');
 
 beforeAll(async () => {
-  [swarm, server] = await Promise.all([startTestSwarm('capstan-swarm-it'), startTestGitServer()]);
+  [swarm, server] = await Promise.all([startTestSwarm(swarmName), startTestGitServer()]);
   repo = await server.createRepo('infra');
 });
 
@@ -202,11 +216,11 @@ describe('capstan --backend swarm on a 3-node swarm', () => {
 
       // A node that runs a web task goes down.
       const onNode = new Set((await tasks('web')).map((t) => t.node));
-      const victim = [2, 3].find((i) => onNode.has(`capstan-swarm-it-${i}`)) ?? 2;
+      const victim = [2, 3].find((i) => onNode.has(`${swarmName}-${i}`)) ?? 2;
       await swarm.stopNode(victim);
       const down = await eventually(async () => {
         const s = await api();
-        return s.nodes?.find((n) => n.hostname === `capstan-swarm-it-${victim}`)?.state === 'down' ? s : undefined;
+        return s.nodes?.find((n) => n.hostname === `${swarmName}-${victim}`)?.state === 'down' ? s : undefined;
       }, 60_000, () => output);
       expect(down.nodes?.filter((n) => n.state === 'ready')).toHaveLength(2);
       // Swarm puts the lost replica on a node still up; status sees the service whole again.
@@ -214,10 +228,55 @@ describe('capstan --backend swarm on a 3-node swarm', () => {
         const w = web(await api());
         return w?.status === 'Healthy' && w.running === 2 ? true : undefined;
       }, 90_000, async () => `${output}\n${JSON.stringify(await api())}\n${await swarm.docker('service', 'ps', `${stack}_web`, '--format', '{{.Name}} {{.Node}} {{.DesiredState}} {{.CurrentState}} {{.Error}}')}`);
-      expect(new Set((await tasks('web')).map((t) => t.node)).has(`capstan-swarm-it-${victim}`)).toBe(false);
+      expect(new Set((await tasks('web')).map((t) => t.node)).has(`${swarmName}-${victim}`)).toBe(false);
 
       await swarm.startNode(victim);
       await eventually(async () => ((await api()).nodes?.every((n) => n.state === 'ready') === true ? true : undefined), 60_000, () => output);
+    } finally {
+      daemon.kill('SIGTERM');
+      await new Promise((resolve) => daemon.once('exit', resolve));
+    }
+  });
+
+  it('releases a canary as a second service under the same alias: both versions answer by name, promote updates the stable service and removes the canary, abort removes it (CanaryFailed)', async () => {
+    const port = await freePort();
+    const listen = `127.0.0.1:${port}`;
+    const token = 'swarm-canary-token';
+    const env = { ...swarmEnv('second'), CAPSTAN_API_TOKEN: token };
+    let output = '';
+    const daemon: ChildProcess = spawnCapstan(['run', ...common(), '--interval', '1s', '--listen', listen, '--status-branch', 'none'], (t) => (output += t), env);
+    type Api = { progress: { service: string; batch: number; awaitingPromotion?: boolean }[]; stacks: { stack: string; conditions: { type: string; status: string; reason: string }[] }[] };
+    const api = async (): Promise<Api> => (await (await fetch(`http://${listen}/api/status`, { headers: { authorization: `Bearer ${token}` } })).json()) as Api;
+    const paused = () => eventually(async () => ((await api()).progress.find((p) => p.service === 'web')?.awaitingPromotion === true ? true : undefined), 90_000, () => output);
+    const canaryService = async () => swarm.docker('service', 'ls', '--filter', `name=${stack}_web-canary`, '--format', '{{.Name}} {{.Replicas}}');
+    const command = (verb: 'promote' | 'abort') => capstan([verb, `${stack}/web`, '--listen', listen, '--data-dir', dataDir], env);
+    try {
+      await repo.commitFiles({ 'stacks/shop.yaml': manifest({ release: '5', replicas: 2, canary: true }) }, 'release 5 as a canary');
+      await paused();
+      // 30 % of 2 replicas: one canary task beside the two stable ones; the published port stays on the stable service.
+      await eventually(async () => ((await canaryService()).startsWith(`${stack}_web-canary 1/1`) ? true : undefined), 30_000, canaryService);
+      const seen = await eventually(async () => {
+        const releases = await byName();
+        return releases.includes('4') && releases.includes('5') ? releases : undefined;
+      }, 30_000, async () => (await byName()).join(' '));
+      expect(seen.filter((r) => r === '5').length).toBeLessThan(seen.length);
+      expect((await answers()).filter((a) => a !== '').map((a) => a.split(' ')[0])).toEqual(['4', '4']);
+
+      expect((await command('promote')).code).toBe(0);
+      // Promoted: Swarm's rolling update moved the stable service, the canary service is gone.
+      await eventually(async () => ((await api()).progress.some((p) => p.service === 'web') || (await canaryService()) !== '' ? undefined : true), 120_000, () => output);
+      expect(await swarm.docker('service', 'inspect', `${stack}_web`, '--format', '{{.UpdateStatus.State}}')).toBe('completed');
+      await eventually(async () => ((await answers()).filter((a) => a !== '').every((a) => a.split(' ')[0] === '5') ? true : undefined), 30_000, async () => (await answers()).join(', '));
+      expect(new Set(await byName())).toEqual(new Set(['5']));
+
+      await repo.commitFiles({ 'stacks/shop.yaml': manifest({ release: '6', replicas: 2, canary: true }) }, 'release 6 as a canary');
+      await paused();
+      expect((await command('abort')).code).toBe(0);
+      await eventually(async () => {
+        const degraded = (await api()).stacks.find((s) => s.stack === stack)?.conditions.find((c) => c.type === 'Degraded' && c.status === 'True');
+        return degraded?.reason === 'CanaryFailed' && (await canaryService()) === '' ? true : undefined;
+      }, 60_000, async () => `${output}\n${JSON.stringify(await api())}`);
+      expect(new Set(await byName())).toEqual(new Set(['5']));
     } finally {
       daemon.kill('SIGTERM');
       await new Promise((resolve) => daemon.once('exit', resolve));
