@@ -135,6 +135,8 @@ describe('the engine restarted mid-pass', () => {
     expect(await edocker('inspect', '--format', '{{.Id}} {{.State.Running}}', bystander)).toBe(`${bystanderId} true`);
     const unavailable = unavailableLines(0);
     expect(logs).toContain(`Docker engine at ${dockerHost} answers again`);
+    // Said once for the outage (and maybe by an operation it cut short), not once per lane retry.
+    expect(unavailable).toBeLessThanOrEqual(3);
     console.log(`[fault] engine restarted mid-pass (scaling 3 → 8, stopped with ${createdBefore} replicas made): engine stop took ${stopMs} ms, E_DOCKER_UNAVAILABLE in /api/status ${seenMs} ms after the stop began, engine back in ${backAt - startedAt} ms; converged on 8 running replicas ${convergedMs} ms after the engine answered again; ${unavailable} E_DOCKER_UNAVAILABLE log lines; the unowned container kept its id (load average ${loadavg()[0]?.toFixed(1) ?? '?'})`);
   });
 
