@@ -17,7 +17,7 @@ import { limitBackend, Semaphore } from '../backends/limited.js';
 import { fileRolloutStore, rolloutsDir } from '../apply/rollout-store.js';
 import type { Traffic } from '../apply/traffic.js';
 import type { Settings } from '../config/settings.js';
-import { DockerUnavailableError, ManifestsInvalidError } from '../errors.js';
+import { DataDirWriteError, DockerUnavailableError, ManifestsInvalidError } from '../errors.js';
 import { Prober, type ProberOptions } from '../health/prober.js';
 import { isReady } from '../health/readiness.js';
 import type { Logger } from '../logging/logger.js';
@@ -322,6 +322,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   // The engine gone is one fact for every lane: said when it starts and when the engine answers again, not once per lane retry.
   const engineOutage = new Outage(logger, 'the Docker engine');
   const engineAnswers = (): void => engineOutage.recovered(`Docker engine at ${base.backend.endpoint} answers again`, { endpoint: base.backend.endpoint });
+  // A full (or read-only) data dir, likewise: one line when it starts refusing writes, one when it takes them again.
+  const dataDirOutage = new Outage(logger, 'the data dir');
   const lanes = new LaneScheduler({
     maxRetryMs: settings.intervalMs,
     onError: (stack, error) => {
@@ -329,6 +331,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       publish(stack, error, now());
       metrics.recordPass(stack, 'error', 0, false, undefined);
       if (error instanceof DockerUnavailableError) engineOutage.failed(error);
+      else if (error instanceof DataDirWriteError) dataDirOutage.failed(error);
       else logPassError(logger.child({ stack }), error);
     },
     pass: async (stack) => {
@@ -337,6 +340,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       memory.set(stack, lane);
       const outcome = await runStackPass(stack, revisions.stack(stack), lane, passDeps);
       if (!outcome.failures.some((f) => f.error instanceof DockerUnavailableError)) engineAnswers();
+      dataDirOutage.recovered(`the data dir ${settings.dataDir} takes writes again`, { dataDir: settings.dataDir });
       recordOutcome(stack, outcome, started, reverts.get(stack));
       reverts.delete(stack);
       return { requeueAt: outcome.requeueAt };
