@@ -5,7 +5,7 @@
 // event loop. Protocol: one word per stdin line (`pass`, `quit`); one JSON
 // object per stdout line. Logs (warn and up) go to stderr.
 //
-//   node .tmp/bench/daemon-pass.mjs REPO_URL INSTANCE DATA_DIR
+//   node .tmp/bench/daemon-pass.mjs REPO_URL INSTANCE DATA_DIR [BACKEND]
 
 import { createInterface } from 'node:readline';
 import { createPassContext } from '../src/cli/context.js';
@@ -23,8 +23,8 @@ function send(message: DaemonMessage): void {
 }
 
 async function main(): Promise<void> {
-  const [repo, instance, dataDir] = process.argv.slice(2);
-  const settings = resolveSettings({ repo, instance, dataDir, logLevel: 'warn' }, process.env);
+  const [repo, instance, dataDir, backend = 'docker'] = process.argv.slice(2);
+  const settings = resolveSettings({ repo, instance, dataDir, backend, logLevel: 'warn' }, process.env);
   const logger = createLogger({ format: 'json', level: settings.logLevel });
   const setupStarted = performance.now();
   const ctx = await createPassContext(settings, logger);

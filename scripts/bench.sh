@@ -15,12 +15,6 @@ if [ ! -x /usr/bin/docker-compose ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null </dev/null
 fi
 
-mkdir -p .tmp/bench
-for entry in converge daemon-pass; do
-  npx esbuild "bench/$entry.ts" --bundle --platform=node --format=esm --target=node20 \
-    --outfile=".tmp/bench/$entry.mjs" --external:dockerode --external:pino-pretty \
-    --external:cpu-features --external:ssh2 --log-level=warning \
-    --banner:js="import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);"
-done
+bash bench/bundle.sh converge daemon-pass
 
 exec node .tmp/bench/converge.mjs "$@"

@@ -35,6 +35,8 @@ export type ErrorCode =
   | 'E_LEADERSHIP'
   | 'E_IMAGE_PULL'
   | 'E_IMAGE_UPDATE'
+  | 'E_SWARM_UNSUPPORTED'
+  | 'E_SWARM_NOT_MANAGER'
   | 'E_DATA_DIR_WRITE';
 
 export class CapstanError extends Error {
@@ -362,12 +364,33 @@ export class SecretError extends CapstanError {
   }
 }
 
+/** A stack uses what the swarm backend cannot run; nothing was changed. */
+export class SwarmUnsupportedError extends CapstanError {
+  constructor(readonly problems: readonly { stack: string; service: string; key: string; why: string }[]) {
+    const lines = problems.map((p) => `${p.stack}/${p.service}: ${p.key}: ${p.why}`);
+    super('E_SWARM_UNSUPPORTED', `${problems.length} setting${problems.length === 1 ? '' : 's'} the swarm backend cannot run: ${lines.join('; ')}`, {
+      data: { problems: problems.map((p) => ({ ...p })) },
+      hint: 'change the stack as each message says, or deploy it with --backend docker',
+    });
+  }
+}
+
 /** Every subnet of Capstan's pool for stack networks is taken (by its own networks, anyone else's, or the host's routes). */
 export class SubnetPoolExhaustedError extends CapstanError {
   constructor(network: string, pool: string, size: number, subnets: number) {
     super('E_SUBNET_POOL_EXHAUSTED', `cannot create network ${network}: the subnet pool ${pool} is exhausted (all ${subnets} /${size} subnets overlap networks of the engine or routes of the host)`, {
       data: { network, pool, size, subnets },
       hint: 'widen --subnet-pool (CAPSTAN_SUBNET_POOL) or make --subnet-size smaller subnets, remove networks nobody uses (docker network ls), or give the stack\'s network its own ipam',
+    });
+  }
+}
+
+/** `--backend swarm` needs the engine it talks to to be a manager of an active swarm. */
+export class SwarmNotManagerError extends CapstanError {
+  constructor(endpoint: string, state: string) {
+    super('E_SWARM_NOT_MANAGER', `the engine at ${endpoint} is not a swarm manager (swarm state: ${state})`, {
+      data: { endpoint, state },
+      hint: 'point DOCKER_HOST at a manager node (`docker node ls` works there), or run `docker swarm init` first',
     });
   }
 }

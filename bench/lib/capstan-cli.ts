@@ -6,10 +6,11 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from './exec.js';
-import { removeContainers, removeNetworks, runningContainers } from './engine.js';
+import { removeContainers, removeNetworks, removeServices, runningContainers, runningServices } from './engine.js';
 import type { GitFixture } from './git-fixture.js';
 import type { Contender } from './results.js';
 import { SERVICE_COUNT } from './stack.js';
+import { waitUntil } from './timing.js';
 
 export const CAPSTAN_BIN = new URL('../../bin/capstan.mjs', import.meta.url).pathname;
 
@@ -25,16 +26,26 @@ export interface CapstanTarget {
   scratch: string;
   /** Push the next generation of the stack (one service's environment changes). */
   pushChange(): Promise<void>;
+  /** `swarm`: `--backend swarm` against the manager DOCKER_HOST names (bench/swarm.ts). */
+  backend?: 'docker' | 'swarm';
 }
 
-export async function cleanupInstance(instance: string): Promise<void> {
+export async function cleanupInstance(instance: string, backend: CapstanTarget['backend'] = 'docker'): Promise<void> {
+  if (backend === 'swarm') return removeServices(`io.capstan.instance=${instance}`);
   await removeContainers(`io.capstan.instance=${instance}`);
   await removeNetworks(`io.capstan.instance=${instance}`);
 }
 
-export async function expectConverged(instance: string, who: string): Promise<void> {
-  const running = await runningContainers(`io.capstan.instance=${instance}`);
-  if (running !== SERVICE_COUNT) throw new Error(`${who}: ${running}/${SERVICE_COUNT} containers running afterwards`);
+/**
+ * Every service running. On a swarm, `capstan apply` (like `docker stack
+ * deploy`) returns before new services' tasks start: they are waited for
+ * here, polled as the peer's are, and the wait is part of the time.
+ */
+export async function expectConverged(instance: string, who: string, backend: CapstanTarget['backend'] = 'docker'): Promise<void> {
+  const label = `io.capstan.instance=${instance}`;
+  if (backend === 'swarm') await waitUntil(`${who}: every service running`, async () => (await runningServices(label)) === SERVICE_COUNT, { timeoutMs: 120_000, intervalMs: 50 }).catch(() => undefined);
+  const running = backend === 'swarm' ? await runningServices(label) : await runningContainers(label);
+  if (running !== SERVICE_COUNT) throw new Error(`${who}: ${running}/${SERVICE_COUNT} ${backend === 'swarm' ? 'services' : 'containers'} running afterwards`);
 }
 
 /** Applied-operation count, read from `capstan apply`'s stdout ("Applied N operations"). */
@@ -49,7 +60,7 @@ export function createCapstanCli(target: CapstanTarget): Contender {
   const apply = async (): Promise<{ ms: number; applied: number }> => {
     const { ms, stdout } = await run(
       process.execPath,
-      [CAPSTAN_BIN, 'apply', '--repo', target.repo.url, '--instance', target.instance, '--data-dir', dataDir, '--log-level', 'warn'],
+      [CAPSTAN_BIN, 'apply', '--repo', target.repo.url, '--instance', target.instance, '--data-dir', dataDir, '--log-level', 'warn', '--backend', target.backend ?? 'docker'],
       { timeoutMs: 180_000 },
     );
     return { ms, applied: appliedCount(stdout) };
@@ -62,12 +73,13 @@ export function createCapstanCli(target: CapstanTarget): Contender {
     name: 'capstan CLI',
     notes,
     async cold() {
-      await cleanupInstance(target.instance);
+      await cleanupInstance(target.instance, target.backend);
       await dropDataDir();
       dataDir = await mkdtemp(join(target.scratch, 'cli-data-'));
-      const { ms } = await apply();
-      await expectConverged(target.instance, 'capstan apply (cold)');
-      return ms;
+      const started = performance.now();
+      await apply();
+      await expectConverged(target.instance, 'capstan apply (cold)', target.backend);
+      return performance.now() - started;
     },
     async noop() {
       const { ms, applied } = await apply();
@@ -77,12 +89,12 @@ export function createCapstanCli(target: CapstanTarget): Contender {
     async change() {
       await target.pushChange();
       const { ms, applied } = await apply();
-      await expectConverged(target.instance, 'capstan apply (change)');
+      await expectConverged(target.instance, 'capstan apply (change)', target.backend);
       if (applied !== 1) notes.add(`capstan CLI: a one-service change applied ${applied} operations`);
       return ms;
     },
     async dispose() {
-      await cleanupInstance(target.instance);
+      await cleanupInstance(target.instance, target.backend);
       await dropDataDir();
     },
   };

@@ -26,7 +26,7 @@ class DaemonClient {
   }
 
   static async start(target: CapstanTarget, dataDir: string): Promise<{ client: DaemonClient; setupMs: number }> {
-    const child = spawn(process.execPath, [DAEMON_BUNDLE, target.repo.url, target.instance, dataDir], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [DAEMON_BUNDLE, target.repo.url, target.instance, dataDir, target.backend ?? 'docker'], { stdio: ['pipe', 'pipe', 'pipe'] });
     // The child's logs are warnings at most; pass them through for the reader.
     child.stderr.pipe(process.stderr);
     const client = new DaemonClient(child, createInterface({ input: child.stdout }));
@@ -91,14 +91,15 @@ export function createCapstanDaemon(target: CapstanTarget, noopPerRound: number)
     setupMs: () => Math.min(...setups),
     async cold() {
       await stop();
-      await cleanupInstance(target.instance);
+      await cleanupInstance(target.instance, target.backend);
       dataDir = await mkdtemp(join(target.scratch, 'daemon-data-'));
       const started = await DaemonClient.start(target, dataDir);
       daemon = started.client;
       setups.push(started.setupMs);
-      const { ms } = await daemon.pass();
-      await expectConverged(target.instance, 'capstan in-daemon (cold)');
-      return ms;
+      const t = performance.now();
+      await daemon.pass();
+      await expectConverged(target.instance, 'capstan in-daemon (cold)', target.backend);
+      return performance.now() - t;
     },
     async noop() {
       const out: number[] = [];
@@ -112,13 +113,13 @@ export function createCapstanDaemon(target: CapstanTarget, noopPerRound: number)
     async change() {
       await target.pushChange();
       const { ms, applied } = await live().pass();
-      await expectConverged(target.instance, 'capstan in-daemon (change)');
+      await expectConverged(target.instance, 'capstan in-daemon (change)', target.backend);
       if (applied !== 1) notes.add(`capstan in-daemon: a one-service change applied ${applied} operations`);
       return ms;
     },
     async dispose() {
       await stop();
-      await cleanupInstance(target.instance);
+      await cleanupInstance(target.instance, target.backend);
     },
   };
 }

@@ -39,6 +39,28 @@ export async function takenNames(names: readonly string[]): Promise<string[]> {
   return all.flatMap((c) => c.Names.map((n) => n.replace(/^\//, ''))).filter((n) => want.has(n));
 }
 
+/** Services carrying `label` that have a running task (the swarm's "converged", seen from a manager). */
+export async function runningServices(label: LabelFilter): Promise<number> {
+  const services = await docker.listServices({ filters: { label: [label] } });
+  if (services.length === 0) return 0;
+  const tasks = (await docker.listTasks({ filters: { service: services.map((s) => s.ID), 'desired-state': ['running'] } })) as { ServiceID?: string; Status?: { State?: string } }[];
+  return new Set(tasks.filter((t) => t.Status?.State === 'running').map((t) => t.ServiceID)).size;
+}
+
+/** Removes the services and networks carrying `label` and waits until the manager lists none, so a cold round starts cold. */
+export async function removeServices(label: LabelFilter): Promise<void> {
+  for (const s of await docker.listServices({ filters: { label: [label] } })) await docker.getService(s.ID).remove().catch(ignore404);
+  const deadline = performance.now() + 90_000;
+  for (;;) {
+    const [services, networks] = await Promise.all([docker.listServices({ filters: { label: [label] } }), docker.listNetworks({ filters: { label: [label] } })]);
+    // A network refuses removal while tasks of its services still stop.
+    for (const n of networks) await docker.getNetwork(n.Id).remove().catch(() => undefined);
+    if (services.length + networks.length === 0) return;
+    if (performance.now() > deadline) throw new Error(`services or networks with ${label} still listed after 90 s`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 export async function swarmState(): Promise<string> {
   const info = (await docker.info()) as { Swarm?: { LocalNodeState?: string } };
   return info.Swarm?.LocalNodeState ?? 'inactive';

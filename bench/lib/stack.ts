@@ -44,7 +44,7 @@ export function stackYaml(generation: number): string {
       `      BENCH_SERVICE: "${name}"`,
       `      BENCH_GENERATION: "${name === CHANGED_SERVICE ? generation : 0}"`,
       '    labels:',
-      '      io.capstan.bench: "converge"',
+      '      bench.example: "converge"',
       '    restart: unless-stopped',
       '    deploy:',
       '      replicas: 1',

@@ -84,7 +84,12 @@ async function removeStack(stack: string): Promise<void> {
   }, { timeoutMs: 90_000, intervalMs: 200 });
 }
 
-export async function createSwarm(dir: string, stack: string): Promise<Contender> {
+/**
+ * `untilUpdateCompleted`: a change counts as done when Swarm says its update
+ * completed (after update_config.monitor), not when the new task runs: what
+ * Capstan's swarm backend waits for before it calls a change applied.
+ */
+export async function createSwarm(dir: string, stack: string, opts: { untilUpdateCompleted?: boolean } = {}): Promise<Contender> {
   await mkdir(dir, { recursive: true });
   const file = join(dir, 'docker-compose.yml');
   const deploy = () => run('docker', ['stack', 'deploy', '--resolve-image', 'never', '-c', file, stack], { timeoutMs: 120_000 });
@@ -119,7 +124,10 @@ export async function createSwarm(dir: string, stack: string): Promise<Contender
       await deploy();
       await waitUntil(`swarm service ${changed} updated`, async () => {
         const ids = (await runningTasks(stack)).get(changed) ?? [];
-        return ids.length === 1 && !old.has(ids[0] ?? '');
+        if (ids.length !== 1 || old.has(ids[0] ?? '')) return false;
+        if (opts.untilUpdateCompleted !== true) return true;
+        const [service] = await docker.listServices({ filters: { name: [changed] } });
+        return service?.UpdateStatus?.State === 'completed';
       }, { timeoutMs: 120_000, intervalMs: 50 });
       const ms = performance.now() - started;
       if (!(await allRunning(stack))) notes.add('swarm: not every service running right after the change');

@@ -76,6 +76,8 @@ export interface StackApplyResult {
   finished: number;
   /** Services postponed for their depends_on, with why. */
   waiting: string[];
+  /** Rolling updates the engine carries out by itself (Swarm's), still under way. */
+  underway: number;
   wakeAt: number | undefined;
   /** What became of each command, by service. */
   commands: Map<string, { done: boolean; message: string }>;
@@ -88,7 +90,7 @@ const DEPENDENCY_POLL_MS = 1000;
 
 export async function applyStackPlan(input: StackApplyInput, backend: Backend, ctx: DeployContext, opts: ApplyOptions): Promise<StackApplyResult> {
   const { plan, observed } = input;
-  const result: StackApplyResult = { applied: 0, done: [], failures: [], records: new Map(), superseded: [], progress: [], finished: 0, waiting: [], wakeAt: undefined, commands: new Map(), outcomes: [] };
+  const result: StackApplyResult = { applied: 0, done: [], failures: [], records: new Map(), superseded: [], progress: [], finished: 0, waiting: [], underway: 0, wakeAt: undefined, commands: new Map(), outcomes: [] };
   const wake = (at: number | undefined): void => {
     if (at !== undefined) result.wakeAt = Math.min(result.wakeAt ?? at, at);
   };
@@ -98,13 +100,7 @@ export async function applyStackPlan(input: StackApplyInput, backend: Backend, c
   const recreates = new Map<string, RecreateOp[]>();
   for (const op of plan.operations) if (op.kind === 'recreate-container') recreates.set(op.service.name, [...(recreates.get(op.service.name) ?? []), op]);
 
-  const fail = (f: OperationFailure, kind: string): void => {
-    result.failures.push(f);
-    const e = f.error;
-    const fields = { stack: f.stack, op: kind, reason: f.reason, ...(e instanceof ImagePullError ? { image: e.image, registry: e.registry } : {}), ...(e instanceof CapstanError ? { code: e.code, hint: e.hint } : { err: e }) };
-    if (opts.repeated?.(f.stack, f.line, e) === true) opts.logger.debug(fields, `still failing: ${f.line}: ${e.message}`);
-    else opts.logger.error(fields, `failed: ${f.line}: ${e.message}`);
-  };
+  const fail = failureRecorder(result, opts);
 
   // Pulls start at once; a service waits for its own image only, so nothing of a service whose image cannot be pulled is touched (no twin is started).
   const pulls = new Map<string, { op: PullOp; done: Promise<Error | undefined>; reported: boolean }>();
@@ -222,7 +218,18 @@ export async function applyStackPlan(input: StackApplyInput, backend: Backend, c
   return result;
 }
 
-function rolloutFailure(error: RolloutFailedError): OperationFailure {
+/** Keeps a failure and logs it: typed errors with their code and hint, a failure an earlier pass reported already at debug. */
+export function failureRecorder(result: Pick<StackApplyResult, 'failures'>, opts: ApplyOptions): (f: OperationFailure, kind: string) => void {
+  return (f, kind) => {
+    result.failures.push(f);
+    const e = f.error;
+    const fields = { stack: f.stack, op: kind, reason: f.reason, ...(e instanceof ImagePullError ? { image: e.image, registry: e.registry } : {}), ...(e instanceof CapstanError ? { code: e.code, hint: e.hint } : { err: e }) };
+    if (opts.repeated?.(f.stack, f.line, e) === true) opts.logger.debug(fields, `still failing: ${f.line}: ${e.message}`);
+    else opts.logger.error(fields, `failed: ${f.line}: ${e.message}`);
+  };
+}
+
+export function rolloutFailure(error: RolloutFailedError): OperationFailure {
   return { id: `rollout:${error.stackName}/${error.service}`, reason: 'rollout', stack: error.stackName, service: error.service, line: `rolling update of ${error.stackName}/${error.service}`, error };
 }
 
@@ -251,10 +258,14 @@ async function execute(op: Exclude<Operation, RecreateOp | PullOp>, backend: Bac
       await traffic.retire(op.containerId, DEFAULT_GRACE_MS);
       return backend.removeContainer(op.containerId);
     case 'remove-network': return backend.removeNetwork(op.networkId);
+    default:
+      // The docker backend plans none of Swarm's operations (plan/containers.ts).
+      throw new Error(`the docker engine backend cannot ${op.kind}`);
   }
 }
 
-function phasesOf(operations: readonly Operation[]): Operation[][] {
+/** Operations grouped by phase, lowest first. */
+export function phasesOf(operations: readonly Operation[]): Operation[][] {
   const byPhase = new Map<number, Operation[]>();
   for (const op of operations) {
     const list = byPhase.get(op.phase);

@@ -22,7 +22,8 @@ import { createStatusReporter } from './status-reporter.js';
 export async function applyCommand(settings: Settings, logger: Logger, opts: { force: boolean } = { force: false }): Promise<number> {
   const progress = stderrProgress(logger);
   const ctx = { ...(await createPassContext(settings, logger)), progress };
-  await checkDataDir(settings, logger);
+  // Relative binds live in the data dir only on one engine (Swarm's nodes get configs): nothing to check on a swarm.
+  if (settings.backend === 'docker') await checkDataDir(settings, logger);
   const status = createStatusReporter(settings, logger);
   const revision = await ctx.source.resolve();
   const model = await ctx.desired.loadRevision(revision);
@@ -78,7 +79,8 @@ export async function applyCommand(settings: Settings, logger: Logger, opts: { f
  * leaves them unreachable from the host. Say so, and how to get either way.
  */
 async function warnWhenNoRouterServes(settings: Settings, desired: DesiredState, logger: Logger): Promise<void> {
-  if (!routerServesPorts(settings)) return;
+  // On a swarm, Swarm publishes ports itself (its routing mesh, or each task's node in `mode: host`).
+  if (!routerServesPorts(settings) || settings.backend === 'swarm') return;
   const published = desired.stacks.flatMap((st) => st.services.flatMap((s) => s.spec.ports.filter((p) => p.published !== undefined && p.protocol === 'tcp').map((p) => `${s.stack}/${s.name}:${p.published}`)));
   if (published.length === 0) return;
   if (await routerClient(settings.dataDir, settings.routerAdmin, settings.routerToken).healthy()) return;

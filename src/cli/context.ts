@@ -7,7 +7,8 @@ import type { RolloutSupport } from '../apply/rollout.js';
 import { fileHeldRollouts, heldRolloutsFile } from '../apply/held-rollouts.js';
 import { fileRolloutStore, rolloutsDir } from '../apply/rollout-store.js';
 import { NO_TRAFFIC } from '../apply/traffic.js';
-import type { Backend } from '../backends/backend.js';
+import { dockerPort } from '../apply/docker-port.js';
+import type { AnyBackend } from '../apply/port.js';
 import { Prober, type ProberOptions, type ProbeTracker } from '../health/prober.js';
 import { runProbe, type ExecClient } from '../health/probes.js';
 import { allowedEnvironment, requireRepo, type Settings } from '../config/settings.js';
@@ -18,14 +19,19 @@ import { readOperatorPolicy, resolveHostPath } from '../config/policy-file.js';
 import type { PassContext } from '../reconciler/pass.js';
 import { credentialsFromEnv } from '../source/credentials.js';
 import { openSource } from '../source/git-source.js';
-import { dockerCredentials } from '../images/credentials.js';
+import { dockerCredentials, engineAuthFor } from '../images/credentials.js';
 import { DigestChecker } from '../images/digest-check.js';
 import { RegistryClient } from '../images/registry.js';
 
-export async function createBackend(settings: Settings, logger: Logger): Promise<Backend> {
+export async function createBackend(settings: Settings, logger: Logger): Promise<AnyBackend> {
+  if (settings.backend === 'swarm') {
+    const { createSwarmBackend } = await import('../apply/swarm-port.js');
+    // `--with-registry-auth`: each service carries the pull credentials Docker's client config has for its image.
+    const credentials = dockerCredentials();
+    return createSwarmBackend({ registryAuth: (image) => engineAuthFor(credentials, image) });
+  }
   const { createDockerBackend } = await import('../backends/docker/docker-backend.js');
-  if (settings.backend === 'swarm') logger.warn('the swarm backend is not built yet; using the docker backend');
-  return createDockerBackend({ logger, subnetPool: settings.subnetPool });
+  return dockerPort(await createDockerBackend({ logger, subnetPool: settings.subnetPool }));
 }
 
 /** `offThread`: validate commits in a worker thread (the daemon, whose API and healing must not stop for a big commit). */
@@ -39,7 +45,7 @@ export async function createPassContext(settings: Settings, logger: Logger, opts
   });
   const env = allowedEnvironment(settings, process.env);
   const operatorPolicy = await readOperatorPolicy(settings.policy);
-  const desired = new DesiredLoader({ source, path: settings.path, env, profiles: settings.profiles, secretsDir: settings.secretsDir, operatorPolicy, resolveHostPath, logger, ...(opts.offThread === true ? { validate: offThreadLoader() } : {}) });
+  const desired = new DesiredLoader({ source, path: settings.path, env, profiles: settings.profiles, secretsDir: settings.secretsDir, operatorPolicy, resolveHostPath, backend: settings.backend, logger, ...(opts.offThread === true ? { validate: offThreadLoader() } : {}) });
   const backend = await createBackend(settings, logger);
   const rollout = rolloutSupport(settings, new Prober({ now: Date.now, run: probeRunner(), onFailed: () => undefined }));
   const contents = { env, ageKeyFile: settings.ageKeyFile };

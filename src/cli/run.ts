@@ -76,7 +76,8 @@ async function lead(settings: Settings, logger: Logger, token: ApiToken, stopped
   const base = { ...created, progress: feed };
   const status = createStatusReporter(settings, logger);
   const notifier = createNotifier(settings, logger);
-  const router = await startRouterSupervisor(settings, logger);
+  // On a swarm, Swarm publishes ports (its routing mesh, or each task's node in `mode: host`): no router of ours.
+  const router = created.backend.kind === 'swarm' ? undefined : await startRouterSupervisor(settings, logger);
   const daemon = await startDaemon({ settings, logger, base, status, router, probeRun: probeRunner(), token, feed, notify: (event) => notifier.emit(event), imageUpdater: imageUpdater(settings, logger) });
   if (stopped.aborted) daemon.stop('stopping');
   else stopped.addEventListener('abort', () => daemon.stop('stopping'), { once: true });

@@ -44,7 +44,7 @@ export async function validateCommand(settings: Settings, logger: Logger, opts: 
   }
   const hostFiles = await readHostFiles(settings.secretsDir);
   const operatorPolicy = await readOperatorPolicy(settings.policy);
-  const result = loadStacks(files, { root, env, policyFile, operatorPolicy, resolveHostPath, profiles: settings.profiles, tree, hostFiles, home: homedir() });
+  const result = loadStacks(files, { root, env, policyFile, operatorPolicy, resolveHostPath, profiles: settings.profiles, tree, hostFiles, home: homedir(), backend: settings.backend });
   for (const w of result.warnings) process.stderr.write(`warning: ${w.file}:${w.line}:${w.col} ${w.path ? `${w.path}: ` : ''}${w.message}\n`);
   if (result.errors.length > 0) throw new ManifestsInvalidError(result.errors);
   const services = result.stacks.reduce((n, s) => n + Object.keys(s.services).length, 0);

@@ -24,6 +24,8 @@ export const LABEL = {
   anonymousVolume: 'io.capstan.anonymous-volume',
   /** The normalized spec as JSON: explains a change ("image a → b") and lets a rollback rebuild the previous version from what runs. */
   spec: 'io.capstan.spec',
+  /** On a Swarm secret or config: the top-level `secrets:`/`configs:` key whose content it holds. */
+  file: 'io.capstan.file',
 } as const;
 
 export const ROUTER_ROLE = 'router';

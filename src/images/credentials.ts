@@ -11,7 +11,8 @@ import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { DOCKER_HUB } from '../manifests/image-ref.js';
+import { ImagePullError } from '../errors.js';
+import { DOCKER_HUB, parseImageRef } from '../manifests/image-ref.js';
 
 export type RegistryCredential =
   | { kind: 'password'; username: string; password: string }
@@ -123,4 +124,19 @@ export function engineAuthConfig(registry: string, credential: RegistryCredentia
   return credential.kind === 'token'
     ? { identitytoken: credential.identityToken, serveraddress }
     : { username: credential.username, password: credential.password, serveraddress };
+}
+
+/**
+ * The engine's X-Registry-Auth for pulling `image` from `registry`
+ * (undefined: anonymous). A helper that fails is a failed pull
+ * ('unauthorized'), named by the helper and registry, never by a secret.
+ */
+export async function engineAuthFor(store: CredentialStore, image: string, registry = parseImageRef(image)?.registry): Promise<Record<string, string> | undefined> {
+  if (registry === undefined) return undefined;
+  try {
+    const credential = await store.lookup(registry);
+    return credential === undefined ? undefined : engineAuthConfig(registry, credential);
+  } catch (err) {
+    throw new ImagePullError(image, registry, 'unauthorized', err instanceof Error ? err.message : String(err));
+  }
 }

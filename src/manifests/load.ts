@@ -52,6 +52,8 @@ export interface LoadOptions {
   hostFiles?: HostFiles | undefined;
   /** The operator user's home directory, for `~` in bind sources; default: `~` is an error. */
   home?: string | undefined;
+  /** `swarm`: relative binds must become Swarm configs (Git-tracked files only); default `docker`. */
+  backend?: 'docker' | 'swarm' | undefined;
 }
 
 /** What one stack (valid or not) was read from, for the daemon's per-stack fingerprints and errors. */
@@ -100,6 +102,7 @@ export function loadStacks(files: ReadonlyMap<string, string>, opts: LoadOptions
     resolveHostPath: opts.resolveHostPath ?? ((p: string) => p),
     parse: { maxBytes: policy.limits.fileBytes, maxKeys: policy.limits.keysPerMapping },
     home: opts.home,
+    backend: opts.backend,
   };
   const inputs: StackInputs[] = [];
   for (const c of candidates) {
@@ -171,7 +174,7 @@ function loadOne(c: StackCandidate, files: ReadonlyMap<string, string>, opts: Lo
   }
   checkSharedDeclarations(parts);
   const stackParts: StackPart[] = parts.filter((p): p is Part & { top: StackInput } => p.top !== undefined).map((p) => ({
-    ctx: { name, file: p.file, dir: p.dir, files, lookup: p.lookup, fp: p.fp, all: problems, inactive: p.inactive, tree: env.tree, host: env.host, home: env.home, maxFileBytes: env.parse.maxBytes },
+    ctx: { name, file: p.file, dir: p.dir, files, lookup: p.lookup, fp: p.fp, all: problems, inactive: p.inactive, tree: env.tree, host: env.host, home: env.home, backend: env.backend, maxFileBytes: env.parse.maxBytes },
     top: p.top,
     services: new Map([...p.services].filter(([svc]) => owner.get(svc) === p)),
     rawServices: Object.fromEntries(Object.entries(p.rawServices).filter(([svc]) => owner.get(svc) === p && !p.inactive.has(svc))),
@@ -198,6 +201,7 @@ interface Shared {
   /** Size and key limits of every YAML file read. */
   parse: ParseOptions;
   home: string | undefined;
+  backend: LoadOptions['backend'];
 }
 
 /** One file of a stack, validated on its own terms: its positions, directory and variables. */

@@ -14,6 +14,8 @@ export interface PortSpec {
   published: number | undefined;
   target: number;
   protocol: 'tcp' | 'udp';
+  /** `mode: host` in the long syntax: on Swarm, published on the node of each task instead of the routing mesh. */
+  mode?: 'host';
 }
 
 export interface MountSpec {
@@ -259,6 +261,16 @@ export interface ServiceSpec {
   build?: BuildSpec;
   secrets?: readonly MountedFile[];
   configs?: readonly MountedFile[];
+  /** What only Swarm schedules by; left out when a service sets none of it, ignored by the docker backend (as by `docker compose up`). */
+  swarm?: SwarmSettings;
+}
+
+/** `deploy` keys only the swarm backend uses. Each is left out when not set. */
+export interface SwarmSettings {
+  placement?: { constraints: readonly string[]; preferences: readonly string[]; maxReplicasPerNode: number | undefined };
+  endpointMode?: 'vip' | 'dnsrr';
+  restartPolicy?: { condition: 'none' | 'on-failure' | 'any'; delayMs: number | undefined; maxAttempts: number | undefined; windowMs: number | undefined };
+  reservations?: { nanoCpus: number | undefined; memoryBytes: number | undefined };
 }
 
 /** `build:` resolved against the repository at the commit. */

@@ -10,7 +10,7 @@ import { normalizeBuild } from './build.js';
 import { deliverySpecs } from './delivery.js';
 import { resolveFileDef, serviceFiles, type FileKind, type HostFiles, type ResolvedDef } from './files.js';
 import { routeTlsFiles } from './route-tls.js';
-import type { CapstanExtension, IpamSpec, RouteSpec, MountSpec, NetworkSpec, PortSpec, ProbeSpec, ServiceSpec, StackSpec, UpdateConfig, VolumeSpec } from './model.js';
+import type { CapstanExtension, IpamSpec, RouteSpec, MountSpec, NetworkSpec, PortSpec, ProbeSpec, ServiceSpec, StackSpec, SwarmSettings, UpdateConfig, VolumeSpec } from './model.js';
 import { classifyBindSource } from './binds.js';
 import { parseDotenv } from './dotenv.js';
 import type { Lookup } from './interpolate.js';
@@ -18,7 +18,7 @@ import { oversized, type PathSegment } from './parse-yaml.js';
 import { resolveInRepo } from './paths.js';
 import type { FileProblems, Problems } from './problems.js';
 import type { RepoTree } from './repo-tree.js';
-import type { IpamInput, ResourceDef, ServiceInput, StackInput, UpdateConfigInput } from './schema.js';
+import { engineRestart, type DeployInput, type IpamInput, type ResourceDef, type ServiceInput, type StackInput, type UpdateConfigInput } from './schema.js';
 import type { RawMount } from './volumes.js';
 import { setOwn } from './own.js';
 
@@ -39,6 +39,8 @@ export interface StackContext {
   maxFileBytes?: number | undefined;
   /** The operator user's home, for `~` in bind sources; undefined: `~` is an error. */
   home?: string | undefined;
+  /** `swarm`: a relative bind must be a file Git tracks (it becomes a Swarm config); nodes cannot see the operator's disk. */
+  backend?: 'docker' | 'swarm' | undefined;
 }
 
 /** One file of a stack: the stack file itself, or a file it includes. */
@@ -267,9 +269,11 @@ function normalizeService(
     fp.error([...base, 'read_only'], '`read_only: true` cannot be combined with secrets or configs yet', 'Capstan writes them into the container\'s file system before it starts, which a read-only root file system refuses; drop `read_only`, or mount the files with `volumes:`', 'key');
   }
 
+  const swarm = swarmSettings(s.deploy ?? undefined);
   return {
     image: built?.image ?? s.image ?? '',
     ...(built === undefined ? {} : { build: built.build }),
+    ...(swarm === undefined ? {} : { swarm }),
     ...(pullPolicy === undefined || pullPolicy.kind === 'missing' ? {} : { pullPolicy }),
     ...(Object.keys(addresses).length === 0 ? {} : { networkAddresses: addresses }),
     ...(secrets.length === 0 ? {} : { secrets }),
@@ -284,7 +288,7 @@ function normalizeService(
     networks: [...new Set(networks)].sort(),
     labels: s.labels ?? {},
     healthcheck: s.healthcheck ?? undefined,
-    restart: s.restart ?? s.deploy?.restart_policy ?? 'no',
+    restart: s.restart ?? (s.deploy?.restart_policy ? engineRestart(s.deploy.restart_policy) : 'no'),
     user: s.user ?? undefined,
     workingDir: s.working_dir ?? undefined,
     stopSignal: s.stop_signal ?? undefined,
@@ -324,6 +328,22 @@ function normalizeService(
   };
 }
 
+/** The swarm-only `deploy` keys, or undefined when none is set (so every other spec hash stays as it was). */
+function swarmSettings(deploy: DeployInput | undefined): SwarmSettings | undefined {
+  if (deploy === undefined) return undefined;
+  const out: SwarmSettings = {};
+  const p = deploy.placement;
+  if (p !== undefined) {
+    out.placement = { constraints: p.constraints ?? [], preferences: (p.preferences ?? []).map((x) => x.spread), maxReplicasPerNode: p.max_replicas_per_node };
+  }
+  if (deploy.endpoint_mode !== undefined) out.endpointMode = deploy.endpoint_mode;
+  const r = deploy.restart_policy;
+  if (r !== undefined) out.restartPolicy = { condition: r.condition ?? 'any', delayMs: r.delay, maxAttempts: r.max_attempts, windowMs: r.window };
+  const res = deploy.resources?.reservations;
+  if (res?.cpus !== undefined || res?.memory !== undefined) out.reservations = { nanoCpus: res.cpus, memoryBytes: res.memory };
+  return Object.keys(out).length === 0 ? undefined : out;
+}
+
 /** A relative bind: tracked configuration (read-only, by Git id) or a persistent data directory; never out of the repository or through a symlink. */
 function relativeBind(ctx: StackContext, m: RawMount, at: PathSegment[]): MountSpec {
   const resolved = resolveInRepo(ctx.dir, m.source);
@@ -337,9 +357,15 @@ function relativeBind(ctx: StackContext, m: RawMount, at: PathSegment[]): MountS
       ctx.fp.error(at, `bind source ${JSON.stringify(m.source)} crosses the symbolic link ${kind.at} of the repository`, 'a link may point anywhere on the host; bind the directory it points to by its own path inside the repository');
       return { ...m, source: resolved, relative: true };
     case 'tracked':
+      if (ctx.backend === 'swarm' && ctx.tree.get(resolved)?.type === 'tree') {
+        ctx.fp.error(at, `bind source ${JSON.stringify(m.source)} is a directory Git tracks; on Swarm a tracked bind becomes a Swarm config, and a config is one file`, 'bind each file of it on its own (each becomes a config), or list them under `configs:`');
+      }
       if (!m.readOnly) ctx.fp.warn(at, `bind source ${JSON.stringify(m.source)} holds files Git tracks: it is mounted read-only from the deployed revision (a writable data directory holds no tracked files but .gitkeep or .gitignore)`);
       return { ...m, source: resolved, readOnly: true, relative: true, content: kind.id };
     case 'data':
+      if (ctx.backend === 'swarm') {
+        ctx.fp.error(at, `bind source ${JSON.stringify(m.source)} is a data directory (Git tracks no file in it), which lives in the operator's data dir: Swarm's nodes cannot see it`, 'use a named volume instead (e.g. `- data:' + m.target + '` with `volumes: { data: {} }` at the top level); Swarm makes it on each node a task runs on');
+      }
       return { ...m, source: resolved, relative: true, persistent: true };
   }
 }

@@ -116,7 +116,8 @@ const portLong = obj({
   if (p.published !== undefined && p.published !== '' && published === undefined) {
     return fail(ctx, p.published, `invalid host port ${JSON.stringify(p.published)} (ranges are only supported in the short syntax)`, ['published']);
   }
-  return [{ hostIp: p.host_ip ?? '', published, target, protocol: p.protocol ?? 'tcp' }];
+  // `mode: host` is kept (the swarm backend publishes on each task's node); ingress is Swarm's default and left out.
+  return [{ hostIp: p.host_ip ?? '', published, target, protocol: p.protocol ?? 'tcp', ...(p.mode === 'host' ? { mode: 'host' as const } : {}) }];
 });
 const port = z
   .union([strOrNum, portLong], { error: 'expected "published:target" or { target, published }' })
@@ -276,13 +277,28 @@ const updateConfig = obj({
 });
 export type UpdateConfigInput = z.output<typeof updateConfig>;
 
-/** Swarm's restart policy, folded into the service-level one: Capstan restarts through the engine. */
+/** Swarm's restart policy: the docker backend folds it into the service-level one; the swarm backend passes it on whole. */
 const restartPolicyLong = obj({
   condition: z.enum(['none', 'on-failure', 'any'], { error: 'condition must be none, on-failure or any' }).optional(),
   delay: duration.optional(),
   max_attempts: nonNegativeInt.optional(),
   window: duration.optional(),
-}).transform((r): RestartPolicy => (r.condition === 'none' ? 'no' : r.condition === 'on-failure' ? 'on-failure' : 'always'));
+});
+export type RestartPolicyInput = z.output<typeof restartPolicyLong>;
+
+/** The restart policy the docker engine applies for a Swarm-style `deploy.restart_policy`. */
+export function engineRestart(r: RestartPolicyInput): RestartPolicy {
+  return r.condition === 'none' ? 'no' : r.condition === 'on-failure' ? 'on-failure' : 'always';
+}
+
+/** `node.role == manager`, `node.labels.zone != b`: Swarm's constraint syntax, checked so a typo fails here and not at the manager. */
+const placementConstraint = str.transform((v, ctx) =>
+  /^\s*[A-Za-z0-9_.-]+\s*(==|!=)\s*\S.*$/.test(v) ? v.trim() : fail(ctx, v, `placement constraint ${JSON.stringify(v)} is not "<attribute> == <value>" or "<attribute> != <value>"`));
+const placement = obj({
+  constraints: z.array(placementConstraint, { error: 'expected a list of constraints like "node.role == manager"' }).optional(),
+  preferences: z.array(obj({ spread: str }), { error: 'expected a list of { spread: node.labels.<label> }' }).optional(),
+  max_replicas_per_node: nonNegativeInt.optional(),
+});
 
 const deploy = obj(
   {
@@ -297,9 +313,13 @@ const deploy = obj(
     update_config: updateConfig.optional(),
     rollback_config: updateConfig.optional(),
     restart_policy: restartPolicyLong.optional(),
+    // Scheduling and load-balancing of the swarm backend; `docker compose up` ignores them, and so does the docker backend.
+    placement: placement.optional(),
+    endpoint_mode: z.enum(['vip', 'dnsrr'], { error: 'endpoint_mode must be vip or dnsrr' }).optional(),
   },
-  { unsupported: unsupportedList(['placement', 'endpoint_mode']), extensions: true },
+  { extensions: true },
 );
+export type DeployInput = z.output<typeof deploy>;
 
 const probePort = strOrNum.transform((v, ctx) => parsePortNumber(v) ?? fail(ctx, v, `invalid port ${JSON.stringify(v)}; expected 1-65535`));
 const positiveInt = strOrNum.transform((v, ctx) => {

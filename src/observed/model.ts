@@ -2,6 +2,8 @@
 // (Compose's observed_state idea). Only objects carrying this instance's
 // `io.capstan.instance` label appear here, so nothing else can be planned on.
 
+import type { ServiceSpec } from '../manifests/model.js';
+
 export type ContainerState = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
 
 export interface ObservedContainer {
@@ -77,4 +79,80 @@ export interface ObservedState {
   volumes: readonly ObservedVolume[];
   /** The images of the desired services, looked at once per pass after Git was read; absent: nothing is known, so nothing is pulled. */
   images?: ImageFacts;
+  /** Set by the swarm backend only: the services, tasks, nodes, secrets and configs it owns (containers is then empty). */
+  swarm?: ObservedSwarm;
+}
+
+/** Where Swarm is in a service's rolling update (its `UpdateStatus.State`). */
+export type SwarmUpdateState = 'updating' | 'paused' | 'completed' | 'rollback_started' | 'rollback_paused' | 'rollback_completed';
+
+export interface ObservedSwarm {
+  services: readonly ObservedService[];
+  /** Every node of the swarm (not only those running our tasks): status shows nodes down. */
+  nodes: readonly ObservedNode[];
+  /** Secrets and configs carrying this instance's label. */
+  files: readonly ObservedSwarmFile[];
+}
+
+export interface ObservedService {
+  id: string;
+  /** `<stack>_<service>`. */
+  name: string;
+  stack: string;
+  service: string;
+  /** Swarm's object version: an update names the version it replaces. */
+  version: number;
+  specHash: string;
+  revision: string;
+  /** The spec the service was made from (its spec label), undefined when unreadable. */
+  spec: ServiceSpec | undefined;
+  mode: 'replicated' | 'global';
+  /** Replicated: the replica count asked of Swarm; global: 0. */
+  replicas: number;
+  labels: Readonly<Record<string, string>>;
+  update: { state: SwarmUpdateState; message: string } | undefined;
+  /** ms since the epoch of the last change to the service or its update: when Swarm began what it does now. */
+  changedAt: number;
+  /** The spec before the last update (Swarm's PreviousSpec; a rollback clears it): set once the service was updated. */
+  previous: { specHash: string } | undefined;
+  /** Tasks Swarm keeps for the service (current and recent), newest state first per slot. */
+  tasks: readonly ObservedTask[];
+}
+
+export interface ObservedTask {
+  id: string;
+  /** Replicated: the slot; global: 0. */
+  slot: number;
+  nodeId: string;
+  /** What Swarm wants (`running`, `shutdown`) and what the task is (`running`, `starting`, `failed`, ...). */
+  desiredState: string;
+  state: string;
+  /** The spec hash of the service spec the task was made from. */
+  specHash: string;
+  /** Swarm's error text for a failed or rejected task. */
+  error: string;
+  /** ms since the epoch of the last state change. */
+  at: number;
+}
+
+export interface ObservedNode {
+  id: string;
+  hostname: string;
+  role: 'manager' | 'worker';
+  /** `ready`, `down`, `unknown`, `disconnected`. */
+  state: string;
+  /** `active`, `pause`, `drain`. */
+  availability: string;
+  addr: string;
+}
+
+export interface ObservedSwarmFile {
+  id: string;
+  kind: 'secret' | 'config';
+  /** The content-addressed name, `<stack>_<name>-<digest>`. */
+  name: string;
+  stack: string;
+  /** The top-level `secrets:`/`configs:` key it holds the content of. */
+  file: string;
+  labels: Readonly<Record<string, string>>;
 }

@@ -17,6 +17,14 @@ export const VERBS: Record<Operation['kind'], string> = {
   'promote-container': 'promote',
   'remove-container': 'remove',
   'remove-network': 'remove network',
+  'create-service': 'create service',
+  'update-service': 'update service',
+  'scale-service': 'scale service',
+  'remove-service': 'remove service',
+  'create-secret': 'create secret',
+  'create-config': 'create config',
+  'remove-secret': 'remove secret',
+  'remove-config': 'remove config',
 };
 
 export function operationTarget(op: Operation): string {
@@ -80,12 +88,15 @@ export function changeCounts(plan: Plan): string {
   const count = (kinds: Operation['kind'][]): number => plan.operations.filter((o) => kinds.includes(o.kind)).length;
   const parts = [
     [count(['pull-image']), `image${count(['pull-image']) === 1 ? '' : 's'} to pull`],
-    [count(['create-container']), 'to create'],
+    [count(['create-container', 'create-service']), 'to create'],
     [count(['recreate-container']), 'to recreate'],
+    [count(['update-service']), 'to update'],
+    [count(['scale-service']), 'to scale'],
     [count(['promote-container']), 'to promote'],
     [count(['start-container']), 'to start'],
-    [count(['remove-container']), 'to remove'],
+    [count(['remove-container', 'remove-service']), 'to remove'],
     [count(['create-network', 'create-volume', 'remove-network']), 'network/volume changes'],
+    [count(['create-secret', 'create-config', 'remove-secret', 'remove-config']), 'secret/config changes'],
   ] as const;
   const text = parts.filter(([n]) => n > 0).map(([n, what]) => `${n} ${what}`).join(', ');
   return text === '' ? 'no changes' : text;
@@ -126,10 +137,14 @@ export function serviceOf(op: Operation): string | null {
   switch (op.kind) {
     case 'create-container':
     case 'recreate-container':
+    case 'create-service':
+    case 'update-service':
+    case 'scale-service':
       return op.service.name;
     case 'start-container':
     case 'promote-container':
     case 'remove-container':
+    case 'remove-service':
       return op.service;
     default:
       return null;

@@ -15,7 +15,7 @@ const KEYS: readonly Key[] = [
   'resources', 'deployLabels', 'capstan',
   'containerName', 'hostname', 'privileged', 'capAdd', 'capDrop', 'networkMode', 'pid', 'ipc', 'devices', 'securityOpt',
   'sysctls', 'ulimits', 'tmpfs', 'readOnly', 'shmSizeBytes', 'init', 'tty', 'stdinOpen', 'extraHosts', 'dns', 'logging',
-  'platform', 'runtime', 'networkAliases', 'mode',
+  'platform', 'runtime', 'networkAliases', 'mode', 'swarm',
 ];
 
 const NAMES: Partial<Record<Key, string>> = {
@@ -37,6 +37,7 @@ const NAMES: Partial<Record<Key, string>> = {
   extraHosts: 'extra_hosts',
   networkAliases: 'networks.aliases',
   mode: 'deploy.mode',
+  swarm: 'deploy placement, endpoint_mode, restart_policy or reservations',
 };
 
 /**

@@ -7,6 +7,7 @@
 import { CapstanError } from '../errors.js';
 import type { LaneInfo } from './lanes.js';
 import type { OperatorStatus, StackStatus } from '../status/model.js';
+import type { NodeStatus } from '../status/swarm-health.js';
 import type { StatusSnapshot } from '../status/reporter.js';
 import type { ServiceHealth } from '../status/service-health.js';
 import type { RolloutProgress } from '../strategies/step.js';
@@ -49,6 +50,8 @@ export interface DaemonStatus {
   operator: OperatorStatus;
   /** As in status/<stack>.yaml on the status branch. */
   stacks: readonly StackStatus[];
+  /** Swarm backend: every node, its state and how many of this instance's tasks run on it. */
+  nodes?: readonly NodeStatus[];
   /** Per service, with what the files leave out: crash counts, the next restart, the newest log lines, probe failures in a row. */
   health: readonly ServiceHealth[];
 }
@@ -103,6 +106,7 @@ export class DaemonState {
       operator: docs.operator,
       stacks: docs.stacks,
       health: docs.health,
+      ...(docs.nodes === undefined ? {} : { nodes: docs.nodes }),
     };
   }
 }

@@ -12,7 +12,11 @@
 
 import { logTail } from '../backends/docker/logs.js';
 import { connectDocker } from '../backends/docker/connect.js';
-import { dockerEventsOpener, watchEngineEvents } from '../backends/docker/events.js';
+import { dockerEventsOpener, watchEngineEvents, type EngineEvent } from '../backends/docker/events.js';
+import type { AnyBackend } from '../apply/port.js';
+import { parseNodeEvent, swarmNodeEventsOpener } from '../backends/swarm/events.js';
+import { dockerPort } from '../apply/docker-port.js';
+import { observedStacks } from '../observed/stacks.js';
 import { limitBackend, Semaphore } from '../backends/limited.js';
 import { fileRolloutStore, rolloutsDir } from '../apply/rollout-store.js';
 import type { Traffic } from '../apply/traffic.js';
@@ -123,9 +127,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const signals = new Signals();
   const stop = new AbortController();
 
-  // The engine, bounded for every lane together.
-  const engine = new Semaphore(settings.parallelism);
-  const backend = limitBackend(base.backend, engine);
+  // The engine, bounded for every lane together. On a swarm, Swarm runs the replicas: no prober, healer or routing table of ours.
+  const engine = base.backend.kind === 'docker' ? limitBackend(base.backend.engine, new Semaphore(settings.parallelism)) : undefined;
+  const backend: AnyBackend = engine === undefined ? base.backend : dockerPort(engine);
   const docker = connectDocker().then((c) => c.docker);
   const metrics = new DaemonMetrics(async () => countContainers(await backend.observe(instance)));
   metrics.heal.onRestart = (stack, service, reason) => feed.event({ time: new Date(now()).toISOString(), kind: 'heal', stack, service, message: HEALED[reason], bad: reason === 'crashed' || reason === 'liveness' });
@@ -144,7 +148,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       // Liveness: it was ready and failed failure_threshold probes in a row. Removing it lets the next pass recreate the slot.
       logger.warn({ stack: r.stack, service: r.service, container: r.name, output: health.lastOutput }, `liveness: ${r.name} failed ${health.failures} probes in a row (${health.lastOutput}); replacing it`);
       signals.livenessFailed(r.name);
-      backend.removeContainer(r.containerId)
+      // Probed replicas exist on the docker backend only (hooks below).
+      (engine?.removeContainer(r.containerId) ?? Promise.resolve())
         .catch((err: unknown) => logger.error({ err, container: r.name }, `cannot remove ${r.name}`))
         .finally(() => signals.wake(r.stack, `liveness failure of ${r.name}`));
     },
@@ -256,7 +261,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     if (outcome.kind === 'failed') logger.warn(fields, line);
     else logger.info(fields, line);
   };
-  const hooks: DaemonHooks = {
+  const hooks: DaemonHooks | undefined = engine === undefined ? undefined : {
     healing: (stack, observed) => healer.input(stack, observed),
     planned: (stack, desired, plan, observed, rotation, splits) => {
       // What the router served before this process started was ready; it keeps its traffic until a probe says otherwise.
@@ -358,7 +363,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   /** Every stack in Git or on the engine: resync and start-up wake them all (a stack removed from Git while the daemon was down is pruned). */
   const resyncAll = async (reason: string): Promise<void> => {
     await revisions.refresh(reason);
-    const onEngine = await backend.observe(instance).then(stacksOf).catch(() => []);
+    const onEngine = await backend.observe(instance).then(observedStacks).catch(() => []);
     for (const s of new Set([...revisions.names(), ...onEngine])) lanes.wake(s, reason);
   };
   /**
@@ -429,11 +434,13 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const resync = await startResync(settings.resync, trigger);
   const poll = setInterval(() => trigger('poll'), settings.intervalMs);
   const events = watchEngineEvents({
-    open: dockerEventsOpener(instance),
-    onEvent: (e) => {
-      healer.noteEvent(e.action, e.stack, e.name, e.time, e.containerId);
-      lanes.wake(e.stack, `${e.action} ${e.name}`);
-    },
+    ...(engine === undefined
+      // A node going down or back changes every stack's status and what Swarm reschedules: every lane looks again.
+      ? { open: swarmNodeEventsOpener(), parse: parseNodeEvent, onEvent: (e: EngineEvent) => void resyncAll(`${e.action} ${e.name}`) }
+      : { open: dockerEventsOpener(instance), onEvent: (e: EngineEvent) => {
+        healer.noteEvent(e.action, e.stack, e.name, e.time, e.containerId);
+        lanes.wake(e.stack, `${e.action} ${e.name}`);
+      } }),
     onReconnect: () => {
       healer.engineLost();
       engineAnswers();
@@ -490,10 +497,6 @@ const HEALED: Record<RestartReason, string> = {
   drift: 'replaced a replica that drifted from Git',
   liveness: 'replaced a replica that failed its liveness probe',
 };
-
-function stacksOf(observed: ObservedState): string[] {
-  return [...new Set([...observed.containers.map((c) => c.stack), ...observed.networks.map((n) => n.stack)])];
-}
 
 /** `name@ip` of every backend the router's current table lists (empty when it does not answer). */
 async function servedBackends(client: RouterClient): Promise<Set<string>> {

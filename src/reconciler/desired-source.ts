@@ -33,6 +33,8 @@ export interface DesiredLoaderOptions {
   secretsDir?: string | undefined;
   /** --policy: the operator's exceptions, limits and delegations. */
   operatorPolicy?: OperatorPolicy | undefined;
+  /** `swarm`: relative binds must be Git-tracked files (they become Swarm configs). */
+  backend?: 'docker' | 'swarm' | undefined;
   /** Resolves a host path's symbolic links, for the host_path rule. */
   resolveHostPath?: ((path: string) => string) | undefined;
   /** Where validation runs: inline by default, in a worker thread for the daemon (off-thread.ts). */
@@ -127,6 +129,7 @@ export class DesiredLoader implements DesiredSource {
       operatorPolicy: this.opts.operatorPolicy,
       resolveHostPath: this.opts.resolveHostPath,
       home: homedir(),
+      backend: this.opts.backend,
     });
     for (const w of result.warnings) {
       this.opts.logger.warn({ revision, file: w.file, line: w.line }, `${w.file}:${w.line}:${w.col} ${w.path ? `${w.path}: ` : ''}${w.message}`);

@@ -4,6 +4,7 @@
 // nothing more can be done now — its rollouts ended, its creates made —
 // without waiting for replicas to become ready, as `docker compose up -d`.
 
+import { observedStacks } from '../observed/stacks.js';
 import type { StackReport } from '../status/reporter.js';
 import type { PassContext } from './pass.js';
 import type { RevisionModel } from './desired-source.js';
@@ -28,7 +29,9 @@ export async function applyRevision(ctx: PassContext, model: RevisionModel, opts
   /** Every pass's outcome, with the auto-revert its stack's report pushed (the last pass's): deploy events, as the daemon announces them. */
   passEnded?: (outcome: LaneOutcome, revert: string | undefined) => void;
 }): Promise<StackApplied[]> {
-  const onEngine = (await ctx.backend.observe(ctx.instance)).containers.map((c) => c.stack);
+  // One snapshot of everything: which stacks the engine holds, and what each lane's first pass looks at.
+  const snapshot = await ctx.backend.observe(ctx.instance);
+  const onEngine = observedStacks(snapshot);
   const stacks = [...new Set([...model.stacks.keys(), ...onEngine])].sort();
   const deps: StackPassDeps = {
     backend: ctx.backend, instance: ctx.instance, publishPorts: ctx.publishPorts, contents: ctx.contents,
@@ -56,7 +59,7 @@ export async function applyRevision(ctx: PassContext, model: RevisionModel, opts
     let report: StackReport | undefined;
     const lane: StackPassDeps = { ...deps, report: opts.report === undefined ? undefined : async (_: string, r: StackReport) => ((report = r), undefined) };
     for (let i = 0; ; i++) {
-      const last = await runStackPass(stack, model.stacks.get(stack), memory, lane);
+      const last = await runStackPass(stack, model.stacks.get(stack), memory, i === 0 ? { ...lane, snapshot } : lane);
       if (i === 0) lines.push(...last.lines);
       applied += last.applied;
       // The operations of the first pass are the plan; later passes carry it out (rollout steps, dependents).

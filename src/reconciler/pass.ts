@@ -4,21 +4,21 @@
 // at everything at once.
 
 import type { RolloutSupport } from '../apply/rollout.js';
-import type { Backend } from '../backends/backend.js';
+import type { AnyBackend } from '../apply/port.js';
 import type { DesiredService, DesiredState } from '../desired/model.js';
 import type { Logger } from '../logging/logger.js';
 import type { DigestChecker } from '../images/digest-check.js';
 import type { Progress } from '../logging/progress.js';
 import type { ImageFacts, ObservedState } from '../observed/model.js';
 import type { Plan } from '../plan/operations.js';
-import { planChanges } from '../plan/planner.js';
 import type { ContentSources } from '../secrets/contents.js';
 import type { GitSource } from '../source/git-source.js';
 import type { DesiredLoader } from './desired-source.js';
 
 export interface PassContext {
   source: GitSource;
-  backend: Backend;
+  /** The port to the engine or the swarm: observe, plan, apply. */
+  backend: AnyBackend;
   desired: DesiredLoader;
   instance: string;
   parallelism: number;
@@ -53,14 +53,19 @@ export async function planPass(ctx: PassContext, ref?: string, opts: PassOptions
     loading.then((d) => imageFacts(ctx, d.stacks.flatMap((s) => s.services))),
   ]);
   const observed: ObservedState = images === undefined ? snapshot : { ...snapshot, images };
-  return { desired, observed, plan: planChanges(desired, observed, undefined, held) };
+  return { desired, observed, plan: ctx.backend.plan(desired, observed, { held, force: opts.force === true }) };
 }
 
-/** The engine's copy of every registry image of `services` (one inspect each), and the registry's digest of moving tags. */
+/**
+ * The engine's copy of every registry image of `services` (one inspect each),
+ * and the registry's digest of moving tags. None on a swarm: its nodes pull
+ * for themselves.
+ */
 export async function imageFacts(ctx: Pick<PassContext, 'backend' | 'digests'>, services: readonly DesiredService[]): Promise<ImageFacts | undefined> {
-  if (ctx.backend.inspectImages === undefined) return undefined;
+  const engine = ctx.backend.kind === 'docker' ? ctx.backend.engine : undefined;
+  if (engine?.inspectImages === undefined) return undefined;
   const pulled = services.filter((s) => s.spec.build === undefined);
   const refs = [...new Set(pulled.map((s) => s.spec.image))].sort();
-  const [engine, registry] = await Promise.all([ctx.backend.inspectImages(refs), ctx.digests?.digests(pulled) ?? new Map<string, string>()]);
-  return { engine, registry };
+  const [onEngine, registry] = await Promise.all([engine.inspectImages(refs), ctx.digests?.digests(pulled) ?? new Map<string, string>()]);
+  return { engine: onEngine, registry };
 }

@@ -6,10 +6,11 @@
 // outcome — converged, progressing, superseded, failed or held — and says
 // when it wants to run again; lastAppliedRevision moves only on converged.
 
-import { applyStackPlan, type OperationFailure } from '../apply/executor.js';
+import type { OperationFailure } from '../apply/executor.js';
 import type { RolloutSupport } from '../apply/rollout.js';
 import { join } from 'node:path';
-import type { Backend, DeployContext } from '../backends/backend.js';
+import type { DeployContext } from '../backends/backend.js';
+import type { AnyBackend } from '../apply/port.js';
 import type { DesiredStack, DesiredState } from '../desired/model.js';
 import { decodeSpecLabel } from '../desired/spec-label.js';
 import { ImagePullError, RolloutFailedError } from '../errors.js';
@@ -19,7 +20,9 @@ import type { Logger } from '../logging/logger.js';
 import type { Progress } from '../logging/progress.js';
 import type { ObservedContainer, ObservedState } from '../observed/model.js';
 import type { Plan } from '../plan/operations.js';
-import { planChanges, type HealingInput } from '../plan/planner.js';
+import type { HealingInput } from '../plan/planner.js';
+import { observedStacks } from '../observed/stacks.js';
+import { nodeStatuses } from '../status/swarm-health.js';
 import { describeOperation, operationRecord } from '../plan/render.js';
 import { contentReader, type ContentSources } from '../secrets/contents.js';
 import { dataDirsOf, runningImage, servicesOf, type StackInput, type StackOutcome as StatusOutcome } from '../status/model.js';
@@ -93,7 +96,8 @@ export interface DaemonHooks {
 }
 
 export interface StackPassDeps {
-  backend: Backend;
+  /** The port to the engine or the swarm. */
+  backend: AnyBackend;
   instance: string;
   publishPorts: boolean;
   contents: ContentSources | undefined;
@@ -118,6 +122,8 @@ export interface StackPassDeps {
   digests?: Pick<DigestChecker, 'digests'>;
   /** The daemon's: a stack that keeps failing the same way waits between attempts. One-shot commands try everything. */
   backoff?: StackBackoff;
+  /** A snapshot of the whole instance taken just now (a one-shot command's first pass): looked at instead of observing the stack again. */
+  snapshot?: ObservedState | undefined;
   /** Status; resolves with the auto-revert commit it pushed, if it did. */
   report: ((stack: string, report: StackReport) => Promise<string | undefined>) | undefined;
   /** `capstan promote|abort` waiting for the stack's next pass; the daemon's only. */
@@ -153,7 +159,7 @@ export async function runStackPass(stack: string, at: StackAtRevision | undefine
   // Volumes are only ever created, never pruned: a stack that declares none needs no look at them.
   const volumes = desiredStack === undefined || Object.values(desiredStack.spec.volumes).some((v) => !v.external);
   const [snapshot, images] = await Promise.all([
-    deps.backend.observe(deps.instance, { stack, volumes }),
+    deps.snapshot ?? deps.backend.observe(deps.instance, { stack, volumes }),
     desiredStack === undefined ? undefined : imageFacts(deps, desiredStack.services),
   ]);
   const observed = scoped(images === undefined ? snapshot : { ...snapshot, images }, stack);
@@ -162,11 +168,11 @@ export async function runStackPass(stack: string, at: StackAtRevision | undefine
   memory.scaled = desiredStack;
   const [allHeld, records] = await Promise.all([deps.force ? [] : deps.rollout.held.list(), deps.rollout.store.read(stack)]);
   const desired: DesiredState = { revision: revision ?? '', stacks: desiredStack === undefined ? [] : [desiredStack] };
-  if (invalid && desiredStack === undefined && observed.containers.length > 0) {
+  if (invalid && desiredStack === undefined && observedStacks(observed).length > 0) {
     // Nothing valid is known to heal to (an operator restart on a bad commit): leave what runs alone.
     return finish(stack, at, memory, deps, { plan: undefined, observed, records, outcome: base('failed', 'ManifestsInvalid') });
   }
-  const plan = planChanges(desired, observed, deps.hooks?.healing(stack, observed), allHeld.filter((h) => h.stack === stack));
+  const plan = deps.backend.plan(desired, observed, { held: allHeld.filter((h) => h.stack === stack), healing: deps.hooks?.healing(stack, observed), force: deps.force });
   const rotation = outOfRotation(records, observed.containers);
   const healWake = deps.hooks?.planned(stack, desiredStack, plan, observed, rotation, splitsOf(records));
   const commands = deps.commands?.take(stack) ?? new Map<string, RolloutCommand>();
@@ -179,7 +185,8 @@ export async function runStackPass(stack: string, at: StackAtRevision | undefine
     answerRest();
     return finish(stack, at, memory, deps, { plan, observed, records, outcome: { ...base('held', 'SyncWindowClosed'), planned: plan.operations.length, requeueAt: healWake } });
   }
-  if (plan.operations.length === 0 && records.size === 0) {
+  // Swarm's own rolling updates under way (or just ended) are followed like our rollouts.
+  if (plan.operations.length === 0 && records.size === 0 && (plan.engineRollouts ?? []).length === 0) {
     answerRest();
     const settled = await settle(stack, desired, plan, observed, deps, healWake);
     const outcome = invalid ? { ...settled, kind: 'failed' as const, reason: 'ManifestsInvalid' as const } : settled;
@@ -200,7 +207,7 @@ export async function runStackPass(stack: string, at: StackAtRevision | undefine
     ...(deps.progress === undefined ? {} : { progress: deps.progress }),
   };
   const backoff = deps.backoff;
-  const result = await applyStackPlan({ plan: runnable, desired: desiredStack, observed: observed.containers, records, dependencyWaits: memory.dependencyWaits, commands }, deps.backend, ctx, {
+  const result = await deps.backend.applyStack({ plan: runnable, desired: desiredStack, observed: observed.containers, records, dependencyWaits: memory.dependencyWaits, commands }, ctx, {
     parallelism: deps.parallelism, logger: log, rollout: deps.rollout,
     ...(backoff === undefined ? {} : { repeated: (s: string, line: string, error: Error) => backoff.isRepeat(s, line, error) }),
   });
@@ -215,7 +222,7 @@ export async function runStackPass(stack: string, at: StackAtRevision | undefine
   let outcome: LaneOutcome;
   if (result.failures.length > 0) outcome = { ...base('failed', result.failures.some((f) => f.reason === 'rollout') ? 'RolloutFailed' : 'ApplyFailed'), ...common };
   else if (result.superseded.length > 0) outcome = { ...base('superseded', 'Superseded'), ...common, requeueAt: deps.now() };
-  else if (result.records.size > 0) outcome = { ...base('progressing', 'RolloutProgressing'), ...common };
+  else if (result.records.size > 0 || result.underway > 0) outcome = { ...base('progressing', 'RolloutProgressing'), ...common };
   else if (result.applied > 0 || result.finished > 0) outcome = { ...base('progressing', 'Applied'), ...common };
   else if (result.waiting.length > 0) outcome = { ...base('progressing', 'AwaitingDependency'), ...common };
   else {
@@ -271,7 +278,7 @@ async function finish(stack: string, at: StackAtRevision | undefined, memory: La
   };
   if (deps.report === undefined) return f.outcome;
   const specs = new Map((working?.desired?.services ?? []).map((s) => [s.name, { image: runningImage(s.spec.image, s.specHash, f.observed.containers.filter((c) => c.service === s.name)), specHash: s.specHash, dataDirs: dataDirsOf(s.stack, s.spec.volumes) }]));
-  const gone = at === undefined && f.observed.containers.length === 0 && f.observed.networks.length === 0;
+  const gone = at === undefined && observedStacks(f.observed).length === 0;
   const input: StackInput = {
     stack,
     revision: at?.revision ?? working?.revision,
@@ -292,6 +299,7 @@ async function finish(stack: string, at: StackAtRevision | undefined, memory: La
     progress: f.outcome.progress,
     ...(f.outcome.failures.length > 0 && input.revision !== undefined && (rolledBack || f.outcome.reason === 'ApplyFailed') ? { failed: { revision: input.revision, messages: failures } } : {}),
     ...(gone ? { gone: true } : {}),
+    ...(f.observed.swarm === undefined ? {} : { nodes: nodeStatuses(f.observed.swarm) }),
   });
   return f.outcome;
 }
@@ -329,6 +337,8 @@ function scoped(observed: ObservedState, stack: string): ObservedState {
     networks: observed.networks.filter((n) => n.stack === stack),
     volumes: observed.volumes.filter((v) => v.stack === stack),
     ...(observed.images === undefined ? {} : { images: observed.images }),
+    // Nodes are the swarm's, not a stack's: every lane sees them all.
+    ...(observed.swarm === undefined ? {} : { swarm: { ...observed.swarm, services: observed.swarm.services.filter((s) => s.stack === stack), files: observed.swarm.files.filter((f) => f.stack === stack) } }),
   };
 }
 

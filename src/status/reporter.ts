@@ -16,6 +16,7 @@ import type { GitStatusWriter } from './git-writer.js';
 import { headline, nextStackStatus, type Condition, type OperatorStatus, type StackInput, type StackStatus } from './model.js';
 import { OPERATOR_FILE, parseStackStatus, renderOperatorStatus, renderStackStatus, stackFile, STATUS_DIR } from './render.js';
 import type { ServiceHealth } from './service-health.js';
+import type { NodeStatus } from './swarm-health.js';
 
 /** How long status that failed to push waits before the same content is tried again. */
 const RETRY_UNCHANGED_MS = 60_000;
@@ -35,6 +36,8 @@ export interface StackReport {
   failed?: { revision: string; messages: readonly string[] };
   /** The stack left Git and nothing of it remains: its file goes. */
   gone?: boolean;
+  /** Swarm backend: the swarm's nodes as this pass saw them. */
+  nodes?: readonly NodeStatus[];
 }
 
 export interface StatusReporterOptions {
@@ -59,6 +62,8 @@ export interface StatusSnapshot {
   health: readonly ServiceHealth[];
   /** Rollouts in progress (DESIGN §5: never a status commit). */
   progress: readonly RolloutProgress[];
+  /** The swarm's nodes at the last pass (swarm backend only). */
+  nodes?: readonly NodeStatus[];
 }
 
 export class StatusReporter {
@@ -70,6 +75,7 @@ export class StatusReporter {
   private lastSyncTime: number | undefined;
   private readonly health = new Map<string, readonly ServiceHealth[]>();
   private readonly progress = new Map<string, readonly RolloutProgress[]>();
+  private nodes: readonly NodeStatus[] | undefined;
   /** The health line last logged per service: a service is logged when it changes, not every pass. */
   private readonly logged = new Map<string, string>();
   /** Revisions already auto-reverted by this process: never twice. */
@@ -98,6 +104,7 @@ export class StatusReporter {
       stacks, operator: this.operator, lastSyncTime: this.lastSyncTime,
       health: stacks.flatMap((s) => this.health.get(s.stack) ?? []),
       progress: [...this.progress.values()].flat(),
+      ...(this.nodes === undefined ? {} : { nodes: this.nodes }),
     };
   }
 
@@ -167,6 +174,7 @@ export class StatusReporter {
       this.health.set(stack, report.health);
       this.logHealth(report.health, report.outcome);
     }
+    if (report.nodes !== undefined) this.nodes = report.nodes;
     if (report.progress.length > 0) this.progress.set(stack, report.progress);
     else this.progress.delete(stack);
     if (report.gone === true) {

@@ -16,6 +16,7 @@ import { isReady } from '../health/readiness.js';
 import type { ReplicaHealth } from '../health/replica-health.js';
 import type { ProbeCheck } from '../manifests/model.js';
 import type { ObservedContainer, ObservedState } from '../observed/model.js';
+import { assessSwarmServices } from './swarm-health.js';
 
 /** A replica in crash-loop backoff, as the daemon's healer knows it from the run history. */
 export interface CrashLoop {
@@ -71,6 +72,8 @@ export const serviceKey = (stack: string, service: string): string => `${stack}/
 
 /** Every desired service of every stack, in the desired order. */
 export function assessServices(desired: DesiredState, observed: ObservedState, facts: HealthFacts | undefined, nowMs: number): ServiceHealth[] {
+  // On a swarm, Swarm's tasks are the replicas (and its healthcheck gate their readiness).
+  if (observed.swarm !== undefined) return assessSwarmServices(desired, observed.swarm);
   return desired.stacks.flatMap((stack) => stack.services.map((service) => {
     const containers = observed.containers.filter((c) => c.stack === stack.name && c.service === service.name);
     return assessService(service, containers, facts, nowMs);

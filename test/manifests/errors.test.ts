@@ -28,8 +28,6 @@ describe('keys', () => {
           '    develop: { watch: [] }',
           '    gpus: all',
           '    links: [db]',
-          '    deploy:',
-          '      placement: { constraints: [node.role==manager] }',
           '    networks:',
           '      front: { link_local_ips: [169.254.8.8] }',
           'networks:',
@@ -42,10 +40,9 @@ describe('keys', () => {
       'stacks/web.yaml:4:5 services.api.develop: `develop` is not supported yet (it is planned; remove it for now)',
       'stacks/web.yaml:5:5 services.api.gpus: `gpus` is not supported yet (it is planned; remove it for now)',
       'stacks/web.yaml:6:5 services.api.links: `links` is not supported yet (services reach each other by name on the stack network; remove it)',
-      'stacks/web.yaml:8:7 services.api.deploy.placement: `placement` is not supported yet (it is planned; remove it for now)',
-      'stacks/web.yaml:10:16 services.api.networks.front.link_local_ips: `link_local_ips` is not supported yet (it is planned; remove it for now)',
-      'stacks/web.yaml:12:12 networks.front.driver_opts: `driver_opts` is not supported yet (it is planned; remove it for now)',
-      'stacks/web.yaml:13:1 models: `models` is not supported yet (it is planned; remove it for now)',
+      'stacks/web.yaml:8:16 services.api.networks.front.link_local_ips: `link_local_ips` is not supported yet (it is planned; remove it for now)',
+      'stacks/web.yaml:10:12 networks.front.driver_opts: `driver_opts` is not supported yet (it is planned; remove it for now)',
+      'stacks/web.yaml:11:1 models: `models` is not supported yet (it is planned; remove it for now)',
     ]);
   });
   it('refuses replicas together with deploy.mode global, and container_name with several replicas', () => {

@@ -1,6 +1,7 @@
 // Each supported service key, short and long forms, against the exact normalized output.
 import { describe, expect, it } from 'vitest';
-import { load, service, svc } from './helpers.js';
+import { loadStacks } from '../../src/manifests/load.js';
+import { errorsOf, load, service, svc } from './helpers.js';
 
 describe('a minimal service', () => {
   it('gets every default', () => {
@@ -108,7 +109,7 @@ describe('ports and expose', () => {
       { hostIp: '127.0.0.1', published: 9000, target: 90, protocol: 'udp' },
       { hostIp: '127.0.0.1', published: 9001, target: 91, protocol: 'udp' },
       { hostIp: '', published: undefined, target: 443, protocol: 'tcp' },
-      { hostIp: '0.0.0.0', published: 5353, target: 53, protocol: 'udp' },
+      { hostIp: '0.0.0.0', published: 5353, target: 53, protocol: 'udp', mode: 'host' },
     ]);
   });
   it('reads expose', () => {
@@ -137,6 +138,19 @@ describe('volumes', () => {
       { type: 'bind', source: 'stacks/shop/db/.gitkeep', target: '/k', readOnly: true, relative: true, content: 'e69de29bb2d1d6434b8b29ae775ad8c2e48c5391' },
       { type: 'bind', source: '/etc/localtime', target: '/etc/localtime', readOnly: true, relative: false },
     ]);
+  });
+  it('on a swarm, takes tracked files (they become configs) and refuses data and tracked directories, each at its line with the fix', () => {
+    const files = {
+      'stacks/shop/compose.yaml': ['services:', '  svc:', '    image: x', '    volumes:', '      - ./nginx.conf:/etc/nginx.conf', '      - ./data:/var/lib/app', '      - ./html:/www'].join('\n'),
+      'stacks/shop/nginx.conf': 'events {}\n',
+      'stacks/shop/html/index.html': '<h1>hi</h1>\n',
+    };
+    const r = loadStacks(new Map(Object.entries(files)), { root: 'stacks', env: {}, backend: 'swarm' });
+    expect(errorsOf(r)).toEqual([
+      'stacks/shop/compose.yaml:6:9 services.svc.volumes[1]: bind source "./data" is a data directory (Git tracks no file in it), which lives in the operator\'s data dir: Swarm\'s nodes cannot see it (use a named volume instead (e.g. `- data:/var/lib/app` with `volumes: { data: {} }` at the top level); Swarm makes it on each node a task runs on)',
+      'stacks/shop/compose.yaml:7:9 services.svc.volumes[2]: bind source "./html" is a directory Git tracks; on Swarm a tracked bind becomes a Swarm config, and a config is one file (bind each file of it on its own (each becomes a config), or list them under `configs:`)',
+    ]);
+    expect(load(files).errors).toEqual([]);
   });
   it('reads long syntax', () => {
     const s = service(

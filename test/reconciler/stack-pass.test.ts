@@ -8,6 +8,7 @@
 // outcomes for failures, holds and depends_on.
 
 import { describe, expect, it } from 'vitest';
+import { dockerPort } from '../../src/apply/docker-port.js';
 import { memoryHeldRollouts, type HeldRolloutStore } from '../../src/apply/held-rollouts.js';
 import { memoryRolloutStore, type RolloutStore } from '../../src/apply/rollout-store.js';
 import type { AdmittedReplica, Traffic } from '../../src/apply/traffic.js';
@@ -57,7 +58,7 @@ function operator(engine: FakeEngine, store: RolloutStore, held: HeldRolloutStor
   const traffic = recordingTraffic(engine);
   const memory: LaneMemory = newLaneMemory();
   const deps: StackPassDeps = {
-    backend: engine, instance: 'test', publishPorts: false, contents: undefined, materialize: async () => '/nonexistent', readBlob: async () => new Uint8Array(),
+    backend: dockerPort(engine), instance: 'test', publishPorts: false, contents: undefined, materialize: async () => '/nonexistent', readBlob: async () => new Uint8Array(),
     rollout: { traffic, probes: { track: () => undefined, healthOf: () => undefined }, held, store, now: () => clock.now },
     parallelism: 8, logger: silentLogger(), now: () => clock.now, syncAllowed: () => true, force: false, hooks: undefined,
     report: async (_stack, report) => void reports.push(report),

@@ -185,7 +185,7 @@ export function bindSources(service: DesiredService, ctx: DeployContext): { moun
   return service.spec.volumes.filter((m) => m.type === 'bind').map((mount) => ({ mount, source: bindSource(mount, service.stack, ctx) }));
 }
 
-function healthConfig(h: HealthcheckSpec): HealthConfig {
+export function healthConfig(h: HealthcheckSpec): HealthConfig {
   const out: HealthConfig = { Test: [...h.test] };
   const ns = (ms: number): number => ms * 1_000_000;
   if (h.intervalMs !== undefined) out.Interval = ns(h.intervalMs);
@@ -196,7 +196,7 @@ function healthConfig(h: HealthcheckSpec): HealthConfig {
   return out;
 }
 
-function engineName(names: Readonly<Record<string, string>>, local: string): string {
+export function engineName(names: Readonly<Record<string, string>>, local: string): string {
   const name = names[local];
   // buildDesired resolves every name a service uses; a miss is a bug upstream, not a manifest problem.
   if (name === undefined) throw new Error(`no engine name for ${local}`);

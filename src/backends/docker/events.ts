@@ -43,6 +43,8 @@ export interface WatchOptions {
   /** Reconnect delay: base doubling to cap, reset once a connection is up. */
   retryBaseMs?: number;
   retryCapMs?: number;
+  /** How a line of the stream becomes an event (default: container events, parseEvent). */
+  parse?: (line: string) => EngineEvent | undefined;
 }
 
 export function dockerEventsOpener(instance: string): EventStreamOpener {
@@ -106,7 +108,7 @@ function consume(stream: NodeJS.ReadableStream, opts: WatchOptions): Promise<voi
       while ((nl = buffered.indexOf('\n')) >= 0) {
         const line = buffered.slice(0, nl).trim();
         buffered = buffered.slice(nl + 1);
-        const event = line === '' ? undefined : parseEvent(line);
+        const event = line === '' ? undefined : (opts.parse ?? parseEvent)(line);
         if (event !== undefined) opts.onEvent(event);
       }
     };

@@ -11,7 +11,7 @@ import { doublingDelayMs } from '../../backoff.js';
 import { Semaphore } from '../limited.js';
 import type Docker from 'dockerode';
 import { ImagePullError, type PullFailure } from '../../errors.js';
-import { engineAuthConfig, type CredentialStore } from '../../images/credentials.js';
+import { engineAuthFor, type CredentialStore } from '../../images/credentials.js';
 import { describeProgress, PullTracker, type PullEvent } from '../../images/progress.js';
 import type { Progress } from '../../logging/progress.js';
 import { parseImageRef, repoDigestOf } from '../../manifests/image-ref.js';
@@ -83,13 +83,7 @@ export class ImagePuller {
   private async pullOnce(ref: string, registry: string, progress: Progress | undefined): Promise<ObservedImage> {
     const parsed = parseImageRef(ref);
     if (parsed === undefined) throw new ImagePullError(ref, registry, 'other', 'not a valid image reference');
-    let auth: Record<string, string> | undefined;
-    try {
-      const credential = await this.credentials.lookup(registry);
-      auth = credential === undefined ? undefined : engineAuthConfig(registry, credential);
-    } catch (err) {
-      throw new ImagePullError(ref, registry, 'unauthorized', err instanceof Error ? err.message : String(err));
-    }
+    const auth = await engineAuthFor(this.credentials, ref, registry);
     // A digest pins the image: pull exactly that (the engine ignores a tag beside it).
     const repo = stripTagAndDigest(ref);
     const tag = parsed.digest ?? parsed.tag ?? 'latest';
