@@ -8,6 +8,8 @@
 #   fault-engine.sh up NAME        start it (or reuse it); prints DOCKER_HOST=unix://...
 #   fault-engine.sh stop NAME      stop the engine (SIGTERM, as `systemctl stop docker`); its state stays
 #   fault-engine.sh start NAME     start it again on the same state
+#   fault-engine.sh freeze NAME    SIGSTOP the engine: a hung dockerd, connections open, nothing answered
+#   fault-engine.sh thaw NAME      SIGCONT it: it answers again, what it was asked meanwhile included
 #   fault-engine.sh down NAME      stop it and remove everything it made
 #
 # Facts of this machine class it is built around: `ip netns exec` remounts
@@ -74,6 +76,7 @@ start() {
 stop() {
   local pid; pid=$(engine_pid)
   [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
+  kill -CONT "$pid" 2>/dev/null || true # a frozen engine would never see the TERM
   kill -TERM "$pid"
   local deadline=$(( $(date +%s) + 40 ))
   while kill -0 "$pid" 2>/dev/null && [ "$(date +%s)" -lt "$deadline" ]; do sleep 0.2; done
@@ -116,6 +119,8 @@ case "${1:-}" in
   up) need; start; load_images; echo "DOCKER_HOST=unix://$SOCK" ;;
   stop) need; stop ;;
   start) need; start ;;
+  freeze) need; pid=$(engine_pid); [ -n "$pid" ] || die "not running"; kill -STOP "$pid" ;;
+  thaw) need; pid=$(engine_pid); [ -n "$pid" ] || die "not running"; kill -CONT "$pid" ;;
   down) need; down ;;
-  *) echo "usage: $0 up|stop|start|down NAME" >&2; exit 2 ;;
+  *) echo "usage: $0 up|stop|start|freeze|thaw|down NAME" >&2; exit 2 ;;
 esac

@@ -36,7 +36,8 @@ export type ErrorCode =
   | 'E_IMAGE_PULL'
   | 'E_IMAGE_UPDATE'
   | 'E_SWARM_UNSUPPORTED'
-  | 'E_SWARM_NOT_MANAGER';
+  | 'E_SWARM_NOT_MANAGER'
+  | 'E_DATA_DIR_WRITE';
 
 export class CapstanError extends Error {
   readonly code: ErrorCode;
@@ -445,5 +446,32 @@ export class ImagePullError extends CapstanError {
 export class ImageUpdateError extends CapstanError {
   constructor(stack: string, service: string, message: string, hint: string) {
     super('E_IMAGE_UPDATE', `${stack}/${service}: ${message}`, { data: { stack, service }, hint });
+  }
+}
+
+/** Why the data dir refused a write, by errno, and what fixes it. */
+const DATA_DIR_REFUSALS: Readonly<Record<string, { why: string; hint: string }>> = {
+  ENOSPC: { why: 'no space left on its filesystem', hint: 'free space on the data dir\'s filesystem (or point --data-dir at a larger one); Capstan retries by itself, and what runs keeps running' },
+  EDQUOT: { why: 'the disk quota is used up', hint: 'raise the quota of the operator\'s user or free space in the data dir; Capstan retries by itself, and what runs keeps running' },
+  EROFS: { why: 'its filesystem is read-only', hint: 'mount the data dir read-write (or point --data-dir elsewhere); what runs keeps running' },
+  EACCES: { why: 'permission denied', hint: 'let the operator\'s user write the data dir (chown or chmod it, or point --data-dir elsewhere); what runs keeps running' },
+  EPERM: { why: 'operation not permitted', hint: 'let the operator\'s user write the data dir (chown or chmod it, or point --data-dir elsewhere); what runs keeps running' },
+};
+
+/**
+ * The data dir refused a write (a rollout record, a checkout, the Git cache,
+ * the status repository): the disk full, read-only or not ours. What was
+ * being written is left as it was (writes go to a temp name, then are renamed).
+ */
+export class DataDirWriteError extends CapstanError {
+  constructor(path: string, errno: string, cause?: unknown) {
+    const refusal = DATA_DIR_REFUSALS[errno];
+    super('E_DATA_DIR_WRITE', `cannot write ${path}: ${refusal?.why ?? errno}`, { data: { path, errno }, hint: refusal?.hint, cause });
+  }
+
+  /** `err` as a DataDirWriteError naming `path` when the filesystem refused the write; any other error as it is. */
+  static from(err: unknown, path: string): unknown {
+    const errno = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
+    return typeof errno === 'string' && errno in DATA_DIR_REFUSALS ? new DataDirWriteError(path, errno, err) : err;
   }
 }

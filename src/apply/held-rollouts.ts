@@ -4,9 +4,10 @@
 // (temp file + rename), so a kill -9 mid-rollback resumes the rollback and a
 // restarted operator does not try the failed revision again.
 
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
+import { DataDirWriteError } from '../errors.js';
 import type { ServiceSpec } from '../manifests/model.js';
 import type { HeldRollout } from '../strategies/rolling.js';
 
@@ -59,10 +60,15 @@ export function fileHeldRollouts(file: string): HeldRolloutStore {
   const update = (change: (all: HeldRollout[]) => HeldRollout[]): Promise<void> => {
     const step = queue.then(async () => {
       const next = change(await read());
-      await mkdir(dirname(file), { recursive: true, mode: 0o700 });
       const tmp = `${file}.${process.pid}.tmp`;
-      await writeFile(tmp, `${JSON.stringify({ held: next }, null, 2)}\n`, { mode: 0o600 });
-      await rename(tmp, file);
+      try {
+        await mkdir(dirname(file), { recursive: true, mode: 0o700 });
+        await writeFile(tmp, `${JSON.stringify({ held: next }, null, 2)}\n`, { mode: 0o600 });
+        await rename(tmp, file);
+      } catch (err) {
+        await rm(tmp, { force: true });
+        throw DataDirWriteError.from(err, file);
+      }
     });
     queue = step.catch(() => undefined);
     return step;

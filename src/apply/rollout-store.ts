@@ -7,6 +7,7 @@
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { DataDirWriteError } from '../errors.js';
 import type { RolloutRecord } from '../strategies/record.js';
 
 export interface RolloutStore {
@@ -41,10 +42,16 @@ export function fileRolloutStore(dir: string): RolloutStore {
         await rm(file(stack), { force: true });
         return;
       }
-      await mkdir(dir, { recursive: true, mode: 0o700 });
       const tmp = `${file(stack)}.${process.pid}.tmp`;
-      await writeFile(tmp, `${JSON.stringify({ rollouts: [...records.values()] }, null, 2)}\n`, { mode: 0o600 });
-      await rename(tmp, file(stack));
+      try {
+        await mkdir(dir, { recursive: true, mode: 0o700 });
+        await writeFile(tmp, `${JSON.stringify({ rollouts: [...records.values()] }, null, 2)}\n`, { mode: 0o600 });
+        await rename(tmp, file(stack));
+      } catch (err) {
+        // The record before stays in place; half a temp file would only take the space a retry needs.
+        await rm(tmp, { force: true });
+        throw DataDirWriteError.from(err, file(stack));
+      }
     },
   };
 }

@@ -21,7 +21,7 @@ import { limitBackend, Semaphore } from '../backends/limited.js';
 import { fileRolloutStore, rolloutsDir } from '../apply/rollout-store.js';
 import type { Traffic } from '../apply/traffic.js';
 import type { Settings } from '../config/settings.js';
-import { ManifestsInvalidError } from '../errors.js';
+import { DataDirWriteError, DockerUnavailableError, ManifestsInvalidError } from '../errors.js';
 import { Prober, type ProberOptions } from '../health/prober.js';
 import { isReady } from '../health/readiness.js';
 import type { Logger } from '../logging/logger.js';
@@ -55,6 +55,7 @@ import { LaneScheduler, REAL_TIMERS, type LaneInfo } from './lanes.js';
 import { Autoscaler } from './autoscaler.js';
 import { cpuPercent } from '../backends/docker/stats.js';
 import { logPassError } from './log-error.js';
+import { Outage } from './outage.js';
 import { planPass, type PassContext } from './pass.js';
 import { startResync } from './resync.js';
 import { Revisions } from './revisions.js';
@@ -185,8 +186,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   // What the API says, and Git: one fetch per trigger, waking only the lanes whose stacks changed.
   const syncAllowed = (): boolean => isSyncAllowed(settings.syncWindows, now());
   const state = new DaemonState({ instance, branch: settings.branch, syncAllowed, documents: () => status.snapshot() });
-  /** The message of the failure Git is in, if any: logged when it starts or changes, not on every trigger. */
-  let sourceError: string | undefined;
+  const gitOutage = new Outage(logger, 'Git');
   const revisions = new Revisions({
     source: timedResolve(base.source, (s) => metrics.recordGitFetch(s)),
     desired: base.desired,
@@ -194,15 +194,11 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       for (const s of stacks) signals.wake(s, reason);
     },
     onError: (error) => {
-      // Said once while it lasts (a poll each second must not print a line each second); /api/status says it throughout.
-      if (error.message === sourceError) logger.debug({ err: error.message }, 'Git still fails the same way');
-      else logPassError(logger, error);
-      sourceError = error.message;
+      gitOutage.failed(error);
       void status.reportSourceError(error);
     },
     onRecovered: () => {
-      logger.info({ repo: base.source.display }, `${base.source.display} answers again`);
-      sourceError = undefined;
+      gitOutage.recovered(`${base.source.display} answers again`, { repo: base.source.display });
       void status.clearSourceError();
     },
     logger,
@@ -328,19 +324,28 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     },
   };
   const memory = new Map<string, LaneMemory>();
+  // The engine gone is one fact for every lane: said when it starts and when the engine answers again, not once per lane retry.
+  const engineOutage = new Outage(logger, 'the Docker engine');
+  const engineAnswers = (): void => engineOutage.recovered(`Docker engine at ${base.backend.endpoint} answers again`, { endpoint: base.backend.endpoint });
+  // A full (or read-only) data dir, likewise: one line when it starts refusing writes, one when it takes them again.
+  const dataDirOutage = new Outage(logger, 'the data dir');
   const lanes = new LaneScheduler({
     maxRetryMs: settings.intervalMs,
     onError: (stack, error) => {
       state.record(stack, error, now(), now());
       publish(stack, error, now());
       metrics.recordPass(stack, 'error', 0, false, undefined);
-      logPassError(logger.child({ stack }), error);
+      if (error instanceof DockerUnavailableError) engineOutage.failed(error);
+      else if (error instanceof DataDirWriteError) dataDirOutage.failed(error);
+      else logPassError(logger.child({ stack }), error);
     },
     pass: async (stack) => {
       const started = now();
       const lane = memory.get(stack) ?? newLaneMemory();
       memory.set(stack, lane);
       const outcome = await runStackPass(stack, revisions.stack(stack), lane, passDeps);
+      if (!outcome.failures.some((f) => f.error instanceof DockerUnavailableError)) engineAnswers();
+      dataDirOutage.recovered(`the data dir ${settings.dataDir} takes writes again`, { dataDir: settings.dataDir });
       recordOutcome(stack, outcome, started, reverts.get(stack));
       reverts.delete(stack);
       return { requeueAt: outcome.requeueAt };
@@ -436,7 +441,16 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         healer.noteEvent(e.action, e.stack, e.name, e.time, e.containerId);
         lanes.wake(e.stack, `${e.action} ${e.name}`);
       } }),
-    onReconnect: () => trigger('resync: events stream reconnected'),
+    onReconnect: () => {
+      healer.engineLost();
+      engineAnswers();
+      trigger('resync: events stream reconnected');
+    },
+    // The engine went away or restarts: every lane looks now, so status says so at once (and a lane mid-rollout learns it).
+    onLost: () => {
+      healer.engineLost();
+      for (const s of lanes.stacks()) lanes.wake(s, 'Docker events stream lost');
+    },
     logger,
     signal: stop.signal,
   });

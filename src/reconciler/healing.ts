@@ -54,8 +54,25 @@ export class Healer {
   private readonly loops = new Map<string, Promise<ReadonlyMap<string, CrashLoop>>>();
   /** Container id → passes that still listed it running after its death event (the engine's list lags the event). */
   private readonly unconfirmedDeaths = new Map<string, { stack: string; tries: number }>();
+  /** Runs that ended before this (ms) are not the replicas' doing: the engine went away and stopped them. */
+  private engineLostAt = 0;
 
   constructor(private readonly opts: HealerOptions) {}
+
+  /**
+   * The engine went away (its events stream ended): a dockerd that stops or
+   * restarts stops every container first, and a lane may even restart some
+   * of them before it exits. Those runs ended by the engine's hand, not as
+   * crashes: the crash history starts afresh, so no replica is held back or
+   * called crash-looping for them. Called again when the engine is back, for
+   * the runs it closed while it restored its containers. A replica that really crash-loops is found
+   * again at its next two short runs. The engine's clock and ours agree: a
+   * remote engine far off in time would forgive a little more or less.
+   */
+  engineLost(): void {
+    this.engineLostAt = this.opts.now();
+    for (const r of this.runs.values()) r.runs = r.runs.filter((run) => run.finishedAt > this.engineLostAt);
+  }
 
   /** The planner's crash-loop input for one stack's snapshot. */
   input(stack: string, observed: ObservedState): HealingInput {
@@ -63,7 +80,8 @@ export class Healer {
     for (const c of observed.containers) {
       present.add(c.id);
       const known = this.runs.get(c.id)?.runs ?? [];
-      const runs = c.lastRun === undefined ? known : appendRun(known, { startedAt: c.lastRun.startedAt, finishedAt: c.lastRun.finishedAt, exitCode: c.lastRun.exitCode });
+      const last = c.lastRun;
+      const runs = last === undefined || last.finishedAt <= this.engineLostAt ? known : appendRun(known, { startedAt: last.startedAt, finishedAt: last.finishedAt, exitCode: last.exitCode });
       this.runs.set(c.id, { stack, runs });
     }
     // Containers gone from the engine take their history (and its log lines) with them.

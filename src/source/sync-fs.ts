@@ -4,6 +4,7 @@
 // (now ~0.2 ms). The files are small and local; a fetched pack is in memory already.
 
 import * as fs from 'node:fs';
+import { DataDirWriteError } from '../errors.js';
 
 type Args<F> = F extends (...args: infer A) => unknown ? A : never;
 
@@ -40,7 +41,16 @@ function writeFileAtomic(path: string, data: string | Uint8Array, options?: fs.W
     fs.renameSync(temp, path);
   } catch (err) {
     fs.rmSync(temp, { force: true });
-    throw err;
+    throw DataDirWriteError.from(err, path);
+  }
+}
+
+/** A directory of the Git cache or the status repository; a full or read-only disk is said as such (with the path). */
+function mkdirOrRefuse(path: string, options?: fs.MakeDirectoryOptions): string | undefined {
+  try {
+    return fs.mkdirSync(path, options);
+  } catch (err) {
+    throw DataDirWriteError.from(err, path);
   }
 }
 
@@ -57,7 +67,7 @@ export const syncFs = {
   promises: {
     readFile: (...args: Parameters<typeof readFile>) => (typeof args[0] === 'string' ? readFile(...args) : Promise.reject(PROBE_ERROR)),
     writeFile: wrap(writeFileAtomic),
-    mkdir: wrap(fs.mkdirSync),
+    mkdir: wrap(mkdirOrRefuse),
     rmdir: wrap(fs.rmdirSync),
     unlink: wrap(fs.unlinkSync),
     stat: wrap(fs.statSync),

@@ -6,7 +6,7 @@ import { syncFs as fs } from './sync-fs.js';
 import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import git from 'isomorphic-git';
-import { GitRefNotFoundError } from '../errors.js';
+import { DataDirWriteError, GitRefNotFoundError } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
 import type { RepoTree, TreeEntry } from '../manifests/repo-tree.js';
 
@@ -153,10 +153,9 @@ export async function materializeAt(store: ObjectStore, revision: string, checko
   if (await exists(target)) return target;
   const root = await locate(store, revision, []);
   if (root === undefined) throw new GitRefNotFoundError(store.display, revision);
-  await mkdir(checkoutsDir, { recursive: true });
   const temp = join(checkoutsDir, `.tmp-${revision}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
   try {
-    await mkdir(temp);
+    await mkdir(temp, { recursive: true });
     const entries: Entry[] = [];
     for await (const entry of blobsUnder(store, root, logger)) entries.push(entry);
     const dirs = new Set(entries.map((entry) => dirname(join(temp, ...entry.path.split('/')))));
@@ -171,6 +170,9 @@ export async function materializeAt(store: ObjectStore, revision: string, checko
       // Another process won the race; its copy is identical.
       if (!(await exists(target))) throw err;
     }
+  } catch (err) {
+    // Named as the checkout it was to be: the temp directory is gone with the error.
+    throw DataDirWriteError.from(err, target);
   } finally {
     await rm(temp, { recursive: true, force: true });
   }

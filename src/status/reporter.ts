@@ -8,7 +8,7 @@
 // while a commit is being pushed share the next one. Status never fails a
 // pass: its own errors are logged, and the next report tries again.
 
-import { CapstanError } from '../errors.js';
+import { CapstanError, DataDirWriteError } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
 import type { PushedCommit } from '../source/rollback.js';
 import type { RolloutProgress } from '../strategies/step.js';
@@ -359,11 +359,14 @@ export class StatusReporter {
    */
   private warn(err: unknown): void {
     const error = err instanceof Error ? err : new Error(String(err));
-    const message = `status not written: ${error.message}`;
+    const hint = error instanceof CapstanError && error.hint !== undefined ? ` (${error.hint})` : '';
+    const message = `status not written: ${error.message}${hint}`;
     const fields = error instanceof CapstanError ? { code: error.code, ...error.data } : { err: error };
-    if (message === this.lastWarning) this.opts.logger.debug(fields, message);
+    // A full data dir refuses a different object file each time: the same failure all the same.
+    const key = error instanceof DataDirWriteError ? `${error.code}/${String(error.data['errno'])}` : message;
+    if (key === this.lastWarning) this.opts.logger.debug(fields, message);
     else this.opts.logger.warn(fields, message);
-    this.lastWarning = message;
+    this.lastWarning = key;
   }
 }
 
@@ -391,6 +394,7 @@ const REASONS: Partial<Record<CapstanError['code'], string>> = {
   E_DOCKER_UNAVAILABLE: 'EngineUnavailable',
   E_DOCKER_API: 'EngineError',
   E_APPLY: 'ApplyFailed',
+  E_DATA_DIR_WRITE: 'DataDirUnwritable',
 };
 
 /** `status(web): Ready at a1b2c3d`, or one subject for several stacks with a line per stack in the body. */

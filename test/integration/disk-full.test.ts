@@ -1,8 +1,9 @@
 // Issue 14 item 6: the data dir's filesystem full. The daemon's --data-dir
 // is a 2 MB tmpfs the test mounts and then fills to the last byte while the
-// daemon runs: a new commit cannot be fetched into the Git cache, which
-// /api/status and the log say (naming the cause), the replicas keep running,
-// and once space is freed the commit lands.
+// daemon runs: a new commit cannot be fetched into the Git cache (or its
+// rollout record written), which /api/status and the log say as a typed
+// E_DATA_DIR_WRITE naming the path and the fix — no stack trace — the
+// replicas keep running, and once space is freed the commit lands.
 // Nothing the daemon keeps there is corrupted: `git fsck` passes on the Git
 // cache and on the status branch's work repository afterwards.
 
@@ -94,17 +95,27 @@ describe('the data dir full', () => {
     const api = loggedApi(logs);
     const filled = fill();
     const next = await repo.commitFiles({ 'stacks/app.yaml': manifest(2) }, 'release 2');
-    // Where the fetch or the pass ran out of space, /api/status says so: the operator's error or the lane's.
+    // Where the fetch or the pass ran out of space, /api/status says so: the operator's error or the lane's, naming what could not be written.
     type Api = { operator: { lastError?: string }; lanes: { stack: string; error: { code: string; message: string } | null }[] };
     const error = await eventually(async () => {
       const s = (await (await apiGet(api, '/api/status', dataDir)).json()) as Api;
       const lane = s.lanes.find((l) => l.stack === stack)?.error;
       const e = s.operator.lastError ?? (lane === null || lane === undefined ? undefined : `${lane.code}: ${lane.message}`);
-      return e?.includes('no space left on device') === true ? e : undefined;
+      return e?.includes('no space left') === true ? e : undefined;
     }, 30_000, explain);
+    expect(error).toMatch(new RegExp(`^(E_DATA_DIR_WRITE: )?cannot write ${dataDir}/\\S+: no space left on its filesystem$`));
+    // The log says it the same way, with its code and the fix; a full disk is no bug, so no stack trace.
+    const full = logs.split('\n').filter((l) => l.includes('no space left'));
+    expect(full.length).toBeGreaterThan(0);
+    for (const line of full) {
+      expect(line).toContain('"code":"E_DATA_DIR_WRITE"');
+      expect(line).toContain('free space on the data dir');
+      expect(line).not.toContain('"err":');
+      expect(line).not.toContain('    at ');
+    }
     // Release 1 keeps running throughout.
     expect((await replicas()).filter((r) => r.state === 'running' && r.release === '1').length).toBe(2);
-    const fullLines = logs.split('\n').filter((l) => l.includes('no space left on device')).length;
+    const fullLines = full.length;
 
     rmSync(filler);
     const freedAt = Date.now();

@@ -122,6 +122,30 @@ describe('Healer', () => {
     expect((await healer.crashLoops('web')).size).toBe(0);
   });
 
+  it('does not call runs the engine ended (it stopped or restarted) crashes: no crash loop, no backoff for them', async () => {
+    const { healer, tick, now } = setup();
+    // The engine stops its containers on its way out; a lane may even restart one before it exits.
+    const stopped = (run: number): ObservedContainer => ({ ...observedReplica(web, 1), id: 'c-1', state: 'exited', lastRun: { startedAt: now() - run - 400, finishedAt: now() - run, exitCode: 0, oomKilled: false } });
+    pass(healer, [stopped(100)]);
+    tick(2000);
+    pass(healer, [stopped(50)]);
+    expect((await healer.crashLoops('web')).get('web/api')?.crashes).toBe(2);
+    // Lost (the events stream ended), and back: the run it closed while restoring its containers is its doing too.
+    healer.engineLost();
+    tick(5000);
+    healer.engineLost();
+    const observed = { instance: 'test', containers: [stopped(4000)], networks: [], volumes: [] };
+    expect(healer.input('web', observed).runs.get('c-1')).toEqual([]);
+    healer.planned('web', { plan: plan([]), observed });
+    expect((await healer.crashLoops('web')).size).toBe(0);
+    // Afterwards a replica that crashes twice is a crash loop again.
+    tick(1000);
+    pass(healer, [stopped(100)]);
+    tick(2000);
+    pass(healer, [stopped(50)]);
+    expect((await healer.crashLoops('web')).get('web/api')?.crashes).toBe(2);
+  });
+
   it('asks the lane to look again when a backoff ends, and shortly while the engine still lists a dead replica as running', () => {
     const { healer, now } = setup();
     const one = observedReplica(web, 1);

@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '../../errors.js';
+import { guardEngineCalls } from './watchdog.js';
 
 export const DEFAULT_SOCKET = '/var/run/docker.sock';
 
@@ -67,7 +68,7 @@ function nonEmpty(v: string | undefined): boolean {
   return v !== undefined && v !== '';
 }
 
-/** A dockerode client for `endpoint` (default: from the environment). */
+/** A dockerode client for `endpoint` (default: from the environment); its calls fail once the engine stops answering (./watchdog.ts). */
 export async function connectDocker(endpoint: DockerEndpoint = resolveEndpoint()): Promise<{ docker: Docker; endpoint: string }> {
   const options: DockerOptions = { ...endpoint.options };
   if (endpoint.certPath !== undefined) {
@@ -83,5 +84,7 @@ export async function connectDocker(endpoint: DockerEndpoint = resolveEndpoint()
     }
   }
   const { default: DockerClient } = await import('dockerode');
-  return { docker: new DockerClient(options), endpoint: endpoint.url };
+  const docker = new DockerClient(options);
+  guardEngineCalls(docker, endpoint.url);
+  return { docker, endpoint: endpoint.url };
 }

@@ -13,7 +13,7 @@ import type { Backend, DeployContext, ReplicaState } from '../backend.js';
 import { LABEL, anonymousVolumeName } from '../../desired/labels.js';
 import type { DesiredService } from '../../desired/model.js';
 import { decodeSpecLabel } from '../../desired/spec-label.js';
-import { BindSourceError, DockerApiError, ImagePullError, NameConflictError, NotOwnedError } from '../../errors.js';
+import { BindSourceError, DataDirWriteError, DockerApiError, ImagePullError, NameConflictError, NotOwnedError } from '../../errors.js';
 import { dockerCredentials, type CredentialStore } from '../../images/credentials.js';
 import { parseImageRef, repoDigestOf } from '../../manifests/image-ref.js';
 import type { Logger } from '../../logging/logger.js';
@@ -327,7 +327,9 @@ class DockerBackend implements Backend {
       if (existsSync(source)) continue;
       if (mount.content !== undefined) throw new BindSourceError(service.stack, service.name, source, `is missing from the checkout of ${ctx.revision.slice(0, 7)}`);
       // A data directory's first use; a bind from before the tracked/data split (a restored old spec) as it always was.
-      await mkdir(source, { recursive: true });
+      await mkdir(source, { recursive: true }).catch((err: unknown) => {
+        throw DataDirWriteError.from(err, source);
+      });
     }
   }
 

@@ -36,6 +36,8 @@ export interface WatchOptions {
   onEvent: (event: EngineEvent) => void;
   /** After a reconnect (not the first connect): events may have been missed. */
   onReconnect: () => void;
+  /** The stream ended: the engine went away or restarted, and nothing is watched until it is back. */
+  onLost?: () => void;
   logger: Logger;
   signal: AbortSignal;
   /** Reconnect delay: base doubling to cap, reset once a connection is up. */
@@ -65,7 +67,10 @@ export async function watchEngineEvents(opts: WatchOptions): Promise<void> {
     try {
       stream = await opts.open();
     } catch (err) {
-      opts.logger.warn({ err }, 'cannot open the Docker events stream; retrying');
+      // Said once per outage: the engine being gone is one fact, not one per retry.
+      const message = err instanceof Error ? err.message : String(err);
+      if (failures === 0) opts.logger.warn({ err: message }, `cannot open the Docker events stream (${message}); retrying until it opens`);
+      else opts.logger.debug({ err: message }, 'the Docker events stream still cannot be opened');
     }
     if (stream !== undefined) {
       failures = 0;
@@ -77,6 +82,7 @@ export async function watchEngineEvents(opts: WatchOptions): Promise<void> {
       await consume(stream, opts);
       if (opts.signal.aborted) break;
       opts.logger.warn('Docker events stream ended; reconnecting');
+      opts.onLost?.();
     }
     failures++;
     await sleep(doublingDelayMs(failures, base, cap), opts.signal);
