@@ -11,22 +11,14 @@
 // `heldOut` tells the routing table which set is out of rotation, so a
 // restarted operator keeps serving the right colour.
 
-import type { BlueGreenSpec, ServiceSpec } from '../manifests/model.js';
+import type { BlueGreenSpec } from '../manifests/model.js';
 import { seconds } from './analysis.js';
-import type { ReplicaView, RolloutAction, RolloutProgress, SlotLabel, SlotView, SlotViews } from './step.js';
+import type { RecordBase, ReplicaView, RolloutAction, RolloutProgress, SlotLabel, SlotView, SlotViews } from './step.js';
 
 export type BlueGreenPhase = 'starting' | 'awaiting' | 'checking' | 'switched' | 'cleanup';
 
-export interface BlueGreenRecord {
+export interface BlueGreenRecord extends RecordBase {
   strategy: 'blue-green';
-  id: string;
-  stack: string;
-  service: string;
-  revision: string;
-  targetHash: string;
-  /** The repo digest a moving tag resolved to when it began: a newer digest supersedes it, as a new spec does. */
-  targetDigest?: string | undefined;
-  previous: { spec: ServiceSpec; specHash: string } | undefined;
   slots: readonly number[];
   /** The new set's colour: the other one than the live set's. */
   color: 'blue' | 'green';

@@ -17,27 +17,18 @@
 // every step, so a restarted operator resumes the same step, its pause and
 // its analysis window.
 
-import type { AnalysisSpec, CanaryStep, ServiceSpec, UpdateConfig } from '../manifests/model.js';
+import type { AnalysisSpec, CanaryStep, UpdateConfig } from '../manifests/model.js';
 import { delta, describeAnalysis, evaluate, seconds, type VersionTotals } from './analysis.js';
 import { beginRolling, failSlot as failRollingSlot, stepRolling, type RollingEnd, type RollingRecord, type RolloutConfigs } from './rolling.js';
-import type { Evaluation, RolloutAction, RolloutProgress, SlotViews } from './step.js';
+import type { Evaluation, RecordBase, RolloutAction, RolloutProgress, SlotViews } from './step.js';
 
 export type CanaryPhase = 'scaling' | 'paused' | 'promoting' | 'finishing' | 'aborting';
 
 /** An operator's word on a paused step (`capstan promote|abort`). */
 export type RolloutCommand = 'promote' | 'abort';
 
-export interface CanaryRecord {
+export interface CanaryRecord extends RecordBase {
   strategy: 'canary';
-  id: string;
-  stack: string;
-  service: string;
-  revision: string;
-  targetHash: string;
-  /** The repo digest a moving tag resolved to when it began: a newer digest supersedes it, as a new spec does. */
-  targetDigest?: string | undefined;
-  /** What the stable replicas ran before: where a failed promotion returns to. */
-  previous: { spec: ServiceSpec; specHash: string } | undefined;
   /** The stable slots the last step replaces. */
   slots: readonly number[];
   steps: readonly CanaryStep[];

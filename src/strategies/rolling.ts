@@ -10,7 +10,7 @@
 
 import type { RolloutEnd } from '../errors.js';
 import type { ServiceSpec, UpdateConfig } from '../manifests/model.js';
-import type { RolloutAction, RolloutProgress, SlotView, SlotViews } from './step.js';
+import type { RecordBase, RolloutAction, RolloutProgress, SlotView, SlotViews } from './step.js';
 
 export type Direction = 'forward' | 'back';
 
@@ -146,22 +146,12 @@ interface BatchSlot {
 export type RollingPhase = 'awaiting' | 'monitoring' | 'retiring';
 
 /** The persisted record of one rolling update (JSON-safe). */
-export interface RollingRecord {
+export interface RollingRecord extends RecordBase {
   strategy: 'rolling';
-  id: string;
-  stack: string;
-  service: string;
-  revision: string;
-  /** The spec hash this rollout moves the slots to (Git's, or what a held rollout restores). */
-  targetHash: string;
-  /** A moved tag: the repo digest the slots move to (the spec hash stays the same). */
-  targetDigest?: string | undefined;
   order: UpdateConfig['order'];
   configs: RolloutConfigs;
   progressDeadlineMs: number;
   state: RolloutState;
-  /** What the slots ran before (the first slot's spec label): where turning back returns to. */
-  previous: { spec: ServiceSpec; specHash: string } | undefined;
   batch: { phase: RollingPhase; slots: BatchSlot[]; deadline: number; until: number | undefined } | undefined;
   /** The next batch starts no earlier (update_config.delay). */
   notBefore: number;

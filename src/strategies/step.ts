@@ -7,6 +7,24 @@
 // `now`, container ids come from the view.
 
 import type { Readiness } from '../health/readiness.js';
+import type { ServiceSpec } from '../manifests/model.js';
+
+/**
+ * What every strategy's record holds: which service it moves to which spec
+ * (a newer spec or digest supersedes it), and what the slots ran before, the
+ * place turning back returns to.
+ */
+export interface RecordBase {
+  id: string;
+  stack: string;
+  service: string;
+  revision: string;
+  /** The spec hash this rollout moves the slots to (Git's, or what a held rollout restores). */
+  targetHash: string;
+  /** The repo digest a moving tag resolved to when it began (the spec hash stays the same). */
+  targetDigest?: string | undefined;
+  previous: { spec: ServiceSpec; specHash: string } | undefined;
+}
 
 /** One replica as the machine sees it. */
 export interface ReplicaView {
