@@ -4,9 +4,10 @@
 // daemon) are spawned with their output handed to the test as it comes.
 
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cleanupInstance } from './docker.js';
 
 const BIN = fileURLToPath(new URL('../../bin/capstan.mjs', import.meta.url));
 
@@ -40,6 +41,15 @@ export function stopRouter(dataDir: string): void {
   } catch {
     // no router was started, or it is gone already
   }
+}
+
+/** After a daemon test: its daemons killed, the router they started stopped, the instance's objects and the data dir removed, its servers closed. */
+export async function tearDownDaemons(t: { daemons: readonly (ChildProcess | undefined)[]; dataDir: string; instance: string; servers: readonly { close(): Promise<void> }[] }): Promise<void> {
+  for (const d of t.daemons) d?.kill('SIGKILL');
+  stopRouter(t.dataDir);
+  await cleanupInstance(t.instance);
+  for (const s of t.servers) await s.close();
+  rmSync(t.dataDir, { recursive: true, force: true });
 }
 
 /** The test process's env without Capstan's own variables, so a developer's shell cannot change what a test sees. */

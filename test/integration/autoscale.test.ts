@@ -5,13 +5,13 @@
 // no request fails on the way.
 
 import { execFile, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnCapstan, stopRouter } from '../helpers/cli.js';
-import { TEST_IMAGE, cleanupInstance, uniqueInstance } from '../helpers/docker.js';
+import { spawnCapstan, tearDownDaemons } from '../helpers/cli.js';
+import { TEST_IMAGE, uniqueInstance } from '../helpers/docker.js';
 import { startTestGitServer, type TestGitServer, type TestRepo } from '../helpers/git.js';
 import { eventually } from '../helpers/load.js';
 import { freePort, request } from '../helpers/net.js';
@@ -80,11 +80,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  daemon?.kill('SIGKILL');
-  stopRouter(dataDir);
-  await cleanupInstance(instance);
-  await server.close();
-  rmSync(dataDir, { recursive: true, force: true });
+  await tearDownDaemons({ daemons: [daemon], dataDir, instance, servers: [server] });
 });
 
 describe('autoscale on the request rate', () => {

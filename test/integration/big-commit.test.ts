@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loggedApi, spawnCapstan, stopRouter } from '../helpers/cli.js';
-import { TEST_IMAGE, cleanupInstance, uniqueInstance } from '../helpers/docker.js';
+import { loggedApi, spawnCapstan, tearDownDaemons } from '../helpers/cli.js';
+import { TEST_IMAGE, uniqueInstance } from '../helpers/docker.js';
 import { eventually } from '../helpers/load.js';
 import { startTestGitServer, type TestGitServer, type TestRepo } from '../helpers/git.js';
 
@@ -44,11 +44,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  daemon?.kill('SIGKILL');
-  stopRouter(dataDir);
-  await cleanupInstance(instance);
-  await server.close();
-  rmSync(dataDir, { recursive: true, force: true });
+  await tearDownDaemons({ daemons: [daemon], dataDir, instance, servers: [server] });
   rmSync(policy, { force: true });
 });
 

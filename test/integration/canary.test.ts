@@ -8,14 +8,14 @@
 // with `sticky: true` a client that got the canary keeps it.
 
 import { execFile, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { capstan, spawnCapstan, stopRouter } from '../helpers/cli.js';
-import { TEST_IMAGE, cleanupInstance, uniqueInstance } from '../helpers/docker.js';
+import { capstan, spawnCapstan, tearDownDaemons } from '../helpers/cli.js';
+import { TEST_IMAGE, uniqueInstance } from '../helpers/docker.js';
 import { runGit, startTestGitServer, type TestGitServer, type TestRepo } from '../helpers/git.js';
 import { eventually, loadLoop } from '../helpers/load.js';
 import { countBy, freePort, request } from '../helpers/net.js';
@@ -112,11 +112,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  daemon?.kill('SIGKILL');
-  stopRouter(dataDir);
-  await cleanupInstance(instance);
-  await server.close();
-  rmSync(dataDir, { recursive: true, force: true });
+  await tearDownDaemons({ daemons: [daemon], dataDir, instance, servers: [server] });
 });
 
 describe('canary releases behind the router', () => {

@@ -7,12 +7,12 @@
 // the commit it deployed, the new leader for the next one.
 
 import { type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnCapstan, stopRouter } from '../helpers/cli.js';
-import { cleanupInstance, instanceContainers, routedReplicasManifest, uniqueInstance } from '../helpers/docker.js';
+import { spawnCapstan, tearDownDaemons } from '../helpers/cli.js';
+import { instanceContainers, routedReplicasManifest, uniqueInstance } from '../helpers/docker.js';
 import { startForgeServer, type ForgeServer, type ReceivedRequest } from '../helpers/forge-server.js';
 import { startTestGitServer, type TestGitServer, type TestRepo } from '../helpers/git.js';
 import { eventually, underLoad } from '../helpers/load.js';
@@ -51,12 +51,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const d of daemons) d.kill('SIGKILL');
-  stopRouter(dataDir);
-  await cleanupInstance(instance);
-  await forge.close();
-  await git.close();
-  rmSync(dataDir, { recursive: true, force: true });
+  await tearDownDaemons({ daemons: daemons, dataDir, instance, servers: [forge, git] });
 });
 
 describe('one leader per instance', () => {

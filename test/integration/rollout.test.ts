@@ -6,14 +6,14 @@
 // finishes the job after a restart; scaling down drains before it stops.
 
 import { execFile, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { afterPasses, loggedApi, spawnCapstan, stopRouter } from '../helpers/cli.js';
-import { TEST_IMAGE, cleanupInstance, uniqueInstance } from '../helpers/docker.js';
+import { afterPasses, loggedApi, spawnCapstan, tearDownDaemons } from '../helpers/cli.js';
+import { TEST_IMAGE, uniqueInstance } from '../helpers/docker.js';
 import { runGit, startTestGitServer, type TestGitServer, type TestRepo } from '../helpers/git.js';
 import { eventually } from '../helpers/load.js';
 import { countBy, freePort, request } from '../helpers/net.js';
@@ -114,11 +114,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  daemon?.kill('SIGKILL');
-  stopRouter(dataDir);
-  await cleanupInstance(instance);
-  await server.close();
-  rmSync(dataDir, { recursive: true, force: true });
+  await tearDownDaemons({ daemons: [daemon], dataDir, instance, servers: [server] });
 });
 
 const slots = [`${stack}-web-1`, `${stack}-web-2`, `${stack}-web-3`];

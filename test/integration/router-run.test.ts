@@ -5,13 +5,13 @@
 // a new one (serving the persisted table) when the router itself dies.
 
 import { execFile, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnCapstan, stopRouter } from '../helpers/cli.js';
-import { cleanupInstance, routedReplicasManifest, uniqueInstance } from '../helpers/docker.js';
+import { spawnCapstan, tearDownDaemons } from '../helpers/cli.js';
+import { routedReplicasManifest, uniqueInstance } from '../helpers/docker.js';
 import { startTestGitServer, type TestGitServer, type TestRepo } from '../helpers/git.js';
 import { connectionSpread, eventually, requestSpread, underLoad } from '../helpers/load.js';
 import { freePort, request } from '../helpers/net.js';
@@ -43,11 +43,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const d of daemons) d.kill('SIGKILL');
-  stopRouter(dataDir);
-  await cleanupInstance(instance);
-  await server.close();
-  rmSync(dataDir, { recursive: true, force: true });
+  await tearDownDaemons({ daemons: daemons, dataDir, instance, servers: [server] });
 });
 
 describe('capstan run --router process', () => {

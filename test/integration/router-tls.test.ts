@@ -13,8 +13,8 @@ import { join } from 'node:path';
 import type tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encryptAge, generateIdentity } from '../../src/secrets/age.js';
-import { spawnCapstan, stopRouter } from '../helpers/cli.js';
-import { cleanupInstance, HOSTNAME_HTTPD, TEST_IMAGE, uniqueInstance } from '../helpers/docker.js';
+import { spawnCapstan, tearDownDaemons } from '../helpers/cli.js';
+import { HOSTNAME_HTTPD, TEST_IMAGE, uniqueInstance } from '../helpers/docker.js';
 import { startTestGitServer, type TestGitServer, type TestRepo } from '../helpers/git.js';
 import { eventually } from '../helpers/load.js';
 import { freePort, request } from '../helpers/net.js';
@@ -37,11 +37,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const d of daemons) d.kill('SIGKILL');
-  stopRouter(dataDir);
-  await cleanupInstance(instance);
-  await server.close();
-  rmSync(dataDir, { recursive: true, force: true });
+  await tearDownDaemons({ daemons: daemons, dataDir, instance, servers: [server] });
   rmSync(certDir, { recursive: true, force: true });
 });
 
