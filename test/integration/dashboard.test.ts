@@ -144,8 +144,9 @@ describe('the dashboard', () => {
     const broken = await repo.commitFiles({ [`stacks/${stack}.yaml`]: manifest('3', 'echo starting; exit 3') }, 'release 3: broken start');
     await sync();
     await page.waitForSelector(`#events li[data-kind="rolled-back"]`, within);
+    // The event can reach the page over SSE before the status that names the rollback does.
     await page.waitForSelector(`${card()} .badge[data-ready="False"]`, within);
-    expect(await page.textContent(card())).toContain('RolledBack');
+    await expect.poll(async () => page.textContent(card()), within).toContain('RolledBack');
     await page.click(`${card()} details[data-history] summary`);
     await page.waitForSelector(`${card()} tr[data-deploy="${broken}"] .outcome-rolled-back`, within);
     expect(await page.locator(`${card()} tr[data-deploy] .outcome-succeeded`).count()).toBe(2);
