@@ -5,7 +5,7 @@
 
 import type { ValidationError } from '../errors.js';
 import { posix } from 'node:path';
-import { discoverStacks, normalizeRoot, normalizeStackName } from './discover.js';
+import { discoverStacks, joinPath, normalizeRoot, normalizeStackName } from './discover.js';
 import type { StackCandidate } from './discover.js';
 import { parseDotenv } from './dotenv.js';
 import type { Dotenv } from './dotenv.js';
@@ -54,6 +54,20 @@ export interface LoadOptions {
   home?: string | undefined;
   /** `swarm`: relative binds must become Swarm configs (Git-tracked files only); default `docker`. */
   backend?: 'docker' | 'swarm' | undefined;
+  /**
+   * Stacks loaded clean from an earlier commit whose reads are unchanged here
+   * (same Git ids, same policy and host files: the caller checks), by
+   * compose file: taken as they are instead of parsed again, unless a
+   * problem across stacks (a shared name) involves them.
+   */
+  reuse?: ReadonlyMap<string, ReusableStack> | undefined;
+}
+
+/** A clean stack of an earlier load, and what it read. */
+export interface ReusableStack {
+  name: string;
+  reads: readonly string[];
+  spec: StackSpec;
 }
 
 /** What one stack (valid or not) was read from, for the daemon's per-stack fingerprints and errors. */
@@ -105,12 +119,30 @@ export function loadStacks(files: ReadonlyMap<string, string>, opts: LoadOptions
     backend: opts.backend,
   };
   const inputs: StackInputs[] = [];
-  for (const c of candidates) {
+  const load = (c: StackCandidate): [Loaded, StackInputs] => {
     const seen = new Set<string>();
     const one = loadOne(c, new RecordingMap(files, seen), opts, { ...shared, tree: new RecordingMap(shared.tree, seen) }, policy, problems, dotenvs);
-    loaded.push(one);
     seen.add(c.file);
-    inputs.push({ name: one.name ?? normalizeStackName(c.defaultName), file: c.file, reads: [...seen].sort() });
+    // Where a .env would feed it, present or not: adding one changes the stack.
+    seen.add(joinPath(c.dir, '.env'));
+    return [one, { name: one.name ?? normalizeStackName(c.defaultName), file: c.file, reads: [...seen].sort() }];
+  };
+  const reused = new Map<Loaded, StackCandidate>();
+  for (const c of candidates) {
+    const prior = opts.reuse?.get(c.file);
+    const [one, input] = prior === undefined ? load(c) : [{ name: prior.name, spec: prior.spec, fp: problems.forFile(c.file, undefined), namePos: { line: 1, col: 1 } }, { name: prior.name, file: c.file, reads: prior.reads }];
+    if (prior !== undefined) reused.set(one, c);
+    loaded.push(one);
+    inputs.push(input);
+  }
+  // A reused stack has no positions to report a problem at: one that shares a name with another is parsed after all.
+  const clashing = reused.size === 0 ? new Set<string>() : crossStackClashes(loaded);
+  for (const [one, c] of reused) {
+    if (one.name === undefined || !clashing.has(one.name)) continue;
+    const [again, input] = load(c);
+    const at = loaded.indexOf(one);
+    loaded[at] = again;
+    inputs[at] = input;
   }
   const byName = new Map<string, Loaded[]>();
   for (const l of loaded) {
@@ -132,6 +164,16 @@ export function loadStacks(files: ReadonlyMap<string, string>, opts: LoadOptions
   const named = checkContainerNames(loaded.flatMap((l) => (l.spec === undefined ? [] : [{ spec: l.spec, fpOf: l.fpOf }])));
   const sorted = problems.sorted();
   return { stacks: stacks.filter((st) => !named.has(st.name)), inputs, errors: sorted.errors, warnings: sorted.warnings };
+}
+
+/** Names of the stacks in a duplicate stack name or a container-name clash, found without reporting (the real checks follow). */
+function crossStackClashes(loaded: readonly Loaded[]): Set<string> {
+  const count = new Map<string, number>();
+  for (const l of loaded) if (l.name !== undefined) count.set(l.name, (count.get(l.name) ?? 0) + 1);
+  const scratch = new Problems();
+  const clashing = checkContainerNames(loaded.flatMap((l) => (l.spec === undefined ? [] : [{ spec: l.spec, fpOf: () => scratch.forFile(l.fp.file, undefined) }])));
+  for (const [name, n] of count) if (n > 1) clashing.add(name);
+  return clashing;
 }
 
 function loadOne(c: StackCandidate, files: ReadonlyMap<string, string>, opts: LoadOptions, env: Shared, policy: Policy, problems: Problems, dotenvs: Map<string, Dotenv>): Loaded {

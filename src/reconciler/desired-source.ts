@@ -14,7 +14,7 @@ import { buildDesired } from '../desired/build.js';
 import { ManifestsInvalidError, type ValidationError } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
 import type { HostFiles } from '../manifests/files.js';
-import type { LoadResult } from '../manifests/load.js';
+import type { LoadResult, ReusableStack } from '../manifests/load.js';
 import type { OperatorPolicy } from '../manifests/policy.js';
 import type { RepoTree } from '../manifests/repo-tree.js';
 import { readHostFiles } from '../secrets/host-files.js';
@@ -80,6 +80,13 @@ export interface DesiredSource {
 export class DesiredLoader implements DesiredSource {
   /** In flight or done: a commit validated once, however many callers ask meanwhile. */
   private readonly cache = new Map<string, Promise<Entry>>();
+  /**
+   * The clean stacks of the last commit read, by compose file, with their
+   * fingerprints: a stack whose fingerprint is the same at the next commit
+   * is not parsed again (a commit that touches one stack of a hundred
+   * validates one).
+   */
+  private reusable = new Map<string, ReusableStack & { fingerprint: string }>();
 
   constructor(private readonly opts: DesiredLoaderOptions) {}
 
@@ -119,6 +126,7 @@ export class DesiredLoader implements DesiredSource {
       this.opts.source.listTree(revision),
     ]);
     const policyText = policyFiles.get(POLICY_FILE);
+    const reuse = new Map([...this.reusable].filter(([, r]) => stackFingerprint(revision, tree, hostKey, r.reads) === r.fingerprint));
     const result = await (this.opts.validate ?? loadInline)(files, {
       root: this.opts.path,
       env: this.opts.env,
@@ -130,29 +138,49 @@ export class DesiredLoader implements DesiredSource {
       resolveHostPath: this.opts.resolveHostPath,
       home: homedir(),
       backend: this.opts.backend,
+      reuse,
     });
     for (const w of result.warnings) {
       this.opts.logger.warn({ revision, file: w.file, line: w.line }, `${w.file}:${w.line}:${w.col} ${w.path ? `${w.path}: ` : ''}${w.message}`);
     }
     const desired = buildDesired(revision, result.stacks);
-    return { desired, model: perStack(revision, result, desired, tree, hostKey) };
+    const model = perStack(revision, result, desired, tree, hostKey);
+    this.reusable = reusableStacks(result, model);
+    return { desired, model };
   }
 }
 
+/** Hash of the Git ids of every path a stack read, with the repository's capstan.yaml and the operator's host files. */
+function stackFingerprint(revision: string, tree: RepoTree, hostKey: string, reads: readonly string[]): string {
+  const hash = createHash('sha256').update(`${tree.get(POLICY_FILE)?.id ?? 'absent'}\0${hostKey}\0`);
+  for (const path of reads) hash.update(`${path}=${path === '*' ? revision : tree.get(path)?.id ?? '-'}\0`);
+  return hash.digest('hex');
+}
+
 function perStack(revision: string, result: LoadResult, desired: DesiredState, tree: RepoTree, hostKey: string): RevisionModel {
-  const policyId = tree.get(POLICY_FILE)?.id ?? 'absent';
   const readers = (file: string) => result.inputs.filter((i) => i.reads.includes(file) || i.reads.includes('*'));
   // A problem in a file no stack reads (capstan.yaml, a duplicate name) holds back every stack.
   const everyone = result.errors.filter((e) => readers(e.file).length === 0);
   const stacks = new Map<string, StackAtRevision>();
   for (const input of result.inputs) {
-    const hash = createHash('sha256').update(`${policyId}\0${hostKey}\0`);
-    for (const path of input.reads) hash.update(`${path}=${path === '*' ? revision : tree.get(path)?.id ?? '-'}\0`);
     const errors = [...everyone, ...result.errors.filter((e) => !everyone.includes(e) && readers(e.file).some((r) => r.name === input.name))];
     const stack = desired.stacks.find((s) => s.name === input.name);
-    stacks.set(input.name, { name: input.name, file: input.file, revision, fingerprint: hash.digest('hex'), desired: errors.length === 0 ? stack : undefined, errors });
+    stacks.set(input.name, { name: input.name, file: input.file, revision, fingerprint: stackFingerprint(revision, tree, hostKey, input.reads), desired: errors.length === 0 ? stack : undefined, errors });
   }
   return { revision, stacks, errors: result.errors };
+}
+
+/** The stacks of a load that a later load may take as they are: clean, and not reading every path. */
+function reusableStacks(result: LoadResult, model: RevisionModel): Map<string, ReusableStack & { fingerprint: string }> {
+  const specs = new Map(result.stacks.map((s) => [s.name, s]));
+  const out = new Map<string, ReusableStack & { fingerprint: string }>();
+  for (const input of result.inputs) {
+    const spec = specs.get(input.name);
+    const at = model.stacks.get(input.name);
+    if (spec === undefined || at === undefined || at.errors.length > 0 || input.reads.includes('*')) continue;
+    out.set(input.file, { name: input.name, reads: input.reads, spec, fingerprint: at.fingerprint });
+  }
+  return out;
 }
 
 /** Does any service need the commit's files on disk: a relative bind of tracked files, or a build context? (Secret and config files are read from Git objects.) */
