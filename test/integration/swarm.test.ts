@@ -239,14 +239,14 @@ describe('capstan --backend swarm on a 3-node swarm', () => {
     }
   });
 
-  it('releases a canary as a second service under the same alias: both versions answer by name, promote updates the stable service and removes the canary, abort removes it (CanaryFailed)', async () => {
+  it('releases a canary as a second service under the same alias: both versions answer by name, promote updates the stable service and removes the canary, abort removes it (CanaryFailed), and a canary whose task fails is aborted without a word from anyone', async () => {
     const port = await freePort();
     const listen = `127.0.0.1:${port}`;
     const token = 'swarm-canary-token';
     const env = { ...swarmEnv('second'), CAPSTAN_API_TOKEN: token };
     let output = '';
     const daemon: ChildProcess = spawnCapstan(['run', ...common(), '--interval', '1s', '--listen', listen, '--status-branch', 'none'], (t) => (output += t), env);
-    type Api = { progress: { service: string; batch: number; awaitingPromotion?: boolean }[]; stacks: { stack: string; conditions: { type: string; status: string; reason: string }[] }[] };
+    type Api = { progress: { service: string; batch: number; awaitingPromotion?: boolean }[]; stacks: { stack: string; conditions: { type: string; status: string; reason: string; message: string }[] }[] };
     const api = async (): Promise<Api> => (await (await fetch(`http://${listen}/api/status`, { headers: { authorization: `Bearer ${token}` } })).json()) as Api;
     const paused = () => eventually(async () => ((await api()).progress.find((p) => p.service === 'web')?.awaitingPromotion === true ? true : undefined), 90_000, () => output);
     const canaryService = async () => swarm.docker('service', 'ls', '--filter', `name=${stack}_web-canary`, '--format', '{{.Name}} {{.Replicas}}');
@@ -279,6 +279,16 @@ describe('capstan --backend swarm on a 3-node swarm', () => {
       }, 60_000, async () => `${output}\n${JSON.stringify(await api())}`);
       // The canary's task leaves the alias once Swarm has stopped it (its grace period).
       await eventually(async () => ((await byName()).every((r) => r === '5') ? true : undefined), 30_000, async () => (await byName()).join(' '));
+
+      // A canary whose task cannot start: aborted on Swarm's word about the task, without waiting for a promote; the stable service is untouched.
+      const broken = await repo.commitFiles({ 'stacks/shop.yaml': manifest({ release: '7', replicas: 2, canary: true, broken: true }) }, 'release 7 as a canary that exits at once');
+      const failed = await eventually(async () => {
+        const degraded = (await api()).stacks.find((st) => st.stack === stack)?.conditions.find((c) => c.type === 'Degraded' && c.status === 'True');
+        return degraded?.reason === 'CanaryFailed' && degraded.message.includes(broken.slice(0, 7)) && (await canaryService()) === '' ? degraded.message : undefined;
+      }, 90_000, async () => `${output}\n${JSON.stringify(await api())}`);
+      expect(failed).toMatch(/task (failed|rejected)/);
+      expect(await swarm.docker('service', 'inspect', `${stack}_web`, '--format', '{{range .Spec.TaskTemplate.ContainerSpec.Env}}{{.}} {{end}}')).toContain('RELEASE=5');
+      expect((await answers()).filter((a) => a !== '').map((a) => a.split(' ')[0])).toEqual(['5', '5']);
     } finally {
       daemon.kill('SIGTERM');
       await new Promise((resolve) => daemon.once('exit', resolve));
