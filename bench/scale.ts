@@ -72,6 +72,9 @@ const OWN = `bench.scale=${id}`;
 const POOL_OCTET = 200 + randomInt(50);
 const POOL = `10.${POOL_OCTET}.0.0/16`;
 
+/** The operator runs as the image runs it (the Dockerfile's NODE_OPTIONS); OPERATOR_NODE_ARGS='' runs it with Node's defaults. */
+const OPERATOR_NODE_ARGS = (process.env.OPERATOR_NODE_ARGS ?? '--max-semi-space-size=2').split(' ').filter((a) => a !== '');
+
 const stackName = (n: number): string => `sc${n}x${id}`;
 const stackYaml = (n: number, comment = ''): string => `name: ${stackName(n)}
 services:
@@ -405,8 +408,8 @@ async function scaleRun(root: string): Promise<ScaleFigures> {
   console.error(`bench:scale — cold converge of ${STACKS} stacks / ${STACKS * PER_STACK} containers (pool ${POOL})…`);
   const t0 = performance.now();
   const profileDir = process.env.PROFILE_DIR;
-  const profile = profileDir === undefined ? {} : { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, '--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${profileDir}`], env: { CAPSTAN_LOG_LEVEL: 'info' } };
-  const d = await startDaemon({ repo: repo.dir, instance, dataDir: join(root, 'data'), args: ['--subnet-pool', POOL, '--subnet-size', '24', '--interval', '30s'], ...profile });
+  const profile = profileDir === undefined ? {} : { nodeArgs: [...OPERATOR_NODE_ARGS, '--cpu-prof', `--cpu-prof-dir=${profileDir}`, '--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${profileDir}`], env: { CAPSTAN_LOG_LEVEL: 'info' } };
+  const d = await startDaemon({ repo: repo.dir, instance, dataDir: join(root, 'data'), args: ['--subnet-pool', POOL, '--subnet-size', '24', '--interval', '30s'], nodeArgs: OPERATOR_NODE_ARGS, ...profile });
   try {
     await waitFor(`${STACKS} lanes converged`, () => converged(d, STACKS), 900_000, 250);
     const coldMs = performance.now() - t0;
@@ -490,7 +493,7 @@ function render(v: ValidateFigures | undefined, s: ScaleFigures, load: { before:
   return [
     `## Scale (issue 14): ${STACKS} stacks / ${STACKS * PER_STACK} containers on one engine`,
     '',
-    `${new Date().toISOString().slice(0, 16)}Z · 2 cores shared with other work: load average ${load.before.toFixed(1)} → ${load.after.toFixed(1)}, ${load.others} other containers on the engine · the daemon logged ${s.logLines} warning/error lines over the run`,
+    `${new Date().toISOString().slice(0, 16)}Z · 2 cores shared with other work: load average ${load.before.toFixed(1)} → ${load.after.toFixed(1)}, ${load.others} other containers on the engine · operator node flags: ${OPERATOR_NODE_ARGS.join(' ') || 'none'} · the daemon logged ${s.logLines} warning/error lines over the run`,
     '',
     '| measure | p50 / value | p95 / min | peer, same run | ratio · goal |',
     '|---|---|---|---|---|',

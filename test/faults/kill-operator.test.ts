@@ -20,7 +20,7 @@ import { parse } from 'yaml';
 import { spawnCapstan, stopRouter } from '../helpers/cli.js';
 import { TEST_IMAGE, cleanupInstance, uniqueInstance } from '../helpers/docker.js';
 import { runGit, startTestGitServer, type TestGitServer, type TestRepo } from '../helpers/git.js';
-import { eventually } from '../helpers/load.js';
+import { eventually, startLoad } from '../helpers/load.js';
 import { countBy, freePort, request } from '../helpers/net.js';
 import { faultSeed, seededRandom } from '../helpers/seeded.js';
 
@@ -112,32 +112,6 @@ async function convergedAt(release: number, sha: string): Promise<true | undefin
   return status.lastAppliedRevision === sha && status.conditions.some((c) => c.type === 'Ready' && c.status === 'True') ? true : undefined;
 }
 
-/** Bounded load on both entries until stopped: 2 clients on the HTTP entry, 2 on the published port. */
-function load(): { stop: () => Promise<{ ok: number; failed: string[] }> } {
-  let done = false;
-  let ok = 0;
-  const failed: string[] = [];
-  const running = Promise.all(Array.from({ length: 4 }, async (_, c) => {
-    const port = c % 2 === 0 ? httpPort : l4Port;
-    for (let i = 0; i < 200_000 && !done; i++) {
-      try {
-        const r = await request(port);
-        if (r.status === 200) ok++;
-        else failed.push(`:${port} ${r.status} ${r.body.slice(0, 120)}`);
-      } catch (err) {
-        failed.push(`:${port} ${String(err)}`);
-      }
-    }
-  }));
-  return {
-    stop: async () => {
-      done = true;
-      await running;
-      return { ok, failed };
-    },
-  };
-}
-
 beforeAll(async () => {
   git = await startTestGitServer();
   repo = await git.createRepo('infra');
@@ -164,7 +138,8 @@ describe('kill -9 of the operator across rollouts under load', () => {
     const seed = faultSeed(1414);
     const random = seededRandom(seed);
     const bystanderId = (await exec('docker', ['inspect', '--format', '{{.Id}}', bystander])).stdout.trim();
-    const traffic = load();
+    // Bounded load on both entries until stopped: 2 clients on the HTTP entry, 2 on the published port.
+    const traffic = startLoad([httpPort, l4Port], 4, 200_000);
     let kills = 0;
     let last = '';
     const started = Date.now();

@@ -14,22 +14,40 @@ export async function eventually<T>(check: () => Promise<T | undefined>, ms: num
   }
 }
 
-/** `clients` loops of sequential GETs of `path` to 127.0.0.1:`port` until `stop.done` (at most `maxRequests` each); counts 200s and lists every failure. */
-export async function loadLoop(port: number, clients: number, stop: { done: boolean }, maxRequests: number, path = '/'): Promise<{ ok: number; failed: string[] }> {
+/**
+ * `clients` loops of sequential GETs of `path` until `stop.done` (at most
+ * `maxRequests` each), client c on `ports[c % ports.length]` of 127.0.0.1;
+ * counts 200s (and keeps their bodies) and lists every failure with its port.
+ */
+export async function loadLoop(ports: number | readonly number[], clients: number, stop: { done: boolean }, maxRequests: number, path = '/'): Promise<{ ok: number; failed: string[]; bodies: string[] }> {
+  const entries = typeof ports === 'number' ? [ports] : ports;
   const failed: string[] = [];
-  let ok = 0;
-  await Promise.all(Array.from({ length: clients }, async () => {
+  const bodies: string[] = [];
+  await Promise.all(Array.from({ length: clients }, async (_, c) => {
+    const port = entries[c % entries.length] ?? 0;
     for (let i = 0; i < maxRequests && !stop.done; i++) {
       try {
         const r = await request(port, { path });
-        if (r.status === 200) ok++;
-        else failed.push(`${r.status} ${r.body.slice(0, 80)}`);
+        if (r.status === 200) bodies.push(r.body.trim());
+        else failed.push(`:${port} ${r.status} ${r.body.slice(0, 120)}`);
       } catch (err) {
-        failed.push(String(err));
+        failed.push(`:${port} ${String(err)}`);
       }
     }
   }));
-  return { ok, failed };
+  return { ok: bodies.length, failed, bodies };
+}
+
+/** loadLoop started now, until `stop()`: what the clients saw. */
+export function startLoad(ports: number | readonly number[], clients: number, maxRequests: number): { stop: () => Promise<{ ok: number; failed: string[]; bodies: string[] }> } {
+  const flag = { done: false };
+  const running = loadLoop(ports, clients, flag, maxRequests);
+  return {
+    stop: async () => {
+      flag.done = true;
+      return running;
+    },
+  };
 }
 
 /**

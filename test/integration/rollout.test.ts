@@ -15,7 +15,7 @@ import { parse } from 'yaml';
 import { afterPasses, loggedApi, spawnCapstan, tearDownDaemons } from '../helpers/cli.js';
 import { TEST_IMAGE, uniqueInstance } from '../helpers/docker.js';
 import { runGit, startTestGitServer, type TestGitServer, type TestRepo } from '../helpers/git.js';
-import { eventually } from '../helpers/load.js';
+import { eventually, startLoad } from '../helpers/load.js';
 import { countBy, freePort, request } from '../helpers/net.js';
 
 const exec = promisify(execFile);
@@ -56,28 +56,13 @@ function startDaemon(): ChildProcess {
 /** The daemon's last lines, for a wait that timed out. */
 const daemonLogs = (): string => `daemon logs:\n${logs.slice(-6000)}`;
 
-/** Bounded load on both entries: `clients` loops of sequential requests until `stop` (or `maxRequests` each). */
+/** Bounded load on both entries: `clients` loops of sequential requests until `stop` (or `maxRequests` each); the bodies counted by release. */
 function load(clients: number, maxRequests: number): { stop: () => Promise<{ ok: number; failed: string[]; bodies: Record<string, number> }> } {
-  let done = false;
-  const failed: string[] = [];
-  const bodies: string[] = [];
-  const running = Promise.all(Array.from({ length: clients }, async (_, c) => {
-    for (let i = 0; i < maxRequests && !done; i++) {
-      const port = c % 2 === 0 ? httpPort : l4Port;
-      try {
-        const r = await request(port);
-        if (r.status === 200) bodies.push(r.body.trim());
-        else failed.push(`:${port} ${r.status} ${r.body.slice(0, 120)}`);
-      } catch (err) {
-        failed.push(`:${port} ${String(err)}`);
-      }
-    }
-  }));
+  const traffic = startLoad([httpPort, l4Port], clients, maxRequests);
   return {
     stop: async () => {
-      done = true;
-      await running;
-      return { ok: bodies.length, failed, bodies: countBy(bodies) };
+      const seen = await traffic.stop();
+      return { ...seen, bodies: countBy(seen.bodies) };
     },
   };
 }
