@@ -7,6 +7,7 @@
 import type { Settings } from '../config/settings.js';
 import { ApplyError, ManifestsInvalidError, RolloutHeldError, SyncWindowClosedError } from '../errors.js';
 import { describeHeld } from '../strategies/rolling.js';
+import { stepLine } from '../strategies/step.js';
 import type { Logger } from '../logging/logger.js';
 import { isSyncAllowed } from '../config/sync-window.js';
 import { DeployEvents } from '../events/deploy-events.js';
@@ -65,6 +66,9 @@ export async function applyCommand(settings: Settings, logger: Logger, opts: { f
   const applied = outcomes.reduce((n, o) => n + o.applied, 0);
   if (lines.length === 0 && outcomes.every((o) => o.last.reason !== 'RolloutHeld')) process.stdout.write(`No changes: instance ${settings.instance} matches ${sha}.\n`);
   else if (lines.length > 0) process.stdout.write(`Applied ${applied} operation${applied === 1 ? '' : 's'}; instance ${settings.instance} now runs ${sha}.\n`);
+  for (const p of outcomes.flatMap((o) => o.last.progress).filter((p) => p.awaitingPromotion === true)) {
+    process.stdout.write(`${p.stack}/${p.service}: canary ${stepLine(p)}, waiting for \`capstan promote ${p.stack}/${p.service}\` (or \`capstan abort\`) to the daemon on --listen; a daemon (\`capstan run\`) goes on from this step.\n`);
+  }
   const held = (await ctx.rollout.held.list()).filter((h) => h.revision === revision);
   if (outcomes.some((o) => o.last.reason === 'RolloutHeld') && held.length > 0) {
     for (const h of held) logger.warn({ stack: h.stack, service: h.service, revision: h.revision, end: h.end }, describeHeld(h));

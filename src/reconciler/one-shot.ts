@@ -22,6 +22,18 @@ export interface StackApplied {
   applied: number;
 }
 
+/**
+ * A one-shot command can do no more for the stack now: every rollout waits
+ * for `capstan promote` (a manual canary step), or a rollout step did
+ * nothing and named no time to look again. Passing again at once would only
+ * snapshot the engine over and over (it did, 10,000 times) and report the
+ * pause as applied.
+ */
+function waitsForSomeone(last: LaneOutcome): boolean {
+  if (last.progress.length > 0 && last.progress.every((p) => p.awaitingPromotion === true)) return true;
+  return last.reason === 'RolloutProgressing' && last.applied === 0 && last.requeueAt === undefined;
+}
+
 export async function applyRevision(ctx: PassContext, model: RevisionModel, opts: {
   syncAllowed: boolean;
   force: boolean;
@@ -64,7 +76,7 @@ export async function applyRevision(ctx: PassContext, model: RevisionModel, opts
       applied += last.applied;
       // The operations of the first pass are the plan; later passes carry it out (rollout steps, dependents).
       counted(i === 0 ? last.planned : 0, last.applied, last.failures.length);
-      const more = last.kind === 'superseded' || (last.kind === 'progressing' && last.reason !== 'AwaitingReadiness');
+      const more = !waitsForSomeone(last) && (last.kind === 'superseded' || (last.kind === 'progressing' && last.reason !== 'AwaitingReadiness'));
       if (!more || i >= MAX_PASSES) {
         const revert = report === undefined ? undefined : await opts.report?.(stack, report);
         opts.passEnded?.(last, revert);
