@@ -25,10 +25,6 @@ WORKDIR /app
 # A container's loopback is unreachable from outside: the HTTP API listens on
 # every interface of the container (publish 9420 to reach it).
 ENV NODE_ENV=production CAPSTAN_DATA_DIR=/var/lib/capstan CAPSTAN_LISTEN=0.0.0.0:9420
-# A small young generation: V8 lets it grow to 3 × 16 MB while 100 lanes
-# create containers at once, and the operator keeps that resident (peak RSS
-# 165 → 135 MiB at 100 stacks in bench/scale.ts) for a few more scavenges.
-ENV NODE_OPTIONS=--max-semi-space-size=2
 # Runs as the image's unprivileged `node` user (uid 1000). Capstan needs the
 # Docker socket: start it with `--group-add $(stat -c %g /var/run/docker.sock)`.
 RUN mkdir -p /var/lib/capstan && chown node:node /var/lib/capstan

@@ -72,8 +72,8 @@ const OWN = `bench.scale=${id}`;
 const POOL_OCTET = 200 + randomInt(50);
 const POOL = `10.${POOL_OCTET}.0.0/16`;
 
-/** The operator runs as the image runs it (the Dockerfile's NODE_OPTIONS); OPERATOR_NODE_ARGS='' runs it with Node's defaults. */
-const OPERATOR_NODE_ARGS = (process.env.OPERATOR_NODE_ARGS ?? '--max-semi-space-size=2').split(' ').filter((a) => a !== '');
+/** Extra node flags for the operator (a profiler, an experiment); none by default, as users run it. */
+const OPERATOR_NODE_ARGS = (process.env.OPERATOR_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
 
 const stackName = (n: number): string => `sc${n}x${id}`;
 const stackYaml = (n: number, comment = ''): string => `name: ${stackName(n)}
