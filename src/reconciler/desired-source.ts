@@ -86,7 +86,7 @@ export class DesiredLoader implements DesiredSource {
    * is not parsed again (a commit that touches one stack of a hundred
    * validates one).
    */
-  private reusable = new Map<string, ReusableStack & { fingerprint: string }>();
+  private reusable = new Map<string, Reusable>();
 
   constructor(private readonly opts: DesiredLoaderOptions) {}
 
@@ -170,10 +170,13 @@ function perStack(revision: string, result: LoadResult, desired: DesiredState, t
   return { revision, stacks, errors: result.errors };
 }
 
+/** A clean stack of the last load, with the fingerprint of its reads then. */
+type Reusable = ReusableStack & { fingerprint: string };
+
 /** The stacks of a load that a later load may take as they are: clean, and not reading every path. */
-function reusableStacks(result: LoadResult, model: RevisionModel): Map<string, ReusableStack & { fingerprint: string }> {
+function reusableStacks(result: LoadResult, model: RevisionModel): Map<string, Reusable> {
   const specs = new Map(result.stacks.map((s) => [s.name, s]));
-  const out = new Map<string, ReusableStack & { fingerprint: string }>();
+  const out = new Map<string, Reusable>();
   for (const input of result.inputs) {
     const spec = specs.get(input.name);
     const at = model.stacks.get(input.name);
