@@ -11,11 +11,12 @@ import type { Backend, DeployContext } from '../backends/backend.js';
 import { canaryName, LABEL, replicaName, twinName } from '../desired/labels.js';
 import type { DesiredService } from '../desired/model.js';
 import { decodeSpecLabel } from '../desired/spec-label.js';
-import { RolloutFailedError } from '../errors.js';
+import { DockerUnavailableError, RolloutFailedError } from '../errors.js';
 import { describeProbe } from '../health/describe.js';
 import { replicaReadiness, type ProbeVerdict } from '../health/readiness.js';
 import type { ProbedReplica, ProbeTracker } from '../health/prober.js';
 import type { ProbeResult } from '../health/replica-health.js';
+import { looksStopped, stoppedTogether } from '../health/stopped-together.js';
 import type { Logger } from '../logging/logger.js';
 import type { ObservedContainer } from '../observed/model.js';
 import type { Operation } from '../plan/operations.js';
@@ -145,6 +146,9 @@ export async function stepServiceRollout(input: RolloutInput, deps: RolloutDeps)
   const moved = Math.max(0, movedSlots(next) - before);
   const p = progressOf(next, step.wakeAt);
   const was = progressOf(record, undefined);
+  if (next.strategy === 'rolling' && next.batch?.interrupted !== undefined && record.strategy === 'rolling' && record.batch?.interrupted === undefined) {
+    log.warn({ reason: next.batch.interrupted.reason }, `${record.stack}/${record.service}: ${next.batch.interrupted.reason}; the batch waits for the engine, then starts its replicas again and watches them anew`);
+  }
   if (was.phase !== p.phase || was.batch !== p.batch) log.info({ phase: p.phase, batch: p.batch, batches: p.batches, ...(p.weight === undefined ? {} : { weight: p.weight }) }, `${record.stack}/${record.service}: ${stepLine(p)}`);
   const started = input.record === undefined || superseded !== undefined;
   if (record.strategy === 'rolling' && next.strategy === 'rolling') reportProgress(started, record, next, step.rollingEnd, deps);
@@ -281,7 +285,8 @@ function slotViews(record: RolloutRecord, service: DesiredService, observed: rea
   const numbers = new Set<number>(record.strategy === 'rolling'
     ? [...record.state.pending, ...(record.batch?.slots.map((s) => s.number) ?? [])]
     : record.strategy === 'canary' ? [...record.slots, ...canaryNumbers(record), ...(record.promotion?.state.pending ?? []), ...(record.promotion?.batch?.slots.map((s) => s.number) ?? [])] : record.slots);
-  const byName = new Map(observed.filter((c) => c.stack === service.stack && c.service === service.name).map((c) => [c.name, c]));
+  const stack = observed.filter((c) => c.stack === service.stack);
+  const byName = new Map(stack.filter((c) => c.service === service.name).map((c) => [c.name, c]));
   const view = (c: ObservedContainer | undefined): ReplicaView | undefined => {
     if (c === undefined) return undefined;
     // A moved tag keeps the spec hash: the repo digest the replica was made from tells old and new apart.
@@ -289,7 +294,9 @@ function slotViews(record: RolloutRecord, service: DesiredService, observed: rea
     const probe = onTarget ? service.spec.capstan.probe : decodeSpecLabel(c.labels)?.capstan.probe;
     if (probe !== undefined && onTarget && c.state === 'running') probes.track({ containerId: c.id, name: c.name, stack: c.stack, service: c.service, ip: c.ip, probe });
     const verdict: ProbeVerdict | undefined = probe === undefined ? undefined : { check: probe.check, health: probes.healthOf(c.id) };
-    return { id: c.id, onTarget, created: c.state === 'created', readiness: replicaReadiness(c, verdict) };
+    const ended = c.state === 'exited' || c.state === 'dead';
+    const stop = ended ? { looksStopped: looksStopped(c), together: stoppedTogether(c, stack, record.startedAt) } : undefined;
+    return { id: c.id, onTarget, created: c.state === 'created', readiness: replicaReadiness(c, verdict), stop };
   };
   return new Map([...numbers].map((n) => [n, {
     number: n, replica: view(byName.get(replicaName(service, n))), twin: view(byName.get(twinName(service, n))), canary: view(byName.get(canaryName(service, n))),
@@ -319,6 +326,8 @@ async function runActions(actions: readonly RolloutAction[], service: DesiredSer
         await perform(action, service, observed, deps);
         if (action.kind === 'remove' && observed.find((c) => c.id === action.id)?.name === replicaName(service, slot)) removedOld = true;
       } catch (err) {
+        // The engine going away is no slot's failure: the step throws, its record stays, and the next pass takes it again.
+        if (err instanceof DockerUnavailableError) throw err;
         const reason = `cannot ${action.kind} ${describeTarget(action, service, observed)}: ${err instanceof Error ? err.message : String(err)}`;
         deps.logger.warn({ stack: service.stack, service: service.name, slot, action: action.kind }, reason);
         failed.push({ slot, reason, moved: removedOld });

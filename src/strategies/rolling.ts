@@ -7,10 +7,13 @@
 // per lane pass. Its record is persisted by the driver after each step, and
 // every phase leaves the engine in a state the planner understands, so a
 // crash anywhere resumes from the record (or, without one, from the labels).
+// A batch whose new replicas stopped together with the rest of the stack (the
+// engine restarting, not the release failing) is interrupted instead of
+// failed: it starts them again once the stop has settled and watches anew.
 
 import type { RolloutEnd } from '../errors.js';
 import type { ServiceSpec, UpdateConfig } from '../manifests/model.js';
-import type { RecordBase, RolloutAction, RolloutProgress, SlotView, SlotViews } from './step.js';
+import type { RecordBase, ReplicaView, RolloutAction, RolloutProgress, SlotView, SlotViews } from './step.js';
 
 export type Direction = 'forward' | 'back';
 
@@ -141,6 +144,14 @@ interface BatchSlot {
   outcome: { ok: boolean; moved: boolean; reason: string | undefined } | undefined;
   /** Start-first: the old replica was taken out of rotation (it still runs until retired). */
   drained: boolean;
+  /** When its new replica was first seen stopped as by a stop signal with nothing else stopped yet: the verdict waits STOP_SETTLE_MS for the rest of the stack. */
+  stoppedSince?: number | undefined;
+}
+
+/** The stack stopped around a batch (see health/stopped-together.ts): why, and since when. */
+export interface Interruption {
+  since: number;
+  reason: string;
 }
 
 export type RollingPhase = 'awaiting' | 'monitoring' | 'retiring';
@@ -152,7 +163,13 @@ export interface RollingRecord extends RecordBase {
   configs: RolloutConfigs;
   progressDeadlineMs: number;
   state: RolloutState;
-  batch: { phase: RollingPhase; slots: BatchSlot[]; deadline: number; until: number | undefined } | undefined;
+  batch: {
+    phase: RollingPhase; slots: BatchSlot[]; deadline: number; until: number | undefined;
+    /** Set while the batch waits for the stack's stop to settle; its replicas start again after RESUME_AFTER_MS. */
+    interrupted?: Interruption | undefined;
+    /** How often this batch was interrupted: past MAX_INTERRUPTIONS a stop fails it as a crash would. */
+    interruptions?: number | undefined;
+  } | undefined;
   /** The next batch starts no earlier (update_config.delay). */
   notBefore: number;
   startedAt: number;
@@ -187,6 +204,25 @@ export interface RollingStep {
 export const AWAIT_POLL_MS = 250;
 export const AWAIT_POLL_MAX_MS = 2000;
 
+/**
+ * A new replica that stopped as by a stop signal (exit 0, 130, 137, 143) is
+ * judged this long after it was first seen so: long enough for the rest of a
+ * stack the engine is stopping to be seen stopped too (they get the signal
+ * at once), short enough that a release that exits cleanly by itself still
+ * fails within moments.
+ */
+export const STOP_SETTLE_MS = 2000;
+/**
+ * An interrupted batch starts its replicas again this long after the stop
+ * was seen: a dockerd shutting down answers for as long as its containers
+ * take to stop (up to their stop timeout, 10 s by default), and a replica
+ * started meanwhile would only be stopped again. An engine that is gone
+ * longer holds every pass anyway; the first one after it is back resumes.
+ */
+export const RESUME_AFTER_MS = 15_000;
+/** Interruptions a batch survives; past these, a stop with the stack fails it as any stop would. */
+export const MAX_INTERRUPTIONS = 3;
+
 export function beginRolling(opts: {
   id: string; stack: string; service: string; revision: string; targetHash: string; targetDigest?: string | undefined; slots: readonly number[];
   direction: Direction; order: UpdateConfig['order']; configs: RolloutConfigs; progressDeadlineMs: number; now: number;
@@ -204,6 +240,11 @@ export function beginRolling(opts: {
 export function stepRolling(record: RollingRecord, view: SlotViews, now: number): RollingStep {
   const batch = record.batch;
   if (batch === undefined) return startBatch(record, view, now);
+  if (batch.interrupted !== undefined) return resume(record, batch, batch.interrupted, view, now);
+  if (batch.phase !== 'retiring') {
+    const stop = stackStop(record, batch, view);
+    if (stop !== undefined) return interrupt(record, batch, stop, now);
+  }
   if (batch.phase === 'awaiting') return awaitReady(record, batch, view, now);
   if (batch.phase === 'monitoring') return monitor(record, batch, view, now);
   return retire(record, batch, view, now);
@@ -220,7 +261,7 @@ export function rollingProgress(record: RollingRecord, wakeAt: number | undefine
   const config = record.state.direction === 'forward' ? record.configs.update : record.configs.rollback;
   const size = config.parallelism === 0 ? Math.max(1, record.state.total) : config.parallelism;
   const batches = Math.max(1, Math.ceil(record.state.total / size));
-  const phase = record.batch?.phase ?? (record.state.batches === 0 ? 'starting' : 'delay');
+  const phase = record.batch?.interrupted !== undefined ? 'interrupted' : record.batch?.phase ?? (record.state.batches === 0 ? 'starting' : 'delay');
   return {
     id: record.id, stack: record.stack, service: record.service, strategy: 'rolling', revision: record.revision,
     direction: record.state.direction, batch: Math.min(batches, record.state.batches + 1), batches, phase,
@@ -276,6 +317,11 @@ function awaitReady(record: RollingRecord, batch: NonNullable<RollingRecord['bat
     const v = view.get(s.number);
     const fresh = incoming(record, v);
     if (fresh === undefined) return { ...s, outcome: { ok: false, moved: stopFirst || v?.replica === undefined, reason: `the new replica of slot ${s.number} is gone` } };
+    const settling = settle(s, fresh, now);
+    if (settling !== undefined) {
+      waiting = true;
+      return settling;
+    }
     const r = fresh.readiness;
     if (r.kind === 'ready') return s;
     if (r.kind === 'failed') return { ...s, outcome: { ok: false, moved: stopFirst, reason: r.reason } };
@@ -310,19 +356,74 @@ function awaitReady(record: RollingRecord, batch: NonNullable<RollingRecord['bat
 
 function monitor(record: RollingRecord, batch: NonNullable<RollingRecord['batch']>, view: SlotViews, now: number): RollingStep {
   const stopFirst = record.order === 'stop-first';
+  let settlesAt: number | undefined;
   const slots = batch.slots.map((s): BatchSlot => {
     if (s.outcome !== undefined) return s;
     const fresh = incoming(record, view.get(s.number));
     // A missed probe only takes a replica out of rotation; failing it for good (or dying) fails the slot.
     if (fresh === undefined) return { ...s, outcome: { ok: false, moved: stopFirst, reason: `the new replica of slot ${s.number} is gone within the monitor window` } };
+    const settling = settle(s, fresh, now);
+    if (settling !== undefined) {
+      settlesAt = Math.min(settlesAt ?? Infinity, (settling.stoppedSince ?? now) + STOP_SETTLE_MS);
+      return settling;
+    }
     if (fresh.readiness.kind === 'failed') return { ...s, outcome: { ok: false, moved: stopFirst, reason: `${fresh.readiness.reason} within the monitor window` } };
     return s;
   });
   const until = batch.until ?? now;
   const watching = slots.some((s) => s.outcome === undefined);
   const next: RollingRecord = { ...record, batch: { ...batch, slots } };
+  if (settlesAt !== undefined) return { record: next, actions: [], wakeAt: settlesAt, end: undefined };
   if (watching && now < until) return { record: next, actions: [], wakeAt: until, end: undefined };
   return retire({ ...next, batch: { ...batch, slots, phase: 'retiring' }, phaseSince: now }, { ...batch, slots, phase: 'retiring' }, view, now);
+}
+
+/**
+ * A new replica that stopped as by a stop signal, with nothing else of the
+ * stack seen stopped yet, is given STOP_SETTLE_MS before it is judged: the
+ * slot with the time it was first seen so, or undefined once it is judged
+ * (or did not stop that way).
+ */
+function settle(s: BatchSlot, fresh: ReplicaView, now: number): BatchSlot | undefined {
+  if (fresh.stop?.looksStopped !== true) return undefined;
+  const since = s.stoppedSince ?? now;
+  return now < since + STOP_SETTLE_MS ? { ...s, stoppedSince: since } : undefined;
+}
+
+/** Why the batch's new replicas look stopped by the engine rather than failed: one of them stopped together with replicas that predate the rollout. */
+function stackStop(record: RollingRecord, batch: NonNullable<RollingRecord['batch']>, view: SlotViews): string | undefined {
+  if ((batch.interruptions ?? 0) >= MAX_INTERRUPTIONS) return undefined;
+  for (const s of batch.slots) {
+    if (s.outcome !== undefined) continue;
+    const together = incoming(record, view.get(s.number))?.stop?.together ?? [];
+    if (together.length > 0) return `the new replica of slot ${s.number} stopped together with ${together.join(', ')} (the engine stopping or restarting, not the release failing)`;
+  }
+  return undefined;
+}
+
+function interrupt(record: RollingRecord, batch: NonNullable<RollingRecord['batch']>, reason: string, now: number): RollingStep {
+  const interrupted: Interruption = { since: now, reason };
+  const next: RollingRecord = { ...record, batch: { ...batch, interrupted, interruptions: (batch.interruptions ?? 0) + 1 }, phaseSince: now };
+  return { record: next, actions: [], wakeAt: now + RESUME_AFTER_MS, end: undefined };
+}
+
+/** Once the stop settled: the batch's stopped replicas start again, and the batch awaits them anew (a fresh progress deadline, then a fresh monitor window). */
+function resume(record: RollingRecord, batch: NonNullable<RollingRecord['batch']>, interrupted: Interruption, view: SlotViews, now: number): RollingStep {
+  const at = interrupted.since + RESUME_AFTER_MS;
+  if (now < at) return { record, actions: [], wakeAt: at, end: undefined };
+  const actions: RolloutAction[] = [];
+  const slots = batch.slots.map((s): BatchSlot => {
+    if (s.outcome !== undefined) return s;
+    const fresh = incoming(record, view.get(s.number));
+    if (fresh?.stop !== undefined) actions.push({ kind: 'start', slot: s.number, id: fresh.id });
+    return { number: s.number, outcome: s.outcome, drained: s.drained };
+  });
+  const next: RollingRecord = {
+    ...record,
+    batch: { ...batch, phase: 'awaiting', slots, deadline: now + record.progressDeadlineMs, until: undefined, interrupted: undefined },
+    phaseSince: now,
+  };
+  return { record: next, actions, wakeAt: now + AWAIT_POLL_MS, end: undefined };
 }
 
 function retire(record: RollingRecord, batch: NonNullable<RollingRecord['batch']>, view: SlotViews, now: number): RollingStep {

@@ -34,6 +34,12 @@ export interface ReplicaView {
   /** Made but never started (a crash between create and start). */
   created: boolean;
   readiness: Readiness;
+  /**
+   * Set when it stopped (exited or dead): whether its exit looks like a stop
+   * rather than a crash, and the containers of the stack that ran since before
+   * the rollout and stopped with it (health/stopped-together.ts).
+   */
+  stop?: { looksStopped: boolean; together: readonly string[] } | undefined;
 }
 
 /** A slot (replica number): its replica under its own name, a start-first (or blue-green) twin beside it, and canary number `number`. */

@@ -222,6 +222,79 @@ describe('a lane pass', () => {
     expect(w.engine.calls.filter((c) => c.startsWith('create')).length).toBe(1);
   });
 
+  /** Passes of a rollout to REV_B until its first batch is in its monitor window. */
+  async function monitoring(w: ReturnType<typeof world>, op: ReturnType<ReturnType<typeof world>['start']>, target: DesiredService): Promise<void> {
+    for (let i = 0; i < 10; i++) {
+      const o = await op.pass(at(REV_B, [target, worker]));
+      if (o.progress[0]?.phase === 'monitoring') return;
+      w.clock.now = Math.max(w.clock.now, o.requeueAt ?? w.clock.now);
+      allHealthy(w.engine);
+    }
+    throw new Error('the rollout never reached its monitor window');
+  }
+
+  /** `name` stopped a moment ago with `exitCode`, after a run that began at `startedAt`. */
+  const exited = (w: ReturnType<typeof world>, name: string, exitCode: number, startedAt: number): void => {
+    const c = w.engine.find(name);
+    if (c !== undefined) w.engine.edit(c.id, { state: 'exited', health: undefined, lastRun: { startedAt, finishedAt: w.clock.now - 100, exitCode, oomKilled: false } });
+  };
+
+  it('survives an engine restart inside the monitor window: waits, starts the new replica again, watches anew and completes to the new release', async () => {
+    const w = await deployed();
+    const op = w.start();
+    const target = api('example/api:2');
+    await monitoring(w, op, target);
+    // dockerd stopping: every container of the stack stops at once, the ones from before the rollout included.
+    w.clock.now += 1000;
+    for (const name of ['web-api-1', 'web-api-2', 'web-api-3', 'web-worker-1']) exited(w, name, 0, T0 - 60_000);
+    exited(w, 'web-api-1-next', 0, w.clock.now - 2000);
+    const seen = await op.pass(at(REV_B, [target, worker]));
+    expect(seen).toMatchObject({ kind: 'progressing' });
+    expect(seen.progress[0]).toMatchObject({ service: 'api', batch: 1, phase: 'interrupted' });
+    expect(w.engine.calls.filter((c) => c.includes('api-1-next'))).toEqual(['create web-api-1-next']);
+    // The engine is back (the worker healed by the pass); the batch starts its replica again only once the stop has settled.
+    const early = await op.pass(at(REV_B, [target, worker]));
+    expect(early.progress[0]?.phase).toBe('interrupted');
+    w.clock.now = Math.max(w.clock.now, early.requeueAt ?? w.clock.now);
+    const resumed = await op.pass(at(REV_B, [target, worker]));
+    expect(resumed.progress[0]).toMatchObject({ batch: 1, phase: 'awaiting' });
+    expect(w.engine.calls).toContain('start web-api-1-next');
+    const outcomes = await untilSettled(() => op.pass(at(REV_B, [target, worker])), w);
+    expect(outcomes.at(-1)).toMatchObject({ kind: 'converged', revision: REV_B });
+    expect(names(w.engine)).toEqual(['web-api-1', 'web-api-2', 'web-api-3']);
+    expect(hashes(w.engine)).toEqual([target.specHash]);
+    expect(Object.values(w.engine.byName('web', 'api')).every((c) => c.state === 'running')).toBe(true);
+    expect(await w.held.list()).toEqual([]);
+    expect(w.reports.map((r) => r.outcome).filter((k) => k === 'failed' || k === 'held')).toEqual([]);
+    expect(w.reports.some((r) => r.input.outcome.kind === 'rolled-back')).toBe(false);
+  });
+
+  for (const exitCode of [1, 0]) {
+    it(`still rolls back when only the new replica stops inside the monitor window (exit code ${exitCode}) while the rest run`, async () => {
+      const w = await deployed();
+      const op = w.start();
+      const target = api('example/api:2');
+      await monitoring(w, op, target);
+      w.clock.now += 1000;
+      exited(w, 'web-api-1-next', exitCode, w.clock.now - 2000);
+      const outcomes: LaneOutcome[] = [];
+      for (let i = 0; i < 5; i++) {
+        const o = await op.pass(at(REV_B, [target, worker]));
+        outcomes.push(o);
+        if (o.kind === 'failed') break;
+        w.clock.now = Math.max(w.clock.now, o.requeueAt ?? w.clock.now);
+      }
+      // Exit 1 fails at the first look, as it always did; a clean exit after a moment's wait for the rest of the stack.
+      expect(outcomes.map((o) => o.kind)).toEqual(exitCode === 0 ? ['progressing', 'failed'] : ['failed']);
+      expect(outcomes.at(-1)).toMatchObject({ kind: 'failed', reason: 'RolloutFailed' });
+      expect(outcomes.at(-1)?.failures[0]?.error.message).toContain(`web-api-1-next exited with code ${exitCode} within the monitor window`);
+      expect(names(w.engine)).toEqual(['web-api-1', 'web-api-2', 'web-api-3']);
+      expect(hashes(w.engine)).toEqual([api('example/api:1').specHash]);
+      expect(w.engine.calls).not.toContain('start web-api-1-next');
+      expect(await w.held.list()).toMatchObject([{ stack: 'web', service: 'api', revision: REV_B, end: 'rolled-back' }]);
+    });
+  }
+
   it('reports a failed operation by its id and reason, and keeps applying the rest', async () => {
     const w = world();
     const op = w.start();
