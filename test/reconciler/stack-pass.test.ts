@@ -269,6 +269,27 @@ describe('a lane pass', () => {
     expect(w.reports.some((r) => r.input.outcome.kind === 'rolled-back')).toBe(false);
   });
 
+  it('gives a replica that stopped cleanly a moment for the rest of the stack to follow: seen stopping a pass apart, it is still the engine\'s doing', async () => {
+    const w = await deployed();
+    const op = w.start();
+    const target = api('example/api:2');
+    await monitoring(w, op, target);
+    w.clock.now += 1000;
+    // The snapshot caught the twin first; the engine stops the rest a moment later.
+    exited(w, 'web-api-1-next', 143, w.clock.now - 2000);
+    const first = await op.pass(at(REV_B, [target, worker]));
+    expect(first).toMatchObject({ kind: 'progressing' });
+    expect(first.progress[0]?.phase).toBe('monitoring');
+    w.clock.now += 500;
+    for (const name of ['web-api-1', 'web-api-2', 'web-api-3']) exited(w, name, 143, T0 - 60_000);
+    const second = await op.pass(at(REV_B, [target, worker]));
+    expect(second.progress[0]?.phase).toBe('interrupted');
+    w.clock.now = Math.max(w.clock.now, second.requeueAt ?? w.clock.now);
+    const outcomes = await untilSettled(() => op.pass(at(REV_B, [target, worker])), w);
+    expect(outcomes.at(-1)).toMatchObject({ kind: 'converged', revision: REV_B });
+    expect(hashes(w.engine)).toEqual([target.specHash]);
+  });
+
   for (const exitCode of [1, 0]) {
     it(`still rolls back when only the new replica stops inside the monitor window (exit code ${exitCode}) while the rest run`, async () => {
       const w = await deployed();
