@@ -35,7 +35,8 @@ export interface RolloutProgressSample {
   phase: string;
 }
 
-const ROLLOUT_PHASES = ['starting', 'awaiting', 'monitoring', 'retiring', 'delay'] as const;
+// 'interrupted': a batch waiting out an engine restart (strategies/rolling.ts).
+const ROLLOUT_PHASES = ['starting', 'awaiting', 'monitoring', 'interrupted', 'retiring', 'delay'] as const;
 
 export class DaemonMetrics {
   readonly registry = new Registry();
