@@ -4,7 +4,7 @@
 // are announced as the daemon announces them (commit statuses, webhooks),
 // and what is queued goes out before the command exits.
 
-import type { Settings } from '../config/settings.js';
+import { requireRepo, type Settings } from '../config/settings.js';
 import { ApplyError, ManifestsInvalidError, RolloutHeldError, SyncWindowClosedError } from '../errors.js';
 import { describeHeld } from '../strategies/rolling.js';
 import { stepLine } from '../strategies/step.js';
@@ -19,8 +19,21 @@ import { checkDataDir, createPassContext, routerServesPorts } from './context.js
 import { createNotifier, NOTIFY_DRAIN_MS } from './notifier.js';
 import { stderrProgress } from './progress-line.js';
 import { createStatusReporter } from './status-reporter.js';
+import { appliedLines, askDaemonToApply, printDaemonApply, type DaemonApply } from './daemon-apply.js';
+import { applyTarget } from '../reconciler/apply-target.js';
+import { clientApiToken } from '../server/api-token.js';
 
-export async function applyCommand(settings: Settings, logger: Logger, opts: { force: boolean } = { force: false }): Promise<number> {
+export async function applyCommand(settings: Settings, logger: Logger, opts: { force: boolean; daemonAsked?: DaemonApply | undefined } = { force: false }): Promise<number> {
+  // --force is this command's own decision (a window, a held revision): never the daemon's.
+  if (!opts.force) {
+    const asked = opts.daemonAsked ?? await askDaemonToApply({ listen: settings.listen, token: clientApiToken(settings), target: applyTarget({ instance: settings.instance, repo: requireRepo(settings), branch: settings.branch, path: settings.path, backend: settings.backend }, process.cwd()) });
+    if (asked.kind === 'answered') {
+      logger.info({ daemon: asked.url }, 'the daemon leading this instance made the pass');
+      printDaemonApply(asked.answer, (line) => process.stdout.write(`${line}\n`), (line) => process.stderr.write(`${line}\n`));
+      return 0;
+    }
+    logger.debug({ daemon: asked.url }, `applying here: ${asked.why}`);
+  }
   const progress = stderrProgress(logger);
   const ctx = { ...(await createPassContext(settings, logger)), progress };
   // Relative binds live in the data dir only on one engine (Swarm's nodes get configs): nothing to check on a swarm.
@@ -56,19 +69,17 @@ export async function applyCommand(settings: Settings, logger: Logger, opts: { f
   await status.settled();
   await warnWhenNoRouterServes(settings, desired, logger);
 
-  const sha = revision.slice(0, 7);
   const lines = outcomes.flatMap((o) => o.lines);
   const failures = outcomes.flatMap((o) => o.last.failures);
   const windowHeld = outcomes.filter((o) => o.last.reason === 'SyncWindowClosed');
   if (windowHeld.length > 0) throw new SyncWindowClosedError(revision, windowHeld.reduce((n, o) => n + o.last.planned, 0), settings.syncWindows.map((w) => w.text));
-  for (const line of lines) process.stdout.write(`${line}\n`);
-  if (failures.length > 0) throw new ApplyError(failures.map((f) => ({ operation: f.line, error: f.error, stack: f.stack })), revision);
-  const applied = outcomes.reduce((n, o) => n + o.applied, 0);
-  if (lines.length === 0 && outcomes.every((o) => o.last.reason !== 'RolloutHeld')) process.stdout.write(`No changes: instance ${settings.instance} matches ${sha}.\n`);
-  else if (lines.length > 0) process.stdout.write(`Applied ${applied} operation${applied === 1 ? '' : 's'}; instance ${settings.instance} now runs ${sha}.\n`);
-  for (const p of outcomes.flatMap((o) => o.last.progress).filter((p) => p.awaitingPromotion === true)) {
-    process.stdout.write(`${p.stack}/${p.service}: canary ${stepLine(p)}, waiting for \`capstan promote ${p.stack}/${p.service}\` (or \`capstan abort\`) to the daemon on --listen; a daemon (\`capstan run\`) goes on from this step.\n`);
+  if (failures.length > 0) {
+    for (const line of lines) process.stdout.write(`${line}\n`);
+    throw new ApplyError(failures.map((f) => ({ operation: f.line, error: f.error, stack: f.stack })), revision);
   }
+  const applied = outcomes.reduce((n, o) => n + o.applied, 0);
+  const awaiting = outcomes.flatMap((o) => o.last.progress).filter((p) => p.awaitingPromotion === true).map((p) => ({ service: `${p.stack}/${p.service}`, step: stepLine(p) }));
+  for (const line of appliedLines(settings.instance, revision, lines, applied, outcomes.some((o) => o.last.reason === 'RolloutHeld'), awaiting, false)) process.stdout.write(`${line}\n`);
   const held = (await ctx.rollout.held.list()).filter((h) => h.revision === revision);
   if (outcomes.some((o) => o.last.reason === 'RolloutHeld') && held.length > 0) {
     for (const h of held) logger.warn({ stack: h.stack, service: h.service, revision: h.revision, end: h.end }, describeHeld(h));

@@ -30,7 +30,7 @@ import { renderJson, renderJsonInvalid } from '../plan/render.js';
 import type { RouterClient } from '../router/client.js';
 import { buildServer, listen } from '../server/app.js';
 import { countContainers, DaemonMetrics } from '../server/metrics.js';
-import { isRemoteRepo } from '../source/git-source.js';
+import { isRemoteRepo } from '../source/repo-identity.js';
 import { watchLocalRef } from '../source/watch.js';
 import { isReady as stackIsReady } from '../status/model.js';
 import type { StatusReporter } from '../status/reporter.js';
@@ -59,6 +59,9 @@ import { Outage } from './outage.js';
 import { planPass, type PassContext } from './pass.js';
 import { startResync } from './resync.js';
 import { Revisions } from './revisions.js';
+import { applyAnswer, ApplyRequests } from './apply-requests.js';
+import { applyTarget, targetMismatch } from './apply-target.js';
+import type { ApplyAnswer, ApplyTarget } from '../server/apply-api.js';
 import { certificateHandover } from './route-certificates.js';
 import { RoutedTraffic } from './routed-traffic.js';
 import { RolloutCommands } from './commands.js';
@@ -187,10 +190,13 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const syncAllowed = (): boolean => isSyncAllowed(settings.syncWindows, now());
   const state = new DaemonState({ instance, branch: settings.branch, syncAllowed, documents: () => status.snapshot() });
   const gitOutage = new Outage(logger, 'Git');
+  // `capstan apply` asking: which lane passes saw the newest commit (told by the lanes and by Git's changes).
+  const applyRequests = new ApplyRequests();
   const revisions = new Revisions({
     source: timedResolve(base.source, (s) => metrics.recordGitFetch(s)),
     desired: base.desired,
     onChanged: (stacks, reason) => {
+      applyRequests.gitChanged();
       for (const s of stacks) signals.wake(s, reason);
     },
     onError: (error) => {
@@ -343,7 +349,12 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       const started = now();
       const lane = memory.get(stack) ?? newLaneMemory();
       memory.set(stack, lane);
-      const outcome = await runStackPass(stack, revisions.stack(stack), lane, passDeps);
+      const pass = applyRequests.passBegins();
+      const outcome = await runStackPass(stack, revisions.stack(stack), lane, passDeps).catch((err: unknown) => {
+        applyRequests.passFailed(pass, stack, err instanceof Error ? err : new Error(String(err)));
+        throw err;
+      });
+      applyRequests.passEnded(pass, outcome);
       if (!outcome.failures.some((f) => f.error instanceof DockerUnavailableError)) engineAnswers();
       dataDirOutage.recovered(`the data dir ${settings.dataDir} takes writes again`, { dataDir: settings.dataDir });
       recordOutcome(stack, outcome, started, reverts.get(stack));
@@ -360,11 +371,28 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     },
   });
 
-  /** Every stack in Git or on the engine: resync and start-up wake them all (a stack removed from Git while the daemon was down is pruned). */
-  const resyncAll = async (reason: string): Promise<void> => {
+  /** Every stack in Git (at the newest commit) or on the engine: resync, start-up and `capstan apply` wake them all (a stack removed from Git while the daemon was down is pruned). */
+  const everyStack = async (reason: string): Promise<string[]> => {
     await revisions.refresh(reason);
     const onEngine = await backend.observe(instance).then(observedStacks).catch(() => []);
-    for (const s of new Set([...revisions.names(), ...onEngine])) lanes.wake(s, reason);
+    return [...new Set([...revisions.names(), ...onEngine])].sort();
+  };
+  const resyncAll = async (reason: string): Promise<void> => {
+    for (const s of await everyStack(reason)) lanes.wake(s, reason);
+  };
+  const ownTarget = applyTarget({ instance, repo: settings.repo ?? '', branch: settings.branch, path: settings.path, backend: settings.backend }, process.cwd());
+  /** `capstan apply` asking (POST /api/apply): every stack's next passes, answered as the command would print them. */
+  const applyNow = async (asked: ApplyTarget): Promise<ApplyAnswer | { refused: string }> => {
+    const mismatch = targetMismatch(ownTarget, asked);
+    if (mismatch !== undefined) return { refused: mismatch };
+    const opened = applyRequests.opened();
+    const stacks = await everyStack('capstan apply');
+    const results = applyRequests.wait(stacks, opened, stop.signal);
+    for (const s of stacks) lanes.wake(s, 'capstan apply');
+    const revision = revisions.revision();
+    const done = await results;
+    const held = (await base.rollout.held.list()).filter((h) => h.revision === revision).map((h) => `${h.stack}/${h.service}`);
+    return applyAnswer(instance, revision, stacks, done, settings.syncWindows.map((w) => w.text), held);
   };
   /**
    * Newer tags Git allows, committed beside the lanes (never holding one) and announced; resolves with the
@@ -417,6 +445,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     metrics,
     logger,
     rolloutCommand: (stack, service, command) => commands.request(stack, service, command),
+    apply: applyNow,
     dashboard: {
       feed,
       assetsDir: dashboardAssetsDir(),

@@ -34,6 +34,17 @@ function waitsForSomeone(last: LaneOutcome): boolean {
   return last.reason === 'RolloutProgressing' && last.applied === 0 && last.requeueAt === undefined;
 }
 
+/**
+ * Where one `capstan apply` is done with a stack: its pass converged, failed
+ * or was held, it waits for readiness only (as `docker compose up -d`), or
+ * for someone. A daemon asked to apply (POST /api/apply) stops waiting at the
+ * same point.
+ */
+export function commandStopsAt(last: LaneOutcome): boolean {
+  if (waitsForSomeone(last)) return true;
+  return !(last.kind === 'superseded' || (last.kind === 'progressing' && last.reason !== 'AwaitingReadiness'));
+}
+
 export async function applyRevision(ctx: PassContext, model: RevisionModel, opts: {
   syncAllowed: boolean;
   force: boolean;
@@ -76,8 +87,7 @@ export async function applyRevision(ctx: PassContext, model: RevisionModel, opts
       applied += last.applied;
       // The operations of the first pass are the plan; later passes carry it out (rollout steps, dependents).
       counted(i === 0 ? last.planned : 0, last.applied, last.failures.length);
-      const more = !waitsForSomeone(last) && (last.kind === 'superseded' || (last.kind === 'progressing' && last.reason !== 'AwaitingReadiness'));
-      if (!more || i >= MAX_PASSES) {
+      if (commandStopsAt(last) || i >= MAX_PASSES) {
         const revert = report === undefined ? undefined : await opts.report?.(stack, report);
         opts.passEnded?.(last, revert);
         return { stack, last, lines, applied };

@@ -17,6 +17,7 @@ import type { DaemonMetrics } from './metrics.js';
 import { loginPage } from './login-page.js';
 import { safeEqual } from '../safe-equal.js';
 import { HOOK_FLAVOURS, decideHook } from './webhooks.js';
+import { applyTargetSchema, type ApplyAnswer, type ApplyTarget } from './apply-api.js';
 
 export interface ServerOptions {
   /** The followed branch: pushes to other branches are ignored. */
@@ -41,12 +42,22 @@ export interface ServerOptions {
   logger: Logger;
   /** `capstan promote|abort`: resolves with the lane's answer once it took the command. */
   rolloutCommand?: (stack: string, service: string, command: 'promote' | 'abort') => Promise<{ done: boolean; message: string }>;
+  /** `capstan apply` while this daemon leads (POST /api/apply): its lanes' next passes, or why it follows something else. */
+  apply?: (target: ApplyTarget) => Promise<ApplyAnswer | { refused: string }>;
   /** The dashboard at GET /: its live feed, each stack's deploy history, and the directory of its built script (dist/dashboard). */
   dashboard?: {
     feed: DashboardFeed;
     history: (stack: string) => Promise<unknown>;
     assetsDir: string | undefined;
   };
+}
+
+function jsonOf(body: unknown): unknown {
+  try {
+    return Buffer.isBuffer(body) ? JSON.parse(body.toString('utf8')) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Comment lines that keep an idle event stream open through proxies that cut silent connections. */
@@ -140,6 +151,17 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     opts.trigger('api sync');
     return reply.code(202).send({ triggered: true });
   });
+
+  const apply = opts.apply;
+  if (apply !== undefined) {
+    app.post('/api/apply', async (req, reply) => {
+      const parsed = applyTargetSchema.safeParse(jsonOf(req.body));
+      if (!parsed.success) return reply.code(400).send({ error: 'bad request', message: 'expected JSON { instance, repo, branch, path, backend }' });
+      log.info({ instance: parsed.data.instance, branch: parsed.data.branch, path: parsed.data.path }, 'capstan apply asked for a pass of every stack');
+      const answer = await apply(parsed.data);
+      return 'refused' in answer ? reply.code(409).send({ error: 'another target', message: answer.refused }) : reply.send(answer);
+    });
+  }
 
   // POST /api/rollouts/web/api/promote (or abort): acts on the canary step in progress; 409 when there is none to act on.
   const rolloutCommand = opts.rolloutCommand;

@@ -10,6 +10,7 @@ import type { RepoTree } from '../manifests/repo-tree.js';
 import type { GitCredentials } from './credentials.js';
 import { LocalSource } from './local.js';
 import { RemoteSource } from './remote.js';
+import { isRemoteRepo } from './repo-identity.js';
 
 export type { GitCredentials } from './credentials.js';
 
@@ -38,10 +39,6 @@ export interface GitSource {
   materialize(revision: string): Promise<string>;
   /** The first line of the commit's message, for people (the dashboard links it). */
   commitSubject(revision: string): Promise<string>;
-}
-
-export function isRemoteRepo(repo: string): boolean {
-  return /^https?:\/\//i.test(repo);
 }
 
 export function openSource(opts: SourceOptions): GitSource {

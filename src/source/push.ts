@@ -15,7 +15,7 @@ import type { Logger } from '../logging/logger.js';
 import type { Author } from './author.js';
 import { writeCommitObject } from './commit.js';
 import type { GitCredentials } from './credentials.js';
-import { isRemoteRepo } from './git-source.js';
+import { isRemoteRepo } from './repo-identity.js';
 import { findGitdir } from './local.js';
 import { gitErrorCode, hasObject } from './objects.js';
 import { ALL_HISTORY, errorText, GitRemote, withoutUserinfo } from './git-remote.js';
