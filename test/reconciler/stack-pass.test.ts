@@ -269,6 +269,24 @@ describe('a lane pass', () => {
     expect(w.reports.some((r) => r.input.outcome.kind === 'rolled-back')).toBe(false);
   });
 
+  it('survives an engine restart inside a stop-first batch\'s monitor window the same way', async () => {
+    const w = await deployed();
+    const op = w.start();
+    const target = api('example/api:2', { order: 'stop-first' });
+    await monitoring(w, op, target);
+    w.clock.now += 1000;
+    exited(w, 'web-api-1', 0, w.clock.now - 2000);
+    for (const name of ['web-api-2', 'web-api-3', 'web-worker-1']) exited(w, name, 0, T0 - 60_000);
+    const seen = await op.pass(at(REV_B, [target, worker]));
+    expect(seen.progress[0]?.phase).toBe('interrupted');
+    w.clock.now = Math.max(w.clock.now, seen.requeueAt ?? w.clock.now);
+    const outcomes = await untilSettled(() => op.pass(at(REV_B, [target, worker])), w);
+    expect(outcomes.at(-1)).toMatchObject({ kind: 'converged', revision: REV_B });
+    expect(hashes(w.engine)).toEqual([target.specHash]);
+    expect(Object.values(w.engine.byName('web', 'api')).every((c) => c.state === 'running')).toBe(true);
+    expect(await w.held.list()).toEqual([]);
+  });
+
   it('gives a replica that stopped cleanly a moment for the rest of the stack to follow: seen stopping a pass apart, it is still the engine\'s doing', async () => {
     const w = await deployed();
     const op = w.start();
