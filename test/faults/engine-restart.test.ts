@@ -191,9 +191,10 @@ describe('the engine restarted mid-pass', () => {
     const logFrom = logs.length;
     const statusBefore = await runGit(repo.bareDir, 'rev-parse', 'capstan/status');
     const next = await repo.commitFiles({ 'stacks/app.yaml': released(2, 2, '20s') }, 'release 2, watched for 20 s');
+    // A few seconds into the window (read from the daemon's own phase clock), so the restart cuts it in the middle.
     const watching = await eventually(async () => {
       const p = await rolloutPhase(api);
-      return p?.phase === 'monitoring' ? p : undefined;
+      return p?.phase === 'monitoring' && Date.now() - p.since >= 3000 ? p : undefined;
     }, 90_000, explain);
     const stoppedAt = Date.now();
     await exec('bash', [SCRIPT, 'stop', engine], { timeout: 60_000 });
@@ -209,6 +210,7 @@ describe('the engine restarted mid-pass', () => {
     // No status commit of this deploy says it was rolled back; nobody reverted it.
     expect(await runGit(repo.bareDir, 'log', '-p', `${statusBefore}..capstan/status`, '--', `status/${stack}.yaml`)).not.toContain('RolledBack');
     expect(await runGit(repo.bareDir, 'rev-parse', 'main')).toBe(next);
-    console.log(`[fault] engine restarted ${((stoppedAt - watching.since) / 1000).toFixed(1)} s into a 20 s monitor window (stop and start took ${((backAt - stoppedAt) / 1000).toFixed(1)} s): the batch was interrupted, not failed; the rollout completed to the new release ${(convergedMs / 1000).toFixed(1)} s after the engine answered again (a fresh 20 s window included); no rollback, no revert (load average ${loadavg()[0]?.toFixed(1) ?? '?'})`);
+    const why = /"reason":"([^"]*)"[^\n]*the batch waits for the engine/.exec(since)?.[1] ?? '?';
+    console.log(`[fault] engine restarted ${((stoppedAt - watching.since) / 1000).toFixed(1)} s into a 20 s monitor window (stop and start took ${((backAt - stoppedAt) / 1000).toFixed(1)} s): the batch was interrupted, not failed (${why}); the rollout completed to the new release ${(convergedMs / 1000).toFixed(1)} s after the engine answered again (a fresh 20 s window included); no rollback, no revert (load average ${loadavg()[0]?.toFixed(1) ?? '?'})`);
   });
 });
