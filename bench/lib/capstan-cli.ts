@@ -114,7 +114,7 @@ export function createCapstanCliViaDaemon(target: CapstanTarget, noopPerRound: n
   const token = randomBytes(16).toString('hex');
   let dataDir = '';
   const withDaemon = async <T>(work: (listen: string) => Promise<T>, ready: boolean): Promise<T> => {
-    const d = await startDaemon({ repo: target.repo.url, instance: target.instance, dataDir, args: ['--backend', target.backend ?? 'docker', '--interval', '1h', '--resync', '1h'], env: { CAPSTAN_API_TOKEN: token } });
+    const d = await startDaemon({ repo: target.repo.url, instance: target.instance, dataDir, args: ['--backend', target.backend ?? 'docker', '--interval', '1h', '--resync', '1h'], env: { CAPSTAN_API_TOKEN: token, CAPSTAN_LOG_LEVEL: 'info' } });
     try {
       if (ready) await waitFor('the daemon ready', async () => ((await fetch(`${d.base}/readyz`)).ok ? true : undefined), 120_000, 20);
       const result = await work(new URL(d.base).host);
