@@ -12,7 +12,7 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createCapstanCli, type CapstanTarget } from './lib/capstan-cli.js';
+import { createCapstanCli, createCapstanCliViaDaemon, type CapstanTarget } from './lib/capstan-cli.js';
 import { createCapstanDaemon } from './lib/capstan-daemon.js';
 import { docker, swarmState } from './lib/engine.js';
 import { startGitFixture } from './lib/git-fixture.js';
@@ -57,10 +57,11 @@ async function main(): Promise<void> {
   const daemon = createCapstanDaemon(target, quick ? 2 : DAEMON_NOOP_PER_ROUND);
   // Its own stack name: Capstan's stack is `bench`, and Swarm services are named <stack>_<service>.
   const peer = await createSwarm(join(scratch, 'swarm'), `capbenchs${RUN_ID}`, { untilUpdateCompleted: true });
-  const contenders: Contender[] = [cli, daemon, peer];
+  const viaDaemon = createCapstanCliViaDaemon(target, quick ? 1 : 2);
+  const contenders: Contender[] = [cli, viaDaemon, daemon, peer];
   try {
-    progress(`capstan CLI, capstan in-daemon and docker stack deploy on a ${nodes}-node swarm, interleaved`);
-    // The CLI and the daemon share one instance: each cold round clears it first.
+    progress(`capstan CLI, capstan CLI → daemon, capstan in-daemon and docker stack deploy on a ${nodes}-node swarm, interleaved`);
+    // The Capstan contenders share one instance: each cold round clears it first.
     const results = await runInterleaved(contenders, ROUNDS, progress);
     const version = await docker.version();
     const notes = contenders.flatMap((c) => [...(results.get(c.name)?.notes ?? [])]);

@@ -3,6 +3,7 @@
 // and the engine snapshot are all inside the number. Each cold round uses a
 // fresh data dir (no Git cache) after removing the instance's objects.
 
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from './exec.js';
@@ -10,7 +11,8 @@ import { removeContainers, removeNetworks, removeServices, runningContainers, ru
 import type { GitFixture } from './git-fixture.js';
 import type { Contender } from './results.js';
 import { SERVICE_COUNT } from './stack.js';
-import { waitUntil } from './timing.js';
+import { startDaemon, stopDaemon } from './capstan-run.js';
+import { waitFor, waitUntil } from './timing.js';
 
 export const CAPSTAN_BIN = new URL('../../bin/capstan.mjs', import.meta.url).pathname;
 
@@ -96,6 +98,79 @@ export function createCapstanCli(target: CapstanTarget): Contender {
     async dispose() {
       await cleanupInstance(target.instance, target.backend);
       await dropDataDir();
+    },
+  };
+}
+
+/**
+ * `capstan apply` while a daemon (`capstan run`) leads the instance: the
+ * command asks the daemon, which makes the pass in its lanes. The daemon runs
+ * only inside this contender's own calls (the others share the instance),
+ * started untimed and ready before a no-op or a change is timed; its cold
+ * round times the daemon's start with the command.
+ */
+export function createCapstanCliViaDaemon(target: CapstanTarget, noopPerRound: number): Contender {
+  const notes = new Set<string>();
+  const token = randomBytes(16).toString('hex');
+  let dataDir = '';
+  const withDaemon = async <T>(work: (listen: string) => Promise<T>, ready: boolean): Promise<T> => {
+    const d = await startDaemon({ repo: target.repo.url, instance: target.instance, dataDir, args: ['--backend', target.backend ?? 'docker', '--interval', '1h', '--resync', '1h'], env: { CAPSTAN_API_TOKEN: token, CAPSTAN_LOG_LEVEL: 'info' } });
+    try {
+      if (ready) await waitFor('the daemon ready', async () => ((await fetch(`${d.base}/readyz`)).ok ? true : undefined), 120_000, 20);
+      const result = await work(new URL(d.base).host);
+      if (!d.logs().includes('capstan apply asked')) notes.add('capstan CLI → daemon: the command did not reach the daemon');
+      return result;
+    } finally {
+      await stopDaemon(d);
+    }
+  };
+  const apply = async (listen: string): Promise<{ ms: number; applied: number }> => {
+    const { ms, stdout } = await run(
+      process.execPath,
+      [CAPSTAN_BIN, 'apply', '--repo', target.repo.url, '--instance', target.instance, '--data-dir', dataDir, '--log-level', 'warn', '--backend', target.backend ?? 'docker', '--listen', listen],
+      { timeoutMs: 180_000, env: { ...process.env, CAPSTAN_API_TOKEN: token } },
+    );
+    return { ms, applied: appliedCount(stdout) };
+  };
+
+  return {
+    name: 'capstan CLI → daemon',
+    notes,
+    async cold() {
+      await cleanupInstance(target.instance, target.backend);
+      if (dataDir !== '') await rm(dataDir, { recursive: true, force: true });
+      dataDir = await mkdtemp(join(target.scratch, 'cli-daemon-data-'));
+      notes.add("capstan CLI → daemon: its cold round includes the daemon's start (whose first pass deploys)");
+      const started = performance.now();
+      await withDaemon(async (listen) => {
+        await apply(listen);
+        await expectConverged(target.instance, 'capstan apply → daemon (cold)', target.backend);
+      }, false);
+      return performance.now() - started;
+    },
+    async noop() {
+      return withDaemon(async (listen) => {
+        const samples: number[] = [];
+        for (let i = 0; i < noopPerRound; i++) {
+          const { ms, applied } = await apply(listen);
+          if (applied !== 0) notes.add(`capstan CLI → daemon: a no-op apply applied ${applied} operations`);
+          samples.push(ms);
+        }
+        return samples;
+      }, true);
+    },
+    async change() {
+      return withDaemon(async (listen) => {
+        await target.pushChange();
+        const { ms, applied } = await apply(listen);
+        await expectConverged(target.instance, 'capstan apply → daemon (change)', target.backend);
+        if (applied !== 1) notes.add(`capstan CLI → daemon: a one-service change applied ${applied} operations`);
+        return ms;
+      }, true);
+    },
+    async dispose() {
+      await cleanupInstance(target.instance, target.backend);
+      if (dataDir !== '') await rm(dataDir, { recursive: true, force: true });
     },
   };
 }

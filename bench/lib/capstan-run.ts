@@ -50,7 +50,8 @@ export async function startDaemon(opts: DaemonStart): Promise<RunningDaemon> {
     child.kill('SIGKILL');
     throw new Error(`capstan run did not come up: ${err instanceof Error ? err.message : String(err)}\n${out.slice(-2000)}`);
   }
-  const token = readFileSync(join(opts.dataDir, 'api.token'), 'utf8').trim();
+  // The operator's token when it set one, else the one the daemon generated.
+  const token = opts.env?.['CAPSTAN_API_TOKEN'] ?? readFileSync(join(opts.dataDir, 'api.token'), 'utf8').trim();
   return { child, pid: child.pid ?? 0, base, token, logs: () => out };
 }
 
