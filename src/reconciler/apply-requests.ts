@@ -66,11 +66,16 @@ export class ApplyRequests {
    */
   wait(stacks: readonly string[], opened: number, signal: AbortSignal): Promise<StackResult[]> {
     return new Promise((resolve) => {
-      const w: Waiter = { after: Math.max(opened, this.changedAfter), seen: new Map(), done: new Map(), stacks: new Set(stacks), resolve };
+      const stopped = (): void => this.finish(w);
+      // The listener goes with the request: one per request would pile up on the daemon's signal.
+      const w: Waiter = { after: Math.max(opened, this.changedAfter), seen: new Map(), done: new Map(), stacks: new Set(stacks), resolve: (results) => {
+        signal.removeEventListener('abort', stopped);
+        resolve(results);
+      } };
       this.waiters.add(w);
+      signal.addEventListener('abort', stopped, { once: true });
       for (const e of this.ended) this.offer(w, e);
-      if (w.done.size === w.stacks.size) return this.finish(w);
-      signal.addEventListener('abort', () => this.finish(w), { once: true });
+      if (w.done.size === w.stacks.size) this.finish(w);
     });
   }
 

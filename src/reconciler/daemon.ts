@@ -371,14 +371,11 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     },
   });
 
-  /** Every stack in Git (at the newest commit) or on the engine: resync, start-up and `capstan apply` wake them all (a stack removed from Git while the daemon was down is pruned). */
-  const everyStack = async (reason: string): Promise<string[]> => {
+  /** Every stack in Git or on the engine: resync and start-up wake them all (a stack removed from Git while the daemon was down is pruned). */
+  const resyncAll = async (reason: string): Promise<void> => {
     await revisions.refresh(reason);
     const onEngine = await backend.observe(instance).then(observedStacks).catch(() => []);
-    return [...new Set([...revisions.names(), ...onEngine])].sort();
-  };
-  const resyncAll = async (reason: string): Promise<void> => {
-    for (const s of await everyStack(reason)) lanes.wake(s, reason);
+    for (const s of new Set([...revisions.names(), ...onEngine])) lanes.wake(s, reason);
   };
   const ownTarget = applyTarget({ instance, repo: settings.repo ?? '', branch: settings.branch, path: settings.path, backend: settings.backend }, process.cwd());
   /** `capstan apply` asking (POST /api/apply): every stack's next passes, answered as the command would print them. */
@@ -386,7 +383,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     const mismatch = targetMismatch(ownTarget, asked);
     if (mismatch !== undefined) return { refused: mismatch };
     const opened = applyRequests.opened();
-    const stacks = await everyStack('capstan apply');
+    await revisions.refresh('capstan apply');
+    // The stacks in Git, and those the lanes know of on the engine (start-up and resyncs looked).
+    const stacks = [...new Set([...revisions.names(), ...lanes.stacks()])].sort();
     const results = applyRequests.wait(stacks, opened, stop.signal);
     for (const s of stacks) lanes.wake(s, 'capstan apply');
     const revision = revisions.revision();

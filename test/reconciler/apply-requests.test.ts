@@ -77,3 +77,21 @@ describe('the target a command names', () => {
     expect(targetMismatch(local, applyTarget({ ...local, repo: 'file:///srv/infra' }, '/'))).toBeUndefined();
   });
 });
+
+describe('many requests to one daemon', () => {
+  it('leave no listener behind on the daemon\'s stop signal', async () => {
+    const r = new ApplyRequests();
+    const stop = new AbortController();
+    let listeners = 0;
+    const add = stop.signal.addEventListener.bind(stop.signal);
+    const remove = stop.signal.removeEventListener.bind(stop.signal);
+    stop.signal.addEventListener = ((...args: Parameters<AbortSignal['addEventListener']>) => { listeners++; add(...args); }) as AbortSignal['addEventListener'];
+    stop.signal.removeEventListener = ((...args: Parameters<AbortSignal['removeEventListener']>) => { listeners--; remove(...args); }) as AbortSignal['removeEventListener'];
+    for (let i = 0; i < 20; i++) {
+      const done = r.wait(['web'], r.opened(), stop.signal);
+      r.passEnded(r.passBegins(), lane({}));
+      await done;
+    }
+    expect(listeners).toBe(0);
+  });
+});
