@@ -28,7 +28,7 @@ export async function applyCommand(settings: Settings, logger: Logger, opts: { f
   if (!opts.force) {
     const asked = opts.daemonAsked ?? await askDaemonToApply({ listen: settings.listen, token: clientApiToken(settings), target: applyTarget({ instance: settings.instance, repo: requireRepo(settings), branch: settings.branch, path: settings.path, backend: settings.backend }, process.cwd()) });
     if (asked.kind === 'answered') {
-      logger.info({ daemon: asked.url }, 'the daemon leading this instance made the pass');
+      logger.info({ daemon: asked.url }, 'asked the daemon leading this instance to make the pass');
       printDaemonApply(asked.answer, (line) => process.stdout.write(`${line}\n`), (line) => process.stderr.write(`${line}\n`));
       return 0;
     }

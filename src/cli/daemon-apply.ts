@@ -134,6 +134,7 @@ export function appliedLines(instance: string, revision: string | undefined, lin
 /** Prints the daemon's answer as a one-shot apply prints its own; throws the typed error the command exits 1 with. */
 export function printDaemonApply(answer: ApplyAnswer, write: (line: string) => void, warn: (line: string) => void): void {
   const revision = answer.revision ?? '';
+  if (answer.error !== undefined) throw new CapstanError(isCode(answer.error.code) ? answer.error.code : 'E_GIT_FETCH', answer.error.message, answer.error.hint === undefined ? {} : { hint: answer.error.hint });
   if (answer.invalid.length > 0) {
     for (const p of answer.invalid) warn(p);
     throw new CapstanError('E_MANIFESTS_INVALID', `${answer.invalid.length} problem${answer.invalid.length === 1 ? '' : 's'} in manifests at ${revision.slice(0, 7)}`, {

@@ -21,7 +21,7 @@ import { limitBackend, Semaphore } from '../backends/limited.js';
 import { fileRolloutStore, rolloutsDir } from '../apply/rollout-store.js';
 import type { Traffic } from '../apply/traffic.js';
 import type { Settings } from '../config/settings.js';
-import { DataDirWriteError, DockerUnavailableError, ManifestsInvalidError } from '../errors.js';
+import { CapstanError, DataDirWriteError, DockerUnavailableError, ManifestsInvalidError } from '../errors.js';
 import { Prober, type ProberOptions } from '../health/prober.js';
 import { isReady } from '../health/readiness.js';
 import type { Logger } from '../logging/logger.js';
@@ -384,6 +384,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     if (mismatch !== undefined) return { refused: mismatch };
     const opened = applyRequests.opened();
     await revisions.refresh('capstan apply');
+    // The newest commit could not be read: the command says why, as it would applying by itself.
+    const failure = revisions.lastFailure();
+    if (failure !== undefined) return { ...applyAnswer(instance, revisions.revision(), [], [], [], []), error: { code: failure instanceof CapstanError ? failure.code : 'E_GIT_FETCH', message: failure.message, hint: failure instanceof CapstanError ? failure.hint : undefined } };
     // The stacks in Git, and those the lanes know of on the engine (start-up and resyncs looked).
     const stacks = [...new Set([...revisions.names(), ...lanes.stacks()])].sort();
     const results = applyRequests.wait(stacks, opened, stop.signal);

@@ -31,6 +31,8 @@ export class Revisions {
   private running: Promise<void> | undefined;
   private again: string | undefined;
   private failing = false;
+  /** Why the newest refresh failed, until one succeeds. */
+  private failure: Error | undefined;
 
   constructor(private readonly opts: RevisionsOptions) {}
 
@@ -42,6 +44,11 @@ export class Revisions {
   /** What a lane works from: its stack at the revision its inputs last changed (undefined: not in Git). */
   stack(name: string): StackAtRevision | undefined {
     return this.stacks.get(name);
+  }
+
+  /** Why the newest fetch or load failed (the lanes work from the last good one meanwhile); undefined once one succeeded. */
+  lastFailure(): Error | undefined {
+    return this.failure;
   }
 
   names(): string[] {
@@ -87,9 +94,11 @@ export class Revisions {
       }
     } catch (err) {
       this.failing = true;
-      this.opts.onError(err instanceof Error ? err : new Error(String(err)));
+      this.failure = err instanceof Error ? err : new Error(String(err));
+      this.opts.onError(this.failure);
       return;
     }
+    this.failure = undefined;
     if (this.failing) {
       this.failing = false;
       this.opts.onRecovered();

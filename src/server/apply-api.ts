@@ -33,4 +33,6 @@ export interface ApplyAnswer {
   awaiting: { service: string; step: string }[];
   /** Stacks the daemon stopped before they were done (it was shutting down). */
   unfinished: string[];
+  /** The daemon could not read the branch (Git down, credentials refused): nothing was applied for this request. */
+  error?: { code: string; message: string; hint: string | undefined } | undefined;
 }

@@ -54,7 +54,7 @@ describe("the daemon's answer, printed as a one-shot apply prints", () => {
     expect(appliedLines('prod', 'abcdef0123', [], 0, true, [], false)).toEqual([]);
   });
 
-  it('failures, invalid lines, a held revision and a daemon that stopped become the errors the command exits 1 with', () => {
+  it('a branch the daemon could not read, failures, invalid lines, a held revision and a daemon that stopped become the errors the command exits 1 with', () => {
     const failed = print(answer({ lines: ['create web-app-1'], failures: [{ stack: 'web', operation: 'create web-app-1', message: 'no such image', code: 'E_IMAGE_PULL', hint: 'log in' }], unfinished: ['api'] }));
     expect(failed.out).toEqual(['create web-app-1']);
     expect(failed.thrown).toBeInstanceOf(ApplyError);
@@ -64,5 +64,8 @@ describe("the daemon's answer, printed as a one-shot apply prints", () => {
     expect((invalid.thrown as CapstanError).code).toBe('E_MANIFESTS_INVALID');
     expect(print(answer({ held: ['web/app'] })).thrown).toBeInstanceOf(RolloutHeldError);
     expect((print(answer({ windowHeld: { changes: 2, windows: ['deny * * * * *'] } })).thrown as CapstanError).code).toBe('E_SYNC_WINDOW_CLOSED');
+    const gitDown = print(answer({ error: { code: 'E_GIT_AUTH', message: 'Git at https://git.example refused the credentials', hint: 'check CAPSTAN_GIT_TOKEN' } }));
+    expect(gitDown.out).toEqual([]);
+    expect(gitDown.thrown).toMatchObject({ code: 'E_GIT_AUTH', message: 'Git at https://git.example refused the credentials', hint: 'check CAPSTAN_GIT_TOKEN' });
   });
 });

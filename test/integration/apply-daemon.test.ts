@@ -21,6 +21,8 @@ const TOKEN = 'apply-daemon-test-token';
 // Stack names are engine-wide (networks are named after them): unique per run.
 const STACK = `stacks/ad${Date.now().toString(36)}.yaml`;
 let server: TestGitServer;
+/** Set by a test: the Git server answers every request with an error. */
+let gitBroken = false;
 let repo: TestRepo;
 let daemon: ChildProcess | undefined;
 let logs = '';
@@ -47,7 +49,9 @@ const apply = (inst: string, extra: readonly string[] = []) =>
   capstan(['apply', '--repo', repo.url, '--instance', inst, '--data-dir', cliDir, '--listen', listen, '--status-branch', 'none', '--log-level', 'debug', ...extra], { CAPSTAN_API_TOKEN: TOKEN });
 
 beforeAll(async () => {
-  server = await startTestGitServer();
+  server = await startTestGitServer({ beforeRequest: async () => {
+    if (gitBroken) throw new Error('the test broke this Git server');
+  } });
   repo = await server.createRepo('apply-daemon');
   await repo.commitFiles({ [STACK]: manifest(1) }, 'one replica');
   daemon = spawnCapstan(['run', '--repo', repo.url, '--instance', instance, '--data-dir', dataDir, '--interval', '1h', '--resync', '1h', '--listen', '127.0.0.1:0', '--router', 'none', '--status-branch', 'none'], (t) => (logs += t), { CAPSTAN_API_TOKEN: TOKEN });
@@ -104,5 +108,18 @@ describe('capstan apply with a daemon leading the instance', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^No changes/);
     expect(readdirSync(cliDir).length).toBeGreaterThan(0);
+  });
+
+  it('a branch the daemon cannot read fails the command with why, and what runs keeps running', async () => {
+    gitBroken = true;
+    try {
+      const r = await apply(instance);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/capstan: cannot fetch .*HTTP 500/);
+      expect(r.stdout).not.toContain('No changes');
+      expect(await running(instance)).toBe(3);
+    } finally {
+      gitBroken = false;
+    }
   });
 });
