@@ -40,7 +40,7 @@ async function quickApply(args: readonly string[]): Promise<'done' | DaemonApply
   if (args[0] !== 'apply') return undefined;
   const request = quickApplyRequest(args.slice(1), process.env, process.cwd());
   if (request === undefined) return undefined;
-  const asked = await askDaemonToApply(request);
+  const asked = await askDaemonToApply(request, stderr);
   if (asked.kind === 'declined') return asked;
   printDaemonApply(asked.answer, stdout, stderr);
   return 'done';

@@ -26,7 +26,7 @@ import { clientApiToken } from '../server/api-token.js';
 export async function applyCommand(settings: Settings, logger: Logger, opts: { force: boolean; daemonAsked?: DaemonApply | undefined } = { force: false }): Promise<number> {
   // --force is this command's own decision (a window, a held revision): never the daemon's.
   if (!opts.force) {
-    const asked = opts.daemonAsked ?? await askDaemonToApply({ listen: settings.listen, token: clientApiToken(settings), target: applyTarget({ instance: settings.instance, repo: requireRepo(settings), branch: settings.branch, path: settings.path, backend: settings.backend }, process.cwd()) });
+    const asked = opts.daemonAsked ?? await askDaemonToApply({ listen: settings.listen, token: clientApiToken(settings), target: applyTarget({ instance: settings.instance, repo: requireRepo(settings), branch: settings.branch, path: settings.path, backend: settings.backend }, process.cwd()) }, (line) => process.stderr.write(`${line}\n`));
     if (asked.kind === 'answered') {
       logger.info({ daemon: asked.url }, 'asked the daemon leading this instance to make the pass');
       printDaemonApply(asked.answer, (line) => process.stdout.write(`${line}\n`), (line) => process.stderr.write(`${line}\n`));

@@ -31,14 +31,18 @@ export interface DaemonApplyRequest {
   target: ApplyTarget;
 }
 
+/** An answer that takes longer than this (a rollout under way) is announced, so the wait is not silent. */
+const SLOW_ANSWER_MS = 2000;
+
 /** Nobody listening is known at once; a --listen that does not even connect in this long is taken as no daemon. */
 const CONNECT_TIMEOUT_MS = 1500;
 
 /** Asks the daemon; waits as long as its lanes take (a rollout can take minutes), unless the connection drops. */
-export function askDaemonToApply(req: DaemonApplyRequest): Promise<DaemonApply> {
+export function askDaemonToApply(req: DaemonApplyRequest, say: (line: string) => void): Promise<DaemonApply> {
   const url = `http://${req.listen}/api/apply`;
   const body = JSON.stringify(req.target);
-  return new Promise((resolve) => {
+  const slow = setTimeout(() => say(`capstan: the daemon at ${url} is applying; waiting for its passes to end (rollouts step at their own pace; Ctrl-C stops only this command)`), SLOW_ANSWER_MS);
+  return new Promise<DaemonApply>((resolve) => {
     const declined = (why: string): void => resolve({ kind: 'declined', url, why });
     const headers: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
     if (req.token !== undefined) headers['authorization'] = `Bearer ${req.token}`;
@@ -65,7 +69,7 @@ export function askDaemonToApply(req: DaemonApplyRequest): Promise<DaemonApply> 
     r.on('socket', (socket) => socket.once('connect', () => r.setTimeout(0)));
     r.on('error', (err: NodeJS.ErrnoException) => declined(err.code === 'ECONNREFUSED' ? `no daemon listens on ${req.listen}` : `the daemon at ${url} did not answer: ${err.message}`));
     r.end(body);
-  });
+  }).finally(() => clearTimeout(slow));
 }
 
 function messageOf(text: string): string {

@@ -33,11 +33,12 @@ const dataDir = mkdtempSync(join(tmpdir(), 'capstan-apply-daemon-'));
 const cliDir = mkdtempSync(join(tmpdir(), 'capstan-apply-cli-'));
 const otherDir = mkdtempSync(join(tmpdir(), 'capstan-apply-other-'));
 
-const manifest = (replicas: number): string => `services:
+const manifest = (replicas: number, release = '1'): string => `services:
   app:
     image: ${TEST_IMAGE}
     command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1 & wait; done"]
-    deploy: { replicas: ${replicas} }
+    environment: { RELEASE: "${release}" }
+    deploy: { replicas: ${replicas}, update_config: { parallelism: 3, monitor: 3s } }
 `;
 
 async function running(inst: string): Promise<number> {
@@ -108,6 +109,20 @@ describe('capstan apply with a daemon leading the instance', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^No changes/);
     expect(readdirSync(cliDir).length).toBeGreaterThan(0);
+  });
+
+  it('waits through the daemon\'s rolling update, saying it waits, and returns once it ended', async () => {
+    await repo.commitFiles({ [STACK]: manifest(3, '2') }, 'release 2');
+    const r = await apply(instance);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/capstan: the daemon at http:\/\/127\.0\.0\.1:\d+\/api\/apply is applying; waiting for its passes to end/);
+    expect(r.stdout).toMatch(/Applied \d+ operations?; instance .* now runs [0-9a-f]{7}\./);
+    // Ended means done: every replica runs the new release, none of the old ones is left.
+    const { stdout } = await exec('docker', ['ps', '--filter', `label=io.capstan.instance=${instance}`, '--format', '{{.ID}}']);
+    const ids = stdout.split('\n').filter(Boolean);
+    expect(ids).toHaveLength(3);
+    const envs = await Promise.all(ids.map(async (id) => (await exec('docker', ['inspect', '--format', '{{json .Config.Env}}', id])).stdout));
+    expect(envs.every((e) => e.includes('RELEASE=2'))).toBe(true);
   });
 
   it('a branch the daemon cannot read fails the command with why, and what runs keeps running', async () => {
