@@ -53,11 +53,8 @@ export function askDaemonToApply(req: DaemonApplyRequest, say: (line: string) =>
       res.on('end', () => {
         const text = Buffer.concat(chunks).toString('utf8');
         if (res.statusCode === 200) {
-          try {
-            return resolve({ kind: 'answered', url, answer: JSON.parse(text) as ApplyAnswer });
-          } catch {
-            return declined(`the daemon at ${url} answered something that is not JSON`);
-          }
+          const answer = answerOf(text);
+          return answer === undefined ? declined(`the daemon at ${url} answered something that is not an apply's answer`) : resolve({ kind: 'answered', url, answer });
         }
         if (res.statusCode === 401) return declined(`the daemon at ${url} refused ${req.token === undefined ? 'to apply without the API token' : 'the API token sent'} (set CAPSTAN_API_TOKEN or CAPSTAN_API_TOKEN_FILE as the daemon has it, or pass its --data-dir)`);
         if (res.statusCode === 404) return declined(`the daemon at ${url} is older and takes no apply`);
@@ -70,6 +67,24 @@ export function askDaemonToApply(req: DaemonApplyRequest, say: (line: string) =>
     r.on('error', (err: NodeJS.ErrnoException) => declined(err.code === 'ECONNREFUSED' ? `no daemon listens on ${req.listen}` : `the daemon at ${url} did not answer: ${err.message}`));
     r.end(body);
   }).finally(() => clearTimeout(slow));
+}
+
+/**
+ * The answer, checked for its shape by hand: zod is among what the quick
+ * path does not load, and the daemon is Capstan's own (an older one answers
+ * 404), so the shape is all there is to check.
+ */
+function answerOf(text: string): ApplyAnswer | undefined {
+  let a: unknown;
+  try {
+    a = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof a !== 'object' || a === null) return undefined;
+  const o = a as Record<string, unknown>;
+  const lists = ['lines', 'failures', 'invalid', 'held', 'awaiting', 'unfinished'].every((k) => Array.isArray(o[k]));
+  return lists && typeof o['instance'] === 'string' && typeof o['applied'] === 'number' ? (a as ApplyAnswer) : undefined;
 }
 
 function messageOf(text: string): string {
